@@ -1,0 +1,378 @@
+"""The contract runtime: Contract, Context, ChaincodeError, the state overlay and the registry.
+
+How a transaction runs: the executor gives `Registry.execute` the block's state overlay and the
+transaction's facts (caller, tx id, height, block time). The registry opens a child overlay,
+binds the arguments to the method's parameters, and calls it with a `Context`. If the method
+returns, the child's writes and events join the block; if it raises `ChaincodeError`, they are
+dropped and the receipt keeps the code; any other exception is a contract bug, recorded as
+`INTERNAL` with its message, and also leaves no writes. A node never goes down for a contract.
+
+What a contract may not do: read a clock, draw randomness, use floats, do I/O, or iterate in
+an order that could differ between nodes. It sees state only through its Context, namespaced
+as `<contract>/<key>`, with values stored as canonical msgpack. Ranges come back in key order.
+
+Methods are marked `@transaction` (may write; callable in a transaction), `@query` (read-only;
+callable through /v1/query and from other contracts) or `@internal` (callable only from another
+contract through `ctx.call`, e.g. the dividend contract paying through `cash`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from consensus import codec
+
+MAX_CALL_DEPTH = 4  # contract-to-contract calls; the built-ins need 2
+MAX_KEY_CHARS = 512
+
+
+class ChaincodeError(Exception):
+    """A contract's refusal: a stable `code` (e.g. INSUFFICIENT_BALANCE) and a message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Forbidden(ChaincodeError):
+    """The caller may not read this; RPC answers 403 `forbidden`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("FORBIDDEN", message)
+
+
+TRANSACTION = "transaction"
+QUERY = "query"
+INTERNAL = "internal"
+
+
+def transaction(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn._chaincode_kind = TRANSACTION  # type: ignore[attr-defined]
+    return fn
+
+
+def query(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn._chaincode_kind = QUERY  # type: ignore[attr-defined]
+    return fn
+
+
+def internal(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn._chaincode_kind = INTERNAL  # type: ignore[attr-defined]
+    return fn
+
+
+class StateReader(Protocol):
+    """Committed state as the executor sees it: full keys `<contract>/<key>`, raw bytes."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]: ...
+
+
+class MemoryState:
+    """A plain dict as a StateReader (tests, and the genesis state before a store exists)."""
+
+    def __init__(self, values: dict[str, bytes] | None = None) -> None:
+        self.values: dict[str, bytes] = dict(values or {})
+
+    def get(self, key: str) -> bytes | None:
+        return self.values.get(key)
+
+    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for key in sorted(k for k in self.values if k.startswith(prefix)):
+            yield key, self.values[key]
+
+
+class Overlay:
+    """Buffered writes over a reader; itself a reader. `None` marks a deletion."""
+
+    def __init__(self, base: StateReader) -> None:
+        self.base = base
+        self.writes: dict[str, bytes | None] = {}
+
+    def get(self, key: str) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.base.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self.writes[key] = None
+
+    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        own = sorted((k, v) for k, v in self.writes.items() if k.startswith(prefix))
+        merged = heapq.merge(((k, 0, v) for k, v in own),
+                             ((k, 1, v) for k, v in self.base.range(prefix)))
+        last = None
+        for key, _, value in merged:
+            if key == last:
+                continue  # own write shadows the base entry (own sorts first)
+            last = key
+            if value is not None:
+                yield key, value
+
+    def merge_into(self, parent: Overlay) -> None:
+        parent.writes.update(self.writes)
+
+
+class StateView:
+    """One contract's namespace of an overlay, with values as decoded canonical msgpack."""
+
+    __slots__ = ("_overlay", "_prefix", "_writable")
+
+    def __init__(self, overlay: Overlay, contract: str, writable: bool) -> None:
+        self._overlay = overlay
+        self._prefix = contract + "/"
+        self._writable = writable
+
+    def _key(self, key: str) -> str:
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS or "\x00" in key:
+            raise AssertionError(f"bad state key {key!r}")
+        return self._prefix + key
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self._overlay.get(self._key(key))
+        return default if raw is None else codec.unpack(raw)
+
+    def put(self, key: str, value: Any) -> None:
+        if not self._writable:
+            raise ChaincodeError("READ_ONLY", "a query cannot write state")
+        self._overlay.put(self._key(key), codec.pack(value))
+
+    def delete(self, key: str) -> None:
+        if not self._writable:
+            raise ChaincodeError("READ_ONLY", "a query cannot write state")
+        self._overlay.delete(self._key(key))
+
+    def range(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        """(key without the namespace, value) for keys starting with `prefix`, in key order."""
+        cut = len(self._prefix)
+        for key, raw in self._overlay.range(self._prefix + prefix):
+            yield key[cut:], codec.unpack(raw)
+
+
+@dataclass(slots=True)
+class Event:
+    contract: str
+    name: str
+    data: dict[str, Any]
+
+    def to_map(self) -> dict[str, Any]:
+        return {"contract": self.contract, "name": self.name, "data": self.data}
+
+
+@dataclass(slots=True)
+class Context:
+    """What a contract sees of the world while one transaction (or query) runs."""
+
+    registry: Registry
+    overlay: Overlay
+    contract: str
+    caller: str  # account id: hex of the sender's public key
+    tx_id: str  # hex; "" for a query
+    height: int  # the block being executed (for a query: the latest committed height)
+    time: int  # block time in ms, from the block header
+    writable: bool
+    events: list[Event] = field(default_factory=list)
+    depth: int = 0
+
+    @property
+    def state(self) -> StateView:
+        return StateView(self.overlay, self.contract, self.writable)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Chain parameters fixed in genesis (limits, withholding rates, ...)."""
+        return self.registry.params
+
+    def emit(self, name: str, data: dict[str, Any]) -> None:
+        codec.pack(data)  # an event must be encodable; fail inside the transaction if not
+        self.events.append(Event(self.contract, name, data))
+
+    def call(self, contract: str, method: str, **args: Any) -> Any:
+        """Run another contract's method in this transaction, as the same caller."""
+        if self.depth >= MAX_CALL_DEPTH:
+            raise AssertionError("contract calls nest too deeply")
+        kind, fn = self.registry.lookup(contract, method)
+        if kind == TRANSACTION and not self.writable:
+            raise ChaincodeError("READ_ONLY", f"{contract}.{method} writes; a query cannot")
+        inner = Context(self.registry, self.overlay, contract, self.caller, self.tx_id,
+                        self.height, self.time, self.writable and kind != QUERY, self.events,
+                        self.depth + 1)
+        return fn(inner, **args)
+
+    def identity(self, account: str) -> dict[str, Any] | None:
+        """The identity record of `account` (see chaincode.identity), or None."""
+        return self.call("identity", "record", account=account)  # type: ignore[no-any-return]
+
+    def caller_role(self) -> str | None:
+        record = self.identity(self.caller)
+        return None if record is None else record.get("role")
+
+
+class Contract:
+    """Base of every contract. `name` is its namespace and its name in transactions."""
+
+    name: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    kind: str
+    fn: Callable[..., Any]
+    required: frozenset[str]
+    optional: frozenset[str]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one transaction: what goes into its receipt, and its writes."""
+
+    ok: bool
+    result: Any = None
+    error: dict[str, str] | None = None
+    events: list[Event] = field(default_factory=list)
+    writes: dict[str, bytes | None] = field(default_factory=dict)
+
+
+class Registry:
+    """The fixed set of contracts of a chain, and the entry points the executor uses."""
+
+    def __init__(self, contracts: list[Contract], params: dict[str, Any] | None = None) -> None:
+        self.params: dict[str, Any] = dict(params or {})
+        self.contracts: dict[str, Contract] = {}
+        self._methods: dict[tuple[str, str], Method] = {}
+        for contract in contracts:
+            assert contract.name and contract.name not in self.contracts, contract.name
+            self.contracts[contract.name] = contract
+            for attr in sorted(dir(type(contract))):
+                fn = getattr(contract, attr)
+                kind = getattr(fn, "_chaincode_kind", None)
+                if kind is None:
+                    continue
+                parameters = list(inspect.signature(fn).parameters.values())[1:]  # after ctx
+                required = frozenset(p.name.rstrip("_") for p in parameters
+                                     if p.default is inspect.Parameter.empty)
+                optional = frozenset(p.name.rstrip("_") for p in parameters
+                                     if p.default is not inspect.Parameter.empty)
+                self._methods[(contract.name, attr.rstrip("_"))] = Method(
+                    kind, fn, required, optional)
+
+    def lookup(self, contract: str, method: str) -> tuple[str, Callable[..., Any]]:
+        entry = self._methods.get((contract, method))
+        if entry is None:
+            raise AssertionError(f"no method {contract}.{method}")
+        return entry.kind, _bind_keywords(entry.fn)
+
+    def has_contract(self, contract: str) -> bool:
+        return contract in self.contracts
+
+    def method_kind(self, contract: str, method: str) -> str | None:
+        entry = self._methods.get((contract, method))
+        return None if entry is None else entry.kind
+
+    def methods(self) -> list[tuple[str, str, str]]:
+        """(contract, method, kind) for every method, sorted."""
+        return sorted((c, m, e.kind) for (c, m), e in self._methods.items())
+
+    def _bind(self, contract: str, method: str, kind: str, args: Any) -> Method:
+        entry = self._methods.get((contract, method))
+        if entry is None or entry.kind != kind:
+            raise ChaincodeError("UNKNOWN_METHOD", f"{contract}.{method} is not a {kind}")
+        if not isinstance(args, dict):
+            raise ChaincodeError("BAD_ARGS", "args is a map")
+        missing = entry.required - set(args)
+        unexpected = set(args) - entry.required - entry.optional
+        if missing or unexpected:
+            raise ChaincodeError("BAD_ARGS", f"{contract}.{method}: missing {sorted(missing)}, "
+                                 f"unexpected {sorted(unexpected)}")
+        return entry
+
+    def execute(self, block_overlay: Overlay, caller: str, tx_id: str, height: int, time: int,
+                contract: str, method: str, args: Any) -> Outcome:
+        """Run one transaction. On success its writes are merged into `block_overlay`."""
+        overlay = Overlay(block_overlay)
+        ctx = Context(self, overlay, contract, caller, tx_id, height, time, writable=True)
+        try:
+            entry = self._bind(contract, method, TRANSACTION, args)
+            result = _bind_keywords(entry.fn)(ctx, **args)
+            codec.pack(result)
+        except ChaincodeError as error:
+            return Outcome(False, None, {"code": error.code, "message": error.message})
+        except RecursionError:
+            return Outcome(False, None, {"code": "INTERNAL", "message": "recursion too deep"})
+        except Exception as error:  # a contract bug: recorded, never fatal to the node
+            return Outcome(False, None, {"code": "INTERNAL",
+                                         "message": f"{type(error).__name__}: {error}"})
+        overlay.merge_into(block_overlay)
+        return Outcome(True, result, None, ctx.events, overlay.writes)
+
+    def query(self, state: StateReader, caller: str, height: int, time: int, contract: str,
+              method: str, args: Any) -> Any:
+        """Run a query; raises ChaincodeError (Forbidden for read access)."""
+        ctx = Context(self, Overlay(state), contract, caller, "", height, time, writable=False)
+        entry = self._bind(contract, method, QUERY, args)
+        return _bind_keywords(entry.fn)(ctx, **args)
+
+    def source_hashes(self) -> dict[str, str]:
+        """sha256 of each contract's module source, and of this runtime (fixed in genesis)."""
+        hashes = {"runtime": _file_sha256(__file__)}
+        for name, contract in sorted(self.contracts.items()):
+            module = sys.modules[type(contract).__module__]
+            hashes[name] = _file_sha256(module.__file__ or "")
+        return hashes
+
+
+def _bind_keywords(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Arguments named like Python keywords (`from`) are declared with a trailing `_`."""
+
+    def call(ctx: Context, **args: Any) -> Any:
+        return fn(ctx, **{(k + "_" if k in _KEYWORDS else k): v for k, v in args.items()})
+
+    return call
+
+
+_KEYWORDS = frozenset({"from", "global", "class", "import", "pass", "in", "is", "not", "and",
+                       "or", "def", "del", "for", "if", "else", "while", "with", "as", "type"})
+
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+# Argument checks shared by the contracts: each raises BAD_ARGS with a clear message.
+
+def require_int(name: str, value: Any, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ChaincodeError("BAD_ARGS", f"{name} must be an integer in {minimum}..{maximum}")
+    return value
+
+
+def require_str(name: str, value: Any, max_chars: int = 256) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_chars or "\x00" in value:
+        raise ChaincodeError("BAD_ARGS", f"{name} must be a non-empty string of at most "
+                             f"{max_chars} characters")
+    return value
+
+
+def require_account(name: str, value: Any) -> str:
+    if (not isinstance(value, str) or len(value) != 64
+            or any(c not in "0123456789abcdef" for c in value)):
+        raise ChaincodeError("BAD_ARGS", f"{name} must be an account id (64 lowercase hex)")
+    return value
+
+
+def require_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ChaincodeError("BAD_ARGS", f"{name} must be true or false")
+    return value

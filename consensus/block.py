@@ -1,0 +1,229 @@
+"""Blocks, their hashes, and commit certificates (PROTOCOL.md, "Blocks and commit certificates").
+
+A block is a header plus the transactions it orders, each kept as the client's exact
+`(body_bytes, sig)` pair. The header commits to the transactions through `tx_root`, the Merkle
+root of their ids, and to the chain through `prev_hash`. A commit certificate is 2f+1 commit
+votes for one `(view, height, block_hash)`; anyone holding genesis can check it offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from consensus import codec
+from consensus.crypto import COMMIT_DOMAIN, verify
+
+ZERO_HASH = b"\x00" * 32
+
+
+def tx_id_of(body_bytes: bytes) -> bytes:
+    return codec.sha256(body_bytes)
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """sha256 pairwise; the last node of an odd level is paired with itself; empty -> zeros."""
+    if not leaves:
+        return ZERO_HASH
+    level = list(leaves)
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [codec.sha256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    chain: str
+    height: int
+    prev_hash: bytes
+    time: int
+    view: int
+    proposer: str
+    tx_root: bytes
+
+    def to_map(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain, "height": self.height, "prev_hash": self.prev_hash,
+            "time": self.time, "view": self.view, "proposer": self.proposer,
+            "tx_root": self.tx_root,
+        }
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @property
+    def hash(self) -> bytes:
+        return codec.sha256(self.encode())
+
+    @classmethod
+    def from_map(cls, value: Any) -> BlockHeader:
+        if not isinstance(value, dict) or set(value) != _HEADER_FIELDS:
+            fields = ", ".join(sorted(_HEADER_FIELDS))
+            raise ValueError(f"a block header has exactly the fields {fields}")
+        header = cls(**value)
+        header.check()
+        return header
+
+    @classmethod
+    def decode(cls, data: bytes) -> BlockHeader:
+        return cls.from_map(codec.unpack(data))
+
+    def check(self) -> None:
+        if not isinstance(self.chain, str) or not isinstance(self.proposer, str):
+            raise ValueError("chain and proposer are strings")
+        for name in ("height", "time", "view"):
+            number = getattr(self, name)
+            if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < 2**63:
+                raise ValueError(f"{name} is a non-negative integer")
+        if self.height < 1:
+            raise ValueError("heights start at 1")
+        for name in ("prev_hash", "tx_root"):
+            if not isinstance(getattr(self, name), bytes) or len(getattr(self, name)) != 32:
+                raise ValueError(f"{name} is 32 bytes")
+
+
+_HEADER_FIELDS = frozenset(BlockHeader.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A header and its transactions as `(body_bytes, sig)` pairs, in order."""
+
+    header: BlockHeader
+    txs: tuple[tuple[bytes, bytes], ...]
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def tx_ids(self) -> list[bytes]:
+        return [tx_id_of(body) for body, _ in self.txs]
+
+    def is_consistent(self) -> bool:
+        """The header's tx_root matches the transactions carried."""
+        return self.header.tx_root == merkle_root(self.tx_ids())
+
+    def encode(self) -> bytes:
+        return codec.pack({"header": self.header.encode(),
+                           "txs": [[body, sig] for body, sig in self.txs]})
+
+    @classmethod
+    def decode(cls, data: bytes) -> Block:
+        value = codec.unpack(data)
+        return cls.from_map(value)
+
+    @classmethod
+    def from_map(cls, value: Any) -> Block:
+        if not isinstance(value, dict) or set(value) != {"header", "txs"}:
+            raise ValueError("a block is {header, txs}")
+        header = BlockHeader.decode(value["header"])
+        txs = value["txs"]
+        if not isinstance(txs, list):
+            raise ValueError("txs is a list")
+        pairs = []
+        for pair in txs:
+            if (not isinstance(pair, list) or len(pair) != 2
+                    or not isinstance(pair[0], bytes) or not isinstance(pair[1], bytes)):
+                raise ValueError("each tx is [body_bytes, sig]")
+            pairs.append((pair[0], pair[1]))
+        return cls(header, tuple(pairs))
+
+    def to_map(self) -> dict[str, Any]:
+        return {"header": self.header.encode(), "txs": [[body, sig] for body, sig in self.txs]}
+
+
+def make_block(chain: str, height: int, prev_hash: bytes, time: int, view: int, proposer: str,
+               txs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> Block:
+    txs = tuple(txs)
+    root = merkle_root([tx_id_of(body) for body, _ in txs])
+    return Block(BlockHeader(chain, height, prev_hash, time, view, proposer, root), txs)
+
+
+def commit_vote_bytes(chain: str, view: int, height: int, block_hash: bytes) -> bytes:
+    """What an operator signs (after COMMIT_DOMAIN) to vote to commit a block."""
+    return codec.pack({"chain": chain, "view": view, "height": height, "block_hash": block_hash})
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    operator: str
+    public_key: bytes
+    sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitCertificate:
+    view: int
+    height: int
+    block_hash: bytes
+    votes: tuple[Vote, ...]
+
+    def to_map(self) -> dict[str, Any]:
+        return {"view": self.view, "height": self.height, "block_hash": self.block_hash,
+                "votes": [{"operator": v.operator, "public_key": v.public_key, "sig": v.sig}
+                          for v in self.votes]}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"view": self.view, "height": self.height, "block_hash": self.block_hash.hex(),
+                "votes": [{"operator": v.operator, "public_key": v.public_key.hex(),
+                           "sig": v.sig.hex()} for v in self.votes]}
+
+    @classmethod
+    def from_map(cls, value: Any) -> CommitCertificate:
+        if not isinstance(value, dict) or set(value) != {"view", "height", "block_hash", "votes"}:
+            raise ValueError("a certificate is {view, height, block_hash, votes}")
+        votes = []
+        for vote in value["votes"]:
+            if not isinstance(vote, dict) or set(vote) != {"operator", "public_key", "sig"}:
+                raise ValueError("a vote is {operator, public_key, sig}")
+            votes.append(Vote(vote["operator"], vote["public_key"], vote["sig"]))
+        return cls(value["view"], value["height"], value["block_hash"], tuple(votes))
+
+    @classmethod
+    def decode(cls, data: bytes) -> CommitCertificate:
+        return cls.from_map(codec.unpack(data))
+
+    @classmethod
+    def from_json(cls, value: Any) -> CommitCertificate:
+        try:
+            return cls(int(value["view"]), int(value["height"]), bytes.fromhex(value["block_hash"]),
+                       tuple(Vote(v["operator"], bytes.fromhex(v["public_key"]),
+                                  bytes.fromhex(v["sig"])) for v in value["votes"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"malformed certificate: {error}") from None
+
+
+def check_certificate(cert: CommitCertificate, chain: str, operators: dict[str, bytes],
+                      block_hash: bytes, height: int) -> str | None:
+    """None if `cert` proves that 2f+1 distinct operators committed `block_hash` at `height`;
+    otherwise the reason it does not. `operators` maps operator name to public key."""
+    if cert.block_hash != block_hash:
+        return "certificate is for another block hash"
+    if cert.height != height:
+        return "certificate is for another height"
+    n = len(operators)
+    quorum = 2 * ((n - 1) // 3) + 1
+    message = commit_vote_bytes(chain, cert.view, cert.height, cert.block_hash)
+    seen: set[str] = set()
+    for vote in cert.votes:
+        if vote.operator not in operators:
+            return f"vote from {vote.operator!r}, which is not an operator in genesis"
+        if operators[vote.operator] != vote.public_key:
+            return f"vote for {vote.operator!r} carries a key that is not its genesis key"
+        if vote.operator in seen:
+            return f"two votes from {vote.operator!r}"
+        if not verify(vote.public_key, COMMIT_DOMAIN, message, vote.sig):
+            return f"bad signature in the vote of {vote.operator!r}"
+        seen.add(vote.operator)
+    if len(seen) < quorum:
+        return f"{len(seen)} valid votes; a certificate needs {quorum} (2f+1 of n={n})"
+    return None

@@ -1,0 +1,80 @@
+"""Canonical msgpack: the one encoding that is signed, hashed and stored.
+
+Rules (PROTOCOL.md, "Encoding"): maps have `str` keys only, written in the order of their
+UTF-8 bytes; integers, booleans, nil, `str`, `bin` and arrays only (no floats, no ext types).
+`unpack` accepts a byte string only if re-encoding what it decoded gives the same bytes, so a
+value has exactly one encoding and its hash is well defined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgpack
+
+MAX_DEPTH = 32  # nesting bound for decoded values; no honest message nests deeper
+
+
+class EncodingError(ValueError):
+    """Bytes that do not decode, or a value that has no canonical encoding."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # "bad_encoding" or "not_canonical"
+        self.message = message
+
+
+def _normalize(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise EncodingError("bad_encoding", "value nests too deeply")
+    if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
+            raise EncodingError("bad_encoding", "integer out of the 64-bit range")
+        return value
+    if isinstance(value, dict):
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError("bad_encoding", f"map key {key!r} is not a string")
+            items.append((key.encode(), key, _normalize(item, depth + 1)))
+        items.sort(key=lambda entry: entry[0])
+        return {key: item for _, key, item in items}
+    if isinstance(value, (list, tuple)):
+        return [_normalize(item, depth + 1) for item in value]
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise EncodingError("bad_encoding", f"type {type(value).__name__} has no canonical encoding")
+
+
+def pack(value: Any) -> bytes:
+    """The canonical bytes of `value`."""
+    return msgpack.packb(_normalize(value), use_bin_type=True)
+
+
+def unpack(data: bytes, *, max_bytes: int | None = None) -> Any:
+    """Decode canonical bytes; raise EncodingError unless they are exactly canonical."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise EncodingError("bad_encoding", f"{len(data)} bytes is over the limit {max_bytes}")
+    try:
+        value = msgpack.unpackb(
+            data, raw=False, strict_map_key=True, use_list=True
+        )
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
+            msgpack.StackError) as error:
+        reason = str(error) or type(error).__name__
+        raise EncodingError("bad_encoding", f"not msgpack: {reason}") from None
+    try:
+        again = pack(value)
+    except EncodingError as error:
+        raise EncodingError("bad_encoding", error.message) from None
+    if again != data:
+        raise EncodingError("not_canonical", "bytes are not in canonical form (sorted keys, "
+                            "shortest integers, bin for bytes)")
+    return value
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()

@@ -1,0 +1,140 @@
+"""Key-value stores: the interface, an in-memory one, and LevelDB (plyvel)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from typing import Protocol
+
+
+class Batch:
+    """Writes collected to apply atomically. Later writes to a key win."""
+
+    __slots__ = ("ops",)
+
+    def __init__(self) -> None:
+        self.ops: dict[bytes, bytes | None] = {}
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.ops[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.ops[key] = None
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+
+class KV(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def iterate(self, prefix: bytes, start: bytes | None = None, stop: bytes | None = None,
+                reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs whose key starts with `prefix`, in key order, with `start <= key < stop` when
+        given (full keys, prefix included)."""
+        ...
+
+    def write(self, batch: Batch, sync: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryKV:
+    """A sorted in-memory store. `crash()` drops what was written with sync=False, so the
+    simulator can model a power cut."""
+
+    def __init__(self) -> None:
+        self._keys: list[bytes] = []
+        self._values: dict[bytes, bytes] = {}
+        self._unsynced: list[Batch] = []
+        self._synced_snapshot: dict[bytes, bytes] | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._values.get(key)
+
+    def iterate(self, prefix: bytes, start: bytes | None = None, stop: bytes | None = None,
+                reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        low = max(prefix, start) if start is not None else prefix
+        lo = bisect.bisect_left(self._keys, low)
+        hi = lo
+        keys = self._keys
+        while hi < len(keys) and keys[hi].startswith(prefix) and (stop is None or keys[hi] < stop):
+            hi += 1
+        selected = keys[lo:hi]
+        if reverse:
+            selected.reverse()
+        for key in selected:
+            value = self._values.get(key)
+            if value is not None:
+                yield key, value
+
+    def write(self, batch: Batch, sync: bool = True) -> None:
+        if not sync and self._synced_snapshot is None:
+            self._synced_snapshot = dict(self._values)
+        for key, value in batch.ops.items():
+            if value is None:
+                if key in self._values:
+                    del self._values[key]
+                    self._keys.pop(bisect.bisect_left(self._keys, key))
+            else:
+                if key not in self._values:
+                    bisect.insort(self._keys, key)
+                self._values[key] = value
+        if sync:
+            self._synced_snapshot = None
+
+    def crash(self) -> None:
+        """Lose every write since the last synced one."""
+        if self._synced_snapshot is not None:
+            self._values = self._synced_snapshot
+            self._keys = sorted(self._values)
+            self._synced_snapshot = None
+
+    def close(self) -> None:
+        pass
+
+
+class LevelDB:
+    """LevelDB on disk. A synced write returns only once the batch is on disk."""
+
+    def __init__(self, path: str) -> None:
+        import plyvel
+
+        self._db = plyvel.DB(path, create_if_missing=True)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def iterate(self, prefix: bytes, start: bytes | None = None, stop: bytes | None = None,
+                reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        if start is None and stop is None:
+            yield from self._db.iterator(prefix=prefix, reverse=reverse)
+            return
+        low = max(prefix, start) if start is not None else prefix
+        high = stop if stop is not None else _prefix_end(prefix)
+        for key, value in self._db.iterator(start=low, stop=high, reverse=reverse):
+            if key.startswith(prefix):
+                yield key, value
+
+    def write(self, batch: Batch, sync: bool = True) -> None:
+        with self._db.write_batch(sync=sync) as wb:
+            for key, value in batch.ops.items():
+                if value is None:
+                    wb.delete(key)
+                else:
+                    wb.put(key, value)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key starting with `prefix`."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def open_store(path: str | None) -> KV:
+    return MemoryKV() if path is None else LevelDB(path)

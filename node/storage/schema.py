@@ -1,0 +1,102 @@
+"""Every key layout of the node's store, in one place.
+
+Heights are 8-byte big-endian so that byte order is numeric order. State keys are
+`<contract>/<key>` as UTF-8; chaincode keys never contain NUL, which separates a history
+key from the height it was written at.
+
+    m/<name>                         metadata: height, app_hash, last_block_hash, ...
+    b/<height>                       block bytes (consensus.block.Block.encode)
+    c/<height>                       commit certificate bytes
+    x/<height>                       execution record of the block: receipts' tx ids, app hash
+    t/<tx_id 32>                     tx index -> canonical [height, index]
+    r/<tx_id 32>                     receipt (canonical map)
+    s/<state key>                    current state value
+    h/<state key>\\x00<height>       state history: value written at height (b"" = deleted)
+    w/<name>                         consensus write-ahead state (view, signed votes)
+    a/<kind>/<subject>\\x00<height><index>   audit indexes (account, symbol, rejected code)
+    l/<seq 8>                        access log of signed reads
+"""
+
+from __future__ import annotations
+
+import struct
+
+META = b"m/"
+BLOCK = b"b/"
+CERT = b"c/"
+TX = b"t/"
+RECEIPT = b"r/"
+STATE = b"s/"
+HISTORY = b"h/"
+WAL = b"w/"
+AUDIT = b"a/"
+ACCESS = b"l/"
+
+META_HEIGHT = META + b"height"
+META_APP_HASH = META + b"app_hash"
+META_BLOCK_HASH = META + b"last_block_hash"
+META_BLOCK_TIME = META + b"last_block_time"
+META_GENESIS = META + b"genesis_hash"
+
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+
+
+def u64(value: int) -> bytes:
+    return _U64.pack(value)
+
+
+def read_u64(data: bytes) -> int:
+    return int(_U64.unpack(data)[0])
+
+
+def block_key(height: int) -> bytes:
+    return BLOCK + u64(height)
+
+
+def cert_key(height: int) -> bytes:
+    return CERT + u64(height)
+
+
+def tx_key(tx_id: bytes) -> bytes:
+    return TX + tx_id
+
+
+def receipt_key(tx_id: bytes) -> bytes:
+    return RECEIPT + tx_id
+
+
+def state_key(key: str) -> bytes:
+    return STATE + key.encode()
+
+
+def state_name(raw: bytes) -> str:
+    return raw[len(STATE):].decode()
+
+
+def history_prefix(key: str) -> bytes:
+    return HISTORY + key.encode() + b"\x00"
+
+
+def history_key(key: str, height: int) -> bytes:
+    return history_prefix(key) + u64(height)
+
+
+def wal_key(name: str) -> bytes:
+    return WAL + name.encode()
+
+
+def audit_prefix(kind: str, subject: str) -> bytes:
+    return AUDIT + kind.encode() + b"/" + subject.encode() + b"\x00"
+
+
+def audit_key(kind: str, subject: str, height: int, index: int) -> bytes:
+    return audit_prefix(kind, subject) + u64(height) + _U32.pack(index)
+
+
+def audit_position(raw: bytes) -> tuple[int, int]:
+    return read_u64(raw[-12:-4]), int(_U32.unpack(raw[-4:])[0])
+
+
+def access_key(seq: int) -> bytes:
+    return ACCESS + u64(seq)

@@ -1,0 +1,149 @@
+"""Client transactions: the envelope, the body, the id and the signature (PROTOCOL.md).
+
+`decode_envelope` turns wire bytes (msgpack) or a JSON object into a `Transaction` whose body
+is checked field by field. Each check failure raises `TxError` with a stable code from
+PROTOCOL.md; nothing is changed anywhere by a rejected transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from consensus import codec
+from consensus.block import tx_id_of
+from consensus.crypto import TX_DOMAIN, verify
+
+TX_VERSION = 1
+MAX_TX_BYTES = 64 * 1024  # one transaction's body; a token transfer is ~250 bytes
+MAX_NAME_CHARS = 64  # contract and method names
+MAX_EXPIRY_MS = 3_600_000  # PROTOCOL.md: expires at most 1 hour after the node's now
+BODY_FIELDS = frozenset({"v", "chain", "sender", "nonce", "expires", "contract", "method", "args"})
+
+
+class TxError(Exception):
+    """A transaction refused at admission; `code` is PROTOCOL.md's stable error code."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    body_bytes: bytes
+    sig: bytes
+    tx_id: bytes
+    chain: str
+    sender: bytes
+    nonce: int
+    expires: int
+    contract: str
+    method: str
+    args: dict[str, Any]
+
+    @property
+    def tx_id_hex(self) -> str:
+        return self.tx_id.hex()
+
+    @property
+    def sender_hex(self) -> str:
+        return self.sender.hex()
+
+    def envelope(self) -> bytes:
+        return codec.pack({"body": self.body_bytes, "sig": self.sig})
+
+    def is_signed(self) -> bool:
+        return verify(self.sender, TX_DOMAIN, self.body_bytes, self.sig)
+
+    def body_json(self) -> dict[str, Any]:
+        return {"v": TX_VERSION, "chain": self.chain, "sender": self.sender.hex(),
+                "nonce": self.nonce, "expires": self.expires, "contract": self.contract,
+                "method": self.method, "args": to_json(self.args)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def decode_body(body_bytes: bytes, sig: bytes) -> Transaction:
+    """Check a body's form (not its signature, chain or expiry) and build the Transaction."""
+    if len(body_bytes) > MAX_TX_BYTES:
+        raise TxError("too_large", f"body is {len(body_bytes)} bytes; the limit is {MAX_TX_BYTES}",
+                      413)
+    try:
+        body = codec.unpack(body_bytes)
+    except codec.EncodingError as error:
+        raise TxError(error.code, f"body: {error.message}") from None
+    if not isinstance(body, dict):
+        raise TxError("bad_encoding", "body is not a map")
+    if set(body) != BODY_FIELDS:
+        missing = sorted(BODY_FIELDS - set(body))
+        extra = sorted(set(body) - BODY_FIELDS)
+        raise TxError("bad_encoding", f"body fields: missing {missing}, unexpected {extra}")
+    if body["v"] != TX_VERSION or not _is_int(body["v"]):
+        raise TxError("bad_encoding", f"unsupported transaction version {body['v']!r}")
+    if not isinstance(body["chain"], str):
+        raise TxError("bad_encoding", "chain is a string")
+    if not isinstance(body["sender"], bytes) or len(body["sender"]) != 32:
+        raise TxError("bad_encoding", "sender is 32 bytes (an Ed25519 public key)")
+    if not _is_int(body["nonce"]) or not 0 <= body["nonce"] < 2**64:
+        raise TxError("bad_encoding", "nonce is an integer in 0..2^64-1")
+    if not _is_int(body["expires"]) or not 0 <= body["expires"] < 2**63:
+        raise TxError("bad_encoding", "expires is a non-negative integer (ms)")
+    for name in ("contract", "method"):
+        if not isinstance(body[name], str) or not 0 < len(body[name]) <= MAX_NAME_CHARS:
+            raise TxError("bad_encoding", f"{name} is a non-empty string")
+    if not isinstance(body["args"], dict):
+        raise TxError("bad_encoding", "args is a map")
+    if not isinstance(sig, bytes) or len(sig) != 64:
+        raise TxError("bad_signature", "sig is 64 bytes")
+    return Transaction(body_bytes, sig, tx_id_of(body_bytes), body["chain"], body["sender"],
+                       body["nonce"], body["expires"], body["contract"], body["method"],
+                       body["args"])
+
+
+def decode_envelope_map(envelope: Any) -> Transaction:
+    """From a decoded envelope: msgpack `{body: bin, sig: bin}` or JSON `{body: hex, sig: hex}`."""
+    if not isinstance(envelope, dict) or set(envelope) != {"body", "sig"}:
+        raise TxError("bad_encoding", "an envelope is {\"body\", \"sig\"}")
+    body, sig = envelope["body"], envelope["sig"]
+    if isinstance(body, str) and isinstance(sig, str):
+        try:
+            body, sig = bytes.fromhex(body), bytes.fromhex(sig)
+        except ValueError:
+            raise TxError("bad_encoding", "body and sig are lowercase hex in JSON") from None
+    if not isinstance(body, bytes) or not isinstance(sig, bytes):
+        raise TxError("bad_encoding", "body and sig are bytes (bin in msgpack, hex in JSON)")
+    return decode_body(body, sig)
+
+
+def decode_envelope(data: bytes) -> Transaction:
+    """From msgpack envelope bytes."""
+    try:
+        envelope = codec.unpack(data)
+    except codec.EncodingError as error:
+        raise TxError(error.code, f"envelope: {error.message}") from None
+    return decode_envelope_map(envelope)
+
+
+def build(signer: Any, chain: str, contract: str, method: str, args: dict[str, Any],
+          nonce: int, expires: int) -> Transaction:
+    """Sign a new transaction with `signer` (a consensus.crypto.Signer)."""
+    body = {"v": TX_VERSION, "chain": chain, "sender": signer.public_key, "nonce": nonce,
+            "expires": expires, "contract": contract, "method": method, "args": args}
+    body_bytes = codec.pack(body)
+    return decode_body(body_bytes, signer.sign(TX_DOMAIN, body_bytes))
+
+
+def to_json(value: Any) -> Any:
+    """A decoded msgpack value as JSON: bytes become lowercase hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
