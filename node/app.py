@@ -1,0 +1,508 @@
+"""The node process: wires store, executor, mempool, consensus replica, p2p links and RPC.
+
+The replica (consensus/) decides; this module only carries out what it returns, in order:
+`Persist` actions are collected and written in one synced batch before the next `Send`,
+`Broadcast` or `Commit` leaves (persist before send), `Commit` runs the executor and answers
+`BlockExecuted`, `FetchBlocks` starts state transfer. Time reaches the replica only as `Tick`.
+
+p2p frames are canonical msgpack `[kind, payload]`:
+    "c"  consensus message bytes, for the replica
+    "t"  client transactions gossiped by the node that admitted them: [[body, sig], ...]
+    "f"  state-transfer request [from_height, to_height]
+    "b"  state-transfer answer [[block bytes, certificate bytes], ...]
+    "k"  a committed block for observers: [block bytes, certificate bytes]
+Every block that arrives outside consensus ("b", "k") is checked against genesis: its commit
+certificate must carry 2f+1 valid operator votes, and it must extend this node's chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from consensus.replica import (
+    BlockExecuted,
+    Broadcast,
+    Commit,
+    Executed,
+    FetchBlocks,
+    MessageReceived,
+    PendingTx,
+    Persist,
+    Replica,
+    ReplicaConfig,
+    Send,
+    StateTransferred,
+    Tick,
+    TxsAdmitted,
+    ViewChanged,
+)
+from genesis.builder import NodeConfig, load_config, load_keyfile
+from genesis.schema import Genesis, check_chaincode, load_genesis
+
+import chaincode
+from consensus import codec
+from consensus.block import Block, CommitCertificate, check_certificate
+from consensus.crypto import Signer
+from node.executor import AppliedBlock, Executor, VerifiedCache
+from node.mempool import Mempool
+from node.metrics import Metrics
+from node.p2p import Peer, PeerNetwork
+from node.storage import Batch, LevelDB
+from node.storage import schema as s
+from node.tx import Transaction, TxError
+
+log = logging.getLogger("stoledger.node")
+
+TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
+GOSSIP_BATCH = 500  # client transactions per "t" frame
+FETCH_BATCH = 64  # blocks per state-transfer answer
+FETCH_TIMEOUT_S = 3.0
+MAX_EVENT_SUBSCRIBERS = 256
+EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Subscriber:
+    account: str
+    role: str | None
+    queue: asyncio.Queue[dict[str, Any] | None]
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.genesis: Genesis = load_genesis(config.genesis)
+        self.name = config.name
+        self.signer: Signer = load_keyfile(config.key)
+        me = self.genesis.node(self.name)
+        if me.public_key != self.signer.public_key:
+            raise RuntimeError(f"the key in {config.key} is not {self.name}'s key in genesis")
+        self.voting = self.genesis.is_operator(self.name)
+        self.registry = chaincode.builtin_registry(self.genesis.params)
+        check_chaincode(self.genesis, self.registry.source_hashes())
+        os.makedirs(config.data_dir, exist_ok=True)
+        self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
+        self.verified = VerifiedCache()
+        from node.audit import audit_indexer
+
+        self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
+                                 self.verified, [audit_indexer])
+        self.executor.init_genesis(
+            self.genesis.hash, self.genesis.genesis_time,
+            chaincode.genesis_state([o.__dict__ for o in self.genesis.orgs],
+                                    self.genesis.params))
+        self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
+                               self.executor.is_committed)
+        self.metrics = Metrics()
+        self.replica: Replica | None = None
+        if self.voting:
+            params = self.genesis.consensus
+            self.replica = Replica(
+                ReplicaConfig(
+                    chain=self.genesis.chain_id, operators=self.genesis.operator_tuples(),
+                    me=self.name, checkpoint_interval=params.checkpoint_interval,
+                    watermark_window=params.watermark_window,
+                    max_block_txs=params.max_block_txs, max_block_bytes=params.max_block_bytes,
+                    max_block_delay_ms=params.max_block_delay_ms,
+                    view_timeout_ms=params.view_timeout_ms,
+                    max_clock_skew_ms=params.max_clock_skew_ms),
+                self.signer, self._load_wal(), self._executed())
+        peers = [Peer(n.name, n.public_key, n.tls_cert, n.host, n.p2p_port, voting)
+                 for voting, nodes in ((True, self.genesis.operators),
+                                       (False, self.genesis.observers)) for n in nodes]
+        self.p2p = PeerNetwork(
+            chain_id=self.genesis.chain_id, me=self.name, signer=self.signer, peers=peers,
+            ca_cert_path=config.ca_cert, tls_cert_path=config.tls_cert,
+            tls_key_path=config.tls_key, on_frame=self._on_frame)
+        self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self.subscribers: list[Subscriber] = []
+        self.access_seq = self._last_access_seq()
+        self._gossip: list[list[bytes]] = []
+        self._pending_blocks: dict[int, tuple[Block, CommitCertificate]] = {}
+        self._fetching = False
+        self._fetch_target = 0
+        self._fetch_replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._submitted_at: dict[bytes, float] = {}
+        self.started_at = time.monotonic()
+
+    # Persistence of the replica's write-ahead state
+
+    def _load_wal(self) -> dict[str, bytes]:
+        return {raw[len(s.WAL):].decode(): value for raw, value in self.store.iterate(s.WAL)}
+
+    def _executed(self) -> Executed:
+        e = self.executor
+        return Executed(e.height, e.last_block_hash, e.app_hash, e.last_block_time)
+
+    def _last_access_seq(self) -> int:
+        for raw, _ in self.store.iterate(s.ACCESS, reverse=True):
+            return s.read_u64(raw[len(s.ACCESS):])
+        return 0
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        await self.p2p.start()
+        self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for sub in self.subscribers:
+            sub.queue.put_nowait(None)
+        await self.p2p.stop()
+        self.store.close()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            try:
+                self._flush_gossip()
+                if self.replica is not None:
+                    self.run(self.replica.handle(Tick(now_ms())))
+                if self.mempool.pending and len(self.mempool) % 64 == 0:
+                    self.mempool.drop_expired(now_ms())
+            except Exception:
+                log.exception("tick failed")
+                raise
+            await asyncio.sleep(TICK_MS / 1000)
+
+    # Carrying out the replica's actions
+
+    def run(self, actions: Iterable[Any]) -> None:
+        queue = deque(actions)
+        persist = Batch()
+        while queue:
+            action = queue.popleft()
+            if isinstance(action, Persist):
+                if action.value:
+                    persist.put(s.wal_key(action.key), action.value)
+                else:
+                    persist.delete(s.wal_key(action.key))
+                continue
+            if persist:
+                self.store.write(persist, sync=True)
+                persist = Batch()
+            if isinstance(action, Send):
+                self.p2p.send(action.to, codec.pack(["c", action.data]))
+            elif isinstance(action, Broadcast):
+                self.p2p.broadcast(codec.pack(["c", action.data]))
+            elif isinstance(action, Commit):
+                if action.block.height <= self.executor.height:
+                    continue  # already applied through state transfer
+                applied = self.executor.apply(action.block, action.certificate)
+                self._after_apply(applied)
+                assert self.replica is not None
+                queue.extend(self.replica.handle(BlockExecuted(
+                    applied.block.height, applied.block.hash, applied.app_hash)))
+            elif isinstance(action, FetchBlocks):
+                self._start_fetch(action.to_height)
+            elif isinstance(action, ViewChanged):
+                self.metrics.view_changes += 1
+                log.info("view %d, primary %s", action.view, action.primary)
+        if persist:
+            self.store.write(persist, sync=True)
+
+    def _after_apply(self, applied: AppliedBlock) -> None:
+        height = applied.block.height
+        self.mempool.remove_committed(applied.block.tx_ids())
+        self.metrics.blocks += 1
+        self.metrics.txs_committed += len(applied.receipts)
+        done = time.monotonic()
+        for receipt in applied.receipts:
+            started = self._submitted_at.pop(receipt.tx_id, None)
+            if started is not None:
+                self.metrics.observe_commit_latency(done - started)
+            for future in self.waiters.pop(receipt.tx_id, ()):
+                if not future.done():
+                    future.set_result(None)
+        if self.voting and self.genesis.observers:
+            frame = codec.pack(["k", [applied.block.encode(), applied.certificate.encode()]])
+            for observer in self.genesis.observers:
+                self.p2p.send(observer.name, frame)
+        self._publish(applied)
+        log.debug("applied block %d with %d txs", height, len(applied.receipts))
+
+    # Client transactions
+
+    def submit(self, tx: Transaction) -> None:
+        """Admit a client transaction (raises TxError), gossip it, tell the replica."""
+        self.mempool.admit(tx, now_ms())
+        self._submitted_at[tx.tx_id] = time.monotonic()
+        if len(self._submitted_at) > 4 * self.mempool.max_txs:
+            self._submitted_at.clear()
+        self._gossip.append([tx.body_bytes, tx.sig])
+        if len(self._gossip) >= GOSSIP_BATCH:
+            self._flush_gossip()
+        if self.replica is not None:
+            self.run(self.replica.handle(TxsAdmitted((self._pending_tx(tx),))))
+        self.metrics.txs_admitted += 1
+
+    @staticmethod
+    def _pending_tx(tx: Transaction) -> PendingTx:
+        return PendingTx(tx.tx_id, tx.body_bytes, tx.sig, tx.expires)
+
+    def _flush_gossip(self) -> None:
+        if self._gossip and self.voting:
+            self.p2p.broadcast(codec.pack(["t", self._gossip]))
+        self._gossip = []
+
+    def _admit_gossiped(self, pairs: Any) -> None:
+        if not isinstance(pairs, list):
+            return
+        admitted = []
+        now = now_ms()
+        from node.tx import decode_body
+
+        for pair in pairs[:GOSSIP_BATCH]:
+            try:
+                tx = decode_body(pair[0], pair[1])
+                self.mempool.admit(tx, now)
+            except (TxError, TypeError, IndexError, KeyError):
+                continue
+            admitted.append(self._pending_tx(tx))
+        if admitted and self.replica is not None:
+            self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
+
+    def wait_for(self, tx_id: bytes) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(tx_id, []).append(future)
+        return future
+
+    # p2p frames
+
+    def _on_frame(self, peer: str, frame: bytes) -> None:
+        try:
+            kind, payload = codec.unpack(frame)
+        except (codec.EncodingError, ValueError, TypeError):
+            self.metrics.frames_bad += 1
+            return
+        try:
+            if kind == "c" and self.replica is not None and isinstance(payload, bytes):
+                self.run(self.replica.handle(MessageReceived(peer, payload)))
+            elif kind == "t":
+                self._admit_gossiped(payload)
+            elif kind == "f":
+                self._serve_fetch(peer, payload)
+            elif kind == "b":
+                self._fetch_replies.put_nowait((peer, payload))
+            elif kind == "k" and not self.voting:
+                self._observe(payload)
+            else:
+                self.metrics.frames_bad += 1
+        except (ValueError, TypeError, KeyError, IndexError):
+            self.metrics.frames_bad += 1
+
+    def _serve_fetch(self, peer: str, payload: Any) -> None:
+        start, stop = int(payload[0]), int(payload[1])
+        stop = min(stop, self.executor.height, start + FETCH_BATCH - 1)
+        blocks = []
+        for height in range(max(start, 1), stop + 1):
+            block = self.store.get(s.block_key(height))
+            cert = self.store.get(s.cert_key(height))
+            if block is None or cert is None:
+                break
+            blocks.append([block, cert])
+        self.p2p.send(peer, codec.pack(["b", blocks]))
+
+    def _verified_block(self, block_bytes: bytes, cert_bytes: bytes
+                        ) -> tuple[Block, CommitCertificate] | None:
+        """A block and certificate from a peer, if 2f+1 genesis operators committed it."""
+        try:
+            block = Block.decode(block_bytes)
+            cert = CommitCertificate.decode(cert_bytes)
+        except (codec.EncodingError, ValueError, TypeError, KeyError):
+            return None
+        if block.header.chain != self.genesis.chain_id or not block.is_consistent():
+            return None
+        problem = check_certificate(cert, self.genesis.chain_id, self.genesis.operator_keys(),
+                                    block.hash, block.height)
+        if problem is not None:
+            log.warning("refused block %d: %s", block.height, problem)
+            self.metrics.blocks_refused += 1
+            return None
+        return block, cert
+
+    def _apply_verified(self, block: Block, cert: CommitCertificate) -> bool:
+        if block.height != self.executor.height + 1:
+            return False
+        if block.header.prev_hash != self.executor.last_block_hash:
+            log.warning("block %d from a peer does not extend our chain", block.height)
+            return False
+        applied = self.executor.apply(block, cert)
+        self._after_apply(applied)
+        return True
+
+    def _observe(self, payload: Any) -> None:
+        verified = self._verified_block(payload[0], payload[1])
+        if verified is None or verified[0].height <= self.executor.height:
+            return
+        block, cert = verified
+        if len(self._pending_blocks) < 4 * FETCH_BATCH:
+            self._pending_blocks[block.height] = (block, cert)
+        while self.executor.height + 1 in self._pending_blocks:
+            self._apply_verified(*self._pending_blocks.pop(self.executor.height + 1))
+        for height in [h for h in self._pending_blocks if h <= self.executor.height]:
+            del self._pending_blocks[height]
+        if self._pending_blocks and not self._fetching:
+            self._start_fetch(min(self._pending_blocks) - 1)
+
+    # State transfer
+
+    def _start_fetch(self, to_height: int) -> None:
+        self._fetch_target = max(self._fetch_target, to_height)
+        if not self._fetching:
+            self._fetching = True
+            self._tasks.append(asyncio.create_task(self._fetch(), name="fetch"))
+
+    async def _fetch(self) -> None:
+        """Fetch blocks up to the target from peers in turn, verifying each certificate."""
+        try:
+            peers = [n.name for n in self.genesis.operators if n.name != self.name]
+            turn = 0
+            failures = 0
+            while self.executor.height < self._fetch_target and failures < 3 * len(peers):
+                peer = peers[turn % len(peers)]
+                turn += 1
+                start = self.executor.height + 1
+                if not self.p2p.send(peer, codec.pack(["f", [start, self._fetch_target]])):
+                    failures += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                progressed = await self._take_fetch_reply(peer)
+                failures = 0 if progressed else failures + 1
+            if self.replica is not None:
+                e = self.executor
+                self.run(self.replica.handle(StateTransferred(
+                    e.height, e.last_block_hash, e.app_hash, e.last_block_time)))
+        finally:
+            self._fetching = False
+
+    async def _take_fetch_reply(self, peer: str) -> bool:
+        deadline = time.monotonic() + FETCH_TIMEOUT_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                sender, blocks = await asyncio.wait_for(self._fetch_replies.get(), left)
+            except TimeoutError:
+                return False
+            if sender != peer or not isinstance(blocks, list):
+                continue
+            progressed = False
+            for pair in blocks:
+                verified = self._verified_block(pair[0], pair[1])
+                if verified is None or not self._apply_verified(*verified):
+                    break
+                progressed = True
+            return progressed
+        return False
+
+    # Events and the access log
+
+    def _publish(self, applied: AppliedBlock) -> None:
+        if not self.subscribers:
+            return
+        block_event = {"event": "block", "data": {
+            "height": applied.block.height, "hash": applied.block.hash.hex(),
+            "txs": len(applied.receipts)}}
+        for sub in list(self.subscribers):
+            items = [block_event]
+            for receipt in applied.receipts:
+                for event in receipt.events:
+                    if self._may_see(sub, event):
+                        items.append({"event": "contract", "data": {
+                            "tx_id": receipt.tx_id.hex(), "height": receipt.height, **event}})
+            for item in items:
+                try:
+                    sub.queue.put_nowait(item)
+                except asyncio.QueueFull:
+                    self.subscribers.remove(sub)
+                    break
+
+    @staticmethod
+    def _may_see(sub: Subscriber, event: dict[str, Any]) -> bool:
+        """Regulator, registrar and operators see every event; others the ones naming them."""
+        if sub.role in ("regulator", "registrar", "operator"):
+            return True
+        return sub.account in _accounts_in(event.get("data"))
+
+    def record_access(self, account: str, role: str | None, method: str, path: str) -> None:
+        self.access_seq += 1
+        entry = {"seq": self.access_seq, "account": account, "role": role, "method": method,
+                 "path": path, "time": now_ms(), "height": self.executor.height}
+        batch = Batch()
+        batch.put(s.access_key(self.access_seq), codec.pack(entry))
+        self.store.write(batch, sync=False)
+
+    # Status
+
+    def status(self) -> dict[str, Any]:
+        e = self.executor
+        r = self.replica
+        return {
+            "chain_id": self.genesis.chain_id, "node": self.name,
+            "role": "operator" if self.voting else "observer",
+            "height": e.height, "last_block_hash": e.last_block_hash.hex(),
+            "app_hash": e.app_hash.hex(),
+            "view": r.view if r else None, "primary": r.primary if r else None,
+            "stable_checkpoint": r.stable_checkpoint if r else None,
+            "mempool_size": len(self.mempool), "peers": self.p2p.connected(),
+        }
+
+    def is_ready(self) -> bool:
+        if self._fetching:
+            return False
+        connected = len([p for p in self.p2p.connected() if self.genesis.is_operator(p)])
+        if self.voting:
+            return connected + 1 >= self.genesis.quorum
+        return connected >= self.genesis.f + 1
+
+
+def _accounts_in(value: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, str) and len(value) == 64:
+        found.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            found |= _accounts_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _accounts_in(item)
+    return found
+
+
+async def run_node(config_path: str) -> None:
+    """`stoledger node run`: serve until SIGINT/SIGTERM."""
+    import signal
+
+    from node.rpc.server import start_rpc
+
+    config = load_config(config_path)
+    node = Node(config)
+    await node.start()
+    runner = await start_rpc(node, config.rpc_host, config.rpc_port)
+    log.info("node %s serving RPC on %s:%d, p2p on %s:%d, height %d", node.name,
+             config.rpc_host, config.rpc_port, config.p2p_host, config.p2p_port,
+             node.executor.height)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("node %s stopping", node.name)
+    await runner.cleanup()
+    await node.stop()

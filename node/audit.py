@@ -1,0 +1,54 @@
+"""Audit indexes, written in the same atomic batch as each block (see node.executor).
+
+    a/acct/<account>\\x00<height><index>   -> tx id     every tx whose sender, args or events
+                                                        name the account
+    a/sym/<symbol>\\x00<height><index>     -> tx id     every tx whose args or events name it
+    a/rej/<code>\\x00<height><index>       -> tx id     every committed tx chaincode refused
+    a/rej/*\\x00<height><index>            -> tx id     the same, across codes, for ranges
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.executor import AppliedBlock
+from node.storage import Batch
+from node.storage import schema as s
+
+ALL_CODES = "*"
+
+
+def accounts_named(value: Any, into: set[str]) -> None:
+    if isinstance(value, str):
+        if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+            into.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            accounts_named(item, into)
+    elif isinstance(value, list):
+        for item in value:
+            accounts_named(item, into)
+
+
+def symbols_named(args: Any, events: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for source in [args] + [event.get("data") for event in events]:
+        if isinstance(source, dict) and isinstance(source.get("symbol"), str):
+            found.add(source["symbol"])
+    return found
+
+
+def audit_indexer(applied: AppliedBlock, batch: Batch) -> None:
+    for tx, receipt in zip(applied.txs, applied.receipts, strict=True):
+        height, index = receipt.height, receipt.index
+        accounts: set[str] = {tx.sender_hex}
+        accounts_named(tx.args, accounts)
+        for event in receipt.events:
+            accounts_named(event.get("data"), accounts)
+        for account in sorted(accounts):
+            batch.put(s.audit_key("acct", account, height, index), receipt.tx_id)
+        for symbol in sorted(symbols_named(tx.args, receipt.events)):
+            batch.put(s.audit_key("sym", symbol, height, index), receipt.tx_id)
+        if not receipt.ok and receipt.error is not None:
+            batch.put(s.audit_key("rej", receipt.error["code"], height, index), receipt.tx_id)
+            batch.put(s.audit_key("rej", ALL_CODES, height, index), receipt.tx_id)

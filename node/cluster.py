@@ -1,0 +1,163 @@
+"""A local cluster: real node processes on loopback, driven by DIR/cluster.json.
+
+`up` builds DIR with `genesis init` when it is empty, starts every node that is not running
+(each in its own session, log in DIR/nodes/<name>/node.log, pid recorded in cluster.json) and
+returns once all of them answer /readyz. Run again after a node died, it starts only that node.
+`down` stops them by pid (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 10.0
+
+
+def read_cluster(directory: str | Path) -> dict[str, Any]:
+    with open(Path(directory) / "cluster.json") as handle:
+        return json.load(handle)  # type: ignore[no-any-return]
+
+
+def write_cluster(directory: str | Path, cluster: dict[str, Any]) -> None:
+    path = Path(directory) / "cluster.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(cluster, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def config_path(directory: str | Path, name: str) -> Path:
+    return Path(directory) / "nodes" / name / "config.toml"
+
+
+def is_running(pid: int | None, directory: str | Path, name: str) -> bool:
+    """True if `pid` is alive and is this node's process (not a recycled pid)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read().split(b"\0")
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            if handle.read().split(b") ")[-1][:1] == b"Z":
+                return False
+    except OSError:
+        return False
+    return str(config_path(directory, name).resolve()).encode() in cmdline
+
+
+def start_node(directory: str | Path, name: str) -> int:
+    node_dir = Path(directory) / "nodes" / name
+    log = open(node_dir / "node.log", "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "node", "run", "--config",
+         str(config_path(directory, name).resolve())],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, cwd=str(node_dir))
+    log.close()
+    return process.pid
+
+
+def http_json(url: str, timeout_s: float = 2.0) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+    except (OSError, ValueError):
+        return 0, None
+
+
+def up(directory: str | Path, n: int = 4, observer: bool = False,
+       progress: Callable[[str], None] = print, base_port: int = 0,
+       timeout_s: float = READY_TIMEOUT_S) -> dict[str, Any]:
+    directory = Path(directory)
+    if not (directory / "cluster.json").exists():
+        from genesis.builder import init_network
+
+        if directory.exists() and any(directory.iterdir()):
+            raise SystemExit(f"{directory} is not empty and has no cluster.json")
+        progress(f"initialising a {n}-operator network in {directory}")
+        init_network(str(directory), n=n, observer=observer, base_port=base_port)
+    cluster = read_cluster(directory)
+    started = []
+    for entry in cluster["nodes"]:
+        if not is_running(entry.get("pid"), directory, entry["name"]):
+            entry["pid"] = start_node(directory, entry["name"])
+            started.append(entry["name"])
+    write_cluster(directory, cluster)
+    progress(f"started {', '.join(started)}" if started else "all nodes already running")
+    wait_ready(directory, cluster, progress, timeout_s)
+    return cluster
+
+
+def wait_ready(directory: Path, cluster: dict[str, Any], progress: Callable[[str], None],
+               timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    waiting = [entry["name"] for entry in cluster["nodes"]]
+    shown = ""
+    while waiting:
+        for entry in cluster["nodes"]:
+            if entry["name"] in waiting:
+                status, _ = http_json(entry["rpc"] + "/readyz", 1.0)
+                if status == 200:
+                    waiting.remove(entry["name"])
+                elif not is_running(entry["pid"], directory, entry["name"]):
+                    log = directory / "nodes" / entry["name"] / "node.log"
+                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                    raise SystemExit(f"node {entry['name']} exited; its log ends:\n{tail}")
+        line = f"ready {len(cluster['nodes']) - len(waiting)}/{len(cluster['nodes'])}"
+        if line != shown:
+            progress(line)
+            shown = line
+        if waiting and time.monotonic() > deadline:
+            raise SystemExit(f"not ready after {timeout_s:.0f} s: {', '.join(waiting)} "
+                             f"(see DIR/nodes/<name>/node.log)")
+        if waiting:
+            time.sleep(0.1)
+
+
+def down(directory: str | Path, progress: Callable[[str], None] = print) -> None:
+    directory = Path(directory)
+    cluster = read_cluster(directory)
+    running = [(e, e["pid"]) for e in cluster["nodes"]
+               if is_running(e.get("pid"), directory, e["name"])]
+    for _, pid in running:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for entry, pid in running:
+        while is_running(pid, directory, entry["name"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if is_running(pid, directory, entry["name"]):
+            os.kill(pid, signal.SIGKILL)
+        entry["pid"] = None
+        progress(f"stopped {entry['name']} (pid {pid})")
+    for entry in cluster["nodes"]:
+        entry["pid"] = None
+    write_cluster(directory, cluster)
+
+
+def status(directory: str | Path) -> list[dict[str, Any]]:
+    directory = Path(directory)
+    cluster = read_cluster(directory)
+    rows = []
+    for entry in cluster["nodes"]:
+        alive = is_running(entry.get("pid"), directory, entry["name"])
+        code, body = http_json(entry["rpc"] + "/v1/status") if alive else (0, None)
+        ready, _ = http_json(entry["rpc"] + "/readyz") if alive else (0, None)
+        rows.append({"name": entry["name"], "role": entry["role"], "pid": entry.get("pid"),
+                     "alive": alive, "ready": ready == 200,
+                     "height": body.get("height") if code == 200 else None,
+                     "view": body.get("view") if code == 200 else None,
+                     "primary": body.get("primary") if code == 200 else None,
+                     "peers": len(body.get("peers", [])) if code == 200 else None,
+                     "rpc": entry["rpc"]})
+    return rows

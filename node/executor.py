@@ -1,0 +1,297 @@
+"""The executor: applies committed blocks to state, in height order, one atomic batch each.
+
+For each transaction of a block, in order: a transaction that does not decode, is for another
+chain, is not validly signed, expired before the block's time, or was already committed is
+dropped (kept in the block, never executed, no receipt: PROTOCOL.md, "A transaction id is
+committed at most once, ever"). Every other transaction runs through the chaincode registry;
+its receipt records success with the result and events, or the chaincode's error code, and a
+refused transaction's writes are discarded.
+
+Everything a block changes goes to the store in ONE synced WriteBatch: the block, its commit
+certificate, state writes, state history, tx index, receipts, extra index entries (audit), the
+app hash and the last-applied height. A crash leaves the whole block applied or none of it.
+
+    app_hash(h) = sha256(app_hash(h-1) || canonical(sorted [key, value|nil] writes of block h))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaincode.runtime import Context, Overlay, Registry
+from consensus import codec
+from consensus.block import Block, CommitCertificate
+from node.storage import KV, Batch
+from node.storage import schema as s
+from node.tx import Transaction, TxError, decode_body
+
+
+class StoreState:
+    """The committed state in the store, as a chaincode StateReader."""
+
+    def __init__(self, store: KV) -> None:
+        self.store = store
+
+    def get(self, key: str) -> bytes | None:
+        return self.store.get(s.state_key(key))
+
+    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for raw, value in self.store.iterate(s.state_key(prefix)):
+            yield s.state_name(raw), value
+
+
+class HistoricalState:
+    """The state as of the end of block `height`, read from the history index."""
+
+    def __init__(self, store: KV, height: int) -> None:
+        self.store = store
+        self.height = height
+
+    def get(self, key: str) -> bytes | None:
+        prefix = s.history_prefix(key)
+        for _, value in self.store.iterate(prefix, stop=prefix + s.u64(self.height + 1),
+                                           reverse=True):
+            return value or None
+        return None
+
+    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        current: str | None = None
+        best: bytes | None = None
+        for raw, value in self.store.iterate(s.HISTORY + prefix.encode()):
+            name_bytes, height_bytes = raw[len(s.HISTORY):-9], raw[-8:]
+            name = name_bytes.decode()
+            if name != current:
+                if current is not None and best:
+                    yield current, best
+                current, best = name, None
+            if s.read_u64(height_bytes) <= self.height:
+                best = value
+        if current is not None and best:
+            yield current, best
+
+
+@dataclass(slots=True)
+class Receipt:
+    tx_id: bytes
+    height: int
+    index: int
+    ok: bool
+    result: Any
+    error: dict[str, str] | None
+    events: list[dict[str, Any]]
+    block_hash: bytes
+
+    def to_map(self) -> dict[str, Any]:
+        return {"tx_id": self.tx_id, "height": self.height, "index": self.index, "ok": self.ok,
+                "result": self.result, "error": self.error, "events": self.events,
+                "block_hash": self.block_hash}
+
+    @classmethod
+    def from_map(cls, value: dict[str, Any]) -> Receipt:
+        return cls(**value)
+
+
+@dataclass(slots=True)
+class AppliedBlock:
+    """What applying one block produced, for indexers, waiters and event streams."""
+
+    block: Block
+    certificate: CommitCertificate
+    txs: list[Transaction]  # the executed transactions, in block order
+    receipts: list[Receipt]
+    app_hash: bytes
+    dropped: int = 0
+    writes: dict[str, bytes | None] = field(default_factory=dict)
+
+
+Indexer = Callable[[AppliedBlock, Batch], None]
+
+
+class VerifiedCache:
+    """Tx ids whose signature this node already checked (at admission), so the executor does
+    not verify again. Bounded: cleared wholesale when full (a miss only costs a re-check)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._ids: set[bytes] = set()
+
+    def add(self, tx_id: bytes) -> None:
+        if len(self._ids) >= self.limit:
+            self._ids.clear()
+        self._ids.add(tx_id)
+
+    def discard(self, tx_id: bytes) -> None:
+        self._ids.discard(tx_id)
+
+    def check(self, tx: Transaction) -> bool:
+        if tx.tx_id in self._ids:
+            return True
+        return tx.is_signed()
+
+
+class Executor:
+    def __init__(self, store: KV, registry: Registry, chain_id: str,
+                 verified: VerifiedCache | None = None,
+                 indexers: list[Indexer] | None = None) -> None:
+        self.store = store
+        self.registry = registry
+        self.chain_id = chain_id
+        self.verified = verified or VerifiedCache()
+        self.indexers = list(indexers or [])
+        self.state = StoreState(store)
+        self.height = 0
+        self.app_hash = b""
+        self.last_block_hash = b"\x00" * 32
+        self.last_block_time = 0
+        self._load_meta()
+
+    def _load_meta(self) -> None:
+        raw = self.store.get(s.META_HEIGHT)
+        if raw is None:
+            return
+        self.height = s.read_u64(raw)
+        self.app_hash = self.store.get(s.META_APP_HASH) or b""
+        self.last_block_hash = self.store.get(s.META_BLOCK_HASH) or b"\x00" * 32
+        self.last_block_time = s.read_u64(self.store.get(s.META_BLOCK_TIME) or s.u64(0))
+
+    @property
+    def initialised(self) -> bool:
+        return self.store.get(s.META_HEIGHT) is not None
+
+    def init_genesis(self, genesis_hash: bytes, genesis_time: int,
+                     state: dict[str, bytes]) -> None:
+        """Write the initial state at height 0, once. A store made for another genesis is an
+        operator error and refuses to open."""
+        existing = self.store.get(s.META_GENESIS)
+        if existing is not None:
+            if existing != genesis_hash:
+                raise RuntimeError("this data directory belongs to another genesis; refusing "
+                                   "to start (point data_dir elsewhere or remove it)")
+            return
+        batch = Batch()
+        writes: dict[str, bytes | None] = dict(sorted(state.items()))
+        for key, value in writes.items():
+            assert value is not None
+            batch.put(s.state_key(key), value)
+            batch.put(s.history_key(key, 0), value)
+        app_hash = compute_app_hash(genesis_hash, writes)
+        batch.put(s.META_GENESIS, genesis_hash)
+        batch.put(s.META_HEIGHT, s.u64(0))
+        batch.put(s.META_APP_HASH, app_hash)
+        batch.put(s.META_BLOCK_HASH, b"\x00" * 32)
+        batch.put(s.META_BLOCK_TIME, s.u64(genesis_time))
+        self.store.write(batch, sync=True)
+        self._load_meta()
+
+    def is_committed(self, tx_id: bytes) -> bool:
+        return self.store.get(s.tx_key(tx_id)) is not None
+
+    def _admissible(self, body: bytes, sig: bytes, time: int,
+                    seen: set[bytes]) -> Transaction | None:
+        try:
+            tx = decode_body(body, sig)
+        except TxError:
+            return None
+        if (tx.chain != self.chain_id or tx.expires < time or tx.tx_id in seen
+                or self.is_committed(tx.tx_id) or not self.verified.check(tx)):
+            return None
+        return tx
+
+    def apply(self, block: Block, certificate: CommitCertificate) -> AppliedBlock:
+        """Execute `block` (the next height) and persist everything it changes atomically."""
+        header = block.header
+        assert header.height == self.height + 1, (header.height, self.height)
+        assert header.prev_hash == self.last_block_hash, "block does not extend the chain"
+        assert certificate.block_hash == block.hash and certificate.height == header.height
+        block_hash = block.hash
+        overlay = Overlay(self.state)
+        seen: set[bytes] = set()
+        txs: list[Transaction] = []
+        receipts: list[Receipt] = []
+        dropped = 0
+        for body, sig in block.txs:
+            tx = self._admissible(body, sig, header.time, seen)
+            if tx is None:
+                dropped += 1
+                continue
+            seen.add(tx.tx_id)
+            outcome = self.registry.execute(overlay, tx.sender_hex, tx.tx_id_hex, header.height,
+                                            header.time, tx.contract, tx.method, tx.args)
+            receipts.append(Receipt(tx.tx_id, header.height, len(receipts), outcome.ok,
+                                    outcome.result, outcome.error,
+                                    [event.to_map() for event in outcome.events], block_hash))
+            txs.append(tx)
+        writes = dict(sorted(overlay.writes.items()))
+        app_hash = compute_app_hash(self.app_hash, writes)
+        applied = AppliedBlock(block, certificate, txs, receipts, app_hash, dropped, writes)
+        batch = Batch()
+        batch.put(s.block_key(header.height), block.encode())
+        batch.put(s.cert_key(header.height), certificate.encode())
+        for key, value in writes.items():
+            if value is None:
+                batch.delete(s.state_key(key))
+            else:
+                batch.put(s.state_key(key), value)
+            batch.put(s.history_key(key, header.height), value or b"")
+        for receipt in receipts:
+            batch.put(s.tx_key(receipt.tx_id), codec.pack([receipt.height, receipt.index]))
+            batch.put(s.receipt_key(receipt.tx_id), codec.pack(receipt.to_map()))
+        for indexer in self.indexers:
+            indexer(applied, batch)
+        batch.put(s.META_HEIGHT, s.u64(header.height))
+        batch.put(s.META_APP_HASH, app_hash)
+        batch.put(s.META_BLOCK_HASH, block_hash)
+        batch.put(s.META_BLOCK_TIME, s.u64(header.time))
+        self.store.write(batch, sync=True)
+        self.height = header.height
+        self.app_hash = app_hash
+        self.last_block_hash = block_hash
+        self.last_block_time = header.time
+        for receipt in receipts:
+            self.verified.discard(receipt.tx_id)
+        return applied
+
+    # Reads
+
+    def receipt(self, tx_id: bytes) -> Receipt | None:
+        raw = self.store.get(s.receipt_key(tx_id))
+        return None if raw is None else Receipt.from_map(codec.unpack(raw))
+
+    def block(self, height: int) -> Block | None:
+        raw = self.store.get(s.block_key(height))
+        return None if raw is None else Block.decode(raw)
+
+    def certificate(self, height: int) -> CommitCertificate | None:
+        raw = self.store.get(s.cert_key(height))
+        return None if raw is None else CommitCertificate.decode(raw)
+
+    def block_hash_at(self, height: int) -> bytes:
+        if height == 0:
+            return b"\x00" * 32
+        block = self.block(height)
+        assert block is not None, height
+        return block.hash
+
+    def app_hash_at(self, height: int) -> bytes | None:
+        """Recomputed from history would be costly; the executor keeps the latest only."""
+        return self.app_hash if height == self.height else None
+
+    def query(self, caller: str, contract: str, method: str, args: Any,
+              at_height: int | None = None) -> Any:
+        state = self.state if at_height is None else HistoricalState(self.store, at_height)
+        height = self.height if at_height is None else at_height
+        return self.registry.query(state, caller, height, self.last_block_time, contract,
+                                   method, args)
+
+    def identity(self, account: str) -> dict[str, Any] | None:
+        """The identity record of an account, read without access checks (node-internal)."""
+        ctx = Context(self.registry, Overlay(self.state), "identity", "", "", self.height,
+                      self.last_block_time, writable=False)
+        return ctx.identity(account)
+
+
+def compute_app_hash(previous: bytes, writes: dict[str, bytes | None]) -> bytes:
+    """`writes` must already be in key order."""
+    return codec.sha256(previous + codec.pack([[key, value] for key, value in writes.items()]))

@@ -1,0 +1,80 @@
+"""Prometheus text exposition of the node's counters, written by hand (a few dozen lines do
+not justify a dependency). Consensus and p2p keep their own counters; they are read here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.txs_admitted = 0
+        self.txs_committed = 0
+        self.blocks = 0
+        self.blocks_refused = 0
+        self.view_changes = 0
+        self.frames_bad = 0
+        self.rejected: dict[str, int] = {}
+        self.http_requests: dict[str, int] = {}
+        self.latency_counts = [0] * len(LATENCY_BUCKETS_S)
+        self.latency_sum = 0.0
+        self.latency_total = 0
+
+    def reject(self, code: str) -> None:
+        self.rejected[code] = self.rejected.get(code, 0) + 1
+
+    def observe_commit_latency(self, seconds: float) -> None:
+        self.latency_sum += seconds
+        self.latency_total += 1
+        for i, bound in enumerate(LATENCY_BUCKETS_S):
+            if seconds <= bound:
+                self.latency_counts[i] += 1
+
+    def render(self, node: Any) -> str:
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+            lines.append(f"# HELP stoledger_{name} {help_text}")
+            lines.append(f"# TYPE stoledger_{name} {kind}")
+            for labels, value in samples:
+                lines.append(f"stoledger_{name}{labels} {value}")
+
+        status = node.status()
+        metric("height", "gauge", "Last executed block height.", [("", status["height"])])
+        metric("view", "gauge", "Current PBFT view.", [("", status["view"] or 0)])
+        metric("stable_checkpoint", "gauge", "Last stable checkpoint sequence number.",
+               [("", status["stable_checkpoint"] or 0)])
+        metric("mempool_size", "gauge", "Admitted transactions not yet committed.",
+               [("", status["mempool_size"])])
+        metric("peers", "gauge", "Authenticated peer links.", [("", len(status["peers"]))])
+        metric("txs_admitted_total", "counter", "Client transactions admitted.",
+               [("", self.txs_admitted)])
+        metric("txs_committed_total", "counter", "Transactions executed in committed blocks.",
+               [("", self.txs_committed)])
+        metric("txs_rejected_total", "counter", "Client transactions refused at admission.",
+               [(f'{{code="{code}"}}', n) for code, n in sorted(self.rejected.items())])
+        metric("blocks_total", "counter", "Blocks applied.", [("", self.blocks)])
+        metric("blocks_refused_total", "counter", "Blocks from peers with a bad certificate.",
+               [("", self.blocks_refused)])
+        metric("view_changes_total", "counter", "Views entered after the first.",
+               [("", self.view_changes)])
+        replica = getattr(node, "replica", None)
+        if replica is not None:
+            stats = dict(replica.stats)
+            metric("consensus_messages_total", "counter", "Consensus messages by direction "
+                   "and type, and drops by reason.",
+                   [(f'{{stat="{key}"}}', value) for key, value in sorted(stats.items())])
+        metric("p2p_total", "counter", "Peer link counters.",
+               [(f'{{stat="{key}"}}', value) for key, value in sorted(node.p2p.stats.items())])
+        metric("http_requests_total", "counter", "HTTP requests by route.",
+               [(f'{{route="{route}"}}', n) for route, n in sorted(self.http_requests.items())])
+        lines.append("# HELP stoledger_commit_latency_seconds Admission to commit on this node.")
+        lines.append("# TYPE stoledger_commit_latency_seconds histogram")
+        for bound, count in zip(LATENCY_BUCKETS_S, self.latency_counts, strict=True):
+            lines.append(f'stoledger_commit_latency_seconds_bucket{{le="{bound}"}} {count}')
+        lines.append(f'stoledger_commit_latency_seconds_bucket{{le="+Inf"}} {self.latency_total}')
+        lines.append(f"stoledger_commit_latency_seconds_sum {self.latency_sum:.6f}")
+        lines.append(f"stoledger_commit_latency_seconds_count {self.latency_total}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,168 @@
+"""The executor: receipts for good and refused transactions, dropped ones, one atomic batch
+per block, state history, and reopening a store."""
+
+import pytest
+
+from chaincode.runtime import ChaincodeError, Contract, Registry, query, transaction
+from consensus import codec
+from consensus.block import ZERO_HASH, CommitCertificate, make_block
+from consensus.crypto import Signer
+from node import tx as txmod
+from node.executor import Executor, HistoricalState
+from node.mempool import Mempool
+from node.storage import LevelDB, MemoryKV
+from node.storage import schema as s
+
+CHAIN = "test-chain"
+
+
+class Counter(Contract):
+    name = "counter"
+
+    @transaction
+    def add(self, ctx, amount):
+        if amount < 0:
+            raise ChaincodeError("NEGATIVE", "amount must not be negative")
+        total = ctx.state.get("total", 0) + amount
+        ctx.state.put("total", total)
+        ctx.emit("Added", {"amount": amount, "total": total})
+        return total
+
+    @transaction
+    def crash(self, ctx):
+        ctx.state.put("total", -1)
+        raise KeyError("a bug in the contract")
+
+    @query
+    def total(self, ctx):
+        return ctx.state.get("total", 0)
+
+
+def _executor(store=None):
+    executor = Executor(store or MemoryKV(), Registry([Counter()]), CHAIN)
+    executor.init_genesis(b"g" * 32, 1000, {"counter/total": codec.pack(0)})
+    return executor
+
+
+def _tx(signer, method="add", args=None, nonce=0, expires=10**13, chain=CHAIN):
+    return txmod.build(signer, chain, "counter", method,
+                       {"amount": 1} if args is None else args, nonce, expires)
+
+
+def _commit(executor, txs, time=2000):
+    block = make_block(CHAIN, executor.height + 1, executor.last_block_hash, time, 0, "ksd",
+                       [(t.body_bytes, t.sig) for t in txs])
+    cert = CommitCertificate(0, block.height, block.hash, ())
+    return executor.apply(block, cert)
+
+
+def test_receipts_for_success_refusal_and_contract_bug():
+    executor = _executor()
+    signer = Signer.generate()
+    good = _tx(signer, args={"amount": 5}, nonce=1)
+    refused = _tx(signer, args={"amount": -1}, nonce=2)
+    buggy = _tx(signer, method="crash", args={}, nonce=3)
+    applied = _commit(executor, [good, refused, buggy])
+    ok, no, bug = (executor.receipt(t.tx_id) for t in (good, refused, buggy))
+    assert ok.ok and ok.result == 5 and ok.events[0]["name"] == "Added"
+    assert not no.ok and no.error["code"] == "NEGATIVE" and no.index == 1
+    assert not bug.ok and bug.error["code"] == "INTERNAL" and "KeyError" in bug.error["message"]
+    assert executor.query("x", "counter", "total", {}) == 5  # refused writes discarded
+    assert len(applied.receipts) == 3 and executor.height == 1
+
+
+def test_dropped_transactions_are_never_executed():
+    executor = _executor()
+    signer = Signer.generate()
+    first = _tx(signer, nonce=1)
+    _commit(executor, [first])
+    forged = txmod.decode_body(_tx(signer, nonce=2).body_bytes, b"\x01" * 64)
+    expired = _tx(signer, nonce=3, expires=1999)
+    foreign = _tx(signer, nonce=4, chain="other")
+    applied = _commit(executor, [first, forged, expired, foreign, _tx(signer, nonce=5),
+                                 _tx(signer, nonce=5)])
+    assert applied.dropped == 5 and len(applied.receipts) == 1
+    assert executor.query("x", "counter", "total", {}) == 2
+    assert executor.receipt(first.tx_id).height == 1  # the first commit stands
+
+
+def test_app_hash_chains_and_is_deterministic():
+    signer = Signer.generate()
+    txs = [_tx(signer, nonce=i) for i in range(3)]
+    one, two = _executor(), _executor()
+    hashes = []
+    for executor in (one, two):
+        _commit(executor, txs[:2])
+        _commit(executor, txs[2:])
+        hashes.append(executor.app_hash)
+    assert hashes[0] == hashes[1]
+    third = _executor()
+    _commit(third, txs[:1])
+    assert third.app_hash != one.app_hash
+
+
+def test_history_reads_state_as_of_any_height():
+    executor = _executor()
+    signer = Signer.generate()
+    for amount, nonce in ((3, 1), (4, 2), (10, 3)):
+        _commit(executor, [_tx(signer, args={"amount": amount}, nonce=nonce)])
+    totals = [codec.unpack(HistoricalState(executor.store, h).get("counter/total"))
+              for h in range(4)]
+    assert totals == [0, 3, 7, 17]
+    assert [k for k, _ in HistoricalState(executor.store, 1).range("counter/")] == \
+        ["counter/total"]
+    assert executor.query("x", "counter", "total", {}, at_height=2) == 7
+
+
+def test_block_must_extend_the_chain():
+    executor = _executor()
+    block = make_block(CHAIN, 2, ZERO_HASH, 5, 0, "ksd", [])
+    with pytest.raises(AssertionError):
+        executor.apply(block, CommitCertificate(0, 2, block.hash, ()))
+
+
+def test_reopened_store_resumes_where_it_stopped(tmp_path):
+    path = str(tmp_path / "db")
+    executor = _executor(LevelDB(path))
+    signer = Signer.generate()
+    tx = _tx(signer, nonce=9)
+    _commit(executor, [tx])
+    height, app_hash = executor.height, executor.app_hash
+    executor.store.close()
+    again = Executor(LevelDB(path), Registry([Counter()]), CHAIN)
+    again.init_genesis(b"g" * 32, 1000, {"counter/total": codec.pack(0)})
+    assert (again.height, again.app_hash) == (height, app_hash)
+    assert again.is_committed(tx.tx_id) and again.block(1) is not None
+    with pytest.raises(RuntimeError, match="another genesis"):
+        again.init_genesis(b"x" * 32, 1000, {})
+    again.store.close()
+
+
+def test_mempool_admission_codes_in_order():
+    executor = _executor()
+    registry = executor.registry
+    pool = Mempool(CHAIN, registry, executor.verified, executor.is_committed, max_txs=2)
+    signer = Signer.generate()
+    now = 10_000
+
+    def code(tx):
+        with pytest.raises(txmod.TxError) as caught:
+            pool.admit(tx, now)
+        return caught.value.code
+
+    assert code(_tx(signer, chain="other", expires=now + 1)) == "wrong_chain"
+    forged = txmod.decode_body(_tx(signer, nonce=7, expires=now + 1).body_bytes, b"\x02" * 64)
+    assert code(forged) == "bad_signature"
+    assert code(_tx(signer, expires=now - 1)) == "expired"
+    assert code(_tx(signer, expires=now + 3_600_001)) == "expired"
+    unknown = txmod.build(signer, CHAIN, "nope", "add", {}, 1, now + 1)
+    assert code(unknown) == "unknown_contract"
+    assert code(_tx(signer, method="total", args={}, expires=now + 1)) == "unknown_method"
+    first = _tx(signer, nonce=1, expires=now + 1)
+    pool.admit(first, now)
+    assert code(first) == "duplicate"
+    pool.admit(_tx(signer, nonce=2, expires=now + 1), now)
+    assert code(_tx(signer, nonce=3, expires=now + 1)) == "mempool_full"
+    pool.remove_committed([first.tx_id])
+    assert len(pool) == 1
+    assert s.read_u64(executor.store.get(s.META_HEIGHT)) == 0
