@@ -101,8 +101,7 @@ class Node:
                                  self.verified, [audit_indexer])
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
-            chaincode.genesis_state([o.__dict__ for o in self.genesis.orgs],
-                                    self.genesis.params))
+            self.genesis.initial_state())
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
                                self.executor.is_committed)
         self.metrics = Metrics()

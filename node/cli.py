@@ -83,6 +83,35 @@ def cmd_node_run(args: argparse.Namespace) -> None:
     asyncio.run(run_node(args.config))
 
 
+def cmd_node_check(args: argparse.Namespace) -> None:
+    import os
+
+    from genesis.builder import load_config
+    from genesis.schema import load_genesis
+    from node.fsck import check_store
+    from node.storage import LevelDB
+
+    config = load_config(args.config)
+    store = LevelDB(os.path.join(config.data_dir, "ledger"))
+    try:
+        problems = check_store(store, load_genesis(config.genesis), _progress("replayed"))
+    finally:
+        store.close()
+    if problems:
+        print("\n".join(problems))
+        sys.exit(1)
+    print("store is consistent")
+
+
+def _progress(label: str) -> Any:
+    def show(done: int, total: int) -> None:
+        if done == total or done % 100 == 0:
+            print(f"\r{label} {done}/{total}", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
+
+    return show
+
+
 def cmd_cluster_up(args: argparse.Namespace) -> None:
     from node import cluster
 
@@ -166,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, help="DIR/nodes/<name>/config.toml")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(func=cmd_node_run)
+    check = node.add_parser(
+        "check", help="check a stopped node's store by replaying it",
+        description="Replay every block of the node's store from genesis in memory and compare "
+                    "blocks, certificates, state, tx index, receipts and app hash with what is "
+                    "on disk. Run it with the node stopped. Exit status 1 on any difference.")
+    check.add_argument("--config", required=True, help="DIR/nodes/<name>/config.toml")
+    check.set_defaults(func=cmd_node_check)
 
     cluster = sub.add_parser("cluster", help="a local multi-node cluster").add_subparsers(
         dest="action", required=True, metavar="ACTION")
