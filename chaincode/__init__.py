@@ -5,6 +5,37 @@ Public entry points used by the node and genesis:
 - `builtin_registry(params)`: a Registry holding identity, token, cash and dividend.
 - `genesis_state(orgs, params)`: the initial state (full key -> canonical bytes) that registers
   each organisation admin `{"name", "role", "account"}` in the identity contract.
+- `check_params(params)`: the merged parameters, or ValueError naming the one at fault.
+
+The contracts (each module's docstring has its key layout, methods and error codes):
+- `chaincode.identity`   accounts, roles, KYC attributes; verified / revoked; the tax account
+- `chaincode.token`      issuance under the registrar's cap, restricted transfers, freeze,
+                         pause, forced transfer, key recovery, redemption, documents
+- `chaincode.compliance` the transfer and issuance rules as pure functions (no state)
+- `chaincode.cash`       the KRW deposit token of the settlement bank
+- `chaincode.dividend`   record-date snapshot, exact pro-rata shares, withholding, paged pay
+
+Error codes (stable; receipts carry them):
+
+| code | raised by |
+|---|---|
+| UNAUTHORIZED | any transaction whose caller lacks the role (the regulator always) |
+| BAD_ARGS | malformed arguments (runtime and contracts) |
+| UNKNOWN_METHOD, READ_ONLY, INTERNAL | the runtime |
+| FORBIDDEN | a query the caller may not read (RPC 403) |
+| ALREADY_REGISTERED, NOT_REGISTERED, ACCOUNT_REVOKED | identity (and token.recover) |
+| UNKNOWN_TOKEN, TOKEN_EXISTS, CAP_TOO_HIGH, CAP_BELOW_ISSUED | token |
+| TOKEN_PAUSED, INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED, |  |
+| AML_BLOCKED, LOCKUP_ACTIVE, INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, |  |
+| MAX_HOLDERS_EXCEEDED, HOLDING_LIMIT_EXCEEDED, INVESTMENT_LIMIT_EXCEEDED | token.transfer and |
+|  | can_transfer, in this order (INSUFFICIENT_BALANCE also cash, redeem, force_transfer) |
+| NOT_APPROVED, CAP_EXCEEDED (+ the recipient codes above) | token.issue |
+| NO_HOLDING, FROZEN_EXCEEDS_BALANCE, UNFREEZE_EXCEEDS_FROZEN | token.freeze / unfreeze |
+| ALREADY_PAUSED, NOT_PAUSED | token.pause / unpause |
+| UNKNOWN_DOCUMENT, TOO_MANY_DOCUMENTS | token documents |
+| SUPPLY_OVERFLOW | cash.mint |
+| NO_ENTITLED_HOLDERS, INSUFFICIENT_CASH, UNKNOWN_DIVIDEND, ALREADY_PAID, | dividend |
+| NO_TAX_ACCOUNT, NOT_ENTITLED | dividend |
 """
 
 from __future__ import annotations
@@ -21,23 +52,45 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
+HOLDER_CLASSES = ("resident", "non_resident", "corporate")
+
+
+def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """DEFAULT_PARAMS overridden by `params`, validated (ValueError names the bad one)."""
+    merged = dict(DEFAULT_PARAMS)
+    merged.update(params or {})
+    limit = merged["general_investor_annual_limit"]
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 2**62:
+        raise ValueError("general_investor_annual_limit must be an integer in 0..2^62 "
+                         "(0 = no limit)")
+    rates = merged["withholding_bps"]
+    if not isinstance(rates, dict) or set(rates) != set(HOLDER_CLASSES):
+        raise ValueError(f"withholding_bps must map exactly {HOLDER_CLASSES} to basis points")
+    for klass in HOLDER_CLASSES:
+        bps = rates[klass]
+        if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 9_090:
+            # above 9090 bps income tax plus its 10% local tax would exceed the gross
+            raise ValueError(f"withholding_bps.{klass} must be an integer in 0..9090")
+    return merged
+
+
 def builtin_registry(params: dict[str, Any] | None = None) -> Registry:
     from chaincode.cash import Cash
     from chaincode.dividend import Dividend
     from chaincode.identity import Identity
     from chaincode.token import Token
 
-    merged = dict(DEFAULT_PARAMS)
-    merged.update(params or {})
-    return Registry([Identity(), Token(), Cash(), Dividend()], merged)
+    return Registry([Identity(), Token(), Cash(), Dividend()], check_params(params))
 
 
 def genesis_state(orgs: list[dict[str, str]], params: dict[str, Any] | None = None
                   ) -> dict[str, bytes]:
+    """The identity records of the organisation admins (params are checked, not stored)."""
     from chaincode.identity import genesis_records
 
+    check_params(params)
     return genesis_records(orgs)
 
 
 __all__ = ["DEFAULT_PARAMS", "ChaincodeError", "Contract", "Registry", "builtin_registry",
-           "genesis_state"]
+           "check_params", "genesis_state"]

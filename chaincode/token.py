@@ -1,0 +1,673 @@
+"""The token contract: security tokens under the registrar's cap and the transfer rules.
+
+Key layout (inside the `token/` namespace; symbols never contain "/"):
+
+    meta/<symbol>                 the token (below)
+    bal/<symbol>/<account>        holding {"balance", "frozen", "locks": [[until_ms, units]]};
+                                  present only while balance > 0, so this range is the cap table
+    held/<account>/<symbol>       1 while the account holds the token (recovery, holdings)
+    issuer/<issuer>/<symbol>      1: the issuer's tokens (recovery of an issuer key)
+    doc/<symbol>/<name>           document {"name", "uri", "sha256", "set_at", "set_by"}
+    forced/<symbol>/<seq:012d>    forced transfer kept with its reason
+    inv/<account>                 general investor's net purchases per day [[day, krw]]
+    invi/<account>/<issuer>       the same, for one issuer's tokens
+
+The token record: `{"symbol", "name", "asset_type", "unit_price", "max_supply", "rules",
+"issuer", "cap" (None until approved), "issued", "redeemed", "outstanding", "holders" (a
+counter kept on every balance change), "paused", "documents", "forced", "created_height",
+"created_time"}`. Invariants: outstanding = issued - redeemed = sum of balances; issued <= cap
+<= max_supply; frozen <= balance; locked <= balance.
+
+Rules (all optional, defaults in brackets): `lockup_ms` [0], `max_holders` [0 = none],
+`allowed_investor_types` [[] = all], `allowed_countries` [[] = all], `max_holding_bps`
+[0 = none], `issuer_annual_limit` [0 = none].
+
+Decisions where PROTOCOL.md is silent:
+- `issue` is not checked against the investment limits (PROTOCOL's issuance checks have none),
+  but it counts as a purchase of the general investor, and a transfer out counts as a sale.
+  Forced transfers and redemptions are neither checked nor counted.
+- `force_transfer` checks INSUFFICIENT_BALANCE (whole balance, frozen and locked included) and
+  RECIPIENT_NOT_VERIFIED only; the moved units arrive unlocked. Frozen units it moves stop
+  being frozen (frozen is clamped to the remaining balance).
+- `redeem` takes units that are not frozen (INSUFFICIENT_BALANCE otherwise) but ignores lock-up.
+- `freeze` adds `amount` to the frozen units (null: freeze all); `unfreeze` subtracts it
+  (null: unfreeze all).
+- `can_transfer` is readable by whoever may read `from`'s balance, and reports every code
+  `transfer` would (BAD_ARGS, UNKNOWN_TOKEN, UNAUTHORIZED included) as `{"ok", "code",
+  "message"}`.
+
+Errors: UNAUTHORIZED, BAD_ARGS, UNKNOWN_TOKEN, TOKEN_EXISTS, CAP_TOO_HIGH, CAP_BELOW_ISSUED,
+the transfer and issuance codes (chaincode.compliance), NO_HOLDING, FROZEN_EXCEEDS_BALANCE,
+UNFREEZE_EXCEEDS_FROZEN, ALREADY_PAUSED, NOT_PAUSED, UNKNOWN_DOCUMENT, TOO_MANY_DOCUMENTS,
+NOT_REGISTERED, ACCOUNT_REVOKED, ALREADY_REGISTERED (recover), FORBIDDEN (queries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaincode import compliance
+from chaincode.identity import (
+    INVESTOR_TYPES,
+    active_role,
+    is_country,
+    may_read_account,
+    require_registered_reader,
+    require_role,
+)
+from chaincode.runtime import (
+    ChaincodeError,
+    Context,
+    Contract,
+    Forbidden,
+    internal,
+    query,
+    require_account,
+    require_int,
+    require_str,
+    transaction,
+)
+
+MAX_AMOUNT = 2**62  # units, KRW values: every stored sum stays inside msgpack's integers
+MAX_LOCKUP_MS = 100 * 365 * compliance.DAY_MS
+MAX_HOLDERS_LIMIT = 10**9
+MAX_DOCUMENTS = 64
+MAX_PAGE = 1000  # holders per `holders` answer
+SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+RULE_DEFAULTS: dict[str, Any] = {"lockup_ms": 0, "max_holders": 0, "allowed_investor_types": [],
+                                 "allowed_countries": [], "max_holding_bps": 0,
+                                 "issuer_annual_limit": 0}
+
+
+def is_symbol(value: Any) -> bool:
+    return (isinstance(value, str) and 1 <= len(value) <= 16
+            and all(c in SYMBOL_CHARS for c in value) and value[0].isalnum())
+
+
+def require_symbol(value: Any) -> str:
+    if not is_symbol(value):
+        raise ChaincodeError("BAD_ARGS", "symbol must be 1-16 characters of A-Z, 0-9, '-', "
+                             "'_', '.', starting with a letter or digit")
+    return value
+
+
+def require_amount(name: str, value: Any) -> int:
+    return require_int(name, value, 1, MAX_AMOUNT)
+
+
+def check_rules(rules: Any) -> dict[str, Any]:
+    if not isinstance(rules, dict):
+        raise ChaincodeError("BAD_ARGS", "rules must be a map")
+    unknown = sorted(set(rules) - set(RULE_DEFAULTS))
+    if unknown:
+        raise ChaincodeError("BAD_ARGS", f"unknown rules {unknown}")
+    checked = dict(RULE_DEFAULTS)
+    checked.update(rules)
+    require_int("rules.lockup_ms", checked["lockup_ms"], 0, MAX_LOCKUP_MS)
+    require_int("rules.max_holders", checked["max_holders"], 0, MAX_HOLDERS_LIMIT)
+    require_int("rules.max_holding_bps", checked["max_holding_bps"], 0, 10_000)
+    require_int("rules.issuer_annual_limit", checked["issuer_annual_limit"], 0, MAX_AMOUNT)
+    types = checked["allowed_investor_types"]
+    if not isinstance(types, list) or any(t not in INVESTOR_TYPES for t in types):
+        raise ChaincodeError("BAD_ARGS", f"rules.allowed_investor_types: a list of "
+                             f"{INVESTOR_TYPES}")
+    countries = checked["allowed_countries"]
+    if not isinstance(countries, list) or not all(is_country(c) for c in countries):
+        raise ChaincodeError("BAD_ARGS", "rules.allowed_countries: a list of ISO 3166 alpha-2 "
+                             "codes")
+    checked["allowed_investor_types"] = sorted(set(types))
+    checked["allowed_countries"] = sorted(set(countries))
+    return checked
+
+
+def require_sha256(value: Any) -> str:
+    if isinstance(value, bytes) and len(value) == 32:
+        return value.hex()
+    if (isinstance(value, str) and len(value) == 64
+            and all(c in "0123456789abcdef" for c in value)):
+        return value
+    raise ChaincodeError("BAD_ARGS", "sha256 must be 32 bytes or 64 lowercase hex")
+
+
+# ---- state access ----------------------------------------------------------------------------
+
+def meta_key(symbol: str) -> str:
+    return f"meta/{symbol}"
+
+
+def balance_key(symbol: str, account: str) -> str:
+    return f"bal/{symbol}/{account}"
+
+
+def load_token(ctx: Context, symbol: str) -> dict[str, Any]:
+    token: dict[str, Any] | None = ctx.state.get(meta_key(symbol))
+    if token is None:
+        raise ChaincodeError("UNKNOWN_TOKEN", f"no token {symbol}")
+    return token
+
+
+def load_holding(ctx: Context, symbol: str, account: str) -> compliance.Holding:
+    holding = ctx.state.get(balance_key(symbol, account))
+    if holding is None:
+        return dict(compliance.EMPTY_HOLDING, locks=[])
+    holding["locks"] = compliance.active_locks(holding["locks"], ctx.time)
+    return holding  # type: ignore[no-any-return]
+
+
+def store_holding(ctx: Context, token: dict[str, Any], account: str, before: int,
+                  holding: compliance.Holding) -> None:
+    """Write a holding and keep the holder counter and the held index in step."""
+    symbol = token["symbol"]
+    assert 0 <= holding["frozen"] <= holding["balance"], "frozen beyond balance"
+    if holding["balance"] == 0:
+        ctx.state.delete(balance_key(symbol, account))
+        if before > 0:
+            ctx.state.delete(f"held/{account}/{symbol}")
+            token["holders"] -= 1
+        return
+    ctx.state.put(balance_key(symbol, account), holding)
+    if before == 0:
+        ctx.state.put(f"held/{account}/{symbol}", 1)
+        token["holders"] += 1
+
+
+def record_trade(ctx: Context, account: str, issuer: str, krw: int) -> None:
+    """Add `krw` (negative for a sale) to a general investor's windows."""
+    for key in (f"inv/{account}", f"invi/{account}/{issuer}"):
+        entries = compliance.window_add(ctx.state.get(key, []), ctx.time, krw)
+        if entries:
+            ctx.state.put(key, entries)
+        else:
+            ctx.state.delete(key)
+
+
+def window_nets(ctx: Context, account: str, issuer: str) -> tuple[int, int]:
+    return (compliance.window_net(ctx.state.get(f"inv/{account}", []), ctx.time),
+            compliance.window_net(ctx.state.get(f"invi/{account}/{issuer}", []), ctx.time))
+
+
+def require_token_manager(ctx: Context, token: dict[str, Any], *, registrar: bool) -> None:
+    """The token's issuer (and the registrar if `registrar`); UNAUTHORIZED otherwise."""
+    role = active_role(ctx.identity(ctx.caller))
+    if role == "issuer" and token["issuer"] == ctx.caller:
+        return
+    if registrar and role == "registrar":
+        return
+    who = "its issuer or the registrar" if registrar else "its issuer"
+    raise ChaincodeError("UNAUTHORIZED", f"only {who} may do this to {token['symbol']}")
+
+
+# ---- the contract ----------------------------------------------------------------------------
+
+class Token(Contract):
+    name = "token"
+
+    @transaction
+    def create(self, ctx: Context, symbol: Any, name: Any, asset_type: Any, unit_price: Any,
+               max_supply: Any, rules: Any) -> dict[str, Any]:
+        require_role(ctx, "issuer")
+        symbol = require_symbol(symbol)
+        name = require_str("name", name, 256)
+        asset_type = require_str("asset_type", asset_type, 64)
+        unit_price = require_amount("unit_price", unit_price)
+        max_supply = require_amount("max_supply", max_supply)
+        if unit_price * max_supply > MAX_AMOUNT:
+            raise ChaincodeError("BAD_ARGS", f"unit_price x max_supply must be at most "
+                                 f"{MAX_AMOUNT} KRW")
+        checked = check_rules(rules)
+        if ctx.state.get(meta_key(symbol)) is not None:
+            raise ChaincodeError("TOKEN_EXISTS", f"{symbol} already exists")
+        token = {"symbol": symbol, "name": name, "asset_type": asset_type,
+                 "unit_price": unit_price, "max_supply": max_supply, "rules": checked,
+                 "issuer": ctx.caller, "cap": None, "issued": 0, "redeemed": 0,
+                 "outstanding": 0, "holders": 0, "paused": False, "documents": 0, "forced": 0,
+                 "created_height": ctx.height, "created_time": ctx.time}
+        ctx.state.put(meta_key(symbol), token)
+        ctx.state.put(f"issuer/{ctx.caller}/{symbol}", 1)
+        ctx.emit("TokenCreated", {"symbol": symbol, "issuer": ctx.caller, "name": name,
+                                  "asset_type": asset_type, "unit_price": unit_price,
+                                  "max_supply": max_supply})
+        return token
+
+    @transaction
+    def approve(self, ctx: Context, symbol: Any, cap: Any) -> dict[str, Any]:
+        require_role(ctx, "registrar")
+        symbol = require_symbol(symbol)
+        cap = require_amount("cap", cap)
+        token = load_token(ctx, symbol)
+        if cap > token["max_supply"]:
+            raise ChaincodeError("CAP_TOO_HIGH", f"cap {cap} > max_supply {token['max_supply']}")
+        if cap < token["issued"]:
+            raise ChaincodeError("CAP_BELOW_ISSUED", f"cap {cap} < issued {token['issued']}")
+        token["cap"] = cap
+        ctx.state.put(meta_key(symbol), token)
+        ctx.emit("CapApproved", {"symbol": symbol, "cap": cap})
+        return token
+
+    @transaction
+    def issue(self, ctx: Context, symbol: Any, to: Any, amount: Any) -> dict[str, Any]:
+        require_role(ctx, "issuer")
+        symbol = require_symbol(symbol)
+        to = require_account("to", to)
+        amount = require_amount("amount", amount)
+        token = load_token(ctx, symbol)
+        require_token_manager(ctx, token, registrar=False)
+        recipient = ctx.identity(to)
+        holding = load_holding(ctx, symbol, to)
+        verdict = compliance.check_issue(token=token, amount=amount, now=ctx.time,
+                                         recipient=recipient, recipient_holding=holding)
+        if verdict is not None:
+            raise ChaincodeError(*verdict)
+        before = holding["balance"]
+        holding["balance"] += amount
+        locked_until = None
+        if token["rules"]["lockup_ms"]:
+            locked_until = ctx.time + token["rules"]["lockup_ms"]
+            holding["locks"] = compliance.add_lock(holding["locks"], locked_until, amount,
+                                                   ctx.time)
+        store_holding(ctx, token, to, before, holding)
+        token["issued"] += amount
+        token["outstanding"] += amount
+        ctx.state.put(meta_key(symbol), token)
+        if compliance.is_general_investor(recipient):
+            record_trade(ctx, to, token["issuer"], amount * token["unit_price"])
+        ctx.emit("Issued", {"symbol": symbol, "to": to, "amount": amount,
+                            "locked_until": locked_until})
+        return {"symbol": symbol, "to": to, "amount": amount, "balance": holding["balance"],
+                "issued": token["issued"], "locked_until": locked_until}
+
+    def _plan_transfer(self, ctx: Context, symbol: Any, sender: str, to: Any, amount: Any
+                       ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None,
+                                  compliance.Holding, compliance.Holding]:
+        """Every check of a transfer; raises the first failure. Shared with can_transfer."""
+        symbol = require_symbol(symbol)
+        to = require_account("to", to)
+        amount = require_amount("amount", amount)
+        if sender == to:
+            raise ChaincodeError("BAD_ARGS", "sender and recipient are the same account")
+        token = load_token(ctx, symbol)
+        sender_record = ctx.identity(sender)
+        if active_role(sender_record) == "regulator":
+            raise ChaincodeError("UNAUTHORIZED", "the regulator writes nothing")
+        recipient_record = ctx.identity(to)
+        sender_holding = load_holding(ctx, symbol, sender)
+        recipient_holding = load_holding(ctx, symbol, to)
+        net, issuer_net = window_nets(ctx, to, token["issuer"])
+        verdict = compliance.check_transfer(
+            token=token, amount=amount, now=ctx.time, sender=sender_record,
+            recipient=recipient_record, sender_holding=sender_holding,
+            recipient_holding=recipient_holding, recipient_net=net,
+            recipient_issuer_net=issuer_net,
+            general_limit=ctx.params["general_investor_annual_limit"])
+        if verdict is not None:
+            raise ChaincodeError(*verdict)
+        return token, sender_record, recipient_record, sender_holding, recipient_holding
+
+    @transaction
+    def transfer(self, ctx: Context, symbol: Any, to: Any, amount: Any) -> dict[str, Any]:
+        token, sender, recipient, sender_holding, recipient_holding = self._plan_transfer(
+            ctx, symbol, ctx.caller, to, amount)
+        symbol = token["symbol"]
+        before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
+        sender_holding["balance"] -= amount
+        recipient_holding["balance"] += amount
+        store_holding(ctx, token, ctx.caller, before_sender, sender_holding)
+        store_holding(ctx, token, to, before_recipient, recipient_holding)
+        ctx.state.put(meta_key(symbol), token)
+        value = amount * token["unit_price"]
+        if compliance.is_general_investor(sender):
+            record_trade(ctx, ctx.caller, token["issuer"], -value)
+        if compliance.is_general_investor(recipient):
+            record_trade(ctx, to, token["issuer"], value)
+        ctx.emit("Transfer", {"symbol": symbol, "from": ctx.caller, "to": to, "amount": amount})
+        return {"symbol": symbol, "from": ctx.caller, "to": to, "amount": amount}
+
+    @transaction
+    def force_transfer(self, ctx: Context, symbol: Any, from_: Any, to: Any, amount: Any,
+                       reason: Any) -> dict[str, Any]:
+        require_role(ctx, "registrar")
+        symbol = require_symbol(symbol)
+        sender = require_account("from", from_)
+        to = require_account("to", to)
+        amount = require_amount("amount", amount)
+        reason = require_str("reason", reason, 512)
+        if sender == to:
+            raise ChaincodeError("BAD_ARGS", "from and to are the same account")
+        token = load_token(ctx, symbol)
+        sender_holding = load_holding(ctx, symbol, sender)
+        if amount > sender_holding["balance"]:
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"balance {sender_holding['balance']} "
+                                 f"< {amount}")
+        if not compliance.is_verified(ctx.identity(to), ctx.time):
+            raise ChaincodeError("RECIPIENT_NOT_VERIFIED", "the recipient is unregistered, "
+                                 "revoked or its KYC expired")
+        recipient_holding = load_holding(ctx, symbol, to)
+        before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
+        recipient_holding["balance"] += amount
+        store_holding(ctx, token, sender, before_sender,
+                      compliance.take_units(sender_holding, amount, ctx.time))
+        store_holding(ctx, token, to, before_recipient, recipient_holding)
+        token["forced"] += 1
+        ctx.state.put(meta_key(symbol), token)
+        kept = {"seq": token["forced"], "from": sender, "to": to, "amount": amount,
+                "reason": reason, "by": ctx.caller, "tx_id": ctx.tx_id, "height": ctx.height,
+                "time": ctx.time}
+        ctx.state.put(f"forced/{symbol}/{token['forced']:012d}", kept)
+        ctx.emit("ForcedTransfer", {"symbol": symbol, "from": sender, "to": to,
+                                    "amount": amount, "reason": reason})
+        return kept
+
+    @transaction
+    def recover(self, ctx: Context, old: Any, new: Any, reason: Any) -> dict[str, Any]:
+        require_role(ctx, "registrar")
+        old = require_account("old", old)
+        new = require_account("new", new)
+        reason = require_str("reason", reason, 512)
+        if old == new:
+            raise ChaincodeError("BAD_ARGS", "old and new are the same account")
+        ctx.call("identity", "recover", old=old, new=new, reason=reason)
+        symbols = []
+        for key, _ in list(ctx.state.range(f"held/{old}/")):
+            symbol = key.rsplit("/", 1)[1]
+            symbols.append(symbol)
+            token = load_token(ctx, symbol)
+            moving = load_holding(ctx, symbol, old)
+            target = load_holding(ctx, symbol, new)
+            before_old, before_new = moving["balance"], target["balance"]
+            store_holding(ctx, token, new, before_new,
+                          compliance.merge_holdings(target, moving, ctx.time))
+            store_holding(ctx, token, old, before_old, dict(compliance.EMPTY_HOLDING))
+            ctx.state.put(meta_key(symbol), token)
+        for key, _ in list(ctx.state.range(f"issuer/{old}/")):
+            symbol = key.rsplit("/", 1)[1]
+            token = load_token(ctx, symbol)
+            token["issuer"] = new
+            ctx.state.put(meta_key(symbol), token)
+            ctx.state.delete(key)
+            ctx.state.put(f"issuer/{new}/{symbol}", 1)
+        self._move_windows(ctx, old, new)
+        cash = ctx.call("cash", "recover", old=old, new=new)
+        ctx.emit("Recovered", {"old": old, "new": new, "reason": reason, "symbols": symbols,
+                               "cash": cash})
+        return {"old": old, "new": new, "symbols": symbols, "cash": cash}
+
+    def _move_windows(self, ctx: Context, old: str, new: str) -> None:
+        moves = [(f"inv/{old}", f"inv/{new}")]
+        moves += [(key, f"invi/{new}/{key.rsplit('/', 1)[1]}")
+                  for key, _ in ctx.state.range(f"invi/{old}/")]
+        for source, target in moves:
+            entries = ctx.state.get(source)
+            if entries is None:
+                continue
+            merged = ctx.state.get(target, [])
+            for day, krw in entries:  # windows are short: at most 365 entries each
+                merged = _add_day(merged, day, krw)
+            ctx.state.put(target, merged)
+            ctx.state.delete(source)
+
+    @transaction
+    def freeze(self, ctx: Context, symbol: Any, account: Any, amount: Any = None
+               ) -> dict[str, Any]:
+        token, holding = self._managed_holding(ctx, symbol, account)
+        if amount is None:
+            frozen = holding["balance"]
+        else:
+            frozen = holding["frozen"] + require_amount("amount", amount)
+        if frozen > holding["balance"]:
+            raise ChaincodeError("FROZEN_EXCEEDS_BALANCE", f"frozen {frozen} would exceed "
+                                 f"balance {holding['balance']}")
+        return self._set_frozen(ctx, token, account, holding, frozen, "Frozen")
+
+    @transaction
+    def unfreeze(self, ctx: Context, symbol: Any, account: Any, amount: Any = None
+                 ) -> dict[str, Any]:
+        token, holding = self._managed_holding(ctx, symbol, account)
+        if amount is None:
+            frozen = 0
+        else:
+            frozen = holding["frozen"] - require_amount("amount", amount)
+        if frozen < 0:
+            raise ChaincodeError("UNFREEZE_EXCEEDS_FROZEN", f"only {holding['frozen']} units "
+                                 "are frozen")
+        return self._set_frozen(ctx, token, account, holding, frozen, "Unfrozen")
+
+    def _managed_holding(self, ctx: Context, symbol: Any, account: Any
+                         ) -> tuple[dict[str, Any], compliance.Holding]:
+        require_role(ctx, "issuer", "registrar")
+        symbol = require_symbol(symbol)
+        account = require_account("account", account)
+        token = load_token(ctx, symbol)
+        require_token_manager(ctx, token, registrar=True)
+        holding = load_holding(ctx, symbol, account)
+        if holding["balance"] == 0:
+            raise ChaincodeError("NO_HOLDING", f"{account} holds no {symbol}")
+        return token, holding
+
+    def _set_frozen(self, ctx: Context, token: dict[str, Any], account: str,
+                    holding: compliance.Holding, frozen: int, event: str) -> dict[str, Any]:
+        change = abs(frozen - holding["frozen"])
+        holding["frozen"] = frozen
+        store_holding(ctx, token, account, holding["balance"], holding)
+        data = {"symbol": token["symbol"], "account": account, "amount": change,
+                "frozen": frozen}
+        ctx.emit(event, data)
+        return data
+
+    @transaction
+    def pause(self, ctx: Context, symbol: Any) -> dict[str, Any]:
+        return self._set_paused(ctx, symbol, True)
+
+    @transaction
+    def unpause(self, ctx: Context, symbol: Any) -> dict[str, Any]:
+        return self._set_paused(ctx, symbol, False)
+
+    def _set_paused(self, ctx: Context, symbol: Any, paused: bool) -> dict[str, Any]:
+        require_role(ctx, "issuer", "registrar")
+        token = load_token(ctx, require_symbol(symbol))
+        require_token_manager(ctx, token, registrar=True)
+        if token["paused"] == paused:
+            raise ChaincodeError("ALREADY_PAUSED" if paused else "NOT_PAUSED",
+                                 f"{token['symbol']} is {'already' if paused else 'not'} "
+                                 "paused")
+        token["paused"] = paused
+        ctx.state.put(meta_key(token["symbol"]), token)
+        ctx.emit("Paused" if paused else "Unpaused", {"symbol": token["symbol"],
+                                                      "by": ctx.caller})
+        return {"symbol": token["symbol"], "paused": paused}
+
+    @transaction
+    def redeem(self, ctx: Context, symbol: Any, from_: Any, amount: Any) -> dict[str, Any]:
+        require_role(ctx, "issuer")
+        symbol = require_symbol(symbol)
+        holder = require_account("from", from_)
+        amount = require_amount("amount", amount)
+        token = load_token(ctx, symbol)
+        require_token_manager(ctx, token, registrar=False)
+        holding = load_holding(ctx, symbol, holder)
+        if amount > compliance.available(holding):
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"available (not frozen) "
+                                 f"{compliance.available(holding)} < {amount}")
+        store_holding(ctx, token, holder, holding["balance"],
+                      compliance.take_units(holding, amount, ctx.time))
+        token["redeemed"] += amount
+        token["outstanding"] -= amount
+        ctx.state.put(meta_key(symbol), token)
+        ctx.emit("Redeemed", {"symbol": symbol, "from": holder, "amount": amount})
+        return {"symbol": symbol, "from": holder, "amount": amount,
+                "outstanding": token["outstanding"]}
+
+    @transaction
+    def set_document(self, ctx: Context, symbol: Any, name: Any, uri: Any, sha256: Any
+                     ) -> dict[str, Any]:
+        require_role(ctx, "issuer")
+        symbol = require_symbol(symbol)
+        name = require_str("name", name, 128)
+        uri = require_str("uri", uri, 1024)
+        digest = require_sha256(sha256)
+        token = load_token(ctx, symbol)
+        require_token_manager(ctx, token, registrar=False)
+        key = f"doc/{symbol}/{name}"
+        if ctx.state.get(key) is None:
+            if token["documents"] >= MAX_DOCUMENTS:
+                raise ChaincodeError("TOO_MANY_DOCUMENTS", f"at most {MAX_DOCUMENTS} documents")
+            token["documents"] += 1
+            ctx.state.put(meta_key(symbol), token)
+        document = {"name": name, "uri": uri, "sha256": digest, "set_at": ctx.time,
+                    "set_by": ctx.caller}
+        ctx.state.put(key, document)
+        ctx.emit("DocumentSet", {"symbol": symbol, "name": name, "uri": uri, "sha256": digest})
+        return document
+
+    @transaction
+    def remove_document(self, ctx: Context, symbol: Any, name: Any) -> dict[str, Any]:
+        require_role(ctx, "issuer")
+        symbol = require_symbol(symbol)
+        name = require_str("name", name, 128)
+        token = load_token(ctx, symbol)
+        require_token_manager(ctx, token, registrar=False)
+        key = f"doc/{symbol}/{name}"
+        if ctx.state.get(key) is None:
+            raise ChaincodeError("UNKNOWN_DOCUMENT", f"{symbol} has no document {name!r}")
+        ctx.state.delete(key)
+        token["documents"] -= 1
+        ctx.state.put(meta_key(symbol), token)
+        ctx.emit("DocumentRemoved", {"symbol": symbol, "name": name})
+        return {"symbol": symbol, "name": name}
+
+    # ---- queries -----------------------------------------------------------------------------
+
+    @query
+    def info(self, ctx: Context, symbol: Any) -> dict[str, Any]:
+        require_registered_reader(ctx)
+        return load_token(ctx, require_symbol(symbol))
+
+    @query
+    def documents(self, ctx: Context, symbol: Any) -> list[dict[str, Any]]:
+        require_registered_reader(ctx)
+        symbol = require_symbol(symbol)
+        load_token(ctx, symbol)
+        return [document for _, document in ctx.state.range(f"doc/{symbol}/")]
+
+    @query
+    def balance(self, ctx: Context, symbol: Any, account: Any) -> dict[str, Any]:
+        symbol = require_symbol(symbol)
+        account = require_account("account", account)
+        token = load_token(ctx, symbol)
+        self._require_balance_reader(ctx, account, token["issuer"])
+        holding = load_holding(ctx, symbol, account)
+        locked = compliance.locked_amount(holding, ctx.time)
+        return {"symbol": symbol, "account": account, "balance": holding["balance"],
+                "frozen": holding["frozen"], "locked": locked,
+                "available": compliance.available(holding),
+                "transferable": compliance.transferable(holding, ctx.time),
+                "locks": holding["locks"]}
+
+    def _require_balance_reader(self, ctx: Context, account: str, issuer: str | None) -> None:
+        extra = (issuer,) if issuer is not None else ()
+        if not may_read_account(ctx, account, ctx.identity(account), "registrar",
+                                extra_accounts=extra):
+            raise Forbidden("only the account, its broker, the issuer, the registrar and the "
+                            "regulator may read this balance")
+
+    @query
+    def holders(self, ctx: Context, symbol: Any, after: Any = "", limit: Any = MAX_PAGE
+                ) -> dict[str, Any]:
+        symbol = require_symbol(symbol)
+        token = load_token(ctx, symbol)
+        role = active_role(ctx.identity(ctx.caller))
+        if ctx.caller != token["issuer"] and role not in ("registrar", "regulator"):
+            raise Forbidden("only the issuer, the registrar and the regulator may list holders")
+        if not isinstance(after, str):
+            raise ChaincodeError("BAD_ARGS", "after must be an account id or empty")
+        limit = require_int("limit", limit, 1, MAX_PAGE)
+        prefix = f"bal/{symbol}/"
+        rows: list[dict[str, Any]] = []
+        following = None
+        for key, holding in ctx.state.range(prefix):
+            account = key[len(prefix):]
+            if account <= after:
+                continue
+            if len(rows) == limit:
+                following = rows[-1]["account"]
+                break
+            rows.append({"account": account, "balance": holding["balance"],
+                         "frozen": holding["frozen"],
+                         "locked": compliance.locked_amount(holding, ctx.time)})
+        return {"symbol": symbol, "holders": rows, "count": token["holders"],
+                "outstanding": token["outstanding"], "next": following}
+
+    @query
+    def can_transfer(self, ctx: Context, symbol: Any, from_: Any, to: Any, amount: Any
+                     ) -> dict[str, Any]:
+        sender = require_account("from", from_)
+        token = ctx.state.get(meta_key(symbol)) if is_symbol(symbol) else None
+        self._require_balance_reader(ctx, sender, None if token is None else token["issuer"])
+        try:
+            self._plan_transfer(ctx, symbol, sender, to, amount)
+        except ChaincodeError as error:
+            return {"ok": False, "code": error.code, "message": error.message}
+        return {"ok": True, "code": "OK", "message": ""}
+
+    @query
+    def forced_transfers(self, ctx: Context, symbol: Any) -> list[dict[str, Any]]:
+        symbol = require_symbol(symbol)
+        token = load_token(ctx, symbol)
+        role = active_role(ctx.identity(ctx.caller))
+        if ctx.caller != token["issuer"] and role not in ("registrar", "regulator"):
+            raise Forbidden("only the issuer, the registrar and the regulator may read this")
+        return [kept for _, kept in ctx.state.range(f"forced/{symbol}/")]
+
+    @query
+    def holdings(self, ctx: Context, account: Any) -> list[dict[str, Any]]:
+        """Every token balance of an account (the account, its broker, registrar, regulator)."""
+        account = require_account("account", account)
+        if not may_read_account(ctx, account, ctx.identity(account), "registrar"):
+            raise Forbidden("only the account, its broker, the registrar and the regulator "
+                            "may read its holdings")
+        rows = []
+        for key, _ in ctx.state.range(f"held/{account}/"):
+            symbol = key.rsplit("/", 1)[1]
+            holding = load_holding(ctx, symbol, account)
+            rows.append({"symbol": symbol, "balance": holding["balance"],
+                         "frozen": holding["frozen"],
+                         "locked": compliance.locked_amount(holding, ctx.time)})
+        return rows
+
+    @query
+    def investment(self, ctx: Context, account: Any) -> dict[str, Any]:
+        """A general investor's net purchases in the current 365-day window."""
+        account = require_account("account", account)
+        if not may_read_account(ctx, account, ctx.identity(account), "registrar"):
+            raise Forbidden("only the account, its broker, the registrar and the regulator "
+                            "may read its investment record")
+        prefix = f"invi/{account}/"
+        by_issuer = {key[len(prefix):]: compliance.window_net(entries, ctx.time)
+                     for key, entries in ctx.state.range(prefix)}
+        return {"account": account,
+                "net": compliance.window_net(ctx.state.get(f"inv/{account}", []), ctx.time),
+                "limit": ctx.params["general_investor_annual_limit"],
+                "by_issuer": by_issuer,
+                "window_start_day": compliance.window_start_day(ctx.time)}
+
+    # ---- for other contracts -----------------------------------------------------------------
+
+    @internal
+    def meta(self, ctx: Context, symbol: str) -> dict[str, Any] | None:
+        if not is_symbol(symbol):
+            return None
+        return ctx.state.get(meta_key(symbol))  # type: ignore[no-any-return]
+
+    @internal
+    def snapshot(self, ctx: Context, symbol: str) -> list[list[Any]]:
+        """[[account, balance], ...] of every holder but the issuer, in account order."""
+        token = load_token(ctx, symbol)
+        prefix = f"bal/{symbol}/"
+        return [[key[len(prefix):], holding["balance"]]
+                for key, holding in ctx.state.range(prefix)
+                if key[len(prefix):] != token["issuer"] and holding["balance"] > 0]
+
+
+def _add_day(entries: list[list[int]], day: int, krw: int) -> list[list[int]]:
+    merged = {entry_day: value for entry_day, value in entries}
+    merged[day] = merged.get(day, 0) + krw
+    return [[entry_day, merged[entry_day]] for entry_day in sorted(merged)]

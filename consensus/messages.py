@@ -1,0 +1,453 @@
+"""PBFT messages: frozen dataclasses with an explicit canonical encoding.
+
+On the wire every message is one canonical msgpack map `{"type": TYPE, ...fields, "sender",
+"sig"}`. Messages nested in another (the PREPAREs of a prepared certificate, the VIEW-CHANGEs
+of a NEW-VIEW) are carried as their own wire bytes, so each keeps its signature.
+
+What is signed (`signing_payload`):
+- PRE-PREPARE, PREPARE, VIEW-CHANGE, NEW-VIEW:
+  `CONSENSUS_DOMAIN + canonical({"type", "chain", ...fields, "sender"})` (a PRE-PREPARE signs
+  the block hash, and carries the block bytes beside it);
+- COMMIT: exactly the PROTOCOL.md commit vote, `COMMIT_DOMAIN + commit_vote_bytes(chain, view,
+  height, block_hash)`, so 2f+1 COMMITs of one view are a `CommitCertificate`;
+- CHECKPOINT: `CHECKPOINT_DOMAIN + canonical({"chain", "seq", "app_hash"})`.
+
+`decode` checks types, sizes and ranges and raises `MessageError`; it does not check
+signatures (that needs the committee): `is_signed_by_sender` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from consensus import codec
+from consensus.block import Block, commit_vote_bytes
+from consensus.constants import (
+    HASH_BYTES,
+    MAX_COUNTER,
+    MAX_NAME_CHARS,
+    SIGNATURE_BYTES,
+    SMALL_MESSAGE_BYTES,
+)
+from consensus.crypto import CHECKPOINT_DOMAIN, COMMIT_DOMAIN, CONSENSUS_DOMAIN, Signer, verify
+from consensus.quorum import Committee
+
+
+class MessageError(ValueError):
+    """Bytes from a peer that are not a well-formed message. `code` names the reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# -- field checks -----------------------------------------------------------------------------
+
+def _int(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_COUNTER:
+        raise MessageError("bad_field", f"{name} is an integer in [0, 2^62)")
+    return value
+
+
+def _hash(value: Any, name: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != HASH_BYTES:
+        raise MessageError("bad_field", f"{name} is {HASH_BYTES} bytes")
+    return value
+
+
+def _sig(value: Any) -> bytes:
+    if not isinstance(value, bytes) or len(value) != SIGNATURE_BYTES:
+        raise MessageError("bad_field", f"sig is {SIGNATURE_BYTES} bytes")
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_CHARS:
+        raise MessageError("bad_field", f"sender is a name of 1 to {MAX_NAME_CHARS} characters")
+    return value
+
+
+def _bytes_list(value: Any, name: str, limit: int) -> list[bytes]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise MessageError("bad_field", f"{name} is a list of at most {limit} items")
+    for item in value:
+        if not isinstance(item, bytes):
+            raise MessageError("bad_field", f"{name} holds encoded messages")
+    return value
+
+
+def _fields(value: Any, type_tag: str, names: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) != names | {"type", "sender", "sig"}:
+        raise MessageError("bad_field", f"{type_tag} has exactly the fields "
+                           f"{', '.join(sorted(names | {'type', 'sender', 'sig'}))}")
+    if value["type"] != type_tag:
+        raise MessageError("bad_field", f"expected a {type_tag}")
+    return value
+
+
+def _consensus_payload(type_tag: str, chain: str, fields: dict[str, Any]) -> bytes:
+    return CONSENSUS_DOMAIN + codec.pack({"type": type_tag, "chain": chain, **fields})
+
+
+# -- the messages ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PrePrepare:
+    """The primary of `view` assigns `block` to sequence number `seq` (= block height)."""
+
+    TYPE: ClassVar[str] = "PRE-PREPARE"
+    view: int
+    seq: int
+    block: Block
+    sender: str
+    sig: bytes = b""
+
+    @property
+    def digest(self) -> bytes:
+        return self.block.hash
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, {
+            "view": self.view, "seq": self.seq, "block_hash": self.block.hash,
+            "sender": self.sender})
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "view": self.view, "seq": self.seq,
+                "block": self.block.encode(), "sender": self.sender, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any) -> PrePrepare:
+        value = _fields(value, cls.TYPE, frozenset({"view", "seq", "block"}))
+        if not isinstance(value["block"], bytes):
+            raise MessageError("bad_field", "block is the block's encoded bytes")
+        try:
+            block = Block.decode(value["block"])
+        except (ValueError, TypeError) as error:
+            raise MessageError("bad_block", f"block does not decode: {error}") from None
+        return cls(_int(value["view"], "view"), _int(value["seq"], "seq"), block,
+                   _name(value["sender"]), _sig(value["sig"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepare:
+    TYPE: ClassVar[str] = "PREPARE"
+    view: int
+    seq: int
+    block_hash: bytes
+    sender: str
+    sig: bytes = b""
+
+    @property
+    def digest(self) -> bytes:
+        return self.block_hash
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, {
+            "view": self.view, "seq": self.seq, "block_hash": self.block_hash,
+            "sender": self.sender})
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "view": self.view, "seq": self.seq,
+                "block_hash": self.block_hash, "sender": self.sender, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any) -> Prepare:
+        value = _fields(value, cls.TYPE, frozenset({"view", "seq", "block_hash"}))
+        return cls(_int(value["view"], "view"), _int(value["seq"], "seq"),
+                   _hash(value["block_hash"], "block_hash"), _name(value["sender"]),
+                   _sig(value["sig"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A commit vote; its signature is the PROTOCOL.md commit vote for (view, seq, hash)."""
+
+    TYPE: ClassVar[str] = "COMMIT"
+    view: int
+    seq: int
+    block_hash: bytes
+    sender: str
+    sig: bytes = b""
+
+    @property
+    def digest(self) -> bytes:
+        return self.block_hash
+
+    def signing_payload(self, chain: str) -> bytes:
+        return COMMIT_DOMAIN + commit_vote_bytes(chain, self.view, self.seq, self.block_hash)
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "view": self.view, "seq": self.seq,
+                "block_hash": self.block_hash, "sender": self.sender, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any) -> Commit:
+        value = _fields(value, cls.TYPE, frozenset({"view", "seq", "block_hash"}))
+        return cls(_int(value["view"], "view"), _int(value["seq"], "seq"),
+                   _hash(value["block_hash"], "block_hash"), _name(value["sender"]),
+                   _sig(value["sig"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The app hash after executing block `seq`, signed by `sender`."""
+
+    TYPE: ClassVar[str] = "CHECKPOINT"
+    seq: int
+    app_hash: bytes
+    sender: str
+    sig: bytes = b""
+
+    @property
+    def digest(self) -> bytes:
+        return self.app_hash
+
+    def signing_payload(self, chain: str) -> bytes:
+        return CHECKPOINT_DOMAIN + codec.pack(
+            {"chain": chain, "seq": self.seq, "app_hash": self.app_hash})
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "seq": self.seq, "app_hash": self.app_hash,
+                "sender": self.sender, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any) -> Checkpoint:
+        value = _fields(value, cls.TYPE, frozenset({"seq", "app_hash"}))
+        return cls(_int(value["seq"], "seq"), _hash(value["app_hash"], "app_hash"),
+                   _name(value["sender"]), _sig(value["sig"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointProof:
+    """A stable checkpoint: a quorum of matching CHECKPOINTs (none for seq 0, genesis)."""
+
+    seq: int
+    app_hash: bytes
+    checkpoints: tuple[Checkpoint, ...]
+
+    def to_map(self) -> dict[str, Any]:
+        return {"seq": self.seq, "app_hash": self.app_hash,
+                "proof": [c.encode() for c in self.checkpoints]}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any, max_votes: int) -> CheckpointProof:
+        if not isinstance(value, dict) or set(value) != {"seq", "app_hash", "proof"}:
+            raise MessageError("bad_field", "a checkpoint proof is {seq, app_hash, proof}")
+        proof = tuple(_decode_as(Checkpoint, item)
+                      for item in _bytes_list(value["proof"], "proof", max_votes))
+        return cls(_int(value["seq"], "seq"), _hash(value["app_hash"], "app_hash"), proof)
+
+    @classmethod
+    def decode(cls, data: bytes, max_votes: int) -> CheckpointProof:
+        try:
+            value = codec.unpack(data)
+        except codec.EncodingError as error:
+            raise MessageError(error.code, error.message) from None
+        return cls.from_map(value, max_votes)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCertificate:
+    """A PRE-PREPARE and a quorum of PREPAREs for it: the block was prepared in its view."""
+
+    pre_prepare: PrePrepare
+    prepares: tuple[Prepare, ...]
+
+    @property
+    def view(self) -> int:
+        return self.pre_prepare.view
+
+    @property
+    def seq(self) -> int:
+        return self.pre_prepare.seq
+
+    @property
+    def block(self) -> Block:
+        return self.pre_prepare.block
+
+    def to_map(self) -> dict[str, Any]:
+        return {"pre_prepare": self.pre_prepare.encode(),
+                "prepares": [p.encode() for p in self.prepares]}
+
+    @classmethod
+    def from_map(cls, value: Any, max_votes: int) -> PreparedCertificate:
+        if not isinstance(value, dict) or set(value) != {"pre_prepare", "prepares"}:
+            raise MessageError("bad_field", "a prepared certificate is {pre_prepare, prepares}")
+        if not isinstance(value["pre_prepare"], bytes):
+            raise MessageError("bad_field", "pre_prepare is an encoded PRE-PREPARE")
+        pre_prepare = _decode_as(PrePrepare, value["pre_prepare"])
+        prepares = tuple(_decode_as(Prepare, item)
+                         for item in _bytes_list(value["prepares"], "prepares", max_votes))
+        return cls(pre_prepare, prepares)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    """`sender` moves to `view`: its stable checkpoint and what it prepared above it."""
+
+    TYPE: ClassVar[str] = "VIEW-CHANGE"
+    view: int
+    checkpoint: CheckpointProof
+    prepared: tuple[PreparedCertificate, ...]
+    sender: str
+    sig: bytes = b""
+
+    def _body(self) -> dict[str, Any]:
+        return {"view": self.view, "checkpoint": self.checkpoint.to_map(),
+                "prepared": [cert.to_map() for cert in self.prepared], "sender": self.sender}
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, self._body())
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **self._body(), "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any, limits: DecodeLimits) -> ViewChange:
+        value = _fields(value, cls.TYPE, frozenset({"view", "checkpoint", "prepared"}))
+        prepared = value["prepared"]
+        if not isinstance(prepared, list) or len(prepared) > limits.max_prepared:
+            raise MessageError("bad_field", f"at most {limits.max_prepared} prepared "
+                               "certificates (the watermark window)")
+        return cls(_int(value["view"], "view"),
+                   CheckpointProof.from_map(value["checkpoint"], limits.max_votes),
+                   tuple(PreparedCertificate.from_map(c, limits.max_votes) for c in prepared),
+                   _name(value["sender"]), _sig(value["sig"]))
+
+
+@dataclass(frozen=True, slots=True)
+class NewView:
+    """The primary of `view` starts it: the VIEW-CHANGEs it used and the re-proposals."""
+
+    TYPE: ClassVar[str] = "NEW-VIEW"
+    view: int
+    view_changes: tuple[ViewChange, ...]
+    pre_prepares: tuple[PrePrepare, ...]
+    sender: str
+    sig: bytes = b""
+
+    def _body(self) -> dict[str, Any]:
+        return {"view": self.view, "view_changes": [vc.encode() for vc in self.view_changes],
+                "pre_prepares": [pp.encode() for pp in self.pre_prepares],
+                "sender": self.sender}
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, self._body())
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **self._body(), "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any, limits: DecodeLimits) -> NewView:
+        value = _fields(value, cls.TYPE, frozenset({"view", "view_changes", "pre_prepares"}))
+        view_changes = tuple(
+            _decode_view_change(item, limits)
+            for item in _bytes_list(value["view_changes"], "view_changes", limits.max_votes))
+        pre_prepares = tuple(
+            _decode_as(PrePrepare, item)
+            for item in _bytes_list(value["pre_prepares"], "pre_prepares", limits.max_prepared))
+        return cls(_int(value["view"], "view"), view_changes, pre_prepares,
+                   _name(value["sender"]), _sig(value["sig"]))
+
+
+Message = PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView
+Signable = Message
+
+_SMALL: dict[str, type[Prepare] | type[Commit] | type[Checkpoint]] = {
+    Prepare.TYPE: Prepare, Commit.TYPE: Commit, Checkpoint.TYPE: Checkpoint}
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    max_message_bytes: int
+    max_votes: int  # n: no list of votes or VIEW-CHANGEs is longer
+    max_prepared: int  # the watermark window: no more prepared certificates or re-proposals
+
+
+def _unpack(data: bytes, max_bytes: int) -> Any:
+    try:
+        return codec.unpack(data, max_bytes=max_bytes)
+    except codec.EncodingError as error:
+        raise MessageError(error.code, error.message) from None
+
+
+def _decode_as(cls: type[PrePrepare] | type[Prepare] | type[Commit] | type[Checkpoint],
+               data: bytes) -> Any:
+    limit = SMALL_MESSAGE_BYTES if cls.TYPE in _SMALL else len(data)
+    return cls.from_map(_unpack(data, limit))
+
+
+def _decode_view_change(data: bytes, limits: DecodeLimits) -> ViewChange:
+    return ViewChange.from_map(_unpack(data, limits.max_message_bytes), limits)
+
+
+def decode(data: bytes, limits: DecodeLimits) -> Message:
+    """One message from a peer's bytes; MessageError if malformed or over a limit."""
+    if not isinstance(data, bytes):
+        raise MessageError("bad_encoding", "a message is bytes")
+    value = _unpack(data, limits.max_message_bytes)
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise MessageError("bad_field", "a message is a map with a type")
+    type_tag = value["type"]
+    small = _SMALL.get(type_tag)
+    if small is not None:
+        if len(data) > SMALL_MESSAGE_BYTES:
+            raise MessageError("too_large", f"a {type_tag} is at most {SMALL_MESSAGE_BYTES} bytes")
+        return small.from_map(value)
+    if type_tag == PrePrepare.TYPE:
+        return PrePrepare.from_map(value)
+    if type_tag == ViewChange.TYPE:
+        return ViewChange.from_map(value, limits)
+    if type_tag == NewView.TYPE:
+        return NewView.from_map(value, limits)
+    raise MessageError("unknown_type", f"unknown message type {type_tag[:32]!r}")
+
+
+# -- signatures --------------------------------------------------------------------------------
+
+def sign(message: Any, signer: Signer, chain: str) -> Any:
+    """A copy of `message` with `sig` set (the domain is part of `signing_payload`)."""
+    payload = message.signing_payload(chain)
+    domain = _domain_of(payload)
+    return dataclasses.replace(message, sig=signer.sign(domain, payload[len(domain):]))
+
+
+def _domain_of(payload: bytes) -> bytes:
+    for domain in (CONSENSUS_DOMAIN, COMMIT_DOMAIN, CHECKPOINT_DOMAIN):
+        if payload.startswith(domain):
+            return domain
+    raise AssertionError("every signing payload starts with a known domain")
+
+
+def is_signed_by_sender(message: Any, committee: Committee) -> bool:
+    """`message.sender` is an operator and `message.sig` is its signature."""
+    key = committee.keys.get(message.sender)
+    if key is None:
+        return False
+    payload = message.signing_payload(committee.chain)
+    domain = _domain_of(payload)
+    return verify(key, domain, payload[len(domain):], message.sig)

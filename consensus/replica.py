@@ -1,0 +1,966 @@
+"""`Replica`: one operator's PBFT state machine, `handle(event) -> list[Action]`.
+
+The handler owns control flow; `messages`, `quorum`, `log` and `view_change` compute. Every
+`_on_*` method first checks its input completely and returns (counting the reason in
+`stats`) before it changes anything, so bad input from a peer leaves the replica unchanged.
+A broken internal invariant (including a host that breaks its side of the contract, e.g. a
+`BlockExecuted` for a block never committed) is an AssertionError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from consensus import codec
+from consensus import messages as msg
+from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
+from consensus.constants import (
+    COMMITTED_TX_MEMORY,
+    FUTURE_VIEW_BUFFER_PER_SENDER,
+    MAX_COUNTER,
+    MAX_TIMEOUT_DOUBLINGS,
+    MAX_TXS_PER_EVENT,
+    max_message_bytes,
+)
+from consensus.crypto import Signer
+from consensus.events import (
+    Action,
+    BlockExecuted,
+    Broadcast,
+    Commit,
+    Event,
+    Executed,
+    FetchBlocks,
+    MessageReceived,
+    PendingTx,
+    Persist,
+    Send,
+    StateTransferred,
+    Tick,
+    TxsAdmitted,
+    ViewChanged,
+)
+from consensus.log import MessageLog, Slot
+from consensus.quorum import Committee
+from consensus.view_change import (
+    NewViewPlan,
+    check_block_origin,
+    check_new_view,
+    check_view_change,
+    compute_new_view,
+    re_proposals,
+    select_view_changes,
+)
+
+__all__ = [
+    "Action", "BlockExecuted", "Broadcast", "Commit", "Event", "Executed", "FetchBlocks",
+    "MessageReceived", "PendingTx", "Persist", "Replica", "ReplicaConfig", "Send",
+    "StateTransferred", "Tick", "TxsAdmitted", "ViewChanged",
+]
+
+BLOCK_OVERHEAD_BYTES = 1024  # header and framing of an encoded block, generously
+TX_OVERHEAD_BYTES = 16  # msgpack framing of one [body, sig] pair in a block (11 at most)
+
+# Keys this replica asks the host to persist (see `Persist`).
+KEY_VIEW = "view"
+KEY_VIEW_CHANGE = "view_change"
+KEY_NEW_VIEW = "new_view"
+KEY_CHECKPOINT = "checkpoint"
+VOTE_KINDS = ("pre_prepare", "prepare", "commit")
+
+
+def vote_key(kind: str, seq: int) -> str:
+    return f"{kind}/{seq:020d}"
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    chain: str
+    operators: tuple[tuple[str, bytes], ...]  # (name, ed25519 public key) in genesis order
+    me: str
+    checkpoint_interval: int = 16  # K
+    watermark_window: int = 64  # L (h < seq <= h + L)
+    max_block_txs: int = 2000
+    max_block_bytes: int = 4 * 1024 * 1024
+    max_block_delay_ms: int = 50
+    view_timeout_ms: int = 2000
+    max_clock_skew_ms: int = 5000
+    max_pending: int = 100_000
+    max_pipeline: int = 8
+    quorum_override: int | None = None  # TEST-ONLY: lets the simulator prove its checker bites
+
+    def check(self) -> None:
+        """Assert the configuration is usable (a bad config is the operator's bug)."""
+        assert self.checkpoint_interval >= 1
+        assert self.watermark_window >= self.checkpoint_interval, "L >= K, or the log stalls"
+        assert self.watermark_window % self.checkpoint_interval == 0, "L is a multiple of K"
+        assert 1 <= self.max_pipeline <= self.watermark_window
+        assert self.max_block_txs >= 1
+        assert self.max_block_bytes > BLOCK_OVERHEAD_BYTES
+        assert self.max_block_delay_ms >= 0 and self.view_timeout_ms > 0
+        assert self.max_clock_skew_ms >= 0 and self.max_pending >= 1
+
+
+class Replica:
+    """One PBFT replica. See the package docstring for the protocol it runs."""
+
+    def __init__(self, config: ReplicaConfig, signer: Signer,
+                 restored: dict[str, bytes] | None, executed: Executed) -> None:
+        config.check()
+        self.config = config
+        self.committee = Committee.of(config.chain, config.operators, config.quorum_override)
+        assert self.committee.keys.get(config.me) == signer.public_key, \
+            "the signer holds this operator's genesis key"
+        self._signer = signer
+        self._me = config.me
+        self.max_message_bytes = max_message_bytes(
+            config.watermark_window, config.max_block_bytes, self.committee.quorum)
+        self._limits = msg.DecodeLimits(self.max_message_bytes, self.committee.n,
+                                        config.watermark_window)
+        self._stats: dict[str, int] = {}
+        self._actions: list[Action] = []
+
+        self._now_ms = executed.time
+        self._view = 0
+        self._view_active = True
+        self._executed = executed
+        self._last_committed = executed.height
+        self._tip_hash = executed.block_hash  # hash and time of block `_last_committed`
+        self._tip_time = executed.time
+        self._unexecuted: dict[int, Block] = {}  # committed, not yet BlockExecuted
+        self._stable = msg.CheckpointProof(0, ZERO_HASH, ())  # genesis: no votes needed
+        self._log = MessageLog(config.watermark_window, 0, 0)
+        self._own_checkpoints: dict[int, bytes] = {}  # seq -> my app hash there
+
+        self._pending: dict[bytes, tuple[PendingTx, int]] = {}  # tx id -> (tx, admitted ms)
+        self._recent_committed: dict[bytes, None] = {}
+        self._request_deadline: int | None = None
+        self._view_change_deadline: int | None = None
+        self._consecutive_view_changes = 0
+
+        self._view_changes: dict[str, msg.ViewChange] = {}  # latest per sender
+        self._my_view_change: msg.ViewChange | None = None
+        self._new_view: msg.NewView | None = None  # the NEW-VIEW that started this view
+        self._new_view_top = 0  # seqs up to here are fixed by that NEW-VIEW
+        self._future: dict[str, list[Any]] = {}
+
+        self._signed: dict[tuple[str, int], tuple[int, bytes]] = {}  # (kind, seq) -> (view, d)
+        self._persisted_votes: dict[str, int] = {}  # key -> seq, for pruning
+
+        self._fetch_target: int | None = None
+        self._fetch_deadline = 0
+        self._lag_since: int | None = None
+        self._resend_after_restart = False
+        if restored:
+            self._restore(restored)
+
+    # -- read-only status ----------------------------------------------------------------------
+
+    @property
+    def view(self) -> int:
+        return self._view
+
+    @property
+    def primary(self) -> str:
+        return self.committee.primary(self._view)
+
+    @property
+    def is_primary(self) -> bool:
+        return self.primary == self._me
+
+    @property
+    def in_view_change(self) -> bool:
+        return not self._view_active
+
+    @property
+    def low_watermark(self) -> int:
+        return self._log.low_watermark
+
+    @property
+    def stable_checkpoint(self) -> int:
+        return self._stable.seq
+
+    @property
+    def last_committed(self) -> int:
+        return self._last_committed
+
+    @property
+    def last_executed(self) -> int:
+        return self._executed.height
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return dict(sorted(self._stats.items()))
+
+    @property
+    def log_size(self) -> int:
+        return self._log.size()
+
+    @property
+    def view_timeout_ms(self) -> int:
+        """The request / view-change timeout now in force (doubles per failed view change)."""
+        doublings = min(max(self._consecutive_view_changes - 1, 0), MAX_TIMEOUT_DOUBLINGS)
+        return self.config.view_timeout_ms << doublings
+
+    @property
+    def request_deadline(self) -> int | None:
+        return self._request_deadline
+
+    @property
+    def view_change_deadline(self) -> int | None:
+        return self._view_change_deadline
+
+    # -- the one entry point -------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Action]:
+        assert not self._actions, "handle is not re-entrant"
+        if self._resend_after_restart:
+            self._resend_after_restart = False
+            self._resend_own_view_messages()
+        if isinstance(event, MessageReceived):
+            self._on_message(event)
+        elif isinstance(event, Tick):
+            self._on_tick(event)
+        elif isinstance(event, TxsAdmitted):
+            self._on_txs_admitted(event)
+        elif isinstance(event, BlockExecuted):
+            self._on_block_executed(event)
+        elif isinstance(event, StateTransferred):
+            self._on_state_transferred(event)
+        else:
+            raise AssertionError(f"unknown event {type(event).__name__}")
+        actions, self._actions = self._actions, []
+        return actions
+
+    # -- small helpers -------------------------------------------------------------------------
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        self._stats[name] = self._stats.get(name, 0) + amount
+
+    def _drop(self, reason: str) -> None:
+        self._count(f"dropped_{reason}")
+
+    def _persist(self, key: str, value: bytes) -> None:
+        self._actions.append(Persist(key, value))
+
+    def _broadcast(self, message: Any) -> None:
+        self._count(f"out_{message.TYPE}")
+        if self.committee.n > 1:
+            self._actions.append(Broadcast(message.encode()))
+
+    def _send(self, to: str, message: Any) -> None:
+        self._count(f"out_{message.TYPE}")
+        self._actions.append(Send(to, message.encode()))
+
+    def _sign(self, message: Any) -> Any:
+        return msg.sign(message, self._signer, self.committee.chain)
+
+    def _may_sign(self, kind: str, view: int, seq: int, digest: bytes) -> bool:
+        """False if signing would contradict a vote this replica signed (even before a
+        restart): the same (kind, seq) in the same view for another digest, or an older view."""
+        known = self._signed.get((kind, seq))
+        if known is None or known[0] < view or known == (view, digest):
+            return True
+        self._count("refused_conflicting_vote")
+        return False
+
+    def _record_signed(self, kind: str, view: int, seq: int, digest: bytes,
+                       value: bytes) -> None:
+        self._signed[(kind, seq)] = (view, digest)
+        key = vote_key(kind, seq)
+        self._persisted_votes[key] = seq
+        self._persist(key, value)
+
+    def _timeout(self) -> int:
+        return self.view_timeout_ms
+
+    def _in_window(self, seq: int) -> bool:
+        return self._log.in_window(seq)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def _on_message(self, event: MessageReceived) -> None:
+        if not self.committee.is_operator(event.sender):
+            self._drop("unknown_operator")
+            return
+        if event.sender == self._me:
+            self._drop("from_self")
+            return
+        try:
+            message = msg.decode(event.data, self._limits)
+        except msg.MessageError:
+            self._drop("undecodable")
+            return
+        self._count(f"in_{message.TYPE}")
+        if message.sender != event.sender:
+            self._drop("sender_mismatch")
+            return
+        if not msg.is_signed_by_sender(message, self.committee):
+            self._drop("bad_signature")
+            return
+        self._dispatch(message)
+
+    def _dispatch(self, message: Any) -> None:
+        if isinstance(message, msg.PrePrepare):
+            self._on_pre_prepare(message)
+        elif isinstance(message, msg.Prepare):
+            self._on_prepare(message)
+        elif isinstance(message, msg.Commit):
+            self._on_commit(message)
+        elif isinstance(message, msg.Checkpoint):
+            self._on_checkpoint(message)
+        elif isinstance(message, msg.ViewChange):
+            self._on_view_change(message)
+        elif isinstance(message, msg.NewView):
+            self._on_new_view(message)
+        else:
+            raise AssertionError("decode returns only known messages")
+
+    def _check_view(self, view: int, message: Any) -> bool:
+        """True if `message` (of `view`) belongs to the current, active view. Messages of a
+        view not started yet are buffered (bounded); older ones are dropped."""
+        if view < self._view:
+            self._drop("wrong_view")
+            return False
+        if view > self._view or not self._view_active:
+            if view > self._view + self.committee.n * 4:
+                self._drop("wrong_view")
+                return False
+            buffer = self._future.setdefault(message.sender, [])
+            if len(buffer) >= FUTURE_VIEW_BUFFER_PER_SENDER:
+                self._drop("future_buffer_full")
+                return False
+            buffer.append(message)
+            self._count("buffered_future_view")
+            return False
+        return True
+
+    def _check_seq(self, seq: int) -> bool:
+        if seq <= self._last_committed:
+            self._drop("stale")
+            return False
+        if not self._in_window(seq):
+            self._drop("outside_watermarks")
+            return False
+        return True
+
+    def _on_pre_prepare(self, pre_prepare: msg.PrePrepare) -> None:
+        if not self._check_view(pre_prepare.view, pre_prepare):
+            return
+        if pre_prepare.sender != self.primary:
+            self._drop("not_primary")
+            return
+        if not self._check_seq(pre_prepare.seq):
+            return
+        known = self._log.slots.get(pre_prepare.seq)
+        if known is not None and known.pre_prepare is not None:
+            same = known.pre_prepare.digest == pre_prepare.digest
+            self._drop("duplicate" if same else "conflicting")
+            return
+        if pre_prepare.seq <= self._new_view_top:
+            self._drop("conflicting")  # fixed by NEW-VIEW, yet not the re-proposal
+            return
+        reason = self._check_fresh_block(pre_prepare.block, pre_prepare.seq, pre_prepare.view)
+        if reason is not None:
+            self._drop(reason)
+            return
+        self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
+        self._advance()
+
+    def _check_fresh_block(self, block: Block, seq: int, view: int) -> str | None:
+        if check_block_origin(block, seq, view, self.committee) is not None:
+            return "bad_block"
+        if block.header.view != view:
+            return "bad_block"
+        if len(block.txs) > self.config.max_block_txs:
+            return "block_too_large"
+        if len(block.encode()) > self.config.max_block_bytes:
+            return "block_too_large"
+        if block.header.time > self._now_ms + self.config.max_clock_skew_ms:
+            return "block_time_in_future"
+        return None
+
+    def _on_prepare(self, prepare: msg.Prepare) -> None:
+        if not self._check_view(prepare.view, prepare) or not self._check_seq(prepare.seq):
+            return
+        outcome = self._log.prepares.add(prepare.view, prepare.seq, prepare.sender,
+                                         prepare.block_hash, prepare)
+        if outcome != "added":
+            self._drop("duplicate" if outcome == "duplicate" else "conflicting")
+            return
+        self._advance()
+
+    def _on_commit(self, commit: msg.Commit) -> None:
+        if not self._check_view(commit.view, commit) or not self._check_seq(commit.seq):
+            return
+        outcome = self._log.commits.add(commit.view, commit.seq, commit.sender,
+                                        commit.block_hash, commit)
+        if outcome != "added":
+            self._drop("duplicate" if outcome == "duplicate" else "conflicting")
+            return
+        self._advance()
+
+    # -- normal case: prepare, commit, deliver -------------------------------------------------
+
+    def _previous_of(self, seq: int) -> tuple[bytes, int] | None:
+        """(hash, time) of block seq-1 if this replica may chain on it in this view: it is
+        the last committed block, or it is prepared in this view."""
+        if seq - 1 == self._last_committed:
+            return self._tip_hash, self._tip_time
+        slot = self._log.slots.get(seq - 1)
+        if slot is not None and slot.prepared:
+            return slot.block.hash, slot.block.header.time
+        return None
+
+    def _advance(self) -> None:
+        """Send every PREPARE and COMMIT now allowed, in seq order, then deliver commits."""
+        if not self._view_active:
+            return
+        view = self._view
+        seq = self._last_committed + 1
+        while self._in_window(seq):
+            slot = self._log.slots.get(seq)
+            if slot is None or slot.pre_prepare is None:
+                break
+            if not slot.prepare_sent and not self._send_prepare(slot):
+                break
+            if not slot.prepared:
+                prepares = self._log.prepares.matching(view, seq, slot.block.hash,
+                                                       self.committee)
+                if len(prepares) < self.committee.quorum:
+                    break
+                slot.prepared = True
+                self._log.record_prepared(msg.PreparedCertificate(slot.pre_prepare,
+                                                                  tuple(prepares)))
+            if not slot.commit_sent and not self._send_commit(slot):
+                break
+            if not slot.committed_local:
+                commits = self._log.commits.matching(view, seq, slot.block.hash, self.committee)
+                if len(commits) >= self.committee.quorum:
+                    slot.committed_local = True
+            seq += 1
+        self._deliver_commits()
+
+    def _send_prepare(self, slot: Slot) -> bool:
+        previous = self._previous_of(slot.seq)
+        if previous is None:
+            return False
+        block = slot.block
+        if block.header.prev_hash != previous[0] or block.header.time < previous[1]:
+            self._drop("bad_chain")
+            slot.pre_prepare = None  # the primary is faulty; the request timer will tell
+            return False
+        digest = block.hash
+        if not self._may_sign("prepare", self._view, slot.seq, digest):
+            return False
+        prepare = self._sign(msg.Prepare(self._view, slot.seq, digest, self._me))
+        self._record_signed("prepare", self._view, slot.seq, digest, prepare.encode())
+        self._broadcast(prepare)
+        self._log.prepares.add(self._view, slot.seq, self._me, digest, prepare)
+        slot.prepare_sent = True
+        return True
+
+    def _send_commit(self, slot: Slot) -> bool:
+        digest = slot.block.hash
+        if not self._may_sign("commit", self._view, slot.seq, digest):
+            return False
+        commit = self._sign(msg.Commit(self._view, slot.seq, digest, self._me))
+        certificate = self._log.prepared_certificates[slot.seq]
+        record = codec.pack({"commit": commit.encode(), "prepared": certificate.to_map()})
+        self._record_signed("commit", self._view, slot.seq, digest, record)
+        self._broadcast(commit)
+        self._log.commits.add(self._view, slot.seq, self._me, digest, commit)
+        slot.commit_sent = True
+        return True
+
+    def _deliver_commits(self) -> None:
+        delivered = False
+        while self._fetch_target is None:
+            seq = self._last_committed + 1
+            slot = self._log.slots.get(seq)
+            if slot is None or not slot.committed_local:
+                break
+            block = slot.block
+            commits = self._log.commits.matching(self._view, seq, block.hash, self.committee)
+            assert len(commits) >= self.committee.quorum
+            assert block.header.prev_hash == self._tip_hash, "commits extend the chain"
+            votes = tuple(Vote(c.sender, self.committee.keys[c.sender], c.sig) for c in commits)
+            self._actions.append(Commit(block, CommitCertificate(self._view, seq, block.hash,
+                                                                 votes)))
+            self._count("committed_blocks")
+            self._mark_committed(seq, block.hash, block.header.time, slot.tx_ids())
+            self._unexecuted[seq] = block
+            delivered = True
+        if delivered:
+            self._on_progress()
+
+    def _mark_committed(self, height: int, block_hash: bytes, time: int,
+                        tx_ids: tuple[bytes, ...]) -> None:
+        self._last_committed = height
+        self._tip_hash = block_hash
+        self._tip_time = time
+        for tx_id in tx_ids:
+            self._pending.pop(tx_id, None)
+            self._recent_committed[tx_id] = None
+        while len(self._recent_committed) > COMMITTED_TX_MEMORY:
+            del self._recent_committed[next(iter(self._recent_committed))]
+
+    def _on_progress(self) -> None:
+        """A block committed: the view works, so timeouts reset and the timer restarts."""
+        self._consecutive_view_changes = 0
+        self._lag_since = None
+        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._maybe_propose()
+
+    # -- the primary: batching and pipelining --------------------------------------------------
+
+    def _proposal_tip(self) -> tuple[int, bytes, int]:
+        """(seq, hash, time) of the last block of this view's chain so far."""
+        seq, tip_hash, tip_time = self._last_committed, self._tip_hash, self._tip_time
+        while True:
+            slot = self._log.slots.get(seq + 1)
+            if slot is None or slot.pre_prepare is None:
+                return seq, tip_hash, tip_time
+            seq += 1
+            tip_hash, tip_time = slot.block.hash, slot.block.header.time
+
+    def _maybe_propose(self) -> None:
+        if not (self._view_active and self.is_primary) or self._fetch_target is not None:
+            return
+        while True:
+            tip_seq, tip_hash, tip_time = self._proposal_tip()
+            seq = tip_seq + 1
+            if seq > self._last_committed + self.config.max_pipeline or not self._in_window(seq):
+                return
+            if seq <= self._new_view_top:
+                return  # re-proposals not yet in the log (state transfer pending)
+            time = max(self._now_ms, tip_time)
+            txs, full = self._select_batch(time)
+            if not txs:
+                return
+            oldest = min(self._pending[tx.tx_id][1] for tx in txs)
+            if not full and oldest + self.config.max_block_delay_ms > self._now_ms:
+                return
+            block = make_block(self.committee.chain, seq, tip_hash, time, self._view, self._me,
+                               tuple((tx.body, tx.sig) for tx in txs))
+            if not self._may_sign("pre_prepare", self._view, seq, block.hash):
+                return
+            assert len(block.encode()) <= self.config.max_block_bytes
+            pre_prepare = self._sign(msg.PrePrepare(self._view, seq, block, self._me))
+            self._record_signed("pre_prepare", self._view, seq, block.hash,
+                                pre_prepare.encode())
+            self._broadcast(pre_prepare)
+            self._count("proposed_blocks")
+            self._log.slot(seq).pre_prepare = pre_prepare
+            self._advance()
+
+    def _select_batch(self, time: int) -> tuple[list[PendingTx], bool]:
+        """Pending txs not in flight and not expired at `time`, up to the block limits; and
+        whether a limit was reached (the batch is full)."""
+        in_flight: set[bytes] = set()
+        for seq in sorted(self._log.slots):
+            if seq > self._last_committed:
+                in_flight.update(self._log.slots[seq].tx_ids())
+        chosen: list[PendingTx] = []
+        size = BLOCK_OVERHEAD_BYTES
+        for tx, _ in self._pending.values():
+            if tx.tx_id in in_flight or tx.expires < time:
+                continue
+            tx_size = len(tx.body) + len(tx.sig) + TX_OVERHEAD_BYTES
+            if size + tx_size > self.config.max_block_bytes:
+                return chosen, True
+            chosen.append(tx)
+            size += tx_size
+            if len(chosen) >= self.config.max_block_txs:
+                return chosen, True
+        return chosen, False
+
+    def _on_txs_admitted(self, event: TxsAdmitted) -> None:
+        if len(event.txs) > MAX_TXS_PER_EVENT:
+            raise AssertionError("the host feeds at most MAX_TXS_PER_EVENT txs at once")
+        added = 0
+        for tx in event.txs:
+            assert isinstance(tx.tx_id, bytes) and isinstance(tx.expires, int)
+            if tx.tx_id in self._pending or tx.tx_id in self._recent_committed:
+                self._count("txs_ignored_known")
+                continue
+            if tx.expires < self._now_ms:
+                self._count("txs_ignored_expired")
+                continue
+            if len(self._pending) >= self.config.max_pending:
+                self._count("txs_dropped_pending_full")
+                continue
+            self._pending[tx.tx_id] = (tx, self._now_ms)
+            added += 1
+        self._count("txs_admitted", added)
+        if added and self._request_deadline is None and self._view_active:
+            self._request_deadline = self._now_ms + self._timeout()
+        self._maybe_propose()
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def _on_tick(self, event: Tick) -> None:
+        assert isinstance(event.now_ms, int) and 0 <= event.now_ms < MAX_COUNTER
+        self._now_ms = max(self._now_ms, event.now_ms)
+        now = self._now_ms
+        expired = [tx_id for tx_id, (tx, _) in self._pending.items() if tx.expires < now]
+        for tx_id in expired:
+            del self._pending[tx_id]
+        if expired:
+            self._count("txs_expired", len(expired))
+        if not self._pending:
+            self._request_deadline = None
+        if self._view_active and self._request_deadline is not None \
+                and now >= self._request_deadline:
+            self._count("request_timeouts")
+            self._start_view_change(self._view + 1)
+        elif not self._view_active and self._view_change_deadline is not None \
+                and now >= self._view_change_deadline:
+            self._count("view_change_timeouts")
+            self._start_view_change(self._view + 1)
+        if self._fetch_target is not None and now >= self._fetch_deadline:
+            self._count("fetch_retries")
+            self._request_fetch(self._fetch_target, retry=True)
+        self._check_lagging()
+        self._maybe_propose()
+
+    def _check_lagging(self) -> None:
+        """A quorum COMMITted a seq above a hole this replica cannot fill (it missed the
+        PRE-PREPARE): after a grace period, fetch up to there."""
+        if not self._view_active or self._fetch_target is not None:
+            return
+        next_slot = self._log.slots.get(self._last_committed + 1)
+        if next_slot is not None and next_slot.pre_prepare is not None:
+            self._lag_since = None
+            return
+        top = 0
+        for view, seq in self._log.commits.keys_sorted():
+            if view != self._view or seq <= self._last_committed:
+                continue
+            for digest in self._log.commits.digests(view, seq):
+                votes = self._log.commits.matching(view, seq, digest, self.committee)
+                if len(votes) >= self.committee.quorum:
+                    top = max(top, seq)
+        if top == 0:
+            self._lag_since = None
+            return
+        if self._lag_since is None:
+            self._lag_since = self._now_ms
+        elif self._now_ms - self._lag_since >= self.config.view_timeout_ms // 2:
+            self._count("lag_detected")
+            self._request_fetch(top)
+
+    # -- checkpoints and garbage collection ----------------------------------------------------
+
+    def _on_block_executed(self, event: BlockExecuted) -> None:
+        assert event.height == self._executed.height + 1, "blocks execute in height order"
+        block = self._unexecuted.pop(event.height, None)
+        assert block is not None, "BlockExecuted answers a Commit"
+        assert block.hash == event.block_hash, "the executed block is the committed one"
+        self._executed = Executed(event.height, event.block_hash, event.app_hash,
+                                  block.header.time)
+        self._after_execution(event.height, event.app_hash)
+
+    def _after_execution(self, height: int, app_hash: bytes) -> None:
+        if height % self.config.checkpoint_interval != 0 or height <= self._stable.seq:
+            return
+        self._own_checkpoints[height] = app_hash
+        checkpoint = self._sign(msg.Checkpoint(height, app_hash, self._me))
+        self._log.add_checkpoint(checkpoint)
+        self._broadcast(checkpoint)
+        self._try_stabilize(height, app_hash)
+
+    def _on_checkpoint(self, checkpoint: msg.Checkpoint) -> None:
+        if checkpoint.seq <= self._stable.seq:
+            self._drop("stale")
+            return
+        if checkpoint.seq % self.config.checkpoint_interval != 0:
+            self._drop("bad_checkpoint")
+            return
+        outcome = self._log.add_checkpoint(checkpoint)
+        if outcome != "added":
+            self._drop({"duplicate": "duplicate", "conflict": "conflicting"}.get(
+                outcome, "stale"))
+            return
+        self._try_stabilize(checkpoint.seq, checkpoint.app_hash)
+
+    def _try_stabilize(self, seq: int, app_hash: bytes) -> None:
+        votes = self._log.matching_checkpoints(seq, app_hash, list(self.committee.names))
+        if len(votes) < self.committee.quorum or seq <= self._stable.seq:
+            return
+        self._adopt_stable_checkpoint(msg.CheckpointProof(seq, app_hash, tuple(votes)))
+
+    def _adopt_stable_checkpoint(self, proof: msg.CheckpointProof) -> None:
+        """A new stable checkpoint: move the low watermark, drop the log below it, prune
+        what was persisted below it, and fetch up to it if this replica is behind."""
+        assert proof.seq > self._stable.seq
+        own = self._own_checkpoints.get(proof.seq)
+        if own is not None and own != proof.app_hash:
+            self._count("checkpoint_diverged")
+        self._stable = proof
+        self._count("stable_checkpoints")
+        self._persist(KEY_CHECKPOINT, proof.encode())
+        self._log.collect_garbage(proof.seq)
+        for seq in sorted(self._own_checkpoints):
+            if seq < proof.seq:
+                del self._own_checkpoints[seq]
+        for signed in sorted(self._signed):
+            if signed[1] <= proof.seq:
+                del self._signed[signed]
+        for key, seq in sorted(self._persisted_votes.items()):
+            if seq <= proof.seq:
+                del self._persisted_votes[key]
+                self._persist(key, b"")
+        if proof.seq > self._last_committed:
+            self._request_fetch(proof.seq)
+        self._advance()
+        self._maybe_propose()
+
+    # -- state transfer ------------------------------------------------------------------------
+
+    def _request_fetch(self, to_height: int, retry: bool = False) -> None:
+        if to_height <= self._last_committed:
+            self._fetch_target = None
+            return
+        if not retry and self._fetch_target is not None and self._fetch_target >= to_height:
+            return
+        self._fetch_target = max(to_height, self._fetch_target or 0)
+        self._fetch_deadline = self._now_ms + self.config.view_timeout_ms
+        self._count("fetches")
+        self._actions.append(FetchBlocks(self._last_committed + 1, self._fetch_target))
+
+    def _on_state_transferred(self, event: StateTransferred) -> None:
+        if event.height <= self._executed.height:
+            self._count("state_transfer_ignored")
+            return
+        assert not any(h <= event.height for h in self._unexecuted), \
+            "the host executes queued commits before transferred blocks"
+        self._executed = Executed(event.height, event.block_hash, event.app_hash, event.time)
+        if event.height >= self._last_committed:
+            self._mark_committed(event.height, event.block_hash, event.time,
+                                 tuple(event.committed_tx_ids))
+            self._log.forget_through(event.height)
+        self._count("state_transfers")
+        if self._fetch_target is not None and self._fetch_target <= event.height:
+            self._fetch_target = None
+        if event.height % self.config.checkpoint_interval == 0:
+            self._after_execution(event.height, event.app_hash)
+        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._advance()
+        self._maybe_propose()
+
+    # -- view change ---------------------------------------------------------------------------
+
+    def _start_view_change(self, new_view: int) -> None:
+        """Stop taking part in the current view and ask to move to `new_view`."""
+        assert new_view > self._view
+        self._view = new_view
+        self._view_active = False
+        self._consecutive_view_changes += 1
+        self._count("view_changes")
+        self._request_deadline = None
+        self._view_change_deadline = None
+        self._lag_since = None
+        self._new_view = None
+        self._new_view_top = 0
+        self._log.start_view(new_view)
+        self._persist(KEY_VIEW, codec.pack({"view": new_view, "active": False}))
+        low = self._stable.seq
+        prepared = tuple(cert for seq, cert in sorted(self._log.prepared_certificates.items())
+                         if low < seq <= low + self.config.watermark_window)
+        view_change = self._sign(msg.ViewChange(new_view, self._stable, prepared, self._me))
+        self._my_view_change = view_change
+        self._persist(KEY_VIEW_CHANGE, view_change.encode())
+        self._broadcast(view_change)
+        self._view_changes[self._me] = view_change
+        self._prune_future()
+        self._view_change_progress()
+
+    def _on_view_change(self, view_change: msg.ViewChange) -> None:
+        known = self._view_changes.get(view_change.sender)
+        if known is not None and known.view >= view_change.view:
+            self._drop("stale")
+            return
+        if view_change.view < self._view:
+            self._drop("wrong_view")
+            return
+        if view_change.view == self._view and self._view_active:
+            if self.is_primary and self._new_view is not None:
+                self._send(view_change.sender, self._new_view)  # it missed the NEW-VIEW
+            self._drop("stale")
+            return
+        reason = check_view_change(view_change, self.committee, self.config.watermark_window)
+        if reason is not None:
+            self._drop("bad_view_change")
+            return
+        self._view_changes[view_change.sender] = view_change
+        higher = sorted((vc.view for vc in self._view_changes.values()
+                         if vc.view > self._view), reverse=True)
+        if len(higher) >= self.committee.weak_quorum:
+            # f+1 replicas want a later view: at least one honest one does, so join them.
+            self._start_view_change(higher[self.committee.weak_quorum - 1])
+        elif not self._view_active:
+            self._view_change_progress()
+
+    def _view_change_progress(self) -> None:
+        """In a view change: start the timer at a quorum; as the new primary, start the view."""
+        target = self._view
+        ready = [vc for vc in self._view_changes.values() if vc.view == target]
+        if len(ready) < self.committee.quorum:
+            return
+        if self._view_change_deadline is None:
+            self._view_change_deadline = self._now_ms + self._timeout()
+        if self.committee.primary(target) != self._me:
+            return
+        chosen = select_view_changes(ready, self.committee)
+        plan = compute_new_view(target, chosen, self.config.watermark_window)
+        pre_prepares = []
+        for unsigned in re_proposals(plan, self._me):
+            if not self._may_sign("pre_prepare", target, unsigned.seq, unsigned.digest):
+                return
+            pre_prepares.append(self._sign(unsigned))
+        new_view = self._sign(msg.NewView(target, chosen, tuple(pre_prepares), self._me))
+        for pre_prepare in pre_prepares:
+            self._signed[("pre_prepare", pre_prepare.seq)] = (target, pre_prepare.digest)
+        self._persist(KEY_NEW_VIEW, new_view.encode())
+        self._broadcast(new_view)
+        self._enter_view(new_view, plan)
+
+    def _on_new_view(self, new_view: msg.NewView) -> None:
+        if new_view.view < self._view or (new_view.view == self._view and self._view_active):
+            self._drop("stale")
+            return
+        reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
+        if reason is not None or plan is None:
+            self._drop("bad_new_view")
+            return
+        for pre_prepare in new_view.pre_prepares:
+            if pre_prepare.seq == self._last_committed and pre_prepare.digest != self._tip_hash:
+                self._drop("new_view_conflicts_committed")
+                return
+        self._enter_view(new_view, plan)
+
+    def _enter_view(self, new_view: msg.NewView, plan: NewViewPlan) -> None:
+        if new_view.view > self._view:
+            self._log.start_view(new_view.view)
+        self._view = new_view.view
+        self._view_active = True
+        self._view_change_deadline = None
+        self._new_view = new_view
+        self._new_view_top = plan.top_seq
+        self._persist(KEY_VIEW, codec.pack({"view": self._view, "active": True}))
+        self._count("new_views")
+        if plan.checkpoint.seq > self._stable.seq:
+            self._adopt_stable_checkpoint(plan.checkpoint)
+        for pre_prepare in new_view.pre_prepares:
+            if pre_prepare.seq > self._last_committed and self._in_window(pre_prepare.seq):
+                self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
+        if plan.checkpoint.seq > self._last_committed:
+            self._request_fetch(plan.checkpoint.seq)
+        for sender in sorted(self._view_changes):
+            if self._view_changes[sender].view <= self._view:
+                del self._view_changes[sender]
+        self._actions.append(ViewChanged(self._view, self.primary))
+        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._advance()
+        self._replay_future()
+        self._maybe_propose()
+
+    def _prune_future(self) -> None:
+        for sender in sorted(self._future):
+            kept = [m for m in self._future[sender] if m.view >= self._view]
+            if kept:
+                self._future[sender] = kept
+            else:
+                del self._future[sender]
+
+    def _replay_future(self) -> None:
+        buffered, self._future = self._future, {}
+        for sender in sorted(buffered, key=self.committee.order):
+            for message in buffered[sender]:
+                if message.view >= self._view:
+                    self._dispatch(message)
+
+    # -- restart -------------------------------------------------------------------------------
+
+    def _restore(self, restored: dict[str, bytes]) -> None:
+        """Resume from what this replica persisted: its view, its stable checkpoint and
+        every vote it signed above it, so that it never signs a conflicting one."""
+        live = {key: value for key, value in restored.items() if value}
+        if KEY_CHECKPOINT in live:
+            proof = msg.CheckpointProof.decode(live[KEY_CHECKPOINT], self.committee.n)
+            self._stable = proof
+            self._log.collect_garbage(proof.seq)
+        if KEY_VIEW in live:
+            state = codec.unpack(live[KEY_VIEW])
+            self._view, self._view_active = int(state["view"]), bool(state["active"])
+            self._log.start_view(self._view)
+        if KEY_VIEW_CHANGE in live:
+            view_change = msg.decode(live[KEY_VIEW_CHANGE], self._limits)
+            assert isinstance(view_change, msg.ViewChange)
+            self._my_view_change = view_change
+            self._view_changes[self._me] = view_change
+        if KEY_NEW_VIEW in live:
+            new_view = msg.decode(live[KEY_NEW_VIEW], self._limits)
+            assert isinstance(new_view, msg.NewView)
+            for pre_prepare in new_view.pre_prepares:
+                self._restore_vote("pre_prepare", pre_prepare)
+            if new_view.view == self._view and self._view_active:
+                self._new_view = new_view
+                _, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
+                self._new_view_top = plan.top_seq if plan is not None else 0
+        for key in sorted(live):
+            kind, _, seq_text = key.partition("/")
+            if kind not in VOTE_KINDS:
+                continue
+            self._persisted_votes[key] = int(seq_text)
+            if kind == "commit":
+                record = codec.unpack(live[key])
+                commit = msg.decode(record["commit"], self._limits)
+                certificate = msg.PreparedCertificate.from_map(record["prepared"],
+                                                              self.committee.n)
+                if certificate.seq > self._stable.seq:
+                    self._log.record_prepared(certificate)
+                self._restore_vote("commit", commit)
+            else:
+                self._restore_vote(kind, msg.decode(live[key], self._limits))
+        self._count("restarts")
+        self._resend_after_restart = True
+
+    def _restore_vote(self, kind: str, vote: Any) -> None:
+        self._signed[(kind, vote.seq)] = max(self._signed.get((kind, vote.seq), (-1, b"")),
+                                             (vote.view, vote.digest))
+        if vote.view != self._view or not self._view_active or not self._in_window(vote.seq):
+            return
+        if vote.seq <= self._last_committed:
+            return
+        slot = self._log.slot(vote.seq)
+        if isinstance(vote, msg.PrePrepare):
+            slot.pre_prepare = vote
+        elif isinstance(vote, msg.Prepare):
+            self._log.prepares.add(vote.view, vote.seq, self._me, vote.block_hash, vote)
+            slot.prepare_sent = True
+        elif isinstance(vote, msg.Commit):
+            self._log.commits.add(vote.view, vote.seq, self._me, vote.block_hash, vote)
+
+    def _resend_own_view_messages(self) -> None:
+        """After a restart: repeat the VIEW-CHANGE or NEW-VIEW (a peer may have missed it
+        while this replica was down) and the pre-prepares this primary signed."""
+        if not self._view_active and self._my_view_change is not None \
+                and self._my_view_change.view == self._view:
+            self._broadcast(self._my_view_change)
+            self._view_change_progress()
+        elif self._view_active and self._new_view is not None:
+            self._broadcast(self._new_view)
+        if self._stable.seq > self._last_committed:
+            self._request_fetch(self._stable.seq)
+        if self._view_active and self.is_primary:
+            for seq in sorted(self._log.slots):
+                pre_prepare = self._log.slots[seq].pre_prepare
+                if pre_prepare is not None and pre_prepare.view == self._view:
+                    self._broadcast(pre_prepare)

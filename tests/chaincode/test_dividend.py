@@ -1,0 +1,130 @@
+"""dividend: declare (record snapshot), exact shares, withholding, paged pay, read access."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaincode.dividend import compute_gross_shares, compute_withholding
+from chaincode.runtime import ChaincodeError
+from tests.chaincode.helpers import Chain, account_of, world
+
+
+def dividend_world() -> Chain:
+    chain = world()
+    for name, amount in (("alice", 1), ("bob", 1), ("carol", 1), ("dave", 3)):
+        chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain[name], amount=amount)
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["issuer-1"], amount=50)
+    chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=1_000_000)
+    return chain
+
+
+def test_largest_remainder_and_ties_by_account() -> None:
+    assert compute_gross_shares(10, [("a", 1), ("b", 1), ("c", 1)]) == [4, 3, 3]
+    assert compute_gross_shares(10, [("c", 1), ("b", 1), ("a", 1)]) == [3, 3, 4]
+    assert compute_gross_shares(100, [("a", 1), ("b", 2), ("c", 3)]) == [17, 33, 50]
+    assert compute_withholding(100_000, 1400) == (14_000, 1_400, 84_600)
+    assert compute_withholding(100_000, 2000) == (20_000, 2_000, 78_000)
+    assert compute_withholding(99, 1400) == (13, 1, 85)
+
+
+def test_declare_and_pay_in_pages() -> None:
+    chain = dividend_world()
+    for caller in ("ksd", "fss", "issuer-2", "alice"):
+        chain.fail("UNAUTHORIZED", caller, "dividend", "declare", symbol="APT1", total=1000)
+    chain.fail("UNKNOWN_TOKEN", "issuer-1", "dividend", "declare", symbol="NOPE", total=1)
+    chain.fail("INSUFFICIENT_CASH", "issuer-1", "dividend", "declare", symbol="APT1",
+               total=1_000_001)
+    outcome = chain.execute(chain["issuer-1"], "dividend", "declare",
+                            {"symbol": "APT1", "total": 1_000_000})
+    assert outcome.ok and [e.name for e in outcome.events] == ["DividendDeclared"]
+    declaration = outcome.result
+    dividend_id = declaration["dividend_id"]
+    assert declaration["entitled"] == 6 and declaration["holders"] == 4  # issuer excluded
+    # after the record block, trades do not change the entitlement
+    chain.ok("alice", "token", "transfer", symbol="APT1", to=chain["bob"], amount=1)
+    shares = {name: chain.query("ksd", "dividend", "entitlement", dividend_id=dividend_id,
+                                account=chain[name]) for name in ("alice", "bob", "carol",
+                                                                  "dave")}
+    assert sum(s["gross"] for s in shares.values()) == 1_000_000
+    assert shares["dave"]["gross"] == 500_000 and shares["dave"]["class"] == "corporate"
+    assert shares["carol"]["class"] == "non_resident" and shares["carol"]["it_bps"] == 2000
+    assert shares["alice"]["class"] == "resident"
+    assert shares["dave"]["income_tax"] == 0 and shares["dave"]["net"] == 500_000
+    for entry in shares.values():
+        assert entry["net"] + entry["income_tax"] + entry["local_tax"] == entry["gross"]
+    chain.fail("UNAUTHORIZED", "issuer-2", "dividend", "pay", dividend_id=dividend_id,
+               max_holders=2)
+    chain.fail("BAD_ARGS", "issuer-1", "dividend", "pay", dividend_id=dividend_id,
+               max_holders=0)
+    chain.fail("UNKNOWN_DIVIDEND", "issuer-1", "dividend", "pay", dividend_id=99,
+               max_holders=2)
+    first = chain.ok("issuer-1", "dividend", "pay", dividend_id=dividend_id, max_holders=3)
+    assert (first["paid"], first["done"]) == (3, False)
+    second = chain.ok("issuer-1", "dividend", "pay", dividend_id=dividend_id, max_holders=3)
+    assert (second["paid"], second["done"]) == (1, True)
+    chain.fail("ALREADY_PAID", "issuer-1", "dividend", "pay", dividend_id=dividend_id,
+               max_holders=1)
+    withheld = sum(s["income_tax"] + s["local_tax"] for s in shares.values())
+    assert chain.cash("tax") == withheld
+    for name, entry in shares.items():
+        assert chain.cash(name) == entry["net"]
+    assert chain.cash("issuer-1") == 0
+    record = chain.query("alice", "dividend", "get", dividend_id=dividend_id)
+    assert record["done"] and record["paid_gross"] == 1_000_000
+    assert record["paid_income_tax"] + record["paid_local_tax"] == withheld
+    assert chain.query("alice", "dividend", "declarations", symbol="APT1") == [record]
+    payments = chain.query("fss", "dividend", "payments", dividend_id=dividend_id)
+    assert all(row["paid"] for row in payments["entitlements"])
+
+
+def test_pay_checks_the_issuers_cash_per_page() -> None:
+    chain = dividend_world()
+    declared = chain.ok("issuer-1", "dividend", "declare", symbol="APT1", total=600_000)
+    chain.ok("bank", "cash", "burn", from_=chain["issuer-1"], amount=700_000)
+    chain.fail("INSUFFICIENT_CASH", "issuer-1", "dividend", "pay",
+               dividend_id=declared["dividend_id"], max_holders=4)
+    assert chain.ok("issuer-1", "dividend", "pay", dividend_id=declared["dividend_id"],
+                    max_holders=1)["paid"] == 1
+
+
+def test_nobody_entitled() -> None:
+    chain = world()
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["issuer-1"], amount=50)
+    chain.fail("NO_ENTITLED_HOLDERS", "issuer-1", "dividend", "declare", symbol="APT1",
+               total=10)
+
+
+def test_recovered_holder_is_paid_at_the_new_key() -> None:
+    chain = dividend_world()
+    declared = chain.ok("issuer-1", "dividend", "declare", symbol="APT1", total=6_000)
+    new = account_of("alice-2")
+    chain.ok("ksd", "token", "recover", old=chain["alice"], new=new, reason="lost key")
+    chain.ok("issuer-1", "dividend", "pay", dividend_id=declared["dividend_id"], max_holders=10)
+    entry = chain.query("ksd", "dividend", "entitlement", dividend_id=declared["dividend_id"],
+                        account=chain["alice"])
+    assert entry["paid_to"] == new and chain.cash("alice-2") == entry["net"]
+
+
+def test_dividend_read_access() -> None:
+    chain = dividend_world()
+    declared = chain.ok("issuer-1", "dividend", "declare", symbol="APT1", total=600)
+    dividend_id = declared["dividend_id"]
+    for reader in ("alice", "broker-a", "issuer-1", "ksd", "fss"):
+        chain.query(reader, "dividend", "entitlement", dividend_id=dividend_id,
+                    account=chain["alice"])
+    for reader in ("bob", "broker-b", "issuer-2", "bank", "tax", "nobody"):
+        with pytest.raises(ChaincodeError) as caught:
+            chain.query(reader, "dividend", "entitlement", dividend_id=dividend_id,
+                        account=chain["alice"])
+        assert caught.value.code == "FORBIDDEN"
+    with pytest.raises(ChaincodeError) as caught:
+        chain.query("ksd", "dividend", "entitlement", dividend_id=dividend_id,
+                    account=chain["erin"])
+    assert caught.value.code == "NOT_ENTITLED"
+    for reader in ("alice", "nobody"):
+        with pytest.raises(ChaincodeError) as caught:
+            chain.query(reader, "dividend", "payments", dividend_id=dividend_id)
+        assert caught.value.code == "FORBIDDEN"
+    with pytest.raises(ChaincodeError) as caught:
+        chain.query("nobody", "dividend", "get", dividend_id=dividend_id)
+    assert caught.value.code == "FORBIDDEN"

@@ -1,0 +1,93 @@
+"""Crash safety: persist before send, resume from `restored`, never sign a conflicting vote."""
+
+from __future__ import annotations
+
+from consensus import messages as msg
+from consensus.block import make_block
+from consensus.events import Broadcast, MessageReceived, Tick
+from tests.consensus.harness import CHAIN, GENESIS_TIME, Cluster, message_type, signer_of, txs
+
+
+def votes_in(actions, type_tag: str) -> list:
+    return [msg.decode(a.data, msg.DecodeLimits(1 << 30, 100, 100)) for a in actions
+            if isinstance(a, Broadcast) and message_type(a.data) == type_tag]
+
+
+def test_restarted_backup_never_prepares_a_conflicting_block() -> None:
+    cluster = Cluster(4)
+    cluster.deliver_if = lambda s, t, data: message_type(data) != "COMMIT"
+    cluster.submit(txs(0, 1))
+    cluster.tick(50)
+    signed_hash = cluster["op1"]._log.prepared_certificates[1].block.hash
+    assert "prepare/00000000000000000001" in cluster.nodes["op1"].disk
+    cluster.crash("op1")
+    op1 = cluster.restart("op1")
+    # an equivocating primary offers the restarted replica another block for (view 0, seq 1)
+    other = make_block(CHAIN, 1, bytes(32), GENESIS_TIME, 0, "op0", [(b"other", bytes(64))])
+    equivocation = msg.sign(msg.PrePrepare(0, 1, other, "op0"), signer_of("op0"), CHAIN)
+    actions = op1.handle(MessageReceived("op0", equivocation.encode()))
+    assert votes_in(actions, "PREPARE") == []
+    assert all(v.block_hash == signed_hash for v in votes_in(actions, "COMMIT"))
+    assert not op1._may_sign("prepare", 0, 1, other.hash)
+    assert op1._may_sign("prepare", 0, 1, signed_hash)
+    assert op1._may_sign("prepare", 1, 1, other.hash)  # a later view is another vote
+
+
+def test_restarted_primary_re_sends_its_pre_prepare_instead_of_a_new_one() -> None:
+    cluster = Cluster(4)
+    cluster.deliver_if = lambda s, t, data: s != "op0"  # op0's messages are all lost
+    cluster.submit(txs(0, 2))
+    cluster.tick(50)
+    proposed = msg.decode(cluster.nodes["op0"].disk["pre_prepare/00000000000000000001"],
+                          msg.DecodeLimits(1 << 30, 100, 100))
+    cluster.crash("op0")
+    cluster.deliver_if = None
+    op0 = cluster.restart("op0")
+    actions = op0.handle(Tick(cluster.now + 50))
+    resent = votes_in(actions, "PRE-PREPARE")
+    assert [p.block.hash for p in resent] == [proposed.block.hash]
+    cluster._apply(cluster.nodes["op0"], actions)
+    cluster.run()
+    assert cluster.heights() == {name: 1 for name in cluster.names}
+
+
+def test_restart_resumes_the_persisted_view() -> None:
+    cluster = Cluster(4)
+    cluster.crash("op0")
+    cluster.submit(txs(0, 1))
+    cluster.advance(2100)
+    assert cluster.heights()["op2"] == 1
+    cluster.crash("op2")
+    op2 = cluster.restart("op2")
+    assert (op2.view, op2.in_view_change, op2.last_committed) == (1, False, 1)
+    cluster.submit(txs(1, 1), to=["op1", "op2", "op3"])
+    cluster.tick(50)
+    assert cluster.heights()["op2"] == 2
+    cluster.assert_same_chain()
+
+
+def test_restart_in_a_view_change_repeats_the_view_change() -> None:
+    cluster = Cluster(4)
+    cluster.submit(txs(0, 1), to=["op3"])
+    cluster.advance(2050)
+    assert cluster["op3"].in_view_change
+    cluster.crash("op3")
+    op3 = cluster.restart("op3")
+    assert (op3.view, op3.in_view_change) == (1, True)
+    actions = op3.handle(Tick(cluster.now))
+    assert [message_type(a.data) for a in actions if isinstance(a, Broadcast)] == [
+        "VIEW-CHANGE"]
+    assert op3.stats["restarts"] == 1
+
+
+def test_what_is_persisted_stays_bounded() -> None:
+    cluster = Cluster(4, checkpoint_interval=4, watermark_window=8, max_block_txs=1)
+    sizes = []
+    for i in range(30):
+        cluster.submit(txs(i, 1))
+        cluster.tick(50)
+        sizes.append(max(len(node.disk) for node in cluster.nodes.values()))
+    assert max(sizes) <= 3 * 8 + 3  # votes within one window, plus view/checkpoint keys
+    cluster.crash("op1")
+    op1 = cluster.restart("op1")
+    assert op1.stable_checkpoint == 28 and op1.low_watermark == 28
