@@ -54,6 +54,18 @@ def is_running(pid: int | None, directory: str | Path, name: str) -> bool:
     return str(config_path(directory, name).resolve()).encode() in cmdline
 
 
+_children: dict[int, subprocess.Popen[bytes]] = {}  # nodes this process started, by pid
+
+
+def is_alive(pid: int | None, directory: str | Path, name: str) -> bool:
+    """Like is_running, but exact for a child we just started: between fork and exec its
+    /proc cmdline is still ours, so ask the Popen handle instead."""
+    child = _children.get(pid or 0)
+    if child is not None:
+        return child.poll() is None
+    return is_running(pid, directory, name)
+
+
 def start_node(directory: str | Path, name: str) -> int:
     node_dir = Path(directory) / "nodes" / name
     log = open(node_dir / "node.log", "ab")  # noqa: SIM115 - handed to the child
@@ -63,6 +75,7 @@ def start_node(directory: str | Path, name: str) -> int:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True, cwd=str(node_dir))
     log.close()
+    _children[process.pid] = process
     return process.pid
 
 
@@ -110,7 +123,7 @@ def wait_ready(directory: Path, cluster: dict[str, Any], progress: Callable[[str
                 status, _ = http_json(entry["rpc"] + "/readyz", 1.0)
                 if status == 200:
                     waiting.remove(entry["name"])
-                elif not is_running(entry["pid"], directory, entry["name"]):
+                elif not is_alive(entry["pid"], directory, entry["name"]):
                     log = directory / "nodes" / entry["name"] / "node.log"
                     tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                     raise SystemExit(f"node {entry['name']} exited; its log ends:\n{tail}")
@@ -134,10 +147,13 @@ def down(directory: str | Path, progress: Callable[[str], None] = print) -> None
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
     for entry, pid in running:
-        while is_running(pid, directory, entry["name"]) and time.monotonic() < deadline:
+        while is_alive(pid, directory, entry["name"]) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if is_running(pid, directory, entry["name"]):
+        if is_alive(pid, directory, entry["name"]):
             os.kill(pid, signal.SIGKILL)
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait()
         entry["pid"] = None
         progress(f"stopped {entry['name']} (pid {pid})")
     for entry in cluster["nodes"]:

@@ -58,7 +58,7 @@ class Cluster:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         pid = self.pid(name)
         os.kill(pid, sig)
-        wait_until(lambda: not clustermod.is_running(pid, self.dir, name), 10,
+        wait_until(lambda: not clustermod.is_alive(pid, self.dir, name), 10,
                    f"{name} to exit")
 
     def up(self) -> None:

@@ -181,8 +181,9 @@ def test_signed_requests_401_and_403(single):
 
 def test_query_read_access(single):
     bank = single.keys["bank"].account
-    assert isinstance(single.client("bank").query("cash", "balance", {"account": bank}), int)
-    assert isinstance(single.client("fss").query("cash", "balance", {"account": bank}), int)
+    own = single.client("bank").query("cash", "balance", {"account": bank})
+    assert own["account"] == bank and own["balance"] > 0
+    assert single.client("fss").query("cash", "balance", {"account": bank}) == own
     with pytest.raises(Exception) as caught:
         single.client("broker-b").query("cash", "balance", {"account": bank})
     assert caught.value.status == 403 and caught.value.code == "forbidden"
