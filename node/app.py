@@ -27,6 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import chaincode
+from consensus import codec
+from consensus.block import Block, CommitCertificate, check_certificate
+from consensus.crypto import Signer
 from consensus.replica import (
     BlockExecuted,
     Broadcast,
@@ -46,11 +50,6 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
-
-import chaincode
-from consensus import codec
-from consensus.block import Block, CommitCertificate, check_certificate
-from consensus.crypto import Signer
 from node.executor import AppliedBlock, Executor, VerifiedCache
 from node.mempool import Mempool
 from node.metrics import Metrics

@@ -5,6 +5,13 @@
     a/sym/<symbol>\\x00<height><index>     -> tx id     every tx whose args or events name it
     a/rej/<code>\\x00<height><index>       -> tx id     every committed tx chaincode refused
     a/rej/*\\x00<height><index>            -> tx id     the same, across codes, for ranges
+    a/div/<symbol>\\x00<height><index>     -> tx id     every successful dividend transaction
+                                                        (declare, pay) of the token
+
+Deterministic: built only from the block's transactions and receipts, in block order, and
+written into the block's own batch (nothing here reads the store or the clock). A node that
+indexed blocks before an index kind existed lacks it for those blocks; replaying its store
+from genesis (a fresh data directory) rebuilds every index.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from node.storage import Batch
 from node.storage import schema as s
 
 ALL_CODES = "*"
+DIVIDENDS = "div"
 
 
 def accounts_named(value: Any, into: set[str]) -> None:
@@ -52,3 +60,6 @@ def audit_indexer(applied: AppliedBlock, batch: Batch) -> None:
         if not receipt.ok and receipt.error is not None:
             batch.put(s.audit_key("rej", receipt.error["code"], height, index), receipt.tx_id)
             batch.put(s.audit_key("rej", ALL_CODES, height, index), receipt.tx_id)
+        if receipt.ok and tx.contract == "dividend":
+            for symbol in sorted(symbols_named(receipt.result, receipt.events)):
+                batch.put(s.audit_key(DIVIDENDS, symbol, height, index), receipt.tx_id)

@@ -178,6 +178,7 @@ class Executor:
             batch.put(s.history_key(key, 0), value)
         app_hash = compute_app_hash(genesis_hash, writes)
         batch.put(s.META_GENESIS, genesis_hash)
+        batch.put(s.META_GENESIS_TIME, s.u64(genesis_time))
         batch.put(s.META_HEIGHT, s.u64(0))
         batch.put(s.META_APP_HASH, app_hash)
         batch.put(s.META_BLOCK_HASH, b"\x00" * 32)
@@ -280,10 +281,19 @@ class Executor:
 
     def query(self, caller: str, contract: str, method: str, args: Any,
               at_height: int | None = None) -> Any:
-        state = self.state if at_height is None else HistoricalState(self.store, at_height)
-        height = self.height if at_height is None else at_height
-        return self.registry.query(state, caller, height, self.last_block_time, contract,
-                                   method, args)
+        if at_height is None:
+            return self.registry.query(self.state, caller, self.height, self.last_block_time,
+                                       contract, method, args)
+        return self.registry.query(HistoricalState(self.store, at_height), caller, at_height,
+                                   self.block_time_at(at_height), contract, method, args)
+
+    def block_time_at(self, height: int) -> int:
+        """The time of block `height` (the genesis time for 0)."""
+        if height == 0:
+            return s.read_u64(self.store.get(s.META_GENESIS_TIME) or s.u64(0))
+        block = self.block(height)
+        assert block is not None, height
+        return block.header.time
 
     def identity(self, account: str) -> dict[str, Any] | None:
         """The identity record of an account, read without access checks (node-internal)."""

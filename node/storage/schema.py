@@ -37,6 +37,7 @@ META_APP_HASH = META + b"app_hash"
 META_BLOCK_HASH = META + b"last_block_hash"
 META_BLOCK_TIME = META + b"last_block_time"
 META_GENESIS = META + b"genesis_hash"
+META_GENESIS_TIME = META + b"genesis_time"
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
