@@ -337,8 +337,22 @@ class Replica:
                 return False
             buffer.append(message)
             self._count("buffered_future_view")
+            self._maybe_join_later_view()
             return False
         return True
+
+    def _maybe_join_later_view(self) -> None:
+        """Signed messages of later views from f+1 operators: at least one honest replica is
+        there (this one restarted, or missed the view change). Ask to join: the VIEW-CHANGE
+        makes that view's primary re-send its NEW-VIEW."""
+        views = sorted((max(m.view for m in messages) for messages in self._future.values()
+                        if messages), reverse=True)
+        if len(views) < self.committee.weak_quorum:
+            return
+        target = views[self.committee.weak_quorum - 1]
+        if target > self._view:
+            self._count("joined_later_view")
+            self._start_view_change(target)
 
     def _check_seq(self, seq: int) -> bool:
         if seq <= self._last_committed:

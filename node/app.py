@@ -132,6 +132,7 @@ class Node:
         self._fetching = False
         self._fetch_target = 0
         self._fetch_replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._transferred_tx_ids: list[bytes] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._submitted_at: dict[bytes, float] = {}
         self.started_at = time.monotonic()
@@ -344,6 +345,7 @@ class Node:
             return False
         applied = self.executor.apply(block, cert)
         self._after_apply(applied)
+        self._transferred_tx_ids.extend(receipt.tx_id for receipt in applied.receipts)
         return True
 
     def _observe(self, payload: Any) -> None:
@@ -355,6 +357,7 @@ class Node:
             self._pending_blocks[block.height] = (block, cert)
         while self.executor.height + 1 in self._pending_blocks:
             self._apply_verified(*self._pending_blocks.pop(self.executor.height + 1))
+        self._transferred_tx_ids.clear()  # observers have no replica to tell
         for height in [h for h in self._pending_blocks if h <= self.executor.height]:
             del self._pending_blocks[height]
         if self._pending_blocks and not self._fetching:
@@ -386,8 +389,9 @@ class Node:
                 failures = 0 if progressed else failures + 1
             if self.replica is not None:
                 e = self.executor
+                tx_ids, self._transferred_tx_ids = tuple(self._transferred_tx_ids), []
                 self.run(self.replica.handle(StateTransferred(
-                    e.height, e.last_block_hash, e.app_hash, e.last_block_time)))
+                    e.height, e.last_block_hash, e.app_hash, e.last_block_time, tx_ids)))
         finally:
             self._fetching = False
 

@@ -91,3 +91,25 @@ def test_what_is_persisted_stays_bounded() -> None:
     cluster.crash("op1")
     op1 = cluster.restart("op1")
     assert op1.stable_checkpoint == 28 and op1.low_watermark == 28
+
+
+def test_restarted_old_primary_joins_the_later_view_and_catches_up() -> None:
+    """The primary crashes, the others move to view 1 and commit; the old primary restarts in
+    view 0. Signed view-1 messages from f+1 operators make it ask to join view 1; the new
+    primary re-sends its NEW-VIEW, and the old primary commits with the others again."""
+    cluster = Cluster(4)
+    cluster.submit(txs(0, 1))
+    cluster.tick(50)
+    assert cluster.heights()["op0"] == 1
+    cluster.crash("op0")
+    cluster.submit(txs(1, 1), to=["op1", "op2", "op3"])
+    cluster.advance(2100)
+    assert cluster["op1"].view == 1 and cluster.heights()["op1"] == 2
+    op0 = cluster.restart("op0")
+    assert op0.view == 0
+    cluster.submit(txs(2, 1), to=["op1", "op2", "op3"])
+    cluster.advance(3000)
+    assert op0.view == 1 and not op0.in_view_change
+    assert op0.stats["joined_later_view"] == 1
+    assert cluster.heights() == {name: 3 for name in cluster.names}
+    cluster.assert_same_chain()
