@@ -149,14 +149,14 @@ def story(path: Path) -> None:
         "rules": {"lockup_ms": 0, "max_holders": 0,
                   "allowed_investor_types": ["general", "qualified", "professional",
                                              "corporate"],
-                  "allowed_countries": ["KR"], "max_holding_bps": 5000,
+                  "allowed_countries": ["KR"], "max_holding_bps": 3500,
                   "issuer_annual_limit": 0}})
     s.tx("issuer-1", "token", "set_document", {
         "symbol": SYMBOL, "name": "prospectus", "uri": "https://example.invalid/seoul1.pdf",
         "sha256": "ab" * 32})
     s.tx("ksd", "token", "approve", {"symbol": SYMBOL, "cap": 600_000})
     say(f"  {SYMBOL}: unit price {won(UNIT_PRICE)} KRW, max supply 1,000,000, cap 600,000 "
-        "approved by ksd; holders KR only, at most 50% each")
+        "approved by ksd; holders KR only, at most 35% of max supply each")
 
     say("\n== 3. Issuance (token.issue)")
     for name, amount in (("park", 300_000), ("lee", 150_000), ("hanbit", 100_000),
@@ -178,7 +178,7 @@ def story(path: Path) -> None:
         ("park", "choi", 100, "park -> choi (AML risk high)"),
         ("park", "tanaka", 100, "park -> tanaka (Japan; token is KR only)"),
         ("lee", "kim", 10_000, "lee -> kim 10,000 (kim's yearly limit of 100,000,000 KRW)"),
-        ("lee", "park", 200_000, "lee -> park 200,000 (park would hold over 50%)"),
+        ("lee", "park", 50_000, "lee -> park 50,000 (park would hold over 35%)"),
     ]
     for sender, recipient, amount, label in attempts:
         to = recipient if len(recipient) == 64 else s.account(recipient)
