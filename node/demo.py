@@ -76,6 +76,7 @@ class Story:
         self.names: dict[str, str] = {k.account: org for org, k in self.keys.items()}
         self.refused: list[list[Any]] = []
         self.turn = 0
+        self.dividend_id: Any = None
 
     def client(self, who: str) -> Client:
         signer = self.keys.get(who) or self.investors[who]
@@ -127,7 +128,7 @@ def run_demo(directory: str = "demo-net", n: int = 4, keep: bool = False) -> Non
             clustermod.down(path, progress=lambda line: None)
 
 
-def story(path: Path) -> None:
+def story(path: Path) -> Story:
     s = Story(path)
     now = int(time.time() * 1000)
 
@@ -250,3 +251,5 @@ def story(path: Path) -> None:
     say(f"\n  chain {status['chain_id']} at height {status['height']}, app hash "
         f"{status['app_hash'][:16]}..., every block signed by 2f+1 operators")
     sys.stdout.flush()
+    s.dividend_id = dividend_id
+    return s

@@ -1,0 +1,68 @@
+"""The demo story over HTTP on a real 4-node cluster: balances, refusal codes, dividend
+arithmetic with withholding, and read access."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.client import ApiError
+from node.demo import SYMBOL, story
+from tests.e2e.conftest import start_cluster
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_story(tmp_path, capsys):
+    net = start_cluster(tmp_path / "net", 4)
+    try:
+        s = story(net.dir)
+        printed = capsys.readouterr().out
+        assert "Cap table of SEOUL1" in printed and "REFUSED" in printed
+
+        assert [code for _, code, _ in s.refused] == [
+            "CAP_EXCEEDED", "INSUFFICIENT_BALANCE", "RECIPIENT_NOT_VERIFIED", "AML_BLOCKED",
+            "COUNTRY_NOT_ALLOWED", "INVESTMENT_LIMIT_EXCEEDED", "HOLDING_LIMIT_EXCEEDED",
+            "INSUFFICIENT_BALANCE"]
+
+        def balance(name):
+            return s.query("fss", "token", "balance",
+                           {"symbol": SYMBOL, "account": s.account(name)})["balance"]
+
+        # issued 300k/150k/100k/10k; park->kim 5k; lee->park 20k; ksd forced hanbit->lee 10k
+        assert {n: balance(n) for n in ("park", "lee", "hanbit", "kim")} == {
+            "park": 315_000, "lee": 140_000, "hanbit": 90_000, "kim": 15_000}
+        supply = s.query("fss", "token", "info", {"symbol": SYMBOL})
+        assert supply["issued"] == 560_000 and supply["outstanding"] == 560_000
+
+        total = 12_345_678
+        rows = {n: s.query("fss", "dividend", "entitlement",
+                           {"dividend_id": s.dividend_id, "account": s.account(n)})
+                for n in ("park", "lee", "hanbit", "kim")}
+        assert sum(r["gross"] for r in rows.values()) == total
+        for name, row in rows.items():
+            assert row["gross"] * 560_000 // total in range(balance(name) - 1, balance(name) + 1)
+            assert row["net"] + row["income_tax"] + row["local_tax"] == row["gross"]
+        assert rows["hanbit"]["income_tax"] == 0  # corporate
+        assert rows["park"]["income_tax"] == rows["park"]["gross"] * 1400 // 10000
+        assert rows["park"]["local_tax"] == rows["park"]["income_tax"] // 10
+        withheld = sum(r["income_tax"] + r["local_tax"] for r in rows.values())
+        tax = s.query("fss", "cash", "balance", {"account": s.account("tax")})["balance"]
+        assert tax == withheld
+        for name, row in rows.items():
+            cash = s.query("fss", "cash", "balance", {"account": s.account(name)})["balance"]
+            assert cash == row["net"], name
+
+        # read access: an investor sees its own balance, not another's
+        assert s.query("kim", "token", "balance",
+                       {"symbol": SYMBOL, "account": s.account("kim")})["balance"] == 15_000
+        for reader, target in (("kim", "park"), ("issuer-1", "tax"), ("broker-a", "park")):
+            contract, args = (("cash", {"account": s.account(target)}) if target == "tax"
+                              else ("token", {"symbol": SYMBOL, "account": s.account(target)}))
+            with pytest.raises(ApiError) as caught:
+                s.query(reader, contract, "balance", args)
+            assert caught.value.status == 403 and caught.value.code == "forbidden"
+        # the regulator writes nothing
+        receipt = s.client("fss").submit("cash", "mint", {"to": s.account("fss"), "amount": 1})
+        assert not receipt["ok"] and receipt["error"]["code"] == "UNAUTHORIZED"
+    finally:
+        net.down()
