@@ -150,6 +150,12 @@ def cmd_tx_submit(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_tx_sign(args: argparse.Namespace) -> None:
+    tx = _client(args).build(args.contract, args.method, _json_arg(args.args))
+    print(json.dumps({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}))
+    print(f"tx_id {tx.tx_id_hex}", file=sys.stderr)
+
+
 def cmd_query(args: argparse.Namespace) -> None:
     from node.client import ApiError
 
@@ -234,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     _client_args(submit)
     submit.add_argument("--no-wait", action="store_true", help="return once admitted")
     submit.set_defaults(func=cmd_tx_submit)
+    sign = tx.add_parser(
+        "sign", help="print a signed envelope as JSON, to submit with any HTTP client",
+        description="Sign CONTRACT.METHOD(ARGS) with KEY and print the envelope "
+                    '{"body": hex, "sig": hex} for POST /v1/tx (its id goes to stderr).',
+        epilog="example: stoledger tx sign --dir net --key bank cash mint '{...}' > tx.json\n"
+               "         curl -H 'Content-Type: application/json' --data @tx.json "
+               "'URL/v1/tx?wait=commit'")
+    _client_args(sign)
+    sign.set_defaults(func=cmd_tx_sign)
 
     query = sub.add_parser(
         "query", help="run a signed chaincode query",

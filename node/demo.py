@@ -17,8 +17,10 @@ from typing import Any
 
 from consensus.crypto import Signer
 from genesis.builder import load_keyfile
+from genesis.schema import load_genesis
 from node import cluster as clustermod
 from node.client import ApiError, Client
+from node.proof import verify_proof
 
 SYMBOL = "SEOUL1"
 UNIT_PRICE = 5_000  # KRW per unit
@@ -247,7 +249,16 @@ def story(path: Path) -> Story:
     say(f"\n  tax account holds {won(tax if isinstance(tax, int) else tax.get('balance', 0))}"
         f" KRW withheld; gross shares sum to {won(sums[0])} = the declared total: "
         f"{'yes' if sums[0] == total else 'NO'}")
-    status = s.client("fss").status()
+    regulator = s.client("fss")
+    supply = regulator.get(f"/v1/audit/supply?symbol={SYMBOL}", signed=True)
+    say(f"\n  Audit: supply of {SYMBOL} reconciles (issued - redeemed = outstanding = sum of "
+        f"balances = {won(supply['sum_of_balances'])}): {supply['reconciles']}")
+    proof = regulator.get("/v1/audit/proof", signed=True)
+    valid, reason = verify_proof(load_genesis(path / "genesis.json"), proof)
+    say(f"  Audit: proof of the last block checked offline against genesis: {reason}")
+    if not valid:
+        raise SystemExit("the chain served a proof that does not verify")
+    status = regulator.status()
     say(f"\n  chain {status['chain_id']} at height {status['height']}, app hash "
         f"{status['app_hash'][:16]}..., every block signed by 2f+1 operators")
     sys.stdout.flush()

@@ -18,6 +18,8 @@ def test_demo_story(tmp_path, capsys):
         s = story(net.dir)
         printed = capsys.readouterr().out
         assert "Cap table of SEOUL1" in printed and "REFUSED" in printed
+        assert "reconciles" in printed and "): True" in printed
+        assert "checked offline against genesis: valid: block" in printed
 
         assert [code for _, code, _ in s.refused] == [
             "CAP_EXCEEDED", "INSUFFICIENT_BALANCE", "RECIPIENT_NOT_VERIFIED", "AML_BLOCKED",
