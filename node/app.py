@@ -11,6 +11,10 @@ p2p frames are canonical msgpack `[kind, payload]`:
     "f"  state-transfer request [from_height, to_height]
     "b"  state-transfer answer [[block bytes, certificate bytes], ...]
     "k"  a committed block for observers: [block bytes, certificate bytes]
+    "s"  the sender's executed height, every SYNC_INTERVAL_MS: a node that stays behind the
+         (f+1)-th highest height its peers report (so at least one honest node has it)
+         fetches up to there. This is how a restarted node catches up before any stable
+         checkpoint shows it the way.
 Every block that arrives outside consensus ("b", "k") is checked against genesis: its commit
 certificate must carry 2f+1 valid operator votes, and it must extend this node's chain.
 """
@@ -61,6 +65,8 @@ from node.tx import Transaction, TxError
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
+SYNC_INTERVAL_MS = 500  # how often an operator tells its peers its executed height
+SYNC_BEHIND_MS = 1_000  # behind f+1 peers this long (not just a commit in flight): fetch
 GOSSIP_BATCH = 500  # client transactions per "t" frame
 FETCH_BATCH = 64  # blocks per state-transfer answer
 FETCH_TIMEOUT_S = 3.0
@@ -133,6 +139,9 @@ class Node:
         self._fetch_target = 0
         self._fetch_replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._transferred_tx_ids: list[bytes] = []
+        self._peer_heights: dict[str, int] = {}
+        self._behind_since: float | None = None
+        self._last_sync_sent = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._submitted_at: dict[bytes, float] = {}
         self.started_at = time.monotonic()
@@ -172,6 +181,7 @@ class Node:
         while True:
             try:
                 self._flush_gossip()
+                self._sync()
                 if self.replica is not None:
                     self.run(self.replica.handle(Tick(now_ms())))
                 if self.mempool.pending and len(self.mempool) % 64 == 0:
@@ -180,6 +190,23 @@ class Node:
                 log.exception("tick failed")
                 raise
             await asyncio.sleep(TICK_MS / 1000)
+
+    def _sync(self) -> None:
+        now = time.monotonic()
+        if self.voting and now - self._last_sync_sent >= SYNC_INTERVAL_MS / 1000:
+            self._last_sync_sent = now
+            self.p2p.broadcast(codec.pack(["s", self.executor.height]), voting_only=False)
+        reported = sorted(self._peer_heights.values(), reverse=True)
+        witnesses = self.genesis.f + 1
+        target = reported[witnesses - 1] if len(reported) >= witnesses else 0
+        if target <= self.executor.height:
+            self._behind_since = None
+        elif self._behind_since is None:
+            self._behind_since = now
+        elif now - self._behind_since >= SYNC_BEHIND_MS / 1000 and not self._fetching:
+            log.info("behind: at %d, peers at %d; fetching", self.executor.height, target)
+            self._behind_since = None
+            self._start_fetch(target)
 
     # Carrying out the replica's actions
 
@@ -202,11 +229,15 @@ class Node:
             elif isinstance(action, Broadcast):
                 self.p2p.broadcast(codec.pack(["c", action.data]))
             elif isinstance(action, Commit):
-                if action.block.height <= self.executor.height:
-                    continue  # already applied through state transfer
+                assert self.replica is not None
+                height = action.block.height
+                if height <= self.executor.height:  # already applied through a fetch
+                    queue.extend(self.replica.handle(BlockExecuted(
+                        height, self.executor.block_hash_at(height),
+                        self.executor.app_hash_at(height))))
+                    continue
                 applied = self.executor.apply(action.block, action.certificate)
                 self._after_apply(applied)
-                assert self.replica is not None
                 queue.extend(self.replica.handle(BlockExecuted(
                     applied.block.height, applied.block.hash, applied.app_hash)))
             elif isinstance(action, FetchBlocks):
@@ -251,6 +282,33 @@ class Node:
         if self.replica is not None:
             self.run(self.replica.handle(TxsAdmitted((self._pending_tx(tx),))))
         self.metrics.txs_admitted += 1
+
+    def submit_many(self, txs: list[Transaction]) -> list[TxError | None]:
+        """`submit` for a batch (POST /v1/txs): the same checks and gossip per transaction,
+        but one TxsAdmitted for the batch, so the primary cuts blocks once per request rather
+        than once per transaction. Returns, in order, None (admitted) or the refusal."""
+        outcomes: list[TxError | None] = []
+        admitted: list[PendingTx] = []
+        now = now_ms()
+        started = time.monotonic()
+        for tx in txs:
+            try:
+                self.mempool.admit(tx, now)
+            except TxError as error:
+                outcomes.append(error)
+                continue
+            outcomes.append(None)
+            self._submitted_at[tx.tx_id] = started
+            self._gossip.append([tx.body_bytes, tx.sig])
+            if len(self._gossip) >= GOSSIP_BATCH:
+                self._flush_gossip()
+            admitted.append(self._pending_tx(tx))
+        if len(self._submitted_at) > 4 * self.mempool.max_txs:
+            self._submitted_at.clear()
+        if admitted and self.replica is not None:
+            self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
+        self.metrics.txs_admitted += len(admitted)
+        return outcomes
 
     @staticmethod
     def _pending_tx(tx: Transaction) -> PendingTx:
@@ -300,6 +358,8 @@ class Node:
                 self._serve_fetch(peer, payload)
             elif kind == "b":
                 self._fetch_replies.put_nowait((peer, payload))
+            elif kind == "s" and self.genesis.is_operator(peer) and isinstance(payload, int):
+                self._peer_heights[peer] = payload
             elif kind == "k" and not self.voting:
                 self._observe(payload)
             else:

@@ -22,7 +22,7 @@ from typing import Any
 
 from chaincode.runtime import Context, Overlay, Registry
 from consensus import codec
-from consensus.block import Block, CommitCertificate
+from consensus.block import Block, CommitCertificate, tx_id_of
 from node.storage import KV, Batch
 from node.storage import schema as s
 from node.tx import Transaction, TxError, decode_body
@@ -115,20 +115,35 @@ class VerifiedCache:
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
-        self._ids: set[bytes] = set()
+        # tx id -> the admitted Transaction (None when only the id was recorded), so the
+        # executor reuses the decoded body instead of decoding it a second time
+        self._ids: dict[bytes, Transaction | None] = {}
 
     def add(self, tx_id: bytes) -> None:
         if len(self._ids) >= self.limit:
             self._ids.clear()
-        self._ids.add(tx_id)
+        self._ids[tx_id] = None
+
+    def remember(self, tx: Transaction) -> None:
+        """`add` for a transaction whose signature was checked, keeping it decoded."""
+        if len(self._ids) >= self.limit:
+            self._ids.clear()
+        self._ids[tx.tx_id] = tx
 
     def discard(self, tx_id: bytes) -> None:
-        self._ids.discard(tx_id)
+        self._ids.pop(tx_id, None)
 
     def check(self, tx: Transaction) -> bool:
         if tx.tx_id in self._ids:
             return True
         return tx.is_signed()
+
+    def decoded(self, body: bytes, sig: bytes) -> Transaction | None:
+        """The remembered transaction with exactly this body and signature, if any."""
+        tx = self._ids.get(tx_id_of(body))
+        if tx is None or tx.sig != sig or tx.body_bytes != body:
+            return None
+        return tx
 
 
 class Executor:
@@ -181,6 +196,7 @@ class Executor:
         batch.put(s.META_GENESIS_TIME, s.u64(genesis_time))
         batch.put(s.META_HEIGHT, s.u64(0))
         batch.put(s.META_APP_HASH, app_hash)
+        batch.put(s.app_hash_key(0), app_hash)
         batch.put(s.META_BLOCK_HASH, b"\x00" * 32)
         batch.put(s.META_BLOCK_TIME, s.u64(genesis_time))
         self.store.write(batch, sync=True)
@@ -191,10 +207,12 @@ class Executor:
 
     def _admissible(self, body: bytes, sig: bytes, time: int,
                     seen: set[bytes]) -> Transaction | None:
-        try:
-            tx = decode_body(body, sig)
-        except TxError:
-            return None
+        tx = self.verified.decoded(body, sig)
+        if tx is None:
+            try:
+                tx = decode_body(body, sig)
+            except TxError:
+                return None
         if (tx.chain != self.chain_id or tx.expires < time or tx.tx_id in seen
                 or self.is_committed(tx.tx_id) or not self.verified.check(tx)):
             return None
@@ -243,6 +261,7 @@ class Executor:
             indexer(applied, batch)
         batch.put(s.META_HEIGHT, s.u64(header.height))
         batch.put(s.META_APP_HASH, app_hash)
+        batch.put(s.app_hash_key(header.height), app_hash)
         batch.put(s.META_BLOCK_HASH, block_hash)
         batch.put(s.META_BLOCK_TIME, s.u64(header.time))
         self.store.write(batch, sync=True)
@@ -275,9 +294,10 @@ class Executor:
         assert block is not None, height
         return block.hash
 
-    def app_hash_at(self, height: int) -> bytes | None:
-        """Recomputed from history would be costly; the executor keeps the latest only."""
-        return self.app_hash if height == self.height else None
+    def app_hash_at(self, height: int) -> bytes:
+        raw = self.store.get(s.app_hash_key(height))
+        assert raw is not None, f"no app hash recorded for height {height}"
+        return raw
 
     def query(self, caller: str, contract: str, method: str, args: Any,
               at_height: int | None = None) -> Any:

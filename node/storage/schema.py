@@ -7,7 +7,7 @@ key from the height it was written at.
     m/<name>                         metadata: height, app_hash, last_block_hash, ...
     b/<height>                       block bytes (consensus.block.Block.encode)
     c/<height>                       commit certificate bytes
-    x/<height>                       execution record of the block: receipts' tx ids, app hash
+    x/<height>                       app hash after executing the block
     t/<tx_id 32>                     tx index -> canonical [height, index]
     r/<tx_id 32>                     receipt (canonical map)
     s/<state key>                    current state value
@@ -31,6 +31,7 @@ HISTORY = b"h/"
 WAL = b"w/"
 AUDIT = b"a/"
 ACCESS = b"l/"
+APP_HASH = b"x/"
 
 META_HEIGHT = META + b"height"
 META_APP_HASH = META + b"app_hash"
@@ -53,6 +54,10 @@ def read_u64(data: bytes) -> int:
 
 def block_key(height: int) -> bytes:
     return BLOCK + u64(height)
+
+
+def app_hash_key(height: int) -> bytes:
+    return APP_HASH + u64(height)
 
 
 def cert_key(height: int) -> bytes:

@@ -48,6 +48,21 @@ def heights_agree(net, names=NAMES):
     return None
 
 
+def converge(net, timeout_s: float, what: str) -> dict:
+    """Wait for all four to agree; on timeout, say where each node stands."""
+    try:
+        return wait_until(lambda: heights_agree(net), timeout_s, what)
+    except AssertionError:
+        report = []
+        for name in NAMES:
+            client = net.client(node=name)
+            status = client.status()
+            metrics = [line for line in client.request("GET", "/metrics")[1].splitlines()
+                       if "consensus_messages_total{" in line and not line.endswith(" 0")]
+            report.append(f"{name}: {status}\n  " + "\n  ".join(metrics))
+        raise AssertionError(f"{what}:\n" + "\n".join(report)) from None
+
+
 def mint(net, node: str, acknowledged: list[str], amount: int = 1) -> dict:
     bank = net.client("bank", node=node)
     receipt = bank.submit("cash", "mint", {"to": net.keys["bank"].account, "amount": amount})
@@ -74,7 +89,7 @@ def test_crashes_view_change_restarts_and_convergence(tmp_path):
 
         # it restarts and catches up to the same blocks
         net.up()
-        wait_until(lambda: heights_agree(net), 30, "broker-b to catch up")
+        converge(net, 30, "broker-b to catch up")
         mint(net, "broker-b", acknowledged)
 
         # the primary crashes; the others change view and keep committing within 30 s
@@ -88,9 +103,9 @@ def test_crashes_view_change_restarts_and_convergence(tmp_path):
 
         # the old primary restarts; all four converge to identical blocks
         net.up()
-        wait_until(lambda: heights_agree(net), 40, "all four to converge")
+        converge(net, 40, "all four to converge")
         mint(net, "ksd", acknowledged)
-        final = wait_until(lambda: heights_agree(net), 30, "all four to converge again")
+        final = converge(net, 30, "all four to converge again")
 
         clients = [net.client("fss", node=name) for name in NAMES]
         for height in range(1, final["height"] + 1):
