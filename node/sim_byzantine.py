@@ -1,0 +1,252 @@
+"""Byzantine operators for the simulator: wrappers around a real `Replica`.
+
+A behaviour never changes consensus code. It sits between the replica and the virtual network
+of one node and may filter what the replica is fed (`on_input`) and drop, delay, duplicate or
+rewrite what it sends (`on_output`, per destination, after a Broadcast is expanded), re-signing
+with the node's own key through `consensus.messages` when it crafts a conflicting vote. Every
+random choice comes from the `random.Random` the simulator hands it, so a run stays
+reproducible from its seed.
+
+Behaviours (`BEHAVIOURS`):
+    equivocate      as primary, a different PRE-PREPARE (and matching votes) to half the peers
+    silent          sends nothing at all (consensus, gossip, state transfer)
+    omission        drops every message to a fixed subset of its peers
+    delay           holds every consensus message 200..1500 ms
+    forge           corrupts the signature bytes of half of its messages
+    replay          re-sends old messages, preferring ones of earlier views
+    wrong_app_hash  signs CHECKPOINTs with a wrong app hash
+    censor          as primary, never includes the transactions of one client
+    double_vote     PREPARE/COMMIT for another block to half the peers at every height
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+from consensus import codec
+from consensus import messages as msg
+from consensus.block import make_block
+from consensus.crypto import Signer
+from consensus.events import Event, TxsAdmitted
+
+BEHAVIOURS = ("equivocate", "silent", "omission", "delay", "forge", "replay",
+              "wrong_app_hash", "censor", "double_vote")
+REPLAY_MEMORY = 256  # own messages kept for replay
+LIMITS = msg.DecodeLimits(1 << 28, 256, 4096)  # generous: we decode only our own messages
+
+Outgoing = tuple[str, bytes, int]  # (to, data, extra delay ms)
+
+
+class Behaviour:
+    """Honest by default; subclasses override what they corrupt."""
+
+    name = "honest"
+
+    def __init__(self, me: str, signer: Signer, chain: str, operators: tuple[str, ...],
+                 rng: random.Random, victim: bytes = b"") -> None:
+        self.me = me
+        self.signer = signer
+        self.chain = chain
+        self.operators = operators
+        self.peers = tuple(name for name in operators if name != me)
+        self.rng = rng
+        self.victim = victim  # the client public key `censor` never serves
+        self.actions = 0  # how many messages this behaviour dropped, changed or added
+
+    def primary(self, view: int) -> str:
+        return self.operators[view % len(self.operators)]
+
+    def silences_host(self) -> bool:
+        """True if the node also stops gossiping transactions and serving state transfer."""
+        return False
+
+    def on_input(self, event: Event) -> Event | None:
+        return event
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        return [(to, data, 0)]
+
+    def _sign(self, message: Any) -> bytes:
+        return bytes(msg.sign(message, self.signer, self.chain).encode())
+
+
+def _decode(data: bytes) -> Any:
+    try:
+        return msg.decode(data, LIMITS)
+    except msg.MessageError:
+        return None
+
+
+class Silent(Behaviour):
+    name = "silent"
+
+    def silences_host(self) -> bool:
+        return True
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        self.actions += 1
+        return []
+
+
+class Omission(Behaviour):
+    name = "omission"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        count = max(1, len(self.peers) // 3)
+        self.dropped_peers = tuple(sorted(self.rng.sample(list(self.peers), count)))
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        if to in self.dropped_peers:
+            self.actions += 1
+            return []
+        return [(to, data, 0)]
+
+
+class Delay(Behaviour):
+    name = "delay"
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        self.actions += 1
+        return [(to, data, self.rng.randint(200, 1500))]
+
+
+class Forge(Behaviour):
+    name = "forge"
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        if self.rng.random() < 0.5:
+            return [(to, data, 0)]
+        value = codec.unpack(data)
+        sig = bytearray(value["sig"])
+        sig[self.rng.randrange(len(sig))] ^= 0x5A
+        value["sig"] = bytes(sig)
+        self.actions += 1
+        return [(to, codec.pack(value), 0)]
+
+
+class Replay(Behaviour):
+    name = "replay"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[tuple[int, bytes]] = []  # (view or -1, data)
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        out = [(to, data, 0)]
+        if self.sent and self.rng.random() < 0.3:
+            views = sorted({view for view, _ in self.sent})
+            oldest = [item for item in self.sent if item[0] == views[0]]
+            _, old = self.rng.choice(oldest if self.rng.random() < 0.7 else self.sent)
+            out.append((self.rng.choice(self.peers), old, self.rng.randint(0, 50)))
+            self.actions += 1
+        value = codec.unpack(data)
+        view = value.get("view", -1) if isinstance(value, dict) else -1
+        self.sent.append((int(view), data))
+        if len(self.sent) > REPLAY_MEMORY:
+            del self.sent[0]
+        return out
+
+
+class WrongAppHash(Behaviour):
+    name = "wrong_app_hash"
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        message = _decode(data)
+        if not isinstance(message, msg.Checkpoint):
+            return [(to, data, 0)]
+        wrong = codec.sha256(b"wrong app hash" + message.app_hash)
+        self.actions += 1
+        return [(to, self._sign(msg.Checkpoint(message.seq, wrong, self.me)), 0)]
+
+
+class Censor(Behaviour):
+    name = "censor"
+
+    def on_input(self, event: Event) -> Event | None:
+        if not isinstance(event, TxsAdmitted) or not self.victim:
+            return event
+        kept = tuple(tx for tx in event.txs if not _sent_by(tx.body, self.victim))
+        self.actions += len(event.txs) - len(kept)
+        return TxsAdmitted(kept) if kept else None
+
+
+def _sent_by(body: bytes, sender: bytes) -> bool:
+    try:
+        value = codec.unpack(body)
+    except codec.EncodingError:
+        return False
+    return isinstance(value, dict) and value.get("sender") == sender
+
+
+class Equivocate(Behaviour):
+    """As primary: peers in `other_side` get another block for the same seq, and this node's
+    own PREPARE/COMMIT to them name that other block, so each side sees a consistent story."""
+
+    name = "equivocate"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        half = len(self.peers) // 2
+        self.other_side = frozenset(self.peers[len(self.peers) - half:])
+        self.twins: dict[tuple[int, int], bytes] = {}  # (view, seq) -> the other block's hash
+        self.twin_messages: dict[tuple[int, int], bytes] = {}
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        if to not in self.other_side:
+            return [(to, data, 0)]
+        message = _decode(data)
+        if isinstance(message, msg.PrePrepare) and message.sender == self.me:
+            key = (message.view, message.seq)
+            twin = self.twin_messages.get(key)
+            if twin is None:
+                block = message.block
+                header = block.header
+                txs = block.txs[:-1]
+                other = make_block(header.chain, header.height, header.prev_hash,
+                                   header.time + 1, header.view, header.proposer, txs)
+                self.twins[key] = other.hash
+                twin = self._sign(msg.PrePrepare(message.view, message.seq, other, self.me))
+                self.twin_messages[key] = twin
+            self.actions += 1
+            return [(to, twin, 0)]
+        if isinstance(message, msg.Prepare | msg.Commit):
+            other_hash = self.twins.get((message.view, message.seq))
+            if other_hash is not None:
+                self.actions += 1
+                return [(to, self._sign(replace(message, block_hash=other_hash, sig=b"")), 0)]
+        return [(to, data, 0)]
+
+
+class DoubleVote(Behaviour):
+    name = "double_vote"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        half = len(self.peers) // 2
+        self.other_side = frozenset(self.peers[:half])
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        message = _decode(data)
+        if not isinstance(message, msg.Prepare | msg.Commit):
+            return [(to, data, 0)]
+        fake_hash = codec.sha256(b"another block" + message.block_hash)
+        fake = self._sign(replace(message, block_hash=fake_hash, sig=b""))
+        self.actions += 1
+        if to in self.other_side:
+            return [(to, fake, 0), (to, data, 5)]
+        return [(to, data, 0), (to, fake, 5)]
+
+
+_CLASSES: dict[str, type[Behaviour]] = {
+    cls.name: cls for cls in (Equivocate, Silent, Omission, Delay, Forge, Replay, WrongAppHash,
+                              Censor, DoubleVote)}
+
+
+def make_behaviour(name: str, me: str, signer: Signer, chain: str, operators: tuple[str, ...],
+                   rng: random.Random, victim: bytes = b"") -> Behaviour:
+    if name not in _CLASSES:
+        raise ValueError(f"unknown Byzantine behaviour {name!r}; one of {', '.join(BEHAVIOURS)}")
+    return _CLASSES[name](me, signer, chain, operators, rng, victim)
