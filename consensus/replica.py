@@ -134,9 +134,13 @@ class Replica:
         self._own_checkpoints: dict[int, bytes] = {}  # seq -> my app hash there
 
         self._pending: dict[bytes, tuple[PendingTx, int]] = {}  # tx id -> (tx, admitted ms)
+        # A lower bound of the earliest `expires` in `_pending` (None: empty), so a tick scans
+        # the pool for expired transactions only when one may have expired.
+        self._earliest_expiry: int | None = None
         self._recent_committed: dict[bytes, None] = {}
         self._request_deadline: int | None = None
         self._view_change_deadline: int | None = None
+        self._view_change_resend_at = 0  # until a quorum of VIEW-CHANGEs: when to repeat ours
         self._consecutive_view_changes = 0
 
         self._view_changes: dict[str, msg.ViewChange] = {}  # latest per sender
@@ -219,6 +223,8 @@ class Replica:
 
     def handle(self, event: Event) -> list[Action]:
         assert not self._actions, "handle is not re-entrant"
+        if isinstance(event, Tick):  # the clock first: the re-send below schedules from now
+            self._now_ms = max(self._now_ms, event.now_ms)
         if self._resend_after_restart:
             self._resend_after_restart = False
             self._resend_own_view_messages()
@@ -610,6 +616,8 @@ class Replica:
                 self._count("txs_dropped_pending_full")
                 continue
             self._pending[tx.tx_id] = (tx, self._now_ms)
+            if self._earliest_expiry is None or tx.expires < self._earliest_expiry:
+                self._earliest_expiry = tx.expires
             added += 1
         self._count("txs_admitted", added)
         if added and self._request_deadline is None and self._view_active:
@@ -622,11 +630,14 @@ class Replica:
         assert isinstance(event.now_ms, int) and 0 <= event.now_ms < MAX_COUNTER
         self._now_ms = max(self._now_ms, event.now_ms)
         now = self._now_ms
-        expired = [tx_id for tx_id, (tx, _) in self._pending.items() if tx.expires < now]
-        for tx_id in expired:
-            del self._pending[tx_id]
-        if expired:
-            self._count("txs_expired", len(expired))
+        if self._earliest_expiry is not None and self._earliest_expiry < now:
+            expired = [tx_id for tx_id, (tx, _) in self._pending.items() if tx.expires < now]
+            for tx_id in expired:
+                del self._pending[tx_id]
+            if expired:
+                self._count("txs_expired", len(expired))
+            self._earliest_expiry = min((tx.expires for tx, _ in self._pending.values()),
+                                        default=None)
         if not self._pending:
             self._request_deadline = None
         if self._view_active and self._request_deadline is not None \
@@ -637,6 +648,15 @@ class Replica:
                 and now >= self._view_change_deadline:
             self._count("view_change_timeouts")
             self._start_view_change(self._view + 1)
+        elif not self._view_active and self._view_change_deadline is None \
+                and self._my_view_change is not None \
+                and self._my_view_change.view == self._view \
+                and now >= self._view_change_resend_at:
+            # No quorum of VIEW-CHANGEs yet, so no timer runs: ours may have been lost on a
+            # link that went down. Repeat it (peers drop it as stale if they have it).
+            self._count("view_change_resends")
+            self._broadcast(self._my_view_change)
+            self._view_change_resend_at = now + self._timeout()
         if self._fetch_target is not None and now >= self._fetch_deadline:
             self._count("fetch_retries")
             self._request_fetch(self._fetch_target, retry=True)
@@ -789,6 +809,7 @@ class Replica:
                          if low < seq <= low + self.config.watermark_window)
         view_change = self._sign(msg.ViewChange(new_view, self._stable, prepared, self._me))
         self._my_view_change = view_change
+        self._view_change_resend_at = self._now_ms + self._timeout()
         self._persist(KEY_VIEW_CHANGE, view_change.encode())
         self._broadcast(view_change)
         self._view_changes[self._me] = view_change
@@ -968,6 +989,7 @@ class Replica:
         if not self._view_active and self._my_view_change is not None \
                 and self._my_view_change.view == self._view:
             self._broadcast(self._my_view_change)
+            self._view_change_resend_at = self._now_ms + self._timeout()
             self._view_change_progress()
         elif self._view_active and self._new_view is not None:
             self._broadcast(self._new_view)

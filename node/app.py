@@ -11,10 +11,7 @@ p2p frames are canonical msgpack `[kind, payload]`:
     "f"  state-transfer request [from_height, to_height]
     "b"  state-transfer answer [[block bytes, certificate bytes], ...]
     "k"  a committed block for observers: [block bytes, certificate bytes]
-    "s"  the sender's executed height, every SYNC_INTERVAL_MS: a node that stays behind the
-         (f+1)-th highest height its peers report (so at least one honest node has it)
-         fetches up to there. This is how a restarted node catches up before any stable
-         checkpoint shows it the way.
+    "s"  the sender's executed height, for node.sync's rule of when to fetch
 Every block that arrives outside consensus ("b", "k") is checked against genesis: its commit
 certificate must carry 2f+1 valid operator votes, and it must extend this node's chain.
 """
@@ -60,13 +57,12 @@ from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
 from node.storage import Batch, LevelDB
 from node.storage import schema as s
+from node.sync import HeightSync
 from node.tx import Transaction, TxError
 
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
-SYNC_INTERVAL_MS = 500  # how often an operator tells its peers its executed height
-SYNC_BEHIND_MS = 1_000  # behind f+1 peers this long (not just a commit in flight): fetch
 GOSSIP_BATCH = 500  # client transactions per "t" frame
 FETCH_BATCH = 64  # blocks per state-transfer answer
 FETCH_TIMEOUT_S = 3.0
@@ -139,9 +135,7 @@ class Node:
         self._fetch_target = 0
         self._fetch_replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._transferred_tx_ids: list[bytes] = []
-        self._peer_heights: dict[str, int] = {}
-        self._behind_since: float | None = None
-        self._last_sync_sent = 0.0
+        self.height_sync = HeightSync(self.genesis.f + 1)
         self._tasks: list[asyncio.Task[None]] = []
         self._submitted_at: dict[bytes, float] = {}
         self.started_at = time.monotonic()
@@ -192,20 +186,13 @@ class Node:
             await asyncio.sleep(TICK_MS / 1000)
 
     def _sync(self) -> None:
-        now = time.monotonic()
-        if self.voting and now - self._last_sync_sent >= SYNC_INTERVAL_MS / 1000:
-            self._last_sync_sent = now
+        now = now_ms()
+        if self.voting and self.height_sync.announce_due(now):
             self.p2p.broadcast(codec.pack(["s", self.executor.height]), voting_only=False)
-        reported = sorted(self._peer_heights.values(), reverse=True)
-        witnesses = self.genesis.f + 1
-        target = reported[witnesses - 1] if len(reported) >= witnesses else 0
-        if target <= self.executor.height:
-            self._behind_since = None
-        elif self._behind_since is None:
-            self._behind_since = now
-        elif now - self._behind_since >= SYNC_BEHIND_MS / 1000 and not self._fetching:
-            log.info("behind: at %d, peers at %d; fetching", self.executor.height, target)
-            self._behind_since = None
+        target = self.height_sync.fetch_target(now, self.executor.height, self._fetching)
+        if target is not None:
+            log.info("behind: at %d, f+1 peers at %d or more; fetching", self.executor.height,
+                     target)
             self._start_fetch(target)
 
     # Carrying out the replica's actions
@@ -359,7 +346,7 @@ class Node:
             elif kind == "b":
                 self._fetch_replies.put_nowait((peer, payload))
             elif kind == "s" and self.genesis.is_operator(peer) and isinstance(payload, int):
-                self._peer_heights[peer] = payload
+                self.height_sync.report(peer, payload)
             elif kind == "k" and not self.voting:
                 self._observe(payload)
             else:
