@@ -30,7 +30,7 @@ from typing import Any
 
 import chaincode
 from consensus import codec
-from consensus.block import Block, CommitCertificate, check_certificate
+from consensus.block import Block, CommitCertificate
 from consensus.crypto import Signer
 from consensus.replica import (
     BlockExecuted,
@@ -58,13 +58,13 @@ from node.p2p import Peer, PeerNetwork
 from node.storage import Batch, LevelDB
 from node.storage import schema as s
 from node.sync import HeightSync
+from node.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
 from node.tx import Transaction, TxError
 
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
 GOSSIP_BATCH = 500  # client transactions per "t" frame
-FETCH_BATCH = 64  # blocks per state-transfer answer
 FETCH_TIMEOUT_S = 3.0
 MAX_EVENT_SUBSCRIBERS = 256
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
@@ -203,10 +203,7 @@ class Node:
         while queue:
             action = queue.popleft()
             if isinstance(action, Persist):
-                if action.value:
-                    persist.put(s.wal_key(action.key), action.value)
-                else:
-                    persist.delete(s.wal_key(action.key))
+                stage_persist(persist, action)
                 continue
             if persist:
                 self.store.write(persist, sync=True)
@@ -355,34 +352,19 @@ class Node:
             self.metrics.frames_bad += 1
 
     def _serve_fetch(self, peer: str, payload: Any) -> None:
-        start, stop = int(payload[0]), int(payload[1])
-        stop = min(stop, self.executor.height, start + FETCH_BATCH - 1)
-        blocks = []
-        for height in range(max(start, 1), stop + 1):
-            block = self.store.get(s.block_key(height))
-            cert = self.store.get(s.cert_key(height))
-            if block is None or cert is None:
-                break
-            blocks.append([block, cert])
+        blocks = blocks_to_serve(self.store, self.executor.height, payload[0], payload[1])
         self.p2p.send(peer, codec.pack(["b", blocks]))
 
     def _verified_block(self, block_bytes: bytes, cert_bytes: bytes
                         ) -> tuple[Block, CommitCertificate] | None:
         """A block and certificate from a peer, if 2f+1 genesis operators committed it."""
-        try:
-            block = Block.decode(block_bytes)
-            cert = CommitCertificate.decode(cert_bytes)
-        except (codec.EncodingError, ValueError, TypeError, KeyError):
-            return None
-        if block.header.chain != self.genesis.chain_id or not block.is_consistent():
-            return None
-        problem = check_certificate(cert, self.genesis.chain_id, self.genesis.operator_keys(),
-                                    block.hash, block.height)
-        if problem is not None:
-            log.warning("refused block %d: %s", block.height, problem)
+        verified = verify_block(self.genesis.chain_id, self.genesis.operator_keys(),
+                                block_bytes, cert_bytes)
+        if isinstance(verified, str):
+            log.warning("refused a block from a peer: %s", verified)
             self.metrics.blocks_refused += 1
             return None
-        return block, cert
+        return verified
 
     def _apply_verified(self, block: Block, cert: CommitCertificate) -> bool:
         if block.height != self.executor.height + 1:

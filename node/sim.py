@@ -48,7 +48,7 @@ from cryptography.x509.oid import NameOID
 
 import chaincode
 from consensus import codec
-from consensus.block import Block, CommitCertificate, check_certificate
+from consensus.block import Block, CommitCertificate
 from consensus.crypto import Signer
 from consensus.events import (
     Action,
@@ -80,10 +80,10 @@ from node.sim_checker import Checker, Violation
 from node.storage import Batch, MemoryKV
 from node.storage import schema as s
 from node.sync import HeightSync
+from node.transfer import blocks_to_serve, stage_persist, verify_block
 from node.tx import Transaction, TxError, build
 
 TICK_MS = 10  # how often a replica hears the clock (node.app does the same)
-FETCH_BATCH = 64  # blocks per state-transfer answer (node.app)
 FETCH_TIMEOUT_MS = 300  # a state-transfer request unanswered this long goes to the next peer
 CLIENT_RETRY_MS = 1_500  # a client resubmits a transaction not committed this long
 TX_EXPIRY_MS = 600_000  # client transactions expire 10 minutes after they are made
@@ -646,10 +646,7 @@ class Simulation:
             action = queue[index]
             index += 1
             if isinstance(action, Persist):
-                if action.value:
-                    persist.put(s.wal_key(action.key), action.value)
-                else:
-                    persist.delete(s.wal_key(action.key))
+                stage_persist(persist, action)
                 continue
             if persist:
                 node.kv.write(persist, sync=True)
@@ -905,14 +902,7 @@ class Simulation:
         if node.behaviour is not None and node.behaviour.silences_host():
             return
         start, stop = codec.unpack(request)
-        stop = min(int(stop), node.executor.height, int(start) + FETCH_BATCH - 1)
-        blocks = []
-        for height in range(max(int(start), 1), stop + 1):
-            block = node.kv.get(s.block_key(height))
-            cert = node.kv.get(s.cert_key(height))
-            if block is None or cert is None:
-                break
-            blocks.append([block, cert])
+        blocks = blocks_to_serve(node.kv, node.executor.height, start, stop)
         self.transmit(node.name, sender, "b", codec.pack(blocks), Meta("BLOCKS"))
 
     def _on_blocks(self, node: SimNode, sender: str, payload: bytes) -> None:
@@ -947,17 +937,9 @@ class Simulation:
 
     def _verified_block(self, block_bytes: bytes, cert_bytes: bytes
                         ) -> tuple[Block, CommitCertificate] | None:
-        try:
-            block = Block.decode(block_bytes)
-            cert = CommitCertificate.decode(cert_bytes)
-        except (codec.EncodingError, ValueError, TypeError, KeyError):
-            return None
-        if block.header.chain != self.chain or not block.is_consistent():
-            return None
-        if check_certificate(cert, self.chain, self.genesis.operator_keys(), block.hash,
-                             block.height) is not None:
-            return None
-        return block, cert
+        verified = verify_block(self.chain, self.genesis.operator_keys(), block_bytes,
+                                cert_bytes)
+        return None if isinstance(verified, str) else verified
 
     # -- faults --------------------------------------------------------------------------------
 

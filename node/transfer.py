@@ -1,0 +1,59 @@
+"""State transfer pieces shared by the node (node.app) and the simulator (node.sim).
+
+A node serves committed blocks with their certificates from its store; a node catching up
+accepts a block only if its commit certificate carries 2f+1 valid votes of genesis operators
+and its header commits to its transactions. Whether it extends the chain is the caller's
+check (it knows its own tip). The write-ahead step of carrying out a replica's actions is here
+too: `Persist` actions gather into one batch that is written, synced, before anything else
+in the list leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consensus import codec
+from consensus.block import Block, CommitCertificate, check_certificate
+from consensus.events import Persist
+from node.storage import KV, Batch
+from node.storage import schema as s
+
+FETCH_BATCH = 64  # blocks per state-transfer answer
+
+
+def blocks_to_serve(store: KV, height: int, start: Any, stop: Any) -> list[list[bytes]]:
+    """[[block bytes, certificate bytes], ...] for start..stop, within what is executed."""
+    start, stop = int(start), int(stop)
+    stop = min(stop, height, start + FETCH_BATCH - 1)
+    blocks = []
+    for h in range(max(start, 1), stop + 1):
+        block = store.get(s.block_key(h))
+        cert = store.get(s.cert_key(h))
+        if block is None or cert is None:
+            break
+        blocks.append([block, cert])
+    return blocks
+
+
+def verify_block(chain: str, operators: dict[str, bytes], block_bytes: bytes,
+                 cert_bytes: bytes) -> tuple[Block, CommitCertificate] | str:
+    """The block and certificate if 2f+1 genesis operators committed it; else the reason."""
+    try:
+        block = Block.decode(block_bytes)
+        cert = CommitCertificate.decode(cert_bytes)
+    except (codec.EncodingError, ValueError, TypeError, KeyError) as error:
+        return f"malformed block or certificate: {error}"
+    if block.header.chain != chain:
+        return f"block of chain {block.header.chain!r}"
+    if not block.is_consistent():
+        return "tx_root does not match the transactions"
+    problem = check_certificate(cert, chain, operators, block.hash, block.height)
+    return problem if problem is not None else (block, cert)
+
+
+def stage_persist(batch: Batch, action: Persist) -> None:
+    """Add a replica's Persist to the write-ahead batch (empty value = delete)."""
+    if action.value:
+        batch.put(s.wal_key(action.key), action.value)
+    else:
+        batch.delete(s.wal_key(action.key))
