@@ -59,7 +59,7 @@ class Mempool:
         if len(self.pending) >= self.max_txs:
             raise TxError("mempool_full", f"the pool holds {self.max_txs} transactions; retry "
                           "later", 503)
-        self.verified.add(tx.tx_id)
+        self.verified.remember(tx)
         self.pending[tx.tx_id] = tx
 
     def remove_committed(self, tx_ids: Iterable[bytes]) -> None:

@@ -19,7 +19,6 @@ import msgpack
 from aiohttp import web
 
 from chaincode.runtime import ChaincodeError
-from consensus import codec
 from node.executor import Receipt
 from node.rpc.auth import AuthError, verify_request
 from node.tx import Transaction, TxError, decode_envelope, decode_envelope_map, to_json
@@ -112,7 +111,7 @@ def _envelopes(request: web.Request, body: bytes, many: bool) -> Any:
             raise fail(400, "bad_encoding", "body is not msgpack") from None
         if not isinstance(items, list):
             raise fail(400, "bad_encoding", "body is an array of envelopes")
-        return [codec.pack(item) if isinstance(item, dict) else item for item in items]
+        return items  # a map item is an envelope already decoded: _decode takes it as is
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -167,15 +166,27 @@ async def post_txs(request: web.Request) -> web.Response:
     items = _envelopes(request, body, many=True)
     if len(items) > MAX_BATCH_TXS:
         raise fail(413, "too_large", f"{len(items)} envelopes; at most {MAX_BATCH_TXS}")
-    results = []
+    results: list[dict[str, Any] | None] = []
+    decoded: list[Transaction] = []
+    positions: list[int] = []
     for item in items:
         try:
             tx = _decode(item)
-            node.submit(tx)
-            results.append({"tx_id": tx.tx_id_hex, "status": "pending"})
         except TxError as error:
             node.metrics.reject(error.code)
             results.append({"error": {"code": error.code, "message": error.message}})
+            continue
+        positions.append(len(results))
+        results.append(None)
+        decoded.append(tx)
+    # One replica event for the whole request (Node.submit_many), not one per transaction.
+    for position, tx, refused in zip(positions, decoded, node.submit_many(decoded),
+                                     strict=True):
+        if refused is None:
+            results[position] = {"tx_id": tx.tx_id_hex, "status": "pending"}
+        else:
+            node.metrics.reject(refused.code)
+            results[position] = {"error": {"code": refused.code, "message": refused.message}}
     return answer(request, results)
 
 

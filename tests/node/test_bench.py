@@ -1,0 +1,85 @@
+"""The benchmark's pieces: percentile math, batch encoding, the receipt check, CPU reading,
+and one short real run on a 1-node cluster (never asserting on a timing figure)."""
+
+import os
+import types
+
+import msgpack
+import pytest
+
+from node import bench
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))  # 1..100
+    assert bench.percentile(values, 50) == 50
+    assert bench.percentile(values, 95) == 95
+    assert bench.percentile(values, 99) == 99
+    assert bench.percentile(values, 100) == 100
+    assert bench.percentile([7.0], 99) == 7.0
+    assert bench.percentile([], 50) == 0.0
+
+
+def test_latency_summary_in_milliseconds():
+    summary = bench.latency_summary([0.3, 0.1, 0.2, 0.4])
+    assert summary == {"p50": 200.0, "p95": 400.0, "p99": 400.0}
+
+
+def test_pack_batch_is_a_msgpack_array_of_envelopes():
+    for count in (0, 1, 15, 16, 300):
+        envelopes = [bench.envelope(bytes([i % 256]) * 10, b"s" * 64) for i in range(count)]
+        decoded = msgpack.unpackb(bench.pack_batch(envelopes), raw=False)
+        assert decoded == [msgpack.unpackb(e, raw=False) for e in envelopes]
+
+
+def test_check_receipts_counts_lost_duplicated_failed_and_reordered():
+    a, b, c, d, e = (bytes([i]) * 32 for i in range(5))
+    blocks = [
+        (10, [a, b], [(a, True), (b, False)]),  # b committed but refused by chaincode
+        (11, [c, a], [(c, True)]),  # a carried again, dropped by the executor
+        (12, [e], [(e, True)]),
+        (13, [e], [(e, True)]),  # e executed twice: a safety bug the check must catch
+    ]
+    check = bench.check_receipts([a, b, c, d, e], blocks)
+    assert check.lost == 1  # d
+    assert check.failed == 1  # b
+    assert check.duplicated == 1  # e
+    assert check.reordered == 2  # a and e carried by two blocks
+    assert check.committed == 4
+    assert check.heights[a] == 10 and check.heights[c] == 11
+
+
+def test_cpu_seconds_of_this_process():
+    assert bench.cpu_seconds(os.getpid()) > 0
+
+
+def test_parse_ints():
+    assert bench.parse_ints("4,7,10") == [4, 7, 10]
+    with pytest.raises(ValueError):
+        bench.parse_ints("-1")
+
+
+@pytest.mark.slow
+def test_two_second_run_on_one_node(tmp_path):
+    points = []
+    options = bench.Options(nodes=(1,), rates=(100,), duration_s=2.0, accounts=4,
+                            drain_s=20.0)
+    bench.run(options, points.append, lambda line: None)
+    assert len(points) == 1
+    point = points[0].to_json()
+    for key in ("nodes", "offered_tps", "committed_tps", "latency_ms", "cpu_s_per_tx",
+                "verify_us", "lost", "duplicated", "block_txs_avg", "duration_s"):
+        assert key in point
+    assert set(point["latency_ms"]) == {"p50", "p95", "p99"}
+    assert point["nodes"] == 1
+    assert point["admitted"] > 0
+    assert point["lost"] == 0 and point["duplicated"] == 0 and point["failed"] == 0
+
+
+def test_cli_registers_bench():
+    from node.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--nodes", "4", "--rate", "500,1000",
+                                      "--duration", "5", "--json"])
+    assert isinstance(args, types.SimpleNamespace) or hasattr(args, "func")
+    assert args.rate == "500,1000" and args.json
