@@ -141,7 +141,7 @@ class StateView:
 
     def get(self, key: str, default: Any = None) -> Any:
         raw = self._overlay.get(self._key(key))
-        return default if raw is None else codec.unpack(raw)
+        return default if raw is None else codec.unpack_trusted(raw)  # written by put()
 
     def put(self, key: str, value: Any) -> None:
         if not self._writable:
@@ -157,7 +157,7 @@ class StateView:
         """(key without the namespace, value) for keys starting with `prefix`, in key order."""
         cut = len(self._prefix)
         for key, raw in self._overlay.range(self._prefix + prefix):
-            yield key[cut:], codec.unpack(raw)
+            yield key[cut:], codec.unpack_trusted(raw)
 
 
 @dataclass(slots=True)

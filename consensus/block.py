@@ -8,7 +8,7 @@ votes for one `(view, height, block_hash)`; anyone holding genesis can check it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from consensus import codec
@@ -93,10 +93,18 @@ class Block:
 
     header: BlockHeader
     txs: tuple[tuple[bytes, bytes], ...]
+    # Computed once, on first use: a block is hashed and encoded several times on its way
+    # (pre-prepare, votes, store), and a large one costs milliseconds to encode.
+    # init=False: dataclasses.replace() never carries a cache over to a different block.
+    _hash: bytes | None = field(default=None, init=False, compare=False, repr=False)
+    _bytes: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def hash(self) -> bytes:
-        return self.header.hash
+        if self._hash is None:
+            object.__setattr__(self, "_hash", self.header.hash)
+        assert self._hash is not None
+        return self._hash
 
     @property
     def height(self) -> int:
@@ -110,13 +118,16 @@ class Block:
         return self.header.tx_root == merkle_root(self.tx_ids())
 
     def encode(self) -> bytes:
-        return codec.pack({"header": self.header.encode(),
-                           "txs": [[body, sig] for body, sig in self.txs]})
+        if self._bytes is None:
+            object.__setattr__(self, "_bytes", codec.pack(self.to_map()))
+        assert self._bytes is not None
+        return self._bytes
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
-        value = codec.unpack(data)
-        return cls.from_map(value)
+        block = cls.from_map(codec.unpack(data))
+        object.__setattr__(block, "_bytes", data)  # unpack proved `data` canonical
+        return block
 
     @classmethod
     def from_map(cls, value: Any) -> Block:

@@ -76,5 +76,11 @@ def unpack(data: bytes, *, max_bytes: int | None = None) -> Any:
     return value
 
 
+def unpack_trusted(data: bytes) -> Any:
+    """Decode bytes this node wrote itself with `pack` (its own store): no canonical re-check,
+    which would cost a full re-encode per read. Never for bytes from a peer or a client."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+
+
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
