@@ -225,7 +225,7 @@ def story(path: Path) -> Story:
     table([[s.names.get(h["account"], h["account"][:12]), won(h["balance"]),
             won(h.get("frozen", 0)),
             f"{h['balance'] * 100 / max(info.get('outstanding', 1), 1):.2f}%"]
-           for h in holder_rows], ["holder", "units", "frozen", "share"])
+           for h in holder_rows], ["holder", "units", "frozen", "of outstanding"])
 
     say("\n  Refused transactions, with the rule that refused them")
     table([[label, code] for label, code, _ in s.refused], ["attempt", "code"])
