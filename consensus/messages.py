@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from consensus import codec
 from consensus.block import Block, commit_vote_bytes
@@ -135,8 +135,10 @@ class PrePrepare:
 
 
 @dataclass(frozen=True, slots=True)
-class Prepare:
-    TYPE: ClassVar[str] = "PREPARE"
+class _Vote:
+    """A vote of `sender` for the block with `block_hash` at (view, seq): PREPARE or COMMIT."""
+
+    TYPE: ClassVar[str] = ""
     view: int
     seq: int
     block_hash: bytes
@@ -147,11 +149,6 @@ class Prepare:
     def digest(self) -> bytes:
         return self.block_hash
 
-    def signing_payload(self, chain: str) -> bytes:
-        return _consensus_payload(self.TYPE, chain, {
-            "view": self.view, "seq": self.seq, "block_hash": self.block_hash,
-            "sender": self.sender})
-
     def to_map(self) -> dict[str, Any]:
         return {"type": self.TYPE, "view": self.view, "seq": self.seq,
                 "block_hash": self.block_hash, "sender": self.sender, "sig": self.sig}
@@ -160,7 +157,7 @@ class Prepare:
         return codec.pack(self.to_map())
 
     @classmethod
-    def from_map(cls, value: Any) -> Prepare:
+    def from_map(cls, value: Any) -> Self:
         value = _fields(value, cls.TYPE, frozenset({"view", "seq", "block_hash"}))
         return cls(_int(value["view"], "view"), _int(value["seq"], "seq"),
                    _hash(value["block_hash"], "block_hash"), _name(value["sender"]),
@@ -168,36 +165,23 @@ class Prepare:
 
 
 @dataclass(frozen=True, slots=True)
-class Commit:
+class Prepare(_Vote):
+    TYPE: ClassVar[str] = "PREPARE"
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, {
+            "view": self.view, "seq": self.seq, "block_hash": self.block_hash,
+            "sender": self.sender})
+
+
+@dataclass(frozen=True, slots=True)
+class Commit(_Vote):
     """A commit vote; its signature is the PROTOCOL.md commit vote for (view, seq, hash)."""
 
     TYPE: ClassVar[str] = "COMMIT"
-    view: int
-    seq: int
-    block_hash: bytes
-    sender: str
-    sig: bytes = b""
-
-    @property
-    def digest(self) -> bytes:
-        return self.block_hash
 
     def signing_payload(self, chain: str) -> bytes:
         return COMMIT_DOMAIN + commit_vote_bytes(chain, self.view, self.seq, self.block_hash)
-
-    def to_map(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "view": self.view, "seq": self.seq,
-                "block_hash": self.block_hash, "sender": self.sender, "sig": self.sig}
-
-    def encode(self) -> bytes:
-        return codec.pack(self.to_map())
-
-    @classmethod
-    def from_map(cls, value: Any) -> Commit:
-        value = _fields(value, cls.TYPE, frozenset({"view", "seq", "block_hash"}))
-        return cls(_int(value["view"], "view"), _int(value["seq"], "seq"),
-                   _hash(value["block_hash"], "block_hash"), _name(value["sender"]),
-                   _sig(value["sig"]))
 
 
 @dataclass(frozen=True, slots=True)
