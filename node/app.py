@@ -66,6 +66,7 @@ log = logging.getLogger("stoledger.node")
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
 GOSSIP_BATCH = 500  # client transactions per "t" frame
 FETCH_TIMEOUT_S = 3.0
+READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
 MAX_EVENT_SUBSCRIBERS = 256
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
 
@@ -403,7 +404,9 @@ class Node:
     async def _fetch(self) -> None:
         """Fetch blocks up to the target from peers in turn, verifying each certificate."""
         try:
-            peers = [n.name for n in self.genesis.operators if n.name != self.name]
+            operators = [n.name for n in self.genesis.operators if n.name != self.name]
+            ahead = self.height_sync.peers_by_height()
+            peers = ahead + [name for name in operators if name not in ahead]
             turn = 0
             failures = 0
             while self.executor.height < self._fetch_target and failures < 3 * len(peers):
@@ -416,6 +419,9 @@ class Node:
                     continue
                 progressed = await self._take_fetch_reply(peer)
                 failures = 0 if progressed else failures + 1
+            if self.executor.height < self._fetch_target:
+                self.height_sync.forget_above(self.executor.height)
+            self._fetch_target = self.executor.height
             if self.replica is not None:
                 e = self.executor
                 tx_ids, self._transferred_tx_ids = tuple(self._transferred_tx_ids), []
@@ -495,8 +501,15 @@ class Node:
         }
 
     def is_ready(self) -> bool:
-        if self._fetching:
-            return False
+        """Connected to a quorum and caught up: f+1 peers told us their height, and we are
+        within READY_LAG_BLOCKS of what f+1 of them have (a single peer's claim is not enough,
+        so a liar cannot make honest nodes unready)."""
+        if self.genesis.n > 1:
+            sync = self.height_sync
+            if len(sync.reported) < self.genesis.f + 1:
+                return False
+            if self.executor.height + READY_LAG_BLOCKS < sync.witnessed_height():
+                return False
         connected = len([p for p in self.p2p.connected() if self.genesis.is_operator(p)])
         if self.voting:
             return connected + 1 >= self.genesis.quorum

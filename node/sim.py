@@ -98,7 +98,7 @@ SIM_CONSENSUS = ConsensusParams(checkpoint_interval=4, watermark_window=16, max_
 # short view timeout so that view changes do too.
 
 FAULT_KINDS = ("crash", "partition", "loss", "dup", "reorder")
-MIX_POOL = ("crash", "partition", "dup", "reorder", "crash", "partition")
+MIX_POOL = ("crash", "partition", "dup", "reorder", "loss", "crash", "partition")
 # `mix` draws 1 to 3 of these. Loss is left out: a lost VIEW-CHANGE is never sent again (see
 # tests/sim/test_regressions.py), so `loss` and `chaos` are for runs that expect that stall.
 FAULT_SCHEDULES = {
@@ -863,13 +863,15 @@ class Simulation:
         if not node.fetching:
             node.fetching = True
             node.fetch_failures = 0
+            node.fetch_turn = 0
             self._fetch_next(node)
 
     def _fetch_next(self, node: SimNode) -> None:
         if node.executor.height >= node.fetch_target:
             self._finish_fetch(node)
             return
-        peers = [name for name in self.names if name != node.name]
+        ahead = node.height_sync.peers_by_height()  # node.app asks these first too
+        peers = ahead + [name for name in self.names if name != node.name and name not in ahead]
         node.fetch_peer = peers[node.fetch_turn % len(peers)]
         node.fetch_turn += 1
         node.fetch_token += 1
@@ -890,6 +892,9 @@ class Simulation:
     def _finish_fetch(self, node: SimNode) -> None:
         node.fetching = False
         node.fetch_token += 1
+        if node.executor.height < node.fetch_target:
+            node.height_sync.forget_above(node.executor.height)
+        node.fetch_target = node.executor.height
         self._report_transfer(node, ())
 
     def _report_transfer(self, node: SimNode, tx_ids: tuple[bytes, ...]) -> None:

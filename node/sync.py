@@ -2,13 +2,16 @@
 caller passes the time in, so the real node (node.app) and the simulator (node.sim) run the
 same rule.
 
-Every operator tells its peers its executed height every SYNC_INTERVAL_MS. A node whose
-height stays below the (f+1)-th highest height its operator peers report, for SYNC_BEHIND_MS
-(longer than a commit in flight takes), fetches blocks up to that height. At least one honest
-operator reported it, so the blocks exist, and each fetched block is checked against its
-2f+1 commit certificate before it is applied, so a lying peer can delay a node but not
-mislead it. This is what lets a node that restarted behind, or that was left one block behind
-across a view change, catch up before any stable checkpoint would show it the way.
+Every operator tells its peers its executed height every SYNC_INTERVAL_MS. A node that stays
+below the highest height a peer reports for SYNC_BEHIND_MS (longer than a commit in flight
+takes) fetches blocks up to it, asking the peers that report the most first. One peer's word
+is enough to try, because a fetched block is applied only if its commit certificate carries
+2f+1 valid votes of genesis operators and it extends the chain: a lying peer can cost a
+fetch, never a wrong block. A claim that a fetch could not make good is forgotten until it is
+made again. This is what lets a node catch up when it restarted behind, or when the only
+honest node to commit some height is a single peer (seen in the simulator: a Byzantine voter
+plus lost messages). Readiness uses the stricter witnessed height, which f+1 peers report, so
+a liar cannot make honest nodes look unready.
 """
 
 from __future__ import annotations
@@ -40,9 +43,19 @@ class HeightSync:
         heights = sorted(self.reported.values(), reverse=True)
         return heights[self.witnesses - 1] if len(heights) >= self.witnesses else 0
 
+    def peers_by_height(self) -> list[str]:
+        """Peers to fetch from, the ones reporting the most first (ties by name)."""
+        return sorted(self.reported, key=lambda peer: (-self.reported[peer], peer))
+
+    def forget_above(self, height: int) -> None:
+        """A fetch stopped at `height`: drop the claims it could not make good."""
+        for peer in sorted(self.reported):
+            if self.reported[peer] > height:
+                del self.reported[peer]
+
     def fetch_target(self, now_ms: int, height: int, fetching: bool) -> int | None:
         """The height to fetch up to, once this node has been behind for SYNC_BEHIND_MS."""
-        target = self.witnessed_height()
+        target = max(self.reported.values(), default=0)
         if target <= height:
             self._behind_since = None
             return None

@@ -1,5 +1,5 @@
 """The seed sweep: 200 random runs (n = 4 and n = 7) with crashes, partitions, duplication,
-reordering and up to f Byzantine operators of random behaviour. Zero safety
+reordering, message loss and up to f Byzantine operators of random behaviour. Zero safety
 violations, and liveness in every run."""
 
 from __future__ import annotations
