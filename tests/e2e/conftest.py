@@ -70,7 +70,13 @@ class Cluster:
 
 
 def start_cluster(directory: Path, n: int, observer: bool = False) -> Cluster:
-    clustermod.up(directory, n=n, observer=observer, progress=lambda line: None)
+    """Start a cluster; if it does not come up, stop whatever did start before failing."""
+    try:
+        clustermod.up(directory, n=n, observer=observer, progress=lambda line: None)
+    except BaseException:
+        if (directory / "cluster.json").exists():
+            clustermod.down(directory, progress=lambda line: None)
+        raise
     return Cluster(directory)
 
 
