@@ -139,7 +139,6 @@ class Node:
         self.height_sync = HeightSync(self.genesis.f + 1)
         self._tasks: list[asyncio.Task[None]] = []
         self._submitted_at: dict[bytes, float] = {}
-        self.started_at = time.monotonic()
 
     # Persistence of the replica's write-ahead state
 
@@ -257,16 +256,9 @@ class Node:
 
     def submit(self, tx: Transaction) -> None:
         """Admit a client transaction (raises TxError), gossip it, tell the replica."""
-        self.mempool.admit(tx, now_ms())
-        self._submitted_at[tx.tx_id] = time.monotonic()
-        if len(self._submitted_at) > 4 * self.mempool.max_txs:
-            self._submitted_at.clear()
-        self._gossip.append([tx.body_bytes, tx.sig])
-        if len(self._gossip) >= GOSSIP_BATCH:
-            self._flush_gossip()
-        if self.replica is not None:
-            self.run(self.replica.handle(TxsAdmitted((self._pending_tx(tx),))))
-        self.metrics.txs_admitted += 1
+        refused = self.submit_many([tx])[0]
+        if refused is not None:
+            raise refused
 
     def submit_many(self, txs: list[Transaction]) -> list[TxError | None]:
         """`submit` for a batch (POST /v1/txs): the same checks and gossip per transaction,
