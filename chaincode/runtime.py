@@ -365,9 +365,14 @@ def require_str(name: str, value: Any, max_chars: int = 256) -> str:
     return value
 
 
+def is_account(value: Any) -> bool:
+    """An account id: 64 lowercase hex characters (an Ed25519 public key)."""
+    return (isinstance(value, str) and len(value) == 64
+            and all(c in "0123456789abcdef" for c in value))
+
+
 def require_account(name: str, value: Any) -> str:
-    if (not isinstance(value, str) or len(value) != 64
-            or any(c not in "0123456789abcdef" for c in value)):
+    if not is_account(value):
         raise ChaincodeError("BAD_ARGS", f"{name} must be an account id (64 lowercase hex)")
     return value
 

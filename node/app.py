@@ -51,6 +51,7 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
+from node.audit import accounts_named, audit_indexer
 from node.executor import AppliedBlock, Executor, VerifiedCache
 from node.mempool import Mempool
 from node.metrics import Metrics
@@ -97,8 +98,6 @@ class Node:
         os.makedirs(config.data_dir, exist_ok=True)
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
         self.verified = VerifiedCache()
-        from node.audit import audit_indexer
-
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
                                  self.verified, [audit_indexer])
         self.executor.init_genesis(
@@ -467,7 +466,9 @@ class Node:
         """Regulator, registrar and operators see every event; others the ones naming them."""
         if sub.role in ("regulator", "registrar", "operator"):
             return True
-        return sub.account in _accounts_in(event.get("data"))
+        named: set[str] = set()
+        accounts_named(event.get("data"), named)
+        return sub.account in named
 
     def record_access(self, account: str, role: str | None, method: str, path: str) -> None:
         self.access_seq += 1
@@ -506,19 +507,6 @@ class Node:
         if self.voting:
             return connected + 1 >= self.genesis.quorum
         return connected >= self.genesis.f + 1
-
-
-def _accounts_in(value: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(value, str) and len(value) == 64:
-        found.add(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            found |= _accounts_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= _accounts_in(item)
-    return found
 
 
 async def run_node(config_path: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaincode.runtime import is_account
 from node.executor import AppliedBlock
 from node.storage import Batch
 from node.storage import schema as s
@@ -28,7 +29,7 @@ DIVIDENDS = "div"
 
 def accounts_named(value: Any, into: set[str]) -> None:
     if isinstance(value, str):
-        if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        if is_account(value):
             into.add(value)
     elif isinstance(value, dict):
         for item in value.values():

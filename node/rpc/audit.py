@@ -44,7 +44,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chaincode.runtime import ChaincodeError
+from chaincode.runtime import ChaincodeError, is_account
 from chaincode.token import is_symbol
 from consensus import codec
 from consensus.block import Block
@@ -122,7 +122,7 @@ def _account(request: web.Request, required: bool = True) -> str | None:
         if required:
             raise fail(400, "bad_request", "parameter account is required")
         return None
-    if len(account) != 64 or any(c not in "0123456789abcdef" for c in account):
+    if not is_account(account):
         raise fail(400, "bad_request", "account is 64 lowercase hex characters (an Ed25519 "
                    "public key)")
     return account
