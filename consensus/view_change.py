@@ -21,7 +21,9 @@ primary then proposes fresh blocks after the last re-proposed one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from consensus.block import Block
 from consensus.messages import (
@@ -49,21 +51,31 @@ class NewViewPlan:
         return self.checkpoint.seq + len(self.blocks)
 
 
+def check_quorum_of_votes(votes: Sequence[Any], matches: Callable[[Any], bool],
+                          committee: Committee, kind: str, subject: str, signature: str,
+                          what: str) -> str | None:
+    """None if `votes` are a quorum of distinct, validly signed votes that all `match`;
+    otherwise the first reason they are not (`kind`, `subject`, ... name things in it)."""
+    senders: set[str] = set()
+    for vote in votes:
+        if not matches(vote):
+            return f"a {kind} does not match {subject}"
+        if vote.sender in senders:
+            return f"two {kind}s from {vote.sender!r}"
+        if not is_signed_by_sender(vote, committee):
+            return f"bad {signature} signature from {vote.sender!r}"
+        senders.add(vote.sender)
+    if len(senders) < committee.quorum:
+        return f"{len(senders)} {kind}s; {what} needs {committee.quorum}"
+    return None
+
+
 def check_checkpoint_proof(proof: CheckpointProof, committee: Committee) -> str | None:
     if proof.seq == 0:
         return None if not proof.checkpoints else "the genesis checkpoint carries no votes"
-    senders: set[str] = set()
-    for vote in proof.checkpoints:
-        if vote.seq != proof.seq or vote.app_hash != proof.app_hash:
-            return "a checkpoint vote does not match the proof"
-        if vote.sender in senders:
-            return f"two checkpoint votes from {vote.sender!r}"
-        if not is_signed_by_sender(vote, committee):
-            return f"bad checkpoint signature from {vote.sender!r}"
-        senders.add(vote.sender)
-    if len(senders) < committee.quorum:
-        return f"{len(senders)} checkpoint votes; a stable checkpoint needs {committee.quorum}"
-    return None
+    return check_quorum_of_votes(
+        proof.checkpoints, lambda vote: (vote.seq, vote.app_hash) == (proof.seq, proof.app_hash),
+        committee, "checkpoint vote", "the proof", "checkpoint", "a stable checkpoint")
 
 
 def check_block_origin(block: Block, seq: int, view: int, committee: Committee) -> str | None:
@@ -94,19 +106,10 @@ def check_prepared_certificate(cert: PreparedCertificate,
     if reason is not None:
         return reason
     digest = pre_prepare.digest
-    senders: set[str] = set()
-    for prepare in cert.prepares:
-        if (prepare.view, prepare.seq, prepare.block_hash) != (
-                pre_prepare.view, pre_prepare.seq, digest):
-            return "a prepare does not match the pre-prepare"
-        if prepare.sender in senders:
-            return f"two prepares from {prepare.sender!r}"
-        if not is_signed_by_sender(prepare, committee):
-            return f"bad prepare signature from {prepare.sender!r}"
-        senders.add(prepare.sender)
-    if len(senders) < committee.quorum:
-        return f"{len(senders)} prepares; a prepared certificate needs {committee.quorum}"
-    return None
+    expected = (pre_prepare.view, pre_prepare.seq, digest)
+    return check_quorum_of_votes(
+        cert.prepares, lambda vote: (vote.view, vote.seq, vote.block_hash) == expected,
+        committee, "prepare", "the pre-prepare", "prepare", "a prepared certificate")
 
 
 def check_view_change(vc: ViewChange, committee: Committee, window: int) -> str | None:
