@@ -1,4 +1,5 @@
-"""State transfer pieces shared by the node (node.app) and the simulator (node.sim).
+"""State transfer pieces shared by the node (node.app) and the simulator (node.sim): the serving
+side, the block check, and the write-ahead step. The catching-up side is node.fetch.
 
 A node serves committed blocks with their certificates from its store; a node catching up
 accepts a block only if its commit certificate carries 2f+1 valid votes of genesis operators
@@ -41,13 +42,14 @@ def verify_block(chain: str, operators: dict[str, bytes], block_bytes: bytes,
     try:
         block = Block.decode(block_bytes)
         cert = CommitCertificate.decode(cert_bytes)
-    except (codec.EncodingError, ValueError, TypeError, KeyError) as error:
+        if block.header.chain != chain:
+            return f"block of chain {block.header.chain!r}"
+        if not block.is_consistent():
+            return "tx_root does not match the transactions"
+        problem = check_certificate(cert, chain, operators, block.hash, block.height)
+    except (codec.EncodingError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError) as error:  # whatever a peer sends, it is the peer's fault
         return f"malformed block or certificate: {error}"
-    if block.header.chain != chain:
-        return f"block of chain {block.header.chain!r}"
-    if not block.is_consistent():
-        return "tx_root does not match the transactions"
-    problem = check_certificate(cert, chain, operators, block.hash, block.height)
     return problem if problem is not None else (block, cert)
 
 

@@ -6,7 +6,7 @@ state transfer."""
 from __future__ import annotations
 
 from consensus import codec
-from consensus.block import Block, CommitCertificate
+from consensus.block import Block
 from consensus.events import (
     Action,
     BlockExecuted,
@@ -27,7 +27,7 @@ from node.sim.network import Meta, describe
 from node.sim.simnode import SimNode
 from node.storage import Batch
 from node.storage import schema as s
-from node.transfer import blocks_to_serve, stage_persist, verify_block
+from node.transfer import blocks_to_serve, stage_persist
 from node.tx import TxError
 
 
@@ -49,7 +49,7 @@ class Host:
             for to in self.names:
                 if to != node.name:
                     self.transmit(node.name, to, "s", frame, Meta("HEIGHT"))
-        target = node.height_sync.fetch_target(self.now, height, node.fetching)
+        target = node.height_sync.fetch_target(self.now, height, node.fetch.fetching)
         if target is not None:
             self._start_fetch(node, target)
 
@@ -215,42 +215,27 @@ class Host:
     # -- state transfer ------------------------------------------------------------------------
 
     def _start_fetch(self, node: SimNode, to_height: int) -> None:
-        node.fetch_target = max(node.fetch_target, to_height)
-        if not node.fetching:
-            node.fetching = True
-            node.fetch_failures = 0
-            node.fetch_turn = 0
+        if node.fetch.start(to_height):
             self._fetch_next(node)
 
     def _fetch_next(self, node: SimNode) -> None:
-        if node.executor.height >= node.fetch_target:
+        request = node.fetch.next_request(node.executor.height,
+                                          node.height_sync.peers_by_height())
+        if request is None:
             self._finish_fetch(node)
             return
-        ahead = node.height_sync.peers_by_height()  # node.app asks these first too
-        peers = ahead + [name for name in self.names if name != node.name and name not in ahead]
-        node.fetch_peer = peers[node.fetch_turn % len(peers)]
-        node.fetch_turn += 1
-        node.fetch_token += 1
-        request = codec.pack([node.executor.height + 1, node.fetch_target])
-        self.transmit(node.name, node.fetch_peer, "f", request, Meta("FETCH"))
-        self.at(self.now + FETCH_TIMEOUT_MS, "fetch_timeout", node.name, node.fetch_token)
+        frame = codec.pack([request.start, request.stop])
+        self.transmit(node.name, request.peer, "f", frame, Meta("FETCH"))
+        self.at(self.now + FETCH_TIMEOUT_MS, "fetch_timeout", node.name, request.token)
 
     def _on_fetch_timeout(self, name: str, token: int) -> None:
         node = self.nodes[name]
-        if not node.up or not node.fetching or token != node.fetch_token:
-            return
-        node.fetch_failures += 1
-        if node.fetch_failures >= 3 * (len(self.names) - 1):
-            self._finish_fetch(node)
-        else:
+        if node.up and node.fetch.on_failed(token):
             self._fetch_next(node)
 
     def _finish_fetch(self, node: SimNode) -> None:
-        node.fetching = False
-        node.fetch_token += 1
-        if node.executor.height < node.fetch_target:
+        if node.fetch.finish(node.executor.height):
             node.height_sync.forget_above(node.executor.height)
-        node.fetch_target = node.executor.height
         self._report_transfer(node, ())
 
     def _report_transfer(self, node: SimNode, tx_ids: tuple[bytes, ...]) -> None:
@@ -267,37 +252,21 @@ class Host:
         self.transmit(node.name, sender, "b", codec.pack(blocks), Meta("BLOCKS"))
 
     def _on_blocks(self, node: SimNode, sender: str, payload: bytes) -> None:
-        if not node.fetching or sender != node.fetch_peer:
-            return  # a late answer to an earlier request
+        try:
+            value = codec.unpack(payload)
+        except codec.EncodingError:
+            value = None
+        e = node.executor
+        blocks = node.fetch.take_reply(sender, value, e.height, e.last_block_hash)
+        if blocks is None:
+            return  # unasked, or a late answer to an earlier request
         tx_ids: list[bytes] = []
-        for block_bytes, cert_bytes in codec.unpack(payload):
-            verified = self._verified_block(block_bytes, cert_bytes)
-            if verified is None:
-                break
-            block, cert = verified
-            if block.height != node.executor.height + 1 or block.height > node.fetch_target:
-                break
-            if block.header.prev_hash != node.executor.last_block_hash:
-                break
+        for block, cert in blocks:
             applied = node.executor.apply(block, cert)
             node.transferred_blocks += 1
             self._after_apply(node, applied, "transferred")
             tx_ids.extend(block.tx_ids())
         if tx_ids or node.executor.height > node.replica.last_executed:
-            node.fetch_failures = 0
             self._report_transfer(node, tuple(tx_ids))
-        else:
-            node.fetch_failures += 1
-        if not node.fetching:
-            return  # the StateTransferred above may have ended the fetch
-        if node.executor.height >= node.fetch_target or \
-                node.fetch_failures >= 3 * (len(self.names) - 1):
-            self._finish_fetch(node)
-        else:
+        if node.fetch.fetching:  # the StateTransferred above may have ended the fetch
             self._fetch_next(node)
-
-    def _verified_block(self, block_bytes: bytes, cert_bytes: bytes
-                        ) -> tuple[Block, CommitCertificate] | None:
-        verified = verify_block(self.chain, self.genesis.operator_keys(), block_bytes,
-                                cert_bytes)
-        return None if isinstance(verified, str) else verified

@@ -16,6 +16,7 @@ from consensus.replica import Replica, ReplicaConfig
 from genesis.schema import Genesis
 from node.audit import audit_indexer
 from node.executor import Executor, VerifiedCache
+from node.fetch import BlockFetch
 from node.mempool import Mempool
 from node.sim.byzantine import Behaviour
 from node.storage import MemoryKV
@@ -64,19 +65,14 @@ class SimNode:
         executed = Executed(e.height, e.last_block_hash, e.app_hash, e.last_block_time)
         self.replica = Replica(self.setup.replica_config(self.name), self.signer, wal or None,
                                executed)
-        self.fetching = False
-        self.fetch_target = 0
-        self.fetch_turn = 0
-        self.fetch_peer = ""
-        self.fetch_token = 0
-        self.fetch_failures = 0
+        self.fetch = BlockFetch(genesis.chain_id, genesis.operator_keys(),
+                                [n.name for n in genesis.operators if n.name != self.name])
         self.height_sync = HeightSync(self.setup.genesis.f + 1)
 
     def crash(self) -> None:
         self.up = False
         self.crashes += 1
         self.kv.crash()
-        self.fetching = False
 
     def restart(self) -> None:
         self.restarts += 1
