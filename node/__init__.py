@@ -10,7 +10,8 @@ without a cycle); tests/test_layout.py walks every import and enforces it.
             transfer and fetch (state transfer, both sides), proof, fsck (replay check),
             events (the SSE hub), access (the access log)
   network   p2p (mutual-TLS websockets between operators)
-  api       rpc/ (HTTP routes; it sees the node only through rpc.api.NodeApi)
+  api       rpc/ (HTTP routes; it sees the node only through rpc.api.NodeApi), console/ (the
+            regulator's console: static files served at /console/, and its one JSON route)
   process   app (Node: wires store, executor, mempool, replica, p2p and RPC)
   tools     sim/ (the simulator: the ledger room driven by a virtual clock and network, never
             p2p, rpc or app), bench/ and demo (drive a cluster over HTTP), cli/ (the top:

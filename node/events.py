@@ -3,7 +3,8 @@
 After each applied block the node publishes a `block` event and the block's contract events.
 A subscriber sees every `block` event, and the contract events its role allows: the regulator,
 the registrar and operators see all of them, anyone else only the events that name its
-account. Each subscriber has a bounded queue; one that falls EVENT_QUEUE items behind is cut
+account; a subscriber that asked for `?only=block` (the console) gets block events alone, so
+it costs nothing per transaction. Each subscriber has a bounded queue; one that falls EVENT_QUEUE items behind is cut
 off rather than waited for (a slow reader must not hold the node). The RPC layer streams a
 subscriber's queue; `None` in a queue means the stream ends.
 """
@@ -27,6 +28,7 @@ class Subscriber:
     account: str
     role: str | None
     queue: asyncio.Queue[dict[str, Any] | None]
+    blocks_only: bool = False
 
 
 class EventHub:
@@ -36,8 +38,9 @@ class EventHub:
     def full(self) -> bool:
         return len(self.subscribers) >= MAX_EVENT_SUBSCRIBERS
 
-    def subscribe(self, account: str, role: str | None) -> Subscriber:
-        sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE))
+    def subscribe(self, account: str, role: str | None, blocks_only: bool = False
+                  ) -> Subscriber:
+        sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE), blocks_only)
         self.subscribers.append(sub)
         return sub
 
@@ -57,7 +60,7 @@ class EventHub:
             "txs": len(applied.receipts)}}
         for sub in list(self.subscribers):
             items = [block_event]
-            for receipt in applied.receipts:
+            for receipt in () if sub.blocks_only else applied.receipts:
                 for event in receipt.events:
                     if may_see(sub, event):
                         items.append({"event": "contract", "data": {

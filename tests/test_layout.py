@@ -20,6 +20,7 @@ FORBIDDEN = {
     "chaincode": ("node", "genesis"),
     "genesis": ("node",),
     "node.rpc": ("node.app", "node.p2p", *TOOLS),
+    "node.console": ("node.app", "node.p2p", *TOOLS),
     "node.sim": ("node.app", "node.p2p", "node.rpc.server", "node.rpc.audit", "node.cli",
                  "node.bench", "node.demo"),
     "node.bench": ("node.app", "node.sim", "node.cli", "node.demo"),

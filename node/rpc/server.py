@@ -253,7 +253,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     account, role = await signed_caller(request)
     if node.events.full():
         raise fail(503, "busy", "too many event subscribers")
-    sub = node.events.subscribe(account, role)
+    sub = node.events.subscribe(account, role, blocks_only=request.query.get("only") == "block")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -308,9 +308,11 @@ def make_app(node: NodeApi) -> web.Application:
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/readyz", get_readyz)
     app.router.add_get("/v1/openapi.json", get_openapi)
+    from node import console
     from node.rpc import audit
 
     audit.add_routes(app)
+    console.add_routes(app)  # /console/: the regulator's console, static files
     return app
 
 

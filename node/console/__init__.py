@@ -1,0 +1,74 @@
+"""The regulator's console: a small web application every node serves at `/console/`.
+
+How it works. Everything the browser runs is in `static/` (HTML, CSS and plain ES modules; no
+build step, nothing loaded from outside the node) and is served as files. The page holds the
+user's key file (`keys/<org>.json`) in memory and signs each request itself with WebCrypto
+Ed25519, exactly as PROTOCOL.md's signed requests, so it sees what the API lets that key's role
+see and nothing more: the key never leaves the page, and this module never sees it.
+
+What the node adds for the console, all read-only and public:
+- `GET /console/genesis.json`: the public half of genesis the page needs: chain id, n, f,
+  quorum, each operator's and observer's name, organisation, public key and RPC URL (to show
+  every node's status and to check commit certificates in the browser), and the organisations'
+  admin accounts (to label accounts). Nothing secret is in genesis.
+- `Access-Control-Allow-Origin: *` on the unsigned GET routes the network page reads from every
+  node (`/v1/status`, `/readyz`, `/metrics`, `/console/genesis.json`), so a console served by
+  one node can show the others. Signed routes get no CORS header: a page only signs requests to
+  the node that served it.
+
+What it may not do: import the process (`node.app`) or p2p; hold any per-transaction state.
+The console costs the node nothing per transaction: it is files and one small JSON answer; the
+page subscribes to `/v1/events?only=block` (block events only) and throttles its own reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from node.rpc.common import NODE_KEY
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+PUBLIC_CROSS_ORIGIN = frozenset({"/v1/status", "/readyz", "/metrics", "/console/genesis.json"})
+
+
+def genesis_summary(genesis: Any) -> dict[str, Any]:
+    """The public facts of genesis that the page uses (no certificates, no parameters)."""
+
+    def node_json(node: Any) -> dict[str, Any]:
+        return {"name": node.name, "org": node.org, "public_key": node.public_key.hex(),
+                "rpc": node.rpc_url}
+
+    return {"chain_id": genesis.chain_id, "n": genesis.n, "f": genesis.f,
+            "quorum": genesis.quorum,
+            "operators": [node_json(node) for node in genesis.operators],
+            "observers": [node_json(node) for node in genesis.observers],
+            "orgs": [org.to_json() for org in genesis.orgs]}
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    return web.json_response(genesis_summary(request.app[NODE_KEY].genesis))
+
+
+async def get_index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html",
+                            headers={"Cache-Control": "no-cache"})
+
+
+async def redirect_to_index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console/")
+
+
+async def allow_cross_origin(request: web.Request, response: web.StreamResponse) -> None:
+    if request.method == "GET" and request.path in PUBLIC_CROSS_ORIGIN:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console", redirect_to_index)
+    app.router.add_get("/console/", get_index)
+    app.router.add_get("/console/genesis.json", get_genesis)
+    app.router.add_static("/console/", STATIC_DIR, append_version=False)
+    app.on_response_prepare.append(allow_cross_origin)
