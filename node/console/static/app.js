@@ -1,0 +1,144 @@
+// The console's shell: the key, the language, the navigation, the block stream, and which page
+// is shown. Pages are modules in pages/ with `render(root, ctx)` returning a cleanup function.
+
+import { blockStream, open, query, requestsPerSecond, session } from "./api.js";
+import { loadKeyFile } from "./crypto.js";
+import { language, setLanguage, t } from "./i18n.js";
+import { esc, short } from "./ui.js";
+import network from "./pages/network.js";
+import blocks from "./pages/blocks.js";
+import tokens from "./pages/tokens.js";
+import market from "./pages/market.js";
+import alerts from "./pages/alerts.js";
+import access from "./pages/access.js";
+import proof from "./pages/proof.js";
+
+const PAGES = { network, blocks, tokens, market, alerts, access, proof };
+const listeners = new Set();
+let cleanup = null;
+let stopStream = null;
+let streamState = "off";
+let lastBlock = null;
+
+const $ = (id) => document.getElementById(id);
+
+function route() {
+  const parts = (location.hash || "#/network").slice(2).split("/").map(decodeURIComponent);
+  const page = PAGES[parts[0]] ? parts[0] : "network";
+  return { page, params: parts.slice(1) };
+}
+
+function renderNav() {
+  const current = route().page;
+  $("nav").innerHTML = Object.keys(PAGES).map((id) => `<a href="#/${id}" data-page="${id}" class="${id === current ? "active" : ""}">${esc(t(id))}</a>`).join("");
+  document.title = t("title");
+  $("title").textContent = t("title");
+  $("lang").textContent = language() === "ko" ? "English" : "한국어";
+  $("keylabel").textContent = t("load_key");
+  $("keynote").textContent = t("key_note");
+  $("forget").textContent = t("forget_key");
+}
+
+function renderKey() {
+  const box = $("who");
+  if (!session.key) {
+    box.innerHTML = `<span class="muted" data-testid="key-state">${esc(t("no_key"))}</span>`;
+    $("forget").hidden = true;
+    return;
+  }
+  box.innerHTML = `<span data-testid="key-state" data-role="${esc(session.role || "")}"><strong>${esc(session.key.name || "")}</strong> · ${esc(session.role || "?")} · <span title="${esc(session.key.account)}">${esc(short(session.key.account, 12))}</span></span>`;
+  $("forget").hidden = false;
+}
+
+function renderFooter() {
+  const stream = session.key ? `${streamState === "live" ? "●" : "○"} ${streamState === "live" ? t("stream_live") : t("stream_down")}` : "";
+  $("footer").innerHTML = `${esc(session.chainId || "")} · ${lastBlock ? `${esc(t("height"))} ${lastBlock.height} · ` : ""}${esc(stream)} · <span data-testid="rate">${requestsPerSecond().toFixed(1)}</span> ${esc(t("requests"))}`;
+}
+
+async function show() {
+  if (cleanup) { try { cleanup(); } catch { /* the old page is gone either way */ } }
+  cleanup = null;
+  renderNav();
+  renderKey();
+  const { page, params } = route();
+  const root = $("page");
+  root.innerHTML = `<p class="muted">${esc(t("loading"))}</p>`;
+  root.dataset.page = page;
+  const ctx = {
+    params,
+    onBlock(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+    rerender: show,
+  };
+  try {
+    cleanup = (await PAGES[page].render(root, ctx)) || null;
+  } catch (error) {
+    root.innerHTML = `<div class="notice error">${esc(error.message)}</div>`;
+  }
+}
+
+function startStream() {
+  if (stopStream) stopStream();
+  stopStream = blockStream((block) => {
+    lastBlock = block;
+    for (const fn of [...listeners]) fn(block);
+  }, (state) => { streamState = state; renderFooter(); });
+}
+
+async function roleOf(account) {
+  const org = session.genesis.orgs.find((o) => o.account === account);
+  if (org) return { role: org.role, name: org.name };
+  const operator = session.genesis.operators.find((o) => o.public_key === account);
+  if (operator) return { role: "operator", name: operator.name };
+  try {
+    const record = (await query("identity", "get", { account })).result;
+    return { role: record.role, name: record.role };
+  } catch {
+    return { role: null, name: "" };
+  }
+}
+
+async function onKeyFile(event) {
+  const file = event.target.files[0];
+  event.target.value = "";
+  if (!file) return;
+  const status = $("keyerror");
+  status.textContent = "";
+  try {
+    session.key = await loadKeyFile(await file.text());
+    const { role, name } = await roleOf(session.key.account);
+    session.role = role;
+    session.key.name = name || file.name.replace(/\.json$/, "");
+    startStream();
+  } catch (error) {
+    session.key = null;
+    status.textContent = error.message;
+  }
+  show();
+}
+
+async function boot() {
+  setLanguage(language());
+  session.genesis = await open("/console/genesis.json");
+  session.chainId = session.genesis.chain_id;
+  $("keyfile").addEventListener("change", onKeyFile);
+  $("forget").addEventListener("click", () => {
+    session.key = null;
+    session.role = null;
+    if (stopStream) stopStream();
+    stopStream = null;
+    show();
+  });
+  $("lang").addEventListener("click", () => {
+    setLanguage(language() === "ko" ? "en" : "ko");
+    show();
+  });
+  window.addEventListener("hashchange", show);
+  setInterval(renderFooter, 2000);
+  await show();
+  renderFooter();
+  document.body.dataset.ready = "1";
+}
+
+boot().catch((error) => {
+  document.getElementById("page").innerHTML = `<div class="notice error">${esc(error.message)}</div>`;
+});

@@ -1,0 +1,100 @@
+// Alerts: the surveillance alerts of /v1/audit/alerts (PROTOCOL.md, "Surveillance"), filtered
+// by rule, symbol, account and heights; an alert opens its evidence: accounts, the numbers that
+// crossed the threshold, and each evidence transaction's receipt with its orders and trades.
+
+import { get, open } from "../api.js";
+import { num, t, time } from "../i18n.js";
+import { errorBox, esc, json, short, table, who } from "../ui.js";
+
+const MAX_EVIDENCE = 50;
+const FILTERS = ["rule", "symbol", "account", "from", "to"];
+let filters = {};
+let lastAlerts = [];
+
+function queryString() {
+  const parts = FILTERS.filter((k) => filters[k]).map((k) => `${k}=${encodeURIComponent(filters[k])}`);
+  return parts.length ? `&${parts.join("&")}` : "";
+}
+
+async function evidence(alert) {
+  const ids = (alert.evidence || []).slice(0, MAX_EVIDENCE);
+  const receipts = await Promise.all(ids.map((id) => open(`/v1/tx/${id}`).catch(() => ({ tx_id: id }))));
+  const trades = [];
+  const orders = [];
+  for (const r of receipts) {
+    for (const e of r.events || []) {
+      if (e.name === "Trade") trades.push({ ...e.data, tx_id: r.tx_id, height: r.height });
+      if (e.name === "OrderPlaced" || e.name === "OrderCancelled") orders.push({ ...e.data, event: e.name, tx_id: r.tx_id });
+    }
+  }
+  const metrics = Object.entries(alert.metrics || {}).map(([k, v]) => ({ k, v }));
+  return `<section class="card" data-testid="evidence"><h2>${esc(t("evidence"))}: ${esc(alert.rule)} · ${esc(alert.symbol || "")}</h2>
+    <p>${esc(alert.explanation || "")}</p>
+    <dl class="kv"><dt>${esc(t("accounts"))}</dt><dd>${(alert.accounts || []).map(who).join(", ")}</dd>
+      <dt>${esc(t("window"))}</dt><dd>${esc(time(alert.window?.from_time))} – ${esc(time(alert.window?.to_time))}</dd>
+      <dt>${esc(t("height"))}</dt><dd>${esc((alert.heights || []).join(", "))}</dd></dl>
+    <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metrics"), text: (m) => m.k }, { label: "", html: (m) => (typeof m.v === "number" ? num(m.v) : json(m.v)) }], metrics)}
+    <h3>${esc(t("trades"))} (${trades.length})</h3>${table([
+      { label: "id", num: true, html: (x) => `<span data-testid="evidence-trade">${esc(x.trade_id)}</span>` },
+      { label: t("price"), num: true, text: (x) => num(x.price) },
+      { label: t("qty"), num: true, text: (x) => num(x.qty) },
+      { label: t("buyer"), html: (x) => who(x.buyer) },
+      { label: t("seller"), html: (x) => who(x.seller) },
+      { label: t("height"), num: true, html: (x) => `<a href="#/blocks/${x.height}">${num(x.height)}</a>` },
+    ], trades, { testid: "evidence-trades" })}
+    <h3>${esc(t("orders"))} (${orders.length})</h3>${table([
+      { label: t("events"), text: (o) => o.event },
+      { label: "id", num: true, text: (o) => o.order_id },
+      { label: t("account"), html: (o) => who(o.account) },
+      { label: t("side"), text: (o) => o.side || "" },
+      { label: t("price"), num: true, text: (o) => num(o.price) },
+      { label: t("qty"), num: true, text: (o) => num(o.qty) },
+    ], orders)}
+    <h3>${esc(t("transactions"))} (${ids.length}${(alert.evidence || []).length > ids.length ? ` / ${alert.evidence.length}` : ""})</h3>
+    ${table([
+      { label: t("tx_id"), html: (r) => `<span class="mono">${esc(short(r.tx_id, 16))}</span>` },
+      { label: t("height"), num: true, html: (r) => (r.height ? `<a href="#/blocks/${r.height}">${num(r.height)}</a>` : "–") },
+      { label: t("result"), html: (r) => (r.ok ? `<span class="good">${esc(t("ok"))}</span>` : `<span class="bad">${esc(r.error?.code || r.status || "")}</span>`) },
+    ], receipts)}</section>`;
+}
+
+export default {
+  async render(root, ctx) {
+    root.innerHTML = `<section class="card"><h2>${esc(t("alerts"))}</h2><div class="row">
+      ${FILTERS.map((k) => `<label>${esc(t(k === "from" ? "from_h" : k === "to" ? "to_h" : k))} <input type="text" data-filter="${k}" value="${esc(filters[k] || "")}" size="${k === "account" ? 20 : 8}"></label>`).join("")}
+      <button id="apply">${esc(t("apply"))}</button></div><div id="list"></div></section><div id="detail"></div>`;
+    const list = root.querySelector("#list");
+    const load = async () => {
+      try {
+        const value = await get(`/v1/audit/alerts?limit=200${queryString()}`);
+        lastAlerts = value.alerts || value.items || [];
+        list.innerHTML = lastAlerts.length ? table([
+          { label: t("rule"), text: (a) => a.rule },
+          { label: t("severity"), html: (a) => `<span class="pill ${esc(a.severity)}">${esc(a.severity)}</span>` },
+          { label: t("symbol"), text: (a) => a.symbol || "" },
+          { label: t("accounts"), html: (a) => (a.accounts || []).map(who).join(", ") },
+          { label: t("window"), text: (a) => `${time(a.window?.from_time)} – ${time(a.window?.to_time)}` },
+          { label: t("explanation"), text: (a) => a.explanation || "" },
+        ], lastAlerts.map((a, i) => ({ ...a, __attrs: `class="clickable" data-alert="${i}"` })), { testid: "alert-list" })
+          : `<p class="muted" data-testid="no-alerts">${esc(t("no_alerts"))}</p>`;
+        list.querySelectorAll("tr.clickable").forEach((tr) => {
+          tr.onclick = async () => {
+            const detail = root.querySelector("#detail");
+            detail.innerHTML = `<p class="muted">${esc(t("loading"))}</p>`;
+            detail.innerHTML = await evidence(lastAlerts[Number(tr.dataset.alert)]);
+          };
+        });
+      } catch (error) {
+        list.innerHTML = error.status === 404 && error.code === "not_found"
+          ? `<div class="notice" data-testid="alerts-missing">${esc(t("alerts_missing"))}</div>`
+          : errorBox(error);
+      }
+    };
+    root.querySelector("#apply").onclick = () => {
+      root.querySelectorAll("[data-filter]").forEach((input) => { filters[input.dataset.filter] = input.value.trim(); });
+      load();
+    };
+    await load();
+    return null; // alerts change with blocks; the list reloads on Apply or on a revisit
+  },
+};
