@@ -4,9 +4,9 @@ After each applied block the node publishes a `block` event and the block's cont
 A subscriber sees every `block` event, and the contract events its role allows: the regulator,
 the registrar and operators see all of them, anyone else only the events that name its
 account; a subscriber that asked for `?only=block` (the console) gets block events alone, so
-it costs nothing per transaction. Each subscriber has a bounded queue; one that falls EVENT_QUEUE items behind is cut
-off rather than waited for (a slow reader must not hold the node). The RPC layer streams a
-subscriber's queue; `None` in a queue means the stream ends.
+it costs nothing per transaction. Each subscriber has a bounded queue; one that falls
+EVENT_QUEUE items behind is cut off rather than waited for (a slow reader must not hold the
+node). The RPC layer streams a subscriber's queue; `None` in a queue means the stream ends.
 """
 
 from __future__ import annotations
