@@ -3,7 +3,7 @@
 
 const LABELS = {
   title: ["stoledger 감독 콘솔", "stoledger regulator's console"],
-  network: ["네트워크", "Network"], blocks: ["블록", "Blocks"], tokens: ["토큰", "Tokens"],
+  network: ["네트워크", "Network"], blocks: ["블록", "Blocks"], block: ["블록", "Block"], tokens: ["토큰", "Tokens"],
   market: ["시장", "Market"], alerts: ["이상거래 경보", "Alerts"],
   access: ["열람 기록", "Access log"], proof: ["증명", "Proof"],
   load_key: ["키 파일 불러오기", "Load key file"], forget_key: ["키 지우기", "Forget key"],

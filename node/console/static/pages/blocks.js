@@ -2,7 +2,7 @@
 // header, transactions with decoded bodies and receipts, and its commit certificate checked
 // here in the browser against the genesis keys (proof.js), with who signed.
 
-import { get, session } from "../api.js";
+import { get, open, session } from "../api.js";
 import { checkCertificate } from "../proof.js";
 import { num, t, time } from "../i18n.js";
 import { errorBox, esc, json, short, table, throttle, who } from "../ui.js";
@@ -13,7 +13,8 @@ async function list(root, ctx) {
   let top = null; // null: follow the latest
   const draw = async () => {
     try {
-      const latest = top ?? (await get("/v1/blocks/latest")).header.height;
+      const latest = top ?? (await open("/v1/status")).height;
+      if (latest < 1) { root.innerHTML = `<p class="muted">${esc(t("none"))}</p>`; return; }
       const from = Math.max(1, latest - PAGE + 1);
       const { blocks } = await get(`/v1/blocks?from=${from}&to=${latest}`);
       blocks.reverse();
@@ -79,7 +80,7 @@ async function detail(root, height) {
   const txs = block.transactions.map((tx, i) => ({ ...tx, i, receipt: receipts.get(tx.tx_id) }));
   root.innerHTML = `
     <p><a href="#/blocks">← ${esc(t("back"))}</a></p>
-    <section class="card"><h2>${esc(t("blocks"))} ${num(h.height)}</h2>
+    <section class="card"><h2>${esc(t("block"))} ${num(h.height)}</h2>
       <dl class="kv">
         <dt>${esc(t("hash"))}</dt><dd class="mono">${esc(block.block_hash)}</dd>
         <dt>${esc(t("time"))}</dt><dd>${esc(time(h.time))}</dd>

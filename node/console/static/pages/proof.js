@@ -2,7 +2,7 @@
 // file offline, in this page, against genesis (a genesis.json the user gives, or else the
 // node's /console/genesis.json): the same checks as `stoledger audit verify` (node/proof.py).
 
-import { get, session } from "../api.js";
+import { get, open, session } from "../api.js";
 import { verifyProof } from "../proof.js";
 import { num, t } from "../i18n.js";
 import { errorBox, esc, table } from "../ui.js";
@@ -15,7 +15,7 @@ function verdict(result, source) {
     { label: t("vote"), html: (v) => (v.valid ? `<span class="good">${esc(t("valid"))}</span>` : `<span class="bad">${esc(t("invalid"))}: ${esc(v.why)}</span>`) },
   ], result.cert.votes) : "";
   const head = result.ok
-    ? `<span class="verdict good" data-testid="proof-verdict" data-valid="true">✔ ${esc(t("proof_valid"))}: ${esc(t("blocks"))} ${num(result.height)} · ${esc(t("signed_by"))} ${esc(result.signers.join(", "))} (${result.signers.length} / ${result.cert.n}; 2f+1 = ${result.cert.quorum})</span>`
+    ? `<span class="verdict good" data-testid="proof-verdict" data-valid="true">✔ ${esc(t("proof_valid"))}: ${esc(t("block"))} ${num(result.height)} · ${esc(t("signed_by"))} ${esc(result.signers.join(", "))} (${result.signers.length} / ${result.cert.n}; 2f+1 = ${result.cert.quorum})</span>`
     : `<span class="verdict bad" data-testid="proof-verdict" data-valid="false">✘ ${esc(t("proof_invalid"))}: ${esc(result.reason)}</span>`;
   return `${head}<p class="muted small">${esc(t("checked_against"))}: ${esc(source)}</p>${votes}`;
 }
@@ -27,7 +27,7 @@ function genesisFor() {
 
 export default {
   async render(root) {
-    const height = (await fetch("/v1/status", { cache: "no-store" }).then((r) => r.json())).height;
+    const height = (await open("/v1/status")).height;
     root.innerHTML = `
       <section class="card"><h2>${esc(t("download_proof"))}</h2><div class="row">
         <label>${esc(t("height"))} <input type="number" id="height" min="1" max="${height}" value="${height}" style="width:8em"></label>

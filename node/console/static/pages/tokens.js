@@ -3,7 +3,7 @@
 // height (a slider), and a holder's history (regulator). Symbols are found once per visit by
 // reading `token.create` transactions from the blocks (at most the last 1,000).
 
-import { get, query, session } from "../api.js";
+import { get, open, query, session } from "../api.js";
 import { bps, num, t, time, won } from "../i18n.js";
 import { debounce, errorBox, esc, json, table, who } from "../ui.js";
 
@@ -28,7 +28,8 @@ async function findSymbols(height) {
 }
 
 async function mine() {
-  if (!session.key) return "";
+  // auditors hold nothing; everyone else sees their own holdings under the contracts' rules
+  if (!session.key || ["regulator", "registrar"].includes(session.role)) return "";
   const account = session.key.account;
   try {
     const [tokens, cash] = await Promise.all([
@@ -43,7 +44,7 @@ async function mine() {
         { label: t("frozen"), num: true, text: (r) => num(r.frozen) },
         { label: t("locked"), num: true, text: (r) => num(r.locked) },
       ], tokens.result)}
-      ${c ? `<p>${esc(t("cash"))}: <strong>${won(c.balance)}</strong> · ${esc(t("escrowed"))} ${won(c.escrowed)} · ${esc(t("available"))} ${won(c.available)}</p>` : ""}</section>`;
+      ${c ? `<p>${esc(t("cash"))}: <strong>${won(c.balance)}</strong>${"escrowed" in c ? ` · ${esc(t("escrowed"))} ${won(c.escrowed)} · ${esc(t("available"))} ${won(c.available)}` : ""}</p>` : ""}</section>`;
   } catch (error) {
     return `<section class="card"><h2>${esc(t("my_holdings"))}</h2>${errorBox(error)}</section>`;
   }
@@ -94,9 +95,9 @@ async function holderHistory(symbol, account) {
 export default {
   async render(root, ctx) {
     const [symbolParam, accountParam] = ctx.params;
-    const status = await fetch("/v1/status", { cache: "no-store" }).then((r) => r.json());
+    const status = await open("/v1/status");
     const height = status.height;
-    let symbol = symbolParam || known[0] || "";
+    let symbol = symbolParam || localStorage.getItem("stoledger.symbol") || known[0] || "";
     root.innerHTML = `<div id="mine">${await mine()}</div>
       <section class="card"><h2>${esc(t("cap_table"))} · ${esc(t("supply"))}</h2>
         <div class="row">
@@ -115,6 +116,7 @@ export default {
       const at = $("#atnum").value;
       if (!symbol) { $("#cap").innerHTML = `<p class="muted">${esc(t("symbol"))}?</p>`; return; }
       $("#cap").dataset.loading = "1";
+      localStorage.setItem("stoledger.symbol", symbol);
       const [cap, supply] = await Promise.all([
         get(`/v1/audit/captable?symbol=${encodeURIComponent(symbol)}&at=${at}&limit=1000`).then(capTable, errorBox),
         get(`/v1/audit/supply?symbol=${encodeURIComponent(symbol)}&at=${at}`).then(supplyBox, errorBox),
