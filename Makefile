@@ -22,7 +22,7 @@ test: $(STAMP) browser
 	@$(BROWSER_MISSING) && echo "$(SKIPPED)" || true
 
 # The console's browser tests drive Debian's chromium with its chromedriver (never a browser
-# download at test time). Installed here where we can (root with apt). Where we cannot, the
+# download at test time), and a Korean font for the screenshots. Installed here where we can (root with apt). Where we cannot, the
 # tests are skipped and we say so loudly, before and after the run; REQUIRE_BROWSER=1 (.ci/run)
 # makes that an error instead.
 BROWSER_MISSING = ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1
@@ -31,7 +31,7 @@ browser:
 	@if $(BROWSER_MISSING) && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing chromium and chromium-driver with apt for the console's browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium chromium-driver >/dev/null; \
+			chromium chromium-driver fonts-nanum >/dev/null; \
 	fi
 	@if $(BROWSER_MISSING); then \
 		echo "$(SKIPPED)"; \

@@ -1,0 +1,115 @@
+"""The console's node side, without a browser: the static files and the public genesis summary
+are served, the public status routes carry CORS and the signed ones do not, the page loads
+nothing from outside the node, every file is packaged, and a block-only event subscriber gets
+no per-transaction events."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from consensus.block import make_block
+from node.console import STATIC_DIR
+from node.events import EventHub
+from node.rpc.server import make_app
+from tests.node.test_audit import Ledger, StandInNode, investor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConsoleNode(StandInNode):
+    """The audit tests' stand-in, with what /metrics and /readyz also read."""
+
+    class P2p:
+        stats: dict[str, int] = {}  # noqa: RUF012 (a read-only stand-in)
+
+    p2p = P2p()
+
+    def status(self) -> dict[str, Any]:
+        return {"chain_id": self.genesis.chain_id, "height": self.executor.height, "view": 0,
+                "stable_checkpoint": 0, "mempool_size": 0, "peers": []}
+
+    def is_ready(self) -> bool:
+        return True
+
+
+async def client_for(led: Ledger) -> TestClient:
+    client = TestClient(TestServer(make_app(ConsoleNode(led))))
+    await client.start_server()
+    return client
+
+
+async def test_static_files_and_genesis_summary_are_served():
+    led = Ledger()
+    client = await client_for(led)
+    try:
+        page = await client.get("/console/")
+        assert page.status == 200 and 'src="/console/app.js"' in await page.text()
+        script = await client.get("/console/pages/blocks.js")
+        assert script.status == 200 and "javascript" in script.headers["Content-Type"]
+        moved = await client.get("/console", allow_redirects=False)
+        assert moved.status == 302 and moved.headers["Location"] == "/console/"
+        summary = await (await client.get("/console/genesis.json")).json()
+        assert summary["chain_id"] == led.genesis.chain_id
+        assert summary["quorum"] == 3
+        assert [o["public_key"] for o in summary["operators"]] == [
+            node.public_key.hex() for node in led.genesis.operators]
+        assert {o["name"]: o["role"] for o in summary["orgs"]}["fss"] == "regulator"
+        assert "secret" not in str(summary) and "tls_cert" not in str(summary)
+        outside = await client.get("/console/../pyproject.toml")
+        assert outside.status in (403, 404)
+    finally:
+        await client.close()
+
+
+async def test_public_routes_carry_cors_and_signed_ones_do_not():
+    led = Ledger()
+    client = await client_for(led)
+    try:
+        for path in ("/v1/status", "/readyz", "/metrics", "/console/genesis.json"):
+            response = await client.get(path)
+            assert response.headers.get("Access-Control-Allow-Origin") == "*", path
+        for path in ("/v1/audit/proof?height=1", "/v1/blocks/latest", "/console/"):
+            response = await client.get(path)
+            assert "Access-Control-Allow-Origin" not in response.headers, path
+    finally:
+        await client.close()
+
+
+def test_the_page_loads_nothing_from_outside_the_node():
+    outside = re.compile(r"""(src|href)\s*=\s*["'](https?:)?//|@import\s+url\(\s*["']?https?:|"""
+                         r"""import\s[^;]*from\s+["']https?:""")
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file():
+            assert not outside.search(path.read_text(encoding="utf-8")), path
+
+
+def test_every_static_file_is_packaged():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["node.console"]
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(STATIC_DIR.parent).as_posix()
+            assert any(fnmatch(relative, p) and relative.count("/") == p.count("/")
+                       for p in patterns), relative
+
+
+async def test_a_block_only_subscriber_gets_no_contract_events():
+    led = Ledger()
+    hub = EventHub()
+    everything = hub.subscribe("f" * 64, "regulator")
+    blocks = hub.subscribe("e" * 64, "regulator", blocks_only=True)
+    register = led.tx("broker-a", "identity", "register", account=led.account("alice"),
+                      role="investor", attrs=investor())
+    block = make_block(led.genesis.chain_id, 1, led.executor.last_block_hash, led.time + 1000,
+                       0, "ksd", [(register.body_bytes, register.sig)])
+    hub.publish(led.executor.apply(block, led.certificate(block)))
+    got_all = [everything.queue.get_nowait()["event"] for _ in range(everything.queue.qsize())]
+    got_blocks = [blocks.queue.get_nowait()["event"] for _ in range(blocks.queue.qsize())]
+    assert got_blocks == ["block"]
+    assert got_all[0] == "block" and "contract" in got_all
