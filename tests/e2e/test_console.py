@@ -300,7 +300,7 @@ def test_an_investor_sees_its_holdings_and_not_the_regulator_pages(story, browse
                                                  "[data-testid=my-holdings]").text
     element(browser, "[data-testid=not-allowed]", "the cap table refused")
     shoot(browser, "investor-tokens")
-    for page in ("blocks", "access", "alerts"):
+    for page in ("alerts", "access", "blocks"):
         go(browser, page)
         box = wait_until(lambda p=page: browser.execute_script(
             "return document.getElementById('page').dataset.page === arguments[0] && "

@@ -91,7 +91,7 @@ async function roleOf(account) {
   if (operator) return { role: "operator", name: operator.name };
   try {
     const record = (await query("identity", "get", { account })).result;
-    return { role: record.role, name: record.role };
+    return { role: record.role, name: "" };
   } catch {
     return { role: null, name: "" };
   }
