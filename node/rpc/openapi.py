@@ -26,11 +26,14 @@ ROUTES: list[tuple[str, str, str, bool, list[str]]] = [
     ("get", "/v1/status", "Chain, height, hashes, view, primary, checkpoint, mempool, peers.",
      False, []),
     ("get", "/v1/events", "Server-Sent Events: blocks and the contract events the caller may "
-     "see.", True, []),
+     "see; ?only=block gives block events alone.", True, ["only"]),
     ("get", "/metrics", "Prometheus text metrics.", False, []),
     ("get", "/healthz", "Liveness.", False, []),
     ("get", "/readyz", "Readiness: caught up and connected to a quorum.", False, []),
     ("get", "/v1/openapi.json", "This document.", False, []),
+    ("get", "/console/genesis.json", "The public part of genesis the web console (/console/) "
+     "uses: chain id, n, f, quorum, operators' and observers' keys and RPC URLs, orgs.", False,
+     []),
     ("get", "/v1/audit/holdings", "Every token and cash balance of an account as of a height.",
      True, ["account", "at", "format"]),
     ("get", "/v1/audit/captable", "Holders, balances, holder count and outstanding of a token "

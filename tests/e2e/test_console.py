@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,20 +122,18 @@ def browser() -> Iterator[Any]:
 
 # ---- page helpers ----------------------------------------------------------------------------
 
-def open_console(driver: Any, net: Cluster, key: Path | None, language: str = "en") -> None:
+def open_console(driver: Any, net: Cluster, key: Path, role: str, language: str = "en") -> None:
+    """A fresh page (a new document: no key from before) with `key` loaded as `role`."""
+    driver.get("about:blank")
     driver.get(net.url() + "/console/#/network")
     driver.execute_script(f"localStorage.setItem('stoledger.lang', '{language}')")
-    driver.get(net.url() + "/console/#/network")
+    driver.refresh()
     wait_until(lambda: driver.execute_script("return document.body.dataset.ready") == "1",
                WAIT_S, "the console to start")
-    if key is not None:
-        from selenium.webdriver.common.by import By
-
-        driver.find_element(By.ID, "keyfile").send_keys(str(key))
-        wait_until(lambda: driver.execute_script(
-            "const e = document.querySelector('[data-testid=key-state]');"
-            "return e && e.dataset.role !== undefined && e.dataset.role !== ''"),
-            WAIT_S, "the key to load")
+    assert attribute(driver, "[data-testid=key-state]", "data-role") is None  # no key yet
+    driver.find_element("id", "keyfile").send_keys(str(key))
+    wait_until(lambda: attribute(driver, "[data-testid=key-state]", "data-role") == role,
+               WAIT_S, f"the key to load as {role}")
 
 
 def go(driver: Any, page: str) -> None:
@@ -160,10 +160,17 @@ def attribute(driver: Any, css: str, name: str) -> Any:
 
 # ---- tests -----------------------------------------------------------------------------------
 
+def test_the_cli_prints_the_console_url(story):
+    net, _ = story
+    done = subprocess.run([sys.executable, "-m", "node.cli", "console", "--dir", str(net.dir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == net.url() + "/console/"
+
+
 def test_network_shows_four_nodes_at_one_height(story, browser):
     net, _ = story
-    open_console(browser, net, net.dir / "keys" / "fss.json", "ko")
-    assert attribute(browser, "[data-testid=key-state]", "data-role") == "regulator"
+    open_console(browser, net, net.dir / "keys" / "fss.json", "regulator", "ko")
     height = net.client().status()["height"]
     wait_until(lambda: attribute(browser, "[data-testid=height-summary]", "data-height")
                == str(height), WAIT_S, f"the network page to show every node at {height}")
@@ -321,8 +328,7 @@ def total_requests(net: Cluster) -> int:
 
 def test_an_investor_sees_its_holdings_and_not_the_regulator_pages(story, browser):
     net, marks = story
-    open_console(browser, net, marks["alice_key"])
-    assert attribute(browser, "[data-testid=key-state]", "data-role") == "investor"
+    open_console(browser, net, marks["alice_key"], "investor")
     go(browser, f"tokens/{SYMBOL}")
     mine = element(browser, f"[data-testid=my-balance][data-symbol={SYMBOL}]", "own holdings")
     own = net.client(signer=marks["alice"]).query("token", "balance", {

@@ -9,7 +9,11 @@ function scale(values, floorZero = true) {
   let low = Math.min(...values);
   let high = Math.max(...values);
   if (floorZero) low = Math.min(0, low);
-  if (high === low) high = low + 1;
+  if (high === low) {
+    const spread = Math.max(1, Math.abs(high) * 0.05);
+    high += spread;
+    if (!floorZero) low -= spread;
+  }
   return { low, high };
 }
 
@@ -51,17 +55,18 @@ export function lineChart(values, { title = "", empty = "–", cls = "" } = {}) 
 export function priceVolumeChart(prices, volumes, { title = "", empty = "–" } = {}) {
   if (prices.length === 0) return lineChart([], { empty });
   const yr = scale(prices, false);
-  const pad = (yr.high - yr.low) * 0.1;
+  const pad = Math.ceil((yr.high - yr.low) * 0.1);
   const ys = { low: yr.low - pad, high: yr.high + pad };
   const pts = xy(prices, ys, prices.length);
   const path = pts.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join("");
   const vmax = Math.max(...volumes, 1);
   const barH = (H - PAD.top - PAD.bottom) * 0.3;
-  const width = Math.max(2, (W - PAD.left - PAD.right) / Math.max(prices.length, 1) * 0.6);
+  const width = Math.min(16, Math.max(2, ((W - PAD.left - PAD.right) / prices.length) * 0.6));
   const bars = volumes.map((v, i) => {
     const h = (v / vmax) * barH;
-    const x = pts[i][0] - width / 2;
+    const x = Math.min(Math.max(pts[i][0] - width / 2, PAD.left + 1), W - PAD.right - width);
     return `<rect x="${x.toFixed(1)}" y="${(H - PAD.bottom - h).toFixed(1)}" width="${width.toFixed(1)}" height="${h.toFixed(1)}" class="bar"/>`;
   }).join("");
-  return `<svg viewBox="0 0 ${W} ${H}" class="chart" role="img">${bars}${axes(ys, title)}<path d="${path}" class="line"/></svg>`;
+  const dots = pts.map(([x, y]) => `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5"/>`).join("");
+  return `<svg viewBox="0 0 ${W} ${H}" class="chart" role="img">${bars}${axes(ys, title)}<path d="${path}" class="line"/>${dots}</svg>`;
 }
