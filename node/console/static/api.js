@@ -32,6 +32,12 @@ export class ApiError extends Error {
   }
 }
 
+// What the node will see as the request's raw path: the browser's own encoding of the URL.
+function asSent(pathAndQuery) {
+  const url = new URL(pathAndQuery, location.origin);
+  return url.pathname + url.search;
+}
+
 async function authorization(method, pathAndQuery, body) {
   const ts = String(Date.now());
   const digest = toHex(await sha256(body));
@@ -52,8 +58,9 @@ async function parse(response) {
 }
 
 // A signed request to this node. Without a loaded key: ApiError 401 without asking the node.
-export async function signed(method, pathAndQuery, bodyValue) {
+export async function signed(method, path, bodyValue) {
   if (!session.key) throw new ApiError(401, "no_key", "load a key file first");
+  const pathAndQuery = asSent(path);
   const body = bodyValue === undefined ? new Uint8Array() : utf8(JSON.stringify(bodyValue));
   const headers = { Authorization: await authorization(method, pathAndQuery, body) };
   if (bodyValue !== undefined) headers["Content-Type"] = "application/json";

@@ -35,7 +35,7 @@ function axes(yr, yTitle) {
 }
 
 function xy(points, yr, count) {
-  const x = (i) => PAD.left + (count <= 1 ? 0 : (i * (W - PAD.left - PAD.right)) / (count - 1));
+  const x = (i) => PAD.left + (count <= 1 ? (W - PAD.left - PAD.right) / 2 : (i * (W - PAD.left - PAD.right)) / (count - 1));
   const y = (v) => H - PAD.bottom - ((v - yr.low) * (H - PAD.top - PAD.bottom)) / (yr.high - yr.low);
   return points.map((v, i) => [x(i), y(v)]);
 }
