@@ -22,16 +22,16 @@ test: $(STAMP) browser
 	@$(BROWSER_MISSING) && echo "$(SKIPPED)" || true
 
 # The console's browser tests drive Debian's chromium with its chromedriver (never a browser
-# download at test time), and a Korean font for the screenshots. Installed here where we can (root with apt). Where we cannot, the
-# tests are skipped and we say so loudly, before and after the run; REQUIRE_BROWSER=1 (.ci/run)
-# makes that an error instead.
+# download at test time); a Korean font makes the screenshots readable. Installed here where we
+# can (root with apt). Where we cannot, the tests are skipped and we say so loudly, before and
+# after the run; REQUIRE_BROWSER=1 (.ci/run) makes that an error instead.
 BROWSER_MISSING = ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1
 SKIPPED = !!!!!! CHROMIUM NOT INSTALLED: the console's browser tests (tests/e2e/test_console.py) are SKIPPED. Install with: apt-get install chromium chromium-driver !!!!!!
 browser:
 	@if $(BROWSER_MISSING) && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing chromium and chromium-driver with apt for the console's browser tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium chromium-driver fonts-nanum >/dev/null; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver fonts-nanum >/dev/null; } || echo "apt could not install it"; \
 	fi
 	@if $(BROWSER_MISSING); then \
 		echo "$(SKIPPED)"; \
