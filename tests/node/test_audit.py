@@ -156,6 +156,7 @@ class StandInNode:
         self.registry = ledger.registry
         self.metrics = Metrics()
         self.access = AccessLog(self.store, lambda: self.executor.height)
+        self.halted: str | None = None
 
     def status(self) -> dict[str, Any]:
         return {"chain_id": self.genesis.chain_id, "height": self.executor.height}
