@@ -227,7 +227,7 @@ class Dividend(Contract):
         """At the start of a block: fix the record height of every pending dividend whose
         `record_time` this block's time reached (at most MAX_FIXED_PER_BLOCK; any left over
         are fixed by the next block or by `pay`, to the same height)."""
-        due = []
+        due: list[int] = []
         for key, dividend_id in ctx.state.range("pending/"):
             if int(key.split("/")[1]) > ctx.time or len(due) == MAX_FIXED_PER_BLOCK:
                 break

@@ -16,8 +16,9 @@ Key layout (inside the `token/` namespace; symbols never contain "/"):
 The token record: `{"symbol", "name", "asset_type", "unit_price", "max_supply", "rules",
 "issuer", "issuer_id", "cap" (None until approved), "issued", "redeemed", "outstanding",
 "holders" (a counter kept on every balance change, the issuer's own holding included),
-"paused", "documents", "forced", "created_height", "created_time"}`. Invariants: outstanding = issued - redeemed = sum of balances; issued <= cap
-<= max_supply; frozen <= balance; locked <= balance.
+"paused", "documents", "forced", "created_height", "created_time"}`. Invariants:
+outstanding = issued - redeemed = sum of balances; issued <= cap <= max_supply;
+frozen <= balance; locked <= balance.
 
 Rules (all optional, defaults in brackets): `lockup_ms` [0], `max_holders` [0 = none],
 `allowed_investor_types` [[] = all], `allowed_countries` [[] = all], `max_holding_bps`
