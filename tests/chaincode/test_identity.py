@@ -40,7 +40,8 @@ def test_genesis_rejects_bad_orgs() -> None:
     with pytest.raises(ValueError, match="twice"):
         genesis_state([twice, dict(twice, name="y")])
     with pytest.raises(ValueError, match="withholding_bps"):
-        genesis_state([], {"withholding_bps": {"resident": 1400}})
+        genesis_state([], {"withholding_bps": {"resident": 1400, "non_resident": 2000,
+                                               "corporate": 0}})  # the old classes
 
 
 def test_broker_registers_investors_only_and_is_recorded() -> None:
