@@ -58,20 +58,20 @@ class HistoricalState:
         return None
 
     def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
-        current: str | None = None
-        best: bytes | None = None
-        first = s.HISTORY + start.encode() if start else None
-        for raw, value in self.store.iterate(s.HISTORY + prefix.encode(), start=first):
-            name_bytes, height_bytes = raw[len(s.HISTORY):-9], raw[-8:]
-            name = name_bytes.decode()
-            if name != current:
-                if current is not None and best:
-                    yield current, best
-                current, best = name, None
-            if s.read_u64(height_bytes) <= self.height:
-                best = value
-        if current is not None and best:
-            yield current, best
+        """Keys in order, each read with one seek to its newest version at or below
+        `height` and one to the next key, so a page costs what its keys cost, however long
+        their histories are (a dividend register reads the cap table at a past height)."""
+        stored_prefix = s.HISTORY + prefix.encode()
+        cursor = s.HISTORY + start.encode() if start else stored_prefix
+        while True:
+            found = next(self.store.iterate(stored_prefix, start=cursor), None)
+            if found is None:
+                return
+            name = found[0][len(s.HISTORY):-9].decode()
+            value = self.get(name)
+            if value:
+                yield name, value
+            cursor = s.HISTORY + name.encode() + b"\x01"  # past every version of `name`
 
 
 class StoreHistory:
