@@ -249,17 +249,17 @@ class Dividend(Contract):
         token = self._token(ctx, declaration["symbol"])
         if token["issuer"] != ctx.caller:
             raise ChaincodeError("UNAUTHORIZED", "only the token's issuer may pay")
+        was_cancelled = declaration["status"] == "cancelled"
         if declaration["status"] == "pending" and declaration["record_time"] <= ctx.time:
-            self._fix_due(ctx, declaration)
+            self._fix_due(ctx, declaration)  # may cancel it: then this call commits that
         status = declaration["status"]
         if status == "pending":
             raise ChaincodeError("RECORD_DATE_PENDING", f"the record date of dividend "
                                  f"{dividend_id} is {declaration['record_time']}; no block has "
                                  "reached it yet")
-        if status == "cancelled":
-            ctx.state.put(f"div/{_id_key(dividend_id)}", declaration)
+        if was_cancelled:
             raise ChaincodeError("NO_ENTITLED_HOLDERS", f"nobody was entitled to dividend "
-                                 f"{dividend_id} at its record height")
+                                 f"{dividend_id} at its record height; it was cancelled")
         if status == "done":
             raise ChaincodeError("ALREADY_PAID", f"dividend {dividend_id} is fully paid")
         registered = self._register_step(ctx, declaration, budget)

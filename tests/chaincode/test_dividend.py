@@ -149,3 +149,24 @@ def test_dividend_read_access() -> None:
     with pytest.raises(ChaincodeError) as caught:
         chain.query("nobody", "dividend", "get", dividend_id=dividend_id)
     assert caught.value.code == "FORBIDDEN"
+
+
+def test_nobody_entitled_at_an_announced_record_date_cancels_and_releases() -> None:
+    """Pre: a dividend announced 10 s ahead while alice holds; before the record date all
+    her units are redeemed. Post: the record height has nobody entitled: the dividend is
+    cancelled, its escrow back in the issuer's available cash, and pay answers
+    NO_ENTITLED_HOLDERS."""
+    chain = world()
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["alice"], amount=10)
+    chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=500)
+    declared = chain.ok("issuer-1", "dividend", "declare", symbol="APT1", total=500,
+                        record_time=chain.time + 10_000)
+    assert chain.query("bank", "cash", "balance", account=chain["issuer-1"])["available"] == 0
+    chain.ok("issuer-1", "token", "redeem", symbol="APT1", from_=chain["alice"], amount=10)
+    chain.advance(10_000)  # the next block reaches the record time: its hook cancels it
+    chain.fail("NO_ENTITLED_HOLDERS", "issuer-1", "dividend", "pay",
+               dividend_id=declared["dividend_id"], max_holders=10)
+    record = chain.query("fss", "dividend", "get", dividend_id=declared["dividend_id"])
+    assert record["status"] == "cancelled" and record["record_height"] == chain.height - 2
+    assert chain.query("bank", "cash", "balance", account=chain["issuer-1"]) == {
+        "account": chain["issuer-1"], "balance": 500, "escrowed": 0, "available": 500}
