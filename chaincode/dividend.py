@@ -324,6 +324,8 @@ class Dividend(Contract):
             declaration["allocated"] += 1
             declaration["allocate_after"] = rem_key
             done += 1
+        else:  # the index ran out: the remainders must have covered every won left
+            assert declaration["allocated"] == declaration["left"], "remainder index short"
         if declaration["allocated"] == declaration["left"]:
             declaration["status"] = "paying"
         return done

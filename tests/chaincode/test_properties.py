@@ -354,3 +354,45 @@ def test_counted_net_purchases_never_exceed_the_limits(ops: list[tuple[Any, ...]
             chain.advance(op[1])
         for key, net in windows(chain).items():
             assert net <= (GENERAL_LIMIT if key.startswith("token/inv/") else ISSUER_LIMIT), key
+
+
+# ---- the stepped register pays exactly the reference split ---------------------------------
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(balances=st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=9),
+       total=st.integers(min_value=1, max_value=10**12),
+       pages=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=8),
+       kinds=st.lists(st.sampled_from(["general", "corporate", "professional"]), min_size=9,
+                      max_size=9))
+def test_stepped_register_pays_the_reference_split(balances: list[int], total: int,
+                                                   pages: list[int], kinds: list[str]) -> None:
+    chain = world(max_supply=10**7, unit_price=1)
+    holders = []
+    for index, units in enumerate(balances):
+        name = f"h{index}"
+        chain.register(name, investor_type=kinds[index], resident=index % 2 == 0)
+        chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain[name], amount=units)
+        holders.append((chain[name], units))
+    chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=total)
+    dividend_id = chain.ok("issuer-1", "dividend", "declare", symbol="APT1",
+                           total=total)["dividend_id"]
+    step = 0
+    while True:
+        result = chain.ok("issuer-1", "dividend", "pay", dividend_id=dividend_id,
+                          max_holders=pages[step % len(pages)])
+        step += 1
+        if result["done"]:
+            break
+    holders.sort()
+    reference = dict(zip([account for account, _ in holders],
+                         compute_gross_shares(total, holders), strict=True))
+    rows = chain.query("fss", "dividend", "payments", dividend_id=dividend_id)["entitlements"]
+    assert {row["account"]: row["gross"] for row in rows} == reference
+    withheld = 0
+    for row in rows:
+        assert (row["income_tax"], row["local_tax"], row["net"]) == compute_withholding(
+            row["gross"], row["it_bps"])
+        withheld += row["income_tax"] + row["local_tax"]
+        assert chain.cash(next(name for name in chain.accounts
+                               if chain.accounts[name] == row["account"])) == row["net"]
+    assert chain.cash("tax") == withheld and chain.cash("issuer-1") == 0
