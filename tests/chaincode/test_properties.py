@@ -30,8 +30,9 @@ OPERATIONS = [  # (weight in percent, strategy)
     (6, st.tuples(st.just("redeem"), name, amount)),
     (4, st.tuples(st.just("pause"))),
     (4, st.tuples(st.just("unpause"))),
-    (9, st.tuples(st.just("advance"), st.integers(min_value=0, max_value=DAY_MS // 2))),
+    (6, st.tuples(st.just("advance"), st.integers(min_value=0, max_value=DAY_MS // 2))),
     (2, st.tuples(st.just("revoke"), name)),
+    (3, st.tuples(st.just("recover"), st.sampled_from([*NAMES[:5], "issuer-1"]))),
 ]
 
 
@@ -92,6 +93,8 @@ def run(chain: Chain, op: tuple[Any, ...]) -> None:
     elif kind == "revoke":
         chain.execute(chain["ksd"], "identity", "revoke",
                       {"account": chain[op[1]], "reason": "test"})
+    elif kind == "recover":
+        recover(chain, op[1])
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
