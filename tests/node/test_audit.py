@@ -37,13 +37,13 @@ from consensus.block import CommitCertificate, Vote, commit_vote_bytes, make_blo
 from consensus.crypto import COMMIT_DOMAIN, Signer
 from genesis.builder import build_network
 from node import tx as txmod
+from node.access import AccessLog
 from node.audit import audit_indexer
 from node.executor import Executor
 from node.metrics import Metrics
 from node.rpc.auth import sign_request
 from node.rpc.server import make_app
-from node.storage import Batch, MemoryKV
-from node.storage import schema as s
+from node.storage import MemoryKV
 
 SYMBOL = "SEOUL1"
 LOCKUP_MS = 10_000
@@ -163,21 +163,11 @@ class StandInNode:
         self.genesis = ledger.genesis
         self.registry = ledger.registry
         self.metrics = Metrics()
-        self.access_seq = 0
-        for raw, _ in self.store.iterate(s.ACCESS, reverse=True):  # as Node does on start
-            self.access_seq = s.read_u64(raw[len(s.ACCESS):])
-            break
+        self.access = AccessLog(self.store, lambda: self.executor.height)
+        self.halted: str | None = None
 
     def status(self) -> dict[str, Any]:
         return {"chain_id": self.genesis.chain_id, "height": self.executor.height}
-
-    def record_access(self, account: str, role: str | None, method: str, path: str) -> None:
-        self.access_seq += 1
-        entry = {"seq": self.access_seq, "account": account, "role": role, "method": method,
-                 "path": path, "time": int(time.time() * 1000), "height": self.executor.height}
-        batch = Batch()
-        batch.put(s.access_key(self.access_seq), codec.pack(entry))
-        self.store.write(batch, sync=False)
 
 
 @pytest.fixture(scope="module")

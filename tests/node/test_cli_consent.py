@@ -11,7 +11,8 @@ import pytest
 
 from chaincode.identity import is_consent
 from consensus.crypto import Signer
-from node.cli import _tx_args, build_parser
+from node.cli import build_parser
+from node.cli.tx import tx_args
 
 
 def test_consent_key_signs_the_registration(tmp_path: Path) -> None:
@@ -22,7 +23,7 @@ def test_consent_key_signs_the_registration(tmp_path: Path) -> None:
     args = build_parser().parse_args([
         "tx", "sign", "--key", "broker-a", "--consent-key", str(key), "identity", "register",
         json.dumps({"role": "investor", "attrs": {}})])
-    values = _tx_args(args, client)
+    values = tx_args(args, client)
     assert values["account"] == investor.account
     assert is_consent("chain-x", investor.account, broker.account, "investor",
                       values["consent"])
@@ -32,8 +33,8 @@ def test_consent_key_signs_the_registration(tmp_path: Path) -> None:
         "tx", "submit", "--key", "broker-a", "--consent-key", str(key), "identity", "register",
         json.dumps({"account": broker.account, "role": "investor"})])
     with pytest.raises(SystemExit, match="not the key"):
-        _tx_args(wrong, client)
+        tx_args(wrong, client)
     other = build_parser().parse_args([
         "tx", "submit", "--key", "bank", "--consent-key", str(key), "cash", "mint", "{}"])
     with pytest.raises(SystemExit, match="identity register"):
-        _tx_args(other, client)
+        tx_args(other, client)
