@@ -354,6 +354,17 @@ def test_incoming_buyer_refused_at_fill_cancels_its_remainder() -> None:
     assert chain.query("ksd", "market", "order", order_id=2)["status"] == "resting"
 
 
+def test_investment_limit_counts_the_trade_price() -> None:
+    chain = market_chain(limit=1_000_000)  # 97 units: 970,000 at unit_price, 1,008,800 here
+    place(chain, "alice", "sell", 10_400, 97)
+    outcome = place_outcome(chain, "gina", "buy", 10_400, 97)
+    assert outcome.result["status"] == "cancelled" and outcome.result["filled"] == 0
+    assert [e.data["code"] for e in outcome.events if e.name == "OrderCancelled"] == [
+        "INVESTMENT_LIMIT_EXCEEDED"]
+    place(chain, "gina", "buy", 10_400, 96)  # 998,400 fits
+    assert chain.query("ksd", "token", "investment", account=chain["gina"])["net"] == 998_400
+
+
 def test_max_holders_checked_at_each_fill() -> None:
     chain = market_chain(max_holders=3)  # alice and bob hold; one more may join
     place(chain, "gina", "buy", 10_000, 5)
