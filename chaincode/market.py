@@ -352,16 +352,14 @@ class Market(Contract):
         self._check_order(price, qty, market["tick"])
         self._check_band(ctx, token, price, market["price_band_bps"])
         self._expire(ctx, symbol, session)
-        if side == "sell":
-            verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
-                               side=side, amount=qty)
-        else:
+        if side == "buy":
             cash = ctx.call("cash", "available_of", account=account)
             if cash < price * qty:
                 raise ChaincodeError("INSUFFICIENT_CASH", f"available cash {cash} KRW < "
                                      f"{price} x {qty}")
-            verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
-                               side=side, amount=qty)
+        # the transfer rules that can be known now (chaincode.compliance, via the token)
+        verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
+                           side=side, amount=qty)
         if verdict is not None:
             raise ChaincodeError(*verdict)
         open_orders = int(ctx.state.get(f"nopen/{account}", 0))

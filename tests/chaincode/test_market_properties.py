@@ -1,5 +1,5 @@
 """Property tests of the market over random order streams (with cancels, freezes, AML flags,
-direct transfers, issuance and time passing in between):
+direct and forced transfers, issuance, halts and time passing in between):
 
 - units and cash are conserved: outstanding = sum of balances, cash supply = sum of balances,
   and the escrow (units and cash on order) is exactly what the open orders offer;
@@ -37,9 +37,12 @@ price = st.sampled_from([8_000, 9_000, 9_500, 10_000, 10_500, 11_000, 12_500])
 qty = st.integers(min_value=1, max_value=30)
 
 OPERATIONS = [  # (weight in percent, strategy)
-    (62, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
+    (58, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
                    st.sampled_from(["gtc", "gtc", "ioc"]))),
-    (10, st.tuples(st.just("cancel"), st.integers(min_value=1, max_value=60))),
+    (9, st.tuples(st.just("cancel"), st.integers(min_value=1, max_value=60))),
+    (3, st.tuples(st.just("force"), name, name, qty)),
+    (1, st.tuples(st.just("halt"))),
+    (1, st.tuples(st.just("resume"))),
     (6, st.tuples(st.just("advance"), st.integers(min_value=0, max_value=2 * DAY_MS))),
     (5, st.tuples(st.just("freeze"), name, st.one_of(st.none(), qty))),
     (4, st.tuples(st.just("unfreeze"), name)),
@@ -109,6 +112,14 @@ def run(chain: Chain, op: tuple[Any, ...]) -> Outcome | None:
         assert predicted["code"] == ("OK" if outcome.ok else outcome.error["code"]), (  # type: ignore[index]
             predicted, outcome.error)
         return outcome
+    if kind == "force":
+        return chain.execute(chain["ksd"], "token", "force_transfer", {
+            "symbol": "APT1", "from": chain[op[1]], "to": chain[op[2]], "amount": op[3],
+            "reason": "court order"})
+    if kind == "halt":
+        return chain.execute(chain["ksd"], "market", "halt", {"symbol": "APT1", "reason": "t"})
+    if kind == "resume":
+        return chain.execute(chain["ksd"], "market", "resume", {"symbol": "APT1"})
     if kind == "issue":
         return chain.execute(chain["issuer-1"], "token", "issue",
                              {"symbol": "APT1", "to": chain[op[1]], "amount": op[2]})
