@@ -95,6 +95,7 @@ from chaincode.runtime import (
     query,
     require_account,
     require_int,
+    require_str,
     transaction,
 )
 from chaincode.token import MAX_AMOUNT, require_sha256, require_symbol
@@ -172,7 +173,7 @@ def _param_int(field: str, value: Any, lowest: int, highest: int) -> int:
 
 # (windows of each weekday, holiday day numbers); None: always open
 Schedule = tuple[tuple[tuple[tuple[int, int], ...], ...], frozenset[int]] | None
-_SCHEDULES: dict[bytes, Schedule] = {}  # compiled schedules by their canonical bytes
+_SCHEDULES: dict[bytes, Schedule] = {}  # compiled schedules by canonical bytes (one a chain)
 
 
 def compile_sessions(sessions: Any) -> Schedule:
@@ -398,9 +399,7 @@ class Market(Contract):
     def halt(self, ctx: Context, symbol: Any, reason: Any) -> dict[str, Any]:
         require_role(ctx, "registrar")
         symbol = require_symbol(symbol)
-        if not isinstance(reason, str) or not reason or len(reason) > 512:
-            raise ChaincodeError("BAD_ARGS", "reason must be a non-empty string of at most "
-                                 "512 characters")
+        reason = require_str("reason", reason, 512)
         self._token(ctx, symbol)
         if ctx.state.get(f"halt/{symbol}") is not None:
             raise ChaincodeError("ALREADY_HALTED", f"{symbol} is already halted")
