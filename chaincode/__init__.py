@@ -13,7 +13,8 @@ The contracts (each module's docstring has its key layout, methods and error cod
                          pause, forced transfer, key recovery, redemption, documents
 - `chaincode.compliance` the transfer and issuance rules as pure functions (no state)
 - `chaincode.cash`       the KRW deposit token of the settlement bank
-- `chaincode.dividend`   record-date snapshot, exact pro-rata shares, withholding, paged pay
+- `chaincode.dividend`   escrowed declarations, the register at the record height (from the
+                         chain's history), exact pro-rata shares, withholding, bounded steps
 - `chaincode.market`     order book per token, fills settled delivery versus payment in cash
 
 Error codes (stable; receipts carry them):
@@ -25,18 +26,21 @@ Error codes (stable; receipts carry them):
 | UNKNOWN_METHOD, READ_ONLY, INTERNAL | the runtime |
 | FORBIDDEN | a query the caller may not read (RPC 403) |
 | ALREADY_REGISTERED, NOT_REGISTERED, ACCOUNT_REVOKED | identity (and token.recover) |
+| BAD_CONSENT | identity.register |
 | UNKNOWN_TOKEN, TOKEN_EXISTS, CAP_TOO_HIGH, CAP_BELOW_ISSUED | token |
 | TOKEN_PAUSED, INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED, |  |
 | AML_BLOCKED, LOCKUP_ACTIVE, INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, |  |
 | MAX_HOLDERS_EXCEEDED, HOLDING_LIMIT_EXCEEDED, INVESTMENT_LIMIT_EXCEEDED | token.transfer and |
 |  | can_transfer, in this order (INSUFFICIENT_BALANCE also cash, redeem, force_transfer) |
-| NOT_APPROVED, CAP_EXCEEDED (+ the recipient codes above) | token.issue |
+| NOT_APPROVED, CAP_EXCEEDED, LOCKUP_LOTS_EXCEEDED (+ the recipient codes above) | token.issue |
 | NO_HOLDING, FROZEN_EXCEEDS_BALANCE, UNFREEZE_EXCEEDS_FROZEN | token.freeze / unfreeze |
 | ALREADY_PAUSED, NOT_PAUSED | token.pause / unpause |
 | UNKNOWN_DOCUMENT, TOO_MANY_DOCUMENTS | token documents |
 | SUPPLY_OVERFLOW | cash.mint |
-| NO_ENTITLED_HOLDERS, INSUFFICIENT_CASH, UNKNOWN_DIVIDEND, ALREADY_PAID, | dividend |
-| NO_TAX_ACCOUNT, NOT_ENTITLED | dividend |
+| AML_BLOCKED | also cash.transfer |
+| INSUFFICIENT_CASH | cash escrow (dividend.declare, market.place) |
+| NO_ENTITLED_HOLDERS, UNKNOWN_DIVIDEND, RECORD_DATE_PENDING, ALREADY_PAID, | dividend |
+| NO_TAX_ACCOUNT, NOT_ENTITLED, NOT_HELD | dividend |
 | MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER, PRICE_LIMIT, INSUFFICIENT_CASH, | market |
 | TOO_MANY_ORDERS, UNKNOWN_ORDER, ORDER_CLOSED, ALREADY_HALTED, NOT_HALTED | (+ transfer codes) |
 """
@@ -50,15 +54,18 @@ from chaincode.runtime import ChaincodeError, Contract, Registry
 DEFAULT_PARAMS: dict[str, Any] = {
     # KRW a general investor may buy (net, valued at unit_price) across all tokens in 365 days.
     "general_investor_annual_limit": 100_000_000,
-    # Income-tax withholding in basis points by holder class; local tax is 10% of income tax.
-    "withholding_bps": {"resident": 1400, "non_resident": 2000, "corporate": 0},
+    # Income-tax withholding in basis points by tax class (chaincode.compliance.tax_class, from
+    # `legal_form` and `resident`); local tax is 10% of income tax on top.
+    "withholding_bps": {"resident_individual": 1400, "non_resident_individual": 2000,
+                        "domestic_corporation": 0, "foreign_corporation": 2000},
     # The market contract: sessions, price band, tick, securities transaction tax
     # (chaincode.market.check_market_params has the rules and the defaults).
     "market": {"sessions": "always", "price_band_bps": 3000, "tick": 1, "trade_tax_bps": 0},
 }
 
 
-HOLDER_CLASSES = ("resident", "non_resident", "corporate")
+HOLDER_CLASSES = ("resident_individual", "non_resident_individual", "domestic_corporation",
+                  "foreign_corporation")
 
 
 def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -4,13 +4,14 @@ Theory of operation. Investors trade through their broker (위탁매매): `place
 broker that registered the investor, with the broker-attested `media` and `origin`. An accepted
 order first escrows what it offers: a sell's units (`token/onorder/...`, subtracted from the
 available units by compliance.available, so `transfer` and `can_transfer` see it alike) or a
-buy's cash at its limit price (`cash/order/...`). It is then matched at once against the other
-side of the book, best price first and, at one price, the oldest order first; each fill trades
-at the resting order's price. A fill is delivery versus payment inside this transaction: the
-token contract moves the units under the same rules as `token.transfer`
-(compliance.check_transfer, the purchase valued at the trade price) or refuses before writing
-anything, and only then does the cash move (buyer -> seller, less the securities transaction
-tax to `tax`; a buy filled below its limit gets the difference back). Both legs or neither.
+buy's cash at its limit price (the cash escrow `market/<order_id>` of chaincode.cash). It is
+then matched at once against the other side of the book, best price first and, at one
+price, the oldest order first; each fill trades at the resting order's price. A fill is
+delivery versus payment inside this transaction: the token contract moves the units under
+the same rules as `token.transfer` (compliance.check_transfer, the purchase valued at the
+trade price) or refuses before writing anything, and only then does the cash move (buyer
+-> seller, less the securities transaction tax to `tax`; a buy filled below its limit gets
+the difference back). Both legs or neither.
 
 A fill the transfer rules refuse cancels the order on the side at fault (the buyer for the
 holding and recipient checks, the seller for balance, verification and lock-up, the AML-high
@@ -63,8 +64,8 @@ An order: {"order_id", "symbol", "account", "broker", "side", "price", "qty", "f
 "height", "time", "tx_id"}.
 
 Invariants (tests/chaincode/test_market_properties.py): units on order of (account, symbol) =
-the remaining qty of its open sell orders; cash on order of an account = sum of remaining x
-price of its open buy orders; the book of the open session is never crossed after a
+the remaining qty of its open sell orders; the cash escrow of an open buy order = its
+remaining x price; the book of the open session is never crossed after a
 transaction that made fewer than MAX_FILLS fills.
 
 Errors: UNAUTHORIZED, BAD_ARGS, UNKNOWN_TOKEN, MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER,
@@ -300,6 +301,11 @@ def side_letter(side: str) -> str:
     return "b" if side == "buy" else "s"
 
 
+def escrow_ref(order_id: int) -> str:
+    """The cash escrow of a buy order (chaincode.cash `escrow/<ref>`)."""
+    return f"market/{order_id:012d}"
+
+
 def order_key(order_id: int) -> str:
     return f"order/{order_id:012d}"
 
@@ -354,7 +360,7 @@ class Market(Contract):
         self._check_band(ctx, token, price, market["price_band_bps"])
         self._expire(ctx, symbol, session)
         if side == "buy":
-            cash = ctx.call("cash", "available_of", account=account)
+            cash = ctx.call("cash", "balance_of", account=account)  # available cash
             if cash < price * qty:
                 raise ChaincodeError("INSUFFICIENT_CASH", f"available cash {cash} KRW < "
                                      f"{price} x {qty}")
@@ -449,7 +455,8 @@ class Market(Contract):
         if side == "sell":
             ctx.call("token", "hold", symbol=symbol, account=account, amount=qty)
         else:
-            ctx.call("cash", "hold", account=account, amount=price * qty)
+            ctx.call("cash", "escrow", ref=escrow_ref(order_id), account=account,
+                     amount=price * qty)
         order = {"order_id": order_id, "symbol": symbol, "account": account,
                  "broker": ctx.caller, "side": side, "price": price, "qty": qty, "filled": 0,
                  "remaining": qty, "value": 0, "fills": 0, "tif": tif, "media": media,
@@ -515,15 +522,17 @@ class Market(Contract):
         value = qty * price
         tax = compute_tax(value, ctx.params["market"]["trade_tax_bps"])
         memo = f"trade {trade_id}"
-        ctx.call("cash", "release", account=buy["account"], amount=qty * buy["price"])
+        ref = escrow_ref(buy["order_id"])
         if value - tax:
-            ctx.call("cash", "move", from_=buy["account"], to=sell["account"],
-                     amount=value - tax, memo=memo)
+            ctx.call("cash", "escrow_pay", ref=ref, to=sell["account"], amount=value - tax,
+                     memo=memo)
         if tax:
             tax_account = ctx.call("identity", "tax_account")
             assert tax_account is not None, "genesis registers a tax account"
-            ctx.call("cash", "move", from_=buy["account"], to=tax_account, amount=tax,
+            ctx.call("cash", "escrow_pay", ref=ref, to=tax_account, amount=tax,
                      memo=f"{memo} securities transaction tax")
+        if buy["price"] > price:  # filled below its limit: the difference goes back
+            ctx.call("cash", "escrow_release", ref=ref, amount=qty * (buy["price"] - price))
         ctx.state.put("next_trade", trade_id)
         trade = {"trade_id": trade_id, "symbol": symbol, "price": price, "qty": qty,
                  "value": value, "tax": tax, "buy_order": buy["order_id"],
@@ -618,7 +627,7 @@ class Market(Contract):
                 ctx.call("token", "release", symbol=order["symbol"], account=order["account"],
                          amount=remaining)
             else:
-                ctx.call("cash", "release", account=order["account"],
+                ctx.call("cash", "escrow_release", ref=escrow_ref(order["order_id"]),
                          amount=remaining * order["price"])
         self._finish(ctx, order, "cancelled", code)
         ctx.emit("OrderCancelled", {"order_id": order["order_id"], "symbol": order["symbol"],
@@ -785,7 +794,7 @@ class Market(Contract):
 
     @internal
     def recover(self, ctx: Context, old: str, new: str) -> list[int]:
-        """token.recover: `old`'s open orders become `new`'s (their escrow was moved by the
+        """token.recover: `old`'s open orders become `new`'s (their escrows were moved by the
         token and cash contracts). Closed orders and trades keep the account they had."""
         moved = []
         for key, symbol in list(ctx.state.range(f"open/{old}/")):

@@ -79,7 +79,8 @@ TOP_FIELDS = ("chain_id", "genesis_time", "consensus", "ca_cert", "operators", "
               "orgs", "chaincode", "params")
 NODE_FIELDS = ("name", "org", "public_key", "tls_cert", "host", "p2p_port", "rpc_port")
 ORG_FIELDS = ("name", "role", "account")
-WITHHOLDING_CLASSES = ("resident", "non_resident", "corporate")
+WITHHOLDING_CLASSES = ("resident_individual", "non_resident_individual", "domestic_corporation",
+                       "foreign_corporation")  # chaincode.compliance.tax_class
 
 
 class GenesisError(ValueError):

@@ -3,7 +3,7 @@
     stoledger genesis init --dir DIR [-n N] [--observer]
     stoledger node run --config DIR/nodes/<name>/config.toml
     stoledger cluster up|down|status --dir DIR [-n N] [--observer]
-    stoledger tx submit --dir DIR --key KEY contract method [ARGS_JSON]
+    stoledger tx submit --dir DIR --key KEY [--consent-key KEYFILE] contract method [ARGS_JSON]
     stoledger query --dir DIR --key KEY contract method [ARGS_JSON]
     stoledger demo [--dir DIR] [-n N]
 """
@@ -136,12 +136,30 @@ def cmd_cluster_status(args: argparse.Namespace) -> None:
                             "peers", "rpc"]))
 
 
+def _tx_args(args: argparse.Namespace, client: Any) -> dict[str, Any]:
+    """ARGS, with `consent` signed by --consent-key's key for identity.register."""
+    values = _json_arg(args.args)
+    if args.consent_key:
+        from chaincode.identity import sign_consent
+        from genesis.builder import load_keyfile
+
+        if (args.contract, args.method) != ("identity", "register"):
+            raise SystemExit("--consent-key is for identity register")
+        account = load_keyfile(args.consent_key)
+        if values.get("account") not in (None, account.account):
+            raise SystemExit("--consent-key is not the key of ARGS' account")
+        values["account"] = account.account
+        values["consent"] = sign_consent(account, client.chain_id, client.signer.account,
+                                         str(values.get("role", "")))
+    return values
+
+
 def cmd_tx_submit(args: argparse.Namespace) -> None:
     from node.client import ApiError
 
     client = _client(args)
     try:
-        result = client.submit(args.contract, args.method, _json_arg(args.args),
+        result = client.submit(args.contract, args.method, _tx_args(args, client),
                                wait=not args.no_wait)
     except ApiError as error:
         raise SystemExit(f"refused: {error}") from None
@@ -151,7 +169,8 @@ def cmd_tx_submit(args: argparse.Namespace) -> None:
 
 
 def cmd_tx_sign(args: argparse.Namespace) -> None:
-    tx = _client(args).build(args.contract, args.method, _json_arg(args.args))
+    client = _client(args)
+    tx = client.build(args.contract, args.method, _tx_args(args, client))
     print(json.dumps({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}))
     print(f"tx_id {tx.tx_id_hex}", file=sys.stderr)
 
@@ -238,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='example: stoledger tx submit --dir net --key bank cash mint '
                '\'{"to": "<account>", "amount": 1000000}\'')
     _client_args(submit)
+    _consent_arg(submit)
     submit.add_argument("--no-wait", action="store_true", help="return once admitted")
     submit.set_defaults(func=cmd_tx_submit)
     sign = tx.add_parser(
@@ -248,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                "         curl -H 'Content-Type: application/json' --data @tx.json "
                "'URL/v1/tx?wait=commit'")
     _client_args(sign)
+    _consent_arg(sign)
     sign.set_defaults(func=cmd_tx_sign)
 
     query = sub.add_parser(
@@ -292,6 +313,12 @@ def _size(parser: argparse.ArgumentParser) -> None:
                         help="add the regulator's non-voting node fss")
     parser.add_argument("--base-port", type=int, default=0,
                         help="first port (rpc, p2p alternate); 0 picks free ports")
+
+
+def _consent_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--consent-key", metavar="KEYFILE",
+                        help="identity register: the registered account's own key file, to "
+                             "sign its consent (`consent`; ARGS' `account` may be left out)")
 
 
 def _client_args(parser: argparse.ArgumentParser) -> None:

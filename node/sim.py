@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
 import chaincode
+from chaincode.identity import sign_consent
 from consensus import codec
 from consensus.block import Block, CommitCertificate
 from consensus.crypto import Signer
@@ -562,13 +563,15 @@ class Simulation:
     def _on_submit(self, what: str) -> None:
         if what == "register":
             kyc = self.genesis.genesis_time + 10 * 365 * 86_400_000
-            attrs = {"investor_type": "general", "country": "KR", "resident": True,
-                     "kyc_expires": kyc, "aml_risk": "low"}
+            attrs = {"investor_type": "general", "legal_form": "individual", "country": "KR",
+                     "resident": True, "kyc_expires": kyc, "aml_risk": "low"}
+            broker = self.clients["broker-a"].signer.account
             for index in range(INVESTORS):
-                account = self.clients[f"inv-{index}"].signer.account
+                signer = self.clients[f"inv-{index}"].signer
+                consent = sign_consent(signer, self.chain, broker, "investor")
                 self.submit(self.make_tx("broker-a", "identity", "register",
-                                         {"account": account, "role": "investor",
-                                          "attrs": attrs}))
+                                         {"account": signer.account, "role": "investor",
+                                          "attrs": attrs, "consent": consent}))
             return
         rng = self.rng_load
         investors = [f"inv-{index}" for index in range(INVESTORS)]

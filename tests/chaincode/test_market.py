@@ -221,7 +221,7 @@ def test_buy_escrow_at_limit_price() -> None:
     chain = market_chain()
     place(chain, "gina", "buy", 9_000, 1_000)
     assert cash(chain, "gina") == {"account": chain["gina"], "balance": CASH,
-                                   "on_order": 9_000_000, "available": CASH - 9_000_000}
+                                   "escrowed": 9_000_000, "available": CASH - 9_000_000}
     chain.fail("INSUFFICIENT_BALANCE", "gina", "cash", "transfer", to=chain["bob"],
                amount=CASH - 9_000_000 + 1)
     chain.fail("INSUFFICIENT_BALANCE", "bank", "cash", "burn", from_=chain["gina"],
@@ -229,7 +229,7 @@ def test_buy_escrow_at_limit_price() -> None:
     place_fails(chain, "INSUFFICIENT_CASH", "gina", "buy", 13_000, 7_001)
     chain.ok("gina", "cash", "transfer", to=chain["bob"], amount=CASH - 9_000_000)
     chain.ok("ksd", "market", "cancel", order_id=1)
-    assert cash(chain, "gina")["on_order"] == 0 and cash(chain, "gina")["balance"] == 9_000_000
+    assert cash(chain, "gina")["escrowed"] == 0 and cash(chain, "gina")["balance"] == 9_000_000
 
 
 # ---- matching and settlement -----------------------------------------------------------------
@@ -247,12 +247,13 @@ def test_fill_is_delivery_versus_payment_at_the_resting_price() -> None:
                           "buy_order": 2, "sell_order": 1, "buyer": chain["gina"],
                           "seller": chain["alice"], "aggressor": "buy"}
     assert [event.name for event in outcome.events] == [
-        "OrderPlaced", "Transfer", "CashTransfer", "CashTransfer", "Trade"]
+        "CashEscrowed", "OrderPlaced", "Transfer", "CashTransfer", "CashTransfer",
+        "CashReleased", "Trade"]
     assert units(chain, "gina")["balance"] == 60
     assert units(chain, "alice")["balance"] == UNITS - 60
     assert units(chain, "alice")["on_order"] == 40
     assert cash(chain, "gina") == {"account": chain["gina"], "balance": CASH - value,
-                                   "on_order": 0, "available": CASH - value}
+                                   "escrowed": 0, "available": CASH - value}
     assert cash(chain, "alice")["balance"] == CASH + value - tax
     assert cash(chain, "tax")["balance"] == tax_before + tax
     sell = chain.query("ksd", "market", "order", order_id=1)
@@ -274,7 +275,7 @@ def test_price_time_priority_and_refund_below_limit() -> None:
         (2, 10_100, 10), (3, 10_100, 10), (1, 10_200, 10)]
     paid = 20 * 10_100 + 10 * 10_200
     assert cash(chain, "gina") == {"account": chain["gina"], "balance": CASH - paid,
-                                   "on_order": 5 * 10_200,
+                                   "escrowed": 5 * 10_200,
                                    "available": CASH - paid - 5 * 10_200}
     book = chain.query("gina", "market", "book", symbol="APT1")
     assert book["bids"] == [{"price": 10_200, "qty": 5, "orders": 1}]
@@ -310,7 +311,7 @@ def test_ioc_remainder_is_cancelled() -> None:
     cancelled = [e.data for e in outcome.events if e.name == "OrderCancelled"]
     assert cancelled == [{"order_id": 2, "symbol": "APT1", "account": chain["gina"],
                           "code": "IOC_UNFILLED", "filled": 10, "cancelled": 15}]
-    assert cash(chain, "gina")["on_order"] == 0
+    assert cash(chain, "gina")["escrowed"] == 0
     assert chain.query("gina", "market", "book", symbol="APT1")["bids"] == []
     assert place(chain, "gina", "buy", 10_000, 5, tif="ioc")["status"] == "cancelled"
 
@@ -339,7 +340,7 @@ def test_resting_buyer_refused_at_fill_is_cancelled_and_matching_goes_on() -> No
     cancelled = [e.data for e in outcome.events if e.name == "OrderCancelled"]
     assert cancelled == [{"order_id": 1, "symbol": "APT1", "account": chain["dave"],
                           "code": "HOLDING_LIMIT_EXCEEDED", "filled": 0, "cancelled": 10}]
-    assert cash(chain, "dave")["on_order"] == 0
+    assert cash(chain, "dave")["escrowed"] == 0
     assert units(chain, "gina")["balance"] == 10 and units(chain, "dave")["balance"] == 995
     order = chain.query("ksd", "market", "order", order_id=1)
     assert (order["status"], order["code"]) == ("cancelled", "HOLDING_LIMIT_EXCEEDED")
@@ -347,22 +348,23 @@ def test_resting_buyer_refused_at_fill_is_cancelled_and_matching_goes_on() -> No
 
 def test_incoming_buyer_refused_at_fill_cancels_its_remainder() -> None:
     # gina may buy 1,000,000 KRW a year: 100 units at unit_price, but 96 at 10,400
-    chain = market_chain(limit=1_000_000)
-    place(chain, "alice", "sell", 10_400, 90)
-    place(chain, "bob", "sell", 10_400, 10)
+    chain = market_chain(limit=1_000_000, holders=("dave", "erin"))
+    place(chain, "dave", "sell", 10_400, 90)
+    place(chain, "erin", "sell", 10_400, 10, broker="broker-b")
     outcome = place_outcome(chain, "gina", "buy", 10_400, 100)
     assert outcome.result == {"order_id": 3, "status": "cancelled", "filled": 90,
                               "remaining": 10, "trades": [1]}
     cancelled = [e.data for e in outcome.events if e.name == "OrderCancelled"]
     assert [c["code"] for c in cancelled] == ["INVESTMENT_LIMIT_EXCEEDED"]
-    assert cash(chain, "gina")["on_order"] == 0
+    assert cash(chain, "gina")["escrowed"] == 0
     assert cash(chain, "gina")["balance"] == CASH - 90 * 10_400
     assert chain.query("ksd", "market", "order", order_id=2)["status"] == "resting"
 
 
 def test_investment_limit_counts_the_trade_price() -> None:
-    chain = market_chain(limit=1_000_000)  # 97 units: 970,000 at unit_price, 1,008,800 here
-    place(chain, "alice", "sell", 10_400, 97)
+    # 97 units: 970,000 at unit_price, 1,008,800 at the trade price
+    chain = market_chain(limit=1_000_000, holders=("dave",))
+    place(chain, "dave", "sell", 10_400, 97)
     outcome = place_outcome(chain, "gina", "buy", 10_400, 97)
     assert outcome.result["status"] == "cancelled" and outcome.result["filled"] == 0
     assert [e.data["code"] for e in outcome.events if e.name == "OrderCancelled"] == [
@@ -421,7 +423,7 @@ def test_resting_buyer_no_longer_verified_is_cancelled() -> None:
                  if e.name == "OrderCancelled"]
     assert cancelled == [(1, "RECIPIENT_NOT_VERIFIED"), (2, "RECIPIENT_NOT_VERIFIED")]
     assert outcome.result["status"] == "filled" and units(chain, "erin")["balance"] == 10
-    assert cash(chain, "gina")["on_order"] == 0 and cash(chain, "dave")["on_order"] == 0
+    assert cash(chain, "gina")["escrowed"] == 0 and cash(chain, "dave")["escrowed"] == 0
 
 
 def test_forced_transfer_of_units_on_order_cancels_the_sell_at_its_fill() -> None:
@@ -464,7 +466,7 @@ def test_cancel_roles_and_codes() -> None:
     chain.fail("ORDER_CLOSED", "ksd", "market", "cancel", order_id=1)
     place(chain, "erin", "buy", 9_000, 10, broker="broker-b")
     chain.ok("ksd", "market", "cancel", order_id=2)
-    assert cash(chain, "erin")["on_order"] == 0
+    assert cash(chain, "erin")["escrowed"] == 0
 
 
 def test_halt_keeps_resting_orders() -> None:
@@ -635,7 +637,8 @@ def test_recover_carries_open_orders_and_their_escrow() -> None:
     chain.ok("ksd", "token", "recover", old=old, new=new, reason="lost key")
     assert raw(chain, f"token/onorder/{new}/APT1") == 10
     assert raw(chain, f"token/onorder/{old}/APT1") is None
-    assert raw(chain, f"cash/order/{new}") == 90_000 and raw(chain, f"cash/order/{old}") is None
+    assert raw(chain, f"cash/escrowed/{new}") == 90_000
+    assert raw(chain, f"cash/escrowed/{old}") is None
     assert raw(chain, f"market/nopen/{new}") == 2
     assert chain.query("ksd", "market", "order", order_id=1)["account"] == new
     chain.accounts["alice"] = new
@@ -643,4 +646,4 @@ def test_recover_carries_open_orders_and_their_escrow() -> None:
     assert units(chain, "alice")["balance"] == UNITS - 10
     place(chain, "bob", "sell", 9_000, 10)
     assert units(chain, "alice")["balance"] == UNITS
-    assert cash(chain, "alice")["on_order"] == 0
+    assert cash(chain, "alice")["escrowed"] == 0

@@ -161,7 +161,10 @@ def check_conservation_and_escrow(chain: Chain) -> None:
                                                + order["remaining"] * order["price"])
     assert {key.split("/")[0]: units for key, units
             in values(chain, "token/onorder/").items()} == units_on_order
-    assert values(chain, "cash/order/") == cash_on_order
+    assert values(chain, "cash/escrowed/") == cash_on_order  # no dividends in these streams
+    assert {ref: escrow["amount"] for ref, escrow in values(chain, "cash/escrow/").items()} == {
+        f"market/{order['order_id']:012d}": order["remaining"] * order["price"]
+        for order in orders if order["side"] == "buy"}
     for account, held in cash_on_order.items():
         assert held <= balances.get(account, 0)
     open_count: dict[str, int] = {}
