@@ -347,9 +347,9 @@ def test_resting_buyer_refused_at_fill_is_cancelled_and_matching_goes_on() -> No
 
 def test_incoming_buyer_refused_at_fill_cancels_its_remainder() -> None:
     # gina may buy 1,000,000 KRW a year: 100 units at unit_price, but 96 at 10,400
-    chain = market_chain(limit=1_000_000)
-    place(chain, "alice", "sell", 10_400, 90)
-    place(chain, "bob", "sell", 10_400, 10)
+    chain = market_chain(limit=1_000_000, holders=("dave", "erin"))
+    place(chain, "dave", "sell", 10_400, 90)
+    place(chain, "erin", "sell", 10_400, 10, broker="broker-b")
     outcome = place_outcome(chain, "gina", "buy", 10_400, 100)
     assert outcome.result == {"order_id": 3, "status": "cancelled", "filled": 90,
                               "remaining": 10, "trades": [1]}
@@ -361,8 +361,9 @@ def test_incoming_buyer_refused_at_fill_cancels_its_remainder() -> None:
 
 
 def test_investment_limit_counts_the_trade_price() -> None:
-    chain = market_chain(limit=1_000_000)  # 97 units: 970,000 at unit_price, 1,008,800 here
-    place(chain, "alice", "sell", 10_400, 97)
+    # 97 units: 970,000 at unit_price, 1,008,800 at the trade price
+    chain = market_chain(limit=1_000_000, holders=("dave",))
+    place(chain, "dave", "sell", 10_400, 97)
     outcome = place_outcome(chain, "gina", "buy", 10_400, 97)
     assert outcome.result["status"] == "cancelled" and outcome.result["filled"] == 0
     assert [e.data["code"] for e in outcome.events if e.name == "OrderCancelled"] == [
