@@ -586,8 +586,8 @@ class Market(Contract):
         if stats["day"] < day:  # the first trade of a new trading day
             stats.update(prev_close=stats["last_price"], day=day, day_volume=0, day_value=0)
         stats["last_price"] = price
-        stats["day_volume"] += qty
-        stats["day_value"] += value
+        stats["day_volume"] = min(MAX_AMOUNT, stats["day_volume"] + qty)  # saturate: the sums
+        stats["day_value"] = min(MAX_AMOUNT, stats["day_value"] + value)  # must stay encodable
         stats["trades"] += 1
         stats["last_time"] = ctx.time
         ctx.state.put(f"stats/{symbol}", stats)
