@@ -19,7 +19,9 @@ party for AML_BLOCKED): a resting order is cancelled with that code and matching
 incoming order has its remainder cancelled with it. An order never trades with an order of the
 same account: the resting one is cancelled (SELF_TRADE). One transaction makes at most
 MAX_FILLS fills and MAX_CANCELS cancellations while matching; then a `gtc` remainder rests and
-an `ioc` remainder is cancelled (IOC_UNFILLED).
+an `ioc` remainder is cancelled (IOC_UNFILLED). A `gtc` remainder that rests across the book
+that way goes on matching at the start of the next `place` on the token (`_uncross`), within
+the same per-transaction limits, before the new order is accepted.
 
 Sessions. Genesis `params.market.sessions` is `"always"` (one endless session, id 0) or a weekly
 KST schedule with holidays (see check_market_params). A session's id is the UTC ms of its
@@ -65,8 +67,8 @@ An order: {"order_id", "symbol", "account", "broker", "side", "price", "qty", "f
 
 Invariants (tests/chaincode/test_market_properties.py): units on order of (account, symbol) =
 the remaining qty of its open sell orders; the cash escrow of an open buy order = its
-remaining x price; the book of the open session is never crossed after a
-transaction that made fewer than MAX_FILLS fills.
+remaining x price; the book of the open session is never crossed after a `place` that stayed
+within MAX_FILLS and MAX_CANCELS.
 
 Errors: UNAUTHORIZED, BAD_ARGS, UNKNOWN_TOKEN, MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER,
 PRICE_LIMIT, the seller-side and buyer-side transfer codes (chaincode.compliance),
@@ -373,9 +375,10 @@ class Market(Contract):
         if open_orders >= MAX_OPEN_ORDERS:
             raise ChaincodeError("TOO_MANY_ORDERS", f"an account may have at most "
                                  f"{MAX_OPEN_ORDERS} open orders")
+        fills, cancels = self._uncross(ctx, token, session)
         order = self._accept(ctx, symbol, account, side, price, qty, tif, media, origin,
                              session, open_orders)
-        trade_ids = self._match(ctx, token, order)
+        trade_ids = self._match(ctx, token, order, MAX_FILLS - fills, MAX_CANCELS - cancels)
         if order["status"] == "open":
             if order["remaining"] == 0:
                 self._finish(ctx, order, "filled", None)
@@ -474,21 +477,50 @@ class Market(Contract):
                                  "tif": tif, "media": media})
         return order
 
-    def _match(self, ctx: Context, token: dict[str, Any], order: dict[str, Any]) -> list[int]:
+    def _uncross(self, ctx: Context, token: dict[str, Any], session: int) -> tuple[int, int]:
+        """(fills, cancellations) of continuing an earlier order's matching. A `gtc` order
+        whose matching stopped at MAX_FILLS or MAX_CANCELS rests across the book; before the
+        next order is accepted, the newer of the two crossing orders at the top goes on
+        matching as the aggressor, at the older one's price, under the same rules."""
+        symbol = token["symbol"]
+        trade_ids: list[int] = []
+        cancels = 0
+        while len(trade_ids) < MAX_FILLS and cancels < MAX_CANCELS:
+            best_bid = next(ctx.state.range(book_prefix(symbol, session, "buy")), None)
+            best_ask = next(ctx.state.range(book_prefix(symbol, session, "sell")), None)
+            if best_bid is None or best_ask is None:
+                break
+            buy, sell = self._order(ctx, best_bid[1]), self._order(ctx, best_ask[1])
+            if buy["price"] < sell["price"]:
+                break
+            order, resting = (buy, sell) if buy["order_id"] > sell["order_id"] else (sell, buy)
+            if order["account"] == resting["account"]:
+                self._cancel(ctx, resting, "SELF_TRADE")
+                cancels += 1
+                continue
+            refused = self._fill(ctx, token, order, resting, trade_ids)
+            if refused is not None:
+                code, at_fault = refused
+                self._cancel(ctx, at_fault, code)
+                cancels += 1
+        return len(trade_ids), cancels
+
+    def _match(self, ctx: Context, token: dict[str, Any], order: dict[str, Any],
+               max_fills: int, max_cancels: int) -> list[int]:
         """Fill `order` against the other side until it is filled, stops crossing, is
-        cancelled by a refused fill, or a per-transaction limit is reached."""
+        cancelled by a refused fill, or the transaction's limits are reached."""
         opposite = "sell" if order["side"] == "buy" else "buy"
         prefix = book_prefix(order["symbol"], order["session"], opposite)
         trade_ids: list[int] = []
         cancels = 0
-        while order["remaining"] > 0 and len(trade_ids) < MAX_FILLS:
+        while order["remaining"] > 0 and len(trade_ids) < max_fills:
             top = next(ctx.state.range(prefix), None)
             if top is None:
                 break
             resting = self._order(ctx, top[1])
             if not is_crossing(order["side"], order["price"], resting["price"]):
                 break
-            if cancels == MAX_CANCELS:
+            if cancels >= max_cancels:
                 break
             if resting["account"] == order["account"]:
                 self._cancel(ctx, resting, "SELF_TRADE")
@@ -550,13 +582,14 @@ class Market(Contract):
             filled["remaining"] -= qty
             filled["value"] += value
             filled["fills"] += 1
-        self._take_from_level(ctx, resting, qty, leaves=resting["remaining"] == 0)
-        if resting["remaining"] == 0:
-            ctx.state.delete(book_key(resting))
-            self._finish(ctx, resting, "filled", None)
-        else:
-            ctx.state.put(order_key(resting["order_id"]), resting)
-        ctx.state.put(order_key(order["order_id"]), order)
+        for filled in (resting, order):  # the aggressor rests too when it is uncrossing
+            if filled["status"] == "resting":
+                self._take_from_level(ctx, filled, qty, leaves=filled["remaining"] == 0)
+                if filled["remaining"] == 0:
+                    ctx.state.delete(book_key(filled))
+                    self._finish(ctx, filled, "filled", None)
+                    continue
+            ctx.state.put(order_key(filled["order_id"]), filled)
         ctx.emit("Trade", {"trade_id": trade_id, "symbol": symbol, "price": price, "qty": qty,
                            "buy_order": buy["order_id"], "sell_order": sell["order_id"],
                            "buyer": buy["account"], "seller": sell["account"],

@@ -446,8 +446,19 @@ def test_at_most_64_fills_per_transaction() -> None:
     result = place(chain, "gina", "buy", 10_000, 70)
     assert len(result["trades"]) == 64
     assert (result["status"], result["filled"], result["remaining"]) == ("resting", 64, 6)
-    result = place(chain, "dave", "buy", 10_000, 10, tif="ioc")
-    assert (result["status"], result["filled"]) == ("cancelled", 6)
+    book = chain.query("gina", "market", "book", symbol="APT1")  # crossed, for now
+    assert book["bids"] == [{"price": 10_000, "qty": 6, "orders": 1}]
+    assert book["asks"] == [{"price": 10_000, "qty": 6, "orders": 6}]
+    # the next place first lets gina's remainder go on matching, then takes its own turn
+    outcome = place_outcome(chain, "dave", "buy", 10_000, 10, tif="ioc")
+    trades = [e.data for e in outcome.events if e.name == "Trade"]
+    assert [(t["buy_order"], t["aggressor"]) for t in trades] == [(71, "buy")] * 6
+    assert outcome.result == {"order_id": 72, "status": "cancelled", "filled": 0,
+                              "remaining": 10, "trades": []}
+    assert chain.query("ksd", "market", "order", order_id=71)["status"] == "filled"
+    book = chain.query("gina", "market", "book", symbol="APT1")
+    assert book["bids"] == [] and book["asks"] == []
+    assert units(chain, "gina")["balance"] == 70 and cash(chain, "gina")["on_order"] == 0
 
 
 # ---- cancel and halt -------------------------------------------------------------------------

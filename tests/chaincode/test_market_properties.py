@@ -14,10 +14,12 @@ direct and forced transfers, issuance, halts and time passing in between):
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from chaincode import market
 from chaincode.runtime import Outcome
 from consensus import codec
 from tests.chaincode.helpers import DAY_MS, Chain
@@ -173,7 +175,9 @@ def check_conservation_and_escrow(chain: Chain) -> None:
     assert values(chain, "market/nopen/") == open_count
 
 
-def check_book(chain: Chain) -> None:
+def check_book(chain: Chain, may_be_crossed: bool = False) -> bool:
+    """Book entries, price levels and open orders agree; the book is not crossed unless
+    `may_be_crossed`. Returns whether it is crossed."""
     book = values(chain, "market/book/APT1/")
     levels = values(chain, "market/level/APT1/")
     resting = {order["order_id"]: order for order in values(chain, "market/order/").values()
@@ -189,8 +193,21 @@ def check_book(chain: Chain) -> None:
     assert levels == summed
     bids = [order["price"] for order in resting.values() if order["side"] == "buy"]
     asks = [order["price"] for order in resting.values() if order["side"] == "sell"]
-    if bids and asks:
-        assert max(bids) < min(asks), "crossed book"
+    crossed = bool(bids and asks and max(bids) >= min(asks))
+    assert may_be_crossed or not crossed, "crossed book"
+    return crossed
+
+
+MATCHING_CANCELS = frozenset({"EXPIRED", "IOC_UNFILLED", "CANCELLED"})  # not matching's
+
+
+def hit_a_limit(outcome: Outcome, max_fills: int, max_cancels: int) -> bool:
+    """Whether a place stopped at the per-transaction fill or cancellation limit."""
+    fills = sum(1 for item in outcome.events if item.name == "Trade")
+    cancels = sum(1 for item in outcome.events if item.name == "OrderCancelled"
+                  and item.data["code"] not in MATCHING_CANCELS
+                  and item.data["order_id"] != outcome.result["order_id"])
+    return fills >= max_fills or cancels >= max_cancels
 
 
 def check_fills(chain: Chain, before: dict[str, Any], after: dict[str, Any],
@@ -251,13 +268,35 @@ def check_transfer_rules(chain: Chain, before: dict[str, Any], after: dict[str, 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operation, min_size=10, max_size=45))
 def test_random_order_streams_keep_the_market_sound(ops: list[tuple[Any, ...]]) -> None:
+    run_stream(ops, market.MAX_FILLS, market.MAX_CANCELS)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(operation, min_size=10, max_size=45),
+       limits=st.sampled_from([(1, 1), (2, 1), (2, 3), (3, 2)]))
+def test_random_order_streams_with_tiny_transaction_limits(
+        ops: list[tuple[Any, ...]], limits: tuple[int, int]) -> None:
+    """The same, with MAX_FILLS and MAX_CANCELS small enough to be hit: a book left crossed by
+    a place that hit a limit is uncrossed by the next place that stays within them."""
+    with patch.object(market, "MAX_FILLS", limits[0]), \
+            patch.object(market, "MAX_CANCELS", limits[1]):
+        run_stream(ops, *limits)
+
+
+def run_stream(ops: list[tuple[Any, ...]], max_fills: int, max_cancels: int) -> None:
     chain = fresh_chain()
     check_conservation_and_escrow(chain)
+    crossed = False
     for op in ops:
         before, time = snapshot(chain), chain.time
         outcome = run(chain, op)
         check_conservation_and_escrow(chain)
-        check_book(chain)
+        may_be_crossed = crossed
+        if outcome is not None and outcome.ok and op[0] == "place":
+            may_be_crossed = hit_a_limit(outcome, max_fills, max_cancels)
+            if may_be_crossed:
+                event("hit a limit")
+        crossed = check_book(chain, may_be_crossed)
         if outcome is not None and op[0] == "place" and not outcome.ok:
             event(f"refused {outcome.error['code']}")  # type: ignore[index]
         if outcome is not None and outcome.ok and op[0] == "place":
@@ -267,7 +306,8 @@ def test_random_order_streams_keep_the_market_sound(ops: list[tuple[Any, ...]]) 
                     event("trade")
                 if item.name == "OrderCancelled":
                     event(f"cancelled {item.data['code']}")
-            assert len(outcome.result["trades"]) <= 64
+            fills = sum(1 for item in outcome.events if item.name == "Trade")
+            assert fills <= max_fills
 
 
 def receipt(outcome: Outcome | None) -> bytes:
