@@ -377,7 +377,7 @@ class Market(Contract):
                                  f"{MAX_OPEN_ORDERS} open orders")
         fills, cancels = self._uncross(ctx, token, session)
         order = self._accept(ctx, symbol, account, side, price, qty, tif, media, origin,
-                             session, open_orders)
+                             session)
         trade_ids = self._match(ctx, token, order, MAX_FILLS - fills, MAX_CANCELS - cancels)
         if order["status"] == "open":
             if order["remaining"] == 0:
@@ -450,8 +450,7 @@ class Market(Contract):
                                  f"(reference {reference} +-{bps} bps)")
 
     def _accept(self, ctx: Context, symbol: str, account: str, side: str, price: int,
-                qty: int, tif: str, media: str, origin: str, session: int, open_orders: int
-                ) -> dict[str, Any]:
+                qty: int, tif: str, media: str, origin: str, session: int) -> dict[str, Any]:
         """Number the order, escrow what it offers, index it, announce it."""
         order_id = int(ctx.state.get("next_order", 0)) + 1
         ctx.state.put("next_order", order_id)
@@ -470,7 +469,8 @@ class Market(Contract):
         ctx.state.put(f"sym/{symbol}/{key}", account)
         ctx.state.put(f"acct/{account}/{key}", symbol)
         ctx.state.put(f"open/{account}/{key}", symbol)
-        ctx.state.put(f"nopen/{account}", open_orders + 1)
+        # read again: uncrossing may have closed some of this account's orders
+        ctx.state.put(f"nopen/{account}", int(ctx.state.get(f"nopen/{account}", 0)) + 1)
         ctx.state.put(order_key(order_id), order)
         ctx.emit("OrderPlaced", {"order_id": order_id, "symbol": symbol, "account": account,
                                  "broker": ctx.caller, "side": side, "price": price, "qty": qty,

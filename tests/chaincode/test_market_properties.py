@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 from unittest.mock import patch
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from chaincode import market
@@ -274,6 +274,11 @@ def test_random_order_streams_keep_the_market_sound(ops: list[tuple[Any, ...]]) 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operation, min_size=10, max_size=45),
        limits=st.sampled_from([(1, 1), (2, 1), (2, 3), (3, 2)]))
+@example(ops=[("place", "alice", "buy", 8_000, 1, "gtc")] * 5  # found: the open-order count
+         + [("place", "alice", "buy", 9_000, 1, "gtc"),   # was read before uncrossing
+            ("place", "bob", "buy", 9_000, 1, "gtc"),
+            ("place", "alice", "sell", 8_000, 1, "gtc"),
+            ("place", "alice", "sell", 8_000, 1, "gtc")], limits=(2, 1))
 def test_random_order_streams_with_tiny_transaction_limits(
         ops: list[tuple[Any, ...]], limits: tuple[int, int]) -> None:
     """The same, with MAX_FILLS and MAX_CANCELS small enough to be hit: a book left crossed by
