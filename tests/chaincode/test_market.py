@@ -458,7 +458,7 @@ def test_at_most_64_fills_per_transaction() -> None:
     assert chain.query("ksd", "market", "order", order_id=71)["status"] == "filled"
     book = chain.query("gina", "market", "book", symbol="APT1")
     assert book["bids"] == [] and book["asks"] == []
-    assert units(chain, "gina")["balance"] == 70 and cash(chain, "gina")["on_order"] == 0
+    assert units(chain, "gina")["balance"] == 70 and cash(chain, "gina")["escrowed"] == 0
 
 
 # ---- cancel and halt -------------------------------------------------------------------------
