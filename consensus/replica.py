@@ -186,6 +186,11 @@ class Replica:
         return self._stable.seq
 
     @property
+    def stable_app_hash(self) -> bytes:
+        """The app hash 2f+1 operators signed at the stable checkpoint."""
+        return self._stable.app_hash
+
+    @property
     def last_committed(self) -> int:
         return self._last_committed
 

@@ -50,6 +50,7 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
+from node import recover
 from node.access import AccessLog
 from node.audit import audit_indexer
 from node.clock import now_ms
@@ -68,7 +69,8 @@ from node.tx import Transaction, TxError, decode_body
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
-GOSSIP_BATCH = 500  # client transactions per "t" frame
+GOSSIP_BATCH = 500  # client transactions per "t" frame, at most ...
+GOSSIP_MAX_BYTES = 4 * 1024 * 1024  # ... and about this many bytes (a frame is <= 16 MiB)
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
 
@@ -84,8 +86,14 @@ class Node:
         self.voting = self.genesis.is_operator(self.name)
         self.registry = chaincode.builtin_registry(self.genesis.params)
         check_chaincode(self.genesis, self.registry.source_hashes())
-        os.makedirs(config.data_dir, exist_ok=True)
+        os.makedirs(config.data_dir, mode=0o700, exist_ok=True)
+        reason = recover.halted_reason(config.data_dir)
+        if reason is not None:
+            log.warning("this node halted earlier (%s); rebuilding its state from its "
+                        "certified blocks", reason)
+            recover.rebuild(config.data_dir, self.genesis, [audit_indexer])
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
+        self.halted: str | None = None  # why this node stopped serving state
         self.verified = VerifiedCache()
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
                                  self.verified, [audit_indexer])
@@ -119,6 +127,7 @@ class Node:
         self.events = EventHub()
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
+        self._gossip_bytes = 0
         self._pending_blocks: dict[int, tuple[Block, CommitCertificate]] = {}
         self.fetch = BlockFetch(self.genesis.chain_id, self.genesis.operator_keys(),
                                 [n.name for n in self.genesis.operators if n.name != self.name])
@@ -126,6 +135,13 @@ class Node:
         self._transferred_tx_ids: list[bytes] = []
         self.height_sync = HeightSync(self.genesis.f + 1)
         self._tasks: list[asyncio.Task[None]] = []
+        self._checked_checkpoint = 0
+        problem = self._divergence()
+        if problem is not None and reason is not None:
+            raise RuntimeError(f"{problem}, even after a rebuild from genesis: this node's "
+                               "code or genesis differs from the quorum's")
+        if problem is not None:
+            self._halt(problem)
         self._submitted_at: dict[bytes, float] = {}
 
     # Persistence of the replica's write-ahead state
@@ -157,6 +173,7 @@ class Node:
         while True:
             try:
                 self._flush_gossip()
+                self._check_integrity()
                 self._sync()
                 if self.replica is not None:
                     self.run(self.replica.handle(Tick(now_ms())))
@@ -166,6 +183,29 @@ class Node:
                 log.exception("tick failed")
                 raise
             await asyncio.sleep(TICK_MS / 1000)
+
+    def _divergence(self) -> str | None:
+        if self.replica is None:
+            return None
+        return recover.divergence(self.executor, self.replica.stable_checkpoint,
+                                  self.replica.stable_app_hash)
+
+    def _check_integrity(self) -> None:
+        """Halt serving state once a stable checkpoint contradicts this node (node.recover)."""
+        if self.replica is None or self.halted is not None or \
+                self.replica.stable_checkpoint == self._checked_checkpoint:
+            return
+        problem = self._divergence()
+        if problem is None:
+            if self.replica.stable_checkpoint <= self.executor.height:
+                self._checked_checkpoint = self.replica.stable_checkpoint
+            return
+        self._halt(problem)
+
+    def _halt(self, problem: str) -> None:
+        self.halted = problem + "; restart the node to rebuild its state from genesis"
+        recover.halt(self.config.data_dir, problem)
+        log.error("HALTED: %s", self.halted)
 
     def _sync(self) -> None:
         now = now_ms()
@@ -259,7 +299,8 @@ class Node:
             outcomes.append(None)
             self._submitted_at[tx.tx_id] = started
             self._gossip.append([tx.body_bytes, tx.sig])
-            if len(self._gossip) >= GOSSIP_BATCH:
+            self._gossip_bytes += len(tx.body_bytes) + len(tx.sig)
+            if len(self._gossip) >= GOSSIP_BATCH or self._gossip_bytes >= GOSSIP_MAX_BYTES:
                 self._flush_gossip()
             admitted.append(self._pending_tx(tx))
         if len(self._submitted_at) > 4 * self.mempool.max_txs:
@@ -277,6 +318,7 @@ class Node:
         if self._gossip and self.voting:
             self.p2p.broadcast(codec.pack(["t", self._gossip]))
         self._gossip = []
+        self._gossip_bytes = 0
 
     def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):
@@ -422,12 +464,15 @@ class Node:
             "view": r.view if r else None, "primary": r.primary if r else None,
             "stable_checkpoint": r.stable_checkpoint if r else None,
             "mempool_size": len(self.mempool), "peers": self.p2p.connected(),
+            "halted": self.halted,
         }
 
     def is_ready(self) -> bool:
         """Connected to a quorum and caught up: f+1 peers told us their height, and we are
         within READY_LAG_BLOCKS of what f+1 of them have (a single peer's claim is not enough,
-        so a liar cannot make honest nodes unready)."""
+        so a liar cannot make honest nodes unready), and not halted (node.recover)."""
+        if self.halted is not None:
+            return False
         if self.genesis.n > 1:
             sync = self.height_sync
             if len(sync.reported) < self.genesis.f + 1:

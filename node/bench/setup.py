@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chaincode.identity import sign_consent
 from consensus import codec
 from consensus.crypto import TX_DOMAIN, Signer
 from node.bench.config import BLOCK_PAGE, EXPIRY_MS, SETUP_BATCH, SYMBOL, UNITS_PER_ACCOUNT
@@ -84,10 +85,13 @@ class Bench:
         signers = [Signer.generate() for _ in range(accounts)]
         self.seeds = [signer.seed for signer in signers]
         kyc_expires = int(time.time() * 1000) + 365 * 86_400_000
-        attrs = {"investor_type": "professional", "country": "KR", "resident": True,
-                 "kyc_expires": kyc_expires, "aml_risk": "low"}
-        self.submit_and_wait(self.keys["broker-a"], [
-            ("identity", "register", {"account": s.account, "role": "investor", "attrs": attrs})
+        attrs = {"investor_type": "professional", "legal_form": "individual", "country": "KR",
+                 "resident": True, "kyc_expires": kyc_expires, "aml_risk": "low"}
+        broker = self.keys["broker-a"]
+        self.submit_and_wait(broker, [
+            ("identity", "register", {
+                "account": s.account, "role": "investor", "attrs": attrs,
+                "consent": sign_consent(s, self.chain_id, broker.account, "investor")})
             for s in signers])
         status, _ = self.http.request("POST", "/v1/query", codec.pack(
             {"contract": "token", "method": "info", "args": {"symbol": SYMBOL}}),

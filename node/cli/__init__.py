@@ -4,7 +4,8 @@ what it does.
     stoledger genesis init --dir DIR [-n N] [--observer]
     stoledger node run|check --config DIR/nodes/<name>/config.toml
     stoledger cluster up|down|status --dir DIR [-n N] [--observer]
-    stoledger tx submit|sign --dir DIR --key KEY contract method [ARGS_JSON]
+    stoledger tx submit|sign --dir DIR --key KEY [--consent-key KEYFILE] contract method
+        [ARGS_JSON]
     stoledger query --dir DIR --key KEY contract method [ARGS_JSON]
     stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
     stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]

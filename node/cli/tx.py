@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
         epilog='example: stoledger tx submit --dir net --key bank cash mint '
                '\'{"to": "<account>", "amount": 1000000}\'')
     client_args(submit)
+    consent_arg(submit)
     submit.add_argument("--no-wait", action="store_true", help="return once admitted")
     submit.set_defaults(func=cmd_tx_submit)
     sign = tx.add_parser(
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
                "         curl -H 'Content-Type: application/json' --data @tx.json "
                "'URL/v1/tx?wait=commit'")
     client_args(sign)
+    consent_arg(sign)
     sign.set_defaults(func=cmd_tx_sign)
 
     query = sub.add_parser(
@@ -41,13 +43,37 @@ def register(sub: Any) -> None:
     query.set_defaults(func=cmd_query)
 
 
+def consent_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--consent-key", metavar="KEYFILE",
+                        help="identity register: the registered account's own key file, to "
+                             "sign its consent (`consent`; ARGS' `account` may be left out)")
+
+
+def tx_args(args: argparse.Namespace, node: Any) -> dict[str, Any]:
+    """ARGS, with `consent` signed by --consent-key's key for identity.register."""
+    values = json_arg(args.args)
+    if args.consent_key:
+        from chaincode.identity import sign_consent
+        from genesis.builder import load_keyfile
+
+        if (args.contract, args.method) != ("identity", "register"):
+            raise SystemExit("--consent-key is for identity register")
+        account = load_keyfile(args.consent_key)
+        if values.get("account") not in (None, account.account):
+            raise SystemExit("--consent-key is not the key of ARGS' account")
+        values["account"] = account.account
+        values["consent"] = sign_consent(account, node.chain_id, node.signer.account,
+                                         str(values.get("role", "")))
+    return values
+
+
 def cmd_tx_submit(args: argparse.Namespace) -> None:
     from node.client import ApiError
 
     node = client(args)
     try:
-        result = node.submit(args.contract, args.method, json_arg(args.args),
-                               wait=not args.no_wait)
+        result = node.submit(args.contract, args.method, tx_args(args, node),
+                             wait=not args.no_wait)
     except ApiError as error:
         raise SystemExit(f"refused: {error}") from None
     print_json(result)
@@ -56,7 +82,8 @@ def cmd_tx_submit(args: argparse.Namespace) -> None:
 
 
 def cmd_tx_sign(args: argparse.Namespace) -> None:
-    tx = client(args).build(args.contract, args.method, json_arg(args.args))
+    node = client(args)
+    tx = node.build(args.contract, args.method, tx_args(args, node))
     print(json.dumps({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}))
     print(f"tx_id {tx.tx_id_hex}", file=sys.stderr)
 

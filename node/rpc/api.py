@@ -29,6 +29,7 @@ class NodeApi(Protocol):
     metrics: Metrics
     events: EventHub
     access: AccessLog
+    halted: str | None  # why the node stopped serving state (node.recover), or None
 
     def submit(self, tx: Transaction) -> None: ...
 

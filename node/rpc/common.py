@@ -25,6 +25,9 @@ MAX_WAIT_MS = 60_000
 MAX_BLOCK_RANGE = 100
 MSGPACK = "application/msgpack"
 
+# What a halted node (node.recover) still answers: nothing that reads its state.
+SERVED_WHEN_HALTED = ("/healthz", "/readyz", "/v1/status", "/metrics", "/v1/blocks",
+                      "/v1/openapi.json", "/console")
 NODE_KEY = web.AppKey("node", NodeApi)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,6 +61,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = request.match_info.route.resource.canonical if request.match_info.route.resource \
         else "unmatched"
     node.metrics.http_requests[route] = node.metrics.http_requests.get(route, 0) + 1
+    if node.halted is not None and not request.path.startswith(SERVED_WHEN_HALTED):
+        return _error(request, 503, "not_ready", f"this node halted: {node.halted}")
     try:
         return await handler(request)
     except ApiError as error:

@@ -25,6 +25,7 @@ TX_EXPIRY_MS = 600_000  # client transactions expire 10 minutes after they are m
 INVESTORS = 4  # registered by broker-a at the start; they transfer cash among themselves
 LIVENESS_PROBE_MS = 50  # after the workload ends, how often the run checks it may stop
 MAX_HELD_FRAMES = 10_000  # node.p2p's outbound queue bound (max_queue_frames)
+MAX_FRAME_BYTES = 16 * 1024 * 1024  # node.p2p's frame limit: a bigger frame is dropped
 MAX_EVENTS = 5_000_000  # a bound on any one run, however it is configured
 SIM_CONSENSUS = ConsensusParams(checkpoint_interval=4, watermark_window=16, max_block_txs=64,
                                 max_block_bytes=1024 * 1024, max_block_delay_ms=20,
@@ -32,19 +33,20 @@ SIM_CONSENSUS = ConsensusParams(checkpoint_interval=4, watermark_window=16, max_
 # Small K and L so checkpoints, garbage collection and watermarks happen within seconds; a
 # short view timeout so that view changes do too.
 
-FAULT_KINDS = ("crash", "partition", "loss", "dup", "reorder")
-MIX_POOL = ("crash", "partition", "dup", "reorder", "loss", "crash", "partition")
+FAULT_KINDS = ("crash", "crash_mid", "partition", "loss", "dup", "reorder")
+MIX_POOL = ("crash", "partition", "dup", "reorder", "loss", "crash", "partition", "crash_mid")
 # `mix` draws 1 to 3 of these. Loss is left out: a lost VIEW-CHANGE is never sent again (see
 # tests/sim/test_regressions.py), so `loss` and `chaos` are for runs that expect that stall.
 FAULT_SCHEDULES = {
     "none": (),
     "default": ("crash", "partition"),
     "crash": ("crash",),
+    "crash_mid": ("crash_mid",),
     "partition": ("partition",),
     "loss": ("loss",),
     "dup": ("dup",),
     "reorder": ("reorder",),
-    "chaos": ("crash", "crash", "partition", "loss", "dup", "reorder"),
+    "chaos": ("crash", "crash_mid", "partition", "loss", "dup", "reorder"),
 }
 
 

@@ -53,6 +53,15 @@ class Faults:
             self.nodes[victim].crash()
             self.at(end, "call", lambda sim: sim.restart(victim))
             detail = f"crash {victim}, restart at {end} ms"
+        elif kind == "crash_mid":
+            up = [name for name in self.names if self.nodes[name].up]
+            if not up:
+                return
+            victim = rng.choice(up)
+            steps = rng.randint(1, 6)
+            self.nodes[victim].crash_in_steps = steps
+            self.at(end, "call", lambda sim: sim.restart(victim))
+            detail = f"crash {victim} after {steps} steps of its next actions, restart at {end} ms"
         elif kind == "partition":
             names = list(self.names)
             rng.shuffle(names)
@@ -104,6 +113,7 @@ class Faults:
     def restart(self, name: str) -> None:
         node = self.nodes[name]
         if node.up:
+            node.crash_in_steps = None  # a crash_mid that never struck
             return
         node.restart()
         if self.config.timeline:

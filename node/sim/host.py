@@ -5,6 +5,8 @@ state transfer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from consensus import codec
 from consensus.block import Block
 from consensus.events import (
@@ -38,6 +40,7 @@ class Host:
         node = self.nodes[name]
         if node.up:
             self.feed(node, Tick(self.clock))
+        if node.up:  # a crash_mid fault may have struck inside feed
             self._sync(node)
         self.at(self.now + TICK_MS, "tick", name)
 
@@ -45,7 +48,8 @@ class Host:
         """node.app.Node._sync: announce the height; fetch when f+1 peers stay ahead."""
         height = node.executor.height
         if node.height_sync.announce_due(self.now):
-            frame = codec.pack(height)
+            claim = height if node.behaviour is None else node.behaviour.announce_height(height)
+            frame = codec.pack(claim)
             for to in self.names:
                 if to != node.name:
                     self.transmit(node.name, to, "s", frame, Meta("HEIGHT"))
@@ -75,8 +79,12 @@ class Host:
                 stage_persist(persist, action)
                 continue
             if persist:
+                if self._crash_now(node):
+                    return
                 node.kv.write(persist, sync=True)
                 persist = Batch()
+            if self._crash_now(node):
+                return  # a crash between two steps: the rest of the actions never happen
             if isinstance(action, Broadcast):
                 self.send_consensus(node, [n for n in self.names if n != node.name], action.data)
             elif isinstance(action, Send):
@@ -91,6 +99,17 @@ class Host:
                 raise AssertionError(f"unknown action {action!r}")
         if persist:
             node.kv.write(persist, sync=True)
+
+    def _crash_now(self, node: SimNode) -> bool:
+        """A `crash_mid` fault counts the node's steps down and crashes it mid-batch."""
+        if node.crash_in_steps is None:
+            return False
+        node.crash_in_steps -= 1
+        if node.crash_in_steps > 0:
+            return False
+        node.crash_in_steps = None
+        node.crash()
+        return True
 
     def _execute_commit(self, node: SimNode, action: Commit) -> list[Action]:
         height = action.block.height
@@ -248,7 +267,9 @@ class Host:
         if node.behaviour is not None and node.behaviour.silences_host():
             return
         start, stop = codec.unpack(request)
-        blocks = blocks_to_serve(node.kv, node.executor.height, start, stop)
+        blocks: Any = blocks_to_serve(node.kv, node.executor.height, start, stop)
+        if node.behaviour is not None:
+            blocks = node.behaviour.serve_blocks(blocks)
         self.transmit(node.name, sender, "b", codec.pack(blocks), Meta("BLOCKS"))
 
     def _on_blocks(self, node: SimNode, sender: str, payload: bytes) -> None:

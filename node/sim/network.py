@@ -11,7 +11,7 @@ from consensus import codec
 from consensus.events import (
     MessageReceived,
 )
-from node.sim.config import MAX_HELD_FRAMES
+from node.sim.config import MAX_FRAME_BYTES, MAX_HELD_FRAMES
 
 
 @dataclass(slots=True)
@@ -46,8 +46,13 @@ class Network:
 
     def transmit(self, sender: str, to: str, kind: str, data: bytes, meta: Meta,
                  extra_ms: int = 0) -> None:
+        if not self.nodes[sender].up:
+            return  # a node that crashed in the middle of its actions sends nothing more
         counts = self.messages.setdefault(meta.type, {"sent": 0, "delivered": 0, "dropped": 0})
         counts["sent"] += 1
+        if len(data) > MAX_FRAME_BYTES:
+            self._dropped(sender, to, meta, "frame too large")
+            return
         loss = max(self.loss.values(), default=self.config.base_loss)
         if loss and self.rng_net.random() < loss:
             self._dropped(sender, to, meta, "loss")

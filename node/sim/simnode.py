@@ -47,6 +47,7 @@ class SimNode:
         self.up = True
         self.restarts = 0
         self.crashes = 0
+        self.crash_in_steps: int | None = None  # a crash_mid fault: crash after this many steps
         self.transferred_blocks = 0
         self.view_changes_sent = 0
         self.last_counts = (0, 0)  # request_timeouts, view_change_timeouts seen so far
@@ -72,6 +73,7 @@ class SimNode:
     def crash(self) -> None:
         self.up = False
         self.crashes += 1
+        self.crash_in_steps = None
         self.kv.crash()
 
     def restart(self) -> None:

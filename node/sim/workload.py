@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chaincode.identity import sign_consent
 from consensus import codec
 from consensus.crypto import Signer
 from consensus.events import (
@@ -68,13 +69,15 @@ class Workload:
     def _on_submit(self, what: str) -> None:
         if what == "register":
             kyc = self.genesis.genesis_time + 10 * 365 * 86_400_000
-            attrs = {"investor_type": "general", "country": "KR", "resident": True,
-                     "kyc_expires": kyc, "aml_risk": "low"}
+            attrs = {"investor_type": "general", "legal_form": "individual", "country": "KR",
+                     "resident": True, "kyc_expires": kyc, "aml_risk": "low"}
+            broker = self.clients["broker-a"].signer.account
             for index in range(INVESTORS):
-                account = self.clients[f"inv-{index}"].signer.account
+                signer = self.clients[f"inv-{index}"].signer
+                consent = sign_consent(signer, self.chain, broker, "investor")
                 self.submit(self.make_tx("broker-a", "identity", "register",
-                                         {"account": account, "role": "investor",
-                                          "attrs": attrs}))
+                                         {"account": signer.account, "role": "investor",
+                                          "attrs": attrs, "consent": consent}))
             return
         rng = self.rng_load
         investors = [f"inv-{index}" for index in range(INVESTORS)]
