@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from node.client import Client
 from tests.e2e.conftest import Cluster, start_cluster, wait_until
@@ -49,8 +50,8 @@ IDLE_MAX_PER_S = 3.0
 
 
 def investor_attrs() -> dict[str, Any]:
-    return {"investor_type": "general", "country": "KR", "resident": True,
-            "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
+    return {"investor_type": "general", "legal_form": "individual", "country": "KR",
+            "resident": True, "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
 
 
 def committed(receipt: Any) -> int:
@@ -76,9 +77,11 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, d
 def run_story(net: Cluster, scratch: Path) -> dict[str, Any]:
     """Two investors; a token issued to alice, then two transfers to bob (three heights)."""
     alice, bob = Signer.generate(), Signer.generate()
-    for account in (alice.account, bob.account):
+    broker = net.keys["broker-a"].account
+    for signer in (alice, bob):
         committed(net.client("broker-a").submit("identity", "register", {
-            "account": account, "role": "investor", "attrs": investor_attrs()}))
+            "account": signer.account, "role": "investor", "attrs": investor_attrs(),
+            "consent": sign_consent(signer, net.chain_id, broker, "investor")}))
     committed(net.client("issuer-1").submit("token", "create", {
         "symbol": SYMBOL, "name": "Console Tower", "asset_type": "real_estate",
         "unit_price": 5000, "max_supply": 1_000_000, "rules": {}}))

@@ -17,7 +17,7 @@ from consensus.block import make_block
 from node.console import STATIC_DIR
 from node.events import EventHub
 from node.rpc.server import make_app
-from tests.node.test_audit import Ledger, StandInNode, investor
+from tests.node.test_audit import Ledger, StandInNode, investor, register
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,10 +104,9 @@ async def test_a_block_only_subscriber_gets_no_contract_events():
     hub = EventHub()
     everything = hub.subscribe("f" * 64, "regulator")
     blocks = hub.subscribe("e" * 64, "regulator", blocks_only=True)
-    register = led.tx("broker-a", "identity", "register", account=led.account("alice"),
-                      role="investor", attrs=investor())
+    tx = register(led, "alice", investor())
     block = make_block(led.genesis.chain_id, 1, led.executor.last_block_hash, led.time + 1000,
-                       0, "ksd", [(register.body_bytes, register.sig)])
+                       0, "ksd", [(tx.body_bytes, tx.sig)])
     hub.publish(led.executor.apply(block, led.certificate(block)))
     got_all = [everything.queue.get_nowait()["event"] for _ in range(everything.queue.qsize())]
     got_blocks = [blocks.queue.get_nowait()["event"] for _ in range(blocks.queue.qsize())]
