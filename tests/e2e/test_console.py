@@ -258,6 +258,10 @@ def test_cap_table_at_an_earlier_height(story, browser):
     assert "✔" in browser.find_element("css selector", "[data-testid=reconciles]").text
     show_height(browser, marks["first"])
     shoot(browser, "tokens")
+    go(browser, f"tokens/{SYMBOL}/{bob}")  # a holder's history, from the cap table's link
+    history = element(browser, "[data-testid=holder-history]", "bob's history").text
+    assert history.count("token.transfer") == 2 and "identity.register" in history, history
+    shoot(browser, "holder-history")
 
 
 def has_market(net: Cluster) -> bool:
