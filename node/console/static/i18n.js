@@ -58,7 +58,7 @@ const LABELS = {
   route_missing: ["이 노드는 아직 이 경로를 제공하지 않습니다", "This node does not serve this route yet"],
   rule: ["규칙", "Rule"], severity: ["심각도", "Severity"], accounts: ["계좌", "Accounts"],
   window: ["기간", "Window"], explanation: ["설명", "Explanation"], evidence: ["증거", "Evidence"],
-  metrics: ["지표", "Metrics"], filter: ["필터", "Filter"], apply: ["적용", "Apply"],
+  metrics: ["지표", "Metrics"], metric: ["지표", "Metric"], value: ["값", "Value"], filter: ["필터", "Filter"], apply: ["적용", "Apply"],
   no_alerts: ["경보 없음", "No alerts"], from_h: ["시작 높이", "From height"],
   to_h: ["끝 높이", "To height"], alerts_missing: ["경보 경로(/v1/audit/alerts)가 이 노드에 없습니다.",
     "The alerts route (/v1/audit/alerts) is not on this node."],

@@ -33,7 +33,7 @@ async function evidence(alert) {
     <dl class="kv"><dt>${esc(t("accounts"))}</dt><dd>${(alert.accounts || []).map(who).join(", ")}</dd>
       <dt>${esc(t("window"))}</dt><dd>${esc(time(alert.window?.from_time))} – ${esc(time(alert.window?.to_time))}</dd>
       <dt>${esc(t("height"))}</dt><dd>${esc((alert.heights || []).join(", "))}</dd></dl>
-    <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metrics"), text: (m) => m.k }, { label: "", html: (m) => (typeof m.v === "number" ? num(m.v) : json(m.v)) }], metrics)}
+    <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metric"), text: (m) => m.k }, { label: t("value"), html: (m) => (typeof m.v === "number" ? num(m.v) : json(m.v)) }], metrics)}
     <h3>${esc(t("trades"))} (${trades.length})</h3>${table([
       { label: "id", num: true, html: (x) => `<span data-testid="evidence-trade">${esc(x.trade_id)}</span>` },
       { label: t("price"), num: true, text: (x) => num(x.price) },
