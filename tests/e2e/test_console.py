@@ -349,6 +349,31 @@ def alert_evidence(driver: Any, rule: str) -> set[str]:
     return found
 
 
+MSGPACK_CASES = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**53 - 1, -1, -32,
+                 -33, -128, -129, -32_768, -32_769, -(2**31), -(2**31) - 1, "", "a", "x" * 31,
+                 "x" * 32, "x" * 300, "한국", True, False, None, [1, 2, [3]], list(range(20)),
+                 {"b": 1, "a": 2, "가": 3, "aa": [], "A": {"z": 0, "y": None}}]
+
+
+def test_the_page_encodes_msgpack_as_the_node_does(story, browser):
+    """The browser's canonical msgpack (the bytes commit votes sign) is the node's, byte for
+    byte, and decodes back to itself; bytes values included."""
+    from consensus import codec
+
+    encoded = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "import('/console/msgpack.js').then(m => {"
+        "  const hex = b => [...b].map(x => x.toString(16).padStart(2, '0')).join('');"
+        "  const cases = JSON.parse(arguments[0]);"
+        "  cases.push(new Uint8Array([1, 2, 3]), {block_hash: new Uint8Array(32), height: 7});"
+        "  done(cases.map(c => { const e = m.encode(c);"
+        "    return hex(m.encode(m.decode(e))) === hex(e) ? hex(e) : 'roundtrip ' + hex(e); }));"
+        "}, e => done(String(e)))", json.dumps(MSGPACK_CASES, ensure_ascii=False))
+    expected = [codec.pack(c).hex() for c in
+                [*MSGPACK_CASES, b"\x01\x02\x03", {"block_hash": bytes(32), "height": 7}]]
+    assert encoded == expected
+
+
 def test_an_idle_console_makes_few_requests(story, browser):
     net, _ = story
     go(browser, "network")

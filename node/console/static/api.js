@@ -90,9 +90,11 @@ export async function open(url, { text = false, allowError = false } = {}) {
 }
 
 // The block event stream (`/v1/events?only=block`, signed): fetch with a streamed body, since
-// EventSource cannot send an Authorization header. Calls onBlock({height, hash, txs}) and
-// reconnects after a drop, at most every 5 s. Returns a function that stops it.
-export function blockStream(onBlock, onState) {
+// EventSource cannot send an Authorization header. Calls onEvent("block", {height, hash, txs})
+// for each block and onEvent("alert", alert) for each surveillance alert (sent to the
+// regulator and the registrar), and reconnects after a drop, at most every 5 s. Returns a
+// function that stops it.
+export function blockStream(onEvent, onState) {
   let stopped = false;
   let controller = null;
   const run = async () => {
@@ -118,7 +120,9 @@ export function blockStream(onBlock, onState) {
             buffer = buffer.slice(cut + 2);
             const event = /^event: (.*)$/m.exec(frame);
             const data = /^data: (.*)$/m.exec(frame);
-            if (event && data && event[1] === "block") onBlock(JSON.parse(data[1]));
+            if (event && data && (event[1] === "block" || event[1] === "alert")) {
+              onEvent(event[1], JSON.parse(data[1]));
+            }
           }
         }
       } catch (error) {

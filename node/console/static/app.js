@@ -66,7 +66,17 @@ async function show() {
   root.dataset.page = page;
   const ctx = {
     params,
-    onBlock(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+    // fn(block) on each block event; onAlert: fn(alert) on each alert event
+    onBlock(fn) {
+      const listener = (kind, data) => { if (kind === "block") fn(data); };
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    onAlert(fn) {
+      const listener = (kind, data) => { if (kind === "alert") fn(data); };
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     rerender: show,
   };
   try {
@@ -78,9 +88,9 @@ async function show() {
 
 function startStream() {
   if (stopStream) stopStream();
-  stopStream = blockStream((block) => {
-    lastBlock = block;
-    for (const fn of [...listeners]) fn(block);
+  stopStream = blockStream((kind, data) => {
+    if (kind === "block") lastBlock = data;
+    for (const fn of [...listeners]) fn(kind, data);
   }, (state) => { streamState = state; renderFooter(); });
 }
 

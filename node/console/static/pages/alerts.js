@@ -1,10 +1,11 @@
 // Alerts: the surveillance alerts of /v1/audit/alerts (PROTOCOL.md, "Surveillance"), filtered
 // by rule, symbol, account and heights; an alert opens its evidence: accounts, the numbers that
 // crossed the threshold, and each evidence transaction's receipt with its orders and trades.
+// The list reloads when an `alert` event arrives on the stream (at most every 5 s).
 
 import { get, open } from "../api.js";
 import { num, t, time } from "../i18n.js";
-import { errorBox, esc, json, short, table, who } from "../ui.js";
+import { errorBox, esc, json, short, table, throttle, who } from "../ui.js";
 
 const MAX_EVIDENCE = 50;
 const FILTERS = ["rule", "symbol", "account", "from", "to"];
@@ -95,6 +96,7 @@ export default {
       load();
     };
     await load();
-    return null; // alerts change with blocks; the list reloads on Apply or on a revisit
+    // a new alert on the event stream reloads the list, at most every 5 s; no alert, no request
+    return ctx.onAlert(throttle(load, 5000));
   },
 };
