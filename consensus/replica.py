@@ -383,7 +383,14 @@ class Replica:
             self._drop("duplicate" if same else "conflicting")
             return
         if pre_prepare.seq <= self._new_view_top:
-            self._drop("conflicting")  # fixed by NEW-VIEW, yet not the re-proposal
+            # fixed by the NEW-VIEW: only its re-proposal (a re-sent one keeps the block's
+            # original header view, so it is checked against the NEW-VIEW, not as fresh)
+            if not self._is_re_proposal(pre_prepare):
+                self._drop("conflicting")
+                return
+            self._count("re_proposals_received")
+            self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
+            self._advance()
             return
         reason = self._check_fresh_block(pre_prepare.block, pre_prepare.seq, pre_prepare.view)
         if reason is not None:
@@ -391,6 +398,13 @@ class Replica:
             return
         self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
         self._advance()
+
+    def _is_re_proposal(self, pre_prepare: msg.PrePrepare) -> bool:
+        """`pre_prepare` is the re-proposal the NEW-VIEW of this view made for its seq."""
+        if self._new_view is None or self._new_view.view != pre_prepare.view:
+            return False
+        return any(p.seq == pre_prepare.seq and p.digest == pre_prepare.digest
+                   for p in self._new_view.pre_prepares)
 
     def _check_fresh_block(self, block: Block, seq: int, view: int) -> str | None:
         if check_block_origin(block, seq, view, self.committee) is not None:
@@ -862,12 +876,13 @@ class Replica:
         new_view = self._sign(msg.NewView(target, chosen, tuple(pre_prepares), self._me))
         for pre_prepare in pre_prepares:
             self._signed[("pre_prepare", pre_prepare.seq)] = (target, pre_prepare.digest)
-        self._persist(KEY_NEW_VIEW, new_view.encode())
-        self._broadcast(new_view)
-        self._enter_view(new_view, plan)
+        self._enter_view(new_view, plan, announce=True)
 
     def _on_new_view(self, new_view: msg.NewView) -> None:
-        if new_view.view < self._view or (new_view.view == self._view and self._view_active):
+        if new_view.view < self._view or (new_view.view == self._view and self._view_active
+                                          and self._new_view is not None):
+            # (A replica active in a view without its NEW-VIEW, one restarted from a disk
+            # that lacks it, takes it: the NEW-VIEW fixes seqs it must not accept afresh.)
             self._drop("stale")
             return
         reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
@@ -880,7 +895,14 @@ class Replica:
                 return
         self._enter_view(new_view, plan)
 
-    def _enter_view(self, new_view: msg.NewView, plan: NewViewPlan) -> None:
+    def _enter_view(self, new_view: msg.NewView, plan: NewViewPlan,
+                    announce: bool = False) -> None:
+        """Start `new_view`'s view. Every replica, not only its primary, persists the
+        NEW-VIEW and then the view before it sends anything in that view (the primary's
+        NEW-VIEW, anyone's PREPAREs): after a restart it still knows which seqs the NEW-VIEW
+        fixed and refuses a fresh PRE-PREPARE for them (#11 item 1). The NEW-VIEW goes to
+        disk first, so a disk that says "active in view v" always holds v's NEW-VIEW."""
+        entering = (new_view.view, self._view_active) != (self._view, True)
         if new_view.view > self._view:
             self._log.start_view(new_view.view)
         self._view = new_view.view
@@ -888,8 +910,14 @@ class Replica:
         self._view_change_deadline = None
         self._new_view = new_view
         self._new_view_top = plan.top_seq
+        self._persist(KEY_NEW_VIEW, new_view.encode())
         self._persist(KEY_VIEW, codec.pack({"view": self._view, "active": True}))
-        self._count("new_views")
+        if announce:
+            self._broadcast(new_view)
+        if entering:
+            self._count("new_views")
+        else:
+            self._count("new_views_recovered")
         if plan.checkpoint.seq > self._stable.seq:
             self._adopt_stable_checkpoint(plan.checkpoint)
         for pre_prepare in new_view.pre_prepares:
@@ -941,14 +969,7 @@ class Replica:
             self._my_view_change = view_change
             self._view_changes[self._me] = view_change
         if KEY_NEW_VIEW in live:
-            new_view = msg.decode(live[KEY_NEW_VIEW], self._limits)
-            assert isinstance(new_view, msg.NewView)
-            for pre_prepare in new_view.pre_prepares:
-                self._restore_vote("pre_prepare", pre_prepare)
-            if new_view.view == self._view and self._view_active:
-                self._new_view = new_view
-                _, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
-                self._new_view_top = plan.top_seq if plan is not None else 0
+            self._restore_new_view(live[KEY_NEW_VIEW])
         for key in sorted(live):
             kind, _, seq_text = key.partition("/")
             if kind not in VOTE_KINDS:
@@ -966,6 +987,28 @@ class Replica:
                 self._restore_vote(kind, msg.decode(live[key], self._limits))
         self._count("restarts")
         self._resend_after_restart = True
+
+    def _restore_new_view(self, data: bytes) -> None:
+        """The NEW-VIEW of the last view entered: its primary's re-proposals are votes it
+        signed; on every replica they fix seqs up to `top_seq` and fill their slots."""
+        new_view = msg.decode(data, self._limits)
+        assert isinstance(new_view, msg.NewView)
+        if new_view.sender == self._me:
+            for pre_prepare in new_view.pre_prepares:
+                self._restore_vote("pre_prepare", pre_prepare)
+        if new_view.view < self._view:
+            return  # a later view change started after it
+        reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
+        assert reason is None and plan is not None, f"persisted NEW-VIEW: {reason}"
+        if new_view.view > self._view or not self._view_active:
+            # the host crashed between persisting the NEW-VIEW and the view it starts
+            self._view, self._view_active = new_view.view, True
+            self._log.start_view(self._view)
+        self._new_view = new_view
+        self._new_view_top = plan.top_seq
+        for pre_prepare in new_view.pre_prepares:
+            if pre_prepare.seq > self._last_committed and self._in_window(pre_prepare.seq):
+                self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
 
     def _restore_vote(self, kind: str, vote: Any) -> None:
         self._signed[(kind, vote.seq)] = max(self._signed.get((kind, vote.seq), (-1, b"")),
@@ -993,6 +1036,11 @@ class Replica:
             self._view_change_progress()
         elif self._view_active and self._new_view is not None:
             self._broadcast(self._new_view)
+        elif self._view_active and self._view > 0 and self._my_view_change is not None \
+                and self._my_view_change.view == self._view:
+            # active in a view whose NEW-VIEW this disk lacks: the VIEW-CHANGE makes the
+            # primary send it again, and `_on_new_view` takes it for the current view
+            self._broadcast(self._my_view_change)
         if self._stable.seq > self._last_committed:
             self._request_fetch(self._stable.seq)
         if self._view_active and self.is_primary:
