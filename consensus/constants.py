@@ -41,6 +41,12 @@ COMMITTED_TX_MEMORY = 200_000
 # node's mempool checks its tx index too; this only stops a primary re-proposing a tx that a
 # slow mempool re-admits. About 6 MB.
 
+REQUEST_PATIENCE_TIMEOUTS = 8
+# The request timer times the oldest pending request. While full blocks commit (a saturated
+# primary works through a queue in admission order) it restarts, but a request never waits
+# more than this many timeouts in one view: a primary that pads every block cannot censor
+# one client for ever.
+
 MAX_TXS_PER_EVENT = 100_000  # one TxsAdmitted; same bound as the default max_pending
 
 

@@ -21,6 +21,7 @@ from consensus.constants import (
     MAX_COUNTER,
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
+    REQUEST_PATIENCE_TIMEOUTS,
     max_message_bytes,
 )
 from consensus.crypto import Signer
@@ -139,6 +140,8 @@ class Replica:
         self._earliest_expiry: int | None = None
         self._recent_committed: dict[bytes, None] = {}
         self._request_deadline: int | None = None
+        self._view_started_ms = self._now_ms  # request timers count from here at the latest
+        self._busy_since_ms = 0  # a full block committed then: the primary is saturated
         self._view_change_deadline: int | None = None
         self._view_change_resend_at = 0  # until a quorum of VIEW-CHANGEs: when to repeat ours
         self._consecutive_view_changes = 0
@@ -530,8 +533,15 @@ class Replica:
             self._mark_committed(seq, block.hash, block.header.time, slot.tx_ids())
             self._unexecuted[seq] = block
             delivered = True
+            if self._is_full(block):
+                self._busy_since_ms = self._now_ms
         if delivered:
             self._on_progress()
+
+    def _is_full(self, block: Block) -> bool:
+        """The block reached a batch limit: its primary had more pending than one block."""
+        return len(block.txs) >= self.config.max_block_txs or \
+            len(block.encode()) * 4 >= self.config.max_block_bytes * 3
 
     def _mark_committed(self, height: int, block_hash: bytes, time: int,
                         tx_ids: tuple[bytes, ...]) -> None:
@@ -545,11 +555,29 @@ class Replica:
             del self._recent_committed[next(iter(self._recent_committed))]
 
     def _on_progress(self) -> None:
-        """A block committed: the view works, so timeouts reset and the timer restarts."""
+        """A block committed: the view works, so timeouts reset. The request timer does not
+        restart for the requests still pending (see `_arm_request_timer`)."""
         self._consecutive_view_changes = 0
         self._lag_since = None
-        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._arm_request_timer()
         self._maybe_propose()
+
+    def _arm_request_timer(self) -> None:
+        """The request timer times the oldest pending request (PBFT, BFT-SMaRt), not the
+        time since any block committed: a primary that commits others' requests but leaves
+        one out is suspected after one timeout (#11 item 5). It counts from the latest of:
+        the request's admission, the start of this view, and the last commit of a full
+        block (an honest but saturated primary takes requests in admission order, so the
+        oldest waits behind full blocks); the last never postpones it beyond
+        REQUEST_PATIENCE_TIMEOUTS timeouts after admission (or the view start)."""
+        if not self._pending or not self._view_active:
+            self._request_deadline = None
+            return
+        oldest_ms = next(iter(self._pending.values()))[1]
+        start = max(oldest_ms, self._view_started_ms)
+        timeout = self._timeout()
+        deadline = max(start, self._busy_since_ms) + timeout
+        self._request_deadline = min(deadline, start + timeout * REQUEST_PATIENCE_TIMEOUTS)
 
     # -- the primary: batching and pipelining --------------------------------------------------
 
@@ -634,8 +662,8 @@ class Replica:
                 self._earliest_expiry = tx.expires
             added += 1
         self._count("txs_admitted", added)
-        if added and self._request_deadline is None and self._view_active:
-            self._request_deadline = self._now_ms + self._timeout()
+        if added and self._request_deadline is None:
+            self._arm_request_timer()
         self._maybe_propose()
 
     # -- time ----------------------------------------------------------------------------------
@@ -652,6 +680,8 @@ class Replica:
                 self._count("txs_expired", len(expired))
             self._earliest_expiry = min((tx.expires for tx, _ in self._pending.values()),
                                         default=None)
+            if expired:
+                self._arm_request_timer()
         if not self._pending:
             self._request_deadline = None
         if self._view_active and self._request_deadline is not None \
@@ -798,7 +828,7 @@ class Replica:
             self._fetch_target = None
         if event.height % self.config.checkpoint_interval == 0:
             self._after_execution(event.height, event.app_hash)
-        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._arm_request_timer()
         self._advance()
         self._maybe_propose()
 
@@ -929,7 +959,9 @@ class Replica:
             if self._view_changes[sender].view <= self._view:
                 del self._view_changes[sender]
         self._actions.append(ViewChanged(self._view, self.primary))
-        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        if entering:
+            self._view_started_ms = self._now_ms
+        self._arm_request_timer()
         self._advance()
         self._replay_future()
         self._maybe_propose()
