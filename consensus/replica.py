@@ -891,6 +891,14 @@ class Replica:
         target = self._view
         ready = [vc for vc in self._view_changes.values() if vc.view == target]
         if len(ready) < self.committee.quorum:
+            # View synchronisation (#11 item 8): a quorum that left every view below this
+            # one, spread over this and later views (a peer's VIEW-CHANGE for this view was
+            # lost and its timer moved it on), can never fill this view. Run the timer
+            # anyway: on expiry this replica moves up and meets the ones ahead, who wait.
+            at_or_above = sum(1 for vc in self._view_changes.values() if vc.view >= target)
+            if at_or_above >= self.committee.quorum and self._view_change_deadline is None:
+                self._count("view_change_timer_spread")
+                self._view_change_deadline = self._now_ms + self._timeout()
             return
         if self._view_change_deadline is None:
             self._view_change_deadline = self._now_ms + self._timeout()

@@ -3,7 +3,7 @@ views that split (8)."""
 
 from __future__ import annotations
 
-from tests.consensus.harness import Cluster, txs
+from tests.consensus.harness import Cluster, message_type, txs
 
 
 def test_a_request_left_out_while_others_commit_triggers_a_view_change() -> None:
@@ -40,3 +40,38 @@ def test_a_saturated_primary_is_not_suspected_while_full_blocks_commit() -> None
             break
     assert cluster.heights()["op1"] == 30
     assert all(cluster[name].view == 0 for name in cluster.names)
+
+
+def test_replicas_split_across_two_view_changes_meet_again() -> None:
+    """#11 item 8 (the class behind sim seed 5287): op3 is down. op0, op1 and op2 time out and
+    send VIEW-CHANGE(1), but op2's is lost. op2 holds a quorum for view 1, so its timer runs
+    and it moves on to view 2; op0 and op1 hold only two VIEW-CHANGEs for view 1 and one for
+    view 2: no quorum for either view, so neither a timer nor the f+1 rule moved them, and the
+    three honest replicas waited apart for good. A quorum of replicas in view changes for
+    views at or above this one starts the timer too, so op0 and op1 go on to view 2."""
+    cluster = Cluster(4)
+    cluster.crash("op3")
+
+    def lossy(sender: str, to: str, data: bytes) -> bool:
+        kind = message_type(data)
+        if kind == "PRE-PREPARE" and sender == "op0":
+            return False  # view 0 makes no progress
+        if kind == "VIEW-CHANGE" and sender == "op2":
+            return decode_view(data) != 1  # op2's VIEW-CHANGE(1) is lost, every copy
+        return True
+
+    cluster.deliver_if = lossy
+    cluster.submit(txs(0, 1))
+    cluster.advance(4200)
+    assert (cluster["op2"].view, cluster["op2"].in_view_change) == (2, True)
+    cluster.advance(20_000)
+    views = {name: (cluster[name].view, cluster[name].in_view_change)
+             for name in ("op0", "op1", "op2")}
+    assert len(set(views.values())) == 1 and not cluster["op0"].in_view_change, views
+    assert all(cluster.heights()[name] == 1 for name in ("op0", "op1", "op2"))
+    cluster.assert_same_chain()
+
+
+def decode_view(data: bytes) -> int:
+    from consensus import codec
+    return int(codec.unpack(data)["view"])
