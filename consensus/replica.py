@@ -21,7 +21,9 @@ from consensus.constants import (
     MAX_COUNTER,
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
+    MESSAGE_OVERHEAD_BYTES,
     REQUEST_PATIENCE_TIMEOUTS,
+    SMALL_MESSAGE_BYTES,
     max_message_bytes,
 )
 from consensus.crypto import Signer
@@ -151,6 +153,15 @@ class Replica:
         self._new_view: msg.NewView | None = None  # the NEW-VIEW that started this view
         self._new_view_top = 0  # seqs up to here are fixed by that NEW-VIEW
         self._future: dict[str, list[Any]] = {}
+        self._future_bytes: dict[str, int] = {}  # bytes buffered in `_future`, per sender
+        self._future_budget_bytes = (config.max_pipeline * (config.max_block_bytes
+                                                            + MESSAGE_OVERHEAD_BYTES)
+                                     + FUTURE_VIEW_BUFFER_PER_SENDER * SMALL_MESSAGE_BYTES)
+        # The latest view each peer signed a message for, when later than ours (status
+        # announcements for the f+1 join rule; bounded by n entries).
+        self._peer_views: dict[str, int] = {}
+        self._checked_view_changes: set[str] = set()  # senders whose stored one verified
+        self._answered_ms: dict[str, int] = {}  # when a peer behind was last answered
 
         self._signed: dict[tuple[str, int], tuple[int, bytes]] = {}  # (kind, seq) -> (view, d)
         self._persisted_votes: dict[str, int] = {}  # key -> seq, for pruning
@@ -315,6 +326,15 @@ class Replica:
         self._dispatch(message)
 
     def _dispatch(self, message: Any) -> None:
+        view = getattr(message, "view", None)
+        if view is not None and view > self._view \
+                and view > self._peer_views.get(message.sender, -1):
+            # a signed announcement that the sender left every view below `view`
+            self._peer_views[message.sender] = view
+            self._maybe_join_later_view()
+        self._dispatch_checked(message)
+
+    def _dispatch_checked(self, message: Any) -> None:
         if isinstance(message, msg.PrePrepare):
             self._on_pre_prepare(message)
         elif isinstance(message, msg.Prepare):
@@ -341,21 +361,25 @@ class Replica:
                 self._drop("wrong_view")
                 return False
             buffer = self._future.setdefault(message.sender, [])
-            if len(buffer) >= FUTURE_VIEW_BUFFER_PER_SENDER:
+            size = _buffered_bytes(message)
+            used = self._future_bytes.get(message.sender, 0)
+            if len(buffer) >= FUTURE_VIEW_BUFFER_PER_SENDER \
+                    or used + size > self._future_budget_bytes:
                 self._drop("future_buffer_full")
                 return False
             buffer.append(message)
+            self._future_bytes[message.sender] = used + size
             self._count("buffered_future_view")
-            self._maybe_join_later_view()
             return False
         return True
 
     def _maybe_join_later_view(self) -> None:
-        """Signed messages of later views from f+1 operators: at least one honest replica is
-        there (this one restarted, or missed the view change). Ask to join: the VIEW-CHANGE
-        makes that view's primary re-send its NEW-VIEW."""
-        views = sorted((max(m.view for m in messages) for messages in self._future.values()
-                        if messages), reverse=True)
+        """Signed messages of later views (of any kind, however far ahead) from f+1
+        operators: at least one honest replica is there (this one restarted, missed the view
+        change, or was cut off for many views). Ask to join the (f+1)-th highest: the
+        VIEW-CHANGE makes that view's primary re-send its NEW-VIEW (#11 item 6)."""
+        views = sorted((view for view in self._peer_views.values() if view > self._view),
+                       reverse=True)
         if len(views) < self.committee.weak_quorum:
             return
         target = views[self.committee.weak_quorum - 1]
@@ -373,10 +397,17 @@ class Replica:
         return True
 
     def _on_pre_prepare(self, pre_prepare: msg.PrePrepare) -> None:
-        if not self._check_view(pre_prepare.view, pre_prepare):
-            return
-        if pre_prepare.sender != self.primary:
+        if pre_prepare.sender != self.committee.primary(pre_prepare.view):
             self._drop("not_primary")
+            return
+        if pre_prepare.view > self._view or not self._view_active:
+            # checked before it may be buffered for a later view (#11 item 9)
+            reason = self._check_block_shape(pre_prepare.block, pre_prepare.seq,
+                                             pre_prepare.view)
+            if reason is not None:
+                self._drop(reason)
+                return
+        if not self._check_view(pre_prepare.view, pre_prepare):
             return
         if not self._check_seq(pre_prepare.seq):
             return
@@ -410,9 +441,13 @@ class Replica:
                    for p in self._new_view.pre_prepares)
 
     def _check_fresh_block(self, block: Block, seq: int, view: int) -> str | None:
-        if check_block_origin(block, seq, view, self.committee) is not None:
-            return "bad_block"
         if block.header.view != view:
+            return "bad_block"
+        return self._check_block_shape(block, seq, view)
+
+    def _check_block_shape(self, block: Block, seq: int, view: int) -> str | None:
+        """The checks that need no chain context (a re-proposal keeps an older view)."""
+        if check_block_origin(block, seq, view, self.committee) is not None:
             return "bad_block"
         if len(block.txs) > self.config.max_block_txs:
             return "block_too_large"
@@ -847,6 +882,7 @@ class Replica:
         self._new_view = None
         self._new_view_top = 0
         self._log.start_view(new_view)
+        self._forget_view_changes_below(new_view)
         self._persist(KEY_VIEW, codec.pack({"view": new_view, "active": False}))
         low = self._stable.seq
         prepared = tuple(cert for seq, cert in sorted(self._log.prepared_certificates.items())
@@ -861,23 +897,23 @@ class Replica:
         self._view_change_progress()
 
     def _on_view_change(self, view_change: msg.ViewChange) -> None:
+        if view_change.view < self._view or (view_change.view == self._view
+                                             and self._view_active):
+            # the sender is behind, or missed the NEW-VIEW: show it where this replica is
+            self._answer_behind(view_change.sender)
+            self._drop("wrong_view" if view_change.view < self._view else "stale")
+            return
         known = self._view_changes.get(view_change.sender)
         if known is not None and known.view >= view_change.view:
             self._drop("stale")
             return
-        if view_change.view < self._view:
-            self._drop("wrong_view")
-            return
-        if view_change.view == self._view and self._view_active:
-            if self.is_primary and self._new_view is not None:
-                self._send(view_change.sender, self._new_view)  # it missed the NEW-VIEW
-            self._drop("stale")
-            return
-        reason = check_view_change(view_change, self.committee, self.config.watermark_window)
-        if reason is not None:
-            self._drop("bad_view_change")
+        if view_change.view > self._view + self._views_ahead_kept():
+            # Too far ahead to keep (its view still counts for the f+1 join rule, as a
+            # status announcement). Kept ones are checked lazily, when a NEW-VIEW needs them.
+            self._drop("view_too_far_ahead")
             return
         self._view_changes[view_change.sender] = view_change
+        self._checked_view_changes.discard(view_change.sender)
         higher = sorted((vc.view for vc in self._view_changes.values()
                          if vc.view > self._view), reverse=True)
         if len(higher) >= self.committee.weak_quorum:
@@ -885,6 +921,44 @@ class Replica:
             self._start_view_change(higher[self.committee.weak_quorum - 1])
         elif not self._view_active:
             self._view_change_progress()
+
+    def _views_ahead_kept(self) -> int:
+        return self.committee.n * 4
+
+    def _answer_behind(self, sender: str) -> None:
+        """A peer sent a VIEW-CHANGE for a view this replica has left or finished: it is
+        behind (cut off, restarted) or missed the NEW-VIEW. The primary answers with the
+        NEW-VIEW, the proof of the current view; a backup with its own VIEW-CHANGE for the
+        current view, a signed status the peer counts toward the f+1 join rule. At most
+        once per half timeout per peer (#11 item 6)."""
+        last = self._answered_ms.get(sender)
+        if last is not None and self._now_ms - last < self.config.view_timeout_ms // 2:
+            return
+        if self._view_active and self.is_primary and self._new_view is not None:
+            reply: Any = self._new_view
+        elif self._my_view_change is not None and self._my_view_change.view == self._view:
+            reply = self._my_view_change
+        else:
+            return
+        self._answered_ms[sender] = self._now_ms
+        self._count("answered_behind")
+        self._send(sender, reply)
+
+    def _checked_ready(self, ready: list[msg.ViewChange]) -> list[msg.ViewChange]:
+        """Of the stored VIEW-CHANGEs for the target view, those whose proofs check; the
+        rest are dropped (checked once each: lazily, only when a NEW-VIEW needs them)."""
+        checked = []
+        for view_change in ready:
+            sender = view_change.sender
+            if sender not in self._checked_view_changes:
+                if check_view_change(view_change, self.committee,
+                                     self.config.watermark_window) is not None:
+                    self._drop("bad_view_change")
+                    del self._view_changes[sender]
+                    continue
+                self._checked_view_changes.add(sender)
+            checked.append(view_change)
+        return checked
 
     def _view_change_progress(self) -> None:
         """In a view change: start the timer at a quorum; as the new primary, start the view."""
@@ -904,6 +978,9 @@ class Replica:
             self._view_change_deadline = self._now_ms + self._timeout()
         if self.committee.primary(target) != self._me:
             return
+        ready = self._checked_ready(ready)
+        if len(ready) < self.committee.quorum:
+            return
         chosen = select_view_changes(ready, self.committee)
         plan = compute_new_view(target, chosen, self.config.watermark_window)
         pre_prepares = []
@@ -922,6 +999,13 @@ class Replica:
             # (A replica active in a view without its NEW-VIEW, one restarted from a disk
             # that lacks it, takes it: the NEW-VIEW fixes seqs it must not accept afresh.)
             self._drop("stale")
+            return
+        if new_view.sender != self.committee.primary(new_view.view):
+            self._drop("bad_new_view")
+            return
+        if new_view.view > self._view + self._views_ahead_kept():
+            # each check is costly: a replica far behind joins by the f+1 rule first
+            self._drop("view_too_far_ahead")
             return
         reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
         if reason is not None or plan is None:
@@ -963,9 +1047,7 @@ class Replica:
                 self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
         if plan.checkpoint.seq > self._last_committed:
             self._request_fetch(plan.checkpoint.seq)
-        for sender in sorted(self._view_changes):
-            if self._view_changes[sender].view <= self._view:
-                del self._view_changes[sender]
+        self._forget_view_changes_below(self._view + 1)
         self._actions.append(ViewChanged(self._view, self.primary))
         if entering:
             self._view_started_ms = self._now_ms
@@ -974,20 +1056,32 @@ class Replica:
         self._replay_future()
         self._maybe_propose()
 
+    def _forget_view_changes_below(self, view: int) -> None:
+        for sender in sorted(self._view_changes):
+            if self._view_changes[sender].view < view:
+                del self._view_changes[sender]
+                self._checked_view_changes.discard(sender)
+        for sender in sorted(self._peer_views):
+            if self._peer_views[sender] < view:
+                del self._peer_views[sender]
+
     def _prune_future(self) -> None:
         for sender in sorted(self._future):
             kept = [m for m in self._future[sender] if m.view >= self._view]
             if kept:
                 self._future[sender] = kept
+                self._future_bytes[sender] = sum(_buffered_bytes(m) for m in kept)
             else:
                 del self._future[sender]
+                self._future_bytes.pop(sender, None)
 
     def _replay_future(self) -> None:
         buffered, self._future = self._future, {}
+        self._future_bytes = {}
         for sender in sorted(buffered, key=self.committee.order):
             for message in buffered[sender]:
                 if message.view >= self._view:
-                    self._dispatch(message)
+                    self._dispatch_checked(message)
 
     # -- restart -------------------------------------------------------------------------------
 
@@ -1088,3 +1182,10 @@ class Replica:
                 pre_prepare = self._log.slots[seq].pre_prepare
                 if pre_prepare is not None and pre_prepare.view == self._view:
                     self._broadcast(pre_prepare)
+
+
+def _buffered_bytes(message: Any) -> int:
+    """What a buffered message costs: its block's bytes, or a small message's bound."""
+    if isinstance(message, msg.PrePrepare):
+        return len(message.block.encode()) + SMALL_MESSAGE_BYTES
+    return SMALL_MESSAGE_BYTES

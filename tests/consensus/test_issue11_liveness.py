@@ -75,3 +75,47 @@ def test_replicas_split_across_two_view_changes_meet_again() -> None:
 def decode_view(data: bytes) -> int:
     from consensus import codec
     return int(codec.unpack(data)["view"])
+
+
+def test_a_replica_many_views_behind_gets_back() -> None:
+    """#11 item 6. op3 is cut off while the others go through more than 4n failed view
+    changes (every NEW-VIEW lost, 10 ms timeouts), then settle and commit in a view far
+    beyond op3's, and everyone restarts with the default timeout. Their
+    messages are too far ahead for op3 to buffer, and op3's VIEW-CHANGE for view 1 is stale
+    to them. The f+1 rule over signed status (any message of a later view) takes op3 there,
+    and the primary answers its VIEW-CHANGE with the NEW-VIEW."""
+    cluster = Cluster(4, view_timeout_ms=10)
+    cut_off = {"op3"}
+    lose_new_views = [True]
+
+    def deliver(sender: str, to: str, data: bytes) -> bool:
+        if sender in cut_off or to in cut_off:
+            return False
+        return not (lose_new_views[0] and message_type(data) == "NEW-VIEW")
+
+    cluster.deliver_if = deliver
+    cluster.submit(txs(0, 1), to=["op0", "op1", "op2"])
+    while cluster["op0"].view <= 4 * 4 + 1:
+        cluster.advance(1000, step_ms=100)
+    lose_new_views[0] = False
+    for _ in range(120):
+        cluster.advance(1000, step_ms=100)
+        if not cluster["op0"].in_view_change:
+            break
+    far = cluster["op0"].view
+    assert far > 17 and not cluster["op0"].in_view_change
+    assert cluster.heights()["op0"] == 1 and cluster["op3"].view == 0
+    # the operators restart with the default timeout (10 ms only made the views climb fast)
+    cluster.config_overrides["view_timeout_ms"] = 2000
+    for name in cluster.names:
+        cluster.crash(name)
+        cluster.restart(name)
+    cut_off.clear()
+    cluster.submit(txs(1, 3))
+    cluster.advance(3000, step_ms=50)
+    op3 = cluster["op3"]
+    assert (op3.view, op3.in_view_change) == (far, False)
+    assert op3.stats["joined_later_view"] >= 1
+    assert cluster.heights() == {name: cluster.heights()["op0"] for name in cluster.names}
+    assert cluster.heights()["op0"] >= 2
+    cluster.assert_same_chain()
