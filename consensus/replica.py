@@ -18,13 +18,16 @@ from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_bloc
 from consensus.constants import (
     COMMITTED_TX_MEMORY,
     FUTURE_VIEW_BUFFER_PER_SENDER,
+    MAX_CHAIN_ID_BYTES,
     MAX_COUNTER,
+    MAX_MESSAGE_BYTES,
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
     MESSAGE_OVERHEAD_BYTES,
     REQUEST_PATIENCE_TIMEOUTS,
     SMALL_MESSAGE_BYTES,
     max_message_bytes,
+    max_view_change_bytes,
 )
 from consensus.crypto import Signer
 from consensus.events import (
@@ -119,6 +122,12 @@ class Replica:
         self._me = config.me
         self.max_message_bytes = max_message_bytes(
             config.watermark_window, config.max_block_bytes, self.committee.quorum)
+        assert self.max_message_bytes <= MAX_MESSAGE_BYTES, (
+            f"the largest consensus message ({self.max_message_bytes} bytes) would not fit "
+            f"MAX_MESSAGE_BYTES: lower max_block_bytes or watermark_window")
+        assert len(config.chain.encode()) <= MAX_CHAIN_ID_BYTES
+        self._max_view_change_bytes = max_view_change_bytes(config.watermark_window,
+                                                            self.committee.quorum)
         self._limits = msg.DecodeLimits(self.max_message_bytes, self.committee.n,
                                         config.watermark_window)
         self._stats: dict[str, int] = {}
@@ -162,6 +171,10 @@ class Replica:
         self._peer_views: dict[str, int] = {}
         self._checked_view_changes: set[str] = set()  # senders whose stored one verified
         self._answered_ms: dict[str, int] = {}  # when a peer behind was last answered
+        # Re-proposals held by hash whose bodies this replica still needs: hash -> seq.
+        self._wanted_bodies: dict[bytes, int] = {}
+        self._body_request_at = 0  # when to repeat the BLOCK-REQUEST
+        self._block_requests_answered_ms: dict[str, int] = {}
 
         self._signed: dict[tuple[str, int], tuple[int, bytes]] = {}  # (kind, seq) -> (view, d)
         self._persisted_votes: dict[str, int] = {}  # key -> seq, for pruning
@@ -271,11 +284,17 @@ class Replica:
     def _broadcast(self, message: Any) -> None:
         self._count(f"out_{message.TYPE}")
         if self.committee.n > 1:
-            self._actions.append(Broadcast(message.encode()))
+            self._actions.append(Broadcast(self._encode_for_wire(message)))
 
     def _send(self, to: str, message: Any) -> None:
         self._count(f"out_{message.TYPE}")
-        self._actions.append(Send(to, message.encode()))
+        self._actions.append(Send(to, self._encode_for_wire(message)))
+
+    def _encode_for_wire(self, message: Any) -> bytes:
+        data: bytes = message.encode()
+        assert len(data) <= self.max_message_bytes, \
+            f"a {message.TYPE} of {len(data)} bytes is over the message bound"
+        return data
 
     def _sign(self, message: Any) -> Any:
         return msg.sign(message, self._signer, self.committee.chain)
@@ -347,6 +366,10 @@ class Replica:
             self._on_view_change(message)
         elif isinstance(message, msg.NewView):
             self._on_new_view(message)
+        elif isinstance(message, msg.BlockRequest):
+            self._on_block_request(message)
+        elif isinstance(message, msg.BlockReply):
+            self._on_block_reply(message)
         else:
             raise AssertionError("decode returns only known messages")
 
@@ -414,6 +437,10 @@ class Replica:
         known = self._log.slots.get(pre_prepare.seq)
         if known is not None and known.pre_prepare is not None:
             same = known.pre_prepare.digest == pre_prepare.digest
+            if same and known.pre_prepare.is_by_hash and not pre_prepare.is_by_hash \
+                    and pre_prepare.block.is_consistent():
+                self._take_body(pre_prepare.block)  # a re-sent re-proposal with its body
+                return
             self._drop("duplicate" if same else "conflicting")
             return
         if pre_prepare.seq <= self._new_view_top:
@@ -421,6 +448,9 @@ class Replica:
             # original header view, so it is checked against the NEW-VIEW, not as fresh)
             if not self._is_re_proposal(pre_prepare):
                 self._drop("conflicting")
+                return
+            if not pre_prepare.is_by_hash and not pre_prepare.block.is_consistent():
+                self._drop("bad_block")
                 return
             self._count("re_proposals_received")
             self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
@@ -507,8 +537,8 @@ class Replica:
                 if len(prepares) < self.committee.quorum:
                     break
                 slot.prepared = True
-                self._log.record_prepared(msg.PreparedCertificate(slot.pre_prepare,
-                                                                  tuple(prepares)))
+                self._log.record_prepared(msg.PreparedCertificate(
+                    slot.pre_prepare, tuple(prepares[:self.committee.quorum])))
             if not slot.commit_sent and not self._send_commit(slot):
                 break
             if not slot.committed_local:
@@ -543,7 +573,8 @@ class Replica:
             return False
         commit = self._sign(msg.Commit(self._view, slot.seq, digest, self._me))
         certificate = self._log.prepared_certificates[slot.seq]
-        record = codec.pack({"commit": commit.encode(), "prepared": certificate.to_map()})
+        record = codec.pack({"commit": commit.encode(),
+                             "prepared": certificate.to_map(with_body=True)})
         self._record_signed("commit", self._view, slot.seq, digest, record)
         self._broadcast(commit)
         self._log.commits.add(self._view, slot.seq, self._me, digest, commit)
@@ -556,6 +587,9 @@ class Replica:
             seq = self._last_committed + 1
             slot = self._log.slots.get(seq)
             if slot is None or not slot.committed_local:
+                break
+            if slot.block_by_hash:
+                self._want_body(slot)  # committed by hash: execution needs the body first
                 break
             block = slot.block
             commits = self._log.commits.matching(self._view, seq, block.hash, self.committee)
@@ -736,6 +770,9 @@ class Replica:
             self._count("view_change_resends")
             self._broadcast(self._my_view_change)
             self._view_change_resend_at = now + self._timeout()
+        if self._wanted_bodies and now >= self._body_request_at:
+            self._count("block_request_retries")
+            self._request_bodies()
         if self._fetch_target is not None and now >= self._fetch_deadline:
             self._count("fetch_retries")
             self._request_fetch(self._fetch_target, retry=True)
@@ -806,7 +843,8 @@ class Replica:
         votes = self._log.matching_checkpoints(seq, app_hash, list(self.committee.names))
         if len(votes) < self.committee.quorum or seq <= self._stable.seq:
             return
-        self._adopt_stable_checkpoint(msg.CheckpointProof(seq, app_hash, tuple(votes)))
+        self._adopt_stable_checkpoint(msg.CheckpointProof(
+            seq, app_hash, tuple(votes[:self.committee.quorum])))
 
     def _adopt_stable_checkpoint(self, proof: msg.CheckpointProof) -> None:
         """A new stable checkpoint: move the low watermark, drop the log below it, prune
@@ -881,6 +919,7 @@ class Replica:
         self._lag_since = None
         self._new_view = None
         self._new_view_top = 0
+        self._wanted_bodies = {}
         self._log.start_view(new_view)
         self._forget_view_changes_below(new_view)
         self._persist(KEY_VIEW, codec.pack({"view": new_view, "active": False}))
@@ -951,8 +990,9 @@ class Replica:
         for view_change in ready:
             sender = view_change.sender
             if sender not in self._checked_view_changes:
-                if check_view_change(view_change, self.committee,
-                                     self.config.watermark_window) is not None:
+                too_large = len(view_change.encode()) > self._max_view_change_bytes
+                if too_large or check_view_change(view_change, self.committee,
+                                                  self.config.watermark_window) is not None:
                     self._drop("bad_view_change")
                     del self._view_changes[sender]
                     continue
@@ -1042,9 +1082,9 @@ class Replica:
             self._count("new_views_recovered")
         if plan.checkpoint.seq > self._stable.seq:
             self._adopt_stable_checkpoint(plan.checkpoint)
-        for pre_prepare in new_view.pre_prepares:
-            if pre_prepare.seq > self._last_committed and self._in_window(pre_prepare.seq):
-                self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
+        self._wanted_bodies = {}
+        self._take_re_proposals(new_view)
+        self._request_bodies()
         if plan.checkpoint.seq > self._last_committed:
             self._request_fetch(plan.checkpoint.seq)
         self._forget_view_changes_below(self._view + 1)
@@ -1083,6 +1123,101 @@ class Replica:
                 if message.view >= self._view:
                     self._dispatch_checked(message)
 
+    # -- block bodies (#11 item 3) ----------------------------------------------------------------
+
+    def _take_re_proposals(self, new_view: msg.NewView) -> None:
+        """Put the NEW-VIEW's re-proposals (by hash) in their slots, each with its body
+        where this replica holds it; the others are wanted (`_request_bodies`)."""
+        for pre_prepare in new_view.pre_prepares:
+            seq = pre_prepare.seq
+            if seq <= self._last_committed or not self._in_window(seq):
+                continue
+            slot = self._log.slot(seq)
+            if slot.pre_prepare is not None and slot.pre_prepare.digest == pre_prepare.digest \
+                    and not slot.pre_prepare.is_by_hash:
+                continue
+            body = self._body_of(pre_prepare.digest)
+            slot.pre_prepare = pre_prepare if body is None else pre_prepare.with_body(body)
+            slot.reset_tx_ids()
+            if body is None:
+                self._wanted_bodies[pre_prepare.digest] = seq
+
+    def _body_of(self, block_hash: bytes) -> Block | None:
+        """The full block with this hash, if the log holds it (a slot or a certificate)."""
+        for slot in self._log.slots.values():
+            pre_prepare = slot.pre_prepare
+            if pre_prepare is not None and pre_prepare.digest == block_hash \
+                    and not pre_prepare.is_by_hash:
+                return pre_prepare.block
+        for certificate in self._log.prepared_certificates.values():
+            if certificate.pre_prepare.digest == block_hash \
+                    and not certificate.pre_prepare.is_by_hash:
+                return certificate.block
+        return None
+
+    def _want_body(self, slot: Slot) -> None:
+        assert slot.pre_prepare is not None
+        if slot.pre_prepare.digest not in self._wanted_bodies:
+            self._wanted_bodies[slot.pre_prepare.digest] = slot.seq
+            self._request_bodies()
+
+    def _request_bodies(self) -> None:
+        """Ask every peer for the bodies still wanted (above what is committed); repeated
+        on a tick every quarter timeout until they arrive or the view changes."""
+        for block_hash, seq in sorted(self._wanted_bodies.items()):
+            if seq <= self._last_committed:
+                del self._wanted_bodies[block_hash]
+        if not self._wanted_bodies or not self._view_active:
+            return
+        hashes = tuple(sorted(self._wanted_bodies, key=self._wanted_bodies.__getitem__))
+        request = self._sign(msg.BlockRequest(self._view,
+                                              hashes[:self.config.watermark_window], self._me))
+        self._count("block_requests")
+        self._broadcast(request)
+        self._body_request_at = self._now_ms + max(self.config.view_timeout_ms // 4, 1)
+
+    def _on_block_request(self, request: msg.BlockRequest) -> None:
+        """Send each body asked for that the log holds, one BLOCK per body (each fits a
+        frame). At most once per quarter timeout per peer: a request is small, the answer
+        is not."""
+        last = self._block_requests_answered_ms.get(request.sender)
+        if last is not None and self._now_ms - last < self.config.view_timeout_ms // 4:
+            self._drop("block_request_too_soon")
+            return
+        bodies = [body for body in (self._body_of(h) for h in request.hashes) if body]
+        if not bodies:
+            self._drop("block_request_unknown")
+            return
+        self._block_requests_answered_ms[request.sender] = self._now_ms
+        for body in bodies:
+            self._send(request.sender, self._sign(msg.BlockReply(body, self._me)))
+
+    def _on_block_reply(self, reply: msg.BlockReply) -> None:
+        block = reply.block
+        seq = self._wanted_bodies.get(block.hash)
+        if seq is None:
+            self._drop("unwanted_block")
+            return
+        if block.height != seq or not block.txs or not block.is_consistent():
+            self._drop("bad_block")  # the header matches, the transactions do not
+            return
+        self._take_body(block)
+
+    def _take_body(self, block: Block) -> None:
+        """A body for a slot held by hash: fill it in, then go on where it waited."""
+        self._wanted_bodies.pop(block.hash, None)
+        slot = self._log.slots.get(block.height)
+        if slot is None or slot.pre_prepare is None or slot.pre_prepare.digest != block.hash:
+            return
+        slot.pre_prepare = slot.pre_prepare.with_body(block)
+        slot.reset_tx_ids()
+        certificate = self._log.prepared_certificates.get(block.height)
+        if certificate is not None and certificate.pre_prepare.digest == block.hash:
+            self._log.prepared_certificates[block.height] = msg.PreparedCertificate(
+                certificate.pre_prepare.with_body(block), certificate.prepares)
+        self._count("block_bodies_received")
+        self._advance()
+
     # -- restart -------------------------------------------------------------------------------
 
     def _restore(self, restored: dict[str, bytes]) -> None:
@@ -1112,13 +1247,15 @@ class Replica:
             if kind == "commit":
                 record = codec.unpack(live[key])
                 commit = msg.decode(record["commit"], self._limits)
-                certificate = msg.PreparedCertificate.from_map(record["prepared"],
-                                                              self.committee.n)
+                certificate = msg.PreparedCertificate.from_map(
+                    record["prepared"], self.committee.n, with_body=True)
                 if certificate.seq > self._stable.seq:
                     self._log.record_prepared(certificate)
                 self._restore_vote("commit", commit)
             else:
                 self._restore_vote(kind, msg.decode(live[key], self._limits))
+        if self._new_view is not None:
+            self._take_re_proposals(self._new_view)  # bodies from restored certificates
         self._count("restarts")
         self._resend_after_restart = True
 
@@ -1140,9 +1277,6 @@ class Replica:
             self._log.start_view(self._view)
         self._new_view = new_view
         self._new_view_top = plan.top_seq
-        for pre_prepare in new_view.pre_prepares:
-            if pre_prepare.seq > self._last_committed and self._in_window(pre_prepare.seq):
-                self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
 
     def _restore_vote(self, kind: str, vote: Any) -> None:
         self._signed[(kind, vote.seq)] = max(self._signed.get((kind, vote.seq), (-1, b"")),
@@ -1180,8 +1314,10 @@ class Replica:
         if self._view_active and self.is_primary:
             for seq in sorted(self._log.slots):
                 pre_prepare = self._log.slots[seq].pre_prepare
-                if pre_prepare is not None and pre_prepare.view == self._view:
+                if pre_prepare is not None and pre_prepare.view == self._view \
+                        and seq > self._new_view_top:  # re-proposals are in the NEW-VIEW
                     self._broadcast(pre_prepare)
+        self._request_bodies()
 
 
 def _buffered_bytes(message: Any) -> int:
