@@ -342,7 +342,7 @@ class ViewChange:
         return codec.pack(self.to_map())
 
     @classmethod
-    def from_map(cls, value: Any, limits: DecodeLimits) -> ViewChange:
+    def from_map(cls, value: Any, limits: DecodeLimits, stored: bool = False) -> ViewChange:
         value = _fields(value, cls.TYPE, frozenset({"view", "checkpoint", "prepared"}))
         prepared = value["prepared"]
         if not isinstance(prepared, list) or len(prepared) > limits.max_prepared:
@@ -350,7 +350,8 @@ class ViewChange:
                                "certificates (the watermark window)")
         return cls(_int(value["view"], "view"),
                    CheckpointProof.from_map(value["checkpoint"], limits.max_votes),
-                   tuple(PreparedCertificate.from_map(c, limits.max_votes) for c in prepared),
+                   tuple(PreparedCertificate.from_map(c, limits.max_votes, with_body=stored)
+                         for c in prepared),
                    _name(value["sender"]), _sig(value["sig"]))
 
 
@@ -380,14 +381,21 @@ class NewView:
         return codec.pack(self.to_map())
 
     @classmethod
-    def from_map(cls, value: Any, limits: DecodeLimits) -> NewView:
+    def from_map(cls, value: Any, limits: DecodeLimits, stored: bool = False) -> NewView:
+        """`stored`: bytes from this replica's own disk, which an older version wrote with
+        block bodies inside; they are cut to their headers (the signatures stay valid)."""
         value = _fields(value, cls.TYPE, frozenset({"view", "view_changes", "pre_prepares"}))
         view_changes = tuple(
-            _decode_view_change(item, limits)
+            _decode_view_change(item, limits, stored)
             for item in _bytes_list(value["view_changes"], "view_changes", limits.max_votes))
         pre_prepares = tuple(
             _decode_as(PrePrepare, item)
             for item in _bytes_list(value["pre_prepares"], "pre_prepares", limits.max_prepared))
+        if stored:
+            pre_prepares = tuple(pp.by_hash() for pp in pre_prepares)
+            view_changes = tuple(dataclasses.replace(vc, prepared=tuple(
+                dataclasses.replace(cert, pre_prepare=cert.pre_prepare.by_hash())
+                for cert in vc.prepared)) for vc in view_changes)
         if any(pp.block.txs for pp in pre_prepares):
             raise MessageError("bad_field", "a NEW-VIEW carries its re-proposals by hash")
         return cls(_int(value["view"], "view"), view_changes, pre_prepares,
@@ -491,8 +499,23 @@ def _decode_as(cls: type[PrePrepare] | type[Prepare] | type[Commit] | type[Check
     return cls.from_map(_unpack(data, limit))
 
 
-def _decode_view_change(data: bytes, limits: DecodeLimits) -> ViewChange:
-    return ViewChange.from_map(_unpack(data, limits.max_message_bytes), limits)
+def _decode_view_change(data: bytes, limits: DecodeLimits, stored: bool = False) -> ViewChange:
+    return ViewChange.from_map(_unpack(data, limits.max_message_bytes), limits, stored)
+
+
+def decode_stored(data: bytes, limits: DecodeLimits) -> Message:
+    """A message this replica persisted itself (its VIEW-CHANGE, a NEW-VIEW): as `decode`,
+    but an older version's form, with block bodies inside certificates and re-proposals, is
+    read too and cut to blocks by hash."""
+    value = _unpack(data, max(limits.max_message_bytes, len(data)))
+    if isinstance(value, dict) and value.get("type") == ViewChange.TYPE:
+        view_change = ViewChange.from_map(value, limits, stored=True)
+        return dataclasses.replace(view_change, prepared=tuple(
+            dataclasses.replace(cert, pre_prepare=cert.pre_prepare.by_hash())
+            for cert in view_change.prepared))
+    if isinstance(value, dict) and value.get("type") == NewView.TYPE:
+        return NewView.from_map(value, limits, stored=True)
+    return decode(data, limits)
 
 
 def decode(data: bytes, limits: DecodeLimits) -> Message:

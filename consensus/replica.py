@@ -1233,8 +1233,11 @@ class Replica:
             self._view, self._view_active = int(state["view"]), bool(state["active"])
             self._log.start_view(self._view)
         if KEY_VIEW_CHANGE in live:
-            view_change = msg.decode(live[KEY_VIEW_CHANGE], self._limits)
+            view_change = msg.decode_stored(live[KEY_VIEW_CHANGE], self._limits)
             assert isinstance(view_change, msg.ViewChange)
+            if not msg.is_signed_by_sender(view_change, self.committee):
+                # written by an older version, blocks inside: the same statement, re-signed
+                view_change = self._sign(view_change)
             self._my_view_change = view_change
             self._view_changes[self._me] = view_change
         if KEY_NEW_VIEW in live:
@@ -1262,15 +1265,18 @@ class Replica:
     def _restore_new_view(self, data: bytes) -> None:
         """The NEW-VIEW of the last view entered: its primary's re-proposals are votes it
         signed; on every replica they fix seqs up to `top_seq` and fill their slots."""
-        new_view = msg.decode(data, self._limits)
+        new_view = msg.decode_stored(data, self._limits)
         assert isinstance(new_view, msg.NewView)
         if new_view.sender == self._me:
             for pre_prepare in new_view.pre_prepares:
                 self._restore_vote("pre_prepare", pre_prepare)
         if new_view.view < self._view:
             return  # a later view change started after it
-        reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
-        assert reason is None and plan is not None, f"persisted NEW-VIEW: {reason}"
+        # This replica's own disk: the NEW-VIEW was checked when it was taken. (One written
+        # by an older version, with blocks inside, no longer carries valid signatures once
+        # cut to blocks by hash; it still says which seqs are fixed, and with what.)
+        plan = compute_new_view(new_view.view, new_view.view_changes,
+                                self.config.watermark_window)
         if new_view.view > self._view or not self._view_active:
             # the host crashed between persisting the NEW-VIEW and the view it starts
             self._view, self._view_active = new_view.view, True
