@@ -73,3 +73,34 @@ def test_a_replica_without_the_bodies_fetches_them_and_commits() -> None:
     assert [cluster.nodes["op3"].blocks[h][0].encode() for h in (1, 2)] == \
         [cluster.nodes["op2"].blocks[h][0].encode() for h in (1, 2)]
     cluster.assert_same_chain()
+
+
+def test_a_body_that_does_not_match_its_header_is_refused() -> None:
+    import dataclasses
+
+    from consensus import messages as msg
+    from consensus.events import MessageReceived
+    from tests.consensus.harness import CHAIN, signer_of
+
+    cluster = Cluster(4, max_block_txs=2)
+    cluster.deliver_if = lambda s, t, data: not (
+        message_type(data) == "COMMIT" or (message_type(data) in ("PRE-PREPARE", "BLOCK")
+                                           and t == "op3"))
+    cluster.submit(txs(0, 2))
+    cluster.tick(50)
+    real = cluster["op2"]._log.prepared_certificates[1].block
+    cluster.crash("op0")
+    cluster.deliver_if = lambda s, t, data: not (message_type(data) == "BLOCK" and t == "op3")
+    cluster.advance(2100)
+    op3 = cluster["op3"]
+    assert op3.view == 1 and real.hash in op3._wanted_bodies
+    tampered = dataclasses.replace(real, txs=((b"other", bytes(64)),))
+    assert tampered.hash == real.hash and not tampered.is_consistent()
+    reply = msg.sign(msg.BlockReply(tampered, "op2"), signer_of("op2"), CHAIN)
+    cluster.feed("op3", MessageReceived("op2", reply.encode()))
+    assert op3.stats["dropped_bad_block"] == 1 and real.hash in op3._wanted_bodies
+    cluster.deliver_if = None
+    cluster.advance(1000)
+    assert real.hash not in op3._wanted_bodies
+    assert cluster.nodes["op3"].blocks[1][0].encode() == real.encode()
+    cluster.assert_same_chain()
