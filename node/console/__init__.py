@@ -11,6 +11,9 @@ What the node adds for the console, all read-only and public:
   quorum, each operator's and observer's name, organisation, public key and RPC URL (to show
   every node's status and to check commit certificates in the browser), and the organisations'
   admin accounts (to label accounts). Nothing secret is in genesis.
+- `GET /console/symbols.json` (signed; any registered account, like `token.info`): the token
+  symbols on the chain with their names and issuers, at most MAX_SYMBOLS, so the page need
+  not scan blocks to offer a list. It reads the token records in state, nothing else.
 - `Access-Control-Allow-Origin: *` on the unsigned GET routes the network page reads from every
   node (`/v1/status`, `/readyz`, `/metrics`, `/console/genesis.json`), so a console served by
   one node can show the others. Signed routes get no CORS header: a page only signs requests to
@@ -28,8 +31,10 @@ from typing import Any
 
 from aiohttp import web
 
-from node.rpc.common import NODE_KEY
+from consensus import codec
+from node.rpc.common import NODE_KEY, fail, signed_caller
 
+MAX_SYMBOLS = 1000  # one answer; far more tokens than a network of this kind issues
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PUBLIC_CROSS_ORIGIN = frozenset({"/v1/status", "/readyz", "/metrics", "/console/genesis.json"})
 
@@ -52,6 +57,22 @@ async def get_genesis(request: web.Request) -> web.Response:
     return web.json_response(genesis_summary(request.app[NODE_KEY].genesis))
 
 
+async def get_symbols(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    _, role = await signed_caller(request)
+    if role is None:
+        raise fail(403, "forbidden", "token symbols are for registered accounts")
+    prefix = "token/meta/"
+    rows = []
+    for key, raw in node.executor.state.range(prefix):
+        if len(rows) == MAX_SYMBOLS:
+            break
+        meta = codec.unpack(raw)
+        rows.append({"symbol": key[len(prefix):], "name": meta.get("name"),
+                     "issuer": meta.get("issuer")})
+    return web.json_response({"height": node.executor.height, "symbols": rows})
+
+
 async def get_index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html",
                             headers={"Cache-Control": "no-cache"})
@@ -70,5 +91,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", redirect_to_index)
     app.router.add_get("/console/", get_index)
     app.router.add_get("/console/genesis.json", get_genesis)
+    app.router.add_get("/console/symbols.json", get_symbols)
     app.router.add_static("/console/", STATIC_DIR, append_version=False)
     app.on_response_prepare.append(allow_cross_origin)

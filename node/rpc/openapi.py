@@ -34,6 +34,8 @@ ROUTES: list[tuple[str, str, str, bool, list[str]]] = [
     ("get", "/console/genesis.json", "The public part of genesis the web console (/console/) "
      "uses: chain id, n, f, quorum, operators' and observers' keys and RPC URLs, orgs.", False,
      []),
+    ("get", "/console/symbols.json", "The token symbols on the chain, with names and issuers "
+     "(any registered account).", True, []),
     ("get", "/v1/audit/holdings", "Every token and cash balance of an account as of a height.",
      True, ["account", "at", "format"]),
     ("get", "/v1/audit/captable", "Holders, balances, holder count and outstanding of a token "

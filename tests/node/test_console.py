@@ -1,11 +1,13 @@
 """The console's node side, without a browser: the static files and the public genesis summary
-are served, the public status routes carry CORS and the signed ones do not, the page loads
+are served, token symbols only to registered accounts, the public status routes carry CORS and
+the signed ones do not, the page loads
 nothing from outside the node, every file is packaged, and a block-only event subscriber gets
 no per-transaction events."""
 
 from __future__ import annotations
 
 import re
+import time
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -14,10 +16,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from consensus.block import make_block
+from consensus.crypto import Signer
 from node.console import STATIC_DIR
 from node.events import EventHub
+from node.rpc.auth import sign_request
 from node.rpc.server import make_app
-from tests.node.test_audit import Ledger, StandInNode, investor, register
+from tests.node.test_audit import SYMBOL, Ledger, StandInNode, build_story, investor, register
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,3 +116,27 @@ async def test_a_block_only_subscriber_gets_no_contract_events():
     got_blocks = [blocks.queue.get_nowait()["event"] for _ in range(blocks.queue.qsize())]
     assert got_blocks == ["block"]
     assert got_all[0] == "block" and "contract" in got_all
+
+
+async def test_symbols_are_listed_for_registered_accounts_only():
+    led, _ = build_story()
+    client = await client_for(led)
+
+    def signed(signer: Signer) -> dict[str, str]:
+        return {"Authorization": sign_request(signer, led.genesis.chain_id, "GET",
+                                              "/console/symbols.json", int(time.time() * 1000))}
+
+    try:
+        for who in ("fss", "alice"):  # the regulator, and an investor
+            response = await client.get("/console/symbols.json", headers=signed(led.signers[who]))
+            assert response.status == 200, await response.text()
+            value = await response.json()
+            assert value["symbols"] == [{"symbol": SYMBOL, "name": "Seoul Tower 1",
+                                         "issuer": led.account("issuer-1")}]
+            assert value["height"] == led.executor.height
+        stranger = await client.get("/console/symbols.json", headers=signed(Signer.generate()))
+        assert stranger.status == 403
+        unsigned = await client.get("/console/symbols.json")
+        assert unsigned.status == 401
+    finally:
+        await client.close()

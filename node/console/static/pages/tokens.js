@@ -1,28 +1,17 @@
 // Tokens: the key's own holdings (any role, through the contracts' own read rules), and for
 // the regulator and the registrar the cap table and supply reconciliation of a token at any
-// height (a slider), and a holder's history (regulator). Symbols are found once per visit by
-// reading `token.create` transactions from the blocks (at most the last 1,000).
+// height (a slider), and a holder's history (regulator). The symbols come from
+// /console/symbols.json, once per visit.
 
 import { get, open, query, session } from "../api.js";
 import { bps, num, t, time, won } from "../i18n.js";
 import { debounce, errorBox, esc, json, table, who } from "../ui.js";
 
-const SCAN_BLOCKS = 1000;
 let known = JSON.parse(localStorage.getItem("stoledger.symbols") || "[]");
 
-async function findSymbols(height) {
-  const found = new Set(known);
-  for (let to = height; to >= Math.max(1, height - SCAN_BLOCKS + 1); to -= 100) {
-    const from = Math.max(1, to - 99);
-    const { blocks } = await get(`/v1/blocks?from=${from}&to=${to}`);
-    for (const block of blocks) {
-      for (const tx of block.transactions) {
-        const d = tx.decoded;
-        if (d && d.contract === "token" && d.method === "create" && d.args?.symbol) found.add(d.args.symbol);
-      }
-    }
-  }
-  known = [...found].sort();
+async function findSymbols() {
+  const { symbols } = await get("/console/symbols.json");
+  known = symbols.map((row) => row.symbol);
   localStorage.setItem("stoledger.symbols", JSON.stringify(known));
   return known;
 }
@@ -130,9 +119,9 @@ export default {
     $("#at").oninput = () => { $("#atnum").value = $("#at").value; later(); };
     $("#atnum").onchange = () => { $("#at").value = $("#atnum").value; later(); };
     $("#symbol").onchange = load;
-    $("#find").onclick = async () => {
+    const find = async () => {
       try {
-        const list = await findSymbols(height);
+        const list = await findSymbols();
         $("#symbols").innerHTML = list.map((s) => `<option value="${esc(s)}">`).join("");
         $("#symlist").innerHTML = list.map((s) => `<a href="#/tokens/${encodeURIComponent(s)}">${esc(s)}</a>`).join(" · ");
         if (!$("#symbol").value && list.length) { $("#symbol").value = list[0]; load(); }
@@ -140,7 +129,8 @@ export default {
         $("#symlist").innerHTML = errorBox(error);
       }
     };
-    if (session.key) await load();
+    $("#find").onclick = find;
+    if (session.key) await Promise.all([load(), find()]);
     else $("#cap").innerHTML = errorBox({ message: t("needs_key") });
     if (accountParam) $("#history").innerHTML = await holderHistory(symbol, accountParam);
     return null;
