@@ -56,7 +56,7 @@ from node.clock import now_ms
 from node.events import EventHub
 from node.executor import AppliedBlock, Executor, VerifiedCache
 from node.fetch import BlockFetch
-from node.mempool import Mempool
+from node.mempool import NODE_LIMITS, KnownSenders, Mempool
 from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
 from node.storage import Batch, LevelDB
@@ -69,6 +69,8 @@ log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
 GOSSIP_BATCH = 500  # client transactions per "t" frame
+RESUBMIT_AFTER_MS = 1_500  # re-send txs pending this long to the primary (< view timeout 2 s)
+RESUBMIT_MAX_TXS = 5_000  # per round, so a huge pool does not flood one link
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
 
@@ -92,8 +94,10 @@ class Node:
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
             self.genesis.initial_state())
+        self.known_senders = KnownSenders(self.executor.identity)
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
-                               self.executor.is_committed)
+                               self.executor.is_committed, limits=NODE_LIMITS,
+                               known_sender=self.known_senders)
         self.metrics = Metrics()
         self.replica: Replica | None = None
         if self.voting:
@@ -127,6 +131,8 @@ class Node:
         self.height_sync = HeightSync(self.genesis.f + 1)
         self._tasks: list[asyncio.Task[None]] = []
         self._submitted_at: dict[bytes, float] = {}
+        self._resubmit_at = 0
+        self._waiting: set[bytes] = set()  # pending at the last resubmission round
 
     # Persistence of the replica's write-ahead state
 
@@ -158,10 +164,12 @@ class Node:
             try:
                 self._flush_gossip()
                 self._sync()
+                now = now_ms()
                 if self.replica is not None:
-                    self.run(self.replica.handle(Tick(now_ms())))
-                if self.mempool.pending and len(self.mempool) % 64 == 0:
-                    self.mempool.drop_expired(now_ms())
+                    self.run(self.replica.handle(Tick(now)))
+                self.mempool.on_tick(now)
+                self.mempool.drop_expired(now)
+                self._resubmit_waiting(now)
             except Exception:
                 log.exception("tick failed")
                 raise
@@ -211,12 +219,15 @@ class Node:
             elif isinstance(action, ViewChanged):
                 self.metrics.view_changes += 1
                 log.info("view %d, primary %s", action.view, action.primary)
+                self._resubmit(action.primary, self.mempool.pending_txs())
         if persist:
             self.store.write(persist, sync=True)
 
     def _after_apply(self, applied: AppliedBlock) -> None:
         height = applied.block.height
-        self.mempool.remove_committed(applied.block.tx_ids())
+        self.mempool.remove_committed(applied.block.tx_ids(), applied.block.header.time)
+        self.mempool.on_commit(len(applied.receipts))
+        self.known_senders.forget(applied.writes)
         self.metrics.blocks += 1
         self.metrics.txs_committed += len(applied.receipts)
         done = time.monotonic()
@@ -274,9 +285,35 @@ class Node:
         return PendingTx(tx.tx_id, tx.body_bytes, tx.sig, tx.expires)
 
     def _flush_gossip(self) -> None:
-        if self._gossip and self.voting:
+        """Send what this node admitted to every operator (an observer too: it has no
+        replica, so what it admits reaches a primary only this way)."""
+        if self._gossip:
             self.p2p.broadcast(codec.pack(["t", self._gossip]))
         self._gossip = []
+
+    def _resubmit(self, primary: str, txs: list[Transaction]) -> None:
+        """Send admitted, uncommitted transactions to `primary` (after a view change: the new
+        primary may have missed some gossip, so every operator re-submits its pool)."""
+        if primary == self.name or not txs:
+            return
+        for start in range(0, len(txs), GOSSIP_BATCH):
+            chunk = txs[start:start + GOSSIP_BATCH]
+            self.p2p.send(primary, codec.pack(["t", [[tx.body_bytes, tx.sig] for tx in chunk]]))
+        self.metrics.txs_resubmitted += len(txs)
+
+    def _resubmit_waiting(self, now: int) -> None:
+        """Every RESUBMIT_AFTER_MS, re-send to the primary the transactions that have waited
+        that long: a gossip frame lost with a link would otherwise leave them to a request
+        timeout and a view change. The primary drops what it holds as a duplicate, cheaply."""
+        if now < self._resubmit_at:
+            return
+        self._resubmit_at = now + RESUBMIT_AFTER_MS
+        waiting, self._waiting = self._waiting, set(self.mempool.pending)
+        primary = self.replica.primary if self.replica is not None else None
+        if primary is None or not waiting:
+            return
+        self._resubmit(primary, [self.mempool.pending[tx_id] for tx_id in waiting
+                                 if tx_id in self.mempool.pending][:RESUBMIT_MAX_TXS])
 
     def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):
@@ -286,7 +323,7 @@ class Node:
         for pair in pairs[:GOSSIP_BATCH]:
             try:
                 tx = decode_body(pair[0], pair[1])
-                self.mempool.admit(tx, now)
+                self.mempool.admit(tx, now, relayed=True)
             except (TxError, TypeError, IndexError, KeyError):
                 continue
             admitted.append(self._pending_tx(tx))

@@ -128,6 +128,7 @@ async def post_txs(request: web.Request) -> web.Response:
         results.append(None)
         decoded.append(tx)
     # One replica event for the whole request (Node.submit_many), not one per transaction.
+    retry_after_s: int | None = None
     for position, tx, refused in zip(positions, decoded, node.submit_many(decoded),
                                      strict=True):
         if refused is None:
@@ -135,7 +136,12 @@ async def post_txs(request: web.Request) -> web.Response:
         else:
             node.metrics.reject(refused.code)
             results[position] = {"error": {"code": refused.code, "message": refused.message}}
-    return answer(request, results)
+            if refused.retry_after_s is not None:
+                retry_after_s = max(retry_after_s or 0, refused.retry_after_s)
+    response = answer(request, results)
+    if retry_after_s is not None:  # some items were refused mempool_full
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
 
 
 async def get_tx(request: web.Request) -> web.Response:
@@ -148,8 +154,9 @@ async def get_tx(request: web.Request) -> web.Response:
     receipt = node.executor.receipt(tx_id)
     if receipt is not None:
         return answer(request, receipt_json(receipt))
-    if tx_id in node.mempool:
-        return answer(request, _status_only(tx_id, "pending"))
+    status = node.mempool.status(tx_id)  # "pending", "expired" (admitted, never committed)
+    if status is not None:
+        return answer(request, _status_only(tx_id, status))
     return answer(request, _status_only(tx_id, "unknown"), 404)
 
 
