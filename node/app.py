@@ -273,6 +273,7 @@ class Node:
             if len(self._gossip) >= GOSSIP_BATCH:
                 self._flush_gossip()
             admitted.append(self._pending_tx(tx))
+        self._flush_gossip()  # at once: peers count these in their pools before admitting more
         if len(self._submitted_at) > 4 * self.mempool.max_txs:
             self._submitted_at.clear()
         if admitted and self.replica is not None:
