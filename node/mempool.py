@@ -170,6 +170,20 @@ class Mempool:
             raise TxError("unknown_sender", f"sender {tx.sender_hex} is not a registered, "
                           "unrevoked identity", 403)
 
+    def is_full(self) -> bool:
+        """No client transaction could be admitted now, whatever its sender: past the hard
+        bound, or past the soft bound and its reserve. POST /v1/txs then refuses the whole
+        request without decoding it (the cheap refusal an overloaded node needs)."""
+        if len(self.pending) >= self.max_txs or self.bytes >= self.max_bytes:
+            return True
+        cap = self.capacity()
+        return cap is not None and len(self.pending) >= cap + cap // 4
+
+    def full_error(self) -> TxError:
+        return TxError("mempool_full", f"the backlog ({len(self.pending)} transactions) is "
+                       "more than this cluster commits soon; retry later", 503,
+                       self.retry_after_s())
+
     def check_room(self, tx: Transaction, relayed: bool = False) -> None:
         """Raise mempool_full (503) unless the bounds above leave room for `tx`."""
         size = len(tx.body_bytes) + len(tx.sig)

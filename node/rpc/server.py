@@ -111,6 +111,8 @@ async def post_tx(request: web.Request) -> web.Response:
 async def post_txs(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     body = await read_body(request, MAX_BATCH_BODY_BYTES)
+    if node.mempool.is_full():  # every item would be refused: say so without decoding them
+        raise node.mempool.full_error()
     items = _envelopes(request, body, many=True)
     if len(items) > MAX_BATCH_TXS:
         raise fail(413, "too_large", f"{len(items)} envelopes; at most {MAX_BATCH_TXS}")

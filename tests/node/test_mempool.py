@@ -82,7 +82,10 @@ def test_soft_bound_refuses_with_retry_after_and_relayed_txs_pass():
 
 def test_reserve_is_bounded():
     pool = _pool()
-    _fill(pool, 32 + 8)  # cap + cap // 4: the reserve is used up
+    _fill(pool, 32 + 7)
+    assert not pool.is_full()
+    _fill(pool, 1, nonce=100)  # cap + cap // 4: the reserve is used up
+    assert pool.is_full() and pool.full_error().status == 503
     assert _code(pool, _tx(Signer.generate(), expires=EXPIRES)).code == "mempool_full"
 
 
