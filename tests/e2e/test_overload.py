@@ -101,8 +101,8 @@ def test_observer_relays_what_it_admits_to_the_operators(tmp_path):
 
 def test_primary_killed_while_every_pool_holds_admitted_txs(tmp_path):
     """No quorum (two backups stopped) while transactions are admitted at the primary and the
-    other backup; the primary dies; the two come back. Every admitted transaction commits,
-    re-proposed by the new primary in the first new view."""
+    other backup; the primary dies; the two come back. Every admitted transaction commits
+    (through the dead primary's prepared blocks or re-proposed by the new primary)."""
     net = start_cluster(tmp_path / "net", 4)
     stopped: list[int] = []
     try:
@@ -135,7 +135,6 @@ def test_primary_killed_while_every_pool_holds_admitted_txs(tmp_path):
         client = net.client(node="broker-a")
         wait_until(lambda: _all_committed(client, admitted), 90,
                    "every admitted transaction to commit after the primary died")
-        assert net.client(node="broker-b").status()["view"] == 1
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
