@@ -17,9 +17,14 @@ So the pool is bounded three ways:
   (`capacity()`: an EWMA of committed tx/s from block commits, `on_commit`, never below
   `min_backlog_txs`). The rate only falls while the pool was busy (at least half full during
   the interval): a quiet cluster commits little because little is sent, not because it can't;
-- fair share: past half the soft bound a sender holding `sender_share` transactions is
-  refused, so one account (or one key) fills at most half of the pool; past the soft bound
-  only senders with nothing pending get in, into a reserve of a quarter of it, so a bank's one
+- local: the transactions this node admitted from its own clients (not yet committed) stay
+  under half the soft bound. Each node sees the others' admissions only once their gossip
+  arrives; without this, n nodes admitting at once would each fill the pool to the bound
+  (n times the backlog) while the gossip is in flight, and a busy event loop delays it;
+- fair share: once the pool is half full, or this node's clients hold a quarter of the bound,
+  a sender holding its share (`cap / sender_share_divisor`) is refused, so one account (or
+  one key) fills at most a quarter of the pool through one node; past the bounds only senders
+  with nothing pending get in, into a reserve of a quarter of the bound, so a bank's one
   transaction is admitted while a flooder is being refused.
 
 Transactions relayed by another operator (`relayed=True`: gossip, re-submission after a view
@@ -57,7 +62,7 @@ class AdmissionLimits:
     """The soft bound (None for `backlog_ms`: hard bounds only, as the simulator runs)."""
 
     backlog_ms: int | None = 1_000  # the backlog a newly admitted tx may wait behind
-    min_backlog_txs: int = 300  # the soft bound never goes below this (startup, stalls)
+    min_backlog_txs: int = 200  # the soft bound never goes below this (startup, stalls)
     sender_share_divisor: int = 16  # a sender's share past half the soft bound: cap / 16
     min_sender_share: int = 16
 
@@ -113,6 +118,7 @@ class Mempool:
         self.pending: dict[bytes, Transaction] = {}
         self.bytes = 0
         self.by_sender: dict[bytes, int] = {}
+        self.local: set[bytes] = set()  # admitted from this node's own clients
         self.expired: dict[bytes, None] = {}  # insertion-ordered, bounded
         self.earliest_expiry: int | None = None  # a lower bound of the pool's expiries
         # commit rate (tx/s), sampled every RATE_INTERVAL_MS by `on_tick`
@@ -177,7 +183,8 @@ class Mempool:
         if len(self.pending) >= self.max_txs or self.bytes >= self.max_bytes:
             return True
         cap = self.capacity()
-        return cap is not None and len(self.pending) >= cap + cap // 4
+        return cap is not None and (len(self.pending) >= cap + cap // 4
+                                    or len(self.local) >= cap // 2 + cap // 4)
 
     def full_error(self) -> TxError:
         return TxError("mempool_full", f"the backlog ({len(self.pending)} transactions) is "
@@ -195,19 +202,19 @@ class Mempool:
         if relayed or cap is None:
             return
         held = self.by_sender.get(tx.sender, 0)
-        size_now = len(self.pending)
-        if size_now >= cap:
-            if held == 0 and size_now < cap + cap // 4:
-                return  # the reserve: a sender with nothing pending
-            raise TxError("mempool_full", f"the backlog ({size_now} transactions) is what this "
-                          f"cluster commits in {self.limits.backlog_ms} ms; retry later", 503,
-                          self.retry_after_s())
-        if size_now >= cap // 2:
+        pool, local = len(self.pending), len(self.local)
+        if held == 0:  # the reserve: a sender with nothing pending gets in past the bounds
+            if pool < cap + cap // 4 and local < cap // 2 + cap // 4:
+                return
+        elif pool < cap and local < cap // 2:
             share = max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
-            if held >= share:
-                raise TxError("mempool_full", f"this sender holds {held} pending transactions, "
-                              "its share of a busy pool; retry later", 503,
-                              self.retry_after_s())
+            if held < share or (pool < cap // 2 and local < cap // 4):
+                return
+            raise TxError("mempool_full", f"this sender holds {held} pending transactions, "
+                          "its share of a busy pool; retry later", 503, self.retry_after_s())
+        raise TxError("mempool_full", f"the backlog ({pool} transactions, {local} from this "
+                      f"node's clients) is what this cluster commits in "
+                      f"{self.limits.backlog_ms} ms; retry later", 503, self.retry_after_s())
 
     def admit(self, tx: Transaction, now_ms: int, relayed: bool = False) -> None:
         self.check(tx, now_ms)
@@ -217,6 +224,8 @@ class Mempool:
                           "key over b'stoledger:tx:v1\\x00' + body")
         self.verified.remember(tx)
         self.pending[tx.tx_id] = tx
+        if not relayed:
+            self.local.add(tx.tx_id)
         self.bytes += len(tx.body_bytes) + len(tx.sig)
         self.by_sender[tx.sender] = self.by_sender.get(tx.sender, 0) + 1
         if self.earliest_expiry is None or tx.expires < self.earliest_expiry:
@@ -230,6 +239,7 @@ class Mempool:
     def _remove(self, tx_id: bytes) -> Transaction | None:
         tx = self.pending.pop(tx_id, None)
         if tx is not None:
+            self.local.discard(tx_id)
             self.bytes -= len(tx.body_bytes) + len(tx.sig)
             left = self.by_sender[tx.sender] - 1
             if left:

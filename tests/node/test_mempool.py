@@ -27,10 +27,11 @@ def _code(pool, tx, relayed=False):
     return caught.value
 
 
-def _fill(pool, count, nonce=0):
+def _fill(pool, count, nonce=0, relayed=True):
+    """`count` txs of as many senders, gossiped by other operators unless `relayed` is off."""
     signers = [Signer.generate() for _ in range(count)]
     for i, signer in enumerate(signers):
-        pool.admit(_tx(signer, nonce=nonce + i, expires=EXPIRES), NOW)
+        pool.admit(_tx(signer, nonce=nonce + i, expires=EXPIRES), NOW, relayed=relayed)
     return signers
 
 
@@ -80,6 +81,16 @@ def test_soft_bound_refuses_with_retry_after_and_relayed_txs_pass():
     assert len(pool) == 34
 
 
+def test_own_clients_fill_at_most_half_the_bound():
+    pool = _pool()
+    _fill(pool, 16, relayed=False)  # 16 senders of this node's clients: half of 32
+    senders = _fill(pool, 8, nonce=100, relayed=False)  # new senders: the reserve
+    assert len(pool.local) == 24 and pool.is_full()
+    refused = _code(pool, _tx(senders[0], nonce=999, expires=EXPIRES))
+    assert refused.code == "mempool_full"
+    pool.admit(_tx(Signer.generate(), expires=EXPIRES), NOW, relayed=True)  # gossip still in
+
+
 def test_reserve_is_bounded():
     pool = _pool()
     _fill(pool, 32 + 7)
@@ -100,11 +111,12 @@ def test_one_sender_cannot_fill_the_pool():
         except txmod.TxError as error:
             assert error.code == "mempool_full" and error.status == 503
             refused += 1
-    assert admitted == 16 and refused == 84  # half the soft bound of 32, then its share (4)
-    assert pool.by_sender[flooder.public_key] == 16
-    # others still get in: below the soft bound by their share, then through the reserve
+    # a quarter of the soft bound of 32 through this node, then it is past its share (4)
+    assert admitted == 8 and refused == 92
+    assert pool.by_sender[flooder.public_key] == 8
+    # others still get in: from other operators, and here through the reserve
     others = _fill(pool, 16, nonce=1000)
-    assert len(pool) == 32
+    assert len(pool) == 24
     bank = Signer.generate()
     pool.admit(_tx(bank, nonce=1, expires=EXPIRES), NOW)
     assert _code(pool, _tx(flooder, nonce=999, expires=EXPIRES)).code == "mempool_full"
