@@ -97,7 +97,8 @@ class Node:
         self.known_senders = KnownSenders(self.executor.identity)
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
                                self.executor.is_committed, limits=NODE_LIMITS,
-                               known_sender=self.known_senders)
+                               known_sender=self.known_senders,
+                               entry_nodes=self.genesis.n + len(self.genesis.observers))
         self.metrics = Metrics()
         self.replica: Replica | None = None
         if self.voting:

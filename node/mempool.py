@@ -18,14 +18,16 @@ So the pool is bounded three ways:
   `min_backlog_txs`). The rate only falls while the pool was busy (at least half full during
   the interval): a quiet cluster commits little because little is sent, not because it can't;
 - local: the transactions this node admitted from its own clients (not yet committed) stay
-  under half the soft bound. Each node sees the others' admissions only once their gossip
-  arrives; without this, n nodes admitting at once would each fill the pool to the bound
-  (n times the backlog) while the gossip is in flight, and a busy event loop delays it;
-- fair share: once the pool is half full, or this node's clients hold a quarter of the bound,
-  a sender holding its share (`cap / sender_share_divisor`) is refused, so one account (or
-  one key) fills at most a quarter of the pool through one node; past the bounds only senders
-  with nothing pending get in, into a reserve of a quarter of the bound, so a bank's one
-  transaction is admitted while a flooder is being refused.
+  under `local_bound()`, 2/n of the soft bound for n nodes taking client transactions (half
+  of it for n = 4). Each node sees the others' admissions only once their gossip arrives;
+  without this, n nodes admitting at once would each fill the pool to the bound (n times the
+  backlog) while the gossip is in flight, and a busy event loop delays it for seconds. With
+  it the backlog stays under twice the bound however late the gossip;
+- fair share: once the pool is half full, or this node's clients hold half their bound, a
+  sender holding its share (`cap / sender_share_divisor`) is refused, so one account (or one
+  key) fills at most a quarter of the pool through one node (n = 4); past the bounds only
+  senders with nothing pending get in, into a reserve (a quarter of the soft bound, half of
+  the local one), so a bank's one transaction is admitted while a flooder is refused.
 
 Transactions relayed by another operator (`relayed=True`: gossip, re-submission after a view
 change) were admitted there already; they skip the soft bound and the fair share (only the
@@ -106,7 +108,8 @@ class Mempool:
     def __init__(self, chain_id: str, registry: Registry, verified: VerifiedCache,
                  is_committed: Callable[[bytes], bool], max_txs: int = DEFAULT_MAX_TXS,
                  max_bytes: int = DEFAULT_MAX_BYTES, limits: AdmissionLimits = HARD_ONLY,
-                 known_sender: Callable[[bytes], bool] | None = None) -> None:
+                 known_sender: Callable[[bytes], bool] | None = None,
+                 entry_nodes: int = 1) -> None:
         self.chain_id = chain_id
         self.registry = registry
         self.verified = verified
@@ -115,6 +118,8 @@ class Mempool:
         self.max_bytes = max_bytes
         self.limits = limits
         self.known_sender = known_sender
+        assert entry_nodes >= 1
+        self.entry_nodes = entry_nodes  # nodes that admit client transactions
         self.pending: dict[bytes, Transaction] = {}
         self.bytes = 0
         self.by_sender: dict[bytes, int] = {}
@@ -150,6 +155,9 @@ class Mempool:
             return None
         return max(self.limits.min_backlog_txs, int(self.commit_rate * backlog_ms / 1000))
 
+    def local_bound(self, cap: int) -> int:
+        return max(self.limits.min_sender_share, 2 * cap // self.entry_nodes)
+
     def retry_after_s(self) -> int:
         """Seconds until the backlog is back under half the soft bound, at least 1."""
         cap = self.capacity() or len(self.pending)
@@ -183,8 +191,11 @@ class Mempool:
         if len(self.pending) >= self.max_txs or self.bytes >= self.max_bytes:
             return True
         cap = self.capacity()
-        return cap is not None and (len(self.pending) >= cap + cap // 4
-                                    or len(self.local) >= cap // 2 + cap // 4)
+        if cap is None:
+            return False
+        local_bound = self.local_bound(cap)
+        return (len(self.pending) >= cap + cap // 4
+                or len(self.local) >= local_bound + local_bound // 2)
 
     def full_error(self) -> TxError:
         return TxError("mempool_full", f"the backlog ({len(self.pending)} transactions) is "
@@ -203,12 +214,13 @@ class Mempool:
             return
         held = self.by_sender.get(tx.sender, 0)
         pool, local = len(self.pending), len(self.local)
+        local_bound = self.local_bound(cap)
         if held == 0:  # the reserve: a sender with nothing pending gets in past the bounds
-            if pool < cap + cap // 4 and local < cap // 2 + cap // 4:
+            if pool < cap + cap // 4 and local < local_bound + local_bound // 2:
                 return
-        elif pool < cap and local < cap // 2:
+        elif pool < cap and local < local_bound:
             share = max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
-            if held < share or (pool < cap // 2 and local < cap // 4):
+            if held < share or (pool < cap // 2 and local < local_bound // 2):
                 return
             raise TxError("mempool_full", f"this sender holds {held} pending transactions, "
                           "its share of a busy pool; retry later", 503, self.retry_after_s())

@@ -12,9 +12,10 @@ NOW = 10_000
 EXPIRES = NOW + 60_000
 
 
-def _pool(limits=None, known=None, **bounds):
+def _pool(limits=None, known=None, entry_nodes=4, **bounds):
     executor = _executor()
     return Mempool(CHAIN, executor.registry, executor.verified, executor.is_committed,
+                   entry_nodes=entry_nodes,
                    limits=limits or AdmissionLimits(backlog_ms=1_000, min_backlog_txs=32,
                                                     sender_share_divisor=8,
                                                     min_sender_share=2),
@@ -89,6 +90,10 @@ def test_own_clients_fill_at_most_half_the_bound():
     refused = _code(pool, _tx(senders[0], nonce=999, expires=EXPIRES))
     assert refused.code == "mempool_full"
     pool.admit(_tx(Signer.generate(), expires=EXPIRES), NOW, relayed=True)  # gossip still in
+    # with ten nodes taking clients each holds 2/10 of the bound (6), plus a reserve of 3
+    ten = _pool(entry_nodes=10)
+    _fill(ten, 9, relayed=False)
+    assert ten.is_full() and len(ten.local) == 9
 
 
 def test_reserve_is_bounded():
