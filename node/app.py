@@ -69,7 +69,7 @@ log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
 GOSSIP_BATCH = 500  # client transactions per "t" frame
-RESUBMIT_AFTER_MS = 1_500  # re-send txs pending this long to the primary (< view timeout 2 s)
+RESUBMIT_AFTER_MS = 5_000  # re-send txs pending this long to the primary (a lost gossip frame)
 RESUBMIT_MAX_TXS = 5_000  # per round, so a huge pool does not flood one link
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
@@ -304,18 +304,26 @@ class Node:
         self.metrics.txs_resubmitted += len(txs)
 
     def _resubmit_waiting(self, now: int) -> None:
-        """Every RESUBMIT_AFTER_MS, re-send to the primary the transactions that have waited
-        that long: a gossip frame lost with a link would otherwise leave them to a request
-        timeout and a view change. The primary drops what it holds as a duplicate, cheaply."""
+        """Every RESUBMIT_AFTER_MS, re-send the transactions that have waited that long: to the
+        primary (an operator), or to every operator (an observer, which has no replica and no
+        request timer). This catches a gossip frame lost with a link; a primary that fails to
+        propose is the request timer's (and the view change's re-submission above). The
+        receiver drops what it holds as a duplicate before any signature check."""
         if now < self._resubmit_at:
             return
         self._resubmit_at = now + RESUBMIT_AFTER_MS
         waiting, self._waiting = self._waiting, set(self.mempool.pending)
-        primary = self.replica.primary if self.replica is not None else None
-        if primary is None or not waiting:
+        txs = [self.mempool.pending[tx_id] for tx_id in waiting
+               if tx_id in self.mempool.pending][:RESUBMIT_MAX_TXS]
+        if not txs:
             return
-        self._resubmit(primary, [self.mempool.pending[tx_id] for tx_id in waiting
-                                 if tx_id in self.mempool.pending][:RESUBMIT_MAX_TXS])
+        if self.replica is not None:
+            self._resubmit(self.replica.primary, txs)
+            return
+        for start in range(0, len(txs), GOSSIP_BATCH):
+            chunk = txs[start:start + GOSSIP_BATCH]
+            self.p2p.broadcast(codec.pack(["t", [[tx.body_bytes, tx.sig] for tx in chunk]]))
+        self.metrics.txs_resubmitted += len(txs)
 
     def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):
