@@ -102,7 +102,8 @@ def test_observer_relays_what_it_admits_to_the_operators(tmp_path):
 def test_primary_killed_while_every_pool_holds_admitted_txs(tmp_path):
     """No quorum (two backups stopped) while transactions are admitted at the primary and the
     other backup; the primary dies; the two come back. Every admitted transaction commits
-    (through the dead primary's prepared blocks or re-proposed by the new primary)."""
+    (through the dead primary's prepared blocks or re-proposed by the new primary), and one
+    that expired meanwhile is reported expired."""
     net = start_cluster(tmp_path / "net", 4)
     stopped: list[int] = []
     try:
@@ -128,6 +129,14 @@ def test_primary_killed_while_every_pool_holds_admitted_txs(tmp_path):
         wait_until(lambda: all(pending.receipt(t).get("status") == "pending"
                                for t in admitted), 10, "broker-b to hold every admitted tx")
         assert net.client(node="ksd").status()["mempool_size"] >= len(admitted)
+        # one that expires while nothing can commit: reported expired, never "unknown"
+        short = net.client("broker-b", node="broker-b")
+        brief = short.build("cash", "transfer", {"to": net.keys["fss"].account, "amount": 1},
+                            expires_in_ms=1_500)
+        assert short.send(brief, wait=False)["status"] == "pending"
+        wait_until(lambda: short.receipt(brief.tx_id_hex).get("status") != "pending", 20,
+                   "the short-lived tx to leave the pool")
+        assert short.receipt(brief.tx_id_hex)["status"] == "expired"
         net.kill("ksd")
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
@@ -135,6 +144,8 @@ def test_primary_killed_while_every_pool_holds_admitted_txs(tmp_path):
         client = net.client(node="broker-a")
         wait_until(lambda: _all_committed(client, admitted), 90,
                    "every admitted transaction to commit after the primary died")
+        # committed if the dead primary had proposed it in time, else still expired
+        assert short.receipt(brief.tx_id_hex)["status"] in ("expired", "committed")
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
