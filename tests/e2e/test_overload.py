@@ -130,8 +130,8 @@ def test_primary_killed_while_every_pool_holds_admitted_txs(tmp_path):
                                for t in admitted), 10, "broker-b to hold every admitted tx")
         assert net.client(node="ksd").status()["mempool_size"] >= len(admitted)
         # one that expires while nothing can commit: reported expired, never "unknown"
-        short = net.client("broker-b", node="broker-b")
-        brief = short.build("cash", "transfer", {"to": net.keys["fss"].account, "amount": 1},
+        short = net.client("fss", node="broker-b")  # a sender with nothing pending
+        brief = short.build("cash", "transfer", {"to": net.keys["tax"].account, "amount": 1},
                             expires_in_ms=1_500)
         assert short.send(brief, wait=False)["status"] == "pending"
         wait_until(lambda: short.receipt(brief.tx_id_hex).get("status") != "pending", 20,
