@@ -25,7 +25,46 @@ class EncodingError(ValueError):
         self.message = message
 
 
+_INT_LOW = -(2**63)
+_INT_HIGH = 2**64
+
+
 def _normalize(value: Any, depth: int = 0) -> Any:
+    """The value with every map's keys in canonical order, checked for encodability.
+
+    The fast path handles the exact built-in types inline; anything else (subclasses, non-str
+    keys, errors) goes to `_normalize_general`, which is the definition. Sorting `str` keys by
+    code point is sorting them by their UTF-8 bytes (UTF-8 preserves code point order)."""
+    kind = type(value)
+    if depth >= MAX_DEPTH:  # near the bound: the definition, with its depth checks
+        return _normalize_general(value, depth)
+    if kind is dict:
+        keys = list(value)
+        for key in keys:
+            if type(key) is not str:
+                return _normalize_general(value, depth)
+        keys.sort()
+        out = {}
+        for key in keys:
+            item = value[key]
+            item_kind = type(item)
+            if (item_kind is str or item_kind is bytes or item is None or item_kind is bool
+                    or (item_kind is int and _INT_LOW <= item < _INT_HIGH)):
+                out[key] = item
+            else:
+                out[key] = _normalize(item, depth + 1)
+        return out
+    if kind is list or kind is tuple:
+        return [item if (type(item) is str or type(item) is bytes or item is None)
+                else _normalize(item, depth + 1) for item in value]
+    if kind is str or kind is bytes or value is None or kind is bool:
+        return value
+    if kind is int and _INT_LOW <= value < _INT_HIGH:
+        return value
+    return _normalize_general(value, depth)
+
+
+def _normalize_general(value: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise EncodingError("bad_encoding", "value nests too deeply")
     if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
@@ -39,11 +78,11 @@ def _normalize(value: Any, depth: int = 0) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise EncodingError("bad_encoding", f"map key {key!r} is not a string")
-            items.append((key.encode(), key, _normalize(item, depth + 1)))
+            items.append((key.encode(), key, _normalize_general(item, depth + 1)))
         items.sort(key=lambda entry: entry[0])
         return {key: item for _, key, item in items}
     if isinstance(value, (list, tuple)):
-        return [_normalize(item, depth + 1) for item in value]
+        return [_normalize_general(item, depth + 1) for item in value]
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     raise EncodingError("bad_encoding", f"type {type(value).__name__} has no canonical encoding")

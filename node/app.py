@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import chaincode
@@ -57,7 +57,7 @@ from node.clock import now_ms
 from node.events import EventHub
 from node.executor import AppliedBlock, Executor, VerifiedCache
 from node.fetch import BlockFetch
-from node.mempool import Mempool
+from node.mempool import NODE_LIMITS, KnownSenders, Mempool
 from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
 from node.storage import Batch, LevelDB
@@ -71,8 +71,24 @@ log = logging.getLogger("stoledger.node")
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
 GOSSIP_BATCH = 500  # client transactions per "t" frame, at most ...
 GOSSIP_MAX_BYTES = 4 * 1024 * 1024  # ... and about this many bytes (a frame is <= 16 MiB)
+RESUBMIT_AFTER_MS = 5_000  # re-send txs pending this long to the primary (a lost gossip frame)
+RESUBMIT_MAX_TXS = 5_000  # per round, so a huge pool does not flood one link
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
+
+def gossip_frames(txs: list[Transaction]) -> Iterator[bytes]:
+    """"t" frames of at most GOSSIP_BATCH transactions and about GOSSIP_MAX_BYTES each."""
+    pairs: list[list[bytes]] = []
+    size = 0
+    for tx in txs:
+        pairs.append([tx.body_bytes, tx.sig])
+        size += len(tx.body_bytes) + len(tx.sig)
+        if len(pairs) >= GOSSIP_BATCH or size >= GOSSIP_MAX_BYTES:
+            yield codec.pack(["t", pairs])
+            pairs, size = [], 0
+    if pairs:
+        yield codec.pack(["t", pairs])
+
 
 class Node:
     def __init__(self, config: NodeConfig) -> None:
@@ -100,8 +116,11 @@ class Node:
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
             self.genesis.initial_state())
+        self.known_senders = KnownSenders(self.executor.identity)
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
-                               self.executor.is_committed)
+                               self.executor.is_committed, limits=NODE_LIMITS,
+                               known_sender=self.known_senders,
+                               entry_nodes=self.genesis.n + len(self.genesis.observers))
         self.metrics = Metrics()
         self.replica: Replica | None = None
         if self.voting:
@@ -143,6 +162,8 @@ class Node:
         if problem is not None:
             self._halt(problem)
         self._submitted_at: dict[bytes, float] = {}
+        self._resubmit_at = 0
+        self._waiting: set[bytes] = set()  # pending at the last resubmission round
 
     # Persistence of the replica's write-ahead state
 
@@ -175,10 +196,12 @@ class Node:
                 self._flush_gossip()
                 self._check_integrity()
                 self._sync()
+                now = now_ms()
                 if self.replica is not None:
-                    self.run(self.replica.handle(Tick(now_ms())))
-                if self.mempool.pending and len(self.mempool) % 64 == 0:
-                    self.mempool.drop_expired(now_ms())
+                    self.run(self.replica.handle(Tick(now)))
+                self.mempool.on_tick(now)
+                self.mempool.drop_expired(now)
+                self._resubmit_waiting(now)
             except Exception:
                 log.exception("tick failed")
                 raise
@@ -251,12 +274,15 @@ class Node:
             elif isinstance(action, ViewChanged):
                 self.metrics.view_changes += 1
                 log.info("view %d, primary %s", action.view, action.primary)
+                self._resubmit(action.primary, self.mempool.pending_txs())
         if persist:
             self.store.write(persist, sync=True)
 
     def _after_apply(self, applied: AppliedBlock) -> None:
         height = applied.block.height
-        self.mempool.remove_committed(applied.block.tx_ids())
+        self.mempool.remove_committed(applied.block.tx_ids(), applied.block.header.time)
+        self.mempool.on_commit(len(applied.receipts))
+        self.known_senders.forget(applied.writes)
         self.metrics.blocks += 1
         self.metrics.txs_committed += len(applied.receipts)
         done = time.monotonic()
@@ -303,6 +329,7 @@ class Node:
             if len(self._gossip) >= GOSSIP_BATCH or self._gossip_bytes >= GOSSIP_MAX_BYTES:
                 self._flush_gossip()
             admitted.append(self._pending_tx(tx))
+        self._flush_gossip()  # at once: peers count these in their pools before admitting more
         if len(self._submitted_at) > 4 * self.mempool.max_txs:
             self._submitted_at.clear()
         if admitted and self.replica is not None:
@@ -315,10 +342,42 @@ class Node:
         return PendingTx(tx.tx_id, tx.body_bytes, tx.sig, tx.expires)
 
     def _flush_gossip(self) -> None:
-        if self._gossip and self.voting:
+        """Send what this node admitted to every operator (an observer too: it has no
+        replica, so what it admits reaches a primary only this way)."""
+        if self._gossip:
             self.p2p.broadcast(codec.pack(["t", self._gossip]))
         self._gossip = []
         self._gossip_bytes = 0
+
+    def _resubmit(self, primary: str, txs: list[Transaction]) -> None:
+        """Send admitted, uncommitted transactions to `primary` (after a view change: the new
+        primary may have missed some gossip, so every operator re-submits its pool)."""
+        if primary == self.name or not txs:
+            return
+        for frame in gossip_frames(txs):
+            self.p2p.send(primary, frame)
+        self.metrics.txs_resubmitted += len(txs)
+
+    def _resubmit_waiting(self, now: int) -> None:
+        """Every RESUBMIT_AFTER_MS, re-send the transactions that have waited that long: to the
+        primary (an operator), or to every operator (an observer, which has no replica and no
+        request timer). This catches a gossip frame lost with a link; a primary that fails to
+        propose is the request timer's (and the view change's re-submission above). The
+        receiver drops what it holds as a duplicate before any signature check."""
+        if now < self._resubmit_at:
+            return
+        self._resubmit_at = now + RESUBMIT_AFTER_MS
+        waiting, self._waiting = self._waiting, set(self.mempool.pending)
+        txs = [self.mempool.pending[tx_id] for tx_id in waiting
+               if tx_id in self.mempool.pending][:RESUBMIT_MAX_TXS]
+        if not txs:
+            return
+        if self.replica is not None:
+            self._resubmit(self.replica.primary, txs)
+            return
+        for frame in gossip_frames(txs):
+            self.p2p.broadcast(frame)
+        self.metrics.txs_resubmitted += len(txs)
 
     def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):
@@ -328,7 +387,7 @@ class Node:
         for pair in pairs[:GOSSIP_BATCH]:
             try:
                 tx = decode_body(pair[0], pair[1])
-                self.mempool.admit(tx, now)
+                self.mempool.admit(tx, now, relayed=True)
             except (TxError, TypeError, IndexError, KeyError):
                 continue
             admitted.append(self._pending_tx(tx))

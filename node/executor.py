@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
+
 from chaincode.runtime import Context, Overlay, Registry
 from consensus import codec
 from consensus.block import Block, CommitCertificate, tx_id_of
@@ -27,15 +29,34 @@ from node.storage import KV, Batch
 from node.storage import schema as s
 from node.tx import Transaction, TxError, decode_body
 
+STATE_CACHE_ENTRIES = 100_000  # state values kept in memory (~30 MB of holdings and records)
+
 
 class StoreState:
-    """The committed state in the store, as a chaincode StateReader."""
+    """The committed state in the store, as a chaincode StateReader, with the values read or
+    written recently kept in memory (`cache`): a transfer reads the same token, identity and
+    holding keys as the blocks before it. Only the executor writes state, and it tells the
+    cache (`written`) in the same step as it writes the store, so the cache is never stale.
+    Bounded: cleared wholesale when full (a miss only costs a store read)."""
 
     def __init__(self, store: KV) -> None:
         self.store = store
+        self.cache: dict[str, bytes | None] = {}
 
     def get(self, key: str) -> bytes | None:
-        return self.store.get(s.state_key(key))
+        cache = self.cache
+        if key in cache:
+            return cache[key]
+        value = self.store.get(s.state_key(key))
+        if len(cache) >= STATE_CACHE_ENTRIES:
+            cache.clear()
+        cache[key] = value
+        return value
+
+    def written(self, writes: dict[str, bytes | None]) -> None:
+        if len(self.cache) + len(writes) >= STATE_CACHE_ENTRIES:
+            self.cache.clear()
+        self.cache.update(writes)
 
     def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
         first = s.state_key(start) if start else None
@@ -121,6 +142,19 @@ class Receipt:
     @classmethod
     def from_map(cls, value: dict[str, Any]) -> Receipt:
         return cls(**value)
+
+    def encode(self) -> bytes:
+        """The stored form: a plain msgpack array (node-local, never hashed or signed, so no
+        canonical normalisation; result and events were checked encodable by the runtime)."""
+        return msgpack.packb([self.tx_id, self.height, self.index, self.ok, self.result,
+                              self.error, self.events, self.block_hash], use_bin_type=True)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Receipt:
+        value = codec.unpack_trusted(raw)  # this node wrote it
+        if isinstance(value, dict):  # stores written before the array form
+            return cls.from_map(value)
+        return cls(*value)
 
 
 @dataclass(slots=True)
@@ -231,6 +265,7 @@ class Executor:
         batch.put(s.META_BLOCK_HASH, b"\x00" * 32)
         batch.put(s.META_BLOCK_TIME, s.u64(genesis_time))
         self.store.write(batch, sync=True)
+        self.state.cache.clear()
         self._load_meta()
 
     def is_committed(self, tx_id: bytes) -> bool:
@@ -289,8 +324,8 @@ class Executor:
                 batch.put(s.state_key(key), value)
             batch.put(s.history_key(key, header.height), value or b"")
         for receipt in receipts:
-            batch.put(s.tx_key(receipt.tx_id), codec.pack([receipt.height, receipt.index]))
-            batch.put(s.receipt_key(receipt.tx_id), codec.pack(receipt.to_map()))
+            batch.put(s.tx_key(receipt.tx_id), msgpack.packb([receipt.height, receipt.index]))
+            batch.put(s.receipt_key(receipt.tx_id), receipt.encode())
         for indexer in self.indexers:
             indexer(applied, batch)
         batch.put(s.META_HEIGHT, s.u64(header.height))
@@ -299,6 +334,7 @@ class Executor:
         batch.put(s.META_BLOCK_HASH, block_hash)
         batch.put(s.META_BLOCK_TIME, s.u64(header.time))
         self.store.write(batch, sync=True)
+        self.state.written(writes)
         self.height = header.height
         self.app_hash = app_hash
         self.last_block_hash = block_hash
@@ -311,7 +347,7 @@ class Executor:
 
     def receipt(self, tx_id: bytes) -> Receipt | None:
         raw = self.store.get(s.receipt_key(tx_id))
-        return None if raw is None else Receipt.from_map(codec.unpack(raw))
+        return None if raw is None else Receipt.decode(raw)
 
     def block(self, height: int) -> Block | None:
         raw = self.store.get(s.block_key(height))

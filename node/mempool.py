@@ -1,32 +1,136 @@
 """Admission of client transactions and the pool of admitted, not yet committed ones.
 
-`admit` runs PROTOCOL.md's checks in order — form (bad_encoding, not_canonical, too_large),
-chain id, signature, expiry, known contract and method, duplicate (pool or committed), room in
-the pool — and either raises `TxError` with the stable code or adds the transaction. A rejected
-transaction changes nothing. The pool is bounded; committed transactions leave it through
-`remove_committed`, expired ones through `drop_expired`.
+`admit` runs the checks cheapest first and either raises `TxError` with PROTOCOL.md's stable
+code or adds the transaction; a refused transaction changes nothing:
+
+    wrong_chain, duplicate (pool or committed), expired, unknown_contract, unknown_method,
+    unknown_sender (403: not a registered, unrevoked identity), mempool_full (503: no room,
+    below), bad_signature (the one expensive check, last, so an overloaded node does not spend
+    a verification on what it refuses anyway)
+
+Room (admission control). An admitted transaction must commit soon or the promise PROTOCOL.md
+makes (committed, or reported expired) turns into seconds of latency and a stalled cluster.
+So the pool is bounded three ways:
+
+- hard: at most `max_txs` transactions and `max_bytes` bytes (memory);
+- soft: the backlog may hold at most `backlog_ms` of commits at the measured commit rate
+  (`capacity()`: an EWMA of committed tx/s from block commits, `on_commit`, never below
+  `min_backlog_txs`). The rate only falls while the pool was busy (at least half full during
+  the interval): a quiet cluster commits little because little is sent, not because it can't;
+- local: the transactions this node admitted from its own clients (not yet committed) stay
+  under `local_bound()`, 2/n of the soft bound for n nodes taking client transactions (half
+  of it for n = 4). Each node sees the others' admissions only once their gossip arrives;
+  without this, n nodes admitting at once would each fill the pool to the bound (n times the
+  backlog) while the gossip is in flight, and a busy event loop delays it for seconds. With
+  it the backlog stays under twice the bound however late the gossip;
+- fair share: once the pool is half full, or this node's clients hold half their bound, a
+  sender holding its share (`cap / sender_share_divisor`) is refused, so one account (or one
+  key) fills at most a quarter of the pool through one node (n = 4); past the bounds only
+  senders with nothing pending get in, into a reserve (a quarter of the soft bound, half of
+  the local one), so a bank's one transaction is admitted while a flooder is refused.
+
+Transactions relayed by another operator (`relayed=True`: gossip, re-submission after a view
+change) were admitted there already; they skip the soft bound and the fair share (only the
+hard bound applies), so every operator's replica knows every admitted transaction and any
+primary can propose it.
+
+Leaving the pool: `remove_committed` for the transactions a block carried, `drop_expired` for
+those whose `expires` passed. Every admitted transaction that leaves without a receipt (its
+`expires` passed in the pool, or the executor dropped it at a later block time) is recorded in
+a bounded memory, `status` says "expired", and GET /v1/tx/{id} reports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
+from chaincode.identity import is_active
 from chaincode.runtime import TRANSACTION, Registry
 from node.executor import VerifiedCache
 from node.tx import MAX_EXPIRY_MS, Transaction, TxError
 
-DEFAULT_MAX_TXS = 50_000  # about 15 MB of transfers; a full pool answers 503 mempool_full
+DEFAULT_MAX_TXS = 50_000  # about 15 MB of transfers: the hard bound (memory)
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # bodies and signatures; transfers are ~330 bytes
+EXPIRED_MEMORY = 100_000  # admitted-then-expired ids kept for GET /v1/tx (~5 MB)
+RATE_INTERVAL_MS = 1_000  # the commit rate is sampled this often
+RATE_WEIGHT = 0.5  # EWMA weight of the newest sample: follows a change within ~3 s
+SENDER_MEMORY = 100_000  # senders whose identity check is cached
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """The soft bound (None for `backlog_ms`: hard bounds only, as the simulator runs)."""
+
+    backlog_ms: int | None = 1_000  # the backlog a newly admitted tx may wait behind
+    min_backlog_txs: int = 200  # the soft bound never goes below this (startup, stalls)
+    sender_share_divisor: int = 16  # a sender's share past half the soft bound: cap / 16
+    min_sender_share: int = 16
+
+    def __post_init__(self) -> None:
+        assert self.backlog_ms is None or self.backlog_ms > 0
+        assert self.min_backlog_txs >= 1 and self.sender_share_divisor >= 2
+        assert self.min_sender_share >= 1
+
+
+NODE_LIMITS = AdmissionLimits()
+HARD_ONLY = AdmissionLimits(backlog_ms=None)
+
+
+class KnownSenders:
+    """Whether a sender key is a registered, unrevoked identity, cached per account until a
+    block writes that account's identity record (`forget`)."""
+
+    PREFIX = "identity/account/"
+
+    def __init__(self, lookup: Callable[[str], dict[str, Any] | None]) -> None:
+        self.lookup = lookup
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, sender: bytes) -> bool:
+        account = sender.hex()
+        known = self._known.get(account)
+        if known is None:
+            if len(self._known) >= SENDER_MEMORY:
+                self._known.clear()
+            known = self._known[account] = is_active(self.lookup(account))
+        return known
+
+    def forget(self, written_keys: Iterable[str]) -> None:
+        cut = len(self.PREFIX)
+        for key in written_keys:
+            if key.startswith(self.PREFIX):
+                self._known.pop(key[cut:], None)
 
 
 class Mempool:
     def __init__(self, chain_id: str, registry: Registry, verified: VerifiedCache,
-                 is_committed: Callable[[bytes], bool], max_txs: int = DEFAULT_MAX_TXS) -> None:
+                 is_committed: Callable[[bytes], bool], max_txs: int = DEFAULT_MAX_TXS,
+                 max_bytes: int = DEFAULT_MAX_BYTES, limits: AdmissionLimits = HARD_ONLY,
+                 known_sender: Callable[[bytes], bool] | None = None,
+                 entry_nodes: int = 1) -> None:
         self.chain_id = chain_id
         self.registry = registry
         self.verified = verified
         self.is_committed = is_committed
         self.max_txs = max_txs
+        self.max_bytes = max_bytes
+        self.limits = limits
+        self.known_sender = known_sender
+        assert entry_nodes >= 1
+        self.entry_nodes = entry_nodes  # nodes that admit client transactions
         self.pending: dict[bytes, Transaction] = {}
+        self.bytes = 0
+        self.by_sender: dict[bytes, int] = {}
+        self.local: set[bytes] = set()  # admitted from this node's own clients
+        self.expired: dict[bytes, None] = {}  # insertion-ordered, bounded
+        self.earliest_expiry: int | None = None  # a lower bound of the pool's expiries
+        # commit rate (tx/s), sampled every RATE_INTERVAL_MS by `on_tick`
+        self.commit_rate = 0.0
+        self._rate_since_ms: int | None = None
+        self._committed_since = 0
+        self._busy_since = False
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -34,16 +138,39 @@ class Mempool:
     def __contains__(self, tx_id: bytes) -> bool:
         return tx_id in self.pending
 
+    def status(self, tx_id: bytes) -> str | None:
+        """"pending", "expired" (admitted, left without a receipt) or None."""
+        if tx_id in self.pending:
+            return "pending"
+        if tx_id in self.expired:
+            return "expired"
+        return None
+
+    # -- admission -----------------------------------------------------------------------------
+
+    def capacity(self) -> int | None:
+        """The soft bound in transactions, or None without one."""
+        backlog_ms = self.limits.backlog_ms
+        if backlog_ms is None:
+            return None
+        return max(self.limits.min_backlog_txs, int(self.commit_rate * backlog_ms / 1000))
+
+    def local_bound(self, cap: int) -> int:
+        return max(self.limits.min_sender_share, 2 * cap // self.entry_nodes)
+
+    def retry_after_s(self) -> int:
+        """Seconds until the backlog is back under half the soft bound, at least 1."""
+        cap = self.capacity() or len(self.pending)
+        rate = max(self.commit_rate, 1.0)
+        return max(1, min(30, -(-int(len(self.pending) - cap // 2) // int(rate))))
+
     def check(self, tx: Transaction, now_ms: int) -> None:
-        """Every admission check but the pool's room; raises TxError."""
+        """Every admission check but the pool's room and the signature; raises TxError."""
         if tx.chain != self.chain_id:
             raise TxError("wrong_chain", f"transaction is for chain {tx.chain!r}; this node "
                           f"runs {self.chain_id!r}")
         if tx.tx_id in self.pending or self.is_committed(tx.tx_id):
             raise TxError("duplicate", f"transaction {tx.tx_id_hex} was already submitted", 409)
-        if not self.verified.check(tx):
-            raise TxError("bad_signature", "the signature does not verify against the sender "
-                          "key over b'stoledger:tx:v1\\x00' + body")
         if tx.expires < now_ms:
             raise TxError("expired", f"transaction expired at {tx.expires}; now is {now_ms}")
         if tx.expires > now_ms + MAX_EXPIRY_MS:
@@ -53,21 +180,134 @@ class Mempool:
         if self.registry.method_kind(tx.contract, tx.method) != TRANSACTION:
             raise TxError("unknown_method",
                           f"{tx.contract} has no transaction method {tx.method!r}")
+        if self.known_sender is not None and not self.known_sender(tx.sender):
+            raise TxError("unknown_sender", f"sender {tx.sender_hex} is not a registered, "
+                          "unrevoked identity", 403)
 
-    def admit(self, tx: Transaction, now_ms: int) -> None:
+    def is_full(self) -> bool:
+        """No client transaction could be admitted now, whatever its sender: past the hard
+        bound, or past the soft bound and its reserve. POST /v1/txs then refuses the whole
+        request without decoding it (the cheap refusal an overloaded node needs)."""
+        if len(self.pending) >= self.max_txs or self.bytes >= self.max_bytes:
+            return True
+        cap = self.capacity()
+        if cap is None:
+            return False
+        local_bound = self.local_bound(cap)
+        return (len(self.pending) >= cap + cap // 4
+                or len(self.local) >= local_bound + local_bound // 2)
+
+    def full_error(self) -> TxError:
+        return TxError("mempool_full", f"the backlog ({len(self.pending)} transactions) is "
+                       "more than this cluster commits soon; retry later", 503,
+                       self.retry_after_s())
+
+    def check_room(self, tx: Transaction, relayed: bool = False) -> None:
+        """Raise mempool_full (503) unless the bounds above leave room for `tx`."""
+        size = len(tx.body_bytes) + len(tx.sig)
+        if len(self.pending) >= self.max_txs or self.bytes + size > self.max_bytes:
+            raise TxError("mempool_full", f"the pool is at its limit ({len(self.pending)} "
+                          f"transactions, {self.bytes} bytes); retry later", 503,
+                          self.retry_after_s())
+        cap = self.capacity()
+        if relayed or cap is None:
+            return
+        held = self.by_sender.get(tx.sender, 0)
+        pool, local = len(self.pending), len(self.local)
+        local_bound = self.local_bound(cap)
+        if held == 0:  # the reserve: a sender with nothing pending gets in past the bounds
+            if pool < cap + cap // 4 and local < local_bound + local_bound // 2:
+                return
+        elif pool < cap and local < local_bound:
+            share = max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
+            if held < share or (pool < cap // 2 and local < local_bound // 2):
+                return
+            raise TxError("mempool_full", f"this sender holds {held} pending transactions, "
+                          "its share of a busy pool; retry later", 503, self.retry_after_s())
+        raise TxError("mempool_full", f"the backlog ({pool} transactions, {local} from this "
+                      f"node's clients) is what this cluster commits in "
+                      f"{self.limits.backlog_ms} ms; retry later", 503, self.retry_after_s())
+
+    def admit(self, tx: Transaction, now_ms: int, relayed: bool = False) -> None:
         self.check(tx, now_ms)
-        if len(self.pending) >= self.max_txs:
-            raise TxError("mempool_full", f"the pool holds {self.max_txs} transactions; retry "
-                          "later", 503)
+        self.check_room(tx, relayed)
+        if not self.verified.check(tx):
+            raise TxError("bad_signature", "the signature does not verify against the sender "
+                          "key over b'stoledger:tx:v1\\x00' + body")
         self.verified.remember(tx)
         self.pending[tx.tx_id] = tx
+        if not relayed:
+            self.local.add(tx.tx_id)
+        self.bytes += len(tx.body_bytes) + len(tx.sig)
+        self.by_sender[tx.sender] = self.by_sender.get(tx.sender, 0) + 1
+        if self.earliest_expiry is None or tx.expires < self.earliest_expiry:
+            self.earliest_expiry = tx.expires
+        cap = self.capacity()
+        if cap is not None and len(self.pending) >= cap // 2:
+            self._busy_since = True
 
-    def remove_committed(self, tx_ids: Iterable[bytes]) -> None:
+    # -- leaving the pool ----------------------------------------------------------------------
+
+    def _remove(self, tx_id: bytes) -> Transaction | None:
+        tx = self.pending.pop(tx_id, None)
+        if tx is not None:
+            self.local.discard(tx_id)
+            self.bytes -= len(tx.body_bytes) + len(tx.sig)
+            left = self.by_sender[tx.sender] - 1
+            if left:
+                self.by_sender[tx.sender] = left
+            else:
+                del self.by_sender[tx.sender]
+        return tx
+
+    def _record_expired(self, tx_id: bytes) -> None:
+        self.expired[tx_id] = None
+        while len(self.expired) > EXPIRED_MEMORY:
+            del self.expired[next(iter(self.expired))]
+
+    def remove_committed(self, tx_ids: Iterable[bytes], block_time: int | None = None) -> None:
+        """The transactions a committed block carried leave the pool. One whose `expires` is
+        before `block_time` was dropped by the executor, not executed: it is recorded expired."""
         for tx_id in tx_ids:
-            self.pending.pop(tx_id, None)
+            tx = self._remove(tx_id)
+            if tx is not None and block_time is not None and tx.expires < block_time:
+                self._record_expired(tx_id)
 
     def drop_expired(self, now_ms: int) -> int:
+        """Drop (and record) every pending tx whose `expires` passed; cheap when none can
+        have (the scan runs only once the earliest known expiry is behind `now_ms`)."""
+        if self.earliest_expiry is None or self.earliest_expiry >= now_ms:
+            return 0
         expired = [tx_id for tx_id, tx in self.pending.items() if tx.expires < now_ms]
         for tx_id in expired:
-            del self.pending[tx_id]
+            self._remove(tx_id)
+            self._record_expired(tx_id)
+        self.earliest_expiry = min((tx.expires for tx in self.pending.values()), default=None)
         return len(expired)
+
+    def pending_txs(self) -> list[Transaction]:
+        return list(self.pending.values())
+
+    # -- the commit rate -----------------------------------------------------------------------
+
+    def on_commit(self, count: int) -> None:
+        self._committed_since += count
+
+    def on_tick(self, now_ms: int) -> None:
+        """Sample the commit rate every RATE_INTERVAL_MS (node-local, not consensus)."""
+        if self._rate_since_ms is None:
+            self._rate_since_ms = now_ms
+            self._committed_since = 0
+            return
+        elapsed = now_ms - self._rate_since_ms
+        if elapsed < RATE_INTERVAL_MS:
+            return
+        measured = self._committed_since * 1000 / elapsed
+        if self.commit_rate == 0.0:
+            self.commit_rate = measured
+        elif self._busy_since or measured > self.commit_rate:
+            self.commit_rate += RATE_WEIGHT * (measured - self.commit_rate)
+        cap = self.capacity()
+        self._busy_since = cap is not None and len(self.pending) >= cap // 2
+        self._rate_since_ms = now_ms
+        self._committed_since = 0

@@ -11,6 +11,7 @@ LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 class Metrics:
     def __init__(self) -> None:
         self.txs_admitted = 0
+        self.txs_resubmitted = 0
         self.txs_committed = 0
         self.blocks = 0
         self.blocks_refused = 0
@@ -48,6 +49,14 @@ class Metrics:
                [("", status["stable_checkpoint"] or 0)])
         metric("mempool_size", "gauge", "Admitted transactions not yet committed.",
                [("", status["mempool_size"])])
+        mempool = getattr(node, "mempool", None)
+        if mempool is not None:
+            metric("mempool_capacity", "gauge", "Admission's soft bound on the backlog (txs).",
+                   [("", mempool.capacity() or mempool.max_txs)])
+            metric("commit_rate", "gauge", "Measured commit rate (tx/s, EWMA), for admission.",
+                   [("", round(mempool.commit_rate, 1))])
+            metric("txs_resubmitted_total", "counter", "Pending txs re-sent to a primary.",
+                   [("", self.txs_resubmitted)])
         metric("peers", "gauge", "Authenticated peer links.", [("", len(status["peers"]))])
         metric("txs_admitted_total", "counter", "Client transactions admitted.",
                [("", self.txs_admitted)])

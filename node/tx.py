@@ -24,11 +24,13 @@ BODY_FIELDS = frozenset({"v", "chain", "sender", "nonce", "expires", "contract",
 class TxError(Exception):
     """A transaction refused at admission; `code` is PROTOCOL.md's stable error code."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400,
+                 retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.retry_after_s = retry_after_s  # for mempool_full: the Retry-After header
 
 
 @dataclass(frozen=True, slots=True)

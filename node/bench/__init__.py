@@ -27,6 +27,16 @@ How one point of a run works
 7. CPU: utime+stime from /proc/<pid>/stat of every node over the timed window.
 
 `committed_tps` counts transactions in blocks whose event arrived inside the timed window.
+`refused` counts the transactions refused for lack of room (`mempool_full`, or a whole 503):
+the excess a saturated cluster turns away. `cpu_us_per_tx_node` is the nodes' mean CPU per
+committed tx and `cpu_verify_ratio` that over `verify_us` (one Ed25519 verification measured
+right after the point, the lower of two samples): the ratio holds across machines.
+
+`--rate 2x` (any "Nx") first finds the knee, then runs at N times it. The knee search: a
+`--rate 0` probe gives the saturated rate S; fixed-rate probes then start at 0.8 S and go up
+by 10 % while a probe keeps up (commits >= 95 % of what it offered, p99 < 2 s, nothing lost);
+the knee is the committed rate of the last probe that kept up. Probes are points too (JSON
+`"probe": true`), each of `--knee-duration` seconds.
 
 The parts: config.py (options, a point, constants), measure.py (pure helpers), load.py (signing
 and the load process), setup.py (the cluster under test and its block events); this module runs
@@ -50,7 +60,17 @@ from typing import Any
 
 import msgpack
 
-from node.bench.config import ADMITTED, MAX_BATCH_TXS, Options, Point
+from node.bench.config import (
+    ADMITTED,
+    KNEE_KEEPS_UP,
+    KNEE_MAX_PROBES,
+    KNEE_P99_MS,
+    KNEE_STEP,
+    MAX_BATCH_TXS,
+    REFUSED_CODES,
+    Options,
+    Point,
+)
 from node.bench.load import cut_batches, load_main, presign
 from node.bench.measure import (
     check_receipts,
@@ -63,8 +83,9 @@ from node.bench.setup import Bench, BlockWatcher
 
 
 def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
-              nonce_base: int, progress: Callable[[str], None]) -> Point:
-    duration = options.duration_s
+              nonce_base: int, progress: Callable[[str], None],
+              duration_s: float | None = None) -> Point:
+    duration = duration_s or options.duration_s
     if rate > 0:
         count = math.ceil(rate * duration)
         batch = max(1, min(MAX_BATCH_TXS, round(rate * options.interval_ms / 1000)))
@@ -136,6 +157,8 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
     cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
     span = ended - started
     per_tx = {name: round(value / max(committed_in_window, 1), 6) for name, value in cpu.items()}
+    verify_us = min(verify_us, measure_verify_us())
+    cpu_us = sum(cpu.values()) / len(cpu) / max(committed_in_window, 1) * 1e6
     return Point(
         nodes=len(bench.urls), offered_tps=round(submitted / duration, 1),
         committed_tps=round(committed_in_window / duration, 1),
@@ -149,7 +172,10 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         cpu_util_node={name: round(value / span, 2) for name, value in cpu.items()},
         cpu_util_load=round((load_after - load_before) / span, 2),
         machine_util=round((busy_after[0] - busy_before[0])
-                           / max(busy_after[1] - busy_before[1], 1), 2))
+                           / max(busy_after[1] - busy_before[1], 1), 2),
+        refused=sum(rejected.get(code, 0) for code in REFUSED_CODES),
+        cpu_us_per_tx_node=round(cpu_us, 1),
+        cpu_verify_ratio=round(cpu_us / verify_us, 2) if committed_in_window else 0.0)
 
 
 def _admissions(records: list[list[Any]], signed: list[tuple[bytes, bytes]]
@@ -240,11 +266,27 @@ def run(options: Options, emit: Callable[[Point], None],
                 clustermod.up(directory, n=nodes, progress=lambda line: None)
             bench = Bench(directory, progress)
             bench.prepare(options.accounts)
-            for rate in options.rates:
-                progress(f"point: {len(bench.urls)} nodes, rate "
-                         f"{rate or 'max'}, {options.duration_s:g} s")
-                point = run_point(bench, rate, options, verify_us, nonce_base, progress)
+            knee: float | None = None
+
+            def measure(rate: int, duration_s: float | None = None,
+                        bench: Bench = bench) -> Point:
+                nonlocal nonce_base
+                progress(f"point: {len(bench.urls)} nodes, rate {rate or 'max'}, "
+                         f"{duration_s or options.duration_s:g} s")
+                point = run_point(bench, rate, options, verify_us, nonce_base, progress,
+                                  duration_s)
                 nonce_base += 10**7
+                return point
+
+            for rate in options.rates:
+                if isinstance(rate, str):  # "Nx": N times the knee, found first
+                    if knee is None:
+                        knee = find_knee(measure, options.knee_duration_s, emit, progress)
+                    point = measure(round(multiple(rate) * knee))
+                    point.knee_tps = knee
+                else:
+                    point = measure(rate)
+                    point.knee_tps = knee
                 points.append(point)
                 emit(point)
             bench.http.close()
@@ -259,14 +301,49 @@ def run(options: Options, emit: Callable[[Point], None],
     return points
 
 
+def keeps_up(point: Point) -> bool:
+    return (point.committed_tps >= KNEE_KEEPS_UP * point.offered_tps and point.lost == 0
+            and point.latency_ms["p99"] < KNEE_P99_MS)
+
+
+def find_knee(measure: Callable[[int, float | None], Point], duration_s: float | None,
+              emit: Callable[[Point], None], progress: Callable[[str], None]) -> float:
+    """The committed rate of the highest fixed-rate probe that keeps up (see the docstring)."""
+    saturated = measure(0, duration_s)
+    saturated.probe = True
+    emit(saturated)
+    progress(f"knee search: saturated at {saturated.committed_tps:,.0f} tx/s")
+    knee = 0.0
+    rate = max(1, round(0.8 * saturated.committed_tps))
+    for _ in range(KNEE_MAX_PROBES):
+        point = measure(rate, duration_s)
+        point.probe = True
+        emit(point)
+        if not keeps_up(point):
+            break
+        knee = point.committed_tps
+        rate = round(rate * (1 + KNEE_STEP))
+    if knee == 0.0:  # not even 0.8 S kept up: the saturated rate is all there is
+        knee = saturated.committed_tps
+    progress(f"knee: {knee:,.0f} tx/s")
+    return knee
+
+
+def multiple(rate: str) -> float:
+    return float(rate.rstrip("x"))
+
+
 def format_point(point: Point) -> str:
     lat = point.latency_ms
     return (f"{point.nodes} nodes  offered {point.offered_tps:,.0f} tx/s  committed "
             f"{point.committed_tps:,.0f} tx/s  latency p50 {lat['p50']:.0f} ms  p95 "
             f"{lat['p95']:.0f} ms  p99 {lat['p99']:.0f} ms  cpu/tx/node "
             f"{point.cpu_s_per_tx * 1e6:,.0f} us  block {point.block_txs_avg:.0f} txs  "
-            f"verify {point.verify_us} us  lost {point.lost}  duplicated {point.duplicated}  "
-            f"failed {point.failed}  rejected {sum(point.rejected.values())}")
+            f"verify {point.verify_us} us  ratio {point.cpu_verify_ratio}  lost {point.lost}  "
+            f"duplicated {point.duplicated}  failed {point.failed}  refused {point.refused}  "
+            f"rejected {sum(point.rejected.values())}"
+            + (f"  knee {point.knee_tps:,.0f} tx/s" if point.knee_tps else "")
+            + ("  (knee probe)" if point.probe else ""))
 
 
 def parse_ints(text: str) -> list[int]:
@@ -276,12 +353,30 @@ def parse_ints(text: str) -> list[int]:
     return values
 
 
+def parse_rates(text: str) -> list[int | str]:
+    """Offered rates: integers (0 = as fast as taken) or "Nx" (N times the knee)."""
+    rates: list[int | str] = []
+    for item in (item.strip() for item in text.split(",")):
+        if not item:
+            continue
+        if item.endswith("x"):
+            if multiple(item) <= 0:
+                raise ValueError(f"{item!r}: a multiple of the knee is positive")
+            rates.append(item)
+        else:
+            rates.extend(parse_ints(item))
+    if not rates:
+        raise ValueError(f"{text!r} names no rate")
+    return rates
+
+
 def main(args: Any) -> int:
     """Run from parsed arguments (see node/cli/bench.py); 1 if a transaction was lost or doubled."""
-    options = Options(nodes=parse_ints(args.nodes), rates=parse_ints(args.rate),
+    options = Options(nodes=parse_ints(args.nodes), rates=parse_rates(args.rate),
                       duration_s=args.duration, accounts=args.accounts,
                       interval_ms=args.interval_ms, window=args.window, max_rate=args.max_rate,
-                      drain_s=args.drain, directory=args.dir, keep=args.keep)
+                      drain_s=args.drain, directory=args.dir, keep=args.keep,
+                      knee_duration_s=args.knee_duration)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ from node.bench.config import (
     MAX_INFLIGHT_PER_NODE,
     MSGPACK,
     PRESIGN_CHUNK,
+    REFUSED_PAUSE_S,
     SYMBOL,
 )
 from node.rpc.auth import sign_request
@@ -149,12 +150,14 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
     timeout = aiohttp.ClientTimeout(total=120)
     records: list[list[Any]] = []
     base = committed.value
+    admitted_total = 0
+    paused_until = [0.0] * len(urls)  # per node: after a mempool_full, as fast as taken waits
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         slots = [asyncio.Semaphore(MAX_INFLIGHT_PER_NODE) for _ in urls]
         headers = {"Content-Type": MSGPACK, "Accept": MSGPACK}
 
-        async def send(index: int, first: int, count: int, body: bytes) -> None:
-            node = index % len(urls)
+        async def send(node: int, first: int, count: int, body: bytes) -> None:
+            nonlocal admitted_total
             async with slots[node]:
                 sent = time.monotonic()
                 try:
@@ -167,9 +170,14 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
                     return
             if status != 200:
                 records.append([sent, first, count, f"http:{status}"])
+                if status == 503:
+                    paused_until[node] = time.monotonic() + REFUSED_PAUSE_S
                 return
             items = msgpack.unpackb(raw, raw=False)
             codes = [item["error"]["code"] if "error" in item else ADMITTED for item in items]
+            admitted_total += codes.count(ADMITTED)
+            if "mempool_full" in codes:
+                paused_until[node] = time.monotonic() + REFUSED_PAUSE_S
             records.append([sent, first, count, codes])
 
         ready.set()
@@ -186,20 +194,27 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            else:  # as fast as the cluster takes them, at most `window` uncommitted
-                while (sent_total - (committed.value - base) > window
-                       or len(tasks) >= 2 * len(urls)) and time.monotonic() < deadline:
+            else:  # as fast as the cluster takes them: at most `window` admitted and
+                # uncommitted, and a node that refused some (mempool_full) rests a moment
+                while (admitted_total - (committed.value - base) > window
+                       or len(tasks) >= 2 * len(urls)
+                       or min(paused_until) > time.monotonic()) \
+                        and time.monotonic() < deadline:
                     await asyncio.sleep(0.002)
                 if time.monotonic() >= deadline:
                     break
+            node = index % len(urls)
+            if rate == 0 and paused_until[node] > time.monotonic():
+                node = min(range(len(urls)), key=lambda i: paused_until[i])
             sent_total += count
-            task = asyncio.create_task(send(index, first, count, body))
+            task = asyncio.create_task(send(node, first, count, body))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         sending_ended = time.monotonic()
         if tasks:
             await asyncio.gather(*tasks)
-    return {"started": started, "sending_ended": sending_ended, "records": records}
+    return {"started": started, "sending_ended": sending_ended, "records": records,
+            "sent": sent_total}
 
 
 # -- one point ----------------------------------------------------------------------------------

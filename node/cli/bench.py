@@ -2,6 +2,7 @@
 
     stoledger bench --nodes 4 --rate 500,1000 --duration 60 --json
     stoledger bench --nodes 4,7,10 --rate 0 --duration 30
+    stoledger bench --nodes 4 --rate 2x,0 --duration 30 --json   (knee, then twice it)
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="operator counts to sweep, comma-separated (default %(default)s)")
     parser.add_argument("--rate", default="0",
                         help="offered tx/s to sweep, comma-separated; 0 = as fast as the "
-                             "cluster takes them (default %(default)s)")
+                             "cluster takes them; 2x = twice the knee, found first "
+                             "(default %(default)s)")
+    parser.add_argument("--knee-duration", type=float, default=None,
+                        help="seconds per knee-search probe (default: --duration)")
     parser.add_argument("--duration", type=float, default=60.0,
                         help="timed seconds per point (default %(default)s)")
     parser.add_argument("--accounts", type=int, default=200,

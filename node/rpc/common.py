@@ -69,7 +69,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(request, error.status, error.code, error.message)
     except TxError as error:
         node.metrics.reject(error.code)
-        return _error(request, error.status, error.code, error.message)
+        response = _error(request, error.status, error.code, error.message)
+        if error.retry_after_s is not None:
+            response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
     except web.HTTPRequestEntityTooLarge as error:
         return _error(request, 413, "too_large", error.text or "request body too large")
     except web.HTTPException as error:

@@ -15,9 +15,11 @@ SIGNED = [{"stoledger": []}]
 ROUTES: list[tuple[str, str, str, bool, list[str]]] = [
     ("post", "/v1/tx", "Admit one signed transaction envelope (JSON hex or msgpack); "
      "?wait=commit&timeout_ms=N waits for the receipt.", False, ["wait", "timeout_ms"]),
-    ("post", "/v1/txs", "Admit a list of envelopes; one result per item, in order.", False, []),
-    ("get", "/v1/tx/{tx_id}", "The receipt of a transaction; 404 with status unknown if never "
-     "seen.", False, []),
+    ("post", "/v1/txs", "Admit a list of envelopes; one result per item, in order (Retry-After "
+     "when some were refused mempool_full; 503 for the whole request when none could be "
+     "admitted).", False, []),
+    ("get", "/v1/tx/{tx_id}", "The receipt of a transaction; status pending, expired (admitted, "
+     "never committed), or 404 with status unknown if never seen.", False, []),
     ("post", "/v1/query", "Run a chaincode query as the signing account.", True, []),
     ("get", "/v1/blocks", "Blocks from..to with certificates and receipts.", True,
      ["from", "to"]),

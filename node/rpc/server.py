@@ -111,6 +111,8 @@ async def post_tx(request: web.Request) -> web.Response:
 async def post_txs(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     body = await read_body(request, MAX_BATCH_BODY_BYTES)
+    if node.mempool.is_full():  # every item would be refused: say so without decoding them
+        raise node.mempool.full_error()
     items = _envelopes(request, body, many=True)
     if len(items) > MAX_BATCH_TXS:
         raise fail(413, "too_large", f"{len(items)} envelopes; at most {MAX_BATCH_TXS}")
@@ -128,6 +130,7 @@ async def post_txs(request: web.Request) -> web.Response:
         results.append(None)
         decoded.append(tx)
     # One replica event for the whole request (Node.submit_many), not one per transaction.
+    retry_after_s: int | None = None
     for position, tx, refused in zip(positions, decoded, node.submit_many(decoded),
                                      strict=True):
         if refused is None:
@@ -135,7 +138,12 @@ async def post_txs(request: web.Request) -> web.Response:
         else:
             node.metrics.reject(refused.code)
             results[position] = {"error": {"code": refused.code, "message": refused.message}}
-    return answer(request, results)
+            if refused.retry_after_s is not None:
+                retry_after_s = max(retry_after_s or 0, refused.retry_after_s)
+    response = answer(request, results)
+    if retry_after_s is not None:  # some items were refused mempool_full
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
 
 
 async def get_tx(request: web.Request) -> web.Response:
@@ -148,8 +156,9 @@ async def get_tx(request: web.Request) -> web.Response:
     receipt = node.executor.receipt(tx_id)
     if receipt is not None:
         return answer(request, receipt_json(receipt))
-    if tx_id in node.mempool:
-        return answer(request, _status_only(tx_id, "pending"))
+    status = node.mempool.status(tx_id)  # "pending", "expired" (admitted, never committed)
+    if status is not None:
+        return answer(request, _status_only(tx_id, status))
     return answer(request, _status_only(tx_id, "unknown"), 404)
 
 

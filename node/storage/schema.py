@@ -9,7 +9,7 @@ key from the height it was written at.
     c/<height>                       commit certificate bytes
     x/<height>                       app hash after executing the block
     t/<tx_id 32>                     tx index -> canonical [height, index]
-    r/<tx_id 32>                     receipt (canonical map)
+    r/<tx_id 32>                     receipt (msgpack array, node.executor.Receipt.encode)
     s/<state key>                    current state value
     h/<state key>\\x00<height>       state history: value written at height (b"" = deleted)
     w/<name>                         consensus write-ahead state (view, signed votes)

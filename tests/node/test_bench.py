@@ -60,6 +60,38 @@ def test_parse_ints():
         bench.parse_ints("-1")
 
 
+def test_parse_rates_takes_multiples_of_the_knee():
+    assert bench.parse_rates("2x,0,500") == ["2x", 0, 500]
+    for bad in ("-1", "0x", ""):
+        with pytest.raises(ValueError):
+            bench.parse_rates(bad)
+
+
+def _point(offered, committed, p99=500.0, lost=0):
+    return bench.Point(nodes=4, offered_tps=offered, committed_tps=committed,
+                       latency_ms={"p50": 1.0, "p95": 1.0, "p99": p99}, cpu_s_per_tx=0.0,
+                       verify_us=100.0, lost=lost, duplicated=0, block_txs_avg=0.0,
+                       duration_s=1.0)
+
+
+def test_knee_is_the_last_probe_that_keeps_up():
+    # a cluster that commits up to 600 tx/s: probes at 480, 528, 581 keep up, 639 does not
+    asked = []
+
+    def measure(rate, duration_s=None):
+        asked.append(rate)
+        if rate == 0:
+            return _point(2000, 600)
+        return _point(rate, min(rate, 600), p99=300.0 if rate <= 600 else 2500.0)
+
+    emitted = []
+    knee = bench.find_knee(measure, 5.0, emitted.append, lambda line: None)
+    assert asked == [0, 480, 528, 581, 639]
+    assert knee == 581 and all(point.probe for point in emitted)
+    assert bench.keeps_up(_point(100, 96)) and not bench.keeps_up(_point(100, 90))
+    assert not bench.keeps_up(_point(100, 100, lost=1))
+
+
 @pytest.mark.slow
 def test_two_second_run_on_one_node(tmp_path):
     points = []
@@ -75,6 +107,7 @@ def test_two_second_run_on_one_node(tmp_path):
     assert point["nodes"] == 1
     assert point["admitted"] > 0
     assert point["lost"] == 0 and point["duplicated"] == 0 and point["failed"] == 0
+    assert point["refused"] == 0 and point["cpu_verify_ratio"] > 0
 
 
 def test_cli_registers_bench():

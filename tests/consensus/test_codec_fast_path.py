@@ -1,0 +1,39 @@
+"""`codec.pack`'s fast path gives exactly what the definition (`_normalize_general`) gives:
+the same bytes, or the same kind of error, for any value, near the depth bound too."""
+
+import msgpack
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consensus import codec
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**64), 2**65),
+                    st.text(max_size=5), st.binary(max_size=5))
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                                     st.dictionaries(st.text(max_size=4), inner, max_size=4),
+                                     st.dictionaries(st.integers(0, 3), inner, max_size=2)),
+    max_leaves=30)
+
+
+def _outcome(normalize, value):
+    try:
+        return "ok", msgpack.packb(normalize(value), use_bin_type=True)
+    except Exception as error:  # the kind of error must match too
+        return "error", type(error).__name__
+
+
+@settings(max_examples=2000, deadline=None)
+@given(VALUES)
+def test_fast_path_matches_the_definition(value):
+    assert _outcome(codec._normalize, value) == _outcome(codec._normalize_general, value)
+
+
+def test_depth_bound_is_unchanged():
+    for depth in range(codec.MAX_DEPTH - 2, codec.MAX_DEPTH + 3):
+        nested_list, nested_map = 1, 1
+        for _ in range(depth):
+            nested_list, nested_map = [nested_list], {"a": nested_map}
+        for value in (nested_list, nested_map):
+            assert _outcome(codec._normalize, value) == \
+                _outcome(codec._normalize_general, value)
