@@ -187,7 +187,8 @@ MUTANTS: list[Mutant] = [
            "if is_aml_blocked(sender) or is_aml_blocked(recipient):",
            "if is_aml_blocked(recipient):", TOKEN),
     mutant("max_holders_ignores_a_leaving_sender", COMPLIANCE,
-           "and joins and not leaves:", "and joins:", TOKEN),
+           'holders_after = token["holders"] + int(joins) - int(leaves)',
+           'holders_after = token["holders"] + int(joins)', TOKEN),
     mutant("holding_limit_off_by_one", COMPLIANCE,
            'balance_after * 10_000 > token["max_supply"] * bps',
            'balance_after * 10_000 >= token["max_supply"] * bps', TOKEN),
@@ -209,6 +210,51 @@ MUTANTS: list[Mutant] = [
     mutant("dividend_local_tax_not_withheld", DIVIDEND,
            "return income_tax, local_tax, gross - income_tax - local_tax",
            "return income_tax, local_tax, gross - income_tax", DIVIDEND_TESTS),
+]
+
+
+_SIGNATURE_CHECK = """    key = committee.keys.get(message.sender)
+    if key is None:
+        return False
+"""
+
+
+def unverified(type_name: str, *tests: str) -> Mutant:
+    """`is_signed_by_sender` accepts any signature on messages of one type."""
+    return mutant(f"{type_name.lower()}_signatures_not_verified", MESSAGES, _SIGNATURE_CHECK,
+                  f"    if isinstance(message, {type_name}):\n        return True\n"
+                  + _SIGNATURE_CHECK, *tests)
+
+
+MUTANTS += [
+    # ---- consensus: signatures ---------------------------------------------------------------
+    unverified("Checkpoint", FORGED),
+    unverified("ViewChange", FORGED),
+    unverified("NewView", FORGED),
+    unverified("PrePrepare", FORGED),
+    unverified("Prepare", FORGED, BAD_INPUT),
+    mutant("replica_accepts_bad_signatures", REPLICA,
+           "if not msg.is_signed_by_sender(message, self.committee):", "if False:",
+           BAD_INPUT),
+    mutant("replica_accepts_relayed_messages", REPLICA,
+           "if message.sender != event.sender:", "if False:", BAD_INPUT),
+    mutant("view_change_inner_signature_not_checked", VIEW_CHANGE,
+           'if not is_signed_by_sender(vc, committee):\n        return "bad view-change',
+           'if False:\n        return "bad view-change', FORGED),
+    mutant("proof_vote_signatures_not_checked", VIEW_CHANGE,
+           "        if not is_signed_by_sender(vote, committee):", "        if False:", FORGED),
+    mutant("prepared_certificate_pre_prepare_signature_not_checked", VIEW_CHANGE,
+           "if not is_signed_by_sender(pre_prepare, committee):\n        return \"bad pre-prepare",
+           "if False:\n        return \"bad pre-prepare", FORGED),
+    mutant("re_proposal_signature_not_checked", VIEW_CHANGE,
+           "        if not is_signed_by_sender(pre_prepare, committee):\n"
+           "            return \"bad re-proposal", "        if False:\n"
+           "            return \"bad re-proposal", FORGED),
+    mutant("certificate_signatures_not_checked", BLOCK,
+           "if not verify(vote.public_key, COMMIT_DOMAIN, message, vote.sig):", "if False:",
+           WIRE),
+    mutant("certificate_needs_only_2f", BLOCK, "if len(seen) < quorum:",
+           "if len(seen) < quorum - 1:", WIRE),
 ]
 
 

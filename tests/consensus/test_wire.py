@@ -95,4 +95,6 @@ def test_signatures_are_domain_separated():
     sig = signer.sign(TX_DOMAIN, b"message")
     assert verify(signer.public_key, TX_DOMAIN, b"message", sig)
     assert not verify(signer.public_key, COMMIT_DOMAIN, b"message", sig)
-    assert not verify(signer.public_key, TX_DOMAIN, b"message", sig[:-1] + b"\x00")
+    tampered = sig[:-1] + bytes([sig[-1] ^ 0x01])  # always a change, whatever the last byte
+    assert tampered != sig
+    assert not verify(signer.public_key, TX_DOMAIN, b"message", tampered)
