@@ -48,20 +48,20 @@ WORKERS = 2
 class Mutant:
     name: str
     paths: tuple[str, ...]  # candidates, first that exists wins (files being moved)
-    old: str  # exact text; must occur exactly once (or `count` times)
-    new: str
+    edits: tuple[tuple[str, str], ...]  # (exact text, its replacement); each text occurs once
     tests: tuple[str, ...]  # pytest paths or node ids
-    count: int = 1
-
-    @property
-    def why(self) -> str:
-        return self.name.replace("_", " ")
 
 
-def mutant(name: str, path: str | tuple[str, ...], old: str, new: str, *tests: str,
-           count: int = 1) -> Mutant:
+def mutant(name: str, path: str | tuple[str, ...], old: str, new: str, *tests: str) -> Mutant:
     paths = (path,) if isinstance(path, str) else path
-    return Mutant(name, paths, old, new, tests, count)
+    return Mutant(name, paths, ((old, new),), tests)
+
+
+def mutant_edits(name: str, path: str | tuple[str, ...], edits: list[tuple[str, str]],
+                 *tests: str) -> Mutant:
+    """Several edits in one file, applied together (one bug with several call sites)."""
+    paths = (path,) if isinstance(path, str) else path
+    return Mutant(name, paths, tuple(edits), tests)
 
 
 COMPLIANCE = "chaincode/compliance.py"
@@ -187,8 +187,7 @@ MUTANTS: list[Mutant] = [
            "if is_aml_blocked(sender) or is_aml_blocked(recipient):",
            "if is_aml_blocked(recipient):", TOKEN),
     mutant("max_holders_ignores_a_leaving_sender", COMPLIANCE,
-           'holders_after = token["holders"] + int(joins) - int(leaves)',
-           'holders_after = token["holders"] + int(joins)', TOKEN),
+           'leaves = sender_holding["balance"] == amount', "leaves = False", TOKEN),
     mutant("holding_limit_off_by_one", COMPLIANCE,
            'balance_after * 10_000 > token["max_supply"] * bps',
            'balance_after * 10_000 >= token["max_supply"] * bps', TOKEN),
@@ -250,6 +249,32 @@ MUTANTS += [
            "        if not is_signed_by_sender(pre_prepare, committee):\n"
            "            return \"bad re-proposal", "        if False:\n"
            "            return \"bad re-proposal", FORGED),
+    # ---- consensus: never sign a vote that contradicts a persisted one ------------------------
+    mutant_edits("persisted_vote_refusal_off_at_all_four_call_sites", REPLICA, [
+        ('if not self._may_sign("prepare", self._view, slot.seq, digest):', "if False:"),
+        ('if not self._may_sign("commit", self._view, slot.seq, digest):', "if False:"),
+        ('if not self._may_sign("pre_prepare", self._view, seq, block.hash):', "if False:"),
+        ('if not self._may_sign("pre_prepare", target, unsigned.seq, unsigned.digest):',
+         "if False:")], RESTART),
+    mutant("persisted_vote_refusal_off_for_commits", REPLICA,
+           'if not self._may_sign("commit", self._view, slot.seq, digest):', "if False:",
+           RESTART),
+    mutant("restored_votes_forgotten", REPLICA,
+           "        self._signed[(kind, vote.seq)] = max(",
+           "        self._signed[(kind, -1)] = max(", RESTART),
+    # ---- consensus: quorums ------------------------------------------------------------------
+    mutant("quorum_is_2f", QUORUM, "return (n + max_faulty(n)) // 2 + 1",
+           "return (n + max_faulty(n)) // 2", "tests/consensus/test_messages.py", NORMAL),
+    mutant("prepared_with_one_prepare_short", REPLICA,
+           "                if len(prepares) < self.committee.quorum:",
+           "                if len(prepares) < self.committee.quorum - 1:", NORMAL),
+    mutant("committed_with_one_commit_short", REPLICA,
+           "                if len(commits) >= self.committee.quorum:",
+           "                if len(commits) >= self.committee.quorum - 1:", NORMAL),
+    mutant("stable_checkpoint_with_f_plus_1_votes", REPLICA,
+           "if len(votes) < self.committee.quorum or seq <= self._stable.seq:",
+           "if len(votes) < self.committee.weak_quorum or seq <= self._stable.seq:",
+           CHECKPOINTS, FORGED),
     mutant("certificate_signatures_not_checked", BLOCK,
            "if not verify(vote.public_key, COMMIT_DOMAIN, message, vote.sig):", "if False:",
            WIRE),
@@ -292,10 +317,13 @@ def apply(repo: Path, m: Mutant) -> str | None:
     if path is None:
         return f"none of {', '.join(m.paths)} exists"
     text = path.read_text()
-    found = text.count(m.old)
-    if found != m.count:
-        return f"{path.relative_to(repo)}: the text occurs {found} times, expected {m.count}"
-    path.write_text(text.replace(m.old, m.new))
+    for old, new in m.edits:
+        found = text.count(old)
+        if found != 1:
+            first = old.strip().splitlines()[0][:60]
+            return f"{path.relative_to(repo)}: {first!r} occurs {found} times, expected once"
+        text = text.replace(old, new)
+    path.write_text(text)
     return None
 
 
