@@ -283,6 +283,34 @@ MUTANTS += [
 ]
 
 
+MUTANTS += [
+    # ---- audit: the regulator's supply reconciliation and holdings -------------------------
+    mutant("supply_always_reconciles", AUDIT_ROUTES, '"reconciles": all(checks.values())',
+           '"reconciles": True', AUDIT + "::test_supply_route_says_it_does_not_reconcile_when"
+           "_the_counters_disagree"),
+    mutant("supply_skips_the_sum_of_balances", AUDIT_ROUTES,
+           'balances == token["outstanding"],', "True,", AUDIT + "::test_supply_route_says_it_"
+           "does_not_reconcile_when_the_counters_disagree"),
+    mutant("supply_skips_the_holders_counter", AUDIT_ROUTES,
+           'holders == token["holders"],', "True,", AUDIT + "::test_supply_route_says_it_"
+           "does_not_reconcile_when_the_counters_disagree"),
+    mutant("supply_skips_issued_minus_redeemed", AUDIT_ROUTES,
+           'token["outstanding"] == token["issued"] - token["redeemed"],', "True,",
+           AUDIT + "::test_supply_route_says_it_does_not_reconcile_when_the_counters_disagree"),
+    mutant("supply_skips_the_cap", AUDIT_ROUTES,
+           '"issued_within_cap": token["issued"] <= (token["cap"] or 0),',
+           '"issued_within_cap": True,',
+           AUDIT + "::test_supply_route_says_it_does_not_reconcile_when_the_counters_disagree"),
+    mutant("holdings_cash_row_reports_no_balance", AUDIT_ROUTES,
+           '"balance": cash["balance"], "frozen": 0,', '"balance": 0, "frozen": 0,',
+           AUDIT + "::test_holdings_csv"),
+    mutant("registrar_reads_regulator_only_routes", AUDIT_ROUTES,
+           'REGULATOR_ONLY = frozenset({"regulator"})',
+           'REGULATOR_ONLY = frozenset({"regulator", "registrar"})',
+           AUDIT + "::test_who_may_read_what"),
+]
+
+
 # ---- running ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
