@@ -37,7 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache",
+# __pycache__ is copied: its .pyc files stay valid for every file the mutant leaves alone (the
+# copy keeps modification times), which saves each run compiling the whole tree again.
+COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", ".pytest_cache",
                                      ".mypy_cache", ".ruff_cache", "*.egg-info", "build")
 PACKAGES = ("consensus", "chaincode", "node", "genesis")
 TIMEOUT_S = 600  # one mutant's tests; a hang is an error, not a kill
@@ -72,7 +74,8 @@ REPLICA = "consensus/replica.py"
 QUORUM = "consensus/quorum.py"
 BLOCK = "consensus/block.py"
 AUDIT_ROUTES = "node/rpc/audit.py"
-CHECKER = ("node/sim/checker.py", "node/sim_checker.py")
+CHECKER = ("node/sim/checker.py", "node/sim_checker.py")  # moving into node/sim/
+SIM_HOST = ("node/sim/host.py", "node/sim/run.py", "node/sim.py")
 
 RULE_ORDER = "tests/chaincode/test_rule_order.py"
 TOKEN = "tests/chaincode/test_token.py"
@@ -311,6 +314,35 @@ MUTANTS += [
 ]
 
 
+_BITES = CHECKER_BITES + "::"
+MUTANTS += [
+    # ---- the simulator's checker: each kind of violation -----------------------------------
+    mutant("checker_double_vote_off", CHECKER, "elif known != digest:", "elif False:",
+           _BITES + "test_a_double_vote_is_caught"),
+    mutant("checker_supply_sum_off", CHECKER, "if balances != supply:", "if False:",
+           _BITES + "test_balances_that_do_not_add_up_to_the_supply_are_caught"),
+    mutant("checker_supply_receipts_off", CHECKER, "if supply != record.minted:", "if False:",
+           _BITES + "test_a_supply_the_receipts_do_not_explain_is_caught"),
+    mutant("checker_persist_before_send_off", CHECKER,
+           '        if node in self.honest:\n            self.fail(time_ms, "persist_before',
+           '        if False:\n            self.fail(time_ms, "persist_before',
+           _BITES + "test_a_vote_sent_before_it_is_persisted_is_caught"),
+    mutant("checker_certificate_off", CHECKER, "            if problem is not None:",
+           "            if False:",
+           _BITES + "test_a_block_applied_without_a_quorum_certificate_is_caught"),
+    mutant_edits("checker_agreement_off", CHECKER, [
+        ("elif known[0] != block.hash:", "elif False:"),
+        ("if known is not None and known[0] != block_hash:", "if False:")],
+        SIMULATOR + "::test_checker_is_not_vacuous_with_a_broken_quorum"),
+    mutant("checker_app_hash_off", CHECKER, "elif known[0] != applied.app_hash:",
+           "elif False:", SIMULATOR + "::test_checker_is_not_vacuous_with_a_broken_quorum"),
+    mutant("sim_host_persist_check_on_the_key_only", SIM_HOST,
+           "        if stored == data:\n            return\n",
+           "        if stored is not None:\n            return\n",
+           _BITES + "test_a_vote_other_than_the_persisted_one_is_caught"),
+]
+
+
 # ---- running ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -332,7 +364,7 @@ def copy_tree(into: Path) -> Path:
 
 
 def run_tests(repo: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(repo), PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONPATH=str(repo))
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                "-m", "not slow", *tests]
     return subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
