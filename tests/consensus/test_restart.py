@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consensus import messages as msg
 from consensus.block import make_block
 from consensus.events import Broadcast, MessageReceived, Tick
@@ -143,3 +145,19 @@ def test_restarted_replica_offered_a_conflicting_block_refuses_every_vote_for_it
     assert [vote for vote in votes if vote.block_hash == other.hash] == []
     assert op1.stats["refused_conflicting_vote"] >= 1
     assert op1.last_committed == 0
+
+
+def test_the_harness_checks_the_persisted_bytes_not_only_the_key() -> None:
+    """The host-side rule every other test here leans on: what is sent is what was persisted.
+    A PREPARE for another block under the persisted key must trip it."""
+    cluster = Cluster(4)
+    cluster.submit(txs(0, 1))
+    cluster.tick(50)
+    node = cluster.nodes["op1"]
+    persisted = node.disk["prepare/00000000000000000001"]
+    cluster._check_persisted_before_send(node, persisted, set())  # the same bytes: fine
+    vote = msg.decode(persisted, msg.DecodeLimits(1 << 30, 100, 100))
+    other = msg.sign(msg.Prepare(0, 1, b"\x07" * 32, "op1"), signer_of("op1"), CHAIN)
+    assert other.seq == vote.seq and other.encode() != persisted
+    with pytest.raises(AssertionError, match="other than the one it persisted"):
+        cluster._check_persisted_before_send(node, other.encode(), set())
