@@ -75,7 +75,8 @@ QUORUM = "consensus/quorum.py"
 BLOCK = "consensus/block.py"
 AUDIT_ROUTES = "node/rpc/audit.py"
 CHECKER = ("node/sim/checker.py", "node/sim_checker.py")  # moving into node/sim/
-SIM_HOST = ("node/sim/host.py", "node/sim/run.py", "node/sim.py")
+SIM_HOST = ("node/sim/host.py", "node/sim.py")
+SIM_RUN = ("node/sim/run.py", "node/sim.py")
 
 RULE_ORDER = "tests/chaincode/test_rule_order.py"
 TOKEN = "tests/chaincode/test_token.py"
@@ -265,6 +266,18 @@ MUTANTS += [
     mutant("restored_votes_forgotten", REPLICA,
            "        self._signed[(kind, vote.seq)] = max(",
            "        self._signed[(kind, -1)] = max(", RESTART),
+    # ---- consensus: view change -------------------------------------------------------------
+    mutant("new_view_forgets_prepared_blocks", VIEW_CHANGE, "chosen = best.get(seq)",
+           "chosen = None", "tests/consensus/test_view_change.py",
+           "tests/sim/test_scenarios.py::test_view_change_while_some_replicas_prepared_and_"
+           "others_did_not"),
+    mutant("new_view_prefers_the_older_certificate", VIEW_CHANGE,
+           "(cert.view, cert.block.hash) > (known.view, known.block.hash)",
+           "(cert.view, cert.block.hash) < (known.view, known.block.hash)",
+           "tests/consensus/test_view_change.py"),
+    mutant("view_change_joined_on_one_peer", REPLICA,
+           "        if len(higher) >= self.committee.weak_quorum:",
+           "        if len(higher) >= 1:", FORGED, "tests/consensus/test_view_change.py"),
     # ---- consensus: quorums ------------------------------------------------------------------
     mutant("quorum_is_2f", QUORUM, "return (n + max_faulty(n)) // 2 + 1",
            "return (n + max_faulty(n)) // 2", "tests/consensus/test_messages.py", NORMAL),
@@ -340,6 +353,8 @@ MUTANTS += [
            "        if stored == data:\n            return\n",
            "        if stored is not None:\n            return\n",
            _BITES + "test_a_vote_other_than_the_persisted_one_is_caught"),
+    mutant("sim_liveness_needs_no_node", SIM_RUN, "needed = self.f + 1", "needed = 0",
+           _BITES + "test_a_run_where_nothing_commits_fails_liveness_not_safety"),
 ]
 
 

@@ -28,7 +28,7 @@ from consensus import messages as msg
 from consensus.block import CommitCertificate
 from consensus.events import Broadcast, Commit, Persist
 from consensus.replica import VOTE_KINDS, Replica
-from node.sim import SimConfig, format_result, run
+from node.sim import SimConfig, Simulation, format_result, run
 
 SEED = 2
 DURATION_MS = 1_500
@@ -157,3 +157,14 @@ def test_a_block_applied_without_a_quorum_certificate_is_caught(
     planted_replica(monkeypatch, thin_certificates)
     result = one_run()
     assert kinds(result) == {"certificate"}, result.violations
+
+
+def test_a_run_where_nothing_commits_fails_liveness_not_safety() -> None:
+    """Every COMMIT is lost for the whole run: no block can commit, view change or not. The
+    run is safe, and its liveness verdict must say FAILED."""
+    sim = Simulation(SimConfig(seed=SEED, duration_ms=DURATION_MS, faults="none"))
+    sim.deliver_filter = lambda sim, sender, to, meta: meta.type != "COMMIT"
+    result = sim.run()
+    assert result.safety_ok and result.violations == []
+    assert result.liveness_checked and not result.liveness_ok
+    assert "not committed" in result.liveness_detail
