@@ -343,6 +343,11 @@ MUTANTS += [
     mutant("checker_certificate_off", CHECKER, "            if problem is not None:",
            "            if False:",
            _BITES + "test_a_block_applied_without_a_quorum_certificate_is_caught"),
+    mutant("checker_tx_twice_off", CHECKER, "            if earlier is not None:",
+           "            if False:", _BITES + "test_a_transaction_applied_twice_is_caught"),
+    mutant("checker_tx_signature_off", CHECKER, "                if not tx.is_signed():",
+           "                if False:",
+           _BITES + "test_a_transaction_without_a_valid_signature_is_caught"),
     mutant_edits("checker_agreement_off", CHECKER, [
         ("elif known[0] != block.hash:", "elif False:"),
         ("if known is not None and known[0] != block_hash:", "if False:")],

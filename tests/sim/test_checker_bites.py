@@ -11,7 +11,9 @@ reports exactly that kind, by itself, while the same run without the bug is clea
   sends a PREPARE other than the one it persisted;
 - `supply` (sum of balances): `cash.mint` credits one won more than it adds to the supply;
 - `supply` (receipts): `cash.mint` adds one won more than the receipt says to both;
-- `certificate`: one honest node applies blocks with a certificate cut to one vote.
+- `certificate`: one honest node applies blocks with a certificate cut to one vote;
+- `tx_twice`: committed transactions stay pending and executors forget committed tx ids;
+- `tx_signature`: clients sign garbage and nodes trust every signature unchecked.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import pytest
 from chaincode import cash
 from consensus import messages as msg
 from consensus.block import CommitCertificate
+from consensus.crypto import TX_DOMAIN, Signer
 from consensus.events import Broadcast, Commit, Persist
 from consensus.replica import VOTE_KINDS, Replica
+from node.executor import Executor, VerifiedCache
 from node.sim import SimConfig, Simulation, format_result, run
 
 SEED = 2
@@ -157,6 +161,43 @@ def test_a_block_applied_without_a_quorum_certificate_is_caught(
     planted_replica(monkeypatch, thin_certificates)
     result = one_run()
     assert kinds(result) == {"certificate"}, result.violations
+
+
+def test_a_transaction_applied_twice_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas keep the transactions of the first two blocks pending after they commit (so
+    the primary proposes them again) and executors no longer recognise a committed tx id:
+    those transactions run twice."""
+    original = Replica._mark_committed
+
+    def keep_pending(self: Replica, height: int, block_hash: bytes, time: int,
+                     tx_ids: tuple[bytes, ...]) -> None:
+        pending = dict(self._pending)
+        original(self, height, block_hash, time, tx_ids)
+        if height <= 2:
+            self._pending = pending
+            for tx_id in tx_ids:
+                self._recent_committed.pop(tx_id, None)
+
+    monkeypatch.setattr(Replica, "_mark_committed", keep_pending)
+    monkeypatch.setattr(Executor, "is_committed", lambda self, tx_id: False)
+    result = one_run()
+    assert kinds(result) == {"tx_twice"}, result.violations
+
+
+def test_a_transaction_without_a_valid_signature_is_caught(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients' transaction signatures are garbage, and nodes trust every signature without
+    checking it: the checker verifies each applied transaction itself."""
+    original = Signer.sign
+
+    def sign(self: Signer, domain: bytes, message: bytes) -> bytes:
+        sig = original(self, domain, message)
+        return sig if domain != TX_DOMAIN else sig[:-1] + bytes([sig[-1] ^ 0x01])
+
+    monkeypatch.setattr(Signer, "sign", sign)
+    monkeypatch.setattr(VerifiedCache, "check", lambda self, tx: True)
+    result = one_run()
+    assert kinds(result) == {"tx_signature"}, result.violations
 
 
 def test_a_run_where_nothing_commits_fails_liveness_not_safety() -> None:
