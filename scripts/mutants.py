@@ -16,7 +16,7 @@ that fails anyway proves nothing, so a red baseline stops the run.
 
     python scripts/mutants.py            # every mutant, 2 at a time; `make mutants`
     python scripts/mutants.py --list     # names, files and tests
-    python scripts/mutants.py -k dividend_sort_by_name   # the mutants whose name contains it
+    python scripts/mutants.py -k dividend_largest   # the mutants whose name contains it
 
 The last line is `N passed, M failed`: N killed, M survived, stale or in error. Add a mutant
 whenever a rule is added (market and surveillance rules included), and keep each one's test
@@ -463,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     assert len(set(names)) == len(names), "mutant names are unique"
     if args.list:
         for m in chosen:
-            print(f"{m.name}\n    {m.paths[0]}\n    tests: {' '.join(m.tests)}")
+            path = next((p for p in m.paths if (ROOT / p).exists()), " or ".join(m.paths))
+            print(f"{m.name}\n    {path}\n    tests: {' '.join(m.tests)}")
         print(f"{len(chosen)} mutants")
         return 0
     if not chosen:
