@@ -2,7 +2,7 @@
 
 Public entry points used by the node and genesis:
 - `DEFAULT_PARAMS`: chain parameters the contracts read through `ctx.params` (fixed in genesis).
-- `builtin_registry(params)`: a Registry holding identity, token, cash and dividend.
+- `builtin_registry(params)`: a Registry holding identity, token, cash, dividend and market.
 - `genesis_state(orgs, params)`: the initial state (full key -> canonical bytes) that registers
   each organisation admin `{"name", "role", "account"}` in the identity contract.
 - `check_params(params)`: the merged parameters, or ValueError naming the one at fault.
@@ -13,7 +13,9 @@ The contracts (each module's docstring has its key layout, methods and error cod
                          pause, forced transfer, key recovery, redemption, documents
 - `chaincode.compliance` the transfer and issuance rules as pure functions (no state)
 - `chaincode.cash`       the KRW deposit token of the settlement bank
-- `chaincode.dividend`   record-date snapshot, exact pro-rata shares, withholding, paged pay
+- `chaincode.dividend`   escrowed declarations, the register at the record height (from the
+                         chain's history), exact pro-rata shares, withholding, bounded steps
+- `chaincode.market`     order book per token, fills settled delivery versus payment in cash
 
 Error codes (stable; receipts carry them):
 
@@ -24,18 +26,23 @@ Error codes (stable; receipts carry them):
 | UNKNOWN_METHOD, READ_ONLY, INTERNAL | the runtime |
 | FORBIDDEN | a query the caller may not read (RPC 403) |
 | ALREADY_REGISTERED, NOT_REGISTERED, ACCOUNT_REVOKED | identity (and token.recover) |
+| BAD_CONSENT | identity.register |
 | UNKNOWN_TOKEN, TOKEN_EXISTS, CAP_TOO_HIGH, CAP_BELOW_ISSUED | token |
 | TOKEN_PAUSED, INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED, |  |
 | AML_BLOCKED, LOCKUP_ACTIVE, INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, |  |
 | MAX_HOLDERS_EXCEEDED, HOLDING_LIMIT_EXCEEDED, INVESTMENT_LIMIT_EXCEEDED | token.transfer and |
 |  | can_transfer, in this order (INSUFFICIENT_BALANCE also cash, redeem, force_transfer) |
-| NOT_APPROVED, CAP_EXCEEDED (+ the recipient codes above) | token.issue |
+| NOT_APPROVED, CAP_EXCEEDED, LOCKUP_LOTS_EXCEEDED (+ the recipient codes above) | token.issue |
 | NO_HOLDING, FROZEN_EXCEEDS_BALANCE, UNFREEZE_EXCEEDS_FROZEN | token.freeze / unfreeze |
 | ALREADY_PAUSED, NOT_PAUSED | token.pause / unpause |
 | UNKNOWN_DOCUMENT, TOO_MANY_DOCUMENTS | token documents |
 | SUPPLY_OVERFLOW | cash.mint |
-| NO_ENTITLED_HOLDERS, INSUFFICIENT_CASH, UNKNOWN_DIVIDEND, ALREADY_PAID, | dividend |
-| NO_TAX_ACCOUNT, NOT_ENTITLED | dividend |
+| AML_BLOCKED | also cash.transfer |
+| INSUFFICIENT_CASH | cash escrow (dividend.declare, market.place) |
+| NO_ENTITLED_HOLDERS, UNKNOWN_DIVIDEND, RECORD_DATE_PENDING, ALREADY_PAID, | dividend |
+| NO_TAX_ACCOUNT, NOT_ENTITLED, NOT_HELD | dividend |
+| MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER, PRICE_LIMIT, INSUFFICIENT_CASH, | market |
+| TOO_MANY_ORDERS, UNKNOWN_ORDER, ORDER_CLOSED, ALREADY_HALTED, NOT_HALTED | (+ transfer codes) |
 """
 
 from __future__ import annotations
@@ -47,12 +54,18 @@ from chaincode.runtime import ChaincodeError, Contract, Registry
 DEFAULT_PARAMS: dict[str, Any] = {
     # KRW a general investor may buy (net, valued at unit_price) across all tokens in 365 days.
     "general_investor_annual_limit": 100_000_000,
-    # Income-tax withholding in basis points by holder class; local tax is 10% of income tax.
-    "withholding_bps": {"resident": 1400, "non_resident": 2000, "corporate": 0},
+    # Income-tax withholding in basis points by tax class (chaincode.compliance.tax_class, from
+    # `legal_form` and `resident`); local tax is 10% of income tax on top.
+    "withholding_bps": {"resident_individual": 1400, "non_resident_individual": 2000,
+                        "domestic_corporation": 0, "foreign_corporation": 2000},
+    # The market contract: sessions, price band, tick, securities transaction tax
+    # (chaincode.market.check_market_params has the rules and the defaults).
+    "market": {"sessions": "always", "price_band_bps": 3000, "tick": 1, "trade_tax_bps": 0},
 }
 
 
-HOLDER_CLASSES = ("resident", "non_resident", "corporate")
+HOLDER_CLASSES = ("resident_individual", "non_resident_individual", "domestic_corporation",
+                  "foreign_corporation")
 
 
 def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -71,6 +84,9 @@ def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 9_090:
             # above 9090 bps income tax plus its 10% local tax would exceed the gross
             raise ValueError(f"withholding_bps.{klass} must be an integer in 0..9090")
+    from chaincode.market import check_market_params
+
+    merged["market"] = check_market_params(merged.get("market"))  # MarketParamsError
     return merged
 
 
@@ -78,9 +94,10 @@ def builtin_registry(params: dict[str, Any] | None = None) -> Registry:
     from chaincode.cash import Cash
     from chaincode.dividend import Dividend
     from chaincode.identity import Identity
+    from chaincode.market import Market
     from chaincode.token import Token
 
-    return Registry([Identity(), Token(), Cash(), Dividend()], check_params(params))
+    return Registry([Identity(), Token(), Cash(), Dividend(), Market()], check_params(params))
 
 
 def genesis_state(orgs: list[dict[str, str]], params: dict[str, Any] | None = None

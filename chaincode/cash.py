@@ -2,28 +2,40 @@
 
 Key layout (inside the `cash/` namespace):
 
-    bal/<account>   balance in won (present only while > 0)
-    supply          minted - burned
+    bal/<account>            balance in won, escrowed won included (present only while > 0)
+    escrowed/<account>       won of the balance held in open escrows (present only while > 0)
+    escrow/<ref>             one open escrow {"account", "amount"} (present only while > 0)
+    escrow_of/<account>/<ref>  1: the account's open escrows (key recovery moves them)
+    supply                   minted - burned
+
+Escrow: another contract sets cash aside under its own reference (`dividend/<id>`, an order
+id): the won stay in the account's balance but are not available (available = balance -
+escrowed) until the escrow pays them out (`escrow_pay`) or gives them back (`escrow_release`).
+Invariant: escrowed/<account> = the sum of the account's open escrows <= its balance.
 
 Methods:
 - `mint(to, amount)` — the bank; `to` must be verified (RECIPIENT_NOT_VERIFIED).
-- `burn(from, amount)` — the bank (INSUFFICIENT_BALANCE).
+- `burn(from, amount)` — the bank, from available cash (INSUFFICIENT_BALANCE).
 - `transfer(to, amount)` — between verified accounts; checks in the token contract's order:
-  INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED.
-- query `balance(account)` — the account, its broker, the bank, the regulator.
+  INSUFFICIENT_BALANCE (available cash), SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED,
+  AML_BLOCKED (either side `aml_risk: high`).
+- query `balance(account)` -> {balance, escrowed, available} — the account, its broker, the
+  bank, the regulator.
 - query `supply()` — the bank, the registrar, the regulator.
-- internal `move(from, to, amount, memo)` (dividend payments: no verification, the paying
-  contract has checked), `balance_of(account)`, `recover(old, new)` (token.recover).
+- internal `move(from, to, amount, memo)` (from available cash; no verification, the calling
+  contract has checked), `balance_of(account)` (available cash), `escrow(ref, account,
+  amount)` (INSUFFICIENT_CASH), `escrow_pay(ref, to, amount, memo)`, `escrow_release(ref,
+  amount)`, `escrow_amount(ref)`, `recover(old, new)` (token.recover: balance and escrows).
 
 Errors: UNAUTHORIZED, BAD_ARGS, INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED,
-RECIPIENT_NOT_VERIFIED, SUPPLY_OVERFLOW, FORBIDDEN.
+RECIPIENT_NOT_VERIFIED, AML_BLOCKED, INSUFFICIENT_CASH, SUPPLY_OVERFLOW, FORBIDDEN.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chaincode.compliance import is_verified
+from chaincode.compliance import is_aml_blocked, is_verified
 from chaincode.identity import caller_role, may_read_account, require_role
 from chaincode.runtime import (
     ChaincodeError,
@@ -46,17 +58,55 @@ def _balance(ctx: Context, account: str) -> int:
     return int(ctx.state.get(f"bal/{account}", 0))
 
 
+def _escrowed(ctx: Context, account: str) -> int:
+    return int(ctx.state.get(f"escrowed/{account}", 0))
+
+
+def _available(ctx: Context, account: str) -> int:
+    return _balance(ctx, account) - _escrowed(ctx, account)
+
+
 def _set_balance(ctx: Context, account: str, value: int) -> None:
-    assert value >= 0, "negative cash balance"
+    assert value >= _escrowed(ctx, account), "cash balance below its escrows"
+    _put_positive(ctx, f"bal/{account}", value)
+
+
+def _put_positive(ctx: Context, key: str, value: int) -> None:
+    assert value >= 0, f"negative {key}"
     if value == 0:
-        ctx.state.delete(f"bal/{account}")
+        ctx.state.delete(key)
     else:
-        ctx.state.put(f"bal/{account}", value)
+        ctx.state.put(key, value)
 
 
 def _move(ctx: Context, sender: str, to: str, amount: int) -> None:
     _set_balance(ctx, sender, _balance(ctx, sender) - amount)
     _set_balance(ctx, to, _balance(ctx, to) + amount)
+
+
+def _require_ref(ref: Any) -> str:
+    return require_str("ref", ref, 128)
+
+
+def _open_escrow(ctx: Context, ref: str) -> dict[str, Any]:
+    escrow: dict[str, Any] | None = ctx.state.get(f"escrow/{ref}")
+    assert escrow is not None, f"no open escrow {ref}"
+    return escrow
+
+
+def _take_from_escrow(ctx: Context, ref: str, amount: int) -> str:
+    """Reduce escrow `ref` by `amount` (the won become available again); its account."""
+    escrow = _open_escrow(ctx, ref)
+    account: str = escrow["account"]
+    assert 0 < amount <= escrow["amount"], "more than the escrow holds"
+    escrow["amount"] -= amount
+    if escrow["amount"] == 0:
+        ctx.state.delete(f"escrow/{ref}")
+        ctx.state.delete(f"escrow_of/{account}/{ref}")
+    else:
+        ctx.state.put(f"escrow/{ref}", escrow)
+    _put_positive(ctx, f"escrowed/{account}", _escrowed(ctx, account) - amount)
+    return account
 
 
 class Cash(Contract):
@@ -84,8 +134,9 @@ class Cash(Contract):
         holder = require_account("from", from_)
         amount = require_int("amount", amount, 1, MAX_AMOUNT)
         balance = _balance(ctx, holder)
-        if amount > balance:
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"balance {balance} < {amount}")
+        if amount > _available(ctx, holder):
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"available {_available(ctx, holder)} "
+                                 f"(balance {balance} - escrowed) < {amount}")
         supply = int(ctx.state.get("supply", 0)) - amount
         ctx.state.put("supply", supply)
         _set_balance(ctx, holder, balance - amount)
@@ -102,15 +153,20 @@ class Cash(Contract):
         if sender is not None and sender.get("status") == "active" \
                 and sender.get("role") == "regulator":
             raise ChaincodeError("UNAUTHORIZED", "the regulator writes nothing")
-        balance = _balance(ctx, ctx.caller)
-        if amount > balance:
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"balance {balance} < {amount}")
+        available = _available(ctx, ctx.caller)
+        if amount > available:
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"available {available} (balance "
+                                 f"{_balance(ctx, ctx.caller)} - escrowed) < {amount}")
         if not is_verified(sender, ctx.time):
             raise ChaincodeError("SENDER_NOT_VERIFIED", "the sender is unregistered, revoked "
                                  "or its KYC expired")
-        if not is_verified(ctx.identity(to), ctx.time):
+        recipient = ctx.identity(to)
+        if not is_verified(recipient, ctx.time):
             raise ChaincodeError("RECIPIENT_NOT_VERIFIED", "the recipient is unregistered, "
                                  "revoked or its KYC expired")
+        if is_aml_blocked(sender) or is_aml_blocked(recipient):
+            raise ChaincodeError("AML_BLOCKED", "an AML high-risk account is party to the "
+                                 "transfer")
         _move(ctx, ctx.caller, to, amount)
         ctx.emit("CashTransfer", {"from": ctx.caller, "to": to, "amount": amount, "memo": None})
         return {"from": ctx.caller, "to": to, "amount": amount}
@@ -121,7 +177,8 @@ class Cash(Contract):
         if not may_read_account(ctx, account, ctx.identity(account), "bank"):
             raise Forbidden("only the account, its broker, the bank and the regulator may read "
                             "a cash balance")
-        return {"account": account, "balance": _balance(ctx, account)}
+        return {"account": account, "balance": _balance(ctx, account),
+                "escrowed": _escrowed(ctx, account), "available": _available(ctx, account)}
 
     @query
     def supply(self, ctx: Context) -> dict[str, Any]:
@@ -133,23 +190,72 @@ class Cash(Contract):
 
     @internal
     def balance_of(self, ctx: Context, account: str) -> int:
-        return _balance(ctx, account)
+        """Available cash (balance less escrows)."""
+        return _available(ctx, account)
 
     @internal
     def move(self, ctx: Context, from_: str, to: str, amount: int, memo: str) -> None:
         amount = require_int("amount", amount, 1, MAX_AMOUNT)
         memo = require_str("memo", memo, 256)
-        if amount > _balance(ctx, from_):
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"{from_} has {_balance(ctx, from_)} "
-                                 f"KRW < {amount}")
+        if amount > _available(ctx, from_):
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"{from_} has {_available(ctx, from_)} "
+                                 f"KRW available < {amount}")
         _move(ctx, from_, to, amount)
         ctx.emit("CashTransfer", {"from": from_, "to": to, "amount": amount, "memo": memo})
 
     @internal
+    def escrow(self, ctx: Context, ref: str, account: str, amount: int) -> dict[str, Any]:
+        """Set `amount` of `account`'s available cash aside under `ref` (a new reference)."""
+        ref = _require_ref(ref)
+        amount = require_int("amount", amount, 1, MAX_AMOUNT)
+        assert ctx.state.get(f"escrow/{ref}") is None, f"escrow {ref} is already open"
+        available = _available(ctx, account)
+        if amount > available:
+            raise ChaincodeError("INSUFFICIENT_CASH", f"{account} has {available} KRW "
+                                 f"available < {amount}")
+        ctx.state.put(f"escrow/{ref}", {"account": account, "amount": amount})
+        ctx.state.put(f"escrow_of/{account}/{ref}", 1)
+        ctx.state.put(f"escrowed/{account}", _escrowed(ctx, account) + amount)
+        ctx.emit("CashEscrowed", {"ref": ref, "account": account, "amount": amount})
+        return {"ref": ref, "account": account, "amount": amount}
+
+    @internal
+    def escrow_pay(self, ctx: Context, ref: str, to: str, amount: int, memo: str) -> None:
+        """Pay `amount` out of escrow `ref` to `to` (no verification: the caller checked)."""
+        amount = require_int("amount", amount, 1, MAX_AMOUNT)
+        memo = require_str("memo", memo, 256)
+        account = _take_from_escrow(ctx, _require_ref(ref), amount)
+        _move(ctx, account, to, amount)
+        ctx.emit("CashTransfer", {"from": account, "to": to, "amount": amount, "memo": memo})
+
+    @internal
+    def escrow_release(self, ctx: Context, ref: str, amount: int) -> None:
+        """Give `amount` of escrow `ref` back to its account's available cash."""
+        amount = require_int("amount", amount, 1, MAX_AMOUNT)
+        account = _take_from_escrow(ctx, _require_ref(ref), amount)
+        ctx.emit("CashReleased", {"ref": ref, "account": account, "amount": amount})
+
+    @internal
+    def escrow_amount(self, ctx: Context, ref: str) -> int:
+        escrow = ctx.state.get(f"escrow/{ref}")
+        return 0 if escrow is None else int(escrow["amount"])
+
+    @internal
     def recover(self, ctx: Context, old: str, new: str) -> int:
+        """Every won of `old`, and its open escrows, to `new`."""
+        escrowed = _escrowed(ctx, old)
+        for key, _ in list(ctx.state.range(f"escrow_of/{old}/")):
+            ref = key[len(f"escrow_of/{old}/"):]
+            ctx.state.put(f"escrow/{ref}", dict(_open_escrow(ctx, ref), account=new))
+            ctx.state.delete(key)
+            ctx.state.put(f"escrow_of/{new}/{ref}", 1)
+        if escrowed:
+            ctx.state.delete(f"escrowed/{old}")
+            ctx.state.put(f"escrowed/{new}", _escrowed(ctx, new) + escrowed)
         amount = _balance(ctx, old)
         if amount:
-            _move(ctx, old, new, amount)
+            ctx.state.delete(f"bal/{old}")
+            _set_balance(ctx, new, _balance(ctx, new) + amount)
             ctx.emit("CashTransfer", {"from": old, "to": new, "amount": amount,
                                       "memo": "key recovery"})
         return amount

@@ -17,13 +17,27 @@ limit).
 
 Issuance checks, in order: NOT_APPROVED, RECIPIENT_NOT_VERIFIED, AML_BLOCKED,
 INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, MAX_HOLDERS_EXCEEDED, HOLDING_LIMIT_EXCEEDED,
-CAP_EXCEEDED.
+INVESTMENT_LIMIT_EXCEEDED, CAP_EXCEEDED, then LOCKUP_LOTS_EXCEEDED (the bound on lock-up lots
+below; PROTOCOL.md is silent on it).
 
-Investment window: purchases and sales of a general investor are kept per UTC day of block time
-(`day = time // DAY_MS`) as `[[day, net_krw], ...]`, ascending. The window at block time `now`
-is the 365 days `today - 364 .. today`; older days are pruned whenever a list is written, so a
-list never holds more than 365 entries. Net = purchases minus sales in the window (may be
-negative), valued at the token's `unit_price` at the time of each trade.
+Holders: `max_holders` counts investors, not the issuer's own holding: the token's holder
+counter includes the issuer, so the checks take `investors` (holders other than the issuer)
+and whether each side is the issuer.
+
+Lock-ups: each issuance to a holder starts a lot `[until_ms, units]` that ends exactly
+`lockup_ms` after the units arrived. Lots with the same expiry are one lot; lots are never
+merged otherwise (merging would move some units' expiry). At most MAX_LOCKS lots with different
+expiries are active per holding: an issuance that would need one more is refused
+(LOCKUP_LOTS_EXCEEDED) until the earliest lot expires. Units leaving a holding under a forced
+transfer or a redemption take the unlocked units first, then the earliest-expiring lots.
+
+Investment window: a general investor's counted purchases are kept per UTC day of block time
+(`day = time // DAY_MS`) as `[[day, krw], ...]`, ascending, every `krw` > 0. The window at block
+time `now` is the 365 days `today - 364 .. today`; older days are pruned whenever a list is
+written, so a list never holds more than 365 entries. Net = the sum in the window. A sale of
+value `v` offsets counted purchases only: it removes up to `v` from the entries, oldest first
+(first in, first out), so net never goes below zero and units that never counted (bought while
+professional, received by forced transfer) cannot make room for new purchases.
 """
 
 from __future__ import annotations
@@ -35,7 +49,8 @@ Holding = dict[str, Any]  # {"balance", "frozen", "locks": [[until_ms, amount], 
 
 DAY_MS = 86_400_000
 WINDOW_DAYS = 365
-MAX_LOCKS = 32  # lock-up entries per holding; beyond it the two earliest merge (later expiry)
+MAX_LOCKS = 256  # lock-up lots (distinct expiries) per holding: a daily issuance under a
+# lock-up of most of a year fits; a holding record stays under ~6 KB
 KRW_SATURATION = 2**62  # stored window sums are clamped to +-this so they always encode
 
 EMPTY_HOLDING: Holding = {"balance": 0, "frozen": 0, "locks": []}
@@ -63,11 +78,23 @@ def is_general_investor(record: dict[str, Any] | None) -> bool:
     return attr(record, "investor_type") == "general"
 
 
-def holder_class(record: dict[str, Any] | None) -> str:
-    """Withholding class: corporate investors, else resident / non-resident individuals."""
-    if attr(record, "investor_type") == "corporate":
-        return "corporate"
-    return "resident" if attr(record, "resident") is True else "non_resident"
+TAX_CLASSES = ("resident_individual", "non_resident_individual", "domestic_corporation",
+               "foreign_corporation")
+
+
+def tax_class(record: dict[str, Any] | None) -> str:
+    """Withholding class by what the tax law sees: `legal_form` and `resident` (for a
+    corporation: domestic). Organisation accounts (no `legal_form`: brokers, the bank, issuers,
+    ...) are domestic corporations. `investor_type` (the protection category) plays no part."""
+    if record is None:
+        return "non_resident_individual"  # unreachable for a holder; the highest rate
+    if record.get("role") != "investor" and attr(record, "legal_form") is None:
+        return "domestic_corporation"
+    corporation = attr(record, "legal_form") == "corporation"
+    resident = attr(record, "resident") is True
+    if corporation:
+        return "domestic_corporation" if resident else "foreign_corporation"
+    return "resident_individual" if resident else "non_resident_individual"
 
 
 # ---- holdings --------------------------------------------------------------------------------
@@ -81,31 +108,44 @@ def locked_amount(holding: Holding, now: int) -> int:
 
 
 def available(holding: Holding) -> int:
-    return int(holding["balance"] - holding["frozen"])
+    """Units free to move: balance - frozen - units escrowed for open sell orders (`on_order`,
+    attached by token.load_holding, never stored in the holding record)."""
+    return max(0, int(holding["balance"] - holding["frozen"] - holding.get("on_order", 0)))
 
 
 def transferable(holding: Holding, now: int) -> int:
     return max(0, available(holding) - locked_amount(holding, now))
 
 
+def can_add_lock(locks: list[list[int]], until: int, now: int) -> bool:
+    """Whether a lot ending at `until` fits (same expiry as an active lot, or room for one)."""
+    active = active_locks(locks, now)
+    return any(lock_until == until for lock_until, _ in active) or len(active) < MAX_LOCKS
+
+
 def add_lock(locks: list[list[int]], until: int, amount: int, now: int) -> list[list[int]]:
-    """Locks (active only, sorted by expiry) with `amount` more locked until `until`."""
+    """Locks (active only, sorted by expiry) with `amount` more locked until `until`. Only a
+    lot with the same expiry is merged; the caller checked `can_add_lock`."""
     merged: dict[int, int] = {}
     for lock_until, lock_amount in [*active_locks(locks, now), [until, amount]]:
         merged[lock_until] = merged.get(lock_until, 0) + lock_amount
     result = [[lock_until, merged[lock_until]] for lock_until in sorted(merged)]
-    while len(result) > MAX_LOCKS:  # keep the list bounded, never unlocking anything early
-        (_, first), (second_until, second) = result[0], result[1]
-        result[0:2] = [[second_until, first + second]]
+    assert len(result) <= MAX_LOCKS, "add_lock beyond MAX_LOCKS (check can_add_lock first)"
     return result
 
 
-def take_units(holding: Holding, amount: int, now: int) -> Holding:
-    """The holding after `amount` units leave it regardless of freeze and lock-up (forced
-    transfer, redemption): unlocked units go first, then the earliest-expiring locks; frozen
-    is clamped to the new balance."""
+def take_units(holding: Holding, amount: int, now: int, *, frozen_first: bool) -> Holding:
+    """The holding after `amount` units leave it regardless of lock-up: unlocked units go
+    first, then the earliest-expiring locks. A forced transfer (`frozen_first`) takes frozen
+    units first and the freeze goes with them; a redemption takes only unfrozen units, so
+    the freeze stays."""
     balance = holding["balance"] - amount
     assert balance >= 0, "take_units: more than the balance"
+    frozen = holding["frozen"]
+    if frozen_first:
+        frozen = max(0, frozen - amount)
+    else:
+        assert amount <= holding["balance"] - frozen, "take_units: frozen units taken"
     locks = active_locks(holding["locks"], now)
     excess = sum(lock_amount for _, lock_amount in locks) - balance
     trimmed: list[list[int]] = []
@@ -114,16 +154,7 @@ def take_units(holding: Holding, amount: int, now: int) -> Holding:
         excess -= cut
         if lock_amount - cut > 0:
             trimmed.append([until, lock_amount - cut])
-    return {"balance": balance, "frozen": min(holding["frozen"], balance), "locks": trimmed}
-
-
-def merge_holdings(first: Holding, second: Holding, now: int) -> Holding:
-    """Both holdings in one account (key recovery)."""
-    locks = active_locks(first["locks"], now)
-    for until, amount in active_locks(second["locks"], now):
-        locks = add_lock(locks, until, amount, now)
-    return {"balance": first["balance"] + second["balance"],
-            "frozen": first["frozen"] + second["frozen"], "locks": locks}
+    return {"balance": balance, "frozen": frozen, "locks": trimmed}
 
 
 # ---- investment window -----------------------------------------------------------------------
@@ -138,14 +169,36 @@ def window_net(entries: list[list[int]], now: int) -> int:
 
 
 def window_add(entries: list[list[int]], now: int, krw: int) -> list[list[int]]:
-    """Entries pruned to the window at `now`, with `krw` added to today's entry."""
+    """Entries pruned to the window at `now`, with a counted purchase of `krw` >= 0 added to
+    today's entry."""
+    assert krw >= 0, "window_add takes purchases; sales go through window_offset"
     start, today = window_start_day(now), now // DAY_MS
     kept = [[day, value] for day, value in entries if day >= start]
     if kept and kept[-1][0] == today:
         kept[-1][1] = _saturate(kept[-1][1] + krw)
     else:
         kept.append([today, _saturate(krw)])
-    return [entry for entry in kept if entry[1] != 0]
+    return [entry for entry in kept if entry[1] > 0]
+
+
+def window_offset(entries: list[list[int]], now: int, krw: int) -> list[list[int]]:
+    """Entries pruned to the window at `now`, with a sale of `krw` offsetting counted
+    purchases oldest first; what the window does not hold is not offset (net stays >= 0)."""
+    assert krw >= 0
+    kept = [[day, value] for day, value in entries if day >= window_start_day(now)]
+    for entry in kept:
+        cut = min(entry[1], krw)
+        entry[1] -= cut
+        krw -= cut
+    return [entry for entry in kept if entry[1] > 0]
+
+
+def merge_windows(first: list[list[int]], second: list[list[int]]) -> list[list[int]]:
+    """Both windows day by day (key recovery)."""
+    merged: dict[int, int] = {}
+    for day, krw in [*first, *second]:
+        merged[day] = _saturate(merged.get(day, 0) + krw)
+    return [[day, merged[day]] for day in sorted(merged) if merged[day] > 0]
 
 
 def _saturate(value: int) -> int:
@@ -163,8 +216,11 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
                    sender: dict[str, Any] | None, recipient: dict[str, Any] | None,
                    sender_holding: Holding, recipient_holding: Holding,
                    recipient_net: int, recipient_issuer_net: int,
-                   general_limit: int) -> Verdict | None:
-    """Why `amount` units of `token` may not move from sender to recipient, or None."""
+                   general_limit: int, investors: int, sender_is_issuer: bool,
+                   recipient_is_issuer: bool, price: int | None = None) -> Verdict | None:
+    """Why `amount` units of `token` may not move from sender to recipient, or None.
+    `investors`: holders other than the issuer. `price` (KRW per unit) values the purchase
+    for the investment limits: a market fill's trade price; `unit_price` when None."""
     rules = token["rules"]
     if token["paused"]:
         return "TOKEN_PAUSED", f"{token['symbol']} is paused"
@@ -185,30 +241,23 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
     verdict = _check_recipient_rules(token, rules, recipient)
     if verdict is not None:
         return verdict
-    leaves = sender_holding["balance"] == amount
-    joins = recipient_holding["balance"] == 0
-    holders_after = token["holders"] + int(joins) - int(leaves)
-    if rules["max_holders"] and holders_after > rules["max_holders"] and joins and not leaves:
-        return ("MAX_HOLDERS_EXCEEDED", f"{token['symbol']} allows at most "
-                f"{rules['max_holders']} holders")
+    leaves = sender_holding["balance"] == amount and not sender_is_issuer
+    joins = recipient_holding["balance"] == 0 and not recipient_is_issuer
+    investors_after = investors + int(joins) - int(leaves)
+    if rules["max_holders"] and investors_after > rules["max_holders"] and joins and not leaves:
+        return _max_holders_verdict(token)
     if _over_holding_limit(token, recipient_holding["balance"] + amount):
         return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
-    if is_general_investor(recipient):
-        value = amount * token["unit_price"]
-        if limit_exceeded(recipient_net, value, general_limit):
-            return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor's net purchases in 365 "
-                    f"days may not exceed {general_limit} KRW (now {recipient_net}, this "
-                    f"{value})")
-        if limit_exceeded(recipient_issuer_net, value, rules["issuer_annual_limit"]):
-            return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor may buy at most "
-                    f"{rules['issuer_annual_limit']} KRW of this issuer's tokens in 365 days "
-                    f"(now {recipient_issuer_net}, this {value})")
-    return None
+    return _check_investment_limits(token, amount, recipient, recipient_net,
+                                    recipient_issuer_net, general_limit, price)
 
 
 def check_issue(*, token: dict[str, Any], amount: int, now: int,
-                recipient: dict[str, Any] | None, recipient_holding: Holding) -> Verdict | None:
-    """Why `amount` units of `token` may not be issued to the recipient, or None."""
+                recipient: dict[str, Any] | None, recipient_holding: Holding,
+                recipient_net: int, recipient_issuer_net: int, general_limit: int,
+                investors: int, recipient_is_issuer: bool) -> Verdict | None:
+    """Why `amount` units of `token` may not be issued to the recipient, or None.
+    `investors`: holders other than the issuer."""
     rules = token["rules"]
     if token["cap"] is None:
         return "NOT_APPROVED", f"the registrar has not approved an issuance cap for " \
@@ -221,15 +270,86 @@ def check_issue(*, token: dict[str, Any], amount: int, now: int,
     verdict = _check_recipient_rules(token, rules, recipient)
     if verdict is not None:
         return verdict
-    if (rules["max_holders"] and recipient_holding["balance"] == 0
-            and token["holders"] + 1 > rules["max_holders"]):
-        return ("MAX_HOLDERS_EXCEEDED", f"{token['symbol']} allows at most "
-                f"{rules['max_holders']} holders")
+    if (rules["max_holders"] and recipient_holding["balance"] == 0 and not recipient_is_issuer
+            and investors + 1 > rules["max_holders"]):
+        return _max_holders_verdict(token)
     if _over_holding_limit(token, recipient_holding["balance"] + amount):
         return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
+    verdict = _check_investment_limits(token, amount, recipient, recipient_net,
+                                       recipient_issuer_net, general_limit)
+    if verdict is not None:
+        return verdict
     if token["issued"] + amount > token["cap"]:
         return ("CAP_EXCEEDED", f"issued {token['issued']} + {amount} > cap {token['cap']}")
+    until = now + rules["lockup_ms"]
+    if rules["lockup_ms"] and not can_add_lock(recipient_holding["locks"], until, now):
+        return ("LOCKUP_LOTS_EXCEEDED", f"the recipient already has {MAX_LOCKS} lock-up lots "
+                f"of {token['symbol']} with other expiries; issue again once the earliest "
+                "ends")
     return None
+
+
+def _max_holders_verdict(token: dict[str, Any]) -> Verdict:
+    return ("MAX_HOLDERS_EXCEEDED", f"{token['symbol']} allows at most "
+            f"{token['rules']['max_holders']} investors (the issuer's own holding aside)")
+
+
+def _check_investment_limits(token: dict[str, Any], amount: int,
+                             recipient: dict[str, Any] | None, recipient_net: int,
+                             recipient_issuer_net: int, general_limit: int,
+                             price: int | None = None) -> Verdict | None:
+    """A general investor's purchase, valued at unit_price (a market fill: at `price`),
+    against both 365-day limits."""
+    if not is_general_investor(recipient):
+        return None
+    value = amount * (token["unit_price"] if price is None else price)
+    if limit_exceeded(recipient_net, value, general_limit):
+        return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor's net purchases in 365 "
+                f"days may not exceed {general_limit} KRW (now {recipient_net}, this "
+                f"{value})")
+    issuer_limit = token["rules"]["issuer_annual_limit"]
+    if limit_exceeded(recipient_issuer_net, value, issuer_limit):
+        return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor may buy at most "
+                f"{issuer_limit} KRW of this issuer's tokens in 365 days "
+                f"(now {recipient_issuer_net}, this {value})")
+    return None
+
+
+# ---- market orders (chaincode.market): the transfer checks that can be known at order time --
+
+def check_seller(*, token: dict[str, Any], amount: int, now: int,
+                 sender: dict[str, Any] | None, sender_holding: Holding) -> Verdict | None:
+    """A sell order's seller-side checks, in check_transfer's order: TOKEN_PAUSED,
+    INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, AML_BLOCKED (the seller), LOCKUP_ACTIVE."""
+    if token["paused"]:
+        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
+    if amount > available(sender_holding):
+        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
+                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
+                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
+    if not is_verified(sender, now):
+        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
+    if is_aml_blocked(sender):
+        return "AML_BLOCKED", "the seller is AML high-risk"
+    if amount > transferable(sender_holding, now):
+        return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
+                f"lock-up ({locked_amount(sender_holding, now)} locked)")
+    return None
+
+
+def check_buyer(*, token: dict[str, Any], now: int,
+                recipient: dict[str, Any] | None) -> Verdict | None:
+    """A buy order's recipient-side checks, in check_transfer's order: TOKEN_PAUSED (no fill
+    could settle), RECIPIENT_NOT_VERIFIED, AML_BLOCKED (the buyer), INVESTOR_TYPE_NOT_ALLOWED,
+    COUNTRY_NOT_ALLOWED. The holding checks run at each fill (check_transfer)."""
+    if token["paused"]:
+        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
+    if not is_verified(recipient, now):
+        return ("RECIPIENT_NOT_VERIFIED",
+                "the recipient is unregistered, revoked or its KYC expired")
+    if is_aml_blocked(recipient):
+        return "AML_BLOCKED", "the buyer is AML high-risk"
+    return _check_recipient_rules(token, token["rules"], recipient)
 
 
 def _check_recipient_rules(token: dict[str, Any], rules: dict[str, Any],

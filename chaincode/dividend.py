@@ -1,42 +1,83 @@
-"""The dividend contract: record-date snapshot, exact pro-rata shares, withholding, paged pay.
+"""The dividend contract: escrowed declarations, a register at the record height, exact pro-rata
+shares, withholding by tax class, bounded steps.
 
-`declare(symbol, total)` snapshots the token's holders as of the declaring block (the record
-date; the issuer and zero balances are not entitled), computes every holder's gross share with
-the largest-remainder rule and its withholding by the holder class at the record date, and
-stores one entitlement per holder. `pay(dividend_id, max_holders)` pays the next `max_holders`
-entitlements in snapshot order (account order) from the issuer's cash: net to the holder
-(to its successor when its key was recovered since), income + local tax to the `tax` account.
+A dividend goes through these states (`status`):
 
-Arithmetic (integers only, PROTOCOL.md):
-    gross_i      = floor(total * balance_i / entitled), then the `total - sum(gross)` remaining
+    pending      declared, `total` escrowed from the issuer's cash; the record height is not
+                 known yet (`record_time` is still ahead of every block)
+    registering  the record height is fixed; `pay` steps copy the register from the state as of
+                 the end of that block (the chain's history), a page at a time
+    allocating   every holder has its floor share; `pay` steps hand the remaining won out one
+                 each in remainder order
+    paying       `pay` steps settle entitlements in register order
+    done         every entitlement settled (held nets stay in the escrow until released)
+    cancelled    nobody was entitled at the record height; the escrow went back to the issuer
+
+Record height (PROTOCOL.md): the last block whose time is before `record_time`; the register is
+the state at the end of that block, so it equals `/v1/audit/captable?at=<record_height>` holder
+for holder (both read the same history). `record_time` defaults to the declaring block's time
+(then the record height is already in the past and is fixed by `declare`); a later
+`record_time` announces the record date ahead, and the record height is fixed by the begin-block
+hook of the first block whose time reaches it (its previous block is the record height), or by
+the first `pay` after that, whichever comes first. `get` reports `record_height` once fixed;
+`pay` before that answers RECORD_DATE_PENDING.
+
+Arithmetic (integers only, PROTOCOL.md), with entitled = the units at the record height less
+the issuer's own:
+    gross_i      = floor(total * balance_i / entitled), then the `total - sum(floor)` remaining
                    won go one each to the largest remainders `total * balance_i mod entitled`
                    (ties: lower account id), so sum(gross) == total
-    income_tax_i = floor(gross_i * it_bps / 10000)   it_bps = params.withholding_bps[class]
+    income_tax_i = floor(gross_i * it_bps / 10000)   it_bps = params.withholding_bps[class],
+                   class from the holder's identity record at the record height
+                   (chaincode.compliance.tax_class)
     local_tax_i  = floor(income_tax_i / 10)
     net_i        = gross_i - income_tax_i - local_tax_i
 
-Cash: `declare` requires the issuer's cash to cover the whole total (INSUFFICIENT_CASH), and
-every `pay` page checks again that it covers the page's gross before moving anything, so a page
-is paid whole or not at all.
+Bounded work: `declare` does a constant amount of work. Each `pay(dividend_id, max_holders)`
+spends at most `max_holders` steps, in order: registering holders (one step each), handing out
+remaining won (one step each), settling entitlements (one step each); a call may finish one
+phase and go on with the next. The remainder order comes from an index whose keys sort by
+(-remainder, account), so no step ever sorts the whole register.
+
+Cash: the whole `total` is escrowed at `declare` (cash escrow `dividend/<id>`, INSUFFICIENT_CASH
+otherwise), so every declared dividend can be paid. Settling an entitlement pays the net from
+the escrow to the holder (to its successor when its key was recovered since) and the
+withholding to the `tax` account. The net of a holder that is revoked, AML high-risk, or whose
+units of this token are frozen is held in the escrow (entitlement status `held`) until the
+registrar `release(dividend_id, account)`s it.
+
+Decisions where PROTOCOL.md is silent:
+- `record_time` is at most MAX_RECORD_AHEAD_MS after the declaring block (BAD_ARGS).
+- A dividend whose record height has nobody entitled is `cancelled` and its escrow released;
+  `pay` on it answers NO_ENTITLED_HOLDERS (as `declare` does when the record height is known).
+- The declaration's `income_tax`, `local_tax` and `net` are those of the entitlements settled
+  so far (final once `done`); `paid_count` counts settled entitlements (paid or held),
+  `paid_gross` their gross, `paid_net` the net actually paid to holders (released nets
+  included), `held_net` the net still held.
+- The withholding of a held entitlement is paid to `tax` when it is settled; only its net waits.
 
 Key layout (inside the `dividend/` namespace; ids are 12-digit, indexes 9-digit, zero-padded):
 
-    next_id                          the last dividend id issued
-    div/<id>                         the declaration, with running payment totals
-    sym/<symbol>/<id>                the token's dividends, in declaration order
-    ent/<id>/<index>                 one entitlement: account, balance, class, it_bps, gross,
-                                     income_tax, local_tax, net, paid, paid_to, paid_height
-    acc/<id>/<account>               account -> index
+    next_id                              the last dividend id issued
+    div/<id>                             the declaration, with its progress and running totals
+    sym/<symbol>/<id>                    the token's dividends, in declaration order
+    pending/<record_time:016d>/<id>      1 while the record height is not fixed
+    ent/<id>/<index>                     one entitlement: account, balance, class, it_bps, gross,
+                                         income_tax, local_tax, net, status (registered | paid |
+                                         held), paid, paid_to, paid_height, released_height
+    acc/<id>/<account>                   account -> index
+    rem/<id>/<entitled-1-remainder:020d>/<account>   1: the remainder order (remainder > 0)
 
 Errors: UNAUTHORIZED, BAD_ARGS, UNKNOWN_TOKEN, NO_ENTITLED_HOLDERS, INSUFFICIENT_CASH,
-UNKNOWN_DIVIDEND, ALREADY_PAID, NO_TAX_ACCOUNT, NOT_ENTITLED, FORBIDDEN.
+UNKNOWN_DIVIDEND, RECORD_DATE_PENDING, ALREADY_PAID, NO_TAX_ACCOUNT, NOT_ENTITLED, NOT_HELD,
+FORBIDDEN.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chaincode.compliance import holder_class
+from chaincode.compliance import DAY_MS, is_aml_blocked, tax_class
 from chaincode.identity import (
     caller_role,
     may_read_account,
@@ -48,6 +89,7 @@ from chaincode.runtime import (
     Context,
     Contract,
     Forbidden,
+    begin_block,
     query,
     require_account,
     require_int,
@@ -55,12 +97,16 @@ from chaincode.runtime import (
 )
 from chaincode.token import MAX_AMOUNT, require_symbol
 
-MAX_PAY_PAGE = 1000  # entitlements paid by one transaction
+MAX_PAY_PAGE = 1000  # steps (holders registered, won handed out, entitlements settled) per pay
 MAX_RECOVERY_HOPS = 16  # successors followed when a holder's key was recovered
+MAX_FIXED_PER_BLOCK = 64  # record heights the begin-block hook fixes per block (pay does too)
+MAX_RECORD_AHEAD_MS = 366 * DAY_MS
+TIME_DIGITS = 16
 
 
 def compute_gross_shares(total: int, holdings: list[tuple[str, int]]) -> list[int]:
-    """Largest-remainder split of `total` won by balance; sums to `total` exactly."""
+    """Largest-remainder split of `total` won by balance; sums to `total` exactly. (The
+    contract computes the same in bounded steps; this is the reference for the tests.)"""
     entitled = sum(balance for _, balance in holdings)
     assert entitled > 0 and all(balance > 0 for _, balance in holdings)
     shares = [total * balance // entitled for _, balance in holdings]
@@ -84,109 +130,299 @@ def _id_key(dividend_id: int) -> str:
     return f"{dividend_id:012d}"
 
 
+def _escrow_ref(dividend_id: int) -> str:
+    return f"dividend/{_id_key(dividend_id)}"
+
+
+def _entry_key(key: str, index: int) -> str:
+    return f"ent/{key}/{index:09d}"
+
+
 class Dividend(Contract):
     name = "dividend"
 
+    # ---- declare -----------------------------------------------------------------------------
+
     @transaction
-    def declare(self, ctx: Context, symbol: Any, total: Any) -> dict[str, Any]:
+    def declare(self, ctx: Context, symbol: Any, total: Any, record_time: Any = None
+                ) -> dict[str, Any]:
         require_role(ctx, "issuer")
         symbol = require_symbol(symbol)
         total = require_int("total", total, 1, MAX_AMOUNT)
+        if record_time is None:
+            record_time = ctx.time
+        record_time = require_int("record_time", record_time, 0, 10**TIME_DIGITS - 1)
+        if not ctx.time <= record_time <= ctx.time + MAX_RECORD_AHEAD_MS:
+            raise ChaincodeError("BAD_ARGS", "record_time is never before the declaring "
+                                 f"block's time ({ctx.time}) nor more than "
+                                 f"{MAX_RECORD_AHEAD_MS} ms after it")
         token = self._token(ctx, symbol)
         if token["issuer"] != ctx.caller:
             raise ChaincodeError("UNAUTHORIZED", f"only the issuer of {symbol} may declare")
-        holdings = [(account, balance)
-                    for account, balance in ctx.call("token", "snapshot", symbol=symbol)]
-        if not holdings:
-            raise ChaincodeError("NO_ENTITLED_HOLDERS", f"{symbol} has no entitled holders")
-        cash = ctx.call("cash", "balance_of", account=ctx.caller)
-        if cash < total:
-            raise ChaincodeError("INSUFFICIENT_CASH", f"the issuer has {cash} KRW < {total}")
+        record_height, facts = None, None
+        if record_time <= ctx.time:  # the record height is already in the past
+            record_height = ctx.last_height_before(record_time)
+            facts = ctx.call_at(record_height, "token", "register_facts", symbol=symbol)
+            if facts["entitled"] <= 0:
+                raise ChaincodeError("NO_ENTITLED_HOLDERS", f"{symbol} has no entitled holders "
+                                     f"at the record height {record_height}")
         dividend_id = int(ctx.state.get("next_id", 0)) + 1
+        ctx.call("cash", "escrow", ref=_escrow_ref(dividend_id), account=ctx.caller,
+                 amount=total)  # INSUFFICIENT_CASH
         ctx.state.put("next_id", dividend_id)
         key = _id_key(dividend_id)
-        rates = ctx.params["withholding_bps"]
-        totals = {"gross": 0, "income_tax": 0, "local_tax": 0, "net": 0}
-        shares = compute_gross_shares(total, holdings)
-        for index, ((account, balance), gross) in enumerate(zip(holdings, shares, strict=True)):
-            klass = holder_class(ctx.identity(account))
-            it_bps = int(rates[klass])
-            income_tax, local_tax, net = compute_withholding(gross, it_bps)
-            ctx.state.put(f"ent/{key}/{index:09d}", {
-                "index": index, "account": account, "balance": balance, "class": klass,
-                "it_bps": it_bps, "gross": gross, "income_tax": income_tax,
-                "local_tax": local_tax, "net": net, "paid": False, "paid_to": None,
-                "paid_height": None})
-            ctx.state.put(f"acc/{key}/{account}", index)
-            for name, value in (("gross", gross), ("income_tax", income_tax),
-                                ("local_tax", local_tax), ("net", net)):
-                totals[name] += value
-        assert totals["gross"] == total
         declaration = {
             "dividend_id": dividend_id, "symbol": symbol, "issuer": ctx.caller, "total": total,
-            "entitled": sum(balance for _, balance in holdings), "holders": len(holdings),
-            "record_height": ctx.height, "record_time": ctx.time, "declared_tx": ctx.tx_id,
-            "income_tax": totals["income_tax"], "local_tax": totals["local_tax"],
-            "net": totals["net"], "paid_count": 0, "paid_gross": 0, "paid_income_tax": 0,
-            "paid_local_tax": 0, "paid_net": 0, "done": False}
-        ctx.state.put(f"div/{key}", declaration)
+            "record_time": record_time, "record_height": None, "status": "pending",
+            "entitled": None, "holders": None, "registered": 0, "register_after": "",
+            "floor_sum": 0, "left": None, "allocated": 0, "allocate_after": "",
+            "declared_height": ctx.height, "declared_time": ctx.time, "declared_tx": ctx.tx_id,
+            "income_tax": 0, "local_tax": 0, "net": 0, "paid_count": 0, "paid_gross": 0,
+            "paid_income_tax": 0, "paid_local_tax": 0, "paid_net": 0, "held_count": 0,
+            "held_net": 0, "released_count": 0, "done": False}
         ctx.state.put(f"sym/{symbol}/{key}", dividend_id)
-        ctx.emit("DividendDeclared", {
-            "dividend_id": dividend_id, "symbol": symbol, "total": total,
-            "entitled": declaration["entitled"], "holders": len(holdings),
-            "record_height": ctx.height})
+        ctx.emit("DividendDeclared", {"dividend_id": dividend_id, "symbol": symbol,
+                                      "total": total, "record_time": record_time})
+        if record_height is not None and facts is not None:
+            self._fix(ctx, declaration, record_height, facts)
+        else:
+            ctx.state.put(f"pending/{record_time:0{TIME_DIGITS}d}/{key}", dividend_id)
+        ctx.state.put(f"div/{key}", declaration)
         return declaration
+
+    def _fix(self, ctx: Context, declaration: dict[str, Any], record_height: int,
+             facts: dict[str, Any]) -> None:
+        """Fix the record height (and what the register needs) into `declaration`."""
+        declaration["record_height"] = record_height
+        dividend_id = declaration["dividend_id"]
+        if facts["entitled"] <= 0:
+            declaration["status"] = "cancelled"
+            ctx.call("cash", "escrow_release", ref=_escrow_ref(dividend_id),
+                     amount=declaration["total"])
+            ctx.emit("DividendCancelled", {"dividend_id": dividend_id,
+                                           "symbol": declaration["symbol"],
+                                           "record_height": record_height,
+                                           "reason": "nobody entitled at the record height"})
+            return
+        declaration.update(status="registering", entitled=facts["entitled"],
+                           holders=facts["holders"])
+        ctx.emit("RecordDateFixed", {"dividend_id": dividend_id,
+                                     "symbol": declaration["symbol"],
+                                     "record_height": record_height,
+                                     "entitled": facts["entitled"],
+                                     "holders": facts["holders"]})
+
+    def _fix_due(self, ctx: Context, declaration: dict[str, Any]) -> None:
+        """Fix a pending declaration whose record time this block has reached."""
+        assert declaration["status"] == "pending" and declaration["record_time"] <= ctx.time
+        record_height = ctx.last_height_before(declaration["record_time"])
+        facts = ctx.call_at(record_height, "token", "register_facts",
+                            symbol=declaration["symbol"])
+        ctx.state.delete(f"pending/{declaration['record_time']:0{TIME_DIGITS}d}/"
+                         f"{_id_key(declaration['dividend_id'])}")
+        self._fix(ctx, declaration, record_height, facts)
+
+    @begin_block
+    def fix_record_heights(self, ctx: Context) -> int:
+        """At the start of a block: fix the record height of every pending dividend whose
+        `record_time` this block's time reached (at most MAX_FIXED_PER_BLOCK; any left over
+        are fixed by the next block or by `pay`, to the same height)."""
+        due: list[int] = []
+        for key, dividend_id in ctx.state.range("pending/"):
+            if int(key.split("/")[1]) > ctx.time or len(due) == MAX_FIXED_PER_BLOCK:
+                break
+            due.append(dividend_id)
+        for dividend_id in due:
+            declaration = self._declaration(ctx, dividend_id)
+            self._fix_due(ctx, declaration)
+            ctx.state.put(f"div/{_id_key(dividend_id)}", declaration)
+        return len(due)
+
+    # ---- pay: register, allocate, settle -----------------------------------------------------
 
     @transaction
     def pay(self, ctx: Context, dividend_id: Any, max_holders: Any) -> dict[str, Any]:
         require_role(ctx, "issuer")
         dividend_id = require_int("dividend_id", dividend_id, 1)
-        page = require_int("max_holders", max_holders, 1, MAX_PAY_PAGE)
+        budget = require_int("max_holders", max_holders, 1, MAX_PAY_PAGE)
         declaration = self._declaration(ctx, dividend_id)
         token = self._token(ctx, declaration["symbol"])
         if token["issuer"] != ctx.caller:
             raise ChaincodeError("UNAUTHORIZED", "only the token's issuer may pay")
-        if declaration["done"]:
+        was_cancelled = declaration["status"] == "cancelled"
+        if declaration["status"] == "pending" and declaration["record_time"] <= ctx.time:
+            self._fix_due(ctx, declaration)  # may cancel it: then this call commits that
+        status = declaration["status"]
+        if status == "pending":
+            raise ChaincodeError("RECORD_DATE_PENDING", f"the record date of dividend "
+                                 f"{dividend_id} is {declaration['record_time']}; no block has "
+                                 "reached it yet")
+        if was_cancelled:
+            raise ChaincodeError("NO_ENTITLED_HOLDERS", f"nobody was entitled to dividend "
+                                 f"{dividend_id} at its record height; it was cancelled")
+        if status == "done":
             raise ChaincodeError("ALREADY_PAID", f"dividend {dividend_id} is fully paid")
-        key = _id_key(dividend_id)
+        registered = self._register_step(ctx, declaration, budget)
+        allocated = self._allocate_step(ctx, declaration, budget - registered)
+        settled = self._settle_step(ctx, declaration, budget - registered - allocated)
+        ctx.state.put(f"div/{_id_key(dividend_id)}", declaration)
+        return {"dividend_id": dividend_id, "symbol": declaration["symbol"],
+                "status": declaration["status"], "registered": registered,
+                "allocated": allocated, "paid": settled["count"],
+                "paid_count": declaration["paid_count"], "holders": declaration["holders"],
+                "gross": settled["gross"], "withheld": settled["withheld"],
+                "held": settled["held"], "done": declaration["done"]}
+
+    def _register_step(self, ctx: Context, declaration: dict[str, Any], budget: int) -> int:
+        """Copy up to `budget` holders of the register from the record height."""
+        if declaration["status"] != "registering" or budget <= 0:
+            return 0
+        key = _id_key(declaration["dividend_id"])
+        height, total, entitled = (declaration["record_height"], declaration["total"],
+                                   declaration["entitled"])
+        rates = ctx.params["withholding_bps"]
+        rows = ctx.call_at(height, "token", "register_page", symbol=declaration["symbol"],
+                           after=declaration["register_after"], limit=budget)
+        for account, balance in rows:
+            index = declaration["registered"]
+            floor, remainder = divmod(total * balance, entitled)
+            klass = tax_class(ctx.call_at(height, "identity", "record", account=account))
+            ctx.state.put(_entry_key(key, index), {
+                "index": index, "account": account, "balance": balance, "class": klass,
+                "it_bps": int(rates[klass]), "gross": floor, "income_tax": None,
+                "local_tax": None, "net": None, "status": "registered", "paid": False,
+                "paid_to": None, "paid_height": None, "released_height": None})
+            ctx.state.put(f"acc/{key}/{account}", index)
+            if remainder:
+                ctx.state.put(f"rem/{key}/{entitled - 1 - remainder:020d}/{account}", 1)
+            declaration["floor_sum"] += floor
+            declaration["registered"] += 1
+            declaration["register_after"] = account
+        if declaration["registered"] == declaration["holders"]:
+            left = total - declaration["floor_sum"]
+            assert 0 <= left < declaration["holders"], "remainders do not add up"
+            declaration.update(left=left, status="allocating" if left else "paying")
+        else:
+            assert len(rows) == budget, "the register ended before its holder count"
+        return len(rows)
+
+    def _allocate_step(self, ctx: Context, declaration: dict[str, Any], budget: int) -> int:
+        """Hand out up to `budget` of the remaining won, largest remainders first."""
+        if declaration["status"] != "allocating" or budget <= 0:
+            return 0
+        key = _id_key(declaration["dividend_id"])
+        prefix = f"rem/{key}/"
+        after = declaration["allocate_after"]
+        done = 0
+        for rem_key, _ in ctx.state.range(prefix, after + "\x01" if after else ""):
+            if done == budget or declaration["allocated"] == declaration["left"]:
+                break
+            index = ctx.state.get(f"acc/{key}/{rem_key.rsplit('/', 1)[1]}")
+            entry = ctx.state.get(_entry_key(key, index))
+            entry["gross"] += 1
+            ctx.state.put(_entry_key(key, index), entry)
+            declaration["allocated"] += 1
+            declaration["allocate_after"] = rem_key
+            done += 1
+        else:  # the index ran out: the remainders must have covered every won left
+            assert declaration["allocated"] == declaration["left"], "remainder index short"
+        if declaration["allocated"] == declaration["left"]:
+            declaration["status"] = "paying"
+        return done
+
+    def _settle_step(self, ctx: Context, declaration: dict[str, Any], budget: int
+                     ) -> dict[str, int]:
+        """Settle up to `budget` entitlements: net to the holder (or held), tax to `tax`."""
+        settled = {"count": 0, "gross": 0, "withheld": 0, "held": 0}
+        if declaration["status"] != "paying" or budget <= 0:
+            return settled
+        dividend_id = declaration["dividend_id"]
+        key, ref = _id_key(dividend_id), _escrow_ref(dividend_id)
         start = declaration["paid_count"]
-        stop = min(declaration["holders"], start + page)
-        entries = [ctx.state.get(f"ent/{key}/{index:09d}") for index in range(start, stop)]
-        page_gross = sum(entry["gross"] for entry in entries)
-        withheld = sum(entry["income_tax"] + entry["local_tax"] for entry in entries)
-        cash = ctx.call("cash", "balance_of", account=ctx.caller)
-        if cash < page_gross:
-            raise ChaincodeError("INSUFFICIENT_CASH", f"the issuer has {cash} KRW < "
-                                 f"{page_gross} for this page")
+        stop = min(declaration["holders"], start + budget)
         tax_account = ctx.call("identity", "tax_account")
-        if withheld and tax_account is None:
-            raise ChaincodeError("NO_TAX_ACCOUNT", "no tax account is registered")
         memo = f"dividend {dividend_id}"
-        for entry in entries:
+        for index in range(start, stop):
+            entry = ctx.state.get(_entry_key(key, index))
+            income_tax, local_tax, net = compute_withholding(entry["gross"], entry["it_bps"])
             payee = self._payee(ctx, entry["account"])
-            if entry["net"]:
-                ctx.call("cash", "move", from_=ctx.caller, to=payee, amount=entry["net"],
-                         memo=memo)
-            entry.update(paid=True, paid_to=payee, paid_height=ctx.height)
-            ctx.state.put(f"ent/{key}/{entry['index']:09d}", entry)
+            held = self._must_hold(ctx, payee, declaration["symbol"])
+            if net and not held:
+                ctx.call("cash", "escrow_pay", ref=ref, to=payee, amount=net, memo=memo)
+            entry.update(income_tax=income_tax, local_tax=local_tax, net=net,
+                         status="held" if held else "paid", paid=not held,
+                         paid_to=None if held else payee, paid_height=ctx.height)
+            ctx.state.put(_entry_key(key, index), entry)
             ctx.emit("DividendPaid", {
                 "dividend_id": dividend_id, "symbol": declaration["symbol"],
-                "account": entry["account"], "paid_to": payee, "gross": entry["gross"],
-                "income_tax": entry["income_tax"], "local_tax": entry["local_tax"],
-                "net": entry["net"]})
+                "account": entry["account"], "paid_to": entry["paid_to"],
+                "gross": entry["gross"], "income_tax": income_tax, "local_tax": local_tax,
+                "net": net, "held": held})
+            for name, value in (("income_tax", income_tax), ("local_tax", local_tax),
+                                ("net", net)):
+                declaration[name] += value
             declaration["paid_gross"] += entry["gross"]
-            declaration["paid_income_tax"] += entry["income_tax"]
-            declaration["paid_local_tax"] += entry["local_tax"]
-            declaration["paid_net"] += entry["net"]
-        if withheld:
-            ctx.call("cash", "move", from_=ctx.caller, to=tax_account, amount=withheld,
+            declaration["paid_income_tax"] += income_tax
+            declaration["paid_local_tax"] += local_tax
+            if held:
+                declaration["held_count"] += 1
+                declaration["held_net"] += net
+                settled["held"] += 1
+            else:
+                declaration["paid_net"] += net
+            settled["count"] += 1
+            settled["gross"] += entry["gross"]
+            settled["withheld"] += income_tax + local_tax
+        if settled["withheld"]:
+            if tax_account is None:
+                raise ChaincodeError("NO_TAX_ACCOUNT", "no tax account is registered")
+            ctx.call("cash", "escrow_pay", ref=ref, to=tax_account, amount=settled["withheld"],
                      memo=f"{memo} withholding")
         declaration["paid_count"] = stop
-        declaration["done"] = stop == declaration["holders"]
+        if stop == declaration["holders"]:
+            declaration.update(status="done", done=True)
+            assert ctx.call("cash", "escrow_amount", ref=ref) == declaration["held_net"], \
+                "the escrow left over is not the held nets"
+        return settled
+
+    def _must_hold(self, ctx: Context, payee: str, symbol: str) -> bool:
+        """Revoked, AML high-risk, or holding frozen units of this token: the net waits."""
+        record = ctx.identity(payee)
+        if record is None or record.get("status") != "active" or is_aml_blocked(record):
+            return True
+        return int(ctx.call("token", "frozen_units", symbol=symbol, account=payee)) > 0
+
+    @transaction
+    def release(self, ctx: Context, dividend_id: Any, account: Any) -> dict[str, Any]:
+        """The registrar pays a held net from the escrow to the holder (or its successor)."""
+        require_role(ctx, "registrar")
+        dividend_id = require_int("dividend_id", dividend_id, 1)
+        account = require_account("account", account)
+        declaration = self._declaration(ctx, dividend_id)
+        key = _id_key(dividend_id)
+        entry = ctx.state.get(_entry_key(key, self._entry_index(ctx, key, account,
+                                                                dividend_id)))
+        if entry["status"] != "held":
+            raise ChaincodeError("NOT_HELD", f"the entitlement of {entry['account']} to "
+                                 f"dividend {dividend_id} is {entry['status']}, not held")
+        payee = self._payee(ctx, entry["account"])
+        if entry["net"]:
+            ctx.call("cash", "escrow_pay", ref=_escrow_ref(dividend_id), to=payee,
+                     amount=entry["net"], memo=f"dividend {dividend_id} released")
+        entry.update(status="paid", paid=True, paid_to=payee, released_height=ctx.height)
+        ctx.state.put(_entry_key(key, entry["index"]), entry)
+        declaration["held_count"] -= 1
+        declaration["held_net"] -= entry["net"]
+        declaration["released_count"] += 1
+        declaration["paid_net"] += entry["net"]
         ctx.state.put(f"div/{key}", declaration)
-        return {"dividend_id": dividend_id, "paid": stop - start, "paid_count": stop,
-                "holders": declaration["holders"], "gross": page_gross, "withheld": withheld,
-                "done": declaration["done"]}
+        ctx.emit("DividendReleased", {"dividend_id": dividend_id,
+                                      "symbol": declaration["symbol"],
+                                      "account": entry["account"], "paid_to": payee,
+                                      "net": entry["net"]})
+        return entry
+
+    # ---- helpers -----------------------------------------------------------------------------
 
     def _payee(self, ctx: Context, account: str) -> str:
         """The holder, or the account that took over its key (token.recover)."""
@@ -197,6 +433,21 @@ class Dividend(Contract):
                 return account
             account = successor
         return account
+
+    def _entry_index(self, ctx: Context, key: str, account: str, dividend_id: int) -> int:
+        """The entitlement of `account`, or of the key it recovered (entitlements follow a
+        key recovery)."""
+        for _ in range(MAX_RECOVERY_HOPS):
+            index = ctx.state.get(f"acc/{key}/{account}")
+            if index is not None:
+                return int(index)
+            record = ctx.identity(account)
+            previous = None if record is None else record.get("recovered_from")
+            if previous is None:
+                break
+            account = previous
+        raise ChaincodeError("NOT_ENTITLED", f"{account} is not entitled to dividend "
+                             f"{dividend_id}")
 
     def _token(self, ctx: Context, symbol: str) -> dict[str, Any]:
         token: dict[str, Any] | None = ctx.call("token", "meta", symbol=symbol)
@@ -214,7 +465,7 @@ class Dividend(Contract):
 
     @query
     def get(self, ctx: Context, dividend_id: Any) -> dict[str, Any]:
-        """A declaration with its payment progress: anyone registered (a public notice)."""
+        """A declaration with its progress: anyone registered (a public notice)."""
         require_registered_reader(ctx)
         return self._declaration(ctx, require_int("dividend_id", dividend_id, 1))
 
@@ -238,11 +489,8 @@ class Dividend(Contract):
             raise Forbidden("only the account, its broker, the issuer, the registrar and the "
                             "regulator may read an entitlement")
         key = _id_key(dividend_id)
-        index = ctx.state.get(f"acc/{key}/{account}")
-        if index is None:
-            raise ChaincodeError("NOT_ENTITLED", f"{account} is not entitled to dividend "
-                                 f"{dividend_id}")
-        return ctx.state.get(f"ent/{key}/{index:09d}")  # type: ignore[no-any-return]
+        index = self._entry_index(ctx, key, account, dividend_id)
+        return ctx.state.get(_entry_key(key, index))  # type: ignore[no-any-return]
 
     @query
     def payments(self, ctx: Context, dividend_id: Any, start: Any = 0,
@@ -256,8 +504,8 @@ class Dividend(Contract):
         if ctx.caller != token["issuer"] and caller_role(ctx) not in ("registrar", "regulator"):
             raise Forbidden("only the issuer, the registrar and the regulator may list payments")
         key = _id_key(dividend_id)
-        stop = min(declaration["holders"], start + limit)
-        rows = [ctx.state.get(f"ent/{key}/{index:09d}") for index in range(start, stop)]
+        registered = declaration["registered"]
+        stop = min(registered, start + limit)
+        rows = [ctx.state.get(_entry_key(key, index)) for index in range(start, stop)]
         return {"dividend_id": dividend_id, "entitlements": rows,
-                "next": stop if stop < declaration["holders"] else None}
-
+                "next": stop if stop < registered else None}

@@ -9,24 +9,36 @@ Key layout (inside the `identity/` namespace):
     tax_account         the account id of the withholding-tax collection account (role `tax`)
 
 A record is `{"account", "role", "org", "broker", "attrs", "status", "registered_by",
-"registered_at", "updated_at", "revoked_reason", "recovered_from", "recovered_to"}`:
+"registered_at", "updated_at", "revoked_reason", "recovered_from", "recovered_to", "origin"}`:
 `org` is the organisation name of a genesis admin (else None), `broker` the registering broker
 (None when the registrar registered it), `status` is `active` or `revoked`, times are block ms
-(0 for genesis). Investor `attrs` hold exactly `investor_type`, `country`, `resident`,
-`kyc_expires`, `aml_risk` (and an optional display `name`); other roles may carry any subset.
+(0 for genesis), `origin` the account's first key (kept through key recoveries, so records
+keyed by it, like an issuer's investment windows, survive a recovery). Investor `attrs` hold
+exactly `investor_type`, `legal_form`, `country`, `resident`, `kyc_expires`, `aml_risk` (and
+optionally `insider_of` and a display `name`); other roles may carry any subset.
 
 Verified (chaincode.compliance.is_verified) = registered, active and, if the record has
 `kyc_expires`, block time before it. Genesis admins have no expiry.
 
+Consent: `register` carries the account's own Ed25519 signature over
+`CONSENT_DOMAIN + canonical({"chain", "account", "by", "role"})` (hex account ids), so nobody
+can register a key without its holder's say (a broker cannot squat another broker's client).
+
+A broker's key recovery: the investors keep the broker key they were registered with, and
+`record` (what every contract sees) resolves it along the broker's `recovered_to` chain to the
+broker's current key, so the investors follow the broker at once, however many there are.
+
 Methods:
-- `register(account, role, attrs)` — a broker (role `investor` only) or the registrar (any role).
+- `register(account, role, attrs, consent)` — a broker (role `investor` only) or the registrar
+  (any role).
 - `update(account, attrs)` — the account's broker or the registrar; attrs are merged.
 - `revoke(account, reason)` — the account's broker or the registrar.
 - query `get(account)` — the account itself, its broker, the registrar, the regulator.
-- internal `record(account)`, `tax_account()`, `recover(old, new, reason)` (token.recover).
+- internal `record(account)`, `tax_account()`, `recover(old, new, reason)` (token.recover:
+  works on a revoked account too, not on one already recovered).
 
-Errors: UNAUTHORIZED, BAD_ARGS, ALREADY_REGISTERED, NOT_REGISTERED, ACCOUNT_REVOKED,
-FORBIDDEN (query read access).
+Errors: UNAUTHORIZED, BAD_ARGS, BAD_CONSENT, ALREADY_REGISTERED, NOT_REGISTERED,
+ACCOUNT_REVOKED, FORBIDDEN (query read access).
 """
 
 from __future__ import annotations
@@ -46,14 +58,20 @@ from chaincode.runtime import (
     transaction,
 )
 from consensus import codec
+from consensus.crypto import verify
 
 ROLES = ("operator", "registrar", "regulator", "broker", "bank", "issuer", "investor", "tax")
 INVESTOR_TYPES = ("general", "qualified", "professional", "corporate")
 AML_RISKS = ("low", "medium", "high")
-INVESTOR_ATTRS = ("investor_type", "country", "resident", "kyc_expires", "aml_risk")
-OPTIONAL_ATTRS = ("name",)
+LEGAL_FORMS = ("individual", "corporation")
+INVESTOR_ATTRS = ("investor_type", "legal_form", "country", "resident", "kyc_expires",
+                  "aml_risk")
+OPTIONAL_ATTRS = ("name", "insider_of")
+MAX_INSIDER_OF = 16
 MAX_TIME_MS = 2**62
 MAX_REASON_CHARS = 512
+MAX_BROKER_HOPS = 16  # broker key recoveries followed when resolving an investor's broker
+CONSENT_DOMAIN = b"stoledger:consent:v1\x00"
 
 NAMESPACE = "identity/"
 TAX_ACCOUNT_KEY = "tax_account"
@@ -61,6 +79,22 @@ TAX_ACCOUNT_KEY = "tax_account"
 
 def account_key(account: str) -> str:
     return "account/" + account
+
+
+def consent_message(chain: str, account: str, by: str, role: str) -> bytes:
+    """The bytes an account signs (after CONSENT_DOMAIN) to agree to be registered."""
+    return codec.pack({"chain": chain, "account": account, "by": by, "role": role})
+
+
+def sign_consent(signer: Any, chain: str, by: str, role: str) -> bytes:
+    """`consent` for `register`, made with the account's own key (a consensus.crypto.Signer)."""
+    return bytes(signer.sign(CONSENT_DOMAIN, consent_message(chain, signer.account, by, role)))
+
+
+def is_consent(chain: str, account: str, by: str, role: str, consent: Any) -> bool:
+    return isinstance(consent, bytes) and verify(
+        bytes.fromhex(account), CONSENT_DOMAIN, consent_message(chain, account, by, role),
+        consent)
 
 
 # ---- helpers other contracts use -------------------------------------------------------------
@@ -140,6 +174,14 @@ def check_attrs(role: str, attrs: Any, *, complete: bool) -> dict[str, Any]:
             raise ChaincodeError("BAD_ARGS", f"aml_risk must be one of {AML_RISKS}")
         if name == "country" and not is_country(value):
             raise ChaincodeError("BAD_ARGS", "country must be an ISO 3166 alpha-2 code (KR)")
+        if name == "legal_form" and value not in LEGAL_FORMS:
+            raise ChaincodeError("BAD_ARGS", f"legal_form must be one of {LEGAL_FORMS}")
+        if name == "insider_of" and (
+                not isinstance(value, list) or len(value) > MAX_INSIDER_OF
+                or not all(isinstance(item, str) and len(item) == 64
+                           and all(c in "0123456789abcdef" for c in item) for item in value)):
+            raise ChaincodeError("BAD_ARGS", f"insider_of must be a list of at most "
+                                 f"{MAX_INSIDER_OF} account ids")
         if name == "resident" and not isinstance(value, bool):
             raise ChaincodeError("BAD_ARGS", "resident must be true or false")
         if name == "kyc_expires" and (not isinstance(value, int) or isinstance(value, bool)
@@ -147,7 +189,7 @@ def check_attrs(role: str, attrs: Any, *, complete: bool) -> dict[str, Any]:
             raise ChaincodeError("BAD_ARGS", "kyc_expires must be a time in ms")
         if name == "name":
             require_str("name", value, 128)
-        checked[name] = value
+        checked[name] = sorted(set(value)) if name == "insider_of" else value
     return checked
 
 
@@ -193,7 +235,8 @@ def new_record(account: str, role: str, attrs: dict[str, Any], *, org: str | Non
                broker: str | None, by: str, at: int) -> dict[str, Any]:
     return {"account": account, "role": role, "org": org, "broker": broker, "attrs": attrs,
             "status": "active", "registered_by": by, "registered_at": at, "updated_at": at,
-            "revoked_reason": None, "recovered_from": None, "recovered_to": None}
+            "revoked_reason": None, "recovered_from": None, "recovered_to": None,
+            "origin": account}
 
 
 # ---- the contract ----------------------------------------------------------------------------
@@ -202,7 +245,8 @@ class Identity(Contract):
     name = "identity"
 
     @transaction
-    def register(self, ctx: Context, account: Any, role: Any, attrs: Any) -> dict[str, Any]:
+    def register(self, ctx: Context, account: Any, role: Any, attrs: Any, consent: Any
+                 ) -> dict[str, Any]:
         caller = require_role(ctx, "broker", "registrar")
         account = require_account("account", account)
         if role not in ROLES:
@@ -210,6 +254,11 @@ class Identity(Contract):
         if caller == "broker" and role != "investor":
             raise ChaincodeError("UNAUTHORIZED", "a broker registers investors only")
         checked = check_attrs(role, attrs, complete=True)
+        if not isinstance(consent, bytes) or len(consent) != 64:
+            raise ChaincodeError("BAD_ARGS", "consent must be 64 bytes (an Ed25519 signature)")
+        if not is_consent(ctx.chain_id, account, ctx.caller, role, consent):
+            raise ChaincodeError("BAD_CONSENT", "consent is not the account's signature of "
+                                 "its registration by this sender in this role on this chain")
         if ctx.state.get(account_key(account)) is not None:
             raise ChaincodeError("ALREADY_REGISTERED", f"{account} is already registered")
         broker = ctx.caller if caller == "broker" else None
@@ -253,6 +302,8 @@ class Identity(Contract):
         record: dict[str, Any] | None = ctx.state.get(account_key(account))
         if record is None:
             raise ChaincodeError("NOT_REGISTERED", f"{account} is not registered")
+        if record.get("broker") is not None:  # written back resolved: the record heals
+            record["broker"] = _current_broker(ctx, record)
         if caller == "broker" and record.get("broker") != ctx.caller:
             raise ChaincodeError("UNAUTHORIZED", "only the account's own broker may change it")
         if record["status"] != "active":
@@ -262,7 +313,7 @@ class Identity(Contract):
     @query
     def get(self, ctx: Context, account: Any) -> dict[str, Any]:
         account = require_account("account", account)
-        record: dict[str, Any] | None = ctx.state.get(account_key(account))
+        record = self.record(ctx, account)
         if not may_read_account(ctx, account, record, "registrar"):
             raise Forbidden("only the account, its broker, the registrar and the regulator "
                             "may read an identity record")
@@ -272,9 +323,13 @@ class Identity(Contract):
 
     @internal
     def record(self, ctx: Context, account: str) -> dict[str, Any] | None:
+        """The record, with `broker` resolved to the broker's current key."""
         if not isinstance(account, str) or not account:
             return None
-        return ctx.state.get(account_key(account))  # type: ignore[no-any-return]
+        record: dict[str, Any] | None = ctx.state.get(account_key(account))
+        if record is not None and record.get("broker") is not None:
+            record["broker"] = _current_broker(ctx, record)
+        return record
 
     @internal
     def tax_account(self, ctx: Context) -> str | None:
@@ -286,11 +341,16 @@ class Identity(Contract):
         record: dict[str, Any] | None = ctx.state.get(account_key(old))
         if record is None:
             raise ChaincodeError("NOT_REGISTERED", f"{old} is not registered")
-        if record["status"] != "active":
-            raise ChaincodeError("ACCOUNT_REVOKED", f"{old} is revoked")
+        if record.get("recovered_to") is not None:
+            raise ChaincodeError("ACCOUNT_REVOKED", f"{old} was already recovered to "
+                                 f"{record['recovered_to']}")
         if ctx.state.get(account_key(new)) is not None:
             raise ChaincodeError("ALREADY_REGISTERED", f"{new} is already registered")
-        successor = dict(record, account=new, recovered_from=old, updated_at=ctx.time)
+        # a revoked key is recovered too (revoking a lost key first is the usual practice):
+        # the successor is active again, under the registrar's responsibility
+        successor = dict(record, account=new, recovered_from=old, updated_at=ctx.time,
+                         status="active", revoked_reason=None,
+                         origin=record.get("origin") or old)
         ctx.state.put(account_key(new), successor)
         record.update(status="revoked", revoked_reason=reason, recovered_to=new,
                       updated_at=ctx.time)
@@ -302,3 +362,17 @@ class Identity(Contract):
                                 "broker": record.get("broker"), "by": ctx.caller,
                                 "recovered_from": old})
         return successor
+
+
+def _current_broker(ctx: Context, record: dict[str, Any]) -> str | None:
+    """The registering broker's current key: its `recovered_to` chain followed (bounded)."""
+    broker = record.get("broker")
+    for _ in range(MAX_BROKER_HOPS):
+        if broker is None:
+            return None
+        broker_record = ctx.state.get(account_key(broker))
+        successor = None if broker_record is None else broker_record.get("recovered_to")
+        if successor is None:
+            return broker  # type: ignore[no-any-return]
+        broker = successor
+    return broker  # type: ignore[no-any-return]

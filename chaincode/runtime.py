@@ -12,8 +12,16 @@ an order that could differ between nodes. It sees state only through its Context
 as `<contract>/<key>`, with values stored as canonical msgpack. Ranges come back in key order.
 
 Methods are marked `@transaction` (may write; callable in a transaction), `@query` (read-only;
-callable through /v1/query and from other contracts) or `@internal` (callable only from another
-contract through `ctx.call`, e.g. the dividend contract paying through `cash`).
+callable through /v1/query and from other contracts), `@internal` (callable only from another
+contract through `ctx.call`, e.g. the dividend contract paying through `cash`) or
+`@begin_block` (run by the executor at the start of every block, before its transactions, with
+no caller: work due at a block boundary, such as fixing a dividend's record height).
+
+The past: a `ChainHistory` (the executor's, over its state history index) lets a contract read
+the committed state as of the end of an earlier block (`ctx.call_at(height, ...)` runs a query
+or internal method against it) and find the last block before a time
+(`ctx.last_height_before(time)`). Both read only committed blocks, so every node gets the same
+answer. The chain id (`ctx.chain_id`) is there for signatures that name the chain.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ class Forbidden(ChaincodeError):
 TRANSACTION = "transaction"
 QUERY = "query"
 INTERNAL = "internal"
+BEGIN_BLOCK = "begin_block"
 
 
 def transaction(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -68,12 +77,34 @@ def internal(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def begin_block(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn._chaincode_kind = BEGIN_BLOCK  # type: ignore[attr-defined]
+    return fn
+
+
 class StateReader(Protocol):
-    """Committed state as the executor sees it: full keys `<contract>/<key>`, raw bytes."""
+    """Committed state as the executor sees it: full keys `<contract>/<key>`, raw bytes.
+    `range` yields the keys starting with `prefix` that are >= `start`, in key order."""
 
     def get(self, key: str) -> bytes | None: ...
 
-    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]: ...
+    def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]: ...
+
+
+class ChainHistory(Protocol):
+    """The committed past, for contracts (the executor implements it over its store)."""
+
+    def state_at(self, height: int) -> StateReader:
+        """The state as of the end of block `height` (0: genesis)."""
+        ...
+
+    def time_at(self, height: int) -> int:
+        """The time of block `height` (the genesis time for 0)."""
+        ...
+
+    def last_height_before(self, time: int) -> int:
+        """The last committed height whose block time is before `time` (0 if none)."""
+        ...
 
 
 class MemoryState:
@@ -85,8 +116,8 @@ class MemoryState:
     def get(self, key: str) -> bytes | None:
         return self.values.get(key)
 
-    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        for key in sorted(k for k in self.values if k.startswith(prefix)):
+    def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
+        for key in sorted(k for k in self.values if k.startswith(prefix) and k >= start):
             yield key, self.values[key]
 
 
@@ -108,10 +139,11 @@ class Overlay:
     def delete(self, key: str) -> None:
         self.writes[key] = None
 
-    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        own = sorted((k, v) for k, v in self.writes.items() if k.startswith(prefix))
+    def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
+        own = sorted((k, v) for k, v in self.writes.items()
+                     if k.startswith(prefix) and k >= start)
         merged = heapq.merge(((k, 0, v) for k, v in own),
-                             ((k, 1, v) for k, v in self.base.range(prefix)))
+                             ((k, 1, v) for k, v in self.base.range(prefix, start)))
         last = None
         for key, _, value in merged:
             if key == last:
@@ -153,10 +185,12 @@ class StateView:
             raise ChaincodeError("READ_ONLY", "a query cannot write state")
         self._overlay.delete(self._key(key))
 
-    def range(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
-        """(key without the namespace, value) for keys starting with `prefix`, in key order."""
+    def range(self, prefix: str = "", start: str = "") -> Iterator[tuple[str, Any]]:
+        """(key without the namespace, value) for keys starting with `prefix`, in key order;
+        from `start` (a key without the namespace) on, when given."""
         cut = len(self._prefix)
-        for key, raw in self._overlay.range(self._prefix + prefix):
+        full_start = self._prefix + start if start else ""
+        for key, raw in self._overlay.range(self._prefix + prefix, full_start):
             yield key[cut:], codec.unpack_trusted(raw)
 
 
@@ -184,6 +218,8 @@ class Context:
     writable: bool
     events: list[Event] = field(default_factory=list)
     depth: int = 0
+    chain_id: str = ""
+    history: ChainHistory | None = None
 
     @property
     def state(self) -> StateView:
@@ -207,8 +243,33 @@ class Context:
             raise ChaincodeError("READ_ONLY", f"{contract}.{method} writes; a query cannot")
         inner = Context(self.registry, self.overlay, contract, self.caller, self.tx_id,
                         self.height, self.time, self.writable and kind != QUERY, self.events,
-                        self.depth + 1)
+                        self.depth + 1, self.chain_id, self.history)
         return fn(inner, **args)
+
+    def call_at(self, height: int, contract: str, method: str, **args: Any) -> Any:
+        """Run a query or internal method of `contract` read-only against the state as of
+        the end of the earlier block `height` (events it emits are dropped)."""
+        if self.depth >= MAX_CALL_DEPTH:
+            raise AssertionError("contract calls nest too deeply")
+        assert 0 <= height < self.height, f"height {height} is not in the past of {self.height}"
+        kind, fn = self.registry.lookup(contract, method)
+        assert kind in (QUERY, INTERNAL), f"{contract}.{method} is not a read"
+        history = self._history()
+        past = Context(self.registry, Overlay(history.state_at(height)), contract, self.caller,
+                       self.tx_id, height, history.time_at(height), False, [], self.depth + 1,
+                       self.chain_id, history)
+        return fn(past, **args)
+
+    def last_height_before(self, time: int) -> int:
+        """The last committed block whose time is before `time` (0: genesis, if none).
+        Only asked for a time at or before this block's, so the answer is committed."""
+        assert time <= self.time, "the last block before a future time is not known yet"
+        return min(self._history().last_height_before(time), self.height - 1)
+
+    def _history(self) -> ChainHistory:
+        if self.history is None:
+            raise AssertionError("this context has no chain history (executor bug)")
+        return self.history
 
     def identity(self, account: str) -> dict[str, Any] | None:
         """The identity record of `account` (see chaincode.identity), or None."""
@@ -298,10 +359,12 @@ class Registry:
         return entry
 
     def execute(self, block_overlay: Overlay, caller: str, tx_id: str, height: int, time: int,
-                contract: str, method: str, args: Any) -> Outcome:
+                contract: str, method: str, args: Any, chain_id: str = "",
+                history: ChainHistory | None = None) -> Outcome:
         """Run one transaction. On success its writes are merged into `block_overlay`."""
         overlay = Overlay(block_overlay)
-        ctx = Context(self, overlay, contract, caller, tx_id, height, time, writable=True)
+        ctx = Context(self, overlay, contract, caller, tx_id, height, time, writable=True,
+                      chain_id=chain_id, history=history)
         try:
             entry = self._bind(contract, method, TRANSACTION, args)
             result = _bind_keywords(entry.fn)(ctx, **args)
@@ -316,10 +379,39 @@ class Registry:
         overlay.merge_into(block_overlay)
         return Outcome(True, result, None, ctx.events, overlay.writes)
 
+    def begin_block(self, block_overlay: Overlay, height: int, time: int, chain_id: str = "",
+                    history: ChainHistory | None = None) -> list[Outcome]:
+        """Run every contract's `@begin_block` method (contract name order) at the start of
+        block `height`, before its transactions. Each runs like a transaction without a
+        caller: its writes join the block if it returns, and are dropped if it raises."""
+        outcomes = []
+        for (contract, method), entry in sorted(self._methods.items()):
+            if entry.kind != BEGIN_BLOCK:
+                continue
+            overlay = Overlay(block_overlay)
+            ctx = Context(self, overlay, contract, "", "", height, time, writable=True,
+                          chain_id=chain_id, history=history)
+            try:
+                result = entry.fn(ctx)
+                codec.pack(result)
+            except ChaincodeError as error:
+                outcomes.append(Outcome(False, None, {"code": error.code,
+                                                      "message": error.message}))
+                continue
+            except Exception as error:  # a contract bug: recorded, never fatal to the node
+                outcomes.append(Outcome(False, None, {
+                    "code": "INTERNAL", "message": f"{contract}.{method}: "
+                    f"{type(error).__name__}: {error}"}))
+                continue
+            overlay.merge_into(block_overlay)
+            outcomes.append(Outcome(True, result, None, ctx.events, overlay.writes))
+        return outcomes
+
     def query(self, state: StateReader, caller: str, height: int, time: int, contract: str,
-              method: str, args: Any) -> Any:
+              method: str, args: Any, history: ChainHistory | None = None) -> Any:
         """Run a query; raises ChaincodeError (Forbidden for read access)."""
-        ctx = Context(self, Overlay(state), contract, caller, "", height, time, writable=False)
+        ctx = Context(self, Overlay(state), contract, caller, "", height, time, writable=False,
+                      history=history)
         entry = self._bind(contract, method, QUERY, args)
         return _bind_keywords(entry.fn)(ctx, **args)
 

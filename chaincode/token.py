@@ -9,26 +9,37 @@ Key layout (inside the `token/` namespace; symbols never contain "/"):
     issuer/<issuer>/<symbol>      1: the issuer's tokens (recovery of an issuer key)
     doc/<symbol>/<name>           document {"name", "uri", "sha256", "set_at", "set_by"}
     forced/<symbol>/<seq:012d>    forced transfer kept with its reason
-    inv/<account>                 general investor's net purchases per day [[day, krw]]
-    invi/<account>/<issuer>       the same, for one issuer's tokens
+    inv/<account>                 general investor's counted purchases per day [[day, krw]]
+    invi/<account>/<issuer_id>    the same, for one issuer's tokens (`issuer_id`: the
+                                  issuer's first key, unchanged by recovering its key)
+    onorder/<account>/<symbol>    units escrowed for the account's open market sell orders
+                                  (chaincode.market; present only while > 0). Kept apart from
+                                  the holding record: load_holding attaches it as `on_order`,
+                                  store_holding never writes it, and compliance.available
+                                  subtracts it, so transfer and can_transfer see it alike.
 
 The token record: `{"symbol", "name", "asset_type", "unit_price", "max_supply", "rules",
-"issuer", "cap" (None until approved), "issued", "redeemed", "outstanding", "holders" (a
-counter kept on every balance change), "paused", "documents", "forced", "created_height",
-"created_time"}`. Invariants: outstanding = issued - redeemed = sum of balances; issued <= cap
-<= max_supply; frozen <= balance; locked <= balance.
+"issuer", "issuer_id", "cap" (None until approved), "issued", "redeemed", "outstanding",
+"holders" (a counter kept on every balance change, the issuer's own holding included),
+"paused", "documents", "forced", "created_height", "created_time"}`. Invariants:
+outstanding = issued - redeemed = sum of balances; issued <= cap <= max_supply;
+frozen <= balance; locked <= balance.
 
 Rules (all optional, defaults in brackets): `lockup_ms` [0], `max_holders` [0 = none],
 `allowed_investor_types` [[] = all], `allowed_countries` [[] = all], `max_holding_bps`
 [0 = none], `issuer_annual_limit` [0 = none].
 
 Decisions where PROTOCOL.md is silent:
-- `issue` is not checked against the investment limits (PROTOCOL's issuance checks have none),
-  but it counts as a purchase of the general investor, and a transfer out counts as a sale.
-  Forced transfers and redemptions are neither checked nor counted.
+- `issue` to a general investor is checked against the limits and counts as a purchase; a
+  transfer in counts as a purchase, a transfer out as a sale (offsetting counted purchases
+  only, chaincode.compliance). Forced transfers and redemptions are neither checked nor counted.
 - `force_transfer` checks INSUFFICIENT_BALANCE (whole balance, frozen and locked included) and
-  RECIPIENT_NOT_VERIFIED only; the moved units arrive unlocked. Frozen units it moves stop
-  being frozen (frozen is clamped to the remaining balance).
+  RECIPIENT_NOT_VERIFIED only. It takes frozen units first and their freeze goes with them;
+  the moved units arrive unlocked and unfrozen.
+- `recover` needs `new` unregistered (ALREADY_REGISTERED), so it never merges two holdings;
+  every holding, freeze, lock-up lot, investment window, cash balance and escrow of `old`
+  moves to `new`. The issuer's windows are keyed by `issuer_id`, so recovering an issuer's key
+  leaves its investors' windows in force.
 - `redeem` takes units that are not frozen (INSUFFICIENT_BALANCE otherwise) but ignores lock-up.
 - `freeze` adds `amount` to the frozen units (null: freeze all); `unfreeze` subtracts it
   (null: unfreeze all).
@@ -146,12 +157,28 @@ def load_token(ctx: Context, symbol: str) -> dict[str, Any]:
     return token
 
 
+def on_order_key(account: str, symbol: str) -> str:
+    return f"onorder/{account}/{symbol}"
+
+
 def load_holding(ctx: Context, symbol: str, account: str) -> compliance.Holding:
     holding = ctx.state.get(balance_key(symbol, account))
     if holding is None:
-        return dict(compliance.EMPTY_HOLDING, locks=[])
-    holding["locks"] = compliance.active_locks(holding["locks"], ctx.time)
+        holding = dict(compliance.EMPTY_HOLDING, locks=[])
+    else:
+        holding["locks"] = compliance.active_locks(holding["locks"], ctx.time)
+    on_order = int(ctx.state.get(on_order_key(account, symbol), 0))
+    if on_order:
+        holding["on_order"] = on_order
     return holding  # type: ignore[no-any-return]
+
+
+def set_on_order(ctx: Context, account: str, symbol: str, units: int) -> None:
+    assert units >= 0, "negative units on order"
+    if units:
+        ctx.state.put(on_order_key(account, symbol), units)
+    else:
+        ctx.state.delete(on_order_key(account, symbol))
 
 
 def store_holding(ctx: Context, token: dict[str, Any], account: str, before: int,
@@ -165,25 +192,48 @@ def store_holding(ctx: Context, token: dict[str, Any], account: str, before: int
             ctx.state.delete(f"held/{account}/{symbol}")
             token["holders"] -= 1
         return
-    ctx.state.put(balance_key(symbol, account), holding)
+    ctx.state.put(balance_key(symbol, account),
+                  {name: value for name, value in holding.items() if name != "on_order"})
     if before == 0:
         ctx.state.put(f"held/{account}/{symbol}", 1)
         token["holders"] += 1
 
 
-def record_trade(ctx: Context, account: str, issuer: str, krw: int) -> None:
-    """Add `krw` (negative for a sale) to a general investor's windows."""
-    for key in (f"inv/{account}", f"invi/{account}/{issuer}"):
-        entries = compliance.window_add(ctx.state.get(key, []), ctx.time, krw)
+def issuer_id(token: dict[str, Any]) -> str:
+    """The key the issuer's investment windows are kept under (its first key)."""
+    return str(token.get("issuer_id") or token["issuer"])
+
+
+def record_purchase(ctx: Context, account: str, token: dict[str, Any], krw: int) -> None:
+    """A general investor's counted purchase of `krw` in both windows."""
+    _update_windows(ctx, account, token, compliance.window_add, krw)
+
+
+def record_sale(ctx: Context, account: str, token: dict[str, Any], krw: int) -> None:
+    """A general investor's sale: offsets counted purchases only (net never below zero)."""
+    _update_windows(ctx, account, token, compliance.window_offset, krw)
+
+
+def _update_windows(ctx: Context, account: str, token: dict[str, Any], update: Any,
+                    krw: int) -> None:
+    for key in (f"inv/{account}", f"invi/{account}/{issuer_id(token)}"):
+        entries = update(ctx.state.get(key, []), ctx.time, krw)
         if entries:
             ctx.state.put(key, entries)
         else:
             ctx.state.delete(key)
 
 
-def window_nets(ctx: Context, account: str, issuer: str) -> tuple[int, int]:
+def window_nets(ctx: Context, account: str, token: dict[str, Any]) -> tuple[int, int]:
     return (compliance.window_net(ctx.state.get(f"inv/{account}", []), ctx.time),
-            compliance.window_net(ctx.state.get(f"invi/{account}/{issuer}", []), ctx.time))
+            compliance.window_net(ctx.state.get(f"invi/{account}/{issuer_id(token)}", []),
+                                  ctx.time))
+
+
+def investor_count(ctx: Context, token: dict[str, Any]) -> int:
+    """Holders other than the issuer (what `max_holders` limits)."""
+    issuer_holds = ctx.state.get(balance_key(token["symbol"], token["issuer"])) is not None
+    return int(token["holders"]) - int(issuer_holds)
 
 
 def require_token_manager(ctx: Context, token: dict[str, Any], *, registrar: bool) -> None:
@@ -217,9 +267,11 @@ class Token(Contract):
         checked = check_rules(rules)
         if ctx.state.get(meta_key(symbol)) is not None:
             raise ChaincodeError("TOKEN_EXISTS", f"{symbol} already exists")
+        issuer_record = ctx.identity(ctx.caller) or {}
         token = {"symbol": symbol, "name": name, "asset_type": asset_type,
                  "unit_price": unit_price, "max_supply": max_supply, "rules": checked,
-                 "issuer": ctx.caller, "cap": None, "issued": 0, "redeemed": 0,
+                 "issuer": ctx.caller, "issuer_id": issuer_record.get("origin") or ctx.caller,
+                 "cap": None, "issued": 0, "redeemed": 0,
                  "outstanding": 0, "holders": 0, "paused": False, "documents": 0, "forced": 0,
                  "created_height": ctx.height, "created_time": ctx.time}
         ctx.state.put(meta_key(symbol), token)
@@ -254,8 +306,12 @@ class Token(Contract):
         require_token_manager(ctx, token, registrar=False)
         recipient = ctx.identity(to)
         holding = load_holding(ctx, symbol, to)
-        verdict = compliance.check_issue(token=token, amount=amount, now=ctx.time,
-                                         recipient=recipient, recipient_holding=holding)
+        net, issuer_net = window_nets(ctx, to, token)
+        verdict = compliance.check_issue(
+            token=token, amount=amount, now=ctx.time, recipient=recipient,
+            recipient_holding=holding, recipient_net=net, recipient_issuer_net=issuer_net,
+            general_limit=ctx.params["general_investor_annual_limit"],
+            investors=investor_count(ctx, token), recipient_is_issuer=to == token["issuer"])
         if verdict is not None:
             raise ChaincodeError(*verdict)
         before = holding["balance"]
@@ -270,7 +326,7 @@ class Token(Contract):
         token["outstanding"] += amount
         ctx.state.put(meta_key(symbol), token)
         if compliance.is_general_investor(recipient):
-            record_trade(ctx, to, token["issuer"], amount * token["unit_price"])
+            record_purchase(ctx, to, token, amount * token["unit_price"])
         ctx.emit("Issued", {"symbol": symbol, "to": to, "amount": amount,
                             "locked_until": locked_until})
         return {"symbol": symbol, "to": to, "amount": amount, "balance": holding["balance"],
@@ -292,13 +348,15 @@ class Token(Contract):
         recipient_record = ctx.identity(to)
         sender_holding = load_holding(ctx, symbol, sender)
         recipient_holding = load_holding(ctx, symbol, to)
-        net, issuer_net = window_nets(ctx, to, token["issuer"])
+        net, issuer_net = window_nets(ctx, to, token)
         verdict = compliance.check_transfer(
             token=token, amount=amount, now=ctx.time, sender=sender_record,
             recipient=recipient_record, sender_holding=sender_holding,
             recipient_holding=recipient_holding, recipient_net=net,
             recipient_issuer_net=issuer_net,
-            general_limit=ctx.params["general_investor_annual_limit"])
+            general_limit=ctx.params["general_investor_annual_limit"],
+            investors=investor_count(ctx, token), sender_is_issuer=sender == token["issuer"],
+            recipient_is_issuer=to == token["issuer"])
         if verdict is not None:
             raise ChaincodeError(*verdict)
         return token, sender_record, recipient_record, sender_holding, recipient_holding
@@ -316,9 +374,9 @@ class Token(Contract):
         ctx.state.put(meta_key(symbol), token)
         value = amount * token["unit_price"]
         if compliance.is_general_investor(sender):
-            record_trade(ctx, ctx.caller, token["issuer"], -value)
+            record_sale(ctx, ctx.caller, token, value)
         if compliance.is_general_investor(recipient):
-            record_trade(ctx, to, token["issuer"], value)
+            record_purchase(ctx, to, token, value)
         ctx.emit("Transfer", {"symbol": symbol, "from": ctx.caller, "to": to, "amount": amount})
         return {"symbol": symbol, "from": ctx.caller, "to": to, "amount": amount}
 
@@ -345,7 +403,8 @@ class Token(Contract):
         before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
         recipient_holding["balance"] += amount
         store_holding(ctx, token, sender, before_sender,
-                      compliance.take_units(sender_holding, amount, ctx.time))
+                      compliance.take_units(sender_holding, amount, ctx.time,
+                                            frozen_first=True))
         store_holding(ctx, token, to, before_recipient, recipient_holding)
         token["forced"] += 1
         ctx.state.put(meta_key(symbol), token)
@@ -372,11 +431,9 @@ class Token(Contract):
             symbols.append(symbol)
             token = load_token(ctx, symbol)
             moving = load_holding(ctx, symbol, old)
-            target = load_holding(ctx, symbol, new)
-            before_old, before_new = moving["balance"], target["balance"]
-            store_holding(ctx, token, new, before_new,
-                          compliance.merge_holdings(target, moving, ctx.time))
-            store_holding(ctx, token, old, before_old, dict(compliance.EMPTY_HOLDING))
+            assert load_holding(ctx, symbol, new)["balance"] == 0, "new was unregistered"
+            store_holding(ctx, token, new, 0, moving)
+            store_holding(ctx, token, old, moving["balance"], dict(compliance.EMPTY_HOLDING))
             ctx.state.put(meta_key(symbol), token)
         for key, _ in list(ctx.state.range(f"issuer/{old}/")):
             symbol = key.rsplit("/", 1)[1]
@@ -386,7 +443,13 @@ class Token(Contract):
             ctx.state.delete(key)
             ctx.state.put(f"issuer/{new}/{symbol}", 1)
         self._move_windows(ctx, old, new)
+        for key, units in list(ctx.state.range(f"onorder/{old}/")):  # market sell escrow
+            symbol = key.rsplit("/", 1)[1]
+            ctx.state.delete(key)
+            set_on_order(ctx, new, symbol,
+                         int(ctx.state.get(on_order_key(new, symbol), 0)) + units)
         cash = ctx.call("cash", "recover", old=old, new=new)
+        ctx.call("market", "recover", old=old, new=new)  # open orders follow the key
         ctx.emit("Recovered", {"old": old, "new": new, "reason": reason, "symbols": symbols,
                                "cash": cash})
         return {"old": old, "new": new, "symbols": symbols, "cash": cash}
@@ -399,10 +462,9 @@ class Token(Contract):
             entries = ctx.state.get(source)
             if entries is None:
                 continue
-            merged = ctx.state.get(target, [])
-            for day, krw in entries:  # windows are short: at most 365 entries each
-                merged = _add_day(merged, day, krw)
-            ctx.state.put(target, merged)
+            merged = compliance.merge_windows(ctx.state.get(target, []), entries)
+            if merged:
+                ctx.state.put(target, merged)
             ctx.state.delete(source)
 
     @transaction
@@ -488,7 +550,7 @@ class Token(Contract):
             raise ChaincodeError("INSUFFICIENT_BALANCE", f"available (not frozen) "
                                  f"{compliance.available(holding)} < {amount}")
         store_holding(ctx, token, holder, holding["balance"],
-                      compliance.take_units(holding, amount, ctx.time))
+                      compliance.take_units(holding, amount, ctx.time, frozen_first=False))
         token["redeemed"] += amount
         token["outstanding"] -= amount
         ctx.state.put(meta_key(symbol), token)
@@ -558,6 +620,7 @@ class Token(Contract):
         locked = compliance.locked_amount(holding, ctx.time)
         return {"symbol": symbol, "account": account, "balance": holding["balance"],
                 "frozen": holding["frozen"], "locked": locked,
+                "on_order": holding.get("on_order", 0),
                 "available": compliance.available(holding),
                 "transferable": compliance.transferable(holding, ctx.time),
                 "locks": holding["locks"]}
@@ -658,16 +721,108 @@ class Token(Contract):
         return ctx.state.get(meta_key(symbol))  # type: ignore[no-any-return]
 
     @internal
-    def snapshot(self, ctx: Context, symbol: str) -> list[list[Any]]:
-        """[[account, balance], ...] of every holder but the issuer, in account order."""
+    def frozen_units(self, ctx: Context, symbol: str, account: str) -> int:
+        """Units of `symbol` frozen in `account`'s holding (0 when none)."""
+        return int(load_holding(ctx, symbol, account)["frozen"]) if is_symbol(symbol) else 0
+
+    @internal
+    def register_facts(self, ctx: Context, symbol: str) -> dict[str, Any]:
+        """What a dividend register needs before its first page (run at the record height):
+        the issuer, the units entitled (outstanding less the issuer's own) and the count of
+        entitled holders. A token not created yet has nothing entitled."""
+        token = ctx.state.get(meta_key(symbol)) if is_symbol(symbol) else None
+        if token is None:
+            return {"issuer": None, "entitled": 0, "holders": 0}
+        own = load_holding(ctx, symbol, token["issuer"])["balance"]
+        return {"issuer": token["issuer"], "entitled": token["outstanding"] - own,
+                "holders": investor_count(ctx, token)}
+
+    @internal
+    def register_page(self, ctx: Context, symbol: str, after: str, limit: int
+                      ) -> list[list[Any]]:
+        """[[account, balance], ...] of up to `limit` holders after account `after` (""
+        from the first), in account order, the issuer left out: one bounded step of a
+        dividend register (run at the record height)."""
         token = load_token(ctx, symbol)
         prefix = f"bal/{symbol}/"
-        return [[key[len(prefix):], holding["balance"]]
-                for key, holding in ctx.state.range(prefix)
-                if key[len(prefix):] != token["issuer"] and holding["balance"] > 0]
+        start = prefix + after + "\x01" if after else ""
+        rows: list[list[Any]] = []
+        for key, holding in ctx.state.range(prefix, start):
+            account = key[len(prefix):]
+            if account == token["issuer"] or holding["balance"] <= 0:
+                continue
+            rows.append([account, holding["balance"]])
+            if len(rows) == limit:
+                break
+        return rows
 
+    # ---- for the market contract (chaincode.market) -------------------------------------------
 
-def _add_day(entries: list[list[int]], day: int, krw: int) -> list[list[int]]:
-    merged = {entry_day: value for entry_day, value in entries}
-    merged[day] = merged.get(day, 0) + krw
-    return [[entry_day, merged[entry_day]] for entry_day in sorted(merged)]
+    @internal
+    def order_verdict(self, ctx: Context, symbol: str, account: str, side: str, amount: int
+                      ) -> list[str] | None:
+        """The first failing order-time check of a market order ([code, message]) or None:
+        compliance.check_seller for a sell, compliance.check_buyer for a buy."""
+        token = load_token(ctx, symbol)
+        record = ctx.identity(account)
+        if side == "sell":
+            verdict = compliance.check_seller(token=token, amount=amount, now=ctx.time,
+                                              sender=record,
+                                              sender_holding=load_holding(ctx, symbol, account))
+        else:
+            verdict = compliance.check_buyer(token=token, now=ctx.time, recipient=record)
+        return None if verdict is None else list(verdict)
+
+    @internal
+    def hold(self, ctx: Context, symbol: str, account: str, amount: int) -> None:
+        """Escrow `amount` units of `account` for a sell order (checked by order_verdict)."""
+        holding = load_holding(ctx, symbol, account)
+        assert 0 < amount <= compliance.available(holding), "hold beyond available units"
+        set_on_order(ctx, account, symbol, holding.get("on_order", 0) + amount)
+
+    @internal
+    def release(self, ctx: Context, symbol: str, account: str, amount: int) -> None:
+        """Give back `amount` escrowed units (a sell order cancelled or expired)."""
+        on_order = int(ctx.state.get(on_order_key(account, symbol), 0))
+        assert 0 < amount <= on_order, "release beyond units on order"
+        set_on_order(ctx, account, symbol, on_order - amount)
+
+    @internal
+    def deliver(self, ctx: Context, symbol: str, seller: str, buyer: str, amount: int,
+                price: int, trade_id: int) -> None:
+        """The units leg of a market fill: `amount` escrowed units of `seller` go to `buyer`.
+
+        Runs compliance.check_transfer (the same rules as `transfer`) with the escrowed units
+        released and the purchase valued at `price`; raises its verdict before writing
+        anything. The investment windows count the fill at `price` on both sides."""
+        token = load_token(ctx, symbol)
+        seller_record, buyer_record = ctx.identity(seller), ctx.identity(buyer)
+        seller_holding = load_holding(ctx, symbol, seller)
+        on_order = seller_holding.get("on_order", 0)
+        assert 0 < amount <= on_order, "deliver beyond units on order"
+        seller_holding["on_order"] = on_order - amount
+        buyer_holding = load_holding(ctx, symbol, buyer)
+        net, issuer_net = window_nets(ctx, buyer, token)
+        verdict = compliance.check_transfer(
+            token=token, amount=amount, now=ctx.time, sender=seller_record,
+            recipient=buyer_record, sender_holding=seller_holding,
+            recipient_holding=buyer_holding, recipient_net=net, recipient_issuer_net=issuer_net,
+            general_limit=ctx.params["general_investor_annual_limit"],
+            investors=investor_count(ctx, token), sender_is_issuer=seller == token["issuer"],
+            recipient_is_issuer=buyer == token["issuer"], price=price)
+        if verdict is not None:
+            raise ChaincodeError(*verdict)
+        set_on_order(ctx, seller, symbol, on_order - amount)
+        before_seller, before_buyer = seller_holding["balance"], buyer_holding["balance"]
+        seller_holding["balance"] -= amount
+        buyer_holding["balance"] += amount
+        store_holding(ctx, token, seller, before_seller, seller_holding)
+        store_holding(ctx, token, buyer, before_buyer, buyer_holding)
+        ctx.state.put(meta_key(symbol), token)
+        value = amount * price
+        if compliance.is_general_investor(seller_record):
+            record_sale(ctx, seller, token, value)
+        if compliance.is_general_investor(buyer_record):
+            record_purchase(ctx, buyer, token, value)
+        ctx.emit("Transfer", {"symbol": symbol, "from": seller, "to": buyer, "amount": amount,
+                              "trade_id": trade_id})

@@ -31,19 +31,45 @@ persisted votes at or below it are dropped. A stable checkpoint (or a NEW-VIEW's
 what this replica committed makes it emit `FetchBlocks`; so does a quorum of COMMITs above
 a hole it cannot fill, after view_timeout_ms / 2.
 
-View change. A request timer (view_timeout_ms) runs while transactions are pending; on
-expiry, or on f+1 VIEW-CHANGEs for later views, the replica persists its new view and sends
-VIEW-CHANGE(stable checkpoint + proof, prepared certificates above it). With a quorum of
-them it starts a view-change timer; the new primary sends NEW-VIEW (the VIEW-CHANGEs used
-and the re-proposed blocks, original bytes); every replica recomputes it
-(`view_change.check_new_view`). A timer that expires moves to the next view; the timeout
-doubles per consecutive view change and resets when a block commits.
+View change. A request timer times the oldest pending request (view_timeout_ms from its
+admission or the view's start; full blocks committing postpone it, at most
+REQUEST_PATIENCE_TIMEOUTS timeouts), so a primary that commits others' requests but leaves
+one out is replaced. On expiry, or when f+1 operators signed messages of later views (any
+kind, however far ahead: VIEW-CHANGEs, votes, ...), the replica persists its new view and
+sends VIEW-CHANGE(stable checkpoint + proof, prepared certificates above it). With a quorum
+of them for its view, or a quorum for this view or later ones (views split by a lost
+VIEW-CHANGE), it starts a view-change timer; the new primary sends NEW-VIEW (the
+VIEW-CHANGEs used and the re-proposals); every replica recomputes it
+(`view_change.check_new_view`), persists it and then its view, and only then sends anything
+in that view. A timer that expires moves to the next view; the timeout doubles per
+consecutive view change and resets when a block commits. VIEW-CHANGEs are kept (one per
+sender, at most 4n views ahead) and checked only when a NEW-VIEW needs them. A VIEW-CHANGE
+for a view this replica has left or finished is answered (at most once per half timeout per
+peer): by the NEW-VIEW from the primary, by the current VIEW-CHANGE from others.
+
+Blocks by hash. Prepared certificates in a VIEW-CHANGE and re-proposals in a NEW-VIEW carry
+each block cut to its header (`PrePrepare.by_hash`: the signature covers only the block
+hash, which is the header's hash), so neither grows with block size. A replica holds a
+re-proposal by hash, votes on it, and before it emits `Commit` takes the body from its log
+(slots, prepared certificates, certificates restored from disk) or asks every peer with
+BLOCK-REQUEST(view, hashes), repeated every quarter timeout; peers answer with one BLOCK per
+body they hold, checked against the hash and the tx root. Every message a replica emits is
+at most `constants.max_message_bytes(...)`, which `Replica` asserts is at most
+MAX_MESSAGE_BYTES (15 MiB, under the 16 MiB p2p frame limit): a PRE-PREPARE or BLOCK with
+one block, or a NEW-VIEW of a quorum of VIEW-CHANGEs of L certificates by hash.
+
+Host contract for these messages: nothing new. BLOCK-REQUEST and BLOCK are consensus
+messages like the others (Send / Broadcast out, MessageReceived in), so the node and the
+simulator carry them as they carry PREPAREs; no new Action or Event.
 
 Crash safety. Before it sends a vote the replica persists it (keys `pre_prepare/<seq>`,
-`prepare/<seq>`, `commit/<seq>` (with its prepared certificate), `view`, `view_change`,
-`new_view`, `checkpoint`) and on restart refuses to sign a vote for another hash at the
-same (kind, view, seq) or for an older view. A restarted replica re-sends its own
-VIEW-CHANGE / NEW-VIEW / pre-prepares.
+`prepare/<seq>`, `commit/<seq>` (with its prepared certificate and the block's body),
+`view`, `view_change`, `new_view` (every replica: the NEW-VIEW of the view it is in),
+`checkpoint`) and on restart refuses to sign a vote for another hash at the same (kind,
+view, seq) or for an older view, and refuses a fresh PRE-PREPARE for a seq its NEW-VIEW
+fixed. A restarted replica re-sends its own VIEW-CHANGE / NEW-VIEW / fresh pre-prepares,
+asks for the bodies of re-proposals it holds by hash, and, active in a view whose NEW-VIEW
+its disk lacks, re-sends its VIEW-CHANGE so the primary sends the NEW-VIEW again.
 
 Errors. Bad input from a peer is dropped and counted in `Replica.stats` (`dropped_*`,
 `in_*`, `out_*`, ...) and changes nothing. A broken invariant, including a host that breaks
@@ -53,7 +79,9 @@ What this package may not do: import asyncio, aiohttp, plyvel, time, random, soc
 threading, logging, os or node (tests/consensus/test_purity.py); use floats; iterate over
 anything whose order could differ between nodes.
 
-Known limits. VIEW-CHANGE carries whole blocks, so the largest message is bounded but big
-(`constants.max_message_bytes`: about L x max_block_bytes x (quorum + 1)). No retransmission
-of normal-case messages: a replica that misses messages catches up by state transfer.
+Known limits. A NEW-VIEW still carries a quorum of VIEW-CHANGEs with a quorum of PREPAREs
+per certificate, so its bound grows with quorum^2 x L: with L = 64, up to about 40
+operators fit MAX_MESSAGE_BYTES (a larger committee needs a smaller window; `Replica`
+refuses a configuration that does not fit). No retransmission of normal-case messages: a
+replica that misses messages catches up by state transfer.
 """

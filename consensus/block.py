@@ -13,6 +13,7 @@ from typing import Any
 
 from consensus import codec
 from consensus.crypto import COMMIT_DOMAIN, verify
+from consensus.quorum import quorum_size
 
 ZERO_HASH = b"\x00" * 32
 
@@ -215,17 +216,25 @@ class CommitCertificate:
 
 def check_certificate(cert: CommitCertificate, chain: str, operators: dict[str, bytes],
                       block_hash: bytes, height: int) -> str | None:
-    """None if `cert` proves that 2f+1 distinct operators committed `block_hash` at `height`;
-    otherwise the reason it does not. `operators` maps operator name to public key."""
+    """None if `cert` proves that a quorum of distinct operators committed `block_hash` at
+    `height`; otherwise the reason it does not. `operators` maps operator name to public key.
+
+    The quorum is `quorum.quorum_size(n)`, the one the replicas count (2f+1 when n = 3f+1,
+    more otherwise), so a certificate never passes with fewer votes than a replica needed to
+    commit. A malformed vote (an operator that is not a name, a key or signature that is not
+    bytes) is a reason, never an exception: certificates come from untrusted peers."""
     if cert.block_hash != block_hash:
         return "certificate is for another block hash"
     if cert.height != height:
         return "certificate is for another height"
     n = len(operators)
-    quorum = 2 * ((n - 1) // 3) + 1
+    quorum = quorum_size(n)
     message = commit_vote_bytes(chain, cert.view, cert.height, cert.block_hash)
     seen: set[str] = set()
     for vote in cert.votes:
+        if not isinstance(vote.operator, str) or not isinstance(vote.public_key, bytes) \
+                or not isinstance(vote.sig, bytes):
+            return "a vote is an operator name, a public key and a signature"
         if vote.operator not in operators:
             return f"vote from {vote.operator!r}, which is not an operator in genesis"
         if operators[vote.operator] != vote.public_key:
@@ -236,5 +245,5 @@ def check_certificate(cert: CommitCertificate, chain: str, operators: dict[str, 
             return f"bad signature in the vote of {vote.operator!r}"
         seen.add(vote.operator)
     if len(seen) < quorum:
-        return f"{len(seen)} valid votes; a certificate needs {quorum} (2f+1 of n={n})"
+        return f"{len(seen)} valid votes; a certificate needs {quorum} (the quorum of n={n})"
     return None

@@ -19,8 +19,24 @@ SMALL_MESSAGE_BYTES = 4 * 1024
 # larger is garbage and is refused before it is decoded.
 
 MESSAGE_OVERHEAD_BYTES = 64 * 1024
-# Slack on top of the block bytes a message may carry: headers, signatures and certificates
-# (a prepared certificate is 2f+1 PREPAREs of ~250 bytes; n <= MAX_OPERATORS).
+# Slack on top of the block bytes a PRE-PREPARE or BLOCK carries (type, view, seq, sender,
+# signature: a few hundred bytes), generously.
+
+MAX_MESSAGE_BYTES = 15 * 1024 * 1024
+# No consensus message a replica emits or accepts is larger (#11 item 3): the p2p transport
+# drops frames over 16 MiB, and its own framing needs far less than the 1 MiB left. A
+# configuration whose largest message could exceed it is refused (`ReplicaConfig.check`).
+
+VOTE_MAX_BYTES = 320
+# An encoded PREPARE, COMMIT or CHECKPOINT of an honest replica: about 230 bytes with a
+# 64-character operator name (type, view, seq, hash 32, sender, signature 64, map keys).
+
+MAX_CHAIN_ID_BYTES = 256  # the chain id is in every block header
+
+BY_HASH_PRE_PREPARE_MAX_BYTES = 1024
+# A PRE-PREPARE whose block is its header only (a re-proposal, the block of a prepared
+# certificate): the header (chain id, two hashes, proposer, four integers) and the
+# PRE-PREPARE's own fields, about 420 bytes plus the chain id.
 
 MAX_TIMEOUT_DOUBLINGS = 10
 # A timeout doubles on each consecutive failed view change; 2 s * 2^10 is about half an hour,
@@ -41,16 +57,33 @@ COMMITTED_TX_MEMORY = 200_000
 # node's mempool checks its tx index too; this only stops a primary re-proposing a tx that a
 # slow mempool re-admits. About 6 MB.
 
+REQUEST_PATIENCE_TIMEOUTS = 8
+# The request timer times the oldest pending request. While full blocks commit (a saturated
+# primary works through a queue in admission order) it restarts, but a request never waits
+# more than this many timeouts in one view: a primary that pads every block cannot censor
+# one client for ever.
+
 MAX_TXS_PER_EVENT = 100_000  # one TxsAdmitted; same bound as the default max_pending
 
 
-def max_message_bytes(watermark_window: int, max_block_bytes: int, quorum: int) -> int:
-    """The largest consensus message a replica accepts.
+def max_view_change_bytes(watermark_window: int, quorum: int) -> int:
+    """The largest VIEW-CHANGE an honest replica sends: a stable checkpoint proof (a quorum
+    of CHECKPOINTs) and at most one prepared certificate per seq of the window, each a
+    PRE-PREPARE by hash and a quorum of PREPAREs. Blocks travel by hash, so block size does
+    not enter."""
+    certificate = BY_HASH_PRE_PREPARE_MAX_BYTES + quorum * VOTE_MAX_BYTES
+    return SMALL_MESSAGE_BYTES + quorum * VOTE_MAX_BYTES + watermark_window * certificate
 
-    A VIEW-CHANGE carries at most one prepared certificate, with its block, per seq in the
-    watermark window; a NEW-VIEW carries a quorum of VIEW-CHANGEs plus the re-proposed
-    blocks. Bounded, but large: see the package docstring ("Known limits").
-    """
-    view_change = MESSAGE_OVERHEAD_BYTES + watermark_window * (
-        max_block_bytes + MESSAGE_OVERHEAD_BYTES)
-    return view_change * (quorum + 1) + MESSAGE_OVERHEAD_BYTES
+
+def max_new_view_bytes(watermark_window: int, quorum: int) -> int:
+    """A NEW-VIEW: a quorum of VIEW-CHANGEs and a re-proposal by hash per seq of the window."""
+    return (SMALL_MESSAGE_BYTES + quorum * max_view_change_bytes(watermark_window, quorum)
+            + watermark_window * BY_HASH_PRE_PREPARE_MAX_BYTES)
+
+
+def max_message_bytes(watermark_window: int, max_block_bytes: int, quorum: int) -> int:
+    """The largest consensus message a replica sends or accepts: a PRE-PREPARE or a BLOCK
+    with a full block, or a NEW-VIEW, whichever is larger. `ReplicaConfig.check` refuses a
+    configuration for which it exceeds MAX_MESSAGE_BYTES."""
+    return max(max_block_bytes + MESSAGE_OVERHEAD_BYTES,
+               max_new_view_bytes(watermark_window, quorum))

@@ -3,6 +3,10 @@
 Plain frozen data, no behaviour: the node runtime and the simulator build events from the
 world and carry out the actions, in list order. See `consensus/__init__.py` for the rules a
 host must follow (persist before send, execute commits in order, answer FetchBlocks).
+BLOCK-REQUEST / BLOCK (block bodies for re-proposals held by hash) are consensus messages
+carried by Send / Broadcast and MessageReceived like the others: no action or event of their
+own. Every Send / Broadcast payload is at most `Replica.max_message_bytes` (<=
+`constants.MAX_MESSAGE_BYTES`, under the p2p frame limit).
 """
 
 from __future__ import annotations

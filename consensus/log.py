@@ -41,6 +41,14 @@ class Slot:
         assert self.pre_prepare is not None
         return self.pre_prepare.block
 
+    @property
+    def block_by_hash(self) -> bool:
+        """The slot holds its block by hash (a re-proposal whose body is still wanted)."""
+        return self.pre_prepare is not None and self.pre_prepare.is_by_hash
+
+    def reset_tx_ids(self) -> None:
+        self._tx_ids = None
+
     def tx_ids(self) -> tuple[bytes, ...]:
         if self._tx_ids is None:
             self._tx_ids = tuple(self.block.tx_ids()) if self.pre_prepare else ()

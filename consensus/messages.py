@@ -12,6 +12,19 @@ What is signed (`signing_payload`):
   height, block_hash)`, so 2f+1 COMMITs of one view are a `CommitCertificate`;
 - CHECKPOINT: `CHECKPOINT_DOMAIN + canonical({"chain", "seq", "app_hash"})`.
 
+Blocks by hash (#11 item 3). A PRE-PREPARE signs only the block hash, which is the hash of
+the header; so a PRE-PREPARE whose block is cut down to its header (`PrePrepare.by_hash`, no
+transactions) carries the same valid signature and everything the view change computes on
+(seq, hash, prev_hash, time, proposer). Prepared certificates in a VIEW-CHANGE and the
+re-proposals of a NEW-VIEW travel in that form, so their size does not grow with block
+size; replicas get the bodies from their own log or with BLOCK-REQUEST / BLOCK. Only the
+replica's own disk keeps certificates with their bodies (`to_map(with_body=True)`).
+
+- BLOCK-REQUEST: `CONSENSUS_DOMAIN + canonical({"type", "chain", "view", "hashes",
+  "sender"})`: the block bodies `sender` lacks;
+- BLOCK: `CONSENSUS_DOMAIN + canonical({"type", "chain", "block_hash", "sender"})`, the
+  block's bytes beside it; the receiver checks the body against the hash it asked for.
+
 `decode` checks types, sizes and ranges and raises `MessageError`; it does not check
 signatures (that needs the committee): `is_signed_by_sender` does.
 """
@@ -23,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from consensus import codec
-from consensus.block import Block, commit_vote_bytes
+from consensus.block import ZERO_HASH, Block, commit_vote_bytes
 from consensus.constants import (
     HASH_BYTES,
     MAX_COUNTER,
@@ -108,6 +121,22 @@ class PrePrepare:
     @property
     def digest(self) -> bytes:
         return self.block.hash
+
+    @property
+    def is_by_hash(self) -> bool:
+        """The block is its header only; its transactions (the body) are elsewhere."""
+        return is_by_hash(self.block)
+
+    def by_hash(self) -> PrePrepare:
+        """The same PRE-PREPARE, signature still valid, with the block cut to its header."""
+        if not self.block.txs:
+            return self
+        return dataclasses.replace(self, block=Block(self.block.header, ()))
+
+    def with_body(self, block: Block) -> PrePrepare:
+        """The same PRE-PREPARE with the full block whose hash it signed."""
+        assert block.hash == self.digest
+        return dataclasses.replace(self, block=block)
 
     def signing_payload(self, chain: str) -> bytes:
         return _consensus_payload(self.TYPE, chain, {
@@ -267,17 +296,22 @@ class PreparedCertificate:
     def block(self) -> Block:
         return self.pre_prepare.block
 
-    def to_map(self) -> dict[str, Any]:
-        return {"pre_prepare": self.pre_prepare.encode(),
+    def to_map(self, with_body: bool = False) -> dict[str, Any]:
+        """On the wire the block travels by hash; `with_body` is for the replica's disk."""
+        pre_prepare = self.pre_prepare if with_body else self.pre_prepare.by_hash()
+        return {"pre_prepare": pre_prepare.encode(),
                 "prepares": [p.encode() for p in self.prepares]}
 
     @classmethod
-    def from_map(cls, value: Any, max_votes: int) -> PreparedCertificate:
+    def from_map(cls, value: Any, max_votes: int,
+                 with_body: bool = False) -> PreparedCertificate:
         if not isinstance(value, dict) or set(value) != {"pre_prepare", "prepares"}:
             raise MessageError("bad_field", "a prepared certificate is {pre_prepare, prepares}")
         if not isinstance(value["pre_prepare"], bytes):
             raise MessageError("bad_field", "pre_prepare is an encoded PRE-PREPARE")
         pre_prepare = _decode_as(PrePrepare, value["pre_prepare"])
+        if pre_prepare.block.txs and not with_body:
+            raise MessageError("bad_field", "a prepared certificate carries its block by hash")
         prepares = tuple(_decode_as(Prepare, item)
                          for item in _bytes_list(value["prepares"], "prepares", max_votes))
         return cls(pre_prepare, prepares)
@@ -308,7 +342,7 @@ class ViewChange:
         return codec.pack(self.to_map())
 
     @classmethod
-    def from_map(cls, value: Any, limits: DecodeLimits) -> ViewChange:
+    def from_map(cls, value: Any, limits: DecodeLimits, stored: bool = False) -> ViewChange:
         value = _fields(value, cls.TYPE, frozenset({"view", "checkpoint", "prepared"}))
         prepared = value["prepared"]
         if not isinstance(prepared, list) or len(prepared) > limits.max_prepared:
@@ -316,7 +350,8 @@ class ViewChange:
                                "certificates (the watermark window)")
         return cls(_int(value["view"], "view"),
                    CheckpointProof.from_map(value["checkpoint"], limits.max_votes),
-                   tuple(PreparedCertificate.from_map(c, limits.max_votes) for c in prepared),
+                   tuple(PreparedCertificate.from_map(c, limits.max_votes, with_body=stored)
+                         for c in prepared),
                    _name(value["sender"]), _sig(value["sig"]))
 
 
@@ -333,7 +368,7 @@ class NewView:
 
     def _body(self) -> dict[str, Any]:
         return {"view": self.view, "view_changes": [vc.encode() for vc in self.view_changes],
-                "pre_prepares": [pp.encode() for pp in self.pre_prepares],
+                "pre_prepares": [pp.by_hash().encode() for pp in self.pre_prepares],
                 "sender": self.sender}
 
     def signing_payload(self, chain: str) -> bytes:
@@ -346,19 +381,98 @@ class NewView:
         return codec.pack(self.to_map())
 
     @classmethod
-    def from_map(cls, value: Any, limits: DecodeLimits) -> NewView:
+    def from_map(cls, value: Any, limits: DecodeLimits, stored: bool = False) -> NewView:
+        """`stored`: bytes from this replica's own disk, which an older version wrote with
+        block bodies inside; they are cut to their headers (the signatures stay valid)."""
         value = _fields(value, cls.TYPE, frozenset({"view", "view_changes", "pre_prepares"}))
         view_changes = tuple(
-            _decode_view_change(item, limits)
+            _decode_view_change(item, limits, stored)
             for item in _bytes_list(value["view_changes"], "view_changes", limits.max_votes))
         pre_prepares = tuple(
             _decode_as(PrePrepare, item)
             for item in _bytes_list(value["pre_prepares"], "pre_prepares", limits.max_prepared))
+        if stored:
+            pre_prepares = tuple(pp.by_hash() for pp in pre_prepares)
+            view_changes = tuple(dataclasses.replace(vc, prepared=tuple(
+                dataclasses.replace(cert, pre_prepare=cert.pre_prepare.by_hash())
+                for cert in vc.prepared)) for vc in view_changes)
+        if any(pp.block.txs for pp in pre_prepares):
+            raise MessageError("bad_field", "a NEW-VIEW carries its re-proposals by hash")
         return cls(_int(value["view"], "view"), view_changes, pre_prepares,
                    _name(value["sender"]), _sig(value["sig"]))
 
 
-Message = PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView
+@dataclass(frozen=True, slots=True)
+class BlockRequest:
+    """`sender` lacks the bodies of these blocks (re-proposals of `view` it holds by hash)."""
+
+    TYPE: ClassVar[str] = "BLOCK-REQUEST"
+    view: int
+    hashes: tuple[bytes, ...]
+    sender: str
+    sig: bytes = b""
+
+    def _body(self) -> dict[str, Any]:
+        return {"view": self.view, "hashes": list(self.hashes), "sender": self.sender}
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, self._body())
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **self._body(), "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any, limits: DecodeLimits) -> BlockRequest:
+        value = _fields(value, cls.TYPE, frozenset({"view", "hashes"}))
+        hashes = value["hashes"]
+        if not isinstance(hashes, list) or not 0 < len(hashes) <= limits.max_prepared:
+            raise MessageError("bad_field", f"hashes is a list of 1 to {limits.max_prepared}")
+        return cls(_int(value["view"], "view"), tuple(_hash(h, "hash") for h in hashes),
+                   _name(value["sender"]), _sig(value["sig"]))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockReply:
+    """A block body, answering a BLOCK-REQUEST; the receiver checks it against the hash."""
+
+    TYPE: ClassVar[str] = "BLOCK"
+    block: Block
+    sender: str
+    sig: bytes = b""
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, {"block_hash": self.block.hash,
+                                                     "sender": self.sender})
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "block": self.block.encode(), "sender": self.sender,
+                "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+    @classmethod
+    def from_map(cls, value: Any) -> BlockReply:
+        value = _fields(value, cls.TYPE, frozenset({"block"}))
+        if not isinstance(value["block"], bytes):
+            raise MessageError("bad_field", "block is the block's encoded bytes")
+        try:
+            block = Block.decode(value["block"])
+        except (ValueError, TypeError) as error:
+            raise MessageError("bad_block", f"block does not decode: {error}") from None
+        return cls(block, _name(value["sender"]), _sig(value["sig"]))
+
+
+def is_by_hash(block: Block) -> bool:
+    """`block` is a header whose transactions were left out (an empty block is whole)."""
+    return not block.txs and block.header.tx_root != ZERO_HASH
+
+
+Message = (PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | BlockRequest
+           | BlockReply)
 Signable = Message
 
 _SMALL: dict[str, type[Prepare] | type[Commit] | type[Checkpoint]] = {
@@ -385,8 +499,23 @@ def _decode_as(cls: type[PrePrepare] | type[Prepare] | type[Commit] | type[Check
     return cls.from_map(_unpack(data, limit))
 
 
-def _decode_view_change(data: bytes, limits: DecodeLimits) -> ViewChange:
-    return ViewChange.from_map(_unpack(data, limits.max_message_bytes), limits)
+def _decode_view_change(data: bytes, limits: DecodeLimits, stored: bool = False) -> ViewChange:
+    return ViewChange.from_map(_unpack(data, limits.max_message_bytes), limits, stored)
+
+
+def decode_stored(data: bytes, limits: DecodeLimits) -> Message:
+    """A message this replica persisted itself (its VIEW-CHANGE, a NEW-VIEW): as `decode`,
+    but an older version's form, with block bodies inside certificates and re-proposals, is
+    read too and cut to blocks by hash."""
+    value = _unpack(data, max(limits.max_message_bytes, len(data)))
+    if isinstance(value, dict) and value.get("type") == ViewChange.TYPE:
+        view_change = ViewChange.from_map(value, limits, stored=True)
+        return dataclasses.replace(view_change, prepared=tuple(
+            dataclasses.replace(cert, pre_prepare=cert.pre_prepare.by_hash())
+            for cert in view_change.prepared))
+    if isinstance(value, dict) and value.get("type") == NewView.TYPE:
+        return NewView.from_map(value, limits, stored=True)
+    return decode(data, limits)
 
 
 def decode(data: bytes, limits: DecodeLimits) -> Message:
@@ -408,6 +537,10 @@ def decode(data: bytes, limits: DecodeLimits) -> Message:
         return ViewChange.from_map(value, limits)
     if type_tag == NewView.TYPE:
         return NewView.from_map(value, limits)
+    if type_tag == BlockRequest.TYPE:
+        return BlockRequest.from_map(value, limits)
+    if type_tag == BlockReply.TYPE:
+        return BlockReply.from_map(value)
     raise MessageError("unknown_type", f"unknown message type {type_tag[:32]!r}")
 
 

@@ -23,8 +23,9 @@ def max_faulty(n: int) -> int:
 def quorum_size(n: int) -> int:
     """The smallest q with 2q - n >= f + 1: any two quorums share an honest operator.
 
-    Equal to 2f + 1 when n = 3f + 1 (as `check_certificate` assumes); larger for other n, so
-    that safety does not silently weaken when genesis lists, say, 5 operators.
+    Equal to 2f + 1 when n = 3f + 1; larger for other n, so that safety does not silently
+    weaken when genesis lists, say, 5 operators. `block.check_certificate` counts this same
+    quorum.
     """
     return (n + max_faulty(n)) // 2 + 1
 

@@ -18,10 +18,16 @@ from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_bloc
 from consensus.constants import (
     COMMITTED_TX_MEMORY,
     FUTURE_VIEW_BUFFER_PER_SENDER,
+    MAX_CHAIN_ID_BYTES,
     MAX_COUNTER,
+    MAX_MESSAGE_BYTES,
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
+    MESSAGE_OVERHEAD_BYTES,
+    REQUEST_PATIENCE_TIMEOUTS,
+    SMALL_MESSAGE_BYTES,
     max_message_bytes,
+    max_view_change_bytes,
 )
 from consensus.crypto import Signer
 from consensus.events import (
@@ -116,6 +122,12 @@ class Replica:
         self._me = config.me
         self.max_message_bytes = max_message_bytes(
             config.watermark_window, config.max_block_bytes, self.committee.quorum)
+        assert self.max_message_bytes <= MAX_MESSAGE_BYTES, (
+            f"the largest consensus message ({self.max_message_bytes} bytes) would not fit "
+            f"MAX_MESSAGE_BYTES: lower max_block_bytes or watermark_window")
+        assert len(config.chain.encode()) <= MAX_CHAIN_ID_BYTES
+        self._max_view_change_bytes = max_view_change_bytes(config.watermark_window,
+                                                            self.committee.quorum)
         self._limits = msg.DecodeLimits(self.max_message_bytes, self.committee.n,
                                         config.watermark_window)
         self._stats: dict[str, int] = {}
@@ -139,6 +151,8 @@ class Replica:
         self._earliest_expiry: int | None = None
         self._recent_committed: dict[bytes, None] = {}
         self._request_deadline: int | None = None
+        self._view_started_ms = self._now_ms  # request timers count from here at the latest
+        self._busy_since_ms = 0  # a full block committed then: the primary is saturated
         self._view_change_deadline: int | None = None
         self._view_change_resend_at = 0  # until a quorum of VIEW-CHANGEs: when to repeat ours
         self._consecutive_view_changes = 0
@@ -148,6 +162,19 @@ class Replica:
         self._new_view: msg.NewView | None = None  # the NEW-VIEW that started this view
         self._new_view_top = 0  # seqs up to here are fixed by that NEW-VIEW
         self._future: dict[str, list[Any]] = {}
+        self._future_bytes: dict[str, int] = {}  # bytes buffered in `_future`, per sender
+        self._future_budget_bytes = (config.max_pipeline * (config.max_block_bytes
+                                                            + MESSAGE_OVERHEAD_BYTES)
+                                     + FUTURE_VIEW_BUFFER_PER_SENDER * SMALL_MESSAGE_BYTES)
+        # The latest view each peer signed a message for, when later than ours (status
+        # announcements for the f+1 join rule; bounded by n entries).
+        self._peer_views: dict[str, int] = {}
+        self._checked_view_changes: set[str] = set()  # senders whose stored one verified
+        self._answered_ms: dict[str, int] = {}  # when a peer behind was last answered
+        # Re-proposals held by hash whose bodies this replica still needs: hash -> seq.
+        self._wanted_bodies: dict[bytes, int] = {}
+        self._body_request_at = 0  # when to repeat the BLOCK-REQUEST
+        self._block_requests_answered_ms: dict[str, int] = {}
 
         self._signed: dict[tuple[str, int], tuple[int, bytes]] = {}  # (kind, seq) -> (view, d)
         self._persisted_votes: dict[str, int] = {}  # key -> seq, for pruning
@@ -184,6 +211,11 @@ class Replica:
     @property
     def stable_checkpoint(self) -> int:
         return self._stable.seq
+
+    @property
+    def stable_app_hash(self) -> bytes:
+        """The app hash 2f+1 operators signed at the stable checkpoint."""
+        return self._stable.app_hash
 
     @property
     def last_committed(self) -> int:
@@ -257,11 +289,17 @@ class Replica:
     def _broadcast(self, message: Any) -> None:
         self._count(f"out_{message.TYPE}")
         if self.committee.n > 1:
-            self._actions.append(Broadcast(message.encode()))
+            self._actions.append(Broadcast(self._encode_for_wire(message)))
 
     def _send(self, to: str, message: Any) -> None:
         self._count(f"out_{message.TYPE}")
-        self._actions.append(Send(to, message.encode()))
+        self._actions.append(Send(to, self._encode_for_wire(message)))
+
+    def _encode_for_wire(self, message: Any) -> bytes:
+        data: bytes = message.encode()
+        assert len(data) <= self.max_message_bytes, \
+            f"a {message.TYPE} of {len(data)} bytes is over the message bound"
+        return data
 
     def _sign(self, message: Any) -> Any:
         return msg.sign(message, self._signer, self.committee.chain)
@@ -312,6 +350,15 @@ class Replica:
         self._dispatch(message)
 
     def _dispatch(self, message: Any) -> None:
+        view = getattr(message, "view", None)
+        if view is not None and view > self._view \
+                and view > self._peer_views.get(message.sender, -1):
+            # a signed announcement that the sender left every view below `view`
+            self._peer_views[message.sender] = view
+            self._maybe_join_later_view()
+        self._dispatch_checked(message)
+
+    def _dispatch_checked(self, message: Any) -> None:
         if isinstance(message, msg.PrePrepare):
             self._on_pre_prepare(message)
         elif isinstance(message, msg.Prepare):
@@ -324,6 +371,10 @@ class Replica:
             self._on_view_change(message)
         elif isinstance(message, msg.NewView):
             self._on_new_view(message)
+        elif isinstance(message, msg.BlockRequest):
+            self._on_block_request(message)
+        elif isinstance(message, msg.BlockReply):
+            self._on_block_reply(message)
         else:
             raise AssertionError("decode returns only known messages")
 
@@ -338,21 +389,25 @@ class Replica:
                 self._drop("wrong_view")
                 return False
             buffer = self._future.setdefault(message.sender, [])
-            if len(buffer) >= FUTURE_VIEW_BUFFER_PER_SENDER:
+            size = _buffered_bytes(message)
+            used = self._future_bytes.get(message.sender, 0)
+            if len(buffer) >= FUTURE_VIEW_BUFFER_PER_SENDER \
+                    or used + size > self._future_budget_bytes:
                 self._drop("future_buffer_full")
                 return False
             buffer.append(message)
+            self._future_bytes[message.sender] = used + size
             self._count("buffered_future_view")
-            self._maybe_join_later_view()
             return False
         return True
 
     def _maybe_join_later_view(self) -> None:
-        """Signed messages of later views from f+1 operators: at least one honest replica is
-        there (this one restarted, or missed the view change). Ask to join: the VIEW-CHANGE
-        makes that view's primary re-send its NEW-VIEW."""
-        views = sorted((max(m.view for m in messages) for messages in self._future.values()
-                        if messages), reverse=True)
+        """Signed messages of later views (of any kind, however far ahead) from f+1
+        operators: at least one honest replica is there (this one restarted, missed the view
+        change, or was cut off for many views). Ask to join the (f+1)-th highest: the
+        VIEW-CHANGE makes that view's primary re-send its NEW-VIEW (#11 item 6)."""
+        views = sorted((view for view in self._peer_views.values() if view > self._view),
+                       reverse=True)
         if len(views) < self.committee.weak_quorum:
             return
         target = views[self.committee.weak_quorum - 1]
@@ -370,20 +425,41 @@ class Replica:
         return True
 
     def _on_pre_prepare(self, pre_prepare: msg.PrePrepare) -> None:
-        if not self._check_view(pre_prepare.view, pre_prepare):
-            return
-        if pre_prepare.sender != self.primary:
+        if pre_prepare.sender != self.committee.primary(pre_prepare.view):
             self._drop("not_primary")
+            return
+        if pre_prepare.view > self._view or not self._view_active:
+            # checked before it may be buffered for a later view (#11 item 9)
+            reason = self._check_block_shape(pre_prepare.block, pre_prepare.seq,
+                                             pre_prepare.view)
+            if reason is not None:
+                self._drop(reason)
+                return
+        if not self._check_view(pre_prepare.view, pre_prepare):
             return
         if not self._check_seq(pre_prepare.seq):
             return
         known = self._log.slots.get(pre_prepare.seq)
         if known is not None and known.pre_prepare is not None:
             same = known.pre_prepare.digest == pre_prepare.digest
+            if same and known.pre_prepare.is_by_hash and not pre_prepare.is_by_hash \
+                    and pre_prepare.block.is_consistent():
+                self._take_body(pre_prepare.block)  # a re-sent re-proposal with its body
+                return
             self._drop("duplicate" if same else "conflicting")
             return
         if pre_prepare.seq <= self._new_view_top:
-            self._drop("conflicting")  # fixed by NEW-VIEW, yet not the re-proposal
+            # fixed by the NEW-VIEW: only its re-proposal (a re-sent one keeps the block's
+            # original header view, so it is checked against the NEW-VIEW, not as fresh)
+            if not self._is_re_proposal(pre_prepare):
+                self._drop("conflicting")
+                return
+            if not pre_prepare.is_by_hash and not pre_prepare.block.is_consistent():
+                self._drop("bad_block")
+                return
+            self._count("re_proposals_received")
+            self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
+            self._advance()
             return
         reason = self._check_fresh_block(pre_prepare.block, pre_prepare.seq, pre_prepare.view)
         if reason is not None:
@@ -392,10 +468,21 @@ class Replica:
         self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
         self._advance()
 
+    def _is_re_proposal(self, pre_prepare: msg.PrePrepare) -> bool:
+        """`pre_prepare` is the re-proposal the NEW-VIEW of this view made for its seq."""
+        if self._new_view is None or self._new_view.view != pre_prepare.view:
+            return False
+        return any(p.seq == pre_prepare.seq and p.digest == pre_prepare.digest
+                   for p in self._new_view.pre_prepares)
+
     def _check_fresh_block(self, block: Block, seq: int, view: int) -> str | None:
-        if check_block_origin(block, seq, view, self.committee) is not None:
-            return "bad_block"
         if block.header.view != view:
+            return "bad_block"
+        return self._check_block_shape(block, seq, view)
+
+    def _check_block_shape(self, block: Block, seq: int, view: int) -> str | None:
+        """The checks that need no chain context (a re-proposal keeps an older view)."""
+        if check_block_origin(block, seq, view, self.committee) is not None:
             return "bad_block"
         if len(block.txs) > self.config.max_block_txs:
             return "block_too_large"
@@ -455,8 +542,8 @@ class Replica:
                 if len(prepares) < self.committee.quorum:
                     break
                 slot.prepared = True
-                self._log.record_prepared(msg.PreparedCertificate(slot.pre_prepare,
-                                                                  tuple(prepares)))
+                self._log.record_prepared(msg.PreparedCertificate(
+                    slot.pre_prepare, tuple(prepares[:self.committee.quorum])))
             if not slot.commit_sent and not self._send_commit(slot):
                 break
             if not slot.committed_local:
@@ -491,7 +578,8 @@ class Replica:
             return False
         commit = self._sign(msg.Commit(self._view, slot.seq, digest, self._me))
         certificate = self._log.prepared_certificates[slot.seq]
-        record = codec.pack({"commit": commit.encode(), "prepared": certificate.to_map()})
+        record = codec.pack({"commit": commit.encode(),
+                             "prepared": certificate.to_map(with_body=True)})
         self._record_signed("commit", self._view, slot.seq, digest, record)
         self._broadcast(commit)
         self._log.commits.add(self._view, slot.seq, self._me, digest, commit)
@@ -505,6 +593,9 @@ class Replica:
             slot = self._log.slots.get(seq)
             if slot is None or not slot.committed_local:
                 break
+            if slot.block_by_hash:
+                self._want_body(slot)  # committed by hash: execution needs the body first
+                break
             block = slot.block
             commits = self._log.commits.matching(self._view, seq, block.hash, self.committee)
             assert len(commits) >= self.committee.quorum
@@ -516,8 +607,15 @@ class Replica:
             self._mark_committed(seq, block.hash, block.header.time, slot.tx_ids())
             self._unexecuted[seq] = block
             delivered = True
+            if self._is_full(block):
+                self._busy_since_ms = self._now_ms
         if delivered:
             self._on_progress()
+
+    def _is_full(self, block: Block) -> bool:
+        """The block reached a batch limit: its primary had more pending than one block."""
+        return len(block.txs) >= self.config.max_block_txs or \
+            len(block.encode()) * 4 >= self.config.max_block_bytes * 3
 
     def _mark_committed(self, height: int, block_hash: bytes, time: int,
                         tx_ids: tuple[bytes, ...]) -> None:
@@ -531,11 +629,29 @@ class Replica:
             del self._recent_committed[next(iter(self._recent_committed))]
 
     def _on_progress(self) -> None:
-        """A block committed: the view works, so timeouts reset and the timer restarts."""
+        """A block committed: the view works, so timeouts reset. The request timer does not
+        restart for the requests still pending (see `_arm_request_timer`)."""
         self._consecutive_view_changes = 0
         self._lag_since = None
-        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._arm_request_timer()
         self._maybe_propose()
+
+    def _arm_request_timer(self) -> None:
+        """The request timer times the oldest pending request (PBFT, BFT-SMaRt), not the
+        time since any block committed: a primary that commits others' requests but leaves
+        one out is suspected after one timeout (#11 item 5). It counts from the latest of:
+        the request's admission, the start of this view, and the last commit of a full
+        block (an honest but saturated primary takes requests in admission order, so the
+        oldest waits behind full blocks); the last never postpones it beyond
+        REQUEST_PATIENCE_TIMEOUTS timeouts after admission (or the view start)."""
+        if not self._pending or not self._view_active:
+            self._request_deadline = None
+            return
+        oldest_ms = next(iter(self._pending.values()))[1]
+        start = max(oldest_ms, self._view_started_ms)
+        timeout = self._timeout()
+        deadline = max(start, self._busy_since_ms) + timeout
+        self._request_deadline = min(deadline, start + timeout * REQUEST_PATIENCE_TIMEOUTS)
 
     # -- the primary: batching and pipelining --------------------------------------------------
 
@@ -620,8 +736,8 @@ class Replica:
                 self._earliest_expiry = tx.expires
             added += 1
         self._count("txs_admitted", added)
-        if added and self._request_deadline is None and self._view_active:
-            self._request_deadline = self._now_ms + self._timeout()
+        if added and self._request_deadline is None:
+            self._arm_request_timer()
         self._maybe_propose()
 
     # -- time ----------------------------------------------------------------------------------
@@ -638,6 +754,8 @@ class Replica:
                 self._count("txs_expired", len(expired))
             self._earliest_expiry = min((tx.expires for tx, _ in self._pending.values()),
                                         default=None)
+            if expired:
+                self._arm_request_timer()
         if not self._pending:
             self._request_deadline = None
         if self._view_active and self._request_deadline is not None \
@@ -657,6 +775,9 @@ class Replica:
             self._count("view_change_resends")
             self._broadcast(self._my_view_change)
             self._view_change_resend_at = now + self._timeout()
+        if self._wanted_bodies and now >= self._body_request_at:
+            self._count("block_request_retries")
+            self._request_bodies()
         if self._fetch_target is not None and now >= self._fetch_deadline:
             self._count("fetch_retries")
             self._request_fetch(self._fetch_target, retry=True)
@@ -727,7 +848,8 @@ class Replica:
         votes = self._log.matching_checkpoints(seq, app_hash, list(self.committee.names))
         if len(votes) < self.committee.quorum or seq <= self._stable.seq:
             return
-        self._adopt_stable_checkpoint(msg.CheckpointProof(seq, app_hash, tuple(votes)))
+        self._adopt_stable_checkpoint(msg.CheckpointProof(
+            seq, app_hash, tuple(votes[:self.committee.quorum])))
 
     def _adopt_stable_checkpoint(self, proof: msg.CheckpointProof) -> None:
         """A new stable checkpoint: move the low watermark, drop the log below it, prune
@@ -784,7 +906,7 @@ class Replica:
             self._fetch_target = None
         if event.height % self.config.checkpoint_interval == 0:
             self._after_execution(event.height, event.app_hash)
-        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        self._arm_request_timer()
         self._advance()
         self._maybe_propose()
 
@@ -802,7 +924,9 @@ class Replica:
         self._lag_since = None
         self._new_view = None
         self._new_view_top = 0
+        self._wanted_bodies = {}
         self._log.start_view(new_view)
+        self._forget_view_changes_below(new_view)
         self._persist(KEY_VIEW, codec.pack({"view": new_view, "active": False}))
         low = self._stable.seq
         prepared = tuple(cert for seq, cert in sorted(self._log.prepared_certificates.items())
@@ -817,23 +941,23 @@ class Replica:
         self._view_change_progress()
 
     def _on_view_change(self, view_change: msg.ViewChange) -> None:
+        if view_change.view < self._view or (view_change.view == self._view
+                                             and self._view_active):
+            # the sender is behind, or missed the NEW-VIEW: show it where this replica is
+            self._answer_behind(view_change.sender)
+            self._drop("wrong_view" if view_change.view < self._view else "stale")
+            return
         known = self._view_changes.get(view_change.sender)
         if known is not None and known.view >= view_change.view:
             self._drop("stale")
             return
-        if view_change.view < self._view:
-            self._drop("wrong_view")
-            return
-        if view_change.view == self._view and self._view_active:
-            if self.is_primary and self._new_view is not None:
-                self._send(view_change.sender, self._new_view)  # it missed the NEW-VIEW
-            self._drop("stale")
-            return
-        reason = check_view_change(view_change, self.committee, self.config.watermark_window)
-        if reason is not None:
-            self._drop("bad_view_change")
+        if view_change.view > self._view + self._views_ahead_kept():
+            # Too far ahead to keep (its view still counts for the f+1 join rule, as a
+            # status announcement). Kept ones are checked lazily, when a NEW-VIEW needs them.
+            self._drop("view_too_far_ahead")
             return
         self._view_changes[view_change.sender] = view_change
+        self._checked_view_changes.discard(view_change.sender)
         higher = sorted((vc.view for vc in self._view_changes.values()
                          if vc.view > self._view), reverse=True)
         if len(higher) >= self.committee.weak_quorum:
@@ -842,15 +966,65 @@ class Replica:
         elif not self._view_active:
             self._view_change_progress()
 
+    def _views_ahead_kept(self) -> int:
+        return self.committee.n * 4
+
+    def _answer_behind(self, sender: str) -> None:
+        """A peer sent a VIEW-CHANGE for a view this replica has left or finished: it is
+        behind (cut off, restarted) or missed the NEW-VIEW. The primary answers with the
+        NEW-VIEW, the proof of the current view; a backup with its own VIEW-CHANGE for the
+        current view, a signed status the peer counts toward the f+1 join rule. At most
+        once per half timeout per peer (#11 item 6)."""
+        last = self._answered_ms.get(sender)
+        if last is not None and self._now_ms - last < self.config.view_timeout_ms // 2:
+            return
+        if self._view_active and self.is_primary and self._new_view is not None:
+            reply: Any = self._new_view
+        elif self._my_view_change is not None and self._my_view_change.view == self._view:
+            reply = self._my_view_change
+        else:
+            return
+        self._answered_ms[sender] = self._now_ms
+        self._count("answered_behind")
+        self._send(sender, reply)
+
+    def _checked_ready(self, ready: list[msg.ViewChange]) -> list[msg.ViewChange]:
+        """Of the stored VIEW-CHANGEs for the target view, those whose proofs check; the
+        rest are dropped (checked once each: lazily, only when a NEW-VIEW needs them)."""
+        checked = []
+        for view_change in ready:
+            sender = view_change.sender
+            if sender not in self._checked_view_changes:
+                too_large = len(view_change.encode()) > self._max_view_change_bytes
+                if too_large or check_view_change(view_change, self.committee,
+                                                  self.config.watermark_window) is not None:
+                    self._drop("bad_view_change")
+                    del self._view_changes[sender]
+                    continue
+                self._checked_view_changes.add(sender)
+            checked.append(view_change)
+        return checked
+
     def _view_change_progress(self) -> None:
         """In a view change: start the timer at a quorum; as the new primary, start the view."""
         target = self._view
         ready = [vc for vc in self._view_changes.values() if vc.view == target]
         if len(ready) < self.committee.quorum:
+            # View synchronisation (#11 item 8): a quorum that left every view below this
+            # one, spread over this and later views (a peer's VIEW-CHANGE for this view was
+            # lost and its timer moved it on), can never fill this view. Run the timer
+            # anyway: on expiry this replica moves up and meets the ones ahead, who wait.
+            at_or_above = sum(1 for vc in self._view_changes.values() if vc.view >= target)
+            if at_or_above >= self.committee.quorum and self._view_change_deadline is None:
+                self._count("view_change_timer_spread")
+                self._view_change_deadline = self._now_ms + self._timeout()
             return
         if self._view_change_deadline is None:
             self._view_change_deadline = self._now_ms + self._timeout()
         if self.committee.primary(target) != self._me:
+            return
+        ready = self._checked_ready(ready)
+        if len(ready) < self.committee.quorum:
             return
         chosen = select_view_changes(ready, self.committee)
         plan = compute_new_view(target, chosen, self.config.watermark_window)
@@ -862,13 +1036,21 @@ class Replica:
         new_view = self._sign(msg.NewView(target, chosen, tuple(pre_prepares), self._me))
         for pre_prepare in pre_prepares:
             self._signed[("pre_prepare", pre_prepare.seq)] = (target, pre_prepare.digest)
-        self._persist(KEY_NEW_VIEW, new_view.encode())
-        self._broadcast(new_view)
-        self._enter_view(new_view, plan)
+        self._enter_view(new_view, plan, announce=True)
 
     def _on_new_view(self, new_view: msg.NewView) -> None:
-        if new_view.view < self._view or (new_view.view == self._view and self._view_active):
+        if new_view.view < self._view or (new_view.view == self._view and self._view_active
+                                          and self._new_view is not None):
+            # (A replica active in a view without its NEW-VIEW, one restarted from a disk
+            # that lacks it, takes it: the NEW-VIEW fixes seqs it must not accept afresh.)
             self._drop("stale")
+            return
+        if new_view.sender != self.committee.primary(new_view.view):
+            self._drop("bad_new_view")
+            return
+        if new_view.view > self._view + self._views_ahead_kept():
+            # each check is costly: a replica far behind joins by the f+1 rule first
+            self._drop("view_too_far_ahead")
             return
         reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
         if reason is not None or plan is None:
@@ -880,7 +1062,14 @@ class Replica:
                 return
         self._enter_view(new_view, plan)
 
-    def _enter_view(self, new_view: msg.NewView, plan: NewViewPlan) -> None:
+    def _enter_view(self, new_view: msg.NewView, plan: NewViewPlan,
+                    announce: bool = False) -> None:
+        """Start `new_view`'s view. Every replica, not only its primary, persists the
+        NEW-VIEW and then the view before it sends anything in that view (the primary's
+        NEW-VIEW, anyone's PREPAREs): after a restart it still knows which seqs the NEW-VIEW
+        fixed and refuses a fresh PRE-PREPARE for them (#11 item 1). The NEW-VIEW goes to
+        disk first, so a disk that says "active in view v" always holds v's NEW-VIEW."""
+        entering = (new_view.view, self._view_active) != (self._view, True)
         if new_view.view > self._view:
             self._log.start_view(new_view.view)
         self._view = new_view.view
@@ -888,38 +1077,151 @@ class Replica:
         self._view_change_deadline = None
         self._new_view = new_view
         self._new_view_top = plan.top_seq
+        self._persist(KEY_NEW_VIEW, new_view.encode())
         self._persist(KEY_VIEW, codec.pack({"view": self._view, "active": True}))
-        self._count("new_views")
+        if announce:
+            self._broadcast(new_view)
+        if entering:
+            self._count("new_views")
+        else:
+            self._count("new_views_recovered")
         if plan.checkpoint.seq > self._stable.seq:
             self._adopt_stable_checkpoint(plan.checkpoint)
-        for pre_prepare in new_view.pre_prepares:
-            if pre_prepare.seq > self._last_committed and self._in_window(pre_prepare.seq):
-                self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
+        self._wanted_bodies = {}
+        self._take_re_proposals(new_view)
+        self._request_bodies()
         if plan.checkpoint.seq > self._last_committed:
             self._request_fetch(plan.checkpoint.seq)
-        for sender in sorted(self._view_changes):
-            if self._view_changes[sender].view <= self._view:
-                del self._view_changes[sender]
+        self._forget_view_changes_below(self._view + 1)
         self._actions.append(ViewChanged(self._view, self.primary))
-        self._request_deadline = (self._now_ms + self._timeout()) if self._pending else None
+        if entering:
+            self._view_started_ms = self._now_ms
+        self._arm_request_timer()
         self._advance()
         self._replay_future()
         self._maybe_propose()
+
+    def _forget_view_changes_below(self, view: int) -> None:
+        for sender in sorted(self._view_changes):
+            if self._view_changes[sender].view < view:
+                del self._view_changes[sender]
+                self._checked_view_changes.discard(sender)
+        for sender in sorted(self._peer_views):
+            if self._peer_views[sender] < view:
+                del self._peer_views[sender]
 
     def _prune_future(self) -> None:
         for sender in sorted(self._future):
             kept = [m for m in self._future[sender] if m.view >= self._view]
             if kept:
                 self._future[sender] = kept
+                self._future_bytes[sender] = sum(_buffered_bytes(m) for m in kept)
             else:
                 del self._future[sender]
+                self._future_bytes.pop(sender, None)
 
     def _replay_future(self) -> None:
         buffered, self._future = self._future, {}
+        self._future_bytes = {}
         for sender in sorted(buffered, key=self.committee.order):
             for message in buffered[sender]:
                 if message.view >= self._view:
-                    self._dispatch(message)
+                    self._dispatch_checked(message)
+
+    # -- block bodies (#11 item 3) ----------------------------------------------------------------
+
+    def _take_re_proposals(self, new_view: msg.NewView) -> None:
+        """Put the NEW-VIEW's re-proposals (by hash) in their slots, each with its body
+        where this replica holds it; the others are wanted (`_request_bodies`)."""
+        for pre_prepare in new_view.pre_prepares:
+            seq = pre_prepare.seq
+            if seq <= self._last_committed or not self._in_window(seq):
+                continue
+            slot = self._log.slot(seq)
+            if slot.pre_prepare is not None and slot.pre_prepare.digest == pre_prepare.digest \
+                    and not slot.pre_prepare.is_by_hash:
+                continue
+            body = self._body_of(pre_prepare.digest)
+            slot.pre_prepare = pre_prepare if body is None else pre_prepare.with_body(body)
+            slot.reset_tx_ids()
+            if body is None:
+                self._wanted_bodies[pre_prepare.digest] = seq
+
+    def _body_of(self, block_hash: bytes) -> Block | None:
+        """The full block with this hash, if the log holds it (a slot or a certificate)."""
+        for slot in self._log.slots.values():
+            pre_prepare = slot.pre_prepare
+            if pre_prepare is not None and pre_prepare.digest == block_hash \
+                    and not pre_prepare.is_by_hash:
+                return pre_prepare.block
+        for certificate in self._log.prepared_certificates.values():
+            if certificate.pre_prepare.digest == block_hash \
+                    and not certificate.pre_prepare.is_by_hash:
+                return certificate.block
+        return None
+
+    def _want_body(self, slot: Slot) -> None:
+        assert slot.pre_prepare is not None
+        if slot.pre_prepare.digest not in self._wanted_bodies:
+            self._wanted_bodies[slot.pre_prepare.digest] = slot.seq
+            self._request_bodies()
+
+    def _request_bodies(self) -> None:
+        """Ask every peer for the bodies still wanted (above what is committed); repeated
+        on a tick every quarter timeout until they arrive or the view changes."""
+        for block_hash, seq in sorted(self._wanted_bodies.items()):
+            if seq <= self._last_committed:
+                del self._wanted_bodies[block_hash]
+        if not self._wanted_bodies or not self._view_active:
+            return
+        hashes = tuple(sorted(self._wanted_bodies, key=self._wanted_bodies.__getitem__))
+        request = self._sign(msg.BlockRequest(self._view,
+                                              hashes[:self.config.watermark_window], self._me))
+        self._count("block_requests")
+        self._broadcast(request)
+        self._body_request_at = self._now_ms + max(self.config.view_timeout_ms // 4, 1)
+
+    def _on_block_request(self, request: msg.BlockRequest) -> None:
+        """Send each body asked for that the log holds, one BLOCK per body (each fits a
+        frame). At most once per quarter timeout per peer: a request is small, the answer
+        is not."""
+        last = self._block_requests_answered_ms.get(request.sender)
+        if last is not None and self._now_ms - last < self.config.view_timeout_ms // 4:
+            self._drop("block_request_too_soon")
+            return
+        bodies = [body for body in (self._body_of(h) for h in request.hashes) if body]
+        if not bodies:
+            self._drop("block_request_unknown")
+            return
+        self._block_requests_answered_ms[request.sender] = self._now_ms
+        for body in bodies:
+            self._send(request.sender, self._sign(msg.BlockReply(body, self._me)))
+
+    def _on_block_reply(self, reply: msg.BlockReply) -> None:
+        block = reply.block
+        seq = self._wanted_bodies.get(block.hash)
+        if seq is None:
+            self._drop("unwanted_block")
+            return
+        if block.height != seq or not block.txs or not block.is_consistent():
+            self._drop("bad_block")  # the header matches, the transactions do not
+            return
+        self._take_body(block)
+
+    def _take_body(self, block: Block) -> None:
+        """A body for a slot held by hash: fill it in, then go on where it waited."""
+        self._wanted_bodies.pop(block.hash, None)
+        slot = self._log.slots.get(block.height)
+        if slot is None or slot.pre_prepare is None or slot.pre_prepare.digest != block.hash:
+            return
+        slot.pre_prepare = slot.pre_prepare.with_body(block)
+        slot.reset_tx_ids()
+        certificate = self._log.prepared_certificates.get(block.height)
+        if certificate is not None and certificate.pre_prepare.digest == block.hash:
+            self._log.prepared_certificates[block.height] = msg.PreparedCertificate(
+                certificate.pre_prepare.with_body(block), certificate.prepares)
+        self._count("block_bodies_received")
+        self._advance()
 
     # -- restart -------------------------------------------------------------------------------
 
@@ -936,19 +1238,15 @@ class Replica:
             self._view, self._view_active = int(state["view"]), bool(state["active"])
             self._log.start_view(self._view)
         if KEY_VIEW_CHANGE in live:
-            view_change = msg.decode(live[KEY_VIEW_CHANGE], self._limits)
+            view_change = msg.decode_stored(live[KEY_VIEW_CHANGE], self._limits)
             assert isinstance(view_change, msg.ViewChange)
+            if not msg.is_signed_by_sender(view_change, self.committee):
+                # written by an older version, blocks inside: the same statement, re-signed
+                view_change = self._sign(view_change)
             self._my_view_change = view_change
             self._view_changes[self._me] = view_change
         if KEY_NEW_VIEW in live:
-            new_view = msg.decode(live[KEY_NEW_VIEW], self._limits)
-            assert isinstance(new_view, msg.NewView)
-            for pre_prepare in new_view.pre_prepares:
-                self._restore_vote("pre_prepare", pre_prepare)
-            if new_view.view == self._view and self._view_active:
-                self._new_view = new_view
-                _, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
-                self._new_view_top = plan.top_seq if plan is not None else 0
+            self._restore_new_view(live[KEY_NEW_VIEW])
         for key in sorted(live):
             kind, _, seq_text = key.partition("/")
             if kind not in VOTE_KINDS:
@@ -957,15 +1255,39 @@ class Replica:
             if kind == "commit":
                 record = codec.unpack(live[key])
                 commit = msg.decode(record["commit"], self._limits)
-                certificate = msg.PreparedCertificate.from_map(record["prepared"],
-                                                              self.committee.n)
+                certificate = msg.PreparedCertificate.from_map(
+                    record["prepared"], self.committee.n, with_body=True)
                 if certificate.seq > self._stable.seq:
                     self._log.record_prepared(certificate)
                 self._restore_vote("commit", commit)
             else:
                 self._restore_vote(kind, msg.decode(live[key], self._limits))
+        if self._new_view is not None:
+            self._take_re_proposals(self._new_view)  # bodies from restored certificates
         self._count("restarts")
         self._resend_after_restart = True
+
+    def _restore_new_view(self, data: bytes) -> None:
+        """The NEW-VIEW of the last view entered: its primary's re-proposals are votes it
+        signed; on every replica they fix seqs up to `top_seq` and fill their slots."""
+        new_view = msg.decode_stored(data, self._limits)
+        assert isinstance(new_view, msg.NewView)
+        if new_view.sender == self._me:
+            for pre_prepare in new_view.pre_prepares:
+                self._restore_vote("pre_prepare", pre_prepare)
+        if new_view.view < self._view:
+            return  # a later view change started after it
+        # This replica's own disk: the NEW-VIEW was checked when it was taken. (One written
+        # by an older version, with blocks inside, no longer carries valid signatures once
+        # cut to blocks by hash; it still says which seqs are fixed, and with what.)
+        plan = compute_new_view(new_view.view, new_view.view_changes,
+                                self.config.watermark_window)
+        if new_view.view > self._view or not self._view_active:
+            # the host crashed between persisting the NEW-VIEW and the view it starts
+            self._view, self._view_active = new_view.view, True
+            self._log.start_view(self._view)
+        self._new_view = new_view
+        self._new_view_top = plan.top_seq
 
     def _restore_vote(self, kind: str, vote: Any) -> None:
         self._signed[(kind, vote.seq)] = max(self._signed.get((kind, vote.seq), (-1, b"")),
@@ -993,10 +1315,24 @@ class Replica:
             self._view_change_progress()
         elif self._view_active and self._new_view is not None:
             self._broadcast(self._new_view)
+        elif self._view_active and self._view > 0 and self._my_view_change is not None \
+                and self._my_view_change.view == self._view:
+            # active in a view whose NEW-VIEW this disk lacks: the VIEW-CHANGE makes the
+            # primary send it again, and `_on_new_view` takes it for the current view
+            self._broadcast(self._my_view_change)
         if self._stable.seq > self._last_committed:
             self._request_fetch(self._stable.seq)
         if self._view_active and self.is_primary:
             for seq in sorted(self._log.slots):
                 pre_prepare = self._log.slots[seq].pre_prepare
-                if pre_prepare is not None and pre_prepare.view == self._view:
+                if pre_prepare is not None and pre_prepare.view == self._view \
+                        and seq > self._new_view_top:  # re-proposals are in the NEW-VIEW
                     self._broadcast(pre_prepare)
+        self._request_bodies()
+
+
+def _buffered_bytes(message: Any) -> int:
+    """What a buffered message costs: its block's bytes, or a small message's bound."""
+    if isinstance(message, msg.PrePrepare):
+        return len(message.block.encode()) + SMALL_MESSAGE_BYTES
+    return SMALL_MESSAGE_BYTES

@@ -17,6 +17,11 @@ of valid VIEW-CHANGEs, certificates are contiguous from h+1 and, by the PBFT arg
 to each height, hash-linked: gaps (where PBFT would put a null request) do not occur. Blocks
 above a gap or a broken link cannot have been committed, so cutting there is safe. The new
 primary then proposes fresh blocks after the last re-proposed one.
+
+Blocks by hash (#11 item 3): certificates and re-proposals carry PRE-PREPAREs whose block is
+its header only (`messages.PrePrepare.by_hash`). Everything computed here needs only
+headers (seq, hash, prev_hash, proposer), so a plan's blocks are headers too; the replica
+fills in the bodies from its log or with BLOCK-REQUEST before it delivers a commit.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consensus.block import Block
+from consensus.block import Block, BlockHeader
 from consensus.messages import (
     CheckpointProof,
     NewView,
@@ -44,7 +49,7 @@ class NewViewPlan:
 
     view: int
     checkpoint: CheckpointProof
-    blocks: tuple[Block, ...]
+    blocks: tuple[Block, ...]  # by hash: headers only (see the module docstring)
 
     @property
     def top_seq(self) -> int:
@@ -80,8 +85,19 @@ def check_checkpoint_proof(proof: CheckpointProof, committee: Committee) -> str 
 
 def check_block_origin(block: Block, seq: int, view: int, committee: Committee) -> str | None:
     """The checks on a block that need no chain context: it is the block of `seq` proposed
-    by the primary of the view in its header, no later than `view`."""
-    header = block.header
+    by the primary of the view in its header, no later than `view`, and its transactions
+    are the ones the header commits to."""
+    reason = check_header_origin(block.header, seq, view, committee)
+    if reason is not None:
+        return reason
+    if not block.is_consistent():
+        return "block tx_root does not match its transactions"
+    return None
+
+
+def check_header_origin(header: BlockHeader, seq: int, view: int,
+                        committee: Committee) -> str | None:
+    """`check_block_origin` without the transactions (a block by hash)."""
     if header.chain != committee.chain:
         return "block is for another chain"
     if header.height != seq:
@@ -90,8 +106,6 @@ def check_block_origin(block: Block, seq: int, view: int, committee: Committee) 
         return "block is from a later view"
     if header.proposer != committee.primary(header.view):
         return "block proposer is not the primary of its view"
-    if not block.is_consistent():
-        return "block tx_root does not match its transactions"
     return None
 
 
@@ -102,7 +116,8 @@ def check_prepared_certificate(cert: PreparedCertificate,
         return "pre-prepare not from the primary of its view"
     if not is_signed_by_sender(pre_prepare, committee):
         return "bad pre-prepare signature"
-    reason = check_block_origin(pre_prepare.block, pre_prepare.seq, pre_prepare.view, committee)
+    reason = check_header_origin(pre_prepare.block.header, pre_prepare.seq, pre_prepare.view,
+                                 committee)
     if reason is not None:
         return reason
     digest = pre_prepare.digest
@@ -154,7 +169,7 @@ def compute_new_view(view: int, view_changes: tuple[ViewChange, ...],
             break
         if blocks and chosen.block.header.prev_hash != blocks[-1].hash:
             break
-        blocks.append(chosen.block)
+        blocks.append(chosen.pre_prepare.by_hash().block)
     return NewViewPlan(view, checkpoint, tuple(blocks))
 
 

@@ -16,7 +16,8 @@ silently ignored by some nodes and read by others), types are exact (`true` is n
   depend on (registrar, regulator, bank, tax) are present;
 - consensus parameters are positive and within `CONSENSUS_LIMITS`, the watermark window holds
   at least one checkpoint interval, and a view does not time out before a block is due;
-- chaincode hashes and params have a canonical encoding.
+- chaincode hashes and params have a canonical encoding; `params.market`, when present, passes
+  the market contract's check (chaincode.market.check_market_params).
 
 `Genesis.hash` is sha256 of the canonical msgpack of the document (consensus.codec), so two
 nodes agree on it however their JSON files are laid out.
@@ -55,6 +56,10 @@ CHAIN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HOST_PATTERN = re.compile(r"[A-Za-z0-9._:\[\]-]{1,253}")  # a host name, IPv4 or IPv6 address
 HEX32_PATTERN = re.compile(r"[0-9a-f]{64}")  # lowercase, as everywhere in JSON (PROTOCOL.md)
 
+# A block travels in one p2p frame (16 MiB) with its certificate, and a state-transfer answer
+# of one block must fit one too: half the frame leaves room for both.
+MAX_BLOCK_BYTES_LIMIT = 8 * 1024 * 1024
+
 # (lowest, highest) for each consensus parameter, and why.
 CONSENSUS_LIMITS: dict[str, tuple[int, int]] = {
     # Blocks between checkpoints: each one costs n signatures; the log is dropped below the
@@ -65,7 +70,7 @@ CONSENSUS_LIMITS: dict[str, tuple[int, int]] = {
     # Transactions per block: every node checks every signature before voting.
     "max_block_txs": (1, 100_000),
     # Bytes of transactions per block: a block travels in one p2p frame.
-    "max_block_bytes": (1_024, 64 * 1024 * 1024),
+    "max_block_bytes": (1_024, MAX_BLOCK_BYTES_LIMIT),
     # How long the primary waits to fill a batch.
     "max_block_delay_ms": (1, 60_000),
     # How long a replica waits for a relayed transaction to commit before suspecting the primary.
@@ -78,7 +83,8 @@ TOP_FIELDS = ("chain_id", "genesis_time", "consensus", "ca_cert", "operators", "
               "orgs", "chaincode", "params")
 NODE_FIELDS = ("name", "org", "public_key", "tls_cert", "host", "p2p_port", "rpc_port")
 ORG_FIELDS = ("name", "role", "account")
-WITHHOLDING_CLASSES = ("resident", "non_resident", "corporate")
+WITHHOLDING_CLASSES = ("resident_individual", "non_resident_individual", "domestic_corporation",
+                       "foreign_corporation")  # chaincode.compliance.tax_class
 
 
 class GenesisError(ValueError):
@@ -485,11 +491,24 @@ def _params(value: Any) -> dict[str, Any]:
                           WITHHOLDING_CLASSES)
     for name in WITHHOLDING_CLASSES:
         _integer(f"params.withholding_bps.{name}", withholding[name], 0, 10_000)
+    if "market" in value:  # optional: chaincode.market's defaults apply when it is absent
+        _market_params(value["market"])
     try:
         codec.pack(value)
     except codec.EncodingError as error:
         raise GenesisError("params", f"has no canonical encoding: {error.message}") from None
     return copy.deepcopy(value)
+
+
+def _market_params(value: Any) -> None:
+    """`params.market` (sessions, price band, tick, transaction tax): the market contract's
+    own check, so that genesis and the chaincode cannot disagree on what is valid."""
+    from chaincode.market import MarketParamsError, check_market_params
+
+    try:
+        check_market_params(value)
+    except MarketParamsError as error:
+        raise GenesisError(_join("params.market", error.field), error.message) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,20 @@
+"""Everything of stoledger that does I/O: the node process and the tools around it.
+
+The rooms, lowest first. A module imports only rooms below its own (or modules of its own room
+without a cycle); tests/test_layout.py walks every import and enforces it.
+
+  base      tx (decode and check a client transaction), clock, metrics, storage/ (the
+            key-value interface and every key layout), sync (height sync rule), client (an
+            HTTP client), cluster (local node processes), rpc/auth (signed requests)
+  ledger    executor (blocks -> state, receipts, indexes), mempool, audit (audit indexes),
+            transfer and fetch (state transfer, both sides), proof, fsck (replay check),
+            events (the SSE hub), access (the access log)
+  network   p2p (mutual-TLS websockets between operators)
+  api       rpc/ (HTTP routes; it sees the node only through rpc.api.NodeApi)
+  process   app (Node: wires store, executor, mempool, replica, p2p and RPC)
+  tools     sim/ (the simulator: the ledger room driven by a virtual clock and network, never
+            p2p, rpc or app), bench/ and demo (drive a cluster over HTTP), cli/ (the top:
+            nothing imports it)
+
+`consensus` and `chaincode` import nothing of `node`; `genesis` imports nothing of `node`.
+"""

@@ -25,7 +25,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import chaincode
@@ -51,8 +50,13 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
-from node.audit import accounts_named, audit_indexer
+from node import recover
+from node.access import AccessLog
+from node.audit import audit_indexer
+from node.clock import now_ms
+from node.events import EventHub
 from node.executor import AppliedBlock, Executor, VerifiedCache
+from node.fetch import BlockFetch
 from node.mempool import Mempool
 from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
@@ -60,28 +64,15 @@ from node.storage import Batch, LevelDB
 from node.storage import schema as s
 from node.sync import HeightSync
 from node.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
-from node.tx import Transaction, TxError
+from node.tx import Transaction, TxError, decode_body
 
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
-GOSSIP_BATCH = 500  # client transactions per "t" frame
+GOSSIP_BATCH = 500  # client transactions per "t" frame, at most ...
+GOSSIP_MAX_BYTES = 4 * 1024 * 1024  # ... and about this many bytes (a frame is <= 16 MiB)
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
-MAX_EVENT_SUBSCRIBERS = 256
-EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass
-class Subscriber:
-    account: str
-    role: str | None
-    queue: asyncio.Queue[dict[str, Any] | None]
-
 
 class Node:
     def __init__(self, config: NodeConfig) -> None:
@@ -95,8 +86,14 @@ class Node:
         self.voting = self.genesis.is_operator(self.name)
         self.registry = chaincode.builtin_registry(self.genesis.params)
         check_chaincode(self.genesis, self.registry.source_hashes())
-        os.makedirs(config.data_dir, exist_ok=True)
+        os.makedirs(config.data_dir, mode=0o700, exist_ok=True)
+        reason = recover.halted_reason(config.data_dir)
+        if reason is not None:
+            log.warning("this node halted earlier (%s); rebuilding its state from its "
+                        "certified blocks", reason)
+            recover.rebuild(config.data_dir, self.genesis, [audit_indexer])
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
+        self.halted: str | None = None  # why this node stopped serving state
         self.verified = VerifiedCache()
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
                                  self.verified, [audit_indexer])
@@ -127,16 +124,24 @@ class Node:
             ca_cert_path=config.ca_cert, tls_cert_path=config.tls_cert,
             tls_key_path=config.tls_key, on_frame=self._on_frame)
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
-        self.subscribers: list[Subscriber] = []
-        self.access_seq = self._last_access_seq()
+        self.events = EventHub()
+        self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
+        self._gossip_bytes = 0
         self._pending_blocks: dict[int, tuple[Block, CommitCertificate]] = {}
-        self._fetching = False
-        self._fetch_target = 0
-        self._fetch_replies: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.fetch = BlockFetch(self.genesis.chain_id, self.genesis.operator_keys(),
+                                [n.name for n in self.genesis.operators if n.name != self.name])
+        self._fetch_answered = asyncio.Event()
         self._transferred_tx_ids: list[bytes] = []
         self.height_sync = HeightSync(self.genesis.f + 1)
         self._tasks: list[asyncio.Task[None]] = []
+        self._checked_checkpoint = 0
+        problem = self._divergence()
+        if problem is not None and reason is not None:
+            raise RuntimeError(f"{problem}, even after a rebuild from genesis: this node's "
+                               "code or genesis differs from the quorum's")
+        if problem is not None:
+            self._halt(problem)
         self._submitted_at: dict[bytes, float] = {}
 
     # Persistence of the replica's write-ahead state
@@ -147,11 +152,6 @@ class Node:
     def _executed(self) -> Executed:
         e = self.executor
         return Executed(e.height, e.last_block_hash, e.app_hash, e.last_block_time)
-
-    def _last_access_seq(self) -> int:
-        for raw, _ in self.store.iterate(s.ACCESS, reverse=True):
-            return s.read_u64(raw[len(s.ACCESS):])
-        return 0
 
     # Lifecycle
 
@@ -165,8 +165,7 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for sub in self.subscribers:
-            sub.queue.put_nowait(None)
+        self.events.close()
         await self.p2p.stop()
         self.store.close()
 
@@ -174,6 +173,7 @@ class Node:
         while True:
             try:
                 self._flush_gossip()
+                self._check_integrity()
                 self._sync()
                 if self.replica is not None:
                     self.run(self.replica.handle(Tick(now_ms())))
@@ -184,11 +184,34 @@ class Node:
                 raise
             await asyncio.sleep(TICK_MS / 1000)
 
+    def _divergence(self) -> str | None:
+        if self.replica is None:
+            return None
+        return recover.divergence(self.executor, self.replica.stable_checkpoint,
+                                  self.replica.stable_app_hash)
+
+    def _check_integrity(self) -> None:
+        """Halt serving state once a stable checkpoint contradicts this node (node.recover)."""
+        if self.replica is None or self.halted is not None or \
+                self.replica.stable_checkpoint == self._checked_checkpoint:
+            return
+        problem = self._divergence()
+        if problem is None:
+            if self.replica.stable_checkpoint <= self.executor.height:
+                self._checked_checkpoint = self.replica.stable_checkpoint
+            return
+        self._halt(problem)
+
+    def _halt(self, problem: str) -> None:
+        self.halted = problem + "; restart the node to rebuild its state from genesis"
+        recover.halt(self.config.data_dir, problem)
+        log.error("HALTED: %s", self.halted)
+
     def _sync(self) -> None:
         now = now_ms()
         if self.voting and self.height_sync.announce_due(now):
             self.p2p.broadcast(codec.pack(["s", self.executor.height]), voting_only=False)
-        target = self.height_sync.fetch_target(now, self.executor.height, self._fetching)
+        target = self.height_sync.fetch_target(now, self.executor.height, self.fetch.fetching)
         if target is not None:
             log.info("behind: at %d, f+1 peers at %d or more; fetching", self.executor.height,
                      target)
@@ -248,7 +271,7 @@ class Node:
             frame = codec.pack(["k", [applied.block.encode(), applied.certificate.encode()]])
             for observer in self.genesis.observers:
                 self.p2p.send(observer.name, frame)
-        self._publish(applied)
+        self.events.publish(applied)
         log.debug("applied block %d with %d txs", height, len(applied.receipts))
 
     # Client transactions
@@ -276,7 +299,8 @@ class Node:
             outcomes.append(None)
             self._submitted_at[tx.tx_id] = started
             self._gossip.append([tx.body_bytes, tx.sig])
-            if len(self._gossip) >= GOSSIP_BATCH:
+            self._gossip_bytes += len(tx.body_bytes) + len(tx.sig)
+            if len(self._gossip) >= GOSSIP_BATCH or self._gossip_bytes >= GOSSIP_MAX_BYTES:
                 self._flush_gossip()
             admitted.append(self._pending_tx(tx))
         if len(self._submitted_at) > 4 * self.mempool.max_txs:
@@ -294,14 +318,13 @@ class Node:
         if self._gossip and self.voting:
             self.p2p.broadcast(codec.pack(["t", self._gossip]))
         self._gossip = []
+        self._gossip_bytes = 0
 
     def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):
             return
         admitted = []
         now = now_ms()
-        from node.tx import decode_body
-
         for pair in pairs[:GOSSIP_BATCH]:
             try:
                 tx = decode_body(pair[0], pair[1])
@@ -333,7 +356,7 @@ class Node:
             elif kind == "f":
                 self._serve_fetch(peer, payload)
             elif kind == "b":
-                self._fetch_replies.put_nowait((peer, payload))
+                self._on_blocks(peer, payload)
             elif kind == "s" and self.genesis.is_operator(peer) and isinstance(payload, int):
                 self.height_sync.report(peer, payload)
             elif kind == "k" and not self.voting:
@@ -381,102 +404,52 @@ class Node:
         self._transferred_tx_ids.clear()  # observers have no replica to tell
         for height in [h for h in self._pending_blocks if h <= self.executor.height]:
             del self._pending_blocks[height]
-        if self._pending_blocks and not self._fetching:
+        if self._pending_blocks and not self.fetch.fetching:
             self._start_fetch(min(self._pending_blocks) - 1)
 
-    # State transfer
+    # State transfer (the rules are node.fetch's; this is the asyncio driver)
 
     def _start_fetch(self, to_height: int) -> None:
-        self._fetch_target = max(self._fetch_target, to_height)
-        if not self._fetching:
-            self._fetching = True
+        if self.fetch.start(to_height):
             self._tasks.append(asyncio.create_task(self._fetch(), name="fetch"))
 
     async def _fetch(self) -> None:
-        """Fetch blocks up to the target from peers in turn, verifying each certificate."""
+        """Ask peers in turn until the target is reached or the fetch gives up; answers arrive
+        as "b" frames (`_on_blocks`). Nothing a peer sends can end this task early."""
         try:
-            operators = [n.name for n in self.genesis.operators if n.name != self.name]
-            ahead = self.height_sync.peers_by_height()
-            peers = ahead + [name for name in operators if name not in ahead]
-            turn = 0
-            failures = 0
-            while self.executor.height < self._fetch_target and failures < 3 * len(peers):
-                peer = peers[turn % len(peers)]
-                turn += 1
-                start = self.executor.height + 1
-                if not self.p2p.send(peer, codec.pack(["f", [start, self._fetch_target]])):
-                    failures += 1
+            while (request := self.fetch.next_request(
+                    self.executor.height, self.height_sync.peers_by_height())) is not None:
+                self._fetch_answered.clear()
+                frame = codec.pack(["f", [request.start, request.stop]])
+                if not self.p2p.send(request.peer, frame):
+                    self.fetch.on_failed(request.token)
                     await asyncio.sleep(0.05)
                     continue
-                progressed = await self._take_fetch_reply(peer)
-                failures = 0 if progressed else failures + 1
-            if self.executor.height < self._fetch_target:
+                try:
+                    await asyncio.wait_for(self._fetch_answered.wait(), FETCH_TIMEOUT_S)
+                except TimeoutError:
+                    self.fetch.on_failed(request.token)
+        finally:
+            if self.fetch.finish(self.executor.height):
                 self.height_sync.forget_above(self.executor.height)
-            self._fetch_target = self.executor.height
             if self.replica is not None:
                 e = self.executor
                 tx_ids, self._transferred_tx_ids = tuple(self._transferred_tx_ids), []
                 self.run(self.replica.handle(StateTransferred(
                     e.height, e.last_block_hash, e.app_hash, e.last_block_time, tx_ids)))
-        finally:
-            self._fetching = False
 
-    async def _take_fetch_reply(self, peer: str) -> bool:
-        deadline = time.monotonic() + FETCH_TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                sender, blocks = await asyncio.wait_for(self._fetch_replies.get(), left)
-            except TimeoutError:
-                return False
-            if sender != peer or not isinstance(blocks, list):
-                continue
-            progressed = False
-            for pair in blocks:
-                verified = self._verified_block(pair[0], pair[1])
-                if verified is None or not self._apply_verified(*verified):
-                    break
-                progressed = True
-            return progressed
-        return False
-
-    # Events and the access log
-
-    def _publish(self, applied: AppliedBlock) -> None:
-        if not self.subscribers:
+    def _on_blocks(self, peer: str, payload: Any) -> None:
+        e = self.executor
+        blocks = self.fetch.take_reply(peer, payload, e.height, e.last_block_hash)
+        if blocks is None:
+            self.metrics.frames_bad += 1  # unasked
             return
-        block_event = {"event": "block", "data": {
-            "height": applied.block.height, "hash": applied.block.hash.hex(),
-            "txs": len(applied.receipts)}}
-        for sub in list(self.subscribers):
-            items = [block_event]
-            for receipt in applied.receipts:
-                for event in receipt.events:
-                    if self._may_see(sub, event):
-                        items.append({"event": "contract", "data": {
-                            "tx_id": receipt.tx_id.hex(), "height": receipt.height, **event}})
-            for item in items:
-                try:
-                    sub.queue.put_nowait(item)
-                except asyncio.QueueFull:
-                    self.subscribers.remove(sub)
-                    break
-
-    @staticmethod
-    def _may_see(sub: Subscriber, event: dict[str, Any]) -> bool:
-        """Regulator, registrar and operators see every event; others the ones naming them."""
-        if sub.role in ("regulator", "registrar", "operator"):
-            return True
-        named: set[str] = set()
-        accounts_named(event.get("data"), named)
-        return sub.account in named
-
-    def record_access(self, account: str, role: str | None, method: str, path: str) -> None:
-        self.access_seq += 1
-        entry = {"seq": self.access_seq, "account": account, "role": role, "method": method,
-                 "path": path, "time": now_ms(), "height": self.executor.height}
-        batch = Batch()
-        batch.put(s.access_key(self.access_seq), codec.pack(entry))
-        self.store.write(batch, sync=False)
+        if self.fetch.last_problem:
+            log.warning("state transfer: %s", self.fetch.last_problem)
+            self.metrics.blocks_refused += 1
+        for block, cert in blocks:
+            self._apply_verified(block, cert)
+        self._fetch_answered.set()
 
     # Status
 
@@ -491,12 +464,15 @@ class Node:
             "view": r.view if r else None, "primary": r.primary if r else None,
             "stable_checkpoint": r.stable_checkpoint if r else None,
             "mempool_size": len(self.mempool), "peers": self.p2p.connected(),
+            "halted": self.halted,
         }
 
     def is_ready(self) -> bool:
         """Connected to a quorum and caught up: f+1 peers told us their height, and we are
         within READY_LAG_BLOCKS of what f+1 of them have (a single peer's claim is not enough,
-        so a liar cannot make honest nodes unready)."""
+        so a liar cannot make honest nodes unready), and not halted (node.recover)."""
+        if self.halted is not None:
+            return False
         if self.genesis.n > 1:
             sync = self.height_sync
             if len(sync.reported) < self.genesis.f + 1:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from genesis.builder import load_keyfile
 from genesis.schema import load_genesis
@@ -27,20 +28,27 @@ UNIT_PRICE = 5_000  # KRW per unit
 DAY_MS = 86_400_000
 
 INVESTORS = [
-    # name, broker, attrs
-    ("kim", "broker-a", {"investor_type": "general", "country": "KR", "resident": True,
-                         "aml_risk": "low"}),
-    ("lee", "broker-a", {"investor_type": "qualified", "country": "KR", "resident": True,
-                         "aml_risk": "low"}),
-    ("park", "broker-b", {"investor_type": "professional", "country": "KR", "resident": True,
-                          "aml_risk": "low"}),
-    ("hanbit", "broker-b", {"investor_type": "corporate", "country": "KR", "resident": True,
-                            "aml_risk": "low"}),
-    ("tanaka", "broker-a", {"investor_type": "professional", "country": "JP",
-                            "resident": False, "aml_risk": "low"}),
-    ("choi", "broker-b", {"investor_type": "general", "country": "KR", "resident": True,
-                          "aml_risk": "high"}),
+    # name, broker, attrs: `investor_type` is the protection category; `legal_form` and
+    # `resident` are what the tax law sees (the withholding class)
+    ("kim", "broker-a", {"investor_type": "general", "legal_form": "individual",
+                         "country": "KR", "resident": True, "aml_risk": "low"}),
+    ("lee", "broker-a", {"investor_type": "qualified", "legal_form": "individual",
+                         "country": "KR", "resident": True, "aml_risk": "low"}),
+    ("park", "broker-b", {"investor_type": "professional", "legal_form": "individual",
+                          "country": "KR", "resident": True, "aml_risk": "low"}),
+    ("hanbit", "broker-b", {"investor_type": "corporate", "legal_form": "corporation",
+                            "country": "KR", "resident": True, "aml_risk": "low"}),
+    ("lionfund", "broker-a", {"investor_type": "corporate", "legal_form": "corporation",
+                              "country": "SG", "resident": False, "aml_risk": "low"}),
+    ("tanaka", "broker-a", {"investor_type": "professional", "legal_form": "individual",
+                            "country": "JP", "resident": False, "aml_risk": "low"}),
+    ("choi", "broker-b", {"investor_type": "general", "legal_form": "individual",
+                          "country": "KR", "resident": True, "aml_risk": "high"}),
 ]
+TAX_LABELS = {"resident_individual": "resident individual 15.4%",
+              "non_resident_individual": "non-resident individual 22%",
+              "domestic_corporation": "domestic corporation 0%",
+              "foreign_corporation": "foreign corporation 22%"}
 
 
 def say(text: str = "") -> None:
@@ -139,11 +147,13 @@ def story(path: Path) -> Story:
         signer = Signer.generate()
         s.investors[name] = signer
         s.names[signer.account] = name
+        # the investor's own signature of consent to be registered by this broker
+        consent = sign_consent(signer, s.chain_id, s.account(broker), "investor")
         s.tx(broker, "identity", "register", {
             "account": signer.account, "role": "investor",
-            "attrs": {**attrs, "kyc_expires": now + 365 * DAY_MS}})
-        say(f"  {name:7} {attrs['investor_type']:12} {attrs['country']}  aml {attrs['aml_risk']:6}"
-            f" by {broker}")
+            "attrs": {**attrs, "kyc_expires": now + 365 * DAY_MS}, "consent": consent})
+        say(f"  {name:8} {attrs['investor_type']:12} {attrs['legal_form']:11} "
+            f"{attrs['country']}  aml {attrs['aml_risk']:6} by {broker} (with its consent)")
 
     say("\n== 2. issuer-1 creates a real-estate token; KSD approves the issuance cap")
     s.tx("issuer-1", "token", "create", {
@@ -152,18 +162,18 @@ def story(path: Path) -> Story:
         "rules": {"lockup_ms": 0, "max_holders": 0,
                   "allowed_investor_types": ["general", "qualified", "professional",
                                              "corporate"],
-                  "allowed_countries": ["KR"], "max_holding_bps": 3500,
+                  "allowed_countries": ["KR", "SG"], "max_holding_bps": 3500,
                   "issuer_annual_limit": 0}})
     s.tx("issuer-1", "token", "set_document", {
         "symbol": SYMBOL, "name": "prospectus", "uri": "https://example.invalid/seoul1.pdf",
         "sha256": "ab" * 32})
     s.tx("ksd", "token", "approve", {"symbol": SYMBOL, "cap": 600_000})
     say(f"  {SYMBOL}: unit price {won(UNIT_PRICE)} KRW, max supply 1,000,000, cap 600,000 "
-        "approved by ksd; holders KR only, at most 35% of max supply each")
+        "approved by ksd; holders in KR or SG only, at most 35% of max supply each")
 
     say("\n== 3. Issuance (token.issue)")
     for name, amount in (("park", 300_000), ("lee", 150_000), ("hanbit", 100_000),
-                         ("kim", 10_000)):
+                         ("lionfund", 40_000), ("kim", 10_000)):
         s.tx("issuer-1", "token", "issue", {"symbol": SYMBOL, "to": s.account(name),
                                             "amount": amount})
         say(f"  issued {won(amount):>8} to {name}")
@@ -179,7 +189,7 @@ def story(path: Path) -> Story:
         ("kim", "lee", 1_000_000, "kim -> lee 1,000,000 (more than kim holds)"),
         ("park", stranger, 100, "park -> an unregistered account"),
         ("park", "choi", 100, "park -> choi (AML risk high)"),
-        ("park", "tanaka", 100, "park -> tanaka (Japan; token is KR only)"),
+        ("park", "tanaka", 100, "park -> tanaka (Japan; token is KR and SG only)"),
         ("lee", "kim", 10_000, "lee -> kim 10,000 (kim's yearly limit of 100,000,000 KRW)"),
         ("lee", "park", 50_000, "lee -> park 50,000 (park would hold over 35%)"),
     ]
@@ -204,9 +214,11 @@ def story(path: Path) -> Story:
     total = 12_345_678
     s.tx("bank", "cash", "mint", {"to": s.account("issuer-1"), "amount": 20_000_000})
     dividend = s.tx("issuer-1", "dividend", "declare", {"symbol": SYMBOL, "total": total})
-    dividend_id = dividend["dividend_id"] if isinstance(dividend, dict) else dividend
+    dividend_id = dividend["dividend_id"]
+    record_height = dividend["record_height"]
     say(f"  bank mints 20,000,000 KRW to issuer-1; dividend {dividend_id} of {won(total)} KRW "
-        "declared (record date = this block)")
+        f"declared and escrowed; record height {record_height} (the last block before the "
+        "declaring block's time)")
     pages = 0
     while True:
         pages += 1
@@ -214,7 +226,26 @@ def story(path: Path) -> Story:
                                                       "max_holders": 2})
         if result.get("done"):
             break
-    say(f"  paid in {pages} pages of at most 2 holders")
+    say(f"  register built and paid in {pages} steps of at most 2 holders each")
+    regulator = s.client("fss")
+    captable = regulator.get(f"/v1/audit/captable?symbol={SYMBOL}&at={record_height}",
+                             signed=True)
+    register = s.query("fss", "dividend", "payments", {"dividend_id": dividend_id})
+    entitled = {row["account"]: row["balance"] for row in register["entitlements"]}
+    issuer = s.account("issuer-1")
+    at_record = {row["account"]: row["balance"] for row in captable["holders"]
+                 if row["account"] != issuer}
+    say(f"  register = /v1/audit/captable?at={record_height} holder for holder: "
+        f"{'yes' if entitled == at_record else 'NO'} ({len(entitled)} holders)")
+    if entitled != at_record:
+        raise SystemExit("the dividend register differs from the audit cap table")
+    held = [row for row in register["entitlements"] if row["status"] == "held"]
+    for row in held:
+        name = s.names.get(row["account"], row["account"][:12])
+        say(f"  {name}'s net ({won(row['net'])} KRW) is held in escrow: its units are frozen")
+        s.tx("ksd", "dividend", "release", {"dividend_id": dividend_id,
+                                            "account": row["account"]})
+        say(f"  ok       ksd releases {name}'s held dividend once the court order allows")
 
     say("\n== 7. What the regulator (fss) sees")
     info = s.query("fss", "token", "info", {"symbol": SYMBOL})
@@ -231,25 +262,21 @@ def story(path: Path) -> Story:
     table([[label, code] for label, code, _ in s.refused], ["attempt", "code"])
 
     say(f"\n  Dividend {dividend_id}: {won(total)} KRW, exact pro-rata, largest remainder; "
-        "withholding 15.4% resident, 22% non-resident, 0% corporate")
+        "income tax by tax class (legal form and residence), local tax 10% of it")
     rows = []
     sums = [0, 0, 0, 0]
-    for h in holder_rows:
-        e = s.query("fss", "dividend", "entitlement", {"dividend_id": dividend_id,
-                                                       "account": h["account"]})
-        if not e:
-            continue
-        values = [e.get("gross", 0), e.get("income_tax", 0), e.get("local_tax", 0),
-                  e.get("net", 0)]
+    entries = s.query("fss", "dividend", "payments", {"dividend_id": dividend_id})
+    for e in entries["entitlements"]:
+        values = [e["gross"], e["income_tax"], e["local_tax"], e["net"]]
         sums = [a + b for a, b in zip(sums, values, strict=True)]
-        rows.append([s.names.get(h["account"], h["account"][:12])] + [won(v) for v in values])
-    rows.append(["total"] + [won(v) for v in sums])
-    table(rows, ["holder", "gross", "income tax", "local tax", "net"])
+        rows.append([s.names.get(e["account"], e["account"][:12]), TAX_LABELS[e["class"]]]
+                    + [won(v) for v in values] + [e["status"]])
+    rows.append(["total", ""] + [won(v) for v in sums] + [""])
+    table(rows, ["holder", "tax class", "gross", "income tax", "local tax", "net", "status"])
     tax = s.query("fss", "cash", "balance", {"account": s.account("tax")})
-    say(f"\n  tax account holds {won(tax if isinstance(tax, int) else tax.get('balance', 0))}"
+    say(f"\n  tax account holds {won(tax['balance'])}"
         f" KRW withheld; gross shares sum to {won(sums[0])} = the declared total: "
         f"{'yes' if sums[0] == total else 'NO'}")
-    regulator = s.client("fss")
     supply = regulator.get(f"/v1/audit/supply?symbol={SYMBOL}", signed=True)
     say(f"\n  Audit: supply of {SYMBOL} reconciles (issued - redeemed = outstanding = sum of "
         f"balances = {won(supply['sum_of_balances'])}): {supply['reconciles']}")

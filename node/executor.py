@@ -37,8 +37,9 @@ class StoreState:
     def get(self, key: str) -> bytes | None:
         return self.store.get(s.state_key(key))
 
-    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        for raw, value in self.store.iterate(s.state_key(prefix)):
+    def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
+        first = s.state_key(start) if start else None
+        for raw, value in self.store.iterate(s.state_key(prefix), start=first):
             yield s.state_name(raw), value
 
 
@@ -56,20 +57,49 @@ class HistoricalState:
             return value or None
         return None
 
-    def range(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        current: str | None = None
-        best: bytes | None = None
-        for raw, value in self.store.iterate(s.HISTORY + prefix.encode()):
-            name_bytes, height_bytes = raw[len(s.HISTORY):-9], raw[-8:]
-            name = name_bytes.decode()
-            if name != current:
-                if current is not None and best:
-                    yield current, best
-                current, best = name, None
-            if s.read_u64(height_bytes) <= self.height:
-                best = value
-        if current is not None and best:
-            yield current, best
+    def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
+        """Keys in order, each read with one seek to its newest version at or below
+        `height` and one to the next key, so a page costs what its keys cost, however long
+        their histories are (a dividend register reads the cap table at a past height)."""
+        stored_prefix = s.HISTORY + prefix.encode()
+        cursor = s.HISTORY + start.encode() if start else stored_prefix
+        while True:
+            found = next(self.store.iterate(stored_prefix, start=cursor), None)
+            if found is None:
+                return
+            name = found[0][len(s.HISTORY):-9].decode()
+            value = self.get(name)
+            if value:
+                yield name, value
+            cursor = s.HISTORY + name.encode() + b"\x01"  # past every version of `name`
+
+
+class StoreHistory:
+    """The committed past for chaincode (chaincode.runtime.ChainHistory): state as of a
+    height from the history index, and block times from the stored blocks."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def state_at(self, height: int) -> HistoricalState:
+        assert 0 <= height <= self.executor.height, height
+        return HistoricalState(self.executor.store, height)
+
+    def time_at(self, height: int) -> int:
+        return self.executor.block_time_at(height)
+
+    def last_height_before(self, time: int) -> int:
+        """Binary search: block times never go backwards."""
+        low, high = 0, self.executor.height  # answer in [low, high]
+        if self.time_at(0) >= time:
+            return 0
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.time_at(middle) < time:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
 
 @dataclass(slots=True)
@@ -160,6 +190,7 @@ class Executor:
         self.app_hash = b""
         self.last_block_hash = b"\x00" * 32
         self.last_block_time = 0
+        self.history = StoreHistory(self)
         self._load_meta()
 
     def _load_meta(self) -> None:
@@ -230,6 +261,8 @@ class Executor:
         txs: list[Transaction] = []
         receipts: list[Receipt] = []
         dropped = 0
+        self.registry.begin_block(overlay, header.height, header.time, self.chain_id,
+                                  self.history)
         for body, sig in block.txs:
             tx = self._admissible(body, sig, header.time, seen)
             if tx is None:
@@ -237,7 +270,8 @@ class Executor:
                 continue
             seen.add(tx.tx_id)
             outcome = self.registry.execute(overlay, tx.sender_hex, tx.tx_id_hex, header.height,
-                                            header.time, tx.contract, tx.method, tx.args)
+                                            header.time, tx.contract, tx.method, tx.args,
+                                            self.chain_id, self.history)
             receipts.append(Receipt(tx.tx_id, header.height, len(receipts), outcome.ok,
                                     outcome.result, outcome.error,
                                     [event.to_map() for event in outcome.events], block_hash))
@@ -303,9 +337,10 @@ class Executor:
               at_height: int | None = None) -> Any:
         if at_height is None:
             return self.registry.query(self.state, caller, self.height, self.last_block_time,
-                                       contract, method, args)
+                                       contract, method, args, self.history)
         return self.registry.query(HistoricalState(self.store, at_height), caller, at_height,
-                                   self.block_time_at(at_height), contract, method, args)
+                                   self.block_time_at(at_height), contract, method, args,
+                                   self.history)
 
     def block_time_at(self, height: int) -> int:
         """The time of block `height` (the genesis time for 0)."""

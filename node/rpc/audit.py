@@ -50,7 +50,7 @@ from consensus import codec
 from consensus.block import Block
 from node.audit import ALL_CODES, DIVIDENDS
 from node.executor import HistoricalState
-from node.rpc.server import NODE_KEY, answer, fail, signed_caller
+from node.rpc.common import NODE_KEY, answer, fail, signed_caller
 from node.storage import schema as s
 from node.tx import TxError, decode_body, to_json
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgpack
@@ -20,81 +18,31 @@ from aiohttp import web
 
 from chaincode.runtime import ChaincodeError
 from node.executor import Receipt
-from node.rpc.auth import AuthError, verify_request
-from node.tx import Transaction, TxError, decode_envelope, decode_envelope_map, to_json
-
-log = logging.getLogger("stoledger.rpc")
-
-MAX_BODY_BYTES = 1024 * 1024  # PROTOCOL.md: 1 MiB per request ...
-MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024  # ... and 8 MiB for /v1/txs
-MAX_BATCH_TXS = 10_000
-MAX_WAIT_MS = 60_000
-MAX_BLOCK_RANGE = 100
-MSGPACK = "application/msgpack"
-
-NODE_KEY = web.AppKey("node", object)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def fail(status: int, code: str, message: str) -> ApiError:
-    return ApiError(status, code, message)
-
-
-def answer(request: web.Request, value: Any, status: int = 200) -> web.Response:
-    if MSGPACK in request.headers.get("Accept", ""):
-        return web.Response(body=msgpack.packb(value, use_bin_type=True), status=status,
-                            content_type=MSGPACK)
-    return web.json_response(value, status=status, dumps=_dumps)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    node = request.app[NODE_KEY]
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
-        else "unmatched"
-    node.metrics.http_requests[route] = node.metrics.http_requests.get(route, 0) + 1
-    try:
-        return await handler(request)
-    except ApiError as error:
-        return _error(request, error.status, error.code, error.message)
-    except TxError as error:
-        node.metrics.reject(error.code)
-        return _error(request, error.status, error.code, error.message)
-    except web.HTTPRequestEntityTooLarge as error:
-        return _error(request, 413, "too_large", error.text or "request body too large")
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "bad_request")
-        return _error(request, error.status, code, error.reason)
-
-
-def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
-    return answer(request, {"error": {"code": code, "message": message}}, status)
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise fail(413, "too_large", f"body of {request.content_length} bytes is over the "
-                   f"limit of {limit}")
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
-    return bytes(body)
+from node.rpc.api import NodeApi
+from node.rpc.common import (
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_TXS,
+    MAX_BLOCK_RANGE,
+    MAX_BODY_BYTES,
+    MAX_WAIT_MS,
+    MSGPACK,
+    NODE_KEY,
+    answer,
+    dumps,
+    errors,
+    fail,
+    int_param,
+    read_body,
+    signed_caller,
+)
+from node.tx import (
+    Transaction,
+    TxError,
+    decode_body,
+    decode_envelope,
+    decode_envelope_map,
+    to_json,
+)
 
 
 def _is_msgpack(request: web.Request) -> bool:
@@ -140,7 +88,7 @@ def _status_only(tx_id: bytes, status: str) -> dict[str, Any]:
 
 async def post_tx(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
-    body = await _read_body(request, MAX_BODY_BYTES)
+    body = await read_body(request, MAX_BODY_BYTES)
     tx = _decode(_envelopes(request, body, many=False))
     waiting = request.query.get("wait") == "commit"
     future = node.wait_for(tx.tx_id) if waiting else None
@@ -151,7 +99,7 @@ async def post_tx(request: web.Request) -> web.Response:
             future.cancel()
         raise
     if future is not None:
-        timeout_ms = _int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS)
+        timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
         receipt = node.executor.receipt(tx.tx_id)
@@ -162,7 +110,7 @@ async def post_tx(request: web.Request) -> web.Response:
 
 async def post_txs(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
-    body = await _read_body(request, MAX_BATCH_BODY_BYTES)
+    body = await read_body(request, MAX_BATCH_BODY_BYTES)
     items = _envelopes(request, body, many=True)
     if len(items) > MAX_BATCH_TXS:
         raise fail(413, "too_large", f"{len(items)} envelopes; at most {MAX_BATCH_TXS}")
@@ -205,55 +153,9 @@ async def get_tx(request: web.Request) -> web.Response:
     return answer(request, _status_only(tx_id, "unknown"), 404)
 
 
-def _int_param(request: web.Request, name: str, default: int | None, low: int = 0,
-               high: int = 2**63 - 1) -> int:
-    text = request.query.get(name)
-    if text is None:
-        if default is None:
-            raise fail(400, "bad_request", f"parameter {name} is required")
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise fail(400, "bad_request", f"parameter {name} is an integer") from None
-    if not low <= value <= high:
-        raise fail(400, "bad_request", f"parameter {name} must be in {low}..{high}")
-    return value
-
-
-async def signed_caller(request: web.Request, body: bytes = b"") -> tuple[str, str | None]:
-    """(account, role) of a signed request; 401 if the signature does not hold."""
-    from node.app import now_ms
-
-    node = request.app[NODE_KEY]
-    try:
-        account = verify_request(request.headers.get("Authorization"), node.genesis.chain_id,
-                                 request.method, request.raw_path, body, now_ms())
-    except AuthError as error:
-        raise fail(401, "unauthorized", str(error)) from None
-    role = role_of(node, account)
-    node.record_access(account, role, request.method, request.raw_path)
-    return account, role
-
-
-def role_of(node: Any, account: str) -> str | None:
-    key = bytes.fromhex(account)
-    for info in node.genesis.operators:
-        if info.public_key == key:
-            return "operator"
-    for info in node.genesis.observers:
-        if info.public_key == key:
-            return "observer"
-    record = node.executor.identity(account)
-    if record is None or record.get("status", "active") != "active":
-        return None
-    role = record.get("role")
-    return role if isinstance(role, str) else None
-
-
 async def post_query(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
-    body = await _read_body(request, MAX_BODY_BYTES)
+    body = await read_body(request, MAX_BODY_BYTES)
     caller, _ = await signed_caller(request, body)
     if _is_msgpack(request):
         try:
@@ -285,7 +187,7 @@ async def post_query(request: web.Request) -> web.Response:
 BLOCK_READERS = frozenset({"operator", "observer", "registrar", "regulator"})
 
 
-def block_json(node: Any, height: int) -> dict[str, Any]:
+def block_json(node: NodeApi, height: int) -> dict[str, Any]:
     block = node.executor.block(height)
     cert = node.executor.certificate(height)
     if block is None or cert is None:
@@ -295,8 +197,6 @@ def block_json(node: Any, height: int) -> dict[str, Any]:
     for body, sig in block.txs:
         entry: dict[str, Any] = {"body": body.hex(), "sig": sig.hex()}
         try:
-            from node.tx import decode_body
-
             tx = decode_body(body, sig)
             entry["tx_id"] = tx.tx_id_hex
             entry["decoded"] = tx.body_json()
@@ -336,8 +236,8 @@ async def get_block(request: web.Request) -> web.Response:
 async def get_blocks(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     await _block_reader(request)
-    start = _int_param(request, "from", 1, 1)
-    stop = _int_param(request, "to", min(node.executor.height, start + MAX_BLOCK_RANGE - 1), 1)
+    start = int_param(request, "from", 1, 1)
+    stop = int_param(request, "to", min(node.executor.height, start + MAX_BLOCK_RANGE - 1), 1)
     if stop < start or stop - start >= MAX_BLOCK_RANGE:
         raise fail(400, "bad_request", f"from..to spans 1..{MAX_BLOCK_RANGE} blocks")
     stop = min(stop, node.executor.height)
@@ -349,14 +249,11 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
-    from node.app import EVENT_QUEUE, MAX_EVENT_SUBSCRIBERS, Subscriber
-
     node = request.app[NODE_KEY]
     account, role = await signed_caller(request)
-    if len(node.subscribers) >= MAX_EVENT_SUBSCRIBERS:
+    if node.events.full():
         raise fail(503, "busy", "too many event subscribers")
-    sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE))
-    node.subscribers.append(sub)
+    sub = node.events.subscribe(account, role)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -366,11 +263,10 @@ async def get_events(request: web.Request) -> web.StreamResponse:
             item = await sub.queue.get()
             if item is None:
                 break
-            data = _dumps(item["data"])
+            data = dumps(item["data"])
             await response.write(f"event: {item['event']}\ndata: {data}\n\n".encode())
     finally:
-        if sub in node.subscribers:
-            node.subscribers.remove(sub)
+        node.events.unsubscribe(sub)
     return response
 
 
@@ -397,7 +293,7 @@ async def get_openapi(request: web.Request) -> web.Response:
     return web.json_response(document(request.app))
 
 
-def make_app(node: Any) -> web.Application:
+def make_app(node: NodeApi) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=MAX_BATCH_BODY_BYTES)
     app[NODE_KEY] = node
     app.router.add_post("/v1/tx", post_tx)
@@ -418,7 +314,7 @@ def make_app(node: Any) -> web.Application:
     return app
 
 
-async def start_rpc(node: Any, host: str, port: int) -> web.AppRunner:
+async def start_rpc(node: NodeApi, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(make_app(node), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)

@@ -1,17 +1,26 @@
 """Pre-state / transaction / post-state helpers for the chaincode tests.
 
-`Chain` holds a `MemoryState` seeded with `genesis_state` for the demo organisations, runs each
-transaction through `Registry.execute` exactly as the executor does (a block overlay, then the
-writes committed into the state), and advances height and block time by one block.
+`Chain` holds a `MemoryState` seeded with `genesis_state` for the demo organisations and runs
+blocks exactly as the executor does: the begin-block hooks, then each transaction through
+`Registry.execute` over one block overlay, then the block's writes committed into the state
+and into a per-key history (so contracts can read the past, as `MemoryHistory`). `execute`
+runs one transaction in its own block; `block` runs several in one. Height and block time
+advance by one block (1 s) each time.
+
+Accounts are real Ed25519 keys derived from a name (`signer_of`), so registrations carry a
+real consent signature.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from typing import Any
 
 from chaincode import builtin_registry, genesis_state
+from chaincode.identity import sign_consent
 from chaincode.runtime import MemoryState, Outcome, Overlay
+from consensus.crypto import Signer
 
 T0 = 1_700_000_000_000  # block time of the first block, ms
 DAY_MS = 86_400_000
@@ -22,15 +31,63 @@ ORGS = [("ksd", "registrar"), ("fss", "regulator"), ("broker-a", "broker"),
         ("issuer-2", "issuer"), ("tax", "tax")]
 
 
+CHAIN_ID = "stoledger-test"
+
+
+def signer_of(name: str) -> Signer:
+    """A deterministic Ed25519 key for a name."""
+    return Signer(hashlib.sha256(name.encode()).digest())
+
+
 def account_of(name: str) -> str:
-    """A deterministic 64-hex account id for a name (stands in for a public key)."""
-    return hashlib.sha256(name.encode()).hexdigest()
+    """The account id (public key hex) of `signer_of(name)`."""
+    return signer_of(name).account
 
 
 def investor(investor_type: str = "general", country: str = "KR", resident: bool = True,
-             kyc_expires: int = T0 + 10 * YEAR_MS, aml_risk: str = "low") -> dict[str, Any]:
-    return {"investor_type": investor_type, "country": country, "resident": resident,
-            "kyc_expires": kyc_expires, "aml_risk": aml_risk}
+             kyc_expires: int = T0 + 10 * YEAR_MS, aml_risk: str = "low",
+             legal_form: str | None = None) -> dict[str, Any]:
+    if legal_form is None:
+        legal_form = "corporation" if investor_type == "corporate" else "individual"
+    return {"investor_type": investor_type, "legal_form": legal_form, "country": country,
+            "resident": resident, "kyc_expires": kyc_expires, "aml_risk": aml_risk}
+
+
+def consent(name: str, by: str, role: str = "investor") -> bytes:
+    """`name`'s consent to be registered by account `by` in `role`."""
+    return sign_consent(signer_of(name), CHAIN_ID, by, role)
+
+
+class MemoryHistory:
+    """chaincode.runtime.ChainHistory over every committed version of every key."""
+
+    def __init__(self, genesis: dict[str, bytes], genesis_time: int) -> None:
+        self.versions: dict[str, list[tuple[int, bytes | None]]] = {
+            key: [(0, value)] for key, value in genesis.items()}
+        self.times: list[int] = [genesis_time]  # index = height
+
+    def commit(self, height: int, time: int, writes: dict[str, bytes | None]) -> None:
+        assert height == len(self.times), (height, len(self.times))
+        self.times.append(time)
+        for key, value in writes.items():
+            self.versions.setdefault(key, []).append((height, value))
+
+    def state_at(self, height: int) -> MemoryState:
+        values: dict[str, bytes] = {}
+        for key, versions in self.versions.items():
+            found = None
+            for at, value in versions:
+                if at <= height:
+                    found = value
+            if found is not None:
+                values[key] = found
+        return MemoryState(values)
+
+    def time_at(self, height: int) -> int:
+        return self.times[height]
+
+    def last_height_before(self, time: int) -> int:
+        return max(0, bisect.bisect_left(self.times, time) - 1)
 
 
 def _wire(args: dict[str, Any]) -> dict[str, Any]:
@@ -45,9 +102,11 @@ class Chain:
         orgs = [{"name": name, "role": role, "account": self.accounts[name]}
                 for name, role in ORGS]
         self.state = MemoryState(genesis_state(orgs, params))
+        self.history = MemoryHistory(self.state.values, T0 - 1000)
         self.height = 1
         self.time = T0
         self.seq = 0
+        self.hook_outcomes: list[Outcome] = []
 
     def __getitem__(self, name: str) -> str:
         return self.accounts.get(name) or account_of(name)
@@ -55,21 +114,41 @@ class Chain:
     def execute(self, caller: str, contract: str, method: str, args: dict[str, Any]
                 ) -> Outcome:
         """One transaction in its own block; writes are committed only on success."""
-        self.seq += 1
-        tx_id = hashlib.sha256(f"tx-{self.seq}".encode()).hexdigest()
-        block = Overlay(self.state)
-        outcome = self.registry.execute(block, self.accounts.get(caller, caller), tx_id,
-                                        self.height, self.time, contract, method, args)
-        if not outcome.ok:
-            assert block.writes == {}, "a failed transaction left writes"
-        for key, value in block.writes.items():
+        [outcome] = self.block((caller, contract, method, args))
+        return outcome
+
+    def block(self, *txs: tuple[str, str, str, dict[str, Any]]) -> list[Outcome]:
+        """One block: the begin-block hooks, then `txs` (caller, contract, method, wire args)
+        in order; each failed transaction leaves no writes."""
+        overlay = Overlay(self.state)
+        self.hook_outcomes = self.registry.begin_block(overlay, self.height, self.time,
+                                                       CHAIN_ID, self.history)
+        assert all(outcome.ok for outcome in self.hook_outcomes), self.hook_outcomes
+        outcomes = []
+        for caller, contract, method, args in txs:
+            self.seq += 1
+            tx_id = hashlib.sha256(f"tx-{self.seq}".encode()).hexdigest()
+            before = dict(overlay.writes)
+            outcome = self.registry.execute(overlay, self.accounts.get(caller, caller), tx_id,
+                                            self.height, self.time, contract, method, args,
+                                            CHAIN_ID, self.history)
+            if not outcome.ok:
+                assert overlay.writes == before, "a failed transaction left writes"
+            outcomes.append(outcome)
+        for key, value in overlay.writes.items():
             if value is None:
                 self.state.values.pop(key, None)
             else:
                 self.state.values[key] = value
+        self.history.commit(self.height, self.time, dict(overlay.writes))
         self.height += 1
         self.time += 1000
-        return outcome
+        return outcomes
+
+    def tx(self, caller: str, contract: str, method: str, **args: Any
+           ) -> tuple[str, str, str, dict[str, Any]]:
+        """A transaction for `block`."""
+        return caller, contract, method, _wire(args)
 
     def ok(self, caller: str, contract: str, method: str, **args: Any) -> Any:
         outcome = self.execute(caller, contract, method, _wire(args))
@@ -86,8 +165,18 @@ class Chain:
         return outcome
 
     def query(self, caller: str, contract: str, method: str, **args: Any) -> Any:
+        """At the last committed block, at the next block's time (as lock-ups see it)."""
         return self.registry.query(self.state, self.accounts.get(caller, caller),
-                                   self.height - 1, self.time, contract, method, _wire(args))
+                                   self.height - 1, self.time, contract, method,
+                                   _wire(args), self.history)
+
+    def query_at(self, height: int, caller: str, contract: str, method: str, **args: Any
+                 ) -> Any:
+        """As the audit routes do: against the state at the end of block `height`."""
+        return self.registry.query(self.history.state_at(height),
+                                   self.accounts.get(caller, caller), height,
+                                   self.history.time_at(height), contract, method,
+                                   _wire(args), self.history)
 
     def events(self, caller: str, contract: str, method: str, **args: Any) -> list[str]:
         outcome = self.execute(caller, contract, method, _wire(args))
@@ -103,7 +192,7 @@ class Chain:
         account = account_of(name)
         self.accounts[name] = account
         self.ok(broker, "identity", "register", account=account, role="investor",
-                attrs=investor(**attrs))
+                attrs=investor(**attrs), consent=consent(name, self[broker]))
         return account
 
     def create_token(self, symbol: str = "APT1", issuer: str = "issuer-1", cap: int | None = None,

@@ -134,7 +134,7 @@ def test_transfer_moves_units_and_emits() -> None:
 
 
 def test_transfer_codes_in_protocol_order() -> None:
-    chain = world(lockup_ms=DAY_MS, max_holders=3, max_holding_bps=500,
+    chain = world(lockup_ms=DAY_MS, max_holders=3, max_holding_bps=100,
                   allowed_investor_types=["general", "professional", "qualified"],
                   allowed_countries=["KR"])
     chain.register("henry")
@@ -163,9 +163,11 @@ def test_transfer_codes_in_protocol_order() -> None:
     transfer_fails(chain, "MAX_HOLDERS_EXCEEDED", "alice", "jay", 1)  # alice, bob, henry
     chain.ok("ksd", "token", "force_transfer", symbol="APT1", from_=chain["henry"],
              to=chain["alice"], amount=10, reason="AML seizure")
-    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["ivy"], amount=49_500)
-    transfer_fails(chain, "HOLDING_LIMIT_EXCEEDED", "alice", "ivy", 501)  # 5% = 50,000
-    # ivy's issuance (495,000,000 KRW) counts as a purchase: any further buy is over the limit
+    # 10,000 units (1% of max_supply) at 10,000 KRW: exactly the 100,000,000 KRW limit
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["ivy"], amount=10_000)
+    transfer_fails(chain, "HOLDING_LIMIT_EXCEEDED", "alice", "ivy", 1)
+    chain.ok("issuer-1", "token", "redeem", symbol="APT1", from_=chain["ivy"], amount=1)
+    # ivy's issuance counted as a purchase (a redemption is no sale): no room left
     transfer_fails(chain, "INVESTMENT_LIMIT_EXCEEDED", "alice", "ivy", 1)
     chain.advance(30 * DAY_MS)
     transfer_fails(chain, "SENDER_NOT_VERIFIED", "ivy", "alice", 1)  # KYC expired
@@ -298,7 +300,7 @@ def test_redeem_by_issuer() -> None:
     chain.ok("issuer-1", "token", "redeem", symbol="APT1", from_=chain["alice"], amount=20)
     assert info(chain)["holders"] == 0
     chain.fail("CAP_EXCEEDED", "issuer-1", "token", "issue", symbol="APT1",
-               to=chain["alice"], amount=999_901)  # cap counts issued, not outstanding
+               to=chain["carol"], amount=999_901)  # cap counts issued, not outstanding
 
 
 def test_recover_moves_everything_to_the_new_key() -> None:
@@ -391,16 +393,32 @@ def test_general_investor_limit_over_the_365_day_window() -> None:
     assert net == 9_000 * 10_000
     transfer_ok(chain, "carol", "alice", 1_000)
     transfer_fails(chain, "INVESTMENT_LIMIT_EXCEEDED", "carol", "alice", 1)
-    chain.advance(165 * DAY_MS)  # the first purchase's day leaves the window
-    transfer_ok(chain, "carol", "alice", 6_000)
+    # the first day's purchase (6,000 units, of which the sale offset 1,000 first in first
+    # out) leaves the window; day 200 holds 4,000 + 1,000 units of purchases
+    chain.advance(165 * DAY_MS)
+    transfer_ok(chain, "carol", "alice", 5_000)
     transfer_fails(chain, "INVESTMENT_LIMIT_EXCEEDED", "carol", "alice", 1)
     with pytest.raises(ChaincodeError):
         chain.query("broker-b", "token", "investment", account=chain["alice"])
 
 
-def test_issuance_counts_as_a_purchase_but_is_not_limited() -> None:
-    chain = world()
-    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["alice"], amount=12_000)
+def test_issuance_is_checked_against_the_limits_and_counts() -> None:
+    """#12 item 6 (issue never applied the limits). Pre: alice general, no purchases; APT1
+    at 10,000 KRW, issuer limit 60,000,000 KRW. Tx: issue 12,000 units (120,000,000 KRW).
+    Post: INVESTMENT_LIMIT_EXCEEDED, in the issuance order (after HOLDING_LIMIT_EXCEEDED,
+    before CAP_EXCEEDED); issues within the limits pass and count as purchases."""
+    chain = world(issuer_annual_limit=60_000_000, cap=20_000)
+    chain.fail("INVESTMENT_LIMIT_EXCEEDED", "issuer-1", "token", "issue", symbol="APT1",
+               to=chain["alice"], amount=12_000)  # network limit (and before CAP_EXCEEDED)
+    chain.fail("INVESTMENT_LIMIT_EXCEEDED", "issuer-1", "token", "issue", symbol="APT1",
+               to=chain["alice"], amount=6_001)  # issuer limit
+    chain.fail("CAP_EXCEEDED", "issuer-1", "token", "issue", symbol="APT1",
+               to=chain["carol"], amount=20_001)  # professional: no limit, then the cap
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["alice"], amount=6_000)
+    assert chain.query("alice", "token", "investment", account=chain["alice"])["net"] == \
+        60_000_000
+    chain.fail("INVESTMENT_LIMIT_EXCEEDED", "issuer-1", "token", "issue", symbol="APT1",
+               to=chain["alice"], amount=1)
     chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["carol"], amount=10)
     transfer_fails(chain, "INVESTMENT_LIMIT_EXCEEDED", "carol", "alice", 1)
 

@@ -118,7 +118,30 @@ def test_view_change_and_new_view_round_trip() -> None:
     cert = msg.PreparedCertificate(pre_prepare, prepares)
     view_change = signed(msg.ViewChange(1, msg.CheckpointProof(0, bytes(32), ()), (cert,),
                                         "op2"), "op2")
-    assert msg.decode(view_change.encode(), LIMITS) == view_change
-    new_view = signed(msg.NewView(1, (view_change,), (), "op1"), "op1")
-    assert msg.decode(new_view.encode(), LIMITS) == new_view
-    assert msg.is_signed_by_sender(new_view, COMMITTEE)
+    decoded = msg.decode(view_change.encode(), LIMITS)
+    assert isinstance(decoded, msg.ViewChange)
+    assert decoded.encode() == view_change.encode()
+    # the certificate carries its block by hash: header only, signatures still valid
+    assert decoded.prepared[0].pre_prepare == pre_prepare.by_hash()
+    assert decoded.prepared[0].pre_prepare.is_by_hash and BLOCK.txs
+    assert msg.is_signed_by_sender(decoded.prepared[0].pre_prepare, COMMITTEE)
+    assert msg.is_signed_by_sender(decoded, COMMITTEE)
+    re_proposal = signed(msg.PrePrepare(1, 1, BLOCK, "op1"), "op1")
+    new_view = signed(msg.NewView(1, (view_change,), (re_proposal,), "op1"), "op1")
+    decoded_new_view = msg.decode(new_view.encode(), LIMITS)
+    assert isinstance(decoded_new_view, msg.NewView)
+    assert decoded_new_view.encode() == new_view.encode()
+    assert decoded_new_view.pre_prepares == (re_proposal.by_hash(),)
+    assert msg.is_signed_by_sender(decoded_new_view, COMMITTEE)
+
+
+def test_a_view_change_carrying_a_block_body_is_refused() -> None:
+    pre_prepare = signed(msg.PrePrepare(0, 1, BLOCK, "op0"), "op0")
+    prepares = tuple(signed(msg.Prepare(0, 1, BLOCK.hash, n), n) for n in NAMES[:3])
+    cert = msg.PreparedCertificate(pre_prepare, prepares)
+    body = {"pre_prepare": pre_prepare.encode(), "prepares": [p.encode() for p in prepares]}
+    vc_map = {**signed(msg.ViewChange(1, msg.CheckpointProof(0, bytes(32), ()), (cert,),
+                                      "op2"), "op2").to_map(), "prepared": [body]}
+    from consensus import codec
+    with pytest.raises(msg.MessageError):
+        msg.decode(codec.pack(vc_map), LIMITS)

@@ -113,7 +113,9 @@ def test_new_view_that_re_proposes_another_block_is_rejected() -> None:
     cluster.deliver_if = None
     real = msg.decode(capture_new_view(cluster), cluster["op3"]._limits)
     assert isinstance(real, msg.NewView)
-    other = dataclasses.replace(real.pre_prepares[0].block, txs=())
+    block = real.pre_prepares[0].block  # by hash: a header; another header is another block
+    other = dataclasses.replace(block, header=dataclasses.replace(
+        block.header, time=block.header.time + 1))
     swapped = resigned(dataclasses.replace(real.pre_prepares[0], block=other), "op1")
     forged = resigned(dataclasses.replace(real, pre_prepares=(swapped,)), "op1")
     cluster.feed("op3", MessageReceived("op1", forged.encode()))

@@ -98,3 +98,27 @@ def test_signatures_are_domain_separated():
     tampered = sig[:-1] + bytes([sig[-1] ^ 0x01])  # always a change, whatever the last byte
     assert tampered != sig
     assert not verify(signer.public_key, TX_DOMAIN, b"message", tampered)
+
+
+def test_certificate_counts_the_replicas_quorum_when_n_is_not_3f_plus_1():
+    """n = 5: f = 1 and a replica commits with 4 votes. A certificate with 2f+1 = 3 votes
+    (f+1 honest voters at most) must not pass: both sides count `quorum_size(n)`."""
+    from tests.consensus.harness import CHAIN, Cluster, txs
+
+    cluster = Cluster(5)
+    cluster.submit(txs(0, 1))
+    cluster.tick(50)
+    block, cert = cluster.nodes["op1"].blocks[1]
+    assert len(cert.votes) == cluster["op1"].committee.quorum == 4
+    assert check_certificate(cert, CHAIN, cluster.operator_keys, block.hash, 1) is None
+    three = CommitCertificate(cert.view, cert.height, cert.block_hash, cert.votes[:3])
+    assert "needs 4" in check_certificate(three, CHAIN, cluster.operator_keys, block.hash, 1)
+
+
+def test_certificate_with_malformed_votes_is_refused_not_raised():
+    signers = [(f"op{i}", Signer.generate()) for i in range(4)]
+    operators = {name: s.public_key for name, s in signers}
+    good = _certificate(signers[:3])
+    listed = CommitCertificate(0, 1, b"h" * 32, (Vote(["op0"], b"k" * 32, b"s" * 64),  # type: ignore[arg-type]
+                                                 *good.votes))
+    assert check_certificate(listed, "chain", operators, b"h" * 32, 1) is not None

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from node import cluster as clustermod
 from node.client import Client
@@ -25,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def investor() -> dict[str, Any]:
-    return {"investor_type": "general", "country": "KR", "resident": True,
-            "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
+    return {"investor_type": "general", "legal_form": "individual", "country": "KR",
+            "resident": True, "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
 
 
 def committed(receipt: Any, ok: bool = True) -> int:
@@ -54,9 +55,11 @@ def run_story(net: Cluster) -> tuple[dict[str, Signer], dict[str, Any]]:
     a, b = people["alice"].account, people["bob"].account
     as_ = {name: net.client(signer=signer) for name, signer in people.items()}
     marks: dict[str, Any] = {}
-    for account in (a, b):
+    broker = net.keys["broker-a"].account
+    for signer in people.values():
         committed(net.client("broker-a").submit("identity", "register", {
-            "account": account, "role": "investor", "attrs": investor()}))
+            "account": signer.account, "role": "investor", "attrs": investor(),
+            "consent": sign_consent(signer, net.chain_id, broker, "investor")}))
     committed(net.client("issuer-1").submit("token", "create", {
         "symbol": SYMBOL, "name": "Audit Tower", "asset_type": "real_estate",
         "unit_price": 1000, "max_supply": 1_000_000, "rules": {}}))

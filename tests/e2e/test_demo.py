@@ -30,21 +30,31 @@ def test_demo_story(tmp_path, capsys):
             return s.query("fss", "token", "balance",
                            {"symbol": SYMBOL, "account": s.account(name)})["balance"]
 
-        # issued 300k/150k/100k/10k; park->kim 5k; lee->park 20k; ksd forced hanbit->lee 10k
-        assert {n: balance(n) for n in ("park", "lee", "hanbit", "kim")} == {
-            "park": 315_000, "lee": 140_000, "hanbit": 90_000, "kim": 15_000}
+        # issued 300k/150k/100k/40k/10k; park->kim 5k; lee->park 20k; ksd forced hanbit->lee
+        # 10k (of hanbit's 40k frozen: 30k stay frozen)
+        names = ("park", "lee", "hanbit", "lionfund", "kim")
+        assert {n: balance(n) for n in names} == {
+            "park": 315_000, "lee": 140_000, "hanbit": 90_000, "lionfund": 40_000,
+            "kim": 15_000}
         supply = s.query("fss", "token", "info", {"symbol": SYMBOL})
-        assert supply["issued"] == 560_000 and supply["outstanding"] == 560_000
+        assert supply["issued"] == 600_000 and supply["outstanding"] == 600_000
+        assert "holder for holder: yes" in printed
 
         total = 12_345_678
         rows = {n: s.query("fss", "dividend", "entitlement",
                            {"dividend_id": s.dividend_id, "account": s.account(n)})
-                for n in ("park", "lee", "hanbit", "kim")}
+                for n in names}
         assert sum(r["gross"] for r in rows.values()) == total
         for name, row in rows.items():
-            assert row["gross"] * 560_000 // total in range(balance(name) - 1, balance(name) + 1)
+            assert row["gross"] * 600_000 // total in range(balance(name) - 1, balance(name) + 1)
             assert row["net"] + row["income_tax"] + row["local_tax"] == row["gross"]
-        assert rows["hanbit"]["income_tax"] == 0  # corporate
+            assert row["status"] == "paid", name  # hanbit's was held (frozen), then released
+        assert rows["hanbit"]["class"] == "domestic_corporation"
+        assert rows["hanbit"]["income_tax"] == 0
+        assert rows["lionfund"]["class"] == "foreign_corporation"
+        assert rows["lionfund"]["income_tax"] == rows["lionfund"]["gross"] * 2000 // 10000
+        assert rows["kim"]["class"] == "resident_individual"
+        assert rows["kim"]["income_tax"] == rows["kim"]["gross"] * 1400 // 10000
         assert rows["park"]["income_tax"] == rows["park"]["gross"] * 1400 // 10000
         assert rows["park"]["local_tax"] == rows["park"]["income_tax"] // 10
         withheld = sum(r["income_tax"] + r["local_tax"] for r in rows.values())

@@ -193,8 +193,9 @@ def test_options_reach_the_document(tmp_path: Path) -> None:
     assert genesis.genesis_time == 1_700_000_000_000
     assert genesis.operators[0].host == "localhost"
     assert genesis.params["general_investor_annual_limit"] == 5
-    assert genesis.params["withholding_bps"] == {"resident": 1400, "non_resident": 2000,
-                                                 "corporate": 0}
+    assert genesis.params["withholding_bps"] == {
+        "resident_individual": 1400, "non_resident_individual": 2000,
+        "domestic_corporation": 0, "foreign_corporation": 2000}
     cluster = json.loads((tmp_path / "net" / "cluster.json").read_text())
     assert cluster["chain_id"] == "stoledger-test"
     assert cluster["nodes"][0]["rpc"] == "http://localhost:40000"

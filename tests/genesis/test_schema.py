@@ -171,10 +171,10 @@ CASES: list[tuple[str, Callable[[Doc], None], str, str]] = [
     ("chaincode bad hash", _set("chaincode.token", "abc"), "chaincode.token", "sha256"),
     ("params missing limit", _delete("params.general_investor_annual_limit"),
      "params.general_investor_annual_limit", "missing field"),
-    ("withholding over 100%", _set("params.withholding_bps.resident", 10_001),
-     "params.withholding_bps.resident", "out of range"),
-    ("withholding class missing", _delete("params.withholding_bps.corporate"),
-     "params.withholding_bps.corporate", "missing field"),
+    ("withholding over 100%", _set("params.withholding_bps.resident_individual", 10_001),
+     "params.withholding_bps.resident_individual", "out of range"),
+    ("withholding class missing", _delete("params.withholding_bps.foreign_corporation"),
+     "params.withholding_bps.foreign_corporation", "missing field"),
     ("param with a float", _set("params.rate", 0.5), "params", "no canonical encoding"),
 ]
 

@@ -10,10 +10,11 @@ The ledger: a 4-operator genesis, the real chaincode, and blocks applied straigh
     5  alice -> bob 100 refused LOCKUP_ACTIVE; bob -> alice 10,000 refused INSUFFICIENT_BALANCE
     6  (30 s later) alice -> bob 200, alice -> carol 100
     7  issuer-1 freezes 300 of bob's; bob -> carol 500 refused INSUFFICIENT_BALANCE
-    8  ksd force-transfers 300 from bob to carol (court order)
+    8  ksd force-transfers 300 from bob to carol (court order; the freeze goes with them)
     9  bank mints 1,000,000 KRW to issuer-1 and 5,000 to alice
    10  issuer-1 declares a 100,000 KRW dividend on SEOUL1
-   11  issuer-1 pays 2 holders;  12  issuer-1 pays the last one
+   11  issuer-1 pays (5 steps: registers the 3 holders, hands out the 2 remaining won)
+   12  issuer-1 pays 2 holders;  13  issuer-1 pays the last one
 
 The routes are served by the real aiohttp app (`make_app`) over a small stand-in node that has
 what the routes use: executor, store, genesis, registry, metrics and the access log.
@@ -30,11 +31,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import chaincode
+from chaincode.identity import sign_consent
 from consensus import codec
 from consensus.block import CommitCertificate, Vote, commit_vote_bytes, make_block
 from consensus.crypto import COMMIT_DOMAIN, Signer
 from genesis.builder import build_network
 from node import tx as txmod
+from node.access import AccessLog
 from node.audit import audit_indexer
 from node.executor import Executor
 from node.metrics import Metrics
@@ -97,8 +100,17 @@ class Ledger:
 
 def investor(investor_type: str = "general", country: str = "KR",
              resident: bool = True) -> dict[str, Any]:
-    return {"investor_type": investor_type, "country": country, "resident": resident,
-            "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
+    return {"investor_type": investor_type, "legal_form": "individual", "country": country,
+            "resident": resident, "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
+
+
+def register(led: Ledger, name: str, attrs: dict[str, Any], broker: str = "broker-a"
+             ) -> txmod.Transaction:
+    """`broker` registers `name`'s key, with `name`'s consent."""
+    consent = sign_consent(led.signers[name], led.genesis.chain_id, led.account(broker),
+                           "investor")
+    return led.tx(broker, "identity", "register", account=led.account(name), role="investor",
+                  attrs=attrs, consent=consent)
 
 
 def build_story() -> tuple[Ledger, dict[str, Any]]:
@@ -106,12 +118,8 @@ def build_story() -> tuple[Ledger, dict[str, Any]]:
     led = Ledger()
     a, b, c = led.account("alice"), led.account("bob"), led.account("carol")
     marks: dict[str, Any] = {}
-    led.commit(led.tx("broker-a", "identity", "register", account=a, role="investor",
-                      attrs=investor()),
-               led.tx("broker-a", "identity", "register", account=b, role="investor",
-                      attrs=investor()),
-               led.tx("broker-a", "identity", "register", account=c, role="investor",
-                      attrs=investor("professional", "US", False)))
+    led.commit(register(led, "alice", investor()), register(led, "bob", investor()),
+               register(led, "carol", investor("professional", "US", False)))
     led.commit(led.tx("issuer-1", "token", "create", symbol=SYMBOL, name="Seoul Tower 1",
                       asset_type="real_estate", unit_price=1000, max_supply=1_000_000,
                       rules={"lockup_ms": LOCKUP_MS}))
@@ -139,6 +147,7 @@ def build_story() -> tuple[Ledger, dict[str, Any]]:
                led.tx("bank", "cash", "mint", to=a, amount=5000))
     marks["declare_height"] = led.commit(led.tx("issuer-1", "dividend", "declare",
                                                 symbol=SYMBOL, total=100_000))
+    led.commit(led.tx("issuer-1", "dividend", "pay", dividend_id=1, max_holders=5))
     led.commit(led.tx("issuer-1", "dividend", "pay", dividend_id=1, max_holders=2))
     led.commit(led.tx("issuer-1", "dividend", "pay", dividend_id=1, max_holders=2))
     for tx_id in (marks["transfer"], marks["forced"]):
@@ -155,21 +164,11 @@ class StandInNode:
         self.genesis = ledger.genesis
         self.registry = ledger.registry
         self.metrics = Metrics()
-        self.access_seq = 0
-        for raw, _ in self.store.iterate(s.ACCESS, reverse=True):  # as Node does on start
-            self.access_seq = s.read_u64(raw[len(s.ACCESS):])
-            break
+        self.access = AccessLog(self.store, lambda: self.executor.height)
+        self.halted: str | None = None
 
     def status(self) -> dict[str, Any]:
         return {"chain_id": self.genesis.chain_id, "height": self.executor.height}
-
-    def record_access(self, account: str, role: str | None, method: str, path: str) -> None:
-        self.access_seq += 1
-        entry = {"seq": self.access_seq, "account": account, "role": role, "method": method,
-                 "path": path, "time": int(time.time() * 1000), "height": self.executor.height}
-        batch = Batch()
-        batch.put(s.access_key(self.access_seq), codec.pack(entry))
-        self.store.write(batch, sync=False)
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +254,7 @@ async def test_holdings_csv(api, story):
     # bob's cash is his dividend, net of withholding: read from state, not from the answer
     cash = codec.unpack(ledger.executor.state.get(f"cash/bal/{ledger.account('bob')}"))
     assert cash > 0
-    assert rows == [{"kind": "token", "asset": SYMBOL, "balance": "400", "frozen": "300",
+    assert rows == [{"kind": "token", "asset": SYMBOL, "balance": "400", "frozen": "0",
                      "locked": "0"},
                     {"kind": "cash", "asset": "KRW", "balance": str(cash),
                      "frozen": "0", "locked": "0"}]
@@ -427,10 +426,10 @@ async def test_dividends_with_payments_and_withholding(api, story):
     ledger, marks = story
     answer = await api.ok(f"/v1/audit/dividends?symbol={SYMBOL}")
     [declaration] = answer["declarations"]
-    assert declaration["record_height"] == marks["declare_height"]
+    assert declaration["record_height"] == marks["declare_height"] - 1
     assert declaration["total"] == 100_000 and declaration["holders"] == 3
     assert declaration["done"] is True and declaration["paid_count"] == 3
-    assert [p["paid"] for p in declaration["payments"]] == [2, 1]
+    assert [p["paid"] for p in declaration["payments"]] == [0, 2, 1]
     assert sum(p["gross"] for p in declaration["payments"]) == 100_000
     totals = answer["totals"]
     assert totals["declared"] == totals["paid_gross"] == 100_000
@@ -444,6 +443,50 @@ async def test_dividends_with_payments_and_withholding(api, story):
     status, (text, _) = await api.get(f"/v1/audit/dividends?symbol={SYMBOL}&format=csv")
     assert status == 200
     assert csv_rows(text)[0]["paid_gross"] == "100000"
+
+
+async def test_dividend_register_is_the_audit_captable_at_the_record_height():
+    """Issue #12 item 2. Pre: alice 1000, bob 500, carol 0. Tx: ONE block carrying alice ->
+    bob 300, the declaration, then bob -> carol 100; later blocks pay. Post: the register
+    equals GET /v1/audit/captable?at=<record_height> holder for holder (the state at the end
+    of the block before the declaring one), and differs from the state at the declaration's
+    own position (alice 700, bob 800)."""
+    led = Ledger()
+    a, b, c = led.account("alice"), led.account("bob"), led.account("carol")
+    led.commit(register(led, "alice", investor()), register(led, "bob", investor()),
+               register(led, "carol", investor()))
+    led.commit(led.tx("issuer-1", "token", "create", symbol=SYMBOL, name="Seoul Tower 1",
+                      asset_type="real_estate", unit_price=1000, max_supply=1_000_000,
+                      rules={}))
+    led.commit(led.tx("ksd", "token", "approve", symbol=SYMBOL, cap=100_000))
+    led.commit(led.tx("issuer-1", "token", "issue", symbol=SYMBOL, to=a, amount=1000),
+               led.tx("issuer-1", "token", "issue", symbol=SYMBOL, to=b, amount=500),
+               led.tx("bank", "cash", "mint", to=led.account("issuer-1"), amount=90_000))
+    declare = led.tx("issuer-1", "dividend", "declare", symbol=SYMBOL, total=90_000)
+    declare_height = led.commit(
+        led.tx("alice", "token", "transfer", symbol=SYMBOL, to=b, amount=300), declare,
+        led.tx("bob", "token", "transfer", symbol=SYMBOL, to=c, amount=100))
+    receipt = led.receipts[declare.tx_id_hex]
+    assert receipt.ok, receipt.error
+    record_height = receipt.result["record_height"]
+    assert record_height == declare_height - 1
+    for _ in range(3):
+        led.commit(led.tx("issuer-1", "dividend", "pay", dividend_id=1, max_holders=1000))
+    fss = led.account("fss")
+    register_rows = led.executor.query(fss, "dividend", "payments", {"dividend_id": 1})
+    entitled = {row["account"]: row["balance"] for row in register_rows["entitlements"]}
+    node = StandInNode(led)
+    client = TestClient(TestServer(make_app(node)))
+    await client.start_server()
+    try:
+        api = Api(client, led)
+        captable = await api.ok(f"/v1/audit/captable?symbol={SYMBOL}&at={record_height}")
+    finally:
+        await client.close()
+    assert captable["as_of"]["height"] == record_height
+    assert entitled == {row["account"]: row["balance"] for row in captable["holders"]}
+    assert entitled == {a: 1000, b: 500}
+    assert led.executor.query(fss, "dividend", "get", {"dividend_id": 1})["done"]
 
 
 async def test_proof_verifies_offline(api, story):

@@ -8,27 +8,28 @@ import msgpack
 import pytest
 
 from node import bench
+from node.bench import load, measure
 
 
 def test_percentile_is_nearest_rank():
     values = list(range(1, 101))  # 1..100
-    assert bench.percentile(values, 50) == 50
-    assert bench.percentile(values, 95) == 95
-    assert bench.percentile(values, 99) == 99
-    assert bench.percentile(values, 100) == 100
-    assert bench.percentile([7.0], 99) == 7.0
-    assert bench.percentile([], 50) == 0.0
+    assert measure.percentile(values, 50) == 50
+    assert measure.percentile(values, 95) == 95
+    assert measure.percentile(values, 99) == 99
+    assert measure.percentile(values, 100) == 100
+    assert measure.percentile([7.0], 99) == 7.0
+    assert measure.percentile([], 50) == 0.0
 
 
 def test_latency_summary_in_milliseconds():
-    summary = bench.latency_summary([0.3, 0.1, 0.2, 0.4])
+    summary = measure.latency_summary([0.3, 0.1, 0.2, 0.4])
     assert summary == {"p50": 200.0, "p95": 400.0, "p99": 400.0}
 
 
 def test_pack_batch_is_a_msgpack_array_of_envelopes():
     for count in (0, 1, 15, 16, 300):
-        envelopes = [bench.envelope(bytes([i % 256]) * 10, b"s" * 64) for i in range(count)]
-        decoded = msgpack.unpackb(bench.pack_batch(envelopes), raw=False)
+        envelopes = [load.envelope(bytes([i % 256]) * 10, b"s" * 64) for i in range(count)]
+        decoded = msgpack.unpackb(load.pack_batch(envelopes), raw=False)
         assert decoded == [msgpack.unpackb(e, raw=False) for e in envelopes]
 
 
@@ -40,7 +41,7 @@ def test_check_receipts_counts_lost_duplicated_failed_and_reordered():
         (12, [e], [(e, True)]),
         (13, [e], [(e, True)]),  # e executed twice: a safety bug the check must catch
     ]
-    check = bench.check_receipts([a, b, c, d, e], blocks)
+    check = measure.check_receipts([a, b, c, d, e], blocks)
     assert check.lost == 1  # d
     assert check.failed == 1  # b
     assert check.duplicated == 1  # e
@@ -50,7 +51,7 @@ def test_check_receipts_counts_lost_duplicated_failed_and_reordered():
 
 
 def test_cpu_seconds_of_this_process():
-    assert bench.cpu_seconds(os.getpid()) > 0
+    assert measure.cpu_seconds(os.getpid()) > 0
 
 
 def test_parse_ints():

@@ -3,7 +3,15 @@ per block, state history, and reopening a store."""
 
 import pytest
 
-from chaincode.runtime import ChaincodeError, Contract, Registry, query, transaction
+from chaincode.runtime import (
+    ChaincodeError,
+    Contract,
+    Registry,
+    begin_block,
+    internal,
+    query,
+    transaction,
+)
 from consensus import codec
 from consensus.block import ZERO_HASH, CommitCertificate, make_block
 from consensus.crypto import Signer
@@ -166,3 +174,55 @@ def test_mempool_admission_codes_in_order():
     pool.remove_committed([first.tx_id])
     assert len(pool) == 1
     assert s.read_u64(executor.store.get(s.META_HEIGHT)) == 0
+
+
+class Book(Contract):
+    """Reads the past through the executor's chain history; counts blocks in a hook."""
+
+    name = "book"
+
+    @transaction
+    def put(self, ctx, key, value):
+        ctx.state.put(f"k/{key}", value)
+
+    @internal
+    def keys(self, ctx, after):
+        return [[key, value] for key, value in ctx.state.range("k/", f"k/{after}\x01"
+                                                                if after else "")]
+
+    @transaction
+    def past(self, ctx, height, after):
+        return {"keys": ctx.call_at(height, "book", "keys", after=after),
+                "before": ctx.last_height_before(ctx.time)}
+
+    @begin_block
+    def tick(self, ctx):
+        ctx.state.put("blocks", ctx.state.get("blocks", 0) + 1)
+
+
+@pytest.mark.parametrize("leveldb", [False, True])
+def test_contracts_read_the_committed_past_and_hooks_run_per_block(leveldb, tmp_path):
+    store = LevelDB(str(tmp_path / "db")) if leveldb else MemoryKV()
+    executor = Executor(store, Registry([Book()]), CHAIN)
+    executor.init_genesis(b"g" * 32, 1000, {})
+    signer = Signer.generate()
+
+    def book(method, nonce, **args):
+        return txmod.build(signer, CHAIN, "book", method, args, nonce, 10**13)
+
+    _commit(executor, [book("put", 1, key="b", value=1), book("put", 2, key="a", value=1)],
+            time=2000)
+    _commit(executor, [book("put", 3, key="c", value=2), book("put", 4, key="a", value=2)],
+            time=2000)  # the same time as the block before
+    _commit(executor, [book("put", 5, key="d", value=3)], time=3000)
+    first = book("past", 6, height=1, after="")
+    paged = book("past", 7, height=2, after="a")
+    _commit(executor, [first, paged], time=3000)
+    assert executor.receipt(first.tx_id).result == {
+        "keys": [["k/a", 1], ["k/b", 1]], "before": 2}  # block 3 (3000) is not before 3000
+    assert executor.receipt(paged.tx_id).result["keys"] == [["k/b", 1], ["k/c", 2]]
+    assert executor.history.last_height_before(2000) == 0
+    assert executor.history.last_height_before(2001) == 2
+    assert executor.history.last_height_before(10**9) == 4
+    assert codec.unpack(executor.state.get("book/blocks")) == 4  # the hook ran in each block
+    store.close()

@@ -25,7 +25,8 @@ import sys
 from typing import Any
 from urllib.parse import urlencode
 
-from node.cli import DEFAULT_DIR, _client, _print_json, _table
+from node.cli.common import DEFAULT_DIR, print_json, table
+from node.cli.common import client as make_client
 
 TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log"}
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
@@ -140,7 +141,7 @@ def route_path(args: argparse.Namespace, csv: bool = False, cursor: str | None =
 def cmd_route(args: argparse.Namespace) -> None:
     from node.client import ApiError
 
-    client = _client(args)
+    client = make_client(args)
     if client.signer is None:
         raise SystemExit("audit routes need a signed request: --key ORG or a key file")
     try:
@@ -155,7 +156,7 @@ def cmd_route(args: argparse.Namespace) -> None:
             json.dump(pages[0], file, indent=2)
             file.write("\n")
     if args.json:
-        _print_json(pages[0] if len(pages) == 1 else pages)
+        print_json(pages[0] if len(pages) == 1 else pages)
         return
     print(render(args.route, pages))
 
@@ -200,11 +201,11 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
     head = _as_of(page)
     if route == "holdings":
         return (f"{page['account']}  {head}\n"
-                + _table(page["holdings"], ["kind", "asset", "balance", "frozen", "locked"]))
+                + table(page["holdings"], ["kind", "asset", "balance", "frozen", "locked"]))
     if route == "captable":
         return (f"{page['symbol']} ({page['name']}): {page['holder_count']} holders, "
                 f"{page['outstanding']} outstanding, {head}\n"
-                + _table(_rows(pages, "holders"),
+                + table(_rows(pages, "holders"),
                          ["account", "balance", "frozen", "locked", "share_bps"])
                 + _more(pages))
     if route in ("history", "rejected"):
@@ -216,7 +217,7 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
         shown = [dict(row, tx_id=row["tx_id"][:16], sender=(row["sender"] or "")[:16],
                       call=f"{row['contract']}.{row['method']}",
                       result="ok" if row["ok"] else row["error_code"]) for row in rows]
-        return lines + _table(shown, ["height", "index", "time", "tx_id", "sender", "call",
+        return lines + table(shown, ["height", "index", "time", "tx_id", "sender", "call",
                                       "result"]) + _more(pages)
     if route == "supply":
         fields = ["max_supply", "cap", "issued", "redeemed", "outstanding", "sum_of_balances",
@@ -228,7 +229,7 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
     if route == "dividends":
         totals = page["totals"]
         return (f"{page['symbol']} dividends, {head}\n"
-                + _table(page["declarations"], ["dividend_id", "record_height", "total",
+                + table(page["declarations"], ["dividend_id", "record_height", "total",
                                                 "holders", "paid_count", "paid_gross",
                                                 "paid_withheld", "paid_net", "done"])
                 + "\ntotals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
@@ -242,7 +243,7 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
                 "  check it offline: stoledger audit verify --genesis genesis.json --proof "
                 "<file from --out>")
     assert route == "access-log", route
-    return head + "\n" + _table(_rows(pages, "entries"), ["seq", "time", "account", "role",
+    return head + "\n" + table(_rows(pages, "entries"), ["seq", "time", "account", "role",
                                                           "method", "path", "height"]) \
         + _more(pages)
 

@@ -16,8 +16,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from node.sim import FAULT_KINDS, FAULT_SCHEDULES
-    from node.sim_byzantine import BEHAVIOURS
+    from node.sim import BEHAVIOURS, FAULT_KINDS, FAULT_SCHEDULES
 
     parser = subparsers.add_parser(
         "sim", help="simulate a network: faults, Byzantine operators, a safety checker",

@@ -17,6 +17,12 @@ Behaviours (`BEHAVIOURS`):
     wrong_app_hash  signs CHECKPOINTs with a wrong app hash
     censor          as primary, never includes the transactions of one client
     double_vote     PREPARE/COMMIT for another block to half the peers at every height
+    lie_transfer    claims a height far ahead (so it is asked first) and answers state-transfer
+                    requests with malformed replies, forged certificates or nothing
+    flood_views     once it has sent a VIEW-CHANGE, re-signs it for ever-higher views
+
+The host asks a behaviour two more things: what height to announce (`announce_height`) and
+what to answer a state-transfer request with (`serve_blocks`).
 """
 
 from __future__ import annotations
@@ -27,12 +33,12 @@ from typing import Any
 
 from consensus import codec
 from consensus import messages as msg
-from consensus.block import make_block
+from consensus.block import Block, make_block
 from consensus.crypto import Signer
 from consensus.events import Event, TxsAdmitted
 
 BEHAVIOURS = ("equivocate", "silent", "omission", "delay", "forge", "replay",
-              "wrong_app_hash", "censor", "double_vote")
+              "wrong_app_hash", "censor", "double_vote", "lie_transfer", "flood_views")
 REPLAY_MEMORY = 256  # own messages kept for replay
 LIMITS = msg.DecodeLimits(1 << 28, 256, 4096)  # generous: we decode only our own messages
 
@@ -67,6 +73,12 @@ class Behaviour:
 
     def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
         return [(to, data, 0)]
+
+    def announce_height(self, height: int) -> int:
+        return height
+
+    def serve_blocks(self, blocks: list[list[bytes]]) -> Any:
+        return blocks
 
     def _sign(self, message: Any) -> bytes:
         return bytes(msg.sign(message, self.signer, self.chain).encode())
@@ -240,9 +252,70 @@ class DoubleVote(Behaviour):
         return [(to, data, 0), (to, fake, 5)]
 
 
+class LieTransfer(Behaviour):
+    """The liar of issue #11: it reports the highest height, so a lagging node asks it first,
+    and answers with something a careless fetch client would choke on or accept."""
+
+    name = "lie_transfer"
+    CLAIM_AHEAD = 1_000
+
+    def announce_height(self, height: int) -> int:
+        return height + self.CLAIM_AHEAD
+
+    def serve_blocks(self, blocks: list[list[bytes]]) -> Any:
+        self.actions += 1
+        kind = self.rng.randrange(6)
+        if kind == 0:
+            return 5
+        if kind == 1:
+            return [5]
+        if kind == 2:
+            return []  # withheld
+        if not blocks:
+            return [[b"junk", b"junk"]]
+        block_bytes, cert_bytes = blocks[0]
+        cert = codec.unpack(cert_bytes)
+        if kind == 3:  # a certificate whose operator field is a list
+            cert["votes"][0]["operator"] = [cert["votes"][0]["operator"]]
+        elif kind == 4:  # forged signatures
+            for vote in cert["votes"]:
+                vote["sig"] = bytes(64)
+        else:  # another block under the real certificate
+            real = Block.decode(block_bytes)
+            header = real.header
+            block_bytes = make_block(header.chain, header.height, header.prev_hash,
+                                     header.time + 1, header.view, header.proposer,
+                                     real.txs).encode()
+        return [[block_bytes, codec.pack(cert)]]
+
+
+class FloodViews(Behaviour):
+    """Each VIEW-CHANGE it would send goes out again, validly signed, for views far ahead:
+    a replica must not spend unbounded work or memory on them."""
+
+    name = "flood_views"
+    COPIES = 4
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.next_view = 0
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        message = _decode(data)
+        if not isinstance(message, msg.ViewChange):
+            return [(to, data, 0)]
+        self.next_view = max(self.next_view, message.view) + self.rng.randint(1, 50)
+        out = [(to, data, 0)]
+        for step in range(self.COPIES):
+            view = self.next_view + step * 1_000
+            out.append((to, self._sign(replace(message, view=view, sig=b"")), 1 + step))
+        self.actions += self.COPIES
+        return out
+
+
 _CLASSES: dict[str, type[Behaviour]] = {
     cls.name: cls for cls in (Equivocate, Silent, Omission, Delay, Forge, Replay, WrongAppHash,
-                              Censor, DoubleVote)}
+                              Censor, DoubleVote, LieTransfer, FloodViews)}
 
 
 def make_behaviour(name: str, me: str, signer: Signer, chain: str, operators: tuple[str, ...],

@@ -1,0 +1,306 @@
+"""`stoledger bench` (`scripts/bench.py`): throughput and commit latency of a real cluster.
+
+How one point of a run works
+----------------------------
+1. A real N-node cluster on loopback (`node.cluster.up` in a temporary folder), or the running
+   cluster of `--dir`.
+2. Setup, not timed: broker-a registers `--accounts` professional investors (no investment
+   limit), issuer-1 creates a token with no restriction that a transfer could hit, ksd approves
+   its cap, and issuer-1 issues units to every investor.
+3. Every transfer of the point is built and SIGNED BEFORE timing (in a process pool): investor
+   i sends 1 unit to investor i+1. The envelopes are cut into msgpack batches for `POST /v1/txs`.
+4. A SEPARATE load process (multiprocessing, spawn) sends the batches round-robin over the nodes:
+   at `--rate` tx/s on a fixed schedule (one batch every `--interval-ms`), or with `--rate 0` as
+   fast as the cluster takes them, keeping at most `--window` admitted-but-uncommitted txs in
+   flight. It records each batch's send time (CLOCK_MONOTONIC, shared by all processes) and the
+   per-item answer (admitted, or the error code).
+5. Commit times: a thread of this process follows the SSE stream `GET /v1/events` of the first
+   node with an unregistered key, so it receives only `block` events (height, tx count), about
+   20 a second: cheap for the node, and the arrival time is the commit time at that node (it is
+   published right after the block's synced write). After the point, the blocks of the run are
+   read back (`GET /v1/blocks`, msgpack, signed by the regulator) to learn each tx's height and
+   receipt. latency(tx) = arrival of its block's event - send time of its batch.
+6. Every admitted tx is checked: `lost` = admitted but no receipt after the drain period,
+   `duplicated` = a tx id executed (receipt-bearing) in more than one block, `failed` = committed
+   with ok=false (a transfer here should never be refused), `reordered` = a tx id carried by
+   more than one block (the executor then drops the repeat; harmless, counted for information).
+7. CPU: utime+stime from /proc/<pid>/stat of every node over the timed window.
+
+`committed_tps` counts transactions in blocks whose event arrived inside the timed window.
+
+The parts: config.py (options, a point, constants), measure.py (pure helpers), load.py (signing
+and the load process), setup.py (the cluster under test and its block events); this module runs
+the points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from node.bench.config import ADMITTED, MAX_BATCH_TXS, Options, Point
+from node.bench.load import cut_batches, load_main, presign
+from node.bench.measure import (
+    check_receipts,
+    cpu_seconds,
+    latency_summary,
+    machine_busy,
+    measure_verify_us,
+)
+from node.bench.setup import Bench, BlockWatcher
+
+
+def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
+              nonce_base: int, progress: Callable[[str], None]) -> Point:
+    duration = options.duration_s
+    if rate > 0:
+        count = math.ceil(rate * duration)
+        batch = max(1, min(MAX_BATCH_TXS, round(rate * options.interval_ms / 1000)))
+    else:
+        count = math.ceil(options.max_rate * duration) + options.window
+        batch = 500
+    progress(f"pre-signing {count} transfers")
+    signed = presign(bench.chain_id, bench.seeds, count, nonce_base)
+    batches = cut_batches(signed, batch)
+    work = Path(tempfile.mkdtemp(prefix="stoledger-bench-"))
+    context = multiprocessing.get_context("spawn")
+    committed = context.Value("q", 0)
+    ready, go = context.Event(), context.Event()
+    watcher = BlockWatcher(bench.urls[0], bench.chain_id, committed)
+    loader = None
+    try:
+        (work / "batches").write_bytes(msgpack.packb(batches, use_bin_type=True))
+        del batches
+        watcher.start()
+        watcher.connected.wait(10)
+        if watcher.error is not None:
+            raise RuntimeError(f"event stream: {watcher.error}")
+        start_height = bench.status()["height"]
+        loader = context.Process(target=load_main, name="bench-load", args=(
+            bench.urls, str(work / "batches"), str(work / "result"), rate, options.interval_ms,
+            duration, options.window, committed, ready, go))
+        loader.start()
+        if not ready.wait(60):
+            raise RuntimeError("the load process did not start")
+        cpu_before = bench.cpu()
+        load_before = cpu_seconds(loader.pid)
+        busy_before = machine_busy()
+        started = time.monotonic()
+        go.set()
+        _show_progress(bench, watcher, committed, started, duration, rate, progress)
+        cpu_after = bench.cpu()
+        load_after = cpu_seconds(loader.pid)
+        busy_after = machine_busy()
+        ended = time.monotonic()
+        loader.join(timeout=180)
+        if loader.exitcode != 0:
+            raise RuntimeError(f"the load process failed (exit {loader.exitcode})")
+        result = msgpack.unpackb((work / "result").read_bytes(), raw=False)
+        admitted, sent_at, rejected, submitted = _admissions(result["records"], signed)
+        _drain(watcher, committed, len(admitted), options.drain_s, progress)
+        stop_height = bench.status()["height"]
+    finally:
+        watcher.stop()
+        if loader is not None and loader.is_alive():
+            loader.terminate()
+            loader.join(5)
+            if loader.is_alive():
+                loader.kill()
+                loader.join()
+        shutil.rmtree(work, ignore_errors=True)
+    progress(f"checking receipts in blocks {start_height + 1}..{stop_height}")
+    blocks = bench.fetch_blocks(start_height + 1, stop_height)
+    check = check_receipts(list(admitted), blocks)
+    latencies = []
+    for tx_id, height in check.heights.items():
+        arrival = watcher.arrivals.get(height)
+        if arrival is not None:
+            latencies.append(arrival[0] - sent_at[tx_id])
+    window_end = started + duration
+    in_window = [(height, txs) for height, (when, txs) in watcher.arrivals.items()
+                 if started <= when <= window_end and height > start_height]
+    committed_in_window = sum(txs for _, txs in in_window)
+    nonempty = [txs for _, txs in in_window if txs]
+    cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
+    span = ended - started
+    per_tx = {name: round(value / max(committed_in_window, 1), 6) for name, value in cpu.items()}
+    return Point(
+        nodes=len(bench.urls), offered_tps=round(submitted / duration, 1),
+        committed_tps=round(committed_in_window / duration, 1),
+        latency_ms=latency_summary(latencies),
+        cpu_s_per_tx=round(sum(cpu.values()) / len(cpu) / max(committed_in_window, 1), 6),
+        verify_us=verify_us, lost=check.lost, duplicated=check.duplicated,
+        block_txs_avg=round(sum(nonempty) / len(nonempty), 1) if nonempty else 0.0,
+        duration_s=duration, target_rate=rate, submitted=submitted, admitted=len(admitted),
+        committed=check.committed, failed=check.failed, reordered=check.reordered,
+        rejected=rejected, blocks=len(in_window), cpu_s_per_tx_node=per_tx,
+        cpu_util_node={name: round(value / span, 2) for name, value in cpu.items()},
+        cpu_util_load=round((load_after - load_before) / span, 2),
+        machine_util=round((busy_after[0] - busy_before[0])
+                           / max(busy_after[1] - busy_before[1], 1), 2))
+
+
+def _admissions(records: list[list[Any]], signed: list[tuple[bytes, bytes]]
+                ) -> tuple[dict[bytes, None], dict[bytes, float], dict[str, int], int]:
+    admitted: dict[bytes, None] = {}
+    sent_at: dict[bytes, float] = {}
+    rejected: dict[str, int] = {}
+    submitted = 0
+    for sent, first, count, codes in records:
+        submitted += count
+        if isinstance(codes, str):
+            rejected[codes] = rejected.get(codes, 0) + count
+            continue
+        for offset, code in enumerate(codes):
+            tx_id = signed[first + offset][0]
+            if code == ADMITTED:
+                admitted[tx_id] = None
+                sent_at[tx_id] = sent
+            else:
+                rejected[code] = rejected.get(code, 0) + 1
+    return admitted, sent_at, rejected, submitted
+
+
+def _show_progress(bench: Bench, watcher: BlockWatcher, committed: Any, started: float,
+                   duration: float, rate: int, progress: Callable[[str], None]) -> None:
+    last = 0.0
+    base = committed.value
+    previous = (started, base)
+    while (now := time.monotonic()) < started + duration:
+        if watcher.error is not None:
+            raise RuntimeError(f"event stream: {watcher.error}")
+        if now - last >= 1.0:
+            done = committed.value
+            rate_now = (done - previous[1]) / max(now - previous[0], 1e-9)
+            previous = (now, done)
+            height = max(watcher.arrivals, default=0)
+            _status_line(f"  {now - started:5.1f}/{duration:.0f} s  target "
+                         f"{rate or 'max'} tx/s  committed {done - base}  ({rate_now:,.0f} tx/s)"
+                         f"  height {height}")
+            last = now
+        time.sleep(0.1)
+    _status_line(None)
+
+
+def _status_line(text: str | None) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K" + (text or ""))
+        if text is None:
+            sys.stderr.write("\r")
+    elif text is not None and int(time.monotonic()) % 5 == 0:
+        sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _drain(watcher: BlockWatcher, committed: Any, admitted: int, drain_s: float,
+           progress: Callable[[str], None]) -> None:
+    """Wait until as many txs committed as were admitted, or the drain period ends."""
+    deadline = time.monotonic() + drain_s
+    if committed.value < admitted:
+        progress(f"draining: {admitted - committed.value} admitted txs not committed yet")
+    while committed.value < admitted and time.monotonic() < deadline:
+        if watcher.error is not None:
+            return
+        time.sleep(0.05)
+
+
+# -- a run ----------------------------------------------------------------------------------------
+
+def run(options: Options, emit: Callable[[Point], None],
+        progress: Callable[[str], None]) -> list[Point]:
+    """Every (nodes, rate) point of `options`; each point is passed to `emit` when done."""
+    from node import cluster as clustermod
+
+    points = []
+    verify_us = measure_verify_us()
+    nonce_base = int.from_bytes(os.urandom(4), "big") << 24
+    node_counts = [None] if options.directory else list(options.nodes)
+    for nodes in node_counts:
+        temporary = None
+        if options.directory:
+            directory = Path(options.directory)
+        else:
+            temporary = Path(tempfile.mkdtemp(prefix=f"stoledger-bench-{nodes}n-"))
+            directory = temporary / "net"
+        try:
+            if temporary is not None:
+                progress(f"starting a {nodes}-node cluster in {directory}")
+                clustermod.up(directory, n=nodes, progress=lambda line: None)
+            bench = Bench(directory, progress)
+            bench.prepare(options.accounts)
+            for rate in options.rates:
+                progress(f"point: {len(bench.urls)} nodes, rate "
+                         f"{rate or 'max'}, {options.duration_s:g} s")
+                point = run_point(bench, rate, options, verify_us, nonce_base, progress)
+                nonce_base += 10**7
+                points.append(point)
+                emit(point)
+            bench.http.close()
+        finally:
+            if temporary is not None and (directory / "cluster.json").exists():
+                clustermod.down(directory, progress=lambda line: None)  # by pid, even when
+                # `up` failed half-way: it records each pid as it starts the node
+                if options.keep:
+                    progress(f"kept {directory}")
+                else:
+                    shutil.rmtree(temporary, ignore_errors=True)
+    return points
+
+
+def format_point(point: Point) -> str:
+    lat = point.latency_ms
+    return (f"{point.nodes} nodes  offered {point.offered_tps:,.0f} tx/s  committed "
+            f"{point.committed_tps:,.0f} tx/s  latency p50 {lat['p50']:.0f} ms  p95 "
+            f"{lat['p95']:.0f} ms  p99 {lat['p99']:.0f} ms  cpu/tx/node "
+            f"{point.cpu_s_per_tx * 1e6:,.0f} us  block {point.block_txs_avg:.0f} txs  "
+            f"verify {point.verify_us} us  lost {point.lost}  duplicated {point.duplicated}  "
+            f"failed {point.failed}  rejected {sum(point.rejected.values())}")
+
+
+def parse_ints(text: str) -> list[int]:
+    values = [int(item) for item in text.split(",") if item.strip()]
+    if not values or any(value < 0 for value in values):
+        raise ValueError(f"{text!r} is not a list of non-negative integers")
+    return values
+
+
+def main(args: Any) -> int:
+    """Run from parsed arguments (see node/cli/bench.py); 1 if a transaction was lost or doubled."""
+    options = Options(nodes=parse_ints(args.nodes), rates=parse_ints(args.rate),
+                      duration_s=args.duration, accounts=args.accounts,
+                      interval_ms=args.interval_ms, window=args.window, max_rate=args.max_rate,
+                      drain_s=args.drain, directory=args.dir, keep=args.keep)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    def emit(point: Point) -> None:
+        if args.json:
+            print(json.dumps(point.to_json(), sort_keys=True), flush=True)
+        else:
+            print(format_point(point), flush=True)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        points = run(options, emit, progress)
+    except KeyboardInterrupt:
+        progress("interrupted; every process the bench started is stopped")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 1 if any(p.lost or p.duplicated for p in points) else 0

@@ -1,0 +1,62 @@
+"""The benchmark's constants and its two records: the options of a run and one measured point."""
+
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SYMBOL = "BENCH1"
+UNITS_PER_ACCOUNT = 10**9
+SETUP_BATCH = 200  # setup transactions per POST
+PRESIGN_CHUNK = 2_000  # transfers per pool task
+MAX_BATCH_TXS = 2_000  # envelopes per POST /v1/txs in the load
+MAX_INFLIGHT_PER_NODE = 4  # concurrent POSTs per node from the load process
+EXPIRY_MS = 50 * 60 * 1000  # under the node's 1 hour limit, well over any run
+BLOCK_PAGE = 100  # PROTOCOL.md: at most 100 blocks per GET /v1/blocks
+MSGPACK = "application/msgpack"
+ADMITTED = 0  # item status in the load's results; an error code string otherwise
+
+
+@dataclass
+class Options:
+    nodes: Sequence[int] = (4,)
+    rates: Sequence[int] = (0,)
+    duration_s: float = 60.0
+    accounts: int = 200
+    interval_ms: int = 20
+    window: int = 8_000
+    max_rate: int = 2_500  # pre-signed transfers per second of a --rate 0 point
+    drain_s: float = 30.0
+    directory: str | None = None  # a running cluster; else a temporary one per node count
+    keep: bool = False
+
+
+@dataclass
+class Point:
+    nodes: int
+    offered_tps: float
+    committed_tps: float
+    latency_ms: dict[str, float]
+    cpu_s_per_tx: float
+    verify_us: float
+    lost: int
+    duplicated: int
+    block_txs_avg: float
+    duration_s: float
+    target_rate: int = 0
+    submitted: int = 0
+    admitted: int = 0
+    committed: int = 0
+    failed: int = 0
+    reordered: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    blocks: int = 0
+    cpu_s_per_tx_node: dict[str, float] = field(default_factory=dict)
+    cpu_util_node: dict[str, float] = field(default_factory=dict)
+    cpu_util_load: float = 0.0  # the load process, in cores
+    machine_util: float = 0.0  # every core of the machine busy = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)

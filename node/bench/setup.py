@@ -1,0 +1,194 @@
+"""The cluster under test: started (or found with --dir), set up with investors and a token,
+and followed through its block events."""
+
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chaincode.identity import sign_consent
+from consensus import codec
+from consensus.crypto import TX_DOMAIN, Signer
+from node.bench.config import BLOCK_PAGE, EXPIRY_MS, SETUP_BATCH, SYMBOL, UNITS_PER_ACCOUNT
+from node.bench.load import Http, envelope, pack_batch
+from node.bench.measure import cpu_seconds
+from node.rpc.auth import sign_request
+
+
+class Bench:
+    """A cluster ready for load: keys, connections and the investor accounts."""
+
+    def __init__(self, directory: Path, progress: Callable[[str], None]) -> None:
+        from genesis.builder import load_keyfile
+        from node import cluster as clustermod
+
+        self.dir = directory
+        self.progress = progress
+        info = clustermod.read_cluster(directory)
+        self.chain_id: str = info["chain_id"]
+        self.nodes = [entry for entry in info["nodes"] if entry["role"] == "operator"]
+        self.urls = [entry["rpc"] for entry in self.nodes]
+        self.pids = {entry["name"]: int(entry["pid"]) for entry in self.nodes if entry["pid"]}
+        self.keys = {org: load_keyfile(str(directory / "keys" / f"{org}.json"))
+                     for org in ("ksd", "fss", "broker-a", "issuer-1")}
+        self.http = Http(self.urls[0], self.chain_id)
+        self.seeds: list[bytes] = []
+
+    def status(self) -> dict[str, Any]:
+        return self.http.request("GET", "/v1/status")[1]
+
+    def submit_and_wait(self, signer: Signer, calls: list[tuple[str, str, dict[str, Any]]],
+                        timeout_s: float = 120.0) -> None:
+        """Submit signed calls in batches and wait until each has an ok receipt."""
+        expires = int(time.time() * 1000) + EXPIRY_MS
+        ids = []
+        for start in range(0, len(calls), SETUP_BATCH):
+            chunk = calls[start:start + SETUP_BATCH]
+            envelopes = []
+            for contract, method, args in chunk:
+                body = codec.pack({"v": 1, "chain": self.chain_id, "sender": signer.public_key,
+                                   "nonce": int.from_bytes(os.urandom(8), "big"),
+                                   "expires": expires, "contract": contract, "method": method,
+                                   "args": args})
+                envelopes.append(envelope(body, signer.sign(TX_DOMAIN, body)))
+                ids.append(codec.sha256(body).hex())
+            status, answer = self.http.request("POST", "/v1/txs", pack_batch(envelopes))
+            if status != 200:
+                raise RuntimeError(f"setup batch refused: {status} {answer}")
+            for item in answer:
+                if "error" in item:
+                    raise RuntimeError(f"setup transaction refused: {item['error']}")
+        deadline = time.monotonic() + timeout_s
+        for tx_id in ids:
+            while True:
+                status, receipt = self.http.request("GET", f"/v1/tx/{tx_id}")
+                if status == 200 and receipt.get("status") == "committed":
+                    if not receipt.get("ok"):
+                        raise RuntimeError(f"setup transaction failed: {receipt.get('error')}")
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"setup transaction {tx_id} not committed in time")
+                time.sleep(0.05)
+
+    def prepare(self, accounts: int) -> None:
+        """Register investors, create, approve and issue the token (once per cluster)."""
+        self.progress(f"setup: registering {accounts} investors, creating {SYMBOL}")
+        signers = [Signer.generate() for _ in range(accounts)]
+        self.seeds = [signer.seed for signer in signers]
+        kyc_expires = int(time.time() * 1000) + 365 * 86_400_000
+        attrs = {"investor_type": "professional", "legal_form": "individual", "country": "KR",
+                 "resident": True, "kyc_expires": kyc_expires, "aml_risk": "low"}
+        broker = self.keys["broker-a"]
+        self.submit_and_wait(broker, [
+            ("identity", "register", {
+                "account": s.account, "role": "investor", "attrs": attrs,
+                "consent": sign_consent(s, self.chain_id, broker.account, "investor")})
+            for s in signers])
+        status, _ = self.http.request("POST", "/v1/query", codec.pack(
+            {"contract": "token", "method": "info", "args": {"symbol": SYMBOL}}),
+            self.keys["fss"])
+        if status != 200:  # a fresh cluster: create and approve the token
+            supply = accounts * UNITS_PER_ACCOUNT * 16
+            self.submit_and_wait(self.keys["issuer-1"], [("token", "create", {
+                "symbol": SYMBOL, "name": "benchmark units", "asset_type": "other",
+                "unit_price": 1, "max_supply": supply,
+                "rules": {"lockup_ms": 0, "max_holders": 0,
+                          "allowed_investor_types": ["general", "qualified", "professional",
+                                                     "corporate"],
+                          "allowed_countries": [], "max_holding_bps": 0,
+                          "issuer_annual_limit": 0}})])
+            self.submit_and_wait(self.keys["ksd"], [
+                ("token", "approve", {"symbol": SYMBOL, "cap": supply})])
+        self.submit_and_wait(self.keys["issuer-1"], [
+            ("token", "issue", {"symbol": SYMBOL, "to": s.account, "amount": UNITS_PER_ACCOUNT})
+            for s in signers])
+
+    def fetch_blocks(self, start: int, stop: int
+                     ) -> list[tuple[int, list[bytes], list[tuple[bytes, bool]]]]:
+        blocks = []
+        for first in range(start, stop + 1, BLOCK_PAGE):
+            last = min(stop, first + BLOCK_PAGE - 1)
+            status, answer = self.http.request("GET", f"/v1/blocks?from={first}&to={last}",
+                                               signer=self.keys["fss"])
+            if status != 200:
+                raise RuntimeError(f"reading blocks {first}..{last}: {status} {answer}")
+            for block in answer["blocks"]:
+                carried = [bytes.fromhex(tx["tx_id"]) for tx in block["transactions"]
+                           if "tx_id" in tx]
+                receipts = [(bytes.fromhex(r["tx_id"]), bool(r["ok"]))
+                            for r in block["receipts"]]
+                blocks.append((block["header"]["height"], carried, receipts))
+        return blocks
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+
+# -- block events ---------------------------------------------------------------------------------
+
+class BlockWatcher(threading.Thread):
+    """Follows `GET /v1/events` of one node; records (arrival, txs) per block height and keeps
+    the count of committed txs in a shared counter for the load process's window."""
+
+    def __init__(self, url: str, chain_id: str, counter: Any) -> None:
+        super().__init__(name="bench-blocks", daemon=True)
+        self.url = url
+        self.chain_id = chain_id
+        self.counter = counter
+        self.signer = Signer.generate()  # unregistered: sees block events only
+        self.arrivals: dict[int, tuple[float, int]] = {}
+        self.connected = threading.Event()
+        self.error: BaseException | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self._stop = False
+
+    def run(self) -> None:
+        try:
+            self._follow()
+        except BaseException as error:  # reported by the caller
+            if not self._stop:
+                self.error = error
+        finally:
+            self.connected.set()
+
+    def _follow(self) -> None:
+        parsed = urllib.parse.urlsplit(self.url)
+        self._conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=3600)
+        auth = sign_request(self.signer, self.chain_id, "GET", "/v1/events",
+                            int(time.time() * 1000))
+        self._conn.request("GET", "/v1/events", headers={"Authorization": auth})
+        response = self._conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"/v1/events answered {response.status}")
+        event = ""
+        while not self._stop:
+            line = response.readline()
+            if not line:
+                return
+            if line.startswith(b": connected"):
+                self.connected.set()
+            elif line.startswith(b"event: "):
+                event = line[7:].strip().decode()
+            elif line.startswith(b"data: ") and event == "block":
+                now = time.monotonic()
+                data = json.loads(line[6:])
+                self.arrivals[int(data["height"])] = (now, int(data["txs"]))
+                with self.counter.get_lock():
+                    self.counter.value += int(data["txs"])
+
+    def stop(self) -> None:
+        self._stop = True
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                if self._conn.sock is not None:
+                    self._conn.sock.shutdown(2)
+            self._conn.close()

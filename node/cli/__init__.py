@@ -1,0 +1,42 @@
+"""`stoledger`: the command line, one module per command group. Each subcommand's --help says
+what it does.
+
+    stoledger genesis init --dir DIR [-n N] [--observer]
+    stoledger node run|check --config DIR/nodes/<name>/config.toml
+    stoledger cluster up|down|status --dir DIR [-n N] [--observer]
+    stoledger tx submit|sign --dir DIR --key KEY [--consent-key KEYFILE] contract method
+        [ARGS_JSON]
+    stoledger query --dir DIR --key KEY contract method [ARGS_JSON]
+    stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
+    stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]
+
+The CLI is the top room of node/: it may import any other, and nothing imports it. A command
+group's module imports the heavy parts it drives inside its command functions, so `--help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from node.cli import audit, bench, demo, network, sim, tx
+
+GROUPS = (network, tx, audit, sim, bench, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stoledger",
+        description="A permissioned PBFT ledger for Korean token securities (토큰증권).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Start here: `stoledger demo` runs the whole story on a local cluster.\n"
+               "The client contract (encoding, signing, routes) is PROTOCOL.md.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,26 @@
+"""`stoledger demo`: the whole story on a local cluster (node/demo.py)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo", help="the whole story on a local cluster",
+        description="Start a local cluster, register investors, create and issue a token, "
+                    "transfer it (some transfers refused by the restriction rules), pay a "
+                    "dividend with withholding, and print an audit.")
+    demo.add_argument("--dir", default="demo-net", help="network folder (default %(default)s)")
+    demo.add_argument("-n", type=int, default=4, help="operators (default %(default)s)")
+    demo.add_argument("--keep", action="store_true", help="leave the cluster running")
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from node.demo import run_demo
+
+    run_demo(args.dir, n=args.n, keep=args.keep)
+
+

@@ -1,0 +1,126 @@
+"""`stoledger genesis|node|cluster`: build a network folder, run or check one node, and run a
+local cluster of node processes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from node.cli.common import dir_arg, print_json, progress, size_args, table
+
+
+def register(sub: Any) -> None:
+    genesis = sub.add_parser("genesis", help="build a network folder").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    init = genesis.add_parser(
+        "init", help="write genesis, node configs, keys, TLS certificates, cluster.json",
+        description="Write a ready-to-run network into DIR (which must be empty): genesis.json, "
+                    "nodes/<name>/ (config, operator key, TLS key and certificate), keys/<org>"
+                    ".json for each organisation admin, and cluster.json.")
+    dir_arg(init)
+    size_args(init)
+    init.add_argument("--chain-id", default="stoledger-local", help="chain id (default "
+                      "%(default)s)")
+    init.set_defaults(func=cmd_genesis_init)
+
+    node = sub.add_parser("node", help="run one node").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    run = node.add_parser("run", help="run a node in the foreground",
+                          description="Run the node described by CONFIG until SIGINT/SIGTERM.")
+    run.add_argument("--config", required=True, help="DIR/nodes/<name>/config.toml")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    run.set_defaults(func=cmd_node_run)
+    check = node.add_parser(
+        "check", help="check a stopped node's store by replaying it",
+        description="Replay every block of the node's store from genesis in memory and compare "
+                    "blocks, certificates, state, tx index, receipts and app hash with what is "
+                    "on disk. Run it with the node stopped. Exit status 1 on any difference.")
+    check.add_argument("--config", required=True, help="DIR/nodes/<name>/config.toml")
+    check.set_defaults(func=cmd_node_check)
+
+    cluster = sub.add_parser("cluster", help="a local multi-node cluster").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    up = cluster.add_parser(
+        "up", help="initialise DIR if empty and start every node not running",
+        description="Initialise DIR if it is empty, start every node of DIR that is not running "
+                    "as a background process (pid in cluster.json, log in DIR/nodes/<name>/"
+                    "node.log), and return once all are ready. Run it again after a node died "
+                    "to restart just that node; it catches up by itself.")
+    dir_arg(up)
+    size_args(up)
+    up.add_argument("--json", action="store_true", help="print the status as JSON")
+    up.set_defaults(func=cmd_cluster_up)
+    down = cluster.add_parser("down", help="stop every node of DIR")
+    dir_arg(down)
+    down.set_defaults(func=cmd_cluster_down)
+    status = cluster.add_parser("status", help="each node's pid, height, view and health")
+    dir_arg(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=cmd_cluster_status)
+
+
+def cmd_genesis_init(args: argparse.Namespace) -> None:
+    from genesis.builder import init_network
+
+    genesis = init_network(args.dir, n=args.n, observer=args.observer, chain_id=args.chain_id,
+                           base_port=args.base_port)
+    print(f"wrote {args.dir}: chain {genesis.chain_id}, {len(genesis.operators)} operators "
+          f"(f={genesis.f}){', observer fss' if args.observer else ''}")
+
+
+def cmd_node_run(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from node.app import run_node
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_node(args.config))
+
+
+def cmd_node_check(args: argparse.Namespace) -> None:
+    import os
+
+    from genesis.builder import load_config
+    from genesis.schema import load_genesis
+    from node.fsck import check_store
+    from node.storage import LevelDB
+
+    config = load_config(args.config)
+    store = LevelDB(os.path.join(config.data_dir, "ledger"))
+    try:
+        problems = check_store(store, load_genesis(config.genesis), progress("replayed"))
+    finally:
+        store.close()
+    if problems:
+        print("\n".join(problems))
+        sys.exit(1)
+    print("store is consistent")
+
+
+def cmd_cluster_up(args: argparse.Namespace) -> None:
+    from node import cluster
+
+    cluster.up(args.dir, n=args.n, observer=args.observer, base_port=args.base_port)
+    cmd_cluster_status(args)
+
+
+def cmd_cluster_down(args: argparse.Namespace) -> None:
+    from node import cluster
+
+    cluster.down(args.dir)
+
+
+def cmd_cluster_status(args: argparse.Namespace) -> None:
+    from node import cluster
+
+    rows = cluster.status(args.dir)
+    if args.json:
+        print_json(rows)
+    else:
+        print(table(rows, ["name", "role", "pid", "alive", "ready", "height", "view", "primary",
+                            "peers", "rpc"]))
+
+

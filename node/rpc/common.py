@@ -1,0 +1,141 @@
+"""What every route shares: the node key, the one place errors are produced (`fail`, the
+`errors` middleware), answering in JSON or msgpack, reading a bounded body, integer parameters,
+and the signed caller with its role (which also writes the access log)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgpack
+from aiohttp import web
+
+from node.clock import now_ms
+from node.rpc.api import NodeApi
+from node.rpc.auth import AuthError, verify_request
+from node.tx import (
+    TxError,
+)
+
+MAX_BODY_BYTES = 1024 * 1024  # PROTOCOL.md: 1 MiB per request ...
+MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024  # ... and 8 MiB for /v1/txs
+MAX_BATCH_TXS = 10_000
+MAX_WAIT_MS = 60_000
+MAX_BLOCK_RANGE = 100
+MSGPACK = "application/msgpack"
+
+# What a halted node (node.recover) still answers: nothing that reads its state.
+SERVED_WHEN_HALTED = ("/healthz", "/readyz", "/v1/status", "/metrics", "/v1/blocks",
+                      "/v1/openapi.json", "/console")
+NODE_KEY = web.AppKey("node", NodeApi)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def fail(status: int, code: str, message: str) -> ApiError:
+    return ApiError(status, code, message)
+
+
+def answer(request: web.Request, value: Any, status: int = 200) -> web.Response:
+    if MSGPACK in request.headers.get("Accept", ""):
+        return web.Response(body=msgpack.packb(value, use_bin_type=True), status=status,
+                            content_type=MSGPACK)
+    return web.json_response(value, status=status, dumps=dumps)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    node = request.app[NODE_KEY]
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+        else "unmatched"
+    node.metrics.http_requests[route] = node.metrics.http_requests.get(route, 0) + 1
+    if node.halted is not None and not request.path.startswith(SERVED_WHEN_HALTED):
+        return _error(request, 503, "not_ready", f"this node halted: {node.halted}")
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return _error(request, error.status, error.code, error.message)
+    except TxError as error:
+        node.metrics.reject(error.code)
+        return _error(request, error.status, error.code, error.message)
+    except web.HTTPRequestEntityTooLarge as error:
+        return _error(request, 413, "too_large", error.text or "request body too large")
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "bad_request")
+        return _error(request, error.status, code, error.reason)
+
+
+def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    return answer(request, {"error": {"code": code, "message": message}}, status)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise fail(413, "too_large", f"body of {request.content_length} bytes is over the "
+                   f"limit of {limit}")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+    return bytes(body)
+
+
+def int_param(request: web.Request, name: str, default: int | None, low: int = 0,
+               high: int = 2**63 - 1) -> int:
+    text = request.query.get(name)
+    if text is None:
+        if default is None:
+            raise fail(400, "bad_request", f"parameter {name} is required")
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise fail(400, "bad_request", f"parameter {name} is an integer") from None
+    if not low <= value <= high:
+        raise fail(400, "bad_request", f"parameter {name} must be in {low}..{high}")
+    return value
+
+
+async def signed_caller(request: web.Request, body: bytes = b"") -> tuple[str, str | None]:
+    """(account, role) of a signed request; 401 if the signature does not hold."""
+    node = request.app[NODE_KEY]
+    try:
+        account = verify_request(request.headers.get("Authorization"), node.genesis.chain_id,
+                                 request.method, request.raw_path, body, now_ms())
+    except AuthError as error:
+        raise fail(401, "unauthorized", str(error)) from None
+    role = role_of(node, account)
+    node.access.record(account, role, request.method, request.raw_path)
+    return account, role
+
+
+def role_of(node: NodeApi, account: str) -> str | None:
+    key = bytes.fromhex(account)
+    for info in node.genesis.operators:
+        if info.public_key == key:
+            return "operator"
+    for info in node.genesis.observers:
+        if info.public_key == key:
+            return "observer"
+    record = node.executor.identity(account)
+    if record is None or record.get("status", "active") != "active":
+        return None
+    role = record.get("role")
+    return role if isinstance(role, str) else None
+
+
