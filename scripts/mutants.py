@@ -113,10 +113,9 @@ _LOCKUP = '''    if amount > transferable(sender_holding, now):
         return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
                 f"lock-up ({locked_amount(sender_holding, now)} locked)")
 '''
-_MAX_HOLDERS = ("    if rules[\"max_holders\"] and holders_after > rules[\"max_holders\"] "
+_MAX_HOLDERS = ("    if rules[\"max_holders\"] and investors_after > rules[\"max_holders\"] "
                 "and joins and not leaves:\n"
-                "        return (\"MAX_HOLDERS_EXCEEDED\", f\"{token['symbol']} allows at most \"\n"
-                "                f\"{rules['max_holders']} holders\")\n")
+                "        return _max_holders_verdict(token)\n")
 _HOLDING_ALONE = '''    if _over_holding_limit(token, recipient_holding["balance"] + amount):
         return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
 '''
@@ -127,11 +126,16 @@ _ISSUE_NOT_APPROVED = '''    if token["cap"] is None:
 _ISSUE_AML = '''    if is_aml_blocked(recipient):
         return "AML_BLOCKED", "the recipient is AML high-risk"
 '''
-_ISSUE_MAX_HOLDERS = '''    if (rules["max_holders"] and recipient_holding["balance"] == 0
-            and token["holders"] + 1 > rules["max_holders"]):
-        return ("MAX_HOLDERS_EXCEEDED", f"{token['symbol']} allows at most "
-                f"{rules['max_holders']} holders")
-'''
+_ISSUE_MAX_HOLDERS = (
+    "    if (rules[\"max_holders\"] and recipient_holding[\"balance\"] == 0 "
+    "and not recipient_is_issuer\n"
+    "            and investors + 1 > rules[\"max_holders\"]):\n"
+    "        return _max_holders_verdict(token)\n")
+_ISSUE_INVESTMENT = (
+    "    verdict = _check_investment_limits(token, amount, recipient, recipient_net,\n"
+    "                                       recipient_issuer_net, general_limit)\n"
+    "    if verdict is not None:\n"
+    "        return verdict\n")
 _ISSUE_CAP = '''    if token["issued"] + amount > token["cap"]:
         return ("CAP_EXCEEDED", f"issued {token['issued']} + {amount} > cap {token['cap']}")
 '''
@@ -139,16 +143,8 @@ _RECIPIENT_RULES = '''    verdict = _check_recipient_rules(token, rules, recipie
     if verdict is not None:
         return verdict
 '''
-_INVESTMENT = '''    if is_general_investor(recipient):
-        value = amount * token["unit_price"]
-        if limit_exceeded(recipient_net, value, general_limit):
-            return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor's net purchases in 365 "
-                    f"days may not exceed {general_limit} KRW (now {recipient_net}, this "
-                    f"{value})")
-        if limit_exceeded(recipient_issuer_net, value, rules["issuer_annual_limit"]):
-            return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor may buy at most "
-                    f"{rules['issuer_annual_limit']} KRW of this issuer's tokens in 365 days "
-                    f"(now {recipient_issuer_net}, this {value})")
+_INVESTMENT = '''    return _check_investment_limits(token, amount, recipient, recipient_net,
+                                    recipient_issuer_net, general_limit, price)
 '''
 _TYPE = '''    if allowed_types and attr(recipient, "investor_type") not in allowed_types:
         return ("INVESTOR_TYPE_NOT_ALLOWED", f"{token['symbol']} may be held only by "
@@ -181,8 +177,13 @@ MUTANTS: list[Mutant] = [
     _swap("transfer_recipient_rules_before_lockup", _LOCKUP, _RECIPIENT_RULES, RULE_ORDER),
     _swap("transfer_holding_limit_before_max_holders", _MAX_HOLDERS, _HOLDING_ALONE,
           RULE_ORDER),
-    _swap("transfer_investment_limit_before_holding_limit", _HOLDING_ALONE, _INVESTMENT,
-          RULE_ORDER),
+    mutant("transfer_investment_limit_before_holding_limit", COMPLIANCE,
+           _HOLDING_ALONE + _INVESTMENT,
+           _INVESTMENT.replace("    return _check", "    verdict = _check").replace(
+               "\n                                    recipient_issuer",
+               "\n                                       recipient_issuer")
+           + "    if verdict is not None:\n        return verdict\n" + _HOLDING_ALONE
+           + "    return None\n", RULE_ORDER),
     mutant("country_before_investor_type", COMPLIANCE,
            '    allowed_types = rules["allowed_investor_types"]\n' + _TYPE + _COUNTRY,
            _COUNTRY + '    allowed_types = rules["allowed_investor_types"]\n' + _TYPE,
@@ -202,7 +203,9 @@ MUTANTS: list[Mutant] = [
     _swap("issue_recipient_rules_before_aml", _ISSUE_AML, _RECIPIENT_RULES, RULE_ORDER),
     _swap("issue_holding_limit_before_max_holders", _ISSUE_MAX_HOLDERS, _HOLDING_ALONE,
           RULE_ORDER),
-    _swap("issue_cap_before_holding_limit", _HOLDING_ALONE, _ISSUE_CAP, RULE_ORDER),
+    _swap("issue_investment_limit_before_holding_limit", _HOLDING_ALONE, _ISSUE_INVESTMENT,
+          RULE_ORDER),
+    _swap("issue_cap_before_investment_limit", _ISSUE_INVESTMENT, _ISSUE_CAP, RULE_ORDER),
     # ---- chaincode: dividend -----------------------------------------------------------------
     mutant("dividend_largest_remainder_sorted_by_name_only", DIVIDEND,
            "key=lambda i: (-remainders[i], holdings[i][0])", "key=lambda i: holdings[i][0]",

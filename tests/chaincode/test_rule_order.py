@@ -21,12 +21,10 @@ TRANSFER_ORDER = (
     "TOKEN_PAUSED", "INSUFFICIENT_BALANCE", "SENDER_NOT_VERIFIED", "RECIPIENT_NOT_VERIFIED",
     "AML_BLOCKED", "LOCKUP_ACTIVE", "INVESTOR_TYPE_NOT_ALLOWED", "COUNTRY_NOT_ALLOWED",
     "MAX_HOLDERS_EXCEEDED", "HOLDING_LIMIT_EXCEEDED", "INVESTMENT_LIMIT_EXCEEDED")
-# PROTOCOL.md also lists INVESTMENT_LIMIT_EXCEEDED between HOLDING_LIMIT_EXCEEDED and
-# CAP_EXCEEDED for issuance; chaincode/compliance.py's check_issue does not check it yet, so
-# the pairs around it join this list when it does.
 ISSUE_ORDER = (
     "NOT_APPROVED", "RECIPIENT_NOT_VERIFIED", "AML_BLOCKED", "INVESTOR_TYPE_NOT_ALLOWED",
-    "COUNTRY_NOT_ALLOWED", "MAX_HOLDERS_EXCEEDED", "HOLDING_LIMIT_EXCEEDED", "CAP_EXCEEDED")
+    "COUNTRY_NOT_ALLOWED", "MAX_HOLDERS_EXCEEDED", "HOLDING_LIMIT_EXCEEDED",
+    "INVESTMENT_LIMIT_EXCEEDED", "CAP_EXCEEDED")
 
 HOLDING_LIMIT = 10_000  # units: max_supply 1,000,000 x 100 bps
 AMOUNT = 100  # units moved or issued, far inside every limit
@@ -131,6 +129,11 @@ def issue_world(broken: set[str]) -> tuple[Chain, int]:
              asset_type="real_estate", unit_price=1_000, max_supply=1_000_000,
              rules=dict(RULES, max_holders=1))
     amount = OVER_HOLDING_LIMIT if "HOLDING_LIMIT_EXCEEDED" in broken else AMOUNT
+    if "INVESTMENT_LIMIT_EXCEEDED" in broken:
+        # another issuer's token bought at issuance: bob's net a few KRW under the limit
+        chain.create_token("OTHER", issuer="issuer-2", unit_price=10_000)
+        chain.ok("issuer-2", "token", "issue", symbol="OTHER", to=chain["bob"],
+                 amount=NETWORK_LIMIT // 10_000 - 1)
     if "NOT_APPROVED" in broken:
         assert broken <= {"NOT_APPROVED", "RECIPIENT_NOT_VERIFIED"}
     else:
