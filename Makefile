@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sim bench clean browser
+.PHONY: demo test lint sim bench mutants clean browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+# Hand-written mutants, each on a temporary copy: every one must be killed by its tests.
+mutants: $(STAMP)
+	$(PY) scripts/mutants.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -11,9 +11,11 @@ Safety (only honest nodes are judged; a Byzantine node may do anything):
 - votes: an honest node never signs two different digests for one (kind, view, seq), across
   restarts too, and persists each vote before it sends it.
 
-Liveness (`check_liveness`): once every fault has healed, with at most f Byzantine operators,
-every client transaction submitted before the drain window is committed on every honest node,
-and progress resumed within the bound.
+Liveness (judged by the simulation at the end, not here): once every fault has healed, with at
+most f Byzantine operators, every client transaction is committed on at least f+1 honest nodes
+that are up, within `liveness_bound_ms` of the last heal (enough for a client to trust a
+receipt), and every honest node is up. Not on every honest node: one that a Byzantine peer
+keeps in the dark may lag behind, and is reported, not failed.
 """
 
 from __future__ import annotations

@@ -151,6 +151,23 @@ def test_dividend_read_access() -> None:
     assert caught.value.code == "FORBIDDEN"
 
 
+def test_the_spare_won_goes_to_the_largest_remainder_not_the_first_account() -> None:
+    """10 won over balances 1 (alice) and 2 (bob): exact shares 3.33 and 6.67, so bob's
+    remainder is the largest and the spare won is his, though alice's account id sorts first.
+    (A split by account order alone would pay 4 and 6, and still sum to 10.)"""
+    chain = world()
+    assert chain["alice"] < chain["bob"]
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["alice"], amount=1)
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["bob"], amount=2)
+    chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=10)
+    declared = chain.ok("issuer-1", "dividend", "declare", symbol="APT1", total=10)
+    pay_all(chain, declared["dividend_id"])
+    gross = {name: chain.query("ksd", "dividend", "entitlement",
+                               dividend_id=declared["dividend_id"],
+                               account=chain[name])["gross"] for name in ("alice", "bob")}
+    assert gross == {"alice": 3, "bob": 7}
+
+
 def test_nobody_entitled_at_an_announced_record_date_cancels_and_releases() -> None:
     """Pre: a dividend announced 10 s ahead while alice holds; before the record date all
     her units are redeemed. Post: the record height has nobody entitled: the dividend is

@@ -134,6 +134,25 @@ def test_dividend_shares_are_exact(balances: dict[str, int], total: int, it_bps:
         assert income_tax == gross * it_bps // 10_000 and local_tax == income_tax // 10
 
 
+@settings(max_examples=200, deadline=None)
+@given(balances=holdings, total=st.integers(min_value=1, max_value=10**15))
+def test_dividend_spare_won_go_to_the_largest_remainders(balances: dict[str, int],
+                                                         total: int) -> None:
+    """Largest remainder, exactly: every holder gets the floor of its exact share, and the
+    spare won go to the largest remainders, ties to the smaller account id. (`|gross - exact|
+    < 1` alone holds for any way of handing out the spare won.)"""
+    rows = sorted(balances.items())
+    shares = compute_gross_shares(total, rows)
+    entitled = sum(balances.values())
+    floors = [total * balance // entitled for _, balance in rows]
+    remainders = [total * balance % entitled for _, balance in rows]
+    extra = {i for i, (share, floor) in enumerate(zip(shares, floors, strict=True))
+             if share == floor + 1}
+    assert all(share in (floor, floor + 1) for share, floor in zip(shares, floors, strict=True))
+    ranked = sorted(range(len(rows)), key=lambda i: (-remainders[i], rows[i][0]))
+    assert extra == set(ranked[:len(extra)])
+
+
 # ---- cash escrow: escrowed equals the sum of open escrows --------------------------------
 
 ESCROW_NAMES = ["alice", "bob", "carol", "dave", "issuer-1"]

@@ -170,6 +170,13 @@ class Cluster:
             return
         key = f"{kind}/{message.seq:020d}"  # type: ignore[union-attr]
         assert key in node.disk, f"{node.name} sent {kind} {key} before persisting it"
+        stored = node.disk[key]
+        if kind == "commit":
+            stored = codec.unpack(stored)["commit"]
+        if stored != data and kind == "pre_prepare" and "new_view" in node.disk \
+                and data in codec.unpack(node.disk["new_view"])["pre_prepares"]:
+            return  # a re-proposal: persisted inside the NEW-VIEW that carries it
+        assert stored == data, f"{node.name} sent a {kind} other than the one it persisted"
 
     def _on_commit(self, node: Node, action: Commit) -> None:
         height = action.block.height

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consensus import messages as msg
 from consensus.block import make_block
 from consensus.events import Broadcast, MessageReceived, Tick
@@ -113,3 +115,49 @@ def test_restarted_old_primary_joins_the_later_view_and_catches_up() -> None:
     assert op0.stats["joined_later_view"] == 1
     assert cluster.heights() == {name: 3 for name in cluster.names}
     cluster.assert_same_chain()
+
+
+def test_restarted_replica_offered_a_conflicting_block_refuses_every_vote_for_it() -> None:
+    """op1 prepares and COMMITs block A at (view 0, seq 1), then restarts before anything
+    commits (every COMMIT is lost). An equivocating primary offers it block B for the same
+    slot, and a quorum of PREPAREs for B follows (more than f operators would have to lie,
+    but op1's own promise must not depend on that): op1 signs nothing for B. The refusal
+    comes from its persisted votes, not from state it happened to keep."""
+    cluster = Cluster(4)
+    cluster.deliver_if = lambda s, t, data: message_type(data) != "COMMIT"
+    cluster.submit(txs(0, 1))
+    cluster.tick(50)
+    signed_hash = cluster["op1"]._log.prepared_certificates[1].block.hash
+    disk = cluster.nodes["op1"].disk
+    assert "prepare/00000000000000000001" in disk and "commit/00000000000000000001" in disk
+    assert cluster.heights()["op1"] == 0
+    cluster.crash("op1")
+    op1 = cluster.restart("op1")
+    other = make_block(CHAIN, 1, bytes(32), GENESIS_TIME, 0, "op0", [(b"other", bytes(64))])
+    assert other.hash != signed_hash
+    offered = [msg.sign(msg.PrePrepare(0, 1, other, "op0"), signer_of("op0"), CHAIN)]
+    offered += [msg.sign(msg.Prepare(0, 1, other.hash, name), signer_of(name), CHAIN)
+                for name in ("op0", "op2", "op3")]
+    actions = []
+    for message in offered:
+        actions += op1.handle(MessageReceived(message.sender, message.encode()))
+    votes = votes_in(actions, "PREPARE") + votes_in(actions, "COMMIT")
+    assert [vote for vote in votes if vote.block_hash == other.hash] == []
+    assert op1.stats["refused_conflicting_vote"] >= 1
+    assert op1.last_committed == 0
+
+
+def test_the_harness_checks_the_persisted_bytes_not_only_the_key() -> None:
+    """The host-side rule every other test here leans on: what is sent is what was persisted.
+    A PREPARE for another block under the persisted key must trip it."""
+    cluster = Cluster(4)
+    cluster.submit(txs(0, 1))
+    cluster.tick(50)
+    node = cluster.nodes["op1"]
+    persisted = node.disk["prepare/00000000000000000001"]
+    cluster._check_persisted_before_send(node, persisted, set())  # the same bytes: fine
+    vote = msg.decode(persisted, msg.DecodeLimits(1 << 30, 100, 100))
+    other = msg.sign(msg.Prepare(0, 1, b"\x07" * 32, "op1"), signer_of("op1"), CHAIN)
+    assert other.seq == vote.seq and other.encode() != persisted
+    with pytest.raises(AssertionError, match="other than the one it persisted"):
+        cluster._check_persisted_before_send(node, other.encode(), set())

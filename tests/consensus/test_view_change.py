@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from consensus import messages as msg
+from consensus.block import ZERO_HASH, make_block
 from consensus.events import Broadcast, MessageReceived, Persist, Tick
 from tests.consensus.harness import CHAIN, Cluster, message_type, signer_of, txs
 
@@ -181,3 +182,34 @@ def test_replica_that_missed_the_new_view_gets_it_again() -> None:
     cluster.feed("op1", MessageReceived("op3", own.encode()))
     cluster.run()
     assert not cluster["op3"].in_view_change
+
+
+def test_new_view_re_proposes_the_block_prepared_in_the_latest_view() -> None:
+    """Seq 1 was prepared twice: block A in view 0, block B in view 1 (A never committed).
+    The NEW-VIEW of view 2 must re-propose B, whatever the order of the VIEW-CHANGEs: a
+    replica enters view 2 on the NEW-VIEW that carries B and refuses the one that carries A."""
+    def prepared(view: int, proposer: str, tx: bytes) -> msg.PreparedCertificate:
+        block = make_block(CHAIN, 1, ZERO_HASH, 1_700_000_000_000, view, proposer,
+                           [(tx, bytes(64))])
+        pre_prepare = msg.sign(msg.PrePrepare(view, 1, block, proposer), signer_of(proposer),
+                               CHAIN)
+        prepares = tuple(msg.sign(msg.Prepare(view, 1, block.hash, name), signer_of(name), CHAIN)
+                         for name in ("op0", "op1", "op2", "op3") if name != proposer)
+        return msg.PreparedCertificate(pre_prepare, prepares)
+
+    older, newer = prepared(0, "op0", b"A"), prepared(1, "op1", b"B")
+    genesis = msg.CheckpointProof(0, ZERO_HASH, ())
+    changes = tuple(msg.sign(msg.ViewChange(2, genesis, (cert,), name), signer_of(name), CHAIN)
+                    for name, cert in (("op0", newer), ("op1", older), ("op2", older)))
+
+    def new_view(block: object) -> bytes:
+        pre_prepare = msg.sign(msg.PrePrepare(2, 1, block, "op2"), signer_of("op2"), CHAIN)
+        return msg.sign(msg.NewView(2, changes, (pre_prepare,), "op2"), signer_of("op2"),
+                        CHAIN).encode()
+
+    op3 = Cluster(4)["op3"]
+    op3.handle(MessageReceived("op2", new_view(older.block)))
+    assert op3.stats["dropped_bad_new_view"] == 1 and op3.view == 0
+    op3.handle(MessageReceived("op2", new_view(newer.block)))
+    assert (op3.view, op3.in_view_change) == (2, False)
+    assert op3._log.slots[1].pre_prepare.digest == newer.block.hash

@@ -36,10 +36,17 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def reserve_port() -> socket.socket:
+    """A socket bound to a free loopback port, held for as long as the test needs the port.
+
+    Binding, closing and binding again races with anything else on the machine that binds
+    port 0 in between. Instead the reservation stays bound (SO_REUSEADDR, never listening):
+    no other socket can bind the port, while the node's server, which binds with
+    SO_REUSEADDR too (asyncio's default), can listen on it, and again after a restart."""
+    reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reservation.bind(("127.0.0.1", 0))
+    return reservation
 
 
 @dataclass
@@ -73,11 +80,13 @@ class Cluster:
         self.ca_key, self.ca_cert = make_ca(CHAIN)
         self.ca_path = self._write("ca.pem", cert_pem(self.ca_cert))
         self.identities = {name: self.make_identity(name) for name in NAMES}
+        self.reservations = [reserve_port() for _ in NAMES]  # closed by `close`
         self.peers = [
             Peer(name=name, public_key=self.identities[name].signer.public_key,
                  tls_cert_pem=self.identities[name].cert_pem, host="127.0.0.1",
-                 port=free_port(), voting=is_voting)
-            for name, is_voting in zip(NAMES, voting, strict=True)
+                 port=reservation.getsockname()[1], voting=is_voting)
+            for name, is_voting, reservation in zip(NAMES, voting, self.reservations,
+                                                    strict=True)
         ]
         self.networks: list[PeerNetwork] = []
 
@@ -114,13 +123,18 @@ class Cluster:
         self.networks.remove(network)
         await network.stop()
 
+    async def close(self) -> None:
+        for network in list(self.networks):
+            await self.stop(network)
+        for reservation in self.reservations:
+            reservation.close()
+
 
 @pytest.fixture
 async def cluster(tmp_path: Path):
     cluster = Cluster(tmp_path)
     yield cluster
-    for network in list(cluster.networks):
-        await cluster.stop(network)
+    await cluster.close()
 
 
 def fully_linked(networks: dict[str, PeerNetwork]) -> bool:
@@ -212,8 +226,7 @@ async def test_broadcast_reaches_voting_peers_and_observers_on_request(tmp_path:
             assert started[name][1].from_peer("n1") == [b"votes", b"block"]
         assert started["n1"][1].frames == []
     finally:
-        for network in list(cluster.networks):
-            await cluster.stop(network)
+        await cluster.close()
 
 
 async def test_restarted_peer_is_reconnected_and_frames_flow_again(cluster: Cluster) -> None:
@@ -251,9 +264,15 @@ async def test_certificate_from_another_ca_is_refused_by_tls(cluster: Cluster) -
     await wait_for(lambda: n0.stats["refused_tls"] >= 2 and n2.stats["refused_tls"] >= 2)
     await wait_for(lambda: n0.connected() == ["n2"] and n2.connected() == ["n0"])
     assert n1.connected() == []
+    refused = (n0.stats["refused_tls"], n2.stats["refused_tls"])
     for peer in ("n0", "n2"):
         n1.send(peer, b"from the impostor")
+    # n1 keeps dialling with whatever it queued: wait until both peers refused it twice more,
+    # so the frames had every chance to arrive, then check that none did
+    await wait_for(lambda: n0.stats["refused_tls"] >= refused[0] + 2
+                   and n2.stats["refused_tls"] >= refused[1] + 2)
     assert inbox0.from_peer("n1") == inbox2.from_peer("n1") == []
+    assert n0.stats["frames_in"] == n2.stats["frames_in"] == 0
 
 
 async def test_ca_signed_certificate_not_in_genesis_is_refused(cluster: Cluster) -> None:

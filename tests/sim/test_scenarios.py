@@ -32,9 +32,16 @@ def test_view_change_while_some_replicas_prepared_and_others_did_not() -> None:
     sim.deliver_filter = deliver
     result = _run(sim)
     assert max(n["view"] for n in result.nodes) >= 1
-    assert sim.checker.block_hashes[3][0]  # seq 3 committed, the same block everywhere
-    prepared_at_3 = sim.nodes["ksd"].executor.block(3)
-    assert prepared_at_3 is not None
+    # ksd and broker-a prepared seq 3 in view 0: each signed a COMMIT for it (all lost)
+    prepared = {sim.checker.votes[(name, "COMMIT", 0, 3)] for name in ("ksd", "broker-a")}
+    assert len(prepared) == 1
+    # the block committed at 3, in a later view, is that prepared block, on every node
+    committed = sim.checker.block_hashes[3][0]
+    assert committed == prepared.pop()
+    for name, node in sim.nodes.items():
+        assert node.executor.block_hash_at(3) == committed, name
+    certificate = sim.nodes["ksd"].executor.certificate(3)
+    assert certificate is not None and certificate.view >= 1
 
 
 def test_stable_checkpoint_advances_during_a_view_change() -> None:
