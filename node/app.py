@@ -106,7 +106,8 @@ class Node:
                     max_block_txs=params.max_block_txs, max_block_bytes=params.max_block_bytes,
                     max_block_delay_ms=params.max_block_delay_ms,
                     view_timeout_ms=params.view_timeout_ms,
-                    max_clock_skew_ms=params.max_clock_skew_ms),
+                    max_clock_skew_ms=params.max_clock_skew_ms,
+                    admit_tx=self.executor.admits_block_tx),
                 self.signer, self._load_wal(), self._executed())
         peers = [Peer(n.name, n.public_key, n.tls_cert, n.host, n.p2p_port, voting)
                  for voting, nodes in ((True, self.genesis.operators),
