@@ -71,6 +71,9 @@ TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch del
 GOSSIP_BATCH = 500  # client transactions per "t" frame
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
+# Open `?wait=commit` requests. Each one also holds an HTTP connection, which the RPC caps
+# well below this; past it a request is answered 202 at once, as at its timeout.
+MAX_WAITERS = 10_000
 
 class Node:
     def __init__(self, config: NodeConfig) -> None:
@@ -84,7 +87,8 @@ class Node:
         self.voting = self.genesis.is_operator(self.name)
         self.registry = chaincode.builtin_registry(self.genesis.params)
         check_chaincode(self.genesis, self.registry.source_hashes())
-        os.makedirs(config.data_dir, exist_ok=True)
+        os.makedirs(config.data_dir, mode=0o700, exist_ok=True)
+        os.chmod(config.data_dir, 0o700)  # keys' neighbours: the ledger and the access log
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
         self.verified = VerifiedCache()
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
@@ -117,6 +121,7 @@ class Node:
             ca_cert_path=config.ca_cert, tls_cert_path=config.tls_cert,
             tls_key_path=config.tls_key, on_frame=self._on_frame)
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self.waiting = 0  # futures in `waiters`, at most MAX_WAITERS
         self.events = EventHub()
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
@@ -226,6 +231,7 @@ class Node:
             if started is not None:
                 self.metrics.observe_commit_latency(done - started)
             for future in self.waiters.pop(receipt.tx_id, ()):
+                self.waiting -= 1
                 if not future.done():
                     future.set_result(None)
         if self.voting and self.genesis.observers:
@@ -294,10 +300,25 @@ class Node:
         if admitted and self.replica is not None:
             self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
 
-    def wait_for(self, tx_id: bytes) -> asyncio.Future[None]:
+    def wait_for(self, tx_id: bytes) -> asyncio.Future[None] | None:
+        """A future done when `tx_id` commits here, or None when MAX_WAITERS are open. The
+        caller hands it back to `stop_waiting` on every way out (refused, timed out, done)."""
+        if self.waiting >= MAX_WAITERS:
+            return None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.setdefault(tx_id, []).append(future)
+        self.waiting += 1
         return future
+
+    def stop_waiting(self, tx_id: bytes, future: asyncio.Future[None]) -> None:
+        futures = self.waiters.get(tx_id)
+        if futures is not None and future in futures:
+            futures.remove(future)
+            self.waiting -= 1
+            if not futures:
+                del self.waiters[tx_id]
+        if not future.done():
+            future.cancel()
 
     # p2p frames
 
@@ -447,6 +468,7 @@ async def run_node(config_path: str) -> None:
 
     from node.rpc.server import start_rpc
 
+    os.umask(0o077)  # every file the node makes (LevelDB's later tables and logs) is private
     config = load_config(config_path)
     node = Node(config)
     await node.start()

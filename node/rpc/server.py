@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import msgpack
@@ -32,6 +31,7 @@ from node.rpc.common import (
     errors,
     fail,
     int_param,
+    parse_json,
     read_body,
     signed_caller,
 )
@@ -60,11 +60,7 @@ def _envelopes(request: web.Request, body: bytes, many: bool) -> Any:
         if not isinstance(items, list):
             raise fail(400, "bad_encoding", "body is an array of envelopes")
         return items  # a map item is an envelope already decoded: _decode takes it as is
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise fail(400, "bad_encoding", "body is not JSON (or send Content-Type: "
-                   "application/msgpack)") from None
+    value = parse_json(body)
     if many and not isinstance(value, list):
         raise fail(400, "bad_encoding", "body is a JSON list of envelopes")
     return value
@@ -91,17 +87,18 @@ async def post_tx(request: web.Request) -> web.Response:
     body = await read_body(request, MAX_BODY_BYTES)
     tx = _decode(_envelopes(request, body, many=False))
     waiting = request.query.get("wait") == "commit"
+    timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS) if waiting else 0
+    # Registered before submitting: on a single node the block can commit inside submit().
     future = node.wait_for(tx.tx_id) if waiting else None
     try:
         node.submit(tx)
-    except TxError:
         if future is not None:
-            future.cancel()
-        raise
-    if future is not None:
-        timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
+    finally:
+        if future is not None:
+            node.stop_waiting(tx.tx_id, future)  # refused, timed out or gone: never kept
+    if waiting:
         receipt = node.executor.receipt(tx.tx_id)
         if receipt is not None:
             return answer(request, receipt_json(receipt), 200)
@@ -163,10 +160,7 @@ async def post_query(request: web.Request) -> web.Response:
         except Exception:
             raise fail(400, "bad_encoding", "body is not msgpack") from None
     else:
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise fail(400, "bad_encoding", "body is not JSON") from None
+        value = parse_json(body)
     if not isinstance(value, dict) or not {"contract", "method"} <= set(value):
         raise fail(400, "bad_request", "body is {\"contract\", \"method\", \"args\"}")
     contract, method, args = value["contract"], value["method"], value.get("args", {})
