@@ -5,6 +5,7 @@ and the signed caller with its role (which also writes the access log)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ MAX_BATCH_TXS = 10_000
 MAX_WAIT_MS = 60_000
 MAX_BLOCK_RANGE = 100
 MSGPACK = "application/msgpack"
+
+log = logging.getLogger("stoledger.rpc")
 
 NODE_KEY = web.AppKey("node", NodeApi)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,11 +74,29 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "bad_request")
-        return _error(request, error.status, code, error.reason)
+        response = _error(request, error.status, code, error.reason)
+        if isinstance(error, web.HTTPMethodNotAllowed):
+            response.headers["Allow"] = ",".join(sorted(error.allowed_methods))
+        return response
+    except RecursionError:  # a body nested deeper than anything the API takes
+        return _error(request, 400, "bad_encoding", "the body is nested too deeply")
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return _error(request, 500, "internal", "the node failed to answer; see its log")
 
 
 def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
     return answer(request, {"error": {"code": code, "message": message}}, status)
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON from a request body; 400 `bad_encoding` when it is not JSON or is nested deeper than
+    Python's recursion allows (`[` x 1000 raised RecursionError: a bare 500 before)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise fail(400, "bad_encoding", "body is not JSON (or send Content-Type: "
+                   "application/msgpack)") from None
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
