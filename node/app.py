@@ -466,8 +466,10 @@ async def run_node(config_path: str) -> None:
     """`stoledger node run`: serve until SIGINT/SIGTERM."""
     import signal
 
+    from node.rpc.connections import raise_descriptor_limit
     from node.rpc.server import start_rpc
 
+    raise_descriptor_limit()  # RPC connections are capped well under it (node.rpc.connections)
     os.umask(0o077)  # every file the node makes (LevelDB's later tables and logs) is private
     config = load_config(config_path)
     node = Node(config)

@@ -4,6 +4,7 @@ and the signed caller with its role (which also writes the access log)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from aiohttp import web
 from node.clock import now_ms
 from node.rpc.api import NodeApi
 from node.rpc.auth import AuthError, verify_request
+from node.rpc.connections import BODY_TIMEOUT_S
 from node.tx import (
     TxError,
 )
@@ -104,10 +106,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise fail(413, "too_large", f"body of {request.content_length} bytes is over the "
                    f"limit of {limit}")
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+    except TimeoutError:
+        raise fail(408, "request_timeout", f"the body did not arrive within "
+                   f"{BODY_TIMEOUT_S:.0f} s") from None
     return bytes(body)
 
 

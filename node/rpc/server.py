@@ -35,6 +35,13 @@ from node.rpc.common import (
     read_body,
     signed_caller,
 )
+from node.rpc.connections import (
+    HEADER_TIMEOUT_S,
+    MAX_HTTP_CONNECTIONS_PER_ADDRESS,
+    ConnectionLimiter,
+    LimitedSite,
+    descriptor_budget,
+)
 from node.tx import (
     Transaction,
     TxError,
@@ -308,9 +315,16 @@ def make_app(node: NodeApi) -> web.Application:
     return app
 
 
-async def start_rpc(node: NodeApi, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(node), access_log=None)
+async def start_rpc(node: NodeApi, host: str, port: int,
+                    limiter: ConnectionLimiter | None = None) -> web.AppRunner:
+    """Serve the API on host:port behind the connection caps and time limits of
+    `node.rpc.connections` (by default sized to this process's descriptor limit)."""
+    runner = web.AppRunner(make_app(node), access_log=None,
+                           keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    if limiter is None:
+        total = descriptor_budget()
+        limiter = ConnectionLimiter(total, min(total, MAX_HTTP_CONNECTIONS_PER_ADDRESS))
+    site = LimitedSite(runner, host, port, limiter)
     await site.start()
     return runner

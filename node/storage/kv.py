@@ -95,6 +95,9 @@ class MemoryKV:
         pass
 
 
+# Table files LevelDB keeps open (its default is 1000); the node reserves descriptors for them
+# that RPC connections can never take (node.rpc.connections.RESERVED_DESCRIPTORS).
+LEVELDB_MAX_OPEN_FILES = 500
 PRIVATE_DIR_MODE = 0o700  # a store holds the ledger, the access log and the consensus WAL:
 PRIVATE_FILE_MODE = 0o600  # readable by the node's own user only
 
@@ -118,7 +121,8 @@ class LevelDB:
         os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
         old_umask = os.umask(0o077)  # the files LevelDB creates on open
         try:
-            self._db = plyvel.DB(path, create_if_missing=True)
+            self._db = plyvel.DB(path, create_if_missing=True,
+                                 max_open_files=LEVELDB_MAX_OPEN_FILES)
         finally:
             os.umask(old_umask)
         make_private(path)
