@@ -37,6 +37,7 @@ log = logging.getLogger("stoledger.rpc")
 HEADER_TIMEOUT_S = 10.0  # a complete request head within this of accept or of the last answer
 BODY_TIMEOUT_S = 30.0  # an 8 MiB batch takes well under a second on a LAN
 SSE_WRITE_TIMEOUT_S = 10.0  # a subscriber that reads nothing for this long is dropped
+SSE_KEEPALIVE_S = 15.0  # a comment line on a quiet stream, so a vanished reader is noticed
 MAX_HTTP_CONNECTIONS = 1024  # per node: clients, SSE subscribers (256 at most) and waiters
 MAX_HTTP_CONNECTIONS_PER_ADDRESS = 256  # one client (a bench, a broker's gateway) on one address
 # Past the node cap, an address holding fewer than LIGHT_CLIENT connections still gets one of

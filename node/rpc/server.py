@@ -16,6 +16,7 @@ import msgpack
 from aiohttp import web
 
 from chaincode.runtime import ChaincodeError
+from node.events import MAX_REPLAY_BLOCKS, parse_event_id, replay
 from node.executor import Receipt
 from node.rpc.api import NodeApi
 from node.rpc.common import (
@@ -38,6 +39,8 @@ from node.rpc.common import (
 from node.rpc.connections import (
     HEADER_TIMEOUT_S,
     MAX_HTTP_CONNECTIONS_PER_ADDRESS,
+    SSE_KEEPALIVE_S,
+    SSE_WRITE_TIMEOUT_S,
     ConnectionLimiter,
     LimitedSite,
     descriptor_budget,
@@ -250,25 +253,73 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events (node.events): `id: H.i` on every event; `Last-Event-ID` resumes
+    after that event without a gap; a final `closed` event says why a stream ends."""
     node = request.app[NODE_KEY]
     account, role = await signed_caller(request)
+    after = None
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id is not None:
+        after = parse_event_id(last_event_id)
+        if after is None:
+            raise fail(400, "bad_request", "Last-Event-ID is an event id H.i of this stream")
     if node.events.full():
         raise fail(503, "busy", "too many event subscribers")
+    # Subscribing and reading the height with no await between: the queue holds exactly the
+    # blocks after `top`, the replay the ones up to it.
     sub = node.events.subscribe(account, role)
+    top = node.executor.height
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
-    await response.prepare(request)
+    sent: str | None = last_event_id
+
+    async def write(item: dict[str, Any]) -> None:
+        nonlocal sent
+        lines = f"event: {item['event']}\ndata: {dumps(item['data'])}\n\n"
+        if item.get("id") is not None:
+            lines = f"id: {item['id']}\n" + lines
+        await asyncio.wait_for(response.write(lines.encode()), SSE_WRITE_TIMEOUT_S)
+        if item.get("id") is not None:
+            sent = item["id"]
+
     try:
+        await response.prepare(request)
         await response.write(b": connected\n\n")
+        if after is not None:
+            if after[0] > top:
+                await write(_closed("unknown_id", f"event {last_event_id} is above this "
+                                    f"node's height {top}", sent))
+                return response
+            if top - after[0] > MAX_REPLAY_BLOCKS:
+                await write(_closed("too_far_behind", f"more than {MAX_REPLAY_BLOCKS} blocks "
+                                    "to replay; read them from the audit routes", sent))
+                return response
+            for item in replay(node.executor, sub, after, top):
+                if sub.cut is not None:
+                    break
+                await write(item)
         while True:
-            item = await sub.queue.get()
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_S)
+            except TimeoutError:
+                await asyncio.wait_for(response.write(b": keep-alive\n\n"),
+                                       SSE_WRITE_TIMEOUT_S)
+                continue
             if item is None:
                 break
-            data = dumps(item["data"])
-            await response.write(f"event: {item['event']}\ndata: {data}\n\n".encode())
+            if item["event"] == "closed":
+                item = _closed(item["data"]["reason"], item["data"]["message"], sent)
+            await write(item)
+    except (TimeoutError, ConnectionError):
+        pass  # a reader that stopped reading, or went away
     finally:
         node.events.unsubscribe(sub)
     return response
+
+
+def _closed(reason: str, message: str, last_event_id: str | None) -> dict[str, Any]:
+    return {"id": None, "event": "closed",
+            "data": {"reason": reason, "message": message, "last_event_id": last_event_id}}
 
 
 async def get_metrics(request: web.Request) -> web.Response:
