@@ -229,11 +229,10 @@ async def get_block(request: web.Request) -> web.Response:
     text = request.match_info["height"]
     if text == "latest":
         height = node.executor.height
+    elif text.isascii() and text.isdigit() and len(text) <= 18:
+        height = int(text)
     else:
-        try:
-            height = int(text)
-        except ValueError:
-            raise fail(400, "bad_request", "height is an integer or 'latest'") from None
+        raise fail(400, "bad_request", "height is an integer (at most 18 digits) or 'latest'")
     return answer(request, block_json(node, height))
 
 
@@ -295,9 +294,8 @@ async def get_events(request: web.Request) -> web.StreamResponse:
                                     "to replay; read them from the audit routes", sent))
                 return response
             for item in replay(node.executor, sub, after, top):
-                if sub.cut is not None:
-                    break
-                await write(item)
+                await write(item)  # if live events overflow meanwhile, the closed event
+                # that follows names the last replayed id, and a resume goes on from there
         while True:
             try:
                 item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_S)
