@@ -31,4 +31,5 @@ def test_a_minute_of_chaos_loses_nothing(tmp_path):
 def test_help():
     result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == 0 and "--duration" in result.stdout and "--interval" in result.stdout
+    assert result.returncode == 0
+    assert "--duration" in result.stdout and "--interval" in result.stdout
