@@ -45,7 +45,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +58,7 @@ from cryptography.hazmat.primitives import serialization
 from consensus.codec import EncodingError, pack, sha256, unpack
 from consensus.crypto import HANDSHAKE_DOMAIN, SIGNATURE_BYTES, Signer, verify
 from genesis.certs import common_name, load_cert
+from node.p2p_slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, addresses_of
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,6 @@ HANDSHAKE_FRAME_MAX_BYTES = 1024
 # holds at most one or two of these (a reconnect racing a dying link); the bound keeps a
 # misbehaving member from tying up the server.
 PENDING_HANDSHAKES_PER_PEER = 2
-# TLS handshakes in progress on the accepting side, in two pools, so that strangers cannot
-# keep peers out (issue 13, finding 3: 80 idle TCP connections kept a restarted node from
-# rejoining). Connections from the address of a node in genesis have their own slots: each
-# peer needs one, the rest is room for reconnects racing dying links. Everyone else shares
-# the other pool, at most a few per address, and a connection that has not finished TLS
-# within TLS_HANDSHAKE_TIMEOUT_S is closed (a peer on a LAN needs milliseconds).
-PEER_TLS_HANDSHAKES_PER_PEER = 4
-MAX_STRANGER_TLS_HANDSHAKES = 64
-STRANGER_TLS_HANDSHAKES_PER_ADDRESS = 4
-TLS_HANDSHAKE_TIMEOUT_S = 2.0
 # How long stop() waits for aiohttp to finish open handlers after the links are closed, and how
 # long closing a websocket waits for the peer's close frame; a peer is on a LAN or nearby.
 SHUTDOWN_TIMEOUT_S = 1.0
@@ -252,41 +242,6 @@ class _TlsGate(asyncio.Protocol):
         self._lost = True
 
 
-class HandshakeSlots:
-    """TLS handshakes in progress by source address, in two pools: the addresses of genesis
-    nodes, and everyone else (see PEER_TLS_HANDSHAKES_PER_PEER and the stranger limits)."""
-
-    def __init__(self, peer_addresses: dict[str, int]) -> None:
-        self.peer_limits = {address: PEER_TLS_HANDSHAKES_PER_PEER * count
-                            for address, count in peer_addresses.items()}
-        self.by_address: dict[str, int] = {}
-        self.strangers = 0
-
-    def acquire(self, address: str) -> bool:
-        held = self.by_address.get(address, 0)
-        peer_limit = self.peer_limits.get(address)
-        if peer_limit is not None:
-            if held >= peer_limit:
-                return False
-        elif (held >= STRANGER_TLS_HANDSHAKES_PER_ADDRESS
-              or self.strangers >= MAX_STRANGER_TLS_HANDSHAKES):
-            return False
-        else:
-            self.strangers += 1
-        self.by_address[address] = held + 1
-        return True
-
-    def release(self, address: str) -> None:
-        held = self.by_address[address] - 1
-        if held:
-            self.by_address[address] = held
-        else:
-            del self.by_address[address]
-        if address not in self.peer_limits:
-            self.strangers -= 1
-        assert self.strangers >= 0
-
-
 class _Link:
     """One authenticated websocket to one peer, with its writer task."""
 
@@ -360,7 +315,7 @@ class PeerNetwork:
         peer_addresses: dict[str, int] = {}
         for peer in peers:
             if peer.name != me:
-                for address in _addresses_of(peer.host):
+                for address in addresses_of(peer.host):
                     peer_addresses[address] = peer_addresses.get(address, 0) + 1
         self._slots = HandshakeSlots(peer_addresses)
         self._session: aiohttp.ClientSession | None = None
@@ -624,14 +579,6 @@ class PeerNetwork:
         except (aiohttp.ClientError, ConnectionError) as error:
             log.info("p2p: writing to %s failed: %s", link.peer, error)
             await _close_quietly(link.ws)
-
-
-def _addresses_of(host: str) -> set[str]:
-    """The IP addresses a genesis host name stands for (itself when it is an address)."""
-    try:
-        return {str(info[4][0]) for info in socket.getaddrinfo(host, None)} | {host}
-    except OSError:
-        return {host}
 
 
 async def _receive_binary(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> bytes:
