@@ -6,11 +6,11 @@
 How it works. `node.cluster` starts four node processes (n = 4, f = 1) in a fresh folder.
 Load threads submit `cash.mint` transactions (the bank's key) with `?wait=commit` to random
 live nodes; every transaction answered with a committed receipt is *acknowledged* and
-remembered. Every `--interval` seconds a fault is injected with SIGKILL: one random node, or
-the current primary, or (briefly, a second) two nodes at once, never more than f = 1 for
-longer than that second; then `cluster up` restarts whatever is dead and the time until every
-node answers /readyz again and has caught up is the recovery time. At the end the load stops
-and the script checks, on every node:
+remembered. `--interval` seconds after the previous recovery a fault is injected with
+SIGKILL: one random node, or the current primary, or (briefly, a second) two nodes at once,
+never more than f = 1 for longer than that second; then `cluster up` restarts whatever is
+dead, and the time until every node answers /readyz again and has caught up is the recovery
+time. At the end the load stops and the script checks, on every node:
   - every acknowledged transaction is in that node's blocks with its receipt, at the height
     and in the block its acknowledgement named (and GET /v1/tx answers for a sample);
   - all nodes reach the same height with the same last block hash and app hash (the app hash

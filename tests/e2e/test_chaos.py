@@ -1,7 +1,7 @@
 """A 60-second chaos run (scripts/chaos.py): a real 4-node cluster under steady load, a node
-killed with SIGKILL every 10 s (sometimes the primary, sometimes two at once for a second) and
-restarted; every acknowledged transaction must be on every node, blocks and app hashes must
-agree, and `node check` must find nothing."""
+killed with SIGKILL 10 s after each recovery (sometimes the primary, sometimes two at once for
+a second) and restarted; every acknowledged transaction must be on every node, blocks and app
+hashes must agree, and `node check` must find nothing."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def test_a_minute_of_chaos_loses_nothing(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert lines[-1].endswith(" passed, 0 failed"), lines
     figures = json.loads(lines[0])
-    assert figures["kills"] >= 5 and figures["txs_committed"] > 0
+    # a fault comes 10 s after the previous recovery (5-15 s here): three at least in 60 s
+    assert figures["kills"] >= 3 and figures["txs_committed"] > 0
 
 
 def test_help():
