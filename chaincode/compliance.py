@@ -252,6 +252,27 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
                                     recipient_issuer_net, general_limit, price)
 
 
+def check_sender_side(*, token: dict[str, Any], amount: int, now: int,
+                      sender: dict[str, Any] | None, sender_holding: Holding) -> Verdict | None:
+    """The transfer checks that read the token and the sender's facts only, in
+    `check_transfer`'s order: what `can_transfer` tells a caller who may not see the
+    recipient's facts (any of these failing means the transfer fails, whoever the recipient)."""
+    if token["paused"]:
+        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
+    if amount > available(sender_holding):
+        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
+                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']}) "
+                f"< {amount}")
+    if not is_verified(sender, now):
+        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
+    if is_aml_blocked(sender):
+        return "AML_BLOCKED", "an AML high-risk account is party to the transfer"
+    if amount > transferable(sender_holding, now):
+        return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
+                f"lock-up ({locked_amount(sender_holding, now)} locked)")
+    return None
+
+
 def check_issue(*, token: dict[str, Any], amount: int, now: int,
                 recipient: dict[str, Any] | None, recipient_holding: Holding,
                 recipient_net: int, recipient_issuer_net: int, general_limit: int,

@@ -72,6 +72,7 @@ from chaincode.runtime import (
     Contract,
     Forbidden,
     internal,
+    is_account,
     query,
     require_account,
     require_int,
@@ -662,14 +663,46 @@ class Token(Contract):
     @query
     def can_transfer(self, ctx: Context, symbol: Any, from_: Any, to: Any, amount: Any
                      ) -> dict[str, Any]:
+        """The exact outcome of `transfer` for those entitled to both parties' facts (each
+        party's broker, the issuer, the registrar, the regulator); a caller entitled to the
+        sender's only (the sender itself) learns the sender-side checks and nothing that
+        depends on the recipient: `ok` null with RECIPIENT_UNDISCLOSED when those pass, or
+        the recipient's balance, limits and AML status could be recovered by search."""
         sender = require_account("from", from_)
         token = ctx.state.get(meta_key(symbol)) if is_symbol(symbol) else None
-        self._require_balance_reader(ctx, sender, None if token is None else token["issuer"])
+        issuer = None if token is None else token["issuer"]
+        self._require_balance_reader(ctx, sender, issuer)
+        if token is not None and is_account(to) and not may_read_account(
+                ctx, to, ctx.identity(to), "registrar",
+                extra_accounts=(issuer,) if issuer else ()):
+            return self._sender_side_only(ctx, token, sender, to, amount)
         try:
             self._plan_transfer(ctx, symbol, sender, to, amount)
         except ChaincodeError as error:
             return {"ok": False, "code": error.code, "message": error.message}
         return {"ok": True, "code": "OK", "message": ""}
+
+    def _sender_side_only(self, ctx: Context, token: dict[str, Any], sender: str, to: str,
+                          amount: Any) -> dict[str, Any]:
+        try:
+            amount = require_amount("amount", amount)
+        except ChaincodeError as error:
+            return {"ok": False, "code": error.code, "message": error.message}
+        if sender == to:
+            return {"ok": False, "code": "BAD_ARGS",
+                    "message": "sender and recipient are the same account"}
+        sender_record = ctx.identity(sender)
+        if active_role(sender_record) == "regulator":
+            return {"ok": False, "code": "UNAUTHORIZED", "message": "the regulator writes nothing"}
+        verdict = compliance.check_sender_side(
+            token=token, amount=amount, now=ctx.time, sender=sender_record,
+            sender_holding=load_holding(ctx, token["symbol"], sender))
+        if verdict is not None:
+            return {"ok": False, "code": verdict[0], "message": verdict[1]}
+        return {"ok": None, "code": "RECIPIENT_UNDISCLOSED",
+                "message": "the sender-side checks pass; the recipient-side checks are "
+                           "disclosed only to the recipient's broker, the issuer, the "
+                           "registrar and the regulator"}
 
     @query
     def forced_transfers(self, ctx: Context, symbol: Any) -> list[dict[str, Any]]:

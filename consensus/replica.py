@@ -9,6 +9,7 @@ A broken internal invariant (including a host that breaks its side of the contra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,12 @@ class ReplicaConfig:
     max_pending: int = 100_000
     max_pipeline: int = 8
     quorum_override: int | None = None  # TEST-ONLY: lets the simulator prove its checker bites
+    # The host's admission check of one transaction of a proposed block: (body, sig, block
+    # time) -> admissible (it decodes, is for this chain, is validly signed, has not expired
+    # at the block's time). A PRE-PREPARE carrying a transaction that fails it is dropped
+    # (`dropped_bad_tx`): an honest replica never prepares a block whose execution would
+    # depend on who had seen what. Pure over its arguments; None checks nothing.
+    admit_tx: Callable[[bytes, bytes, int], bool] | None = None
 
     def check(self) -> None:
         """Assert the configuration is usable (a bad config is the operator's bug)."""
@@ -490,6 +497,10 @@ class Replica:
             return "block_too_large"
         if block.header.time > self._now_ms + self.config.max_clock_skew_ms:
             return "block_time_in_future"
+        admit = self.config.admit_tx
+        if admit is not None and not all(admit(body, sig, block.header.time)
+                                         for body, sig in block.txs):
+            return "bad_tx"
         return None
 
     def _on_prepare(self, prepare: msg.Prepare) -> None:

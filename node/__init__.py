@@ -9,7 +9,8 @@ without a cycle); tests/test_layout.py walks every import and enforces it.
   ledger    executor (blocks -> state, receipts, indexes), mempool, audit (audit indexes),
             transfer and fetch (state transfer, both sides), proof, fsck (replay check),
             events (the SSE hub), access (the access log)
-  network   p2p (mutual-TLS websockets between operators)
+  network   p2p (mutual-TLS websockets between operators), p2p_slots (who may hold a TLS
+            handshake slot)
   api       rpc/ (HTTP routes; it sees the node only through rpc.api.NodeApi), console/ (the
             regulator's console: static files served at /console/, and its one JSON route)
   process   app (Node: wires store, executor, mempool, replica, p2p and RPC)

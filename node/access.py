@@ -4,6 +4,11 @@ One entry per signed read, keyed by a sequence number in the node's own store (n
 state): who (account and role), what (method and path), when (wall clock and height). Entries
 are written unsynced: a crash may lose the last few, never corrupt the store. The audit route
 `/v1/audit/access-log` pages through them.
+
+Only registered callers are written (genesis operators and observers, and accounts with an
+active identity): a signed request from a key nobody registered is refused by every route that
+reads anything, and writing each one would let anyone with a fresh key grow the store without
+bound (issue 13: 31,652 replays added 18.9 MB in 40 s). Those are counted (`unregistered`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ class AccessLog:
         self.store = store
         self.height = height
         self.seq = self._last_seq()
+        self.unregistered = 0  # signed reads by keys with no role: counted, not written
 
     def _last_seq(self) -> int:
         for raw, _ in self.store.iterate(s.ACCESS, reverse=True):
@@ -28,6 +34,9 @@ class AccessLog:
         return 0
 
     def record(self, account: str, role: str | None, method: str, path: str) -> None:
+        if role is None:
+            self.unregistered += 1
+            return
         self.seq += 1
         entry = {"seq": self.seq, "account": account, "role": role, "method": method,
                  "path": path, "time": now_ms(), "height": self.height()}

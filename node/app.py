@@ -75,6 +75,9 @@ RESUBMIT_AFTER_MS = 5_000  # re-send txs pending this long to the primary (a los
 RESUBMIT_MAX_TXS = 5_000  # per round, so a huge pool does not flood one link
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
+# Open `?wait=commit` requests. Each one also holds an HTTP connection, which the RPC caps
+# well below this; past it a request is answered 202 at once, as at its timeout.
+MAX_WAITERS = 10_000
 
 def gossip_frames(txs: list[Transaction]) -> Iterator[bytes]:
     """"t" frames of at most GOSSIP_BATCH transactions and about GOSSIP_MAX_BYTES each."""
@@ -103,6 +106,7 @@ class Node:
         self.registry = chaincode.builtin_registry(self.genesis.params)
         check_chaincode(self.genesis, self.registry.source_hashes())
         os.makedirs(config.data_dir, mode=0o700, exist_ok=True)
+        os.chmod(config.data_dir, 0o700)  # keys' neighbours: the ledger and the access log
         reason = recover.halted_reason(config.data_dir)
         if reason is not None:
             log.warning("this node halted earlier (%s); rebuilding its state from its "
@@ -133,7 +137,8 @@ class Node:
                     max_block_txs=params.max_block_txs, max_block_bytes=params.max_block_bytes,
                     max_block_delay_ms=params.max_block_delay_ms,
                     view_timeout_ms=params.view_timeout_ms,
-                    max_clock_skew_ms=params.max_clock_skew_ms),
+                    max_clock_skew_ms=params.max_clock_skew_ms,
+                    admit_tx=self.executor.admits_block_tx),
                 self.signer, self._load_wal(), self._executed())
         peers = [Peer(n.name, n.public_key, n.tls_cert, n.host, n.p2p_port, voting)
                  for voting, nodes in ((True, self.genesis.operators),
@@ -143,6 +148,7 @@ class Node:
             ca_cert_path=config.ca_cert, tls_cert_path=config.tls_cert,
             tls_key_path=config.tls_key, on_frame=self._on_frame)
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self.waiting = 0  # futures in `waiters`, at most MAX_WAITERS
         self.events = EventHub()
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
@@ -291,6 +297,7 @@ class Node:
             if started is not None:
                 self.metrics.observe_commit_latency(done - started)
             for future in self.waiters.pop(receipt.tx_id, ()):
+                self.waiting -= 1
                 if not future.done():
                     future.set_result(None)
         if self.voting and self.genesis.observers:
@@ -394,10 +401,25 @@ class Node:
         if admitted and self.replica is not None:
             self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
 
-    def wait_for(self, tx_id: bytes) -> asyncio.Future[None]:
+    def wait_for(self, tx_id: bytes) -> asyncio.Future[None] | None:
+        """A future done when `tx_id` commits here, or None when MAX_WAITERS are open. The
+        caller hands it back to `stop_waiting` on every way out (refused, timed out, done)."""
+        if self.waiting >= MAX_WAITERS:
+            return None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.setdefault(tx_id, []).append(future)
+        self.waiting += 1
         return future
+
+    def stop_waiting(self, tx_id: bytes, future: asyncio.Future[None]) -> None:
+        futures = self.waiters.get(tx_id)
+        if futures is not None and future in futures:
+            futures.remove(future)
+            self.waiting -= 1
+            if not futures:
+                del self.waiters[tx_id]
+        if not future.done():
+            future.cancel()
 
     # p2p frames
 
@@ -548,8 +570,11 @@ async def run_node(config_path: str) -> None:
     """`stoledger node run`: serve until SIGINT/SIGTERM."""
     import signal
 
+    from node.rpc.connections import raise_descriptor_limit
     from node.rpc.server import start_rpc
 
+    raise_descriptor_limit()  # RPC connections are capped well under it (node.rpc.connections)
+    os.umask(0o077)  # every file the node makes (LevelDB's later tables and logs) is private
     config = load_config(config_path)
     node = Node(config)
     await node.start()

@@ -1,46 +1,95 @@
-"""The event hub behind `GET /v1/events`: who is subscribed, and what each may see.
+"""The event hub behind `GET /v1/events`: who is subscribed, what each may see, and how a
+client resumes without a gap.
 
 After each applied block the node publishes a `block` event and the block's contract events.
 A subscriber sees every `block` event, and the contract events its role allows: the regulator,
 the registrar and operators see all of them, anyone else only the events that name its
 account; a subscriber that asked for `?only=block` (the console) gets block events alone, so
-it costs nothing per transaction. Each subscriber has a bounded queue; one that falls
-EVENT_QUEUE items behind is cut off rather than waited for (a slow reader must not hold the
-node). The RPC layer streams a subscriber's queue; `None` in a queue means the stream ends.
+it costs nothing per transaction.
+
+Event ids. The events of block H are numbered H.0 (the `block` event), H.1, H.2, ... (its
+contract events in receipt order, numbered whether or not this subscriber may see them), so an
+id names the same event on every node and for every subscriber. A client that reconnects with
+`Last-Event-ID: H.i` is sent, from the store, the events of block H after i and of every block
+after H up to the height at which it subscribed, then the live ones: nothing is missed and
+nothing repeats (`replay`). A resume point more than MAX_REPLAY_BLOCKS behind, or above the
+node's height, ends the stream with a `closed` event (`too_far_behind`, `unknown_id`): the
+client reads what it missed from the audit routes instead.
+
+Each subscriber has a bounded queue; one that falls EVENT_QUEUE items behind is cut off rather
+than waited for (a slow reader must not hold the node): its queue is emptied and replaced by a
+final `closed` event with reason `overflow` and the id to resume from, then the end of the
+stream (`None`). It keeps its place in the subscriber limit until its stream has closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from node.audit import accounts_named
-from node.executor import AppliedBlock
+from node.executor import AppliedBlock, Executor, Receipt
 
 MAX_EVENT_SUBSCRIBERS = 256
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
+MAX_REPLAY_BLOCKS = 10_000  # how far back Last-Event-ID may resume (about 10 minutes of blocks)
 SEES_EVERYTHING = frozenset({"regulator", "registrar", "operator"})
+
+Item = dict[str, Any]  # {"id": "H.i", "event": name, "data": {...}}
 
 
 @dataclass
 class Subscriber:
     account: str
     role: str | None
-    queue: asyncio.Queue[dict[str, Any] | None]
-    blocks_only: bool = False
+    queue: asyncio.Queue[Item | None]
+    cut: str | None = None  # why the hub stopped publishing to it
+    blocks_only: bool = False  # `?only=block` (the console): no contract events at all
+
+
+def event_id(height: int, index: int) -> str:
+    return f"{height}.{index}"
+
+
+def parse_event_id(text: str) -> tuple[int, int] | None:
+    height, dot, index = text.partition(".")
+    if not dot or not height.isascii() or not index.isascii():
+        return None
+    if not (height.isdigit() and index.isdigit()) or len(height) > 19 or len(index) > 9:
+        return None
+    return int(height), int(index)
+
+
+def block_items(height: int, block_hash: bytes, receipts: list[Receipt]) -> list[Item]:
+    """Every event of one block, numbered, before any filtering by subscriber."""
+    items: list[Item] = [{"id": event_id(height, 0), "event": "block", "data": {
+        "height": height, "hash": block_hash.hex(), "txs": len(receipts)}}]
+    for receipt in receipts:
+        for event in receipt.events:
+            items.append({"id": event_id(height, len(items)), "event": "contract", "data": {
+                "tx_id": receipt.tx_id.hex(), "height": receipt.height, **event}})
+    return items
+
+
+def visible(sub: Subscriber, item: Item) -> bool:
+    if item["event"] != "contract":
+        return True
+    return not sub.blocks_only and may_see(sub, item["data"])
 
 
 class EventHub:
     def __init__(self) -> None:
         self.subscribers: list[Subscriber] = []
+        self.overflows = 0
 
     def full(self) -> bool:
         return len(self.subscribers) >= MAX_EVENT_SUBSCRIBERS
 
     def subscribe(self, account: str, role: str | None, blocks_only: bool = False
                   ) -> Subscriber:
-        sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE), blocks_only)
+        sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE), blocks_only=blocks_only)
         self.subscribers.append(sub)
         return sub
 
@@ -50,27 +99,58 @@ class EventHub:
 
     def close(self) -> None:
         for sub in self.subscribers:
-            sub.queue.put_nowait(None)
+            self._cut(sub, "shutdown", "the node is stopping")
 
     def publish(self, applied: AppliedBlock) -> None:
         if not self.subscribers:
             return
-        block_event = {"event": "block", "data": {
-            "height": applied.block.height, "hash": applied.block.hash.hex(),
-            "txs": len(applied.receipts)}}
-        for sub in list(self.subscribers):
-            items = [block_event]
-            for receipt in () if sub.blocks_only else applied.receipts:
-                for event in receipt.events:
-                    if may_see(sub, event):
-                        items.append({"event": "contract", "data": {
-                            "tx_id": receipt.tx_id.hex(), "height": receipt.height, **event}})
+        items = block_items(applied.block.height, applied.block.hash, applied.receipts)
+        for sub in self.subscribers:
+            if sub.cut is not None:
+                continue
             for item in items:
+                if not visible(sub, item):
+                    continue
                 try:
                     sub.queue.put_nowait(item)
                 except asyncio.QueueFull:
-                    self.subscribers.remove(sub)
+                    self.overflows += 1
+                    self._cut(sub, "overflow", f"more than {EVENT_QUEUE} events behind; "
+                              "reconnect with Last-Event-ID to resume")
                     break
+
+    def _cut(self, sub: Subscriber, reason: str, message: str) -> None:
+        """End `sub`'s stream with a final `closed` event; what was queued but not sent is
+        dropped (a resume sends it again from the store)."""
+        if sub.cut is not None:
+            return
+        sub.cut = reason
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        data = {"reason": reason, "message": message}
+        sub.queue.put_nowait({"id": None, "event": "closed", "data": data})
+        sub.queue.put_nowait(None)
+
+
+def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int
+           ) -> Iterator[Item]:
+    """The events `sub` may see after event id `after`, through block `top`, from the store."""
+    height, index = after
+    for h in range(height, top + 1):
+        if h == 0:
+            continue
+        block = executor.block(h)
+        assert block is not None, h
+        receipts: dict[bytes, Receipt] = {}
+        for tx_id in block.tx_ids():
+            receipt = executor.receipt(tx_id)
+            if receipt is not None and receipt.height == h:
+                receipts[tx_id] = receipt
+        ordered = sorted(receipts.values(), key=lambda receipt: receipt.index)
+        for number, item in enumerate(block_items(h, block.hash, ordered)):
+            if (h == height and number <= index) or not visible(sub, item):
+                continue
+            yield item
 
 
 def may_see(sub: Subscriber, event: dict[str, Any]) -> bool:

@@ -174,38 +174,43 @@ Indexer = Callable[[AppliedBlock, Batch], None]
 
 
 class VerifiedCache:
-    """Tx ids whose signature this node already checked (at admission), so the executor does
-    not verify again. Bounded: cleared wholesale when full (a miss only costs a re-check)."""
+    """Transactions whose signature this node already checked (at admission), so the executor
+    does not verify again, kept decoded so it does not decode again either.
+
+    Keyed by (tx id, signature): a body that was admitted with its genuine signature says
+    nothing about the same body carrying another signature. Were the key the body alone, a
+    primary could put a valid body with a forged signature in a block, and nodes that had
+    admitted the body would execute it while nodes with a cold cache (observers, restarted
+    nodes) drop it: execution must depend on the block's bytes only. Bounded: cleared
+    wholesale when full (a miss only costs a re-check)."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
-        # tx id -> the admitted Transaction (None when only the id was recorded), so the
-        # executor reuses the decoded body instead of decoding it a second time
-        self._ids: dict[bytes, Transaction | None] = {}
+        self._txs: dict[tuple[bytes, bytes], Transaction] = {}
 
-    def add(self, tx_id: bytes) -> None:
-        if len(self._ids) >= self.limit:
-            self._ids.clear()
-        self._ids[tx_id] = None
+    def __len__(self) -> int:
+        return len(self._txs)
 
     def remember(self, tx: Transaction) -> None:
-        """`add` for a transaction whose signature was checked, keeping it decoded."""
-        if len(self._ids) >= self.limit:
-            self._ids.clear()
-        self._ids[tx.tx_id] = tx
+        """Record a transaction whose signature was checked, keeping it decoded."""
+        if len(self._txs) >= self.limit:
+            self._txs.clear()
+        self._txs[(tx.tx_id, tx.sig)] = tx
 
-    def discard(self, tx_id: bytes) -> None:
-        self._ids.pop(tx_id, None)
+    def discard(self, tx: Transaction) -> None:
+        self._txs.pop((tx.tx_id, tx.sig), None)
 
     def check(self, tx: Transaction) -> bool:
-        if tx.tx_id in self._ids:
+        """True if `tx`'s signature verifies (from the cache when this exact pair was seen)."""
+        known = self._txs.get((tx.tx_id, tx.sig))
+        if known is not None and known.body_bytes == tx.body_bytes:
             return True
         return tx.is_signed()
 
     def decoded(self, body: bytes, sig: bytes) -> Transaction | None:
         """The remembered transaction with exactly this body and signature, if any."""
-        tx = self._ids.get(tx_id_of(body))
-        if tx is None or tx.sig != sig or tx.body_bytes != body:
+        tx = self._txs.get((tx_id_of(body), sig))
+        if tx is None or tx.body_bytes != body:
             return None
         return tx
 
@@ -284,6 +289,20 @@ class Executor:
             return None
         return tx
 
+    def admits_block_tx(self, body: bytes, sig: bytes, time: int) -> bool:
+        """Whether a transaction of a proposed block (at block time `time`) passes admission:
+        it decodes, is for this chain, has not expired and is validly signed. The replica's
+        PRE-PREPARE check (`ReplicaConfig.admit_tx`). It depends on its arguments only (the
+        cache saves work, never changes the answer); "already committed" is left to execution,
+        since the replica proposes ahead of what this node has executed."""
+        tx = self.verified.decoded(body, sig)
+        if tx is None:
+            try:
+                tx = decode_body(body, sig)
+            except TxError:
+                return False
+        return tx.chain == self.chain_id and tx.expires >= time and self.verified.check(tx)
+
     def apply(self, block: Block, certificate: CommitCertificate) -> AppliedBlock:
         """Execute `block` (the next height) and persist everything it changes atomically."""
         header = block.header
@@ -339,8 +358,8 @@ class Executor:
         self.app_hash = app_hash
         self.last_block_hash = block_hash
         self.last_block_time = header.time
-        for receipt in receipts:
-            self.verified.discard(receipt.tx_id)
+        for tx in txs:
+            self.verified.discard(tx)
         return applied
 
     # Reads

@@ -77,6 +77,10 @@ class Metrics:
                    [(f'{{stat="{key}"}}', value) for key, value in sorted(stats.items())])
         metric("p2p_total", "counter", "Peer link counters.",
                [(f'{{stat="{key}"}}', value) for key, value in sorted(node.p2p.stats.items())])
+        access = getattr(node, "access", None)
+        if access is not None:
+            metric("unregistered_reads_total", "counter", "Signed reads by keys with no role "
+                   "(counted, not written to the access log).", [("", access.unregistered)])
         metric("http_requests_total", "counter", "HTTP requests by route.",
                [(f'{{route="{route}"}}', n) for route, n in sorted(self.http_requests.items())])
         lines.append("# HELP stoledger_commit_latency_seconds Admission to commit on this node.")

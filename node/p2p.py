@@ -58,6 +58,7 @@ from cryptography.hazmat.primitives import serialization
 from consensus.codec import EncodingError, pack, sha256, unpack
 from consensus.crypto import HANDSHAKE_DOMAIN, SIGNATURE_BYTES, Signer, verify
 from genesis.certs import common_name, load_cert
+from node.p2p_slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, addresses_of
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,6 @@ HANDSHAKE_FRAME_MAX_BYTES = 1024
 # holds at most one or two of these (a reconnect racing a dying link); the bound keeps a
 # misbehaving member from tying up the server.
 PENDING_HANDSHAKES_PER_PEER = 2
-# TLS handshakes in progress on the accepting side, from anyone who can reach the port. Peers
-# need one each; the rest of the bound is room for reconnects, not for strangers.
-MAX_TLS_HANDSHAKES = 64
 # How long stop() waits for aiohttp to finish open handlers after the links are closed, and how
 # long closing a websocket waits for the peer's close frame; a peer is on a LAN or nearby.
 SHUTDOWN_TIMEOUT_S = 1.0
@@ -195,21 +193,26 @@ class _TlsGate(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        if len(self._network._tls_upgrades) >= MAX_TLS_HANDSHAKES:
-            self._network.stats["refused_busy"] += 1
+        network = self._network
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        if not network._slots.acquire(address):
+            network.stats["refused_busy"] += 1
             transport.abort()
             return
         transport.pause_reading()  # the ClientHello is for the TLS layer, not for this gate
         task = asyncio.create_task(self._upgrade(transport), name="p2p-tls-accept")
-        self._network._tls_upgrades.add(task)
-        task.add_done_callback(self._network._tls_upgrades.discard)
+        network._tls_upgrades.add(task)
+        task.add_done_callback(network._tls_upgrades.discard)
+        task.add_done_callback(lambda _: network._slots.release(address))
 
     async def _upgrade(self, transport: asyncio.Transport) -> None:
         network = self._network
         try:
             tls = await asyncio.get_running_loop().start_tls(
                 transport, self, network._server_ssl, server_side=True,
-                ssl_handshake_timeout=network._handshake_timeout_s)
+                ssl_handshake_timeout=min(network._handshake_timeout_s,
+                                          TLS_HANDSHAKE_TIMEOUT_S))
         except (ssl.SSLError, ssl.CertificateError) as error:
             network.stats["refused_tls"] += 1
             log.warning("p2p: refused a TLS client: %s", error)
@@ -309,6 +312,12 @@ class PeerNetwork:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._tls_upgrades: set[asyncio.Task[None]] = set()
+        peer_addresses: dict[str, int] = {}
+        for peer in peers:
+            if peer.name != me:
+                for address in addresses_of(peer.host):
+                    peer_addresses[address] = peer_addresses.get(address, 0) + 1
+        self._slots = HandshakeSlots(peer_addresses)
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)

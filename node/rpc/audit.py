@@ -371,12 +371,17 @@ def _range(node: Any, request: web.Request, cursor: tuple[int, list[Any]] | None
     return start, to
 
 
+def _is_uint(value: Any, bits: int) -> bool:
+    """An integer that fits the unsigned key field it goes into (a cursor is client input)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**bits
+
+
 def _position(cursor: tuple[int, list[Any]] | None, start: int, subject: str) -> tuple[int, int]:
     if cursor is None:
         return start, 0
     position = cursor[1]
-    if (len(position) != 3 or position[0] != subject or not isinstance(position[1], int)
-            or not isinstance(position[2], int) or position[1] < start):
+    if (len(position) != 3 or position[0] != subject or not _is_uint(position[1], 63)
+            or not _is_uint(position[2], 32) or position[1] < start):
         raise fail(400, "bad_request", "bad cursor: it was made for other parameters")
     return position[1], position[2]
 
@@ -557,7 +562,7 @@ async def get_access_log(request: web.Request) -> web.Response:
     cursor = _cursor(node, request, "access-log")
     start = _int(request, "from", 1)
     if cursor is not None:
-        if len(cursor[1]) != 1 or not isinstance(cursor[1][0], int) or cursor[1][0] < start:
+        if len(cursor[1]) != 1 or not _is_uint(cursor[1][0], 63) or cursor[1][0] < start:
             raise fail(400, "bad_request", "bad cursor: it was made for other parameters")
         start = cursor[1][0]
     rows, following = [], None

@@ -4,7 +4,9 @@ and the signed caller with its role (which also writes the access log)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from aiohttp import web
 from node.clock import now_ms
 from node.rpc.api import NodeApi
 from node.rpc.auth import AuthError, verify_request
+from node.rpc.connections import BODY_TIMEOUT_S
 from node.tx import (
     TxError,
 )
@@ -24,6 +27,8 @@ MAX_BATCH_TXS = 10_000
 MAX_WAIT_MS = 60_000
 MAX_BLOCK_RANGE = 100
 MSGPACK = "application/msgpack"
+
+log = logging.getLogger("stoledger.rpc")
 
 # What a halted node (node.recover) still answers: nothing that reads its state.
 SERVED_WHEN_HALTED = ("/healthz", "/readyz", "/v1/status", "/metrics", "/v1/blocks",
@@ -79,11 +84,29 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "bad_request")
-        return _error(request, error.status, code, error.reason)
+        response = _error(request, error.status, code, error.reason)
+        if isinstance(error, web.HTTPMethodNotAllowed):
+            response.headers["Allow"] = ",".join(sorted(error.allowed_methods))
+        return response
+    except RecursionError:  # a body nested deeper than anything the API takes
+        return _error(request, 400, "bad_encoding", "the body is nested too deeply")
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return _error(request, 500, "internal", "the node failed to answer; see its log")
 
 
 def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
     return answer(request, {"error": {"code": code, "message": message}}, status)
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON from a request body; 400 `bad_encoding` when it is not JSON or is nested deeper than
+    Python's recursion allows (`[` x 1000 raised RecursionError: a bare 500 before)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise fail(400, "bad_encoding", "body is not JSON (or send Content-Type: "
+                   "application/msgpack)") from None
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -91,10 +114,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise fail(413, "too_large", f"body of {request.content_length} bytes is over the "
                    f"limit of {limit}")
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+    except TimeoutError:
+        raise fail(408, "request_timeout", f"the body did not arrive within "
+                   f"{BODY_TIMEOUT_S:.0f} s") from None
     return bytes(body)
 
 

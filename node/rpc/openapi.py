@@ -1,6 +1,12 @@
 """The OpenAPI 3 description of the node's HTTP API, built from one table of routes.
 
-A route registered on the app but missing here is a bug: tests compare the two."""
+A route registered on the app but missing here is a bug: tests compare the two, and a
+schemathesis run (tests/node/test_schemathesis.py) fuzzes every route, signed, against this
+document. So it is exact: every parameter has the type and range the handler accepts, every
+status a route can answer is listed with its content type, and request bodies never admit
+null. What a schema cannot say (a signature that verifies, a symbol that exists, "exactly one
+of account or symbol") is refused with 400 and the error body below.
+"""
 
 from __future__ import annotations
 
@@ -10,79 +16,166 @@ from aiohttp import web
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 SIGNED = [{"stoledger": []}]
+HEX_64 = "^[0-9a-f]{64}$"
 
-# (method, path, summary, signed, extra parameters)
-ROUTES: list[tuple[str, str, str, bool, list[str]]] = [
+# Query parameters by name: their schemas, as the handlers parse them.
+PARAMS: dict[str, dict[str, Any]] = {
+    "wait": {"type": "string", "enum": ["commit"]},
+    "timeout_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
+    "from": {"type": "integer", "minimum": 1, "maximum": 10**18},
+    "to": {"type": "integer", "minimum": 1, "maximum": 10**18},
+    "at": {"type": "integer", "minimum": 0, "maximum": 10**18},
+    "height": {"type": "integer", "minimum": 0, "maximum": 10**18},
+    "account": {"type": "string", "pattern": HEX_64},
+    "symbol": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{0,15}$"},
+    "format": {"type": "string", "enum": ["json", "csv"]},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "cursor": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9_-]*$"},
+    "code": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_*]*$"},
+    "only": {"type": "string", "enum": ["block"]},
+}
+# Query parameters a route cannot do without.
+REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
+            ("/v1/audit/supply", "symbol"), ("/v1/audit/dividends", "symbol")}
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "tx_id": {"type": "string", "pattern": HEX_64},
+    "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
+}
+
+ENVELOPE = {"type": "object", "required": ["body", "sig"], "additionalProperties": False,
+            "properties": {"body": {"type": "string", "pattern": "^([0-9a-f]{2})+$",
+                                    "maxLength": 131_072},
+                           "sig": {"type": "string", "pattern": "^[0-9a-f]{128}$"}}}
+BINARY = {"type": "string", "format": "binary"}
+BODIES: dict[str, dict[str, Any]] = {
+    "/v1/tx": {"required": True, "content": {"application/json": {"schema": ENVELOPE},
+                                             "application/msgpack": {"schema": BINARY}}},
+    "/v1/txs": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": ENVELOPE,
+                                        "maxItems": 10_000}},
+        "application/msgpack": {"schema": BINARY}}},
+    "/v1/query": {"required": True, "content": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["contract", "method"],
+            "properties": {"contract": {"type": "string"}, "method": {"type": "string"},
+                           "args": {"type": "object"}}}},
+        "application/msgpack": {"schema": BINARY}}},
+}
+
+# (method, path, summary, signed, query parameters, statuses besides 200)
+ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("post", "/v1/tx", "Admit one signed transaction envelope (JSON hex or msgpack); "
-     "?wait=commit&timeout_ms=N waits for the receipt.", False, ["wait", "timeout_ms"]),
+     "?wait=commit&timeout_ms=N waits for the receipt.", False, ["wait", "timeout_ms"],
+     [202, 400, 403, 408, 409, 413, 503]),
     ("post", "/v1/txs", "Admit a list of envelopes; one result per item, in order (Retry-After "
      "when some were refused mempool_full; 503 for the whole request when none could be "
-     "admitted).", False, []),
+     "admitted).", False, [], [400, 408, 413, 503]),
     ("get", "/v1/tx/{tx_id}", "The receipt of a transaction; status pending, expired (admitted, "
-     "never committed), or 404 with status unknown if never seen.", False, []),
-    ("post", "/v1/query", "Run a chaincode query as the signing account.", True, []),
+     "never committed), or 404 with status unknown if never seen.", False, [], [400, 404]),
+    ("post", "/v1/query", "Run a chaincode query as the signing account.", True, [],
+     [400, 408, 413]),
     ("get", "/v1/blocks", "Blocks from..to with certificates and receipts.", True,
-     ["from", "to"]),
+     ["from", "to"], [400]),
     ("get", "/v1/blocks/{height}", "One block (or 'latest') with its commit certificate.", True,
-     []),
+     [], [400, 404]),
     ("get", "/v1/status", "Chain, height, hashes, view, primary, checkpoint, mempool, peers.",
-     False, []),
+     False, [], []),
     ("get", "/v1/events", "Server-Sent Events: blocks and the contract events the caller may "
-     "see; ?only=block gives block events alone.", True, ["only"]),
-    ("get", "/metrics", "Prometheus text metrics.", False, []),
-    ("get", "/healthz", "Liveness.", False, []),
-    ("get", "/readyz", "Readiness: caught up and connected to a quorum.", False, []),
-    ("get", "/v1/openapi.json", "This document.", False, []),
+     "see; ?only=block gives block events alone; ids H.i, Last-Event-ID resumes, a final "
+     "'closed' event says why a stream ends.", True, ["only"], [400, 503]),
+    ("get", "/metrics", "Prometheus text metrics.", False, [], []),
+    ("get", "/healthz", "Liveness.", False, [], []),
+    ("get", "/readyz", "Readiness: caught up and connected to a quorum.", False, [], [503]),
+    ("get", "/v1/openapi.json", "This document.", False, [], []),
     ("get", "/console/genesis.json", "The public part of genesis the web console (/console/) "
      "uses: chain id, n, f, quorum, operators' and observers' keys and RPC URLs, orgs.", False,
-     []),
+     [], []),
     ("get", "/console/symbols.json", "The token symbols on the chain, with names and issuers "
-     "(any registered account).", True, []),
+     "(any registered account).", True, [], []),
     ("get", "/v1/audit/holdings", "Every token and cash balance of an account as of a height.",
-     True, ["account", "at", "format"]),
+     True, ["account", "at", "format"], [400]),
     ("get", "/v1/audit/captable", "Holders, balances, holder count and outstanding of a token "
-     "as of a height.", True, ["symbol", "at", "format", "limit", "cursor"]),
-    ("get", "/v1/audit/history", "Every transaction touching an account or a token.", True,
-     ["account", "symbol", "from", "to", "format", "limit", "cursor"]),
+     "as of a height.", True, ["symbol", "at", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/history", "Every transaction touching an account or a token (give "
+     "exactly one).", True, ["account", "symbol", "from", "to", "format", "limit", "cursor"],
+     [400]),
     ("get", "/v1/audit/rejected", "Committed transactions chaincode refused, by code.", True,
-     ["from", "to", "code", "format", "limit", "cursor"]),
+     ["from", "to", "code", "format", "limit", "cursor"], [400]),
     ("get", "/v1/audit/supply", "Cap, issued, redeemed, outstanding, sum of balances and "
-     "whether they reconcile.", True, ["symbol", "at"]),
+     "whether they reconcile.", True, ["symbol", "at"], [400]),
     ("get", "/v1/audit/dividends", "Declarations, payments and withholding totals of a token.",
-     True, ["symbol", "format"]),
+     True, ["symbol", "format"], [400]),
     ("get", "/v1/audit/proof", "Header and commit certificate of a block, to check offline.",
-     True, ["height"]),
+     True, ["height"], [400]),
     ("get", "/v1/audit/access-log", "Who read what, when.", True,
-     ["from", "format", "limit", "cursor"]),
+     ["from", "format", "limit", "cursor"], [400]),
 ]
+
+TEXT_ROUTES = {"/metrics": "text/plain"}
+STREAM_ROUTES = {"/v1/events": "text/event-stream"}
+DESCRIPTIONS = {200: "OK", 202: "Admitted, not yet committed", 400: "Bad input",
+                401: "Missing or bad signature", 403: "Refused", 404: "Not found",
+                405: "Method not allowed (the Allow header lists the methods)",
+                408: "The request body did not arrive in time", 409: "Duplicate",
+                413: "Body too large", 503: "Busy or not ready"}
+
+
+def _content(path: str, params: list[str], status: int) -> dict[str, Any]:
+    if status == 200 and path in TEXT_ROUTES:
+        return {TEXT_ROUTES[path]: {"schema": {"type": "string"}}}
+    if status == 200 and path in STREAM_ROUTES:
+        event = {"type": "object", "required": ["event", "data"],
+                 "properties": {"id": {"type": "string"}, "event": {"type": "string"},
+                                "data": {"type": "string"}}}
+        return {STREAM_ROUTES[path]: {"schema": event}}
+    if status == 404 and path == "/v1/tx/{tx_id}":
+        schema: dict[str, Any] = {"type": "object", "required": ["tx_id", "status"]}
+    elif status >= 400:
+        schema = ERROR
+    elif path == "/v1/txs":
+        schema = {"type": "array", "items": {"type": "object"}}
+    else:
+        schema = {"type": "object"}
+    content: dict[str, Any] = {"application/json": {"schema": schema},
+                               "application/msgpack": {"schema": BINARY}}
+    if status == 200 and "format" in params:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return content
+
+
+def _operation(method: str, path: str, summary: str, signed: bool, params: list[str],
+               statuses: list[int]) -> dict[str, Any]:
+    codes = sorted({200, 405, *statuses, *((401, 403) if signed else ())})
+    responses: dict[str, Any] = {}
+    for status in codes:
+        response: dict[str, Any] = {"description": DESCRIPTIONS[status],
+                                    "content": _content(path, params, status)}
+        if status == 405:
+            response["headers"] = {"Allow": {"required": True, "schema": {"type": "string"}}}
+        responses[str(status)] = response
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    parameters = [{"name": name, "in": "query", "required": (path, name) in REQUIRED,
+                   "schema": PARAMS[name]} for name in params]
+    for name, schema in PATH_PARAMS.items():
+        if "{" + name + "}" in path:
+            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if path == "/v1/events":
+        parameters.append({"name": "Last-Event-ID", "in": "header", "required": False,
+                           "schema": {"type": "string", "pattern": "^[0-9]{1,18}\\.[0-9]{1,9}$"}})
+    if parameters:
+        operation["parameters"] = parameters
+    if signed:
+        operation["security"] = SIGNED
+    if method == "post":
+        operation["requestBody"] = BODIES[path]
+    return operation
 
 
 def document(app: web.Application | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for method, path, summary, signed, params in ROUTES:
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "responses": {"200": {"description": "OK"},
-                          "400": {"description": "Bad input",
-                                  "content": {"application/json": {"schema": ERROR}}}},
-        }
-        parameters = [{"name": name, "in": "query", "required": False,
-                       "schema": {"type": "string"}} for name in params]
-        for name in ("tx_id", "height"):
-            if "{" + name + "}" in path:
-                parameters.append({"name": name, "in": "path", "required": True,
-                                   "schema": {"type": "string"}})
-        if parameters:
-            operation["parameters"] = parameters
-        if signed:
-            operation["security"] = SIGNED
-            operation["responses"]["401"] = {"description": "Missing or bad signature"}
-            operation["responses"]["403"] = {"description": "The caller's role may not read "
-                                                            "this"}
-        if method == "post":
-            operation["requestBody"] = {"content": {"application/json": {},
-                                                    "application/msgpack": {}}}
-        paths.setdefault(path, {})[method] = operation
+    for method, path, summary, signed, params, statuses in ROUTES:
+        paths.setdefault(path, {})[method] = _operation(method, path, summary, signed, params,
+                                                        statuses)
     return {
         "openapi": "3.0.3",
         "info": {"title": "stoledger node API", "version": "1",
@@ -94,8 +187,11 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
                 "description": "Stoledger <account>:<ts_ms>:<sig_hex>; sig is Ed25519 over "
                                "b'stoledger:http:v1\\x00' + chain + '\\n' + METHOD + '\\n' + "
                                "path_and_query + '\\n' + ts_ms + '\\n' + hex(sha256(body))"}},
-            "schemas": {"Error": {"type": "object", "properties": {"error": {
-                "type": "object", "properties": {"code": {"type": "string"},
-                                                 "message": {"type": "string"}}}}}},
+            "schemas": {"Error": {
+                "type": "object", "required": ["error"], "additionalProperties": False,
+                "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"},
+                                   "message": {"type": "string"}}}}}},
         },
     }

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import msgpack
 from aiohttp import web
 
 from chaincode.runtime import ChaincodeError
+from node.events import MAX_REPLAY_BLOCKS, parse_event_id, replay
 from node.executor import Receipt
 from node.rpc.api import NodeApi
 from node.rpc.common import (
@@ -32,8 +32,18 @@ from node.rpc.common import (
     errors,
     fail,
     int_param,
+    parse_json,
     read_body,
     signed_caller,
+)
+from node.rpc.connections import (
+    HEADER_TIMEOUT_S,
+    MAX_HTTP_CONNECTIONS_PER_ADDRESS,
+    SSE_KEEPALIVE_S,
+    SSE_WRITE_TIMEOUT_S,
+    ConnectionLimiter,
+    LimitedSite,
+    descriptor_budget,
 )
 from node.tx import (
     Transaction,
@@ -60,11 +70,7 @@ def _envelopes(request: web.Request, body: bytes, many: bool) -> Any:
         if not isinstance(items, list):
             raise fail(400, "bad_encoding", "body is an array of envelopes")
         return items  # a map item is an envelope already decoded: _decode takes it as is
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise fail(400, "bad_encoding", "body is not JSON (or send Content-Type: "
-                   "application/msgpack)") from None
+    value = parse_json(body)
     if many and not isinstance(value, list):
         raise fail(400, "bad_encoding", "body is a JSON list of envelopes")
     return value
@@ -91,17 +97,18 @@ async def post_tx(request: web.Request) -> web.Response:
     body = await read_body(request, MAX_BODY_BYTES)
     tx = _decode(_envelopes(request, body, many=False))
     waiting = request.query.get("wait") == "commit"
+    timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS) if waiting else 0
+    # Registered before submitting: on a single node the block can commit inside submit().
     future = node.wait_for(tx.tx_id) if waiting else None
     try:
         node.submit(tx)
-    except TxError:
         if future is not None:
-            future.cancel()
-        raise
-    if future is not None:
-        timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(future), timeout_ms / 1000)
+    finally:
+        if future is not None:
+            node.stop_waiting(tx.tx_id, future)  # refused, timed out or gone: never kept
+    if waiting:
         receipt = node.executor.receipt(tx.tx_id)
         if receipt is not None:
             return answer(request, receipt_json(receipt), 200)
@@ -172,10 +179,7 @@ async def post_query(request: web.Request) -> web.Response:
         except Exception:
             raise fail(400, "bad_encoding", "body is not msgpack") from None
     else:
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise fail(400, "bad_encoding", "body is not JSON") from None
+        value = parse_json(body)
     if not isinstance(value, dict) or not {"contract", "method"} <= set(value):
         raise fail(400, "bad_request", "body is {\"contract\", \"method\", \"args\"}")
     contract, method, args = value["contract"], value["method"], value.get("args", {})
@@ -234,11 +238,10 @@ async def get_block(request: web.Request) -> web.Response:
     text = request.match_info["height"]
     if text == "latest":
         height = node.executor.height
+    elif text.isascii() and text.isdigit() and len(text) <= 18:
+        height = int(text)
     else:
-        try:
-            height = int(text)
-        except ValueError:
-            raise fail(400, "bad_request", "height is an integer or 'latest'") from None
+        raise fail(400, "bad_request", "height is an integer (at most 18 digits) or 'latest'")
     return answer(request, block_json(node, height))
 
 
@@ -258,25 +261,72 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events (node.events): `id: H.i` on every event; `Last-Event-ID` resumes
+    after that event without a gap; a final `closed` event says why a stream ends."""
     node = request.app[NODE_KEY]
     account, role = await signed_caller(request)
+    after = None
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id is not None:
+        after = parse_event_id(last_event_id)
+        if after is None:
+            raise fail(400, "bad_request", "Last-Event-ID is an event id H.i of this stream")
     if node.events.full():
         raise fail(503, "busy", "too many event subscribers")
+    # Subscribing and reading the height with no await between: the queue holds exactly the
+    # blocks after `top`, the replay the ones up to it.
     sub = node.events.subscribe(account, role, blocks_only=request.query.get("only") == "block")
+    top = node.executor.height
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
-    await response.prepare(request)
+    sent: str | None = last_event_id
+
+    async def write(item: dict[str, Any]) -> None:
+        nonlocal sent
+        lines = f"event: {item['event']}\ndata: {dumps(item['data'])}\n\n"
+        if item.get("id") is not None:
+            lines = f"id: {item['id']}\n" + lines
+        await asyncio.wait_for(response.write(lines.encode()), SSE_WRITE_TIMEOUT_S)
+        if item.get("id") is not None:
+            sent = item["id"]
+
     try:
+        await response.prepare(request)
         await response.write(b": connected\n\n")
+        if after is not None:
+            if after[0] > top:
+                await write(_closed("unknown_id", f"event {last_event_id} is above this "
+                                    f"node's height {top}", sent))
+                return response
+            if top - after[0] > MAX_REPLAY_BLOCKS:
+                await write(_closed("too_far_behind", f"more than {MAX_REPLAY_BLOCKS} blocks "
+                                    "to replay; read them from the audit routes", sent))
+                return response
+            for item in replay(node.executor, sub, after, top):
+                await write(item)  # if live events overflow meanwhile, the closed event
+                # that follows names the last replayed id, and a resume goes on from there
         while True:
-            item = await sub.queue.get()
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_S)
+            except TimeoutError:
+                await asyncio.wait_for(response.write(b": keep-alive\n\n"),
+                                       SSE_WRITE_TIMEOUT_S)
+                continue
             if item is None:
                 break
-            data = dumps(item["data"])
-            await response.write(f"event: {item['event']}\ndata: {data}\n\n".encode())
+            if item["event"] == "closed":
+                item = _closed(item["data"]["reason"], item["data"]["message"], sent)
+            await write(item)
+    except (TimeoutError, ConnectionError):
+        pass  # a reader that stopped reading, or went away
     finally:
         node.events.unsubscribe(sub)
     return response
+
+
+def _closed(reason: str, message: str, last_event_id: str | None) -> dict[str, Any]:
+    return {"id": None, "event": "closed",
+            "data": {"reason": reason, "message": message, "last_event_id": last_event_id}}
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -325,9 +375,16 @@ def make_app(node: NodeApi) -> web.Application:
     return app
 
 
-async def start_rpc(node: NodeApi, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(node), access_log=None)
+async def start_rpc(node: NodeApi, host: str, port: int,
+                    limiter: ConnectionLimiter | None = None) -> web.AppRunner:
+    """Serve the API on host:port behind the connection caps and time limits of
+    `node.rpc.connections` (by default sized to this process's descriptor limit)."""
+    runner = web.AppRunner(make_app(node), access_log=None,
+                           keepalive_timeout=HEADER_TIMEOUT_S)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    if limiter is None:
+        total = descriptor_budget()
+        limiter = ConnectionLimiter(total, min(total, MAX_HTTP_CONNECTIONS_PER_ADDRESS))
+    site = LimitedSite(runner, host, port, limiter)
     await site.start()
     return runner

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -94,16 +95,40 @@ class MemoryKV:
         pass
 
 
+# Table files LevelDB keeps open (its default is 1000); the node reserves descriptors for them
+# that RPC connections can never take (node.rpc.connections.RESERVED_DESCRIPTORS).
+LEVELDB_MAX_OPEN_FILES = 500
+PRIVATE_DIR_MODE = 0o700  # a store holds the ledger, the access log and the consensus WAL:
+PRIVATE_FILE_MODE = 0o600  # readable by the node's own user only
+
+
+def make_private(path: str) -> None:
+    """Restrict a store's folder to 0700 and the files in it to 0600 (LevelDB makes them with
+    the process umask; `node run` sets 077 so the files it makes later are private too)."""
+    os.chmod(path, PRIVATE_DIR_MODE)
+    for entry in os.scandir(path):
+        if entry.is_file(follow_symlinks=False):
+            os.chmod(entry.path, PRIVATE_FILE_MODE)
+
+
 class LevelDB:
-    """LevelDB on disk. A synced write returns only once the batch is on disk."""
+    """LevelDB on disk. A synced write returns only once the batch is on disk. Its folder is
+    0700 and its files 0600 (`make_private`)."""
 
     def __init__(self, path: str) -> None:
         import plyvel
 
-        # a bloom filter per table: most reads of the tx index ask for an id that is not there
-        # (admission's duplicate check, the executor's), and the filter answers without a
-        # disk block read
-        self._db = plyvel.DB(path, create_if_missing=True, bloom_filter_bits=10)
+        os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+        old_umask = os.umask(0o077)  # the files LevelDB creates on open
+        try:
+            # a bloom filter per table: most reads of the tx index ask for an id that is not
+            # there (admission's duplicate check, the executor's), and the filter answers
+            # without a disk block read
+            self._db = plyvel.DB(path, create_if_missing=True, bloom_filter_bits=10,
+                                 max_open_files=LEVELDB_MAX_OPEN_FILES)
+        finally:
+            os.umask(old_umask)
+        make_private(path)
 
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Chaos under load: a real 4-node cluster, kill -9 and restart, then check nothing was lost.
+
+    python scripts/chaos.py --duration 600 --interval 10
+
+How it works. `node.cluster` starts four node processes (n = 4, f = 1) in a fresh folder.
+Load threads submit `cash.mint` transactions (the bank's key) with `?wait=commit` to random
+live nodes; every transaction answered with a committed receipt is *acknowledged* and
+remembered. `--interval` seconds after the previous recovery a fault is injected with
+SIGKILL: one random node, or the current primary, or (briefly, a second) two nodes at once,
+never more than f = 1 for longer than that second; then `cluster up` restarts whatever is
+dead, and the time until every node answers /readyz again and has caught up is the recovery
+time. At the end the load stops and the script checks, on every node:
+  - every acknowledged transaction is in that node's blocks with its receipt, at the height
+    and in the block its acknowledgement named (and GET /v1/tx answers for a sample);
+  - all nodes reach the same height with the same last block hash and app hash (the app hash
+    chains every block's writes, so equal app hashes mean equal state histories), and the
+    blocks agree hash for hash at every height;
+  - `stoledger node check` (after `cluster down`) replays each store and finds nothing.
+It prints `N passed, M failed` and its figures (kills, view changes, transactions committed,
+max recovery time), and exits 1 if anything failed. Every process it started is stopped by
+pid, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from genesis.builder import load_keyfile
+from node import cluster as clustermod
+from node import tx as txmod
+from node.rpc.auth import sign_request
+
+LOAD_THREADS = 4
+WAIT_MS = 15_000  # a submission's wait for its commit receipt
+HTTP_TIMEOUT_S = 20.0
+BOTH_DOWN_S = 1.0  # how long two nodes (more than f) may be down together
+SETTLE_TIMEOUT_S = 120.0  # after the load stops, for every node to reach the same height
+RECOVERY_TIMEOUT_S = 90.0
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
+         timeout_s: float = 5.0) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=data, headers=headers or {},
+                                     method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"null")
+        except ValueError:
+            return error.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+class Chaos:
+    def __init__(self, directory: Path, duration_s: float, interval_s: float, seed: int) -> None:
+        self.dir = directory
+        self.duration_s = duration_s
+        self.interval_s = interval_s
+        self.random = random.Random(seed)
+        self.acknowledged: dict[str, tuple[int, str]] = {}  # tx id -> (height, block hash)
+        self.lock = threading.Lock()
+        self.stop_load = threading.Event()
+        self.submitted = 0
+        self.load_errors = 0
+        self.kills = 0
+        self.primary_kills = 0
+        self.double_kills = 0
+        self.recoveries: list[float] = []
+        self.passed = 0
+        self.failed = 0
+        self.failures: list[str] = []
+
+    # -- the cluster ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        clustermod.up(self.dir, n=4, progress=lambda line: log(f"cluster: {line}"))
+        self.info = clustermod.read_cluster(self.dir)
+        self.chain_id = self.info["chain_id"]
+        self.bank = load_keyfile(str(self.dir / "keys" / "bank.json"))
+        self.regulator = load_keyfile(str(self.dir / "keys" / "fss.json"))
+        self.names = [entry["name"] for entry in self.info["nodes"]]
+        self.urls = {entry["name"]: entry["rpc"] for entry in self.info["nodes"]}
+
+    def pid(self, name: str) -> int | None:
+        cluster = clustermod.read_cluster(self.dir)
+        entry = next(e for e in cluster["nodes"] if e["name"] == name)
+        pid = entry.get("pid")
+        return pid if clustermod.is_alive(pid, self.dir, name) else None
+
+    def kill(self, name: str) -> None:
+        pid = self.pid(name)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while clustermod.is_alive(pid, self.dir, name) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.kills += 1
+        log(f"killed {name} (pid {pid})")
+
+    def restart(self) -> float:
+        """Start the dead nodes; seconds until every node is ready and caught up."""
+        started = time.monotonic()
+        clustermod.up(self.dir, progress=lambda line: None, timeout_s=RECOVERY_TIMEOUT_S)
+        deadline = started + RECOVERY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            heights = [self.status(name).get("height") for name in self.names]
+            if None not in heights and max(heights) - min(heights) <= 2:
+                break
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+    def status(self, name: str) -> dict[str, Any]:
+        code, body = http(self.urls[name] + "/v1/status", timeout_s=2.0)
+        return body if code == 200 and isinstance(body, dict) else {}
+
+    def primary(self) -> str | None:
+        for name in self.random.sample(self.names, len(self.names)):
+            primary = self.status(name).get("primary")
+            if primary:
+                return str(primary)
+        return None
+
+    # -- load -------------------------------------------------------------------------------
+
+    def load(self, worker: int) -> None:
+        rng = random.Random(worker)
+        nonce = worker << 48
+        while not self.stop_load.is_set():
+            nonce += 1
+            tx = txmod.build(self.bank, self.chain_id, "cash", "mint",
+                             {"to": self.bank.account, "amount": 1}, nonce,
+                             int(time.time() * 1000) + 120_000)
+            body = json.dumps({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}).encode()
+            url = self.urls[rng.choice(self.names)]
+            code, receipt = http(f"{url}/v1/tx?wait=commit&timeout_ms={WAIT_MS}", body,
+                                 {"Content-Type": "application/json"}, HTTP_TIMEOUT_S)
+            with self.lock:
+                self.submitted += 1
+                if code == 200 and isinstance(receipt, dict) and \
+                        receipt.get("status") == "committed":
+                    self.acknowledged[tx.tx_id_hex] = (receipt["height"], receipt["block_hash"])
+                elif code not in (202,):
+                    self.load_errors += 1
+            if code == 0:
+                time.sleep(0.2)  # the node is down: try another
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def inject(self) -> None:
+        choice = self.random.random()
+        if choice < 0.2:
+            first, second = self.random.sample(self.names, 2)
+            log(f"two at once: {first} and {second} for {BOTH_DOWN_S:.0f} s")
+            self.kill(first)
+            self.kill(second)
+            self.double_kills += 1
+            time.sleep(BOTH_DOWN_S)
+        elif choice < 0.5:
+            victim = self.primary() or self.random.choice(self.names)
+            log(f"the primary: {victim}")
+            self.kill(victim)
+            self.primary_kills += 1
+        else:
+            self.kill(self.random.choice(self.names))
+        recovery = self.restart()
+        self.recoveries.append(recovery)
+        log(f"recovered in {recovery:.1f} s; {len(self.acknowledged)} acknowledged so far")
+
+    def run(self) -> None:
+        workers = [threading.Thread(target=self.load, args=(i,), daemon=True)
+                   for i in range(LOAD_THREADS)]
+        for worker in workers:
+            worker.start()
+        end = time.monotonic() + self.duration_s
+        while True:
+            next_fault = time.monotonic() + self.interval_s
+            if next_fault > end:
+                break
+            time.sleep(max(0.0, next_fault - time.monotonic()))
+            self.inject()
+        time.sleep(max(0.0, end - time.monotonic()))
+        self.stop_load.set()
+        for worker in workers:
+            worker.join(HTTP_TIMEOUT_S + 5)
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def check(self, ok: bool, what: str) -> None:
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.failures.append(what)
+            log(f"FAILED: {what}")
+
+    def settle(self) -> dict[str, dict[str, Any]]:
+        self.restart()  # a node killed by the last fault is back
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        statuses: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            statuses = {name: self.status(name) for name in self.names}
+            tips = {(s.get("height"), s.get("app_hash")) for s in statuses.values()}
+            if len(tips) == 1 and (None, None) not in tips:
+                time.sleep(1.0)  # no block in flight: the same tip twice in a row
+                again = {name: self.status(name) for name in self.names}
+                if {(s.get("height"), s.get("app_hash")) for s in again.values()} == tips:
+                    return again
+            time.sleep(0.2)
+        return statuses
+
+    def signed_get(self, name: str, path: str) -> tuple[int, Any]:
+        auth = sign_request(self.regulator, self.chain_id, "GET", path, int(time.time() * 1000))
+        return http(self.urls[name] + path, headers={"Authorization": auth}, timeout_s=30.0)
+
+    def verify(self) -> None:
+        statuses = self.settle()
+        heights = {name: s.get("height") for name, s in statuses.items()}
+        self.check(len(set(heights.values())) == 1, f"every node at the same height: {heights}")
+        for field in ("last_block_hash", "app_hash"):
+            values = {s.get(field) for s in statuses.values()}
+            self.check(len(values) == 1 and None not in values,
+                       f"every node has the same {field}")
+        top = max(h for h in heights.values() if h is not None) if heights else 0
+        hashes: dict[str, list[str]] = {}
+        receipts: dict[str, dict[str, tuple[int, str]]] = {}  # by node: tx id -> where
+        for name in self.names:
+            chain: list[str] = []
+            found: dict[str, tuple[int, str]] = {}
+            for start in range(1, top + 1, 100):
+                code, value = self.signed_get(name, f"/v1/blocks?from={start}&to="
+                                              f"{min(top, start + 99)}")
+                if code != 200:
+                    break
+                for block in value["blocks"]:
+                    chain.append(block["block_hash"])
+                    for receipt in block["receipts"]:
+                        found[receipt["tx_id"]] = (receipt["height"], receipt["block_hash"])
+            hashes[name], receipts[name] = chain, found
+        self.check(len({tuple(chain) for chain in hashes.values()}) == 1
+                   and all(len(chain) == top for chain in hashes.values()),
+                   f"every node has the same {top} block hashes")
+        for name in self.names:
+            missing = [tx_id for tx_id, where in self.acknowledged.items()
+                       if receipts[name].get(tx_id) != where]
+            self.check(not missing, f"{name} has all {len(self.acknowledged)} acknowledged "
+                       f"transactions in its blocks ({len(missing)} missing, e.g. "
+                       f"{missing[:3]})")
+            sample = self.random.sample(sorted(self.acknowledged),
+                                        min(50, len(self.acknowledged)))
+            answered = [http(f"{self.urls[name]}/v1/tx/{tx_id}", timeout_s=10.0)
+                        for tx_id in sample]
+            self.check(all(code == 200 and receipt.get("status") == "committed"
+                           for code, receipt in answered),
+                       f"{name} answers GET /v1/tx for a sample of 50 acknowledged")
+        self.views = {name: s.get("view") for name, s in statuses.items()}
+        clustermod.down(self.dir, progress=lambda line: None)
+        for name in self.names:
+            config = clustermod.config_path(self.dir, name)
+            result = subprocess.run([sys.executable, "-m", "node.cli", "node", "check",
+                                     "--config", str(config)], capture_output=True, text=True,
+                                    timeout=600)
+            self.check(result.returncode == 0,
+                       f"`node check` of {name}: {result.stdout.strip()[-300:]}")
+
+    def report(self) -> None:
+        views = [v for v in getattr(self, "views", {}).values() if isinstance(v, int)]
+        figures = {
+            "duration_s": self.duration_s, "interval_s": self.interval_s, "kills": self.kills,
+            "primary_kills": self.primary_kills, "double_kills": self.double_kills,
+            "view_changes": max(views) if views else None,
+            "txs_submitted": self.submitted, "txs_committed": len(self.acknowledged),
+            "load_errors": self.load_errors,
+            "max_recovery_s": round(max(self.recoveries), 1) if self.recoveries else None,
+            "mean_recovery_s": round(sum(self.recoveries) / len(self.recoveries), 1)
+            if self.recoveries else None,
+        }
+        print(json.dumps(figures))
+        for failure in self.failures:
+            print(f"FAILED: {failure}")
+        print(f"{self.passed} passed, {self.failed} failed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="seconds of load and faults (default 60)")
+    parser.add_argument("--interval", type=float, default=10.0,
+                        help="seconds between faults (default 10)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the fault choices")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="cluster folder (default: a fresh temporary one, removed after)")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    log(f"seed {seed}")
+    keep = args.dir is not None
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="stoledger-chaos-")) / "net"
+    chaos = Chaos(directory, args.duration, args.interval, seed)
+    try:
+        chaos.start()
+        chaos.run()
+        chaos.verify()
+    except (Exception, SystemExit) as error:  # a harness crash is a failure, with figures
+        chaos.check(False, f"chaos run stopped: {error!r}")
+    finally:
+        chaos.stop_load.set()
+        if (directory / "cluster.json").exists():
+            clustermod.down(directory, progress=lambda line: None)
+        if not keep:
+            shutil.rmtree(directory.parent, ignore_errors=True)
+    chaos.report()
+    return 1 if chaos.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

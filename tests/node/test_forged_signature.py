@@ -1,0 +1,63 @@
+"""Finding 1 of issue 13: execution depends only on the block's bytes.
+
+A malicious primary puts a valid body with a forged signature in a block. A node that admitted
+the genuine transaction earlier (its verified cache is warm) and a node that never saw it (an
+observer, a restarted node) must both drop it, and end with the same app hash."""
+
+from chaincode.runtime import Registry
+from consensus import codec
+from consensus.block import CommitCertificate, make_block
+from consensus.crypto import Signer
+from node import tx as txmod
+from node.executor import Executor, VerifiedCache
+from node.mempool import Mempool
+from node.storage import MemoryKV
+from tests.node.test_executor import CHAIN, Counter, _tx
+
+
+def _executor() -> Executor:
+    executor = Executor(MemoryKV(), Registry([Counter()]), CHAIN, VerifiedCache())
+    executor.init_genesis(b"g" * 32, 1000, {"counter/total": codec.pack(0)})
+    return executor
+
+
+def test_a_forged_signature_on_a_known_body_is_dropped_by_warm_and_cold_nodes_alike():
+    signer = Signer.generate()
+    genuine = _tx(signer, nonce=1, expires=100_000)
+    forged = txmod.decode_body(genuine.body_bytes, b"\x07" * 64)
+    warm, cold = _executor(), _executor()
+    pool = Mempool(CHAIN, warm.registry, warm.verified, warm.is_committed)
+    pool.admit(genuine, 1500)  # the warm node saw the genuine transaction at admission
+    block = make_block(CHAIN, 1, warm.last_block_hash, 2000, 0, "ksd",
+                       [(forged.body_bytes, forged.sig)])
+    cert = CommitCertificate(0, 1, block.hash, ())
+    applied = [executor.apply(block, cert) for executor in (warm, cold)]
+    assert [a.dropped for a in applied] == [1, 1]
+    assert warm.app_hash == cold.app_hash
+    assert not warm.is_committed(genuine.tx_id)
+    assert warm.query("x", "counter", "total", {}) == 0
+
+
+def test_the_cache_answers_only_for_the_signature_it_checked():
+    signer = Signer.generate()
+    genuine = _tx(signer, nonce=2)
+    forged = txmod.decode_body(genuine.body_bytes, b"\x09" * 64)
+    cache = VerifiedCache()
+    cache.remember(genuine)
+    assert cache.check(genuine) and not cache.check(forged)
+    assert cache.decoded(genuine.body_bytes, genuine.sig) is genuine
+    assert cache.decoded(forged.body_bytes, forged.sig) is None
+
+
+def test_the_replica_admission_check_refuses_forged_expired_and_foreign_transactions():
+    signer = Signer.generate()
+    executor = _executor()
+    genuine = _tx(signer, nonce=3, expires=5000)
+    forged = txmod.decode_body(genuine.body_bytes, b"\x05" * 64)
+    foreign = _tx(signer, nonce=4, expires=5000, chain="other")
+    check = executor.admits_block_tx
+    assert check(genuine.body_bytes, genuine.sig, 4000)
+    assert not check(forged.body_bytes, forged.sig, 4000)
+    assert not check(genuine.body_bytes, genuine.sig, 5001)  # expired at the block's time
+    assert not check(foreign.body_bytes, foreign.sig, 4000)
+    assert not check(b"\x90", genuine.sig, 4000)  # does not decode

@@ -1,0 +1,211 @@
+"""Issue 13, findings 6 and 8: the RPC of a real in-process node (one operator, no p2p started)
+against refused `?wait=commit` submissions, nested bodies, loose Authorization headers,
+unregistered readers, out-of-range audit cursors, and store permissions."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from consensus import codec
+from consensus.crypto import HTTP_DOMAIN, Signer
+from genesis.builder import init_network, load_config, load_keyfile
+from node import app as appmod
+from node import tx as txmod
+from node.app import Node
+from node.rpc.auth import request_bytes, sign_request
+from node.rpc.server import make_app
+from node.storage import LevelDB
+
+
+@pytest.fixture
+async def net(tmp_path: Path):
+    directory = tmp_path / "net"
+    init_network(directory, n=1)
+    node = Node(load_config(directory / "nodes" / "ksd" / "config.toml"))
+    client = TestClient(TestServer(make_app(node)))
+    await client.start_server()
+    keys = {org: load_keyfile(str(directory / "keys" / f"{org}.json"))
+            for org in ("fss", "bank", "broker-a")}
+    try:
+        yield node, client, keys, directory
+    finally:
+        await client.close()
+        node.store.close()
+
+
+def _signed(node: Node, signer: Signer, method: str, path: str, body: bytes = b"") -> dict:
+    return {"Authorization": sign_request(signer, node.genesis.chain_id, method, path,
+                                          int(time.time() * 1000), body)}
+
+
+def _envelope(tx: txmod.Transaction) -> bytes:
+    return json.dumps({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}).encode()
+
+
+# ---- finding 6: ?wait=commit ------------------------------------------------------------------
+
+async def test_refused_wait_for_commit_leaves_no_waiter(net):
+    node, client, keys, _ = net
+    now = int(time.time() * 1000)
+    for nonce in range(50):
+        tx = txmod.build(keys["bank"], "another-chain", "cash", "mint",
+                         {"to": keys["bank"].account, "amount": 1}, nonce, now + 60_000)
+        response = await client.post("/v1/tx?wait=commit&timeout_ms=5000", data=_envelope(tx))
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "wrong_chain"
+    assert node.waiters == {} and node.waiting == 0
+
+
+async def test_a_timed_out_wait_leaves_no_waiter(net):
+    node, client, keys, _ = net
+    tx = txmod.build(keys["bank"], node.genesis.chain_id, "cash", "mint",
+                     {"to": keys["bank"].account, "amount": 1}, 1,
+                     int(time.time() * 1000) + 60_000)
+    response = await client.post("/v1/tx?wait=commit&timeout_ms=0", data=_envelope(tx))
+    assert response.status in (200, 202)
+    assert node.waiters == {} and node.waiting == 0
+
+
+async def test_waiters_are_bounded(net, monkeypatch):
+    node, _, _, _ = net
+    monkeypatch.setattr(appmod, "MAX_WAITERS", 2)
+    first, second = node.wait_for(b"a" * 32), node.wait_for(b"a" * 32)
+    assert first is not None and second is not None
+    assert node.wait_for(b"b" * 32) is None
+    node.stop_waiting(b"a" * 32, first)
+    node.stop_waiting(b"a" * 32, second)
+    assert node.waiters == {} and node.waiting == 0
+
+
+# ---- finding 8: nested bodies ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/v1/tx", "/v1/txs", "/v1/query"])
+async def test_deeply_nested_json_is_a_400(net, path):
+    node, client, keys, _ = net
+    body = b"[" * 100_000 + b"]" * 100_000
+    headers = _signed(node, keys["fss"], "POST", path, body) if path == "/v1/query" else {}
+    response = await client.post(path, data=body, headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "bad_encoding"
+
+
+async def test_deeply_nested_query_args_are_a_400(net):
+    node, client, keys, _ = net
+    body = (b'{"contract":"token","method":"info","args":' + b'{"a":' * 990 + b'{}'
+            + b'}' * 990 + b"}")
+    response = await client.post("/v1/query", data=body,
+                                 headers=_signed(node, keys["fss"], "POST", "/v1/query", body))
+    assert response.status == 400, await response.text()
+
+
+# ---- finding 8: the Authorization header -------------------------------------------------------
+
+def _header(account: str, ts: str, sig: str) -> str:
+    return f"Stoledger {account}:{ts}:{sig}"
+
+
+async def test_the_authorization_parser_is_strict(net):
+    node, client, keys, _ = net
+    fss = keys["fss"]
+    path = "/v1/audit/access-log"
+    now = int(time.time() * 1000)
+
+    def sig_for(ts: int) -> str:
+        return fss.sign(HTTP_DOMAIN, request_bytes(node.genesis.chain_id, "GET", path, ts,
+                                                   b"")).hex()
+
+    good = _header(fss.account, str(now), sig_for(now))
+    response = await client.get(path, headers={"Authorization": good})
+    assert response.status == 200, await response.text()
+    arabic = str(now).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    spaced = fss.account[:10] + " " + fss.account[11:]
+    loose = [
+        _header(fss.account, "+" + str(now), sig_for(now)),
+        _header(fss.account, str(now)[:3] + "_" + str(now)[3:], sig_for(now)),
+        _header(fss.account, " " + str(now), sig_for(now)),
+        _header(fss.account, str(now) + " ", sig_for(now)),
+        _header(fss.account, arabic, sig_for(now)),
+        _header(spaced, str(now), sig_for(now)),
+        _header(fss.account.upper(), str(now), sig_for(now)),
+        _header(fss.account, str(now), sig_for(now).upper()),
+        "Stoledger  " + good[len("Stoledger "):],
+    ]
+    for header in loose:
+        response = await client.get(path, headers={"Authorization": header})
+        assert response.status == 401, header
+
+
+# ---- finding 8: the access log -----------------------------------------------------------------
+
+async def test_only_registered_callers_reads_are_written_to_the_access_log(net):
+    node, client, keys, _ = net
+    before = node.access.seq
+    stranger = Signer.generate()
+    for _ in range(20):
+        response = await client.get("/v1/blocks/latest",
+                                    headers=_signed(node, stranger, "GET", "/v1/blocks/latest"))
+        assert response.status == 403
+    assert node.access.seq == before and node.access.unregistered == 20
+    response = await client.get("/v1/audit/access-log",
+                                headers=_signed(node, keys["fss"], "GET", "/v1/audit/access-log"))
+    assert response.status == 200
+    assert node.access.seq == before + 1
+    metrics = await (await client.get("/metrics")).text()
+    assert "stoledger_unregistered_reads_total 20" in metrics
+
+
+# ---- finding 8: audit cursors ------------------------------------------------------------------
+
+def _cursor(route: str, height: int, position: list) -> str:
+    return base64.urlsafe_b64encode(codec.pack([route, height, position])).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(("route", "position"), [
+    ("history", ["acct:{acct}", 0, 2**32]),
+    ("history", ["acct:{acct}", 0, -1]),
+    ("history", ["acct:{acct}", 2**64 - 1, 0]),
+    ("rejected", ["*", 0, 2**40]),
+    ("rejected", ["*", -5, 0]),
+    ("access-log", [-1]),
+    ("access-log", [2**64 - 1]),
+])
+async def test_out_of_range_audit_cursors_are_a_400(net, route, position):
+    node, client, keys, _ = net
+    acct = keys["broker-a"].account
+    position = [item.format(acct=acct) if isinstance(item, str) else item for item in position]
+    query = f"account={acct}&" if route == "history" else ""
+    path = f"/v1/audit/{route}?{query}cursor={_cursor(route, 0, position)}"
+    response = await client.get(path, headers=_signed(node, keys["fss"], "GET", path))
+    assert response.status == 400, await response.text()
+    assert (await response.json())["error"]["code"] == "bad_request"
+
+
+# ---- finding 8: permissions --------------------------------------------------------------------
+
+def test_leveldb_folder_and_files_are_private(tmp_path):
+    old = os.umask(0o022)
+    try:
+        store = LevelDB(str(tmp_path / "db"))
+    finally:
+        os.umask(old)
+    try:
+        assert stat.S_IMODE(os.stat(tmp_path / "db").st_mode) == 0o700
+        files = [entry for entry in os.scandir(tmp_path / "db") if entry.is_file()]
+        assert files
+        for entry in files:
+            assert stat.S_IMODE(os.stat(entry.path).st_mode) == 0o600, entry.name
+    finally:
+        store.close()
+
+
+def test_a_node_data_dir_is_private(net):
+    node, _, _, _ = net
+    assert stat.S_IMODE(os.stat(node.config.data_dir).st_mode) == 0o700
