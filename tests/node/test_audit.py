@@ -325,6 +325,7 @@ def _rewrite_state(ledger: Ledger, key: str, change: dict[str, Any]) -> None:
     batch = Batch()
     batch.put(s.state_key(key), codec.pack(value))
     ledger.store.write(batch, sync=False)
+    ledger.executor.state.cache.clear()  # as after a restart: the disk is what it says
 
 
 @pytest.mark.parametrize("corrupt, failing", [

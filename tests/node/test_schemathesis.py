@@ -43,8 +43,9 @@ class ClosingHub(EventHub):
     """Ends every stream right after its replay (nothing commits here), so a fuzzed
     `/v1/events` call answers instead of waiting for blocks."""
 
-    def subscribe(self, account: str, role: str | None) -> Subscriber:
-        sub = super().subscribe(account, role)
+    def subscribe(self, account: str, role: str | None, blocks_only: bool = False
+                  ) -> Subscriber:
+        sub = super().subscribe(account, role, blocks_only)
         self._cut(sub, "shutdown", "the fuzzed node ends every stream at once")
         return sub
 
