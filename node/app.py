@@ -124,7 +124,7 @@ class Node:
             ca_cert_path=config.ca_cert, tls_cert_path=config.tls_cert,
             tls_key_path=config.tls_key, on_frame=self._on_frame)
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
-        self.events = EventHub()
+        self.events = EventHub(broker_of=self._broker_of)
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
         self._gossip_bytes = 0
@@ -334,6 +334,11 @@ class Node:
             admitted.append(self._pending_tx(tx))
         if admitted and self.replica is not None:
             self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
+
+    def _broker_of(self, account: str) -> str | None:
+        """The broker that registered `account` (the event hub shows it its clients' orders)."""
+        record = self.executor.identity(account)
+        return None if record is None else record.get("broker")
 
     def wait_for(self, tx_id: bytes) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -32,8 +32,8 @@ def place(led: Ledger, broker: str, who: str, side: str, price: int, qty: int, m
                   side=side, price=price, qty=qty, media=media, origin=ORIGIN[who])
 
 
-def build_market_story() -> tuple[Ledger, dict[str, int]]:
-    led = Ledger()
+def build_market_story(led: Ledger | None = None) -> tuple[Ledger, dict[str, int]]:
+    led = led or Ledger()
     heights: dict[str, int] = {}
     a, b, c = led.account("alice"), led.account("bob"), led.account("carol")
     led.commit(register(led, "alice", investor()), register(led, "bob", investor()),
