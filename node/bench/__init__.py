@@ -63,7 +63,7 @@ from node.bench.setup import Bench, BlockWatcher
 
 
 def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
-              nonce_base: int, progress: Callable[[str], None]) -> Point:
+              nonce_base: int, progress: Callable[[str], None], workload: Any = None) -> Point:
     duration = options.duration_s
     if rate > 0:
         count = math.ceil(rate * duration)
@@ -71,8 +71,12 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
     else:
         count = math.ceil(options.max_rate * duration) + options.window
         batch = 500
-    progress(f"pre-signing {count} transfers")
-    signed = presign(bench.chain_id, bench.seeds, count, nonce_base)
+    progress(f"pre-signing {count} {workload.name if workload else 'transfers'}")
+    if workload is not None:  # --workload market: node/bench/market.py
+        signed = workload.presign(bench, count, nonce_base)
+        workload.before(bench)
+    else:
+        signed = presign(bench.chain_id, bench.seeds, count, nonce_base)
     batches = cut_batches(signed, batch)
     work = Path(tempfile.mkdtemp(prefix="stoledger-bench-"))
     context = multiprocessing.get_context("spawn")
@@ -136,7 +140,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
     cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
     span = ended - started
     per_tx = {name: round(value / max(committed_in_window, 1), 6) for name, value in cpu.items()}
-    return Point(
+    point = Point(
         nodes=len(bench.urls), offered_tps=round(submitted / duration, 1),
         committed_tps=round(committed_in_window / duration, 1),
         latency_ms=latency_summary(latencies),
@@ -150,6 +154,10 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         cpu_util_load=round((load_after - load_before) / span, 2),
         machine_util=round((busy_after[0] - busy_before[0])
                            / max(busy_after[1] - busy_before[1], 1), 2))
+    if workload is not None:
+        return workload.finish(bench, point, start_height + 1, stop_height,
+                               {height for height, _ in in_window})
+    return point
 
 
 def _admissions(records: list[list[Any]], signed: list[tuple[bytes, bytes]]
@@ -239,11 +247,19 @@ def run(options: Options, emit: Callable[[Point], None],
                 progress(f"starting a {nodes}-node cluster in {directory}")
                 clustermod.up(directory, n=nodes, progress=lambda line: None)
             bench = Bench(directory, progress)
-            bench.prepare(options.accounts)
+            workload = None
+            if options.workload == "market":
+                from node.bench.market import MarketWorkload
+
+                workload = MarketWorkload()
+                workload.prepare(bench, options.accounts)
+            else:
+                bench.prepare(options.accounts)
             for rate in options.rates:
                 progress(f"point: {len(bench.urls)} nodes, rate "
                          f"{rate or 'max'}, {options.duration_s:g} s")
-                point = run_point(bench, rate, options, verify_us, nonce_base, progress)
+                point = run_point(bench, rate, options, verify_us, nonce_base, progress,
+                                  workload)
                 nonce_base += 10**7
                 points.append(point)
                 emit(point)
@@ -266,7 +282,10 @@ def format_point(point: Point) -> str:
             f"{lat['p95']:.0f} ms  p99 {lat['p99']:.0f} ms  cpu/tx/node "
             f"{point.cpu_s_per_tx * 1e6:,.0f} us  block {point.block_txs_avg:.0f} txs  "
             f"verify {point.verify_us} us  lost {point.lost}  duplicated {point.duplicated}  "
-            f"failed {point.failed}  rejected {sum(point.rejected.values())}")
+            f"failed {point.failed}  rejected {sum(point.rejected.values())}"
+            + (f"  trades {point.trades_tps:,.0f}/s ({point.trades} in all)"  # market workload
+               if hasattr(point, "trades_tps") else "")
+            + "".join(f"\n  PROBLEM: {problem}" for problem in getattr(point, "problems", [])))
 
 
 def parse_ints(text: str) -> list[int]:
@@ -281,7 +300,8 @@ def main(args: Any) -> int:
     options = Options(nodes=parse_ints(args.nodes), rates=parse_ints(args.rate),
                       duration_s=args.duration, accounts=args.accounts,
                       interval_ms=args.interval_ms, window=args.window, max_rate=args.max_rate,
-                      drain_s=args.drain, directory=args.dir, keep=args.keep)
+                      drain_s=args.drain, directory=args.dir, keep=args.keep,
+                      workload=getattr(args, "workload", "transfer"))
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -303,4 +323,5 @@ def main(args: Any) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return 1 if any(p.lost or p.duplicated for p in points) else 0
+    return 1 if any(p.lost or p.duplicated or getattr(p, "problems", None)
+                    for p in points) else 0

@@ -31,6 +31,7 @@ class Options:
     drain_s: float = 30.0
     directory: str | None = None  # a running cluster; else a temporary one per node count
     keep: bool = False
+    workload: str = "transfer"  # or "market" (node/bench/market.py)
 
 
 @dataclass
