@@ -5,7 +5,12 @@ trades) on every node, which all end with the same app hash."""
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
+import threading
+import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -14,6 +19,7 @@ from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from node.cli import main
 from node.client import market_origin
+from node.rpc.auth import sign_request
 from tests.e2e.conftest import Cluster, start_cluster, wait_until
 
 pytestmark = pytest.mark.slow
@@ -76,6 +82,37 @@ def setup_market(net: Cluster) -> Market:
     return m
 
 
+class EventReader(threading.Thread):
+    """Reads `GET /v1/events` of one node as `signer`; keeps the contract events."""
+
+    def __init__(self, url: str, chain_id: str, signer: Any) -> None:
+        super().__init__(daemon=True)
+        parsed = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        auth = sign_request(signer, chain_id, "GET", "/v1/events", int(time.time() * 1000))
+        self.conn.request("GET", "/v1/events", headers={"Authorization": auth})
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+        self.events: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        kind = ""
+        try:
+            while line := self.response.readline():
+                if line.startswith(b"event: "):
+                    kind = line[7:].strip().decode()
+                elif line.startswith(b"data: ") and kind == "contract":
+                    self.events.append(json.loads(line[6:]))
+        except (OSError, ValueError):
+            return
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in list(self.events) if e["name"] == name]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def run_cli(*argv: str) -> None:
     try:
         main(list(argv))
@@ -87,6 +124,12 @@ def test_orders_from_two_brokers_settle_and_reconcile(tmp_path, capsys):
     net = start_cluster(tmp_path / "net", 4)
     try:
         m = setup_market(net)
+        readers = {who: EventReader(net.url(node), net.chain_id, signer) for who, node, signer
+                   in (("a_seller", "bank", m.investors["a_seller"]),
+                       ("broker-b", "broker-a", net.keys["broker-b"]),
+                       ("fss", "ksd", net.keys["fss"]))}
+        for reader in readers.values():
+            reader.start()
         m.place("a_seller", "sell", 1_000, 1_000)  # 1 rests
         m.place("b_seller", "sell", 1_010, 1_500)  # 2 rests
         cross = m.place("b_buyer", "buy", 1_010, 1_200)["result"]  # 3: 1000 @ 1000, 200 @ 1010
@@ -105,6 +148,24 @@ def test_orders_from_two_brokers_settle_and_reconcile(tmp_path, capsys):
                 SYMBOL)
         ladder = [line.split() for line in capsys.readouterr().out.splitlines()]
         assert ["ask", "1,020", "800", "1"] in ladder and ["bid", "1,010", "700", "1"] in ladder
+
+        # events: the investor sees its own orders and every trade without accounts; broker-b
+        # its clients' orders (placed, and cancelled through the CLI); the regulator all
+        wait_until(lambda: len(readers["fss"].named("Trade")) == 3, 30, "3 trades on SSE")
+        wait_until(lambda: readers["broker-b"].named("OrderCancelled"), 30, "a cancellation")
+        seller = readers["a_seller"]
+        wait_until(lambda: len(seller.named("Trade")) == 3, 30, "the seller's 3 trades")
+        assert [e["data"]["order_id"] for e in seller.named("OrderPlaced")] == [1, 5]
+        assert all("buyer" not in e["data"] and "seller" not in e["data"]
+                   for e in seller.named("Trade"))
+        assert all(e["data"]["buyer"] for e in readers["fss"].named("Trade"))
+        for other in ("a_buyer", "b_seller", "b_buyer"):
+            assert m.account(other) not in json.dumps(seller.events), other
+        assert [e["data"]["order_id"] for e in readers["broker-b"].named("OrderPlaced")] == [
+            2, 3, 6]
+        assert [e["data"]["order_id"] for e in readers["broker-b"].named("OrderCancelled")] == [6]
+        for reader in readers.values():
+            reader.close()
 
         # every node reaches the same height, app hash and audit answers
         final = m.client("ksd").status()["height"]
