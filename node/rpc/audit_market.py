@@ -17,7 +17,9 @@ was cancelled, ...). A trade row is the contract's trade with, for each side, th
 `broker`, `media` and `origin` (`buy_media`, `sell_origin`, ...): what surveillance reads.
 
 Access: the regulator and the registrar (the market operator); 403 for everyone else. Paging,
-CSV and cursors as in node.rpc.audit: a cursor pins the height of its first page.
+CSV and cursors as in node.rpc.audit: a cursor pins the height of its first page. A page reads
+at most MAX_SCANNED records: with both `symbol` and `account`, the account's records of other
+tokens are read and skipped, and a page may then come back short with a `next_cursor`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from node.rpc.common import NODE_KEY, fail
 from node.tx import to_json
 
 MARKET_READERS = frozenset({"regulator", "registrar"})
+MAX_SCANNED = 10_000  # records read for one page when `symbol` and `account` are combined
 
 ORDER_COLUMNS = ["order_id", "symbol", "account", "broker", "side", "price", "qty", "filled",
                  "remaining", "value", "fills", "tif", "media", "origin", "status", "code",
@@ -145,13 +148,13 @@ async def _list(request: web.Request, kind: _Kind) -> web.Response:
         start = position[1]
     rows: list[dict[str, Any]] = []
     following = None
-    for record_id in _ids(state, kind, symbol, account, start):
+    for scanned, record_id in enumerate(_ids(state, kind, symbol, account, start)):
+        if len(rows) == limit or scanned == MAX_SCANNED:  # a page may come back short
+            following = encode_cursor(kind.route, to, [subject, record_id])
+            break
         record = _record(state, kind, record_id)
         if symbol is not None and record["symbol"] != symbol:
             continue  # an account's records, of another token
-        if len(rows) == limit:
-            following = encode_cursor(kind.route, to, [subject, record_id])
-            break
         rows.append(_trade_row(state, record) if kind is TRADES else record)
     return _reply(request, fmt, {
         "as_of": as_of(node, to), "symbol": symbol, "account": account, "from": start_height,

@@ -228,3 +228,21 @@ async def test_a_chain_without_orders_answers_empty_lists():
             assert value[route] == [] and value["as_of"]["height"] == 0
     finally:
         await client.close()
+
+
+async def test_a_page_reads_a_bounded_number_of_records(api, market_story, monkeypatch):
+    import node.rpc.audit_market as audit_market
+
+    ledger, _ = market_story
+    monkeypatch.setattr(audit_market, "MAX_SCANNED", 2)
+    bob = ledger.account("bob")
+    ids: list[int] = []
+    page = await api.ok(f"/v1/audit/orders?account={bob}&symbol={SYMBOL}&limit=100")
+    while True:
+        assert len(page["orders"]) <= 2
+        ids += [row["order_id"] for row in page["orders"]]
+        if page["next_cursor"] is None:
+            break
+        page = await api.ok(f"/v1/audit/orders?account={bob}&symbol={SYMBOL}&limit=100"
+                            f"&cursor={page['next_cursor']}")
+    assert ids == [2, 4, 5]
