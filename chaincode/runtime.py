@@ -26,6 +26,7 @@ answer. The chain id (`ctx.chain_id`) is there for signatures that name the chai
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import inspect
@@ -122,11 +123,22 @@ class MemoryState:
 
 
 class Overlay:
-    """Buffered writes over a reader; itself a reader. `None` marks a deletion."""
+    """Buffered writes over a reader; itself a reader. `None` marks a deletion.
+
+    The keys written with a value are also kept sorted (`_live`), and a range skips the base
+    entries this overlay wrote over, so a range costs the live keys it yields (plus the base
+    entries it passes), not every write of the block so far. Without that, a block of many
+    orders, each of which ranges the book a few times while the block's fills leave a trail
+    of deleted book keys, was quadratic in its size. What a range yields is exactly what the
+    plain merge of (sorted writes, base) yielded, also when the caller writes while it
+    iterates: the writes are taken when iteration begins, and a base entry is hidden only by
+    a key first written before that (`_first`)."""
 
     def __init__(self, base: StateReader) -> None:
         self.base = base
         self.writes: dict[str, bytes | None] = {}
+        self._live: list[str] = []  # the keys of `writes` whose value is not None, sorted
+        self._first: dict[str, int] = {}  # key -> the sequence number of its first write
 
     def get(self, key: str) -> bytes | None:
         if key in self.writes:
@@ -134,26 +146,40 @@ class Overlay:
         return self.base.get(key)
 
     def put(self, key: str, value: bytes) -> None:
-        self.writes[key] = value
+        self._write(key, value)
 
     def delete(self, key: str) -> None:
-        self.writes[key] = None
+        self._write(key, None)
+
+    def _write(self, key: str, value: bytes | None) -> None:
+        was_live = self.writes.get(key) is not None
+        if key not in self._first:
+            self._first[key] = len(self._first)
+        if value is not None and not was_live:
+            bisect.insort(self._live, key)
+        elif value is None and was_live:
+            del self._live[bisect.bisect_left(self._live, key)]
+        self.writes[key] = value
 
     def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
-        own = sorted((k, v) for k, v in self.writes.items()
-                     if k.startswith(prefix) and k >= start)
-        merged = heapq.merge(((k, 0, v) for k, v in own),
-                             ((k, 1, v) for k, v in self.base.range(prefix, start)))
-        last = None
-        for key, _, value in merged:
-            if key == last:
-                continue  # own write shadows the base entry (own sorts first)
-            last = key
-            if value is not None:
-                yield key, value
+        own = []  # taken when iteration begins: later writes do not show
+        taken = len(self._first)
+        for index in range(bisect.bisect_left(self._live, max(prefix, start)),
+                           len(self._live)):
+            key = self._live[index]
+            if not key.startswith(prefix):
+                break
+            value = self.writes[key]
+            assert value is not None, key
+            own.append((key, value))
+        first = self._first
+        base = ((k, v) for k, v in self.base.range(prefix, start)
+                if first.get(k, taken) >= taken)  # not written before iteration began
+        yield from heapq.merge(own, base, key=lambda item: item[0])  # disjoint keys
 
     def merge_into(self, parent: Overlay) -> None:
-        parent.writes.update(self.writes)
+        for key, value in self.writes.items():
+            parent._write(key, value)
 
 
 class StateView:

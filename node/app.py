@@ -149,7 +149,7 @@ class Node:
             tls_key_path=config.tls_key, on_frame=self._on_frame)
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
         self.waiting = 0  # futures in `waiters`, at most MAX_WAITERS
-        self.events = EventHub()
+        self.events = EventHub(broker_of=self._broker_of)
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
         self._gossip_bytes = 0
@@ -400,6 +400,11 @@ class Node:
             admitted.append(self._pending_tx(tx))
         if admitted and self.replica is not None:
             self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
+
+    def _broker_of(self, account: str) -> str | None:
+        """The broker that registered `account` (the event hub shows it its clients' orders)."""
+        record = self.executor.identity(account)
+        return None if record is None else record.get("broker")
 
     def wait_for(self, tx_id: bytes) -> asyncio.Future[None] | None:
         """A future done when `tx_id` commits here, or None when MAX_WAITERS are open. The

@@ -27,13 +27,23 @@ ALL_CODES = "*"
 DIVIDENDS = "div"
 
 
+# Fields whose value is a 64-hex digest, never an account id, although it looks like one: the
+# market's `origin` (sha256 of the client's IP and device, PROTOCOL "market"), a document's
+# `sha256`, transaction ids and block hashes.
+NOT_ACCOUNTS = frozenset({"origin", "buy_origin", "sell_origin", "sha256", "tx_id",
+                          "placed_tx", "block_hash", "hash", "last_block_hash"})
+
+
 def accounts_named(value: Any, into: set[str]) -> None:
+    """Add to `into` every account id in `value` (nested maps and lists), skipping the fields
+    of NOT_ACCOUNTS."""
     if isinstance(value, str):
         if is_account(value):
             into.add(value)
     elif isinstance(value, dict):
-        for item in value.values():
-            accounts_named(item, into)
+        for name, item in value.items():
+            if name not in NOT_ACCOUNTS:
+                accounts_named(item, into)
     elif isinstance(value, list):
         for item in value:
             accounts_named(item, into)

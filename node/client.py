@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -19,6 +20,12 @@ from node import tx as txmod
 from node.rpc.auth import sign_request
 
 DEFAULT_EXPIRY_MS = 10 * 60 * 1000
+
+
+def market_origin(ip: str, device: str) -> str:
+    """An order's `origin` (PROTOCOL "market"): hex sha256 of the client's IP address and
+    device id as the broker saw them, so one client always gives the same value."""
+    return hashlib.sha256(f"{ip}\n{device}".encode()).hexdigest()
 
 
 class ApiError(Exception):

@@ -3,7 +3,10 @@
 A broker registers investors, the issuer creates a real-estate token, the depository (KSD)
 approves the issuance cap, tokens are issued, transfers succeed and some are refused by the
 restriction rules with their codes, the bank funds the issuer with KRW deposit tokens, a
-dividend is declared and paid with withholding, and the regulator (FSS) prints an audit.
+dividend is declared and paid with withholding, brokers trade the token for their clients on
+the market (delivery versus payment against KRW; one order refused by a transfer rule at the
+fill, one self-trade prevented, one pair of orders from a shared origin), and the regulator
+(FSS) prints an audit.
 Every step is a signed transaction over HTTP to real node processes; nothing is simulated.
 """
 
@@ -20,7 +23,7 @@ from consensus.crypto import Signer
 from genesis.builder import load_keyfile
 from genesis.schema import load_genesis
 from node import cluster as clustermod
-from node.client import ApiError, Client
+from node.client import ApiError, Client, market_origin
 from node.proof import verify_proof
 
 SYMBOL = "SEOUL1"
@@ -87,6 +90,7 @@ class Story:
         self.refused: list[list[Any]] = []
         self.turn = 0
         self.dividend_id: Any = None
+        self.placed: dict[int, tuple[str, int]] = {}  # order id -> (side, price)
 
     def client(self, who: str) -> Client:
         signer = self.keys.get(who) or self.investors[who]
@@ -115,6 +119,60 @@ class Story:
 
     def query(self, who: str, contract: str, method: str, args: dict[str, Any]) -> Any:
         return self.client(who).query(contract, method, args)
+
+    # ---- the market act --------------------------------------------------------------------
+
+    def order(self, name: str, side: str, price: int, qty: int, media: str,
+              origin: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The investor's broker places the order; print what happened, fill by fill."""
+        broker = next(b for n, b, _ in INVESTORS if n == name)
+        ip, device = origin or CLIENTS[name]
+        receipt = self.client(broker).submit("market", "place", {
+            "symbol": SYMBOL, "account": self.account(name), "side": side, "price": price,
+            "qty": qty, "media": media, "origin": market_origin(ip, device)})
+        label = f"{broker} for {name}: {side} {won(qty)} @ {won(price)} ({media})"
+        if not receipt.get("ok"):
+            say(f"  REFUSED  {label}: {receipt['error']['code']}")
+            return {}
+        result = receipt["result"]
+        self.placed[result["order_id"]] = (side, price)
+        say(f"  order {result['order_id']:<3} {label} -> {result['status']}, filled "
+            f"{won(result['filled'])}")
+        for event in receipt["events"]:
+            data = event["data"]
+            if event["name"] == "Trade":
+                seller, buyer = self.names[data["seller"]], self.names[data["buyer"]]
+                say(f"      trade {data['trade_id']}: {won(data['qty'])} units {seller} -> "
+                    f"{buyer}  |  {won(data['qty'] * data['price'])} KRW {buyer} -> {seller}"
+                    f"  (at {won(data['price'])}, the resting price)")
+            elif event["name"] == "OrderCancelled":
+                whose = self.names[data["account"]]
+                was_side, was_price = self.placed[data["order_id"]]
+                left = (f"{won(data['cancelled'])} units" if was_side == "sell" else
+                        f"{won(data['cancelled'] * was_price)} KRW")
+                say(f"      order {data['order_id']} ({whose}) cancelled: {data['code']}; "
+                    f"its escrow of {left} released")
+        return dict(result)
+
+    def ladder(self) -> None:
+        book = self.query("broker-a", "market", "book", {"symbol": SYMBOL, "depth": 5})
+        rows = [["ask", won(level["price"]), won(level["qty"]), level["orders"]]
+                for level in reversed(book["asks"])]
+        rows.append(["", "-----", "", ""])
+        rows += [["bid", won(level["price"]), won(level["qty"]), level["orders"]]
+                 for level in book["bids"]]
+        table(rows, ["", "price", "qty", "orders"])
+
+    def positions(self, names: tuple[str, ...]) -> None:
+        say("\n  Positions after trading (units on order and cash escrowed back open orders):")
+        rows = []
+        for name in names:
+            units = self.query("fss", "token", "balance", {"symbol": SYMBOL,
+                                                           "account": self.account(name)})
+            cash = self.query("fss", "cash", "balance", {"account": self.account(name)})
+            rows.append([name, won(units["balance"]), won(units["on_order"]),
+                         won(cash["balance"]), won(cash["escrowed"])])
+        table(rows, ["investor", "units", "on order", "KRW", "KRW escrowed"])
 
 
 def run_demo(directory: str = "demo-net", n: int = 4, keep: bool = False) -> None:
@@ -247,7 +305,9 @@ def story(path: Path) -> Story:
                                             "account": row["account"]})
         say(f"  ok       ksd releases {name}'s held dividend once the court order allows")
 
-    say("\n== 7. What the regulator (fss) sees")
+    trading(s)
+
+    say("\n== 8. What the regulator (fss) sees")
     info = s.query("fss", "token", "info", {"symbol": SYMBOL})
     holders = s.query("fss", "token", "holders", {"symbol": SYMBOL})
     holder_rows = holders["holders"] if isinstance(holders, dict) else holders
@@ -291,3 +351,62 @@ def story(path: Path) -> Story:
     sys.stdout.flush()
     s.dividend_id = dividend_id
     return s
+
+
+# ---- act 7: the market -----------------------------------------------------------------------
+
+# Where each client's orders come from, as its broker saw them (PROTOCOL "market": `origin` is
+# sha256 of the IP address and device id). lee and hanbit's treasury desk share one PC.
+SHARED_PC = ("10.20.30.40", "desk-pc-7")
+CLIENTS = {"lee": ("203.0.113.11", "hts-lee"), "park": ("198.51.100.5", "iphone-park"),
+           "hanbit": ("192.0.2.77", "api-hanbit"), "lionfund": ("192.0.2.200", "branch-sg"),
+           "kim": ("203.0.113.42", "galaxy-kim")}
+
+
+def trading(s: Story) -> None:
+    say("\n== 7. Trading on the market: brokers place orders for their clients (market.place)")
+    say("  Every fill is delivery versus payment in one transaction: units seller -> buyer and "
+        "KRW buyer -> seller, both or neither.")
+    for name, amount in (("lionfund", 20_000_000), ("kim", 40_000_000), ("park", 5_000_000)):
+        s.tx("bank", "cash", "mint", {"to": s.account(name), "amount": amount})
+    say("  bank mints KRW deposit tokens: lionfund 20,000,000, kim 40,000,000, park 5,000,000")
+
+    say("\n  Sellers' brokers post asks; the book (no accounts in it):")
+    s.order("lee", "sell", 5_050, 2_000, "hts")
+    s.order("park", "sell", 5_100, 8_000, "mts")
+    s.order("hanbit", "sell", 5_200, 1_000, "api")
+    s.ladder()
+
+    say("\n  broker-a buys 2,500 for lionfund (Singapore fund) at up to 5,100:")
+    s.order("lionfund", "buy", 5_100, 2_500, "branch")
+
+    say("\n  broker-a buys 6,000 for kim (general investor) at 5,100: 30,600,000 KRW, more "
+        "than the\n  25,000,000 left of kim's yearly limit. place accepts it; the fill is "
+        "refused:")
+    s.order("kim", "buy", 5_100, 6_000, "mts")
+
+    say("\n  broker-b sends a buy for park, whose own ask is the best ask (self-trade "
+        "prevention):")
+    s.order("park", "buy", 5_100, 200, "mts")
+
+    say("\n  lee (broker-a) and hanbit (broker-b) place crossing orders from one PC "
+        "(the same origin):")
+    s.order("hanbit", "sell", 5_150, 300, "hts", origin=SHARED_PC)
+    s.order("lee", "buy", 5_150, 300, "hts", origin=SHARED_PC)
+    s.ladder()
+    s.positions(("lee", "park", "hanbit", "lionfund", "kim"))
+
+    say("\n  The regulator reads every trade with both sides' media and origin "
+        "(/v1/audit/trades):")
+    trades = s.client("fss").get(f"/v1/audit/trades?symbol={SYMBOL}", signed=True)["trades"]
+    table([[t["trade_id"], t["height"], won(t["price"]), won(t["qty"]),
+            s.names[t["seller"]], f"{t['sell_media']} {t['sell_origin'][:8]}",
+            s.names[t["buyer"]], f"{t['buy_media']} {t['buy_origin'][:8]}",
+            "SAME ORIGIN" if t["buy_origin"] == t["sell_origin"] else ""] for t in trades],
+          ["trade", "height", "price", "qty", "seller", "media/origin", "buyer",
+           "media/origin", ""])
+    orders = s.client("fss").get(f"/v1/audit/orders?symbol={SYMBOL}", signed=True)["orders"]
+    cancelled = [f"order {o['order_id']} ({s.names[o['account']]}) {o['code']}"
+                 for o in orders if o["status"] == "cancelled"]
+    say(f"  and every order (/v1/audit/orders): {len(orders)} orders; cancelled: "
+        + "; ".join(cancelled))

@@ -2,10 +2,22 @@
 client resumes without a gap.
 
 After each applied block the node publishes a `block` event and the block's contract events.
-A subscriber sees every `block` event, and the contract events its role allows: the regulator,
-the registrar and operators see all of them, anyone else only the events that name its
-account; a subscriber that asked for `?only=block` (the console) gets block events alone, so
-it costs nothing per transaction.
+A subscriber sees every `block` event, and the contract events its role allows (`visible`):
+- the regulator, the registrar and operators see all of them, as they are;
+- every registered account sees the market-wide events (`Trade`, `MarketHalted`,
+  `MarketResumed`), a `Trade` without `buyer` and `seller` (PROTOCOL "market": everyone
+  registered sees trades without accounts; a party knows its fills by its order ids);
+- an investor sees the events that name its account (`OrderPlaced`, `OrderCancelled` of its
+  own orders, ...); the settlement legs of a trade (the token `Transfer` with a `trade_id`,
+  the `CashTransfer` with a "trade N" memo) show it its own side only, the counterparty as
+  null, so a trade stays anonymous;
+- a broker sees, besides the events that name it, `OrderPlaced` and `OrderCancelled` of its
+  clients' orders (the broker that registered the account, `broker_of`);
+- an unregistered key sees the events that name it, nothing market-wide.
+The 64-hex `origin` of an order is never read as an account (node.audit.NOT_ACCOUNTS). A
+subscriber that asked for `?only=block` (the console) gets block events alone, so it costs
+nothing per transaction.
+
 
 Event ids. The events of block H are numbered H.0 (the `block` event), H.1, H.2, ... (its
 contract events in receipt order, numbered whether or not this subscriber may see them), so an
@@ -25,7 +37,7 @@ stream (`None`). It keeps its place in the subscriber limit until its stream has
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +48,10 @@ MAX_EVENT_SUBSCRIBERS = 256
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
 MAX_REPLAY_BLOCKS = 10_000  # how far back Last-Event-ID may resume (about 10 minutes of blocks)
 SEES_EVERYTHING = frozenset({"regulator", "registrar", "operator"})
+MARKET_WIDE = frozenset({"Trade", "MarketHalted", "MarketResumed"})  # of contract `market`
+TRADE_ACCOUNTS = ("buyer", "seller")
+ORDER_EVENTS = frozenset({"OrderPlaced", "OrderCancelled"})
+BrokerOf = Callable[[str], str | None]
 
 Item = dict[str, Any]  # {"id": "H.i", "event": name, "data": {...}}
 
@@ -73,16 +89,26 @@ def block_items(height: int, block_hash: bytes, receipts: list[Receipt]) -> list
     return items
 
 
-def visible(sub: Subscriber, item: Item) -> bool:
+def shown(sub: Subscriber, item: Item, broker_of: BrokerOf | None = None) -> Item | None:
+    """`item` as `sub` may see it (the rules of the module docstring), or None."""
     if item["event"] != "contract":
-        return True
-    return not sub.blocks_only and may_see(sub, item["data"])
+        return item
+    if sub.blocks_only:
+        return None
+    data = item["data"]
+    event = {"contract": data.get("contract"), "name": data.get("name"),
+             "data": data.get("data")}
+    seen = visible(sub, event, broker_of)
+    if seen is None:
+        return None
+    return item if seen is event else dict(item, data=dict(data, **seen))
 
 
 class EventHub:
-    def __init__(self) -> None:
+    def __init__(self, broker_of: BrokerOf | None = None) -> None:
         self.subscribers: list[Subscriber] = []
         self.overflows = 0
+        self.broker_of = broker_of  # account -> the broker that registered it
 
     def full(self) -> bool:
         return len(self.subscribers) >= MAX_EVENT_SUBSCRIBERS
@@ -109,10 +135,11 @@ class EventHub:
             if sub.cut is not None:
                 continue
             for item in items:
-                if not visible(sub, item):
+                seen = shown(sub, item, self.broker_of)
+                if seen is None:
                     continue
                 try:
-                    sub.queue.put_nowait(item)
+                    sub.queue.put_nowait(seen)
                 except asyncio.QueueFull:
                     self.overflows += 1
                     self._cut(sub, "overflow", f"more than {EVENT_QUEUE} events behind; "
@@ -132,8 +159,8 @@ class EventHub:
         sub.queue.put_nowait(None)
 
 
-def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int
-           ) -> Iterator[Item]:
+def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int,
+           broker_of: BrokerOf | None = None) -> Iterator[Item]:
     """The events `sub` may see after event id `after`, through block `top`, from the store."""
     height, index = after
     for h in range(height, top + 1):
@@ -148,15 +175,49 @@ def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int
                 receipts[tx_id] = receipt
         ordered = sorted(receipts.values(), key=lambda receipt: receipt.index)
         for number, item in enumerate(block_items(h, block.hash, ordered)):
-            if (h == height and number <= index) or not visible(sub, item):
+            if h == height and number <= index:
                 continue
-            yield item
+            seen = shown(sub, item, broker_of)
+            if seen is not None:
+                yield seen
 
 
-def may_see(sub: Subscriber, event: dict[str, Any]) -> bool:
-    """Regulator, registrar and operators see every event; others the ones naming them."""
+def visible(sub: Subscriber, event: dict[str, Any],
+            broker_of: BrokerOf | None = None) -> dict[str, Any] | None:
+    """The event as `sub` may see it (the rules of the module docstring), or None."""
     if sub.role in SEES_EVERYTHING:
-        return True
+        return event
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return None
+    contract, name = event.get("contract"), event.get("name")
+    if contract == "market" and name in MARKET_WIDE:
+        if sub.role is None:
+            return None
+        if name == "Trade":
+            return dict(event, data={k: v for k, v in data.items() if k not in TRADE_ACCOUNTS})
+        return event
     named: set[str] = set()
-    accounts_named(event.get("data"), named)
-    return sub.account in named
+    accounts_named(data, named)
+    if sub.account in named:
+        if is_settlement_leg(event):
+            return dict(event, data={k: (v if k not in ("from", "to") or v == sub.account
+                                         else None) for k, v in data.items()})
+        return event
+    if (contract == "market" and name in ORDER_EVENTS and sub.role == "broker"
+            and broker_of is not None and isinstance(data.get("account"), str)
+            and broker_of(data["account"]) == sub.account):
+        return event
+    return None
+
+
+def is_settlement_leg(event: dict[str, Any]) -> bool:
+    """A trade's delivery (token `Transfer` with a `trade_id`) or payment (`CashTransfer`
+    whose memo is "trade N...")."""
+    data = event["data"]
+    if event.get("contract") == "token" and event.get("name") == "Transfer":
+        return data.get("trade_id") is not None
+    if event.get("contract") == "cash" and event.get("name") == "CashTransfer":
+        memo = data.get("memo")
+        return isinstance(memo, str) and memo.startswith("trade ")
+    return False

@@ -84,7 +84,7 @@ from node.bench.setup import Bench, BlockWatcher
 
 def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
               nonce_base: int, progress: Callable[[str], None],
-              duration_s: float | None = None) -> Point:
+              duration_s: float | None = None, workload: Any = None) -> Point:
     duration = duration_s or options.duration_s
     if rate > 0:
         count = math.ceil(rate * duration)
@@ -92,8 +92,12 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
     else:
         count = math.ceil(options.max_rate * duration) + options.window
         batch = 500
-    progress(f"pre-signing {count} transfers")
-    signed = presign(bench.chain_id, bench.seeds, count, nonce_base)
+    progress(f"pre-signing {count} {workload.name if workload else 'transfers'}")
+    if workload is not None:  # --workload market: node/bench/market.py
+        signed = workload.presign(bench, count, nonce_base)
+        workload.before(bench)
+    else:
+        signed = presign(bench.chain_id, bench.seeds, count, nonce_base)
     batches = cut_batches(signed, batch)
     work = Path(tempfile.mkdtemp(prefix="stoledger-bench-"))
     context = multiprocessing.get_context("spawn")
@@ -159,7 +163,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
     per_tx = {name: round(value / max(committed_in_window, 1), 6) for name, value in cpu.items()}
     verify_us = min(verify_us, measure_verify_us())
     cpu_us = sum(cpu.values()) / len(cpu) / max(committed_in_window, 1) * 1e6
-    return Point(
+    point = Point(
         nodes=len(bench.urls), offered_tps=round(submitted / duration, 1),
         committed_tps=round(committed_in_window / duration, 1),
         latency_ms=latency_summary(latencies),
@@ -176,6 +180,10 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         refused=sum(rejected.get(code, 0) for code in REFUSED_CODES),
         cpu_us_per_tx_node=round(cpu_us, 1),
         cpu_verify_ratio=round(cpu_us / verify_us, 2) if committed_in_window else 0.0)
+    if workload is not None:
+        return workload.finish(bench, point, start_height + 1, stop_height,
+                               {height for height, _ in in_window})
+    return point
 
 
 def _admissions(records: list[list[Any]], signed: list[tuple[bytes, bytes]]
@@ -265,16 +273,23 @@ def run(options: Options, emit: Callable[[Point], None],
                 progress(f"starting a {nodes}-node cluster in {directory}")
                 clustermod.up(directory, n=nodes, progress=lambda line: None)
             bench = Bench(directory, progress)
-            bench.prepare(options.accounts)
+            workload = None
+            if options.workload == "market":
+                from node.bench.market import MarketWorkload
+
+                workload = MarketWorkload()
+                workload.prepare(bench, options.accounts)
+            else:
+                bench.prepare(options.accounts)
             knee: float | None = None
 
-            def measure(rate: int, duration_s: float | None = None,
-                        bench: Bench = bench) -> Point:
+            def measure(rate: int, duration_s: float | None = None, bench: Bench = bench,
+                        workload: Any = workload) -> Point:
                 nonlocal nonce_base
                 progress(f"point: {len(bench.urls)} nodes, rate {rate or 'max'}, "
                          f"{duration_s or options.duration_s:g} s")
                 point = run_point(bench, rate, options, verify_us, nonce_base, progress,
-                                  duration_s)
+                                  duration_s, workload)
                 nonce_base += 10**7
                 return point
 
@@ -343,7 +358,10 @@ def format_point(point: Point) -> str:
             f"duplicated {point.duplicated}  failed {point.failed}  refused {point.refused}  "
             f"rejected {sum(point.rejected.values())}"
             + (f"  knee {point.knee_tps:,.0f} tx/s" if point.knee_tps else "")
-            + ("  (knee probe)" if point.probe else ""))
+            + ("  (knee probe)" if point.probe else "")
+            + (f"  trades {point.trades_tps:,.0f}/s ({point.trades} in all)"  # market workload
+               if hasattr(point, "trades_tps") else "")
+            + "".join(f"\n  PROBLEM: {problem}" for problem in getattr(point, "problems", [])))
 
 
 def parse_ints(text: str) -> list[int]:
@@ -376,7 +394,8 @@ def main(args: Any) -> int:
                       duration_s=args.duration, accounts=args.accounts,
                       interval_ms=args.interval_ms, window=args.window, max_rate=args.max_rate,
                       drain_s=args.drain, directory=args.dir, keep=args.keep,
-                      knee_duration_s=args.knee_duration)
+                      knee_duration_s=args.knee_duration,
+                      workload=getattr(args, "workload", "transfer"))
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ what it does.
     stoledger tx submit|sign --dir DIR --key KEY [--consent-key KEYFILE] contract method
         [ARGS_JSON]
     stoledger query --dir DIR --key KEY contract method [ARGS_JSON]
+    stoledger market place|cancel|book|quote|trades --dir DIR --key BROKER ...  (node/cli/market.py)
     stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
     stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]
     stoledger console --dir DIR  (the URL of the web console)
@@ -20,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 
-from node.cli import audit, bench, console, demo, network, sim, tx
+from node.cli import audit, bench, console, demo, market, network, sim, tx
 
-GROUPS = (network, tx, audit, sim, bench, demo, console)
+GROUPS = (network, tx, market, audit, sim, bench, demo, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

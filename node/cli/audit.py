@@ -9,6 +9,7 @@ proof check.
     stoledger audit dividends --symbol S
     stoledger audit proof [--height H] [--out proof.json]
     stoledger audit access-log [--from SEQ] ...
+    stoledger audit orders|trades [--symbol S] [--account A] [--from H] [--to H] ...
     stoledger audit verify --genesis genesis.json --proof proof.json     (offline)
 
 Every command but `verify` signs its request with `--key` (an organisation in DIR/keys,
@@ -28,7 +29,8 @@ from urllib.parse import urlencode
 from node.cli.common import DEFAULT_DIR, print_json, table
 from node.cli.common import client as make_client
 
-TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log"}
+TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log",
+                "orders", "trades"}
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
 
 
@@ -75,6 +77,14 @@ def register(sub: Any) -> None:
     access.add_argument("--from", dest="from_", type=int, metavar="SEQ",
                         help="first entry (default 1)")
     _pages(access)
+
+    for name, summary in (("orders", "every order: media, origin, broker, status, cancel code"),
+                          ("trades", "every trade with both accounts, media and origin")):
+        market = _route(actions, name, summary)
+        market.add_argument("--symbol")
+        market.add_argument("--account", help="account id (64 hex)")
+        _heights(market)
+        _pages(market)
 
     verify = actions.add_parser(
         "verify", help="check a proof offline against genesis",
@@ -242,6 +252,22 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
                 f"  commit votes: {votes}\n"
                 "  check it offline: stoledger audit verify --genesis genesis.json --proof "
                 "<file from --out>")
+    if route == "orders":
+        rows = [dict(row, account=row["account"][:12], origin=row["origin"][:12],
+                     broker=row["broker"][:12], status=row["code"] or row["status"])
+                for row in _rows(pages, "orders")]
+        return (f"{len(rows)} orders, heights {page['from']}..{page['to']}, {head}\n"
+                + table(rows, ["order_id", "placed_height", "symbol", "account", "side",
+                               "price", "qty", "filled", "status", "media", "origin",
+                               "broker"]) + _more(pages))
+    if route == "trades":
+        rows = [dict(row, buyer=row["buyer"][:12], seller=row["seller"][:12],
+                     buy=f"{row['buy_media']} {row['buy_origin'][:8]}",
+                     sell=f"{row['sell_media']} {row['sell_origin'][:8]}")
+                for row in _rows(pages, "trades")]
+        return (f"{len(rows)} trades, heights {page['from']}..{page['to']}, {head}\n"
+                + table(rows, ["trade_id", "height", "symbol", "price", "qty", "buyer", "buy",
+                               "seller", "sell"]) + _more(pages))
     assert route == "access-log", route
     return head + "\n" + table(_rows(pages, "entries"), ["seq", "time", "account", "role",
                                                           "method", "path", "height"]) \

@@ -3,6 +3,7 @@
     stoledger bench --nodes 4 --rate 500,1000 --duration 60 --json
     stoledger bench --nodes 4,7,10 --rate 0 --duration 30
     stoledger bench --nodes 4 --rate 2x,0 --duration 30 --json   (knee, then twice it)
+    stoledger bench --workload market --rate 0 --duration 30 --json
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "starting one; --nodes is then ignored")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary cluster folders (logs) after the run")
+    parser.add_argument("--workload", choices=("transfer", "market"), default="transfer",
+                        help="transfer: token transfers; market: pre-signed crossing orders "
+                             "sent by a broker, reporting trades_tps too (default "
+                             "%(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object per point")
 
 

@@ -11,7 +11,8 @@ def register(sub: Any) -> None:
         "demo", help="the whole story on a local cluster",
         description="Start a local cluster, register investors, create and issue a token, "
                     "transfer it (some transfers refused by the restriction rules), pay a "
-                    "dividend with withholding, and print an audit.")
+                    "dividend with withholding, let brokers trade it for their clients on the "
+                    "market (delivery versus payment), and print an audit.")
     demo.add_argument("--dir", default="demo-net", help="network folder (default %(default)s)")
     demo.add_argument("-n", type=int, default=4, help="operators (default %(default)s)")
     demo.add_argument("--keep", action="store_true", help="leave the cluster running")

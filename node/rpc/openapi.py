@@ -109,6 +109,12 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
      True, ["height"], [400]),
     ("get", "/v1/audit/access-log", "Who read what, when.", True,
      ["from", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/orders", "Every order (media, origin, broker, status, cancel code) "
+     "placed in blocks from..to, by token and/or account.", True,
+     ["symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/trades", "Every trade made in blocks from..to, with both accounts and "
+     "each side's broker, media and origin.", True,
+     ["symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
 ]
 
 TEXT_ROUTES = {"/metrics": "text/plain"}

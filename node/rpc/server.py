@@ -302,7 +302,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
                 await write(_closed("too_far_behind", f"more than {MAX_REPLAY_BLOCKS} blocks "
                                     "to replay; read them from the audit routes", sent))
                 return response
-            for item in replay(node.executor, sub, after, top):
+            for item in replay(node.executor, sub, after, top, node.events.broker_of):
                 await write(item)  # if live events overflow meanwhile, the closed event
                 # that follows names the last replayed id, and a resume goes on from there
         while True:
@@ -368,9 +368,10 @@ def make_app(node: NodeApi) -> web.Application:
     app.router.add_get("/readyz", get_readyz)
     app.router.add_get("/v1/openapi.json", get_openapi)
     from node import console
-    from node.rpc import audit
+    from node.rpc import audit, audit_market
 
     audit.add_routes(app)
+    audit_market.add_routes(app)
     console.add_routes(app)  # /console/: the regulator's console, static files
     return app
 

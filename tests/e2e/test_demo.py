@@ -31,11 +31,18 @@ def test_demo_story(tmp_path, capsys):
                            {"symbol": SYMBOL, "account": s.account(name)})["balance"]
 
         # issued 300k/150k/100k/40k/10k; park->kim 5k; lee->park 20k; ksd forced hanbit->lee
-        # 10k (of hanbit's 40k frozen: 30k stay frozen)
+        # 10k (of hanbit's 40k frozen: 30k stay frozen): the register of the dividend
         names = ("park", "lee", "hanbit", "lionfund", "kim")
+        at_record = {"park": 315_000, "lee": 140_000, "hanbit": 90_000, "lionfund": 40_000,
+                     "kim": 15_000}
+        # then the market: lee -> lionfund 2,000 @ 5,050, park -> lionfund 500 @ 5,100,
+        # hanbit -> lee 300 @ 5,150 (the shared origin); kim's buy refused at the fill
         assert {n: balance(n) for n in names} == {
-            "park": 315_000, "lee": 140_000, "hanbit": 90_000, "lionfund": 40_000,
+            "park": 314_500, "lee": 138_300, "hanbit": 89_700, "lionfund": 42_500,
             "kim": 15_000}
+        cash_from_trading = {"lee": 10_100_000 - 1_545_000, "park": 5_000_000 + 2_550_000,
+                             "hanbit": 1_545_000, "lionfund": 20_000_000 - 12_650_000,
+                             "kim": 40_000_000}
         supply = s.query("fss", "token", "info", {"symbol": SYMBOL})
         assert supply["issued"] == 600_000 and supply["outstanding"] == 600_000
         assert "holder for holder: yes" in printed
@@ -46,7 +53,8 @@ def test_demo_story(tmp_path, capsys):
                 for n in names}
         assert sum(r["gross"] for r in rows.values()) == total
         for name, row in rows.items():
-            assert row["gross"] * 600_000 // total in range(balance(name) - 1, balance(name) + 1)
+            held = at_record[name]
+            assert row["gross"] * 600_000 // total in range(held - 1, held + 1)
             assert row["net"] + row["income_tax"] + row["local_tax"] == row["gross"]
             assert row["status"] == "paid", name  # hanbit's was held (frozen), then released
         assert rows["hanbit"]["class"] == "domestic_corporation"
@@ -62,7 +70,25 @@ def test_demo_story(tmp_path, capsys):
         assert tax == withheld
         for name, row in rows.items():
             cash = s.query("fss", "cash", "balance", {"account": s.account(name)})["balance"]
-            assert cash == row["net"], name
+            assert cash == row["net"] + cash_from_trading[name], name
+
+        # the trading act
+        trades = s.client("fss").get(f"/v1/audit/trades?symbol={SYMBOL}", signed=True)["trades"]
+        assert [(t["price"], t["qty"], s.names[t["seller"]], s.names[t["buyer"]])
+                for t in trades] == [(5_050, 2_000, "lee", "lionfund"),
+                                     (5_100, 500, "park", "lionfund"),
+                                     (5_150, 300, "hanbit", "lee")]
+        assert trades[2]["buy_origin"] == trades[2]["sell_origin"]  # the planted wash pair
+        assert trades[0]["buy_origin"] != trades[0]["sell_origin"]
+        orders = s.client("ksd").get(f"/v1/audit/orders?symbol={SYMBOL}", signed=True)["orders"]
+        assert [(o["order_id"], o["code"]) for o in orders if o["status"] == "cancelled"] == [
+            (2, "SELF_TRADE"), (5, "INVESTMENT_LIMIT_EXCEEDED")]
+        assert "trade 3: 300 units hanbit -> lee" in printed and "SAME ORIGIN" in printed
+        hanbit = s.query("fss", "token", "balance", {"symbol": SYMBOL,
+                                                     "account": s.account("hanbit")})
+        assert hanbit["on_order"] == 1_000  # its ask at 5,200 rests
+        park_cash = s.query("fss", "cash", "balance", {"account": s.account("park")})
+        assert park_cash["escrowed"] == 200 * 5_100  # its bid rests
 
         # read access: an investor sees its own balance, not another's
         assert s.query("kim", "token", "balance",

@@ -1,0 +1,154 @@
+"""`stoledger bench --workload market`: orders that cross, instead of transfers.
+
+What differs from the transfer workload (node/bench/__init__.py runs both the same way):
+- Setup, not timed: the transfer setup (broker-a registers `--accounts` professional investors,
+  the token BENCH1 at unit price 1 KRW, units issued to each), then the bank mints KRW to every
+  investor so that each can pay for its buys.
+- The load: pre-signed `market.place` orders, every one sent by broker-a (an order is always a
+  broker's transaction) for one of its investors. The investors are split in two halves that
+  never meet themselves: order k is a sell of 1 unit by seller k/2 when k is even, a buy of 1
+  unit by buyer k/2 when k is odd, all at 1 KRW (the only price inside the +-30% band around
+  a unit price of 1). Whatever order the blocks put them in, each buy meets a resting sell or
+  rests until one comes: in a drained run the trades are min(sells, buys) less what rests. No
+  order can self-trade (halves are disjoint), and no transfer rule can refuse a fill.
+- The point's figures are the transfer workload's: `committed_tps` counts committed orders
+  (transactions); plus `trades_tps`, the `Trade` events of the blocks inside the timed window
+  per second, and `trades`, all the run's trades.
+- Honesty: every admitted order's receipt is checked (lost, duplicated, failed = ok false;
+  here none may fail), the trades counted in the blocks must equal the increase of the
+  contract's own trade counter (`market.quote`), and `GET /v1/audit/supply` must reconcile at
+  the end; a mismatch is reported in `problems`, and the bench exits 1.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from consensus import codec
+from consensus.crypto import TX_DOMAIN, Signer
+from node.bench.config import BLOCK_PAGE, EXPIRY_MS, PRESIGN_CHUNK, SYMBOL, Point
+from node.bench.load import envelope
+from node.client import market_origin
+
+CASH_PER_ACCOUNT = 10**12  # KRW minted to each investor; a buy of 1 unit escrows 1 KRW
+PRICE = 1  # KRW; BENCH1's unit price is 1, so the band allows 1 only
+
+
+@dataclass
+class MarketPoint(Point):
+    workload: str = "market"
+    trades: int = 0  # Trade events in the run's blocks
+    trades_tps: float = 0.0  # Trade events of the blocks inside the timed window, per second
+    problems: list[str] = field(default_factory=list)
+
+
+class MarketWorkload:
+    name = "orders"
+
+    def __init__(self) -> None:
+        self.trades_before = 0
+
+    def prepare(self, bench: Any, accounts: int) -> None:
+        from genesis.builder import load_keyfile
+
+        if accounts < 2:
+            raise ValueError("the market workload needs at least 2 accounts (sellers, buyers)")
+        bench.prepare(accounts)
+        bank = load_keyfile(str(bench.dir / "keys" / "bank.json"))
+        accounts_hex = [Signer(seed).account for seed in bench.seeds]
+        bench.progress(f"setup: the bank mints {CASH_PER_ACCOUNT:,} KRW to each investor")
+        bench.submit_and_wait(bank, [("cash", "mint", {"to": account,
+                                                       "amount": CASH_PER_ACCOUNT})
+                                     for account in accounts_hex])
+
+    def presign(self, bench: Any, count: int, nonce_base: int) -> list[tuple[bytes, bytes]]:
+        accounts = [Signer(seed).account for seed in bench.seeds]
+        expires = int(time.time() * 1000) + EXPIRY_MS
+        broker = bench.keys["broker-a"].seed
+        jobs = [(bench.chain_id, broker, accounts, nonce_base, start,
+                 min(PRESIGN_CHUNK, count - start), expires)
+                for start in range(0, count, PRESIGN_CHUNK)]
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(max(1, os.cpu_count() or 1)) as pool:
+            chunks = pool.map(sign_orders, jobs)
+        return [item for chunk in chunks for item in chunk]
+
+    def before(self, bench: Any) -> None:
+        self.trades_before = _trade_counter(bench)
+
+    def finish(self, bench: Any, point: Point, start_height: int, stop_height: int,
+               window_heights: set[int]) -> MarketPoint:
+        trades = _trades_per_block(bench, start_height, stop_height)
+        in_window = sum(count for height, count in trades.items() if height in window_heights)
+        total = sum(trades.values())
+        problems = []
+        counter = _trade_counter(bench) - self.trades_before
+        if counter != total:
+            problems.append(f"trades in the blocks {total} != market.quote's counter {counter}")
+        if point.failed:
+            problems.append(f"{point.failed} orders committed with ok=false")
+        status, supply = bench.http.request("GET", f"/v1/audit/supply?symbol={SYMBOL}",
+                                            signer=bench.keys["fss"])
+        if status != 200 or not supply.get("reconciles"):
+            problems.append(f"/v1/audit/supply does not reconcile: {status} {supply}")
+        return MarketPoint(**point.__dict__, trades=total,
+                           trades_tps=round(in_window / point.duration_s, 1),
+                           problems=problems)
+
+
+def order_args(accounts: list[str], index: int) -> dict[str, Any]:
+    """Order `index` of the stream: even a sell by a seller, odd a buy by a buyer."""
+    half = len(accounts) // 2
+    pair = index // 2
+    if index % 2 == 0:
+        side, account = "sell", accounts[pair % half]
+    else:
+        side, account = "buy", accounts[half + pair % (len(accounts) - half)]
+    return {"symbol": SYMBOL, "account": account, "side": side, "price": PRICE, "qty": 1,
+            "media": "api", "origin": market_origin("198.51.100.10", account[:16])}
+
+
+def sign_orders(job: tuple[str, bytes, list[str], int, int, int, int]
+                ) -> list[tuple[bytes, bytes]]:
+    chain, broker_seed, accounts, nonce_base, start, count, expires = job
+    broker = Signer(broker_seed)
+    out = []
+    for index in range(start, start + count):
+        body = codec.pack({"v": 1, "chain": chain, "sender": broker.public_key,
+                           "nonce": nonce_base + index, "expires": expires,
+                           "contract": "market", "method": "place",
+                           "args": order_args(accounts, index)})
+        out.append((codec.sha256(body), envelope(body, broker.sign(TX_DOMAIN, body))))
+    return out
+
+
+def _trades_per_block(bench: Any, start: int, stop: int) -> dict[int, int]:
+    """height -> Trade events in the receipts of that block, for blocks start..stop."""
+    found: dict[int, int] = {}
+    for first in range(start, stop + 1, BLOCK_PAGE):
+        last = min(stop, first + BLOCK_PAGE - 1)
+        status, answer = bench.http.request("GET", f"/v1/blocks?from={first}&to={last}",
+                                            signer=bench.keys["fss"])
+        if status != 200:
+            raise RuntimeError(f"reading blocks {first}..{last}: {status} {answer}")
+        for block in answer["blocks"]:
+            found[block["header"]["height"]] = sum(
+                1 for receipt in block["receipts"] for event in receipt.get("events", [])
+                if event.get("contract") == "market" and event.get("name") == "Trade")
+    return found
+
+
+def _trade_counter(bench: Any) -> int:
+    status, answer = bench.http.request("POST", "/v1/query", codec.pack(
+        {"contract": "market", "method": "quote", "args": {"symbol": SYMBOL}}),
+        bench.keys["fss"])
+    if status != 200:
+        raise RuntimeError(f"market.quote: {status} {answer}")
+    return int(answer["result"]["trades"])
+
+
+__all__ = ["MarketPoint", "MarketWorkload", "order_args", "sign_orders"]

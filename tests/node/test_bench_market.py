@@ -1,0 +1,66 @@
+"""The market workload of the bench: the order stream crosses and never self-trades, its orders
+are real signed `market.place` transactions of broker-a, and a short real run on a 1-node
+cluster checks every receipt and counts trades (never asserting on a timing figure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.crypto import Signer
+from node import bench
+from node.bench.market import order_args, sign_orders
+from node.tx import decode_body
+
+
+def test_the_stream_alternates_sells_and_buys_of_disjoint_halves():
+    accounts = [Signer.generate().account for _ in range(5)]
+    orders = [order_args(accounts, index) for index in range(40)]
+    sells = [o for o in orders[0::2]]
+    buys = [o for o in orders[1::2]]
+    assert {o["side"] for o in sells} == {"sell"} and {o["side"] for o in buys} == {"buy"}
+    assert {o["account"] for o in sells} == set(accounts[:2])
+    assert {o["account"] for o in buys} == set(accounts[2:])
+    assert all(o["price"] == 1 and o["qty"] == 1 and len(o["origin"]) == 64 for o in orders)
+
+
+def test_orders_are_signed_by_the_broker_with_fresh_nonces():
+    broker = Signer.generate()
+    accounts = [Signer.generate().account for _ in range(4)]
+    signed = sign_orders(("chain-x", broker.seed, accounts, 1_000, 6, 3, 2**40))
+    assert len({tx_id for tx_id, _ in signed}) == 3
+    import msgpack
+
+    for offset, (tx_id, raw) in enumerate(signed):
+        env = msgpack.unpackb(raw, raw=False)
+        tx = decode_body(env["body"], env["sig"])
+        assert tx.tx_id == tx_id and tx.sender_hex == broker.account
+        assert (tx.contract, tx.method, tx.nonce) == ("market", "place", 1_006 + offset)
+        assert tx.args == order_args(accounts, 6 + offset)
+
+
+def test_cli_takes_the_workload_switch():
+    from node.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--workload", "market", "--rate", "0"])
+    assert args.workload == "market"
+    assert build_parser().parse_args(["bench"]).workload == "transfer"
+
+
+@pytest.mark.slow
+def test_two_second_market_run_on_one_node():
+    points = []
+    options = bench.Options(nodes=(1,), rates=(100,), duration_s=2.0, accounts=6,
+                            drain_s=20.0, workload="market")
+    bench.run(options, points.append, lambda line: None)
+    assert len(points) == 1
+    point = points[0].to_json()
+    for key in ("nodes", "offered_tps", "committed_tps", "latency_ms", "cpu_s_per_tx",
+                "verify_us", "lost", "duplicated", "block_txs_avg", "duration_s",
+                "trades_tps", "trades"):
+        assert key in point
+    assert point["workload"] == "market"
+    assert point["admitted"] > 0
+    assert point["lost"] == 0 and point["duplicated"] == 0 and point["failed"] == 0
+    assert point["problems"] == []
+    # sells and buys alternate: every committed buy met a sell, or one rests (a few at most)
+    assert point["committed"] // 2 - 2 <= point["trades"] <= point["committed"] // 2 + 1
