@@ -222,22 +222,13 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
     `investors`: holders other than the issuer. `price` (KRW per unit) values the purchase
     for the investment limits: a market fill's trade price; `unit_price` when None."""
     rules = token["rules"]
-    if token["paused"]:
-        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
-    if amount > available(sender_holding):
-        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
-                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']}) "
-                f"< {amount}")
-    if not is_verified(sender, now):
-        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
-    if not is_verified(recipient, now):
-        return ("RECIPIENT_NOT_VERIFIED",
-                "the recipient is unregistered, revoked or its KYC expired")
-    if is_aml_blocked(sender) or is_aml_blocked(recipient):
-        return "AML_BLOCKED", "an AML high-risk account is party to the transfer"
-    if amount > transferable(sender_holding, now):
-        return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
-                f"lock-up ({locked_amount(sender_holding, now)} locked)")
+    verdict = (_check_token_and_balance(token, amount, sender_holding)
+               or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")
+               or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
+               or _check_aml(sender, recipient)
+               or _check_lockup(sender_holding, amount, now))
+    if verdict is not None:
+        return verdict
     verdict = _check_recipient_rules(token, rules, recipient)
     if verdict is not None:
         return verdict
@@ -257,16 +248,45 @@ def check_sender_side(*, token: dict[str, Any], amount: int, now: int,
     """The transfer checks that read the token and the sender's facts only, in
     `check_transfer`'s order: what `can_transfer` tells a caller who may not see the
     recipient's facts (any of these failing means the transfer fails, whoever the recipient)."""
+    return (_check_token_and_balance(token, amount, sender_holding)
+            or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")
+            or _check_aml(sender, None)
+            or _check_lockup(sender_holding, amount, now))
+
+
+def _check_paused(token: dict[str, Any]) -> Verdict | None:
     if token["paused"]:
         return "TOKEN_PAUSED", f"{token['symbol']} is paused"
+    return None
+
+
+def _check_token_and_balance(token: dict[str, Any], amount: int,
+                             sender_holding: Holding) -> Verdict | None:
+    verdict = _check_paused(token)
+    if verdict is not None:
+        return verdict
     if amount > available(sender_holding):
         return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
-                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']}) "
-                f"< {amount}")
-    if not is_verified(sender, now):
-        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
-    if is_aml_blocked(sender):
+                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
+                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
+    return None
+
+
+def _check_verified(party: dict[str, Any] | None, now: int, code: str,
+                    who: str) -> Verdict | None:
+    if is_verified(party, now):
+        return None
+    return code, f"the {who} is unregistered, revoked or its KYC expired"
+
+
+def _check_aml(sender: dict[str, Any] | None, recipient: dict[str, Any] | None
+               ) -> Verdict | None:
+    if is_aml_blocked(sender) or is_aml_blocked(recipient):
         return "AML_BLOCKED", "an AML high-risk account is party to the transfer"
+    return None
+
+
+def _check_lockup(sender_holding: Holding, amount: int, now: int) -> Verdict | None:
     if amount > transferable(sender_holding, now):
         return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
                 f"lock-up ({locked_amount(sender_holding, now)} locked)")
@@ -341,21 +361,10 @@ def _check_investment_limits(token: dict[str, Any], amount: int,
 def check_seller(*, token: dict[str, Any], amount: int, now: int,
                  sender: dict[str, Any] | None, sender_holding: Holding) -> Verdict | None:
     """A sell order's seller-side checks, in check_transfer's order: TOKEN_PAUSED,
-    INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, AML_BLOCKED (the seller), LOCKUP_ACTIVE."""
-    if token["paused"]:
-        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
-    if amount > available(sender_holding):
-        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
-                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
-                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
-    if not is_verified(sender, now):
-        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
-    if is_aml_blocked(sender):
-        return "AML_BLOCKED", "the seller is AML high-risk"
-    if amount > transferable(sender_holding, now):
-        return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
-                f"lock-up ({locked_amount(sender_holding, now)} locked)")
-    return None
+    INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, AML_BLOCKED (the seller), LOCKUP_ACTIVE. The
+    same checks as `check_sender_side`."""
+    return check_sender_side(token=token, amount=amount, now=now, sender=sender,
+                             sender_holding=sender_holding)
 
 
 def check_buyer(*, token: dict[str, Any], now: int,
@@ -363,14 +372,10 @@ def check_buyer(*, token: dict[str, Any], now: int,
     """A buy order's recipient-side checks, in check_transfer's order: TOKEN_PAUSED (no fill
     could settle), RECIPIENT_NOT_VERIFIED, AML_BLOCKED (the buyer), INVESTOR_TYPE_NOT_ALLOWED,
     COUNTRY_NOT_ALLOWED. The holding checks run at each fill (check_transfer)."""
-    if token["paused"]:
-        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
-    if not is_verified(recipient, now):
-        return ("RECIPIENT_NOT_VERIFIED",
-                "the recipient is unregistered, revoked or its KYC expired")
-    if is_aml_blocked(recipient):
-        return "AML_BLOCKED", "the buyer is AML high-risk"
-    return _check_recipient_rules(token, token["rules"], recipient)
+    return (_check_paused(token)
+            or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
+            or _check_aml(None, recipient)
+            or _check_recipient_rules(token, token["rules"], recipient))
 
 
 def _check_recipient_rules(token: dict[str, Any], rules: dict[str, Any],

@@ -91,28 +91,31 @@ AUDIT = "tests/node/test_audit.py"
 CHECKER_BITES = "tests/sim/test_checker_bites.py"
 SIMULATOR = "tests/sim/test_simulator.py"
 
-_PAUSED = '''    if token["paused"]:
-        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
-'''
-_INSUFFICIENT = '''    if amount > available(sender_holding):
+# check_transfer's first checks are one chain of `or`s (compliance.py); a mutant reorders it.
+_CHAIN = ('    verdict = (_check_token_and_balance(token, amount, sender_holding)\n',
+          '               or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")\n',
+          '               or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", '
+          '"recipient")\n',
+          '               or _check_aml(sender, recipient)\n',
+          '               or _check_lockup(sender_holding, amount, now))\n')
+_PAUSED = """    verdict = _check_paused(token)
+    if verdict is not None:
+        return verdict
+"""
+_INSUFFICIENT = """    if amount > available(sender_holding):
         return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
-                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']}) "
-                f"< {amount}")
-'''
-_SENDER = '''    if not is_verified(sender, now):
-        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
-'''
-_RECIPIENT_ALONE = '''    if not is_verified(recipient, now):
+                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
+                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
+"""
+_RECIPIENT_ALONE = """    if not is_verified(recipient, now):
         return ("RECIPIENT_NOT_VERIFIED",
                 "the recipient is unregistered, revoked or its KYC expired")
-'''
-_AML = '''    if is_aml_blocked(sender) or is_aml_blocked(recipient):
-        return "AML_BLOCKED", "an AML high-risk account is party to the transfer"
-'''
-_LOCKUP = '''    if amount > transferable(sender_holding, now):
-        return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
-                f"lock-up ({locked_amount(sender_holding, now)} locked)")
-'''
+"""
+_AFTER_CHAIN = """               or _check_lockup(sender_holding, amount, now))
+    if verdict is not None:
+        return verdict
+    verdict = _check_recipient_rules(token, rules, recipient)
+"""
 _MAX_HOLDERS = ("    if rules[\"max_holders\"] and investors_after > rules[\"max_holders\"] "
                 "and joins and not leaves:\n"
                 "        return _max_holders_verdict(token)\n")
@@ -170,11 +173,21 @@ def _swap(name: str, first: str, second: str, *tests: str) -> Mutant:
 MUTANTS: list[Mutant] = [
     # ---- chaincode: the transfer checks in PROTOCOL's order ----------------------------------
     _swap("transfer_balance_before_paused", _PAUSED, _INSUFFICIENT, RULE_ORDER),
-    _swap("transfer_sender_before_balance", _INSUFFICIENT, _SENDER, RULE_ORDER),
-    _swap("transfer_recipient_before_sender", _SENDER, _RECIPIENT_ALONE, RULE_ORDER),
-    _swap("transfer_aml_before_recipient", _RECIPIENT_ALONE, _AML, RULE_ORDER),
-    _swap("transfer_lockup_before_aml", _AML, _LOCKUP, RULE_ORDER),
-    _swap("transfer_recipient_rules_before_lockup", _LOCKUP, _RECIPIENT_RULES, RULE_ORDER),
+    mutant("transfer_sender_before_balance", COMPLIANCE, _CHAIN[0] + _CHAIN[1],
+           '    verdict = (_check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")\n'
+           '               or _check_token_and_balance(token, amount, sender_holding)\n',
+           RULE_ORDER),
+    _swap("transfer_recipient_before_sender", _CHAIN[1], _CHAIN[2], RULE_ORDER),
+    _swap("transfer_aml_before_recipient", _CHAIN[2], _CHAIN[3], RULE_ORDER),
+    mutant("transfer_lockup_before_aml", COMPLIANCE, _CHAIN[3] + _CHAIN[4],
+           '               or _check_lockup(sender_holding, amount, now)\n'
+           '               or _check_aml(sender, recipient))\n', RULE_ORDER),
+    mutant("transfer_recipient_rules_before_lockup", COMPLIANCE, _AFTER_CHAIN,
+           _AFTER_CHAIN.replace("_check_lockup(sender_holding, amount, now)", "@LOCKUP@")
+           .replace("_check_recipient_rules(token, rules, recipient)",
+                    "_check_lockup(sender_holding, amount, now)")
+           .replace("@LOCKUP@", "_check_recipient_rules(token, rules, recipient)"),
+           RULE_ORDER),
     _swap("transfer_holding_limit_before_max_holders", _MAX_HOLDERS, _HOLDING_ALONE,
           RULE_ORDER),
     mutant("transfer_investment_limit_before_holding_limit", COMPLIANCE,
