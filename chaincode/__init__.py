@@ -2,7 +2,7 @@
 
 Public entry points used by the node and genesis:
 - `DEFAULT_PARAMS`: chain parameters the contracts read through `ctx.params` (fixed in genesis).
-- `builtin_registry(params)`: a Registry holding identity, token, cash and dividend.
+- `builtin_registry(params)`: a Registry holding identity, token, cash, dividend and market.
 - `genesis_state(orgs, params)`: the initial state (full key -> canonical bytes) that registers
   each organisation admin `{"name", "role", "account"}` in the identity contract.
 - `check_params(params)`: the merged parameters, or ValueError naming the one at fault.
@@ -14,6 +14,7 @@ The contracts (each module's docstring has its key layout, methods and error cod
 - `chaincode.compliance` the transfer and issuance rules as pure functions (no state)
 - `chaincode.cash`       the KRW deposit token of the settlement bank
 - `chaincode.dividend`   record-date snapshot, exact pro-rata shares, withholding, paged pay
+- `chaincode.market`     order book per token, fills settled delivery versus payment in cash
 
 Error codes (stable; receipts carry them):
 
@@ -36,6 +37,8 @@ Error codes (stable; receipts carry them):
 | SUPPLY_OVERFLOW | cash.mint |
 | NO_ENTITLED_HOLDERS, INSUFFICIENT_CASH, UNKNOWN_DIVIDEND, ALREADY_PAID, | dividend |
 | NO_TAX_ACCOUNT, NOT_ENTITLED | dividend |
+| MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER, PRICE_LIMIT, INSUFFICIENT_CASH, | market |
+| TOO_MANY_ORDERS, UNKNOWN_ORDER, ORDER_CLOSED, ALREADY_HALTED, NOT_HALTED | (+ transfer codes) |
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "general_investor_annual_limit": 100_000_000,
     # Income-tax withholding in basis points by holder class; local tax is 10% of income tax.
     "withholding_bps": {"resident": 1400, "non_resident": 2000, "corporate": 0},
+    # The market contract: sessions, price band, tick, securities transaction tax
+    # (chaincode.market.check_market_params has the rules and the defaults).
+    "market": {"sessions": "always", "price_band_bps": 3000, "tick": 1, "trade_tax_bps": 0},
 }
 
 
@@ -71,6 +77,9 @@ def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 9_090:
             # above 9090 bps income tax plus its 10% local tax would exceed the gross
             raise ValueError(f"withholding_bps.{klass} must be an integer in 0..9090")
+    from chaincode.market import check_market_params
+
+    merged["market"] = check_market_params(merged.get("market"))  # MarketParamsError
     return merged
 
 
@@ -78,9 +87,10 @@ def builtin_registry(params: dict[str, Any] | None = None) -> Registry:
     from chaincode.cash import Cash
     from chaincode.dividend import Dividend
     from chaincode.identity import Identity
+    from chaincode.market import Market
     from chaincode.token import Token
 
-    return Registry([Identity(), Token(), Cash(), Dividend()], check_params(params))
+    return Registry([Identity(), Token(), Cash(), Dividend(), Market()], check_params(params))
 
 
 def genesis_state(orgs: list[dict[str, str]], params: dict[str, Any] | None = None

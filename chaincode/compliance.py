@@ -81,7 +81,9 @@ def locked_amount(holding: Holding, now: int) -> int:
 
 
 def available(holding: Holding) -> int:
-    return int(holding["balance"] - holding["frozen"])
+    """Units free to move: balance - frozen - units escrowed for open sell orders (`on_order`,
+    attached by token.load_holding, never stored in the holding record)."""
+    return max(0, int(holding["balance"] - holding["frozen"] - holding.get("on_order", 0)))
 
 
 def transferable(holding: Holding, now: int) -> int:
@@ -163,8 +165,10 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
                    sender: dict[str, Any] | None, recipient: dict[str, Any] | None,
                    sender_holding: Holding, recipient_holding: Holding,
                    recipient_net: int, recipient_issuer_net: int,
-                   general_limit: int) -> Verdict | None:
-    """Why `amount` units of `token` may not move from sender to recipient, or None."""
+                   general_limit: int, price: int | None = None) -> Verdict | None:
+    """Why `amount` units of `token` may not move from sender to recipient, or None.
+    `price` (KRW per unit) values the purchase for the investment limits: a market fill's
+    trade price; `unit_price` when None."""
     rules = token["rules"]
     if token["paused"]:
         return "TOKEN_PAUSED", f"{token['symbol']} is paused"
@@ -194,7 +198,7 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
     if _over_holding_limit(token, recipient_holding["balance"] + amount):
         return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
     if is_general_investor(recipient):
-        value = amount * token["unit_price"]
+        value = amount * (token["unit_price"] if price is None else price)
         if limit_exceeded(recipient_net, value, general_limit):
             return ("INVESTMENT_LIMIT_EXCEEDED", f"a general investor's net purchases in 365 "
                     f"days may not exceed {general_limit} KRW (now {recipient_net}, this "
@@ -230,6 +234,43 @@ def check_issue(*, token: dict[str, Any], amount: int, now: int,
     if token["issued"] + amount > token["cap"]:
         return ("CAP_EXCEEDED", f"issued {token['issued']} + {amount} > cap {token['cap']}")
     return None
+
+
+# ---- market orders (chaincode.market): the transfer checks that can be known at order time --
+
+def check_seller(*, token: dict[str, Any], amount: int, now: int,
+                 sender: dict[str, Any] | None, sender_holding: Holding) -> Verdict | None:
+    """A sell order's seller-side checks, in check_transfer's order: TOKEN_PAUSED,
+    INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, AML_BLOCKED (the seller), LOCKUP_ACTIVE."""
+    if token["paused"]:
+        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
+    if amount > available(sender_holding):
+        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
+                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
+                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
+    if not is_verified(sender, now):
+        return "SENDER_NOT_VERIFIED", "the sender is unregistered, revoked or its KYC expired"
+    if is_aml_blocked(sender):
+        return "AML_BLOCKED", "the seller is AML high-risk"
+    if amount > transferable(sender_holding, now):
+        return ("LOCKUP_ACTIVE", f"only {transferable(sender_holding, now)} units are out of "
+                f"lock-up ({locked_amount(sender_holding, now)} locked)")
+    return None
+
+
+def check_buyer(*, token: dict[str, Any], now: int,
+                recipient: dict[str, Any] | None) -> Verdict | None:
+    """A buy order's recipient-side checks, in check_transfer's order: TOKEN_PAUSED (no fill
+    could settle), RECIPIENT_NOT_VERIFIED, AML_BLOCKED (the buyer), INVESTOR_TYPE_NOT_ALLOWED,
+    COUNTRY_NOT_ALLOWED. The holding checks run at each fill (check_transfer)."""
+    if token["paused"]:
+        return "TOKEN_PAUSED", f"{token['symbol']} is paused"
+    if not is_verified(recipient, now):
+        return ("RECIPIENT_NOT_VERIFIED",
+                "the recipient is unregistered, revoked or its KYC expired")
+    if is_aml_blocked(recipient):
+        return "AML_BLOCKED", "the buyer is AML high-risk"
+    return _check_recipient_rules(token, token["rules"], recipient)
 
 
 def _check_recipient_rules(token: dict[str, Any], rules: dict[str, Any],

@@ -11,6 +11,11 @@ Key layout (inside the `token/` namespace; symbols never contain "/"):
     forced/<symbol>/<seq:012d>    forced transfer kept with its reason
     inv/<account>                 general investor's net purchases per day [[day, krw]]
     invi/<account>/<issuer>       the same, for one issuer's tokens
+    onorder/<account>/<symbol>    units escrowed for the account's open market sell orders
+                                  (chaincode.market; present only while > 0). Kept apart from
+                                  the holding record: load_holding attaches it as `on_order`,
+                                  store_holding never writes it, and compliance.available
+                                  subtracts it, so transfer and can_transfer see it alike.
 
 The token record: `{"symbol", "name", "asset_type", "unit_price", "max_supply", "rules",
 "issuer", "cap" (None until approved), "issued", "redeemed", "outstanding", "holders" (a
@@ -146,12 +151,28 @@ def load_token(ctx: Context, symbol: str) -> dict[str, Any]:
     return token
 
 
+def on_order_key(account: str, symbol: str) -> str:
+    return f"onorder/{account}/{symbol}"
+
+
 def load_holding(ctx: Context, symbol: str, account: str) -> compliance.Holding:
     holding = ctx.state.get(balance_key(symbol, account))
     if holding is None:
-        return dict(compliance.EMPTY_HOLDING, locks=[])
-    holding["locks"] = compliance.active_locks(holding["locks"], ctx.time)
+        holding = dict(compliance.EMPTY_HOLDING, locks=[])
+    else:
+        holding["locks"] = compliance.active_locks(holding["locks"], ctx.time)
+    on_order = int(ctx.state.get(on_order_key(account, symbol), 0))
+    if on_order:
+        holding["on_order"] = on_order
     return holding  # type: ignore[no-any-return]
+
+
+def set_on_order(ctx: Context, account: str, symbol: str, units: int) -> None:
+    assert units >= 0, "negative units on order"
+    if units:
+        ctx.state.put(on_order_key(account, symbol), units)
+    else:
+        ctx.state.delete(on_order_key(account, symbol))
 
 
 def store_holding(ctx: Context, token: dict[str, Any], account: str, before: int,
@@ -165,7 +186,8 @@ def store_holding(ctx: Context, token: dict[str, Any], account: str, before: int
             ctx.state.delete(f"held/{account}/{symbol}")
             token["holders"] -= 1
         return
-    ctx.state.put(balance_key(symbol, account), holding)
+    ctx.state.put(balance_key(symbol, account),
+                  {name: value for name, value in holding.items() if name != "on_order"})
     if before == 0:
         ctx.state.put(f"held/{account}/{symbol}", 1)
         token["holders"] += 1
@@ -386,7 +408,13 @@ class Token(Contract):
             ctx.state.delete(key)
             ctx.state.put(f"issuer/{new}/{symbol}", 1)
         self._move_windows(ctx, old, new)
+        for key, units in list(ctx.state.range(f"onorder/{old}/")):  # market sell escrow
+            symbol = key.rsplit("/", 1)[1]
+            ctx.state.delete(key)
+            set_on_order(ctx, new, symbol,
+                         int(ctx.state.get(on_order_key(new, symbol), 0)) + units)
         cash = ctx.call("cash", "recover", old=old, new=new)
+        ctx.call("market", "recover", old=old, new=new)  # open orders follow the key
         ctx.emit("Recovered", {"old": old, "new": new, "reason": reason, "symbols": symbols,
                                "cash": cash})
         return {"old": old, "new": new, "symbols": symbols, "cash": cash}
@@ -558,6 +586,7 @@ class Token(Contract):
         locked = compliance.locked_amount(holding, ctx.time)
         return {"symbol": symbol, "account": account, "balance": holding["balance"],
                 "frozen": holding["frozen"], "locked": locked,
+                "on_order": holding.get("on_order", 0),
                 "available": compliance.available(holding),
                 "transferable": compliance.transferable(holding, ctx.time),
                 "locks": holding["locks"]}
@@ -656,6 +685,75 @@ class Token(Contract):
         if not is_symbol(symbol):
             return None
         return ctx.state.get(meta_key(symbol))  # type: ignore[no-any-return]
+
+    # ---- for the market contract (chaincode.market) -------------------------------------------
+
+    @internal
+    def order_verdict(self, ctx: Context, symbol: str, account: str, side: str, amount: int
+                      ) -> list[str] | None:
+        """The first failing order-time check of a market order ([code, message]) or None:
+        compliance.check_seller for a sell, compliance.check_buyer for a buy."""
+        token = load_token(ctx, symbol)
+        record = ctx.identity(account)
+        if side == "sell":
+            verdict = compliance.check_seller(token=token, amount=amount, now=ctx.time,
+                                              sender=record,
+                                              sender_holding=load_holding(ctx, symbol, account))
+        else:
+            verdict = compliance.check_buyer(token=token, now=ctx.time, recipient=record)
+        return None if verdict is None else list(verdict)
+
+    @internal
+    def hold(self, ctx: Context, symbol: str, account: str, amount: int) -> None:
+        """Escrow `amount` units of `account` for a sell order (checked by order_verdict)."""
+        holding = load_holding(ctx, symbol, account)
+        assert 0 < amount <= compliance.available(holding), "hold beyond available units"
+        set_on_order(ctx, account, symbol, holding.get("on_order", 0) + amount)
+
+    @internal
+    def release(self, ctx: Context, symbol: str, account: str, amount: int) -> None:
+        """Give back `amount` escrowed units (a sell order cancelled or expired)."""
+        on_order = int(ctx.state.get(on_order_key(account, symbol), 0))
+        assert 0 < amount <= on_order, "release beyond units on order"
+        set_on_order(ctx, account, symbol, on_order - amount)
+
+    @internal
+    def deliver(self, ctx: Context, symbol: str, seller: str, buyer: str, amount: int,
+                price: int, trade_id: int) -> None:
+        """The units leg of a market fill: `amount` escrowed units of `seller` go to `buyer`.
+
+        Runs compliance.check_transfer (the same rules as `transfer`) with the escrowed units
+        released and the purchase valued at `price`; raises its verdict before writing
+        anything. The investment windows count the fill at `price` on both sides."""
+        token = load_token(ctx, symbol)
+        seller_record, buyer_record = ctx.identity(seller), ctx.identity(buyer)
+        seller_holding = load_holding(ctx, symbol, seller)
+        on_order = seller_holding.get("on_order", 0)
+        assert 0 < amount <= on_order, "deliver beyond units on order"
+        seller_holding["on_order"] = on_order - amount
+        buyer_holding = load_holding(ctx, symbol, buyer)
+        net, issuer_net = window_nets(ctx, buyer, token["issuer"])
+        verdict = compliance.check_transfer(
+            token=token, amount=amount, now=ctx.time, sender=seller_record,
+            recipient=buyer_record, sender_holding=seller_holding,
+            recipient_holding=buyer_holding, recipient_net=net, recipient_issuer_net=issuer_net,
+            general_limit=ctx.params["general_investor_annual_limit"], price=price)
+        if verdict is not None:
+            raise ChaincodeError(*verdict)
+        set_on_order(ctx, seller, symbol, on_order - amount)
+        before_seller, before_buyer = seller_holding["balance"], buyer_holding["balance"]
+        seller_holding["balance"] -= amount
+        buyer_holding["balance"] += amount
+        store_holding(ctx, token, seller, before_seller, seller_holding)
+        store_holding(ctx, token, buyer, before_buyer, buyer_holding)
+        ctx.state.put(meta_key(symbol), token)
+        value = amount * price
+        if compliance.is_general_investor(seller_record):
+            record_trade(ctx, seller, token["issuer"], -value)
+        if compliance.is_general_investor(buyer_record):
+            record_trade(ctx, buyer, token["issuer"], value)
+        ctx.emit("Transfer", {"symbol": symbol, "from": seller, "to": buyer, "amount": amount,
+                              "trade_id": trade_id})
 
     @internal
     def snapshot(self, ctx: Context, symbol: str) -> list[list[Any]]:

@@ -16,7 +16,8 @@ silently ignored by some nodes and read by others), types are exact (`true` is n
   depend on (registrar, regulator, bank, tax) are present;
 - consensus parameters are positive and within `CONSENSUS_LIMITS`, the watermark window holds
   at least one checkpoint interval, and a view does not time out before a block is due;
-- chaincode hashes and params have a canonical encoding.
+- chaincode hashes and params have a canonical encoding; `params.market`, when present, passes
+  the market contract's check (chaincode.market.check_market_params).
 
 `Genesis.hash` is sha256 of the canonical msgpack of the document (consensus.codec), so two
 nodes agree on it however their JSON files are laid out.
@@ -485,11 +486,24 @@ def _params(value: Any) -> dict[str, Any]:
                           WITHHOLDING_CLASSES)
     for name in WITHHOLDING_CLASSES:
         _integer(f"params.withholding_bps.{name}", withholding[name], 0, 10_000)
+    if "market" in value:  # optional: chaincode.market's defaults apply when it is absent
+        _market_params(value["market"])
     try:
         codec.pack(value)
     except codec.EncodingError as error:
         raise GenesisError("params", f"has no canonical encoding: {error.message}") from None
     return copy.deepcopy(value)
+
+
+def _market_params(value: Any) -> None:
+    """`params.market` (sessions, price band, tick, transaction tax): the market contract's
+    own check, so that genesis and the chaincode cannot disagree on what is valid."""
+    from chaincode.market import MarketParamsError, check_market_params
+
+    try:
+        check_market_params(value)
+    except MarketParamsError as error:
+        raise GenesisError(_join("params.market", error.field), error.message) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

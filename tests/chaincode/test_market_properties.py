@@ -1,0 +1,273 @@
+"""Property tests of the market over random order streams (with cancels, freezes, AML flags,
+direct transfers, issuance and time passing in between):
+
+- units and cash are conserved: outstanding = sum of balances, cash supply = sum of balances,
+  and the escrow (units and cash on order) is exactly what the open orders offer;
+- no trade violates a transfer rule, checked by an oracle written here, apart from
+  chaincode.compliance;
+- the book is never crossed after a transaction, and its price levels add up;
+- every fill's buyer received exactly the units and its seller exactly the cash less tax;
+- can_transfer keeps predicting transfer with units on order;
+- the same stream on two fresh chains gives byte-identical state and receipts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from chaincode.runtime import Outcome
+from consensus import codec
+from tests.chaincode.helpers import DAY_MS, Chain
+from tests.chaincode.market_helpers import ORIGIN
+
+NAMES = ["alice", "bob", "carol", "dave", "erin", "gina"]
+BROKER = {"erin": "broker-b"}
+MAX_SUPPLY = 1_000
+HOLDING_BPS = 1_500  # 150 units
+MAX_HOLDERS = 4  # alice, bob, dave and erin hold at the start; gina joins when one leaves
+GENERAL_LIMIT = 1_600_000  # KRW a general investor may buy in 365 days
+LOCKUP_MS = DAY_MS // 2
+TAX_BPS = 25
+
+name = st.sampled_from(NAMES)
+price = st.sampled_from([8_000, 9_000, 9_500, 10_000, 10_500, 11_000, 12_500])
+qty = st.integers(min_value=1, max_value=30)
+
+OPERATIONS = [  # (weight in percent, strategy)
+    (62, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
+                   st.sampled_from(["gtc", "gtc", "ioc"]))),
+    (10, st.tuples(st.just("cancel"), st.integers(min_value=1, max_value=60))),
+    (6, st.tuples(st.just("advance"), st.integers(min_value=0, max_value=2 * DAY_MS))),
+    (5, st.tuples(st.just("freeze"), name, st.one_of(st.none(), qty))),
+    (4, st.tuples(st.just("unfreeze"), name)),
+    (4, st.tuples(st.just("aml"), name, st.sampled_from(["low", "high"]))),
+    (5, st.tuples(st.just("transfer"), name, name, qty)),
+    (4, st.tuples(st.just("issue"), name, qty)),
+]
+
+
+def _pick(draw: int) -> st.SearchStrategy[tuple[Any, ...]]:
+    for weight, strategy in OPERATIONS:
+        if draw < weight:
+            return strategy
+        draw -= weight
+    raise AssertionError("weights sum to 100")
+
+
+operation = st.integers(min_value=0, max_value=99).flatmap(_pick)
+
+
+def fresh_chain() -> Chain:
+    chain = Chain({"general_investor_annual_limit": GENERAL_LIMIT,
+                   "market": {"trade_tax_bps": TAX_BPS}})
+    for person in ("alice", "bob", "gina"):
+        chain.register(person)
+    chain.register("carol", investor_type="professional", country="US", resident=False)
+    chain.register("dave", investor_type="corporate")
+    chain.register("erin", broker="broker-b", investor_type="qualified")
+    chain.create_token(unit_price=10_000, max_supply=MAX_SUPPLY, max_holders=MAX_HOLDERS,
+                       max_holding_bps=HOLDING_BPS, allowed_countries=["KR"],
+                       lockup_ms=LOCKUP_MS)
+    for person, amount in (("alice", 100), ("bob", 100), ("dave", 120), ("erin", 80)):
+        chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain[person], amount=amount)
+    for person in NAMES:
+        chain.ok("bank", "cash", "mint", to=chain[person], amount=3_000_000)
+    chain.advance(LOCKUP_MS)
+    return chain
+
+
+def run(chain: Chain, op: tuple[Any, ...]) -> Outcome | None:
+    kind = op[0]
+    if kind == "place":
+        _, person, side, limit, units, tif = op
+        return chain.execute(chain[BROKER.get(person, "broker-a")], "market", "place", {
+            "symbol": "APT1", "account": chain[person], "side": side, "price": limit,
+            "qty": units, "media": "mts", "origin": ORIGIN, "tif": tif})
+    if kind == "cancel":
+        return chain.execute(chain["ksd"], "market", "cancel", {"order_id": op[1]})
+    if kind == "advance":
+        chain.advance(op[1])
+        return None
+    if kind == "freeze":
+        return chain.execute(chain["ksd"], "token", "freeze",
+                             {"symbol": "APT1", "account": chain[op[1]], "amount": op[2]})
+    if kind == "unfreeze":
+        return chain.execute(chain["ksd"], "token", "unfreeze",
+                             {"symbol": "APT1", "account": chain[op[1]], "amount": None})
+    if kind == "aml":
+        return chain.execute(chain[BROKER.get(op[1], "broker-a")], "identity", "update",
+                             {"account": chain[op[1]], "attrs": {"aml_risk": op[2]}})
+    if kind == "transfer":
+        sender, to, units = chain[op[1]], chain[op[2]], op[3]
+        predicted = chain.query("ksd", "token", "can_transfer", symbol="APT1", from_=sender,
+                                to=to, amount=units)
+        outcome = chain.execute(sender, "token", "transfer",
+                                {"symbol": "APT1", "to": to, "amount": units})
+        assert predicted["code"] == ("OK" if outcome.ok else outcome.error["code"]), (  # type: ignore[index]
+            predicted, outcome.error)
+        return outcome
+    if kind == "issue":
+        return chain.execute(chain["issuer-1"], "token", "issue",
+                             {"symbol": "APT1", "to": chain[op[1]], "amount": op[2]})
+    raise AssertionError(kind)
+
+
+# ---- reading state directly (the test's own view, not the contracts') ------------------------
+
+def values(chain: Chain, prefix: str) -> dict[str, Any]:
+    return {key[len(prefix):]: codec.unpack(raw) for key, raw in chain.state.values.items()
+            if key.startswith(prefix)}
+
+
+def snapshot(chain: Chain) -> dict[str, Any]:
+    return {"units": {account: holding["balance"] for account, holding
+                      in values(chain, "token/bal/APT1/").items()},
+            "cash": values(chain, "cash/bal/"),
+            "token": codec.unpack(chain.state.values["token/meta/APT1"])}
+
+
+def check_conservation_and_escrow(chain: Chain) -> None:
+    token = codec.unpack(chain.state.values["token/meta/APT1"])
+    holdings = values(chain, "token/bal/APT1/")
+    assert sum(holding["balance"] for holding in holdings.values()) == token["outstanding"]
+    assert token["holders"] == len(holdings)
+    balances = values(chain, "cash/bal/")
+    assert sum(balances.values()) == values(chain, "cash/").get("supply", 0)
+    orders = [order for order in values(chain, "market/order/").values()
+              if order["status"] == "resting"]
+    units_on_order: dict[str, int] = {}
+    cash_on_order: dict[str, int] = {}
+    for order in orders:
+        assert order["remaining"] > 0 and order["filled"] + order["remaining"] == order["qty"]
+        if order["side"] == "sell":
+            units_on_order[order["account"]] = (units_on_order.get(order["account"], 0)
+                                                + order["remaining"])
+        else:
+            cash_on_order[order["account"]] = (cash_on_order.get(order["account"], 0)
+                                               + order["remaining"] * order["price"])
+    assert {key.split("/")[0]: units for key, units
+            in values(chain, "token/onorder/").items()} == units_on_order
+    assert values(chain, "cash/order/") == cash_on_order
+    for account, held in cash_on_order.items():
+        assert held <= balances.get(account, 0)
+    open_count: dict[str, int] = {}
+    for order in orders:
+        open_count[order["account"]] = open_count.get(order["account"], 0) + 1
+    assert values(chain, "market/nopen/") == open_count
+
+
+def check_book(chain: Chain) -> None:
+    book = values(chain, "market/book/APT1/")
+    levels = values(chain, "market/level/APT1/")
+    resting = {order["order_id"]: order for order in values(chain, "market/order/").values()
+               if order["status"] == "resting"}
+    assert sorted(book.values()) == sorted(resting)
+    summed: dict[str, dict[str, int]] = {}
+    for key, order_id in book.items():
+        level = key.rsplit("/", 1)[0]
+        order = resting[order_id]
+        entry = summed.setdefault(level, {"price": order["price"], "qty": 0, "orders": 0})
+        entry["qty"] += order["remaining"]
+        entry["orders"] += 1
+    assert levels == summed
+    bids = [order["price"] for order in resting.values() if order["side"] == "buy"]
+    asks = [order["price"] for order in resting.values() if order["side"] == "sell"]
+    if bids and asks:
+        assert max(bids) < min(asks), "crossed book"
+
+
+def check_fills(chain: Chain, before: dict[str, Any], after: dict[str, Any],
+                outcome: Outcome, time: int) -> None:
+    """Balances moved exactly as the trades say, and each trade obeys the transfer rules."""
+    trades = [event.data for event in outcome.events if event.name == "Trade"]
+    records = [codec.unpack(chain.state.values[f"market/trade/{trade['trade_id']:012d}"])
+               for trade in trades]
+    tax_account = codec.unpack(chain.state.values["identity/tax_account"])
+    units_delta: dict[str, int] = {}
+    cash_delta: dict[str, int] = {}
+    for trade, record in zip(trades, records, strict=True):
+        assert {name: record[name] for name in trade} == trade
+        assert record["value"] == record["price"] * record["qty"]
+        assert record["tax"] == record["value"] * TAX_BPS // 10_000
+        buyer, seller = trade["buyer"], trade["seller"]
+        assert buyer != seller
+        units_delta[buyer] = units_delta.get(buyer, 0) + trade["qty"]
+        units_delta[seller] = units_delta.get(seller, 0) - trade["qty"]
+        cash_delta[buyer] = cash_delta.get(buyer, 0) - record["value"]
+        cash_delta[seller] = cash_delta.get(seller, 0) + record["value"] - record["tax"]
+        cash_delta[tax_account] = cash_delta.get(tax_account, 0) + record["tax"]
+        check_transfer_rules(chain, before, after, record, time)
+    for account in set(before["units"]) | set(after["units"]):
+        moved = after["units"].get(account, 0) - before["units"].get(account, 0)
+        assert moved == units_delta.get(account, 0), account
+    for account in set(before["cash"]) | set(after["cash"]):
+        moved = after["cash"].get(account, 0) - before["cash"].get(account, 0)
+        assert moved == cash_delta.get(account, 0), account
+
+
+def check_transfer_rules(chain: Chain, before: dict[str, Any], after: dict[str, Any],
+                         trade: dict[str, Any], time: int) -> None:
+    """An oracle of the rules (not chaincode.compliance): the parties may trade at all."""
+    token = after["token"]
+    assert not token["paused"]
+    for account in (trade["buyer"], trade["seller"]):
+        record = codec.unpack(chain.state.values[f"identity/account/{account}"])
+        assert record["status"] == "active" and time < record["attrs"]["kyc_expires"]
+        assert record["attrs"]["aml_risk"] != "high"
+    buyer = codec.unpack(chain.state.values[f"identity/account/{trade['buyer']}"])
+    assert buyer["attrs"]["country"] == "KR"
+    assert after["units"][trade["buyer"]] * 10_000 <= MAX_SUPPLY * HOLDING_BPS
+    assert token["holders"] <= max(MAX_HOLDERS, before["token"]["holders"])
+    if buyer["attrs"]["investor_type"] == "general":
+        investment = chain.query("ksd", "token", "investment", account=trade["buyer"])
+        assert investment["net"] <= GENERAL_LIMIT
+    seller_holding = codec.unpack(chain.state.values.get(
+        f"token/bal/APT1/{trade['seller']}") or codec.pack(
+        {"balance": 0, "frozen": 0, "locks": []}))
+    locked = sum(amount for until, amount in seller_holding["locks"] if until > time)
+    on_order = codec.unpack(chain.state.values.get(f"token/onorder/{trade['seller']}/APT1")
+                            or codec.pack(0))
+    # the seller delivered only units that were free: not frozen, locked or on other orders
+    assert seller_holding["balance"] >= seller_holding["frozen"] + locked + on_order
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(operation, min_size=10, max_size=45))
+def test_random_order_streams_keep_the_market_sound(ops: list[tuple[Any, ...]]) -> None:
+    chain = fresh_chain()
+    check_conservation_and_escrow(chain)
+    for op in ops:
+        before, time = snapshot(chain), chain.time
+        outcome = run(chain, op)
+        check_conservation_and_escrow(chain)
+        check_book(chain)
+        if outcome is not None and op[0] == "place" and not outcome.ok:
+            event(f"refused {outcome.error['code']}")  # type: ignore[index]
+        if outcome is not None and outcome.ok and op[0] == "place":
+            check_fills(chain, before, snapshot(chain), outcome, time)
+            for item in outcome.events:
+                if item.name == "Trade":
+                    event("trade")
+                if item.name == "OrderCancelled":
+                    event(f"cancelled {item.data['code']}")
+            assert len(outcome.result["trades"]) <= 64
+
+
+def receipt(outcome: Outcome | None) -> bytes:
+    if outcome is None:
+        return b""
+    return codec.pack({"ok": outcome.ok, "result": outcome.result, "error": outcome.error,
+                       "events": [event.to_map() for event in outcome.events]})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(operation, min_size=1, max_size=40))
+def test_same_stream_same_state_and_receipts(ops: list[tuple[Any, ...]]) -> None:
+    first, second = fresh_chain(), fresh_chain()
+    first_receipts = [receipt(run(first, op)) for op in ops]
+    second_receipts = [receipt(run(second, op)) for op in ops]
+    assert first_receipts == second_receipts
+    assert sorted(first.state.values.items()) == sorted(second.state.values.items())
