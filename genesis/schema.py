@@ -56,6 +56,10 @@ CHAIN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 HOST_PATTERN = re.compile(r"[A-Za-z0-9._:\[\]-]{1,253}")  # a host name, IPv4 or IPv6 address
 HEX32_PATTERN = re.compile(r"[0-9a-f]{64}")  # lowercase, as everywhere in JSON (PROTOCOL.md)
 
+# A block travels in one p2p frame (16 MiB) with its certificate, and a state-transfer answer
+# of one block must fit one too: half the frame leaves room for both.
+MAX_BLOCK_BYTES_LIMIT = 8 * 1024 * 1024
+
 # (lowest, highest) for each consensus parameter, and why.
 CONSENSUS_LIMITS: dict[str, tuple[int, int]] = {
     # Blocks between checkpoints: each one costs n signatures; the log is dropped below the
@@ -66,7 +70,7 @@ CONSENSUS_LIMITS: dict[str, tuple[int, int]] = {
     # Transactions per block: every node checks every signature before voting.
     "max_block_txs": (1, 100_000),
     # Bytes of transactions per block: a block travels in one p2p frame.
-    "max_block_bytes": (1_024, 64 * 1024 * 1024),
+    "max_block_bytes": (1_024, MAX_BLOCK_BYTES_LIMIT),
     # How long the primary waits to fill a batch.
     "max_block_delay_ms": (1, 60_000),
     # How long a replica waits for a relayed transaction to commit before suspecting the primary.

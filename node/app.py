@@ -68,7 +68,8 @@ from node.tx import Transaction, TxError, decode_body
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
-GOSSIP_BATCH = 500  # client transactions per "t" frame
+GOSSIP_BATCH = 500  # client transactions per "t" frame, at most ...
+GOSSIP_MAX_BYTES = 4 * 1024 * 1024  # ... and about this many bytes (a frame is <= 16 MiB)
 FETCH_TIMEOUT_S = 3.0
 READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (commits in flight)
 
@@ -119,6 +120,7 @@ class Node:
         self.events = EventHub()
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
+        self._gossip_bytes = 0
         self._pending_blocks: dict[int, tuple[Block, CommitCertificate]] = {}
         self.fetch = BlockFetch(self.genesis.chain_id, self.genesis.operator_keys(),
                                 [n.name for n in self.genesis.operators if n.name != self.name])
@@ -259,7 +261,8 @@ class Node:
             outcomes.append(None)
             self._submitted_at[tx.tx_id] = started
             self._gossip.append([tx.body_bytes, tx.sig])
-            if len(self._gossip) >= GOSSIP_BATCH:
+            self._gossip_bytes += len(tx.body_bytes) + len(tx.sig)
+            if len(self._gossip) >= GOSSIP_BATCH or self._gossip_bytes >= GOSSIP_MAX_BYTES:
                 self._flush_gossip()
             admitted.append(self._pending_tx(tx))
         if len(self._submitted_at) > 4 * self.mempool.max_txs:
@@ -277,6 +280,7 @@ class Node:
         if self._gossip and self.voting:
             self.p2p.broadcast(codec.pack(["t", self._gossip]))
         self._gossip = []
+        self._gossip_bytes = 0
 
     def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):

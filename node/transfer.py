@@ -19,18 +19,26 @@ from consensus.events import Persist
 from node.storage import KV, Batch
 from node.storage import schema as s
 
-FETCH_BATCH = 64  # blocks per state-transfer answer
+FETCH_BATCH = 64  # blocks per state-transfer answer, at most ...
+FETCH_MAX_BYTES = 8 * 1024 * 1024  # ... and about this many bytes: half the p2p frame limit
+# (16 MiB). One block always goes, and genesis caps a block at MAX_BLOCK_BYTES_LIMIT (8 MiB),
+# so an answer of one block and its certificate still fits a frame.
 
 
 def blocks_to_serve(store: KV, height: int, start: Any, stop: Any) -> list[list[bytes]]:
-    """[[block bytes, certificate bytes], ...] for start..stop, within what is executed."""
+    """[[block bytes, certificate bytes], ...] for start..stop, within what is executed, at most
+    FETCH_BATCH blocks and FETCH_MAX_BYTES (but always the first block)."""
     start, stop = int(start), int(stop)
     stop = min(stop, height, start + FETCH_BATCH - 1)
-    blocks = []
+    blocks: list[list[bytes]] = []
+    size = 0
     for h in range(max(start, 1), stop + 1):
         block = store.get(s.block_key(h))
         cert = store.get(s.cert_key(h))
         if block is None or cert is None:
+            break
+        size += len(block) + len(cert)
+        if blocks and size > FETCH_MAX_BYTES:
             break
         blocks.append([block, cert])
     return blocks

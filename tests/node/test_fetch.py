@@ -136,3 +136,26 @@ def test_single_node_network_has_nobody_to_ask() -> None:
     fetch.start(3)
     assert fetch.next_request(0, []) is None
     assert fetch.finish(0) is True
+
+
+def test_a_state_transfer_answer_fits_a_frame() -> None:
+    """blocks_to_serve stops at FETCH_MAX_BYTES, but always serves the first block."""
+    from node.storage import Batch, MemoryKV
+    from node.storage import schema as s
+    from node.transfer import FETCH_MAX_BYTES, blocks_to_serve
+
+    store = MemoryKV()
+    batch = Batch()
+    big = FETCH_MAX_BYTES * 3 // 8  # three of these are over the cap
+    for height in range(1, 6):
+        batch.put(s.block_key(height), bytes(big))
+        batch.put(s.cert_key(height), b"c")
+    store.write(batch, sync=True)
+    served = blocks_to_serve(store, 5, 1, 5)
+    assert len(served) == 2
+    assert sum(len(b) + len(c) for b, c in served) <= FETCH_MAX_BYTES
+    batch = Batch()
+    batch.put(s.block_key(6), bytes(FETCH_MAX_BYTES + 1))
+    batch.put(s.cert_key(6), b"c")
+    store.write(batch, sync=True)
+    assert len(blocks_to_serve(store, 6, 6, 6)) == 1
