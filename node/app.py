@@ -61,6 +61,7 @@ from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
 from node.storage import Batch, LevelDB
 from node.storage import schema as s
+from node.surveillance.indexer import Surveillance
 from node.sync import HeightSync
 from node.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
 from node.tx import Transaction, TxError, decode_body
@@ -88,8 +89,9 @@ class Node:
         os.makedirs(config.data_dir, exist_ok=True)
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
         self.verified = VerifiedCache()
+        self.surveillance = Surveillance(self.store, self.genesis.params)
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
-                                 self.verified, [audit_indexer])
+                                 self.verified, [audit_indexer, self.surveillance])
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
             self.genesis.initial_state())

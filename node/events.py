@@ -3,8 +3,9 @@
 After each applied block the node publishes a `block` event and the block's contract events.
 A subscriber sees every `block` event, and the contract events its role allows: the regulator,
 the registrar and operators see all of them, anyone else only the events that name its
-account. Each subscriber has a bounded queue; one that falls EVENT_QUEUE items behind is cut
-off rather than waited for (a slow reader must not hold the node). The RPC layer streams a
+account. The surveillance alerts the block raised (node.surveillance) go out as `alert`
+events to the regulator and the registrar only. Each subscriber has a bounded queue; one that
+falls EVENT_QUEUE items behind is cut off rather than waited for (a slow reader must not hold the node). The RPC layer streams a
 subscriber's queue; `None` in a queue means the stream ends.
 """
 
@@ -20,6 +21,7 @@ from node.executor import AppliedBlock
 MAX_EVENT_SUBSCRIBERS = 256
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
 SEES_EVERYTHING = frozenset({"regulator", "registrar", "operator"})
+SEES_ALERTS = frozenset({"regulator", "registrar"})
 
 
 @dataclass
@@ -62,6 +64,9 @@ class EventHub:
                     if may_see(sub, event):
                         items.append({"event": "contract", "data": {
                             "tx_id": receipt.tx_id.hex(), "height": receipt.height, **event}})
+            if sub.role in SEES_ALERTS:
+                items += [{"event": "alert", "data": alert}
+                          for alert in applied.notes.get("alerts", ())]
             for item in items:
                 try:
                     sub.queue.put_nowait(item)
