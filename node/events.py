@@ -5,8 +5,8 @@ A subscriber sees every `block` event, and the contract events its role allows: 
 the registrar and operators see all of them, anyone else only the events that name its
 account. The surveillance alerts the block raised (node.surveillance) go out as `alert`
 events to the regulator and the registrar only. Each subscriber has a bounded queue; one that
-falls EVENT_QUEUE items behind is cut off rather than waited for (a slow reader must not hold the node). The RPC layer streams a
-subscriber's queue; `None` in a queue means the stream ends.
+falls EVENT_QUEUE items behind is cut off rather than waited for (a slow reader must not hold
+the node). The RPC layer streams a subscriber's queue; `None` in a queue means the stream ends.
 """
 
 from __future__ import annotations
