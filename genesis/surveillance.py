@@ -51,23 +51,24 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
            "min_trades": 3, "enabled": 1},
     # S6 participation concentration (매매 관여율): over `window_ms` (KRX: 3 days), one
     # account's share of the volume (both sides counted) at least `account_share_bps`, or the
-    # top `top_accounts` (KRX: 10) together at least `top_share_bps` (KRX: 40%), once the
-    # window holds at least `min_trades` trades.
+    # top `top_accounts` (KRX: 10) of those below it together at least `top_share_bps` (KRX:
+    # 40%), once the window holds at least `min_trades` trades (a thin window says nothing).
     "S6": {"window_ms": 3 * DAY_MS, "account_share_bps": 2_000, "top_accounts": 10,
-           "top_share_bps": 4_000, "min_trades": 200, "enabled": 1},
+           "top_share_bps": 4_000, "min_trades": 1_000, "enabled": 1},
     # S7 pump and dump: within `window_ms`, an account makes at least `min_buys` buys that are
     # at least `min_buy_share_bps` of all buying while they last, the price rises at least
-    # `min_rise_bps` from before its first buy (K-OTC warns at +110% over 3 days; the ±30%
-    # daily band makes 10% within a day the useful figure here), and it then sells at least
-    # `min_dump_bps` of what it bought at or above its average purchase price.
+    # `min_rise_bps` from before its first buy (K-OTC warns at +110% over 3 days; within a
+    # ±30% daily band and a day's window, 5% is what the generator's pumps reach), and it then
+    # sells at least `min_dump_bps` of what it bought at an average price above where the rise
+    # began.
     "S7": {"window_ms": DAY_MS, "min_buys": 5, "min_buy_share_bps": 3_000,
-           "min_rise_bps": 1_000, "min_dump_bps": 5_000, "enabled": 1},
+           "min_rise_bps": 500, "min_dump_bps": 5_000, "enabled": 1},
     # S8 insider timing (미공개정보 이용): when an issuer discloses (a document set on the
     # token, a dividend declared), every insider of that issuer (identity attr `insider_of`)
-    # that traded the token in the `lookback_ms` before it, and every account whose net
-    # position built in that time is at least `min_share_bps` of the volume and
-    # `min_value` KRW.
-    "S8": {"lookback_ms": 3 * DAY_MS, "min_share_bps": 2_000, "min_value": 10_000_000,
+    # that traded the token in the `lookback_ms` (a day) before it, and every account whose
+    # net position built in that time is at least `min_share_bps` (5%) of the volume and
+    # `min_value` KRW (the reporting threshold); an honest account's net day is well under 1%.
+    "S8": {"lookback_ms": DAY_MS, "min_share_bps": 500, "min_value": 10_000_000,
            "enabled": 1},
     # S9 cash structuring (분할 거래): at least `min_count` cash transfers (or deposits) by one
     # account within `window_ms`, each within `near_bps` below the currency transaction report

@@ -8,6 +8,7 @@ what it does.
     stoledger query --dir DIR --key KEY contract method [ARGS_JSON]
     stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
     stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]
+    stoledger market-sim [--seeds N] [--plant all|none|S1,...]  (node/cli/market.py)
 
 The CLI is the top room of node/: it may import any other, and nothing imports it. A command
 group's module imports the heavy parts it drives inside its command functions, so `--help`
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 
-from node.cli import audit, bench, demo, network, sim, tx
+from node.cli import audit, bench, demo, market, network, sim, tx
 
-GROUPS = (network, tx, audit, sim, bench, demo)
+GROUPS = (network, tx, audit, sim, market, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

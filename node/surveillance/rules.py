@@ -320,21 +320,27 @@ def compute_s6(p: dict[str, int], symbol: str, window: list[Trade], counts: dict
             f"{short(account)} took part in {share} bps of {symbol}'s volume (both sides) "
             f"over {p['window_ms']} ms, {len(window)} trades (threshold "
             f"{p['account_share_bps']} bps)."))
+    # the group: the top accounts each below the single-account threshold (one that is above
+    # it has its own alert), at most `top_accounts` of them
+    group = [(a, q) for a, q in heapq.nsmallest(
+        p["top_accounts"], ((-qty, account) for account, qty in counts.items()
+                            if bps(qty, total) < p["account_share_bps"]))]
     running = 0
-    for k, (_, qty) in enumerate(top, start=1):
-        running += qty
+    for k, (negative, _) in enumerate(group, start=1):
+        running -= negative
         if bps(running, total) >= p["top_share_bps"]:
             if k >= 2:
-                group = tuple(sorted(a for a, _ in top[:k]))
-                trades = [t for t in window if t.buyer in group or t.seller in group]
+                members = tuple(sorted(account for _, account in group[:k]))
+                trades = [t for t in window if t.buyer in members or t.seller in members]
                 findings.append(Finding(
-                    "S6", symbol, group, f"{symbol}/top", window[0].time,
+                    "S6", symbol, members, f"{symbol}/top", window[0].time,
                     dict(common, share_bps=bps(running, total), accounts=k,
                          top_accounts=p["top_accounts"], top_share_bps=p["top_share_bps"]),
                     evidence(of_trades(trades)),
-                    f"The top {k} accounts took part in {bps(running, total)} bps of "
-                    f"{symbol}'s volume (both sides) over {p['window_ms']} ms (threshold "
-                    f"{p['top_share_bps']} bps for at most {p['top_accounts']} accounts)."))
+                    f"{k} accounts, each under {p['account_share_bps']} bps, took part in "
+                    f"{bps(running, total)} bps of {symbol}'s volume (both sides) over "
+                    f"{p['window_ms']} ms (threshold {p['top_share_bps']} bps for at most "
+                    f"{p['top_accounts']} accounts)."))
             break
     return findings
 
@@ -353,7 +359,7 @@ def compute_s7(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
         sells = [t for t in mine if t.seller == account and t.time >= first]
         bought, sold = sum(t.qty for t in buys), sum(t.qty for t in sells)
         paid, got = sum(t.qty * t.price for t in buys), sum(t.qty * t.price for t in sells)
-        if bps(sold, bought) < p["min_dump_bps"] or got * bought < paid * sold:
+        if bps(sold, bought) < p["min_dump_bps"]:
             continue
         market = w.trades_since(symbol, first)
         during = sum(t.qty for t in market if t.time <= last)
@@ -361,7 +367,8 @@ def compute_s7(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
         base = buys[0].prev_price
         peak = max(t.price for t in market)
         rise = bps(peak - base, base)
-        if share < p["min_buy_share_bps"] or rise < p["min_rise_bps"]:
+        if (share < p["min_buy_share_bps"] or rise < p["min_rise_bps"]
+                or got // sold <= base):
             continue
         findings.append(Finding(
             "S7", symbol, (account,), f"{symbol}/{account}", first,
@@ -374,7 +381,8 @@ def compute_s7(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
             evidence(of_trades(buys + sells)),
             f"{short(account)} bought {bought} {symbol} ({share} bps of all buying while it "
             f"bought) as the price rose {rise} bps from {base} to {peak} won, then sold {sold} "
-            f"at an average {got // sold} won against its average cost {paid // bought}."))
+            f"at an average {got // sold} won, above where the rise began (its average cost "
+            f"{paid // bought})."))
     return findings
 
 

@@ -98,13 +98,26 @@ class MarketWorld:
     # ---- a ready market ----------------------------------------------------------------------
 
     def register(self, names: list[str], broker: str, time: int) -> None:
+        for name in names:
+            self.send_register(name, broker)
+        self.check(self.commit(time))
+
+    def send_register(self, name: str, broker: str) -> str:
         attrs = {"investor_type": "professional", "country": "KR", "resident": True,
                  "kyc_expires": self.genesis_time + KYC_YEARS_MS, "aml_risk": "low"}
-        for name in names:
-            account = self.add_investor(name)
-            self.send(broker, "identity", "register", account=account, role="investor",
-                      attrs=attrs)
-        self.check(self.commit(time))
+        account = self.add_investor(name)
+        self.send(broker, "identity", "register", account=account, role="investor",
+                  attrs=attrs)
+        return account
+
+    def enrol(self, name: str, broker: str, symbols: dict[str, str], units: int,
+              cash: int) -> str:
+        """Queue the registration and funding of a new investor."""
+        account = self.send_register(name, broker)
+        for symbol, issuer in symbols.items():
+            self.send(issuer, "token", "issue", symbol=symbol, to=account, amount=units)
+        self.send("bank", "cash", "mint", to=account, amount=cash)
+        return account
 
     def create_token(self, symbol: str, issuer: str, unit_price: int, max_supply: int,
                      time: int) -> None:
