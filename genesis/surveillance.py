@@ -33,9 +33,9 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # at least `min_matched` such trades in `window_ms`, at least one in each direction.
     "S2": {"window_ms": HOUR_MS, "match_ms": 5_000, "min_matched": 4, "enabled": 1},
     # S3 spoofing / layering (허수성 주문): at least `min_orders` orders of one account on one
-    # side, each at least `size_multiple` times the token's mean order size, none filled and
-    # each cancelled within `cancel_ms` of being placed, while the same account trades on the
-    # other side, all within `window_ms` (KRX: expected price swung within minutes by orders
+    # side, each at least `size_multiple` times the mean size of the other accounts' orders
+    # of the token, none filled and each cancelled within `cancel_ms` of being placed, while
+    # the same account trades on the other side, all within `window_ms` (KRX: expected price swung within minutes by orders
     # later cancelled).
     "S3": {"window_ms": MINUTE_MS, "cancel_ms": 10_000, "min_orders": 3, "size_multiple": 5,
            "enabled": 1},

@@ -47,6 +47,8 @@ ROUTES: list[tuple[str, str, str, bool, list[str]]] = [
      True, ["height"]),
     ("get", "/v1/audit/access-log", "Who read what, when.", True,
      ["from", "format", "limit", "cursor"]),
+    ("get", "/v1/audit/alerts", "Surveillance alerts (rules S1-S10) with their evidence.", True,
+     ["rule", "symbol", "account", "from", "to", "format", "limit", "cursor"]),
 ]
 
 

@@ -308,9 +308,10 @@ def make_app(node: NodeApi) -> web.Application:
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/readyz", get_readyz)
     app.router.add_get("/v1/openapi.json", get_openapi)
-    from node.rpc import audit
+    from node.rpc import alerts, audit
 
     audit.add_routes(app)
+    alerts.add_routes(app)
     return app
 
 

@@ -176,9 +176,10 @@ def compute_s3(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
     findings = []
     since = facts.time - p["window_ms"]
     for symbol, account in sorted({(o.symbol, o.account) for o in facts.cancelled}):
-        mean = w.mean_order_qty(symbol)
-        quick = [o for o in w.orders_of(account)
-                 if o.symbol == symbol and o.code == "CANCELLED" and o.filled == 0
+        own = [o for o in w.orders_of(account) if o.symbol == symbol]
+        mean = w.mean_order_qty(symbol, excluding=own)
+        quick = [o for o in own
+                 if o.code == "CANCELLED" and o.filled == 0
                  and o.closed_time >= since and o.closed_time - o.time <= p["cancel_ms"]
                  and o.qty >= p["size_multiple"] * mean]
         for side in ("buy", "sell"):
@@ -202,7 +203,8 @@ def compute_s3(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
                  "cancel_ms": p["cancel_ms"], "window_ms": p["window_ms"]},
                 evidence(of_orders(layer) + of_trades(other)),
                 f"{short(account)} placed {len(layer)} {side} orders of {symbol} of at least "
-                f"{p['size_multiple']}x the mean size {mean} ({cancelled} in all), cancelled "
+                f"{p['size_multiple']}x the mean size {mean} of other accounts' orders "
+                f"({cancelled} in all), cancelled "
                 f"each unfilled within {p['cancel_ms']} ms, while trading {traded} on the "
                 "other side."))
     return findings

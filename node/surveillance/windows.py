@@ -201,9 +201,13 @@ class Windows:
             self.origin_orders[(symbol, origin)] = [order.order_id for order in live]
         return live
 
-    def mean_order_qty(self, symbol: str) -> int:
+    def mean_order_qty(self, symbol: str, excluding: tuple[Order, ...] | list[Order] = ()
+                       ) -> int:
+        """The mean size of the token's orders in the window, without `excluding`."""
         total, count = self.size_totals.get(symbol, [0, 0])
-        return total // count if count else 0
+        total -= sum(order.qty for order in excluding)
+        count -= len(excluding)
+        return total // count if count > 0 else 0
 
     def origins_of(self, account: str, since: int) -> list[str]:
         """The origins the account placed orders from at or after `since`, sorted."""

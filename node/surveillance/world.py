@@ -26,7 +26,7 @@ CHAIN = "market-sim"
 ORGS = (("ksd", "registrar"), ("fss", "regulator"), ("broker-a", "broker"),
         ("broker-b", "broker"), ("broker-c", "broker"), ("bank", "bank"),
         ("issuer-1", "issuer"), ("issuer-2", "issuer"), ("tax", "tax"))
-TX_EXPIRY_MS = 3_600_000
+TX_EXPIRY_MS = 30 * 86_400_000  # no mempool here: a queued tx may wait for a later block
 KYC_YEARS_MS = 10 * 365 * 86_400_000
 
 
