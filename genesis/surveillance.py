@@ -35,8 +35,8 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # S3 spoofing / layering (허수성 주문): at least `min_orders` orders of one account on one
     # side, each at least `size_multiple` times the mean size of the other accounts' orders
     # of the token, none filled and each cancelled within `cancel_ms` of being placed, while
-    # the same account trades on the other side, all within `window_ms` (KRX: expected price swung within minutes by orders
-    # later cancelled).
+    # the same account trades on the other side, all within `window_ms` (KRX: the expected
+    # price swung within minutes by orders later cancelled).
     "S3": {"window_ms": MINUTE_MS, "cancel_ms": 10_000, "min_orders": 3, "size_multiple": 5,
            "enabled": 1},
     # S4 repeated high bids (고가매수 반복): an account's aggressive buys that each trade above

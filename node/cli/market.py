@@ -63,12 +63,15 @@ def cmd_market_sim(args: argparse.Namespace) -> None:
 
     totals = {rule: RuleScore() for rule in RULES}
     honest_orders = orders = trades = 0
+    apply_seconds = surveillance_seconds = 0.0
     started = time.process_time()
     for seed in range(args.seed, args.seed + args.seeds):
         report = generate(GeneratorConfig(seed=seed, days=args.days,
                                           honest_accounts=args.accounts,
                                           honest_orders=args.orders, plant=plants(args.plant)))
         honest_orders += report.honest_orders
+        apply_seconds += report.apply_seconds
+        surveillance_seconds += report.surveillance_seconds
         orders += report.orders
         trades += report.trades
         missed = [f"{case.rule}:{','.join(case.names)}" for case in report.cases
@@ -95,11 +98,17 @@ def cmd_market_sim(args: argparse.Namespace) -> None:
                      "other_alerts": total.other_alerts})
     if args.json:
         print(json.dumps({"seeds": args.seeds, "honest_orders": honest_orders,
-                          "orders": orders, "trades": trades, "rules": rows}, indent=2))
+                          "orders": orders, "trades": trades, "rules": rows,
+                          "apply_seconds": apply_seconds,
+                          "surveillance_seconds": surveillance_seconds}, indent=2))
         return
     from node.cli.common import table
 
     print(f"\n{args.seeds} seed(s) from {args.seed}: {orders} orders ({honest_orders} honest), "
           f"{trades} trades, {time.process_time() - started:.0f} s CPU")
+    if orders:
+        print(f"applying blocks: {apply_seconds * 1e6 / orders:.0f} us CPU per order, of which "
+              f"surveillance {surveillance_seconds * 1e6 / orders:.0f} us "
+              f"({100 * surveillance_seconds / max(apply_seconds, 1e-9):.1f}%)")
     print(table(rows, ["rule", "planted", "caught", "missed", "recall", "honest_alerts",
                        "per_10k_honest_orders", "other_alerts"]))

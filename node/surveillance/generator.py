@@ -62,6 +62,7 @@ class GeneratorConfig:
     honest_orders: int = 6_000
     plant: tuple[str, ...] = RULES
     surveillance: dict[str, Any] | None = None  # params.surveillance overrides
+    keep_blocks: bool = False  # keep every applied block (determinism tests replay them)
 
 
 @dataclass
@@ -102,6 +103,8 @@ class Report:
     rules: dict[str, RuleScore]
     cases: list[Case]
     honest_examples: list[dict[str, Any]] = field(default_factory=list)
+    apply_seconds: float = 0.0  # CPU applying blocks (chaincode, storage, indexers)
+    surveillance_seconds: float = 0.0  # of which in surveillance
 
 
 def origin_of(label: str) -> str:
@@ -125,6 +128,7 @@ class Market:
         if config.surveillance is not None:
             params["surveillance"] = config.surveillance
         self.world = MarketWorld(params, session_open(0) - 3_600_000)
+        self.world.keep_blocks = config.keep_blocks
         self.queue: list[tuple[int, int, Callable[[], None]]] = []
         self.seq = 0
         self.waiting: dict[bytes, Callable[[Receipt], None]] = {}
@@ -363,10 +367,12 @@ def score(market: Market) -> Report:
         result.caught += case.caught > 0
         result.missed += case.caught == 0
     return Report(market.config.seed, market.honest_orders, market.orders, market.trades,
-                  len(alerts), rules, market.cases, examples)
+                  len(alerts), rules, market.cases, examples, market.world.apply_seconds,
+                  market.world.surveillance_seconds)
 
 
-def generate(config: GeneratorConfig) -> Report:
+def build(config: GeneratorConfig) -> Market:
+    """The market of `config`, set up and planted, before its first trading block."""
     from node.surveillance.plants import plant
 
     market = Market(config)
@@ -374,4 +380,8 @@ def generate(config: GeneratorConfig) -> Report:
     for rule in config.plant:
         plant(market, rule)
     market.world.check(market.world.commit(market.world.genesis_time + 2000))
-    return market.run()
+    return market
+
+
+def generate(config: GeneratorConfig) -> Report:
+    return build(config).run()

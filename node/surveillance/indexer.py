@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode.market import MARKET_DEFAULTS
+from chaincode.market import MARKET_DEFAULTS, compile_sessions
 from consensus import codec
 from genesis.surveillance import check_surveillance_params
 from node.executor import AppliedBlock
@@ -47,7 +47,7 @@ class Surveillance:
         self.params = check_surveillance_params(chain_params.get("surveillance"))
         market = dict(MARKET_DEFAULTS)
         market.update(chain_params.get("market") or {})
-        self.sessions = market["sessions"]
+        self.schedule = compile_sessions(market["sessions"])
         p = self.params
         self.windows = Windows(
             order_horizon_ms=max(p["S1"]["link_window_ms"], p["S2"]["window_ms"],
@@ -140,7 +140,7 @@ class Surveillance:
             found += rules.compute_s1(p["S1"], w, facts)
             found += rules.compute_s2(p["S2"], w, facts)
             found += rules.compute_s4(p["S4"], w, facts)
-            found += rules.compute_s5(p["S5"], w, facts, self.sessions)
+            found += rules.compute_s5(p["S5"], w, facts, self.schedule)
             for symbol in sorted({t.symbol for t in facts.trades}):
                 window, counts = w.participation_window(symbol, facts.time)
                 found += rules.compute_s6(p["S6"], symbol, list(window), counts, facts.time)

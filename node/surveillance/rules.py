@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaincode.market import KST_OFFSET_MS, compile_sessions, kst_day
+from chaincode.market import KST_OFFSET_MS, Schedule, compile_sessions, kst_day
 from node.surveillance.windows import CashFlow, Order, Trade, Windows
 
 DAY_MS = 86_400_000
@@ -176,11 +176,9 @@ def compute_s3(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
     findings = []
     since = facts.time - p["window_ms"]
     for symbol, account in sorted({(o.symbol, o.account) for o in facts.cancelled}):
-        own = [o for o in w.orders_of(account) if o.symbol == symbol]
-        mean = w.mean_order_qty(symbol, excluding=own)
-        quick = [o for o in own
-                 if o.code == "CANCELLED" and o.filled == 0
-                 and o.closed_time >= since and o.closed_time - o.time <= p["cancel_ms"]
+        mean = w.mean_order_qty(symbol, excluding=account)
+        quick = [o for o in w.cancelled_since(symbol, account, since)
+                 if o.filled == 0 and o.closed_time - o.time <= p["cancel_ms"]
                  and o.qty >= p["size_multiple"] * mean]
         for side in ("buy", "sell"):
             layer = [o for o in quick if o.side == side]
@@ -244,7 +242,11 @@ def compute_s4(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
 
 def compute_session_close(sessions: Any, time: int) -> int | None:
     """The UTC ms at which the session open at `time` closes (KST midnight for `always`)."""
-    schedule = compile_sessions(sessions)
+    return compute_close(compile_sessions(sessions), time)
+
+
+def compute_close(schedule: Schedule, time: int) -> int | None:
+    """compute_session_close with the sessions compiled (chaincode.market.compile_sessions)."""
     local = time + KST_OFFSET_MS
     day, ms_of_day = divmod(local, DAY_MS)
     if schedule is None:
@@ -258,12 +260,13 @@ def compute_session_close(sessions: Any, time: int) -> int | None:
     return None
 
 
-def compute_s5(p: dict[str, int], w: Windows, facts: BlockFacts, sessions: Any
+def compute_s5(p: dict[str, int], w: Windows, facts: BlockFacts, schedule: Schedule
                ) -> list[Finding]:
     findings = []
     groups: dict[tuple[str, int], set[str]] = {}
+    close_of_block = compute_close(schedule, facts.time)
     for trade in facts.trades:
-        close = compute_session_close(sessions, trade.time)
+        close = close_of_block
         if close is not None and trade.time >= close - p["closing_ms"]:
             groups.setdefault((trade.symbol, close), set()).add(trade.aggressor_account)
     for (symbol, close), aggressors in sorted(groups.items()):
@@ -353,6 +356,9 @@ def compute_s7(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
     findings = []
     since = facts.time - p["window_ms"]
     for symbol, account in sorted({(t.symbol, t.seller) for t in facts.trades}):
+        extremes = w.price_range(symbol, since)
+        if extremes is None or bps(extremes[1] - extremes[0], extremes[0]) < p["min_rise_bps"]:
+            continue  # no rise in the window to pump
         mine = w.account_trades_since(symbol, account, since)
         buys = [t for t in mine if t.buyer == account]
         if len({t.buy_order for t in buys}) < p["min_buys"]:
@@ -462,10 +468,10 @@ def compute_s10(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Findin
     findings = []
     since = facts.time - p["window_ms"]
     for symbol, origin in sorted({(o.symbol, o.origin) for o in facts.orders}):
-        orders = [o for o in w.orders_from(symbol, origin) if o.time >= since]
-        accounts = tuple(sorted({o.account for o in orders}))
+        accounts = tuple(w.accounts_from(symbol, origin, since))
         if len(accounts) < p["min_accounts"]:
             continue
+        orders = [o for o in w.orders_from(symbol, origin) if o.time >= since]
         findings.append(Finding(
             "S10", symbol, accounts, f"{symbol}/{origin}", orders[0].time,
             {"origin": origin, "accounts": len(accounts), "orders": len(orders),

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
+
+import msgpack
 
 from consensus import codec
 from node.storage import KV, Batch
@@ -91,8 +94,19 @@ class CashFlow:
     tx_id: str
 
 
+FIELDS = {kind: attrgetter(*kind.__slots__) for kind in (Order, Trade, CashFlow)}
+
+
 def pack(record: Order | Trade | CashFlow) -> bytes:
-    return codec.pack(list(astuple(record)))
+    """A record as a msgpack array of its fields (integers, strings and nil only, so this is
+    also the canonical encoding)."""
+    packed: bytes = msgpack.packb(FIELDS[type(record)](record), use_bin_type=True)
+    return packed
+
+
+def unpack(value: bytes) -> list[Any]:
+    fields: list[Any] = msgpack.unpackb(value, raw=False)
+    return fields
 
 
 class Windows:
@@ -108,8 +122,15 @@ class Windows:
         self.closed: list[tuple[int, int]] = []  # heap of (closed_time, order_id)
         self.account_orders: dict[str, list[int]] = {}  # in id order; may hold pruned ids
         self.origin_orders: dict[tuple[str, str], list[int]] = {}  # (symbol, origin) -> ids
+        # (symbol, origin) -> account -> time of its latest order from there
+        self.origin_accounts: dict[tuple[str, str], dict[str, int]] = {}
         self.account_origins: dict[str, dict[str, int]] = {}  # account -> origin -> last time
         self.size_totals: dict[str, list[int]] = {}  # symbol -> [sum of qty, orders]
+        self.own_sizes: dict[tuple[str, str], list[int]] = {}  # (symbol, account) -> same
+        self.cancels: dict[tuple[str, str], list[Order]] = {}  # (symbol, account) -> CANCELLED
+        # per symbol, (time, price) with prices falling / rising: the window's max and min
+        self.highs: dict[str, deque[tuple[int, int]]] = {}
+        self.lows: dict[str, deque[tuple[int, int]]] = {}
         self.trades: dict[str, deque[Trade]] = {}
         self.account_trades: dict[tuple[str, str], deque[Trade]] = {}  # (symbol, account)
         self.participation: dict[str, deque[Trade]] = {}  # S6 window per symbol ...
@@ -119,6 +140,7 @@ class Windows:
         self.fired: dict[str, int] = {}  # "<rule>/<subject>" -> time of the last alert
         self._puts: dict[bytes, bytes] = {}
         self._deletes: set[bytes] = set()
+        self._changed_orders: set[int] = set()  # packed once, when the block is staged
 
     # ---- staging -----------------------------------------------------------------------------
 
@@ -132,6 +154,11 @@ class Windows:
 
     def stage(self, batch: Batch) -> None:
         """Move the changes since the last call into the block's batch."""
+        for order_id in sorted(self._changed_orders):
+            order = self.orders.get(order_id)
+            if order is not None:
+                self._put(s.surv_order_key(order_id), pack(order))
+        self._changed_orders.clear()
         for key in sorted(self._deletes):
             batch.delete(key)
         for key in sorted(self._puts):
@@ -144,7 +171,7 @@ class Windows:
     def add_order(self, order: Order) -> None:
         assert order.order_id not in self.orders, order.order_id
         self._index_order(order)
-        self._put(s.surv_order_key(order.order_id), pack(order))
+        self._changed_orders.add(order.order_id)
 
     def _index_order(self, order: Order) -> None:
         self.orders[order.order_id] = order
@@ -154,9 +181,14 @@ class Windows:
         self.origin_orders.setdefault((order.symbol, order.origin), []).append(order.order_id)
         origins = self.account_origins.setdefault(order.account, {})
         origins[order.origin] = max(origins.get(order.origin, 0), order.time)
-        totals = self.size_totals.setdefault(order.symbol, [0, 0])
-        totals[0] += order.qty
-        totals[1] += 1
+        accounts = self.origin_accounts.setdefault((order.symbol, order.origin), {})
+        accounts[order.account] = max(accounts.get(order.account, 0), order.time)
+        for totals in (self.size_totals.setdefault(order.symbol, [0, 0]),
+                       self.own_sizes.setdefault((order.symbol, order.account), [0, 0])):
+            totals[0] += order.qty
+            totals[1] += 1
+        if order.code == "CANCELLED":
+            self.cancels.setdefault((order.symbol, order.account), []).append(order)
 
     def fill_order(self, order_id: int, qty: int, time: int) -> None:
         order = self.orders.get(order_id)
@@ -165,26 +197,40 @@ class Windows:
         order.filled += qty
         if order.filled >= order.qty:
             self._close(order, time, None)
-        self._put(s.surv_order_key(order_id), pack(order))
+        self._changed_orders.add(order_id)
 
     def cancel_order(self, order_id: int, time: int, code: str) -> None:
         order = self.orders.get(order_id)
         if order is None or not order.is_open:
             return
         self._close(order, time, code)
-        self._put(s.surv_order_key(order_id), pack(order))
+        self._changed_orders.add(order_id)
 
     def _close(self, order: Order, time: int, code: str | None) -> None:
         order.closed_time = time
         order.code = code
         heapq.heappush(self.closed, (time, order.order_id))
+        if code == "CANCELLED":
+            self.cancels.setdefault((order.symbol, order.account), []).append(order)
 
     def _drop_order(self, order_id: int) -> None:
         order = self.orders.pop(order_id)
-        totals = self.size_totals[order.symbol]
-        totals[0] -= order.qty
-        totals[1] -= 1
+        for totals in (self.size_totals[order.symbol],
+                       self.own_sizes[(order.symbol, order.account)]):
+            totals[0] -= order.qty
+            totals[1] -= 1
+        if order.code == "CANCELLED":
+            key = (order.symbol, order.account)
+            self.cancels[key] = [o for o in self.cancels[key] if o.order_id != order_id]
+            if not self.cancels[key]:
+                del self.cancels[key]
         self._delete(s.surv_order_key(order_id))
+
+    def cancelled_since(self, symbol: str, account: str, since: int) -> list[Order]:
+        """The account's orders of the token cancelled by its broker at or after `since`, in
+        order id order."""
+        return sorted((o for o in self.cancels.get((symbol, account), ())
+                       if o.closed_time >= since), key=lambda o: o.order_id)
 
     def orders_of(self, account: str) -> list[Order]:
         """The account's orders in the window, oldest first."""
@@ -201,12 +247,18 @@ class Windows:
             self.origin_orders[(symbol, origin)] = [order.order_id for order in live]
         return live
 
-    def mean_order_qty(self, symbol: str, excluding: tuple[Order, ...] | list[Order] = ()
-                       ) -> int:
-        """The mean size of the token's orders in the window, without `excluding`."""
+    def accounts_from(self, symbol: str, origin: str, since: int) -> list[str]:
+        """The accounts that placed orders in the token from `origin` at or after `since`."""
+        return sorted(account for account, last
+                      in self.origin_accounts.get((symbol, origin), {}).items() if last >= since)
+
+    def mean_order_qty(self, symbol: str, excluding: str | None = None) -> int:
+        """The mean size of the token's orders in the window, without the account
+        `excluding`'s."""
         total, count = self.size_totals.get(symbol, [0, 0])
-        total -= sum(order.qty for order in excluding)
-        count -= len(excluding)
+        if excluding is not None:
+            own_total, own_count = self.own_sizes.get((symbol, excluding), [0, 0])
+            total, count = total - own_total, count - own_count
         return total // count if count > 0 else 0
 
     def origins_of(self, account: str, since: int) -> list[str]:
@@ -224,6 +276,15 @@ class Windows:
 
     def _index_trade(self, trade: Trade) -> None:
         self.trades.setdefault(trade.symbol, deque()).append(trade)
+        highs = self.highs.setdefault(trade.symbol, deque())
+        while highs and highs[-1][1] <= trade.price:
+            highs.pop()
+        highs.append((trade.time, trade.price))
+        lows = self.lows.setdefault(trade.symbol, deque())
+        low = min(trade.price, trade.prev_price)
+        while lows and lows[-1][1] >= low:
+            lows.pop()
+        lows.append((trade.time, low))
         for account in (trade.buyer, trade.seller):
             self.account_trades.setdefault((trade.symbol, account), deque()).append(trade)
         self.participation.setdefault(trade.symbol, deque()).append(trade)
@@ -245,6 +306,17 @@ class Windows:
             found.append(trade)
         found.reverse()
         return found
+
+    def price_range(self, symbol: str, since: int) -> tuple[int, int] | None:
+        """(lowest, highest) price of the token's trades at or after `since` (the lowest also
+        counts the price before each of them), or None without trades."""
+        highs, lows = self.highs.get(symbol), self.lows.get(symbol)
+        for extremes in (highs, lows):
+            while extremes and extremes[0][0] < since:
+                extremes.popleft()
+        if not highs or not lows:
+            return None
+        return lows[0][1], highs[0][1]
 
     def account_trades_since(self, symbol: str, account: str, since: int) -> list[Trade]:
         first = self.first_trade_id(symbol)
@@ -334,11 +406,18 @@ class Windows:
                     del origins[origin]
             if not origins:
                 del self.account_origins[account]
+        for key in sorted(self.origin_accounts):
+            accounts = self.origin_accounts[key]
+            for account in sorted(accounts):
+                if accounts[account] < since:
+                    del accounts[account]
+            if not accounts:
+                del self.origin_accounts[key]
         horizon = now - max(self.order_horizon_ms, self.trade_horizon_ms, self.cash_horizon_ms)
-        for key in sorted(self.fired):
-            if self.fired[key] < horizon:
-                del self.fired[key]
-                rule, subject = key.split("/", 1)
+        for marker in sorted(self.fired):
+            if self.fired[marker] < horizon:
+                del self.fired[marker]
+                rule, subject = marker.split("/", 1)
                 self._delete(s.surv_fired_key(rule, subject))
 
     # ---- loading -----------------------------------------------------------------------------
@@ -346,13 +425,13 @@ class Windows:
     def load(self, store: KV) -> None:
         """Rebuild the memory from the `v/` keys of the store (after a restart)."""
         for _, value in store.iterate(s.SURV_ORDER):
-            self._index_order(Order(*codec.unpack(value)))
+            self._index_order(Order(*unpack(value)))
         for _, value in store.iterate(s.SURV_TRADE):
-            self._index_trade(Trade(*codec.unpack(value)))
+            self._index_trade(Trade(*unpack(value)))
         for raw, value in store.iterate(s.SURV_PRICE):
             self.last_price[raw[len(s.SURV_PRICE):].decode()] = int(codec.unpack(value))
         for _, value in store.iterate(s.SURV_CASH):
-            flow = CashFlow(*codec.unpack(value))
+            flow = CashFlow(*unpack(value))
             self.cash.setdefault(flow.account, deque()).append(flow)
         for raw, value in store.iterate(s.SURV_FIRED):
             self.fired[raw[len(s.SURV_FIRED):].decode()] = s.read_u64(value)
