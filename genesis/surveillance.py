@@ -51,10 +51,12 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
            "min_trades": 3, "enabled": 1},
     # S6 participation concentration (매매 관여율): over `window_ms` (KRX: 3 days), one
     # account's share of the volume (both sides counted) at least `account_share_bps`, or the
-    # top `top_accounts` (KRX: 10) of those below it together at least `top_share_bps` (KRX:
-    # 40%), once the window holds at least `min_trades` trades (a thin window says nothing).
+    # top `top_accounts` (KRX: 10) of those below it, each with at least `member_share_bps`
+    # (3%: no honest account of the generator's 300 reaches it), together at least
+    # `top_share_bps` (KRX: 40%), once the window holds at least `min_trades` trades (a thin
+    # window says nothing).
     "S6": {"window_ms": 3 * DAY_MS, "account_share_bps": 2_000, "top_accounts": 10,
-           "top_share_bps": 4_000, "min_trades": 1_000, "enabled": 1},
+           "top_share_bps": 4_000, "member_share_bps": 300, "min_trades": 1_000, "enabled": 1},
     # S7 pump and dump: within `window_ms`, an account makes at least `min_buys` buys that are
     # at least `min_buy_share_bps` of all buying while they last, the price rises at least
     # `min_rise_bps` from before its first buy (K-OTC warns at +110% over 3 days; within a

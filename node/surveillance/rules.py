@@ -307,7 +307,7 @@ def compute_s6(p: dict[str, int], symbol: str, window: list[Trade], counts: dict
                now: int) -> list[Finding]:
     if len(window) < p["min_trades"]:
         return []
-    total = sum(counts[account] for account in sorted(counts))  # both sides: 2 x volume
+    total = sum(counts.values())  # both sides: 2 x volume (a sum: order does not matter)
     ranked = heapq.nsmallest(p["top_accounts"], ((-qty, account) for account, qty
                                                  in counts.items()))
     top = [(account, -negative) for negative, account in ranked]
@@ -327,9 +327,9 @@ def compute_s6(p: dict[str, int], symbol: str, window: list[Trade], counts: dict
             f"{p['account_share_bps']} bps)."))
     # the group: the top accounts each below the single-account threshold (one that is above
     # it has its own alert), at most `top_accounts` of them
-    group = [(a, q) for a, q in heapq.nsmallest(
+    group = heapq.nsmallest(
         p["top_accounts"], ((-qty, account) for account, qty in counts.items()
-                            if bps(qty, total) < p["account_share_bps"]))]
+                            if p["member_share_bps"] <= bps(qty, total) < p["account_share_bps"]))
     running = 0
     for k, (negative, _) in enumerate(group, start=1):
         running -= negative
@@ -340,9 +340,11 @@ def compute_s6(p: dict[str, int], symbol: str, window: list[Trade], counts: dict
                 findings.append(Finding(
                     "S6", symbol, members, f"{symbol}/top", window[0].time,
                     dict(common, share_bps=bps(running, total), accounts=k,
-                         top_accounts=p["top_accounts"], top_share_bps=p["top_share_bps"]),
+                         top_accounts=p["top_accounts"], top_share_bps=p["top_share_bps"],
+                         member_share_bps=p["member_share_bps"]),
                     evidence(of_trades(trades)),
-                    f"{k} accounts, each under {p['account_share_bps']} bps, took part in "
+                    f"{k} accounts, each with {p['member_share_bps']} to "
+                    f"{p['account_share_bps']} bps, took part in "
                     f"{bps(running, total)} bps of {symbol}'s volume (both sides) over "
                     f"{p['window_ms']} ms (threshold {p['top_share_bps']} bps for at most "
                     f"{p['top_accounts']} accounts)."))
