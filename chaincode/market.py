@@ -18,7 +18,9 @@ party for AML_BLOCKED): a resting order is cancelled with that code and matching
 incoming order has its remainder cancelled with it. An order never trades with an order of the
 same account: the resting one is cancelled (SELF_TRADE). One transaction makes at most
 MAX_FILLS fills and MAX_CANCELS cancellations while matching; then a `gtc` remainder rests and
-an `ioc` remainder is cancelled (IOC_UNFILLED).
+an `ioc` remainder is cancelled (IOC_UNFILLED). A `gtc` remainder that rests across the book
+that way goes on matching at the start of the next `place` on the token (`_uncross`), within
+the same per-transaction limits, before the new order is accepted.
 
 Sessions. Genesis `params.market.sessions` is `"always"` (one endless session, id 0) or a weekly
 KST schedule with holidays (see check_market_params). A session's id is the UTC ms of its
@@ -64,8 +66,8 @@ An order: {"order_id", "symbol", "account", "broker", "side", "price", "qty", "f
 
 Invariants (tests/chaincode/test_market_properties.py): units on order of (account, symbol) =
 the remaining qty of its open sell orders; cash on order of an account = sum of remaining x
-price of its open buy orders; the book of the open session is never crossed after a
-transaction that made fewer than MAX_FILLS fills.
+price of its open buy orders; the book of the open session is never crossed after a `place`
+that stayed within MAX_FILLS and MAX_CANCELS.
 
 Errors: UNAUTHORIZED, BAD_ARGS, UNKNOWN_TOKEN, MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER,
 PRICE_LIMIT, the seller-side and buyer-side transfer codes (chaincode.compliance),
@@ -95,6 +97,7 @@ from chaincode.runtime import (
     query,
     require_account,
     require_int,
+    require_str,
     transaction,
 )
 from chaincode.token import MAX_AMOUNT, require_sha256, require_symbol
@@ -172,7 +175,7 @@ def _param_int(field: str, value: Any, lowest: int, highest: int) -> int:
 
 # (windows of each weekday, holiday day numbers); None: always open
 Schedule = tuple[tuple[tuple[tuple[int, int], ...], ...], frozenset[int]] | None
-_SCHEDULES: dict[bytes, Schedule] = {}  # compiled schedules by their canonical bytes
+_SCHEDULES: dict[bytes, Schedule] = {}  # compiled schedules by canonical bytes (one a chain)
 
 
 def compile_sessions(sessions: Any) -> Schedule:
@@ -352,25 +355,24 @@ class Market(Contract):
         self._check_order(price, qty, market["tick"])
         self._check_band(ctx, token, price, market["price_band_bps"])
         self._expire(ctx, symbol, session)
-        if side == "sell":
-            verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
-                               side=side, amount=qty)
-        else:
+        if side == "buy":
             cash = ctx.call("cash", "available_of", account=account)
             if cash < price * qty:
                 raise ChaincodeError("INSUFFICIENT_CASH", f"available cash {cash} KRW < "
                                      f"{price} x {qty}")
-            verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
-                               side=side, amount=qty)
+        # the transfer rules that can be known now (chaincode.compliance, via the token)
+        verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
+                           side=side, amount=qty)
         if verdict is not None:
             raise ChaincodeError(*verdict)
         open_orders = int(ctx.state.get(f"nopen/{account}", 0))
         if open_orders >= MAX_OPEN_ORDERS:
             raise ChaincodeError("TOO_MANY_ORDERS", f"an account may have at most "
                                  f"{MAX_OPEN_ORDERS} open orders")
+        fills, cancels = self._uncross(ctx, token, session)
         order = self._accept(ctx, symbol, account, side, price, qty, tif, media, origin,
-                             session, open_orders)
-        trade_ids = self._match(ctx, token, order)
+                             session)
+        trade_ids = self._match(ctx, token, order, MAX_FILLS - fills, MAX_CANCELS - cancels)
         if order["status"] == "open":
             if order["remaining"] == 0:
                 self._finish(ctx, order, "filled", None)
@@ -400,9 +402,7 @@ class Market(Contract):
     def halt(self, ctx: Context, symbol: Any, reason: Any) -> dict[str, Any]:
         require_role(ctx, "registrar")
         symbol = require_symbol(symbol)
-        if not isinstance(reason, str) or not reason or len(reason) > 512:
-            raise ChaincodeError("BAD_ARGS", "reason must be a non-empty string of at most "
-                                 "512 characters")
+        reason = require_str("reason", reason, 512)
         self._token(ctx, symbol)
         if ctx.state.get(f"halt/{symbol}") is not None:
             raise ChaincodeError("ALREADY_HALTED", f"{symbol} is already halted")
@@ -444,8 +444,7 @@ class Market(Contract):
                                  f"(reference {reference} +-{bps} bps)")
 
     def _accept(self, ctx: Context, symbol: str, account: str, side: str, price: int,
-                qty: int, tif: str, media: str, origin: str, session: int, open_orders: int
-                ) -> dict[str, Any]:
+                qty: int, tif: str, media: str, origin: str, session: int) -> dict[str, Any]:
         """Number the order, escrow what it offers, index it, announce it."""
         order_id = int(ctx.state.get("next_order", 0)) + 1
         ctx.state.put("next_order", order_id)
@@ -463,28 +462,58 @@ class Market(Contract):
         ctx.state.put(f"sym/{symbol}/{key}", account)
         ctx.state.put(f"acct/{account}/{key}", symbol)
         ctx.state.put(f"open/{account}/{key}", symbol)
-        ctx.state.put(f"nopen/{account}", open_orders + 1)
+        # read again: uncrossing may have closed some of this account's orders
+        ctx.state.put(f"nopen/{account}", int(ctx.state.get(f"nopen/{account}", 0)) + 1)
         ctx.state.put(order_key(order_id), order)
         ctx.emit("OrderPlaced", {"order_id": order_id, "symbol": symbol, "account": account,
                                  "broker": ctx.caller, "side": side, "price": price, "qty": qty,
                                  "tif": tif, "media": media})
         return order
 
-    def _match(self, ctx: Context, token: dict[str, Any], order: dict[str, Any]) -> list[int]:
+    def _uncross(self, ctx: Context, token: dict[str, Any], session: int) -> tuple[int, int]:
+        """(fills, cancellations) of continuing an earlier order's matching. A `gtc` order
+        whose matching stopped at MAX_FILLS or MAX_CANCELS rests across the book; before the
+        next order is accepted, the newer of the two crossing orders at the top goes on
+        matching as the aggressor, at the older one's price, under the same rules."""
+        symbol = token["symbol"]
+        trade_ids: list[int] = []
+        cancels = 0
+        while len(trade_ids) < MAX_FILLS and cancels < MAX_CANCELS:
+            best_bid = next(ctx.state.range(book_prefix(symbol, session, "buy")), None)
+            best_ask = next(ctx.state.range(book_prefix(symbol, session, "sell")), None)
+            if best_bid is None or best_ask is None:
+                break
+            buy, sell = self._order(ctx, best_bid[1]), self._order(ctx, best_ask[1])
+            if buy["price"] < sell["price"]:
+                break
+            order, resting = (buy, sell) if buy["order_id"] > sell["order_id"] else (sell, buy)
+            if order["account"] == resting["account"]:
+                self._cancel(ctx, resting, "SELF_TRADE")
+                cancels += 1
+                continue
+            refused = self._fill(ctx, token, order, resting, trade_ids)
+            if refused is not None:
+                code, at_fault = refused
+                self._cancel(ctx, at_fault, code)
+                cancels += 1
+        return len(trade_ids), cancels
+
+    def _match(self, ctx: Context, token: dict[str, Any], order: dict[str, Any],
+               max_fills: int, max_cancels: int) -> list[int]:
         """Fill `order` against the other side until it is filled, stops crossing, is
-        cancelled by a refused fill, or a per-transaction limit is reached."""
+        cancelled by a refused fill, or the transaction's limits are reached."""
         opposite = "sell" if order["side"] == "buy" else "buy"
         prefix = book_prefix(order["symbol"], order["session"], opposite)
         trade_ids: list[int] = []
         cancels = 0
-        while order["remaining"] > 0 and len(trade_ids) < MAX_FILLS:
+        while order["remaining"] > 0 and len(trade_ids) < max_fills:
             top = next(ctx.state.range(prefix), None)
             if top is None:
                 break
             resting = self._order(ctx, top[1])
             if not is_crossing(order["side"], order["price"], resting["price"]):
                 break
-            if cancels == MAX_CANCELS:
+            if cancels >= max_cancels:
                 break
             if resting["account"] == order["account"]:
                 self._cancel(ctx, resting, "SELF_TRADE")
@@ -544,13 +573,14 @@ class Market(Contract):
             filled["remaining"] -= qty
             filled["value"] += value
             filled["fills"] += 1
-        self._take_from_level(ctx, resting, qty, leaves=resting["remaining"] == 0)
-        if resting["remaining"] == 0:
-            ctx.state.delete(book_key(resting))
-            self._finish(ctx, resting, "filled", None)
-        else:
-            ctx.state.put(order_key(resting["order_id"]), resting)
-        ctx.state.put(order_key(order["order_id"]), order)
+        for filled in (resting, order):  # the aggressor rests too when it is uncrossing
+            if filled["status"] == "resting":
+                self._take_from_level(ctx, filled, qty, leaves=filled["remaining"] == 0)
+                if filled["remaining"] == 0:
+                    ctx.state.delete(book_key(filled))
+                    self._finish(ctx, filled, "filled", None)
+                    continue
+            ctx.state.put(order_key(filled["order_id"]), filled)
         ctx.emit("Trade", {"trade_id": trade_id, "symbol": symbol, "price": price, "qty": qty,
                            "buy_order": buy["order_id"], "sell_order": sell["order_id"],
                            "buyer": buy["account"], "seller": sell["account"],
@@ -580,8 +610,8 @@ class Market(Contract):
         if stats["day"] < day:  # the first trade of a new trading day
             stats.update(prev_close=stats["last_price"], day=day, day_volume=0, day_value=0)
         stats["last_price"] = price
-        stats["day_volume"] += qty
-        stats["day_value"] += value
+        stats["day_volume"] = min(MAX_AMOUNT, stats["day_volume"] + qty)  # saturate: the sums
+        stats["day_value"] = min(MAX_AMOUNT, stats["day_value"] + value)  # must stay encodable
         stats["trades"] += 1
         stats["last_time"] = ctx.time
         ctx.state.put(f"stats/{symbol}", stats)

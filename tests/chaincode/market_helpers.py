@@ -25,9 +25,9 @@ def kst_ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
 
 
 def market_chain(market: dict[str, Any] | None = None, limit: int | None = None,
-                 **rules: Any) -> Chain:
+                 holders: tuple[str, ...] = ("alice", "bob"), **rules: Any) -> Chain:
     """alice, bob, gina (general, KR) and dave (corporate) with broker-a; erin (qualified)
-    with broker-b. Token APT1 (unit_price 10,000). alice and bob hold UNITS units (their
+    with broker-b. Token APT1 (unit_price 10,000). `holders` hold UNITS units each (their
     lock-up, if any, has run out); everyone holds CASH won."""
     params: dict[str, Any] = {}
     if market is not None:
@@ -40,7 +40,7 @@ def market_chain(market: dict[str, Any] | None = None, limit: int | None = None,
     chain.register("dave", investor_type="corporate")
     chain.register("erin", broker="broker-b", investor_type="qualified")
     chain.create_token(unit_price=UNIT_PRICE, max_supply=1_000_000, **rules)
-    for name in ("alice", "bob"):
+    for name in holders:
         chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain[name], amount=UNITS)
     for name in ("alice", "bob", "gina", "dave", "erin"):
         chain.ok("bank", "cash", "mint", to=chain[name], amount=CASH)

@@ -279,6 +279,12 @@ def test_price_time_priority_and_refund_below_limit() -> None:
     book = chain.query("gina", "market", "book", symbol="APT1")
     assert book["bids"] == [{"price": 10_200, "qty": 5, "orders": 1}]
     assert book["asks"] == [{"price": 10_300, "qty": 10, "orders": 1}]
+    place(chain, "alice", "sell", 10_400, 3)
+    place(chain, "bob", "sell", 10_400, 4)
+    book = chain.query("gina", "market", "book", symbol="APT1", depth=2)
+    assert book["asks"] == [{"price": 10_300, "qty": 10, "orders": 1},
+                            {"price": 10_400, "qty": 7, "orders": 2}]
+    assert len(chain.query("gina", "market", "book", symbol="APT1", depth=1)["asks"]) == 1
 
 
 def test_sell_aggressor_hits_best_bid_first() -> None:
@@ -341,9 +347,9 @@ def test_resting_buyer_refused_at_fill_is_cancelled_and_matching_goes_on() -> No
 
 def test_incoming_buyer_refused_at_fill_cancels_its_remainder() -> None:
     # gina may buy 1,000,000 KRW a year: 100 units at unit_price, but 96 at 10,400
-    chain = market_chain(limit=1_000_000)
-    place(chain, "alice", "sell", 10_400, 90)
-    place(chain, "bob", "sell", 10_400, 10)
+    chain = market_chain(limit=1_000_000, holders=("dave", "erin"))
+    place(chain, "dave", "sell", 10_400, 90)
+    place(chain, "erin", "sell", 10_400, 10, broker="broker-b")
     outcome = place_outcome(chain, "gina", "buy", 10_400, 100)
     assert outcome.result == {"order_id": 3, "status": "cancelled", "filled": 90,
                               "remaining": 10, "trades": [1]}
@@ -355,8 +361,9 @@ def test_incoming_buyer_refused_at_fill_cancels_its_remainder() -> None:
 
 
 def test_investment_limit_counts_the_trade_price() -> None:
-    chain = market_chain(limit=1_000_000)  # 97 units: 970,000 at unit_price, 1,008,800 here
-    place(chain, "alice", "sell", 10_400, 97)
+    # 97 units: 970,000 at unit_price, 1,008,800 at the trade price
+    chain = market_chain(limit=1_000_000, holders=("dave",))
+    place(chain, "dave", "sell", 10_400, 97)
     outcome = place_outcome(chain, "gina", "buy", 10_400, 97)
     assert outcome.result["status"] == "cancelled" and outcome.result["filled"] == 0
     assert [e.data["code"] for e in outcome.events if e.name == "OrderCancelled"] == [
@@ -402,6 +409,35 @@ def test_aml_high_party_is_the_one_cancelled() -> None:
     assert cancelled == [(1, "AML_BLOCKED")] and outcome.result["status"] == "resting"
 
 
+def test_resting_buyer_no_longer_verified_is_cancelled() -> None:
+    chain = market_chain()
+    place(chain, "gina", "buy", 10_000, 10)  # 1: KYC expires before the fill
+    place(chain, "dave", "buy", 10_000, 10)  # 2: revoked before the fill
+    place(chain, "erin", "buy", 10_000, 10, broker="broker-b")  # 3: trades
+    chain.ok("broker-a", "identity", "update", account=chain["gina"],
+             attrs={"kyc_expires": chain.time + 1})
+    chain.ok("broker-a", "identity", "revoke", account=chain["dave"], reason="closed")
+    outcome = place_outcome(chain, "alice", "sell", 10_000, 10)
+    cancelled = [(e.data["order_id"], e.data["code"]) for e in outcome.events
+                 if e.name == "OrderCancelled"]
+    assert cancelled == [(1, "RECIPIENT_NOT_VERIFIED"), (2, "RECIPIENT_NOT_VERIFIED")]
+    assert outcome.result["status"] == "filled" and units(chain, "erin")["balance"] == 10
+    assert cash(chain, "gina")["on_order"] == 0 and cash(chain, "dave")["on_order"] == 0
+
+
+def test_forced_transfer_of_units_on_order_cancels_the_sell_at_its_fill() -> None:
+    chain = market_chain()
+    place(chain, "alice", "sell", 10_000, 10)
+    chain.ok("ksd", "token", "force_transfer", symbol="APT1", from_=chain["alice"],
+             to=chain["bob"], amount=UNITS, reason="court order")
+    balance = units(chain, "alice")
+    assert (balance["balance"], balance["on_order"], balance["available"]) == (0, 10, 0)
+    outcome = place_outcome(chain, "gina", "buy", 10_000, 10)
+    assert [(e.data["order_id"], e.data["code"]) for e in outcome.events
+            if e.name == "OrderCancelled"] == [(1, "INSUFFICIENT_BALANCE")]
+    assert units(chain, "alice")["on_order"] == 0 and units(chain, "gina")["balance"] == 0
+
+
 def test_at_most_64_fills_per_transaction() -> None:
     chain = market_chain()
     for _ in range(70):
@@ -409,8 +445,19 @@ def test_at_most_64_fills_per_transaction() -> None:
     result = place(chain, "gina", "buy", 10_000, 70)
     assert len(result["trades"]) == 64
     assert (result["status"], result["filled"], result["remaining"]) == ("resting", 64, 6)
-    result = place(chain, "dave", "buy", 10_000, 10, tif="ioc")
-    assert (result["status"], result["filled"]) == ("cancelled", 6)
+    book = chain.query("gina", "market", "book", symbol="APT1")  # crossed, for now
+    assert book["bids"] == [{"price": 10_000, "qty": 6, "orders": 1}]
+    assert book["asks"] == [{"price": 10_000, "qty": 6, "orders": 6}]
+    # the next place first lets gina's remainder go on matching, then takes its own turn
+    outcome = place_outcome(chain, "dave", "buy", 10_000, 10, tif="ioc")
+    trades = [e.data for e in outcome.events if e.name == "Trade"]
+    assert [(t["buy_order"], t["aggressor"]) for t in trades] == [(71, "buy")] * 6
+    assert outcome.result == {"order_id": 72, "status": "cancelled", "filled": 0,
+                              "remaining": 10, "trades": []}
+    assert chain.query("ksd", "market", "order", order_id=71)["status"] == "filled"
+    book = chain.query("gina", "market", "book", symbol="APT1")
+    assert book["bids"] == [] and book["asks"] == []
+    assert units(chain, "gina")["balance"] == 70 and cash(chain, "gina")["on_order"] == 0
 
 
 # ---- cancel and halt -------------------------------------------------------------------------
