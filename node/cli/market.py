@@ -59,7 +59,8 @@ def plants(text: str) -> tuple[str, ...]:
 
 
 def cmd_market_sim(args: argparse.Namespace) -> None:
-    from node.surveillance.generator import RULES, GeneratorConfig, RuleScore, generate
+    from node.surveillance.generator import RULES, GeneratorConfig, RuleScore
+    from node.surveillance.plants import generate
 
     totals = {rule: RuleScore() for rule in RULES}
     honest_orders = orders = trades = 0

@@ -16,10 +16,10 @@ log-normal (median 20 units); one in ten immediate-or-cancel; many resting order
 after seconds to half an hour. They also move cash between each other (amounts log-uniform
 from KRW 10,000 to 50,000,000), and the issuers publish a document now and then.
 
-Planted manipulations (node.surveillance.plants), each by accounts of its own: the rule
-it should trip and those accounts are its ground truth. `score` matches alerts to them: an
-alert of the rule whose accounts are all the case's catches the case; an alert naming any honest
-account is an alert on an honest account.
+Planted manipulations (node.surveillance.plants, which also has `build` and `generate`), each
+by accounts of its own: the rule it should trip and those accounts are its ground truth.
+`score` matches alerts to them: an alert of the rule whose accounts are all the case's catches
+the case; an alert naming any honest account is an alert on an honest account.
 """
 
 from __future__ import annotations
@@ -369,19 +369,3 @@ def score(market: Market) -> Report:
     return Report(market.config.seed, market.honest_orders, market.orders, market.trades,
                   len(alerts), rules, market.cases, examples, market.world.apply_seconds,
                   market.world.surveillance_seconds)
-
-
-def build(config: GeneratorConfig) -> Market:
-    """The market of `config`, set up and planted, before its first trading block."""
-    from node.surveillance.plants import plant
-
-    market = Market(config)
-    market.setup()
-    for rule in config.plant:
-        plant(market, rule)
-    market.world.check(market.world.commit(market.world.genesis_time + 2000))
-    return market
-
-
-def generate(config: GeneratorConfig) -> Report:
-    return build(config).run()

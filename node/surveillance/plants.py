@@ -35,13 +35,30 @@ from node.surveillance.generator import (
     SYMBOLS,
     TICK,
     Case,
+    GeneratorConfig,
     Market,
+    Report,
     Trader,
     origin_of,
     session_open,
 )
 
 SESSION_MS = CLOSE_MS - OPEN_MS
+
+
+def build(config: GeneratorConfig) -> Market:
+    """The market of `config`, set up and planted, before its first trading block."""
+    market = Market(config)
+    market.setup()
+    for rule in config.plant:
+        plant(market, rule)
+    market.world.check(market.world.commit(market.world.genesis_time + 2000))
+    return market
+
+
+def generate(config: GeneratorConfig) -> Report:
+    """Run the market of `config` and score the alerts against its ground truth."""
+    return build(config).run()
 
 
 def plant(market: Market, rule: str) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from node.storage import MemoryKV
 from node.storage import schema as s
 from node.surveillance.alerts import all_alerts
-from node.surveillance.generator import GeneratorConfig, build, generate
+from node.surveillance.generator import GeneratorConfig
+from node.surveillance.plants import build, generate
 from node.surveillance.world import MarketWorld
 
 
