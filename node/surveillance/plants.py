@@ -9,12 +9,12 @@ when they run (the book, the last price), as a manipulator would:
   inside the spread in the same second, back and forth five times.
 - S3 spoofing: four bids of eight times the mean size a few ticks under the best bid, a sell into
   the best bid the next second, the bids cancelled two seconds later; twice.
-- S4 ramping: eight immediate-or-cancel buys a minute apart, each taking the asks up to 0.5%
-  over the last price.
+- S4 ramping: twelve immediate-or-cancel buys 45 s apart, each taking the asks up to 0.5% over
+  the last price (waiting up to 50 s for an ask above it).
 - S5 marking the close: six buys in the last ten minutes taking the asks up to 1% over the last.
 - S6 concentration: one account placing 1,500 ordinary orders in one token in a day, most of
   them marketable.
-- S7 pump and dump: 30 buys taking the asks up to 2% over the last (a bid 1% over it when
+- S7 pump and dump: 40 buys taking the asks up to 2% over the last (a bid 1% over it when
   there is no ask above), then sells into half the best bid every 40 s while it is above the
   price the run began at.
 - S8 insider: twelve bids just over the last price in the three hours before the issuer
@@ -185,9 +185,9 @@ def plant_s4(market: Market) -> None:
     (ramper,) = traders = _traders(market, "S4", 1)
     start, symbol = _start(market)
     _case(market, "S4", symbol, traders)
-    for step in range(8):
-        market.at(start + step * 60_000,
-                  _retry(market, lambda: _sweep(market, ramper, symbol, 50), tries=10))
+    for step in range(12):  # a thin book refills slowly: each buy waits up to 50 s for an ask
+        market.at(start + step * 45_000,
+                  _retry(market, lambda: _sweep(market, ramper, symbol, 50), tries=25))
 
 
 def plant_s5(market: Market) -> None:
@@ -227,7 +227,7 @@ def plant_s7(market: Market) -> None:
     def pump() -> None:
         if not _sweep(market, pumper, symbol, 200):
             price = market.clip(symbol, market.last[symbol] * 1.01)
-            market.place(pumper, symbol, "buy", price, 100)
+            market.place(pumper, symbol, "buy", price, 150)
 
     base: list[int] = []
 
@@ -237,10 +237,10 @@ def plant_s7(market: Market) -> None:
             market.place(pumper, symbol, "sell", bids[0]["price"],
                          min(held[0], bids[0]["qty"] // 2 + 1), "ioc")
     market.at(start - 1_000, lambda: base.append(market.last[symbol]))
-    for step in range(30):
+    for step in range(40):
         market.at(start + step * 45_000, pump)
     for step in range(240):
-        market.at(start + 30 * 45_000 + 60_000 + step * 40_000, dump)
+        market.at(start + 40 * 45_000 + 60_000 + step * 40_000, dump)
 
 
 def plant_s8(market: Market) -> None:
