@@ -4,9 +4,11 @@ Each `plant_s*` registers accounts of its own (the case's ground truth), schedul
 on the generator's event queue, and records the case. The scripts act on what the chain shows
 when they run (the book, the last price), as a manipulator would:
 
-- S1 wash: two accounts on one device cross with each other inside the spread, three times.
+- S1 wash: two accounts on one device cross with each other inside the spread (through the
+  best ask when the spread is one tick), three times.
 - S2 matched: two accounts on their own devices sell and buy the same size at a price
-  inside the spread in the same second, back and forth five times.
+  inside the spread in the same second (waiting up to 5 minutes for a spread of two ticks),
+  back and forth five times.
 - S3 spoofing: four bids of eight times the mean size a few ticks under the best bid, a sell into
   the best bid the next second, the bids cancelled two seconds later; twice.
 - S4 ramping: twelve immediate-or-cancel buys 45 s apart, each taking the asks up to 0.5% over
@@ -124,10 +126,12 @@ def plant_s1(market: Market) -> None:
 
         def cross(seller: Trader = seller, buyer: Trader = buyer, qty: int = qty) -> bool:
             price = market.inside_price(symbol)
-            if price is None:
-                return False
+            ahead = 0
+            if price is None:  # a one-tick spread: join the best ask and buy through it
+                asks = market.book(symbol, 1)["asks"]
+                price, ahead = asks[0]["price"], asks[0]["qty"]
             market.place(seller, symbol, "sell", price, qty)
-            market.place(buyer, symbol, "buy", price, qty)
+            market.place(buyer, symbol, "buy", price, qty + ahead)
             return True
         market.at(start + round_ * 150_000, _retry(market, cross))
 
@@ -147,7 +151,7 @@ def plant_s2(market: Market) -> None:
             market.place(seller, symbol, "sell", price, qty)
             market.place(buyer, symbol, "buy", price, qty)
             return True
-        market.at(start + leg * 60_000, _retry(market, cross))
+        market.at(start + leg * 60_000, _retry(market, cross, tries=150))  # up to 5 min
 
 
 def plant_s3(market: Market) -> None:
