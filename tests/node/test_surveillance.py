@@ -315,3 +315,35 @@ def test_params_are_checked():
         with pytest.raises(SurveillanceParamsError) as error:
             check_surveillance_params(bad)
         assert error.value.field == field
+
+
+def test_alert_events_go_to_the_regulator_and_the_registrar_only():
+    import asyncio
+
+    from node.events import EventHub
+
+    desk = Desk()
+    desk.world.keep_blocks = True
+    desk.place("a", "sell", 10_000, 5, where="home")
+    desk.place("b", "buy", 10_000, 5, where="home")
+    desk.step()
+    applied = desk.world.blocks[-1]
+    assert [a["rule"] for a in applied.notes["alerts"]] == ["S1"]
+
+    async def run() -> dict[str, list[str]]:
+        hub = EventHub()
+        subs = {role: hub.subscribe(desk[name], role) for role, name in
+                (("regulator", "c"), ("registrar", "d"), ("broker", "e"), ("investor", "a"))}
+        hub.publish(applied)
+        seen = {}
+        for role, sub in subs.items():
+            items = []
+            while not sub.queue.empty():
+                items.append(sub.queue.get_nowait()["event"])
+            seen[role] = items
+        return seen
+
+    seen = asyncio.run(run())
+    assert "alert" in seen["regulator"] and "alert" in seen["registrar"]
+    assert "alert" not in seen["broker"] and "alert" not in seen["investor"]
+    assert "contract" in seen["investor"]  # its own trade's events, as before
