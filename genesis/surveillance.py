@@ -61,10 +61,10 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # at least `min_buy_share_bps` of all buying while they last, the price rises at least
     # `min_rise_bps` from before its first buy (K-OTC warns at +110% over 3 days; within a
     # ±30% daily band and a day's window, 5% is what the generator's pumps reach), and it then
-    # sells at least `min_dump_bps` of what it bought at an average price above where the rise
-    # began.
+    # sells at least `min_dump_bps` (30%: a thin book absorbs little) of what it bought at an
+    # average price above where the rise began.
     "S7": {"window_ms": DAY_MS, "min_buys": 5, "min_buy_share_bps": 3_000,
-           "min_rise_bps": 500, "min_dump_bps": 5_000, "enabled": 1},
+           "min_rise_bps": 500, "min_dump_bps": 3_000, "enabled": 1},
     # S8 insider timing (미공개정보 이용): when an issuer discloses (a document set on the
     # token, a dividend declared), every insider of that issuer (identity attr `insider_of`)
     # that traded the token in the `lookback_ms` (a day) before it, and every account whose

@@ -17,8 +17,8 @@ when they run (the book, the last price), as a manipulator would:
 - S6 concentration: one account placing 1,500 ordinary orders in one token in a day, most of
   them marketable.
 - S7 pump and dump: 40 buys taking the asks up to 2% over the last (a bid 1% over it when
-  there is no ask above), then sells into half the best bid every 40 s while it is above the
-  price the run began at.
+  there is no ask above), then sells into the best bid every 30 s while it is above the price
+  the run began at.
 - S8 insider: twelve bids just over the last price in the three hours before the issuer
   publishes a document.
 - S9 structuring: four transfers of KRW 9.5-9.99 million to other accounts within a day.
@@ -238,13 +238,13 @@ def plant_s7(market: Market) -> None:
     def dump() -> None:
         bids = market.book(symbol, 1)["bids"]
         if held[0] > 0 and bids and bids[0]["price"] > base[0]:
-            market.place(pumper, symbol, "sell", bids[0]["price"],
-                         min(held[0], bids[0]["qty"] // 2 + 1), "ioc")
+            market.place(pumper, symbol, "sell", bids[0]["price"], min(held[0], bids[0]["qty"]),
+                         "ioc")
     market.at(start - 1_000, lambda: base.append(market.last[symbol]))
     for step in range(40):
         market.at(start + step * 45_000, pump)
-    for step in range(240):
-        market.at(start + 40 * 45_000 + 60_000 + step * 40_000, dump)
+    for step in range(360):
+        market.at(start + 40 * 45_000 + 60_000 + step * 30_000, dump)
 
 
 def plant_s8(market: Market) -> None:
