@@ -17,7 +17,8 @@ silently ignored by some nodes and read by others), types are exact (`true` is n
 - consensus parameters are positive and within `CONSENSUS_LIMITS`, the watermark window holds
   at least one checkpoint interval, and a view does not time out before a block is due;
 - chaincode hashes and params have a canonical encoding; `params.market`, when present, passes
-  the market contract's check (chaincode.market.check_market_params).
+  the market contract's check (chaincode.market.check_market_params), and
+  `params.surveillance`, when present, genesis.surveillance's.
 
 `Genesis.hash` is sha256 of the canonical msgpack of the document (consensus.codec), so two
 nodes agree on it however their JSON files are laid out.
@@ -493,6 +494,8 @@ def _params(value: Any) -> dict[str, Any]:
         _integer(f"params.withholding_bps.{name}", withholding[name], 0, 10_000)
     if "market" in value:  # optional: chaincode.market's defaults apply when it is absent
         _market_params(value["market"])
+    if "surveillance" in value:  # optional: genesis.surveillance's defaults otherwise
+        _surveillance_params(value["surveillance"])
     try:
         codec.pack(value)
     except codec.EncodingError as error:
@@ -509,6 +512,16 @@ def _market_params(value: Any) -> None:
         check_market_params(value)
     except MarketParamsError as error:
         raise GenesisError(_join("params.market", error.field), error.message) from None
+
+
+def _surveillance_params(value: Any) -> None:
+    """`params.surveillance` (thresholds of the surveillance rules S1-S10)."""
+    from genesis.surveillance import SurveillanceParamsError, check_surveillance_params
+
+    try:
+        check_surveillance_params(value)
+    except SurveillanceParamsError as error:
+        raise GenesisError(_join("params.surveillance", error.field), error.message) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -60,8 +60,9 @@ from node.fetch import BlockFetch
 from node.mempool import NODE_LIMITS, KnownSenders, Mempool
 from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
-from node.storage import Batch, LevelDB
+from node.storage import KV, Batch, LevelDB
 from node.storage import schema as s
+from node.surveillance.indexer import Surveillance
 from node.sync import HeightSync
 from node.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
 from node.tx import Transaction, TxError, decode_body
@@ -111,12 +112,13 @@ class Node:
         if reason is not None:
             log.warning("this node halted earlier (%s); rebuilding its state from its "
                         "certified blocks", reason)
-            recover.rebuild(config.data_dir, self.genesis, [audit_indexer])
+            recover.rebuild(config.data_dir, self.genesis, self._indexers)
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
         self.halted: str | None = None  # why this node stopped serving state
         self.verified = VerifiedCache()
+        indexers = self._indexers(self.store)
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
-                                 self.verified, [audit_indexer])
+                                 self.verified, indexers)
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
             self.genesis.initial_state())
@@ -170,6 +172,11 @@ class Node:
         self._submitted_at: dict[bytes, float] = {}
         self._resubmit_at = 0
         self._waiting: set[bytes] = set()  # pending at the last resubmission round
+
+    def _indexers(self, store: KV) -> list[Any]:
+        """What the executor keeps beside state, in the node's own store: the audit indexes
+        and the surveillance windows and alerts (a rebuild recreates both)."""
+        return [audit_indexer, Surveillance(store, self.genesis.params)]
 
     # Persistence of the replica's write-ahead state
 

@@ -16,8 +16,10 @@ A subscriber sees every `block` event, and the contract events its role allows (
 - an unregistered key sees the events that name it, nothing market-wide.
 The 64-hex `origin` of an order is never read as an account (node.audit.NOT_ACCOUNTS). A
 subscriber that asked for `?only=block` (the console) gets block events alone, so it costs
-nothing per transaction.
-
+nothing per transaction. The surveillance alerts the block raised (node.surveillance)
+go out as `alert` events, after its contract events, to the regulator and the registrar only
+(a console asking for block events gets them too); a resume does not replay them: the client
+reads `/v1/audit/alerts` instead.
 
 Event ids. The events of block H are numbered H.0 (the `block` event), H.1, H.2, ... (its
 contract events in receipt order, numbered whether or not this subscriber may see them), so an
@@ -37,7 +39,7 @@ stream (`None`). It keeps its place in the subscriber limit until its stream has
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,7 @@ SEES_EVERYTHING = frozenset({"regulator", "registrar", "operator"})
 MARKET_WIDE = frozenset({"Trade", "MarketHalted", "MarketResumed"})  # of contract `market`
 TRADE_ACCOUNTS = ("buyer", "seller")
 ORDER_EVENTS = frozenset({"OrderPlaced", "OrderCancelled"})
+SEES_ALERTS = frozenset({"regulator", "registrar"})
 BrokerOf = Callable[[str], str | None]
 
 Item = dict[str, Any]  # {"id": "H.i", "event": name, "data": {...}}
@@ -78,7 +81,8 @@ def parse_event_id(text: str) -> tuple[int, int] | None:
     return int(height), int(index)
 
 
-def block_items(height: int, block_hash: bytes, receipts: list[Receipt]) -> list[Item]:
+def block_items(height: int, block_hash: bytes, receipts: list[Receipt],
+                alerts: Iterable[dict[str, Any]] = ()) -> list[Item]:
     """Every event of one block, numbered, before any filtering by subscriber."""
     items: list[Item] = [{"id": event_id(height, 0), "event": "block", "data": {
         "height": height, "hash": block_hash.hex(), "txs": len(receipts)}}]
@@ -86,11 +90,15 @@ def block_items(height: int, block_hash: bytes, receipts: list[Receipt]) -> list
         for event in receipt.events:
             items.append({"id": event_id(height, len(items)), "event": "contract", "data": {
                 "tx_id": receipt.tx_id.hex(), "height": receipt.height, **event}})
+    for alert in alerts:
+        items.append({"id": event_id(height, len(items)), "event": "alert", "data": alert})
     return items
 
 
 def shown(sub: Subscriber, item: Item, broker_of: BrokerOf | None = None) -> Item | None:
     """`item` as `sub` may see it (the rules of the module docstring), or None."""
+    if item["event"] == "alert":
+        return item if sub.role in SEES_ALERTS else None
     if item["event"] != "contract":
         return item
     if sub.blocks_only:
@@ -130,7 +138,8 @@ class EventHub:
     def publish(self, applied: AppliedBlock) -> None:
         if not self.subscribers:
             return
-        items = block_items(applied.block.height, applied.block.hash, applied.receipts)
+        items = block_items(applied.block.height, applied.block.hash, applied.receipts,
+                            applied.notes.get("alerts", ()))
         for sub in self.subscribers:
             if sub.cut is not None:
                 continue

@@ -168,6 +168,8 @@ class AppliedBlock:
     app_hash: bytes
     dropped: int = 0
     writes: dict[str, bytes | None] = field(default_factory=dict)
+    # what indexers derived from the block for the event stream (node.surveillance: "alerts")
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 Indexer = Callable[[AppliedBlock, Batch], None]

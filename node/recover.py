@@ -25,7 +25,7 @@ import chaincode
 from consensus.block import check_certificate
 from genesis.schema import Genesis
 from node.executor import Executor, Indexer
-from node.storage import Batch, LevelDB
+from node.storage import KV, Batch, LevelDB
 from node.storage import schema as s
 
 log = logging.getLogger("stoledger.node")
@@ -64,9 +64,11 @@ def divergence(executor: Executor, seq: int, quorum_app_hash: bytes) -> str | No
             f"{quorum_app_hash.hex()} in the stable checkpoint signed by 2f+1 operators")
 
 
-def rebuild(data_dir: str, genesis: Genesis, indexers: list[Indexer],
+def rebuild(data_dir: str, genesis: Genesis, indexers: Callable[[KV], list[Indexer]],
             progress: Callable[[int, int], None] | None = None) -> int:
-    """Replay the certified blocks of `data_dir/ledger` into a fresh store and swap it in.
+    """Replay the certified blocks of `data_dir/ledger` into a fresh store, with the node's
+    indexers (`indexers(store)`) so that audit and surveillance indexes are rebuilt too, and
+    swap it in.
     Returns the height rebuilt to. The HALTED file is removed only once the swap is done."""
     ledger = os.path.join(data_dir, "ledger")
     fresh_path = os.path.join(data_dir, "ledger.rebuild")
@@ -79,7 +81,7 @@ def rebuild(data_dir: str, genesis: Genesis, indexers: list[Indexer],
     try:
         registry = chaincode.builtin_registry(genesis.params)
         stored = Executor(old, registry, genesis.chain_id)
-        replay = Executor(fresh, registry, genesis.chain_id, indexers=indexers)
+        replay = Executor(fresh, registry, genesis.chain_id, indexers=indexers(fresh))
         replay.init_genesis(genesis.hash, genesis.genesis_time, genesis.initial_state())
         keys = genesis.operator_keys()
         height = 0

@@ -11,6 +11,7 @@ what it does.
     stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
     stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]
     stoledger console --dir DIR  (the URL of the web console)
+    stoledger market-sim [--seeds N] [--plant all|none|S1,...]  (node/cli/market_sim.py)
 
 The CLI is the top room of node/: it may import any other, and nothing imports it. A command
 group's module imports the heavy parts it drives inside its command functions, so `--help`
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 
-from node.cli import audit, bench, console, demo, market, network, sim, tx
+from node.cli import audit, bench, console, demo, market, market_sim, network, sim, tx
 
-GROUPS = (network, tx, market, audit, sim, bench, demo, console)
+GROUPS = (network, tx, market, audit, sim, market_sim, bench, demo, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

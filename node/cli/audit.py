@@ -10,6 +10,7 @@ proof check.
     stoledger audit proof [--height H] [--out proof.json]
     stoledger audit access-log [--from SEQ] ...
     stoledger audit orders|trades [--symbol S] [--account A] [--from H] [--to H] ...
+    stoledger audit alerts [--rule S1] [--symbol S] [--account A] [--from H] [--to H] ...
     stoledger audit verify --genesis genesis.json --proof proof.json     (offline)
 
 Every command but `verify` signs its request with `--key` (an organisation in DIR/keys,
@@ -30,7 +31,7 @@ from node.cli.common import DEFAULT_DIR, print_json, table
 from node.cli.common import client as make_client
 
 TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log",
-                "orders", "trades"}
+                "orders", "trades", "alerts"}
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
 
 
@@ -85,6 +86,12 @@ def register(sub: Any) -> None:
         market.add_argument("--account", help="account id (64 hex)")
         _heights(market)
         _pages(market)
+    alerts = _route(actions, "alerts", "surveillance alerts (S1-S10) with their evidence")
+    alerts.add_argument("--rule", help="S1..S10")
+    alerts.add_argument("--symbol")
+    alerts.add_argument("--account", help="account id (64 hex)")
+    _heights(alerts)
+    _pages(alerts)
 
     verify = actions.add_parser(
         "verify", help="check a proof offline against genesis",
@@ -129,7 +136,8 @@ def _pages(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="follow next_cursor to the end")
 
 
-PARAMS = (("account", "account"), ("symbol", "symbol"), ("at", "at"), ("from_", "from"),
+PARAMS = (("rule", "rule"), ("account", "account"), ("symbol", "symbol"), ("at", "at"),
+          ("from_", "from"),
           ("to", "to"), ("code", "code"), ("limit", "limit"), ("cursor", "cursor"),
           ("height", "height"))
 
@@ -268,10 +276,35 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
         return (f"{len(rows)} trades, heights {page['from']}..{page['to']}, {head}\n"
                 + table(rows, ["trade_id", "height", "symbol", "price", "qty", "buyer", "buy",
                                "seller", "sell"]) + _more(pages))
+    if route == "alerts":
+        return render_alerts(pages)
     assert route == "access-log", route
     return head + "\n" + table(_rows(pages, "entries"), ["seq", "time", "account", "role",
                                                           "method", "path", "height"]) \
         + _more(pages)
+
+
+def render_alerts(pages: list[dict[str, Any]]) -> str:
+    """Each alert with the numbers that crossed its thresholds and its evidence."""
+    alerts = _rows(pages, "alerts")
+    page = pages[0]
+    lines = [f"{len(alerts)} alerts, heights {page['from']}..{page['to']}, {_as_of(page)}"]
+    for alert in alerts:
+        window = alert["window"]
+        lines += [
+            "",
+            f"{alert['rule']} {alert['name']}  [{alert['severity']}]  {alert['symbol'] or '-'}"
+            f"  alert {alert['alert_id'][:16]}",
+            f"  raised at height {alert['height']}, window {window['from_time']}.."
+            f"{window['to_time']} ms",
+            f"  {alert['explanation']}",
+            "  accounts: " + ", ".join(alert["accounts"]),
+            "  metrics: " + ", ".join(f"{name}={value}" for name, value
+                                      in sorted(alert["metrics"].items())),
+            f"  evidence ({len(alert['evidence'])} transactions, heights "
+            f"{', '.join(str(h) for h in alert['heights'])}):"]
+        lines += [f"    {tx_id}" for tx_id in alert["evidence"]]
+    return "\n".join(lines) + _more(pages)
 
 
 def cmd_verify(args: argparse.Namespace) -> None:

@@ -33,6 +33,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "cursor": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9_-]*$"},
     "code": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_*]*$"},
     "only": {"type": "string", "enum": ["block"]},
+    "rule": {"type": "string", "pattern": "^S([1-9]|10)$"},
 }
 # Query parameters a route cannot do without.
 REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
@@ -115,6 +116,8 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("get", "/v1/audit/trades", "Every trade made in blocks from..to, with both accounts and "
      "each side's broker, media and origin.", True,
      ["symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/alerts", "Surveillance alerts (rules S1-S10) with their evidence.", True,
+     ["rule", "symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
 ]
 
 TEXT_ROUTES = {"/metrics": "text/plain"}

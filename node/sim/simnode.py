@@ -21,6 +21,7 @@ from node.mempool import Mempool
 from node.sim.byzantine import Behaviour
 from node.storage import MemoryKV
 from node.storage import schema as s
+from node.surveillance.indexer import Surveillance
 from node.sync import HeightSync
 
 
@@ -57,7 +58,7 @@ class SimNode:
         genesis = self.setup.genesis
         self.verified = VerifiedCache()
         self.executor = Executor(self.kv, self.setup.registry, genesis.chain_id, self.verified,
-                                 [audit_indexer])
+                                 [audit_indexer, Surveillance(self.kv, genesis.params)])
         self.executor.init_genesis(genesis.hash, genesis.genesis_time, self.setup.initial_state)
         self.mempool = Mempool(genesis.chain_id, self.setup.registry, self.verified,
                                self.executor.is_committed)

@@ -15,6 +15,15 @@ key from the height it was written at.
     w/<name>                         consensus write-ahead state (view, signed votes)
     a/<kind>/<subject>\\x00<height><index>   audit indexes (account, symbol, rejected code)
     l/<seq 8>                        access log of signed reads
+    v/...                            surveillance (node.surveillance), outside consensus state:
+    v/o/<order_id 8>                     an order in the windows
+    v/t/<symbol>\\x00<trade_id 8>        a trade in the windows
+    v/c/<account>\\x00<height 8><index 4><seq 4>   a cash flow near the reporting threshold
+    v/p/<symbol>                         the token's last trade price
+    v/f/<rule>/<subject>                 when the rule last alerted on the subject (time 8)
+    v/a/<alert_id 32>                    an alert (canonical map)
+    v/i/<kind>/<subject>\\x00<height 8><seq 4>   alert indexes -> alert id; kind `*` (all),
+                                         `rule`, `sym`, `acct`
 """
 
 from __future__ import annotations
@@ -32,6 +41,14 @@ WAL = b"w/"
 AUDIT = b"a/"
 ACCESS = b"l/"
 APP_HASH = b"x/"
+SURVEILLANCE = b"v/"
+SURV_ORDER = SURVEILLANCE + b"o/"
+SURV_TRADE = SURVEILLANCE + b"t/"
+SURV_CASH = SURVEILLANCE + b"c/"
+SURV_PRICE = SURVEILLANCE + b"p/"
+SURV_FIRED = SURVEILLANCE + b"f/"
+SURV_ALERT = SURVEILLANCE + b"a/"
+SURV_INDEX = SURVEILLANCE + b"i/"
 
 META_HEIGHT = META + b"height"
 META_APP_HASH = META + b"app_hash"
@@ -106,3 +123,38 @@ def audit_position(raw: bytes) -> tuple[int, int]:
 
 def access_key(seq: int) -> bytes:
     return ACCESS + u64(seq)
+
+
+# Surveillance (node.surveillance)
+
+def surv_order_key(order_id: int) -> bytes:
+    return SURV_ORDER + u64(order_id)
+
+
+def surv_trade_key(symbol: str, trade_id: int) -> bytes:
+    return SURV_TRADE + symbol.encode() + b"\x00" + u64(trade_id)
+
+
+def surv_cash_key(account: str, height: int, index: int, seq: int) -> bytes:
+    return SURV_CASH + account.encode() + b"\x00" + u64(height) + _U32.pack(index) \
+        + _U32.pack(seq)
+
+
+def surv_price_key(symbol: str) -> bytes:
+    return SURV_PRICE + symbol.encode()
+
+
+def surv_fired_key(rule: str, subject: str) -> bytes:
+    return SURV_FIRED + rule.encode() + b"/" + subject.encode()
+
+
+def surv_alert_key(alert_id: bytes) -> bytes:
+    return SURV_ALERT + alert_id
+
+
+def surv_index_prefix(kind: str, subject: str) -> bytes:
+    return SURV_INDEX + kind.encode() + b"/" + subject.encode() + b"\x00"
+
+
+def surv_index_key(kind: str, subject: str, height: int, seq: int) -> bytes:
+    return surv_index_prefix(kind, subject) + u64(height) + _U32.pack(seq)
