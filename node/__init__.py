@@ -3,12 +3,13 @@
 The rooms, lowest first. A module imports only rooms below its own (or modules of its own room
 without a cycle); tests/test_layout.py walks every import and enforces it.
 
-  base      tx (decode and check a client transaction), clock, metrics, storage/ (the
-            key-value interface and every key layout), sync (height sync rule), client (an
-            HTTP client), cluster (local node processes), rpc/auth (signed requests)
+  base      tx (decode and check a client transaction), gossip (tx frames), clock, metrics,
+            storage/ (the key-value interface and every key layout), sync (height sync rule),
+            client (an HTTP client), cluster (local node processes), rpc/auth (signed requests)
   ledger    executor (blocks -> state, receipts, indexes), mempool, audit (audit indexes),
-            transfer and fetch (state transfer, both sides), proof, fsck (replay check),
-            events (the SSE hub), access (the access log)
+            surveillance/ (alerts S1-S10 from committed blocks), transfer and fetch (state
+            transfer, both sides), proof, fsck (replay check), recover (halt and rebuild on a
+            diverged state), events (the SSE hub), access (the access log)
   network   p2p (mutual-TLS websockets between operators), p2p_slots (who may hold a TLS
             handshake slot)
   api       rpc/ (HTTP routes; it sees the node only through rpc.api.NodeApi), console/ (the

@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import chaincode
@@ -57,6 +57,7 @@ from node.clock import now_ms
 from node.events import EventHub
 from node.executor import AppliedBlock, Executor, VerifiedCache
 from node.fetch import BlockFetch
+from node.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, gossip_frames
 from node.mempool import NODE_LIMITS, KnownSenders, Mempool
 from node.metrics import Metrics
 from node.p2p import Peer, PeerNetwork
@@ -70,8 +71,6 @@ from node.tx import Transaction, TxError, decode_body
 log = logging.getLogger("stoledger.node")
 
 TICK_MS = 10  # how often the replica hears the clock; below the 50 ms batch delay
-GOSSIP_BATCH = 500  # client transactions per "t" frame, at most ...
-GOSSIP_MAX_BYTES = 4 * 1024 * 1024  # ... and about this many bytes (a frame is <= 16 MiB)
 RESUBMIT_AFTER_MS = 5_000  # re-send txs pending this long to the primary (a lost gossip frame)
 RESUBMIT_MAX_TXS = 5_000  # per round, so a huge pool does not flood one link
 FETCH_TIMEOUT_S = 3.0
@@ -79,20 +78,6 @@ READY_LAG_BLOCKS = 2  # blocks behind f+1 peers still counted as caught up (comm
 # Open `?wait=commit` requests. Each one also holds an HTTP connection, which the RPC caps
 # well below this; past it a request is answered 202 at once, as at its timeout.
 MAX_WAITERS = 10_000
-
-def gossip_frames(txs: list[Transaction]) -> Iterator[bytes]:
-    """"t" frames of at most GOSSIP_BATCH transactions and about GOSSIP_MAX_BYTES each."""
-    pairs: list[list[bytes]] = []
-    size = 0
-    for tx in txs:
-        pairs.append([tx.body_bytes, tx.sig])
-        size += len(tx.body_bytes) + len(tx.sig)
-        if len(pairs) >= GOSSIP_BATCH or size >= GOSSIP_MAX_BYTES:
-            yield codec.pack(["t", pairs])
-            pairs, size = [], 0
-    if pairs:
-        yield codec.pack(["t", pairs])
-
 
 class Node:
     def __init__(self, config: NodeConfig) -> None:

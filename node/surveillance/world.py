@@ -16,6 +16,7 @@ from time import process_time
 from typing import Any
 
 import chaincode
+from chaincode.identity import sign_consent
 from consensus.block import CommitCertificate, make_block
 from consensus.crypto import Signer
 from node.executor import AppliedBlock, Executor, Receipt, VerifiedCache
@@ -113,11 +114,13 @@ class MarketWorld:
         self.check(self.commit(time))
 
     def send_register(self, name: str, broker: str) -> str:
-        attrs = {"investor_type": "professional", "country": "KR", "resident": True,
-                 "kyc_expires": self.genesis_time + KYC_YEARS_MS, "aml_risk": "low"}
+        attrs = {"investor_type": "professional", "legal_form": "individual", "country": "KR",
+                 "resident": True, "kyc_expires": self.genesis_time + KYC_YEARS_MS,
+                 "aml_risk": "low"}
         account = self.add_investor(name)
+        consent = sign_consent(self.signers[name], CHAIN, self.account(broker), "investor")
         self.send(broker, "identity", "register", account=account, role="investor",
-                  attrs=attrs)
+                  attrs=attrs, consent=consent)
         return account
 
     def enrol(self, name: str, broker: str, symbols: dict[str, str], units: int,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from node import cluster as clustermod
 from node.client import ApiError
@@ -22,7 +23,8 @@ SYMBOL = "MKT1"
 
 
 def investor() -> dict[str, Any]:
-    return {"investor_type": "professional", "country": "KR", "resident": True,
+    return {"investor_type": "professional", "legal_form": "individual", "country": "KR",
+            "resident": True,
             "kyc_expires": 4_000_000_000_000, "aml_risk": "low"}
 
 
@@ -46,8 +48,10 @@ def test_wash_trade_and_matched_orders_alerts_on_two_nodes(tmp_path):
         people = {name: Signer.generate() for name in ("w1", "w2", "m1", "m2")}
         broker_of = {"w1": "broker-a", "w2": "broker-a", "m1": "broker-a", "m2": "broker-b"}
         for name, signer in people.items():
+            broker = net.keys[broker_of[name]].account
             ok(net.client(broker_of[name]).submit("identity", "register", {
-                "account": signer.account, "role": "investor", "attrs": investor()}))
+                "account": signer.account, "role": "investor", "attrs": investor(),
+                "consent": sign_consent(signer, net.chain_id, broker, "investor")}))
         ok(net.client("issuer-1").submit("token", "create", {
             "symbol": SYMBOL, "name": "Market Tower", "asset_type": "real_estate",
             "unit_price": 10_000, "max_supply": 1_000_000, "rules": {}}))
