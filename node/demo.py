@@ -410,3 +410,16 @@ def trading(s: Story) -> None:
                  for o in orders if o["status"] == "cancelled"]
     say(f"  and every order (/v1/audit/orders): {len(orders)} orders; cancelled: "
         + "; ".join(cancelled))
+
+    say("\n  Market surveillance (node.surveillance) derived from the same blocks: the trade "
+        "between lee and hanbit\n  shares one origin, a wash trade (S1). The regulator reads "
+        "the alert (/v1/audit/alerts?rule=S1):")
+    alerts = s.client("fss").get("/v1/audit/alerts?rule=S1", signed=True)["alerts"]
+    for alert in alerts:
+        say(f"  {alert['rule']} {alert['name']} [{alert['severity']}] {alert['symbol']}: "
+            f"{alert['explanation']}")
+        say("     accounts: " + ", ".join(s.names.get(a, a[:12]) for a in alert["accounts"])
+            + f"; evidence: {len(alert['evidence'])} transactions at heights "
+            + ", ".join(str(h) for h in alert["heights"]))
+    if not alerts:
+        raise SystemExit("demo: surveillance raised no S1 alert for the planted wash trade")

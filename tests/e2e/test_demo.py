@@ -84,6 +84,10 @@ def test_demo_story(tmp_path, capsys):
         assert [(o["order_id"], o["code"]) for o in orders if o["status"] == "cancelled"] == [
             (2, "SELF_TRADE"), (5, "INVESTMENT_LIMIT_EXCEEDED")]
         assert "trade 3: 300 units hanbit -> lee" in printed and "SAME ORIGIN" in printed
+        alerts = s.client("fss").get("/v1/audit/alerts?rule=S1", signed=True)["alerts"]
+        assert len(alerts) == 1 and sorted(alerts[0]["accounts"]) == sorted(
+            [s.account("lee"), s.account("hanbit")])  # the wash trade, and nothing honest
+        assert "S1 " in printed and "accounts: " in printed
         hanbit = s.query("fss", "token", "balance", {"symbol": SYMBOL,
                                                      "account": s.account("hanbit")})
         assert hanbit["on_order"] == 1_000  # its ask at 5,200 rests
