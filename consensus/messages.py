@@ -317,8 +317,29 @@ class PreparedCertificate:
         return cls(pre_prepare, prepares)
 
 
+class _SignedBody:
+    """A message whose signed payload is its `_body()` (VIEW-CHANGE, NEW-VIEW, BLOCK-REQUEST):
+    the signing bytes, the map and the encoding follow from it."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+    sig: bytes
+
+    def _body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def signing_payload(self, chain: str) -> bytes:
+        return _consensus_payload(self.TYPE, chain, self._body())
+
+    def to_map(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **self._body(), "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return codec.pack(self.to_map())
+
+
 @dataclass(frozen=True, slots=True)
-class ViewChange:
+class ViewChange(_SignedBody):
     """`sender` moves to `view`: its stable checkpoint and what it prepared above it."""
 
     TYPE: ClassVar[str] = "VIEW-CHANGE"
@@ -331,15 +352,6 @@ class ViewChange:
     def _body(self) -> dict[str, Any]:
         return {"view": self.view, "checkpoint": self.checkpoint.to_map(),
                 "prepared": [cert.to_map() for cert in self.prepared], "sender": self.sender}
-
-    def signing_payload(self, chain: str) -> bytes:
-        return _consensus_payload(self.TYPE, chain, self._body())
-
-    def to_map(self) -> dict[str, Any]:
-        return {"type": self.TYPE, **self._body(), "sig": self.sig}
-
-    def encode(self) -> bytes:
-        return codec.pack(self.to_map())
 
     @classmethod
     def from_map(cls, value: Any, limits: DecodeLimits, stored: bool = False) -> ViewChange:
@@ -356,7 +368,7 @@ class ViewChange:
 
 
 @dataclass(frozen=True, slots=True)
-class NewView:
+class NewView(_SignedBody):
     """The primary of `view` starts it: the VIEW-CHANGEs it used and the re-proposals."""
 
     TYPE: ClassVar[str] = "NEW-VIEW"
@@ -370,15 +382,6 @@ class NewView:
         return {"view": self.view, "view_changes": [vc.encode() for vc in self.view_changes],
                 "pre_prepares": [pp.by_hash().encode() for pp in self.pre_prepares],
                 "sender": self.sender}
-
-    def signing_payload(self, chain: str) -> bytes:
-        return _consensus_payload(self.TYPE, chain, self._body())
-
-    def to_map(self) -> dict[str, Any]:
-        return {"type": self.TYPE, **self._body(), "sig": self.sig}
-
-    def encode(self) -> bytes:
-        return codec.pack(self.to_map())
 
     @classmethod
     def from_map(cls, value: Any, limits: DecodeLimits, stored: bool = False) -> NewView:
@@ -403,7 +406,7 @@ class NewView:
 
 
 @dataclass(frozen=True, slots=True)
-class BlockRequest:
+class BlockRequest(_SignedBody):
     """`sender` lacks the bodies of these blocks (re-proposals of `view` it holds by hash)."""
 
     TYPE: ClassVar[str] = "BLOCK-REQUEST"
@@ -414,15 +417,6 @@ class BlockRequest:
 
     def _body(self) -> dict[str, Any]:
         return {"view": self.view, "hashes": list(self.hashes), "sender": self.sender}
-
-    def signing_payload(self, chain: str) -> bytes:
-        return _consensus_payload(self.TYPE, chain, self._body())
-
-    def to_map(self) -> dict[str, Any]:
-        return {"type": self.TYPE, **self._body(), "sig": self.sig}
-
-    def encode(self) -> bytes:
-        return codec.pack(self.to_map())
 
     @classmethod
     def from_map(cls, value: Any, limits: DecodeLimits) -> BlockRequest:
