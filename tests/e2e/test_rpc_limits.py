@@ -26,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 ADDRESSES = [f"127.0.0.{i}" for i in range(2, 7)]
 PER_ADDRESS = MAX_HTTP_CONNECTIONS_PER_ADDRESS + 40  # over the per-address cap on each
-SLACK = 48  # descriptors the node may open meanwhile (LevelDB tables, logs, p2p)
+SLACK = 128  # descriptors the node may open meanwhile (LevelDB tables, logs, p2p); a fresh
+# clone saw 1,155 against 1,136 with 48. The unfixed node grows by 1,474, well above the bound.
 
 
 def descriptors(pid: int) -> int:
