@@ -189,6 +189,7 @@ class VerifiedCache:
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
         self._txs: dict[tuple[bytes, bytes], Transaction] = {}
+        self.verifications = 0  # signatures actually checked (the misses), for /metrics
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -207,7 +208,11 @@ class VerifiedCache:
         known = self._txs.get((tx.tx_id, tx.sig))
         if known is not None and known.body_bytes == tx.body_bytes:
             return True
-        return tx.is_signed()
+        self.verifications += 1
+        if not tx.is_signed():
+            return False
+        self.remember(tx)  # the PRE-PREPARE check, execution and gossip then verify no more
+        return True
 
     def decoded(self, body: bytes, sig: bytes) -> Transaction | None:
         """The remembered transaction with exactly this body and signature, if any."""

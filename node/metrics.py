@@ -64,6 +64,11 @@ class Metrics:
                [("", self.txs_committed)])
         metric("txs_rejected_total", "counter", "Client transactions refused at admission.",
                [(f'{{code="{code}"}}', n) for code, n in sorted(self.rejected.items())])
+        verified = getattr(node, "verified", None)
+        if verified is not None:
+            metric("tx_signature_checks_total", "counter", "Client transaction signatures "
+                   "verified (admission, PRE-PREPARE check, execution; cache hits excluded).",
+                   [("", verified.verifications)])
         metric("blocks_total", "counter", "Blocks applied.", [("", self.blocks)])
         metric("blocks_refused_total", "counter", "Blocks from peers with a bad certificate.",
                [("", self.blocks_refused)])

@@ -192,13 +192,13 @@ def _admissions(records: list[list[Any]], signed: list[tuple[bytes, bytes]]
     sent_at: dict[bytes, float] = {}
     rejected: dict[str, int] = {}
     submitted = 0
-    for sent, first, count, codes in records:
-        submitted += count
+    for sent, indices, codes in records:
+        submitted += len(indices)
         if isinstance(codes, str):
-            rejected[codes] = rejected.get(codes, 0) + count
+            rejected[codes] = rejected.get(codes, 0) + len(indices)
             continue
-        for offset, code in enumerate(codes):
-            tx_id = signed[first + offset][0]
+        for index, code in zip(indices, codes, strict=True):
+            tx_id = signed[index][0]
             if code == ADMITTED:
                 admitted[tx_id] = None
                 sent_at[tx_id] = sent

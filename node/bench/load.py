@@ -5,6 +5,7 @@ batches, and sent by a SEPARATE process at a fixed rate or as fast as the cluste
 from __future__ import annotations
 
 import asyncio
+import collections
 import http.client
 import multiprocessing
 import os
@@ -144,6 +145,12 @@ def load_main(urls: list[str], batches_path: str, result_path: str, rate: int,
 async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_ms: int,
                  duration_s: float, window: int, committed: Any, ready: Any, go: Any
                  ) -> dict[str, Any]:
+    """Send `batches` ([first index, envelopes]); each record is [send time, the indices
+    sent, the per-item codes or one error for the whole request]. With `rate` 0 a refused
+    transaction (mempool_full, or a whole 503) goes back in a queue and is offered again
+    before fresh ones, as a client that wants its transaction committed would: the load is
+    then endless while the point lasts, and `refused` counts every refusal, retries included.
+    At a fixed rate the schedule is the offer and the refused excess is not sent again."""
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=MAX_INFLIGHT_PER_NODE)
@@ -152,12 +159,15 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
     base = committed.value
     admitted_total = 0
     paused_until = [0.0] * len(urls)  # per node: after a mempool_full, as fast as taken waits
+    retry: collections.deque[tuple[int, bytes]] = collections.deque()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         slots = [asyncio.Semaphore(MAX_INFLIGHT_PER_NODE) for _ in urls]
         headers = {"Content-Type": MSGPACK, "Accept": MSGPACK}
 
-        async def send(node: int, first: int, count: int, body: bytes) -> None:
+        async def send(node: int, items: list[tuple[int, bytes]]) -> None:
             nonlocal admitted_total
+            indices = [index for index, _ in items]
+            body = pack_batch([env for _, env in items])
             async with slots[node]:
                 sent = time.monotonic()
                 try:
@@ -166,19 +176,24 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
                         raw = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, OSError, TimeoutError) as error:
-                    records.append([sent, first, count, f"http:{type(error).__name__}"])
+                    records.append([sent, indices, f"http:{type(error).__name__}"])
                     return
             if status != 200:
-                records.append([sent, first, count, f"http:{status}"])
+                records.append([sent, indices, f"http:{status}"])
                 if status == 503:
                     paused_until[node] = time.monotonic() + REFUSED_PAUSE_S
+                    if rate == 0:
+                        retry.extend(items)
                 return
-            items = msgpack.unpackb(raw, raw=False)
-            codes = [item["error"]["code"] if "error" in item else ADMITTED for item in items]
+            answers = msgpack.unpackb(raw, raw=False)
+            codes = [item["error"]["code"] if "error" in item else ADMITTED for item in answers]
             admitted_total += codes.count(ADMITTED)
             if "mempool_full" in codes:
                 paused_until[node] = time.monotonic() + REFUSED_PAUSE_S
-            records.append([sent, first, count, codes])
+                if rate == 0:
+                    retry.extend(item for item, code in zip(items, codes, strict=True)
+                                 if code == "mempool_full")
+            records.append([sent, indices, codes])
 
         ready.set()
         go.wait()
@@ -186,14 +201,22 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
         deadline = started + duration_s
         tasks: set[asyncio.Task[None]] = set()
         sent_total = 0
-        for index, (first, count, body) in enumerate(batches):
+        fresh = iter(batches)
+        size = max((len(envs) for _, envs in batches), default=1)
+        count = 0
+        while True:
             if rate > 0:
+                batch = next(fresh, None)
+                if batch is None:
+                    break
+                first, envs = batch
                 due = started + first / rate
                 if due >= deadline:
                     break
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                items = list(enumerate(envs, first))
             else:  # as fast as the cluster takes them: at most `window` admitted and
                 # uncommitted, and a node that refused some (mempool_full) rests a moment
                 while (admitted_total - (committed.value - base) > window
@@ -203,11 +226,23 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
                     await asyncio.sleep(0.002)
                 if time.monotonic() >= deadline:
                     break
-            node = index % len(urls)
+                if retry:
+                    items = [retry.popleft() for _ in range(min(size, len(retry)))]
+                else:
+                    batch = next(fresh, None)
+                    if batch is None:
+                        if not tasks:
+                            break  # everything was sent and answered
+                        await asyncio.sleep(0.002)  # answers may bring refusals to retry
+                        continue
+                    first, envs = batch
+                    items = list(enumerate(envs, first))
+            node = count % len(urls)
+            count += 1
             if rate == 0 and paused_until[node] > time.monotonic():
                 node = min(range(len(urls)), key=lambda i: paused_until[i])
-            sent_total += count
-            task = asyncio.create_task(send(node, first, count, body))
+            sent_total += len(items)
+            task = asyncio.create_task(send(node, items))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         sending_ended = time.monotonic()
@@ -220,6 +255,6 @@ async def _drive(urls: list[str], batches: list[list[Any]], rate: int, interval_
 # -- one point ----------------------------------------------------------------------------------
 
 def cut_batches(signed: list[tuple[bytes, bytes]], size: int) -> list[list[Any]]:
-    return [[start, len(signed[start:start + size]),
-             pack_batch([env for _, env in signed[start:start + size]])]
+    """[index of the first, its envelopes] per batch of `size` transactions."""
+    return [[start, [env for _, env in signed[start:start + size]]]
             for start in range(0, len(signed), size)]

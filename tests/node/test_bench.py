@@ -117,3 +117,62 @@ def test_cli_registers_bench():
                                       "--duration", "5", "--json"])
     assert isinstance(args, types.SimpleNamespace) or hasattr(args, "func")
     assert args.rate == "500,1000" and args.json
+
+
+
+def test_as_fast_as_taken_offers_the_refused_again_and_a_fixed_rate_does_not():
+    """At --rate 0 the load must not run dry on refusals: each mempool_full item (and a whole
+    503) goes back in the queue until admitted; at a fixed rate the refused excess is dropped."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    async def scenario(rate: int) -> tuple[dict, list[int]]:
+        offered: list[int] = []
+        calls = [0]
+
+        async def post_txs(request: web.Request) -> web.Response:
+            items = msgpack.unpackb(await request.read(), raw=False)
+            calls[0] += 1
+            if calls[0] == 2:
+                return web.Response(status=503)
+            answers = []
+            for item in items:
+                index = msgpack.unpackb(item["body"])
+                offered.append(index)
+                refuse = index % 3 == 0 and offered.count(index) == 1
+                answers.append({"error": {"code": "mempool_full"}} if refuse else {"tx_id": "x"})
+            return web.Response(body=msgpack.packb(answers), content_type="application/msgpack")
+
+        app = web.Application()
+        app.router.add_post("/v1/txs", post_txs)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        signed = [(bytes([i]), msgpack.packb({"body": msgpack.packb(i), "sig": b""}))
+                  for i in range(40)]
+        go = threading.Event()
+        go.set()
+        try:
+            result = await _drive_once([f"http://127.0.0.1:{port}"], signed, rate, go)
+        finally:
+            await runner.cleanup()
+        return result, offered
+
+    async def _drive_once(urls, signed, rate, go):
+        return await load._drive(urls, load.cut_batches(signed, 5), rate, 20,
+                                 1.0 if rate else 3.0, 10_000, types.SimpleNamespace(value=0),
+                                 threading.Event(), go)
+
+    result, offered = asyncio.run(scenario(0))
+    admitted = {index for _, indices, codes in result["records"] if not isinstance(codes, str)
+                for index, code in zip(indices, codes, strict=True) if code == load.ADMITTED}
+    assert admitted == set(range(40))  # every refusal was offered again until admitted
+    assert [codes for _, _, codes in result["records"] if codes == "http:503"] == ["http:503"]
+    assert result["sent"] == 40 + 5 + 14  # the batch 503 refused, and 0, 3, ..., 39 once each
+    result, offered = asyncio.run(scenario(400))
+    assert result["sent"] == 40 and len(result["records"]) == 8  # nothing offered again
+    assert len(offered) == 35 and len(set(offered)) == 35

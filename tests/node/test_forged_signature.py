@@ -61,3 +61,24 @@ def test_the_replica_admission_check_refuses_forged_expired_and_foreign_transact
     assert not check(genuine.body_bytes, genuine.sig, 5001)  # expired at the block's time
     assert not check(foreign.body_bytes, foreign.sig, 4000)
     assert not check(b"\x90", genuine.sig, 4000)  # does not decode
+
+
+def test_a_block_transaction_is_verified_once_from_pre_prepare_to_execution(monkeypatch):
+    """A tx first seen in a proposed block (its gossip not arrived yet) is verified by the
+    PRE-PREPARE check; execution and the late gossip then take it from the cache."""
+    signer = Signer.generate()
+    executor = _executor()
+    tx = _tx(signer, nonce=5, expires=100_000)
+    verifies = []
+    real = txmod.Transaction.is_signed
+    monkeypatch.setattr(txmod.Transaction, "is_signed",
+                        lambda self: verifies.append(self.tx_id) or real(self))
+    assert executor.admits_block_tx(tx.body_bytes, tx.sig, 2000)
+    pool = Mempool(CHAIN, executor.registry, executor.verified, executor.is_committed)
+    late = txmod.decode_body(tx.body_bytes, tx.sig)
+    pool.admit(late, 1500)  # its gossip arrives after the proposal
+    block = make_block(CHAIN, 1, executor.last_block_hash, 2000, 0, "ksd",
+                       [(tx.body_bytes, tx.sig)])
+    applied = executor.apply(block, CommitCertificate(0, 1, block.hash, ()))
+    assert applied.dropped == 0 and executor.is_committed(tx.tx_id)
+    assert verifies == [tx.tx_id]
