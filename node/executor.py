@@ -229,7 +229,7 @@ class Executor:
         self.store = store
         self.registry = registry
         self.chain_id = chain_id
-        self.verified = verified or VerifiedCache()
+        self.verified = verified if verified is not None else VerifiedCache()  # an empty one is falsy
         self.indexers = list(indexers or [])
         self.state = StoreState(store)
         self.height = 0

@@ -82,3 +82,27 @@ def test_a_block_transaction_is_verified_once_from_pre_prepare_to_execution(monk
     applied = executor.apply(block, CommitCertificate(0, 1, block.hash, ()))
     assert applied.dropped == 0 and executor.is_committed(tx.tx_id)
     assert verifies == [tx.tx_id]
+
+
+def test_admission_and_execution_share_one_cache_so_an_admitted_tx_is_never_verified_again(
+        monkeypatch):
+    """The node builds one VerifiedCache for its mempool and executor. An empty cache is
+    falsy (it has a length): the executor once took it for "none given" and made its own, so
+    every admitted transaction was verified again when its block executed."""
+    signer = Signer.generate()
+    verified = VerifiedCache()
+    executor = Executor(MemoryKV(), Registry([Counter()]), CHAIN, verified)
+    executor.init_genesis(b"g" * 32, 1000, {"counter/total": codec.pack(0)})
+    pool = Mempool(CHAIN, executor.registry, verified, executor.is_committed)
+    verifies = []
+    real = txmod.Transaction.is_signed
+    monkeypatch.setattr(txmod.Transaction, "is_signed",
+                        lambda self: verifies.append(self.tx_id) or real(self))
+    tx = _tx(signer, nonce=6, expires=100_000)
+    pool.admit(tx, 1500)
+    block = make_block(CHAIN, 1, executor.last_block_hash, 2000, 0, "ksd",
+                       [(tx.body_bytes, tx.sig)])
+    assert executor.admits_block_tx(tx.body_bytes, tx.sig, 2000)
+    executor.apply(block, CommitCertificate(0, 1, block.hash, ()))
+    assert executor.is_committed(tx.tx_id) and verifies == [tx.tx_id]
+    assert len(verified) == 0  # executed: forgotten
