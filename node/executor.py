@@ -229,7 +229,8 @@ class Executor:
         self.store = store
         self.registry = registry
         self.chain_id = chain_id
-        self.verified = verified if verified is not None else VerifiedCache()  # an empty one is falsy
+        # not `verified or ...`: an empty cache is falsy (it has a length)
+        self.verified = verified if verified is not None else VerifiedCache()
         self.indexers = list(indexers or [])
         self.state = StoreState(store)
         self.height = 0
