@@ -30,6 +30,7 @@ import bisect
 import hashlib
 import heapq
 import inspect
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -246,10 +247,14 @@ class Context:
     depth: int = 0
     chain_id: str = ""
     history: ChainHistory | None = None
+    view: StateView | None = None  # `state`, made on first use
 
     @property
     def state(self) -> StateView:
-        return StateView(self.overlay, self.contract, self.writable)
+        view = self.view
+        if view is None:
+            view = self.view = StateView(self.overlay, self.contract, self.writable)
+        return view
 
     @property
     def params(self) -> dict[str, Any]:
@@ -318,6 +323,7 @@ class Method:
     fn: Callable[..., Any]
     required: frozenset[str]
     optional: frozenset[str]
+    call: Callable[..., Any]  # fn, taking wire argument names (`from` for `from_`)
 
 
 @dataclass(slots=True)
@@ -351,14 +357,15 @@ class Registry:
                                      if p.default is inspect.Parameter.empty)
                 optional = frozenset(p.name.rstrip("_") for p in parameters
                                      if p.default is not inspect.Parameter.empty)
+                renames = (required | optional) & _KEYWORDS
                 self._methods[(contract.name, attr.rstrip("_"))] = Method(
-                    kind, fn, required, optional)
+                    kind, fn, required, optional, _bind_keywords(fn) if renames else fn)
 
     def lookup(self, contract: str, method: str) -> tuple[str, Callable[..., Any]]:
         entry = self._methods.get((contract, method))
         if entry is None:
             raise AssertionError(f"no method {contract}.{method}")
-        return entry.kind, _bind_keywords(entry.fn)
+        return entry.kind, entry.call
 
     def has_contract(self, contract: str) -> bool:
         return contract in self.contracts
@@ -393,7 +400,7 @@ class Registry:
                       chain_id=chain_id, history=history)
         try:
             entry = self._bind(contract, method, TRANSACTION, args)
-            result = _bind_keywords(entry.fn)(ctx, **args)
+            result = entry.call(ctx, **args)
             codec.pack(result)
         except ChaincodeError as error:
             return Outcome(False, None, {"code": error.code, "message": error.message})
@@ -439,7 +446,7 @@ class Registry:
         ctx = Context(self, Overlay(state), contract, caller, "", height, time, writable=False,
                       history=history)
         entry = self._bind(contract, method, QUERY, args)
-        return _bind_keywords(entry.fn)(ctx, **args)
+        return entry.call(ctx, **args)
 
     def source_hashes(self) -> dict[str, str]:
         """sha256 of each contract's module source, and of this runtime (fixed in genesis)."""
@@ -483,10 +490,12 @@ def require_str(name: str, value: Any, max_chars: int = 256) -> str:
     return value
 
 
+_ACCOUNT = re.compile("[0-9a-f]{64}")
+
+
 def is_account(value: Any) -> bool:
     """An account id: 64 lowercase hex characters (an Ed25519 public key)."""
-    return (isinstance(value, str) and len(value) == 64
-            and all(c in "0123456789abcdef" for c in value))
+    return isinstance(value, str) and _ACCOUNT.fullmatch(value) is not None
 
 
 def require_account(name: str, value: Any) -> str:
