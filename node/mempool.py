@@ -204,7 +204,12 @@ class Mempool:
 
     def check_room(self, tx: Transaction, relayed: bool = False) -> None:
         """Raise mempool_full (503) unless the bounds above leave room for `tx`."""
-        size = len(tx.body_bytes) + len(tx.sig)
+        self.check_room_for(tx.sender, len(tx.body_bytes) + len(tx.sig), relayed)
+
+    def check_room_for(self, sender: bytes, size: int, relayed: bool = False) -> None:
+        """`check_room` for a transaction of `size` bytes from `sender`. Refusal is monotone:
+        admitting more only fills the pool, so a transaction refused now would be refused
+        later in the same request too (POST /v1/txs checks room before decoding its items)."""
         if len(self.pending) >= self.max_txs or self.bytes + size > self.max_bytes:
             raise TxError("mempool_full", f"the pool is at its limit ({len(self.pending)} "
                           f"transactions, {self.bytes} bytes); retry later", 503,
@@ -212,7 +217,7 @@ class Mempool:
         cap = self.capacity()
         if relayed or cap is None:
             return
-        held = self.by_sender.get(tx.sender, 0)
+        held = self.by_sender.get(sender, 0)
         pool, local = len(self.pending), len(self.local)
         local_bound = self.local_bound(cap)
         if held == 0:  # the reserve: a sender with nothing pending gets in past the bounds

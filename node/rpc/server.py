@@ -18,6 +18,7 @@ from aiohttp import web
 from chaincode.runtime import ChaincodeError
 from node.events import MAX_REPLAY_BLOCKS, parse_event_id, replay
 from node.executor import Receipt
+from node.mempool import Mempool
 from node.rpc.api import NodeApi
 from node.rpc.common import (
     MAX_BATCH_BODY_BYTES,
@@ -80,6 +81,28 @@ def _decode(item: Any) -> Transaction:
     return decode_envelope(item) if isinstance(item, bytes) else decode_envelope_map(item)
 
 
+def _no_room(mempool: Mempool, item: Any) -> TxError | None:
+    """mempool_full if the pool has no room for this batch item's sender, read from its body
+    without the canonical check; None to go on (also when the item does not parse: its
+    decode then says what is wrong)."""
+    if not isinstance(item, dict):
+        return None
+    body, sig = item.get("body"), item.get("sig")
+    if not isinstance(body, bytes) or not isinstance(sig, bytes):
+        return None  # JSON (hex) items take the ordinary path
+    try:
+        sender = msgpack.unpackb(body, raw=False)["sender"]
+    except Exception:
+        return None
+    if not isinstance(sender, bytes):
+        return None
+    try:
+        mempool.check_room_for(sender, len(body) + len(sig))
+    except TxError as error:
+        return error
+    return None
+
+
 def receipt_json(receipt: Receipt) -> dict[str, Any]:
     return {"tx_id": receipt.tx_id.hex(), "status": "committed", "height": receipt.height,
             "index": receipt.index, "ok": receipt.ok, "result": to_json(receipt.result),
@@ -126,7 +149,16 @@ async def post_txs(request: web.Request) -> web.Response:
     results: list[dict[str, Any] | None] = []
     decoded: list[Transaction] = []
     positions: list[int] = []
+    retry_after_s: int | None = None
     for item in items:
+        # Room first, from the sender alone: on a busy node most items of a flood are
+        # refused here, before the canonical decode and every other check.
+        refused = _no_room(node.mempool, item)
+        if refused is not None:
+            node.metrics.reject(refused.code)
+            results.append({"error": {"code": refused.code, "message": refused.message}})
+            retry_after_s = max(retry_after_s or 0, refused.retry_after_s or 1)
+            continue
         try:
             tx = _decode(item)
         except TxError as error:
@@ -137,7 +169,6 @@ async def post_txs(request: web.Request) -> web.Response:
         results.append(None)
         decoded.append(tx)
     # One replica event for the whole request (Node.submit_many), not one per transaction.
-    retry_after_s: int | None = None
     for position, tx, refused in zip(positions, decoded, node.submit_many(decoded),
                                      strict=True):
         if refused is None:

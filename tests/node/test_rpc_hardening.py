@@ -209,3 +209,40 @@ def test_leveldb_folder_and_files_are_private(tmp_path):
 def test_a_node_data_dir_is_private(net):
     node, _, _, _ = net
     assert stat.S_IMODE(os.stat(node.config.data_dir).st_mode) == 0o700
+
+
+# ---- issue 14: a full pool refuses batch items before decoding them ---------------------------
+
+async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeypatch):
+    import msgpack
+
+    from node.mempool import AdmissionLimits
+    from node.rpc import server
+
+    node, client, keys, _ = net
+    now = int(time.time() * 1000)
+
+    def mint(signer: Signer, nonce: int) -> txmod.Transaction:
+        return txmod.build(signer, node.genesis.chain_id, "cash", "mint",
+                           {"to": signer.account, "amount": 1}, nonce, now + 60_000)
+
+    # a soft bound of 4 transactions, all held by the bank (relayed: past every soft check)
+    node.mempool.limits = AdmissionLimits(min_backlog_txs=4)
+    for nonce in range(4):
+        node.mempool.admit(mint(keys["bank"], nonce), now, relayed=True)
+    assert not node.mempool.is_full()  # the reserve is open: not a whole-request refusal
+    decoded = []
+    real = server.decode_envelope_map
+    monkeypatch.setattr(server, "decode_envelope_map",
+                        lambda item: decoded.append(item) or real(item))
+    batch = [mint(keys["bank"], 10), mint(keys["broker-a"], 11)]
+    reply = await client.post("/v1/txs", headers={"Content-Type": "application/msgpack",
+                                                  "Accept": "application/msgpack"},
+                              data=msgpack.packb([{"body": tx.body_bytes, "sig": tx.sig}
+                                                  for tx in batch], use_bin_type=True))
+    assert reply.status == 200 and int(reply.headers["Retry-After"]) >= 1
+    items = msgpack.unpackb(await reply.read(), raw=False)
+    assert items[0]["error"]["code"] == "mempool_full"  # the bank holds the whole bound
+    assert items[1]["status"] == "pending"  # broker-a holds nothing: the reserve takes it
+    assert [item["body"] for item in decoded] == [batch[1].body_bytes]  # the bank's: never
+    assert len(node.mempool) == 5
