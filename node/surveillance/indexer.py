@@ -10,10 +10,11 @@ on what the block triggered, (4) writes each new alert, its indexes and the wind
 the block's batch, and (5) leaves the new alerts on `applied.notes["alerts"]` for the event hub.
 
 An alert's id is sha256(canonical [rule, symbol, accounts, window start]); a rule alerts on one
-subject (an account, a pair, an origin) at most once per its window. Nothing here reads a clock
-or the node's configuration beyond genesis: the alerts are a pure function of the chain, so a
-restarted node (the windows are reloaded from the store) and one that caught up by state
-transfer (the same blocks through the same executor) hold the same alerts, byte for byte.
+subject (an account, a pair, an origin) at most once per its window. Nothing a rule or an
+alert sees comes from a clock or the node's configuration beyond genesis: the alerts are a pure
+function of the chain, so a restarted node (the windows are reloaded from the store) and one
+that caught up by state transfer (the same blocks through the same executor) hold the same
+alerts, byte for byte.
 
 Metering. `meter` counts what surveillance costs this node: the CPU time of its thread in
 `__call__` (time.thread_time_ns, the one clock read here) and the blocks, orders and trades it
