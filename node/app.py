@@ -112,7 +112,8 @@ class Node:
                                self.executor.is_committed, limits=NODE_LIMITS,
                                known_sender=self.known_senders,
                                entry_nodes=self.genesis.n + len(self.genesis.observers))
-        self.metrics = Metrics()
+        self.metrics = Metrics(next(indexer.meter for indexer in indexers
+                                    if isinstance(indexer, Surveillance)))
         self.replica: Replica | None = None
         if self.voting:
             params = self.genesis.consensus

@@ -1,5 +1,7 @@
 """Prometheus text exposition of the node's counters, written by hand (a few dozen lines do
-not justify a dependency). Consensus and p2p keep their own counters; they are read here."""
+not justify a dependency). Consensus and p2p keep their own counters; they are read here, and
+so is the surveillance indexer's meter (node.surveillance.indexer.Meter: its CPU time and the
+orders and trades it read), which the market bench reads to price surveillance per order."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, surveillance: Any = None) -> None:
+        self.surveillance = surveillance  # node.surveillance.indexer.Meter, when there is one
         self.txs_admitted = 0
         self.txs_resubmitted = 0
         self.txs_committed = 0
@@ -86,6 +89,16 @@ class Metrics:
         if access is not None:
             metric("unregistered_reads_total", "counter", "Signed reads by keys with no role "
                    "(counted, not written to the access log).", [("", access.unregistered)])
+        meter = self.surveillance
+        if meter is not None:
+            metric("surveillance_cpu_seconds_total", "counter", "CPU time of the surveillance "
+                   "indexer on the applying thread.", [("", round(meter.cpu_ns / 1e9, 9))])
+            metric("surveillance_blocks_total", "counter", "Blocks surveillance read.",
+                   [("", meter.blocks)])
+            metric("surveillance_orders_total", "counter", "Orders (OrderPlaced) surveillance "
+                   "read.", [("", meter.orders)])
+            metric("surveillance_trades_total", "counter", "Trades surveillance read.",
+                   [("", meter.trades)])
         metric("http_requests_total", "counter", "HTTP requests by route.",
                [(f'{{route="{route}"}}', n) for route, n in sorted(self.http_requests.items())])
         lines.append("# HELP stoledger_commit_latency_seconds Admission to commit on this node.")

@@ -24,7 +24,9 @@ How one point of a run works
    `duplicated` = a tx id executed (receipt-bearing) in more than one block, `failed` = committed
    with ok=false (a transfer here should never be refused), `reordered` = a tx id carried by
    more than one block (the executor then drops the repeat; harmless, counted for information).
-7. CPU: utime+stime from /proc/<pid>/stat of every node over the timed window.
+7. CPU: utime+stime from /proc/<pid>/stat of every node over the timed window; with the market
+   workload, each node's `/metrics` too, at both ends of the window, for the surveillance
+   figures (node/bench/market.py: `surveillance_cpu_us_per_order`, `surveillance_share`).
 
 `committed_tps` counts transactions in blocks whose event arrived inside the timed window.
 `refused` counts the transactions refused for lack of room (`mempool_full`, or a whole 503):
@@ -78,6 +80,7 @@ from node.bench.measure import (
     latency_summary,
     machine_busy,
     measure_verify_us,
+    surveillance_cost,
 )
 from node.bench.setup import Bench, BlockWatcher
 
@@ -119,6 +122,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         loader.start()
         if not ready.wait(60):
             raise RuntimeError("the load process did not start")
+        metrics_before = bench.metrics() if workload is not None else {}
         cpu_before = bench.cpu()
         load_before = cpu_seconds(loader.pid)
         busy_before = machine_busy()
@@ -126,6 +130,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         go.set()
         _show_progress(bench, watcher, committed, started, duration, rate, progress)
         cpu_after = bench.cpu()
+        metrics_after = bench.metrics() if workload is not None else {}
         load_after = cpu_seconds(loader.pid)
         busy_after = machine_busy()
         ended = time.monotonic()
@@ -182,7 +187,8 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         cpu_verify_ratio=round(cpu_us / verify_us, 2) if committed_in_window else 0.0)
     if workload is not None:
         return workload.finish(bench, point, start_height + 1, stop_height,
-                               {height for height, _ in in_window})
+                               {height for height, _ in in_window},
+                               surveillance_cost(cpu, metrics_before, metrics_after))
     return point
 
 

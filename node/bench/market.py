@@ -14,6 +14,18 @@ What differs from the transfer workload (node/bench/__init__.py runs both the sa
 - The point's figures are the transfer workload's: `committed_tps` counts committed orders
   (transactions); plus `trades_tps`, the `Trade` events of the blocks inside the timed window
   per second, and `trades`, all the run's trades.
+- What surveillance costs (issue 16: under 10 % of a node's CPU per order). Each node's
+  `/metrics` is read at both ends of the timed window, next to its CPU (node.metrics: the
+  surveillance indexer's own CPU time on its thread and the orders it read; its `Meter`).
+  `surveillance_cpu_us_per_order` is, per node, the surveillance CPU over the window divided by
+  the orders surveillance read in it, in µs, averaged over the nodes; `cpu_us_per_order_node`
+  is a node's whole CPU per committed order (the same figure as `cpu_us_per_tx_node`: every
+  transaction is an order); `surveillance_share` is, per node, the surveillance CPU over the
+  window divided by the node's whole CPU over the same window, averaged over the nodes. The
+  share is close to the quotient of the two per-order figures but not computed from it: those
+  divide by different counts (orders read by each node's surveillance between the two reads,
+  orders of the blocks whose event reached the bench inside the window), and a quotient would
+  mix the two windows' edges. None when the nodes expose no surveillance counters.
 - Honesty: every admitted order's receipt is checked (lost, duplicated, failed = ok false;
   here none may fail), the trades counted in the blocks must equal the increase of the
   contract's own trade counter (`market.quote`), and `GET /v1/audit/supply` must reconcile at
@@ -32,6 +44,7 @@ from consensus import codec
 from consensus.crypto import TX_DOMAIN, Signer
 from node.bench.config import BLOCK_PAGE, EXPIRY_MS, PRESIGN_CHUNK, SYMBOL, Point
 from node.bench.load import envelope
+from node.bench.measure import SurveillanceCost
 from node.client import market_origin
 
 CASH_PER_ACCOUNT = 10**12  # KRW minted to each investor; a buy of 1 unit escrows 1 KRW
@@ -44,6 +57,9 @@ class MarketPoint(Point):
     trades: int = 0  # Trade events in the run's blocks
     trades_tps: float = 0.0  # Trade events of the blocks inside the timed window, per second
     problems: list[str] = field(default_factory=list)
+    cpu_us_per_order_node: float = 0.0  # = cpu_us_per_tx_node: every transaction is an order
+    surveillance_cpu_us_per_order: float | None = None  # mean over the nodes, in µs
+    surveillance_share: float | None = None  # of a node's CPU over the window, mean over nodes
 
 
 class MarketWorkload:
@@ -81,7 +97,7 @@ class MarketWorkload:
         self.trades_before = _trade_counter(bench)
 
     def finish(self, bench: Any, point: Point, start_height: int, stop_height: int,
-               window_heights: set[int]) -> MarketPoint:
+               window_heights: set[int], surveillance: SurveillanceCost) -> MarketPoint:
         trades = _trades_per_block(bench, start_height, stop_height)
         in_window = sum(count for height, count in trades.items() if height in window_heights)
         total = sum(trades.values())
@@ -97,7 +113,10 @@ class MarketWorkload:
             problems.append(f"/v1/audit/supply does not reconcile: {status} {supply}")
         return MarketPoint(**point.__dict__, trades=total,
                            trades_tps=round(in_window / point.duration_s, 1),
-                           problems=problems)
+                           problems=problems,
+                           cpu_us_per_order_node=point.cpu_us_per_tx_node,
+                           surveillance_cpu_us_per_order=surveillance.cpu_us_per_order,
+                           surveillance_share=surveillance.share)
 
 
 def order_args(accounts: list[str], index: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Pure measurement helpers (unit-tested): percentiles, latency summary, the receipt check,
-CPU seconds of a process, and the cost of one Ed25519 verification on this machine."""
+CPU seconds of a process, the cost of one Ed25519 verification on this machine, and the
+surveillance figures of a point from the nodes' `/metrics` counters."""
 
 
 from __future__ import annotations
@@ -65,6 +66,46 @@ def check_receipts(admitted: Sequence[bytes],
     duplicated = sum(1 for found in executed_in.values() if len(found) > 1)
     reordered = sum(1 for count in carried.values() if count > 1)
     return ReceiptCheck(len(heights), lost, duplicated, failed, reordered, heights)
+
+
+SURVEILLANCE_CPU = "stoledger_surveillance_cpu_seconds_total"
+SURVEILLANCE_ORDERS = "stoledger_surveillance_orders_total"
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Samples of a Prometheus text exposition, keyed by name with its labels as written."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+@dataclass
+class SurveillanceCost:
+    cpu_us_per_order: float | None  # mean over the nodes of surveillance CPU / orders it read
+    share: float | None  # mean over the nodes of surveillance CPU / the node's whole CPU
+
+
+def surveillance_cost(node_cpu_s: dict[str, float], before: dict[str, dict[str, float]],
+                      after: dict[str, dict[str, float]]) -> SurveillanceCost:
+    """From each node's CPU seconds over the timed window and its metrics read at both ends
+    of it; None where no node exposes the surveillance counters (an older node)."""
+    per_order, shares = [], []
+    for name, cpu_s in node_cpu_s.items():
+        start, end = before.get(name, {}), after.get(name, {})
+        if SURVEILLANCE_CPU not in start or SURVEILLANCE_CPU not in end:
+            continue
+        spent_s = end[SURVEILLANCE_CPU] - start[SURVEILLANCE_CPU]
+        orders = end[SURVEILLANCE_ORDERS] - start[SURVEILLANCE_ORDERS]
+        if orders > 0:
+            per_order.append(spent_s / orders * 1e6)
+        if cpu_s > 0:
+            shares.append(spent_s / cpu_s)
+    return SurveillanceCost(
+        round(sum(per_order) / len(per_order), 1) if per_order else None,
+        round(sum(shares) / len(shares), 4) if shares else None)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from consensus import codec
 from consensus.crypto import TX_DOMAIN, Signer
 from node.bench.config import BLOCK_PAGE, EXPIRY_MS, SETUP_BATCH, SYMBOL, UNITS_PER_ACCOUNT
 from node.bench.load import Http, envelope, pack_batch
-from node.bench.measure import cpu_seconds
+from node.bench.measure import cpu_seconds, parse_metrics
 from node.rpc.auth import sign_request
 
 
@@ -144,6 +145,14 @@ class Bench:
 
     def cpu(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Each node's `/metrics` samples (node.bench.measure.parse_metrics)."""
+        found = {}
+        for entry in self.nodes:
+            with urllib.request.urlopen(entry["rpc"] + "/metrics", timeout=30) as response:
+                found[entry["name"]] = parse_metrics(response.read().decode())
+        return found
 
 
 # -- block events ---------------------------------------------------------------------------------

@@ -54,6 +54,27 @@ def test_cpu_seconds_of_this_process():
     assert measure.cpu_seconds(os.getpid()) > 0
 
 
+def test_parse_metrics_reads_samples_with_their_labels():
+    text = ("# HELP stoledger_height Last executed block height.\n# TYPE stoledger_height gauge\n"
+            "stoledger_height 12\nstoledger_txs_rejected_total{code=\"mempool_full\"} 3\n"
+            "stoledger_surveillance_cpu_seconds_total 1.5e-05\n")
+    assert measure.parse_metrics(text) == {
+        "stoledger_height": 12.0, 'stoledger_txs_rejected_total{code="mempool_full"}': 3.0,
+        "stoledger_surveillance_cpu_seconds_total": 1.5e-05}
+
+
+def test_surveillance_cost_per_order_and_share_of_the_node_cpu():
+    cpu, orders = measure.SURVEILLANCE_CPU, measure.SURVEILLANCE_ORDERS
+    before = {"a": {cpu: 1.0, orders: 100}, "b": {cpu: 2.0, orders: 100}}
+    after = {"a": {cpu: 1.2, orders: 1_100}, "b": {cpu: 2.4, orders: 1_100}}
+    cost = measure.surveillance_cost({"a": 4.0, "b": 4.0}, before, after)
+    assert cost.cpu_us_per_order == 300.0  # mean of 200 and 400 us
+    assert cost.share == 0.075  # mean of 0.2/4 and 0.4/4
+    # nodes without the counters (older code) give no figure rather than a wrong one
+    assert measure.surveillance_cost({"a": 4.0}, {"a": {}}, {"a": {}}) == \
+        measure.SurveillanceCost(None, None)
+
+
 def test_parse_ints():
     assert bench.parse_ints("4,7,10") == [4, 7, 10]
     with pytest.raises(ValueError):

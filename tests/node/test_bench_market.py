@@ -64,3 +64,7 @@ def test_two_second_market_run_on_one_node():
     assert point["problems"] == []
     # sells and buys alternate: every committed buy met a sell, or one rests (a few at most)
     assert point["committed"] // 2 - 2 <= point["trades"] <= point["committed"] // 2 + 1
+    # what surveillance cost, from the node's /metrics (issue 16); no bound on a timing here
+    assert point["cpu_us_per_order_node"] == point["cpu_us_per_tx_node"] > 0
+    assert point["surveillance_cpu_us_per_order"] > 0
+    assert 0 < point["surveillance_share"] < 1
