@@ -6,8 +6,10 @@ height shows that height's balances; an investor's key sees its own holdings and
 allowed" on the regulator's pages; an idle page stays under a few requests per second.
 
 Every test writes a screenshot of its page to docs/console/ (the README shows one). One browser
-for the whole module, every wait bounded. Without chromium and chromedriver the module is
-skipped, loudly: that is the only skip (`make test` installs them where it can)."""
+for the whole module, every wait bounded; a test that needs the regulator's console opens it
+itself when the browser is elsewhere (as_regulator), so each test passes alone. Without
+chromium and chromedriver the module is skipped, loudly: that is the only skip (`make test`
+installs them where it can)."""
 
 from __future__ import annotations
 
@@ -139,6 +141,20 @@ def open_console(driver: Any, net: Cluster, key: Path, role: str, language: str 
                WAIT_S, f"the key to load as {role}")
 
 
+def as_regulator(driver: Any, net: Cluster) -> None:
+    """The console open with the regulator's key and English labels, whatever the browser showed
+    before: a test that needs it calls this first, so that it passes alone (`-k`) or after any
+    other test, not only after the one that happens to open the console (the browser starts on
+    a blank `data:,` page, where `go` changes only the hash and no page ever renders). An open
+    console in that state is kept as it is; anything else gets a fresh one (open_console)."""
+    ready = driver.execute_script(
+        "return location.href.startsWith(arguments[0]) && document.body.dataset.ready === '1'"
+        " && document.documentElement.lang === 'en' && document.querySelector("
+        "'[data-testid=key-state]')?.getAttribute('data-role')", net.url() + "/console/")
+    if ready != "regulator":
+        open_console(driver, net, net.dir / "keys" / "fss.json", "regulator")
+
+
 def go(driver: Any, page: str) -> None:
     driver.execute_script("location.hash = arguments[0]", f"#/{page}")
 
@@ -191,7 +207,8 @@ def test_network_shows_four_nodes_at_one_height(story, browser):
 
 
 def test_block_certificate_checks_in_the_browser(story, browser):
-    _, marks = story
+    net, marks = story
+    as_regulator(browser, net)
     go(browser, "blocks")
     element(browser, "[data-testid=block-list] tr.clickable", "the block list")
     shoot(browser, "blocks")
@@ -208,6 +225,7 @@ def test_block_certificate_checks_in_the_browser(story, browser):
 
 def test_proof_file_checks_offline_and_a_tampered_one_fails(story, browser, tmp_path):
     net, marks = story
+    as_regulator(browser, net)
     proof = net.client("fss").get(f"/v1/audit/proof?height={marks['second']}", signed=True)
     good = tmp_path / "proof.json"
     good.write_text(json.dumps(proof))
@@ -248,7 +266,8 @@ def show_height(driver: Any, height: int) -> dict[str, str]:
 
 
 def test_cap_table_at_an_earlier_height(story, browser):
-    _, marks = story
+    net, marks = story
+    as_regulator(browser, net)
     alice, bob = marks["alice"].account, marks["bob"].account
     go(browser, f"tokens/{SYMBOL}")
     element(browser, "[data-testid=cap-table]", "the cap table")
@@ -303,6 +322,7 @@ def trade(net: Cluster, marks: dict[str, Any]) -> None:
 
 def test_market_alerts_and_access_log_pages(story, browser):
     net, marks = story
+    as_regulator(browser, net)
     if has_market(net):
         trade(net, marks)
         go(browser, f"market/{SYMBOL}")
@@ -321,6 +341,8 @@ def test_market_alerts_and_access_log_pages(story, browser):
     else:  # no surveillance on this node: the page says so
         element(browser, "[data-testid=alerts-missing]", "the alerts-missing message")
     shoot(browser, "alerts")
+    go(browser, f"tokens/{SYMBOL}")  # this test's own audit read, for the log to show
+    element(browser, "[data-testid=cap-table]", "the cap table")
     go(browser, "access")
     log = element(browser, "[data-testid=access-log]", "the access log").text
     assert "/v1/audit/captable" in log and "fss" in log
@@ -360,6 +382,8 @@ def test_the_page_encodes_msgpack_as_the_node_does(story, browser):
     byte, and decodes back to itself; bytes values included."""
     from consensus import codec
 
+    as_regulator(browser, story[0])  # the page's origin serves /console/msgpack.js
+
     encoded = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "import('/console/msgpack.js').then(m => {"
@@ -376,6 +400,7 @@ def test_the_page_encodes_msgpack_as_the_node_does(story, browser):
 
 def test_an_idle_console_makes_few_requests(story, browser):
     net, _ = story
+    as_regulator(browser, net)
     go(browser, "network")
     element(browser, "[data-testid=nodes]", "the network page")
     before = total_requests(net)
