@@ -63,8 +63,9 @@ SENDER_MEMORY = 100_000  # senders whose identity check is cached
 class AdmissionLimits:
     """The soft bound (None for `backlog_ms`: hard bounds only, as the simulator runs)."""
 
-    backlog_ms: int | None = 500  # the backlog a newly admitted tx may wait behind (1 s gave
-    # p99 4.6 s at --rate 0 against 2.5 s, for the same committed rate, 2026-12-02)
+    # The backlog a newly admitted tx may wait behind. At --rate 0 on 2 cores (2026-12-02):
+    # 1 s gave p99 4.6 s, 500 ms 2.0-2.4 s and 350 ms 1.4 s, for the same committed rate.
+    backlog_ms: int | None = 350
     min_backlog_txs: int = 200  # the soft bound never goes below this (startup, stalls)
     sender_share_divisor: int = 16  # a sender's share past half the soft bound: cap / 16
     min_sender_share: int = 16
