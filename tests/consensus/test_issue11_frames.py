@@ -35,7 +35,7 @@ def test_full_pipeline_of_full_blocks_survives_a_view_change_in_frames_that_fit(
     largest = record_sizes(cluster)
     cluster.deliver_if = lambda s, t, data: message_type(data) != "COMMIT"
     cluster.submit(txs(0, 8 * 68, size=60 * 1024))  # 68 transactions of 60 KB fill a block
-    cluster.tick(50)
+    cluster.advance(400)  # the last block is not quite full: it waits 50 ms per block ahead
     prepared = cluster["op2"]._log.prepared_certificates
     assert sorted(prepared) == list(range(1, 9))
     assert all(len(cert.block.encode()) > 3 * 1024 * 1024 for cert in prepared.values())

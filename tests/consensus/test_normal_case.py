@@ -63,6 +63,21 @@ def test_batch_is_cut_when_full_and_otherwise_after_the_delay() -> None:
     assert len(cluster.nodes["op1"].blocks[3][0].txs) == 5
 
 
+def test_a_partial_block_waits_longer_while_blocks_are_in_flight() -> None:
+    """The delay of a block that is not full grows by max_block_delay_ms for each block
+    proposed and not yet committed, so a busy primary cuts fewer, bigger blocks."""
+    cluster = Cluster(4, max_block_txs=10, max_block_delay_ms=50)
+    cluster.deliver_if = lambda s, t, data: message_type(data) != "COMMIT"
+    cluster.submit(txs(0, 13))  # one full block goes at once and stays in flight
+    primary = cluster["op0"]
+    assert primary.stats["proposed_blocks"] == 1
+    cluster.tick(50)  # nothing in flight would have gone now; one block in flight: 100 ms
+    assert primary.stats["proposed_blocks"] == 1
+    cluster.tick(50)
+    assert primary.stats["proposed_blocks"] == 2
+    cluster.deliver_if = None
+
+
 def test_batch_respects_max_block_bytes() -> None:
     cluster = Cluster(4, max_block_bytes=10_000, max_block_delay_ms=0)
     cluster.submit(txs(0, 6, size=3000))
