@@ -370,9 +370,11 @@ class Token(Contract):
         before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
         sender_holding["balance"] -= amount
         recipient_holding["balance"] += amount
+        holders = token["holders"]
         store_holding(ctx, token, ctx.caller, before_sender, sender_holding)
         store_holding(ctx, token, to, before_recipient, recipient_holding)
-        ctx.state.put(meta_key(symbol), token)
+        if token["holders"] != holders:  # the only field a transfer can change
+            ctx.state.put(meta_key(symbol), token)
         value = amount * token["unit_price"]
         if compliance.is_general_investor(sender):
             record_sale(ctx, ctx.caller, token, value)
@@ -849,9 +851,11 @@ class Token(Contract):
         before_seller, before_buyer = seller_holding["balance"], buyer_holding["balance"]
         seller_holding["balance"] -= amount
         buyer_holding["balance"] += amount
+        holders = token["holders"]
         store_holding(ctx, token, seller, before_seller, seller_holding)
         store_holding(ctx, token, buyer, before_buyer, buyer_holding)
-        ctx.state.put(meta_key(symbol), token)
+        if token["holders"] != holders:  # the only field a fill can change
+            ctx.state.put(meta_key(symbol), token)
         value = amount * price
         if compliance.is_general_investor(seller_record):
             record_sale(ctx, seller, token, value)
