@@ -19,12 +19,13 @@ when they run (the book, the last price), as a manipulator would:
 - S5 marking the close: in the last ten minutes of a session, buys at least 20 s apart taking the
   asks up to 1.5% over the last price whenever there is one above it, until the close. A close
   that did not end 3% up with the marker in 30% of the volume is marked again the next day.
-- S6 concentration: one account placing 1,500 ordinary orders in one token in a day, most of
-  them marketable.
-- S7 pump and dump: 40 buys taking the asks up to 2% over the last (a bid 1% over it when
-  there is no ask above); then its bids still resting are cancelled (left there they would buy
-  from the sellers of the dump) and every 30 s it sells into all the bids above the price before
-  its first buy, while it holds any, before the price falls back to where the run began.
+- S6 concentration: one account placing ordinary orders in one token in a day, most of them
+  marketable, as many as all honest traders place in it over the run (at least 1,500).
+- S7 pump and dump: steps 45 s apart, each buying the asks up to 2% over the last (a bid 1% over
+  it when there is no ask above, cancelled at the next step), until 6 buys have traded and the
+  price has been up 6% (at most 40 steps); then every 15 s for three hours it sells into the
+  bids within 1% of the best, as far down as its average sale stays above the price before its
+  first buy, while it holds any.
 - S8 insider: twelve bids just over the last price in the three hours before the issuer
   publishes a document.
 - S9 structuring: four transfers of KRW 9.5-9.99 million to other accounts within a day.
@@ -379,9 +380,14 @@ def plant_s6(market: Market) -> None:
     rng = market.rng
     day, symbol = rng.randrange(market.config.days), rng.choice(sorted(SYMBOLS))
     _case(market, "S6", symbol, traders)
-    for _ in range(1_500):
+    # as many orders in its day as all honest traders place in the token over the run: with
+    # fewer, in a busier market, its share falls under S6's 20%
+    for _ in range(max(1_500, market.config.honest_orders // len(SYMBOLS))):
         market.at(session_open(day) + rng.randrange(SESSION_MS - 1_000),
                   lambda: market.honest_order(symbol, heavy, marketable=0.6))
+
+
+PUMP_BUYS, PUMP_PEAK_PCT = 6, 106  # then the pump stops buying (S7: 5 buys, up 5%)
 
 
 def plant_s7(market: Market) -> None:
@@ -391,6 +397,9 @@ def plant_s7(market: Market) -> None:
     held = [0]  # units bought less units sold
     last: list[int] = []  # the token's last price, as the trades come
     base: list[int] = []  # the price before the pumper's first buy: where the rise began
+    buys: set[int] = set()  # its buy orders that traded
+    peak = [0]  # the highest price since its first buy
+    sold = [0, 0]  # units sold and what they brought
 
     def learn(receipt: Receipt) -> None:
         for event in receipt.events if receipt.ok else ():
@@ -399,8 +408,15 @@ def plant_s7(market: Market) -> None:
                 continue
             if data["buyer"] == pumper.account and not base:
                 base.append(last[-1] if last else data["price"])
+            if data["buyer"] == pumper.account:
+                buys.add(data["buy_order"])
             if pumper.account in (data["buyer"], data["seller"]):
                 held[0] += data["qty"] if data["buyer"] == pumper.account else -data["qty"]
+            if data["seller"] == pumper.account:
+                sold[0] += data["qty"]
+                sold[1] += data["qty"] * data["price"]
+            if base:
+                peak[0] = max(peak[0], data["price"])
             last[:] = [data["price"]]
     market.hooks.append(learn)
 
@@ -410,26 +426,37 @@ def plant_s7(market: Market) -> None:
         if receipt.ok and receipt.result["status"] == "resting":
             bids.append(receipt.result["order_id"])
 
-    def pump() -> None:
+    def withdraw() -> None:  # left resting they would buy from the sellers of the dump
+        for order_id in bids:
+            market.cancel(pumper, order_id)
+        bids.clear()
+
+    def pump(step: int) -> None:
+        withdraw()  # the last step's bid, if nobody sold into it
+        if step == 40 or (len(buys) >= PUMP_BUYS and peak[0] * 100 >= base[0] * PUMP_PEAK_PCT):
+            dump(720)  # high enough: what it buys beyond, a thin book cannot take back
+            return
         if not _sweep(market, pumper, symbol, 200):
             price = market.clip(symbol, market.last[symbol] * 1.01)
             market.place(pumper, symbol, "buy", price, 150, then=remember)
+        market.at(market.now + 45_000, lambda: pump(step + 1))
 
-    def withdraw() -> None:  # or the dump's sellers would fill them: buying, not dumping
-        for order_id in bids:
-            market.cancel(pumper, order_id)
-
-    def dump() -> None:  # every bid above where the rise began, before the price falls back
-        above = [level["qty"] for level in market.book(symbol)["bids"]
-                 if base and level["price"] > base[0]]
-        if held[0] > 0 and above:
-            market.place(pumper, symbol, "sell", base[0] + TICK, min(held[0], sum(above)),
-                         "ioc")
-    for step in range(40):
-        market.at(start + step * 45_000, pump)
-    market.at(start + 40 * 45_000 + 30_000, withdraw)
-    for step in range(360):
-        market.at(start + 40 * 45_000 + 60_000 + step * 30_000, dump)
+    def dump(left: int) -> None:
+        # the bids within 1% of the best, as far down as its average sale stays above where
+        # the rise began: a dump at a profit
+        levels = market.book(symbol)["bids"]
+        qty, value, floor = sold[0], sold[1], 0
+        for level in levels if base and held[0] > 0 else ():
+            price = level["price"]
+            if (price * 100 < levels[0]["price"] * 99 or qty - sold[0] >= held[0]
+                    or value + price * level["qty"] <= (base[0] + TICK) * (qty + level["qty"])):
+                break
+            qty, value, floor = qty + level["qty"], value + price * level["qty"], price
+        if floor:
+            market.place(pumper, symbol, "sell", floor, min(held[0], qty - sold[0]), "ioc")
+        if left > 1:
+            market.at(market.now + 15_000, lambda: dump(left - 1))
+    market.at(start, lambda: pump(0))
 
 
 def plant_s8(market: Market) -> None:
