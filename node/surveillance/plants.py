@@ -442,8 +442,8 @@ def plant_s7(market: Market) -> None:
         market.at(market.now + 45_000, lambda: pump(step + 1))
 
     def dump(left: int) -> None:
-        # the bids within 1% of the best, as far down as its average sale stays above where
-        # the rise began: a dump at a profit
+        # the bids within 1% of the best, as far down as its average sale stays above the
+        # price where the rise began
         levels = market.book(symbol)["bids"]
         qty, value, floor = sold[0], sold[1], 0
         for level in levels if base and held[0] > 0 else ():
