@@ -7,22 +7,33 @@ when they run (the book, the last price), as a manipulator would:
 - S1 wash: two accounts on one device cross with each other inside the spread (through the
   best ask when the spread is one tick), three times.
 - S2 matched: two accounts on their own devices sell and buy the same size at a price
-  inside the spread in the same second (waiting up to 5 minutes for a spread of two ticks),
-  back and forth five times.
+  inside the spread in the same second, a minute or more apart whenever the spread is two ticks
+  or wider, back and forth until six such trades went through whole (a one-tick spread can last
+  a quarter of an hour in a thin book; an attempt gets 50 minutes, inside S2's hour).
 - S3 spoofing: four bids of eight times the mean size a few ticks under the best bid, a sell into
   the best bid the next second, the bids cancelled two seconds later; twice.
-- S4 ramping: twelve immediate-or-cancel buys 45 s apart, each taking the asks up to 0.5% over
-  the last price (waiting up to 50 s for an ask above it).
-- S5 marking the close: six buys in the last ten minutes taking the asks up to 1% over the last.
-- S6 concentration: one account placing 1,500 ordinary orders in one token in a day, most of
-  them marketable.
-- S7 pump and dump: 40 buys taking the asks up to 2% over the last (a bid 1% over it when
-  there is no ask above), then sells into the best bid every 30 s while it is above the price
-  the run began at.
+- S4 ramping: immediate-or-cancel buys at least 20 s apart, each taking the asks up to 1% over
+  the last price whenever there is an ask above it, until six of them have traded above the last
+  price and lifted it 3% (a thin book may have no ask above the last for minutes; an attempt
+  gets nine minutes, inside S4's ten).
+- S5 marking the close: in the last ten minutes of a session, buys at least 20 s apart taking the
+  asks up to 1.5% over the last price whenever there is one above it, until the close. A close
+  that did not end 3% up with the marker in 30% of the volume is marked again the next day.
+- S6 concentration: one account placing ordinary orders in one token in a day, most of them
+  marketable, as many as all honest traders place in it over the run (at least 1,500).
+- S7 pump and dump: steps 45 s apart, each buying the asks up to 2% over the last (a bid 1% over
+  it when there is no ask above, cancelled at the next step), until 6 buys have traded and the
+  price has been up 6% (at most 40 steps); then every 15 s for three hours it sells into the
+  bids within 1% of the best, as far down as its average sale stays above the price before its
+  first buy, while it holds any.
 - S8 insider: twelve bids just over the last price in the three hours before the issuer
   publishes a document.
 - S9 structuring: four transfers of KRW 9.5-9.99 million to other accounts within a day.
 - S10 shared origin: three accounts placing ordinary orders in one token from one device.
+
+S2 and S4 act on what the receipts showed (`_campaign`): an attempt that has not got there in
+its time is dropped and made again an hour later, at most four times, so a case is what its
+rule defines, not a try at it.
 """
 
 from __future__ import annotations
@@ -97,6 +108,30 @@ def _retry(market: Market, action: Callable[[], bool], tries: int = 30) -> Calla
     return attempt
 
 
+def _campaign(market: Market, start: int, span_ms: int, attempts: int,
+              begin: Callable[[], None], act: Callable[[], None],
+              reached: Callable[[], bool]) -> None:
+    """From `start`, `begin` an attempt and `act` every 2 s until `reached()` (what the receipts
+    showed); an attempt that has not got there within `span_ms` is dropped and begun again an
+    hour after it began, at most `attempts` times. A thin book can leave a manipulator nothing
+    to trade against for minutes: this way the case is what its rule defines, not a try at it."""
+    def attempt(left: int) -> None:
+        begin()
+        began = market.now
+
+        def step() -> None:
+            if reached():
+                return
+            if market.now >= began + span_ms:
+                if left > 1:
+                    market.at(began + 3_600_000, lambda: attempt(left - 1))
+                return
+            act()
+            market.at(market.now + 2_000, step)
+        step()
+    market.at(start, lambda: attempt(attempts))
+
+
 def _sweep(market: Market, trader: Trader, symbol: str, up_bps: int, min_qty: int = 1
            ) -> bool:
     """An immediate-or-cancel buy of every ask up to `up_bps` over the last price (at least the
@@ -136,22 +171,45 @@ def plant_s1(market: Market) -> None:
         market.at(start + round_ * 150_000, _retry(market, cross))
 
 
+MATCH_LEGS = 6  # matched trades an attempt must make, alternating (S2: 4, both ways)
+MATCH_SPAN_MS = 50 * 60_000  # inside S2's hour
+MATCH_ATTEMPTS = 4
+
+
 def plant_s2(market: Market) -> None:
     traders = _traders(market, "S2", 2)
-    start, symbol = _start(market)
+    start, symbol = _start(market, room_ms=MATCH_ATTEMPTS * 3_600_000)
     _case(market, "S2", symbol, traders)
-    for leg in range(10):
-        seller, buyer = traders if leg % 2 == 0 else traders[::-1]
-        qty = market.rng.randrange(100, 300)
+    sizes = [market.rng.randrange(100, 300) for _ in range(MATCH_LEGS)]
+    matched: list[str] = []  # the seller of each leg that traded whole against the other
+    placed = [0]  # when the last leg was placed (a leg someone else's order got into is
+    # placed again a minute later)
 
-        def cross(seller: Trader = seller, buyer: Trader = buyer, qty: int = qty) -> bool:
-            price = market.inside_price(symbol)
-            if price is None:
-                return False
-            market.place(seller, symbol, "sell", price, qty)
-            market.place(buyer, symbol, "buy", price, qty)
-            return True
-        market.at(start + leg * 60_000, _retry(market, cross, tries=150))  # up to 5 min
+    def learn(receipt: Receipt) -> None:
+        for event in receipt.events if receipt.ok else ():
+            data = event["data"]
+            if (event["name"] == "Trade" and data["symbol"] == symbol
+                    and {data["buyer"], data["seller"]} == {t.account for t in traders}
+                    and data["qty"] == sizes[len(matched) % MATCH_LEGS]):
+                matched.append(data["seller"])
+    market.hooks.append(learn)
+
+    def begin() -> None:
+        matched.clear()
+        placed[0] = 0
+
+    def cross() -> None:  # a price strictly inside the spread: nobody else's order is there
+        price = market.inside_price(symbol)
+        if price is None or market.now - placed[0] < 60_000:
+            return
+        seller, buyer = traders if len(matched) % 2 == 0 else traders[::-1]
+        qty = sizes[len(matched) % MATCH_LEGS]
+        market.place(seller, symbol, "sell", price, qty)
+        market.place(buyer, symbol, "buy", price, qty)
+        placed[0] = market.now
+
+    _campaign(market, start, MATCH_SPAN_MS, MATCH_ATTEMPTS, begin, cross,
+              lambda: len(matched) >= MATCH_LEGS)
 
 
 def plant_s3(market: Market) -> None:
@@ -185,24 +243,136 @@ def plant_s3(market: Market) -> None:
         market.at(start + cycle * 90_000, _retry(market, layer))
 
 
+RAMP_MS = 9 * 60_000  # one attempt at a ramp: inside S4's ten minutes
+RAMP_BUYS, RAMP_RISE_BPS = 6, 300  # what an attempt must reach (S4: 5 buys, 2%)
+RAMP_ATTEMPTS = 4  # an hour apart
+
+
+class _Lifts:
+    """What one account's aggressive buys of one token did, learnt from the receipts: the
+    orders that traded above the token's last price, the price before the first of them and
+    the highest they reached (counted as from `begin`)."""
+
+    def __init__(self, market: Market, trader: Trader, symbol: str) -> None:
+        self.account, self.symbol = trader.account, symbol
+        self.last: int | None = None
+        self.orders: set[int] = set()
+        self.base = self.top = 0
+        market.hooks.append(self.learn)
+
+    def begin(self) -> None:
+        self.orders.clear()
+        self.base = self.top = 0
+
+    def learn(self, receipt: Receipt) -> None:
+        for event in receipt.events if receipt.ok else ():
+            data = event["data"]
+            if event["name"] != "Trade" or data["symbol"] != self.symbol:
+                continue
+            price = data["price"]
+            previous = price if self.last is None else self.last
+            if (data["buyer"] == self.account and data["aggressor"] == "buy"
+                    and price > previous):
+                if not self.orders:
+                    self.base = previous
+                self.orders.add(data["buy_order"])
+                self.top = max(self.top, price)
+            self.last = price
+
+    def reached(self, buys: int, rise_bps: int) -> bool:
+        return (len(self.orders) >= buys
+                and (self.top - self.base) * 10_000 >= rise_bps * self.base > 0)
+
+
 def plant_s4(market: Market) -> None:
     (ramper,) = traders = _traders(market, "S4", 1)
-    start, symbol = _start(market)
+    start, symbol = _start(market, room_ms=RAMP_ATTEMPTS * 3_600_000)
     _case(market, "S4", symbol, traders)
-    for step in range(12):  # a thin book refills slowly: each buy waits up to 50 s for an ask
-        market.at(start + step * 45_000,
-                  _retry(market, lambda: _sweep(market, ramper, symbol, 50), tries=25))
+    lifts = _Lifts(market, ramper, symbol)
+    bought = [0]
+
+    def begin() -> None:
+        lifts.begin()
+        bought[0] = 0
+
+    def lift() -> None:
+        if market.now - bought[0] >= 20_000 and _sweep(market, ramper, symbol, 100):
+            bought[0] = market.now
+
+    _campaign(market, start, RAMP_MS, RAMP_ATTEMPTS, begin, lift,
+              lambda: lifts.reached(RAMP_BUYS, RAMP_RISE_BPS))
+
+
+CLOSING_MS = 10 * 60_000  # KRX's closing call: the marker's last ten minutes
+MARK_RISE_BPS, MARK_SHARE_BPS, MARK_BUYS = 300, 3_000, 3  # what a marked close must show
+
+
+class _Closing:
+    """One token's trades in the last CLOSING_MS of a session, learnt from the receipts: the
+    price before the first, the last price, the volume, and one account's part of it."""
+
+    def __init__(self, market: Market, trader: Trader, symbol: str) -> None:
+        self.market, self.account, self.symbol = market, trader.account, symbol
+        self.close = 0
+        self.last: int | None = None
+        self.base = self.volume = self.mine = 0
+        self.pushes: set[int] = set()
+        market.hooks.append(self.learn)
+
+    def begin(self, close: int) -> None:
+        self.close, self.base, self.volume, self.mine = close, 0, 0, 0
+        self.pushes.clear()
+
+    def learn(self, receipt: Receipt) -> None:
+        inside = self.close - CLOSING_MS <= self.market.now < self.close
+        for event in receipt.events if receipt.ok else ():
+            data = event["data"]
+            if event["name"] != "Trade" or data["symbol"] != self.symbol:
+                continue
+            price, qty = data["price"], data["qty"]
+            if inside:
+                if not self.volume:
+                    self.base = price if self.last is None else self.last
+                self.volume += qty
+                if self.account in (data["buyer"], data["seller"]):
+                    self.mine += qty
+                if data["buyer"] == self.account and data["aggressor"] == "buy":
+                    self.pushes.add(data["buy_order"])
+            self.last = price
+
+    def marked(self) -> bool:
+        """Up MARK_RISE_BPS over the window, MARK_SHARE_BPS of its volume (both sides)."""
+        return (len(self.pushes) >= MARK_BUYS and self.last is not None
+                and (self.last - self.base) * 10_000 >= MARK_RISE_BPS * self.base > 0
+                and self.mine * 10_000 >= MARK_SHARE_BPS * 2 * self.volume)
 
 
 def plant_s5(market: Market) -> None:
     (marker,) = traders = _traders(market, "S5", 1)
     rng = market.rng
     day, symbol = rng.randrange(market.config.days), rng.choice(sorted(SYMBOLS))
-    close = session_open(day) + SESSION_MS
     _case(market, "S5", symbol, traders)
-    for step in range(6):
-        market.at(close - 540_000 + step * 80_000,
-                  _retry(market, lambda: _sweep(market, marker, symbol, 100), tries=5))
+    closing = _Closing(market, marker, symbol)
+
+    def mark(day: int) -> None:
+        close = session_open(day) + SESSION_MS
+        closing.begin(close)
+        bought = [0]
+
+        def step() -> None:
+            if market.now >= close - 1_000:
+                market.at(close, judge)
+                return
+            if market.now - bought[0] >= 20_000 and _sweep(market, marker, symbol, 150):
+                bought[0] = market.now
+            market.at(market.now + 2_000, step)
+
+        def judge() -> None:  # a close that did not move: mark the next day's too
+            if not closing.marked() and day + 1 < market.config.days:
+                market.at(session_open(day + 1) + SESSION_MS - CLOSING_MS + 30_000,
+                          lambda: mark(day + 1))
+        step()
+    market.at(session_open(day) + SESSION_MS - CLOSING_MS + 30_000, lambda: mark(day))
 
 
 def plant_s6(market: Market) -> None:
@@ -210,9 +380,14 @@ def plant_s6(market: Market) -> None:
     rng = market.rng
     day, symbol = rng.randrange(market.config.days), rng.choice(sorted(SYMBOLS))
     _case(market, "S6", symbol, traders)
-    for _ in range(1_500):
+    # as many orders in its day as all honest traders place in the token over the run: with
+    # fewer, in a busier market, its share falls under S6's 20%
+    for _ in range(max(1_500, market.config.honest_orders // len(SYMBOLS))):
         market.at(session_open(day) + rng.randrange(SESSION_MS - 1_000),
                   lambda: market.honest_order(symbol, heavy, marketable=0.6))
+
+
+PUMP_BUYS, PUMP_PEAK_PCT = 6, 106  # then the pump stops buying (S7: 5 buys, up 5%)
 
 
 def plant_s7(market: Market) -> None:
@@ -220,31 +395,68 @@ def plant_s7(market: Market) -> None:
     start, symbol = _start(market, room_ms=3 * 3_600_000 + 1_800_000)
     _case(market, "S7", symbol, traders)
     held = [0]  # units bought less units sold
+    last: list[int] = []  # the token's last price, as the trades come
+    base: list[int] = []  # the price before the pumper's first buy: where the rise began
+    buys: set[int] = set()  # its buy orders that traded
+    peak = [0]  # the highest price since its first buy
+    sold = [0, 0]  # units sold and what they brought
 
     def learn(receipt: Receipt) -> None:
         for event in receipt.events if receipt.ok else ():
             data = event["data"]
-            if event["name"] == "Trade" and pumper.account in (data["buyer"], data["seller"]):
+            if event["name"] != "Trade" or data["symbol"] != symbol:
+                continue
+            if data["buyer"] == pumper.account and not base:
+                base.append(last[-1] if last else data["price"])
+            if data["buyer"] == pumper.account:
+                buys.add(data["buy_order"])
+            if pumper.account in (data["buyer"], data["seller"]):
                 held[0] += data["qty"] if data["buyer"] == pumper.account else -data["qty"]
+            if data["seller"] == pumper.account:
+                sold[0] += data["qty"]
+                sold[1] += data["qty"] * data["price"]
+            if base:
+                peak[0] = max(peak[0], data["price"])
+            last[:] = [data["price"]]
     market.hooks.append(learn)
 
-    def pump() -> None:
+    bids: list[int] = []  # its bids left resting when there was no ask to lift
+
+    def remember(receipt: Receipt) -> None:
+        if receipt.ok and receipt.result["status"] == "resting":
+            bids.append(receipt.result["order_id"])
+
+    def withdraw() -> None:  # left resting they would buy from the sellers of the dump
+        for order_id in bids:
+            market.cancel(pumper, order_id)
+        bids.clear()
+
+    def pump(step: int) -> None:
+        withdraw()  # the last step's bid, if nobody sold into it
+        if step == 40 or (len(buys) >= PUMP_BUYS and peak[0] * 100 >= base[0] * PUMP_PEAK_PCT):
+            dump(720)  # high enough: what it buys beyond, a thin book cannot take back
+            return
         if not _sweep(market, pumper, symbol, 200):
             price = market.clip(symbol, market.last[symbol] * 1.01)
-            market.place(pumper, symbol, "buy", price, 150)
+            market.place(pumper, symbol, "buy", price, 150, then=remember)
+        market.at(market.now + 45_000, lambda: pump(step + 1))
 
-    base: list[int] = []
-
-    def dump() -> None:
-        bids = market.book(symbol, 1)["bids"]
-        if held[0] > 0 and bids and bids[0]["price"] > base[0]:
-            market.place(pumper, symbol, "sell", bids[0]["price"], min(held[0], bids[0]["qty"]),
-                         "ioc")
-    market.at(start - 1_000, lambda: base.append(market.last[symbol]))
-    for step in range(40):
-        market.at(start + step * 45_000, pump)
-    for step in range(360):
-        market.at(start + 40 * 45_000 + 60_000 + step * 30_000, dump)
+    def dump(left: int) -> None:
+        # the bids within 1% of the best, as far down as its average sale stays above the
+        # price where the rise began
+        levels = market.book(symbol)["bids"]
+        qty, value, floor = sold[0], sold[1], 0
+        for level in levels if base and held[0] > 0 else ():
+            price = level["price"]
+            if (price * 100 < levels[0]["price"] * 99 or qty - sold[0] >= held[0]
+                    or value + price * level["qty"] <= (base[0] + TICK) * (qty + level["qty"])):
+                break
+            qty, value, floor = qty + level["qty"], value + price * level["qty"], price
+        if floor:
+            market.place(pumper, symbol, "sell", floor, min(held[0], qty - sold[0]), "ioc")
+        if left > 1:
+            market.at(market.now + 15_000, lambda: dump(left - 1))
+    market.at(start, lambda: pump(0))
 
 
 def plant_s8(market: Market) -> None:

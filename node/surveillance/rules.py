@@ -263,14 +263,14 @@ def compute_close(schedule: Schedule, time: int) -> int | None:
 def compute_s5(p: dict[str, int], w: Windows, facts: BlockFacts, schedule: Schedule
                ) -> list[Finding]:
     findings = []
-    groups: dict[tuple[str, int], set[str]] = {}
-    close_of_block = compute_close(schedule, facts.time)
-    for trade in facts.trades:
-        close = close_of_block
-        if close is not None and trade.time >= close - p["closing_ms"]:
-            groups.setdefault((trade.symbol, close), set()).add(trade.aggressor_account)
-    for (symbol, close), aggressors in sorted(groups.items()):
+    close = compute_close(schedule, facts.time)
+    if close is None or facts.time < close - p["closing_ms"]:
+        return findings
+    for symbol in sorted({t.symbol for t in facts.trades}):
         window = [t for t in w.trades_since(symbol, close - p["closing_ms"]) if t.time < close]
+        # every account that pushed in the window so far, not only this block's: another's
+        # trade can carry the move over the threshold after the last push
+        aggressors = {t.aggressor_account for t in window}
         volume = sum(t.qty for t in window)
         base, last = window[0].prev_price, window[-1].price
         move = bps(abs(last - base), base)

@@ -159,6 +159,26 @@ def test_s5_marking_the_close():
     assert tx_ids(*buys) <= set(alert["evidence"])
 
 
+def test_s5_another_accounts_trade_carries_the_close_over_the_threshold():
+    desk = Desk()
+    desk.background()
+    close = compute_session_close("always", desk.time)
+    desk.step(close - desk.time - 9 * 60_000)
+    for price in (10_050, 10_100, 10_150, 10_210):
+        desk.place("f", "sell", price, 20)
+    desk.step()
+    for price in (10_050, 10_100, 10_150):  # h pushes 150 bps: under min_move_bps
+        desk.place("h", "buy", price, 20, tif="ioc")
+        desk.step(60_000)
+    assert desk.alerts("S5") == []
+    desk.place("g", "buy", 10_210, 5, tif="ioc")  # g's one buy takes the move to 210 bps
+    desk.step(60_000)
+    alert = only(desk, "S5")
+    assert alert["accounts"] == desk.accounts("h")  # g made one push, not min_trades
+    assert alert["metrics"]["move_bps"] == 210 and alert["metrics"]["moved_won"] == 150
+    assert alert["metrics"]["aggressive_orders"] == 3 and alert["metrics"]["close_time"] == close
+
+
 def test_session_close_of_a_weekly_schedule():
     sessions = {"weekly": [{"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00",
                             "close": "15:30"}], "holidays": ["2026-01-07"]}
