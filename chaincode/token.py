@@ -231,6 +231,21 @@ def window_nets(ctx: Context, account: str, token: dict[str, Any]) -> tuple[int,
                                   ctx.time))
 
 
+def limit_nets(ctx: Context, account: str, record: dict[str, Any] | None,
+               token: dict[str, Any]) -> tuple[int, int]:
+    """`window_nets` for compliance.check_transfer, which reads them only for a general
+    investor's purchase: (0, 0) for anyone else, without reading the windows."""
+    if not compliance.is_general_investor(record):
+        return 0, 0
+    return window_nets(ctx, account, token)
+
+
+def limited_investor_count(ctx: Context, token: dict[str, Any]) -> int:
+    """`investor_count` for compliance.check_transfer, which reads it only when the token
+    limits its holders: 0 otherwise, without reading the issuer's holding."""
+    return investor_count(ctx, token) if token["rules"]["max_holders"] else 0
+
+
 def investor_count(ctx: Context, token: dict[str, Any]) -> int:
     """Holders other than the issuer (what `max_holders` limits)."""
     issuer_holds = ctx.state.get(balance_key(token["symbol"], token["issuer"])) is not None
@@ -349,14 +364,15 @@ class Token(Contract):
         recipient_record = ctx.identity(to)
         sender_holding = load_holding(ctx, symbol, sender)
         recipient_holding = load_holding(ctx, symbol, to)
-        net, issuer_net = window_nets(ctx, to, token)
+        net, issuer_net = limit_nets(ctx, to, recipient_record, token)
         verdict = compliance.check_transfer(
             token=token, amount=amount, now=ctx.time, sender=sender_record,
             recipient=recipient_record, sender_holding=sender_holding,
             recipient_holding=recipient_holding, recipient_net=net,
             recipient_issuer_net=issuer_net,
             general_limit=ctx.params["general_investor_annual_limit"],
-            investors=investor_count(ctx, token), sender_is_issuer=sender == token["issuer"],
+            investors=limited_investor_count(ctx, token),
+            sender_is_issuer=sender == token["issuer"],
             recipient_is_issuer=to == token["issuer"])
         if verdict is not None:
             raise ChaincodeError(*verdict)
@@ -837,13 +853,14 @@ class Token(Contract):
         assert 0 < amount <= on_order, "deliver beyond units on order"
         seller_holding["on_order"] = on_order - amount
         buyer_holding = load_holding(ctx, symbol, buyer)
-        net, issuer_net = window_nets(ctx, buyer, token)
+        net, issuer_net = limit_nets(ctx, buyer, buyer_record, token)
         verdict = compliance.check_transfer(
             token=token, amount=amount, now=ctx.time, sender=seller_record,
             recipient=buyer_record, sender_holding=seller_holding,
             recipient_holding=buyer_holding, recipient_net=net, recipient_issuer_net=issuer_net,
             general_limit=ctx.params["general_investor_annual_limit"],
-            investors=investor_count(ctx, token), sender_is_issuer=seller == token["issuer"],
+            investors=limited_investor_count(ctx, token),
+            sender_is_issuer=seller == token["issuer"],
             recipient_is_issuer=buyer == token["issuer"], price=price)
         if verdict is not None:
             raise ChaincodeError(*verdict)

@@ -150,10 +150,13 @@ async def post_txs(request: web.Request) -> web.Response:
     decoded: list[Transaction] = []
     positions: list[int] = []
     retry_after_s: int | None = None
-    for item in items:
-        # Room first, from the sender alone: on a busy node most items of a flood are
-        # refused here, before the canonical decode and every other check.
-        refused = _no_room(node.mempool, item)
+    # Room first, from each item's sender alone: on a busy node most items of a flood are
+    # refused here, before the canonical decode and every other check; when none has room,
+    # the request is refused whole, with no per-item answer to build and send.
+    refusals = [_no_room(node.mempool, item) for item in items]
+    if items and all(refused is not None for refused in refusals):
+        raise node.mempool.full_error()
+    for item, refused in zip(items, refusals, strict=True):
         if refused is not None:
             node.metrics.reject(refused.code)
             results.append({"error": {"code": refused.code, "message": refused.message}})

@@ -226,9 +226,9 @@ async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeyp
         return txmod.build(signer, node.genesis.chain_id, "cash", "mint",
                            {"to": signer.account, "amount": 1}, nonce, now + 60_000)
 
-    # a soft bound of 4 transactions, all held by the bank (relayed: past every soft check)
-    node.mempool.limits = AdmissionLimits(min_backlog_txs=4)
-    for nonce in range(4):
+    # a soft bound of 8 transactions, all held by the bank (relayed: past every soft check)
+    node.mempool.limits = AdmissionLimits(min_backlog_txs=8)
+    for nonce in range(8):
         node.mempool.admit(mint(keys["bank"], nonce), now, relayed=True)
     assert not node.mempool.is_full()  # the reserve is open: not a whole-request refusal
     decoded = []
@@ -245,4 +245,12 @@ async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeyp
     assert items[0]["error"]["code"] == "mempool_full"  # the bank holds the whole bound
     assert items[1]["status"] == "pending"  # broker-a holds nothing: the reserve takes it
     assert [item["body"] for item in decoded] == [batch[1].body_bytes]  # the bank's: never
-    assert len(node.mempool) == 5
+    assert len(node.mempool) == 9 and not node.mempool.is_full()
+    # a batch none of whose senders has room is refused whole: one 503, nothing decoded
+    batch = [mint(keys["bank"], 12), mint(keys["broker-a"], 13)]
+    reply = await client.post("/v1/txs", headers={"Content-Type": "application/msgpack",
+                                                  "Accept": "application/msgpack"},
+                              data=msgpack.packb([{"body": tx.body_bytes, "sig": tx.sig}
+                                                  for tx in batch], use_bin_type=True))
+    assert reply.status == 503 and int(reply.headers["Retry-After"]) >= 1
+    assert len(decoded) == 1 and len(node.mempool) == 9
