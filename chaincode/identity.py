@@ -332,6 +332,14 @@ class Identity(Contract):
         return record
 
     @internal
+    def facts(self, ctx: Context, account: str) -> dict[str, Any] | None:
+        """The record as stored, `broker` not resolved: for the transfer checks, which never
+        read the broker (one state read instead of two)."""
+        if not isinstance(account, str) or not account:
+            return None
+        return ctx.state.get(account_key(account))  # type: ignore[no-any-return]
+
+    @internal
     def tax_account(self, ctx: Context) -> str | None:
         return ctx.state.get(TAX_ACCOUNT_KEY)  # type: ignore[no-any-return]
 
