@@ -30,6 +30,9 @@ SLACK = 128  # descriptors the node may open meanwhile (LevelDB tables, logs, p2
 # clone saw 1,155 against 1,136 with 48. The unfixed node grows by 1,474, well above the bound.
 
 
+SETTLE_S = 3.0
+
+
 def descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -73,8 +76,19 @@ def test_slow_header_connections_cannot_exhaust_a_node(single):
         opened = len(held)
         assert opened > MAX_HTTP_CONNECTIONS + LIGHT_CLIENT_RESERVE  # the attack is real
         cap = min(MAX_HTTP_CONNECTIONS, len(ADDRESSES) * MAX_HTTP_CONNECTIONS_PER_ADDRESS)
-        grown = descriptors(pid) - baseline
-        assert grown <= cap + LIGHT_CLIENT_RESERVE + SLACK, (grown, opened)
+        bound = cap + LIGHT_CLIENT_RESERVE + SLACK
+
+        def settled() -> tuple[int] | None:
+            grown = descriptors(pid) - baseline
+            return (grown,) if grown <= bound else None
+
+        # A connection over the caps is accepted, answered 503 and closed by the node's event
+        # loop; on a busy machine a few accept batches (up to the listen backlog each) wait
+        # for the loop, so the count may overshoot for a moment. It must come down well
+        # before the held connections' header timeout: an unguarded node keeps them all.
+        assert SETTLE_S < HEADER_TIMEOUT_S / 2
+        wait_until(settled, SETTLE_S, f"the node's descriptors under {bound} above baseline "
+                   f"with {opened} connections held")
         with urllib.request.urlopen(url + "/healthz", timeout=5) as response:
             assert response.status == 200
         client = single.client("bank")
