@@ -226,6 +226,12 @@ async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeyp
         return txmod.build(signer, node.genesis.chain_id, "cash", "mint",
                            {"to": signer.account, "amount": 1}, nonce, now + 60_000)
 
+    async def post_batch(txs: list[txmod.Transaction]):
+        return await client.post("/v1/txs", headers={"Content-Type": "application/msgpack",
+                                                     "Accept": "application/msgpack"},
+                                 data=msgpack.packb([{"body": tx.body_bytes, "sig": tx.sig}
+                                                     for tx in txs], use_bin_type=True))
+
     # a soft bound of 8 transactions, all held by the bank (relayed: past every soft check)
     node.mempool.limits = AdmissionLimits(min_backlog_txs=8)
     for nonce in range(8):
@@ -236,10 +242,7 @@ async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeyp
     monkeypatch.setattr(server, "decode_envelope_map",
                         lambda item: decoded.append(item) or real(item))
     batch = [mint(keys["bank"], 10), mint(keys["broker-a"], 11)]
-    reply = await client.post("/v1/txs", headers={"Content-Type": "application/msgpack",
-                                                  "Accept": "application/msgpack"},
-                              data=msgpack.packb([{"body": tx.body_bytes, "sig": tx.sig}
-                                                  for tx in batch], use_bin_type=True))
+    reply = await post_batch(batch)
     assert reply.status == 200 and int(reply.headers["Retry-After"]) >= 1
     items = msgpack.unpackb(await reply.read(), raw=False)
     assert items[0]["error"]["code"] == "mempool_full"  # the bank holds the whole bound
@@ -247,10 +250,6 @@ async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeyp
     assert [item["body"] for item in decoded] == [batch[1].body_bytes]  # the bank's: never
     assert len(node.mempool) == 9 and not node.mempool.is_full()
     # a batch none of whose senders has room is refused whole: one 503, nothing decoded
-    batch = [mint(keys["bank"], 12), mint(keys["broker-a"], 13)]
-    reply = await client.post("/v1/txs", headers={"Content-Type": "application/msgpack",
-                                                  "Accept": "application/msgpack"},
-                              data=msgpack.packb([{"body": tx.body_bytes, "sig": tx.sig}
-                                                  for tx in batch], use_bin_type=True))
+    reply = await post_batch([mint(keys["bank"], 12), mint(keys["broker-a"], 13)])
     assert reply.status == 503 and int(reply.headers["Retry-After"]) >= 1
     assert len(decoded) == 1 and len(node.mempool) == 9
