@@ -284,14 +284,22 @@ class Executor:
     def is_committed(self, tx_id: bytes) -> bool:
         return self.store.get(s.tx_key(tx_id)) is not None
 
+    def _decoded(self, body: bytes, sig: bytes) -> Transaction | None:
+        """The transaction, from the verified cache when admission saw it; None if it does
+        not decode."""
+        tx = self.verified.decoded(body, sig)
+        if tx is not None:
+            return tx
+        try:
+            return decode_body(body, sig)
+        except TxError:
+            return None
+
     def _admissible(self, body: bytes, sig: bytes, time: int,
                     seen: set[bytes]) -> Transaction | None:
-        tx = self.verified.decoded(body, sig)
+        tx = self._decoded(body, sig)
         if tx is None:
-            try:
-                tx = decode_body(body, sig)
-            except TxError:
-                return None
+            return None
         if (tx.chain != self.chain_id or tx.expires < time or tx.tx_id in seen
                 or self.is_committed(tx.tx_id) or not self.verified.check(tx)):
             return None
@@ -303,12 +311,9 @@ class Executor:
         PRE-PREPARE check (`ReplicaConfig.admit_tx`). It depends on its arguments only (the
         cache saves work, never changes the answer); "already committed" is left to execution,
         since the replica proposes ahead of what this node has executed."""
-        tx = self.verified.decoded(body, sig)
+        tx = self._decoded(body, sig)
         if tx is None:
-            try:
-                tx = decode_body(body, sig)
-            except TxError:
-                return False
+            return False
         return tx.chain == self.chain_id and tx.expires >= time and self.verified.check(tx)
 
     def apply(self, block: Block, certificate: CommitCertificate) -> AppliedBlock:

@@ -199,6 +199,17 @@ class Mempool:
         return (len(self.pending) >= cap + cap // 4
                 or len(self.local) >= local_bound + local_bound // 2)
 
+    def refuses_none(self, count: int, size: int) -> bool:
+        """No transaction of a request of `count` transactions and `size` bytes could be
+        refused for room: the hard bounds hold them all and the pool is under half the soft
+        bound and this node's clients under half theirs, where `check_room_for` admits any
+        sender. POST /v1/txs then skips its per-item room check."""
+        if len(self.pending) + count > self.max_txs or self.bytes + size > self.max_bytes:
+            return False
+        cap = self.capacity()
+        return cap is None or (len(self.pending) < cap // 2
+                               and len(self.local) < self.local_bound(cap) // 2)
+
     def full_error(self) -> TxError:
         return TxError("mempool_full", f"the backlog ({len(self.pending)} transactions) is "
                        "more than this cluster commits soon; retry later", 503,

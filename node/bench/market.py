@@ -42,7 +42,7 @@ from typing import Any
 
 from consensus import codec
 from consensus.crypto import TX_DOMAIN, Signer
-from node.bench.config import BLOCK_PAGE, EXPIRY_MS, PRESIGN_CHUNK, SYMBOL, Point
+from node.bench.config import EXPIRY_MS, PRESIGN_CHUNK, SYMBOL, Point
 from node.bench.load import envelope
 from node.bench.measure import SurveillanceCost
 from node.client import market_origin
@@ -148,16 +148,10 @@ def sign_orders(job: tuple[str, bytes, list[str], int, int, int, int]
 def _trades_per_block(bench: Any, start: int, stop: int) -> dict[int, int]:
     """height -> Trade events in the receipts of that block, for blocks start..stop."""
     found: dict[int, int] = {}
-    for first in range(start, stop + 1, BLOCK_PAGE):
-        last = min(stop, first + BLOCK_PAGE - 1)
-        status, answer = bench.http.request("GET", f"/v1/blocks?from={first}&to={last}",
-                                            signer=bench.keys["fss"])
-        if status != 200:
-            raise RuntimeError(f"reading blocks {first}..{last}: {status} {answer}")
-        for block in answer["blocks"]:
-            found[block["header"]["height"]] = sum(
-                1 for receipt in block["receipts"] for event in receipt.get("events", [])
-                if event.get("contract") == "market" and event.get("name") == "Trade")
+    for block in bench.blocks(start, stop):
+        found[block["header"]["height"]] = sum(
+            1 for receipt in block["receipts"] for event in receipt.get("events", [])
+            if event.get("contract") == "market" and event.get("name") == "Trade")
     return found
 
 

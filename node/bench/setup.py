@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,21 +126,25 @@ class Bench:
             ("token", "issue", {"symbol": SYMBOL, "to": s.account, "amount": UNITS_PER_ACCOUNT})
             for s in signers])
 
-    def fetch_blocks(self, start: int, stop: int
-                     ) -> list[tuple[int, list[bytes], list[tuple[bytes, bool]]]]:
-        blocks = []
+    def blocks(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
+        """Blocks start..stop as `GET /v1/blocks` gives them, read a page at a time by the
+        regulator."""
         for first in range(start, stop + 1, BLOCK_PAGE):
             last = min(stop, first + BLOCK_PAGE - 1)
             status, answer = self.http.request("GET", f"/v1/blocks?from={first}&to={last}",
                                                signer=self.keys["fss"])
             if status != 200:
                 raise RuntimeError(f"reading blocks {first}..{last}: {status} {answer}")
-            for block in answer["blocks"]:
-                carried = [bytes.fromhex(tx["tx_id"]) for tx in block["transactions"]
-                           if "tx_id" in tx]
-                receipts = [(bytes.fromhex(r["tx_id"]), bool(r["ok"]))
-                            for r in block["receipts"]]
-                blocks.append((block["header"]["height"], carried, receipts))
+            yield from answer["blocks"]
+
+    def fetch_blocks(self, start: int, stop: int
+                     ) -> list[tuple[int, list[bytes], list[tuple[bytes, bool]]]]:
+        blocks = []
+        for block in self.blocks(start, stop):
+            carried = [bytes.fromhex(tx["tx_id"]) for tx in block["transactions"]
+                       if "tx_id" in tx]
+            receipts = [(bytes.fromhex(r["tx_id"]), bool(r["ok"])) for r in block["receipts"]]
+            blocks.append((block["header"]["height"], carried, receipts))
         return blocks
 
     def cpu(self) -> dict[str, float]:

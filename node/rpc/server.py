@@ -153,7 +153,10 @@ async def post_txs(request: web.Request) -> web.Response:
     # Room first, from each item's sender alone: on a busy node most items of a flood are
     # refused here, before the canonical decode and every other check; when none has room,
     # the request is refused whole, with no per-item answer to build and send.
-    refusals = [_no_room(node.mempool, item) for item in items]
+    if node.mempool.refuses_none(len(items), len(body)):
+        refusals: list[TxError | None] = [None] * len(items)
+    else:
+        refusals = [_no_room(node.mempool, item) for item in items]
     if items and all(refused is not None for refused in refusals):
         raise node.mempool.full_error()
     for item, refused in zip(items, refusals, strict=True):
