@@ -12,7 +12,8 @@ How one point of a run works
 4. A SEPARATE load process (multiprocessing, spawn) sends the batches round-robin over the nodes:
    at `--rate` tx/s on a fixed schedule (one batch every `--interval-ms`), or with `--rate 0` as
    fast as the cluster takes them, keeping at most `--window` admitted-but-uncommitted txs in
-   flight. It records each batch's send time (CLOCK_MONOTONIC, shared by all processes) and the
+   flight and offering each refused tx again (a queue served before fresh ones), so the point
+   never runs out of pre-signed txs. It records each batch's send time (CLOCK_MONOTONIC, shared by all processes) and the
    per-item answer (admitted, or the error code).
 5. Commit times: a thread of this process follows the SSE stream `GET /v1/events` of the first
    node with an unregistered key, so it receives only `block` events (height, tx count), about
@@ -29,8 +30,8 @@ How one point of a run works
    figures (node/bench/market.py: `surveillance_cpu_us_per_order`, `surveillance_share`).
 
 `committed_tps` counts transactions in blocks whose event arrived inside the timed window.
-`refused` counts the transactions refused for lack of room (`mempool_full`, or a whole 503):
-the excess a saturated cluster turns away. `cpu_us_per_tx_node` is the nodes' mean CPU per
+`refused` counts the refusals for lack of room (`mempool_full`, or a whole 503), retries
+included: the excess a saturated cluster turns away. `cpu_us_per_tx_node` is the nodes' mean CPU per
 committed tx and `cpu_verify_ratio` that over `verify_us` (one Ed25519 verification measured
 right after the point, the lower of two samples): the ratio holds across machines.
 
