@@ -13,8 +13,8 @@ How one point of a run works
    at `--rate` tx/s on a fixed schedule (one batch every `--interval-ms`), or with `--rate 0` as
    fast as the cluster takes them, keeping at most `--window` admitted-but-uncommitted txs in
    flight and offering each refused tx again (a queue served before fresh ones), so the point
-   never runs out of pre-signed txs. It records each batch's send time (CLOCK_MONOTONIC, shared by all processes) and the
-   per-item answer (admitted, or the error code).
+   never runs out of pre-signed txs. It records each batch's send time (CLOCK_MONOTONIC,
+   shared by all processes) and the per-item answer (admitted, or the error code).
 5. Commit times: a thread of this process follows the SSE stream `GET /v1/events` of the first
    node with an unregistered key, so it receives only `block` events (height, tx count), about
    20 a second: cheap for the node, and the arrival time is the commit time at that node (it is
