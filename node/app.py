@@ -93,10 +93,12 @@ class Node:
         check_chaincode(self.genesis, self.registry.source_hashes())
         os.makedirs(config.data_dir, mode=0o700, exist_ok=True)
         os.chmod(config.data_dir, 0o700)  # keys' neighbours: the ledger and the access log
+        outdated = recover.outdated_layout(config.data_dir)
+        if outdated is not None:
+            recover.halt(config.data_dir, outdated)
         reason = recover.halted_reason(config.data_dir)
         if reason is not None:
-            log.warning("this node halted earlier (%s); rebuilding its state from its "
-                        "certified blocks", reason)
+            log.warning("rebuilding this node's state from its certified blocks: %s", reason)
             recover.rebuild(config.data_dir, self.genesis, self._indexers)
         self.store = LevelDB(os.path.join(config.data_dir, "ledger"))
         self.halted: str | None = None  # why this node stopped serving state

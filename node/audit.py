@@ -65,12 +65,12 @@ def audit_indexer(applied: AppliedBlock, batch: Batch) -> None:
         for event in receipt.events:
             accounts_named(event.get("data"), accounts)
         for account in sorted(accounts):
-            batch.put(s.audit_key("acct", account, height, index), receipt.tx_id)
+            batch.put(s.audit_key("acct", account, height, index), b"")
         for symbol in sorted(symbols_named(tx.args, receipt.events)):
-            batch.put(s.audit_key("sym", symbol, height, index), receipt.tx_id)
+            batch.put(s.audit_key("sym", symbol, height, index), b"")
         if not receipt.ok and receipt.error is not None:
-            batch.put(s.audit_key("rej", receipt.error["code"], height, index), receipt.tx_id)
-            batch.put(s.audit_key("rej", ALL_CODES, height, index), receipt.tx_id)
+            batch.put(s.audit_key("rej", receipt.error["code"], height, index), b"")
+            batch.put(s.audit_key("rej", ALL_CODES, height, index), b"")
         if receipt.ok and tx.contract == "dividend":
             for symbol in sorted(symbols_named(receipt.result, receipt.events)):
-                batch.put(s.audit_key(DIVIDENDS, symbol, height, index), receipt.tx_id)
+                batch.put(s.audit_key(DIVIDENDS, symbol, height, index), b"")

@@ -177,13 +177,7 @@ def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int
             continue
         block = executor.block(h)
         assert block is not None, h
-        receipts: dict[bytes, Receipt] = {}
-        for tx_id in block.tx_ids():
-            receipt = executor.receipt(tx_id)
-            if receipt is not None and receipt.height == h:
-                receipts[tx_id] = receipt
-        ordered = sorted(receipts.values(), key=lambda receipt: receipt.index)
-        for number, item in enumerate(block_items(h, block.hash, ordered)):
+        for number, item in enumerate(block_items(h, block.hash, executor.receipts_at(h))):
             if h == height and number <= index:
                 continue
             seen = shown(sub, item, broker_of)

@@ -272,6 +272,7 @@ class Executor:
         app_hash = compute_app_hash(genesis_hash, writes)
         batch.put(s.META_GENESIS, genesis_hash)
         batch.put(s.META_GENESIS_TIME, s.u64(genesis_time))
+        batch.put(s.META_LAYOUT, s.u64(s.LAYOUT))
         batch.put(s.META_HEIGHT, s.u64(0))
         batch.put(s.META_APP_HASH, app_hash)
         batch.put(s.app_hash_key(0), app_hash)
@@ -357,7 +358,7 @@ class Executor:
             batch.put(s.history_key(key, header.height), value or b"")
         for receipt in receipts:
             batch.put(s.tx_key(receipt.tx_id), msgpack.packb([receipt.height, receipt.index]))
-            batch.put(s.receipt_key(receipt.tx_id), receipt.encode())
+            batch.put(s.receipt_key(receipt.height, receipt.index), receipt.encode())
         for indexer in self.indexers:
             indexer(applied, batch)
         batch.put(s.META_HEIGHT, s.u64(header.height))
@@ -378,8 +379,19 @@ class Executor:
     # Reads
 
     def receipt(self, tx_id: bytes) -> Receipt | None:
-        raw = self.store.get(s.receipt_key(tx_id))
+        position = self.store.get(s.tx_key(tx_id))
+        if position is None:
+            return None
+        height, index = codec.unpack_trusted(position)
+        return self.receipt_at(height, index)
+
+    def receipt_at(self, height: int, index: int) -> Receipt | None:
+        raw = self.store.get(s.receipt_key(height, index))
         return None if raw is None else Receipt.decode(raw)
+
+    def receipts_at(self, height: int) -> list[Receipt]:
+        """The receipts of block `height`, in order."""
+        return [Receipt.decode(raw) for _, raw in self.store.iterate(s.receipt_prefix(height))]
 
     def block(self, height: int) -> Block | None:
         raw = self.store.get(s.block_key(height))

@@ -53,6 +53,25 @@ def halt(data_dir: str, reason: str) -> None:
     os.replace(path + ".tmp", path)
 
 
+def outdated_layout(data_dir: str) -> str | None:
+    """Why the store in `data_dir` must be rebuilt before this code reads it (its key layout
+    is older than `schema.LAYOUT`), or None."""
+    ledger = os.path.join(data_dir, "ledger")
+    if not os.path.exists(os.path.join(ledger, "CURRENT")):
+        return None
+    store = LevelDB(ledger)
+    try:
+        if store.get(s.META_GENESIS) is None:
+            return None
+        raw = store.get(s.META_LAYOUT)
+        layout = 1 if raw is None else s.read_u64(raw)
+    finally:
+        store.close()
+    if layout == s.LAYOUT:
+        return None
+    return f"its store has key layout {layout}; this code reads layout {s.LAYOUT}"
+
+
 def divergence(executor: Executor, seq: int, quorum_app_hash: bytes) -> str | None:
     """Why this node's state contradicts the stable checkpoint (seq, app hash), or None."""
     if seq == 0 or seq > executor.height:

@@ -240,9 +240,10 @@ class _Blocks:
                                            for body, sig in block.txs})
         return self.blocks[height]
 
-    def row(self, tx_id: bytes) -> dict[str, Any]:
-        receipt = self.node.executor.receipt(tx_id)
-        assert receipt is not None, tx_id.hex()
+    def row(self, position: tuple[int, int]) -> dict[str, Any]:
+        receipt = self.node.executor.receipt_at(*position)
+        assert receipt is not None, position
+        tx_id = receipt.tx_id
         block, bodies = self.get(receipt.height)
         row: dict[str, Any] = {"height": receipt.height, "index": receipt.index,
                                "time": block.header.time, "tx_id": tx_id.hex()}
@@ -259,16 +260,16 @@ class _Blocks:
 
 
 def _index_page(node: Any, prefix: bytes, start: tuple[int, int], stop_height: int,
-                limit: int) -> tuple[list[bytes], tuple[int, int] | None]:
-    """Up to `limit` tx ids of an audit index from position `start` through `stop_height`, and
-    the position of the next one (None when there is none)."""
+                limit: int) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
+    """Up to `limit` positions (height, index) of an audit index from position `start` through
+    `stop_height`, and the position of the next one (None when there is none)."""
     begin = prefix + s.u64(start[0]) + start[1].to_bytes(4, "big")
     stop = prefix + s.u64(stop_height + 1)
-    found: list[bytes] = []
-    for raw, tx_id in node.executor.store.iterate(prefix, start=begin, stop=stop):
+    found: list[tuple[int, int]] = []
+    for raw, _ in node.executor.store.iterate(prefix, start=begin, stop=stop):
         if len(found) == limit:
             return found, s.audit_position(raw)
-        found.append(tx_id)
+        found.append(s.audit_position(raw))
     return found, None
 
 
@@ -404,9 +405,10 @@ async def get_history(request: web.Request) -> web.Response:
         assert account is not None
         kind, subject = "acct", account
     position = _position(cursor, start, f"{kind}:{subject}")
-    tx_ids, following = _index_page(node, s.audit_prefix(kind, subject), position, to, limit)
+    positions, following = _index_page(node, s.audit_prefix(kind, subject), position, to,
+                                       limit)
     blocks = _Blocks(node)
-    rows = [blocks.row(tx_id) for tx_id in tx_ids]
+    rows = [blocks.row(at) for at in positions]
     value: dict[str, Any] = {
         "as_of": _as_of(node, to), "account": account, "symbol": symbol, "from": start,
         "to": to, "transactions": rows,
@@ -426,9 +428,9 @@ async def get_rejected(request: web.Request) -> web.Response:
     cursor = _cursor(node, request, "rejected")
     start, to = _range(node, request, cursor)
     position = _position(cursor, start, code)
-    tx_ids, following = _index_page(node, s.audit_prefix("rej", code), position, to, limit)
+    positions, following = _index_page(node, s.audit_prefix("rej", code), position, to, limit)
     blocks = _Blocks(node)
-    rows = [blocks.row(tx_id) for tx_id in tx_ids]
+    rows = [blocks.row(at) for at in positions]
     value: dict[str, Any] = {
         "as_of": _as_of(node, to), "code": None if code == ALL_CODES else code,
         "from": start, "to": to, "by_code": _count_by_code(node, start, to),
@@ -519,8 +521,8 @@ def _dividend_payments(node: Any, symbol: str) -> dict[int, list[dict[str, Any]]
     """dividend id -> the committed `pay` transactions of the token's dividends, in order."""
     found: dict[int, list[dict[str, Any]]] = {}
     blocks = _Blocks(node)
-    for _, tx_id in node.executor.store.iterate(s.audit_prefix(DIVIDENDS, symbol)):
-        receipt = node.executor.receipt(tx_id)
+    for raw, _ in node.executor.store.iterate(s.audit_prefix(DIVIDENDS, symbol)):
+        receipt = node.executor.receipt_at(*s.audit_position(raw))
         if receipt is None or not isinstance(receipt.result, dict):
             continue
         result = receipt.result
@@ -528,7 +530,7 @@ def _dividend_payments(node: Any, symbol: str) -> dict[int, list[dict[str, Any]]
             continue  # the declaration itself
         found.setdefault(result["dividend_id"], []).append({
             "height": receipt.height, "time": blocks.get(receipt.height)[0].header.time,
-            "tx_id": tx_id.hex(), "paid": result["paid"], "gross": result["gross"],
+            "tx_id": receipt.tx_id.hex(), "paid": result["paid"], "gross": result["gross"],
             "withheld": result["withheld"], "done": result["done"]})
     return found
 

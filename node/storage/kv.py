@@ -99,12 +99,15 @@ class MemoryKV:
 # that RPC connections can never take (node.rpc.connections.RESERVED_DESCRIPTORS).
 LEVELDB_MAX_OPEN_FILES = 500
 # Compaction runs on LevelDB's own thread but is this process's CPU. With the defaults (4 MiB
-# memtable, 2 MiB tables) it grew to a quarter of a node's CPU within a minute of saturation
-# (20 MB of store): every block writes state, history, receipts and indexes under scattered
-# keys, and small tables are rewritten level after level. Bigger ones cost memory (two
-# memtables at most) and save most of that rewriting.
+# memtable) it grew to a quarter of a node's CPU within a minute of saturation (20 MB of
+# store): every block writes state, history, receipts and indexes, and small level-0 tables
+# are merged into level 1 again and again. A bigger memtable costs memory (two at most) and
+# saves most of that. Tables stay small (LevelDB's 2 MiB): a level-1 table then covers a
+# narrow key range, so pushing it down rewrites only the level-2 tables in that range, and
+# for what is keyed by height (schema: blocks, receipts) that is the newest one or two. With
+# 16 MiB tables each one spanned every prefix and every push rewrote the whole of level 2.
 LEVELDB_WRITE_BUFFER_BYTES = 32 * 1024 * 1024
-LEVELDB_MAX_FILE_BYTES = 16 * 1024 * 1024
+LEVELDB_MAX_FILE_BYTES = 2 * 1024 * 1024
 PRIVATE_DIR_MODE = 0o700  # a store holds the ledger, the access log and the consensus WAL:
 PRIVATE_FILE_MODE = 0o600  # readable by the node's own user only
 

@@ -9,11 +9,12 @@ key from the height it was written at.
     c/<height>                       commit certificate bytes
     x/<height>                       app hash after executing the block
     t/<tx_id 32>                     tx index -> canonical [height, index]
-    r/<tx_id 32>                     receipt (msgpack array, node.executor.Receipt.encode)
+    r/<height 8><index 4>            receipt (msgpack array, node.executor.Receipt.encode)
     s/<state key>                    current state value
     h/<state key>\\x00<height>       state history: value written at height (b"" = deleted)
     w/<name>                         consensus write-ahead state (view, signed votes)
-    a/<kind>/<subject>\\x00<height><index>   audit indexes (account, symbol, rejected code)
+    a/<kind>/<subject>\\x00<height><index>   audit indexes (account, symbol, rejected code);
+                                     the value is empty: the key is the receipt's position
     l/<seq 8>                        access log of signed reads
     v/...                            surveillance (node.surveillance), outside consensus state:
     v/o/<order_id 8>                     an order in the windows
@@ -24,6 +25,14 @@ key from the height it was written at.
     v/a/<alert_id 32>                    an alert (canonical map)
     v/i/<kind>/<subject>\\x00<height 8><seq 4>   alert indexes -> alert id; kind `*` (all),
                                          `rule`, `sym`, `acct`
+
+What grows with every transaction is keyed by height where it can be (blocks, receipts), so
+that LevelDB appends it: its compaction rewrites a table as often as newer keys land inside
+its range, and keys spread over the whole key space (a tx id) land inside every table. Keyed
+by tx id, receipts made compaction a quarter of a node's CPU after 150,000 transfers, and
+growing with the store. What must be found by id (`t/`) or by subject (`a/`, `h/`) is kept
+small. `m/layout` says which layout a store has (`LAYOUT`); a node finding an older one
+rebuilds it from its certified blocks (node.recover).
 """
 
 from __future__ import annotations
@@ -56,6 +65,8 @@ META_BLOCK_HASH = META + b"last_block_hash"
 META_BLOCK_TIME = META + b"last_block_time"
 META_GENESIS = META + b"genesis_hash"
 META_GENESIS_TIME = META + b"genesis_time"
+META_LAYOUT = META + b"layout"
+LAYOUT = 2  # 1: receipts keyed by tx id, audit index values the tx id
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -85,8 +96,12 @@ def tx_key(tx_id: bytes) -> bytes:
     return TX + tx_id
 
 
-def receipt_key(tx_id: bytes) -> bytes:
-    return RECEIPT + tx_id
+def receipt_prefix(height: int) -> bytes:
+    return RECEIPT + u64(height)
+
+
+def receipt_key(height: int, index: int) -> bytes:
+    return receipt_prefix(height) + _U32.pack(index)
 
 
 def state_key(key: str) -> bytes:

@@ -83,3 +83,39 @@ def test_diverged_node_halts_then_rebuilds_and_rejoins(tmp_path):
         assert http_status(net.url("bank") + "/readyz") == 200
     finally:
         net.down()
+
+
+def test_a_store_in_the_older_key_layout_is_rebuilt_before_the_node_serves(tmp_path):
+    """Layout 1 kept receipts under `r/<tx id>` and tx ids in the audit indexes; a node started
+    on such a store rebuilds it from its certified blocks into the current layout."""
+    net = start_cluster(tmp_path / "net", 4)
+    try:
+        bank = net.client("bank", node="bank")
+        account = net.keys["bank"].account
+        mints = [bank.submit("cash", "mint", {"to": account, "amount": 10}) for _ in range(3)]
+        assert all(mint["ok"] for mint in mints)
+        wait_until(lambda: net.client(node="bank").status()["height"] >= mints[-1]["height"],
+                   30, "bank to hold its mints")
+        receipts = [bank.receipt(mint["tx_id"]) for mint in mints]
+
+        net.kill("bank")  # then write its store back into layout 1, as the older code did
+        config = load_config(str(net.dir / "nodes" / "bank" / "config.toml"))
+        store = LevelDB(f"{config.data_dir}/ledger")
+        batch = Batch()
+        for key, value in store.iterate(s.RECEIPT):
+            batch.delete(key)
+            batch.put(s.RECEIPT + codec.unpack_trusted(value)[0], value)
+        batch.delete(s.META_LAYOUT)
+        store.write(batch, sync=True)
+        store.close()
+        net.up()
+
+        assert [bank.receipt(mint["tx_id"]) for mint in mints] == receipts
+        assert os.path.isdir(f"{config.data_dir}/ledger.diverged-1")  # the old store, kept
+        old = LevelDB(f"{config.data_dir}/ledger.diverged-1")
+        old_keys = [key for key, _ in old.iterate(s.RECEIPT)]
+        old.close()
+        assert len(old_keys) >= 3
+        assert all(len(key) == len(s.RECEIPT) + 32 for key in old_keys)  # it was layout 1
+    finally:
+        net.down()
