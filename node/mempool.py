@@ -220,31 +220,50 @@ class Mempool:
         self.check_room_for(tx.sender, len(tx.body_bytes) + len(tx.sig), relayed)
 
     def check_room_for(self, sender: bytes, size: int, relayed: bool = False) -> None:
-        """`check_room` for a transaction of `size` bytes from `sender`. Refusal is monotone:
-        admitting more only fills the pool, so a transaction refused now would be refused
-        later in the same request too (POST /v1/txs checks room before decoding its items)."""
+        """`check_room` for a transaction of `size` bytes from `sender`."""
+        refusal = self.room_refusal(sender, size, relayed)
+        if refusal is not None:
+            raise self.room_error(refusal)
+
+    def room_refusal(self, sender: bytes, size: int, relayed: bool = False) -> str | None:
+        """Why there is no room for a transaction of `size` bytes from `sender` ("limit",
+        "share" or "backlog", for `room_error`), or None. Refusal is monotone: admitting more
+        only fills the pool, so a transaction refused now would be refused later in the same
+        request too (POST /v1/txs checks room before decoding its items)."""
         if len(self.pending) >= self.max_txs or self.bytes + size > self.max_bytes:
-            raise TxError("mempool_full", f"the pool is at its limit ({len(self.pending)} "
-                          f"transactions, {self.bytes} bytes); retry later", 503,
-                          self.retry_after_s())
+            return "limit"
         cap = self.capacity()
         if relayed or cap is None:
-            return
+            return None
         held = self.by_sender.get(sender, 0)
         pool, local = len(self.pending), len(self.local)
         local_bound = self.local_bound(cap)
         if held == 0:  # the reserve: a sender with nothing pending gets in past the bounds
             if pool < cap + cap // 4 and local < local_bound + local_bound // 2:
-                return
+                return None
         elif pool < cap and local < local_bound:
-            share = max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
-            if held < share or (pool < cap // 2 and local < local_bound // 2):
-                return
-            raise TxError("mempool_full", f"this sender holds {held} pending transactions, "
-                          "its share of a busy pool; retry later", 503, self.retry_after_s())
-        raise TxError("mempool_full", f"the backlog ({pool} transactions, {local} from this "
-                      f"node's clients) is what this cluster commits in "
-                      f"{self.limits.backlog_ms} ms; retry later", 503, self.retry_after_s())
+            if held < self.sender_share(cap) or (pool < cap // 2 and local < local_bound // 2):
+                return None
+            return "share"
+        return "backlog"
+
+    def sender_share(self, cap: int) -> int:
+        return max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
+
+    def room_error(self, refusal: str) -> TxError:
+        """The mempool_full answer (503, Retry-After) for a `room_refusal`."""
+        pool, local = len(self.pending), len(self.local)
+        if refusal == "limit":
+            message = (f"the pool is at its limit ({pool} transactions, {self.bytes} bytes); "
+                       "retry later")
+        elif refusal == "share":
+            message = (f"this sender holds {self.sender_share(self.capacity() or 0)} or more "
+                       "pending transactions, its share of a busy pool; retry later")
+        else:
+            message = (f"the backlog ({pool} transactions, {local} from this node's clients) "
+                       f"is what this cluster commits in {self.limits.backlog_ms} ms; retry "
+                       "later")
+        return TxError("mempool_full", message, 503, self.retry_after_s())
 
     def admit(self, tx: Transaction, now_ms: int, relayed: bool = False) -> None:
         self.check(tx, now_ms)

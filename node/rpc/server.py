@@ -81,26 +81,31 @@ def _decode(item: Any) -> Transaction:
     return decode_envelope(item) if isinstance(item, bytes) else decode_envelope_map(item)
 
 
-def _no_room(mempool: Mempool, item: Any) -> TxError | None:
-    """mempool_full if the pool has no room for this batch item's sender, read from its body
-    without the canonical check; None to go on (also when the item does not parse: its
-    decode then says what is wrong)."""
-    if not isinstance(item, dict):
-        return None
-    body, sig = item.get("body"), item.get("sig")
-    if not isinstance(body, bytes) or not isinstance(sig, bytes):
-        return None  # JSON (hex) items take the ordinary path
-    try:
-        sender = msgpack.unpackb(body, raw=False)["sender"]
-    except Exception:
-        return None
-    if not isinstance(sender, bytes):
-        return None
-    try:
-        mempool.check_room_for(sender, len(body) + len(sig))
-    except TxError as error:
-        return error
-    return None
+def _room_refusals(mempool: Mempool, items: list[Any]) -> list[TxError | None]:
+    """mempool_full for each batch item whose sender has no room in the pool, read from its
+    body without the canonical check; None to go on (also when the item does not parse: its
+    decode then says what is wrong). Nothing is admitted during the pass, so each kind of
+    refusal is built once."""
+    errors: dict[str, TxError] = {}
+    refusals: list[TxError | None] = []
+    for item in items:
+        refusal = None
+        if isinstance(item, dict):
+            body, sig = item.get("body"), item.get("sig")
+            if isinstance(body, bytes) and isinstance(sig, bytes):  # JSON (hex): decode path
+                try:
+                    sender = msgpack.unpackb(body, raw=False)["sender"]
+                except Exception:
+                    sender = None
+                if isinstance(sender, bytes):
+                    refusal = mempool.room_refusal(sender, len(body) + len(sig))
+        if refusal is None:
+            refusals.append(None)
+        else:
+            if refusal not in errors:
+                errors[refusal] = mempool.room_error(refusal)
+            refusals.append(errors[refusal])
+    return refusals
 
 
 def receipt_json(receipt: Receipt) -> dict[str, Any]:
@@ -156,7 +161,7 @@ async def post_txs(request: web.Request) -> web.Response:
     if node.mempool.refuses_none(len(items), len(body)):
         refusals: list[TxError | None] = [None] * len(items)
     else:
-        refusals = [_no_room(node.mempool, item) for item in items]
+        refusals = _room_refusals(node.mempool, items)
     if items and all(refused is not None for refused in refusals):
         raise node.mempool.full_error()
     for item, refused in zip(items, refusals, strict=True):

@@ -18,7 +18,7 @@ from genesis import certs
 from genesis.builder import DEMO_ORGS, operator_names
 from genesis.schema import ConsensusParams, Genesis, parse_genesis
 
-TICK_MS = 10  # how often a replica hears the clock (node.app does the same)
+TICK_MS = 10  # how often a replica hears the clock (node.app: 20, to wake less)
 FETCH_TIMEOUT_MS = 300  # a state-transfer request unanswered this long goes to the next peer
 CLIENT_RETRY_MS = 1_500  # a client resubmits a transaction not committed this long
 TX_EXPIRY_MS = 600_000  # client transactions expire 10 minutes after they are made
