@@ -116,6 +116,7 @@ class Node:
                                self.executor.is_committed, limits=NODE_LIMITS,
                                known_sender=self.known_senders,
                                entry_nodes=self.genesis.n + len(self.genesis.observers))
+        self.executor.uncommitted = self.mempool.__contains__
         self.metrics = Metrics(next(indexer.meter for indexer in indexers
                                     if isinstance(indexer, Surveillance)))
         self.replica: Replica | None = None

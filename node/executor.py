@@ -222,6 +222,10 @@ class VerifiedCache:
         return tx
 
 
+def _none_known(tx_id: bytes) -> bool:
+    return False
+
+
 class Executor:
     def __init__(self, store: KV, registry: Registry, chain_id: str,
                  verified: VerifiedCache | None = None,
@@ -238,6 +242,12 @@ class Executor:
         self.last_block_hash = b"\x00" * 32
         self.last_block_time = 0
         self.history = StoreHistory(self)
+        # Tx ids known not to be committed, so execution's duplicate check skips the store for
+        # them: the node's mempool, which a transaction enters only after the store said it is
+        # not committed, and leaves when a block carries it (Node._after_apply, on every path
+        # that applies a block). A store read for an id that is not there costs LevelDB a look
+        # in several tables, and each such look counts toward compacting them.
+        self.uncommitted: Callable[[bytes], bool] = _none_known
         self._load_meta()
 
     def _load_meta(self) -> None:
@@ -302,7 +312,8 @@ class Executor:
         if tx is None:
             return None
         if (tx.chain != self.chain_id or tx.expires < time or tx.tx_id in seen
-                or self.is_committed(tx.tx_id) or not self.verified.check(tx)):
+                or (not self.uncommitted(tx.tx_id) and self.is_committed(tx.tx_id))
+                or not self.verified.check(tx)):
             return None
         return tx
 

@@ -226,3 +226,36 @@ def test_contracts_read_the_committed_past_and_hooks_run_per_block(leveldb, tmp_
     assert executor.history.last_height_before(10**9) == 4
     assert codec.unpack(executor.state.get("book/blocks")) == 4  # the hook ran in each block
     store.close()
+
+
+class TxIndexReads(MemoryKV):
+    """A store that lists the tx ids whose index entry was read."""
+
+    def __init__(self):
+        super().__init__()
+        self.tx_reads = []
+
+    def get(self, key):
+        if key.startswith(s.TX):
+            self.tx_reads.append(key[len(s.TX):])
+        return super().get(key)
+
+
+def test_execution_asks_the_store_whether_committed_only_for_what_the_pool_does_not_hold():
+    store = TxIndexReads()
+    executor = _executor(store)
+    pool = Mempool(CHAIN, executor.registry, executor.verified, executor.is_committed)
+    executor.uncommitted = pool.__contains__
+    signer = Signer.generate()
+    now = 10_000
+    held, stranger = _tx(signer, nonce=1, expires=now + 1), _tx(signer, nonce=2, expires=now + 1)
+    pool.admit(held, now)  # admission asked the store
+    assert store.tx_reads == [held.tx_id]
+    store.tx_reads.clear()
+    applied = _commit(executor, [held, stranger])
+    assert [r.ok for r in applied.receipts] == [True, True]
+    assert store.tx_reads == [stranger.tx_id]  # the pool vouched for `held`
+    pool.remove_committed(applied.block.tx_ids())
+    again = _commit(executor, [held, stranger])  # a primary proposing them again
+    assert again.dropped == 2 and not again.receipts
+    assert executor.receipt(held.tx_id).height == 1
