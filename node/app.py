@@ -54,6 +54,7 @@ from node import recover
 from node.access import AccessLog
 from node.audit import audit_indexer
 from node.clock import now_ms
+from node.committed import NODE_BLOOM_BITS
 from node.events import EventHub
 from node.executor import AppliedBlock, Executor, VerifiedCache
 from node.fetch import BlockFetch
@@ -107,7 +108,7 @@ class Node:
         self.verified = VerifiedCache()
         indexers = self._indexers(self.store)
         self.executor = Executor(self.store, self.registry, self.genesis.chain_id,
-                                 self.verified, indexers)
+                                 self.verified, indexers, bloom_bits=NODE_BLOOM_BITS)
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
             self.genesis.initial_state())
@@ -116,7 +117,6 @@ class Node:
                                self.executor.is_committed, limits=NODE_LIMITS,
                                known_sender=self.known_senders,
                                entry_nodes=self.genesis.n + len(self.genesis.observers))
-        self.executor.uncommitted = self.mempool.__contains__
         self.metrics = Metrics(next(indexer.meter for indexer in indexers
                                     if isinstance(indexer, Surveillance)))
         self.replica: Replica | None = None

@@ -25,6 +25,7 @@ import msgpack
 from chaincode.runtime import Context, Overlay, Registry
 from consensus import codec
 from consensus.block import Block, CommitCertificate, tx_id_of
+from node.committed import SMALL_BLOOM_BITS, RecentCommits
 from node.storage import KV, Batch
 from node.storage import schema as s
 from node.tx import Transaction, TxError, decode_body
@@ -222,14 +223,14 @@ class VerifiedCache:
         return tx
 
 
-def _none_known(tx_id: bytes) -> bool:
-    return False
+UNKNOWN_EXPIRES = 2**64 - 1  # a store that does not say its highest `expires`: ask it every time
 
 
 class Executor:
     def __init__(self, store: KV, registry: Registry, chain_id: str,
                  verified: VerifiedCache | None = None,
-                 indexers: list[Indexer] | None = None) -> None:
+                 indexers: list[Indexer] | None = None,
+                 bloom_bits: int = SMALL_BLOOM_BITS) -> None:
         self.store = store
         self.registry = registry
         self.chain_id = chain_id
@@ -242,12 +243,8 @@ class Executor:
         self.last_block_hash = b"\x00" * 32
         self.last_block_time = 0
         self.history = StoreHistory(self)
-        # Tx ids known not to be committed, so execution's duplicate check skips the store for
-        # them: the node's mempool, which a transaction enters only after the store said it is
-        # not committed, and leaves when a block carries it (Node._after_apply, on every path
-        # that applies a block). A store read for an id that is not there costs LevelDB a look
-        # in several tables, and each such look counts toward compacting them.
-        self.uncommitted: Callable[[bytes], bool] = _none_known
+        self.bloom_bits = bloom_bits
+        self.recent = RecentCommits(UNKNOWN_EXPIRES, bloom_bits)  # until the store says
         self._load_meta()
 
     def _load_meta(self) -> None:
@@ -258,6 +255,9 @@ class Executor:
         self.app_hash = self.store.get(s.META_APP_HASH) or b""
         self.last_block_hash = self.store.get(s.META_BLOCK_HASH) or b"\x00" * 32
         self.last_block_time = s.read_u64(self.store.get(s.META_BLOCK_TIME) or s.u64(0))
+        raw = self.store.get(s.META_MAX_EXPIRES)
+        self.max_expires = UNKNOWN_EXPIRES if raw is None else s.read_u64(raw)
+        self.recent = RecentCommits(self.max_expires, self.bloom_bits)
 
     @property
     def initialised(self) -> bool:
@@ -283,6 +283,7 @@ class Executor:
         batch.put(s.META_GENESIS, genesis_hash)
         batch.put(s.META_GENESIS_TIME, s.u64(genesis_time))
         batch.put(s.META_LAYOUT, s.u64(s.LAYOUT))
+        batch.put(s.META_MAX_EXPIRES, s.u64(0))
         batch.put(s.META_HEIGHT, s.u64(0))
         batch.put(s.META_APP_HASH, app_hash)
         batch.put(s.app_hash_key(0), app_hash)
@@ -292,7 +293,11 @@ class Executor:
         self.state.cache.clear()
         self._load_meta()
 
-    def is_committed(self, tx_id: bytes) -> bool:
+    def is_committed(self, tx_id: bytes, expires: int | None = None) -> bool:
+        """Whether a transaction with this id was committed; with its `expires`, memory
+        answers "no" where it can (node.committed)."""
+        if expires is not None and self.recent.surely_not(tx_id, expires):
+            return False
         return self.store.get(s.tx_key(tx_id)) is not None
 
     def _decoded(self, body: bytes, sig: bytes) -> Transaction | None:
@@ -312,7 +317,7 @@ class Executor:
         if tx is None:
             return None
         if (tx.chain != self.chain_id or tx.expires < time or tx.tx_id in seen
-                or (not self.uncommitted(tx.tx_id) and self.is_committed(tx.tx_id))
+                or self.is_committed(tx.tx_id, tx.expires)
                 or not self.verified.check(tx)):
             return None
         return tx
@@ -377,7 +382,13 @@ class Executor:
         batch.put(s.app_hash_key(header.height), app_hash)
         batch.put(s.META_BLOCK_HASH, block_hash)
         batch.put(s.META_BLOCK_TIME, s.u64(header.time))
+        max_expires = max([self.max_expires, *(tx.expires for tx in txs)])
+        batch.put(s.META_MAX_EXPIRES, s.u64(max_expires))
         self.store.write(batch, sync=True)
+        self.max_expires = max_expires
+        for tx in txs:
+            self.recent.add(tx.tx_id, tx.expires)
+        self.recent.prune(header.time)
         self.state.written(writes)
         self.height = header.height
         self.app_hash = app_hash

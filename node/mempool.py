@@ -108,7 +108,7 @@ class KnownSenders:
 
 class Mempool:
     def __init__(self, chain_id: str, registry: Registry, verified: VerifiedCache,
-                 is_committed: Callable[[bytes], bool], max_txs: int = DEFAULT_MAX_TXS,
+                 is_committed: Callable[[bytes, int], bool], max_txs: int = DEFAULT_MAX_TXS,
                  max_bytes: int = DEFAULT_MAX_BYTES, limits: AdmissionLimits = HARD_ONLY,
                  known_sender: Callable[[bytes], bool] | None = None,
                  entry_nodes: int = 1) -> None:
@@ -171,7 +171,7 @@ class Mempool:
         if tx.chain != self.chain_id:
             raise TxError("wrong_chain", f"transaction is for chain {tx.chain!r}; this node "
                           f"runs {self.chain_id!r}")
-        if tx.tx_id in self.pending or self.is_committed(tx.tx_id):
+        if tx.tx_id in self.pending or self.is_committed(tx.tx_id, tx.expires):
             raise TxError("duplicate", f"transaction {tx.tx_id_hex} was already submitted", 409)
         if tx.expires < now_ms:
             raise TxError("expired", f"transaction expired at {tx.expires}; now is {now_ms}")

@@ -11,9 +11,9 @@ PACKAGES = ("consensus", "chaincode", "genesis", "node")
 MAX_LINES = 600
 
 LOWER_ROOMS = ("node.tx", "node.clock", "node.metrics", "node.storage", "node.sync",
-               "node.executor", "node.mempool", "node.audit", "node.transfer", "node.fetch",
-               "node.proof", "node.fsck", "node.events", "node.access", "node.recover",
-               "node.gossip", "node.surveillance")
+               "node.committed", "node.executor", "node.mempool", "node.audit", "node.transfer",
+               "node.fetch", "node.proof", "node.fsck", "node.events", "node.access",
+               "node.recover", "node.gossip", "node.surveillance")
 TOOLS = ("node.sim", "node.cli", "node.bench", "node.demo")
 FORBIDDEN = {
     # importer prefix: imported prefixes it may not use

@@ -62,7 +62,6 @@ class SimNode:
         self.executor.init_genesis(genesis.hash, genesis.genesis_time, self.setup.initial_state)
         self.mempool = Mempool(genesis.chain_id, self.setup.registry, self.verified,
                                self.executor.is_committed)
-        self.executor.uncommitted = self.mempool.__contains__
         wal = {raw[len(s.WAL):].decode(): value for raw, value in self.kv.iterate(s.WAL)}
         e = self.executor
         executed = Executed(e.height, e.last_block_hash, e.app_hash, e.last_block_time)

@@ -66,6 +66,7 @@ META_BLOCK_TIME = META + b"last_block_time"
 META_GENESIS = META + b"genesis_hash"
 META_GENESIS_TIME = META + b"genesis_time"
 META_LAYOUT = META + b"layout"
+META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.committed)
 LAYOUT = 2  # 1: receipts keyed by tx id, audit index values the tx id
 
 _U64 = struct.Struct(">Q")

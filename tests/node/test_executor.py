@@ -241,21 +241,32 @@ class TxIndexReads(MemoryKV):
         return super().get(key)
 
 
-def test_execution_asks_the_store_whether_committed_only_for_what_the_pool_does_not_hold():
+def test_whether_committed_is_answered_from_memory_where_it_surely_is_not(tmp_path):
+    """node.committed: the ids committed since the start, by window of `expires`, and the
+    highest `expires` committed before it; the store answers every "maybe"."""
     store = TxIndexReads()
     executor = _executor(store)
     pool = Mempool(CHAIN, executor.registry, executor.verified, executor.is_committed)
-    executor.uncommitted = pool.__contains__
     signer = Signer.generate()
     now = 10_000
     held, stranger = _tx(signer, nonce=1, expires=now + 1), _tx(signer, nonce=2, expires=now + 1)
-    pool.admit(held, now)  # admission asked the store
-    assert store.tx_reads == [held.tx_id]
-    store.tx_reads.clear()
+    pool.admit(held, now)
     applied = _commit(executor, [held, stranger])
     assert [r.ok for r in applied.receipts] == [True, True]
-    assert store.tx_reads == [stranger.tx_id]  # the pool vouched for `held`
+    assert store.tx_reads == []  # admission and execution: nothing committed could match
     pool.remove_committed(applied.block.tx_ids())
     again = _commit(executor, [held, stranger])  # a primary proposing them again
     assert again.dropped == 2 and not again.receipts
-    assert executor.receipt(held.tx_id).height == 1
+    assert store.tx_reads == [held.tx_id, stranger.tx_id]  # memory said maybe; the store, yes
+    with pytest.raises(txmod.TxError, match="already submitted"):
+        pool.admit(held, now)
+
+    store.tx_reads.clear()  # a restart: what was committed before it is the store's to say
+    restarted = Executor(store, executor.registry, CHAIN)
+    assert restarted.is_committed(held.tx_id, held.expires)
+    fresh = _tx(signer, nonce=3, expires=now + 1)
+    assert not restarted.is_committed(fresh.tx_id, fresh.expires)
+    assert store.tx_reads == [held.tx_id, fresh.tx_id]
+    later = _tx(signer, nonce=4, expires=now + 2)  # expires after all that was committed
+    assert not restarted.is_committed(later.tx_id, later.expires)
+    assert store.tx_reads == [held.tx_id, fresh.tx_id]

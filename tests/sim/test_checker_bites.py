@@ -179,7 +179,7 @@ def test_a_transaction_applied_twice_is_caught(monkeypatch: pytest.MonkeyPatch) 
                 self._recent_committed.pop(tx_id, None)
 
     monkeypatch.setattr(Replica, "_mark_committed", keep_pending)
-    monkeypatch.setattr(Executor, "is_committed", lambda self, tx_id: False)
+    monkeypatch.setattr(Executor, "is_committed", lambda self, tx_id, expires=None: False)
     result = one_run()
     assert kinds(result) == {"tx_twice"}, result.violations
 
