@@ -6,7 +6,8 @@ without a cycle); tests/test_layout.py walks every import and enforces it.
   base      tx (decode and check a client transaction), gossip (tx frames), clock, metrics,
             storage/ (the key-value interface and every key layout), sync (height sync rule),
             client (an HTTP client), cluster (local node processes), rpc/auth (signed requests)
-  ledger    executor (blocks -> state, receipts, indexes), mempool, audit (audit indexes),
+  ledger    executor (blocks -> state, receipts, indexes), committed (whether a tx id is
+            committed, from memory where it surely is not), mempool, audit (audit indexes),
             surveillance/ (alerts S1-S10 from committed blocks), transfer and fetch (state
             transfer, both sides), proof, fsck (replay check), recover (halt and rebuild on a
             diverged state), events (the SSE hub), access (the access log)
