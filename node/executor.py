@@ -244,7 +244,8 @@ class Executor:
         self.last_block_time = 0
         self.history = StoreHistory(self)
         self.bloom_bits = bloom_bits
-        self.recent = RecentCommits(UNKNOWN_EXPIRES, bloom_bits)  # until the store says
+        self.max_expires = UNKNOWN_EXPIRES  # until the store says
+        self.recent = RecentCommits(UNKNOWN_EXPIRES, bloom_bits)
         self._load_meta()
 
     def _load_meta(self) -> None:
