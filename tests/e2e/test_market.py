@@ -103,7 +103,7 @@ class EventReader(threading.Thread):
                     kind = line[7:].strip().decode()
                 elif line.startswith(b"data: ") and kind == "contract":
                     self.events.append(json.loads(line[6:]))
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # closed under it (http.client: fp None)
             return
 
     def named(self, name: str) -> list[dict[str, Any]]:
