@@ -324,9 +324,7 @@ class Identity(Contract):
     @internal
     def record(self, ctx: Context, account: str) -> dict[str, Any] | None:
         """The record, with `broker` resolved to the broker's current key."""
-        if not isinstance(account, str) or not account:
-            return None
-        record: dict[str, Any] | None = ctx.state.get(account_key(account))
+        record = self.facts(ctx, account)
         if record is not None and record.get("broker") is not None:
             record["broker"] = _current_broker(ctx, record)
         return record

@@ -200,6 +200,21 @@ def store_holding(ctx: Context, token: dict[str, Any], account: str, before: int
         token["holders"] += 1
 
 
+def move_units(ctx: Context, token: dict[str, Any], sender: str,
+               sender_holding: compliance.Holding, recipient: str,
+               recipient_holding: compliance.Holding, amount: int) -> None:
+    """Move `amount` checked units between two holdings and store both; the token's record
+    only when its holder count changed, the only field a move can change."""
+    before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
+    sender_holding["balance"] -= amount
+    recipient_holding["balance"] += amount
+    holders = token["holders"]
+    store_holding(ctx, token, sender, before_sender, sender_holding)
+    store_holding(ctx, token, recipient, before_recipient, recipient_holding)
+    if token["holders"] != holders:
+        ctx.state.put(meta_key(token["symbol"]), token)
+
+
 def issuer_id(token: dict[str, Any]) -> str:
     """The key the issuer's investment windows are kept under (its first key)."""
     return str(token.get("issuer_id") or token["issuer"])
@@ -388,14 +403,7 @@ class Token(Contract):
         token, sender, recipient, sender_holding, recipient_holding = self._plan_transfer(
             ctx, symbol, ctx.caller, to, amount)
         symbol = token["symbol"]
-        before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
-        sender_holding["balance"] -= amount
-        recipient_holding["balance"] += amount
-        holders = token["holders"]
-        store_holding(ctx, token, ctx.caller, before_sender, sender_holding)
-        store_holding(ctx, token, to, before_recipient, recipient_holding)
-        if token["holders"] != holders:  # the only field a transfer can change
-            ctx.state.put(meta_key(symbol), token)
+        move_units(ctx, token, ctx.caller, sender_holding, to, recipient_holding, amount)
         value = amount * token["unit_price"]
         if compliance.is_general_investor(sender):
             record_sale(ctx, ctx.caller, token, value)
@@ -870,14 +878,7 @@ class Token(Contract):
         if verdict is not None:
             raise ChaincodeError(*verdict)
         set_on_order(ctx, seller, symbol, on_order - amount)
-        before_seller, before_buyer = seller_holding["balance"], buyer_holding["balance"]
-        seller_holding["balance"] -= amount
-        buyer_holding["balance"] += amount
-        holders = token["holders"]
-        store_holding(ctx, token, seller, before_seller, seller_holding)
-        store_holding(ctx, token, buyer, before_buyer, buyer_holding)
-        if token["holders"] != holders:  # the only field a fill can change
-            ctx.state.put(meta_key(symbol), token)
+        move_units(ctx, token, seller, seller_holding, buyer, buyer_holding, amount)
         value = amount * price
         if compliance.is_general_investor(seller_record):
             record_sale(ctx, seller, token, value)

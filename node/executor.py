@@ -244,11 +244,12 @@ class Executor:
         self.last_block_time = 0
         self.history = StoreHistory(self)
         self.bloom_bits = bloom_bits
-        self.max_expires = UNKNOWN_EXPIRES  # until the store says
-        self.recent = RecentCommits(UNKNOWN_EXPIRES, bloom_bits)
         self._load_meta()
 
     def _load_meta(self) -> None:
+        raw = self.store.get(s.META_MAX_EXPIRES)
+        self.max_expires = UNKNOWN_EXPIRES if raw is None else s.read_u64(raw)
+        self.recent = RecentCommits(self.max_expires, self.bloom_bits)
         raw = self.store.get(s.META_HEIGHT)
         if raw is None:
             return
@@ -256,9 +257,6 @@ class Executor:
         self.app_hash = self.store.get(s.META_APP_HASH) or b""
         self.last_block_hash = self.store.get(s.META_BLOCK_HASH) or b"\x00" * 32
         self.last_block_time = s.read_u64(self.store.get(s.META_BLOCK_TIME) or s.u64(0))
-        raw = self.store.get(s.META_MAX_EXPIRES)
-        self.max_expires = UNKNOWN_EXPIRES if raw is None else s.read_u64(raw)
-        self.recent = RecentCommits(self.max_expires, self.bloom_bits)
 
     @property
     def initialised(self) -> bool:

@@ -81,30 +81,33 @@ def _decode(item: Any) -> Transaction:
     return decode_envelope(item) if isinstance(item, bytes) else decode_envelope_map(item)
 
 
+def _sender_and_size(item: Any) -> tuple[bytes, int] | None:
+    """A msgpack batch item's sender and size, read from its body without the canonical
+    check; None when it does not parse that way (JSON items, malformed ones: their decode
+    then says what is wrong)."""
+    if not isinstance(item, dict):
+        return None
+    body, sig = item.get("body"), item.get("sig")
+    if not isinstance(body, bytes) or not isinstance(sig, bytes):
+        return None
+    try:
+        sender = msgpack.unpackb(body, raw=False)["sender"]
+    except Exception:
+        return None
+    return (sender, len(body) + len(sig)) if isinstance(sender, bytes) else None
+
+
 def _room_refusals(mempool: Mempool, items: list[Any]) -> list[TxError | None]:
-    """mempool_full for each batch item whose sender has no room in the pool, read from its
-    body without the canonical check; None to go on (also when the item does not parse: its
-    decode then says what is wrong). Nothing is admitted during the pass, so each kind of
-    refusal is built once."""
+    """mempool_full for each batch item whose sender has no room in the pool; None to go on.
+    Nothing is admitted during the pass, so each kind of refusal is built once."""
     errors: dict[str, TxError] = {}
     refusals: list[TxError | None] = []
     for item in items:
-        refusal = None
-        if isinstance(item, dict):
-            body, sig = item.get("body"), item.get("sig")
-            if isinstance(body, bytes) and isinstance(sig, bytes):  # JSON (hex): decode path
-                try:
-                    sender = msgpack.unpackb(body, raw=False)["sender"]
-                except Exception:
-                    sender = None
-                if isinstance(sender, bytes):
-                    refusal = mempool.room_refusal(sender, len(body) + len(sig))
-        if refusal is None:
-            refusals.append(None)
-        else:
-            if refusal not in errors:
-                errors[refusal] = mempool.room_error(refusal)
-            refusals.append(errors[refusal])
+        found = _sender_and_size(item)
+        refusal = None if found is None else mempool.room_refusal(*found)
+        if refusal is not None and refusal not in errors:
+            errors[refusal] = mempool.room_error(refusal)
+        refusals.append(None if refusal is None else errors[refusal])
     return refusals
 
 
