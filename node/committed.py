@@ -16,7 +16,10 @@ answers most of these from memory, exactly:
   a sixteenth of its bits) is the store's to answer.
 
 Filters of windows that ended before the last block's time are dropped: admission refuses an
-expired transaction before asking, and anything that still asks goes to the store.
+expired transaction before asking, and anything that still asks goes to the store. No filter
+is made for a window further ahead of the block time than an honest pool admits (an hour): a
+faulty primary could otherwise commit transactions that each open a window of its own, 2 MiB
+apiece. Such a window is only remembered as unfiltered, and the store answers for it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ WINDOW_MS = 300_000  # one filter per five minutes of `expires`: at most 13 live
 NODE_BLOOM_BITS = 1 << 24  # 2 MiB per filter, answering for up to a million ids (node.app)
 SMALL_BLOOM_BITS = 1 << 16  # the default: 8 KiB, for the simulator's many small nodes
 _PROBES = 4  # bit positions per id, 24 bits each, taken from the id (already a SHA-256)
+MAX_AHEAD_WINDOWS = 13  # windows past the block time's that get a filter: an hour and a bit
 
 
 class _Bloom:
@@ -66,7 +70,8 @@ class RecentCommits:
         self.max_expires_before = max_expires_before  # every earlier commit expires by then
         self.bloom_bits = bloom_bits
         self._windows: dict[int, _Bloom] = {}
-        self._pruned_below = 0  # windows below this one were dropped
+        self._unfiltered: set[int] = set()  # windows too far ahead for a filter
+        self._pruned_below = 0  # windows below this one were dropped; the block time's window
 
     def surely_not(self, tx_id: bytes, expires: int) -> bool:
         """True only if no transaction with this id is committed; False means "ask the
@@ -74,7 +79,7 @@ class RecentCommits:
         if expires <= self.max_expires_before:
             return False
         window = expires // WINDOW_MS
-        if window < self._pruned_below:
+        if window < self._pruned_below or window in self._unfiltered:
             return False
         bloom = self._windows.get(window)
         if bloom is None:
@@ -82,17 +87,24 @@ class RecentCommits:
         return not bloom.may_hold(tx_id)
 
     def add(self, tx_id: bytes, expires: int) -> None:
+        """Remember a committed id (after `prune` for its block's time)."""
         window = expires // WINDOW_MS
         bloom = self._windows.get(window)
         if bloom is None:
+            if window in self._unfiltered:
+                return
+            if window > self._pruned_below + MAX_AHEAD_WINDOWS:
+                self._unfiltered.add(window)
+                return
             bloom = self._windows[window] = _Bloom(self.bloom_bits)
         bloom.add(tx_id)
 
     def prune(self, block_time: int) -> None:
-        """Drop the filters of windows that ended before `block_time`."""
+        """Drop what is kept for windows that ended before `block_time`."""
         current = block_time // WINDOW_MS
         if current <= self._pruned_below:
             return
         for window in [window for window in self._windows if window < current]:
             del self._windows[window]
+        self._unfiltered = {window for window in self._unfiltered if window >= current}
         self._pruned_below = current

@@ -385,9 +385,9 @@ class Executor:
         batch.put(s.META_MAX_EXPIRES, s.u64(max_expires))
         self.store.write(batch, sync=True)
         self.max_expires = max_expires
+        self.recent.prune(header.time)
         for tx in txs:
             self.recent.add(tx.tx_id, tx.expires)
-        self.recent.prune(header.time)
         self.state.written(writes)
         self.height = header.height
         self.app_hash = app_hash
