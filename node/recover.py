@@ -17,6 +17,7 @@ still disagrees with the checkpoint, the node refuses to start: the code itself 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from node.storage import schema as s
 log = logging.getLogger("stoledger.node")
 
 HALTED_FILE = "HALTED"
+REBUILT_FILE = "REBUILT"  # the rebuilt store is whole: a restart finishes the swap
 CARRIED = (s.WAL, s.ACCESS)  # not derived from blocks: kept across a rebuild
 COPY_BATCH = 1_000
 
@@ -45,12 +47,7 @@ def halted_reason(data_dir: str) -> str | None:
 
 def halt(data_dir: str, reason: str) -> None:
     """Record the halt durably, so a restart rebuilds before it serves anything."""
-    path = os.path.join(data_dir, HALTED_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as file:
-        file.write(reason + "\n")
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(path + ".tmp", path)
+    _write_durably(os.path.join(data_dir, HALTED_FILE), reason)
 
 
 def outdated_layout(data_dir: str) -> str | None:
@@ -88,9 +85,17 @@ def rebuild(data_dir: str, genesis: Genesis, indexers: Callable[[KV], list[Index
     """Replay the certified blocks of `data_dir/ledger` into a fresh store, with the node's
     indexers (`indexers(store)`) so that audit and surveillance indexes are rebuilt too, and
     swap it in.
-    Returns the height rebuilt to. The HALTED file is removed only once the swap is done."""
+    Returns the height rebuilt to. The HALTED file is removed only once the swap is done.
+
+    The swap is two renames. A REBUILT file, written durably once the fresh store is whole,
+    lets a restart after a crash between them finish the swap instead of starting over: the
+    old store is already renamed then, and starting over would replay nothing and lose the
+    carried write-ahead state (the replica's signed votes)."""
     ledger = os.path.join(data_dir, "ledger")
     fresh_path = os.path.join(data_dir, "ledger.rebuild")
+    if os.path.exists(os.path.join(data_dir, REBUILT_FILE)):
+        log.warning("finishing an earlier rebuild's swap")
+        return _swap(data_dir)
     if os.path.exists(fresh_path):
         import shutil
 
@@ -129,12 +134,46 @@ def rebuild(data_dir: str, genesis: Genesis, indexers: Callable[[KV], list[Index
     finally:
         old.close()
         fresh.close()
-    serial = 1
-    while os.path.exists(os.path.join(data_dir, f"ledger.diverged-{serial}")):
-        serial += 1
-    os.replace(ledger, os.path.join(data_dir, f"ledger.diverged-{serial}"))
-    os.replace(fresh_path, ledger)
-    os.remove(os.path.join(data_dir, HALTED_FILE))
-    log.warning("rebuilt the state by replaying %d certified blocks; the old store is kept as "
-                "ledger.diverged-%d", height, serial)
+    _write_durably(os.path.join(data_dir, REBUILT_FILE), str(height))
+    log.warning("rebuilt the state by replaying %d certified blocks", height)
+    return _swap(data_dir)
+
+
+def _swap(data_dir: str) -> int:
+    """Put the rebuilt store in place of the old one (kept as `ledger.diverged-N`), then
+    forget the halt. Each step can be redone after a crash."""
+    ledger = os.path.join(data_dir, "ledger")
+    fresh_path = os.path.join(data_dir, "ledger.rebuild")
+    with open(os.path.join(data_dir, REBUILT_FILE), encoding="utf-8") as file:
+        height = int(file.read().strip() or 0)
+    if os.path.exists(fresh_path):
+        if os.path.exists(ledger):
+            serial = 1
+            while os.path.exists(os.path.join(data_dir, f"ledger.diverged-{serial}")):
+                serial += 1
+            os.replace(ledger, os.path.join(data_dir, f"ledger.diverged-{serial}"))
+            log.warning("the old store is kept as ledger.diverged-%d", serial)
+        os.replace(fresh_path, ledger)
+        _sync_dir(data_dir)
+    for name in (HALTED_FILE, REBUILT_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(data_dir, name))
+    _sync_dir(data_dir)
     return height
+
+
+def _write_durably(path: str, text: str) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(path + ".tmp", path)
+    _sync_dir(os.path.dirname(path))
+
+
+def _sync_dir(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
