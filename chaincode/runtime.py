@@ -262,7 +262,7 @@ class Context:
         return self.registry.params
 
     def emit(self, name: str, data: dict[str, Any]) -> None:
-        codec.pack(data)  # an event must be encodable; fail inside the transaction if not
+        codec.check(data)  # an event must be encodable; fail inside the transaction if not
         self.events.append(Event(self.contract, name, data))
 
     def call(self, contract: str, method: str, **args: Any) -> Any:
@@ -401,7 +401,7 @@ class Registry:
         try:
             entry = self._bind(contract, method, TRANSACTION, args)
             result = entry.call(ctx, **args)
-            codec.pack(result)
+            codec.check(result)
         except ChaincodeError as error:
             return Outcome(False, None, {"code": error.code, "message": error.message})
         except RecursionError:

@@ -88,6 +88,32 @@ def _normalize_general(value: Any, depth: int = 0) -> Any:
     raise EncodingError("bad_encoding", f"type {type(value).__name__} has no canonical encoding")
 
 
+def check(value: Any, depth: int = 0) -> None:
+    """Raise EncodingError unless `value` has a canonical encoding: `pack` without building
+    the normalised copy or the bytes, for values that are only checked (a contract's result
+    and events). The exact built-in types are walked here; anything else goes to the
+    definition, `_normalize_general`."""
+    kind = type(value)
+    if depth >= MAX_DEPTH:
+        _normalize_general(value, depth)
+    elif kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                _normalize_general(value, depth)
+                return
+            item_kind = type(item)
+            if not (item_kind is str or item_kind is bytes or item is None or item_kind is bool
+                    or (item_kind is int and _INT_LOW <= item < _INT_HIGH)):
+                check(item, depth + 1)
+    elif kind is list or kind is tuple:
+        for item in value:
+            if not (type(item) is str or type(item) is bytes or item is None):
+                check(item, depth + 1)
+    elif not (kind is str or kind is bytes or value is None or kind is bool
+              or (kind is int and _INT_LOW <= value < _INT_HIGH)):
+        _normalize_general(value, depth)
+
+
 def pack(value: Any) -> bytes:
     """The canonical bytes of `value`."""
     return msgpack.packb(_normalize(value), use_bin_type=True)

@@ -38,7 +38,7 @@ def accounts_named(value: Any, into: set[str]) -> None:
     """Add to `into` every account id in `value` (nested maps and lists), skipping the fields
     of NOT_ACCOUNTS."""
     if isinstance(value, str):
-        if is_account(value):
+        if len(value) == 64 and is_account(value):
             into.add(value)
     elif isinstance(value, dict):
         for name, item in value.items():
@@ -58,19 +58,20 @@ def symbols_named(args: Any, events: list[dict[str, Any]]) -> set[str]:
 
 
 def audit_indexer(applied: AppliedBlock, batch: Batch) -> None:
+    put = batch.put
     for tx, receipt in zip(applied.txs, applied.receipts, strict=True):
-        height, index = receipt.height, receipt.index
+        position = s.position(receipt.height, receipt.index)
         accounts: set[str] = {tx.sender_hex}
         accounts_named(tx.args, accounts)
         for event in receipt.events:
             accounts_named(event.get("data"), accounts)
         for account in sorted(accounts):
-            batch.put(s.audit_key("acct", account, height, index), b"")
+            put(s.audit_prefix("acct", account) + position, b"")
         for symbol in sorted(symbols_named(tx.args, receipt.events)):
-            batch.put(s.audit_key("sym", symbol, height, index), b"")
+            put(s.audit_prefix("sym", symbol) + position, b"")
         if not receipt.ok and receipt.error is not None:
-            batch.put(s.audit_key("rej", receipt.error["code"], height, index), b"")
-            batch.put(s.audit_key("rej", ALL_CODES, height, index), b"")
+            put(s.audit_prefix("rej", receipt.error["code"]) + position, b"")
+            put(s.audit_prefix("rej", ALL_CODES) + position, b"")
         if receipt.ok and tx.contract == "dividend":
             for symbol in sorted(symbols_named(receipt.result, receipt.events)):
-                batch.put(s.audit_key(DIVIDENDS, symbol, height, index), b"")
+                put(s.audit_prefix(DIVIDENDS, symbol) + position, b"")

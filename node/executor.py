@@ -24,7 +24,7 @@ import msgpack
 
 from chaincode.runtime import Context, Overlay, Registry
 from consensus import codec
-from consensus.block import Block, CommitCertificate, tx_id_of
+from consensus.block import Block, CommitCertificate
 from node.committed import SMALL_BLOOM_BITS, RecentCommits
 from node.storage import KV, Batch
 from node.storage import schema as s
@@ -180,16 +180,18 @@ class VerifiedCache:
     """Transactions whose signature this node already checked (at admission), so the executor
     does not verify again, kept decoded so it does not decode again either.
 
-    Keyed by (tx id, signature): a body that was admitted with its genuine signature says
-    nothing about the same body carrying another signature. Were the key the body alone, a
-    primary could put a valid body with a forged signature in a block, and nodes that had
-    admitted the body would execute it while nodes with a cold cache (observers, restarted
-    nodes) drop it: execution must depend on the block's bytes only. Bounded: cleared
-    wholesale when full (a miss only costs a re-check)."""
+    Keyed by signature, and a hit only when the body is the same bytes too: a body that was
+    admitted with its genuine signature says nothing about the same body carrying another
+    signature. Were the key the body alone, a primary could put a valid body with a forged
+    signature in a block, and nodes that had admitted the body would execute it while nodes
+    with a cold cache (observers, restarted nodes) drop it: execution must depend on the
+    block's bytes only. The signature, not the tx id, is the key so that a lookup from a
+    block's (body, sig) costs no hash of the body. Bounded: cleared wholesale when full (a
+    miss only costs a re-check)."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
-        self._txs: dict[tuple[bytes, bytes], Transaction] = {}
+        self._txs: dict[bytes, Transaction] = {}  # by signature
         self.verifications = 0  # signatures actually checked (the misses), for /metrics
 
     def __len__(self) -> int:
@@ -199,14 +201,16 @@ class VerifiedCache:
         """Record a transaction whose signature was checked, keeping it decoded."""
         if len(self._txs) >= self.limit:
             self._txs.clear()
-        self._txs[(tx.tx_id, tx.sig)] = tx
+        self._txs[tx.sig] = tx
 
     def discard(self, tx: Transaction) -> None:
-        self._txs.pop((tx.tx_id, tx.sig), None)
+        known = self._txs.get(tx.sig)
+        if known is not None and known.body_bytes == tx.body_bytes:
+            del self._txs[tx.sig]
 
     def check(self, tx: Transaction) -> bool:
         """True if `tx`'s signature verifies (from the cache when this exact pair was seen)."""
-        known = self._txs.get((tx.tx_id, tx.sig))
+        known = self._txs.get(tx.sig)
         if known is not None and known.body_bytes == tx.body_bytes:
             return True
         self.verifications += 1
@@ -217,7 +221,7 @@ class VerifiedCache:
 
     def decoded(self, body: bytes, sig: bytes) -> Transaction | None:
         """The remembered transaction with exactly this body and signature, if any."""
-        tx = self._txs.get((tx_id_of(body), sig))
+        tx = self._txs.get(sig)
         if tx is None or tx.body_bytes != body:
             return None
         return tx

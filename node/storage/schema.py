@@ -71,6 +71,7 @@ LAYOUT = 2  # 1: receipts keyed by tx id, audit index values the tx id
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
+_POSITION = struct.Struct(">QI")
 
 
 def u64(value: int) -> bytes:
@@ -130,7 +131,12 @@ def audit_prefix(kind: str, subject: str) -> bytes:
 
 
 def audit_key(kind: str, subject: str, height: int, index: int) -> bytes:
-    return audit_prefix(kind, subject) + u64(height) + _U32.pack(index)
+    return audit_prefix(kind, subject) + position(height, index)
+
+
+def position(height: int, index: int) -> bytes:
+    """A transaction's place in the chain as the audit keys end with it."""
+    return _POSITION.pack(height, index)
 
 
 def audit_position(raw: bytes) -> tuple[int, int]:

@@ -37,3 +37,36 @@ def test_depth_bound_is_unchanged():
         for value in (nested_list, nested_map):
             assert _outcome(codec._normalize, value) == \
                 _outcome(codec._normalize_general, value)
+
+
+ODD = st.one_of(st.floats(allow_nan=False), st.frozensets(st.integers(0, 3), max_size=2),
+                st.builds(bytearray, st.binary(max_size=3)))
+CHECKED = st.recursive(
+    st.one_of(SCALARS, ODD),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                            st.dictionaries(st.text(max_size=4), inner, max_size=4),
+                            st.dictionaries(st.integers(0, 3), inner, max_size=2)),
+    max_leaves=30)
+
+
+def _verdict(check, value):
+    try:
+        check(value)
+        return "ok"
+    except Exception as error:
+        return type(error).__name__
+
+
+@settings(max_examples=2000, deadline=None)
+@given(CHECKED)
+def test_check_accepts_exactly_what_pack_accepts(value):
+    assert _verdict(codec.check, value) == _verdict(codec.pack, value)
+
+
+def test_check_keeps_the_depth_bound():
+    for depth in range(codec.MAX_DEPTH - 2, codec.MAX_DEPTH + 3):
+        nested_list, nested_map = 1, 1
+        for _ in range(depth):
+            nested_list, nested_map = [nested_list], {"a": nested_map}
+        for value in (nested_list, nested_map):
+            assert _verdict(codec.check, value) == _verdict(codec.pack, value)

@@ -253,3 +253,38 @@ async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeyp
     reply = await post_batch([mint(keys["bank"], 12), mint(keys["broker-a"], 13)])
     assert reply.status == 503 and int(reply.headers["Retry-After"]) >= 1
     assert len(decoded) == 1 and len(node.mempool) == 9
+
+
+def test_the_room_pass_reads_the_sender_from_where_a_canonical_body_keeps_it(net):
+    from node.rpc.server import _sender_and_size
+
+    node, _, keys, _ = net
+    tx = txmod.build(keys["bank"], node.genesis.chain_id, "cash", "mint",
+                     {"to": keys["bank"].account, "amount": 1}, 1, 10**12)
+    assert _sender_and_size({"body": tx.body_bytes, "sig": tx.sig}) == (
+        keys["bank"].public_key, len(tx.body_bytes) + len(tx.sig))
+    assert _sender_and_size({"body": tx.body_bytes + b"\x00", "sig": tx.sig}) is None
+    assert _sender_and_size({"body": tx.body_bytes[1:-3] + b"\xa1v\x02", "sig": tx.sig}) is None
+    assert _sender_and_size({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}) is None
+    assert _sender_and_size(tx.envelope()) is None
+
+
+async def test_a_body_that_only_ends_like_a_canonical_one_is_still_refused(net):
+    import msgpack
+
+    node, client, keys, _ = net
+    tx = txmod.build(keys["bank"], node.genesis.chain_id, "cash", "mint",
+                     {"to": keys["bank"].account, "amount": 1}, 1,
+                     int(time.time() * 1000) + 60_000)
+    # the same fields with the keys out of order: not canonical, yet it ends like a body
+    fields = msgpack.unpackb(tx.body_bytes, raw=False)
+    order = ["nonce", *sorted(set(fields) - {"nonce"})]
+    shuffled = msgpack.packb({key: fields[key] for key in order}, use_bin_type=True)
+    assert shuffled.endswith(tx.body_bytes[-43:])
+    reply = await client.post("/v1/txs", headers={"Content-Type": "application/msgpack",
+                                                  "Accept": "application/msgpack"},
+                              data=msgpack.packb([{"body": shuffled, "sig": tx.sig}],
+                                                 use_bin_type=True))
+    assert reply.status == 200
+    [item] = msgpack.unpackb(await reply.read(), raw=False)
+    assert item["error"]["code"] == "not_canonical" and len(node.mempool) == 0
