@@ -47,6 +47,7 @@ from node.rpc.connections import (
     descriptor_budget,
 )
 from node.tx import (
+    TX_VERSION,
     Transaction,
     TxError,
     decode_body,
@@ -84,7 +85,7 @@ def _decode(item: Any) -> Transaction:
 # A canonical body's keys are sorted, so it ends with its last two fields, `sender` (bin 32)
 # and `v` (1): the sender is read from where it must be, without decoding the body.
 _SENDER_MARK = b"\xa6sender\xc4\x20"
-_BODY_END = b"\xa1v\x01"
+_BODY_END = b"\xa1v" + msgpack.packb(TX_VERSION)
 _SENDER_END = -len(_BODY_END)
 _SENDER_START = _SENDER_END - 32
 
