@@ -29,14 +29,18 @@ def test_fast_path_matches_the_definition(value):
     assert _outcome(codec._normalize, value) == _outcome(codec._normalize_general, value)
 
 
-def test_depth_bound_is_unchanged():
+def _nested_near_the_bound():
+    """A list and a map nested just under, at and just over MAX_DEPTH."""
     for depth in range(codec.MAX_DEPTH - 2, codec.MAX_DEPTH + 3):
         nested_list, nested_map = 1, 1
         for _ in range(depth):
             nested_list, nested_map = [nested_list], {"a": nested_map}
-        for value in (nested_list, nested_map):
-            assert _outcome(codec._normalize, value) == \
-                _outcome(codec._normalize_general, value)
+        yield from (nested_list, nested_map)
+
+
+def test_depth_bound_is_unchanged():
+    for value in _nested_near_the_bound():
+        assert _outcome(codec._normalize, value) == _outcome(codec._normalize_general, value)
 
 
 ODD = st.one_of(st.floats(allow_nan=False), st.frozensets(st.integers(0, 3), max_size=2),
@@ -64,9 +68,5 @@ def test_check_accepts_exactly_what_pack_accepts(value):
 
 
 def test_check_keeps_the_depth_bound():
-    for depth in range(codec.MAX_DEPTH - 2, codec.MAX_DEPTH + 3):
-        nested_list, nested_map = 1, 1
-        for _ in range(depth):
-            nested_list, nested_map = [nested_list], {"a": nested_map}
-        for value in (nested_list, nested_map):
-            assert _verdict(codec.check, value) == _verdict(codec.pack, value)
+    for value in _nested_near_the_bound():
+        assert _verdict(codec.check, value) == _verdict(codec.pack, value)
