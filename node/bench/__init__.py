@@ -33,7 +33,10 @@ How one point of a run works
 `refused` counts the refusals for lack of room (`mempool_full`, or a whole 503), retries
 included: the excess a saturated cluster turns away. `cpu_us_per_tx_node` is the nodes' mean CPU per
 committed tx and `cpu_verify_ratio` that over `verify_us` (one Ed25519 verification measured
-right after the point, the lower of two samples): the ratio holds across machines.
+right after the point, the lower of two samples): the ratio holds across machines at
+saturation. Below it a node's CPU per tx is mostly a fixed cost per second (blocks, frames,
+ticks: docs/performance.md, "a cost model"), which follows `wake_us`, the CPU one wake-up of
+an idle asyncio loop costs on the machine, measured right after the point too.
 
 `--rate 2x` (any "Nx") first finds the knee, then runs at N times it. The knee search: a
 `--rate 0` probe gives the saturated rate S; fixed-rate probes then start at 0.8 S and go up
@@ -81,6 +84,7 @@ from node.bench.measure import (
     latency_summary,
     machine_busy,
     measure_verify_us,
+    measure_wake_us,
     surveillance_cost,
 )
 from node.bench.setup import Bench, BlockWatcher
@@ -185,7 +189,8 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
                            / max(busy_after[1] - busy_before[1], 1), 2),
         refused=sum(rejected.get(code, 0) for code in REFUSED_CODES),
         cpu_us_per_tx_node=round(cpu_us, 1),
-        cpu_verify_ratio=round(cpu_us / verify_us, 2) if committed_in_window else 0.0)
+        cpu_verify_ratio=round(cpu_us / verify_us, 2) if committed_in_window else 0.0,
+        wake_us=measure_wake_us())
     if workload is not None:
         return workload.finish(bench, point, start_height + 1, stop_height,
                                {height for height, _ in in_window},
@@ -361,8 +366,9 @@ def format_point(point: Point) -> str:
             f"{point.committed_tps:,.0f} tx/s  latency p50 {lat['p50']:.0f} ms  p95 "
             f"{lat['p95']:.0f} ms  p99 {lat['p99']:.0f} ms  cpu/tx/node "
             f"{point.cpu_s_per_tx * 1e6:,.0f} us  block {point.block_txs_avg:.0f} txs  "
-            f"verify {point.verify_us} us  ratio {point.cpu_verify_ratio}  lost {point.lost}  "
-            f"duplicated {point.duplicated}  failed {point.failed}  refused {point.refused}  "
+            f"verify {point.verify_us} us  ratio {point.cpu_verify_ratio}  "
+            f"wake {point.wake_us} us  lost {point.lost}  duplicated {point.duplicated}  "
+            f"failed {point.failed}  refused {point.refused}  "
             f"rejected {sum(point.rejected.values())}"
             + (f"  knee {point.knee_tps:,.0f} tx/s" if point.knee_tps else "")
             + ("  (knee probe)" if point.probe else "")

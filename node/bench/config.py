@@ -70,6 +70,7 @@ class Point:
     probe: bool = False  # a point of the knee search
     cpu_us_per_tx_node: float = 0.0  # mean over the nodes, in µs
     cpu_verify_ratio: float = 0.0  # cpu_us_per_tx_node / verify_us: holds across machines
+    wake_us: float = 0.0  # CPU of one idle event-loop wake-up on this machine (measure.py)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -1,10 +1,12 @@
 """Pure measurement helpers (unit-tested): percentiles, latency summary, the receipt check,
 CPU seconds of a process, the cost of one Ed25519 verification on this machine, and the
-surveillance figures of a point from the nodes' `/metrics` counters."""
+surveillance figures of a point from the nodes' `/metrics` counters, and the cost of waking an
+idle event loop."""
 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
@@ -136,3 +138,20 @@ def measure_verify_us(samples: int = 2_000) -> float:
     for _ in range(samples):
         verify(signer.public_key, TX_DOMAIN, message, sig)
     return round((time.thread_time() - started) / samples * 1e6, 1)
+
+
+def measure_wake_us(samples: int = 200, gap_s: float = 0.002) -> float:
+    """CPU microseconds an idle asyncio event loop spends to wake from a timer and go back to
+    sleep (one `asyncio.sleep(gap_s)`). A node below capacity wakes for every frame, request,
+    tick and fsync, several hundred times a second, so what a wake-up costs on this machine
+    (the kernel's switch, a VM's timer, caches gone cold) is most of a node's fixed cost
+    there, as `verify_us` is of its cost at saturation: ~60 µs on the README's 2-core VMs.
+    CPU time of this thread, like `measure_verify_us`."""
+    async def sleep_loop() -> float:
+        await asyncio.sleep(gap_s)
+        started = time.thread_time()
+        for _ in range(samples):
+            await asyncio.sleep(gap_s)
+        return (time.thread_time() - started) / samples * 1e6
+
+    return round(asyncio.run(sleep_loop()), 1)

@@ -54,6 +54,11 @@ def test_cpu_seconds_of_this_process():
     assert measure.cpu_seconds(os.getpid()) > 0
 
 
+def test_a_wake_up_is_measured_as_the_cpu_the_loop_spends_not_the_time_it_sleeps():
+    wake_us = measure.measure_wake_us(samples=50, gap_s=0.002)
+    assert 0 < wake_us < 2_000  # µs of CPU for a 2,000 µs sleep: never the sleep itself
+
+
 def test_parse_metrics_reads_samples_with_their_labels():
     text = ("# HELP stoledger_height Last executed block height.\n# TYPE stoledger_height gauge\n"
             "stoledger_height 12\nstoledger_txs_rejected_total{code=\"mempool_full\"} 3\n"
@@ -124,6 +129,7 @@ def test_two_second_run_on_one_node(tmp_path):
     for key in ("nodes", "offered_tps", "committed_tps", "latency_ms", "cpu_s_per_tx",
                 "verify_us", "lost", "duplicated", "block_txs_avg", "duration_s"):
         assert key in point
+    assert point["wake_us"] > 0 and point["verify_us"] > 0
     assert set(point["latency_ms"]) == {"p50", "p95", "p99"}
     assert point["nodes"] == 1
     assert point["admitted"] > 0
