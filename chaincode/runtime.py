@@ -495,7 +495,7 @@ _ACCOUNT = re.compile("[0-9a-f]{64}")
 
 def is_account(value: Any) -> bool:
     """An account id: 64 lowercase hex characters (an Ed25519 public key)."""
-    return isinstance(value, str) and _ACCOUNT.fullmatch(value) is not None
+    return isinstance(value, str) and len(value) == 64 and _ACCOUNT.fullmatch(value) is not None
 
 
 def require_account(name: str, value: Any) -> str:

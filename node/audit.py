@@ -38,7 +38,7 @@ def accounts_named(value: Any, into: set[str]) -> None:
     """Add to `into` every account id in `value` (nested maps and lists), skipping the fields
     of NOT_ACCOUNTS."""
     if isinstance(value, str):
-        if len(value) == 64 and is_account(value):
+        if is_account(value):
             into.add(value)
     elif isinstance(value, dict):
         for name, item in value.items():

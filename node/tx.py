@@ -107,6 +107,24 @@ def decode_body(body_bytes: bytes, sig: bytes) -> Transaction:
                        body["args"])
 
 
+# A canonical body's keys are sorted, so it ends with its last two fields, `sender` (bin 32)
+# and `v`: where the sender must be, if the body is canonical.
+_SENDER_MARK = b"\xa6sender\xc4\x20"
+_BODY_END = b"\xa1v" + codec.pack(TX_VERSION)
+_SENDER_END = -len(_BODY_END)
+_SENDER_START = _SENDER_END - 32
+
+
+def peek_sender(body: bytes) -> bytes | None:
+    """The sender of a body, read from where a canonical body keeps it, without decoding it;
+    None when the body does not end as a canonical one does. Not a check: a body that ends
+    so may still be malformed, and only `decode_body` says whether it is."""
+    if not body.endswith(_BODY_END) \
+            or body[_SENDER_START - len(_SENDER_MARK):_SENDER_START] != _SENDER_MARK:
+        return None
+    return body[_SENDER_START:_SENDER_END]
+
+
 def decode_envelope_map(envelope: Any) -> Transaction:
     """From a decoded envelope: msgpack `{body: bin, sig: bin}` or JSON `{body: hex, sig: hex}`."""
     if not isinstance(envelope, dict) or set(envelope) != {"body", "sig"}:

@@ -263,13 +263,13 @@ def _index_page(node: Any, prefix: bytes, start: tuple[int, int], stop_height: i
                 limit: int) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
     """Up to `limit` positions (height, index) of an audit index from position `start` through
     `stop_height`, and the position of the next one (None when there is none)."""
-    begin = prefix + s.u64(start[0]) + start[1].to_bytes(4, "big")
+    begin = prefix + s.position(*start)
     stop = prefix + s.u64(stop_height + 1)
     found: list[tuple[int, int]] = []
     for raw, _ in node.executor.store.iterate(prefix, start=begin, stop=stop):
         if len(found) == limit:
-            return found, s.audit_position(raw)
-        found.append(s.audit_position(raw))
+            return found, s.read_position(raw)
+        found.append(s.read_position(raw))
     return found, None
 
 
@@ -448,7 +448,7 @@ def _count_by_code(node: Any, start: int, to: int) -> dict[str, int]:
         code = raw[len(prefix):-13].decode()
         if code == ALL_CODES:
             continue
-        height, _index = s.audit_position(raw)
+        height, _index = s.read_position(raw)
         if start <= height <= to:
             counts[code] = counts.get(code, 0) + 1
     return dict(sorted(counts.items()))
@@ -522,7 +522,7 @@ def _dividend_payments(node: Any, symbol: str) -> dict[int, list[dict[str, Any]]
     found: dict[int, list[dict[str, Any]]] = {}
     blocks = _Blocks(node)
     for raw, _ in node.executor.store.iterate(s.audit_prefix(DIVIDENDS, symbol)):
-        receipt = node.executor.receipt_at(*s.audit_position(raw))
+        receipt = node.executor.receipt_at(*s.read_position(raw))
         if receipt is None or not isinstance(receipt.result, dict):
             continue
         result = receipt.result

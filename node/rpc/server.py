@@ -47,12 +47,12 @@ from node.rpc.connections import (
     descriptor_budget,
 )
 from node.tx import (
-    TX_VERSION,
     Transaction,
     TxError,
     decode_body,
     decode_envelope,
     decode_envelope_map,
+    peek_sender,
     to_json,
 )
 
@@ -82,14 +82,6 @@ def _decode(item: Any) -> Transaction:
     return decode_envelope(item) if isinstance(item, bytes) else decode_envelope_map(item)
 
 
-# A canonical body's keys are sorted, so it ends with its last two fields, `sender` (bin 32)
-# and `v` (1): the sender is read from where it must be, without decoding the body.
-_SENDER_MARK = b"\xa6sender\xc4\x20"
-_BODY_END = b"\xa1v" + msgpack.packb(TX_VERSION)
-_SENDER_END = -len(_BODY_END)
-_SENDER_START = _SENDER_END - 32
-
-
 def _sender_and_size(item: Any) -> tuple[bytes, int] | None:
     """A msgpack batch item's sender and size, read from the end of its body without
     decoding it; None when the body does not end as a canonical one does (JSON items,
@@ -98,11 +90,10 @@ def _sender_and_size(item: Any) -> tuple[bytes, int] | None:
     if not isinstance(item, dict):
         return None
     body, sig = item.get("body"), item.get("sig")
-    if not isinstance(body, bytes) or not isinstance(sig, bytes) \
-            or not body.endswith(_BODY_END) \
-            or body[_SENDER_START - len(_SENDER_MARK):_SENDER_START] != _SENDER_MARK:
+    if not isinstance(body, bytes) or not isinstance(sig, bytes):
         return None
-    return body[_SENDER_START:_SENDER_END], len(body) + len(sig)
+    sender = peek_sender(body)
+    return None if sender is None else (sender, len(body) + len(sig))
 
 
 def _room_refusals(mempool: Mempool, items: list[Any]) -> list[TxError | None]:

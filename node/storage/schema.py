@@ -103,7 +103,7 @@ def receipt_prefix(height: int) -> bytes:
 
 
 def receipt_key(height: int, index: int) -> bytes:
-    return receipt_prefix(height) + _U32.pack(index)
+    return RECEIPT + position(height, index)
 
 
 def state_key(key: str) -> bytes:
@@ -135,12 +135,15 @@ def audit_key(kind: str, subject: str, height: int, index: int) -> bytes:
 
 
 def position(height: int, index: int) -> bytes:
-    """A transaction's place in the chain as the audit keys end with it."""
+    """A place in the chain, (height, index or seq), as the keys that are kept in chain order
+    end with it: receipts, the audit indexes, the alert indexes."""
     return _POSITION.pack(height, index)
 
 
-def audit_position(raw: bytes) -> tuple[int, int]:
-    return read_u64(raw[-12:-4]), int(_U32.unpack(raw[-4:])[0])
+def read_position(raw: bytes) -> tuple[int, int]:
+    """The (height, index) a key ending with `position` ends with."""
+    height, index = _POSITION.unpack(raw[-12:])
+    return int(height), int(index)
 
 
 def access_key(seq: int) -> bytes:
@@ -179,4 +182,4 @@ def surv_index_prefix(kind: str, subject: str) -> bytes:
 
 
 def surv_index_key(kind: str, subject: str, height: int, seq: int) -> bytes:
-    return surv_index_prefix(kind, subject) + u64(height) + _U32.pack(seq)
+    return surv_index_prefix(kind, subject) + position(height, seq)

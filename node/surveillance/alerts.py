@@ -43,11 +43,11 @@ def list_alerts(store: KV, *, rule: str | None = None, symbol: str | None = None
     position to continue from (None at the end)."""
     kind, subject = choose_index(rule, symbol, account)
     prefix = s.surv_index_prefix(kind, subject)
-    begin = prefix + s.u64(start[0]) + start[1].to_bytes(4, "big")
+    begin = prefix + s.position(*start)
     stop = prefix + s.u64(to + 1)
     found: list[dict[str, Any]] = []
     for scanned, (raw, alert_id) in enumerate(store.iterate(prefix, start=begin, stop=stop)):
-        position = (s.read_u64(raw[-12:-4]), int.from_bytes(raw[-4:], "big"))
+        position = s.read_position(raw)
         if len(found) == limit or scanned == MAX_SCAN:
             return found, position
         alert = read_alert(store, alert_id)
