@@ -49,6 +49,21 @@ def test_the_cache_answers_only_for_the_signature_it_checked():
     assert cache.decoded(forged.body_bytes, forged.sig) is None
 
 
+def test_the_cache_answers_only_for_the_body_a_signature_was_checked_with():
+    """The cache is keyed by signature: a genuine signature copied onto another body (a
+    primary replaying it, a client guessing) is no hit, and does not evict the genuine one."""
+    signer = Signer.generate()
+    genuine = _tx(signer, nonce=3)
+    other = _tx(signer, nonce=4)
+    borrowed = txmod.decode_body(other.body_bytes, genuine.sig)
+    cache = VerifiedCache()
+    cache.remember(genuine)
+    assert not cache.check(borrowed)
+    assert cache.decoded(borrowed.body_bytes, borrowed.sig) is None
+    cache.discard(borrowed)
+    assert cache.decoded(genuine.body_bytes, genuine.sig) is genuine
+
+
 def test_the_replica_admission_check_refuses_forged_expired_and_foreign_transactions():
     signer = Signer.generate()
     executor = _executor()
