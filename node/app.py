@@ -50,7 +50,7 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
-from node import recover
+from node import collector, recover
 from node.access import AccessLog
 from node.audit import audit_indexer
 from node.clock import now_ms
@@ -582,6 +582,7 @@ async def run_node(config_path: str) -> None:
     node = Node(config)
     await node.start()
     runner = await start_rpc(node, config.rpc_host, config.rpc_port)
+    collector.tune()
     log.info("node %s serving RPC on %s:%d, p2p on %s:%d, height %d", node.name,
              config.rpc_host, config.rpc_port, config.p2p_host, config.p2p_port,
              node.executor.height)

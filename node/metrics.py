@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from node import collector
+
 LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -99,6 +101,13 @@ class Metrics:
                    "read.", [("", meter.orders)])
             metric("surveillance_trades_total", "counter", "Trades surveillance read.",
                    [("", meter.trades)])
+        metric("gc_collections_total", "counter", "Garbage collections by generation (the "
+               "process's; node.collector).",
+               [(f'{{generation="{g}"}}', n) for g, n in enumerate(collector.collections())])
+        metric("gc_pause_seconds_total", "counter", "Time the garbage collector ran, by "
+               "generation, since node.collector.tune (start-up).",
+               [(f'{{generation="{g}"}}', round(seconds, 6))
+                for g, seconds in enumerate(collector.METER.seconds)])
         metric("http_requests_total", "counter", "HTTP requests by route.",
                [(f'{{route="{route}"}}', n) for route, n in sorted(self.http_requests.items())])
         lines.append("# HELP stoledger_commit_latency_seconds Admission to commit on this node.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import urllib.request
 
@@ -198,6 +199,10 @@ def test_status_health_metrics_openapi(single):
     assert client.get("/readyz")["ready"] is True
     metrics = client.request("GET", "/metrics")[1]
     assert "stoledger_height" in metrics and "stoledger_txs_admitted_total" in metrics
+    # the node process tuned its garbage collector at start-up (node.collector.tune), whose
+    # first full collection the pause meter counted
+    full_pause = re.search(r'stoledger_gc_pause_seconds_total\{generation="2"\} (\S+)', metrics)
+    assert full_pause is not None and float(full_pause.group(1)) > 0, metrics
     openapi = client.get("/v1/openapi.json")
     for path in ("/v1/tx", "/v1/txs", "/v1/tx/{tx_id}", "/v1/query", "/v1/blocks",
                  "/v1/blocks/{height}", "/v1/status", "/v1/events", "/metrics", "/healthz",
