@@ -286,8 +286,13 @@ class Mempool:
     # -- leaving the pool ----------------------------------------------------------------------
 
     def _remove(self, tx_id: bytes) -> Transaction | None:
+        """Take a transaction out of the pool, and out of the verified cache: one that
+        executed left it already, and one that expired or was dropped never will execute
+        (kept there, a sender cycling big bodies that expire at once would grow it with
+        nothing in the pool)."""
         tx = self.pending.pop(tx_id, None)
         if tx is not None:
+            self.verified.discard(tx)
             self.local.discard(tx_id)
             self.bytes -= len(tx.body_bytes) + len(tx.sig)
             left = self.by_sender[tx.sender] - 1

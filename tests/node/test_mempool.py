@@ -5,8 +5,10 @@ import pytest
 
 from consensus.crypto import Signer
 from node import tx as txmod
+from node.executor import VerifiedCache
 from node.mempool import AdmissionLimits, KnownSenders, Mempool
-from tests.node.test_executor import CHAIN, _executor, _tx
+from node.tx import MAX_TX_BYTES
+from tests.node.test_executor import CHAIN, _commit, _executor, _tx
 
 NOW = 10_000
 EXPIRES = NOW + 60_000
@@ -197,3 +199,39 @@ def test_a_refused_transaction_changes_nothing():
     for _ in range(3):
         _code(pool, _tx(Signer.generate(), nonce=5, expires=EXPIRES))
     assert (dict(pool.pending), pool.bytes, dict(pool.by_sender)) == before
+
+
+# -- the verified cache follows the pool -------------------------------------------------------
+# A transaction that leaves the pool without executing must leave the signature cache too:
+# kept there, a sender cycling big bodies that expire at once grew it with the pool empty.
+
+def test_a_tx_that_expires_in_the_pool_leaves_the_verified_cache():
+    pool = _pool()
+    for nonce in range(10):
+        pool.admit(_tx(Signer.generate(), nonce=nonce, expires=NOW), NOW)
+    assert len(pool.verified) == 10
+    assert pool.drop_expired(NOW + 1) == 10
+    assert len(pool.verified) == 0 and pool.verified.bytes == 0
+
+
+def test_a_tx_a_block_drops_as_expired_leaves_the_verified_cache():
+    executor = _executor()
+    pool = Mempool(CHAIN, executor.registry, executor.verified, executor.is_committed)
+    signer = Signer.generate()
+    txs = [_tx(signer, nonce=n, expires=1500) for n in range(5)]
+    for tx in txs:
+        pool.admit(tx, 1500)
+    applied = _commit(executor, txs, time=2000)  # the block's time is past their expiry
+    pool.remove_committed(applied.block.tx_ids(), applied.block.header.time)
+    assert applied.dropped == 5 and len(pool) == 0
+    assert len(executor.verified) == 0 and executor.verified.bytes == 0
+
+
+def test_the_verified_cache_is_bounded_by_body_bytes():
+    cache = VerifiedCache(max_bytes=4 * MAX_TX_BYTES)
+    filler = "x" * (MAX_TX_BYTES - 300)
+    for nonce in range(40):  # big bodies that never execute nor leave a pool
+        cache.check(_tx(Signer.generate(), args={"amount": 1, "memo": filler}, nonce=nonce))
+        assert cache.bytes == sum(len(tx.body_bytes) for tx in cache._txs.values())
+        assert cache.bytes <= cache.max_bytes
+    assert 0 < len(cache) <= 4
