@@ -24,6 +24,10 @@ from node.tx import (
 MAX_BODY_BYTES = 1024 * 1024  # PROTOCOL.md: 1 MiB per request ...
 MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024  # ... and 8 MiB for /v1/txs
 MAX_BATCH_TXS = 10_000
+# Request bodies being read at once, over the node and per client address: a slow body holds
+# what it has sent so far, and 1,024 connections each sending 8 MiB slowly held 8 GiB.
+MAX_READING_BYTES = 64 * 1024 * 1024
+MAX_READING_BYTES_PER_ADDRESS = 16 * 1024 * 1024
 MAX_WAIT_MS = 60_000
 MAX_BLOCK_RANGE = 100
 MSGPACK = "application/msgpack"
@@ -38,15 +42,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
-def fail(status: int, code: str, message: str) -> ApiError:
-    return ApiError(status, code, message)
+def fail(status: int, code: str, message: str, retry_after_s: int | None = None) -> ApiError:
+    return ApiError(status, code, message, retry_after_s)
 
 
 def answer(request: web.Request, value: Any, status: int = 200) -> web.Response:
@@ -70,10 +76,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(request, 503, "not_ready", f"this node halted: {node.halted}")
     try:
         return await handler(request)
-    except ApiError as error:
-        return _error(request, error.status, error.code, error.message)
-    except TxError as error:
-        node.metrics.reject(error.code)
+    except (ApiError, TxError) as error:
+        if isinstance(error, TxError):
+            node.metrics.reject(error.code)
         response = _error(request, error.status, error.code, error.message)
         if error.retry_after_s is not None:
             response.headers["Retry-After"] = str(error.retry_after_s)
@@ -109,20 +114,72 @@ def parse_json(body: bytes) -> Any:
                    "application/msgpack)") from None
 
 
+class ReadingBudget:
+    """The bytes of request bodies being read, by client address: `take` says whether `size`
+    more fit under both caps, and counts them if so; `give_back` returns them."""
+
+    def __init__(self, total: int = MAX_READING_BYTES,
+                 per_address: int = MAX_READING_BYTES_PER_ADDRESS) -> None:
+        self.total = total
+        self.per_address = per_address
+        self.used = 0
+        self.by_address: dict[str, int] = {}
+
+    def take(self, address: str, size: int) -> bool:
+        held = self.by_address.get(address, 0)
+        if self.used + size > self.total or held + size > self.per_address:
+            return False
+        self.used += size
+        self.by_address[address] = held + size
+        return True
+
+    def give_back(self, address: str, size: int) -> None:
+        self.used -= size
+        held = self.by_address[address] - size
+        if held:
+            self.by_address[address] = held
+        else:
+            del self.by_address[address]
+
+
+READING_KEY = web.AppKey("reading", ReadingBudget)
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise fail(413, "too_large", f"body of {request.content_length} bytes is over the "
-                   f"limit of {limit}")
+    """The body, at most `limit` bytes, within BODY_TIMEOUT_S, and only while the bodies being
+    read fit the node's ReadingBudget: a declared length is counted before the first byte is
+    read, a chunked body as it arrives; 503 `busy` past it."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise fail(413, "too_large", f"body of {declared} bytes is over the limit of {limit}")
+    budget = request.app[READING_KEY]
+    address = request.remote or ""
+    taken = 0
+
+    def take(size: int) -> None:
+        nonlocal taken
+        if not budget.take(address, size):
+            raise fail(503, "busy", "too many request bodies are being read; retry shortly",
+                       retry_after_s=1)
+        taken += size
+
     body = bytearray()
     try:
+        if declared is not None:
+            take(declared)
         async with asyncio.timeout(BODY_TIMEOUT_S):
             async for chunk in request.content.iter_chunked(64 * 1024):
                 body += chunk
                 if len(body) > limit:
                     raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+                if len(body) > taken:
+                    take(len(body) - taken)
     except TimeoutError:
         raise fail(408, "request_timeout", f"the body did not arrive within "
                    f"{BODY_TIMEOUT_S:.0f} s") from None
+    finally:
+        if taken:
+            budget.give_back(address, taken)
     return bytes(body)
 
 

@@ -70,11 +70,12 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
      [202, 400, 403, 408, 409, 413, 503]),
     ("post", "/v1/txs", "Admit a list of envelopes; one result per item, in order (Retry-After "
      "when some were refused mempool_full; 503 for the whole request when none could be "
-     "admitted).", False, [], [400, 408, 413, 503]),
+     "admitted; 503 busy when too many request bodies are being read).", False, [],
+     [400, 408, 413, 503]),
     ("get", "/v1/tx/{tx_id}", "The receipt of a transaction; status pending, expired (admitted, "
      "never committed), or 404 with status unknown if never seen.", False, [], [400, 404]),
     ("post", "/v1/query", "Run a chaincode query as the signing account.", True, [],
-     [400, 408, 413]),
+     [400, 408, 413, 503]),
     ("get", "/v1/blocks", "Blocks from..to with certificates and receipts.", True,
      ["from", "to"], [400]),
     ("get", "/v1/blocks/{height}", "One block (or 'latest') with its commit certificate.", True,

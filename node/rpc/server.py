@@ -28,6 +28,8 @@ from node.rpc.common import (
     MAX_WAIT_MS,
     MSGPACK,
     NODE_KEY,
+    READING_KEY,
+    ReadingBudget,
     answer,
     dumps,
     errors,
@@ -399,6 +401,7 @@ async def get_openapi(request: web.Request) -> web.Response:
 def make_app(node: NodeApi) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=MAX_BATCH_BODY_BYTES)
     app[NODE_KEY] = node
+    app[READING_KEY] = ReadingBudget()
     app.router.add_post("/v1/tx", post_tx)
     app.router.add_post("/v1/txs", post_txs)
     app.router.add_get("/v1/tx/{tx_id}", get_tx)

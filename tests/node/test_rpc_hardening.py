@@ -288,3 +288,56 @@ async def test_a_body_that_only_ends_like_a_canonical_one_is_still_refused(net):
     assert reply.status == 200
     [item] = msgpack.unpackb(await reply.read(), raw=False)
     assert item["error"]["code"] == "not_canonical" and len(node.mempool) == 0
+
+
+# ---- bodies being read: a node-wide and per-address budget ------------------------------------
+# A slow body holds what it has sent so far; 1,024 connections each sending 8 MiB slowly held
+# 8 GiB before anything was checked (an attack review of issue 14's admission path).
+
+async def _hold_body(client, length: int | None, sent: bytes):
+    """A raw connection that sends a /v1/txs head and `sent` of its body, then waits."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    writer.write(f"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/msgpack\r\n"
+                 f"{framing}\r\n\r\n".encode() + sent)
+    await writer.drain()
+    return reader, writer
+
+
+async def _until(condition, what: str, timeout_s: float = 10.0) -> None:
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def test_bodies_being_read_are_held_only_up_to_the_reading_budget(net):
+    from node.rpc.common import READING_KEY
+
+    _, client, _, _ = net
+    budget = client.server.app[READING_KEY]
+    budget.total, budget.per_address = 4 * 2**20, 2 * 2**20
+    length = 3 * 2**19  # 1.5 MiB declared, a few bytes sent
+    _, first = await _hold_body(client, length, b"\x00" * 10)
+    await _until(lambda: budget.used == length, "the first declared body is counted")
+    reader, second = await _hold_body(client, length, b"\x00" * 10)
+    head = (await reader.read(4096)).decode()
+    assert head.startswith("HTTP/1.1 503") and "Retry-After: 1" in head and '"busy"' in head
+    assert budget.used == length  # the refused one took nothing
+    # a chunked body counts as it arrives: refused once past the address's share
+    chunk = b"\x00" * 2**19
+    reader, third = await _hold_body(client, None,
+                                     (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2)
+    head = (await reader.read(4096)).decode()
+    assert head.startswith("HTTP/1.1 503") and '"busy"' in head
+    for writer in (first, second, third):
+        writer.close()
+    await _until(lambda: budget.used == 0 and not budget.by_address,
+                 "the budget is given back when the holders go")
+    reply = await client.post("/v1/txs", data=b"\x90",
+                              headers={"Content-Type": "application/msgpack"})
+    assert reply.status == 200
