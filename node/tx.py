@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
+
 from consensus import codec
 from consensus.block import tx_id_of
 from consensus.crypto import TX_DOMAIN, verify
@@ -141,12 +143,69 @@ def decode_envelope_map(envelope: Any) -> Transaction:
 
 
 def decode_envelope(data: bytes) -> Transaction:
-    """From msgpack envelope bytes."""
+    """From msgpack envelope bytes (canonical: the map's keys in order, shortest forms)."""
     try:
-        envelope = codec.unpack(data)
+        envelope = _read_envelope(_flat_reader(data), data)
+        if not isinstance(envelope, dict) or codec.pack(envelope) != data:
+            raise codec.EncodingError("not_canonical", "not a canonical {body, sig} map")
     except codec.EncodingError as error:
         raise TxError(error.code, f"envelope: {error.message}") from None
     return decode_envelope_map(envelope)
+
+
+def read_envelope_list(data: bytes, max_items: int) -> list[Any]:
+    """A msgpack array of envelopes (maps, or envelope bytes), each left for
+    `decode_envelope_map` / `decode_envelope` to check. The count is checked before any item
+    is read, and no array or map is built inside an item: a hostile body of nested empty
+    containers (one object per byte, 8 MiB of them) is refused at its first one, not after
+    seconds of decoding and ~70 bytes of memory per byte."""
+    try:
+        reader = _flat_reader(data)
+        if not data or not (0x90 <= data[0] <= 0x9F or data[0] in (0xDC, 0xDD)):
+            raise codec.EncodingError("bad_encoding", "not an array")
+        count = reader.read_array_header()
+        if count > max_items:
+            raise TxError("too_large", f"{count} envelopes; at most {max_items}", 413)
+        items = [_read_envelope(reader, data) for _ in range(count)]
+        if reader.tell() != len(data):
+            raise codec.EncodingError("bad_encoding", "bytes after the array")
+    except codec.EncodingError as error:
+        raise TxError("bad_encoding", f"body is an array of envelopes: {error.message}") \
+            from None
+    return items
+
+
+def _flat_reader(data: bytes) -> msgpack.Unpacker:
+    """A reader that builds no array or map (it reads their headers itself): one met where a
+    scalar is read is refused at once."""
+    reader = msgpack.Unpacker(raw=False, max_array_len=0, max_map_len=0, max_ext_len=0,
+                              max_buffer_size=max(len(data), 1))
+    reader.feed(data)
+    return reader
+
+
+def _read_envelope(reader: msgpack.Unpacker, data: bytes) -> Any:
+    """The item at `reader`'s position: a map of at most two scalar fields, or one scalar."""
+    try:
+        position = reader.tell()
+        if position >= len(data):
+            raise codec.EncodingError("bad_encoding", "truncated")
+        first = data[position]
+        if not (0x80 <= first <= 0x8F or first in (0xDE, 0xDF)):
+            return reader.unpack()
+        fields = reader.read_map_header()
+        if fields > 2:
+            raise codec.EncodingError("bad_encoding", "an envelope is {\"body\", \"sig\"}")
+        envelope = {}
+        for _ in range(fields):
+            key = reader.unpack()
+            if not isinstance(key, str):
+                raise codec.EncodingError("bad_encoding", "map keys are strings")
+            envelope[key] = reader.unpack()
+        return envelope
+    except (ValueError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError):
+        raise codec.EncodingError("bad_encoding", "not msgpack, or an array or map inside an "
+                                  "envelope") from None
 
 
 def build(signer: Any, chain: str, contract: str, method: str, args: dict[str, Any],

@@ -341,3 +341,62 @@ async def test_bodies_being_read_are_held_only_up_to_the_reading_budget(net):
     reply = await client.post("/v1/txs", data=b"\x90",
                               headers={"Content-Type": "application/msgpack"})
     assert reply.status == 200
+
+
+# ---- a batch body is counted and checked flat before anything is built from it -------------
+# One msgpack byte 0x90 is an empty array, 56 bytes as a Python list: an anonymous 8 MiB body
+# of them was decoded whole (seconds on the event loop, ~600 MB) before its count was checked.
+
+async def _peak_of(post) -> tuple[object, int]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        reply = await post()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return reply, peak
+
+
+@pytest.mark.parametrize("shape", ["count", "nested"])
+async def test_a_msgpack_batch_of_empty_containers_is_refused_before_it_is_built(net, shape):
+    _, client, _, _ = net
+    size = 2 * 2**20
+    if shape == "count":  # declares 2 Mi envelopes: refused for the count alone
+        body = b"\xdd" + size.to_bytes(4, "big") + b"\x90" * size
+        status, code = 413, "too_large"
+    else:  # 4,096 envelopes (a count that passes), each an array of 511 empty arrays
+        body = b"\xdc\x10\x00" + (b"\xdc\x01\xff" + b"\x90" * 511) * 4096
+        status, code = 400, "bad_encoding"
+    reply, peak = await _peak_of(lambda: client.post(
+        "/v1/txs", data=body, headers={"Content-Type": "application/msgpack"}))
+    assert reply.status == status and (await reply.json())["error"]["code"] == code
+    assert peak < 4 * len(body), f"peak {peak / 2**20:.0f} MiB, body {len(body) / 2**20:.0f} MiB"
+
+
+async def test_a_json_batch_that_is_not_flat_is_refused_before_it_is_parsed(net):
+    _, client, _, _ = net
+    nested = b"[" + b"[]," * (2 * 2**20 // 3) + b"[]]"
+    reply, peak = await _peak_of(lambda: client.post(
+        "/v1/txs", data=nested, headers={"Content-Type": "application/json"}))
+    assert reply.status == 400 and (await reply.json())["error"]["code"] == "bad_encoding"
+    assert peak < 4 * len(nested), f"peak {peak / 2**20:.0f} MiB"
+    many = b"[" + b",".join([b'{"body":"00","sig":"00"}'] * 10_001) + b"]"
+    reply = await client.post("/v1/txs", data=many, headers={"Content-Type": "application/json"})
+    assert reply.status == 413
+
+
+async def test_an_envelope_with_a_container_inside_is_a_400(net):
+    import msgpack
+
+    _, client, _, _ = net
+    inside = msgpack.packb({"body": [[]] * 1000, "sig": b"\x00" * 64}, use_bin_type=True)
+    reply = await client.post("/v1/tx", data=inside, headers={"Content-Type":
+                                                             "application/msgpack"})
+    assert reply.status == 400 and (await reply.json())["error"]["code"] == "bad_encoding"
+    reply = await client.post("/v1/txs", data=msgpack.packb([msgpack.packb(
+        {"body": b"", "sig": b"", "x": 1}, use_bin_type=True)], use_bin_type=True),
+        headers={"Content-Type": "application/msgpack", "Accept": "application/msgpack"})
+    items = msgpack.unpackb(await reply.read(), raw=False)  # an envelope of three fields,
+    assert items[0]["error"]["code"] == "bad_encoding"  # sent as bytes: refused on its own
