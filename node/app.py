@@ -50,7 +50,7 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
-from node import collector, recover
+from node import collector, frames, recover
 from node.access import AccessLog
 from node.audit import audit_indexer
 from node.clock import now_ms
@@ -428,8 +428,8 @@ class Node:
 
     def _on_frame(self, peer: str, frame: bytes) -> None:
         try:
-            kind, payload = codec.unpack(frame)
-        except (codec.EncodingError, ValueError, TypeError):
+            kind, payload = frames.decode(frame)
+        except codec.EncodingError:
             self.metrics.frames_bad += 1
             return
         try:

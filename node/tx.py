@@ -145,7 +145,7 @@ def decode_envelope_map(envelope: Any) -> Transaction:
 def decode_envelope(data: bytes) -> Transaction:
     """From msgpack envelope bytes (canonical: the map's keys in order, shortest forms)."""
     try:
-        envelope = _read_envelope(_flat_reader(data), data)
+        envelope = _read_envelope(flat_reader(data), data)
         if not isinstance(envelope, dict) or codec.pack(envelope) != data:
             raise codec.EncodingError("not_canonical", "not a canonical {body, sig} map")
     except codec.EncodingError as error:
@@ -160,7 +160,7 @@ def read_envelope_list(data: bytes, max_items: int) -> list[Any]:
     containers (one object per byte, 8 MiB of them) is refused at its first one, not after
     seconds of decoding and ~70 bytes of memory per byte."""
     try:
-        reader = _flat_reader(data)
+        reader = flat_reader(data)
         if not data or not (0x90 <= data[0] <= 0x9F or data[0] in (0xDC, 0xDD)):
             raise codec.EncodingError("bad_encoding", "not an array")
         count = reader.read_array_header()
@@ -175,7 +175,7 @@ def read_envelope_list(data: bytes, max_items: int) -> list[Any]:
     return items
 
 
-def _flat_reader(data: bytes) -> msgpack.Unpacker:
+def flat_reader(data: bytes) -> msgpack.Unpacker:
     """A reader that builds no array or map (it reads their headers itself): one met where a
     scalar is read is refused at once."""
     reader = msgpack.Unpacker(raw=False, max_array_len=0, max_map_len=0, max_ext_len=0,
