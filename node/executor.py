@@ -186,13 +186,13 @@ class VerifiedCache:
     signature in a block, and nodes that had admitted the body would execute it while nodes
     with a cold cache (observers, restarted nodes) drop it: execution must depend on the
     block's bytes only. The signature, not the tx id, is the key so that a lookup from a
-    block's (body, sig) costs no hash of the body. Bounded by entries and by body bytes:
+    block's (body, sig) costs no hash of the body. Bounded by entries and by bytes (weights):
     cleared wholesale when full (a miss only costs a re-check). Transactions leave it when
     they execute (Executor.apply) or leave the pool without executing (Mempool._remove)."""
 
-    def __init__(self, limit: int = 200_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, limit: int = 200_000, max_bytes: int = 128 * 1024 * 1024) -> None:
         self.limit = limit
-        self.max_bytes = max_bytes  # of bodies: what the entry count alone let grow to 13 GB
+        self.max_bytes = max_bytes  # transaction weights (node.tx): the count alone let 13 GB in
         self.bytes = 0
         self._txs: dict[bytes, Transaction] = {}  # by signature
         self.verifications = 0  # signatures actually checked (the misses), for /metrics
@@ -204,19 +204,18 @@ class VerifiedCache:
         """Record a transaction whose signature was checked, keeping it decoded."""
         known = self._txs.get(tx.sig)
         if known is not None:
-            self.bytes -= len(known.body_bytes)
-        elif len(self._txs) >= self.limit or \
-                self.bytes + len(tx.body_bytes) > self.max_bytes:
+            self.bytes -= known.weight
+        elif len(self._txs) >= self.limit or self.bytes + tx.weight > self.max_bytes:
             self._txs.clear()
             self.bytes = 0
         self._txs[tx.sig] = tx
-        self.bytes += len(tx.body_bytes)
+        self.bytes += tx.weight
 
     def discard(self, tx: Transaction) -> None:
         known = self._txs.get(tx.sig)
         if known is not None and known.body_bytes == tx.body_bytes:
             del self._txs[tx.sig]
-            self.bytes -= len(known.body_bytes)
+            self.bytes -= known.weight
 
     def check(self, tx: Transaction) -> bool:
         """True if `tx`'s signature verifies (from the cache when this exact pair was seen)."""

@@ -12,7 +12,7 @@ Room (admission control). An admitted transaction must commit soon or the promis
 makes (committed, or reported expired) turns into seconds of latency and a stalled cluster.
 So the pool is bounded three ways:
 
-- hard: at most `max_txs` transactions and `max_bytes` bytes (memory);
+- hard: at most `max_txs` transactions and `max_bytes` bytes of memory (their weights, node.tx);
 - soft: the backlog may hold at most `backlog_ms` of commits at the measured commit rate
   (`capacity()`: an EWMA of committed tx/s from block commits, `on_commit`, never below
   `min_backlog_txs`). The rate only falls while the pool was busy (at least half full during
@@ -51,8 +51,8 @@ from chaincode.runtime import TRANSACTION, Registry
 from node.executor import VerifiedCache
 from node.tx import MAX_EXPIRY_MS, Transaction, TxError
 
-DEFAULT_MAX_TXS = 50_000  # about 15 MB of transfers: the hard bound (memory)
-DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # bodies and signatures; transfers are ~330 bytes
+DEFAULT_MAX_TXS = 50_000  # the hard bound (memory): ~85 MB of transfers, decoded ...
+DEFAULT_MAX_BYTES = 96 * 1024 * 1024  # ... of weights (node.tx): a transfer weighs ~1.7 KB
 EXPIRED_MEMORY = 100_000  # admitted-then-expired ids kept for GET /v1/tx (~5 MB)
 RATE_INTERVAL_MS = 1_000  # the commit rate is sampled this often
 RATE_WEIGHT = 0.5  # EWMA weight of the newest sample: follows a change within ~3 s
@@ -217,7 +217,7 @@ class Mempool:
 
     def check_room(self, tx: Transaction, relayed: bool = False) -> None:
         """Raise mempool_full (503) unless the bounds above leave room for `tx`."""
-        self.check_room_for(tx.sender, len(tx.body_bytes) + len(tx.sig), relayed)
+        self.check_room_for(tx.sender, tx.weight, relayed)
 
     def check_room_for(self, sender: bytes, size: int, relayed: bool = False) -> None:
         """`check_room` for a transaction of `size` bytes from `sender`."""
@@ -275,7 +275,7 @@ class Mempool:
         self.pending[tx.tx_id] = tx
         if not relayed:
             self.local.add(tx.tx_id)
-        self.bytes += len(tx.body_bytes) + len(tx.sig)
+        self.bytes += tx.weight
         self.by_sender[tx.sender] = self.by_sender.get(tx.sender, 0) + 1
         if self.earliest_expiry is None or tx.expires < self.earliest_expiry:
             self.earliest_expiry = tx.expires
@@ -294,7 +294,7 @@ class Mempool:
         if tx is not None:
             self.verified.discard(tx)
             self.local.discard(tx_id)
-            self.bytes -= len(tx.body_bytes) + len(tx.sig)
+            self.bytes -= tx.weight
             left = self.by_sender[tx.sender] - 1
             if left:
                 self.by_sender[tx.sender] = left

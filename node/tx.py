@@ -20,6 +20,11 @@ TX_VERSION = 1
 MAX_TX_BYTES = 64 * 1024  # one transaction's body; a token transfer is ~250 bytes
 MAX_NAME_CHARS = 64  # contract and method names
 MAX_EXPIRY_MS = 3_600_000  # PROTOCOL.md: expires at most 1 hour after the node's now
+# What a decoded transaction holds in memory, about (CPython 3.11, 64-bit): the Transaction,
+# its body map and fields, and per item of its args the item and its slot (an empty map is 72
+# bytes, a one-key map 192 for its two items, an int 40, an empty array 64).
+TX_BASE_BYTES = 1024
+OBJECT_BYTES = 96
 BODY_FIELDS = frozenset({"v", "chain", "sender", "nonce", "expires", "contract", "method", "args"})
 
 
@@ -47,6 +52,11 @@ class Transaction:
     contract: str
     method: str
     args: dict[str, Any]
+    # The bytes it holds in memory, at most about: its wire bytes, TX_BASE_BYTES, and
+    # OBJECT_BYTES per item of its decoded args. What the mempool and the verified cache
+    # count: 64 KiB of one-byte empty arrays is 4 MiB decoded, so counting wire bytes let a
+    # pool bound of 32 MiB hold 2 GB.
+    weight: int
 
     @property
     def tx_id_hex(self) -> str:
@@ -104,9 +114,23 @@ def decode_body(body_bytes: bytes, sig: bytes) -> Transaction:
         raise TxError("bad_encoding", "args is a map")
     if not isinstance(sig, bytes) or len(sig) != 64:
         raise TxError("bad_signature", "sig is 64 bytes")
+    args = body["args"]
     return Transaction(body_bytes, sig, tx_id_of(body_bytes), body["chain"], body["sender"],
                        body["nonce"], body["expires"], body["contract"], body["method"],
-                       body["args"])
+                       args, len(body_bytes) + len(sig) + TX_BASE_BYTES
+                       + OBJECT_BYTES * _items(args))
+
+
+def _items(args: dict[str, Any]) -> int:
+    """The items inside decoded args (each value of each map and array), and the map itself."""
+    count, containers = 1, [args]
+    while containers:
+        container = containers.pop()
+        count += len(container)
+        for item in (container.values() if type(container) is dict else container):
+            if type(item) is dict or type(item) is list:
+                containers.append(item)
+    return count
 
 
 # A canonical body's keys are sorted, so it ends with its last two fields, `sender` (bin 32)

@@ -45,7 +45,7 @@ def test_hard_bounds_count_and_bytes():
     assert (refused.code, refused.status) == ("mempool_full", 503)
     assert refused.retry_after_s is not None and refused.retry_after_s >= 1
     one = _tx(Signer.generate(), expires=EXPIRES)
-    size = len(one.body_bytes) + len(one.sig)
+    size = one.weight
     small = _pool(max_bytes=2 * size)
     small.admit(one, NOW)
     small.admit(_tx(Signer.generate(), nonce=1, expires=EXPIRES), NOW)
@@ -232,6 +232,56 @@ def test_the_verified_cache_is_bounded_by_body_bytes():
     filler = "x" * (MAX_TX_BYTES - 300)
     for nonce in range(40):  # big bodies that never execute nor leave a pool
         cache.check(_tx(Signer.generate(), args={"amount": 1, "memo": filler}, nonce=nonce))
-        assert cache.bytes == sum(len(tx.body_bytes) for tx in cache._txs.values())
+        assert cache.bytes == sum(tx.weight for tx in cache._txs.values())
         assert cache.bytes <= cache.max_bytes
     assert 0 < len(cache) <= 4
+
+
+# -- the pool counts what a transaction holds in memory ----------------------------------------
+# A byte of msgpack (0x90, an empty array) decodes to a 56-byte list: counted by wire bytes, a
+# pool bound of 32 MiB held 2 GB of such args.
+
+def _decoded_bytes(tx) -> int:
+    """What decoding `tx` again allocates and keeps (the decoded transaction)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    again = txmod.decode_body(tx.body_bytes, tx.sig)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert again.weight == tx.weight
+    return held
+
+
+@pytest.mark.parametrize("args", [
+    {"amount": 1},
+    {"amount": [[] for _ in range(20_000)]},
+    {"amount": [{} for _ in range(20_000)]},
+    {"amount": list(range(5_000)), "to": "x" * 40},
+], ids=["plain", "empty-arrays", "empty-maps", "ints"])
+def test_a_transactions_weight_covers_what_it_holds_decoded(args):
+    tx = _tx(Signer.generate(), args=args, expires=EXPIRES)
+    assert len(tx.body_bytes) <= MAX_TX_BYTES
+    assert _decoded_bytes(tx) <= tx.weight
+
+
+def test_a_pool_of_empty_containers_holds_no_more_than_its_bound():
+    import tracemalloc
+
+    fat = [_tx(Signer.generate(), args={"amount": [[] for _ in range(20_000)]}, nonce=i,
+               expires=EXPIRES) for i in range(16)]
+    pool = _pool(max_bytes=4 * fat[0].weight)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    admitted = 0
+    for tx in fat:  # as the RPC or gossip does: decode, then admit
+        try:
+            pool.admit(txmod.decode_body(tx.body_bytes, tx.sig), NOW, relayed=True)
+            admitted += 1
+        except txmod.TxError as error:
+            assert error.code == "mempool_full"
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert admitted == 4 and pool.bytes <= pool.max_bytes
+    assert held <= pool.max_bytes, f"{held / 2**20:.1f} MiB held for {pool.max_bytes / 2**20:.1f}"
