@@ -285,3 +285,44 @@ def test_a_pool_of_empty_containers_holds_no_more_than_its_bound():
     tracemalloc.stop()
     assert admitted == 4 and pool.bytes <= pool.max_bytes
     assert held <= pool.max_bytes, f"{held / 2**20:.1f} MiB held for {pool.max_bytes / 2**20:.1f}"
+
+
+# -- a peer's relays: at most twice the local bound --------------------------------------------
+# Relayed transactions skip the soft bound and the fair share (the peer admitted them). A
+# Byzantine operator relaying a flood filled every honest pool past 1.25 soft bounds, and then
+# every client of every node was refused (an attack review of issue 14).
+
+def test_one_peer_relays_at_most_its_bound_and_clients_keep_their_room():
+    pool = _pool()  # soft bound 32 (nothing measured yet), local bound 16, a peer's 32
+    cap = pool.capacity()
+    flooder = Signer.generate()
+    refused = 0
+    for nonce in range(100):  # one key, then fresh keys: the same quota
+        signer = flooder if nonce < 50 else Signer.generate()
+        try:
+            pool.admit(_tx(signer, nonce=nonce, expires=EXPIRES), NOW, relayed=True,
+                       peer="broker-b")
+        except txmod.TxError as error:
+            assert error.code == "mempool_full"
+            refused += 1
+    assert pool.by_peer == {"broker-b": pool.peer_bound(cap)} and refused == 100 - 32
+    pool.admit(_tx(Signer.generate(), expires=EXPIRES), NOW, relayed=True, peer="bank")
+    assert not pool.is_full()
+    pool.admit(_tx(Signer.generate(), nonce=1, expires=EXPIRES), NOW)  # a client of this node
+    assert len(pool.local) == 1
+
+
+def test_a_peers_quota_frees_as_its_transactions_leave():
+    pool = _pool()
+    txs = [_tx(Signer.generate(), nonce=n, expires=NOW + 10 * n) for n in range(1, 33)]
+    for tx in txs:
+        pool.admit(tx, NOW, relayed=True, peer="ksd")
+    with pytest.raises(txmod.TxError, match="this peer relayed 32 or more"):
+        pool.admit(_tx(Signer.generate(), nonce=99, expires=EXPIRES), NOW, relayed=True,
+                   peer="ksd")
+    pool.remove_committed([tx.tx_id for tx in txs[:10]])
+    assert pool.drop_expired(NOW + 10 * 15 + 1) == 5  # nonces 11..15 expired
+    assert pool.by_peer == {"ksd": 17} and len(pool.relayer) == 17
+    pool.admit(_tx(Signer.generate(), nonce=100, expires=EXPIRES), NOW, relayed=True,
+               peer="ksd")
+    assert pool.by_peer == {"ksd": 18}
