@@ -384,7 +384,7 @@ class Node:
             self.p2p.broadcast(frame)
         self.metrics.txs_resubmitted += len(txs)
 
-    def _admit_gossiped(self, peer: str, pairs: Any) -> None:
+    def _admit_gossiped(self, pairs: Any) -> None:
         if not isinstance(pairs, list):
             return
         admitted = []
@@ -392,7 +392,7 @@ class Node:
         for pair in pairs[:GOSSIP_BATCH]:
             try:
                 tx = decode_body(pair[0], pair[1])
-                self.mempool.admit(tx, now, relayed=True, peer=peer)
+                self.mempool.admit(tx, now, relayed=True)
             except (TxError, TypeError, IndexError, KeyError):
                 continue
             admitted.append(self._pending_tx(tx))
@@ -436,7 +436,7 @@ class Node:
             if kind == "c" and self.replica is not None and isinstance(payload, bytes):
                 self.run(self.replica.handle(MessageReceived(peer, payload)))
             elif kind == "t":
-                self._admit_gossiped(peer, payload)
+                self._admit_gossiped(payload)
             elif kind == "f":
                 self._serve_fetch(peer, payload)
             elif kind == "b":

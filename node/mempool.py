@@ -30,14 +30,9 @@ So the pool is bounded three ways:
   the local one), so a bank's one transaction is admitted while a flooder is refused.
 
 Transactions relayed by another operator (`relayed=True`: gossip, re-submission after a view
-change) were admitted there already; they skip the soft bound and the fair share, so every
-operator's replica knows every admitted transaction and any primary can propose it. Only the
-hard bound and the peer's quota apply: the transactions pending here that one peer relayed
-first stay under `peer_bound()`, twice the local bound an honest peer keeps its own clients
-under. A Byzantine operator (or observer) relaying a flood, from one key or from keys it
-registered, then fills at most that much of the pool, not all of it: past 1.25 soft bounds
-`is_full` would refuse every client. What one honest peer relays past it (re-submissions of
-others' transactions this node missed) comes again with `_resubmit_waiting` as room frees.
+change) were admitted there already; they skip the soft bound and the fair share (only the
+hard bound applies), so every operator's replica knows every admitted transaction and any
+primary can propose it.
 
 Leaving the pool: `remove_committed` for the transactions a block carried, `drop_expired` for
 those whose `expires` passed. Every admitted transaction that leaves without a receipt (its
@@ -131,8 +126,6 @@ class Mempool:
         self.bytes = 0
         self.by_sender: dict[bytes, int] = {}
         self.local: set[bytes] = set()  # admitted from this node's own clients
-        self.relayer: dict[bytes, str] = {}  # the peer that relayed a tx first
-        self.by_peer: dict[str, int] = {}  # pending txs by the peer that relayed them first
         self.expired: dict[bytes, None] = {}  # insertion-ordered, bounded
         self.earliest_expiry: int | None = None  # a lower bound of the pool's expiries
         # commit rate (tx/s), sampled every RATE_INTERVAL_MS by `on_tick`
@@ -222,20 +215,17 @@ class Mempool:
                        "more than this cluster commits soon; retry later", 503,
                        self.retry_after_s())
 
-    def check_room(self, tx: Transaction, relayed: bool = False, peer: str | None = None
-                   ) -> None:
+    def check_room(self, tx: Transaction, relayed: bool = False) -> None:
         """Raise mempool_full (503) unless the bounds above leave room for `tx`."""
-        self.check_room_for(tx.sender, tx.weight, relayed, peer)
+        self.check_room_for(tx.sender, tx.weight, relayed)
 
-    def check_room_for(self, sender: bytes, size: int, relayed: bool = False,
-                       peer: str | None = None) -> None:
+    def check_room_for(self, sender: bytes, size: int, relayed: bool = False) -> None:
         """`check_room` for a transaction of `size` bytes from `sender`."""
-        refusal = self.room_refusal(sender, size, relayed, peer)
+        refusal = self.room_refusal(sender, size, relayed)
         if refusal is not None:
             raise self.room_error(refusal)
 
-    def room_refusal(self, sender: bytes, size: int, relayed: bool = False,
-                     peer: str | None = None) -> str | None:
+    def room_refusal(self, sender: bytes, size: int, relayed: bool = False) -> str | None:
         """Why there is no room for a transaction of `size` bytes from `sender` ("limit",
         "share" or "backlog", for `room_error`), or None. Refusal is monotone: admitting more
         only fills the pool, so a transaction refused now would be refused later in the same
@@ -243,9 +233,6 @@ class Mempool:
         if len(self.pending) >= self.max_txs or self.bytes + size > self.max_bytes:
             return "limit"
         cap = self.capacity()
-        if relayed and cap is not None and peer is not None \
-                and self.by_peer.get(peer, 0) >= self.peer_bound(cap):
-            return "peer"
         if relayed or cap is None:
             return None
         held = self.by_sender.get(sender, 0)
@@ -260,9 +247,6 @@ class Mempool:
             return "share"
         return "backlog"
 
-    def peer_bound(self, cap: int) -> int:
-        return 2 * self.local_bound(cap)
-
     def sender_share(self, cap: int) -> int:
         return max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
 
@@ -272,9 +256,6 @@ class Mempool:
         if refusal == "limit":
             message = (f"the pool is at its limit ({pool} transactions, {self.bytes} bytes); "
                        "retry later")
-        elif refusal == "peer":
-            message = (f"this peer relayed {self.peer_bound(self.capacity() or 0)} or more "
-                       "pending transactions, its share of the pool")
         elif refusal == "share":
             message = (f"this sender holds {self.sender_share(self.capacity() or 0)} or more "
                        "pending transactions, its share of a busy pool; retry later")
@@ -284,11 +265,9 @@ class Mempool:
                        "later")
         return TxError("mempool_full", message, 503, self.retry_after_s())
 
-    def admit(self, tx: Transaction, now_ms: int, relayed: bool = False,
-              peer: str | None = None) -> None:
-        """Admit `tx` from this node's client, or `relayed` by `peer` (its gossip)."""
+    def admit(self, tx: Transaction, now_ms: int, relayed: bool = False) -> None:
         self.check(tx, now_ms)
-        self.check_room(tx, relayed, peer)
+        self.check_room(tx, relayed)
         if not self.verified.check(tx):
             raise TxError("bad_signature", "the signature does not verify against the sender "
                           "key over b'stoledger:tx:v1\\x00' + body")
@@ -296,9 +275,6 @@ class Mempool:
         self.pending[tx.tx_id] = tx
         if not relayed:
             self.local.add(tx.tx_id)
-        elif peer is not None:
-            self.relayer[tx.tx_id] = peer
-            self.by_peer[peer] = self.by_peer.get(peer, 0) + 1
         self.bytes += tx.weight
         self.by_sender[tx.sender] = self.by_sender.get(tx.sender, 0) + 1
         if self.earliest_expiry is None or tx.expires < self.earliest_expiry:
@@ -318,13 +294,6 @@ class Mempool:
         if tx is not None:
             self.verified.discard(tx)
             self.local.discard(tx_id)
-            peer = self.relayer.pop(tx_id, None)
-            if peer is not None:
-                left = self.by_peer[peer] - 1
-                if left:
-                    self.by_peer[peer] = left
-                else:
-                    del self.by_peer[peer]
             self.bytes -= tx.weight
             left = self.by_sender[tx.sender] - 1
             if left:

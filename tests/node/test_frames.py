@@ -88,28 +88,3 @@ async def test_the_node_counts_such_a_frame_bad_and_admits_nothing(net):  # noqa
     node, _, _, _ = net
     node._on_frame("broker-a", b"\x92\xa1t\xdd" + EMPTY.to_bytes(4, "big") + b"\x90" * EMPTY)
     assert node.metrics.frames_bad == 1 and len(node.mempool) == 0
-
-
-async def test_a_peers_gossip_fills_at_most_its_quota_of_the_pool(net):  # noqa: F811
-    """A peer relaying a flood from one registered key (node.mempool, peer_bound): the
-    node keeps what the quota allows, and another peer's relay still gets in."""
-    import time
-
-    from node import tx as txmod
-    from node.gossip import gossip_frames
-
-    node, _, keys, _ = net
-    pool = node.mempool
-    bound = pool.peer_bound(pool.capacity())
-    now = int(time.time() * 1000)
-
-    def mint(signer, nonce):
-        return txmod.build(signer, node.genesis.chain_id, "cash", "mint",
-                           {"to": signer.account, "amount": 1}, nonce, now + 60_000)
-
-    for frame in gossip_frames([mint(keys["bank"], n) for n in range(bound + 100)]):
-        node._on_frame("broker-a", frame)
-    assert pool.by_peer == {"broker-a": bound} and len(pool) == bound
-    for frame in gossip_frames([mint(keys["broker-a"], 0)]):
-        node._on_frame("bank", frame)
-    assert pool.by_peer == {"broker-a": bound, "bank": 1}
