@@ -393,7 +393,11 @@ class Node:
             try:
                 tx = decode_body(pair[0], pair[1])
                 self.mempool.admit(tx, now, relayed=True)
-            except (TxError, TypeError, IndexError, KeyError):
+            except TxError as error:
+                self.metrics.relay_refused[error.code] = \
+                    self.metrics.relay_refused.get(error.code, 0) + 1
+                continue
+            except (TypeError, IndexError, KeyError):
                 continue
             admitted.append(self._pending_tx(tx))
         if admitted and self.replica is not None:

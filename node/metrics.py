@@ -23,6 +23,7 @@ class Metrics:
         self.view_changes = 0
         self.frames_bad = 0
         self.rejected: dict[str, int] = {}
+        self.relay_refused: dict[str, int] = {}  # gossiped by peers, by code
         self.http_requests: dict[str, int] = {}
         self.latency_counts = [0] * len(LATENCY_BUCKETS_S)
         self.latency_sum = 0.0
@@ -69,6 +70,10 @@ class Metrics:
                [("", self.txs_committed)])
         metric("txs_rejected_total", "counter", "Client transactions refused at admission.",
                [(f'{{code="{code}"}}', n) for code, n in sorted(self.rejected.items())])
+        metric("txs_relay_refused_total", "counter", "Transactions peers relayed that this "
+               "node refused (duplicate: it held them already; mempool_full: no room, or the "
+               "peer's quota).",
+               [(f'{{code="{code}"}}', n) for code, n in sorted(self.relay_refused.items())])
         verified = getattr(node, "verified", None)
         if verified is not None:
             metric("tx_signature_checks_total", "counter", "Client transaction signatures "

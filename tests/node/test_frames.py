@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus import codec
+from consensus.crypto import Signer
 from node import frames
 from node.gossip import GOSSIP_BATCH
 from tests.node.test_rpc_hardening import net  # noqa: F401  (the pytest fixture)
@@ -88,3 +89,25 @@ async def test_the_node_counts_such_a_frame_bad_and_admits_nothing(net):  # noqa
     node, _, _, _ = net
     node._on_frame("broker-a", b"\x92\xa1t\xdd" + EMPTY.to_bytes(4, "big") + b"\x90" * EMPTY)
     assert node.metrics.frames_bad == 1 and len(node.mempool) == 0
+
+
+async def test_refused_relays_are_counted_by_code(net):  # noqa: F811
+    import time
+
+    from node import tx as txmod
+    from node.gossip import gossip_frames
+
+    node, _, keys, _ = net
+    tx = txmod.build(keys["bank"], node.genesis.chain_id, "cash", "mint",
+                     {"to": keys["bank"].account, "amount": 1}, 0,
+                     int(time.time() * 1000) + 60_000)
+    stranger = txmod.build(Signer.generate(), node.genesis.chain_id, "cash", "mint",
+                           {"to": keys["bank"].account, "amount": 1}, 0,
+                           int(time.time() * 1000) + 60_000)
+    for _ in range(2):
+        for frame in gossip_frames([tx, stranger]):
+            node._on_frame("broker-a", frame)
+    assert len(node.mempool) == 1
+    text = node.metrics.render(node)
+    assert 'stoledger_txs_relay_refused_total{code="duplicate"} 1' in text
+    assert 'stoledger_txs_relay_refused_total{code="unknown_sender"} 2' in text
