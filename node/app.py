@@ -112,7 +112,7 @@ class Node:
         self.executor.init_genesis(
             self.genesis.hash, self.genesis.genesis_time,
             self.genesis.initial_state())
-        self.known_senders = KnownSenders(self.executor.identity)
+        self.known_senders = KnownSenders(self.executor.stored_identity)
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
                                self.executor.is_committed, limits=NODE_LIMITS,
                                known_sender=self.known_senders,

@@ -48,7 +48,7 @@ from typing import Any
 
 from chaincode.identity import is_active
 from chaincode.runtime import TRANSACTION, Registry
-from node.executor import VerifiedCache
+from node.executor import IDENTITY_PREFIX, VerifiedCache
 from node.tx import MAX_EXPIRY_MS, Transaction, TxError
 
 DEFAULT_MAX_TXS = 50_000  # the hard bound (memory): ~85 MB of transfers, decoded ...
@@ -56,7 +56,8 @@ DEFAULT_MAX_BYTES = 96 * 1024 * 1024  # ... of weights (node.tx): a transfer wei
 EXPIRED_MEMORY = 100_000  # admitted-then-expired ids kept for GET /v1/tx (~5 MB)
 RATE_INTERVAL_MS = 1_000  # the commit rate is sampled this often
 RATE_WEIGHT = 0.5  # EWMA weight of the newest sample: follows a change within ~3 s
-SENDER_MEMORY = 100_000  # senders whose identity check is cached
+SENDER_MEMORY = 100_000  # registered senders whose identity check is cached ...
+STRANGER_MEMORY = 4_096  # ... and keys with no identity, apart
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,32 @@ HARD_ONLY = AdmissionLimits(backlog_ms=None)
 
 class KnownSenders:
     """Whether a sender key is a registered, unrevoked identity, cached per account until a
-    block writes that account's identity record (`forget`)."""
+    block writes that account's identity record (`forget`). Registered ones are kept apart
+    from strangers: a flood of fresh keys churns only the small memory of refusals."""
 
-    PREFIX = "identity/account/"
+    PREFIX = IDENTITY_PREFIX
 
     def __init__(self, lookup: Callable[[str], dict[str, Any] | None]) -> None:
         self.lookup = lookup
-        self._known: dict[str, bool] = {}
+        self._known: dict[str, bool] = {}  # registered (active or not)
+        self._strangers: dict[str, None] = {}  # no record
 
     def __call__(self, sender: bytes) -> bool:
         account = sender.hex()
         known = self._known.get(account)
-        if known is None:
-            if len(self._known) >= SENDER_MEMORY:
-                self._known.clear()
-            known = self._known[account] = is_active(self.lookup(account))
+        if known is not None:
+            return known
+        if account in self._strangers:
+            return False
+        record = self.lookup(account)
+        if record is None:
+            if len(self._strangers) >= STRANGER_MEMORY:
+                self._strangers.clear()
+            self._strangers[account] = None
+            return False
+        if len(self._known) >= SENDER_MEMORY:
+            self._known.clear()
+        known = self._known[account] = is_active(record)
         return known
 
     def forget(self, written_keys: Iterable[str]) -> None:
@@ -104,6 +116,7 @@ class KnownSenders:
         for key in written_keys:
             if key.startswith(self.PREFIX):
                 self._known.pop(key[cut:], None)
+                self._strangers.pop(key[cut:], None)
 
 
 class Mempool:

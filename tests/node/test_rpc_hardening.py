@@ -400,3 +400,39 @@ async def test_an_envelope_with_a_container_inside_is_a_400(net):
         headers={"Content-Type": "application/msgpack", "Accept": "application/msgpack"})
     items = msgpack.unpackb(await reply.read(), raw=False)  # an envelope of three fields,
     assert items[0]["error"]["code"] == "bad_encoding"  # sent as bytes: refused on its own
+
+
+# ---- strangers' keys do not evict what the node keeps warm ------------------------------------
+# unknown_sender is refused before any signature check, so fresh keys cost nothing to send;
+# each one's identity read used to go into the executor's state cache and KnownSenders, both
+# cleared wholesale when full, taking the hot records (a registered bank's) with them.
+
+async def test_unknown_senders_do_not_evict_the_executor_or_sender_caches(net, monkeypatch):
+    import msgpack
+
+    from node import executor as executor_mod
+    from node import mempool as mempool_mod
+
+    node, client, keys, _ = net
+    scale = 2_000  # stands for STATE_CACHE_ENTRIES and SENDER_MEMORY (100,000 each)
+    monkeypatch.setattr(executor_mod, "STATE_CACHE_ENTRIES", scale)
+    monkeypatch.setattr(mempool_mod, "SENDER_MEMORY", scale)
+    bank = keys["bank"]
+    hot = f"identity/account/{bank.account}"
+    node.executor.state.get(hot)  # what blocks read is in the state cache
+    assert node.known_senders(bank.public_key) and hot in node.executor.state.cache
+    now = int(time.time() * 1000)
+    items = []
+    for nonce in range(scale):
+        stranger = Signer.generate()
+        body = txmod.build(stranger, node.genesis.chain_id, "cash", "mint",
+                           {"to": stranger.account, "amount": 1}, nonce, now + 60_000).body_bytes
+        items.append({"body": body, "sig": b"\x00" * 64})  # never checked: refused before
+    reply = await client.post("/v1/txs", data=msgpack.packb(items, use_bin_type=True),
+                              headers={"Content-Type": "application/msgpack",
+                                       "Accept": "application/msgpack"})
+    answers = msgpack.unpackb(await reply.read(), raw=False)
+    assert {answer["error"]["code"] for answer in answers} == {"unknown_sender"}
+    assert hot in node.executor.state.cache
+    assert bank.account in node.known_senders._known
+    assert len(node.known_senders._strangers) <= mempool_mod.STRANGER_MEMORY
