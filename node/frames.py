@@ -50,15 +50,15 @@ def decode(frame: bytes) -> tuple[Any, Any]:
 
 def _read(reader: msgpack.Unpacker, frame: bytes) -> Any:
     """The payload: a scalar, or an array of scalars and of short arrays of scalars."""
-    if not 0x90 <= frame[reader.tell()] <= 0x9F and frame[reader.tell()] not in (0xDC, 0xDD):
+    first = _next_byte(reader, frame)
+    if not 0x90 <= first <= 0x9F and first not in (0xDC, 0xDD):
         return reader.unpack()  # a scalar; a map or an ext is refused by the reader
     count = reader.read_array_header()
     if count > MAX_ITEMS:
         raise ValueError(f"{count} items; at most {MAX_ITEMS}")
     items: list[Any] = []
     for _ in range(count):
-        first = frame[reader.tell()]
-        if 0x90 <= first <= 0x9F:
+        if 0x90 <= _next_byte(reader, frame) <= 0x9F:
             inner = reader.read_array_header()
             if inner > MAX_INNER:
                 raise ValueError(f"an item of {inner}; at most {MAX_INNER}")
@@ -66,3 +66,11 @@ def _read(reader: msgpack.Unpacker, frame: bytes) -> Any:
         else:  # a scalar; a longer array, a map or an ext is refused by the reader
             items.append(reader.unpack())
     return items
+
+
+def _next_byte(reader: msgpack.Unpacker, frame: bytes) -> int:
+    """The first byte of the next value (its type), or ValueError if the frame ends first."""
+    position = reader.tell()
+    if position >= len(frame):
+        raise ValueError("the frame ends early")
+    return frame[position]

@@ -111,3 +111,13 @@ async def test_refused_relays_are_counted_by_code(net):  # noqa: F811
     text = node.metrics.render(node)
     assert 'stoledger_txs_relay_refused_total{code="duplicate"} 1' in text
     assert 'stoledger_txs_relay_refused_total{code="unknown_sender"} 2' in text
+
+
+@pytest.mark.parametrize("frame", LEGIT, ids=[frame[0] for frame in LEGIT])
+def test_every_cut_of_a_frame_is_refused_as_a_bad_frame(frame):
+    """A frame cut anywhere (a peer's, at the end of its bytes) is an EncodingError, never
+    another exception out of the node's frame handler."""
+    raw = codec.pack(frame)
+    for end in {*range(min(8, len(raw))), len(raw) // 2, len(raw) - 1}:
+        with pytest.raises(codec.EncodingError):
+            frames.decode(raw[:end])
