@@ -141,6 +141,30 @@ def unpack(data: bytes, *, max_bytes: int | None = None) -> Any:
     return value
 
 
+# Reading untrusted msgpack one value at a time, so a count is checked before its items are
+# built (node.tx's envelope lists, node.frames): what the reader raises on bad input, and the
+# first byte of an array or a map.
+READ_ERRORS = (ValueError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError)
+
+
+def flat_reader(data: bytes) -> msgpack.Unpacker:
+    """A reader over `data` that builds no non-empty array or map: its caller reads their
+    headers (`read_array_header`, `read_map_header`) and one met where `unpack` reads a value
+    is refused at once."""
+    reader = msgpack.Unpacker(raw=False, max_array_len=0, max_map_len=0, max_ext_len=0,
+                              max_buffer_size=max(len(data), 1))
+    reader.feed(data)
+    return reader
+
+
+def is_array_head(byte: int) -> bool:
+    return 0x90 <= byte <= 0x9F or byte in (0xDC, 0xDD)
+
+
+def is_map_head(byte: int) -> bool:
+    return 0x80 <= byte <= 0x8F or byte in (0xDE, 0xDF)
+
+
 def unpack_trusted(data: bytes) -> Any:
     """Decode bytes this node wrote itself with `pack` (its own store): no canonical re-check,
     which would cost a full re-encode per read. Never for bytes from a peer or a client."""

@@ -394,8 +394,7 @@ class Node:
                 tx = decode_body(pair[0], pair[1])
                 self.mempool.admit(tx, now, relayed=True)
             except TxError as error:
-                self.metrics.relay_refused[error.code] = \
-                    self.metrics.relay_refused.get(error.code, 0) + 1
+                self.metrics.refuse_relay(error.code)
                 continue
             except (TypeError, IndexError, KeyError):
                 continue

@@ -24,7 +24,6 @@ import msgpack
 
 from consensus import codec
 from node.gossip import GOSSIP_BATCH
-from node.tx import flat_reader
 
 MAX_ITEMS = GOSSIP_BATCH  # the longest payload: a "t" frame (a "b" frame has 64 at most)
 MAX_INNER = 2  # [body, sig], [block, certificate]
@@ -32,7 +31,7 @@ MAX_INNER = 2  # [body, sig], [block, certificate]
 
 def decode(frame: bytes) -> tuple[Any, Any]:
     """(kind, payload) of a frame; EncodingError when it is not one, or not canonical."""
-    reader = flat_reader(frame)
+    reader = codec.flat_reader(frame)
     try:
         if not frame or frame[0] != 0x92:  # an array of two
             raise ValueError("a frame is [kind, payload]")
@@ -41,7 +40,7 @@ def decode(frame: bytes) -> tuple[Any, Any]:
         payload = _read(reader, frame)
         if reader.tell() != len(frame):
             raise ValueError("bytes after the frame")
-    except (ValueError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError) as error:
+    except codec.READ_ERRORS as error:
         raise codec.EncodingError("bad_encoding", f"not a frame: {error}") from None
     if codec.pack([kind, payload]) != frame:
         raise codec.EncodingError("not_canonical", "the frame is not canonical msgpack")
@@ -50,8 +49,7 @@ def decode(frame: bytes) -> tuple[Any, Any]:
 
 def _read(reader: msgpack.Unpacker, frame: bytes) -> Any:
     """The payload: a scalar, or an array of scalars and of short arrays of scalars."""
-    first = _next_byte(reader, frame)
-    if not 0x90 <= first <= 0x9F and first not in (0xDC, 0xDD):
+    if not codec.is_array_head(_next_byte(reader, frame)):
         return reader.unpack()  # a scalar; a map or an ext is refused by the reader
     count = reader.read_array_header()
     if count > MAX_ITEMS:

@@ -32,6 +32,9 @@ class Metrics:
     def reject(self, code: str) -> None:
         self.rejected[code] = self.rejected.get(code, 0) + 1
 
+    def refuse_relay(self, code: str) -> None:
+        self.relay_refused[code] = self.relay_refused.get(code, 0) + 1
+
     def observe_commit_latency(self, seconds: float) -> None:
         self.latency_sum += seconds
         self.latency_total += 1
@@ -71,8 +74,8 @@ class Metrics:
         metric("txs_rejected_total", "counter", "Client transactions refused at admission.",
                [(f'{{code="{code}"}}', n) for code, n in sorted(self.rejected.items())])
         metric("txs_relay_refused_total", "counter", "Transactions peers relayed that this "
-               "node refused (duplicate: it held them already; mempool_full: no room, or the "
-               "peer's quota).",
+               "node refused (duplicate: it held them already, as after a view change's "
+               "re-submission; mempool_full: no room).",
                [(f'{{code="{code}"}}', n) for code, n in sorted(self.relay_refused.items())])
         verified = getattr(node, "verified", None)
         if verified is not None:

@@ -169,7 +169,7 @@ def decode_envelope_map(envelope: Any) -> Transaction:
 def decode_envelope(data: bytes) -> Transaction:
     """From msgpack envelope bytes (canonical: the map's keys in order, shortest forms)."""
     try:
-        envelope = _read_envelope(flat_reader(data), data)
+        envelope = _read_envelope(codec.flat_reader(data), data)
         if not isinstance(envelope, dict) or codec.pack(envelope) != data:
             raise codec.EncodingError("not_canonical", "not a canonical {body, sig} map")
     except codec.EncodingError as error:
@@ -184,8 +184,8 @@ def read_envelope_list(data: bytes, max_items: int) -> list[Any]:
     containers (one object per byte, 8 MiB of them) is refused at its first one, not after
     seconds of decoding and ~70 bytes of memory per byte."""
     try:
-        reader = flat_reader(data)
-        if not data or not (0x90 <= data[0] <= 0x9F or data[0] in (0xDC, 0xDD)):
+        reader = codec.flat_reader(data)
+        if not data or not codec.is_array_head(data[0]):
             raise codec.EncodingError("bad_encoding", "not an array")
         count = reader.read_array_header()
         if count > max_items:
@@ -199,23 +199,13 @@ def read_envelope_list(data: bytes, max_items: int) -> list[Any]:
     return items
 
 
-def flat_reader(data: bytes) -> msgpack.Unpacker:
-    """A reader that builds no array or map (it reads their headers itself): one met where a
-    scalar is read is refused at once."""
-    reader = msgpack.Unpacker(raw=False, max_array_len=0, max_map_len=0, max_ext_len=0,
-                              max_buffer_size=max(len(data), 1))
-    reader.feed(data)
-    return reader
-
-
 def _read_envelope(reader: msgpack.Unpacker, data: bytes) -> Any:
     """The item at `reader`'s position: a map of at most two scalar fields, or one scalar."""
     try:
         position = reader.tell()
         if position >= len(data):
             raise codec.EncodingError("bad_encoding", "truncated")
-        first = data[position]
-        if not (0x80 <= first <= 0x8F or first in (0xDE, 0xDF)):
+        if not codec.is_map_head(data[position]):
             return reader.unpack()
         fields = reader.read_map_header()
         if fields > 2:
@@ -227,7 +217,7 @@ def _read_envelope(reader: msgpack.Unpacker, data: bytes) -> Any:
                 raise codec.EncodingError("bad_encoding", "map keys are strings")
             envelope[key] = reader.unpack()
         return envelope
-    except (ValueError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError):
+    except codec.READ_ERRORS:
         raise codec.EncodingError("bad_encoding", "not msgpack, or an array or map inside an "
                                   "envelope") from None
 

@@ -130,10 +130,6 @@ def audit_prefix(kind: str, subject: str) -> bytes:
     return AUDIT + kind.encode() + b"/" + subject.encode() + b"\x00"
 
 
-def audit_key(kind: str, subject: str, height: int, index: int) -> bytes:
-    return audit_prefix(kind, subject) + position(height, index)
-
-
 def position(height: int, index: int) -> bytes:
     """A place in the chain, (height, index or seq), as the keys that are kept in chain order
     end with it: receipts, the audit indexes, the alert indexes."""
