@@ -142,8 +142,8 @@ def unpack(data: bytes, *, max_bytes: int | None = None) -> Any:
 
 
 # Reading untrusted msgpack one value at a time, so a count is checked before its items are
-# built (node.tx's envelope lists, node.frames): what the reader raises on bad input, and the
-# first byte of an array or a map.
+# built (node.admission.tx's envelope lists, node.net.frames): what the reader raises on bad
+# input, and the first byte of an array or a map.
 READ_ERRORS = (ValueError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError)
 
 

@@ -1,24 +1,27 @@
 """Everything of stoledger that does I/O: the node process and the tools around it.
 
-The rooms, lowest first. A module imports only rooms below its own (or modules of its own room
-without a cycle); tests/test_layout.py walks every import and enforces it.
+One room per subsystem, lowest first. A room imports only rooms below its own (or modules of
+its own room without a cycle); tests/test_layout.py walks every import and enforces it, and
+each room's __init__ says what it owns and what it may import.
 
-  base      tx (decode and check a client transaction), gossip (tx frames), clock, metrics,
-            storage/ (the key-value interface and every key layout), sync (height sync rule),
-            client (an HTTP client), cluster (local node processes), rpc/auth (signed requests)
-  ledger    executor (blocks -> state, receipts, indexes), committed (whether a tx id is
-            committed, from memory where it surely is not), mempool, audit (audit indexes),
-            surveillance/ (alerts S1-S10 from committed blocks), transfer and fetch (state
-            transfer, both sides), proof, fsck (replay check), recover (halt and rebuild on a
-            diverged state), events (the SSE hub), access (the access log)
-  network   p2p (mutual-TLS websockets between operators), p2p_slots (who may hold a TLS
-            handshake slot)
-  api       rpc/ (HTTP routes; it sees the node only through rpc.api.NodeApi), console/ (the
-            regulator's console: static files served at /console/, and its one JSON route)
-  process   app (Node: wires store, executor, mempool, replica, p2p and RPC)
-  tools     sim/ (the simulator: the ledger room driven by a virtual clock and network, never
-            p2p, rpc or app), bench/ and demo (drive a cluster over HTTP), cli/ (the top:
-            nothing imports it)
+  base       clock, metrics, collector (the garbage collector's tuning), storage/ (the
+             key-value interface and every key layout)
+  admission  a client transaction decoded and checked, and the pool of admitted ones
+  ledger     committed blocks applied: executor, committed index, audit indexes, proofs,
+             replay check (fsck) and recovery from a diverged state
+  net        peers: mutual-TLS links, frames, gossip, state transfer, height sync
+  surveillance  alerts S1-S14 derived from committed blocks (an executor indexer)
+  rpc        the HTTP API (it sees the node only through rpc.api.NodeApi), the event hub and
+             the access log; console/ the regulator's web console served beside it
+  app        Node: the one place that wires store, executor, mempool, replica, links and RPC,
+             and carries out the replica's actions
+  tools      tools/ (client, local cluster, demo: they drive a node over HTTP), sim/ (the
+             simulator: the ledger and admission rooms under a virtual clock and network, never
+             sockets, HTTP or app), bench/, fds/ (the automatic responder), cli/ (the top:
+             nothing imports it)
+
+Where do peers talk? node/net. Where is a block applied? node/ledger/executor.py. Where does a
+transaction get in? node/admission. How is it all started? node/app.py.
 
 `consensus` and `chaincode` import nothing of `node`; `genesis` imports nothing of `node`.
 """

@@ -5,13 +5,7 @@ The replica (consensus/) decides; this module only carries out what it returns, 
 `Broadcast` or `Commit` leaves (persist before send), `Commit` runs the executor and answers
 `BlockExecuted`, `FetchBlocks` starts state transfer. Time reaches the replica only as `Tick`.
 
-p2p frames are canonical msgpack `[kind, payload]`:
-    "c"  consensus message bytes, for the replica
-    "t"  client transactions gossiped by the node that admitted them: [[body, sig], ...]
-    "f"  state-transfer request [from_height, to_height]
-    "b"  state-transfer answer [[block bytes, certificate bytes], ...]
-    "k"  a committed block for observers: [block bytes, certificate bytes]
-    "s"  the sender's executed height, for node.sync's rule of when to fetch
+p2p frames are canonical msgpack `[kind, payload]` (node.net.frames lists the kinds).
 Every block that arrives outside consensus ("b", "k") is checked against genesis: its commit
 certificate must carry 2f+1 valid operator votes, and it must extend this node's chain.
 """
@@ -50,24 +44,27 @@ from consensus.replica import (
 )
 from genesis.builder import NodeConfig, load_config, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
-from node import collector, frames, recover
-from node.access import AccessLog
-from node.audit import audit_indexer
+from node import collector
+from node.admission.mempool import NODE_LIMITS, KnownSenders, Mempool
+from node.admission.tx import Transaction, TxError, decode_body
+from node.admission.verified import VerifiedCache
 from node.clock import now_ms
-from node.committed import NODE_BLOOM_BITS
-from node.events import EventHub
-from node.executor import AppliedBlock, Executor, VerifiedCache
-from node.fetch import BlockFetch
-from node.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, gossip_frames
-from node.mempool import NODE_LIMITS, KnownSenders, Mempool
+from node.ledger import recover
+from node.ledger.audit import audit_indexer
+from node.ledger.committed import NODE_BLOOM_BITS
+from node.ledger.executor import AppliedBlock, Executor
 from node.metrics import Metrics
-from node.p2p import Peer, PeerNetwork
+from node.net import frames
+from node.net.fetch import BlockFetch
+from node.net.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, gossip_frames
+from node.net.p2p import Peer, PeerNetwork
+from node.net.sync import HeightSync
+from node.net.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
+from node.rpc.access import AccessLog
+from node.rpc.events import EventHub
 from node.storage import KV, Batch, LevelDB
 from node.storage import schema as s
 from node.surveillance.indexer import Surveillance
-from node.sync import HeightSync
-from node.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
-from node.tx import Transaction, TxError, decode_body
 
 log = logging.getLogger("stoledger.node")
 
@@ -218,7 +215,7 @@ class Node:
                                   self.replica.stable_app_hash)
 
     def _check_integrity(self) -> None:
-        """Halt serving state once a stable checkpoint contradicts this node (node.recover)."""
+        """Halt serving state once a stable checkpoint contradicts this node (ledger.recover)."""
         if self.replica is None or self.halted is not None or \
                 self.replica.stable_checkpoint == self._checked_checkpoint:
             return
@@ -494,7 +491,7 @@ class Node:
         if self._pending_blocks and not self.fetch.fetching:
             self._start_fetch(min(self._pending_blocks) - 1)
 
-    # State transfer (the rules are node.fetch's; this is the asyncio driver)
+    # State transfer (the rules are node.net.fetch's; this is the asyncio driver)
 
     def _start_fetch(self, to_height: int) -> None:
         if self.fetch.start(to_height):
@@ -557,7 +554,7 @@ class Node:
     def is_ready(self) -> bool:
         """Connected to a quorum and caught up: f+1 peers told us their height, and we are
         within READY_LAG_BLOCKS of what f+1 of them have (a single peer's claim is not enough,
-        so a liar cannot make honest nodes unready), and not halted (node.recover)."""
+        so a liar cannot make honest nodes unready), and not halted (node.ledger.recover)."""
         if self.halted is not None:
             return False
         if self.genesis.n > 1:

@@ -3,7 +3,7 @@
 
     python scripts/chaos.py --duration 600 --interval 10
 
-How it works. `node.cluster` starts four node processes (n = 4, f = 1) in a fresh folder.
+How it works. `node.tools.cluster` starts four node processes (n = 4, f = 1) in a fresh folder.
 Load threads submit `cash.mint` transactions (the bank's key) with `?wait=commit` to random
 live nodes; every transaction answered with a committed receipt is *acknowledged* and
 remembered. `--interval` seconds after the previous recovery a fault is injected with
@@ -43,9 +43,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genesis.builder import load_keyfile
-from node import cluster as clustermod
-from node import tx as txmod
+from node.admission import tx as txmod
 from node.rpc.auth import sign_request
+from node.tools import cluster as clustermod
 
 LOAD_THREADS = 4
 WAIT_MS = 15_000  # a submission's wait for its commit receipt

@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genesis.builder import load_keyfile
-from node import cluster as clustermod
-from node.client import Client
+from node.tools import cluster as clustermod
+from node.tools.client import Client
 
 SIZE_DROPS = ('stat="dropped_too_big"', 'stat="dropped_oversize_in"')
 

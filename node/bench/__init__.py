@@ -2,7 +2,7 @@
 
 How one point of a run works
 ----------------------------
-1. A real N-node cluster on loopback (`node.cluster.up` in a temporary folder), or the running
+1. A real N-node cluster on loopback (`node.tools.cluster.up` in a temporary folder), or the running
    cluster of `--dir`.
 2. Setup, not timed: broker-a registers `--accounts` professional investors (no investment
    limit), issuer-1 creates a token with no restriction that a transfer could hit, ksd approves
@@ -267,7 +267,7 @@ def _drain(watcher: BlockWatcher, committed: Any, admitted: int, drain_s: float,
 def run(options: Options, emit: Callable[[Point], None],
         progress: Callable[[str], None]) -> list[Point]:
     """Every (nodes, rate) point of `options`; each point is passed to `emit` when done."""
-    from node import cluster as clustermod
+    from node.tools import cluster as clustermod
 
     points = []
     verify_us = measure_verify_us()

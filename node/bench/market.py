@@ -45,7 +45,7 @@ from consensus.crypto import TX_DOMAIN, Signer
 from node.bench.config import EXPIRY_MS, PRESIGN_CHUNK, SYMBOL, Point
 from node.bench.load import envelope
 from node.bench.measure import SurveillanceCost
-from node.client import market_origin
+from node.tools.client import market_origin
 
 CASH_PER_ACCOUNT = 10**12  # KRW minted to each investor; a buy of 1 unit escrows 1 KRW
 PRICE = 1  # KRW; BENCH1's unit price is 1, so the band allows 1 only

@@ -30,7 +30,7 @@ class Bench:
 
     def __init__(self, directory: Path, progress: Callable[[str], None]) -> None:
         from genesis.builder import load_keyfile
-        from node import cluster as clustermod
+        from node.tools import cluster as clustermod
 
         self.dir = directory
         self.progress = progress

@@ -157,7 +157,7 @@ def route_path(args: argparse.Namespace, csv: bool = False, cursor: str | None =
 
 
 def cmd_route(args: argparse.Namespace) -> None:
-    from node.client import ApiError
+    from node.tools.client import ApiError
 
     client = make_client(args)
     if client.signer is None:
@@ -192,7 +192,7 @@ def _fetch(client: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
 def _fetch_csv(client: Any, args: argparse.Namespace) -> str:
     status, text = client.request("GET", route_path(args, csv=True), signed=True)
     if status >= 400:
-        from node.client import ApiError
+        from node.tools.client import ApiError
 
         error = text.get("error", {}) if isinstance(text, dict) else {}
         raise ApiError(status, error.get("code", "http_error"), error.get("message", str(text)))
@@ -309,7 +309,7 @@ def render_alerts(pages: list[dict[str, Any]]) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> None:
     from genesis.schema import GenesisError, load_genesis
-    from node.proof import verify_proof
+    from node.ledger.proof import verify_proof
 
     try:
         genesis = load_genesis(args.genesis)

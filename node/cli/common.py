@@ -26,8 +26,8 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def client(args: argparse.Namespace, signed: bool = True) -> Any:
     from genesis.builder import load_keyfile
-    from node.client import Client
-    from node.cluster import read_cluster
+    from node.tools.client import Client
+    from node.tools.cluster import read_cluster
 
     url = args.node
     chain_id = None

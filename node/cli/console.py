@@ -27,8 +27,8 @@ def console_url(rpc: str) -> str:
 
 
 def cmd_console(args: argparse.Namespace) -> None:
-    from node.client import Client
-    from node.cluster import read_cluster
+    from node.tools.client import Client
+    from node.tools.cluster import read_cluster
 
     if not Path(args.dir, "cluster.json").exists():
         raise SystemExit(f"{args.dir}/cluster.json not found: start a cluster with "

@@ -1,4 +1,4 @@
-"""`stoledger demo`: the whole story on a local cluster (node/demo.py)."""
+"""`stoledger demo`: the whole story on a local cluster (node/tools/demo.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from node.demo import run_demo
+    from node.tools.demo import run_demo
 
     run_demo(args.dir, n=args.n, keep=args.keep)
 

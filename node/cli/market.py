@@ -120,7 +120,7 @@ def investor_account(text: str) -> str:
 
 def order_origin(args: argparse.Namespace) -> str:
     from chaincode.runtime import is_account  # an origin has the shape of an account id
-    from node.client import market_origin
+    from node.tools.client import market_origin
 
     if args.origin is not None:
         if args.ip or args.device:
@@ -134,7 +134,7 @@ def order_origin(args: argparse.Namespace) -> str:
 
 
 def _submit(args: argparse.Namespace, method: str, values: dict[str, Any]) -> dict[str, Any]:
-    from node.client import ApiError
+    from node.tools.client import ApiError
 
     node = make_client(args)
     try:
@@ -179,7 +179,7 @@ def cmd_cancel(args: argparse.Namespace) -> None:
 # ---- reading ---------------------------------------------------------------------------------
 
 def _query(args: argparse.Namespace, method: str, values: dict[str, Any]) -> Any:
-    from node.client import ApiError
+    from node.tools.client import ApiError
 
     try:
         return make_client(args).query("market", method, values)

@@ -85,7 +85,7 @@ def cmd_node_check(args: argparse.Namespace) -> None:
 
     from genesis.builder import load_config
     from genesis.schema import load_genesis
-    from node.fsck import check_store
+    from node.ledger.fsck import check_store
     from node.storage import LevelDB
 
     config = load_config(args.config)
@@ -101,20 +101,20 @@ def cmd_node_check(args: argparse.Namespace) -> None:
 
 
 def cmd_cluster_up(args: argparse.Namespace) -> None:
-    from node import cluster
+    from node.tools import cluster
 
     cluster.up(args.dir, n=args.n, observer=args.observer, base_port=args.base_port)
     cmd_cluster_status(args)
 
 
 def cmd_cluster_down(args: argparse.Namespace) -> None:
-    from node import cluster
+    from node.tools import cluster
 
     cluster.down(args.dir)
 
 
 def cmd_cluster_status(args: argparse.Namespace) -> None:
-    from node import cluster
+    from node.tools import cluster
 
     rows = cluster.status(args.dir)
     if args.json:

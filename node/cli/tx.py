@@ -68,7 +68,7 @@ def tx_args(args: argparse.Namespace, node: Any) -> dict[str, Any]:
 
 
 def cmd_tx_submit(args: argparse.Namespace) -> None:
-    from node.client import ApiError
+    from node.tools.client import ApiError
 
     node = client(args)
     try:
@@ -89,7 +89,7 @@ def cmd_tx_sign(args: argparse.Namespace) -> None:
 
 
 def cmd_query(args: argparse.Namespace) -> None:
-    from node.client import ApiError
+    from node.tools.client import ApiError
 
     node = client(args)
     try:

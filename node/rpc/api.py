@@ -11,13 +11,13 @@ from typing import Any, Protocol
 
 from chaincode.runtime import Registry
 from genesis.schema import Genesis
-from node.access import AccessLog
-from node.events import EventHub
-from node.executor import Executor
-from node.mempool import Mempool
+from node.admission.mempool import Mempool
+from node.admission.tx import Transaction, TxError
+from node.ledger.executor import Executor
 from node.metrics import Metrics
+from node.rpc.access import AccessLog
+from node.rpc.events import EventHub
 from node.storage import KV
-from node.tx import Transaction, TxError
 
 
 class NodeApi(Protocol):
@@ -29,7 +29,7 @@ class NodeApi(Protocol):
     metrics: Metrics
     events: EventHub
     access: AccessLog
-    halted: str | None  # why the node stopped serving state (node.recover), or None
+    halted: str | None  # why the node stopped serving state (node.ledger.recover), or None
 
     def submit(self, tx: Transaction) -> None: ...
 

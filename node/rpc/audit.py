@@ -6,14 +6,15 @@ its parameters (400 `bad_request`), and only then reads. Reads never await betwe
 reads, so a block applied by the event loop cannot land in the middle of one answer.
 
 - Balances, cap tables, token records and dividends come from the chaincode's own queries run
-  against the state as of the end of block `at` (`node.executor.HistoricalState`) with that
+  against the state as of the end of block `at` (`node.ledger.executor.HistoricalState`) with that
   block's time, so locked units are computed as they stood then. The queries run with the
   rights of the genesis regulator organisation (the route has already checked the caller), so
   the answer does not depend on which auditor asks.
 - `supply` also sums the holdings in state itself, independently of the token's counters, and
   says whether the two reconcile.
-- `history` and `rejected` read the audit indexes (`node.audit`), the blocks and the receipts.
-- `proof` is what `node.proof.verify_proof` (and `stoledger audit verify`) checks offline.
+- `history` and `rejected` read the audit indexes (`node.ledger.audit`), the blocks and the
+  receipts.
+- `proof` is what `node.ledger.proof.verify_proof` (and `stoledger audit verify`) checks offline.
 
 Access (PROTOCOL.md says "regulator (signed); registrar where noted"):
 - `regulator`: every route.
@@ -48,11 +49,11 @@ from chaincode.runtime import ChaincodeError, is_account
 from chaincode.token import is_symbol
 from consensus import codec
 from consensus.block import Block
-from node.audit import ALL_CODES, DIVIDENDS
-from node.executor import HistoricalState
+from node.admission.tx import TxError, decode_body, to_json
+from node.ledger.audit import ALL_CODES, DIVIDENDS
+from node.ledger.executor import HistoricalState
 from node.rpc.common import NODE_KEY, answer, fail, signed_caller
 from node.storage import schema as s
-from node.tx import TxError, decode_body, to_json
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -329,7 +330,7 @@ async def get_holdings(request: web.Request) -> web.Response:
 
 
 def _identity(node: Any, height: int, account: str) -> dict[str, Any] | None:
-    raw = _state(node, height).get(f"identity/account/{account}")
+    raw = _state(node, height).get(s.identity_record(account))
     return None if raw is None else _decoded(raw)  # type: ignore[no-any-return]
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus import codec
+from node.admission.tx import to_json
 from node.rpc.audit import (
     _account,
     _auditor,
@@ -45,7 +46,6 @@ from node.rpc.audit import (
 from node.rpc.audit import _as_of as as_of
 from node.rpc.audit import _cursor as read_cursor
 from node.rpc.common import NODE_KEY, fail
-from node.tx import to_json
 
 MARKET_READERS = frozenset({"regulator", "registrar"})
 MAX_SCANNED = 10_000  # records read for one page when `symbol` and `account` are combined

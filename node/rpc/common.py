@@ -13,13 +13,13 @@ from typing import Any
 import msgpack
 from aiohttp import web
 
+from node.admission.tx import (
+    TxError,
+)
 from node.clock import now_ms
 from node.rpc.api import NodeApi
 from node.rpc.auth import AuthError, verify_request
 from node.rpc.connections import BODY_TIMEOUT_S
-from node.tx import (
-    TxError,
-)
 
 MAX_BODY_BYTES = 1024 * 1024  # PROTOCOL.md: 1 MiB per request ...
 MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024  # ... and 8 MiB for /v1/txs
@@ -34,7 +34,7 @@ MSGPACK = "application/msgpack"
 
 log = logging.getLogger("stoledger.rpc")
 
-# What a halted node (node.recover) still answers: nothing that reads its state.
+# What a halted node (node.ledger.recover) still answers: nothing that reads its state.
 SERVED_WHEN_HALTED = ("/healthz", "/readyz", "/v1/status", "/metrics", "/v1/blocks",
                       "/v1/openapi.json", "/console")
 NODE_KEY = web.AppKey("node", NodeApi)

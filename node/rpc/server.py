@@ -16,9 +16,18 @@ import msgpack
 from aiohttp import web
 
 from chaincode.runtime import ChaincodeError
-from node.events import MAX_REPLAY_BLOCKS, parse_event_id, replay
-from node.executor import Receipt
-from node.mempool import Mempool
+from node.admission.mempool import Mempool
+from node.admission.tx import (
+    Transaction,
+    TxError,
+    decode_body,
+    decode_envelope,
+    decode_envelope_map,
+    peek_sender,
+    read_envelope_list,
+    to_json,
+)
+from node.ledger.executor import Receipt
 from node.rpc.api import NodeApi
 from node.rpc.common import (
     MAX_BATCH_BODY_BYTES,
@@ -48,16 +57,7 @@ from node.rpc.connections import (
     LimitedSite,
     descriptor_budget,
 )
-from node.tx import (
-    Transaction,
-    TxError,
-    decode_body,
-    decode_envelope,
-    decode_envelope_map,
-    peek_sender,
-    read_envelope_list,
-    to_json,
-)
+from node.rpc.events import MAX_REPLAY_BLOCKS, parse_event_id, replay
 
 
 def _is_msgpack(request: web.Request) -> bool:
@@ -316,7 +316,7 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events (node.events): `id: H.i` on every event; `Last-Event-ID` resumes
+    """Server-Sent Events (node.rpc.events): `id: H.i` on every event; `Last-Event-ID` resumes
     after that event without a gap; a final `closed` event says why a stream ends."""
     node = request.app[NODE_KEY]
     account, role = await signed_caller(request)

@@ -4,7 +4,8 @@ virtual network, faults, Byzantine operators and a checker.
 Theory of operation
 -------------------
 Every node is what a real node is, minus the sockets: the same `consensus.Replica`, the same
-`node.executor.Executor` over its own `MemoryKV`, the real chaincode registry and a `Mempool`.
+`node.ledger.executor.Executor` over its own `MemoryKV`, the real chaincode registry and a
+`Mempool`.
 The host code here plays `node.app.Node`'s part: it carries out the replica's actions in
 order (Persist is written synced before any later Send; Commit runs the executor and answers
 BlockExecuted; FetchBlocks starts a state transfer over the virtual network, whose blocks are

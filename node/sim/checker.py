@@ -25,7 +25,7 @@ from typing import Any
 
 from consensus import codec
 from consensus.block import check_certificate
-from node.executor import AppliedBlock
+from node.ledger.executor import AppliedBlock
 
 MAX_VIOLATIONS = 50  # a broken run reports its first few problems, not thousands
 

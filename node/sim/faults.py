@@ -95,7 +95,7 @@ class Faults:
 
     def heal_partition(self, fault_id: int) -> None:
         """The links are back: frames the senders' outbound queues held now leave, in order
-        (node.p2p keeps one bounded queue per peer that outlives its links)."""
+        (node.net.p2p keeps one bounded queue per peer that outlives its links)."""
         self.partitions.pop(fault_id, None)
         held, self.held = self.held, []
         for sender, to, kind, data, meta in held:

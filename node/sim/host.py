@@ -23,14 +23,14 @@ from consensus.events import (
     ViewChanged,
 )
 from consensus.replica import vote_key
-from node.executor import AppliedBlock
+from node.admission.tx import TxError
+from node.ledger.executor import AppliedBlock
+from node.net.transfer import blocks_to_serve, stage_persist
 from node.sim.config import FETCH_TIMEOUT_MS, TICK_MS
 from node.sim.network import Meta, describe
 from node.sim.simnode import SimNode
 from node.storage import Batch
 from node.storage import schema as s
-from node.transfer import blocks_to_serve, stage_persist
-from node.tx import TxError
 
 
 class Host:
@@ -221,7 +221,7 @@ class Host:
                                          "vote was persisted")
 
     def _on_gossip(self, node: SimNode, frame: bytes) -> None:
-        from node.tx import decode_body
+        from node.admission.tx import decode_body
 
         txs = []
         for body, sig in codec.unpack(frame):

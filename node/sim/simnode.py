@@ -14,15 +14,16 @@ from consensus.events import (
 )
 from consensus.replica import Replica, ReplicaConfig
 from genesis.schema import Genesis
-from node.audit import audit_indexer
-from node.executor import Executor, VerifiedCache
-from node.fetch import BlockFetch
-from node.mempool import Mempool
+from node.admission.mempool import Mempool
+from node.admission.verified import VerifiedCache
+from node.ledger.audit import audit_indexer
+from node.ledger.executor import Executor
+from node.net.fetch import BlockFetch
+from node.net.sync import HeightSync
 from node.sim.byzantine import Behaviour
 from node.storage import MemoryKV
 from node.storage import schema as s
 from node.surveillance.indexer import Surveillance
-from node.sync import HeightSync
 
 
 @dataclass(frozen=True)

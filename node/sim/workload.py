@@ -13,10 +13,10 @@ from consensus.events import (
     PendingTx,
     TxsAdmitted,
 )
+from node.admission.tx import Transaction, TxError, build
 from node.sim.config import CLIENT_RETRY_MS, INVESTORS, TX_EXPIRY_MS, _seed_of
 from node.sim.network import Meta
 from node.sim.simnode import SimNode
-from node.tx import Transaction, TxError, build
 
 
 @dataclass

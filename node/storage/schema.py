@@ -9,7 +9,7 @@ key from the height it was written at.
     c/<height>                       commit certificate bytes
     x/<height>                       app hash after executing the block
     t/<tx_id 32>                     tx index -> canonical [height, index]
-    r/<height 8><index 4>            receipt (msgpack array, node.executor.Receipt.encode)
+    r/<height 8><index 4>            receipt (msgpack array, node.ledger.executor.Receipt.encode)
     s/<state key>                    current state value
     h/<state key>\\x00<height>       state history: value written at height (b"" = deleted)
     w/<name>                         consensus write-ahead state (view, signed votes)
@@ -32,7 +32,7 @@ its range, and keys spread over the whole key space (a tx id) land inside every 
 by tx id, receipts made compaction a quarter of a node's CPU after 150,000 transfers, and
 growing with the store. What must be found by id (`t/`) or by subject (`a/`, `h/`) is kept
 small. `m/layout` says which layout a store has (`LAYOUT`); a node finding an older one
-rebuilds it from its certified blocks (node.recover).
+rebuilds it from its certified blocks (node.ledger.recover).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ META_BLOCK_TIME = META + b"last_block_time"
 META_GENESIS = META + b"genesis_hash"
 META_GENESIS_TIME = META + b"genesis_time"
 META_LAYOUT = META + b"layout"
-META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.committed)
+META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.ledger.committed)
 LAYOUT = 2  # 1: receipts keyed by tx id, audit index values the tx id
 
 _U64 = struct.Struct(">Q")
@@ -108,6 +108,11 @@ def receipt_key(height: int, index: int) -> bytes:
 
 def state_key(key: str) -> bytes:
     return STATE + key.encode()
+
+
+def identity_record(account: str) -> str:
+    """The state key of an account's identity record (chaincode.identity's `account/<id>`)."""
+    return "identity/account/" + account
 
 
 def state_name(raw: bytes) -> str:

@@ -2,7 +2,7 @@
 regulator's console"): the rules S1-S10 over committed orders, trades and cash flows, and the
 alerts the regulator reads at `/v1/audit/alerts` and on `/v1/events`.
 
-How it works. `indexer.Surveillance` is an executor indexer, like node.audit's: each applied
+How it works. `indexer.Surveillance` is an executor indexer, like node.ledger.audit's: each applied
 block's receipts become records in bounded windows (`windows`), the rules (`rules`, pure
 functions, thresholds from genesis.surveillance) run on what the block triggered, and the new
 alerts go into the block's own batch under `v/` (node.storage.schema). It is not consensus

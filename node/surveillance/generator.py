@@ -33,7 +33,7 @@ from typing import Any
 
 from chaincode.market import compute_band, kst_day
 from consensus import codec
-from node.executor import Receipt
+from node.ledger.executor import Receipt
 from node.surveillance.alerts import all_alerts
 from node.surveillance.world import MarketWorld
 

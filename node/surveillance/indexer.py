@@ -1,8 +1,8 @@
 """The surveillance indexer: committed blocks in, alerts out, in the block's own batch.
 
-`Surveillance(store, params)` is an executor indexer (node.executor.Indexer). For each applied
-block it (1) prunes the windows to the block's time, (2) reads the block's receipts into records
-- orders (`market.place`: the OrderPlaced event, with the broker-attested `origin` from the
+`Surveillance(store, params)` is an executor indexer (node.ledger.executor.Indexer). For each
+applied block it (1) prunes the windows to the block's time, (2) reads the block's receipts into
+records - orders (`market.place`: the OrderPlaced event, with the broker-attested `origin` from the
 transaction's arguments), fills and cancellations (Trade, OrderCancelled), plain cash transfers
 and deposits near the reporting threshold (CashTransfer without a memo, Minted), issuer
 disclosures (DocumentSet, DividendDeclared) - (3) runs the rules S1-S10 (node.surveillance.rules)
@@ -31,7 +31,7 @@ from typing import Any
 from chaincode.market import MARKET_DEFAULTS, compile_sessions
 from consensus import codec
 from genesis.surveillance import check_surveillance_params
-from node.executor import AppliedBlock
+from node.ledger.executor import AppliedBlock
 from node.storage import KV, Batch
 from node.storage import schema as s
 from node.surveillance import rules
@@ -191,7 +191,7 @@ class Surveillance:
                            for a in (t.buyer, t.seller)})
         found = set()
         for account in accounts:
-            key = f"identity/account/{account}"
+            key = s.identity_record(account)
             raw = applied.writes[key] if key in applied.writes else \
                 self.store.get(s.state_key(key))
             record = codec.unpack(raw) if raw else None

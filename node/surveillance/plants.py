@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from node.executor import Receipt
+from node.ledger.executor import Receipt
 from node.surveillance.generator import (
     CLOSE_MS,
     OPEN_MS,

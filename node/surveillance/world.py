@@ -6,7 +6,7 @@ queue transactions (`send`), then `commit(time)` puts them in one block at that 
 it exactly as a node does (its commit certificate is not signed: nothing here checks one). It is
 what the market generator (node.surveillance.generator) and the surveillance tests drive.
 Transactions are signed with real keys; the executor is told they were checked at admission
-(node.executor.VerifiedCache), as a node's mempool does, so nothing is verified twice.
+(node.admission.verified.VerifiedCache), as a node's mempool does, so nothing is verified twice.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import chaincode
 from chaincode.identity import sign_consent
 from consensus.block import CommitCertificate, make_block
 from consensus.crypto import Signer
-from node.executor import AppliedBlock, Executor, Receipt, VerifiedCache
+from node.admission.tx import Transaction, build
+from node.admission.verified import VerifiedCache
+from node.ledger.executor import AppliedBlock, Executor, Receipt
 from node.storage import KV, MemoryKV
 from node.surveillance.indexer import Surveillance
-from node.tx import Transaction, build
 
 CHAIN = "market-sim"
 ORGS = (("ksd", "registrar"), ("fss", "regulator"), ("broker-a", "broker"),

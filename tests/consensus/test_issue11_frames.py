@@ -7,7 +7,7 @@ from consensus.constants import MAX_MESSAGE_BYTES
 from consensus.events import Broadcast, Send
 from tests.consensus.harness import Cluster, message_type, txs
 
-TRANSPORT_FRAME_BYTES = 16 * 1024 * 1024  # node/p2p.py's max_frame_bytes
+TRANSPORT_FRAME_BYTES = 16 * 1024 * 1024  # node/net/p2p.py's max_frame_bytes
 
 
 def record_sizes(cluster: Cluster) -> dict[str, int]:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from genesis.builder import load_keyfile
-from node import cluster as clustermod
-from node.client import Client
+from node.tools import cluster as clustermod
+from node.tools.client import Client
 
 ORGS = ("ksd", "fss", "broker-a", "broker-b", "bank", "issuer-1", "tax")
 

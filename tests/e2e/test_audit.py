@@ -15,8 +15,8 @@ import pytest
 
 from chaincode.identity import sign_consent
 from consensus.crypto import Signer
-from node import cluster as clustermod
-from node.client import Client
+from node.tools import cluster as clustermod
+from node.tools.client import Client
 from tests.e2e.conftest import Cluster, start_cluster, wait_until
 
 pytestmark = pytest.mark.slow

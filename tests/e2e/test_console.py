@@ -29,7 +29,7 @@ import pytest
 
 from chaincode.identity import sign_consent
 from consensus.crypto import Signer
-from node.client import Client
+from node.tools.client import Client
 from tests.e2e.conftest import Cluster, start_cluster, wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

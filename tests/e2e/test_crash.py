@@ -11,7 +11,7 @@ import pytest
 
 from genesis.builder import load_config
 from genesis.schema import load_genesis
-from node.fsck import check_store
+from node.ledger.fsck import check_store
 from node.storage import LevelDB
 from tests.e2e.conftest import start_cluster, wait_until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.client import ApiError
-from node.demo import SYMBOL, story
+from node.tools.client import ApiError
+from node.tools.demo import SYMBOL, story
 from tests.e2e.conftest import start_cluster
 
 pytestmark = pytest.mark.slow

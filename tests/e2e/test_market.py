@@ -18,8 +18,8 @@ import pytest
 from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from node.cli import main
-from node.client import market_origin
 from node.rpc.auth import sign_request
+from node.tools.client import market_origin
 from tests.e2e.conftest import Cluster, start_cluster, wait_until
 
 pytestmark = pytest.mark.slow

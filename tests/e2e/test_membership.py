@@ -15,7 +15,7 @@ from consensus.crypto import Signer
 from genesis import certs
 from genesis.builder import load_keyfile
 from genesis.schema import load_genesis
-from node.p2p import Peer, PeerNetwork
+from node.net.p2p import Peer, PeerNetwork
 from tests.e2e.conftest import start_cluster, wait_until
 
 pytestmark = pytest.mark.slow

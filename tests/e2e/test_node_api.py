@@ -14,8 +14,8 @@ import pytest
 from nacl.signing import SigningKey
 
 from consensus.crypto import Signer
-from node import tx as txmod
-from node.client import Client
+from node.admission import tx as txmod
+from node.tools.client import Client
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """A node whose state disagrees with a stable checkpoint stops serving it, and a restart
-rebuilds its state from its certified blocks and rejoins (node.recover)."""
+rebuilds its state from its certified blocks and rejoins (node.ledger.recover)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ import pytest
 
 from chaincode.identity import sign_consent
 from consensus.crypto import Signer
-from node import cluster as clustermod
-from node.client import ApiError
+from node.tools import cluster as clustermod
+from node.tools.client import ApiError
 from tests.e2e.conftest import start_cluster, wait_until
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import datetime
 from typing import Any
 
 from consensus import codec
-from node.executor import Receipt
+from node.ledger.executor import Receipt
 from node.surveillance.alerts import all_alerts
 from node.surveillance.world import MarketWorld
 

@@ -36,11 +36,11 @@ from consensus import codec
 from consensus.block import CommitCertificate, Vote, commit_vote_bytes, make_block
 from consensus.crypto import COMMIT_DOMAIN, Signer
 from genesis.builder import build_network
-from node import tx as txmod
-from node.access import AccessLog
-from node.audit import audit_indexer
-from node.executor import Executor
+from node.admission import tx as txmod
+from node.ledger.audit import audit_indexer
+from node.ledger.executor import Executor
 from node.metrics import Metrics
+from node.rpc.access import AccessLog
 from node.rpc.auth import sign_request
 from node.rpc.server import make_app
 from node.storage import Batch, MemoryKV
@@ -491,7 +491,7 @@ async def test_dividend_register_is_the_audit_captable_at_the_record_height():
 
 
 async def test_proof_verifies_offline(api, story):
-    from node.proof import verify_proof
+    from node.ledger.proof import verify_proof
 
     ledger, marks = story
     proof = await api.ok(f"/v1/audit/proof?height={marks['forced_height']}")

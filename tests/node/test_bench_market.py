@@ -8,8 +8,8 @@ import pytest
 
 from consensus.crypto import Signer
 from node import bench
+from node.admission.tx import decode_body
 from node.bench.market import order_args, sign_orders
-from node.tx import decode_body
 
 
 def test_the_stream_alternates_sells_and_buys_of_disjoint_halves():

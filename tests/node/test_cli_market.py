@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from node.cli import main
 from node.cli.market import ladder
-from node.client import market_origin
 from node.rpc.server import make_app
+from node.tools.client import market_origin
 from tests.node.test_audit import StandInNode
 from tests.node.test_audit_market import ORIGIN, SYMBOL, build_market_story
 

@@ -1,8 +1,8 @@
-"""node.committed: memory says "surely not committed" only when it is so."""
+"""node.ledger.committed: memory says "surely not committed" only when it is so."""
 
 import hashlib
 
-from node.committed import WINDOW_MS, RecentCommits
+from node.ledger.committed import WINDOW_MS, RecentCommits
 
 
 def ids(label, count):

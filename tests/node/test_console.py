@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from consensus.block import make_block
 from consensus.crypto import Signer
 from node.console import STATIC_DIR
-from node.events import EventHub
 from node.rpc.auth import sign_request
+from node.rpc.events import EventHub
 from node.rpc.server import make_app
 from tests.node.test_audit import SYMBOL, Ledger, StandInNode, build_story, investor, register
 

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from node import events as eventsmod
-from node.events import EventHub
+from node.rpc import events as eventsmod
 from node.rpc.auth import sign_request
+from node.rpc.events import EventHub
 from node.rpc.server import make_app
 from tests.node.test_audit import StandInNode, build_story
 

@@ -1,4 +1,4 @@
-"""Who sees which market events on `GET /v1/events` (node.events.visible), over the real
+"""Who sees which market events on `GET /v1/events` (node.rpc.events.visible), over the real
 blocks of the market story of tests/node/test_audit_market.py, published to an EventHub as
 they apply: alice and bob (broker-a) sell, carol (broker-b) buys from both, broker-a cancels
 bob's rest, bob's own buy is cancelled SELF_TRADE by his sell."""
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from node.audit import accounts_named
-from node.events import EventHub, Subscriber
-from node.tx import to_json
+from node.admission.tx import to_json
+from node.ledger.audit import accounts_named
+from node.rpc.events import EventHub, Subscriber
 from tests.node.test_audit import Api, Ledger, StandInNode
 from tests.node.test_audit_market import ORIGIN, build_market_story
 
@@ -150,7 +150,7 @@ async def test_an_origin_has_no_audit_history(seen):
 
 def test_unregistered_and_none_roles_see_nothing_market_wide():
     sub = Subscriber("ab" * 32, None, None)  # type: ignore[arg-type]
-    from node.events import visible
+    from node.rpc.events import visible
 
     trade = {"contract": "market", "name": "Trade", "data": {"trade_id": 1, "buyer": "cd" * 32,
                                                              "seller": "ef" * 32}}

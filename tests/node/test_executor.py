@@ -15,9 +15,9 @@ from chaincode.runtime import (
 from consensus import codec
 from consensus.block import ZERO_HASH, CommitCertificate, make_block
 from consensus.crypto import Signer
-from node import tx as txmod
-from node.executor import Executor, HistoricalState
-from node.mempool import Mempool
+from node.admission import tx as txmod
+from node.admission.mempool import Mempool
+from node.ledger.executor import Executor, HistoricalState
 from node.storage import LevelDB, MemoryKV
 from node.storage import schema as s
 
@@ -242,7 +242,7 @@ class TxIndexReads(MemoryKV):
 
 
 def test_whether_committed_is_answered_from_memory_where_it_surely_is_not(tmp_path):
-    """node.committed: the ids committed since the start, by window of `expires`, and the
+    """node.ledger.committed: the ids committed since the start, by window of `expires`, and the
     highest `expires` committed before it; the store answers every "maybe"."""
     store = TxIndexReads()
     executor = _executor(store)

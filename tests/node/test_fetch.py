@@ -1,4 +1,4 @@
-"""node.fetch: the catching-up side of state transfer, shared by node and simulator. Whatever a
+"""node.net.fetch: the catching-up side of state transfer, shared by node and simulator. Whatever a
 peer answers, the fetch never raises, applies only certified blocks that extend the chain,
 blames the peer and moves on; answers nobody asked for are ignored."""
 
@@ -11,7 +11,7 @@ import pytest
 from consensus import codec
 from consensus.block import ZERO_HASH, CommitCertificate, Vote, commit_vote_bytes, make_block
 from consensus.crypto import COMMIT_DOMAIN, Signer
-from node.fetch import MAX_ROUNDS, BlockFetch
+from node.net.fetch import MAX_ROUNDS, BlockFetch
 
 CHAIN = "chain"
 NAMES = ("ksd", "broker-a", "broker-b", "bank")
@@ -140,9 +140,9 @@ def test_single_node_network_has_nobody_to_ask() -> None:
 
 def test_a_state_transfer_answer_fits_a_frame() -> None:
     """blocks_to_serve stops at FETCH_MAX_BYTES, but always serves the first block."""
+    from node.net.transfer import FETCH_MAX_BYTES, blocks_to_serve
     from node.storage import Batch, MemoryKV
     from node.storage import schema as s
-    from node.transfer import FETCH_MAX_BYTES, blocks_to_serve
 
     store = MemoryKV()
     batch = Batch()

@@ -8,9 +8,10 @@ from chaincode.runtime import Registry
 from consensus import codec
 from consensus.block import CommitCertificate, make_block
 from consensus.crypto import Signer
-from node import tx as txmod
-from node.executor import Executor, VerifiedCache
-from node.mempool import Mempool
+from node.admission import tx as txmod
+from node.admission.mempool import Mempool
+from node.admission.verified import VerifiedCache
+from node.ledger.executor import Executor
 from node.storage import MemoryKV
 from tests.node.test_executor import CHAIN, Counter, _tx
 

@@ -1,4 +1,4 @@
-"""node.frames: a peer's frame is read in the shape frames have, and nothing bigger is built
+"""node.net.frames: a peer's frame is read in the shape frames have, and nothing bigger is built
 from it (any operator may be Byzantine: 16 MiB of empty arrays cost 19 s and 2 GB before)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from consensus import codec
 from consensus.crypto import Signer
-from node import frames
-from node.gossip import GOSSIP_BATCH
+from node.net import frames
+from node.net.gossip import GOSSIP_BATCH
 from tests.node.test_rpc_hardening import net  # noqa: F401  (the pytest fixture)
 
 LEGIT = [
@@ -94,8 +94,8 @@ async def test_the_node_counts_such_a_frame_bad_and_admits_nothing(net):  # noqa
 async def test_refused_relays_are_counted_by_code(net):  # noqa: F811
     import time
 
-    from node import tx as txmod
-    from node.gossip import gossip_frames
+    from node.admission import tx as txmod
+    from node.net.gossip import gossip_frames
 
     node, _, keys, _ = net
     tx = txmod.build(keys["bank"], node.genesis.chain_id, "cash", "mint",

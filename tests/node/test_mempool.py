@@ -4,10 +4,10 @@ unknown-sender refusal and the record of admitted-then-expired transactions."""
 import pytest
 
 from consensus.crypto import Signer
-from node import tx as txmod
-from node.executor import VerifiedCache
-from node.mempool import AdmissionLimits, KnownSenders, Mempool
-from node.tx import MAX_TX_BYTES
+from node.admission import tx as txmod
+from node.admission.mempool import AdmissionLimits, KnownSenders, Mempool
+from node.admission.tx import MAX_TX_BYTES
+from node.admission.verified import VerifiedCache
 from tests.node.test_executor import CHAIN, _commit, _executor, _tx
 
 NOW = 10_000

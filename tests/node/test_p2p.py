@@ -13,7 +13,7 @@ import pytest
 from consensus.codec import pack, sha256
 from consensus.crypto import HANDSHAKE_DOMAIN, Signer, verify
 from genesis.certs import cert_pem, key_pem, make_ca, make_node_cert
-from node.p2p import (
+from node.net.p2p import (
     HandshakeError,
     Hello,
     HelloProof,

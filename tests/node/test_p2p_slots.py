@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from node.p2p_slots import (
+from node.net.slots import (
     MAX_STRANGER_TLS_HANDSHAKES,
     PEER_TLS_HANDSHAKES_PER_PEER,
     STRANGER_TLS_HANDSHAKES_PER_ADDRESS,

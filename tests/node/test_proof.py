@@ -1,4 +1,4 @@
-"""Offline block proofs: `node.proof.verify_proof` and `stoledger audit verify` accept a real
+"""Offline block proofs: `node.ledger.proof.verify_proof` and `stoledger audit verify` accept a real
 proof and reject each kind of tampering with a reason."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from consensus.block import CommitCertificate, Vote, commit_vote_bytes, make_blo
 from consensus.crypto import COMMIT_DOMAIN, Signer
 from genesis.schema import genesis_json
 from node.cli import main
-from node.proof import verify_proof
+from node.ledger.proof import verify_proof
 from node.rpc.audit import proof_json
 from tests.node.test_audit import Ledger, StandInNode
 
@@ -51,7 +51,7 @@ def tamper_tx_root_byte(proof: dict[str, Any], ledger: Ledger) -> None:
 def tamper_header_consistently(proof: dict[str, Any], ledger: Ledger) -> None:
     """Header and header_bytes changed together: the hash no longer matches."""
     from consensus.block import BlockHeader
-    from node.tx import to_json
+    from node.admission.tx import to_json
 
     tamper_tx_root_byte(proof, ledger)
     header = BlockHeader.decode(bytes.fromhex(proof["header_bytes"]))
@@ -109,7 +109,7 @@ def wrong_chain(proof: dict[str, Any], ledger: Ledger) -> None:
     votes = tuple(Vote(name, ledger.network.node_signers[name].public_key,
                        ledger.network.node_signers[name].sign(COMMIT_DOMAIN, message))
                   for name in ("ksd", "broker-a", "bank"))
-    from node.tx import to_json
+    from node.admission.tx import to_json
 
     proof.clear()
     proof.update(header=to_json(block.header.to_map()), header_bytes=block.header.encode().hex(),

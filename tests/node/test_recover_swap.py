@@ -1,8 +1,8 @@
-"""node.recover: a crash between the two renames of a rebuild's swap loses nothing."""
+"""node.ledger.recover: a crash between the two renames of a rebuild's swap loses nothing."""
 
 import os
 
-from node import recover
+from node.ledger import recover
 from node.storage import Batch, LevelDB
 from node.storage import schema as s
 

@@ -18,7 +18,7 @@ from consensus import codec
 from consensus.crypto import HTTP_DOMAIN, Signer
 from genesis.builder import init_network, load_config, load_keyfile
 from node import app as appmod
-from node import tx as txmod
+from node.admission import tx as txmod
 from node.app import Node
 from node.rpc.auth import request_bytes, sign_request
 from node.rpc.server import make_app
@@ -216,7 +216,7 @@ def test_a_node_data_dir_is_private(net):
 async def test_a_full_pool_refuses_batch_items_before_decoding_them(net, monkeypatch):
     import msgpack
 
-    from node.mempool import AdmissionLimits
+    from node.admission.mempool import AdmissionLimits
     from node.rpc import server
 
     node, client, keys, _ = net
@@ -410,8 +410,8 @@ async def test_an_envelope_with_a_container_inside_is_a_400(net):
 async def test_unknown_senders_do_not_evict_the_executor_or_sender_caches(net, monkeypatch):
     import msgpack
 
-    from node import executor as executor_mod
-    from node import mempool as mempool_mod
+    from node.admission import mempool as mempool_mod
+    from node.ledger import executor as executor_mod
 
     node, client, keys, _ = net
     scale = 2_000  # stands for STATE_CACHE_ENTRIES and SENDER_MEMORY (100,000 each)

@@ -26,12 +26,12 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from node.events import EventHub, Subscriber
-from node.mempool import Mempool
+from node.admission.mempool import Mempool
+from node.admission.tx import Transaction, TxError
 from node.rpc.auth import sign_request
+from node.rpc.events import EventHub, Subscriber
 from node.rpc.openapi import ROUTES
 from node.rpc.server import start_rpc
-from node.tx import Transaction, TxError
 from tests.node.test_audit import build_story
 from tests.node.test_events import EventNode
 

@@ -340,7 +340,7 @@ def test_params_are_checked():
 def test_alert_events_go_to_the_regulator_and_the_registrar_only():
     import asyncio
 
-    from node.events import EventHub
+    from node.rpc.events import EventHub
 
     desk = Desk()
     desk.world.keep_blocks = True

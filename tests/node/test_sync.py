@@ -1,6 +1,6 @@
 """The height-sync rule: fetch when a peer stays ahead long enough; readiness needs f+1."""
 
-from node.sync import SYNC_BEHIND_MS, SYNC_INTERVAL_MS, HeightSync
+from node.net.sync import SYNC_BEHIND_MS, SYNC_INTERVAL_MS, HeightSync
 
 
 def test_one_peer_ahead_is_enough_to_try_but_not_to_be_witnessed():

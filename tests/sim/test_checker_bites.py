@@ -31,7 +31,8 @@ from consensus.block import CommitCertificate
 from consensus.crypto import TX_DOMAIN, Signer
 from consensus.events import Broadcast, Commit, Persist
 from consensus.replica import VOTE_KINDS, Replica
-from node.executor import Executor, VerifiedCache
+from node.admission.verified import VerifiedCache
+from node.ledger.executor import Executor
 from node.sim import SimConfig, Simulation, format_result, run
 
 SEED = 2

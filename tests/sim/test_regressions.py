@@ -14,11 +14,11 @@ fixed, and these runs keep them fixed. They are never skipped.
    heights between two checkpoints (e.g. 7/6/6/7), no seq can gather a quorum: the ahead
    replicas will not vote on the laggards' next seq, the laggards cannot prepare the ahead
    ones' next seq, and view changes repeat forever (seen without any Byzantine node).
-   Fixed in node/sync.py, which both node.app and node.sim run: operators announce their
+   Fixed in node/net/sync.py, which both node.app and node.sim run: operators announce their
    executed height, and a node left behind for a second fetches certified blocks.
 
 3. Seen once loss joined the random mix: when the one honest node that committed a height
-   is a single peer, waiting for f+1 peers to report it never ends. Fixed in node/sync.py:
+   is a single peer, waiting for f+1 peers to report it never ends. Fixed in node/net/sync.py:
    one peer's report is enough to try, since the certificate proves the block.
 """
 
@@ -63,7 +63,7 @@ def test_a_single_honest_node_ahead_is_caught_up_with() -> None:
     """Bug 3, seed 65: a Byzantine double voter and lost messages let broker-a alone (with the
     Byzantine vote) commit heights 7 and 8; the other honest nodes stayed at 6 through every
     later view, since only one peer was ahead and the height sync waited for f+1. A block's
-    certificate proves it, so node.sync now fetches toward any single peer's height."""
+    certificate proves it, so node.net.sync now fetches toward any single peer's height."""
     result = run(SimConfig(seed=65, nodes=4, duration_ms=2_500, tx_rate=10, faults="mix",
                            faulty=1))
     assert result.ok, format_result(result)

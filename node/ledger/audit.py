@@ -1,4 +1,4 @@
-"""Audit indexes, written in the same atomic batch as each block (see node.executor).
+"""Audit indexes, written in the same atomic batch as each block (see node.ledger.executor).
 
     a/acct/<account>\\x00<height><index>   -> tx id     every tx whose sender, args or events
                                                         name the account
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaincode.runtime import is_account
-from node.executor import AppliedBlock
+from node.ledger.executor import AppliedBlock
 from node.storage import Batch
 from node.storage import schema as s
 

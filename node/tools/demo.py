@@ -22,9 +22,9 @@ from chaincode.identity import sign_consent
 from consensus.crypto import Signer
 from genesis.builder import load_keyfile
 from genesis.schema import load_genesis
-from node import cluster as clustermod
-from node.client import ApiError, Client, market_origin
-from node.proof import verify_proof
+from node.ledger.proof import verify_proof
+from node.tools import cluster as clustermod
+from node.tools.client import ApiError, Client, market_origin
 
 SYMBOL = "SEOUL1"
 UNIT_PRICE = 5_000  # KRW per unit

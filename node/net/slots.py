@@ -1,10 +1,10 @@
-"""Who may hold a TLS handshake slot on a node's p2p port (node.p2p's accepting side).
+"""Who may hold a TLS handshake slot on a node's p2p port (node.net.p2p's accepting side).
 
 Handshakes in progress are counted by source address in two pools, so that strangers cannot
 keep peers out (issue 13, finding 3: 80 idle TCP connections kept a restarted node from
 rejoining). Connections from the address of a node in genesis have slots of their own: each
 peer needs one, the rest is room for reconnects racing dying links. Everyone else shares the
-other pool, at most a few per address, and node.p2p closes a connection that has not finished
+other pool, at most a few per address, and node.net.p2p closes a connection that has not finished
 TLS within TLS_HANDSHAKE_TIMEOUT_S (a peer on a LAN needs milliseconds).
 """
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import chaincode
 from consensus.block import check_certificate
 from genesis.schema import Genesis
-from node.executor import Executor, Indexer
+from node.ledger.executor import Executor, Indexer
 from node.storage import KV, Batch, LevelDB
 from node.storage import schema as s
 

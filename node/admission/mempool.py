@@ -12,7 +12,8 @@ Room (admission control). An admitted transaction must commit soon or the promis
 makes (committed, or reported expired) turns into seconds of latency and a stalled cluster.
 So the pool is bounded three ways:
 
-- hard: at most `max_txs` transactions and `max_bytes` bytes of memory (their weights, node.tx);
+- hard: at most `max_txs` transactions and `max_bytes` bytes of memory (their weights,
+  node.admission.tx);
 - soft: the backlog may hold at most `backlog_ms` of commits at the measured commit rate
   (`capacity()`: an EWMA of committed tx/s from block commits, `on_commit`, never below
   `min_backlog_txs`). The rate only falls while the pool was busy (at least half full during
@@ -48,11 +49,12 @@ from typing import Any
 
 from chaincode.identity import is_active
 from chaincode.runtime import TRANSACTION, Registry
-from node.executor import IDENTITY_PREFIX, VerifiedCache
-from node.tx import MAX_EXPIRY_MS, Transaction, TxError
+from node.admission.tx import MAX_EXPIRY_MS, Transaction, TxError
+from node.admission.verified import VerifiedCache
+from node.storage import schema as s
 
 DEFAULT_MAX_TXS = 50_000  # the hard bound (memory): ~85 MB of transfers, decoded ...
-DEFAULT_MAX_BYTES = 96 * 1024 * 1024  # ... of weights (node.tx): a transfer weighs ~1.7 KB
+DEFAULT_MAX_BYTES = 96 * 1024 * 1024  # ... of weights (admission.tx): a transfer weighs ~1.7 KB
 EXPIRED_MEMORY = 100_000  # admitted-then-expired ids kept for GET /v1/tx (~5 MB)
 RATE_INTERVAL_MS = 1_000  # the commit rate is sampled this often
 RATE_WEIGHT = 0.5  # EWMA weight of the newest sample: follows a change within ~3 s
@@ -86,7 +88,7 @@ class KnownSenders:
     block writes that account's identity record (`forget`). Registered ones are kept apart
     from strangers: a flood of fresh keys churns only the small memory of refusals."""
 
-    PREFIX = IDENTITY_PREFIX
+    PREFIX = s.identity_record("")
 
     def __init__(self, lookup: Callable[[str], dict[str, Any] | None]) -> None:
         self.lookup = lookup

@@ -5,7 +5,7 @@ simulator exercises the node's own rules.
 
 How it works. A fetch has a target height, raised by `start`. The host asks `next_request` for
 the next (peer, start, stop) and sends it; the peers that report the highest heights are asked
-first (`node.sync`), then every other operator, in turn. The answer goes to `take_reply`, which
+first (`node.net.sync`), then every other operator, in turn. The answer goes to `take_reply`, which
 never raises and returns the blocks to apply, in order:
 - a reply from a peer that was not asked, or when no request is out, is ignored (None), so a
   peer (or an observer) cannot push blocks or fill a queue unasked;
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consensus.block import Block, CommitCertificate
-from node.transfer import FETCH_BATCH, verify_block
+from node.net.transfer import FETCH_BATCH, verify_block
 
 MAX_ROUNDS = 3  # consecutive failures per peer before a fetch gives up
 

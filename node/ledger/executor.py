@@ -25,12 +25,12 @@ import msgpack
 from chaincode.runtime import Context, Overlay, Registry
 from consensus import codec
 from consensus.block import Block, CommitCertificate
-from node.committed import SMALL_BLOOM_BITS, RecentCommits
+from node.admission.tx import Transaction, TxError, decode_body
+from node.admission.verified import VerifiedCache
+from node.ledger.committed import SMALL_BLOOM_BITS, RecentCommits
 from node.storage import KV, Batch
 from node.storage import schema as s
-from node.tx import Transaction, TxError, decode_body
 
-IDENTITY_PREFIX = "identity/account/"  # chaincode.identity's records, by account
 STATE_CACHE_ENTRIES = 100_000  # state values kept in memory (~30 MB of holdings and records)
 
 
@@ -177,66 +177,6 @@ class AppliedBlock:
 Indexer = Callable[[AppliedBlock, Batch], None]
 
 
-class VerifiedCache:
-    """Transactions whose signature this node already checked (at admission), so the executor
-    does not verify again, kept decoded so it does not decode again either.
-
-    Keyed by signature, and a hit only when the body is the same bytes too: a body that was
-    admitted with its genuine signature says nothing about the same body carrying another
-    signature. Were the key the body alone, a primary could put a valid body with a forged
-    signature in a block, and nodes that had admitted the body would execute it while nodes
-    with a cold cache (observers, restarted nodes) drop it: execution must depend on the
-    block's bytes only. The signature, not the tx id, is the key so that a lookup from a
-    block's (body, sig) costs no hash of the body. Bounded by entries and by bytes (weights):
-    cleared wholesale when full (a miss only costs a re-check). Transactions leave it when
-    they execute (Executor.apply) or leave the pool without executing (Mempool._remove)."""
-
-    def __init__(self, limit: int = 200_000, max_bytes: int = 128 * 1024 * 1024) -> None:
-        self.limit = limit
-        self.max_bytes = max_bytes  # transaction weights (node.tx): the count alone let 13 GB in
-        self.bytes = 0
-        self._txs: dict[bytes, Transaction] = {}  # by signature
-        self.verifications = 0  # signatures actually checked (the misses), for /metrics
-
-    def __len__(self) -> int:
-        return len(self._txs)
-
-    def remember(self, tx: Transaction) -> None:
-        """Record a transaction whose signature was checked, keeping it decoded."""
-        known = self._txs.get(tx.sig)
-        if known is not None:
-            self.bytes -= known.weight
-        elif len(self._txs) >= self.limit or self.bytes + tx.weight > self.max_bytes:
-            self._txs.clear()
-            self.bytes = 0
-        self._txs[tx.sig] = tx
-        self.bytes += tx.weight
-
-    def discard(self, tx: Transaction) -> None:
-        known = self._txs.get(tx.sig)
-        if known is not None and known.body_bytes == tx.body_bytes:
-            del self._txs[tx.sig]
-            self.bytes -= known.weight
-
-    def check(self, tx: Transaction) -> bool:
-        """True if `tx`'s signature verifies (from the cache when this exact pair was seen)."""
-        known = self._txs.get(tx.sig)
-        if known is not None and known.body_bytes == tx.body_bytes:
-            return True
-        self.verifications += 1
-        if not tx.is_signed():
-            return False
-        self.remember(tx)  # the PRE-PREPARE check, execution and gossip then verify no more
-        return True
-
-    def decoded(self, body: bytes, sig: bytes) -> Transaction | None:
-        """The remembered transaction with exactly this body and signature, if any."""
-        tx = self._txs.get(sig)
-        if tx is None or tx.body_bytes != body:
-            return None
-        return tx
-
-
 UNKNOWN_EXPIRES = 2**64 - 1  # a store that does not say its highest `expires`: ask it every time
 
 
@@ -308,7 +248,7 @@ class Executor:
 
     def is_committed(self, tx_id: bytes, expires: int | None = None) -> bool:
         """Whether a transaction with this id was committed; with its `expires`, memory
-        answers "no" where it can (node.committed)."""
+        answers "no" where it can (node.ledger.committed)."""
         if expires is not None and self.recent.surely_not(tx_id, expires):
             return False
         return self.store.get(s.tx_key(tx_id)) is not None
@@ -469,7 +409,7 @@ class Executor:
         """An account's identity record as committed, `broker` not resolved, read past the
         state cache: admission asks it of any key a stranger sends, and a flood of fresh keys
         would otherwise fill the cache with their absence and evict what blocks read."""
-        raw = self.store.get(s.state_key(IDENTITY_PREFIX + account))
+        raw = self.store.get(s.state_key(s.identity_record(account)))
         return None if raw is None else codec.unpack_trusted(raw)  # type: ignore[no-any-return]
 
     def identity(self, account: str) -> dict[str, Any] | None:

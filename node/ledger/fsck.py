@@ -13,7 +13,7 @@ from collections.abc import Callable
 import chaincode
 from consensus.block import check_certificate
 from genesis.schema import Genesis
-from node.executor import Executor
+from node.ledger.executor import Executor
 from node.storage import KV, MemoryKV
 from node.storage import schema as s
 

@@ -14,7 +14,7 @@ A subscriber sees every `block` event, and the contract events its role allows (
 - a broker sees, besides the events that name it, `OrderPlaced` and `OrderCancelled` of its
   clients' orders (the broker that registered the account, `broker_of`);
 - an unregistered key sees the events that name it, nothing market-wide.
-The 64-hex `origin` of an order is never read as an account (node.audit.NOT_ACCOUNTS). A
+The 64-hex `origin` of an order is never read as an account (node.ledger.audit.NOT_ACCOUNTS). A
 subscriber that asked for `?only=block` (the console) gets block events alone, so it costs
 nothing per transaction. The surveillance alerts the block raised (node.surveillance)
 go out as `alert` events, after its contract events, to the regulator and the registrar only
@@ -43,8 +43,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from node.audit import accounts_named
-from node.executor import AppliedBlock, Executor, Receipt
+from node.ledger.audit import accounts_named
+from node.ledger.executor import AppliedBlock, Executor, Receipt
 
 MAX_EVENT_SUBSCRIBERS = 256
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for

@@ -1,14 +1,14 @@
 """Client transactions between nodes: the "t" frames a node sends its peers with what it
 admitted (and re-sends after a view change or a lost frame). A frame carries at most
 GOSSIP_BATCH transactions and about GOSSIP_MAX_BYTES, well under the p2p frame limit (16 MiB),
-however large each transaction is (node.tx caps one at 64 KiB)."""
+however large each transaction is (node.admission.tx caps one at 64 KiB)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from consensus import codec
-from node.tx import Transaction
+from node.admission.tx import Transaction
 
 GOSSIP_BATCH = 500  # client transactions per "t" frame, at most ...
 GOSSIP_MAX_BYTES = 4 * 1024 * 1024  # ... and about this many bytes

@@ -25,7 +25,7 @@ from typing import Any
 from consensus import codec
 from consensus.block import BlockHeader, CommitCertificate, check_certificate, merkle_root
 from genesis.schema import Genesis
-from node.tx import to_json
+from node.admission.tx import to_json
 
 
 def verify_proof(genesis: Genesis, proof: Any) -> tuple[bool, str]:

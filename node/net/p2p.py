@@ -58,7 +58,7 @@ from cryptography.hazmat.primitives import serialization
 from consensus.codec import EncodingError, pack, sha256, unpack
 from consensus.crypto import HANDSHAKE_DOMAIN, SIGNATURE_BYTES, Signer, verify
 from genesis.certs import common_name, load_cert
-from node.p2p_slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, addresses_of
+from node.net.slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, addresses_of
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
-"""The frames nodes send each other over their p2p links (node.p2p carries bytes): canonical
+"""The frames nodes send each other over their p2p links (node.net.p2p carries bytes): canonical
 msgpack `[kind, payload]`, where the payload is a scalar, or an array of scalars or of short
 arrays of scalars:
 
   c  bytes                         a consensus message (consensus.messages)
-  t  [[body, sig], ...]            client transactions a node admitted (node.gossip)
-  f  [start, stop]                 a state-transfer request (node.fetch)
-  b  [[block, certificate], ...]   its answer (node.transfer)
-  s  height                        an operator's executed height (node.sync)
+  t  [[body, sig], ...]            client transactions a node admitted (node.net.gossip)
+  f  [start, stop]                 a state-transfer request (node.net.fetch)
+  b  [[block, certificate], ...]   its answer (node.net.transfer)
+  s  height                        an operator's executed height (node.net.sync)
   k  [block, certificate]          a committed block, for an observer
 
 `decode` reads that shape and nothing bigger: no map, no array deeper than two levels or
@@ -23,7 +23,7 @@ from typing import Any
 import msgpack
 
 from consensus import codec
-from node.gossip import GOSSIP_BATCH
+from node.net.gossip import GOSSIP_BATCH
 
 MAX_ITEMS = GOSSIP_BATCH  # the longest payload: a "t" frame (a "b" frame has 64 at most)
 MAX_INNER = 2  # [body, sig], [block, certificate]

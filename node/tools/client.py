@@ -16,7 +16,7 @@ import urllib.request
 from typing import Any
 
 from consensus.crypto import Signer
-from node import tx as txmod
+from node.admission import tx as txmod
 from node.rpc.auth import sign_request
 
 DEFAULT_EXPIRY_MS = 10 * 60 * 1000

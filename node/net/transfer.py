@@ -1,5 +1,5 @@
 """State transfer pieces shared by the node (node.app) and the simulator (node.sim): the serving
-side, the block check, and the write-ahead step. The catching-up side is node.fetch.
+side, the block check, and the write-ahead step. The catching-up side is node.net.fetch.
 
 A node serves committed blocks with their certificates from its store; a node catching up
 accepts a block only if its commit certificate carries 2f+1 valid votes of genesis operators

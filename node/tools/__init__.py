@@ -1,0 +1,11 @@
+"""The tools that drive a node from outside, over HTTP, as any client would.
+
+  client     a small synchronous client of the node's API (signing, queries, receipts)
+  cluster    a local cluster: real node processes on loopback, driven by DIR/cluster.json
+  demo       the guided demo: a cluster, a token issued, transfers refused, a dividend, trading,
+             an audit
+
+May import: consensus, chaincode, genesis, node.admission (to sign and encode a transaction)
+and node.ledger.proof (to check a proof offline). Never the process itself (app, net, rpc
+server), the simulator, bench or the CLI (which imports these).
+"""
