@@ -62,7 +62,8 @@ Host contract for these messages: nothing new. BLOCK-REQUEST and BLOCK are conse
 messages like the others (Send / Broadcast out, MessageReceived in), so the node and the
 simulator carry them as they carry PREPAREs; no new Action or Event.
 
-Crash safety. Before it sends a vote the replica persists it (keys `pre_prepare/<seq>`,
+Crash safety (`consensus.wal`: the key schema, the signed votes, and `restore`, which reads
+them back). Before it sends a vote the replica persists it (keys `pre_prepare/<seq>`,
 `prepare/<seq>`, `commit/<seq>` (with its prepared certificate and the block's body),
 `view`, `view_change`, `new_view` (every replica: the NEW-VIEW of the view it is in),
 `checkpoint`) and on restart refuses to sign a vote for another hash at the same (kind,

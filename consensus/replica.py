@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from consensus import codec
 from consensus import messages as msg
+from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
 from consensus.constants import (
     COMMITTED_TX_MEMORY,
@@ -59,6 +59,7 @@ from consensus.view_change import (
     re_proposals,
     select_view_changes,
 )
+from consensus.wal import KEY_CHECKPOINT, KEY_NEW_VIEW, KEY_VIEW, KEY_VIEW_CHANGE, SignedVotes
 
 __all__ = [
     "Action", "BlockExecuted", "Broadcast", "Commit", "Event", "Executed", "FetchBlocks",
@@ -68,18 +69,6 @@ __all__ = [
 
 BLOCK_OVERHEAD_BYTES = 1024  # header and framing of an encoded block, generously
 TX_OVERHEAD_BYTES = 16  # msgpack framing of one [body, sig] pair in a block (11 at most)
-
-# Keys this replica asks the host to persist (see `Persist`).
-KEY_VIEW = "view"
-KEY_VIEW_CHANGE = "view_change"
-KEY_NEW_VIEW = "new_view"
-KEY_CHECKPOINT = "checkpoint"
-VOTE_KINDS = ("pre_prepare", "prepare", "commit")
-
-
-def vote_key(kind: str, seq: int) -> str:
-    return f"{kind}/{seq:020d}"
-
 
 @dataclass(frozen=True)
 class ReplicaConfig:
@@ -183,8 +172,7 @@ class Replica:
         self._body_request_at = 0  # when to repeat the BLOCK-REQUEST
         self._block_requests_answered_ms: dict[str, int] = {}
 
-        self._signed: dict[tuple[str, int], tuple[int, bytes]] = {}  # (kind, seq) -> (view, d)
-        self._persisted_votes: dict[str, int] = {}  # key -> seq, for pruning
+        self._votes = SignedVotes()
 
         self._fetch_target: int | None = None
         self._fetch_deadline = 0
@@ -312,20 +300,15 @@ class Replica:
         return msg.sign(message, self._signer, self.committee.chain)
 
     def _may_sign(self, kind: str, view: int, seq: int, digest: bytes) -> bool:
-        """False if signing would contradict a vote this replica signed (even before a
-        restart): the same (kind, seq) in the same view for another digest, or an older view."""
-        known = self._signed.get((kind, seq))
-        if known is None or known[0] < view or known == (view, digest):
+        """False (counted) if signing would contradict a vote this replica signed."""
+        if self._votes.may_sign(kind, view, seq, digest):
             return True
         self._count("refused_conflicting_vote")
         return False
 
     def _record_signed(self, kind: str, view: int, seq: int, digest: bytes,
                        value: bytes) -> None:
-        self._signed[(kind, seq)] = (view, digest)
-        key = vote_key(kind, seq)
-        self._persisted_votes[key] = seq
-        self._persist(key, value)
+        self._persist(self._votes.record(kind, view, seq, digest), value)
 
     def _timeout(self) -> int:
         return self.view_timeout_ms
@@ -588,9 +571,7 @@ class Replica:
         if not self._may_sign("commit", self._view, slot.seq, digest):
             return False
         commit = self._sign(msg.Commit(self._view, slot.seq, digest, self._me))
-        certificate = self._log.prepared_certificates[slot.seq]
-        record = codec.pack({"commit": commit.encode(),
-                             "prepared": certificate.to_map(with_body=True)})
+        record = wal.commit_record(commit.encode(), self._log.prepared_certificates[slot.seq])
         self._record_signed("commit", self._view, slot.seq, digest, record)
         self._broadcast(commit)
         self._log.commits.add(self._view, slot.seq, self._me, digest, commit)
@@ -882,13 +863,8 @@ class Replica:
         for seq in sorted(self._own_checkpoints):
             if seq < proof.seq:
                 del self._own_checkpoints[seq]
-        for signed in sorted(self._signed):
-            if signed[1] <= proof.seq:
-                del self._signed[signed]
-        for key, seq in sorted(self._persisted_votes.items()):
-            if seq <= proof.seq:
-                del self._persisted_votes[key]
-                self._persist(key, b"")
+        for key in self._votes.prune(proof.seq):
+            self._persist(key, b"")
         if proof.seq > self._last_committed:
             self._request_fetch(proof.seq)
         self._advance()
@@ -944,7 +920,7 @@ class Replica:
         self._wanted_bodies = {}
         self._log.start_view(new_view)
         self._forget_view_changes_below(new_view)
-        self._persist(KEY_VIEW, codec.pack({"view": new_view, "active": False}))
+        self._persist(KEY_VIEW, wal.view_record(new_view, False))
         low = self._stable.seq
         prepared = tuple(cert for seq, cert in sorted(self._log.prepared_certificates.items())
                          if low < seq <= low + self.config.watermark_window)
@@ -1051,8 +1027,8 @@ class Replica:
                 return
             pre_prepares.append(self._sign(unsigned))
         new_view = self._sign(msg.NewView(target, chosen, tuple(pre_prepares), self._me))
-        for pre_prepare in pre_prepares:
-            self._signed[("pre_prepare", pre_prepare.seq)] = (target, pre_prepare.digest)
+        for pre_prepare in pre_prepares:  # persisted inside the NEW-VIEW
+            self._votes.note("pre_prepare", target, pre_prepare.seq, pre_prepare.digest)
         self._enter_view(new_view, plan, announce=True)
 
     def _on_new_view(self, new_view: msg.NewView) -> None:
@@ -1095,7 +1071,7 @@ class Replica:
         self._new_view = new_view
         self._new_view_top = plan.top_seq
         self._persist(KEY_NEW_VIEW, new_view.encode())
-        self._persist(KEY_VIEW, codec.pack({"view": self._view, "active": True}))
+        self._persist(KEY_VIEW, wal.view_record(self._view, True))
         if announce:
             self._broadcast(new_view)
         if entering:
@@ -1243,72 +1219,36 @@ class Replica:
     # -- restart -------------------------------------------------------------------------------
 
     def _restore(self, restored: dict[str, bytes]) -> None:
-        """Resume from what this replica persisted: its view, its stable checkpoint and
-        every vote it signed above it, so that it never signs a conflicting one."""
-        live = {key: value for key, value in restored.items() if value}
-        if KEY_CHECKPOINT in live:
-            proof = msg.CheckpointProof.decode(live[KEY_CHECKPOINT], self.committee.n)
-            self._stable = proof
-            self._log.collect_garbage(proof.seq)
-        if KEY_VIEW in live:
-            state = codec.unpack(live[KEY_VIEW])
-            self._view, self._view_active = int(state["view"]), bool(state["active"])
-            self._log.start_view(self._view)
-        if KEY_VIEW_CHANGE in live:
-            view_change = msg.decode_stored(live[KEY_VIEW_CHANGE], self._limits)
-            assert isinstance(view_change, msg.ViewChange)
+        """Resume from what this replica persisted (`wal.restore` reads it): its view, its
+        stable checkpoint and every vote it signed above it, so that it never signs a
+        conflicting one."""
+        state = wal.restore(restored, self._me, self._limits, self.config.watermark_window)
+        if state.stable is not None:
+            self._stable = state.stable
+            self._log.collect_garbage(state.stable.seq)
+        self._view, self._view_active = state.view, state.active
+        self._log.start_view(self._view)
+        if state.view_change is not None:
+            view_change = state.view_change
             if not msg.is_signed_by_sender(view_change, self.committee):
                 # written by an older version, blocks inside: the same statement, re-signed
                 view_change = self._sign(view_change)
             self._my_view_change = view_change
             self._view_changes[self._me] = view_change
-        if KEY_NEW_VIEW in live:
-            self._restore_new_view(live[KEY_NEW_VIEW])
-        for key in sorted(live):
-            kind, _, seq_text = key.partition("/")
-            if kind not in VOTE_KINDS:
-                continue
-            self._persisted_votes[key] = int(seq_text)
-            if kind == "commit":
-                record = codec.unpack(live[key])
-                commit = msg.decode(record["commit"], self._limits)
-                certificate = msg.PreparedCertificate.from_map(
-                    record["prepared"], self.committee.n, with_body=True)
-                if certificate.seq > self._stable.seq:
-                    self._log.record_prepared(certificate)
-                self._restore_vote("commit", commit)
-            else:
-                self._restore_vote(kind, msg.decode(live[key], self._limits))
+        self._new_view, self._new_view_top = state.new_view, state.new_view_top
+        for key, seq in state.vote_keys.items():
+            self._votes.restore_key(key, seq)
+        for certificate in state.certificates:
+            self._log.record_prepared(certificate)
+        for kind, vote in state.votes:
+            self._restore_vote(kind, vote)
         if self._new_view is not None:
             self._take_re_proposals(self._new_view)  # bodies from restored certificates
         self._count("restarts")
         self._resend_after_restart = True
 
-    def _restore_new_view(self, data: bytes) -> None:
-        """The NEW-VIEW of the last view entered: its primary's re-proposals are votes it
-        signed; on every replica they fix seqs up to `top_seq` and fill their slots."""
-        new_view = msg.decode_stored(data, self._limits)
-        assert isinstance(new_view, msg.NewView)
-        if new_view.sender == self._me:
-            for pre_prepare in new_view.pre_prepares:
-                self._restore_vote("pre_prepare", pre_prepare)
-        if new_view.view < self._view:
-            return  # a later view change started after it
-        # This replica's own disk: the NEW-VIEW was checked when it was taken. (One written
-        # by an older version, with blocks inside, no longer carries valid signatures once
-        # cut to blocks by hash; it still says which seqs are fixed, and with what.)
-        plan = compute_new_view(new_view.view, new_view.view_changes,
-                                self.config.watermark_window)
-        if new_view.view > self._view or not self._view_active:
-            # the host crashed between persisting the NEW-VIEW and the view it starts
-            self._view, self._view_active = new_view.view, True
-            self._log.start_view(self._view)
-        self._new_view = new_view
-        self._new_view_top = plan.top_seq
-
     def _restore_vote(self, kind: str, vote: Any) -> None:
-        self._signed[(kind, vote.seq)] = max(self._signed.get((kind, vote.seq), (-1, b"")),
-                                             (vote.view, vote.digest))
+        self._votes.restore(kind, vote.view, vote.seq, vote.digest)
         if vote.view != self._view or not self._view_active or not self._in_window(vote.seq):
             return
         if vote.seq <= self._last_committed:

@@ -22,7 +22,7 @@ from consensus.events import (
     Tick,
     ViewChanged,
 )
-from consensus.replica import vote_key
+from consensus.wal import KEY_NEW_VIEW, re_proposals_in, sent_bytes_of, vote_key
 from node.admission.tx import TxError
 from node.ledger.executor import AppliedBlock
 from node.net.transfer import blocks_to_serve, stage_persist
@@ -208,13 +208,11 @@ class Host:
         self.checker.on_vote_sent(self.now, node.name, meta.type, view, seq, digest)
         kind = {"PRE-PREPARE": "pre_prepare", "PREPARE": "prepare", "COMMIT": "commit"}
         stored = node.kv.get(s.wal_key(vote_key(kind[meta.type], seq)))
-        if meta.type == "COMMIT" and stored is not None:
-            stored = codec.unpack(stored)["commit"]
-        if stored == data:
+        if stored is not None and sent_bytes_of(kind[meta.type], stored) == data:
             return
         if meta.type == "PRE-PREPARE":
-            new_view = node.kv.get(s.wal_key("new_view"))
-            if new_view is not None and data in codec.unpack(new_view)["pre_prepares"]:
+            new_view = node.kv.get(s.wal_key(KEY_NEW_VIEW))
+            if new_view is not None and data in re_proposals_in(new_view):
                 return
         self.checker.on_unpersisted_send(self.now, node.name,
                                          f"{meta.type} view {view} seq {seq} sent before its "

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consensus import codec
+from consensus import codec, wal
 from consensus import messages as msg
 from consensus.block import ZERO_HASH, Block, CommitCertificate, check_certificate
 from consensus.crypto import Signer
@@ -168,13 +168,11 @@ class Cluster:
         message = msg.decode(data, msg.DecodeLimits(1 << 30, 1000, 1000))
         if message.sender != node.name:
             return
-        key = f"{kind}/{message.seq:020d}"  # type: ignore[union-attr]
+        key = wal.vote_key(kind, message.seq)  # type: ignore[union-attr]
         assert key in node.disk, f"{node.name} sent {kind} {key} before persisting it"
-        stored = node.disk[key]
-        if kind == "commit":
-            stored = codec.unpack(stored)["commit"]
-        if stored != data and kind == "pre_prepare" and "new_view" in node.disk \
-                and data in codec.unpack(node.disk["new_view"])["pre_prepares"]:
+        stored = wal.sent_bytes_of(kind, node.disk[key])
+        if stored != data and kind == "pre_prepare" and wal.KEY_NEW_VIEW in node.disk \
+                and data in wal.re_proposals_in(node.disk[wal.KEY_NEW_VIEW]):
             return  # a re-proposal: persisted inside the NEW-VIEW that carries it
         assert stored == data, f"{node.name} sent a {kind} other than the one it persisted"
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from consensus import messages as msg
-from consensus.replica import VOTE_KINDS
+from consensus.wal import VOTE_KINDS
 from node.storage import LevelDB
 from node.storage import schema as s
 from tests.e2e.conftest import start_cluster, wait_until

@@ -30,7 +30,8 @@ from consensus import messages as msg
 from consensus.block import CommitCertificate
 from consensus.crypto import TX_DOMAIN, Signer
 from consensus.events import Broadcast, Commit, Persist
-from consensus.replica import VOTE_KINDS, Replica
+from consensus.replica import Replica
+from consensus.wal import VOTE_KINDS
 from node.admission.verified import VerifiedCache
 from node.ledger.executor import Executor
 from node.sim import SimConfig, Simulation, format_result, run
