@@ -65,6 +65,9 @@ REQUEST_PATIENCE_TIMEOUTS = 8
 
 MAX_TXS_PER_EVENT = 100_000  # one TxsAdmitted; same bound as the default max_pending
 
+BLOCK_OVERHEAD_BYTES = 1024  # header and framing of an encoded block, generously
+TX_OVERHEAD_BYTES = 16  # msgpack framing of one [body, sig] pair in a block (11 at most)
+
 
 def max_view_change_bytes(watermark_window: int, quorum: int) -> int:
     """The largest VIEW-CHANGE an honest replica sends: a stable checkpoint proof (a quorum

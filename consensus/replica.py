@@ -17,7 +17,7 @@ from consensus import messages as msg
 from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
 from consensus.constants import (
-    COMMITTED_TX_MEMORY,
+    BLOCK_OVERHEAD_BYTES,
     FUTURE_VIEW_BUFFER_PER_SENDER,
     MAX_CHAIN_ID_BYTES,
     MAX_COUNTER,
@@ -25,7 +25,6 @@ from consensus.constants import (
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
     MESSAGE_OVERHEAD_BYTES,
-    REQUEST_PATIENCE_TIMEOUTS,
     SMALL_MESSAGE_BYTES,
     max_message_bytes,
     max_view_change_bytes,
@@ -50,6 +49,7 @@ from consensus.events import (
 )
 from consensus.log import MessageLog, Slot
 from consensus.quorum import Committee
+from consensus.requests import RequestPool
 from consensus.view_change import (
     NewViewPlan,
     check_block_origin,
@@ -66,9 +66,6 @@ __all__ = [
     "MessageReceived", "PendingTx", "Persist", "Replica", "ReplicaConfig", "Send",
     "StateTransferred", "Tick", "TxsAdmitted", "ViewChanged",
 ]
-
-BLOCK_OVERHEAD_BYTES = 1024  # header and framing of an encoded block, generously
-TX_OVERHEAD_BYTES = 16  # msgpack framing of one [body, sig] pair in a block (11 at most)
 
 @dataclass(frozen=True)
 class ReplicaConfig:
@@ -141,14 +138,8 @@ class Replica:
         self._log = MessageLog(config.watermark_window, 0, 0)
         self._own_checkpoints: dict[int, bytes] = {}  # seq -> my app hash there
 
-        self._pending: dict[bytes, tuple[PendingTx, int]] = {}  # tx id -> (tx, admitted ms)
-        # A lower bound of the earliest `expires` in `_pending` (None: empty), so a tick scans
-        # the pool for expired transactions only when one may have expired.
-        self._earliest_expiry: int | None = None
-        self._recent_committed: dict[bytes, None] = {}
-        self._request_deadline: int | None = None
+        self._requests = RequestPool(config.max_pending)
         self._view_started_ms = self._now_ms  # request timers count from here at the latest
-        self._busy_since_ms = 0  # a full block committed then: the primary is saturated
         self._view_change_deadline: int | None = None
         self._view_change_resend_at = 0  # until a quorum of VIEW-CHANGEs: when to repeat ours
         self._consecutive_view_changes = 0
@@ -222,7 +213,7 @@ class Replica:
 
     @property
     def pending_count(self) -> int:
-        return len(self._pending)
+        return len(self._requests)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -240,7 +231,7 @@ class Replica:
 
     @property
     def request_deadline(self) -> int | None:
-        return self._request_deadline
+        return self._requests.deadline
 
     @property
     def view_change_deadline(self) -> int | None:
@@ -600,7 +591,7 @@ class Replica:
             self._unexecuted[seq] = block
             delivered = True
             if self._is_full(block):
-                self._busy_since_ms = self._now_ms
+                self._requests.note_busy(self._now_ms)
         if delivered:
             self._on_progress()
 
@@ -614,11 +605,7 @@ class Replica:
         self._last_committed = height
         self._tip_hash = block_hash
         self._tip_time = time
-        for tx_id in tx_ids:
-            self._pending.pop(tx_id, None)
-            self._recent_committed[tx_id] = None
-        while len(self._recent_committed) > COMMITTED_TX_MEMORY:
-            del self._recent_committed[next(iter(self._recent_committed))]
+        self._requests.remove_committed(tx_ids)
 
     def _on_progress(self) -> None:
         """A block committed: the view works, so timeouts reset. The request timer does not
@@ -629,21 +616,9 @@ class Replica:
         self._maybe_propose()
 
     def _arm_request_timer(self) -> None:
-        """The request timer times the oldest pending request (PBFT, BFT-SMaRt), not the
-        time since any block committed: a primary that commits others' requests but leaves
-        one out is suspected after one timeout (#11 item 5). It counts from the latest of:
-        the request's admission, the start of this view, and the last commit of a full
-        block (an honest but saturated primary takes requests in admission order, so the
-        oldest waits behind full blocks); the last never postpones it beyond
-        REQUEST_PATIENCE_TIMEOUTS timeouts after admission (or the view start)."""
-        if not self._pending or not self._view_active:
-            self._request_deadline = None
-            return
-        oldest_ms = next(iter(self._pending.values()))[1]
-        start = max(oldest_ms, self._view_started_ms)
-        timeout = self._timeout()
-        deadline = max(start, self._busy_since_ms) + timeout
-        self._request_deadline = min(deadline, start + timeout * REQUEST_PATIENCE_TIMEOUTS)
+        """The request timer times the oldest pending request, not the time since any block
+        committed (`RequestPool.arm_timer`; #11 item 5)."""
+        self._requests.arm_timer(self._view_active, self._view_started_ms, self._timeout())
 
     # -- the primary: batching and pipelining --------------------------------------------------
 
@@ -676,7 +651,7 @@ class Replica:
             # one lets the next block fill while the pipeline drains (fewer, bigger blocks:
             # each costs every node a round of votes and a synced write, whatever its size).
             in_flight = tip_seq - self._last_committed
-            oldest = min(self._pending[tx.tx_id][1] for tx in txs)
+            oldest = min(self._requests.admitted_ms(tx.tx_id) for tx in txs)
             if not full and oldest + self.config.max_block_delay_ms * (1 + in_flight) \
                     > self._now_ms:
                 return
@@ -694,47 +669,26 @@ class Replica:
             self._advance()
 
     def _select_batch(self, time: int) -> tuple[list[PendingTx], bool]:
-        """Pending txs not in flight and not expired at `time`, up to the block limits; and
-        whether a limit was reached (the batch is full)."""
+        """The next block's transactions (`RequestPool.select_batch`), leaving out those in
+        blocks proposed and not yet committed; and whether the batch is full."""
         in_flight: set[bytes] = set()
         for seq in sorted(self._log.slots):
             if seq > self._last_committed:
                 in_flight.update(self._log.slots[seq].tx_ids())
-        chosen: list[PendingTx] = []
-        size = BLOCK_OVERHEAD_BYTES
-        for tx, _ in self._pending.values():
-            if tx.tx_id in in_flight or tx.expires < time:
-                continue
-            tx_size = len(tx.body) + len(tx.sig) + TX_OVERHEAD_BYTES
-            if size + tx_size > self.config.max_block_bytes:
-                return chosen, True
-            chosen.append(tx)
-            size += tx_size
-            if len(chosen) >= self.config.max_block_txs:
-                return chosen, True
-        return chosen, False
+        return self._requests.select_batch(time, in_flight, self.config.max_block_txs,
+                                           self.config.max_block_bytes)
 
     def _on_txs_admitted(self, event: TxsAdmitted) -> None:
         if len(event.txs) > MAX_TXS_PER_EVENT:
             raise AssertionError("the host feeds at most MAX_TXS_PER_EVENT txs at once")
-        added = 0
-        for tx in event.txs:
-            assert isinstance(tx.tx_id, bytes) and isinstance(tx.expires, int)
-            if tx.tx_id in self._pending or tx.tx_id in self._recent_committed:
-                self._count("txs_ignored_known")
-                continue
-            if tx.expires < self._now_ms:
-                self._count("txs_ignored_expired")
-                continue
-            if len(self._pending) >= self.config.max_pending:
-                self._count("txs_dropped_pending_full")
-                continue
-            self._pending[tx.tx_id] = (tx, self._now_ms)
-            if self._earliest_expiry is None or tx.expires < self._earliest_expiry:
-                self._earliest_expiry = tx.expires
-            added += 1
-        self._count("txs_admitted", added)
-        if added and self._request_deadline is None:
+        admission = self._requests.admit(event.txs, self._now_ms)
+        for name, count in (("txs_ignored_known", admission.known),
+                            ("txs_ignored_expired", admission.expired),
+                            ("txs_dropped_pending_full", admission.full)):
+            if count:
+                self._count(name, count)
+        self._count("txs_admitted", admission.added)
+        if admission.added and self._requests.deadline is None:
             self._arm_request_timer()
         self._maybe_propose()
 
@@ -744,20 +698,14 @@ class Replica:
         assert isinstance(event.now_ms, int) and 0 <= event.now_ms < MAX_COUNTER
         self._now_ms = max(self._now_ms, event.now_ms)
         now = self._now_ms
-        if self._earliest_expiry is not None and self._earliest_expiry < now:
-            expired = [tx_id for tx_id, (tx, _) in self._pending.items() if tx.expires < now]
-            for tx_id in expired:
-                del self._pending[tx_id]
-            if expired:
-                self._count("txs_expired", len(expired))
-            self._earliest_expiry = min((tx.expires for tx, _ in self._pending.values()),
-                                        default=None)
-            if expired:
-                self._arm_request_timer()
-        if not self._pending:
-            self._request_deadline = None
-        if self._view_active and self._request_deadline is not None \
-                and now >= self._request_deadline:
+        expired = self._requests.expire(now)
+        if expired:
+            self._count("txs_expired", expired)
+            self._arm_request_timer()
+        if not self._requests:
+            self._requests.deadline = None
+        if self._view_active and self._requests.deadline is not None \
+                and now >= self._requests.deadline:
             self._count("request_timeouts")
             self._start_view_change(self._view + 1)
         elif not self._view_active and self._view_change_deadline is not None \
@@ -912,7 +860,7 @@ class Replica:
         self._view_active = False
         self._consecutive_view_changes += 1
         self._count("view_changes")
-        self._request_deadline = None
+        self._requests.deadline = None
         self._view_change_deadline = None
         self._lag_since = None
         self._new_view = None
