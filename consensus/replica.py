@@ -18,14 +18,11 @@ from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
 from consensus.constants import (
     BLOCK_OVERHEAD_BYTES,
-    FUTURE_VIEW_BUFFER_PER_SENDER,
     MAX_CHAIN_ID_BYTES,
     MAX_COUNTER,
     MAX_MESSAGE_BYTES,
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
-    MESSAGE_OVERHEAD_BYTES,
-    SMALL_MESSAGE_BYTES,
     max_message_bytes,
     max_view_change_bytes,
 )
@@ -47,6 +44,7 @@ from consensus.events import (
     TxsAdmitted,
     ViewChanged,
 )
+from consensus.future import FutureBuffer, budget_bytes
 from consensus.log import MessageLog, Slot
 from consensus.quorum import Committee
 from consensus.requests import RequestPool
@@ -148,11 +146,7 @@ class Replica:
         self._my_view_change: msg.ViewChange | None = None
         self._new_view: msg.NewView | None = None  # the NEW-VIEW that started this view
         self._new_view_top = 0  # seqs up to here are fixed by that NEW-VIEW
-        self._future: dict[str, list[Any]] = {}
-        self._future_bytes: dict[str, int] = {}  # bytes buffered in `_future`, per sender
-        self._future_budget_bytes = (config.max_pipeline * (config.max_block_bytes
-                                                            + MESSAGE_OVERHEAD_BYTES)
-                                     + FUTURE_VIEW_BUFFER_PER_SENDER * SMALL_MESSAGE_BYTES)
+        self._future = FutureBuffer(budget_bytes(config.max_pipeline, config.max_block_bytes))
         # The latest view each peer signed a message for, when later than ours (status
         # announcements for the f+1 join rule; bounded by n entries).
         self._peer_views: dict[str, int] = {}
@@ -369,15 +363,9 @@ class Replica:
             if view > self._view + self.committee.n * 4:
                 self._drop("wrong_view")
                 return False
-            buffer = self._future.setdefault(message.sender, [])
-            size = _buffered_bytes(message)
-            used = self._future_bytes.get(message.sender, 0)
-            if len(buffer) >= FUTURE_VIEW_BUFFER_PER_SENDER \
-                    or used + size > self._future_budget_bytes:
+            if not self._future.add(message):
                 self._drop("future_buffer_full")
                 return False
-            buffer.append(message)
-            self._future_bytes[message.sender] = used + size
             self._count("buffered_future_view")
             return False
         return True
@@ -878,7 +866,7 @@ class Replica:
         self._persist(KEY_VIEW_CHANGE, view_change.encode())
         self._broadcast(view_change)
         self._view_changes[self._me] = view_change
-        self._prune_future()
+        self._future.prune(self._view)
         self._view_change_progress()
 
     def _on_view_change(self, view_change: msg.ViewChange) -> None:
@@ -1051,23 +1039,10 @@ class Replica:
             if self._peer_views[sender] < view:
                 del self._peer_views[sender]
 
-    def _prune_future(self) -> None:
-        for sender in sorted(self._future):
-            kept = [m for m in self._future[sender] if m.view >= self._view]
-            if kept:
-                self._future[sender] = kept
-                self._future_bytes[sender] = sum(_buffered_bytes(m) for m in kept)
-            else:
-                del self._future[sender]
-                self._future_bytes.pop(sender, None)
-
     def _replay_future(self) -> None:
-        buffered, self._future = self._future, {}
-        self._future_bytes = {}
-        for sender in sorted(buffered, key=self.committee.order):
-            for message in buffered[sender]:
-                if message.view >= self._view:
-                    self._dispatch_checked(message)
+        for message in self._future.drain(self.committee.order):
+            if message.view >= self._view:
+                self._dispatch_checked(message)
 
     # -- block bodies (#11 item 3) ----------------------------------------------------------------
 
@@ -1235,9 +1210,3 @@ class Replica:
                     self._broadcast(pre_prepare)
         self._request_bodies()
 
-
-def _buffered_bytes(message: Any) -> int:
-    """What a buffered message costs: its block's bytes, or a small message's bound."""
-    if isinstance(message, msg.PrePrepare):
-        return len(message.block.encode()) + SMALL_MESSAGE_BYTES
-    return SMALL_MESSAGE_BYTES

@@ -24,7 +24,7 @@ def test_later_view_pre_prepare_from_a_non_primary_is_not_buffered() -> None:
     # op2 is not the primary of view 5 (op1 is)
     cluster.feed("op0", MessageReceived("op2", pre_prepare(5, 1, "op2").encode()))
     assert op0.stats["dropped_not_primary"] == 1
-    assert op0._future == {}
+    assert len(op0._future) == 0
 
 
 def test_later_view_pre_prepare_with_an_oversized_block_is_not_buffered() -> None:
@@ -33,7 +33,7 @@ def test_later_view_pre_prepare_with_an_oversized_block_is_not_buffered() -> Non
     big = pre_prepare(2, 1, "op2", pad=100 * 1024)
     cluster.feed("op0", MessageReceived("op2", big.encode()))
     assert op0.stats["dropped_block_too_large"] == 1
-    assert op0._future == {}
+    assert len(op0._future) == 0
 
 
 def test_later_view_buffer_is_bounded_in_bytes() -> None:
@@ -42,7 +42,7 @@ def test_later_view_buffer_is_bounded_in_bytes() -> None:
     for seq in range(1, 101):  # 100 blocks of ~60 KB for view 2, whose primary is op2
         cluster.feed("op0", MessageReceived("op2", pre_prepare(2, seq, "op2",
                                                                pad=60 * 1024).encode()))
-    buffered = sum(len(m.block.encode()) for m in op0._future.get("op2", []))
+    buffered = sum(len(m.block.encode()) for m in op0._future.held("op2"))
     assert buffered <= 2 * (128 + 64) * 1024 + 256 * 4096  # the pipeline, and small ones
     assert op0.stats["dropped_future_buffer_full"] >= 1
 
