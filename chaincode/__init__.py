@@ -2,7 +2,7 @@
 
 Public entry points used by the node and genesis:
 - `DEFAULT_PARAMS`: chain parameters the contracts read through `ctx.params` (fixed in genesis).
-- `builtin_registry(params)`: a Registry holding identity, token, cash, dividend and market.
+- `builtin_registry(params)`: a Registry holding identity, token, cash, dividend, market and fds.
 - `genesis_state(orgs, params)`: the initial state (full key -> canonical bytes) that registers
   each organisation admin `{"name", "role", "account"}` in the identity contract.
 - `check_params(params)`: the merged parameters, or ValueError naming the one at fault.
@@ -16,6 +16,8 @@ The contracts (each module's docstring has its key layout, methods and error cod
 - `chaincode.dividend`   escrowed declarations, the register at the record height (from the
                          chain's history), exact pro-rata shares, withholding, bounded steps
 - `chaincode.market`     order book per token, fills settled delivery versus payment in cash
+- `chaincode.fds`        holds that block an account's withdrawals or trading, and the
+                         real-time outflow limits of individuals (withdrawal delay, daily cap)
 
 Error codes (stable; receipts carry them):
 
@@ -43,6 +45,10 @@ Error codes (stable; receipts carry them):
 | NO_TAX_ACCOUNT, NOT_ENTITLED, NOT_HELD | dividend |
 | MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER, PRICE_LIMIT, INSUFFICIENT_CASH, | market |
 | TOO_MANY_ORDERS, UNKNOWN_ORDER, ORDER_CLOSED, ALREADY_HALTED, NOT_HALTED | (+ transfer codes) |
+| ACCOUNT_HELD | token.transfer, cash.transfer and burn, market.place and fills (after |
+|  | AML_BLOCKED; first for burn): an fds hold covers the act |
+| WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED | cash.burn (both) and cash.transfer (the latter) |
+| ALREADY_HELD, TOO_MANY_HOLDS, UNKNOWN_HOLD, NOT_HELD, NOT_REGISTERED | fds.hold / release |
 """
 
 from __future__ import annotations
@@ -61,6 +67,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # The market contract: sessions, price band, tick, securities transaction tax
     # (chaincode.market.check_market_params has the rules and the defaults).
     "market": {"sessions": "always", "price_band_bps": 3000, "tick": 1, "trade_tax_bps": 0},
+    # The real-time limits of individuals (chaincode.fds.check_fds_params has the rules):
+    # withdrawals 72 h after the first deposit and 24 h after the latest, 100M KRW out a day.
+    "fds": {"new_account_hold_ms": 259_200_000, "deposit_hold_ms": 86_400_000,
+            "daily_outflow_krw": 100_000_000},
 }
 
 
@@ -87,17 +97,22 @@ def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
     from chaincode.market import check_market_params
 
     merged["market"] = check_market_params(merged.get("market"))  # MarketParamsError
+    from chaincode.fds import check_fds_params
+
+    merged["fds"] = check_fds_params(merged.get("fds"))  # FdsParamsError
     return merged
 
 
 def builtin_registry(params: dict[str, Any] | None = None) -> Registry:
     from chaincode.cash import Cash
     from chaincode.dividend import Dividend
+    from chaincode.fds import Fds
     from chaincode.identity import Identity
     from chaincode.market import Market
     from chaincode.token import Token
 
-    return Registry([Identity(), Token(), Cash(), Dividend(), Market()], check_params(params))
+    return Registry([Identity(), Token(), Cash(), Dividend(), Market(), Fds()],
+                    check_params(params))
 
 
 def genesis_state(orgs: list[dict[str, str]], params: dict[str, Any] | None = None

@@ -14,11 +14,17 @@ escrowed) until the escrow pays them out (`escrow_pay`) or gives them back (`esc
 Invariant: escrowed/<account> = the sum of the account's open escrows <= its balance.
 
 Methods:
-- `mint(to, amount)` — the bank; `to` must be verified (RECIPIENT_NOT_VERIFIED).
-- `burn(from, amount)` — the bank, from available cash (INSUFFICIENT_BALANCE).
+- `mint(to, amount)` — the bank; `to` must be verified (RECIPIENT_NOT_VERIFIED). The mint
+  starts the withdrawal delay of chaincode.fds (a deposit from a bank account).
+- `burn(from, amount)` — the bank; checks in order: ACCOUNT_HELD (a withdrawals or all hold),
+  WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED (the real-time limits of an individual,
+  chaincode.fds), INSUFFICIENT_BALANCE (available cash).
 - `transfer(to, amount)` — between verified accounts; checks in the token contract's order:
-  INSUFFICIENT_BALANCE (available cash), SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED,
-  AML_BLOCKED (either side `aml_risk: high`).
+  BAD_ARGS, UNAUTHORIZED (the regulator), INSUFFICIENT_BALANCE (available cash),
+  SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED, AML_BLOCKED (either side `aml_risk: high`),
+  ACCOUNT_HELD (a withdrawals or all hold on the sender), DAILY_LIMIT_EXCEEDED.
+  `transfer` and `burn` are the only outflows the daily limit counts: escrows, their payments
+  and refunds (market settlement, dividends, allocations) and `move` never count.
 - query `balance(account)` -> {balance, escrowed, available} — the account, its broker, the
   bank, the regulator.
 - query `supply()` — the bank, the registrar, the regulator.
@@ -28,7 +34,8 @@ Methods:
   amount)`, `escrow_amount(ref)`, `recover(old, new)` (token.recover: balance and escrows).
 
 Errors: UNAUTHORIZED, BAD_ARGS, INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED,
-RECIPIENT_NOT_VERIFIED, AML_BLOCKED, INSUFFICIENT_CASH, SUPPLY_OVERFLOW, FORBIDDEN.
+RECIPIENT_NOT_VERIFIED, AML_BLOCKED, ACCOUNT_HELD, WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED,
+INSUFFICIENT_CASH, SUPPLY_OVERFLOW, FORBIDDEN.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaincode.compliance import is_aml_blocked, is_verified
+from chaincode.fds import check_hold
 from chaincode.identity import caller_role, may_read_account, require_role
 from chaincode.runtime import (
     ChaincodeError,
@@ -84,6 +92,16 @@ def _move(ctx: Context, sender: str, to: str, amount: int) -> None:
     _set_balance(ctx, to, _balance(ctx, to) + amount)
 
 
+def _check_outflow(ctx: Context, account: str, record: dict[str, Any] | None, amount: int,
+                   *, burn: bool) -> None:
+    """The real-time limits of chaincode.fds (an individual's withdrawal delay and daily
+    outflow); raises the first that refuses."""
+    verdict = ctx.call("fds", "outflow_verdict", account=account, record=record,
+                       amount=amount, burn=burn)
+    if verdict is not None:
+        raise ChaincodeError(*verdict)
+
+
 def _require_ref(ref: Any) -> str:
     return require_str("ref", ref, 128)
 
@@ -125,6 +143,7 @@ class Cash(Contract):
             raise ChaincodeError("SUPPLY_OVERFLOW", "the KRW supply would overflow")
         ctx.state.put("supply", supply)
         _set_balance(ctx, to, _balance(ctx, to) + amount)
+        ctx.call("fds", "record_deposit", account=to)
         ctx.emit("Minted", {"to": to, "amount": amount})
         return {"to": to, "amount": amount, "balance": _balance(ctx, to), "supply": supply}
 
@@ -133,6 +152,9 @@ class Cash(Contract):
         require_role(ctx, "bank")
         holder = require_account("from", from_)
         amount = require_int("amount", amount, 1, MAX_AMOUNT)
+        check_hold(ctx, holder, "withdrawals")
+        record = ctx.identity(holder)
+        _check_outflow(ctx, holder, record, amount, burn=True)
         balance = _balance(ctx, holder)
         if amount > _available(ctx, holder):
             raise ChaincodeError("INSUFFICIENT_BALANCE", f"available {_available(ctx, holder)} "
@@ -140,6 +162,7 @@ class Cash(Contract):
         supply = int(ctx.state.get("supply", 0)) - amount
         ctx.state.put("supply", supply)
         _set_balance(ctx, holder, balance - amount)
+        ctx.call("fds", "record_outflow", account=holder, record=record, amount=amount)
         ctx.emit("Burned", {"from": holder, "amount": amount})
         return {"from": holder, "amount": amount, "balance": balance - amount, "supply": supply}
 
@@ -167,7 +190,10 @@ class Cash(Contract):
         if is_aml_blocked(sender) or is_aml_blocked(recipient):
             raise ChaincodeError("AML_BLOCKED", "an AML high-risk account is party to the "
                                  "transfer")
+        check_hold(ctx, ctx.caller, "withdrawals")
+        _check_outflow(ctx, ctx.caller, sender, amount, burn=False)
         _move(ctx, ctx.caller, to, amount)
+        ctx.call("fds", "record_outflow", account=ctx.caller, record=sender, amount=amount)
         ctx.emit("CashTransfer", {"from": ctx.caller, "to": to, "amount": amount, "memo": None})
         return {"from": ctx.caller, "to": to, "amount": amount}
 

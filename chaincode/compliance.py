@@ -7,7 +7,8 @@ or a `(code, message)` verdict. Integers only.
 
 Transfer checks, in PROTOCOL.md's order (the first that fails is the result):
 TOKEN_PAUSED, INSUFFICIENT_BALANCE (amount > balance - frozen), SENDER_NOT_VERIFIED,
-RECIPIENT_NOT_VERIFIED, AML_BLOCKED (either side aml_risk high), LOCKUP_ACTIVE
+RECIPIENT_NOT_VERIFIED, AML_BLOCKED (either side aml_risk high), ACCOUNT_HELD (a party under
+an fds hold that covers the act: the caller decides which party and scope), LOCKUP_ACTIVE
 (amount > balance - frozen - locked; frozen and locked units are counted separately),
 INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED (recipient), MAX_HOLDERS_EXCEEDED (only when the
 transfer raises the holder count above the limit), HOLDING_LIMIT_EXCEEDED (recipient's balance
@@ -217,15 +218,19 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
                    sender_holding: Holding, recipient_holding: Holding,
                    recipient_net: int, recipient_issuer_net: int,
                    general_limit: int, investors: int, sender_is_issuer: bool,
-                   recipient_is_issuer: bool, price: int | None = None) -> Verdict | None:
+                   recipient_is_issuer: bool, price: int | None = None,
+                   sender_held: bool = False, recipient_held: bool = False) -> Verdict | None:
     """Why `amount` units of `token` may not move from sender to recipient, or None.
     `investors`: holders other than the issuer. `price` (KRW per unit) values the purchase
-    for the investment limits: a market fill's trade price; `unit_price` when None."""
+    for the investment limits: a market fill's trade price; `unit_price` when None.
+    `sender_held`, `recipient_held`: a hold (chaincode.fds) refuses this party the act (a
+    transfer out: an `all` hold on the sender; a fill: a trading hold on either side)."""
     rules = token["rules"]
     verdict = (_check_token_and_balance(token, amount, sender_holding)
                or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")
                or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
                or _check_aml(sender, recipient)
+               or _check_held(sender_held, recipient_held)
                or _check_lockup(sender_holding, amount, now))
     if verdict is not None:
         return verdict
@@ -244,13 +249,15 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
 
 
 def check_sender_side(*, token: dict[str, Any], amount: int, now: int,
-                      sender: dict[str, Any] | None, sender_holding: Holding) -> Verdict | None:
+                      sender: dict[str, Any] | None, sender_holding: Holding,
+                      sender_held: bool = False) -> Verdict | None:
     """The transfer checks that read the token and the sender's facts only, in
     `check_transfer`'s order: what `can_transfer` tells a caller who may not see the
     recipient's facts (any of these failing means the transfer fails, whoever the recipient)."""
     return (_check_token_and_balance(token, amount, sender_holding)
             or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")
             or _check_aml(sender, None)
+            or _check_held(sender_held, False)
             or _check_lockup(sender_holding, amount, now))
 
 
@@ -283,6 +290,13 @@ def _check_aml(sender: dict[str, Any] | None, recipient: dict[str, Any] | None
                ) -> Verdict | None:
     if is_aml_blocked(sender) or is_aml_blocked(recipient):
         return "AML_BLOCKED", "an AML high-risk account is party to the transfer"
+    return None
+
+
+def _check_held(sender_held: bool, recipient_held: bool) -> Verdict | None:
+    if sender_held or recipient_held:
+        who = "sender" if sender_held else "recipient"
+        return "ACCOUNT_HELD", f"the {who} is under an fds hold that covers this (fds.holds)"
     return None
 
 
@@ -359,22 +373,25 @@ def _check_investment_limits(token: dict[str, Any], amount: int,
 # ---- market orders (chaincode.market): the transfer checks that can be known at order time --
 
 def check_seller(*, token: dict[str, Any], amount: int, now: int,
-                 sender: dict[str, Any] | None, sender_holding: Holding) -> Verdict | None:
+                 sender: dict[str, Any] | None, sender_holding: Holding,
+                 held: bool = False) -> Verdict | None:
     """A sell order's seller-side checks, in check_transfer's order: TOKEN_PAUSED,
-    INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, AML_BLOCKED (the seller), LOCKUP_ACTIVE. The
-    same checks as `check_sender_side`."""
+    INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED, AML_BLOCKED (the seller), ACCOUNT_HELD (a
+    trading hold on the seller), LOCKUP_ACTIVE. The same checks as `check_sender_side`."""
     return check_sender_side(token=token, amount=amount, now=now, sender=sender,
-                             sender_holding=sender_holding)
+                             sender_holding=sender_holding, sender_held=held)
 
 
-def check_buyer(*, token: dict[str, Any], now: int,
-                recipient: dict[str, Any] | None) -> Verdict | None:
+def check_buyer(*, token: dict[str, Any], now: int, recipient: dict[str, Any] | None,
+                held: bool = False) -> Verdict | None:
     """A buy order's recipient-side checks, in check_transfer's order: TOKEN_PAUSED (no fill
-    could settle), RECIPIENT_NOT_VERIFIED, AML_BLOCKED (the buyer), INVESTOR_TYPE_NOT_ALLOWED,
-    COUNTRY_NOT_ALLOWED. The holding checks run at each fill (check_transfer)."""
+    could settle), RECIPIENT_NOT_VERIFIED, AML_BLOCKED (the buyer), ACCOUNT_HELD (a trading
+    hold on the buyer), INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED. The holding checks run
+    at each fill (check_transfer)."""
     return (_check_paused(token)
             or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
             or _check_aml(None, recipient)
+            or _check_held(False, held)
             or _check_recipient_rules(token, token["rules"], recipient))
 
 

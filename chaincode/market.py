@@ -84,6 +84,7 @@ import itertools
 import re
 from typing import Any
 
+from chaincode.fds import is_held
 from chaincode.identity import (
     caller_role,
     require_registered_reader,
@@ -602,6 +603,8 @@ class Market(Contract):
         """The order whose side a refused fill's code is about."""
         if code in SELLER_CODES:
             return sell
+        if code == "ACCOUNT_HELD":  # a trading hold (chaincode.fds) on either side
+            return sell if is_held(ctx, sell["account"], "trading") else buy
         if code == "AML_BLOCKED":
             record = ctx.identity(sell["account"])
             seller_high = record is not None and record.get("attrs", {}).get("aml_risk") == "high"
@@ -824,6 +827,20 @@ class Market(Contract):
         return {"account": account, "orders": rows, "next": following}
 
     # ---- for other contracts -----------------------------------------------------------------
+
+    @internal
+    def cancel_held(self, ctx: Context, account: str, limit: int) -> list[int]:
+        """fds.hold (trading): cancel up to `limit` of the account's open orders, oldest
+        first, with code ACCOUNT_HELD; the ids cancelled. The rest are refused at their next
+        fill (token.deliver runs the hold check) and cancelled then."""
+        order_ids: list[int] = []
+        for key, _ in ctx.state.range(f"open/{account}/"):
+            if len(order_ids) == limit:
+                break
+            order_ids.append(int(key.rsplit("/", 1)[1]))
+        for order_id in order_ids:
+            self._cancel(ctx, self._order(ctx, order_id), "ACCOUNT_HELD")
+        return order_ids
 
     @internal
     def recover(self, ctx: Context, old: str, new: str) -> list[int]:

@@ -38,8 +38,13 @@ Decisions where PROTOCOL.md is silent:
   the moved units arrive unlocked and unfrozen.
 - `recover` needs `new` unregistered (ALREADY_REGISTERED), so it never merges two holdings;
   every holding, freeze, lock-up lot, investment window, cash balance and escrow of `old`
-  moves to `new`. The issuer's windows are keyed by `issuer_id`, so recovering an issuer's key
-  leaves its investors' windows in force.
+  moves to `new`, and so do its active fds holds, deposit times and today's outflow. The
+  issuer's windows are keyed by `issuer_id`, so recovering an issuer's key leaves its
+  investors' windows in force.
+- Holds (chaincode.fds): an `all` hold on the sender refuses `transfer` (and `can_transfer`
+  says so) with ACCOUNT_HELD right after AML_BLOCKED; a trading hold on either side refuses a
+  market fill (`deliver`) and an order (`order_verdict`). Receiving is never held; forced
+  transfers and redemptions ignore holds.
 - `redeem` takes units that are not frozen (INSUFFICIENT_BALANCE otherwise) but ignores lock-up.
 - `freeze` adds `amount` to the frozen units (null: freeze all); `unfreeze` subtracts it
   (null: unfreeze all).
@@ -58,6 +63,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaincode import compliance
+from chaincode.fds import is_held
 from chaincode.identity import (
     INVESTOR_TYPES,
     active_role,
@@ -393,7 +399,8 @@ class Token(Contract):
             general_limit=ctx.params["general_investor_annual_limit"],
             investors=limited_investor_count(ctx, token),
             sender_is_issuer=sender == token["issuer"],
-            recipient_is_issuer=to == token["issuer"])
+            recipient_is_issuer=to == token["issuer"],
+            sender_held=is_held(ctx, sender, "all"))  # receiving is never held
         if verdict is not None:
             raise ChaincodeError(*verdict)
         return token, sender_record, recipient_record, sender_holding, recipient_holding
@@ -482,6 +489,7 @@ class Token(Contract):
                          int(ctx.state.get(on_order_key(new, symbol), 0)) + units)
         cash = ctx.call("cash", "recover", old=old, new=new)
         ctx.call("market", "recover", old=old, new=new)  # open orders follow the key
+        ctx.call("fds", "recover", old=old, new=new)  # and so do its active holds
         ctx.emit("Recovered", {"old": old, "new": new, "reason": reason, "symbols": symbols,
                                "cash": cash})
         return {"old": old, "new": new, "symbols": symbols, "cash": cash}
@@ -727,7 +735,8 @@ class Token(Contract):
             return {"ok": False, "code": "UNAUTHORIZED", "message": "the regulator writes nothing"}
         verdict = compliance.check_sender_side(
             token=token, amount=amount, now=ctx.time, sender=sender_record,
-            sender_holding=load_holding(ctx, token["symbol"], sender))
+            sender_holding=load_holding(ctx, token["symbol"], sender),
+            sender_held=is_held(ctx, sender, "all"))
         if verdict is not None:
             return {"ok": False, "code": verdict[0], "message": verdict[1]}
         return {"ok": None, "code": "RECIPIENT_UNDISCLOSED",
@@ -829,12 +838,15 @@ class Token(Contract):
         compliance.check_seller for a sell, compliance.check_buyer for a buy."""
         token = load_token(ctx, symbol)
         record = ctx.identity(account)
+        held = is_held(ctx, account, "trading")
         if side == "sell":
             verdict = compliance.check_seller(token=token, amount=amount, now=ctx.time,
                                               sender=record,
-                                              sender_holding=load_holding(ctx, symbol, account))
+                                              sender_holding=load_holding(ctx, symbol, account),
+                                              held=held)
         else:
-            verdict = compliance.check_buyer(token=token, now=ctx.time, recipient=record)
+            verdict = compliance.check_buyer(token=token, now=ctx.time, recipient=record,
+                                             held=held)
         return None if verdict is None else list(verdict)
 
     @internal
@@ -856,7 +868,8 @@ class Token(Contract):
                 price: int, trade_id: int) -> None:
         """The units leg of a market fill: `amount` escrowed units of `seller` go to `buyer`.
 
-        Runs compliance.check_transfer (the same rules as `transfer`) with the escrowed units
+        Runs compliance.check_transfer (the same rules as `transfer`, a trading hold on either
+        side refusing it with ACCOUNT_HELD) with the escrowed units
         released and the purchase valued at `price`; raises its verdict before writing
         anything. The investment windows count the fill at `price` on both sides."""
         token = load_token(ctx, symbol)
@@ -874,7 +887,9 @@ class Token(Contract):
             general_limit=ctx.params["general_investor_annual_limit"],
             investors=limited_investor_count(ctx, token),
             sender_is_issuer=seller == token["issuer"],
-            recipient_is_issuer=buyer == token["issuer"], price=price)
+            recipient_is_issuer=buyer == token["issuer"], price=price,
+            sender_held=is_held(ctx, seller, "trading"),
+            recipient_held=is_held(ctx, buyer, "trading"))
         if verdict is not None:
             raise ChaincodeError(*verdict)
         set_on_order(ctx, seller, symbol, on_order - amount)

@@ -17,7 +17,8 @@ silently ignored by some nodes and read by others), types are exact (`true` is n
 - consensus parameters are positive and within `CONSENSUS_LIMITS`, the watermark window holds
   at least one checkpoint interval, and a view does not time out before a block is due;
 - chaincode hashes and params have a canonical encoding; `params.market`, when present, passes
-  the market contract's check (chaincode.market.check_market_params), and
+  the market contract's check (chaincode.market.check_market_params), `params.fds` the fds
+  contract's (chaincode.fds.check_fds_params: the real-time limits), and
   `params.surveillance`, when present, genesis.surveillance's.
 
 `Genesis.hash` is sha256 of the canonical msgpack of the document (consensus.codec), so two
@@ -494,6 +495,8 @@ def _params(value: Any) -> dict[str, Any]:
         _integer(f"params.withholding_bps.{name}", withholding[name], 0, 10_000)
     if "market" in value:  # optional: chaincode.market's defaults apply when it is absent
         _market_params(value["market"])
+    if "fds" in value:  # optional: chaincode.fds's defaults (the limits on) when it is absent
+        _fds_params(value["fds"])
     if "surveillance" in value:  # optional: genesis.surveillance's defaults otherwise
         _surveillance_params(value["surveillance"])
     try:
@@ -512,6 +515,18 @@ def _market_params(value: Any) -> None:
         check_market_params(value)
     except MarketParamsError as error:
         raise GenesisError(_join("params.market", error.field), error.message) from None
+
+
+def _fds_params(value: Any) -> None:
+    """`params.fds` (new_account_hold_ms, deposit_hold_ms, daily_outflow_krw): the fds
+    contract's own check, so that genesis and the chaincode cannot disagree on what is valid."""
+    from chaincode.fds import FdsParamsError, check_fds_params
+
+    try:
+        check_fds_params(value)
+    except FdsParamsError as error:
+        where = _join("params.fds", error.field) if error.field else "params.fds"
+        raise GenesisError(where, error.message) from None
 
 
 def _surveillance_params(value: Any) -> None:

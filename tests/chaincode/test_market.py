@@ -224,6 +224,7 @@ def test_buy_escrow_at_limit_price() -> None:
                                    "escrowed": 9_000_000, "available": CASH - 9_000_000}
     chain.fail("INSUFFICIENT_BALANCE", "gina", "cash", "transfer", to=chain["bob"],
                amount=CASH - 9_000_000 + 1)
+    chain.advance(3 * DAY_MS)  # past gina's withdrawal delay (chaincode.fds)
     chain.fail("INSUFFICIENT_BALANCE", "bank", "cash", "burn", from_=chain["gina"],
                amount=CASH - 9_000_000 + 1)
     place_fails(chain, "INSUFFICIENT_CASH", "gina", "buy", 13_000, 7_001)

@@ -8,7 +8,10 @@ direct and forced transfers, issuance, halts and time passing in between):
 - the book is never crossed after a transaction, and its price levels add up;
 - every fill's buyer received exactly the units and its seller exactly the cash less tax;
 - can_transfer keeps predicting transfer with units on order;
-- the same stream on two fresh chains gives byte-identical state and receipts.
+- the same stream on two fresh chains gives byte-identical state and receipts;
+- a held account's balances never move out (chaincode.fds): no trade names an account under a
+  trading or all hold, no unit leaves one under an all hold but by a forced transfer, and no
+  won leaves one under a withdrawals hold but by a fill's cash leg.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ price = st.sampled_from([8_000, 9_000, 9_500, 10_000, 10_500, 11_000, 12_500])
 qty = st.integers(min_value=1, max_value=30)
 
 OPERATIONS = [  # (weight in percent, strategy)
-    (58, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
+    (51, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
                    st.sampled_from(["gtc", "gtc", "ioc"]))),
     (9, st.tuples(st.just("cancel"), st.integers(min_value=1, max_value=60))),
     (3, st.tuples(st.just("force"), name, name, qty)),
@@ -51,6 +54,9 @@ OPERATIONS = [  # (weight in percent, strategy)
     (4, st.tuples(st.just("aml"), name, st.sampled_from(["low", "high"]))),
     (5, st.tuples(st.just("transfer"), name, name, qty)),
     (4, st.tuples(st.just("issue"), name, qty)),
+    (4, st.tuples(st.just("hold"), name, st.sampled_from(["withdrawals", "trading", "all"]))),
+    (2, st.tuples(st.just("release"), st.integers(min_value=1, max_value=6))),
+    (1, st.tuples(st.just("pay"), name, name, st.integers(min_value=1, max_value=50_000))),
 ]
 
 
@@ -125,7 +131,42 @@ def run(chain: Chain, op: tuple[Any, ...]) -> Outcome | None:
     if kind == "issue":
         return chain.execute(chain["issuer-1"], "token", "issue",
                              {"symbol": "APT1", "to": chain[op[1]], "amount": op[2]})
+    if kind == "hold":
+        return chain.execute(chain["ksd"], "fds", "hold",
+                             {"account": chain[op[1]], "scope": op[2], "reason": "alert"})
+    if kind == "release":
+        return chain.execute(chain["ksd"], "fds", "release",
+                             {"hold_id": op[1], "reason": "cleared"})
+    if kind == "pay":
+        return chain.execute(chain[op[1]], "cash", "transfer",
+                             {"to": chain[op[2]], "amount": op[3]})
     raise AssertionError(kind)
+
+
+def held_scopes(chain: Chain) -> dict[str, set[str]]:
+    """Each account's active hold scopes, read from the hold records."""
+    scopes: dict[str, set[str]] = {}
+    for hold in values(chain, "fds/hold/").values():
+        if hold["status"] == "active":
+            scopes.setdefault(hold["account"], set()).add(hold["scope"])
+    return scopes
+
+
+def check_holds(held: dict[str, set[str]], before: dict[str, Any], after: dict[str, Any],
+                op: tuple[Any, ...], outcome: Outcome | None) -> None:
+    """A held account's balances never move out (the accounts held before the operation)."""
+    trades = [] if outcome is None or not outcome.ok else [
+        item.data for item in outcome.events if item.name == "Trade"]
+    for account, scopes in held.items():
+        if scopes & {"trading", "all"}:
+            assert all(account not in (trade["buyer"], trade["seller"]) for trade in trades)
+        units_out = before["units"].get(account, 0) - after["units"].get(account, 0)
+        if "all" in scopes and not (op[0] == "force" and outcome is not None and outcome.ok):
+            assert units_out <= 0, (op, scopes)
+        paid = sum(trade["price"] * trade["qty"] for trade in trades if trade["buyer"] == account)
+        cash_out = before["cash"].get(account, 0) - after["cash"].get(account, 0)
+        if scopes & {"withdrawals", "all"}:
+            assert cash_out <= paid, (op, scopes)
 
 
 # ---- reading state directly (the test's own view, not the contracts') ------------------------
@@ -293,9 +334,10 @@ def run_stream(ops: list[tuple[Any, ...]], max_fills: int, max_cancels: int) -> 
     check_conservation_and_escrow(chain)
     crossed = False
     for op in ops:
-        before, time = snapshot(chain), chain.time
+        before, time, held = snapshot(chain), chain.time, held_scopes(chain)
         outcome = run(chain, op)
         check_conservation_and_escrow(chain)
+        check_holds(held, before, snapshot(chain), op, outcome)
         may_be_crossed = crossed
         if outcome is not None and outcome.ok and op[0] == "place":
             may_be_crossed = hit_a_limit(outcome, max_fills, max_cancels)

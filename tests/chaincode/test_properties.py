@@ -418,3 +418,105 @@ def test_stepped_register_pays_the_reference_split(balances: list[int], total: i
         assert chain.cash(next(name for name in chain.accounts
                                if chain.accounts[name] == row["account"])) == row["net"]
     assert chain.cash("tax") == withheld and chain.cash("issuer-1") == 0
+
+
+# ---- holds: a held account's balances never move out ------------------------------------
+
+HOLD_NAMES = ["alice", "bob", "dave"]  # dave is a corporation: no real-time limits
+hold_name = st.sampled_from(HOLD_NAMES)
+HOLD_OPERATIONS = [  # (weight in percent, strategy)
+    (14, st.tuples(st.just("hold"), hold_name, st.sampled_from(["withdrawals", "trading",
+                                                                 "all"]))),
+    (8, st.tuples(st.just("release"), st.integers(min_value=1, max_value=12))),
+    (22, st.tuples(st.just("transfer"), hold_name, hold_name, st.integers(1, 30))),
+    (22, st.tuples(st.just("cash"), hold_name, hold_name, st.integers(1, 4_000))),
+    (12, st.tuples(st.just("burn"), hold_name, st.integers(1, 4_000))),
+    (8, st.tuples(st.just("mint"), hold_name, st.integers(1, 5_000))),
+    (4, st.tuples(st.just("recover"), hold_name)),
+    (10, st.tuples(st.just("advance"), st.integers(min_value=0, max_value=2 * DAY_MS))),
+]
+
+
+def _pick_hold(draw: int) -> st.SearchStrategy[tuple[Any, ...]]:
+    for weight, strategy in HOLD_OPERATIONS:
+        if draw < weight:
+            return strategy
+        draw -= weight
+    raise AssertionError("weights sum to 100")
+
+
+hold_operation = st.integers(min_value=0, max_value=99).flatmap(_pick_hold)
+
+
+def run_hold_op(chain: Chain, op: tuple[Any, ...]) -> None:
+    kind = op[0]
+    if kind == "hold":
+        chain.execute(chain["ksd"], "fds", "hold",
+                      {"account": chain[op[1]], "scope": op[2], "reason": "alert"})
+    elif kind == "release":
+        chain.execute(chain["ksd"], "fds", "release", {"hold_id": op[1], "reason": "cleared"})
+    elif kind == "transfer":
+        chain.execute(chain[op[1]], "token", "transfer",
+                      {"symbol": "APT1", "to": chain[op[2]], "amount": op[3]})
+    elif kind == "cash":
+        chain.execute(chain[op[1]], "cash", "transfer", {"to": chain[op[2]], "amount": op[3]})
+    elif kind == "burn":
+        chain.execute(chain["bank"], "cash", "burn", {"from": chain[op[1]], "amount": op[2]})
+    elif kind == "mint":
+        chain.execute(chain["bank"], "cash", "mint", {"to": chain[op[1]], "amount": op[2]})
+    elif kind == "recover":
+        recover(chain, op[1])
+    elif kind == "advance":
+        chain.advance(op[1])
+
+
+def active_scopes(chain: Chain) -> dict[str, set[str]]:
+    """Each account's active hold scopes, from the hold records themselves (not the counts
+    the checks read), and a check that the counts agree with them."""
+    scopes: dict[str, set[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for key, raw in chain.state.values.items():
+        if key.startswith("fds/hold/"):
+            hold = codec.unpack(raw)
+            if hold["status"] == "active":
+                scopes.setdefault(hold["account"], set()).add(hold["scope"])
+                per = counts.setdefault(hold["account"], {})
+                per[hold["scope"]] = per.get(hold["scope"], 0) + 1
+    stored = {key[len("fds/active/"):]: codec.unpack(raw)
+              for key, raw in chain.state.values.items() if key.startswith("fds/active/")}
+    assert stored == counts
+    return scopes
+
+
+def balances_of(chain: Chain) -> tuple[dict[str, int], dict[str, int]]:
+    units = {key[len("token/bal/APT1/"):]: codec.unpack(raw)["balance"]
+             for key, raw in chain.state.values.items() if key.startswith("token/bal/APT1/")}
+    cash = {key[len("cash/bal/"):]: codec.unpack(raw)
+            for key, raw in chain.state.values.items() if key.startswith("cash/bal/")}
+    return units, cash
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(hold_operation, min_size=1, max_size=40))
+def test_a_held_accounts_balances_never_move_out(ops: list[tuple[Any, ...]]) -> None:
+    """Under a withdrawals or all hold no won leaves the account, under an all hold no unit
+    either, whatever the sequence of transfers, burns, mints, holds, releases and key
+    recoveries (a recovery carries the hold: the new key's balances are watched too)."""
+    chain = world()
+    for name in HOLD_NAMES:
+        chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain[name], amount=50)
+        chain.ok("bank", "cash", "mint", to=chain[name], amount=20_000)
+    for op in ops:
+        scopes = active_scopes(chain)
+        units_before, cash_before = balances_of(chain)
+        old_keys = {name: chain[name] for name in HOLD_NAMES}
+        run_hold_op(chain, op)
+        units_after, cash_after = balances_of(chain)
+        renamed = {old_keys[name]: chain[name] for name in HOLD_NAMES}  # a recovered key
+        for account, held in scopes.items():
+            now = renamed.get(account, account)
+            if held & {"withdrawals", "all"}:
+                assert cash_after.get(now, 0) >= cash_before.get(account, 0), (op, held)
+            if "all" in held:
+                assert units_after.get(now, 0) >= units_before.get(account, 0), (op, held)
+        active_scopes(chain)

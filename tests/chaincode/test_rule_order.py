@@ -19,8 +19,9 @@ from tests.chaincode.test_token import transfer_fails, transfer_ok
 
 TRANSFER_ORDER = (
     "TOKEN_PAUSED", "INSUFFICIENT_BALANCE", "SENDER_NOT_VERIFIED", "RECIPIENT_NOT_VERIFIED",
-    "AML_BLOCKED", "LOCKUP_ACTIVE", "INVESTOR_TYPE_NOT_ALLOWED", "COUNTRY_NOT_ALLOWED",
-    "MAX_HOLDERS_EXCEEDED", "HOLDING_LIMIT_EXCEEDED", "INVESTMENT_LIMIT_EXCEEDED")
+    "AML_BLOCKED", "ACCOUNT_HELD", "LOCKUP_ACTIVE", "INVESTOR_TYPE_NOT_ALLOWED",
+    "COUNTRY_NOT_ALLOWED", "MAX_HOLDERS_EXCEEDED", "HOLDING_LIMIT_EXCEEDED",
+    "INVESTMENT_LIMIT_EXCEEDED")
 ISSUE_ORDER = (
     "NOT_APPROVED", "RECIPIENT_NOT_VERIFIED", "AML_BLOCKED", "INVESTOR_TYPE_NOT_ALLOWED",
     "COUNTRY_NOT_ALLOWED", "MAX_HOLDERS_EXCEEDED", "HOLDING_LIMIT_EXCEEDED",
@@ -89,6 +90,8 @@ def transfer_world(broken: set[str]) -> tuple[Chain, int]:
         chain.ok("ksd", "token", "freeze", symbol="APT1", account=chain["alice"],
                  amount=balance - amount + 1)
     spoil_recipient(chain, broken, "bob")
+    if "ACCOUNT_HELD" in broken:  # only an `all` hold refuses a token transfer out
+        chain.ok("ksd", "fds", "hold", account=chain["alice"], scope="all", reason="S1 alert")
     if "SENDER_NOT_VERIFIED" in broken:
         chain.ok("broker-a", "identity", "revoke", account=chain["alice"], reason="closed")
     if "TOKEN_PAUSED" in broken:
