@@ -519,20 +519,31 @@ async def get_dividends(request: web.Request) -> web.Response:
 
 
 def _dividend_payments(node: Any, symbol: str) -> dict[int, list[dict[str, Any]]]:
-    """dividend id -> the committed `pay` transactions of the token's dividends, in order."""
+    """dividend id -> the committed payments of the token's dividends, in chain order: each
+    `pay` step (`method` "pay": holders settled, gross, withheld, done) and each registrar
+    `release` of a held net (`method` "release": the holder, who was paid, the net).
+
+    A payment is told by the transaction's method, never by the shape of its result: a
+    release returns the holder's entitlement, which has a `paid` flag too but no
+    `dividend_id` (that shape test answered 500 on the demo's chain)."""
     found: dict[int, list[dict[str, Any]]] = {}
     blocks = _Blocks(node)
     for raw, _ in node.executor.store.iterate(s.audit_prefix(DIVIDENDS, symbol)):
-        receipt = node.executor.receipt_at(*s.read_position(raw))
-        if receipt is None or not isinstance(receipt.result, dict):
-            continue
+        row = blocks.row(s.read_position(raw))
+        receipt = node.executor.receipt_at(row["height"], row["index"])
+        assert receipt is not None, row  # the index holds committed positions only
         result = receipt.result
-        if "paid" not in result:
-            continue  # the declaration itself
-        found.setdefault(result["dividend_id"], []).append({
-            "height": receipt.height, "time": blocks.get(receipt.height)[0].header.time,
-            "tx_id": receipt.tx_id.hex(), "paid": result["paid"], "gross": result["gross"],
-            "withheld": result["withheld"], "done": result["done"]})
+        payment = {"height": row["height"], "time": row["time"], "tx_id": row["tx_id"],
+                   "method": row["method"]}
+        if row["method"] == "pay":
+            payment.update(paid=result["paid"], gross=result["gross"],
+                           withheld=result["withheld"], done=result["done"])
+        elif row["method"] == "release":
+            payment.update(account=result["account"], paid_to=result["paid_to"],
+                           net=result["net"])
+        else:
+            continue  # the declaration
+        found.setdefault(row["args"]["dividend_id"], []).append(payment)
     return found
 
 

@@ -713,3 +713,43 @@ async def test_a_chain_without_blocks_answers_empty_lists():
         assert holdings["identity"] is None
     finally:
         await client.close()
+
+
+async def test_dividends_after_a_release_lists_it_with_the_payments():
+    """A held net released by the registrar (the demo's act 6) is a payment of its own.
+    Pre: alice 1000 and bob 500 (300 of them frozen), a 90,000 KRW dividend declared.
+    Tx: pay until done (bob's net is held: his units are frozen), then ksd releases it.
+    Post: /v1/audit/dividends answers 200 with the pay steps and the release, in order (it
+    answered 500 before: the release's result was taken for a pay step's)."""
+    led = Ledger()
+    a, b = led.account("alice"), led.account("bob")
+    led.commit(register(led, "alice", investor()), register(led, "bob", investor()))
+    led.commit(led.tx("issuer-1", "token", "create", symbol=SYMBOL, name="Seoul Tower 1",
+                      asset_type="real_estate", unit_price=1000, max_supply=1_000_000,
+                      rules={}))
+    led.commit(led.tx("ksd", "token", "approve", symbol=SYMBOL, cap=100_000))
+    led.commit(led.tx("issuer-1", "token", "issue", symbol=SYMBOL, to=a, amount=1000),
+               led.tx("issuer-1", "token", "issue", symbol=SYMBOL, to=b, amount=500),
+               led.tx("bank", "cash", "mint", to=led.account("issuer-1"), amount=90_000))
+    led.commit(led.tx("ksd", "token", "freeze", symbol=SYMBOL, account=b, amount=300))
+    led.commit(led.tx("issuer-1", "dividend", "declare", symbol=SYMBOL, total=90_000))
+    for _ in range(3):
+        led.commit(led.tx("issuer-1", "dividend", "pay", dividend_id=1, max_holders=1000))
+    release = led.tx("ksd", "dividend", "release", dividend_id=1, account=b)
+    led.commit(release)
+    assert led.receipts[release.tx_id_hex].ok, led.receipts[release.tx_id_hex].error
+    client = TestClient(TestServer(make_app(StandInNode(led))))
+    await client.start_server()
+    try:
+        answer = await Api(client, led).ok(f"/v1/audit/dividends?symbol={SYMBOL}")
+    finally:
+        await client.close()
+    [declaration] = answer["declarations"]
+    payments = declaration["payments"]
+    assert [p["method"] for p in payments] == ["pay"] * (len(payments) - 1) + ["release"]
+    assert payments[-1]["tx_id"] == release.tx_id_hex
+    assert payments[-1]["account"] == payments[-1]["paid_to"] == b
+    entitlement = led.executor.query(led.account("fss"), "dividend", "entitlement",
+                                     {"dividend_id": 1, "account": b})
+    assert payments[-1]["net"] == entitlement["net"] > 0
+    assert sum(p["gross"] for p in payments[:-1]) == 90_000
