@@ -21,6 +21,9 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
 
 from node.cli import audit, bench, console, demo, market, market_sim, network, sim, tx
 
@@ -41,5 +44,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    args.func(args)
+    """Run one command. What a user can cause or fix (a node down, output piped into `head`,
+    Ctrl-C) ends with a sentence and an exit status, never a traceback; anything else is our
+    bug and keeps its traceback."""
+    from node.cli.common import unreachable
+    from node.tools.client import NodeUnreachable
+
+    parser = build_parser()
+    args = None
+    try:
+        try:
+            args = parser.parse_args(argv)
+            args.func(args)
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed pipe is past our reach
+    except NodeUnreachable as error:
+        raise SystemExit(unreachable(args, error)) from None
+    except BrokenPipeError:
+        # the reader went away (`| head`): nobody reads the rest, and the interpreter must not
+        # fail again flushing it at exit. 128 + SIGPIPE, as a Unix filter would end.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(128 + signal.SIGPIPE) from None
+    except KeyboardInterrupt:
+        raise SystemExit(128 + signal.SIGINT) from None

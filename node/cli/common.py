@@ -25,25 +25,84 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def client(args: argparse.Namespace, signed: bool = True) -> Any:
-    from genesis.builder import load_keyfile
+    """A client of a node of `--dir` (the first that answers: the others are its fallbacks)
+    or of `--node URL` alone, signing with `--key` (a key file, or a name in DIR/keys)."""
     from node.tools.client import Client
-    from node.tools.cluster import read_cluster
 
-    url = args.node
-    chain_id = None
-    if args.dir and Path(args.dir, "cluster.json").exists():
-        cluster = read_cluster(args.dir)
-        chain_id = cluster["chain_id"]
-        url = url or cluster["nodes"][0]["rpc"]
-    if url is None:
-        raise SystemExit("say which node: --node URL, or --dir DIR of a local cluster")
+    nodes = cluster_nodes(args)
+    if args.node is None and not nodes:
+        raise SystemExit(f"no cluster in {args.dir} (no cluster.json): start one with "
+                         f"`stoledger cluster up --dir {args.dir}`, or say which node with "
+                         "--node URL")
+    url = args.node or nodes[0]["rpc"]
+    fallbacks = [] if args.node else [n["rpc"] for n in nodes[1:]]
+    names = node_names(nodes)
+
+    def switch(tried: list[tuple[str, str]], answered: str) -> None:
+        gone = ", ".join(f"{names.get(url, url)} ({why})" for url, why in tried)
+        print(f"cannot reach {gone}; using {names.get(answered, answered)}", file=sys.stderr,
+              flush=True)
+
+    chain_id = read_chain_id(args) if nodes else None
     if chain_id is None:
         chain_id = Client(url, "").status()["chain_id"]
-    key_path = args.key
-    if signed and key_path and not Path(key_path).exists() and args.dir:
-        key_path = str(Path(args.dir, "keys", f"{key_path}.json"))
-    signer = load_keyfile(key_path) if signed and key_path else None
-    return Client(url, chain_id, signer)
+    signer = load_key(args, args.key) if signed and args.key else None
+    return Client(url, chain_id, signer, fallbacks=fallbacks, on_switch=switch)
+
+
+def cluster_nodes(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The nodes of `--dir`'s cluster.json, or [] when it has none."""
+    from node.tools.cluster import read_cluster
+
+    if not args.dir or not Path(args.dir, "cluster.json").exists():
+        return []
+    return list(read_cluster(args.dir)["nodes"])
+
+
+def read_chain_id(args: argparse.Namespace) -> str:
+    from node.tools.cluster import read_cluster
+
+    return str(read_cluster(args.dir)["chain_id"])
+
+
+def node_names(nodes: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(n["rpc"]).rstrip("/"): str(n["name"]) for n in nodes}
+
+
+def key_path(args: argparse.Namespace, key: str) -> Path:
+    """KEY as given: a key file, or a name in DIR/keys (`fss` is DIR/keys/fss.json)."""
+    path = Path(key)
+    if not path.exists() and args.dir:
+        named = Path(args.dir, "keys", f"{key}.json")
+        if named.exists() or not path.suffix:
+            return named
+    return path
+
+
+def load_key(args: argparse.Namespace, key: str) -> Any:
+    from genesis.builder import ConfigError, load_keyfile
+
+    path = key_path(args, key)
+    if not path.exists():
+        where = f" nor a name in {Path(args.dir, 'keys')}/" if args.dir else ""
+        raise SystemExit(f"key {key!r} is neither a key file{where}")
+    try:
+        return load_keyfile(str(path))
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+
+
+def unreachable(args: argparse.Namespace, error: Any) -> str:
+    """What to say when no node could be reached (node.tools.client.NodeUnreachable)."""
+    names = node_names(cluster_nodes(args)) if getattr(args, "dir", None) else {}
+    tried = ", ".join(f"{names.get(url, url)} ({why})" if url in names else f"{url} ({why})"
+                      for url, why in error.tried)
+    if getattr(args, "node", None) or not names:
+        return (f"cannot reach the node: {tried}. Is it running? Pick another node with "
+                "--node URL, or give --dir DIR to try every node of a local cluster")
+    return (f"cannot reach any node of {args.dir}: {tried}. `stoledger cluster up --dir "
+            f"{args.dir}` starts what is not running; `stoledger cluster status --dir "
+            f"{args.dir}` shows each node")
 
 
 def json_arg(text: str) -> dict[str, Any]:
@@ -70,8 +129,24 @@ def dir_arg(parser: argparse.ArgumentParser) -> None:
                         "%(default)s)")
 
 
+def operator_count(text: str) -> int:
+    """`-n`: a number of operators genesis accepts (3f+1, within the limit), or a usage
+    error saying which numbers are."""
+    from genesis.builder import check_operator_count
+    from genesis.schema import GenesisError
+
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of operators")
+    try:
+        check_operator_count(int(text))
+    except GenesisError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return int(text)
+
+
 def size_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-n", type=int, default=4, help="operators, 3f+1 (default %(default)s)")
+    parser.add_argument("-n", type=operator_count, default=4,
+                        help="operators, 3f+1: 1, 4, 7, 10, ... (default %(default)s)")
     parser.add_argument("--observer", action="store_true",
                         help="add the regulator's non-voting node fss")
     parser.add_argument("--base-port", type=int, default=0,

@@ -27,7 +27,7 @@ def console_url(rpc: str) -> str:
 
 
 def cmd_console(args: argparse.Namespace) -> None:
-    from node.tools.client import Client
+    from node.tools.client import ApiError, Client, NodeUnreachable
     from node.tools.cluster import read_cluster
 
     if not Path(args.dir, "cluster.json").exists():
@@ -41,7 +41,7 @@ def cmd_console(args: argparse.Namespace) -> None:
     for node in nodes:
         try:
             Client(node["rpc"], "", timeout_s=3.0).status()
-        except Exception:  # down or unreachable: try the next node
+        except (NodeUnreachable, ApiError):  # down, or not serving: try the next node
             continue
         print(console_url(node["rpc"]))
         print(f"Load a key file from {Path(args.dir, 'keys')}/ in the page (fss.json: the "

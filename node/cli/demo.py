@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from node.cli.common import operator_count
+
 
 def register(sub: Any) -> None:
     demo = sub.add_parser(
@@ -14,7 +16,8 @@ def register(sub: Any) -> None:
                     "dividend with withholding, let brokers trade it for their clients on the "
                     "market (delivery versus payment), and print an audit.")
     demo.add_argument("--dir", default="demo-net", help="network folder (default %(default)s)")
-    demo.add_argument("-n", type=int, default=4, help="operators (default %(default)s)")
+    demo.add_argument("-n", type=operator_count, default=4,
+                      help="operators, 3f+1 (default %(default)s)")
     demo.add_argument("--keep", action="store_true", help="leave the cluster running")
     demo.set_defaults(func=cmd_demo)
 
