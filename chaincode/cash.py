@@ -74,6 +74,13 @@ def _available(ctx: Context, account: str) -> int:
     return _balance(ctx, account) - _escrowed(ctx, account)
 
 
+def _short_message(ctx: Context, account: str, amount: int) -> str:
+    """Why `amount` KRW cannot leave `account`, as a sentence."""
+    return (f"only {_available(ctx, account)} KRW is available, less than the {amount} KRW "
+            f"asked (balance {_balance(ctx, account)} KRW, {_escrowed(ctx, account)} KRW of "
+            "it escrowed)")
+
+
 def _set_balance(ctx: Context, account: str, value: int) -> None:
     assert value >= _escrowed(ctx, account), "cash balance below its escrows"
     _put_positive(ctx, f"bal/{account}", value)
@@ -157,8 +164,7 @@ class Cash(Contract):
         _check_outflow(ctx, holder, record, amount, burn=True)
         balance = _balance(ctx, holder)
         if amount > _available(ctx, holder):
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"available {_available(ctx, holder)} "
-                                 f"(balance {balance} - escrowed) < {amount}")
+            raise ChaincodeError("INSUFFICIENT_BALANCE", _short_message(ctx, holder, amount))
         supply = int(ctx.state.get("supply", 0)) - amount
         ctx.state.put("supply", supply)
         _set_balance(ctx, holder, balance - amount)
@@ -178,8 +184,8 @@ class Cash(Contract):
             raise ChaincodeError("UNAUTHORIZED", "the regulator writes nothing")
         available = _available(ctx, ctx.caller)
         if amount > available:
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"available {available} (balance "
-                                 f"{_balance(ctx, ctx.caller)} - escrowed) < {amount}")
+            raise ChaincodeError("INSUFFICIENT_BALANCE", _short_message(ctx, ctx.caller,
+                                                                        amount))
         if not is_verified(sender, ctx.time):
             raise ChaincodeError("SENDER_NOT_VERIFIED", "the sender is unregistered, revoked "
                                  "or its KYC expired")
@@ -224,8 +230,7 @@ class Cash(Contract):
         amount = require_int("amount", amount, 1, MAX_AMOUNT)
         memo = require_str("memo", memo, 256)
         if amount > _available(ctx, from_):
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"{from_} has {_available(ctx, from_)} "
-                                 f"KRW available < {amount}")
+            raise ChaincodeError("INSUFFICIENT_BALANCE", _short_message(ctx, from_, amount))
         _move(ctx, from_, to, amount)
         ctx.emit("CashTransfer", {"from": from_, "to": to, "amount": amount, "memo": memo})
 
@@ -237,8 +242,7 @@ class Cash(Contract):
         assert ctx.state.get(f"escrow/{ref}") is None, f"escrow {ref} is already open"
         available = _available(ctx, account)
         if amount > available:
-            raise ChaincodeError("INSUFFICIENT_CASH", f"{account} has {available} KRW "
-                                 f"available < {amount}")
+            raise ChaincodeError("INSUFFICIENT_CASH", _short_message(ctx, account, amount))
         ctx.state.put(f"escrow/{ref}", {"account": account, "amount": amount})
         ctx.state.put(f"escrow_of/{account}/{ref}", 1)
         ctx.state.put(f"escrowed/{account}", _escrowed(ctx, account) + amount)

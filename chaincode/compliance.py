@@ -273,9 +273,10 @@ def _check_token_and_balance(token: dict[str, Any], amount: int,
     if verdict is not None:
         return verdict
     if amount > available(sender_holding):
-        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
-                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
-                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
+        return ("INSUFFICIENT_BALANCE", f"only {available(sender_holding)} units are "
+                f"available, fewer than the {amount} asked (balance "
+                f"{sender_holding['balance']}, {sender_holding['frozen']} frozen, "
+                f"{sender_holding.get('on_order', 0)} on order)")
     return None
 
 
@@ -335,7 +336,8 @@ def check_issue(*, token: dict[str, Any], amount: int, now: int,
     if verdict is not None:
         return verdict
     if token["issued"] + amount > token["cap"]:
-        return ("CAP_EXCEEDED", f"issued {token['issued']} + {amount} > cap {token['cap']}")
+        return ("CAP_EXCEEDED", f"issuing {amount} more would pass the cap of {token['cap']} "
+                f"({token['issued']} already issued)")
     until = now + rules["lockup_ms"]
     if rules["lockup_ms"] and not can_add_lock(recipient_holding["locks"], until, now):
         return ("LOCKUP_LOTS_EXCEEDED", f"the recipient already has {MAX_LOCKS} lock-up lots "

@@ -365,8 +365,8 @@ class Market(Contract):
         if side == "buy":
             cash = ctx.call("cash", "balance_of", account=account)  # available cash
             if cash < price * qty:
-                raise ChaincodeError("INSUFFICIENT_CASH", f"available cash {cash} KRW < "
-                                     f"{price} x {qty}")
+                raise ChaincodeError("INSUFFICIENT_CASH", f"only {cash} KRW is available, "
+                                     f"less than the {price} x {qty} KRW the order needs")
         # the transfer rules that can be known now (chaincode.compliance, via the token)
         verdict = ctx.call("token", "order_verdict", symbol=symbol, account=account,
                            side=side, amount=qty)

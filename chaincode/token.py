@@ -330,9 +330,11 @@ class Token(Contract):
         cap = require_amount("cap", cap)
         token = load_token(ctx, symbol)
         if cap > token["max_supply"]:
-            raise ChaincodeError("CAP_TOO_HIGH", f"cap {cap} > max_supply {token['max_supply']}")
+            raise ChaincodeError("CAP_TOO_HIGH", f"a cap of {cap} is more than the maximum "
+                                 f"supply of {token['max_supply']}")
         if cap < token["issued"]:
-            raise ChaincodeError("CAP_BELOW_ISSUED", f"cap {cap} < issued {token['issued']}")
+            raise ChaincodeError("CAP_BELOW_ISSUED", f"a cap of {cap} is less than the "
+                                 f"{token['issued']} already issued")
         token["cap"] = cap
         ctx.state.put(meta_key(symbol), token)
         ctx.emit("CapApproved", {"symbol": symbol, "cap": cap})
@@ -433,8 +435,9 @@ class Token(Contract):
         token = load_token(ctx, symbol)
         sender_holding = load_holding(ctx, symbol, sender)
         if amount > sender_holding["balance"]:
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"balance {sender_holding['balance']} "
-                                 f"< {amount}")
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"the holder has "
+                                 f"{sender_holding['balance']} units, fewer than the {amount} "
+                                 "asked")
         if not compliance.is_verified(ctx.identity(to), ctx.time):
             raise ChaincodeError("RECIPIENT_NOT_VERIFIED", "the recipient is unregistered, "
                                  "revoked or its KYC expired")
@@ -587,8 +590,9 @@ class Token(Contract):
         require_token_manager(ctx, token, registrar=False)
         holding = load_holding(ctx, symbol, holder)
         if amount > compliance.available(holding):
-            raise ChaincodeError("INSUFFICIENT_BALANCE", f"available (not frozen) "
-                                 f"{compliance.available(holding)} < {amount}")
+            raise ChaincodeError("INSUFFICIENT_BALANCE", f"only {compliance.available(holding)} "
+                                 f"units are available (not frozen), fewer than the {amount} "
+                                 "asked")
         store_holding(ctx, token, holder, holding["balance"],
                       compliance.take_units(holding, amount, ctx.time, frozen_first=False))
         token["redeemed"] += amount

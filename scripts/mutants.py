@@ -103,9 +103,10 @@ _PAUSED = """    verdict = _check_paused(token)
         return verdict
 """
 _INSUFFICIENT = """    if amount > available(sender_holding):
-        return ("INSUFFICIENT_BALANCE", f"available {available(sender_holding)} "
-                f"(balance {sender_holding['balance']} - frozen {sender_holding['frozen']} - "
-                f"on order {sender_holding.get('on_order', 0)}) < {amount}")
+        return ("INSUFFICIENT_BALANCE", f"only {available(sender_holding)} units are "
+                f"available, fewer than the {amount} asked (balance "
+                f"{sender_holding['balance']}, {sender_holding['frozen']} frozen, "
+                f"{sender_holding.get('on_order', 0)} on order)")
 """
 _RECIPIENT_ALONE = """    if not is_verified(recipient, now):
         return ("RECIPIENT_NOT_VERIFIED",
@@ -140,7 +141,8 @@ _ISSUE_INVESTMENT = (
     "    if verdict is not None:\n"
     "        return verdict\n")
 _ISSUE_CAP = '''    if token["issued"] + amount > token["cap"]:
-        return ("CAP_EXCEEDED", f"issued {token['issued']} + {amount} > cap {token['cap']}")
+        return ("CAP_EXCEEDED", f"issuing {amount} more would pass the cap of {token['cap']} "
+                f"({token['issued']} already issued)")
 '''
 _RECIPIENT_RULES = '''    verdict = _check_recipient_rules(token, rules, recipient)
     if verdict is not None:

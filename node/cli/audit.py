@@ -24,14 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from node.cli.common import DEFAULT_DIR, print_json, table
 from node.cli.common import client as make_client
+from node.cli.show import Names, account_arg, count, hex_arg
+from node.clock import duration_text, kst_text
 
 TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log",
                 "orders", "trades", "alerts"}
+ACCOUNT_HELP = "account id (64 hex), key file, or key name in DIR/keys"
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
 
 
@@ -43,7 +47,7 @@ def register(sub: Any) -> None:
     actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     holdings = _route(actions, "holdings", "every token and cash balance of an account")
-    holdings.add_argument("--account", required=True, help="account id (64 hex)")
+    holdings.add_argument("--account", required=True, help=ACCOUNT_HELP)
     _at(holdings)
 
     captable = _route(actions, "captable", "holders and balances of a token")
@@ -53,7 +57,7 @@ def register(sub: Any) -> None:
 
     history = _route(actions, "history", "every transaction touching an account or a token")
     which = history.add_mutually_exclusive_group(required=True)
-    which.add_argument("--account", help="account id (64 hex)")
+    which.add_argument("--account", help=ACCOUNT_HELP)
     which.add_argument("--symbol")
     _heights(history)
     _pages(history)
@@ -83,13 +87,13 @@ def register(sub: Any) -> None:
                           ("trades", "every trade with both accounts, media and origin")):
         market = _route(actions, name, summary)
         market.add_argument("--symbol")
-        market.add_argument("--account", help="account id (64 hex)")
+        market.add_argument("--account", help=ACCOUNT_HELP)
         _heights(market)
         _pages(market)
-    alerts = _route(actions, "alerts", "surveillance alerts (S1-S10) with their evidence")
-    alerts.add_argument("--rule", help="S1..S10")
+    alerts = _route(actions, "alerts", "surveillance alerts with their evidence")
+    alerts.add_argument("--rule", help="a rule id, e.g. S1")
     alerts.add_argument("--symbol")
-    alerts.add_argument("--account", help="account id (64 hex)")
+    alerts.add_argument("--account", help=ACCOUNT_HELP)
     _heights(alerts)
     _pages(alerts)
 
@@ -116,6 +120,7 @@ def _route(actions: Any, name: str, summary: str) -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="print the JSON answer")
     if name in TABLE_ROUTES:
         output.add_argument("--csv", action="store_true", help="print CSV")
+    hex_arg(parser)
     parser.set_defaults(func=cmd_route, route=name)
     return parser
 
@@ -159,6 +164,8 @@ def route_path(args: argparse.Namespace, csv: bool = False, cursor: str | None =
 def cmd_route(args: argparse.Namespace) -> None:
     from node.tools.client import ApiError
 
+    if getattr(args, "account", None) is not None:
+        args.account = account_arg(args, args.account)
     client = make_client(args)
     if client.signer is None:
         raise SystemExit("audit routes need a signed request: --key ORG or a key file")
@@ -175,8 +182,12 @@ def cmd_route(args: argparse.Namespace) -> None:
             file.write("\n")
     if args.json:
         print_json(pages[0] if len(pages) == 1 else pages)
-        return
-    print(render(args.route, pages))
+    else:
+        names = Names(client, args.dir, args.hex)
+        names.learn(accounts_in(args.route, pages))
+        print(render(args.route, pages, names, getattr(args, "out", None), args.dir))
+    if args.route == "proof" and args.out:
+        print(f"wrote {args.out}", file=sys.stderr if args.json else sys.stdout)
 
 
 def _fetch(client: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -213,26 +224,57 @@ def _more(pages: list[dict[str, Any]]) -> str:
     return f"\nmore: --cursor {cursor}" if cursor else ""
 
 
-def render(route: str, pages: list[dict[str, Any]]) -> str:
-    """A readable text form of an audit answer (all pages of it)."""
+ACCOUNT_FIELDS = {"holdings": ("account",), "captable": ("account",), "history": ("sender",),
+                  "rejected": ("sender",), "access-log": ("account",),
+                  "orders": ("account", "broker"), "trades": ("buyer", "seller"),
+                  "alerts": ("accounts",)}
+ROW_KEYS = {"captable": "holders", "history": "transactions", "rejected": "transactions",
+            "access-log": "entries", "orders": "orders", "trades": "trades",
+            "alerts": "alerts"}
+
+
+def accounts_in(route: str, pages: list[dict[str, Any]]) -> list[str]:
+    """The accounts an answer's text names, in the order they appear."""
+    fields = ACCOUNT_FIELDS.get(route, ())
+    rows = _rows(pages, ROW_KEYS[route]) if route in ROW_KEYS else pages
+    found: dict[str, None] = {}
+    for row in rows:
+        for name in fields:
+            value = row.get(name)
+            for account in value if isinstance(value, list) else [value]:
+                if isinstance(account, str):
+                    found.setdefault(account, None)
+    return list(found)
+
+
+def _range(page: dict[str, Any]) -> str:
+    return f"heights {page['from']}..{page['to']}"
+
+
+def render(route: str, pages: list[dict[str, Any]], names: Names | None = None,
+           out: str | None = None, directory: str | None = None) -> str:
+    """A readable text form of an audit answer (all pages of it): accounts by name (node.cli
+    .show), times in KST, durations in units."""
+    names = names or Names(None, None)
     page = pages[0]
     head = _as_of(page)
     if route == "holdings":
-        return (f"{page['account']}  {head}\n"
+        return (f"{names.label(page['account'])}  {head}\n"
                 + table(page["holdings"], ["kind", "asset", "balance", "frozen", "locked"]))
     if route == "captable":
-        return (f"{page['symbol']} ({page['name']}): {page['holder_count']} holders, "
+        rows = [dict(row, account=names.label(row["account"])) for row in _rows(pages, "holders")]
+        return (f"{page['symbol']} ({page['name']}): {count(page['holder_count'], 'holder')}, "
                 f"{page['outstanding']} outstanding, {head}\n"
-                + table(_rows(pages, "holders"),
-                         ["account", "balance", "frozen", "locked", "share_bps"])
+                + table(rows, ["account", "balance", "frozen", "locked", "share_bps"])
                 + _more(pages))
     if route in ("history", "rejected"):
         rows = _rows(pages, "transactions")
-        lines = f"{len(rows)} transactions, heights {page['from']}..{page['to']}, {head}\n"
+        lines = f"{count(len(rows), 'transaction')}, {_range(page)}, {head}\n"
         if route == "rejected" and page.get("by_code"):
             lines += "by code: " + ", ".join(f"{c} {n}" for c, n in page["by_code"].items())
             lines += "\n"
-        shown = [dict(row, tx_id=row["tx_id"][:16], sender=(row["sender"] or "")[:16],
+        shown = [dict(row, time=kst_text(row["time"]), tx_id=row["tx_id"][:16],
+                      sender=names.label(row["sender"]),
                       call=f"{row['contract']}.{row['method']}",
                       result="ok" if row["ok"] else row["error_code"]) for row in rows]
         return lines + table(shown, ["height", "index", "time", "tx_id", "sender", "call",
@@ -252,59 +294,79 @@ def render(route: str, pages: list[dict[str, Any]]) -> str:
                                                 "paid_withheld", "paid_net", "done"])
                 + "\ntotals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     if route == "proof":
-        header = page["header"]
-        votes = ", ".join(v["operator"] for v in page["certificate"]["votes"])
-        return (f"block {header['height']} of {header['chain']}: hash {page['block_hash']}\n"
-                f"  time {header['time']}, view {header['view']}, proposer "
-                f"{header['proposer']}, {len(page.get('tx_ids', []))} txs\n"
-                f"  commit votes: {votes}\n"
-                "  check it offline: stoledger audit verify --genesis genesis.json --proof "
-                "<file from --out>")
+        return render_proof(page, out, directory)
     if route == "orders":
-        rows = [dict(row, account=row["account"][:12], origin=row["origin"][:12],
-                     broker=row["broker"][:12], status=row["code"] or row["status"])
+        rows = [dict(row, account=names.label(row["account"]), origin=row["origin"][:12],
+                     broker=names.label(row["broker"]), code=row["code"] or "")
                 for row in _rows(pages, "orders")]
-        return (f"{len(rows)} orders, heights {page['from']}..{page['to']}, {head}\n"
+        return (f"{count(len(rows), 'order')}, {_range(page)}, {head}\n"
                 + table(rows, ["order_id", "placed_height", "symbol", "account", "side",
-                               "price", "qty", "filled", "status", "media", "origin",
+                               "price", "qty", "filled", "status", "code", "media", "origin",
                                "broker"]) + _more(pages))
     if route == "trades":
-        rows = [dict(row, buyer=row["buyer"][:12], seller=row["seller"][:12],
+        rows = [dict(row, buyer=names.label(row["buyer"]), seller=names.label(row["seller"]),
                      buy=f"{row['buy_media']} {row['buy_origin'][:8]}",
                      sell=f"{row['sell_media']} {row['sell_origin'][:8]}")
                 for row in _rows(pages, "trades")]
-        return (f"{len(rows)} trades, heights {page['from']}..{page['to']}, {head}\n"
+        return (f"{count(len(rows), 'trade')}, {_range(page)}, {head}\n"
                 + table(rows, ["trade_id", "height", "symbol", "price", "qty", "buyer", "buy",
                                "seller", "sell"]) + _more(pages))
     if route == "alerts":
-        return render_alerts(pages)
+        return render_alerts(pages, names)
     assert route == "access-log", route
-    return head + "\n" + table(_rows(pages, "entries"), ["seq", "time", "account", "role",
-                                                          "method", "path", "height"]) \
-        + _more(pages)
+    rows = [dict(row, time=kst_text(row["time"]), account=names.label(row["account"]))
+            for row in _rows(pages, "entries")]
+    return head + "\n" + table(rows, ["seq", "time", "account", "role", "method", "path",
+                                       "height"]) + _more(pages)
 
 
-def render_alerts(pages: list[dict[str, Any]]) -> str:
+def render_proof(page: dict[str, Any], out: str | None, directory: str | None) -> str:
+    header = page["header"]
+    votes = ", ".join(v["operator"] for v in page["certificate"]["votes"])
+    genesis = str(Path(directory, "genesis.json")) if directory else "genesis.json"
+    proof = out or "PROOF (write it with --out FILE)"
+    return (f"block {header['height']} of {header['chain']}: hash {page['block_hash']}\n"
+            f"  time {kst_text(header['time'])}, view {header['view']}, proposer "
+            f"{header['proposer']}, {count(len(page.get('tx_ids', [])), 'transaction')}\n"
+            f"  commit votes: {votes}\n"
+            f"  check it offline: stoledger audit verify --genesis {genesis} --proof {proof}")
+
+
+def render_alerts(pages: list[dict[str, Any]], names: Names | None = None) -> str:
     """Each alert with the numbers that crossed its thresholds and its evidence."""
+    names = names or Names(None, None)
     alerts = _rows(pages, "alerts")
     page = pages[0]
-    lines = [f"{len(alerts)} alerts, heights {page['from']}..{page['to']}, {_as_of(page)}"]
+    lines = [f"{count(len(alerts), 'alert')}, {_range(page)}, {_as_of(page)}"]
     for alert in alerts:
         window = alert["window"]
         lines += [
             "",
             f"{alert['rule']} {alert['name']}  [{alert['severity']}]  {alert['symbol'] or '-'}"
             f"  alert {alert['alert_id'][:16]}",
-            f"  raised at height {alert['height']}, window {window['from_time']}.."
-            f"{window['to_time']} ms",
-            f"  {alert['explanation']}",
-            "  accounts: " + ", ".join(alert["accounts"]),
-            "  metrics: " + ", ".join(f"{name}={value}" for name, value
+            f"  raised at height {alert['height']}, window {kst_text(window['from_time'])} .. "
+            f"{kst_text(window['to_time'])} "
+            f"({duration_text(window['to_time'] - window['from_time'])})",
+            f"  {names.named_in(alert['explanation'], alert['accounts'])}",
+            "  accounts: " + ", ".join(names.label(a) for a in alert["accounts"]),
+            "  metrics: " + ", ".join(f"{name}={metric_text(name, value)}" for name, value
                                       in sorted(alert["metrics"].items())),
-            f"  evidence ({len(alert['evidence'])} transactions, heights "
+            f"  evidence ({count(len(alert['evidence']), 'transaction')}, "
+            f"{'height' if len(alert['heights']) == 1 else 'heights'} "
             f"{', '.join(str(h) for h in alert['heights'])}):"]
         lines += [f"    {tx_id}" for tx_id in alert["evidence"]]
     return "\n".join(lines) + _more(pages)
+
+
+def metric_text(name: str, value: Any) -> str:
+    """An alert metric as people read it: a `*_ms` metric is a duration, a `*_time` one a
+    time (both integers of milliseconds); others as they are."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if name.endswith("_ms"):
+            return duration_text(value)
+        if name.endswith("_time"):
+            return kst_text(value)
+    return str(value)
 
 
 def cmd_verify(args: argparse.Namespace) -> None:

@@ -8,21 +8,22 @@
     stoledger market trades --key KEY --symbol S [--after ID] [--limit N]
 
 Orders are sent by the investor's broker (PROTOCOL "market"), so `--key` is the broker for
-`place` and `cancel`; `--account` is the investor's account id, or its key file. Every command
-takes `--dir` (a local cluster folder) or `--node URL`, and `--json` prints the node's answer
-as it is. A refused order exits with status 1 and the chaincode's code.
+`place` and `cancel`; `--account` is the investor's account id, its key file, or a key's name
+in DIR/keys. Every command takes `--dir` (a local cluster folder) or `--node URL`, and `--json`
+prints the node's answer as it is. A refused order exits with status 1 and the chaincode's
+code. `trades` writes times in KST and accounts by name (node.cli.show; `--hex` for ids).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
-from pathlib import Path
 from typing import Any
 
 from node.cli.common import DEFAULT_DIR, print_json, table
 from node.cli.common import client as make_client
+from node.cli.show import Names, account_arg, hex_arg
+from node.clock import kst_text
 
 MEDIA = ("hts", "mts", "api", "branch", "phone")
 
@@ -49,7 +50,8 @@ def register(sub: Any) -> None:
                     "--origin <64 hex>")
     place.add_argument("--symbol", required=True)
     place.add_argument("--account", required=True,
-                       help="the investor: account id (64 hex) or its key file")
+                       help="the investor: account id (64 hex), key file, or key name in "
+                            "DIR/keys")
     place.add_argument("--side", required=True, choices=("buy", "sell"))
     place.add_argument("--price", required=True, type=int, help="limit price in won")
     place.add_argument("--qty", required=True, type=int, help="units")
@@ -86,6 +88,7 @@ def register(sub: Any) -> None:
     trades.add_argument("--symbol", required=True)
     trades.add_argument("--after", type=int, default=0, help="after this trade id")
     trades.add_argument("--limit", type=int, default=100, help="at most this many (<= 1000)")
+    hex_arg(trades)
     trades.set_defaults(func=cmd_trades)
 
 
@@ -103,20 +106,6 @@ def _action(actions: Any, name: str, summary: str, example: str) -> argparse.Arg
 
 
 # ---- writing ---------------------------------------------------------------------------------
-
-def investor_account(text: str) -> str:
-    """An account id given as 64 hex, or read from a key file."""
-    from chaincode.runtime import is_account
-
-    if is_account(text):
-        return text
-    if Path(text).exists():
-        from genesis.builder import load_keyfile
-
-        return str(load_keyfile(text).account)
-    raise SystemExit(f"--account {text!r} is neither an account id (64 lowercase hex) nor a "
-                     "key file")
-
 
 def order_origin(args: argparse.Namespace) -> str:
     from chaincode.runtime import is_account  # an origin has the shape of an account id
@@ -144,8 +133,8 @@ def _submit(args: argparse.Namespace, method: str, values: dict[str, Any]) -> di
     if args.json:
         print_json(receipt)
     if receipt.get("status") != "committed":
-        raise SystemExit(f"not committed yet ({receipt.get('status')}); see stoledger tx "
-                         f"receipt {receipt.get('tx_id')}")
+        raise SystemExit(f"not committed yet ({receipt.get('status')}); its receipt: GET "
+                         f"/v1/tx/{receipt.get('tx_id')}")
     if not receipt.get("ok"):
         error = receipt.get("error") or {}
         if not args.json:
@@ -155,7 +144,7 @@ def _submit(args: argparse.Namespace, method: str, values: dict[str, Any]) -> di
 
 
 def cmd_place(args: argparse.Namespace) -> None:
-    values = {"symbol": args.symbol, "account": investor_account(args.account),
+    values = {"symbol": args.symbol, "account": account_arg(args, args.account),
               "side": args.side, "price": args.price, "qty": args.qty, "media": args.media,
               "origin": order_origin(args), "tif": args.tif}
     receipt = _submit(args, "place", values)
@@ -256,12 +245,16 @@ def cmd_trades(args: argparse.Namespace) -> None:
     if args.json:
         print_json(page)
         return
+    names = Names(make_client(args), args.dir, args.hex)
+    names.learn(account for trade in page["trades"]
+                for account in (trade.get("buyer"), trade.get("seller")))
     rows = []
     for trade in page["trades"]:
-        row = dict(trade, time=_utc(trade["time"]), price=_won(trade["price"]))
+        row = dict(trade, time=kst_text(trade["time"]), price=_won(trade["price"]),
+                   qty=_won(trade["qty"]))
         for name in ("buyer", "seller"):
             if name in row:
-                row[name] = row[name][:12] + "…"
+                row[name] = names.label(row[name])
         rows.append(row)
     columns = ["trade_id", "time", "price", "qty", "aggressor", "height"]
     if rows and "buyer" in rows[0]:
@@ -270,8 +263,3 @@ def cmd_trades(args: argparse.Namespace) -> None:
                                             f"{args.after}")
     if page["next"] is not None:
         print(f"more: --after {page['next']}")
-
-
-def _utc(time_ms: int) -> str:
-    moment = datetime.datetime.fromtimestamp(time_ms / 1000, datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")

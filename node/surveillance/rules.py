@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaincode.market import KST_OFFSET_MS, Schedule, compile_sessions, kst_day
+from node.clock import duration_text
 from node.surveillance.windows import CashFlow, Order, Trade, Windows
 
 DAY_MS = 86_400_000
@@ -128,8 +129,8 @@ def compute_s1(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
             evidence(of_trades(trades) + of_orders(orders)),
             f"{len(trades)} trade(s) of {qty} {symbol} between {short(first)} and "
             f"{short(second)}, whose orders came from one origin ({same} trade(s)) or who "
-            f"placed orders from a common origin within {p['link_window_ms']} ms: one owner on "
-            "both sides."))
+            "placed orders from a common origin within "
+            f"{duration_text(p['link_window_ms'])}: one owner on both sides."))
     return findings
 
 
@@ -164,9 +165,10 @@ def compute_s2(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
              "window_ms": p["window_ms"]},
             evidence(of_trades(matched) + of_orders(orders)),
             f"{short(first)} and {short(second)} traded {symbol} back and forth {len(matched)} "
-            f"times ({first_sells} and {second_sells} each way) within {p['window_ms']} ms, "
-            f"each time two orders of the same size placed at most {max(gaps)} ms apart "
-            f"(threshold {p['min_matched']} trades, {p['match_ms']} ms)."))
+            f"times ({first_sells} and {second_sells} each way) within "
+            f"{duration_text(p['window_ms'])}, each time two orders of the same size placed at "
+            f"most {duration_text(max(gaps))} apart (threshold {p['min_matched']} trades, "
+            f"{duration_text(p['match_ms'])})."))
     return findings
 
 
@@ -203,8 +205,8 @@ def compute_s3(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
                 f"{short(account)} placed {len(layer)} {side} orders of {symbol} of at least "
                 f"{p['size_multiple']}x the mean size {mean} of other accounts' orders "
                 f"({cancelled} in all), cancelled "
-                f"each unfilled within {p['cancel_ms']} ms, while trading {traded} on the "
-                "other side."))
+                f"each unfilled within {duration_text(p['cancel_ms'])}, while trading {traded} "
+                "on the other side."))
     return findings
 
 
@@ -233,8 +235,9 @@ def compute_s4(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
              "min_rise_bps": p["min_rise_bps"], "window_ms": p["window_ms"]},
             evidence(of_trades(ups)),
             f"{short(account)} bought {symbol} aggressively above the last price with "
-            f"{len(orders)} orders within {p['window_ms']} ms, lifting it from {base} to {top} "
-            f"won ({rise} bps; thresholds {p['min_upticks']} orders, {p['min_rise_bps']} bps)."))
+            f"{len(orders)} orders within {duration_text(p['window_ms'])}, lifting it from "
+            f"{base} to {top} won ({rise} bps; thresholds {p['min_upticks']} orders, "
+            f"{p['min_rise_bps']} bps)."))
     return findings
 
 
@@ -294,10 +297,10 @@ def compute_s5(p: dict[str, int], w: Windows, facts: BlockFacts, schedule: Sched
                  "min_share_bps": p["min_share_bps"], "min_move_bps": p["min_move_bps"],
                  "min_trades": p["min_trades"], "closing_ms": p["closing_ms"]},
                 evidence(of_trades(mine)),
-                f"In the last {p['closing_ms']} ms before the close, {short(account)} took "
-                f"{share} bps of {symbol}'s volume with {len(orders)} aggressive orders that "
-                f"moved the price from {base} to {last} won ({move} bps; thresholds "
-                f"{p['min_share_bps']} bps share, {p['min_move_bps']} bps move)."))
+                f"In the last {duration_text(p['closing_ms'])} before the close, "
+                f"{short(account)} took {share} bps of {symbol}'s volume with {len(orders)} "
+                f"aggressive orders that moved the price from {base} to {last} won ({move} bps; "
+                f"thresholds {p['min_share_bps']} bps share, {p['min_move_bps']} bps move)."))
     return findings
 
 
@@ -323,7 +326,7 @@ def compute_s6(p: dict[str, int], symbol: str, window: list[Trade], counts: dict
             dict(common, share_bps=share, qty=qty, account_share_bps=p["account_share_bps"]),
             evidence(of_trades(trades)),
             f"{short(account)} took part in {share} bps of {symbol}'s volume (both sides) "
-            f"over {p['window_ms']} ms, {len(window)} trades (threshold "
+            f"over {duration_text(p['window_ms'])}, {len(window)} trades (threshold "
             f"{p['account_share_bps']} bps)."))
     # the group: the top accounts each below the single-account threshold (one that is above
     # it has its own alert), at most `top_accounts` of them
@@ -346,8 +349,8 @@ def compute_s6(p: dict[str, int], symbol: str, window: list[Trade], counts: dict
                     f"{k} accounts, each with {p['member_share_bps']} to "
                     f"{p['account_share_bps']} bps, took part in "
                     f"{bps(running, total)} bps of {symbol}'s volume (both sides) over "
-                    f"{p['window_ms']} ms (threshold {p['top_share_bps']} bps for at most "
-                    f"{p['top_accounts']} accounts)."))
+                    f"{duration_text(p['window_ms'])} (threshold {p['top_share_bps']} bps for "
+                    f"at most {p['top_accounts']} accounts)."))
             break
     return findings
 
@@ -432,8 +435,8 @@ def compute_s8(p: dict[str, int], w: Windows, disclosure: Disclosure, insiders: 
             evidence([*of_trades(mine), (disclosure.height, disclosure.index,
                                          disclosure.tx_id)]),
             f"{short(account)} traded {disclosure.symbol} (net {qty} units, {value} KRW) in "
-            f"the {p['lookback_ms']} ms before the issuer's {disclosure.kind} disclosure, as "
-            f"{why}."))
+            f"the {duration_text(p['lookback_ms'])} before the issuer's {disclosure.kind} "
+            f"disclosure, as {why}."))
     return findings
 
 
@@ -459,8 +462,8 @@ def compute_s9(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Finding
              "min_count": p["min_count"], "window_ms": p["window_ms"]},
             evidence((f.height, f.index, f.tx_id) for f in flows),
             f"{short(account)} moved {len(flows)} amounts of KRW just under the "
-            f"{p['threshold']} won reporting threshold within {p['window_ms']} ms, {total} won "
-            "in all."))
+            f"{p['threshold']} won reporting threshold within "
+            f"{duration_text(p['window_ms'])}, {total} won in all."))
     return findings
 
 
@@ -482,5 +485,6 @@ def compute_s10(p: dict[str, int], w: Windows, facts: BlockFacts) -> list[Findin
              "min_accounts": p["min_accounts"], "window_ms": p["window_ms"]},
             evidence(of_orders(orders)),
             f"{len(accounts)} accounts placed {len(orders)} orders in {symbol} from one origin "
-            f"{origin[:12]} within {p['window_ms']} ms (threshold {p['min_accounts']})."))
+            f"{origin[:12]} within {duration_text(p['window_ms'])} (threshold "
+            f"{p['min_accounts']})."))
     return findings

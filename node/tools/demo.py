@@ -190,7 +190,11 @@ def run_demo(directory: str = "demo-net", n: int = 4, keep: bool = False) -> Non
     except ApiError as error:
         raise SystemExit(f"demo failed: {error}") from None
     finally:
-        if not keep:
+        if keep:
+            say(f"\n== The cluster is still running (--keep): its nodes answer at the rpc "
+                f"addresses of {path}/cluster.json.\n   Stop it with `stoledger cluster down "
+                f"--dir {path}`.")
+        else:
             say(f"\n== Stopping the cluster (kept in {path}/; `stoledger cluster up --dir "
                 f"{path}` restarts it)")
             clustermod.down(path, progress=lambda line: None)
@@ -209,7 +213,8 @@ def story(path: Path) -> Story:
         consent = sign_consent(signer, s.chain_id, s.account(broker), "investor")
         s.tx(broker, "identity", "register", {
             "account": signer.account, "role": "investor",
-            "attrs": {**attrs, "kyc_expires": now + 365 * DAY_MS}, "consent": consent})
+            "attrs": {**attrs, "kyc_expires": now + 365 * DAY_MS, "name": name},
+            "consent": consent})
         say(f"  {name:8} {attrs['investor_type']:12} {attrs['legal_form']:11} "
             f"{attrs['country']}  aml {attrs['aml_risk']:6} by {broker} (with its consent)")
 
@@ -416,8 +421,11 @@ def trading(s: Story) -> None:
         "the alert (/v1/audit/alerts?rule=S1):")
     alerts = s.client("fss").get("/v1/audit/alerts?rule=S1", signed=True)["alerts"]
     for alert in alerts:
+        explanation = alert["explanation"]
+        for account in alert["accounts"]:  # the explanation names accounts by 12 hex
+            explanation = explanation.replace(account[:12], s.names.get(account, account[:12]))
         say(f"  {alert['rule']} {alert['name']} [{alert['severity']}] {alert['symbol']}: "
-            f"{alert['explanation']}")
+            f"{explanation}")
         say("     accounts: " + ", ".join(s.names.get(a, a[:12]) for a in alert["accounts"])
             + f"; evidence: {len(alert['evidence'])} transactions at heights "
             + ", ".join(str(h) for h in alert["heights"]))

@@ -666,9 +666,19 @@ async def test_cli_audit_commands(api, story, tmp_path, capsys):
     code, out = await run("audit", "captable", "--symbol", SYMBOL,
                           "--at", str(marks["refused_height"]))
     assert code == 0 and "2 holders, 1500 outstanding" in out
-    assert ledger.account("alice") in out and "share_bps" in out
+    # alice by her key's label in DIR/keys (her record has no name), bob by 12 hex
+    bob = ledger.account("bob")
+    assert "\nalice " in out and f"\n{bob[:12]}… " in out and "share_bps" in out
+    assert ledger.account("alice") not in out
+    code, out = await run("audit", "captable", "--symbol", SYMBOL, "--hex")
+    assert ledger.account("alice") in out and bob in out
     code, out = await run("audit", "rejected", "--code", "LOCKUP_ACTIVE")
     assert code == 0 and "token.transfer" in out and "LOCKUP_ACTIVE" in out
+    assert "1 transaction," in out and " KST " in out  # singular; times in KST
+    code, out = await run("audit", "history", "--account", str(keys / "alice.json"))
+    assert code == 0 and "token.issue" in out  # --account takes a key file
+    code, out = await run("audit", "history", "--account", "alice", "--hex")
+    assert code == 0 and ledger.account("issuer-1") in out  # or a key's name in DIR/keys
     code, out = await run("audit", "supply", "--symbol", SYMBOL, "--json")
     assert code == 0 and json.loads(out)["reconciles"] is True
     code, out = await run("audit", "history", "--symbol", SYMBOL, "--csv")
@@ -679,6 +689,7 @@ async def test_cli_audit_commands(api, story, tmp_path, capsys):
     code, out = await run("audit", "proof", "--height", str(marks["forced_height"]),
                           "--out", str(proof_path))
     assert code == 0 and "commit votes: ksd, broker-a, bank" in out
+    assert f"wrote {proof_path}" in out and f"--proof {proof_path}" in out
     from genesis.schema import genesis_json
 
     (tmp_path / "genesis.json").write_text(genesis_json(ledger.genesis.document))

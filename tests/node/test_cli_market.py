@@ -90,7 +90,10 @@ async def test_quote_and_trades(cli, market_story):
     assert code == 0 and "buyer" not in out  # an investor sees trades without accounts
     assert [line.split()[0] for line in out.splitlines()[1:]] == ["1", "2"]
     code, out = await cli("market", "trades", "--symbol", SYMBOL, key="fss")
-    assert "buyer" in out and ledger.account("carol")[:12] in out
+    assert "buyer" in out and f"{ledger.account('carol')[:12]}…" in out
+    assert " KST " in out  # a time with its zone, as in the console
+    code, out = await cli("market", "trades", "--symbol", SYMBOL, "--hex", key="fss")
+    assert ledger.account("carol") in out
     code, out = await cli("market", "trades", "--symbol", SYMBOL, "--limit", "1", key="fss")
     assert "more: --after 1" in out
 
@@ -99,6 +102,14 @@ async def test_audit_orders_and_trades_commands(cli, market_story):
     ledger, _ = market_story
     code, out = await cli("audit", "orders", "--account", ledger.account("bob"), key="ksd")
     assert code == 0 and "3 orders" in out and "SELF_TRADE" in out and "CANCELLED" in out
+    head, *rows = out.splitlines()[1:]
+    columns = head.split()
+    assert columns[columns.index("status") + 1] == "code"  # a state, then why it ended
+    cells = [row.split() for row in rows]
+    assert {(c[columns.index("status")], c[columns.index("code")]) for c in cells
+            if "cancelled" in c} == {("cancelled", "SELF_TRADE"), ("cancelled", "CANCELLED")}
+    code, out = await cli("audit", "orders", "--account", "alice", key="ksd")  # a key name
+    assert code == 0 and "\nalice " not in out and " alice " in out
     code, out = await cli("audit", "trades", "--csv", key="fss")
     assert code == 0 and out.startswith("trade_id,symbol,price")
     assert ORIGIN["carol"] in out

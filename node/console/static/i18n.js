@@ -52,7 +52,7 @@ const LABELS = {
   halted: ["거래 정지", "Halted"], open: ["장 운영", "Open"],
   price_volume: ["가격과 거래량", "Price and volume"], buyer: ["매수자", "Buyer"],
   seller: ["매도자", "Seller"], orders: ["주문", "Orders"], side: ["구분", "Side"],
-  status: ["상태", "Status"], media: ["매체", "Media"], origin: ["접속지", "Origin"],
+  status: ["상태", "Status"], code: ["취소 사유", "Cancel code"], media: ["매체", "Media"], origin: ["접속지", "Origin"],
   market_missing: ["이 체인에는 market 계약이 없습니다 (시장 기능 미배포).",
     "This chain has no market contract (secondary trading is not deployed)."],
   route_missing: ["이 노드는 아직 이 경로를 제공하지 않습니다", "This node does not serve this route yet"],
@@ -110,6 +110,22 @@ const kst = new Intl.DateTimeFormat("sv-SE", {
 export function time(ms) {
   if (ms === null || ms === undefined) return "–";
   return `${kst.format(new Date(Number(ms)))} KST`;
+}
+
+// A duration in whole units, largest first: "1 d", "1 min 30 s", "94 ms" (node/clock.py
+// writes the same for the CLI).
+const UNITS = [["d", 86_400_000], ["h", 3_600_000], ["min", 60_000], ["s", 1_000], ["ms", 1]];
+
+export function duration(ms) {
+  if (ms === null || ms === undefined) return "–";
+  let rest = Math.abs(Number(ms));
+  const parts = [];
+  for (const [unit, size] of UNITS) {
+    const count = Math.floor(rest / size);
+    rest -= count * size;
+    if (count) parts.push(`${count} ${unit}`);
+  }
+  return `${ms < 0 ? "-" : ""}${parts.join(" ") || "0 ms"}`;
 }
 
 export function bps(value) {

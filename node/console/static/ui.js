@@ -1,6 +1,6 @@
 // Small rendering helpers shared by the pages: escaping, tables, account labels, error boxes.
 
-import { ApiError, session } from "./api.js";
+import { ApiError, query, session } from "./api.js";
 import { t } from "./i18n.js";
 
 export function esc(value) {
@@ -14,13 +14,58 @@ export function short(hex, n = 10) {
   return hex.length > n ? `${hex.slice(0, n)}…` : hex;
 }
 
-// An account as people know it: the organisation name from genesis, "you", or a short id.
+// Names from identity records (the `name` a broker registered), for the accounts the loaded
+// key may read (identity.get: the account, its broker, the registrar, the regulator); asked
+// once per account and key, at most MAX_NAME_LOOKUPS, like the CLI (node/cli/show.py).
+const MAX_NAME_LOOKUPS = 200;
+const LOOKUPS_AT_ONCE = 8;
+const names = new Map(); // account -> name, or null when its record gives none or is closed
+let namesOf = null; // the key the names were asked with
+
+function orgOf(account) {
+  return (session.genesis?.orgs || []).find((o) => o.account === account);
+}
+
+export async function learnNames(accounts) {
+  if (!session.key) return;
+  if (namesOf !== session.key.account) { names.clear(); namesOf = session.key.account; }
+  const wanted = [...new Set(accounts)].filter((a) => /^[0-9a-f]{64}$/.test(a || "") && !names.has(a) && !orgOf(a))
+    .slice(0, Math.max(0, MAX_NAME_LOOKUPS - names.size));
+  for (let i = 0; i < wanted.length; i += LOOKUPS_AT_ONCE) {
+    await Promise.all(wanted.slice(i, i + LOOKUPS_AT_ONCE).map(async (account) => {
+      try {
+        const { result } = await query("identity", "get", { account });
+        names.set(account, result?.attrs?.name || result?.org || null);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        names.set(account, null); // not this key's to read, or not registered
+      }
+    }));
+  }
+}
+
+// An account as people know it: the organisation name from genesis, the name its identity
+// record gives, or its first 12 hex characters; ★ marks the loaded key's own.
+export function label(account) {
+  if (!account) return "–";
+  const org = orgOf(account);
+  return org ? org.name : (namesOf === session.key?.account && names.get(account)) || short(account, 12);
+}
+
 export function who(account) {
   if (!account) return "–";
-  const org = (session.genesis?.orgs || []).find((o) => o.account === account);
   const mine = session.key && session.key.account === account;
-  const name = org ? org.name : short(account, 12);
-  return `<span class="acct" title="${esc(account)}">${esc(name)}${mine ? " ★" : ""}</span>`;
+  return `<span class="acct" title="${esc(account)}">${esc(label(account))}${mine ? " ★" : ""}</span>`;
+}
+
+// An alert's explanation names accounts by their first 12 hex characters: write their labels.
+export function namedIn(text, accounts) {
+  let named = text || "";
+  for (const account of accounts || []) {
+    const name = label(account);
+    if (name !== short(account, 12)) named = named.split(account.slice(0, 12)).join(name);
+  }
+  return named;
 }
 
 export function table(columns, rows, { cls = "", testid = "" } = {}) {

@@ -3,7 +3,7 @@
 
 import { get } from "../api.js";
 import { num, t, time } from "../i18n.js";
-import { errorBox, esc, table, who } from "../ui.js";
+import { errorBox, esc, learnNames, table, who } from "../ui.js";
 
 export default {
   async render(root) {
@@ -27,6 +27,7 @@ export default {
       try {
         const page = await get(`/v1/audit/access-log?limit=500${cursor ? `&cursor=${cursor}` : ""}`);
         rows.push(...page.entries);
+        await learnNames(page.entries.map((r) => r.account));
         cursor = page.next_cursor;
         draw();
       } catch (error) {

@@ -4,8 +4,8 @@
 // The list reloads when an `alert` event arrives on the stream (at most every 5 s).
 
 import { get, open } from "../api.js";
-import { num, t, time } from "../i18n.js";
-import { errorBox, esc, json, short, table, throttle, who } from "../ui.js";
+import { duration, num, t, time } from "../i18n.js";
+import { errorBox, esc, json, learnNames, namedIn, short, table, throttle, who } from "../ui.js";
 
 const MAX_EVIDENCE = 50;
 const FILTERS = ["rule", "symbol", "account", "from", "to"];
@@ -15,6 +15,20 @@ let lastAlerts = [];
 function queryString() {
   const parts = FILTERS.filter((k) => filters[k]).map((k) => `${k}=${encodeURIComponent(filters[k])}`);
   return parts.length ? `&${parts.join("&")}` : "";
+}
+
+// A window as its two times in KST and how long it lasted (the CLI writes it the same way).
+function windowText(window) {
+  if (!window) return "–";
+  return `${time(window.from_time)} – ${time(window.to_time)} (${duration(window.to_time - window.from_time)})`;
+}
+
+// A metric named *_ms is a duration, *_time a time (milliseconds both), as in the CLI.
+function metricHtml(name, value) {
+  if (typeof value !== "number") return json(value);
+  if (name.endsWith("_ms")) return esc(duration(value));
+  if (name.endsWith("_time")) return esc(time(value));
+  return num(value);
 }
 
 async function evidence(alert) {
@@ -29,12 +43,13 @@ async function evidence(alert) {
     }
   }
   const metrics = Object.entries(alert.metrics || {}).map(([k, v]) => ({ k, v }));
+  await learnNames([...trades.flatMap((x) => [x.buyer, x.seller]), ...orders.map((o) => o.account)]);
   return `<section class="card" data-testid="evidence"><h2>${esc(t("evidence"))}: ${esc(alert.rule)} · ${esc(alert.symbol || "")}</h2>
-    <p>${esc(alert.explanation || "")}</p>
+    <p>${esc(namedIn(alert.explanation, alert.accounts))}</p>
     <dl class="kv"><dt>${esc(t("accounts"))}</dt><dd>${(alert.accounts || []).map(who).join(", ")}</dd>
-      <dt>${esc(t("window"))}</dt><dd>${esc(time(alert.window?.from_time))} – ${esc(time(alert.window?.to_time))}</dd>
+      <dt>${esc(t("window"))}</dt><dd>${esc(windowText(alert.window))}</dd>
       <dt>${esc(t("height"))}</dt><dd>${esc((alert.heights || []).join(", "))}</dd></dl>
-    <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metric"), text: (m) => m.k }, { label: t("value"), html: (m) => (typeof m.v === "number" ? num(m.v) : json(m.v)) }], metrics)}
+    <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metric"), text: (m) => m.k }, { label: t("value"), html: (m) => metricHtml(m.k, m.v) }], metrics)}
     <h3>${esc(t("trades"))} (${trades.length})</h3>${table([
       { label: "id", num: true, html: (x) => `<span data-testid="evidence-trade">${esc(x.trade_id)}</span>` },
       { label: t("price"), num: true, text: (x) => num(x.price) },
@@ -69,13 +84,14 @@ export default {
       try {
         const value = await get(`/v1/audit/alerts?limit=200${queryString()}`);
         lastAlerts = value.alerts || value.items || [];
+        await learnNames(lastAlerts.flatMap((a) => a.accounts || []));
         list.innerHTML = lastAlerts.length ? table([
           { label: t("rule"), text: (a) => a.rule },
           { label: t("severity"), html: (a) => `<span class="pill ${esc(a.severity)}">${esc(a.severity)}</span>` },
           { label: t("symbol"), text: (a) => a.symbol || "" },
           { label: t("accounts"), html: (a) => (a.accounts || []).map(who).join(", ") },
-          { label: t("window"), text: (a) => `${time(a.window?.from_time)} – ${time(a.window?.to_time)}` },
-          { label: t("explanation"), text: (a) => a.explanation || "" },
+          { label: t("window"), text: (a) => windowText(a.window) },
+          { label: t("explanation"), text: (a) => namedIn(a.explanation, a.accounts) },
         ], lastAlerts.map((a, i) => ({ ...a, __attrs: `class="clickable" data-alert="${i}"` })), { testid: "alert-list" })
           : `<p class="muted" data-testid="no-alerts">${esc(t("no_alerts"))}</p>`;
         list.querySelectorAll("tr.clickable").forEach((tr) => {

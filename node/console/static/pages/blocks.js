@@ -5,7 +5,7 @@
 import { get, open, session } from "../api.js";
 import { checkCertificate } from "../proof.js";
 import { num, t, time } from "../i18n.js";
-import { errorBox, esc, json, short, table, throttle, who } from "../ui.js";
+import { errorBox, esc, json, learnNames, short, table, throttle, who } from "../ui.js";
 
 const PAGE = 20;
 
@@ -78,6 +78,7 @@ async function detail(root, height) {
   const h = block.header;
   const receipts = new Map(block.receipts.map((r) => [r.tx_id, r]));
   const txs = block.transactions.map((tx, i) => ({ ...tx, i, receipt: receipts.get(tx.tx_id) }));
+  await learnNames(txs.map((x) => x.decoded?.sender));
   root.innerHTML = `
     <p><a href="#/blocks">← ${esc(t("back"))}</a></p>
     <section class="card"><h2>${esc(t("block"))} ${num(h.height)}</h2>

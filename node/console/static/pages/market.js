@@ -6,7 +6,7 @@
 import { get, query } from "../api.js";
 import { priceVolumeChart } from "../chart.js";
 import { num, t, time, won } from "../i18n.js";
-import { errorBox, esc, table, throttle, who } from "../ui.js";
+import { errorBox, esc, learnNames, table, throttle, who } from "../ui.js";
 
 function missing(error) {
   return error && (error.code === "unknown_contract");
@@ -48,13 +48,15 @@ async function orders(symbol) {
   try {
     const value = await get(`/v1/audit/orders?symbol=${encodeURIComponent(symbol)}&limit=100`);
     const rows = value.orders || value.items || [];
+    await learnNames(rows.flatMap((o) => [o.account, o.broker]));
     return table([
       { label: "id", num: true, text: (o) => o.order_id },
       { label: t("account"), html: (o) => who(o.account) },
       { label: t("side"), text: (o) => o.side },
       { label: t("price"), num: true, text: (o) => num(o.price) },
       { label: t("qty"), num: true, text: (o) => num(o.qty) },
-      { label: t("status"), text: (o) => `${o.status}${o.cancel_code || o.code ? ` (${o.cancel_code || o.code})` : ""}` },
+      { label: t("status"), text: (o) => o.status },
+      { label: t("code"), text: (o) => o.code || "" },
       { label: t("media"), text: (o) => o.media },
       { label: t("origin"), html: (o) => `<span class="mono">${esc((o.origin || "").slice(0, 12))}</span>` },
     ], rows, { testid: "orders" });
@@ -81,6 +83,7 @@ export default {
           allTrades(symbol),
         ]);
         const recent = trades.slice(-60);
+        await learnNames(trades.slice(-100).flatMap((x) => [x.buyer, x.seller]));
         body.innerHTML = `<div class="grid">
           <section class="card"><h2>${esc(symbol)} · ${esc(t("order_book"))}</h2>${quoteBox(q.result)}${ladder(book.result)}</section>
           <section class="card"><h2>${esc(t("price_volume"))}</h2>${priceVolumeChart(recent.map((x) => x.price), recent.map((x) => x.qty), { title: t("price") })}</section></div>

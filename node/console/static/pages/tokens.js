@@ -5,7 +5,7 @@
 
 import { get, open, query, session } from "../api.js";
 import { bps, num, t, time, won } from "../i18n.js";
-import { debounce, errorBox, esc, json, table, who } from "../ui.js";
+import { debounce, errorBox, esc, json, learnNames, table, who } from "../ui.js";
 
 let known = JSON.parse(localStorage.getItem("stoledger.symbols") || "[]");
 
@@ -39,7 +39,8 @@ async function mine() {
   }
 }
 
-function capTable(cap) {
+async function capTable(cap) {
+  await learnNames(cap.holders.map((r) => r.account));
   return `<p>${esc(cap.name)} · ${esc(t("holders"))} ${num(cap.holder_count)} · ${esc(t("outstanding"))} ${num(cap.outstanding)} · as of ${num(cap.as_of.height)}</p>
     ${table([
       { label: t("account"), html: (r) => `<a href="#/tokens/${encodeURIComponent(cap.symbol)}/${r.account}">${who(r.account)}</a>` },
@@ -68,6 +69,7 @@ function supplyBox(s) {
 async function holderHistory(symbol, account) {
   try {
     const h = await get(`/v1/audit/history?account=${account}&limit=200`);
+    await learnNames([account, ...h.transactions.map((r) => r.sender)]);
     return `<section class="card"><h2>${esc(t("history"))}: ${who(account)}</h2>${table([
       { label: t("height"), num: true, html: (r) => `<a href="#/blocks/${r.height}">${num(r.height)}</a>` },
       { label: t("time"), text: (r) => time(r.time) },

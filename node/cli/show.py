@@ -1,0 +1,120 @@
+"""How the CLI writes what people read: accounts by name, counts in words, `--account` read.
+
+Accounts. `Names.label(account)` is, in this order: the name the account's identity record
+gives (the organisation of a genesis admin, or the `name` attribute its broker registered),
+when the caller's key may read that record (identity.get: the account itself, its broker, the
+registrar, the regulator); else the label of a key file in DIR/keys (its file name: `yoon`
+for DIR/keys/yoon.json); else the first 12 hex characters and "…", as the web console writes
+an account it cannot name. `--hex` writes every account as its full 64-hex id instead.
+
+Each identity record costs one signed query, asked once per command for the accounts of the
+rows it prints (`learn`), at most MAX_LOOKUPS of them; the rest are named from the keystore
+alone. Times and durations: node.clock (KST with the zone, like the console).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+MAX_LOOKUPS = 200  # identity queries one command may make to name accounts: ~1 ms each on
+# loopback, so a 1,000-row page does not wait seconds for names (the rest show keystore or hex)
+SHORT_HEX = 12  # the hex characters of an account shown when it has no name (the console's)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 alert`, `2 alerts`, `0 holders`."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def short_hex(account: str) -> str:
+    return account[:SHORT_HEX] + "…" if len(account) > SHORT_HEX else account
+
+
+def hex_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hex", action="store_true",
+                        help="write accounts as their 64-hex ids instead of names")
+
+
+def keystore_labels(directory: str | None) -> dict[str, str]:
+    """account -> the file name of each readable key file in DIR/keys."""
+    labels: dict[str, str] = {}
+    if not directory or not Path(directory, "keys").is_dir():
+        return labels
+    for path in sorted(Path(directory, "keys").glob("*.json")):
+        try:
+            account = json.loads(path.read_text(encoding="utf-8")).get("account")
+        except (OSError, ValueError, AttributeError):
+            continue  # not a key file: it names nobody
+        if isinstance(account, str):
+            labels.setdefault(account, path.stem)
+    return labels
+
+
+def identity_name(record: Any) -> str | None:
+    """The name an identity record gives its account, if any."""
+    if not isinstance(record, dict):
+        return None
+    attrs = record.get("attrs") or {}
+    name = record.get("org") or (attrs.get("name") if isinstance(attrs, dict) else None)
+    return name if isinstance(name, str) and name else None
+
+
+class Names:
+    """Account labels for one command (module docstring)."""
+
+    def __init__(self, client: Any, directory: str | None, full_hex: bool = False) -> None:
+        self.client = client
+        self.full_hex = full_hex
+        self.keystore = keystore_labels(directory)
+        self.records: dict[str, str | None] = {}
+
+    def learn(self, accounts: Any) -> None:
+        """Ask for the identity records of `accounts` not asked for yet (within the bound)."""
+        from chaincode.runtime import is_account
+        from node.tools.client import ApiError
+
+        if self.full_hex or self.client is None or self.client.signer is None:
+            return
+        for account in accounts:
+            if (not is_account(account) or account in self.records
+                    or len(self.records) >= MAX_LOOKUPS):
+                continue
+            try:
+                record = self.client.query("identity", "get", {"account": account})
+            except ApiError:  # forbidden for this key, or not registered: no name from it
+                record = None
+            self.records[account] = identity_name(record)
+
+    def label(self, account: str | None) -> str:
+        if not account:
+            return "-"
+        if self.full_hex:
+            return account
+        return (self.records.get(account) or self.keystore.get(account)
+                or short_hex(account))
+
+    def named_in(self, text: str, accounts: list[str]) -> str:
+        """`text` with each account's 12-hex prefix written as its label (alert
+        explanations name accounts by that prefix)."""
+        for account in accounts:
+            label = self.label(account)
+            if label != short_hex(account):
+                text = text.replace(account[:SHORT_HEX], label)
+        return text
+
+
+def account_arg(args: argparse.Namespace, text: str, option: str = "--account") -> str:
+    """An account given as its 64-hex id, a key file, or a key's name in DIR/keys."""
+    from chaincode.runtime import is_account
+    from node.cli.common import key_path, load_key
+
+    if is_account(text):
+        return text
+    if key_path(args, text).exists():
+        return str(load_key(args, text).account)
+    keys = f" nor a key name in {Path(args.dir, 'keys')}" if args.dir else ""
+    raise SystemExit(f"{option} {text!r} is neither an account id (64 lowercase hex) nor a key "
+                     f"file{keys}")

@@ -1,0 +1,105 @@
+"""What people read in the CLI (node.cli.show, node.clock): names for accounts, KST times with
+the zone, durations in units, counts in words; the console writes the same (i18n.js)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from node.cli.audit import render_alerts
+from node.cli.show import MAX_LOOKUPS, Names, count
+from node.clock import duration_text, kst_text
+from node.tools.client import ApiError
+
+CONSOLE = Path(__file__).resolve().parents[2] / "node" / "console" / "static"
+KIM, LEE, YOON, STRANGER = ("a1" * 32, "b2" * 32, "c3" * 32, "d4" * 32)
+
+
+def test_times_are_kst_with_the_zone_and_durations_are_units() -> None:
+    assert kst_text(1_796_615_194_847) == "2026-12-07 12:46:34 KST"  # 03:46:34 UTC
+    assert kst_text(0) == "1970-01-01 09:00:00 KST"
+    assert [duration_text(ms) for ms in (86_400_000, 90_000, 94, 0, 93_600_005, -1_000)] == [
+        "1 d", "1 min 30 s", "94 ms", "0 ms", "1 d 2 h 5 ms", "-1 s"]
+
+
+def test_the_console_writes_durations_with_the_same_units() -> None:
+    """i18n.js's duration() is a copy of duration_text: same units, same order."""
+    source = (CONSOLE / "i18n.js").read_text(encoding="utf-8")
+    units = re.search(r"const UNITS = \[(.*?)\];", source).group(1)  # type: ignore[union-attr]
+    pairs = re.findall(r'\["(\w+)", ([\d_]+)\]', units)
+    from node.clock import DURATION_UNITS
+
+    assert [(u, int(n.replace("_", ""))) for u, n in pairs] == list(DURATION_UNITS)
+    assert 'timeZone: "Asia/Seoul"' in source and "KST`" in source
+
+
+def test_counts_are_words() -> None:
+    assert [count(1, "alert"), count(2, "alert"), count(0, "holder"),
+            count(1_000, "transaction")] == ["1 alert", "2 alerts", "0 holders",
+                                               "1,000 transactions"]
+
+
+class Records:
+    """A client whose signer may read some identity records."""
+
+    signer = object()
+
+    def __init__(self, records: dict[str, Any]) -> None:
+        self.records = records
+        self.asked: list[str] = []
+
+    def query(self, contract: str, method: str, args: dict[str, Any]) -> Any:
+        assert (contract, method) == ("identity", "get")
+        self.asked.append(args["account"])
+        if args["account"] not in self.records:
+            raise ApiError(403, "forbidden", "not yours to read")
+        return self.records[args["account"]]
+
+
+def keystore(tmp_path: Path, labels: dict[str, str]) -> str:
+    (tmp_path / "keys").mkdir()
+    for label, account in labels.items():
+        (tmp_path / "keys" / f"{label}.json").write_text(json.dumps({"account": account,
+                                                                      "secret": "00" * 32}))
+    (tmp_path / "keys" / "notes.json").write_text("[1, 2]")  # not a key: names nobody
+    return str(tmp_path)
+
+
+def test_a_name_comes_from_the_record_then_the_keystore_then_12_hex(tmp_path: Path) -> None:
+    client = Records({KIM: {"attrs": {"name": "kim"}}, LEE: {"org": None, "attrs": {}}})
+    names = Names(client, keystore(tmp_path, {"yoon": YOON, "lee-key": LEE}))
+    names.learn([KIM, LEE, YOON, STRANGER, KIM, "not-an-account"])
+    assert client.asked == [KIM, LEE, YOON, STRANGER]  # each once
+    assert [names.label(a) for a in (KIM, LEE, YOON, STRANGER)] == [
+        "kim", "lee-key", "yoon", STRANGER[:12] + "…"]
+    assert Names(client, None, full_hex=True).label(KIM) == KIM
+
+
+def test_names_ask_for_at_most_max_lookups_records() -> None:
+    client = Records({})
+    names = Names(client, None)
+    names.learn(f"{i:064x}" for i in range(MAX_LOOKUPS + 50))
+    assert len(client.asked) == MAX_LOOKUPS
+
+
+def test_an_alert_reads_with_names_times_and_durations() -> None:
+    client = Records({KIM: {"attrs": {"name": "kim"}}, LEE: {"org": "broker-a"}})
+    names = Names(client, None)
+    page = {"as_of": {"height": 48, "block_hash": "ab" * 32}, "from": 1, "to": 48,
+            "alerts": [{
+                "alert_id": "ef" * 32, "rule": "S1", "name": "wash trade", "severity": "high",
+                "symbol": "SEOUL1", "accounts": [KIM, LEE], "height": 48,
+                "window": {"from_time": 1_796_615_194_847, "to_time": 1_796_615_194_941},
+                "explanation": f"1 trade between {KIM[:12]} and {LEE[:12]} within 1 d.",
+                "metrics": {"link_window_ms": 86_400_000, "trades": 1},
+                "heights": [47, 48], "evidence": ["01" * 32, "02" * 32]}]}
+    names.learn([KIM, LEE])
+    text = render_alerts([page], names)
+    assert text.startswith("1 alert, heights 1..48")
+    assert "window 2026-12-07 12:46:34 KST .. 2026-12-07 12:46:34 KST (94 ms)" in text
+    assert "1 trade between kim and broker-a within 1 d." in text
+    assert "accounts: kim, broker-a" in text
+    assert "link_window_ms=1 d, trades=1" in text
+    assert "86400000" not in text and "1796615194" not in text
