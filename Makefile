@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sim bench mutants clean browser
+.PHONY: demo test lint sim bench mutants clean browser reference
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+# docs/reference.md's generated blocks (routes, contracts) from the code.
+reference: $(STAMP)
+	$(PY) scripts/reference.py
 
 # Hand-written mutants, each on a temporary copy: every one must be killed by its tests.
 mutants: $(STAMP)

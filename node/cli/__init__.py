@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A permissioned PBFT ledger for Korean token securities (토큰증권).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Start here: `stoledger demo` runs the whole story on a local cluster.\n"
-               "The client contract (encoding, signing, routes) is PROTOCOL.md.")
+               "The client reference (encoding, signing, routes, contracts, error codes) is "
+               "docs/reference.md.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)

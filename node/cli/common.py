@@ -159,8 +159,12 @@ def client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node", help="node RPC URL (default: the first node of --dir)")
     parser.add_argument("--key", required=True,
                         help="key file, or an organisation name in DIR/keys (ksd, fss, bank...)")
-    parser.add_argument("contract", help="identity, token, cash or dividend")
-    parser.add_argument("method", help="e.g. transfer")
+    from chaincode import builtin_registry
+
+    contracts = ", ".join(builtin_registry().contracts)  # whatever the chain runs
+    parser.add_argument("contract", help=f"one of {contracts}")
+    parser.add_argument("method", help="one of its methods, e.g. transfer (docs/reference.md "
+                                       "lists them with their arguments)")
     parser.add_argument("args", nargs="?", default="{}", help="arguments as a JSON object")
 
 

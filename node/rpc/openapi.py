@@ -189,7 +189,7 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "stoledger node API", "version": "1",
-                 "description": "See PROTOCOL.md for encoding, signing and error codes."},
+                 "description": "See docs/reference.md for encoding, signing and error codes."},
         "paths": paths,
         "components": {
             "securitySchemes": {"stoledger": {

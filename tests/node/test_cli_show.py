@@ -103,3 +103,18 @@ def test_an_alert_reads_with_names_times_and_durations() -> None:
     assert "accounts: kim, broker-a" in text
     assert "link_window_ms=1 d, trades=1" in text
     assert "86400000" not in text and "1796615194" not in text
+
+
+def test_tx_and_query_help_name_every_contract_of_the_registry(capsys) -> None:
+    import pytest
+
+    import chaincode
+    from node.cli import main
+
+    contracts = list(chaincode.builtin_registry().contracts)
+    assert "market" in contracts
+    for command in (["tx", "submit"], ["tx", "sign"], ["query"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"one of {', '.join(contracts)}" in text, command
