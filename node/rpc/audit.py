@@ -69,6 +69,8 @@ DIVIDEND_COLUMNS = ["dividend_id", "record_height", "record_time", "total", "ent
                     "holders", "income_tax", "local_tax", "net", "paid_count", "paid_gross",
                     "paid_income_tax", "paid_local_tax", "paid_net", "done"]
 ACCESS_COLUMNS = ["seq", "account", "role", "method", "path", "time", "height"]
+PAYMENT_FIELDS = {"pay": ("paid", "gross", "withheld", "done"),
+                  "release": ("account", "paid_to", "net")}
 
 
 # ---- checks and parameters -------------------------------------------------------------------
@@ -519,30 +521,19 @@ async def get_dividends(request: web.Request) -> web.Response:
 
 
 def _dividend_payments(node: Any, symbol: str) -> dict[int, list[dict[str, Any]]]:
-    """dividend id -> the committed payments of the token's dividends, in chain order: each
-    `pay` step (`method` "pay": holders settled, gross, withheld, done) and each registrar
-    `release` of a held net (`method` "release": the holder, who was paid, the net).
-
-    A payment is told by the transaction's method, never by the shape of its result: a
-    release returns the holder's entitlement, which has a `paid` flag too but no
-    `dividend_id` (that shape test answered 500 on the demo's chain)."""
+    """dividend id -> its payments in chain order: `pay` steps and registrar `release`s of a
+    held net (PAYMENT_FIELDS), told by the transaction's method (a release's result has a
+    `paid` flag too, and no dividend_id)."""
     found: dict[int, list[dict[str, Any]]] = {}
     blocks = _Blocks(node)
     for raw, _ in node.executor.store.iterate(s.audit_prefix(DIVIDENDS, symbol)):
         row = blocks.row(s.read_position(raw))
-        receipt = node.executor.receipt_at(row["height"], row["index"])
-        assert receipt is not None, row  # the index holds committed positions only
-        result = receipt.result
-        payment = {"height": row["height"], "time": row["time"], "tx_id": row["tx_id"],
-                   "method": row["method"]}
-        if row["method"] == "pay":
-            payment.update(paid=result["paid"], gross=result["gross"],
-                           withheld=result["withheld"], done=result["done"])
-        elif row["method"] == "release":
-            payment.update(account=result["account"], paid_to=result["paid_to"],
-                           net=result["net"])
-        else:
+        fields = PAYMENT_FIELDS.get(row["method"])
+        if fields is None:
             continue  # the declaration
+        result = node.executor.receipt_at(row["height"], row["index"]).result
+        payment = {name: row[name] for name in ("height", "time", "tx_id", "method")}
+        payment.update({name: result[name] for name in fields})
         found.setdefault(row["args"]["dividend_id"], []).append(payment)
     return found
 
