@@ -41,10 +41,15 @@ def status(url: str) -> dict | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default="net", help="a running cluster's folder")
-    parser.add_argument("--duration", type=float, default=50.0, help="seconds of load")
-    parser.add_argument("--kill-after", type=float, default=12.0, help="seconds before the kill")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", default="net",
+                        help="a running cluster's folder (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=50.0,
+                        help="seconds of load (default %(default)s)")
+    parser.add_argument("--kill-after", type=float, default=12.0,
+                        help="seconds of load before the primary is killed (default "
+                             "%(default)s)")
     args = parser.parse_args()
     info = clustermod.read_cluster(args.dir)
     nodes = {n["name"]: n for n in info["nodes"] if n["role"] == "operator"}

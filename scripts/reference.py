@@ -20,7 +20,8 @@ from node.tools.reference import generated_blocks, update  # noqa: E402
 REFERENCE = ROOT / "docs" / "reference.md"
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if docs/reference.md is out of date")
     args = parser.parse_args()

@@ -52,8 +52,9 @@ class ApiError(Exception):
         self.message = message
 
 
-class NodeUnreachable(Exception):
-    """No node could be reached: `tried` holds (url, why) for each, in the order tried."""
+class NodeUnreachable(ConnectionError):
+    """No node could be reached: `tried` holds (url, why) for each, in the order tried. A
+    ConnectionError, as the failure of a single node was before there were fallbacks."""
 
     def __init__(self, tried: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{url}: {why}" for url, why in tried))
