@@ -80,9 +80,9 @@ def run_story(net: Cluster, scratch: Path) -> dict[str, Any]:
     """Two investors; a token issued to alice, then two transfers to bob (three heights)."""
     alice, bob = Signer.generate(), Signer.generate()
     broker = net.keys["broker-a"].account
-    for signer in (alice, bob):
+    for signer, name in ((alice, {"name": "alice"}), (bob, {})):  # bob has no name
         committed(net.client("broker-a").submit("identity", "register", {
-            "account": signer.account, "role": "investor", "attrs": investor_attrs(),
+            "account": signer.account, "role": "investor", "attrs": investor_attrs() | name,
             "consent": sign_consent(signer, net.chain_id, broker, "investor")}))
     committed(net.client("issuer-1").submit("token", "create", {
         "symbol": SYMBOL, "name": "Console Tower", "asset_type": "real_estate",
@@ -274,6 +274,8 @@ def test_cap_table_at_an_earlier_height(story, browser):
     assert show_height(browser, marks["issued"]) == {alice: "1,000"}
     assert show_height(browser, marks["first"]) == {alice: "900", bob: "100"}
     assert show_height(browser, marks["second"]) == {alice: "650", bob: "350"}
+    names = [e.text for e in browser.find_elements("css selector", "[data-testid=cap-table] .acct")]
+    assert sorted(names) == sorted(["alice", f"{bob[:12]}…"]), names  # as the CLI names them
     assert "✔" in browser.find_element("css selector", "[data-testid=reconciles]").text
     show_height(browser, marks["first"])
     shoot(browser, "tokens")
@@ -330,6 +332,9 @@ def test_market_alerts_and_access_log_pages(story, browser):
         assert "5,100" in ladder and "4,900" in ladder and "20" in ladder, ladder
         trades = element(browser, "[data-testid=trades]", "the trades").text
         assert "5,000" in trades and "30" in trades, trades
+        assert " KST" in trades and "alice" in trades, trades
+        head = element(browser, "[data-testid=orders] thead", "the orders' header").text
+        assert "Status" in head and "Cancel code" in head, head  # a state, and why it ended
     else:  # this chain has no market contract: the page says so
         go(browser, f"market/{SYMBOL}")
         element(browser, "[data-testid=market-missing]", "the market-missing message")
@@ -338,6 +343,10 @@ def test_market_alerts_and_access_log_pages(story, browser):
     if has_market(net) and has_alerts(net):
         planted = {str(t) for t in marks["wash_trades"]}
         assert planted and planted <= alert_evidence(browser, "S1"), planted
+        listed = element(browser, "[data-testid=alert-list]", "the alert list").text
+        assert re.search(r"KST \(\d+ (ms|s)", listed), listed  # the window, and how long
+        evidence = element(browser, "[data-testid=evidence]", "the alert's evidence").text
+        assert re.search(r"link_window_ms\s+\d+ d\b", evidence), evidence  # a duration
     else:  # no surveillance on this node: the page says so
         element(browser, "[data-testid=alerts-missing]", "the alerts-missing message")
     shoot(browser, "alerts")
