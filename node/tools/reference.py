@@ -102,7 +102,7 @@ class Reader:
             return  # a nested function runs only if called; its calls are not ours to follow
         if isinstance(node, ast.Call) and self._refusal(node, env):
             return
-        if isinstance(node, ast.Tuple) and self._verdict(node, env):
+        if isinstance(node, (ast.Tuple, ast.List)) and self._verdict(node, env):
             return
         for child in ast.iter_child_nodes(node):
             self._visit(child, fn, env)
@@ -128,7 +128,7 @@ class Reader:
             return True
         return False
 
-    def _verdict(self, node: ast.Tuple, env: Mapping[str, Any]) -> bool:
+    def _verdict(self, node: ast.Tuple | ast.List, env: Mapping[str, Any]) -> bool:
         if len(node.elts) != 2:
             return False
         code = _literal(node.elts[0], env)
