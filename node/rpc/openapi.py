@@ -34,6 +34,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "code": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_*]*$"},
     "only": {"type": "string", "enum": ["block"]},
     "rule": {"type": "string", "pattern": "^S([1-9]|10)$"},
+    "alert": {"type": "string", "pattern": HEX_64},
 }
 # Query parameters a route cannot do without.
 REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
@@ -119,6 +120,9 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
      ["symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
     ("get", "/v1/audit/alerts", "Surveillance alerts (rules S1-S10) with their evidence.", True,
      ["rule", "symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/holds", "Every fds hold (of an account, or placed on an alert's "
+     "evidence) with who placed and released it, when, why and on which alert.", True,
+     ["account", "alert", "at", "format", "limit", "cursor"], [400]),
 ]
 
 TEXT_ROUTES = {"/metrics": "text/plain"}
