@@ -11,6 +11,8 @@ what it does.
     stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
     stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]
     stoledger console --dir DIR  (the URL of the web console)
+    stoledger fds run|status --dir DIR [--key KEY] [--policy FILE]  (node/cli/fds.py: the
+        automatic responder that holds accounts on surveillance alerts)
     stoledger market-sim [--seeds N] [--plant all|none|S1,...]  (node/cli/market_sim.py)
 
 The CLI is the top room of node/: it may import any other, and nothing imports it. A command
@@ -25,9 +27,9 @@ import os
 import signal
 import sys
 
-from node.cli import audit, bench, console, demo, market, market_sim, network, sim, tx
+from node.cli import audit, bench, console, demo, fds, market, market_sim, network, sim, tx
 
-GROUPS = (network, tx, market, audit, sim, market_sim, bench, demo, console)
+GROUPS = (network, tx, market, audit, fds, sim, market_sim, bench, demo, console)
 
 
 def build_parser() -> argparse.ArgumentParser:
