@@ -11,6 +11,7 @@ proof check.
     stoledger audit access-log [--from SEQ] ...
     stoledger audit orders|trades [--symbol S] [--account A] [--from H] [--to H] ...
     stoledger audit alerts [--rule S1] [--symbol S] [--account A] [--from H] [--to H] ...
+    stoledger audit holds [--account A] [--alert ID] [--at H] ...      (fds holds)
     stoledger audit verify --genesis genesis.json --proof proof.json     (offline)
 
 Every command but `verify` signs its request with `--key` (an organisation in DIR/keys,
@@ -34,7 +35,7 @@ from node.cli.show import Names, account_arg, count, hex_arg
 from node.clock import duration_text, kst_text
 
 TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log",
-                "orders", "trades", "alerts"}
+                "orders", "trades", "alerts", "holds"}
 ACCOUNT_HELP = "account id (64 hex), key file, or key name in DIR/keys"
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
 
@@ -96,6 +97,12 @@ def register(sub: Any) -> None:
     alerts.add_argument("--account", help=ACCOUNT_HELP)
     _heights(alerts)
     _pages(alerts)
+    holds = _route(actions, "holds", "fds holds: who placed and released them, when, why, "
+                   "on which alert")
+    holds.add_argument("--account", help=ACCOUNT_HELP)
+    holds.add_argument("--alert", help="alert id (64 hex): the holds the alert caused")
+    _at(holds)
+    _pages(holds)
 
     verify = actions.add_parser(
         "verify", help="check a proof offline against genesis",
@@ -141,8 +148,8 @@ def _pages(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="follow next_cursor to the end")
 
 
-PARAMS = (("rule", "rule"), ("account", "account"), ("symbol", "symbol"), ("at", "at"),
-          ("from_", "from"),
+PARAMS = (("rule", "rule"), ("alert", "alert"), ("account", "account"), ("symbol", "symbol"),
+          ("at", "at"), ("from_", "from"),
           ("to", "to"), ("code", "code"), ("limit", "limit"), ("cursor", "cursor"),
           ("height", "height"))
 
@@ -227,10 +234,10 @@ def _more(pages: list[dict[str, Any]]) -> str:
 ACCOUNT_FIELDS = {"holdings": ("account",), "captable": ("account",), "history": ("sender",),
                   "rejected": ("sender",), "access-log": ("account",),
                   "orders": ("account", "broker"), "trades": ("buyer", "seller"),
-                  "alerts": ("accounts",)}
+                  "alerts": ("accounts",), "holds": ("account", "by", "released_by")}
 ROW_KEYS = {"captable": "holders", "history": "transactions", "rejected": "transactions",
             "access-log": "entries", "orders": "orders", "trades": "trades",
-            "alerts": "alerts"}
+            "alerts": "alerts", "holds": "holds"}
 
 
 def accounts_in(route: str, pages: list[dict[str, Any]]) -> list[str]:
@@ -313,6 +320,16 @@ def render(route: str, pages: list[dict[str, Any]], names: Names | None = None,
                                "seller", "sell"]) + _more(pages))
     if route == "alerts":
         return render_alerts(pages, names)
+    if route == "holds":
+        rows = [dict(row, account=names.label(row["account"]), by=names.label(row["by"]),
+                     alert=(row["alert_id"] or "")[:12],
+                     released=f"{names.label(row['released_by'])} at {row['released_height']}"
+                              f": {row['released_reason']}" if row["released_by"] else "")
+                for row in _rows(pages, "holds")]
+        return (f"{count(len(rows), 'hold')}, {head}\n"
+                + table(rows, ["hold_id", "height", "account", "scope", "status", "by",
+                               "alert", "orders_cancelled", "reason", "released"])
+                + _more(pages))
     assert route == "access-log", route
     rows = [dict(row, time=kst_text(row["time"]), account=names.label(row["account"]))
             for row in _rows(pages, "entries")]

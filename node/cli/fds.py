@@ -109,16 +109,28 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     responder = Responder(Path(args.dir), _signer(args.dir, args.key), policy, journal,
                           args.from_height, log)
+    def stop(*_: Any) -> None:
+        # raised, not only flagged: it interrupts a read blocked on a quiet stream (a stop
+        # anywhere is safe: the journal's files are written whole or ignored when cut)
+        responder.stop.set()
+        raise Stopped
+
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: responder.stop.set())
+        signal.signal(number, stop)
     log(f"fds responder for {args.dir}: {len(policy.rules)} policy entries from {args.policy}")
     try:
         responder.run()
+    except Stopped:
+        pass
     except JournalError as error:
         raise SystemExit(str(error)) from None
     finally:
         journal.release()
         log("stopped")
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM: the responder stops where it is."""
 
 
 def cmd_status(args: argparse.Namespace) -> None:
