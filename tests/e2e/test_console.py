@@ -358,6 +358,54 @@ def test_market_alerts_and_access_log_pages(story, browser):
     shoot(browser, "access")
 
 
+def test_an_alert_shows_the_holds_it_caused_and_their_state(story, browser):
+    """The registrar holds alice's trading and bob's withdrawals on the wash-trade alert and
+    releases bob's: the alert list shows one active and one released, the evidence both with
+    who placed and released them, and every hold on the alert's accounts."""
+    net, marks = story
+    if "wash_trades" not in marks:  # run alone (-k): plant the wash trade here
+        trade(net, marks)
+    alice, bob = marks["alice"].account, marks["bob"].account
+
+    def wash_alert() -> Any:
+        alerts = net.client("fss").get("/v1/audit/alerts?rule=S1", signed=True)["alerts"]
+        return next((a for a in alerts if {alice, bob} <= set(a["accounts"])), None)
+
+    alert = wait_until(wash_alert, WAIT_S, "the wash trade's S1 alert")
+    registrar = net.client("ksd")
+    held = {}
+    for account, scope in ((alice, "trading"), (bob, "withdrawals")):
+        receipt = registrar.submit("fds", "hold", {
+            "account": account, "scope": scope, "reason": f"alert {alert['alert_id']}",
+            "alert_id": alert["alert_id"]})
+        committed(receipt)
+        held[account] = receipt["result"]["hold_id"]
+    committed(registrar.submit("fds", "release", {"hold_id": held[bob],
+                                                  "reason": "examiner: bob is clean"}))
+    as_regulator(browser, net)
+    go(browser, "network")
+    go(browser, "alerts")
+    alert_evidence(browser, "S1")  # the list, filtered to S1
+    state = wait_until(lambda: browser.execute_script(
+        "return [...document.querySelectorAll('[data-testid=alert-hold-state]')]"
+        ".map(e => e.textContent).join('|')"), WAIT_S, "the hold state in the alert list")
+    assert "1 active" in state and "1 released" in state, state
+    index = next(i for i, a in enumerate(browser.execute_script(
+        "return [...document.querySelectorAll('[data-testid=alert-list] tr.clickable')]"
+        ".map(r => r.cells[3].innerHTML)")) if alice in a and bob in a)
+    browser.execute_script("document.querySelector('#detail').innerHTML = '';"
+                           "document.querySelectorAll('[data-testid=alert-list] "
+                           "tr.clickable')[arguments[0]].click()", index)
+    caused = element(browser, "[data-testid=alert-holds]", "the alert's holds").text
+    assert "trading" in caused and "withdrawals" in caused, caused
+    assert "active" in caused and "released" in caused and "examiner: bob is clean" in caused
+    assert "ksd" in caused  # who placed and released them
+    accounts = element(browser, "[data-testid=account-holds]", "the accounts' holds").text
+    assert accounts.count("alert ") >= 2, accounts
+    shoot(browser, "alert-holds")
+    committed(registrar.submit("fds", "release", {"hold_id": held[alice], "reason": "done"}))
+
+
 def alert_evidence(driver: Any, rule: str) -> set[str]:
     """The trade ids in the evidence of every `rule` alert, opened one by one on the page."""
     driver.execute_script("const i = document.querySelector('[data-filter=rule]');"

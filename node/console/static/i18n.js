@@ -72,6 +72,10 @@ const LABELS = {
   checked_against: ["다음 제네시스로 검증", "Checked against genesis"],
   the_node: ["노드 제공", "served by the node"], uploaded: ["업로드한 파일", "uploaded file"],
   latest: ["최신", "latest"],
+  holds: ["지급정지·거래정지 (FDS)", "Holds (FDS)"], holds_of_accounts: ["이 계좌들의 모든 정지", "Every hold on these accounts"],
+  scope: ["범위", "Scope"], placed_by: ["정지한 곳", "Placed by"], released_by: ["해제한 곳", "Released by"],
+  reason: ["사유", "Reason"], hold_active: ["정지 중", "active"], hold_released: ["해제됨", "released"],
+  no_holds: ["정지 없음", "no holds"],
 };
 
 let lang = localStorage.getItem("stoledger.lang") || "ko";

@@ -2,12 +2,16 @@
 // by rule, symbol, account and heights; an alert opens its evidence: accounts, the numbers that
 // crossed the threshold, and each evidence transaction's receipt with its orders and trades.
 // The list reloads when an `alert` event arrives on the stream (at most every 5 s).
+// Holds (PROTOCOL.md, "fds"): the list shows how many holds each alert caused and their state
+// (/v1/audit/holds, one read for the page), and the evidence the holds placed on the alert and
+// every hold on the accounts it names, active or released, with who placed and released them.
 
 import { get, open } from "../api.js";
 import { duration, num, t, time } from "../i18n.js";
 import { errorBox, esc, json, learnNames, namedIn, short, table, throttle, who } from "../ui.js";
 
 const MAX_EVIDENCE = 50;
+const MAX_HOLD_ACCOUNTS = 10; // accounts of one alert whose holds the evidence reads
 const FILTERS = ["rule", "symbol", "account", "from", "to"];
 let filters = {};
 let lastAlerts = [];
@@ -31,6 +35,54 @@ function metricHtml(name, value) {
   return num(value);
 }
 
+// Holds grouped by the alert they were placed on; null when this node does not serve the route.
+async function holdsByAlert() {
+  try {
+    const value = await get("/v1/audit/holds?limit=1000");
+    const byAlert = {};
+    for (const hold of value.holds || []) {
+      if (hold.alert_id) (byAlert[hold.alert_id] ||= []).push(hold);
+    }
+    return byAlert;
+  } catch (error) {
+    return null;
+  }
+}
+
+function holdState(holds) {
+  if (!holds || !holds.length) return `<span class="muted">${esc(t("no_holds"))}</span>`;
+  const active = holds.filter((h) => h.status === "active").length;
+  const parts = [];
+  if (active) parts.push(`<span class="pill high">${active} ${esc(t("hold_active"))}</span>`);
+  if (holds.length - active) parts.push(`<span class="pill">${holds.length - active} ${esc(t("hold_released"))}</span>`);
+  return `<span data-testid="alert-hold-state">${parts.join(" ")}</span>`;
+}
+
+function holdTable(holds, testid) {
+  return table([
+    { label: "id", num: true, text: (h) => h.hold_id },
+    { label: t("account"), html: (h) => who(h.account) },
+    { label: t("scope"), text: (h) => h.scope },
+    { label: t("status"), html: (h) => `<span class="${h.status === "active" ? "bad" : "good"}" data-testid="hold-status">${esc(t(h.status === "active" ? "hold_active" : "hold_released"))}</span>` },
+    { label: t("placed_by"), html: (h) => `${who(h.by)} · ${esc(time(h.time))}` },
+    { label: t("reason"), text: (h) => h.reason },
+    { label: t("released_by"), html: (h) => (h.released_by ? `${who(h.released_by)} · ${esc(time(h.released_time))} · ${esc(h.released_reason)}` : "–") },
+  ], holds, { testid });
+}
+
+async function holdsSection(alert) {
+  try {
+    const caused = (await get(`/v1/audit/holds?alert=${alert.alert_id}&limit=1000`)).holds || [];
+    const accounts = (alert.accounts || []).slice(0, MAX_HOLD_ACCOUNTS);
+    const pages = await Promise.all(accounts.map((a) => get(`/v1/audit/holds?account=${a}&limit=1000`)));
+    const all = pages.flatMap((page) => page.holds || []);
+    return `<h3>${esc(t("holds"))} (${caused.length})</h3>${holdTable(caused, "alert-holds")}
+      <h3>${esc(t("holds_of_accounts"))} (${all.length})</h3>${holdTable(all, "account-holds")}`;
+  } catch (error) {
+    return `<h3>${esc(t("holds"))}</h3>${errorBox(error)}`;
+  }
+}
+
 async function evidence(alert) {
   const ids = (alert.evidence || []).slice(0, MAX_EVIDENCE);
   const receipts = await Promise.all(ids.map((id) => open(`/v1/tx/${id}`).catch(() => ({ tx_id: id }))));
@@ -44,11 +96,13 @@ async function evidence(alert) {
   }
   const metrics = Object.entries(alert.metrics || {}).map(([k, v]) => ({ k, v }));
   await learnNames([...trades.flatMap((x) => [x.buyer, x.seller]), ...orders.map((o) => o.account)]);
+  const holds = await holdsSection(alert);
   return `<section class="card" data-testid="evidence"><h2>${esc(t("evidence"))}: ${esc(alert.rule)} · ${esc(alert.symbol || "")}</h2>
     <p>${esc(namedIn(alert.explanation, alert.accounts))}</p>
     <dl class="kv"><dt>${esc(t("accounts"))}</dt><dd>${(alert.accounts || []).map(who).join(", ")}</dd>
       <dt>${esc(t("window"))}</dt><dd>${esc(windowText(alert.window))}</dd>
       <dt>${esc(t("height"))}</dt><dd>${esc((alert.heights || []).join(", "))}</dd></dl>
+    ${holds}
     <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metric"), text: (m) => m.k }, { label: t("value"), html: (m) => metricHtml(m.k, m.v) }], metrics)}
     <h3>${esc(t("trades"))} (${trades.length})</h3>${table([
       { label: "id", num: true, html: (x) => `<span data-testid="evidence-trade">${esc(x.trade_id)}</span>` },
@@ -82,7 +136,7 @@ export default {
     const list = root.querySelector("#list");
     const load = async () => {
       try {
-        const value = await get(`/v1/audit/alerts?limit=200${queryString()}`);
+        const [value, holds] = await Promise.all([get(`/v1/audit/alerts?limit=200${queryString()}`), holdsByAlert()]);
         lastAlerts = value.alerts || value.items || [];
         await learnNames(lastAlerts.flatMap((a) => a.accounts || []));
         list.innerHTML = lastAlerts.length ? table([
@@ -92,6 +146,7 @@ export default {
           { label: t("accounts"), html: (a) => (a.accounts || []).map(who).join(", ") },
           { label: t("window"), text: (a) => windowText(a.window) },
           { label: t("explanation"), text: (a) => namedIn(a.explanation, a.accounts) },
+          ...(holds ? [{ label: t("holds"), html: (a) => holdState(holds[a.alert_id]) }] : []),
         ], lastAlerts.map((a, i) => ({ ...a, __attrs: `class="clickable" data-alert="${i}"` })), { testid: "alert-list" })
           : `<p class="muted" data-testid="no-alerts">${esc(t("no_alerts"))}</p>`;
         list.querySelectorAll("tr.clickable").forEach((tr) => {
