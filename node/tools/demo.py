@@ -5,14 +5,18 @@ approves the issuance cap, tokens are issued, transfers succeed and some are ref
 restriction rules with their codes, the bank funds the issuer with KRW deposit tokens, a
 dividend is declared and paid with withholding, brokers trade the token for their clients on
 the market (delivery versus payment against KRW; one order refused by a transfer rule at the
-fill, one self-trade prevented, one pair of orders from a shared origin), and the regulator
-(FSS) prints an audit.
+fill, one self-trade prevented, one pair of orders from a shared origin that surveillance
+flags as a wash trade and the automatic responder (`stoledger fds run`, its own process) holds
+within seconds, one hold then released by the registrar), and the regulator (FSS) prints an
+audit.
 Every step is a signed transaction over HTTP to real node processes; nothing is simulated.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,6 +95,9 @@ class Story:
         self.turn = 0
         self.dividend_id: Any = None
         self.placed: dict[int, tuple[str, int]] = {}  # order id -> (side, price)
+        self.dir = directory
+        self.alert: dict[str, Any] = {}
+        self.alert_seen = 0.0
 
     def client(self, who: str) -> Client:
         signer = self.keys.get(who) or self.investors[who]
@@ -368,8 +375,49 @@ CLIENTS = {"lee": ("203.0.113.11", "hts-lee"), "park": ("198.51.100.5", "iphone-
            "kim": ("203.0.113.42", "galaxy-kim")}
 
 
+RESPONDER_WAIT_S = 30.0  # from the alert to the responder's holds (the issue's bound)
+
+
+def start_responder(path: Path) -> subprocess.Popen[bytes]:
+    """`stoledger fds run --dir PATH` (the registrar's key, the shipped policy) as its own
+    process, as an operator would run it; its log in PATH/fds.log. Returns once it has taken
+    its position in the alert stream."""
+    log = open(path / "fds.log", "wb")  # noqa: SIM115 (the child keeps it)
+    process = subprocess.Popen([sys.executable, "-m", "node.cli", "fds", "run", "--dir",
+                                str(path)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + RESPONDER_WAIT_S
+    while not (path / "fds" / "state.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_responder(process)
+            raise SystemExit(f"demo: the responder did not start (see {path}/fds.log)")
+        time.sleep(0.1)
+    return process
+
+
+def stop_responder(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=RESPONDER_WAIT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def trading(s: Story) -> None:
+    responder = start_responder(s.dir)
+    try:
+        market(s)
+        respond(s)
+    finally:
+        stop_responder(responder)
+
+
+def market(s: Story) -> None:
     say("\n== 7. Trading on the market: brokers place orders for their clients (market.place)")
+    say("  The automatic responder runs beside the cluster (stoledger fds run --dir "
+        f"{s.dir}: the registrar's key,\n  the shipped policy; it follows a node's alert "
+        "stream and holds the accounts an alert names).")
     say("  Every fill is delivery versus payment in one transaction: units seller -> buyer and "
         "KRW buyer -> seller, both or neither.")
     for name, amount in (("lionfund", 20_000_000), ("kim", 40_000_000), ("park", 5_000_000)):
@@ -431,3 +479,49 @@ def trading(s: Story) -> None:
             + ", ".join(str(h) for h in alert["heights"]))
     if not alerts:
         raise SystemExit("demo: surveillance raised no S1 alert for the planted wash trade")
+    s.alert = alerts[0]
+    s.alert_seen = time.monotonic()
+
+
+def respond(s: Story) -> None:
+    """The responder's holds beside the alert; an order refused; the registrar releases one."""
+    alert = s.alert
+    regulator = s.client("fss")
+    wanted = len(alert["accounts"])
+    deadline = s.alert_seen + RESPONDER_WAIT_S
+    while True:
+        holds = regulator.get(f"/v1/audit/holds?alert={alert['alert_id']}",
+                              signed=True)["holds"]
+        if len(holds) >= wanted or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if len(holds) < wanted:
+        raise SystemExit(f"demo: the responder placed {len(holds)} of {wanted} holds in "
+                         f"{RESPONDER_WAIT_S:.0f} s (see {s.dir}/fds.log)")
+    say(f"\n  FDS: the responder held both accounts' trading "
+        f"{time.monotonic() - s.alert_seen:.1f} s after the regulator read the alert. The "
+        "regulator prints\n  the alert and the holds it caused side by side "
+        f"(/v1/audit/alerts, /v1/audit/holds?alert=...):")
+    hold_table(s, alert, holds)
+    say("\n  broker-a tries to sell for lee while the hold is active:")
+    s.order("lee", "sell", 5_150, 100, "hts")
+    hanbit = next(h for h in holds if h["account"] == s.account("hanbit"))
+    reason = "examiner: the desk PC is the building's shared terminal; hanbit cleared"
+    s.tx("ksd", "fds", "release", {"hold_id": hanbit["hold_id"], "reason": reason})
+    say(f"\n  The registrar (ksd) reviews the evidence and releases hanbit's hold "
+        f"(fds.release, \"{reason}\");\n  lee's stays. The same view, now:")
+    hold_table(s, alert, regulator.get(f"/v1/audit/holds?alert={alert['alert_id']}",
+                                       signed=True)["holds"])
+    s.order("hanbit", "sell", 5_200, 100, "api")
+
+
+def hold_table(s: Story, alert: dict[str, Any], holds: list[dict[str, Any]]) -> None:
+    label = f"{alert['rule']} {alert['severity']} {alert['alert_id'][:10]}"
+    table([[label if index == 0 else "", s.names.get(h["account"], h["account"][:12]),
+            h["hold_id"], h["scope"], h["status"], s.names.get(h["by"], h["by"][:12]),
+            h["height"], h["orders_cancelled"],
+            "" if h["released_by"] is None else
+            f"{s.names.get(h['released_by'], '?')} at {h['released_height']}"]
+           for index, h in enumerate(holds)],
+          ["alert", "account", "hold", "scope", "status", "by", "height", "orders cancelled",
+           "released"])

@@ -82,15 +82,26 @@ def test_demo_story(tmp_path, capsys):
         assert trades[0]["buy_origin"] != trades[0]["sell_origin"]
         orders = s.client("ksd").get(f"/v1/audit/orders?symbol={SYMBOL}", signed=True)["orders"]
         assert [(o["order_id"], o["code"]) for o in orders if o["status"] == "cancelled"] == [
-            (2, "SELF_TRADE"), (5, "INVESTMENT_LIMIT_EXCEEDED")]
+            (2, "SELF_TRADE"), (3, "ACCOUNT_HELD"), (5, "INVESTMENT_LIMIT_EXCEEDED")]
         assert "trade 3: 300 units hanbit -> lee" in printed and "SAME ORIGIN" in printed
         alerts = s.client("fss").get("/v1/audit/alerts?rule=S1", signed=True)["alerts"]
         assert len(alerts) == 1 and sorted(alerts[0]["accounts"]) == sorted(
             [s.account("lee"), s.account("hanbit")])  # the wash trade, and nothing honest
         assert "S1 " in printed and "accounts: " in printed
+        # FDS: the responder held both accounts' trading on the alert (hanbit's resting ask
+        # at 5,200 cancelled ACCOUNT_HELD); lee's next order refused; the registrar released
+        # hanbit's hold, and hanbit's new ask of 100 rests
+        holds = s.client("fss").get(f"/v1/audit/holds?alert={alerts[0]['alert_id']}",
+                                    signed=True)["holds"]
+        assert {(s.names[h["account"]], h["scope"], h["status"], s.names[h["by"]])
+                for h in holds} == {("lee", "trading", "active", "ksd"),
+                                    ("hanbit", "trading", "released", "ksd")}
+        assert all(h["reason"] == f"alert {alerts[0]['alert_id']}" for h in holds)
+        assert "REFUSED  broker-a for lee: sell 100 @ 5,150 (hts): ACCOUNT_HELD" in printed
+        assert "releases hanbit's hold" in printed
         hanbit = s.query("fss", "token", "balance", {"symbol": SYMBOL,
                                                      "account": s.account("hanbit")})
-        assert hanbit["on_order"] == 1_000  # its ask at 5,200 rests
+        assert hanbit["on_order"] == 100  # its new ask at 5,200 rests
         park_cash = s.query("fss", "cash", "balance", {"account": s.account("park")})
         assert park_cash["escrowed"] == 200 * 5_100  # its bid rests
 
