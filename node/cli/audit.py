@@ -322,7 +322,7 @@ def render(route: str, pages: list[dict[str, Any]], names: Names | None = None,
         return render_alerts(pages, names)
     if route == "holds":
         rows = [dict(row, account=names.label(row["account"]), by=names.label(row["by"]),
-                     alert=(row["alert_id"] or "")[:12],
+                     alert=(row["alert_id"] or "")[:12], reason=row["reason"][:40],
                      released=f"{names.label(row['released_by'])} at {row['released_height']}"
                               f": {row['released_reason']}" if row["released_by"] else "")
                 for row in _rows(pages, "holds")]
