@@ -22,7 +22,7 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from chaincode import market
+from chaincode import fds, market
 from chaincode.runtime import Outcome
 from consensus import codec
 from tests.chaincode.helpers import DAY_MS, Chain
@@ -320,12 +320,21 @@ def test_random_order_streams_keep_the_market_sound(ops: list[tuple[Any, ...]]) 
             ("place", "bob", "buy", 9_000, 1, "gtc"),
             ("place", "alice", "sell", 8_000, 1, "gtc"),
             ("place", "alice", "sell", 8_000, 1, "gtc")], limits=(2, 1))
+@example(ops=[("place", "alice", "sell", 10_000, 10, "gtc"),  # a held seller's resting order
+              ("hold", "alice", "trading"),                    # the hold cancels none of them
+              ("place", "bob", "buy", 10_000, 10, "gtc")], limits=(2, 1))
+@example(ops=[("place", "bob", "buy", 10_000, 10, "gtc"),      # a held buyer's resting order
+              ("hold", "bob", "all"),
+              ("place", "alice", "sell", 10_000, 10, "gtc")], limits=(2, 1))
 def test_random_order_streams_with_tiny_transaction_limits(
         ops: list[tuple[Any, ...]], limits: tuple[int, int]) -> None:
     """The same, with MAX_FILLS and MAX_CANCELS small enough to be hit: a book left crossed by
-    a place that hit a limit is uncrossed by the next place that stays within them."""
+    a place that hit a limit is uncrossed by the next place that stays within them. A trading
+    hold cancels at most limits[1] - 1 resting orders here, so held accounts keep resting
+    orders that fills then reach (and must refuse)."""
     with patch.object(market, "MAX_FILLS", limits[0]), \
-            patch.object(market, "MAX_CANCELS", limits[1]):
+            patch.object(market, "MAX_CANCELS", limits[1]), \
+            patch.object(fds, "MAX_CANCEL_ON_HOLD", limits[1] - 1):
         run_stream(ops, *limits)
 
 
