@@ -383,9 +383,9 @@ def test_an_alert_shows_the_holds_it_caused_and_their_state(story, browser):
     committed(registrar.submit("fds", "release", {"hold_id": held[bob],
                                                   "reason": "examiner: bob is clean"}))
     as_regulator(browser, net)
-    go(browser, "network")
-    go(browser, "alerts")
-    alert_evidence(browser, "S1")  # the list, filtered to S1
+    go(browser, "alerts")  # one page at a time: a page still rendering writes over the next
+    element(browser, "[data-testid=alert-list], [data-testid=no-alerts]", "the alert list")
+    alert_evidence(browser, "S1")  # the list read again (holds too), filtered to S1
     state = wait_until(lambda: browser.execute_script(
         "return [...document.querySelectorAll('[data-testid=alert-hold-state]')]"
         ".map(e => e.textContent).join('|')"), WAIT_S, "the hold state in the alert list")

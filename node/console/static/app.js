@@ -16,6 +16,7 @@ import proof from "./pages/proof.js";
 const PAGES = { network, blocks, tokens, market, alerts, access, proof };
 const listeners = new Set();
 let cleanup = null;
+let shows = 0; // pages shown so far: a render that returns after a newer one started is stale
 let stopStream = null;
 let streamState = "off";
 let lastBlock = null;
@@ -61,9 +62,12 @@ async function show() {
   renderNav();
   renderKey();
   const { page, params } = route();
-  const root = $("page");
+  // each page renders into an element of its own: a page still awaiting its requests when the
+  // next one is shown writes into its detached element, never over the page now shown
+  const root = document.createElement("div");
+  $("page").replaceChildren(root);
+  $("page").dataset.page = page;
   root.innerHTML = `<p class="muted">${esc(t("loading"))}</p>`;
-  root.dataset.page = page;
   const ctx = {
     params,
     // fn(block) on each block event; onAlert: fn(alert) on each alert event
@@ -79,8 +83,11 @@ async function show() {
     },
     rerender: show,
   };
+  const shown = ++shows;
   try {
-    cleanup = (await PAGES[page].render(root, ctx)) || null;
+    const done = (await PAGES[page].render(root, ctx)) || null;
+    if (shown === shows) cleanup = done;
+    else if (done) done(); // a newer page is shown: this one stops at once
   } catch (error) {
     root.innerHTML = `<div class="notice error">${esc(error.message)}</div>`;
   }
