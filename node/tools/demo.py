@@ -512,7 +512,8 @@ def respond(s: Story) -> None:
         f"(fds.release, \"{reason}\");\n  lee's stays. The same view, now:")
     hold_table(s, alert, regulator.get(f"/v1/audit/holds?alert={alert['alert_id']}",
                                        signed=True)["holds"])
-    s.order("hanbit", "sell", 5_200, 100, "api")
+    say("  broker-b posts hanbit's ask again (the hold cancelled it):")
+    s.order("hanbit", "sell", 5_200, 1_000, "api")
 
 
 def hold_table(s: Story, alert: dict[str, Any], holds: list[dict[str, Any]]) -> None:

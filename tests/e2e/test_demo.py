@@ -90,7 +90,7 @@ def test_demo_story(tmp_path, capsys):
         assert "S1 " in printed and "accounts: " in printed
         # FDS: the responder held both accounts' trading on the alert (hanbit's resting ask
         # at 5,200 cancelled ACCOUNT_HELD); lee's next order refused; the registrar released
-        # hanbit's hold, and hanbit's new ask of 100 rests
+        # hanbit's hold, and hanbit's ask of 1,000 at 5,200 rests again
         holds = s.client("fss").get(f"/v1/audit/holds?alert={alerts[0]['alert_id']}",
                                     signed=True)["holds"]
         assert {(s.names[h["account"]], h["scope"], h["status"], s.names[h["by"]])
@@ -101,7 +101,7 @@ def test_demo_story(tmp_path, capsys):
         assert "releases hanbit's hold" in printed
         hanbit = s.query("fss", "token", "balance", {"symbol": SYMBOL,
                                                      "account": s.account("hanbit")})
-        assert hanbit["on_order"] == 100  # its new ask at 5,200 rests
+        assert hanbit["on_order"] == 1_000  # its ask at 5,200 rests again
         park_cash = s.query("fss", "cash", "balance", {"account": s.account("park")})
         assert park_cash["escrowed"] == 200 * 5_100  # its bid rests
 
