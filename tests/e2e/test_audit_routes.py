@@ -49,8 +49,11 @@ SHAPES: dict[str, tuple[set[str], str | None, set[str]]] = {
     "alerts": ({"alerts", "next_cursor"}, "alerts",
                {"alert_id", "rule", "severity", "symbol", "accounts", "window", "heights",
                 "metrics", "evidence", "explanation"}),
+    "holds": ({"holds", "next_cursor"}, "holds",
+              {"hold_id", "account", "scope", "reason", "alert_id", "by", "height", "time",
+               "status", "released_by", "released_reason", "released_height"}),
 }
-REGISTRAR_READS = {"captable", "supply", "access-log", "orders", "trades", "alerts"}
+REGISTRAR_READS = {"captable", "supply", "access-log", "orders", "trades", "alerts", "holds"}
 
 
 @pytest.fixture(scope="module")
