@@ -55,7 +55,12 @@ class ResponderProcess:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, sig)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # never left running: killed, then the failure
+                self.process.kill()
+                self.process.wait()
+                raise
 
     def log(self) -> str:
         return (self.net.dir / f"fds-{self.runs}.log").read_text(errors="replace")
