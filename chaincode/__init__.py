@@ -15,7 +15,9 @@ The contracts (each module's docstring has its key layout, methods and error cod
 - `chaincode.cash`       the KRW deposit token of the settlement bank
 - `chaincode.dividend`   escrowed declarations, the register at the record height (from the
                          chain's history), exact pro-rata shares, withholding, bounded steps
-- `chaincode.market`     order book per token, fills settled delivery versus payment in cash
+- `chaincode.market`     order book per token, fills settled delivery versus payment in cash;
+                         its parts: market_book (keys, the book), market_matching (matching,
+                         settlement), market_sessions (calendar, band, tax)
 - `chaincode.fds`        holds that block an account's withdrawals or trading, and the
                          real-time outflow limits of individuals (withdrawal delay, daily cap)
 
@@ -94,7 +96,7 @@ def check_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 9_090:
             # above 9090 bps income tax plus its 10% local tax would exceed the gross
             raise ValueError(f"withholding_bps.{klass} must be an integer in 0..9090")
-    from chaincode.market import check_market_params
+    from chaincode.market_sessions import check_market_params
 
     merged["market"] = check_market_params(merged.get("market"))  # MarketParamsError
     from chaincode.fds import check_fds_params
@@ -111,8 +113,9 @@ def builtin_registry(params: dict[str, Any] | None = None) -> Registry:
     from chaincode.market import Market
     from chaincode.token import Token
 
-    return Registry([Identity(), Token(), Cash(), Dividend(), Market(), Fds()],
-                    check_params(params))
+    checked = check_params(params)
+    return Registry([Identity(), Token(), Cash(), Dividend(), Market(checked["market"]), Fds()],
+                    checked)
 
 
 def genesis_state(orgs: list[dict[str, str]], params: dict[str, Any] | None = None

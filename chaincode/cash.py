@@ -31,7 +31,9 @@ Methods:
 - internal `move(from, to, amount, memo)` (from available cash; no verification, the calling
   contract has checked), `balance_of(account)` (available cash), `escrow(ref, account,
   amount)` (INSUFFICIENT_CASH), `escrow_pay(ref, to, amount, memo)`, `escrow_release(ref,
-  amount)`, `escrow_amount(ref)`, `recover(old, new)` (token.recover: balance and escrows).
+  amount)`, `escrow_amount(ref)`, `settle(...)` (a market fill's cash leg, from an escrow or
+  from available cash, tax and refund included), `recover(old, new)` (token.recover: balance
+  and escrows).
 
 Errors: UNAUTHORIZED, BAD_ARGS, INSUFFICIENT_BALANCE, SENDER_NOT_VERIFIED,
 RECIPIENT_NOT_VERIFIED, AML_BLOCKED, ACCOUNT_HELD, WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED,
@@ -264,6 +266,32 @@ class Cash(Contract):
         amount = require_int("amount", amount, 1, MAX_AMOUNT)
         account = _take_from_escrow(ctx, _require_ref(ref), amount)
         ctx.emit("CashReleased", {"ref": ref, "account": account, "amount": amount})
+
+    @internal
+    def settle(self, ctx: Context, buyer: str, seller: str, amount: int, tax: int,
+               tax_account: str | None, memo: str, ref: str | None = None,
+               refund: int = 0) -> None:
+        """The cash leg of a market fill (chaincode.market; no verification, the token leg
+        checked both parties): `amount - tax` to the seller and `tax` to `tax_account`, paid
+        out of escrow `ref` (a resting buy order's) or, with no `ref`, out of the buyer's
+        available cash (an incoming order, checked for the whole of it when it was placed);
+        then `refund` of the escrow goes back to the buyer (a fill below the order's limit)."""
+        assert 0 <= tax <= amount and (tax == 0 or tax_account is not None), "bad tax"
+        if ref is None:
+            assert refund == 0 and amount <= _available(ctx, buyer), "settle beyond cash"
+        else:
+            assert _take_from_escrow(ctx, ref, amount) == buyer, "escrow of another account"
+        for to, paid, note in ((seller, amount - tax, memo),
+                               (tax_account, tax, f"{memo} securities transaction tax")):
+            if paid:
+                assert to is not None
+                _move(ctx, buyer, to, paid)
+                ctx.emit("CashTransfer", {"from": buyer, "to": to, "amount": paid,
+                                          "memo": note})
+        if refund:
+            assert ref is not None
+            _take_from_escrow(ctx, ref, refund)
+            ctx.emit("CashReleased", {"ref": ref, "account": buyer, "amount": refund})
 
     @internal
     def escrow_amount(self, ctx: Context, ref: str) -> int:

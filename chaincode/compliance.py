@@ -5,7 +5,8 @@
 reads state, a clock or the caller: every fact is an argument, every answer is `None` (allowed)
 or a `(code, message)` verdict. Integers only.
 
-Transfer checks, in PROTOCOL.md's order (the first that fails is the result):
+Transfer checks, in PROTOCOL.md's order (the first that fails is the result, a `Refusal` that
+names the party it is about, `SENDER` or `RECIPIENT`: a market fill cancels that party's order):
 TOKEN_PAUSED, INSUFFICIENT_BALANCE (amount > balance - frozen), SENDER_NOT_VERIFIED,
 RECIPIENT_NOT_VERIFIED, AML_BLOCKED (either side aml_risk high), ACCOUNT_HELD (a party under
 an fds hold that covers the act: the caller decides which party and scope), LOCKUP_ACTIVE
@@ -43,7 +44,7 @@ professional, received by forced transfer) cannot make room for new purchases.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 Verdict = tuple[str, str]
 Holding = dict[str, Any]  # {"balance", "frozen", "locks": [[until_ms, amount], ...]}
@@ -55,6 +56,26 @@ MAX_LOCKS = 256  # lock-up lots (distinct expiries) per holding: a daily issuanc
 KRW_SATURATION = 2**62  # stored window sums are clamped to +-this so they always encode
 
 EMPTY_HOLDING: Holding = {"balance": 0, "frozen": 0, "locks": []}
+
+SENDER = "sender"
+RECIPIENT = "recipient"
+
+
+class Refusal(NamedTuple):
+    """A failed transfer check and the party it is about: SENDER, RECIPIENT, or None when it is
+    about neither (the token is paused)."""
+
+    code: str
+    message: str
+    party: str | None
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.code, self.message
+
+
+def _blame(verdict: Verdict | None, party: str | None) -> Refusal | None:
+    return None if verdict is None else Refusal(verdict[0], verdict[1], party)
 
 
 # ---- identity facts --------------------------------------------------------------------------
@@ -220,32 +241,51 @@ def check_transfer(*, token: dict[str, Any], amount: int, now: int,
                    general_limit: int, investors: int, sender_is_issuer: bool,
                    recipient_is_issuer: bool, price: int | None = None,
                    sender_held: bool = False, recipient_held: bool = False) -> Verdict | None:
-    """Why `amount` units of `token` may not move from sender to recipient, or None.
+    """Why `amount` units of `token` may not move from sender to recipient, or None (the
+    verdict of `refuse_transfer`, without the party)."""
+    refusal = refuse_transfer(
+        token=token, amount=amount, now=now, sender=sender, recipient=recipient,
+        sender_holding=sender_holding, recipient_holding=recipient_holding,
+        recipient_net=recipient_net, recipient_issuer_net=recipient_issuer_net,
+        general_limit=general_limit, investors=investors, sender_is_issuer=sender_is_issuer,
+        recipient_is_issuer=recipient_is_issuer, price=price, sender_held=sender_held,
+        recipient_held=recipient_held)
+    return None if refusal is None else refusal.verdict
+
+
+def refuse_transfer(*, token: dict[str, Any], amount: int, now: int,
+                    sender: dict[str, Any] | None, recipient: dict[str, Any] | None,
+                    sender_holding: Holding, recipient_holding: Holding,
+                    recipient_net: int, recipient_issuer_net: int,
+                    general_limit: int, investors: int, sender_is_issuer: bool,
+                    recipient_is_issuer: bool, price: int | None = None,
+                    sender_held: bool = False, recipient_held: bool = False
+                    ) -> Refusal | None:
+    """The first transfer check that fails, with the party it is about, or None.
     `investors`: holders other than the issuer. `price` (KRW per unit) values the purchase
     for the investment limits: a market fill's trade price; `unit_price` when None.
     `sender_held`, `recipient_held`: a hold (chaincode.fds) refuses this party the act (a
-    transfer out: an `all` hold on the sender; a fill: a trading hold on either side)."""
-    rules = token["rules"]
-    verdict = (_check_token_and_balance(token, amount, sender_holding)
-               or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")
-               or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
-               or _check_aml(sender, recipient)
-               or _check_held(sender_held, recipient_held)
-               or _check_lockup(sender_holding, amount, now))
-    if verdict is not None:
-        return verdict
-    verdict = _check_recipient_rules(token, rules, recipient)
-    if verdict is not None:
-        return verdict
-    leaves = sender_holding["balance"] == amount and not sender_is_issuer
-    joins = recipient_holding["balance"] == 0 and not recipient_is_issuer
-    investors_after = investors + int(joins) - int(leaves)
-    if rules["max_holders"] and investors_after > rules["max_holders"] and joins and not leaves:
-        return _max_holders_verdict(token)
-    if _over_holding_limit(token, recipient_holding["balance"] + amount):
-        return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
-    return _check_investment_limits(token, amount, recipient, recipient_net,
-                                    recipient_issuer_net, general_limit, price)
+    transfer out: an `all` hold on the sender; a fill: a trading hold on either side). One
+    check a line, in PROTOCOL's order: a new check is one more line where it belongs."""
+    return (_blame(_check_paused(token), None)
+            or _blame(_check_balance(amount, sender_holding), SENDER)
+            or _blame(_check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender"), SENDER)
+            or _blame(_check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient"),
+                      RECIPIENT)
+            or _blame(_check_aml(sender), SENDER)
+            or _blame(_check_aml(recipient), RECIPIENT)
+            or _blame(_check_held(sender_held, False), SENDER)
+            or _blame(_check_held(False, recipient_held), RECIPIENT)
+            or _blame(_check_lockup(sender_holding, amount, now), SENDER)
+            or _blame(_check_recipient_rules(token, token["rules"], recipient), RECIPIENT)
+            or _blame(_check_max_holders(token, amount, sender_holding, recipient_holding,
+                                         investors, sender_is_issuer, recipient_is_issuer),
+                      RECIPIENT)
+            or _blame(_check_holding_limit(token, recipient_holding["balance"] + amount),
+                      RECIPIENT)
+            or _blame(_check_investment_limits(token, amount, recipient, recipient_net,
+                                               recipient_issuer_net, general_limit, price),
+                      RECIPIENT))
 
 
 def check_sender_side(*, token: dict[str, Any], amount: int, now: int,
@@ -254,9 +294,10 @@ def check_sender_side(*, token: dict[str, Any], amount: int, now: int,
     """The transfer checks that read the token and the sender's facts only, in
     `check_transfer`'s order: what `can_transfer` tells a caller who may not see the
     recipient's facts (any of these failing means the transfer fails, whoever the recipient)."""
-    return (_check_token_and_balance(token, amount, sender_holding)
+    return (_check_paused(token)
+            or _check_balance(amount, sender_holding)
             or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")
-            or _check_aml(sender, None)
+            or _check_aml(sender)
             or _check_held(sender_held, False)
             or _check_lockup(sender_holding, amount, now))
 
@@ -267,11 +308,7 @@ def _check_paused(token: dict[str, Any]) -> Verdict | None:
     return None
 
 
-def _check_token_and_balance(token: dict[str, Any], amount: int,
-                             sender_holding: Holding) -> Verdict | None:
-    verdict = _check_paused(token)
-    if verdict is not None:
-        return verdict
+def _check_balance(amount: int, sender_holding: Holding) -> Verdict | None:
     if amount > available(sender_holding):
         return ("INSUFFICIENT_BALANCE", f"only {available(sender_holding)} units are "
                 f"available, fewer than the {amount} asked (balance "
@@ -287,9 +324,8 @@ def _check_verified(party: dict[str, Any] | None, now: int, code: str,
     return code, f"the {who} is unregistered, revoked or its KYC expired"
 
 
-def _check_aml(sender: dict[str, Any] | None, recipient: dict[str, Any] | None
-               ) -> Verdict | None:
-    if is_aml_blocked(sender) or is_aml_blocked(recipient):
+def _check_aml(party: dict[str, Any] | None) -> Verdict | None:
+    if is_aml_blocked(party):
         return "AML_BLOCKED", "an AML high-risk account is party to the transfer"
     return None
 
@@ -346,6 +382,25 @@ def check_issue(*, token: dict[str, Any], amount: int, now: int,
     return None
 
 
+def _check_max_holders(token: dict[str, Any], amount: int, sender_holding: Holding,
+                       recipient_holding: Holding, investors: int, sender_is_issuer: bool,
+                       recipient_is_issuer: bool) -> Verdict | None:
+    """Only a transfer that raises the investor count above the limit is refused."""
+    max_holders = token["rules"]["max_holders"]
+    leaves = sender_holding["balance"] == amount and not sender_is_issuer
+    joins = recipient_holding["balance"] == 0 and not recipient_is_issuer
+    investors_after = investors + int(joins) - int(leaves)
+    if max_holders and investors_after > max_holders and joins and not leaves:
+        return _max_holders_verdict(token)
+    return None
+
+
+def _check_holding_limit(token: dict[str, Any], balance_after: int) -> Verdict | None:
+    if _over_holding_limit(token, balance_after):
+        return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
+    return None
+
+
 def _max_holders_verdict(token: dict[str, Any]) -> Verdict:
     return ("MAX_HOLDERS_EXCEEDED", f"{token['symbol']} allows at most "
             f"{token['rules']['max_holders']} investors (the issuer's own holding aside)")
@@ -392,7 +447,7 @@ def check_buyer(*, token: dict[str, Any], now: int, recipient: dict[str, Any] | 
     at each fill (check_transfer)."""
     return (_check_paused(token)
             or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
-            or _check_aml(None, recipient)
+            or _check_aml(recipient)
             or _check_held(False, held)
             or _check_recipient_rules(token, token["rules"], recipient))
 

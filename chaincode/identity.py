@@ -338,6 +338,12 @@ class Identity(Contract):
         return ctx.state.get(account_key(account))  # type: ignore[no-any-return]
 
     @internal
+    def is_active_broker(self, ctx: Context, account: str) -> bool:
+        """Whether `account`, its key recoveries followed, is a broker that is not revoked (a
+        market order placed by a broker that no longer is one does not trade)."""
+        return active_role(_current_key(ctx, account)[1]) == "broker"
+
+    @internal
     def tax_account(self, ctx: Context) -> str | None:
         return ctx.state.get(TAX_ACCOUNT_KEY)  # type: ignore[no-any-return]
 
@@ -373,12 +379,17 @@ class Identity(Contract):
 def _current_broker(ctx: Context, record: dict[str, Any]) -> str | None:
     """The registering broker's current key: its `recovered_to` chain followed (bounded)."""
     broker = record.get("broker")
+    return None if broker is None else _current_key(ctx, broker)[0]
+
+
+def _current_key(ctx: Context, account: str) -> tuple[str, dict[str, Any] | None]:
+    """(the account's current key, its record): the `recovered_to` chain followed, at most
+    MAX_BROKER_HOPS steps."""
+    record: dict[str, Any] | None = ctx.state.get(account_key(account))
     for _ in range(MAX_BROKER_HOPS):
-        if broker is None:
-            return None
-        broker_record = ctx.state.get(account_key(broker))
-        successor = None if broker_record is None else broker_record.get("recovered_to")
+        successor = None if record is None else record.get("recovered_to")
         if successor is None:
-            return broker  # type: ignore[no-any-return]
-        broker = successor
-    return broker  # type: ignore[no-any-return]
+            return account, record
+        account = successor
+        record = ctx.state.get(account_key(account))
+    return account, record

@@ -312,9 +312,11 @@ class Context:
 
 
 class Contract:
-    """Base of every contract. `name` is its namespace and its name in transactions."""
+    """Base of every contract. `name` is its namespace and its name in transactions; `parts`
+    the modules of its own code besides its class's (hashed with it, `source_hashes`)."""
 
     name: ClassVar[str] = ""
+    parts: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,11 +451,13 @@ class Registry:
         return entry.call(ctx, **args)
 
     def source_hashes(self) -> dict[str, str]:
-        """sha256 of each contract's module source, and of this runtime (fixed in genesis)."""
+        """sha256 of each contract's source (its class's module, then its `parts` in order),
+        and of this runtime (fixed in genesis)."""
         hashes = {"runtime": _file_sha256(__file__)}
         for name, contract in sorted(self.contracts.items()):
-            module = sys.modules[type(contract).__module__]
-            hashes[name] = _file_sha256(module.__file__ or "")
+            modules = (type(contract).__module__, *contract.parts)
+            hashes[name] = _file_sha256(*(sys.modules[module].__file__ or ""
+                                          for module in modules))
         return hashes
 
 
@@ -470,9 +474,12 @@ _KEYWORDS = frozenset({"from", "global", "class", "import", "pass", "in", "is", 
                        "or", "def", "del", "for", "if", "else", "while", "with", "as", "type"})
 
 
-def _file_sha256(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
+def _file_sha256(*paths: str) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest()
 
 
 # Argument checks shared by the contracts: each raises BAD_ARGS with a clear message.

@@ -35,7 +35,11 @@ Decisions where PROTOCOL.md is silent:
   only, chaincode.compliance). Forced transfers and redemptions are neither checked nor counted.
 - `force_transfer` checks INSUFFICIENT_BALANCE (whole balance, frozen and locked included) and
   RECIPIENT_NOT_VERIFIED only. It takes frozen units first and their freeze goes with them;
-  the moved units arrive unlocked and unfrozen.
+  the moved units arrive unlocked and unfrozen. Units on order are never left without their
+  holding: when the balance left would be less than the units on order, the holder's sell
+  orders of the token are cancelled first, in the same transaction, newest first, until it is
+  not (chaincode.market `cancel_sells`, code FORCED_TRANSFER); orders the balance still
+  covers rest on. The court order is never refused for an open order.
 - `recover` needs `new` unregistered (ALREADY_REGISTERED), so it never merges two holdings;
   every holding, freeze, lock-up lot, investment window, cash balance and escrow of `old`
   moves to `new`, and so do its active fds holds, deposit times and today's outflow. The
@@ -441,6 +445,10 @@ class Token(Contract):
         if not compliance.is_verified(ctx.identity(to), ctx.time):
             raise ChaincodeError("RECIPIENT_NOT_VERIFIED", "the recipient is unregistered, "
                                  "revoked or its KYC expired")
+        naked = sender_holding.get("on_order", 0) - (sender_holding["balance"] - amount)
+        if naked > 0:  # sell orders would be left without their units: they go first
+            ctx.call("market", "cancel_sells", symbol=symbol, account=sender, units=naked,
+                     code="FORCED_TRANSFER")
         recipient_holding = load_holding(ctx, symbol, to)
         before_sender, before_recipient = sender_holding["balance"], recipient_holding["balance"]
         recipient_holding["balance"] += amount
@@ -836,17 +844,17 @@ class Token(Contract):
     # ---- for the market contract (chaincode.market) -------------------------------------------
 
     @internal
-    def order_verdict(self, ctx: Context, symbol: str, account: str, side: str, amount: int
+    def order_verdict(self, ctx: Context, token: dict[str, Any], account: str,
+                      record: dict[str, Any] | None, side: str, amount: int
                       ) -> list[str] | None:
         """The first failing order-time check of a market order ([code, message]) or None:
-        compliance.check_seller for a sell, compliance.check_buyer for a buy."""
-        token = load_token(ctx, symbol)
-        record = ctx.identity(account)
+        compliance.check_seller for a sell, compliance.check_buyer for a buy. `token` and the
+        account's identity `record` as the market read them in this transaction."""
         held = is_held(ctx, account, "trading")
         if side == "sell":
+            holding = load_holding(ctx, token["symbol"], account)
             verdict = compliance.check_seller(token=token, amount=amount, now=ctx.time,
-                                              sender=record,
-                                              sender_holding=load_holding(ctx, symbol, account),
+                                              sender=record, sender_holding=holding,
                                               held=held)
         else:
             verdict = compliance.check_buyer(token=token, now=ctx.time, recipient=record,
@@ -868,23 +876,27 @@ class Token(Contract):
         set_on_order(ctx, account, symbol, on_order - amount)
 
     @internal
-    def deliver(self, ctx: Context, symbol: str, seller: str, buyer: str, amount: int,
-                price: int, trade_id: int) -> None:
-        """The units leg of a market fill: `amount` escrowed units of `seller` go to `buyer`.
+    def deliver(self, ctx: Context, token: dict[str, Any], seller: str, buyer: str, amount: int,
+                price: int, trade_id: int, escrowed: bool) -> list[Any] | None:
+        """The units leg of a market fill: `amount` units of `seller` go to `buyer`, from the
+        units escrowed for the seller's resting order (`escrowed`) or from its available units
+        (an incoming order, escrowed only for what rests). `token` is the record the market
+        loaded in this transaction; a change of holders is written to it and to state.
 
-        Runs compliance.check_transfer (the same rules as `transfer`, a trading hold on either
-        side refusing it with ACCOUNT_HELD) with the escrowed units
-        released and the purchase valued at `price`; raises its verdict before writing
-        anything. The investment windows count the fill at `price` on both sides."""
-        token = load_token(ctx, symbol)
+        Runs compliance.refuse_transfer (the rules of `transfer`, a trading hold on either side
+        refusing it with ACCOUNT_HELD) with the escrowed units released and the purchase valued
+        at `price`: the refusal ([code, message, party at fault]) comes back before anything
+        is written. The investment windows count the fill at `price` on both sides."""
+        symbol = token["symbol"]
         seller_record, buyer_record = identity_facts(ctx, seller), identity_facts(ctx, buyer)
         seller_holding = load_holding(ctx, symbol, seller)
         on_order = seller_holding.get("on_order", 0)
-        assert 0 < amount <= on_order, "deliver beyond units on order"
-        seller_holding["on_order"] = on_order - amount
+        if escrowed:
+            assert 0 < amount <= on_order, "deliver beyond units on order"
+            seller_holding["on_order"] = on_order - amount
         buyer_holding = load_holding(ctx, symbol, buyer)
         net, issuer_net = limit_nets(ctx, buyer, buyer_record, token)
-        verdict = compliance.check_transfer(
+        refusal = compliance.refuse_transfer(
             token=token, amount=amount, now=ctx.time, sender=seller_record,
             recipient=buyer_record, sender_holding=seller_holding,
             recipient_holding=buyer_holding, recipient_net=net, recipient_issuer_net=issuer_net,
@@ -894,9 +906,10 @@ class Token(Contract):
             recipient_is_issuer=buyer == token["issuer"], price=price,
             sender_held=is_held(ctx, seller, "trading"),
             recipient_held=is_held(ctx, buyer, "trading"))
-        if verdict is not None:
-            raise ChaincodeError(*verdict)
-        set_on_order(ctx, seller, symbol, on_order - amount)
+        if refusal is not None:
+            return list(refusal)
+        if escrowed:
+            set_on_order(ctx, seller, symbol, on_order - amount)
         move_units(ctx, token, seller, seller_holding, buyer, buyer_holding, amount)
         value = amount * price
         if compliance.is_general_investor(seller_record):
@@ -905,3 +918,4 @@ class Token(Contract):
             record_purchase(ctx, buyer, token, value)
         ctx.emit("Transfer", {"symbol": symbol, "from": seller, "to": buyer, "amount": amount,
                               "trade_id": trade_id})
+        return None

@@ -247,9 +247,9 @@ def test_fill_is_delivery_versus_payment_at_the_resting_price() -> None:
     assert trade.data == {"trade_id": 1, "symbol": "APT1", "price": 10_500, "qty": 60,
                           "buy_order": 2, "sell_order": 1, "buyer": chain["gina"],
                           "seller": chain["alice"], "aggressor": "buy"}
+    # an order that fills at once pays from its available cash: nothing escrowed, released
     assert [event.name for event in outcome.events] == [
-        "CashEscrowed", "OrderPlaced", "Transfer", "CashTransfer", "CashTransfer",
-        "CashReleased", "Trade"]
+        "OrderPlaced", "Transfer", "CashTransfer", "CashTransfer", "Trade"]
     assert units(chain, "gina")["balance"] == 60
     assert units(chain, "alice")["balance"] == UNITS - 60
     assert units(chain, "alice")["on_order"] == 40
@@ -427,19 +427,6 @@ def test_resting_buyer_no_longer_verified_is_cancelled() -> None:
     assert cash(chain, "gina")["escrowed"] == 0 and cash(chain, "dave")["escrowed"] == 0
 
 
-def test_forced_transfer_of_units_on_order_cancels_the_sell_at_its_fill() -> None:
-    chain = market_chain()
-    place(chain, "alice", "sell", 10_000, 10)
-    chain.ok("ksd", "token", "force_transfer", symbol="APT1", from_=chain["alice"],
-             to=chain["bob"], amount=UNITS, reason="court order")
-    balance = units(chain, "alice")
-    assert (balance["balance"], balance["on_order"], balance["available"]) == (0, 10, 0)
-    outcome = place_outcome(chain, "gina", "buy", 10_000, 10)
-    assert [(e.data["order_id"], e.data["code"]) for e in outcome.events
-            if e.name == "OrderCancelled"] == [(1, "INSUFFICIENT_BALANCE")]
-    assert units(chain, "alice")["on_order"] == 0 and units(chain, "gina")["balance"] == 0
-
-
 def test_at_most_64_fills_per_transaction() -> None:
     chain = market_chain()
     for _ in range(70):
@@ -556,19 +543,21 @@ def test_weekly_sessions_in_kst_on_both_sides_of_the_bell() -> None:
     chain.time = kst_ms(2023, 11, 20, 15, 29, 59_999)
     place(chain, "bob", "sell", 10_100, 10)  # order 2, the last millisecond
     assert units(chain, "alice")["on_order"] == 10
-    chain.time = kst_ms(2023, 11, 20, 15, 30)
-    place_fails(chain, "MARKET_CLOSED", "gina", "buy", 10_000, 10)
+    chain.time = kst_ms(2023, 11, 20, 15, 30)  # the close: this block's hook expires both
+    outcome = chain.execute(chain["broker-a"], "market", "place",
+                            place_args(chain, "gina", "buy", 10_000, 10))
+    assert outcome.error is not None and outcome.error["code"] == "MARKET_CLOSED"
+    assert [(e.data["order_id"], e.data["code"]) for hook in chain.hook_outcomes
+            for e in hook.events if e.name == "OrderCancelled"] == [(1, "EXPIRED"),
+                                                                    (2, "EXPIRED")]
     assert chain.query("gina", "market", "book", symbol="APT1") == {
         "symbol": "APT1", "open": False, "halted": False, "bids": [], "asks": []}
-    chain.ok("broker-a", "market", "cancel", order_id=2)  # cancel works when closed
+    chain.fail("ORDER_CLOSED", "broker-a", "market", "cancel", order_id=2)
     chain.time = kst_ms(2023, 11, 23, 10)
     place_fails(chain, "MARKET_CLOSED", "gina", "buy", 10_000, 10)
-    chain.time = kst_ms(2023, 11, 21, 9, 0, 1)  # Tuesday: Monday's gtc order has expired
-    assert chain.query("gina", "market", "book", symbol="APT1")["asks"] == []
+    chain.time = kst_ms(2023, 11, 21, 9, 0, 1)  # Tuesday: a new book, Monday's orders gone
     outcome = place_outcome(chain, "gina", "buy", 10_000, 10)
-    cancelled = [(e.data["order_id"], e.data["code"]) for e in outcome.events
-                 if e.name == "OrderCancelled"]
-    assert cancelled == [(1, "EXPIRED")]
+    assert [e.name for e in outcome.events if e.name == "OrderCancelled"] == []
     assert outcome.result["status"] == "resting" and outcome.result["filled"] == 0
     assert units(chain, "alice")["on_order"] == 0
 

@@ -5,7 +5,10 @@ direct and forced transfers, issuance, halts and time passing in between):
   and the escrow (units and cash on order) is exactly what the open orders offer;
 - no trade violates a transfer rule, checked by an oracle written here, apart from
   chaincode.compliance;
-- the book is never crossed after a transaction, and its price levels add up;
+- the book is never crossed after a transaction, its price levels add up, and each side's
+  head is its best order;
+- every trade's price is inside its day's band (worked out here from the last prices);
+- with two sessions a day, no order of a closed session rests after the next block;
 - every fill's buyer received exactly the units and its seller exactly the cash less tax;
 - can_transfer keeps predicting transfer with units on order;
 - the same stream on two fresh chains gives byte-identical state and receipts;
@@ -71,9 +74,14 @@ def _pick(draw: int) -> st.SearchStrategy[tuple[Any, ...]]:
 operation = st.integers(min_value=0, max_value=99).flatmap(_pick)
 
 
-def fresh_chain() -> Chain:
+EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+TWO_SESSIONS = {"weekly": [{"days": EVERY_DAY, "open": "00:00", "close": "12:00"},
+                           {"days": EVERY_DAY, "open": "13:00", "close": "24:00"}]}
+
+
+def fresh_chain(sessions: Any = "always") -> Chain:
     chain = Chain({"general_investor_annual_limit": GENERAL_LIMIT,
-                   "market": {"trade_tax_bps": TAX_BPS}})
+                   "market": {"trade_tax_bps": TAX_BPS, "sessions": sessions}})
     for person in ("alice", "bob", "gina"):
         chain.register(person)
     chain.register("carol", investor_type="professional", country="US", resident=False)
@@ -180,7 +188,19 @@ def snapshot(chain: Chain) -> dict[str, Any]:
     return {"units": {account: holding["balance"] for account, holding
                       in values(chain, "token/bal/APT1/").items()},
             "cash": values(chain, "cash/bal/"),
-            "token": codec.unpack(chain.state.values["token/meta/APT1"])}
+            "token": codec.unpack(chain.state.values["token/meta/APT1"]),
+            "stats": values(chain, "market/stats/").get("APT1")}
+
+
+def band_of(before: dict[str, Any], time: int) -> tuple[int, int]:
+    """The day's band (+-30 %) worked out from the last prices before a transaction."""
+    day = (time + 9 * 3_600_000) // DAY_MS  # the KST day
+    stats = before["stats"]
+    if stats is None:
+        reference = before["token"]["unit_price"]
+    else:
+        reference = stats["last_price"] if stats["day"] < day else stats["prev_close"]
+    return -(-reference * 7 // 10), reference * 13 // 10
 
 
 def check_conservation_and_escrow(chain: Chain) -> None:
@@ -232,6 +252,11 @@ def check_book(chain: Chain, may_be_crossed: bool = False) -> bool:
         entry["qty"] += order["remaining"]
         entry["orders"] += 1
     assert levels == summed
+    heads = values(chain, "market/head/APT1/")
+    best: dict[str, list[Any]] = {}
+    for key in sorted(book):  # price-time order within each (session, side)
+        best.setdefault(key.rsplit("/", 2)[0], [f"book/APT1/{key}", 0])[1] += 1
+    assert heads == best, "a head is not its side's best order and count"
     bids = [order["price"] for order in resting.values() if order["side"] == "buy"]
     asks = [order["price"] for order in resting.values() if order["side"] == "sell"]
     crossed = bool(bids and asks and max(bids) >= min(asks))
@@ -264,6 +289,8 @@ def check_fills(chain: Chain, before: dict[str, Any], after: dict[str, Any],
         assert {name: record[name] for name in trade} == trade
         assert record["value"] == record["price"] * record["qty"]
         assert record["tax"] == record["value"] * TAX_BPS // 10_000
+        low, high = band_of(before, time)
+        assert low <= record["price"] <= high, "a trade outside the day's band"
         buyer, seller = trade["buyer"], trade["seller"]
         assert buyer != seller
         units_delta[buyer] = units_delta.get(buyer, 0) + trade["qty"]
@@ -338,8 +365,25 @@ def test_random_order_streams_with_tiny_transaction_limits(
         run_stream(ops, *limits)
 
 
-def run_stream(ops: list[tuple[Any, ...]], max_fills: int, max_cancels: int) -> None:
-    chain = fresh_chain()
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(operation, min_size=10, max_size=45))
+def test_random_order_streams_over_sessions_that_close(ops: list[tuple[Any, ...]]) -> None:
+    """The same, with two sessions a day (closed 12:00-13:00 KST): the close's hook releases
+    the escrow of every order of a closed session at the next block."""
+    run_stream(ops, market.MAX_FILLS, market.MAX_CANCELS, TWO_SESSIONS)
+
+
+def check_no_order_outlives_its_session(chain: Chain, time: int) -> None:
+    """After a block at `time`, every resting order belongs to the session open then."""
+    session = market.compute_session(TWO_SESSIONS, time)
+    for order in values(chain, "market/order/").values():
+        if order["status"] == "resting":
+            assert order["session"] == session, "an order of a closed session rests"
+
+
+def run_stream(ops: list[tuple[Any, ...]], max_fills: int, max_cancels: int,
+               sessions: Any = "always") -> None:
+    chain = fresh_chain(sessions)
     check_conservation_and_escrow(chain)
     crossed = False
     for op in ops:
@@ -347,6 +391,11 @@ def run_stream(ops: list[tuple[Any, ...]], max_fills: int, max_cancels: int) -> 
         outcome = run(chain, op)
         check_conservation_and_escrow(chain)
         check_holds(held, before, snapshot(chain), op, outcome)
+        if sessions != "always" and outcome is not None:
+            check_no_order_outlives_its_session(chain, time)
+            if any(item.name == "OrderCancelled" for hook in chain.hook_outcomes
+                   for item in hook.events):
+                event("expired at a close")
         may_be_crossed = crossed
         if outcome is not None and outcome.ok and op[0] == "place":
             may_be_crossed = hit_a_limit(outcome, max_fills, max_cancels)
