@@ -1,15 +1,19 @@
 """The executor: applies committed blocks to state, in height order, one atomic batch each.
 
-For each transaction of a block, in order: a transaction that does not decode, is for another
-chain, is not validly signed, expired before the block's time, or was already committed is
-dropped (kept in the block, never executed, no receipt: PROTOCOL.md, "A transaction id is
-committed at most once, ever"). Every other transaction runs through the chaincode registry;
-its receipt records success with the result and events, or the chaincode's error code, and a
-refused transaction's writes are discarded.
+First the chaincode's begin-block hooks run (work due at a block boundary: a dividend's record
+height, the expiry of orders of a closed market session); what they emit is the block's
+`hook_events`, stored apart from the receipts (they belong to no transaction) and streamed
+before them. Then for each transaction of a block, in order: one that does not decode, is
+for another chain, is not validly signed, expired before the block's time, or was already
+committed is dropped (kept in the block, never executed, no receipt: PROTOCOL.md, "A
+transaction id is committed at most once, ever"). Every other transaction runs through the
+chaincode registry; its receipt records success with the result and events, or the
+chaincode's error code, and a refused transaction's writes are discarded.
 
 Everything a block changes goes to the store in ONE synced WriteBatch: the block, its commit
-certificate, state writes, state history, tx index, receipts, extra index entries (audit), the
-app hash and the last-applied height. A crash leaves the whole block applied or none of it.
+certificate, state writes, state history, tx index, receipts, hook events, extra index entries
+(audit), the app hash and the last-applied height. A crash leaves the whole block applied or
+none of it.
 
     app_hash(h) = sha256(app_hash(h-1) || canonical(sorted [key, value|nil] writes of block h))
 """
@@ -172,6 +176,8 @@ class AppliedBlock:
     writes: dict[str, bytes | None] = field(default_factory=dict)
     # what indexers derived from the block for the event stream (node.surveillance: "alerts")
     notes: dict[str, Any] = field(default_factory=dict)
+    # events of the begin-block hooks, {"contract", "name", "data"}, before any transaction's
+    hook_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 Indexer = Callable[[AppliedBlock, Batch], None]
@@ -298,8 +304,9 @@ class Executor:
         txs: list[Transaction] = []
         receipts: list[Receipt] = []
         dropped = 0
-        self.registry.begin_block(overlay, header.height, header.time, self.chain_id,
-                                  self.history)
+        hook_events = [event.to_map() for outcome in self.registry.begin_block(
+            overlay, header.height, header.time, self.chain_id, self.history)
+            for event in outcome.events]
         for body, sig in block.txs:
             tx = self._admissible(body, sig, header.time, seen)
             if tx is None:
@@ -315,7 +322,8 @@ class Executor:
             txs.append(tx)
         writes = dict(sorted(overlay.writes.items()))
         app_hash = compute_app_hash(self.app_hash, writes)
-        applied = AppliedBlock(block, certificate, txs, receipts, app_hash, dropped, writes)
+        applied = AppliedBlock(block, certificate, txs, receipts, app_hash, dropped, writes,
+                               hook_events=hook_events)
         batch = Batch()
         batch.put(s.block_key(header.height), block.encode())
         batch.put(s.cert_key(header.height), certificate.encode())
@@ -325,6 +333,9 @@ class Executor:
             else:
                 batch.put(s.state_key(key), value)
             batch.put(s.history_key(key, header.height), value or b"")
+        if hook_events:
+            batch.put(s.hook_events_key(header.height),
+                      msgpack.packb(hook_events, use_bin_type=True))
         for receipt in receipts:
             batch.put(s.tx_key(receipt.tx_id), msgpack.packb([receipt.height, receipt.index]))
             batch.put(s.receipt_key(receipt.height, receipt.index), receipt.encode())
@@ -367,6 +378,12 @@ class Executor:
     def receipts_at(self, height: int) -> list[Receipt]:
         """The receipts of block `height`, in order."""
         return [Receipt.decode(raw) for _, raw in self.store.iterate(s.receipt_prefix(height))]
+
+    def hook_events_at(self, height: int) -> list[dict[str, Any]]:
+        """The events of block `height`'s begin-block hooks, in order (node-local, written
+        by this node: checked encodable by the runtime)."""
+        raw = self.store.get(s.hook_events_key(height))
+        return [] if raw is None else list(codec.unpack_trusted(raw))
 
     def block(self, height: int) -> Block | None:
         raw = self.store.get(s.block_key(height))

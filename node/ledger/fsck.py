@@ -2,7 +2,7 @@
 
 After a crash (or at any time, with the node stopped) this shows that the store is
 consistent: blocks chain from genesis with valid commit certificates, and the state, tx index,
-receipts and app hash on disk are exactly what executing those blocks gives.
+receipts, hook events and app hash on disk are exactly what executing those blocks gives.
 `stoledger node check --config ...` runs it.
 """
 
@@ -44,6 +44,8 @@ def check_store(store: KV, genesis: Genesis,
         for receipt in applied.receipts:
             if stored.receipt(receipt.tx_id) != receipt:
                 problems.append(f"height {h}: receipt of {receipt.tx_id.hex()} differs")
+        if stored.hook_events_at(h) != applied.hook_events:
+            problems.append(f"height {h}: the begin-block hooks' events differ")
         if progress is not None:
             progress(h, height)
     if store.get(s.block_key(height + 1)) is not None:

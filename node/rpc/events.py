@@ -21,9 +21,11 @@ go out as `alert` events, after its contract events, to the regulator and the re
 (a console asking for block events gets them too); a resume does not replay them: the client
 reads `/v1/audit/alerts` instead.
 
-Event ids. The events of block H are numbered H.0 (the `block` event), H.1, H.2, ... (its
-contract events in receipt order, numbered whether or not this subscriber may see them), so an
-id names the same event on every node and for every subscriber. A client that reconnects with
+Event ids. The events of block H are numbered H.0 (the `block` event), H.1, H.2, ... (the
+events of its begin-block hooks first, with `tx_id` null: orders expired at a session's close,
+a dividend's record date fixed; then its contract events in receipt order; all numbered
+whether or not this subscriber may see them), so an id names the same event on every node and
+for every subscriber. A client that reconnects with
 `Last-Event-ID: H.i` is sent, from the store, the events of block H after i and of every block
 after H up to the height at which it subscribed, then the live ones: nothing is missed and
 nothing repeats (`replay`). A resume point more than MAX_REPLAY_BLOCKS behind, or above the
@@ -82,10 +84,16 @@ def parse_event_id(text: str) -> tuple[int, int] | None:
 
 
 def block_items(height: int, block_hash: bytes, receipts: list[Receipt],
-                alerts: Iterable[dict[str, Any]] = ()) -> list[Item]:
-    """Every event of one block, numbered, before any filtering by subscriber."""
+                alerts: Iterable[dict[str, Any]] = (),
+                hook_events: Iterable[dict[str, Any]] = ()) -> list[Item]:
+    """Every event of one block, numbered, before any filtering by subscriber: the block, the
+    events of its begin-block hooks (no transaction: `tx_id` null), each receipt's events,
+    the alerts."""
     items: list[Item] = [{"id": event_id(height, 0), "event": "block", "data": {
         "height": height, "hash": block_hash.hex(), "txs": len(receipts)}}]
+    for event in hook_events:
+        items.append({"id": event_id(height, len(items)), "event": "contract", "data": {
+            "tx_id": None, "height": height, **event}})
     for receipt in receipts:
         for event in receipt.events:
             items.append({"id": event_id(height, len(items)), "event": "contract", "data": {
@@ -139,7 +147,7 @@ class EventHub:
         if not self.subscribers:
             return
         items = block_items(applied.block.height, applied.block.hash, applied.receipts,
-                            applied.notes.get("alerts", ()))
+                            applied.notes.get("alerts", ()), applied.hook_events)
         for sub in self.subscribers:
             if sub.cut is not None:
                 continue
@@ -177,7 +185,9 @@ def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int
             continue
         block = executor.block(h)
         assert block is not None, h
-        for number, item in enumerate(block_items(h, block.hash, executor.receipts_at(h))):
+        items = block_items(h, block.hash, executor.receipts_at(h),
+                            hook_events=executor.hook_events_at(h))
+        for number, item in enumerate(items):
             if h == height and number <= index:
                 continue
             seen = shown(sub, item, broker_of)

@@ -10,6 +10,8 @@ key from the height it was written at.
     x/<height>                       app hash after executing the block
     t/<tx_id 32>                     tx index -> canonical [height, index]
     r/<height 8><index 4>            receipt (msgpack array, node.ledger.executor.Receipt.encode)
+    e/<height 8>                     the events of the block's begin-block hooks (a msgpack list
+                                     of {"contract", "name", "data"}; only when there are some)
     s/<state key>                    current state value
     h/<state key>\\x00<height>       state history: value written at height (b"" = deleted)
     w/<name>                         consensus write-ahead state (view, signed votes)
@@ -44,6 +46,7 @@ BLOCK = b"b/"
 CERT = b"c/"
 TX = b"t/"
 RECEIPT = b"r/"
+HOOK_EVENTS = b"e/"
 STATE = b"s/"
 HISTORY = b"h/"
 WAL = b"w/"
@@ -96,6 +99,10 @@ def cert_key(height: int) -> bytes:
 
 def tx_key(tx_id: bytes) -> bytes:
     return TX + tx_id
+
+
+def hook_events_key(height: int) -> bytes:
+    return HOOK_EVENTS + u64(height)
 
 
 def receipt_prefix(height: int) -> bytes:

@@ -100,6 +100,10 @@ class Surveillance:
 
     def _read(self, applied: AppliedBlock, facts: BlockFacts) -> None:
         near = self.params["S9"]
+        for event in applied.hook_events:  # before the transactions: orders expired at a close
+            if event.get("contract") == "market":
+                self._market_event(event.get("name"), event.get("data") or {}, {}, facts, -1,
+                                   "")
         for tx, receipt in zip(applied.txs, applied.receipts, strict=True):
             if not receipt.ok:
                 continue
