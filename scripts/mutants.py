@@ -91,35 +91,61 @@ AUDIT = "tests/node/test_audit.py"
 CHECKER_BITES = "tests/sim/test_checker_bites.py"
 SIMULATOR = "tests/sim/test_simulator.py"
 
-# check_transfer's first checks are one chain of `or`s (compliance.py); a mutant reorders it.
-_CHAIN = ('    verdict = (_check_token_and_balance(token, amount, sender_holding)\n',
-          '               or _check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")\n',
-          '               or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", '
-          '"recipient")\n',
-          '               or _check_aml(sender, recipient)\n',
-          '               or _check_lockup(sender_holding, amount, now))\n')
-_PAUSED = """    verdict = _check_paused(token)
-    if verdict is not None:
-        return verdict
-"""
-_INSUFFICIENT = """    if amount > available(sender_holding):
-        return ("INSUFFICIENT_BALANCE", f"only {available(sender_holding)} units are "
-                f"available, fewer than the {amount} asked (balance "
-                f"{sender_holding['balance']}, {sender_holding['frozen']} frozen, "
-                f"{sender_holding.get('on_order', 0)} on order)")
-"""
+# refuse_transfer's checks are one chain of `or`s (compliance.py), one step per check, each with
+# the party it blames; a mutant reorders steps, drops one or blames the other party.
+_STEPS = ('    return (_blame(_check_paused(token), None)\n',
+          '            or _blame(_check_balance(amount, sender_holding), SENDER)\n',
+          '            or _blame(_check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender"), '
+          'SENDER)\n',
+          '            or _blame(_check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", '
+          '"recipient"),\n                      RECIPIENT)\n',
+          '            or _blame(_check_aml(sender), SENDER)\n',
+          '            or _blame(_check_aml(recipient), RECIPIENT)\n',
+          '            or _blame(_check_held(sender_held, False), SENDER)\n',
+          '            or _blame(_check_held(False, recipient_held), RECIPIENT)\n',
+          '            or _blame(_check_lockup(sender_holding, amount, now), SENDER)\n',
+          '            or _blame(_check_recipient_rules(token, token["rules"], recipient), '
+          'RECIPIENT)\n',
+          '            or _blame(_check_max_holders(token, amount, sender_holding, '
+          'recipient_holding,\n'
+          '                                         investors, sender_is_issuer, '
+          'recipient_is_issuer),\n                      RECIPIENT)\n',
+          '            or _blame(_check_holding_limit(token, recipient_holding["balance"] + '
+          'amount),\n                      RECIPIENT)\n',
+          '            or _blame(_check_investment_limits(token, amount, recipient, '
+          'recipient_net,\n'
+          '                                               recipient_issuer_net, general_limit, '
+          'price),\n                      RECIPIENT))\n')
+_FIRST, _NEXT = "    return (", "            or "
+
+
+def _step(index: int, at: int) -> str:
+    """Step `index` of the chain as written where step `at` stands (the first step opens the
+    chain with `return (`, the last closes it)."""
+    text = _STEPS[index]
+    if index == 0:
+        text = _NEXT + text[len(_FIRST):]
+    if at == 0:
+        text = _FIRST + text[len(_NEXT):]
+    if index == len(_STEPS) - 1:
+        text = text[:-len("))\n")] + ")\n"
+    if at == len(_STEPS) - 1:
+        text = text[:-len(")\n")] + "))\n"
+    return text
+
+
+def reordered(name: str, order: tuple[int, ...], *tests: str) -> Mutant:
+    """The chain's steps `sorted(order)` (adjacent) written in `order` instead."""
+    places = sorted(order)
+    old = "".join(_STEPS[i] for i in places)
+    new = "".join(_step(index, at) for index, at in zip(order, places, strict=True))
+    return mutant(name, COMPLIANCE, old, new, *tests)
+
+
 _RECIPIENT_ALONE = """    if not is_verified(recipient, now):
         return ("RECIPIENT_NOT_VERIFIED",
                 "the recipient is unregistered, revoked or its KYC expired")
 """
-_AFTER_CHAIN = """               or _check_lockup(sender_holding, amount, now))
-    if verdict is not None:
-        return verdict
-    verdict = _check_recipient_rules(token, rules, recipient)
-"""
-_MAX_HOLDERS = ("    if rules[\"max_holders\"] and investors_after > rules[\"max_holders\"] "
-                "and joins and not leaves:\n"
-                "        return _max_holders_verdict(token)\n")
 _HOLDING_ALONE = '''    if _over_holding_limit(token, recipient_holding["balance"] + amount):
         return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
 '''
@@ -148,9 +174,6 @@ _RECIPIENT_RULES = '''    verdict = _check_recipient_rules(token, rules, recipie
     if verdict is not None:
         return verdict
 '''
-_INVESTMENT = '''    return _check_investment_limits(token, amount, recipient, recipient_net,
-                                    recipient_issuer_net, general_limit, price)
-'''
 _TYPE = '''    if allowed_types and attr(recipient, "investor_type") not in allowed_types:
         return ("INVESTOR_TYPE_NOT_ALLOWED", f"{token['symbol']} may be held only by "
                 f"{', '.join(allowed_types)} investors")
@@ -174,38 +197,20 @@ def _swap(name: str, first: str, second: str, *tests: str) -> Mutant:
 
 MUTANTS: list[Mutant] = [
     # ---- chaincode: the transfer checks in PROTOCOL's order ----------------------------------
-    _swap("transfer_balance_before_paused", _PAUSED, _INSUFFICIENT, RULE_ORDER),
-    mutant("transfer_sender_before_balance", COMPLIANCE, _CHAIN[0] + _CHAIN[1],
-           '    verdict = (_check_verified(sender, now, "SENDER_NOT_VERIFIED", "sender")\n'
-           '               or _check_token_and_balance(token, amount, sender_holding)\n',
-           RULE_ORDER),
-    _swap("transfer_recipient_before_sender", _CHAIN[1], _CHAIN[2], RULE_ORDER),
-    _swap("transfer_aml_before_recipient", _CHAIN[2], _CHAIN[3], RULE_ORDER),
-    mutant("transfer_lockup_before_aml", COMPLIANCE, _CHAIN[3] + _CHAIN[4],
-           '               or _check_lockup(sender_holding, amount, now)\n'
-           '               or _check_aml(sender, recipient))\n', RULE_ORDER),
-    mutant("transfer_recipient_rules_before_lockup", COMPLIANCE, _AFTER_CHAIN,
-           _AFTER_CHAIN.replace("_check_lockup(sender_holding, amount, now)", "@LOCKUP@")
-           .replace("_check_recipient_rules(token, rules, recipient)",
-                    "_check_lockup(sender_holding, amount, now)")
-           .replace("@LOCKUP@", "_check_recipient_rules(token, rules, recipient)"),
-           RULE_ORDER),
-    _swap("transfer_holding_limit_before_max_holders", _MAX_HOLDERS, _HOLDING_ALONE,
-          RULE_ORDER),
-    mutant("transfer_investment_limit_before_holding_limit", COMPLIANCE,
-           _HOLDING_ALONE + _INVESTMENT,
-           _INVESTMENT.replace("    return _check", "    verdict = _check").replace(
-               "\n                                    recipient_issuer",
-               "\n                                       recipient_issuer")
-           + "    if verdict is not None:\n        return verdict\n" + _HOLDING_ALONE
-           + "    return None\n", RULE_ORDER),
+    reordered("transfer_balance_before_paused", (1, 0), RULE_ORDER),
+    reordered("transfer_sender_before_balance", (2, 1), RULE_ORDER),
+    reordered("transfer_recipient_before_sender", (3, 2), RULE_ORDER),
+    reordered("transfer_aml_before_recipient", (4, 5, 3), RULE_ORDER),
+    reordered("transfer_held_before_aml", (6, 7, 4, 5), RULE_ORDER),
+    reordered("transfer_lockup_before_held", (8, 6, 7), RULE_ORDER),
+    reordered("transfer_recipient_rules_before_lockup", (9, 8), RULE_ORDER),
+    reordered("transfer_holding_limit_before_max_holders", (11, 10), RULE_ORDER),
+    reordered("transfer_investment_limit_before_holding_limit", (12, 11), RULE_ORDER),
     mutant("country_before_investor_type", COMPLIANCE,
            '    allowed_types = rules["allowed_investor_types"]\n' + _TYPE + _COUNTRY,
            _COUNTRY + '    allowed_types = rules["allowed_investor_types"]\n' + _TYPE,
            RULE_ORDER),
-    mutant("aml_checks_only_the_recipient", COMPLIANCE,
-           "if is_aml_blocked(sender) or is_aml_blocked(recipient):",
-           "if is_aml_blocked(recipient):", TOKEN),
+    mutant("aml_checks_only_the_recipient", COMPLIANCE, _STEPS[4], "", TOKEN),
     mutant("max_holders_ignores_a_leaving_sender", COMPLIANCE,
            'leaves = sender_holding["balance"] == amount', "leaves = False", TOKEN),
     mutant("holding_limit_off_by_one", COMPLIANCE,
@@ -378,6 +383,94 @@ MUTANTS += [
            _BITES + "test_a_vote_other_than_the_persisted_one_is_caught"),
     mutant("sim_liveness_needs_no_node", SIM_RUN, "needed = self.f + 1", "needed = 0",
            _BITES + "test_a_run_where_nothing_commits_fails_liveness_not_safety"),
+]
+
+
+# ==== the market (chaincode/market*.py) =========================================================
+# Each is killed by an example ("desk") test named here, never left to the property streams'
+# random seeds. Surveillance's mutants are a block of their own.
+MARKET = "chaincode/market.py"
+MARKET_MATCHING = "chaincode/market_matching.py"
+MARKET_BOOK = "chaincode/market_book.py"
+MARKET_SESSIONS = "chaincode/market_sessions.py"
+TOKEN_CODE = "chaincode/token.py"
+_RULES = "tests/chaincode/test_market_rules.py::"
+_DESK = "tests/chaincode/test_market.py::"
+
+MUTANTS += [
+    # ---- what may no longer trade -------------------------------------------------------------
+    mutant("market_band_not_checked_at_fills", MARKET_MATCHING,
+           'if not is_in_band(m.band, resting["price"]):', "if False:",
+           _RULES + "test_a_resting_order_below_todays_band_is_cancelled_not_traded"),
+    mutant("market_band_checked_on_the_aggressors_price", MARKET_MATCHING,
+           'if not is_in_band(m.band, resting["price"]):',
+           'if not is_in_band(m.band, aggressor["price"]):',
+           _RULES + "test_a_resting_order_below_todays_band_is_cancelled_not_traded"),
+    mutant("market_revoked_brokers_orders_trade", MARKET_MATCHING,
+           'if not m.is_active_broker(ctx, resting["broker"]):', "if False:",
+           _RULES + "test_a_revoked_brokers_resting_orders_no_longer_trade"),
+    mutant("market_self_trade_allowed", MARKET_MATCHING,
+           'if resting["account"] == aggressor["account"]:', "if False:",
+           _DESK + "test_self_trade_cancels_the_resting_order"),
+    mutant("market_uncross_takes_the_older_order_as_aggressor", MARKET_MATCHING,
+           'if buy["order_id"] > sell["order_id"] else', 'if buy["order_id"] < sell["order_id"] '
+           "else", _RULES + "test_self_trade_while_uncrossing_cancels_the_older_order"),
+    # ---- the party a refused fill blames (compliance) -------------------------------------------
+    mutant("market_aml_blames_the_buyer", COMPLIANCE, "_blame(_check_aml(sender), SENDER)",
+           "_blame(_check_aml(sender), RECIPIENT)",
+           _RULES + "test_an_aml_high_seller_is_the_one_cancelled"),
+    mutant("market_lockup_blames_the_buyer", COMPLIANCE,
+           "_blame(_check_lockup(sender_holding, amount, now), SENDER)",
+           "_blame(_check_lockup(sender_holding, amount, now), RECIPIENT)",
+           _RULES + "test_lockup_at_a_fill_cancels_the_seller"),
+    mutant("market_refusal_cancels_the_wrong_side", MARKET_MATCHING,
+           'if party is None or (aggressor["side"] == "sell") == seller_at_fault:',
+           'if party is None or (aggressor["side"] == "sell") != seller_at_fault:',
+           _DESK + "test_resting_buyer_refused_at_fill_is_cancelled_and_matching_goes_on"),
+    # ---- settlement ---------------------------------------------------------------------------
+    mutant("market_tax_rounds_up", MARKET_SESSIONS, "return value * bps // BASIS_POINTS",
+           "return -(-value * bps // BASIS_POINTS)",
+           _RULES + "test_the_tax_is_rounded_down_to_the_won"),
+    mutant("market_tax_rounds_to_the_nearest_won", MARKET_SESSIONS,
+           "return value * bps // BASIS_POINTS",
+           "return (value * bps + BASIS_POINTS // 2) // BASIS_POINTS",
+           _RULES + "test_the_tax_is_rounded_down_to_the_won"),
+    mutant("market_fills_at_the_aggressors_price", MARKET_MATCHING,
+           '    price = resting["price"]\n    trade_id', '    price = aggressor["price"]\n'
+           "    trade_id", _DESK + "test_price_time_priority_and_refund_below_limit"),
+    mutant("market_no_refund_below_the_limit", MARKET_MATCHING,
+           'refund=qty * (buy["price"] - price) if escrowed else 0', "refund=0",
+           _RULES + "test_a_resting_buy_uncrossed_below_its_limit_gets_the_difference_back"),
+    # ---- the book -----------------------------------------------------------------------------
+    mutant("market_bids_worst_first", MARKET_BOOK,
+           "BID_KEY_BASE - price if side == 'buy' else price", "price",
+           _DESK + "test_sell_aggressor_hits_best_bid_first"),
+    mutant("market_head_stays_on_a_departed_order", MARKET_BOOK,
+           "ctx.state.put(head, [following[0], count - 1])",
+           "ctx.state.put(head, [best, count - 1])",
+           _DESK + "test_price_time_priority_and_refund_below_limit"),
+    mutant("market_ioc_cut_short_by_stale_orders_says_unfilled", MARKET,
+           '"CANCEL_LIMIT" if stop is Stop.CANCEL_LIMIT', '"IOC_UNFILLED" if stop is '
+           "Stop.CANCEL_LIMIT", _RULES + "test_an_ioc_cut_short_by_the_cancel_bound_says_so"),
+    # ---- a forced transfer of units on order ----------------------------------------------------
+    mutant("market_forced_transfer_leaves_sell_orders", TOKEN_CODE, "if naked > 0:",
+           "if False:", _RULES + "test_forced_transfer_of_units_on_order_cancels_the_sell_"
+           "orders_in_the_same_transaction"),
+    mutant("market_forced_transfer_cancels_the_oldest_first", MARKET,
+           "for key, order_symbol in reversed(resting):", "for key, order_symbol in resting:",
+           _RULES + "test_forced_transfer_cancels_only_the_newest_orders_it_must"),
+    # ---- the close of a session -----------------------------------------------------------------
+    mutant("market_no_expiry_at_the_close", MARKET, "            if session == current:",
+           "            if True:",
+           _RULES + "test_orders_of_a_closed_session_release_their_escrow_at_the_close"),
+    mutant("market_expired_at_the_blocks_time", MARKET,
+           'book.cancel(ctx, self._order(ctx, order_id), "EXPIRED", close_ms)',
+           'book.cancel(ctx, self._order(ctx, order_id), "EXPIRED")',
+           _RULES + "test_orders_of_a_closed_session_release_their_escrow_at_the_close"),
+    mutant("market_expiry_over_its_bound", MARKET,
+           "_first(ctx.state.range(prefix), budget)",
+           "_first(ctx.state.range(prefix), budget + 1)",
+           _RULES + "test_expiry_at_the_close_is_bounded_per_block"),
 ]
 
 
