@@ -194,11 +194,12 @@ class Market(Contract):
             raise ChaincodeError("MARKET_CLOSED", f"trading in {symbol} is halted")
         record = self._client(ctx, account)
         self._check_order(price, qty, market["tick"])
-        band = self._band(ctx, token, market["price_band_bps"])
+        reference = self._reference_price(ctx, token)
+        band = compute_band(reference, market["price_band_bps"])
         if not is_in_band(band, price):
             assert band is not None
             raise ChaincodeError("PRICE_LIMIT", f"price {price} is outside {band[0]}..{band[1]}"
-                                 f" (+-{market['price_band_bps']} bps of the reference price)")
+                                 f" (reference {reference} +-{market['price_band_bps']} bps)")
         if side == "buy":
             cash = ctx.call("cash", "balance_of", account=account)  # available cash
             if cash < price * qty:
@@ -285,11 +286,10 @@ class Market(Contract):
         if price * qty > MAX_AMOUNT:
             raise ChaincodeError("BAD_ORDER", f"price x qty must be at most {MAX_AMOUNT} KRW")
 
-    def _band(self, ctx: Context, token: dict[str, Any], bps: int) -> tuple[int, int] | None:
-        """Today's band: +-`bps` of the reference price."""
-        reference = compute_reference_price(ctx.state.get(book.stats_key(token["symbol"])),
-                                            token["unit_price"], kst_day(ctx.time))
-        return compute_band(reference, bps)
+    def _reference_price(self, ctx: Context, token: dict[str, Any]) -> int:
+        """Today's reference price: the band is +-`price_band_bps` of it."""
+        return compute_reference_price(ctx.state.get(book.stats_key(token["symbol"])),
+                                       token["unit_price"], kst_day(ctx.time))
 
     def _accept(self, ctx: Context, symbol: str, account: str, side: str, price: int,
                 qty: int, tif: str, media: str, origin: str, session: int) -> dict[str, Any]:
