@@ -286,11 +286,11 @@ def run(options: Options, emit: Callable[[Point], None],
                 clustermod.up(directory, n=nodes, progress=lambda line: None)
             bench = Bench(directory, progress)
             workload = None
-            if options.workload == "market":
+            if options.workload in ("market", "both"):
                 from node.bench.market import MarketWorkload
 
                 workload = MarketWorkload()
-                workload.prepare(bench, options.accounts)
+                workload.prepare(bench, options.accounts)  # the transfer setup, and cash
             else:
                 bench.prepare(options.accounts)
             knee: float | None = None
@@ -306,6 +306,10 @@ def run(options: Options, emit: Callable[[Point], None],
                 return point
 
             for rate in options.rates:
+                if options.workload == "both":  # a transfer point, then the market's
+                    assert isinstance(rate, int), "--workload both takes fixed rates"
+                    points.extend(measure_both(measure, rate, emit))
+                    continue
                 if isinstance(rate, str):  # "Nx": N times the knee, found first
                     if knee is None:
                         knee = find_knee(measure, options.knee_duration_s, emit, progress)
@@ -326,6 +330,20 @@ def run(options: Options, emit: Callable[[Point], None],
                 else:
                     shutil.rmtree(temporary, ignore_errors=True)
     return points
+
+
+def measure_both(measure: Callable[..., Point], rate: int, emit: Callable[[Point], None]
+                 ) -> list[Point]:
+    """At one rate, transfers then orders on the same cluster; the market point compared with
+    the transfer point (node/bench/market.py, `compare_to_transfers`)."""
+    from node.bench.market import MarketPoint, compare_to_transfers
+
+    transfers = measure(rate, None, workload=None)
+    emit(transfers)
+    orders = measure(rate, None)
+    assert isinstance(orders, MarketPoint)
+    emit(compare_to_transfers(orders, transfers))
+    return [transfers, orders]
 
 
 def keeps_up(point: Point) -> bool:
@@ -374,6 +392,9 @@ def format_point(point: Point) -> str:
             + ("  (knee probe)" if point.probe else "")
             + (f"  trades {point.trades_tps:,.0f}/s ({point.trades} in all)"  # market workload
                if hasattr(point, "trades_tps") else "")
+            + (f"  orders/transfers {point.orders_per_transfer}  cost in transfers "
+               f"{point.order_cost_in_transfers}"
+               if getattr(point, "orders_per_transfer", None) is not None else "")
             + "".join(f"\n  PROBLEM: {problem}" for problem in getattr(point, "problems", [])))
 
 
@@ -403,7 +424,12 @@ def parse_rates(text: str) -> list[int | str]:
 
 def main(args: Any) -> int:
     """Run from parsed arguments (see node/cli/bench.py); 1 if a transaction was lost or doubled."""
-    options = Options(nodes=parse_ints(args.nodes), rates=parse_rates(args.rate),
+    rates = parse_rates(args.rate)
+    if getattr(args, "workload", "transfer") == "both" and any(isinstance(r, str) for r in rates):
+        print("--workload both takes fixed rates (0 = as fast as taken), not a knee multiple",
+              file=sys.stderr)
+        return 2
+    options = Options(nodes=parse_ints(args.nodes), rates=rates,
                       duration_s=args.duration, accounts=args.accounts,
                       interval_ms=args.interval_ms, window=args.window, max_rate=args.max_rate,
                       drain_s=args.drain, directory=args.dir, keep=args.keep,

@@ -26,6 +26,12 @@ What differs from the transfer workload (node/bench/__init__.py runs both the sa
   divide by different counts (orders read by each node's surveillance between the two reads,
   orders of the blocks whose event reached the bench inside the window), and a quotient would
   mix the two windows' edges. None when the nodes expose no surveillance counters.
+- Against transfers (`--workload both`): at each rate a transfer point runs first, then the
+  market point on the same cluster, minutes apart, so that both see the same machine (a shared
+  one's absolute figures drift; their quotient much less). The market point then says
+  `transfer_tps` (the transfer point's committed tx/s), `orders_per_transfer` (committed
+  orders/s over it: issue 29 asks >= 0.5 at `--rate 0`) and `order_cost_in_transfers` (a node's
+  CPU per order over its CPU per transfer, both per committed transaction).
 - Honesty: every admitted order's receipt is checked (lost, duplicated, failed = ok false;
   here none may fail), the trades counted in the blocks must equal the increase of the
   contract's own trade counter (`market.quote`), and `GET /v1/audit/supply` must reconcile at
@@ -60,6 +66,20 @@ class MarketPoint(Point):
     cpu_us_per_order_node: float = 0.0  # = cpu_us_per_tx_node: every transaction is an order
     surveillance_cpu_us_per_order: float | None = None  # mean over the nodes, in µs
     surveillance_share: float | None = None  # of a node's CPU over the window, mean over nodes
+    transfer_tps: float | None = None  # --workload both: the paired transfer point's rate
+    orders_per_transfer: float | None = None  # committed orders/s over transfer_tps
+    order_cost_in_transfers: float | None = None  # CPU per order over CPU per transfer
+
+
+def compare_to_transfers(orders: MarketPoint, transfers: Point) -> MarketPoint:
+    """`orders` with the figures relative to the transfer point measured just before it."""
+    orders.transfer_tps = transfers.committed_tps
+    if transfers.committed_tps:
+        orders.orders_per_transfer = round(orders.committed_tps / transfers.committed_tps, 3)
+    if transfers.cpu_us_per_tx_node:
+        orders.order_cost_in_transfers = round(
+            orders.cpu_us_per_tx_node / transfers.cpu_us_per_tx_node, 2)
+    return orders
 
 
 class MarketWorkload:
@@ -164,4 +184,5 @@ def _trade_counter(bench: Any) -> int:
     return int(answer["result"]["trades"])
 
 
-__all__ = ["MarketPoint", "MarketWorkload", "order_args", "sign_orders"]
+__all__ = ["MarketPoint", "MarketWorkload", "compare_to_transfers", "order_args",
+           "sign_orders"]

@@ -4,6 +4,7 @@
     stoledger bench --nodes 4,7,10 --rate 0 --duration 30
     stoledger bench --nodes 4 --rate 2x,0 --duration 30 --json   (knee, then twice it)
     stoledger bench --workload market --rate 0 --duration 30 --json
+    stoledger bench --workload both --rate 0 --duration 30 --json   (transfers, then orders)
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "starting one; --nodes is then ignored")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary cluster folders (logs) after the run")
-    parser.add_argument("--workload", choices=("transfer", "market"), default="transfer",
+    parser.add_argument("--workload", choices=("transfer", "market", "both"),
+                        default="transfer",
                         help="transfer: token transfers; market: pre-signed crossing orders "
-                             "sent by a broker, reporting trades_tps too (default "
-                             "%(default)s)")
+                             "sent by a broker, reporting trades_tps too; both: at each rate "
+                             "a transfer point then a market point on the same cluster, the "
+                             "market point compared with the transfers (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object per point")
 
 

@@ -44,6 +44,28 @@ def test_cli_takes_the_workload_switch():
     args = build_parser().parse_args(["bench", "--workload", "market", "--rate", "0"])
     assert args.workload == "market"
     assert build_parser().parse_args(["bench"]).workload == "transfer"
+    assert build_parser().parse_args(["bench", "--workload", "both"]).workload == "both"
+
+
+def test_both_refuses_a_knee_multiple(capsys):
+    from node.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--workload", "both", "--rate", "2x"])
+    assert bench.main(args) == 2
+    assert "fixed rates" in capsys.readouterr().err
+
+
+def test_a_market_point_is_compared_with_the_transfer_point_before_it():
+    from node.bench.config import Point
+    from node.bench.market import MarketPoint, compare_to_transfers
+
+    common = {"nodes": 4, "latency_ms": {}, "cpu_s_per_tx": 0.0, "verify_us": 50.0, "lost": 0,
+              "duplicated": 0, "block_txs_avg": 0.0, "duration_s": 30.0}
+    transfers = Point(offered_tps=0, committed_tps=800.0, cpu_us_per_tx_node=400.0, **common)
+    orders = MarketPoint(offered_tps=0, committed_tps=500.0, cpu_us_per_tx_node=700.0, **common)
+    compared = compare_to_transfers(orders, transfers).to_json()
+    assert (compared["transfer_tps"], compared["orders_per_transfer"],
+            compared["order_cost_in_transfers"]) == (800.0, 0.625, 1.75)
 
 
 @pytest.mark.slow
