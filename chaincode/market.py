@@ -352,7 +352,7 @@ class Market(Contract):
         prefix = book.session_book_prefix(symbol, session)
         stale = [order_id for _, order_id in _first(ctx.state.range(prefix), budget)]
         for order_id in stale:
-            book.cancel(ctx, self._order(ctx, order_id), "EXPIRED", close_ms)
+            book.cancel(ctx, self._indexed(ctx, order_id), "EXPIRED", close_ms)
         if len(stale) < budget:
             ctx.state.delete(book.booked_key(session, symbol))
             if ctx.state.get(book.crossed_key(symbol)) == session:
@@ -371,6 +371,12 @@ class Market(Contract):
         order = book.load_order(ctx, order_id)
         if order is None:
             raise ChaincodeError("UNKNOWN_ORDER", f"no order {order_id}")
+        return order
+
+    def _indexed(self, ctx: Context, order_id: int) -> dict[str, Any]:
+        """An order an index of this contract names (its record always exists)."""
+        order = book.load_order(ctx, order_id)
+        assert order is not None, f"an index names order {order_id}, which has no record"
         return order
 
     def _broker_of(self, ctx: Context, account: str) -> str | None:
@@ -497,7 +503,7 @@ class Market(Contract):
         for key, _ in _first(ctx.state.range(book.open_orders_prefix(account)), limit):
             order_ids.append(int(key.rsplit("/", 1)[1]))
         for order_id in order_ids:
-            book.cancel(ctx, self._order(ctx, order_id), "ACCOUNT_HELD")
+            book.cancel(ctx, self._indexed(ctx, order_id), "ACCOUNT_HELD")
         return order_ids
 
     @internal
@@ -507,7 +513,7 @@ class Market(Contract):
         moved = []
         for key, symbol in list(ctx.state.range(book.open_orders_prefix(old))):
             order_id = int(key.rsplit("/", 1)[1])
-            order = self._order(ctx, order_id)
+            order = self._indexed(ctx, order_id)
             order["account"] = new
             ctx.state.put(book.order_key(order_id), order)
             ctx.state.delete(book.open_order_key(old, order_id))
@@ -534,7 +540,7 @@ class Market(Contract):
                 break
             if order_symbol != symbol:
                 continue
-            order = self._order(ctx, int(key.rsplit("/", 1)[1]))
+            order = self._indexed(ctx, int(key.rsplit("/", 1)[1]))
             if order["side"] == "sell":
                 released += order["remaining"]
                 book.cancel(ctx, order, code)
