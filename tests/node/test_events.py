@@ -54,7 +54,8 @@ def applied_at(executor, height):
         if receipt is not None and receipt.height == height:
             receipts[tx_id] = receipt
     return SimpleNamespace(block=block,
-                           receipts=sorted(receipts.values(), key=lambda r: r.index), notes={})
+                           receipts=sorted(receipts.values(), key=lambda r: r.index), notes={},
+                           hook_events=executor.hook_events_at(height))
 
 
 async def subscribe(client, ledger, who="fss", last_event_id=None):
