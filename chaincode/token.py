@@ -64,7 +64,7 @@ NOT_REGISTERED, ACCOUNT_REVOKED, ALREADY_REGISTERED (recover), FORBIDDEN (querie
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from chaincode import compliance
 from chaincode.fds import is_held
@@ -297,6 +297,7 @@ def require_token_manager(ctx: Context, token: dict[str, Any], *, registrar: boo
 
 class Token(Contract):
     name = "token"
+    parts: ClassVar[tuple[str, ...]] = ("chaincode.compliance",)  # its rules: hashed with it
 
     @transaction
     def create(self, ctx: Context, symbol: Any, name: Any, asset_type: Any, unit_price: Any,
