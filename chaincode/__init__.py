@@ -2,7 +2,8 @@
 
 Public entry points used by the node and genesis:
 - `DEFAULT_PARAMS`: chain parameters the contracts read through `ctx.params` (fixed in genesis).
-- `builtin_registry(params)`: a Registry holding identity, token, cash, dividend, market and fds.
+- `builtin_registry(params)`: a Registry holding identity, token, cash, dividend, market, fds
+  and offering.
 - `genesis_state(orgs, params)`: the initial state (full key -> canonical bytes) that registers
   each organisation admin `{"name", "role", "account"}` in the identity contract.
 - `check_params(params)`: the merged parameters, or ValueError naming the one at fault.
@@ -20,6 +21,10 @@ The contracts (each module's docstring has its key layout, methods and error cod
                          settlement), market_sessions (calendar, band, tax)
 - `chaincode.fds`        holds that block an account's withdrawals or trading, and the
                          real-time outflow limits of individuals (withdrawal delay, daily cap)
+- `chaincode.offering`   public subscription through the brokers, equal and pro-rata allocation
+                         (the arithmetic: `chaincode.allocation`) in bounded steps, refunds,
+                         and redemption of every unit (`chaincode.redemption`)
+- `chaincode.holds`      the one place the offering asks for FDS holds (a seam until fds lands)
 
 Error codes (stable; receipts carry them):
 
@@ -42,7 +47,7 @@ Error codes (stable; receipts carry them):
 | UNKNOWN_DOCUMENT, TOO_MANY_DOCUMENTS | token documents |
 | SUPPLY_OVERFLOW | cash.mint |
 | AML_BLOCKED | also cash.transfer |
-| INSUFFICIENT_CASH | cash escrow (dividend.declare, market.place) |
+| INSUFFICIENT_CASH | cash escrow (dividend.declare, market.place, offering.subscribe, redeem_all) |
 | NO_ENTITLED_HOLDERS, UNKNOWN_DIVIDEND, RECORD_DATE_PENDING, ALREADY_PAID, | dividend |
 | NO_TAX_ACCOUNT, NOT_ENTITLED, NOT_HELD | dividend |
 | MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER, PRICE_LIMIT, INSUFFICIENT_CASH, | market |
@@ -51,6 +56,11 @@ Error codes (stable; receipts carry them):
 |  | AML_BLOCKED; first for burn): an fds hold covers the act |
 | WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED | cash.burn (both) and cash.transfer (the latter) |
 | ALREADY_HELD, TOO_MANY_HOLDS, UNKNOWN_HOLD, NOT_HELD, NOT_REGISTERED | fds.hold / release |
+| NO_PROSPECTUS, OFFERING_OPEN, UNKNOWN_OFFERING, SUBSCRIPTION_CLOSED, | offering |
+| ALREADY_SUBSCRIBED, ACCOUNT_HELD, NOT_SUBSCRIBED, SUBSCRIPTION_OPEN, ALREADY_ALLOCATED, | |
+| ALREADY_ALLOCATING, ALREADY_CANCELLED, UNKNOWN_REDEMPTION | (+ subscriber, cap, cash and |
+|  | dividend codes) |
+| TOKEN_REDEEMED | token.issue, token.unpause, offering.open, offering.redeem_all |
 """
 
 from __future__ import annotations
@@ -111,11 +121,12 @@ def builtin_registry(params: dict[str, Any] | None = None) -> Registry:
     from chaincode.fds import Fds
     from chaincode.identity import Identity
     from chaincode.market import Market
+    from chaincode.offering import Offering
     from chaincode.token import Token
 
     checked = check_params(params)
-    return Registry([Identity(), Token(), Cash(), Dividend(), Market(checked["market"]), Fds()],
-                    checked)
+    return Registry([Identity(), Token(), Cash(), Dividend(), Market(checked["market"]), Fds(),
+                     Offering()], checked)
 
 
 def genesis_state(orgs: list[dict[str, str]], params: dict[str, Any] | None = None

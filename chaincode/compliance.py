@@ -19,8 +19,8 @@ limit).
 
 Issuance checks, in order: NOT_APPROVED, RECIPIENT_NOT_VERIFIED, AML_BLOCKED,
 INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, MAX_HOLDERS_EXCEEDED, HOLDING_LIMIT_EXCEEDED,
-INVESTMENT_LIMIT_EXCEEDED, CAP_EXCEEDED, then LOCKUP_LOTS_EXCEEDED (the bound on lock-up lots
-below; PROTOCOL.md is silent on it).
+INVESTMENT_LIMIT_EXCEEDED, CAP_EXCEEDED (issued + the units open offerings reserve + amount >
+cap), then LOCKUP_LOTS_EXCEEDED (the bound on lock-up lots below; PROTOCOL.md is silent on it).
 
 Holders: `max_holders` counts investors, not the issuer's own holding: the token's holder
 counter includes the issuer, so the checks take `investors` (holders other than the issuer)
@@ -347,9 +347,13 @@ def _check_lockup(sender_holding: Holding, amount: int, now: int) -> Verdict | N
 def check_issue(*, token: dict[str, Any], amount: int, now: int,
                 recipient: dict[str, Any] | None, recipient_holding: Holding,
                 recipient_net: int, recipient_issuer_net: int, general_limit: int,
-                investors: int, recipient_is_issuer: bool) -> Verdict | None:
+                investors: int, recipient_is_issuer: bool, reserved: int | None = None,
+                price: int | None = None) -> Verdict | None:
     """Why `amount` units of `token` may not be issued to the recipient, or None.
-    `investors`: holders other than the issuer."""
+    `investors`: holders other than the issuer. The cap counts the units open offerings
+    reserve (`reserved`: the token's, unless an allocation issues out of its own
+    reservation); `price` values the purchase for the investment limits (an offering's
+    price; `unit_price` when None)."""
     rules = token["rules"]
     if token["cap"] is None:
         return "NOT_APPROVED", f"the registrar has not approved an issuance cap for " \
@@ -368,12 +372,14 @@ def check_issue(*, token: dict[str, Any], amount: int, now: int,
     if _over_holding_limit(token, recipient_holding["balance"] + amount):
         return "HOLDING_LIMIT_EXCEEDED", _holding_limit_message(token)
     verdict = _check_investment_limits(token, amount, recipient, recipient_net,
-                                       recipient_issuer_net, general_limit)
+                                       recipient_issuer_net, general_limit, price)
     if verdict is not None:
         return verdict
-    if token["issued"] + amount > token["cap"]:
+    if reserved is None:
+        reserved = token["reserved"]
+    if token["issued"] + reserved + amount > token["cap"]:
         return ("CAP_EXCEEDED", f"issuing {amount} more would pass the cap of {token['cap']} "
-                f"({token['issued']} already issued)")
+                f"({token['issued']} already issued, {reserved} reserved by open offerings)")
     until = now + rules["lockup_ms"]
     if rules["lockup_ms"] and not can_add_lock(recipient_holding["locks"], until, now):
         return ("LOCKUP_LOTS_EXCEEDED", f"the recipient already has {MAX_LOCKS} lock-up lots "
@@ -450,6 +456,22 @@ def check_buyer(*, token: dict[str, Any], now: int, recipient: dict[str, Any] | 
             or _check_aml(recipient)
             or _check_held(False, held)
             or _check_recipient_rules(token, token["rules"], recipient))
+
+
+def check_subscriber(*, token: dict[str, Any], now: int, recipient: dict[str, Any] | None,
+                     held: bool, recipient_net: int, recipient_issuer_net: int,
+                     general_limit: int, qty: int, price: int) -> Verdict | None:
+    """An offering subscriber's recipient-side checks (chaincode.offering, at `subscribe` and
+    again at allocation), in PROTOCOL's order: RECIPIENT_NOT_VERIFIED, AML_BLOCKED,
+    ACCOUNT_HELD (`held`: a `trading` or `all` hold, a fact the caller looked up),
+    INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, INVESTMENT_LIMIT_EXCEEDED (a general
+    investor, counting `qty x price`)."""
+    return (_check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
+            or _check_aml(None, recipient)
+            or (("ACCOUNT_HELD", "the account is held (trading)") if held else None)
+            or _check_recipient_rules(token, token["rules"], recipient)
+            or _check_investment_limits(token, qty, recipient, recipient_net,
+                                        recipient_issuer_net, general_limit, price))
 
 
 def _check_recipient_rules(token: dict[str, Any], rules: dict[str, Any],

@@ -75,6 +75,7 @@ FORBIDDEN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chaincode.compliance import DAY_MS, is_aml_blocked, tax_class
@@ -126,6 +127,54 @@ def compute_withholding(gross: int, it_bps: int) -> tuple[int, int, int]:
     return income_tax, local_tax, gross - income_tax - local_tax
 
 
+def check_record_time(ctx: Context, record_time: Any) -> int:
+    """A record time (None: this block's), never before this block's time nor more than
+    MAX_RECORD_AHEAD_MS after it (BAD_ARGS). Shared with the offering's redemptions."""
+    if record_time is None:
+        record_time = ctx.time
+    record_time = require_int("record_time", record_time, 0, 10**TIME_DIGITS - 1)
+    if not ctx.time <= record_time <= ctx.time + MAX_RECORD_AHEAD_MS:
+        raise ChaincodeError("BAD_ARGS", "record_time is never before the declaring "
+                             f"block's time ({ctx.time}) nor more than "
+                             f"{MAX_RECORD_AHEAD_MS} ms after it")
+    return record_time
+
+
+def resolve_payee(ctx: Context, account: str) -> str:
+    """The holder, or the account that took over its key (token.recover)."""
+    for _ in range(MAX_RECOVERY_HOPS):
+        record = ctx.identity(account)
+        successor = None if record is None else record.get("recovered_to")
+        if successor is None:
+            return account
+        account = successor
+    return account
+
+
+def find_entry(ctx: Context, account: str, lookup: Callable[[str], int | None]
+               ) -> tuple[str, int] | None:
+    """(account, index) of the register entry of `account`, or of the key it recovered
+    (entitlements follow a key recovery); `lookup` reads one account's index."""
+    for _ in range(MAX_RECOVERY_HOPS):
+        index = lookup(account)
+        if index is not None:
+            return account, int(index)
+        record = ctx.identity(account)
+        previous = None if record is None else record.get("recovered_from")
+        if previous is None:
+            return None
+        account = previous
+    return None
+
+
+def is_held_payee(ctx: Context, payee: str, symbol: str) -> bool:
+    """Revoked, AML high-risk, or holding frozen units of this token: the net waits."""
+    record = ctx.identity(payee)
+    if record is None or record.get("status") != "active" or is_aml_blocked(record):
+        return True
+    return int(ctx.call("token", "frozen_units", symbol=symbol, account=payee)) > 0
+
+
 def _id_key(dividend_id: int) -> str:
     return f"{dividend_id:012d}"
 
@@ -149,13 +198,7 @@ class Dividend(Contract):
         require_role(ctx, "issuer")
         symbol = require_symbol(symbol)
         total = require_int("total", total, 1, MAX_AMOUNT)
-        if record_time is None:
-            record_time = ctx.time
-        record_time = require_int("record_time", record_time, 0, 10**TIME_DIGITS - 1)
-        if not ctx.time <= record_time <= ctx.time + MAX_RECORD_AHEAD_MS:
-            raise ChaincodeError("BAD_ARGS", "record_time is never before the declaring "
-                                 f"block's time ({ctx.time}) nor more than "
-                                 f"{MAX_RECORD_AHEAD_MS} ms after it")
+        record_time = check_record_time(ctx, record_time)
         token = self._token(ctx, symbol)
         if token["issuer"] != ctx.caller:
             raise ChaincodeError("UNAUTHORIZED", f"only the issuer of {symbol} may declare")
@@ -345,8 +388,8 @@ class Dividend(Contract):
         for index in range(start, stop):
             entry = ctx.state.get(_entry_key(key, index))
             income_tax, local_tax, net = compute_withholding(entry["gross"], entry["it_bps"])
-            payee = self._payee(ctx, entry["account"])
-            held = self._must_hold(ctx, payee, declaration["symbol"])
+            payee = resolve_payee(ctx, entry["account"])
+            held = is_held_payee(ctx, payee, declaration["symbol"])
             if net and not held:
                 ctx.call("cash", "escrow_pay", ref=ref, to=payee, amount=net, memo=memo)
             entry.update(income_tax=income_tax, local_tax=local_tax, net=net,
@@ -385,13 +428,6 @@ class Dividend(Contract):
                 "the escrow left over is not the held nets"
         return settled
 
-    def _must_hold(self, ctx: Context, payee: str, symbol: str) -> bool:
-        """Revoked, AML high-risk, or holding frozen units of this token: the net waits."""
-        record = ctx.identity(payee)
-        if record is None or record.get("status") != "active" or is_aml_blocked(record):
-            return True
-        return int(ctx.call("token", "frozen_units", symbol=symbol, account=payee)) > 0
-
     @transaction
     def release(self, ctx: Context, dividend_id: Any, account: Any) -> dict[str, Any]:
         """The registrar pays a held net from the escrow to the holder (or its successor)."""
@@ -405,7 +441,7 @@ class Dividend(Contract):
         if entry["status"] != "held":
             raise ChaincodeError("NOT_HELD", f"the entitlement of {entry['account']} to "
                                  f"dividend {dividend_id} is {entry['status']}, not held")
-        payee = self._payee(ctx, entry["account"])
+        payee = resolve_payee(ctx, entry["account"])
         if entry["net"]:
             ctx.call("cash", "escrow_pay", ref=_escrow_ref(dividend_id), to=payee,
                      amount=entry["net"], memo=f"dividend {dividend_id} released")
@@ -424,30 +460,13 @@ class Dividend(Contract):
 
     # ---- helpers -----------------------------------------------------------------------------
 
-    def _payee(self, ctx: Context, account: str) -> str:
-        """The holder, or the account that took over its key (token.recover)."""
-        for _ in range(MAX_RECOVERY_HOPS):
-            record = ctx.identity(account)
-            successor = None if record is None else record.get("recovered_to")
-            if successor is None:
-                return account
-            account = successor
-        return account
-
     def _entry_index(self, ctx: Context, key: str, account: str, dividend_id: int) -> int:
-        """The entitlement of `account`, or of the key it recovered (entitlements follow a
-        key recovery)."""
-        for _ in range(MAX_RECOVERY_HOPS):
-            index = ctx.state.get(f"acc/{key}/{account}")
-            if index is not None:
-                return int(index)
-            record = ctx.identity(account)
-            previous = None if record is None else record.get("recovered_from")
-            if previous is None:
-                break
-            account = previous
-        raise ChaincodeError("NOT_ENTITLED", f"{account} is not entitled to dividend "
-                             f"{dividend_id}")
+        """The entitlement of `account`, or of the key it recovered."""
+        found = find_entry(ctx, account, lambda holder: ctx.state.get(f"acc/{key}/{holder}"))
+        if found is None:
+            raise ChaincodeError("NOT_ENTITLED", f"{account} is not entitled to dividend "
+                                 f"{dividend_id}")
+        return found[1]
 
     def _token(self, ctx: Context, symbol: str) -> dict[str, Any]:
         token: dict[str, Any] | None = ctx.call("token", "meta", symbol=symbol)

@@ -21,9 +21,11 @@ Key layout (inside the `token/` namespace; symbols never contain "/"):
 The token record: `{"symbol", "name", "asset_type", "unit_price", "max_supply", "rules",
 "issuer", "issuer_id", "cap" (None until approved), "issued", "redeemed", "outstanding",
 "holders" (a counter kept on every balance change, the issuer's own holding included),
-"paused", "documents", "forced", "created_height", "created_time"}`. Invariants:
-outstanding = issued - redeemed = sum of balances; issued <= cap <= max_supply;
-frozen <= balance; locked <= balance.
+"paused", "documents", "forced", "created_height", "created_time", "reserved" (units open
+offerings reserve against the cap, chaincode.offering), "redemption" (None, or
+`{"redemption_id", "record_height"}` once the issuer called `offering.redeem_all`)}`.
+Invariants: outstanding = issued - redeemed = sum of balances; issued + reserved <= cap <=
+max_supply; frozen <= balance; locked <= balance.
 
 Rules (all optional, defaults in brackets): `lockup_ms` [0], `max_holders` [0 = none],
 `allowed_investor_types` [[] = all], `allowed_countries` [[] = all], `max_holding_bps`
@@ -55,11 +57,16 @@ Decisions where PROTOCOL.md is silent:
 - `can_transfer` is readable by whoever may read `from`'s balance, and reports every code
   `transfer` would (BAD_ARGS, UNKNOWN_TOKEN, UNAUTHORIZED included) as `{"ok", "code",
   "message"}`.
+- A redemption (chaincode.offering) retires the token: from `redeem_all` on, `issue` is
+  refused TOKEN_REDEEMED (right after UNAUTHORIZED: the escrow was counted on the units
+  outstanding then), and once its record height is fixed the token is paused for good
+  (`unpause` TOKEN_REDEEMED), so the register cannot move. `approve` may not lower the cap
+  below issued + reserved (CAP_BELOW_ISSUED).
 
 Errors: UNAUTHORIZED, BAD_ARGS, UNKNOWN_TOKEN, TOKEN_EXISTS, CAP_TOO_HIGH, CAP_BELOW_ISSUED,
 the transfer and issuance codes (chaincode.compliance), NO_HOLDING, FROZEN_EXCEEDS_BALANCE,
 UNFREEZE_EXCEEDS_FROZEN, ALREADY_PAUSED, NOT_PAUSED, UNKNOWN_DOCUMENT, TOO_MANY_DOCUMENTS,
-NOT_REGISTERED, ACCOUNT_REVOKED, ALREADY_REGISTERED (recover), FORBIDDEN (queries).
+TOKEN_REDEEMED, NOT_REGISTERED, ACCOUNT_REVOKED, ALREADY_REGISTERED (recover), FORBIDDEN (queries).
 """
 
 from __future__ import annotations
@@ -320,7 +327,8 @@ class Token(Contract):
                  "issuer": ctx.caller, "issuer_id": issuer_record.get("origin") or ctx.caller,
                  "cap": None, "issued": 0, "redeemed": 0,
                  "outstanding": 0, "holders": 0, "paused": False, "documents": 0, "forced": 0,
-                 "created_height": ctx.height, "created_time": ctx.time}
+                 "created_height": ctx.height, "created_time": ctx.time, "reserved": 0,
+                 "redemption": None}
         ctx.state.put(meta_key(symbol), token)
         ctx.state.put(f"issuer/{ctx.caller}/{symbol}", 1)
         ctx.emit("TokenCreated", {"symbol": symbol, "issuer": ctx.caller, "name": name,
@@ -337,9 +345,10 @@ class Token(Contract):
         if cap > token["max_supply"]:
             raise ChaincodeError("CAP_TOO_HIGH", f"a cap of {cap} is more than the maximum "
                                  f"supply of {token['max_supply']}")
-        if cap < token["issued"]:
+        if cap < token["issued"] + token["reserved"]:
             raise ChaincodeError("CAP_BELOW_ISSUED", f"a cap of {cap} is less than the "
-                                 f"{token['issued']} already issued")
+                                 f"{token['issued']} already issued and the "
+                                 f"{token['reserved']} reserved by open offerings")
         token["cap"] = cap
         ctx.state.put(meta_key(symbol), token)
         ctx.emit("CapApproved", {"symbol": symbol, "cap": cap})
@@ -353,6 +362,22 @@ class Token(Contract):
         amount = require_amount("amount", amount)
         token = load_token(ctx, symbol)
         require_token_manager(ctx, token, registrar=False)
+        if token["redemption"] is not None:
+            raise ChaincodeError("TOKEN_REDEEMED", f"{symbol} is being redeemed (redemption "
+                                 f"{token['redemption']['redemption_id']}); nothing more is "
+                                 "issued")
+        verdict, result = self._issue(ctx, token, to, amount, price=token["unit_price"],
+                                      reserved=token["reserved"])
+        if verdict is not None:
+            raise ChaincodeError(*verdict)
+        return result
+
+    def _issue(self, ctx: Context, token: dict[str, Any], to: str, amount: int, *, price: int,
+               reserved: int) -> tuple[compliance.Verdict | None, dict[str, Any]]:
+        """The issuance checks, then the units issued (a general investor's purchase counted
+        at `price`): (None, result), or (verdict, {}) having written nothing. `reserved`:
+        the units the cap check counts as reserved by open offerings."""
+        symbol = token["symbol"]
         recipient = ctx.identity(to)
         holding = load_holding(ctx, symbol, to)
         net, issuer_net = window_nets(ctx, to, token)
@@ -360,9 +385,10 @@ class Token(Contract):
             token=token, amount=amount, now=ctx.time, recipient=recipient,
             recipient_holding=holding, recipient_net=net, recipient_issuer_net=issuer_net,
             general_limit=ctx.params["general_investor_annual_limit"],
-            investors=investor_count(ctx, token), recipient_is_issuer=to == token["issuer"])
+            investors=investor_count(ctx, token), recipient_is_issuer=to == token["issuer"],
+            reserved=reserved, price=price)
         if verdict is not None:
-            raise ChaincodeError(*verdict)
+            return verdict, {}
         before = holding["balance"]
         holding["balance"] += amount
         locked_until = None
@@ -375,11 +401,12 @@ class Token(Contract):
         token["outstanding"] += amount
         ctx.state.put(meta_key(symbol), token)
         if compliance.is_general_investor(recipient):
-            record_purchase(ctx, to, token, amount * token["unit_price"])
+            record_purchase(ctx, to, token, amount * price)
         ctx.emit("Issued", {"symbol": symbol, "to": to, "amount": amount,
                             "locked_until": locked_until})
-        return {"symbol": symbol, "to": to, "amount": amount, "balance": holding["balance"],
-                "issued": token["issued"], "locked_until": locked_until}
+        return None, {"symbol": symbol, "to": to, "amount": amount,
+                      "balance": holding["balance"], "issued": token["issued"],
+                      "locked_until": locked_until}
 
     def _plan_transfer(self, ctx: Context, symbol: Any, sender: str, to: Any, amount: Any
                        ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None,
@@ -583,6 +610,11 @@ class Token(Contract):
             raise ChaincodeError("ALREADY_PAUSED" if paused else "NOT_PAUSED",
                                  f"{token['symbol']} is {'already' if paused else 'not'} "
                                  "paused")
+        redemption = token["redemption"]
+        if not paused and redemption is not None and redemption["record_height"] is not None:
+            raise ChaincodeError("TOKEN_REDEEMED", f"{token['symbol']} is paused for good: its "
+                                 f"redemption's register was fixed at height "
+                                 f"{redemption['record_height']}")
         token["paused"] = paused
         ctx.state.put(meta_key(token["symbol"]), token)
         ctx.emit("Paused" if paused else "Unpaused", {"symbol": token["symbol"],
@@ -841,6 +873,75 @@ class Token(Contract):
             if len(rows) == limit:
                 break
         return rows
+
+    # ---- for the offering contract (chaincode.offering) ---------------------------------------
+
+    @internal
+    def reserve(self, ctx: Context, symbol: str, units: int) -> None:
+        """Reserve `units` more against the cap for an open offering (negative: give units
+        back, at allocation's end or a cancellation). The offering checked CAP_EXCEEDED."""
+        token = load_token(ctx, symbol)
+        token["reserved"] += units
+        assert token["reserved"] >= 0 and token["issued"] + token["reserved"] <= token["cap"], \
+            "reservation beyond the cap"
+        ctx.state.put(meta_key(symbol), token)
+
+    @internal
+    def subscriber_verdict(self, ctx: Context, symbol: str, account: str, qty: int,
+                           price: int, held: bool) -> list[str] | None:
+        """compliance.check_subscriber for a subscription of `qty` at `price` ([code,
+        message]), or None; `held`: the account's trading hold, looked up by the caller."""
+        token = load_token(ctx, symbol)
+        record = identity_facts(ctx, account)
+        net, issuer_net = limit_nets(ctx, account, record, token)
+        verdict = compliance.check_subscriber(
+            token=token, now=ctx.time, recipient=record, held=held, recipient_net=net,
+            recipient_issuer_net=issuer_net,
+            general_limit=ctx.params["general_investor_annual_limit"], qty=qty, price=price)
+        return None if verdict is None else list(verdict)
+
+    @internal
+    def issue_offered(self, ctx: Context, symbol: str, to: str, amount: int, price: int
+                      ) -> list[str] | None:
+        """An allocation: `amount` units issued to `to` out of the offering's own reservation,
+        under the issuance checks (a general investor's purchase counted at `price`). The
+        verdict ([code, message]) having written nothing, or None once issued."""
+        token = load_token(ctx, symbol)
+        assert 0 < amount <= token["reserved"], "allocation beyond the offering's reservation"
+        token["reserved"] -= amount
+        verdict, _ = self._issue(ctx, token, to, amount, price=price,
+                                 reserved=token["reserved"])
+        return None if verdict is None else list(verdict)
+
+    @internal
+    def set_redemption(self, ctx: Context, symbol: str, redemption_id: int,
+                       record_height: int | None) -> None:
+        """chaincode.offering: the token is being redeemed; once the register's height is
+        fixed it is paused for good (`unpause` refuses), so the register cannot move."""
+        token = load_token(ctx, symbol)
+        token["redemption"] = {"redemption_id": redemption_id, "record_height": record_height}
+        if record_height is not None and not token["paused"]:
+            token["paused"] = True
+            ctx.emit("Paused", {"symbol": symbol, "by": token["issuer"],
+                                "redemption_id": redemption_id})
+        ctx.state.put(meta_key(symbol), token)
+
+    @internal
+    def burn(self, ctx: Context, symbol: str, account: str, units: int | None) -> int:
+        """A redemption's burn: up to `units` of the account's units (None: all of them),
+        frozen ones included (the freeze goes with them), lock-up ignored. The units burned
+        count as redeemed; returns how many."""
+        token = load_token(ctx, symbol)
+        holding = load_holding(ctx, symbol, account)
+        amount = holding["balance"] if units is None else min(units, holding["balance"])
+        if amount == 0:
+            return 0
+        store_holding(ctx, token, account, holding["balance"],
+                      compliance.take_units(holding, amount, ctx.time, frozen_first=True))
+        token["redeemed"] += amount
+        token["outstanding"] -= amount
+        ctx.state.put(meta_key(symbol), token)
+        return amount
 
     # ---- for the market contract (chaincode.market) -------------------------------------------
 
