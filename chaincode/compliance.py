@@ -347,13 +347,13 @@ def _check_lockup(sender_holding: Holding, amount: int, now: int) -> Verdict | N
 def check_issue(*, token: dict[str, Any], amount: int, now: int,
                 recipient: dict[str, Any] | None, recipient_holding: Holding,
                 recipient_net: int, recipient_issuer_net: int, general_limit: int,
-                investors: int, recipient_is_issuer: bool, reserved: int | None = None,
+                investors: int, recipient_is_issuer: bool, reserved: int,
                 price: int | None = None) -> Verdict | None:
     """Why `amount` units of `token` may not be issued to the recipient, or None.
-    `investors`: holders other than the issuer. The cap counts the units open offerings
-    reserve (`reserved`: the token's, unless an allocation issues out of its own
-    reservation); `price` values the purchase for the investment limits (an offering's
-    price; `unit_price` when None)."""
+    `investors`: holders other than the issuer. The cap counts `reserved`, the units open
+    offerings reserve (the token's, less an allocation's own units while it issues them);
+    `price` values the purchase for the investment limits (an offering's price; `unit_price`
+    when None)."""
     rules = token["rules"]
     if token["cap"] is None:
         return "NOT_APPROVED", f"the registrar has not approved an issuance cap for " \
@@ -375,8 +375,6 @@ def check_issue(*, token: dict[str, Any], amount: int, now: int,
                                        recipient_issuer_net, general_limit, price)
     if verdict is not None:
         return verdict
-    if reserved is None:
-        reserved = token["reserved"]
     if token["issued"] + reserved + amount > token["cap"]:
         return ("CAP_EXCEEDED", f"issuing {amount} more would pass the cap of {token['cap']} "
                 f"({token['issued']} already issued, {reserved} reserved by open offerings)")

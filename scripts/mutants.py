@@ -163,12 +163,12 @@ _ISSUE_MAX_HOLDERS = (
     "        return _max_holders_verdict(token)\n")
 _ISSUE_INVESTMENT = (
     "    verdict = _check_investment_limits(token, amount, recipient, recipient_net,\n"
-    "                                       recipient_issuer_net, general_limit)\n"
+    "                                       recipient_issuer_net, general_limit, price)\n"
     "    if verdict is not None:\n"
     "        return verdict\n")
-_ISSUE_CAP = '''    if token["issued"] + amount > token["cap"]:
+_ISSUE_CAP = '''    if token["issued"] + reserved + amount > token["cap"]:
         return ("CAP_EXCEEDED", f"issuing {amount} more would pass the cap of {token['cap']} "
-                f"({token['issued']} already issued)")
+                f"({token['issued']} already issued, {reserved} reserved by open offerings)")
 '''
 _RECIPIENT_RULES = '''    verdict = _check_recipient_rules(token, rules, recipient)
     if verdict is not None:
@@ -322,6 +322,74 @@ MUTANTS += [
 ]
 
 
+OFFERING = "chaincode/offering.py"
+REDEMPTION = "chaincode/redemption.py"
+OFFERING_TESTS = "tests/chaincode/test_offering.py"
+REDEMPTION_TESTS = "tests/chaincode/test_redemption.py"
+OFFERING_PROPERTIES = "tests/chaincode/test_offering_properties.py"
+
+MUTANTS += [
+    # ---- chaincode: offering (each check of PROTOCOL's orders has a ladder test) -------------
+    mutant("offering_open_without_prospectus", OFFERING,
+           'if not any(doc["name"] == PROSPECTUS for doc in',
+           'if False and any(doc["name"] == PROSPECTUS for doc in', OFFERING_TESTS),
+    mutant("offering_open_ignores_the_cap", OFFERING,
+           'if token["issued"] + token["reserved"] + terms["qty"] > token["cap"]:', "if False:",
+           OFFERING_TESTS),
+    mutant("offering_issue_ignores_reserved_units", COMPLIANCE,
+           'if token["issued"] + reserved + amount > token["cap"]:',
+           'if token["issued"] + amount > token["cap"]:', OFFERING_TESTS),
+    mutant("offering_subscribe_by_another_broker", OFFERING,
+           'if record is None or record.get("broker") != ctx.caller:', "if record is None:",
+           OFFERING_TESTS),
+    mutant("offering_subscribe_twice", OFFERING,
+           'if previous is not None and previous["status"] == "live":', "if False:",
+           OFFERING_TESTS),
+    mutant("offering_subscriber_held_not_refused", COMPLIANCE,
+           '            or (("ACCOUNT_HELD", "the account is held (trading)") if held else None)\n',
+           "", OFFERING_TESTS),
+    mutant("offering_allocation_skips_eligibility", OFFERING,
+           "            if verdict is not None:\n"
+           "                ctx.state.delete(draw_prefix(offering_id) + draw)",
+           "            if False:\n"
+           "                ctx.state.delete(draw_prefix(offering_id) + draw)", OFFERING_TESTS),
+    mutant("offering_issuance_refusal_still_allocates", OFFERING,
+           'code = None if verdict is None else verdict[0]', "code = None", OFFERING_TESTS),
+    mutant("offering_partial_round_unbounded", OFFERING,
+           '            work["extras"] -= int(extra)\n', "", OFFERING_TESTS,
+           OFFERING_PROPERTIES),
+    mutant("offering_leftover_units_not_given", OFFERING,
+           '            subscription["pro_rata"] += 1\n', "", OFFERING_TESTS,
+           OFFERING_PROPERTIES),
+    mutant("offering_remainder_ties_against_draw_order", "chaincode/allocation.py",
+           'return f"{total_still - 1 - remainder:0{REMAINDER_DIGITS}d}/{draw}"',
+           'return f"{total_still - 1 - remainder:0{REMAINDER_DIGITS}d}/{draw[::-1]}"',
+           OFFERING_PROPERTIES),
+    mutant("offering_allocate_before_the_close", OFFERING,
+           'if ctx.time < offering["end_time"]:', "if False:", OFFERING_TESTS),
+    mutant("offering_cancel_while_allocating", OFFERING,
+           'if offering["phase"] not in (SUBSCRIBING, CANCELLED):', "if False:",
+           OFFERING_TESTS),
+    mutant("redemption_withholds_on_the_whole_price", REDEMPTION,
+           "    gain = max(0, price - unit_price) * units\n", "    gain = price * units\n",
+           REDEMPTION_TESTS),
+    mutant("redemption_pays_a_frozen_holder", REDEMPTION,
+           'held = is_held_payee(ctx, payee, symbol) or holds.is_held(ctx, payee, "withdrawals")',
+           'held = holds.is_held(ctx, payee, "withdrawals")', REDEMPTION_TESTS),
+    mutant("redemption_does_not_pause_the_token", "chaincode/token.py",
+           '        if record_height is not None and not token["paused"]:\n'
+           '            token["paused"] = True',
+           '        if False:\n            token["paused"] = True', REDEMPTION_TESTS),
+    mutant("redemption_lets_the_issuer_issue", "chaincode/token.py",
+           '        if token["redemption"] is not None:\n'
+           '            raise ChaincodeError("TOKEN_REDEEMED", f"{symbol} is being redeemed '
+           '(redemption "',
+           '        if False:\n'
+           '            raise ChaincodeError("TOKEN_REDEEMED", f"{symbol} is being redeemed '
+           '(redemption "', REDEMPTION_TESTS),
+]
+
+
 MUTANTS += [
     # ---- audit: the regulator's supply reconciliation and holdings -------------------------
     mutant("supply_always_reconciles", AUDIT_ROUTES, '"reconciles": all(checks.values())',
@@ -337,8 +405,7 @@ MUTANTS += [
            'token["outstanding"] == token["issued"] - token["redeemed"],', "True,",
            AUDIT + "::test_supply_route_says_it_does_not_reconcile_when_the_counters_disagree"),
     mutant("supply_skips_the_cap", AUDIT_ROUTES,
-           '"issued_within_cap": token["issued"] <= (token["cap"] or 0),',
-           '"issued_within_cap": True,',
+           'token["issued"] + token["reserved"] <= (token["cap"] or 0),', "True,",
            AUDIT + "::test_supply_route_says_it_does_not_reconcile_when_the_counters_disagree"),
     mutant("holdings_cash_row_reports_no_balance", AUDIT_ROUTES,
            '"balance": cash["balance"], "frozen": 0,', '"balance": 0, "frozen": 0,',

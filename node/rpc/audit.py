@@ -11,7 +11,7 @@ reads, so a block applied by the event loop cannot land in the middle of one ans
   rights of the genesis regulator organisation (the route has already checked the caller), so
   the answer does not depend on which auditor asks.
 - `supply` also sums the holdings in state itself, independently of the token's counters, and
-  says whether the two reconcile.
+  says whether the two reconcile (with `reserved`, the units open offerings hold on the cap).
 - `history` and `rejected` read the audit indexes (`node.ledger.audit`), the blocks and the
   receipts.
 - `proof` is what `node.ledger.proof.verify_proof` (and `stoledger audit verify`) checks offline.
@@ -472,13 +472,15 @@ async def get_supply(request: web.Request) -> web.Response:
             token["outstanding"] == token["issued"] - token["redeemed"],
         "sum_of_balances_is_outstanding": balances == token["outstanding"],
         "holders_counter_matches": holders == token["holders"],
-        "issued_within_cap": token["issued"] <= (token["cap"] or 0),
+        "issued_and_reserved_within_cap":
+            token["issued"] + token["reserved"] <= (token["cap"] or 0),
         "cap_within_max_supply": (token["cap"] or 0) <= token["max_supply"],
     }
     return answer(request, {
         "as_of": _as_of(node, height), "symbol": symbol, "max_supply": token["max_supply"],
-        "cap": token["cap"], "issued": token["issued"], "redeemed": token["redeemed"],
-        "outstanding": token["outstanding"], "sum_of_balances": balances,
+        "cap": token["cap"], "issued": token["issued"], "reserved": token["reserved"],
+        "redeemed": token["redeemed"], "outstanding": token["outstanding"],
+        "sum_of_balances": balances,
         "holder_count": token["holders"], "holders_counted": holders,
         "reconciles": all(checks.values()), "checks": checks})
 

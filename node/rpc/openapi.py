@@ -35,10 +35,12 @@ PARAMS: dict[str, dict[str, Any]] = {
     "only": {"type": "string", "enum": ["block"]},
     "rule": {"type": "string", "pattern": "^S([1-9]|10)$"},
     "alert": {"type": "string", "pattern": HEX_64},
+    "offering_id": {"type": "integer", "minimum": 0, "maximum": 10**18},
 }
 # Query parameters a route cannot do without.
 REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
-            ("/v1/audit/supply", "symbol"), ("/v1/audit/dividends", "symbol")}
+            ("/v1/audit/supply", "symbol"), ("/v1/audit/dividends", "symbol"),
+            ("/v1/audit/offerings", "symbol")}
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "tx_id": {"type": "string", "pattern": HEX_64},
     "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
@@ -118,6 +120,9 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("get", "/v1/audit/trades", "Every trade made in blocks from..to, with both accounts and "
      "each side's broker, media and origin.", True,
      ["symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/offerings", "Every public offering of a token with each subscription, "
+     "its equal and pro-rata shares, allocation, refund and drop code (regulator and "
+     "registrar).", True, ["symbol", "offering_id", "at", "format", "limit", "cursor"], [400]),
     ("get", "/v1/audit/alerts", "Surveillance alerts (rules S1-S10) with their evidence.", True,
      ["rule", "symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
     ("get", "/v1/audit/holds", "Every fds hold (of an account, or placed on an alert's "
