@@ -8,6 +8,7 @@ what it does.
         [ARGS_JSON]
     stoledger query --dir DIR --key KEY contract method [ARGS_JSON]
     stoledger market place|cancel|book|quote|trades --dir DIR --key BROKER ...  (node/cli/market.py)
+    stoledger offering open|subscribe|withdraw|allocate|status|redeem ...  (node/cli/offering.py)
     stoledger audit ...  (node/cli/audit.py)    stoledger sim ...  (node/cli/sim.py)
     stoledger bench ...  (node/cli/bench.py)    stoledger demo [--dir DIR] [-n N]
     stoledger console --dir DIR  (the URL of the web console)
@@ -27,9 +28,21 @@ import os
 import signal
 import sys
 
-from node.cli import audit, bench, console, demo, fds, market, market_sim, network, sim, tx
+from node.cli import (
+    audit,
+    bench,
+    console,
+    demo,
+    fds,
+    market,
+    market_sim,
+    network,
+    offering,
+    sim,
+    tx,
+)
 
-GROUPS = (network, tx, market, audit, fds, sim, market_sim, bench, demo, console)
+GROUPS = (network, tx, market, offering, audit, fds, sim, market_sim, bench, demo, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

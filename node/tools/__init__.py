@@ -3,7 +3,8 @@
   client     a small synchronous client of the node's API (signing, queries, receipts)
   cluster    a local cluster: real node processes on loopback, driven by DIR/cluster.json
   demo       the guided demo: a cluster, a token issued, transfers refused, a dividend, trading,
-             an audit
+             an audit; demo_offering its acts of a public offering and a redemption
+  offering_view  the text tables of an offering's allocation and a redemption (CLI and demo)
 
 May import: consensus, chaincode, genesis, node.admission (to sign and encode a transaction)
 and node.ledger.proof (to check a proof offline). Never the process itself (app, net, rpc

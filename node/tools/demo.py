@@ -8,7 +8,9 @@ the market (delivery versus payment against KRW; one order refused by a transfer
 fill, one self-trade prevented, one pair of orders from a shared origin that surveillance
 flags as a wash trade and the automatic responder (`stoledger fds run`, its own process) holds
 within seconds, one hold then released by the registrar), and the regulator (FSS) prints an
-audit.
+audit. Then (node/tools/demo_offering.py) a second token is sold to the public in an offering
+oversubscribed three times, allocated equally and pro rata with refunds, and later redeemed,
+every holder paid with withholding on the gain.
 Every step is a signed transaction over HTTP to real node processes; nothing is simulated.
 """
 
@@ -29,6 +31,7 @@ from genesis.schema import load_genesis
 from node.ledger.proof import verify_proof
 from node.tools import cluster as clustermod
 from node.tools.client import ApiError, Client, market_origin
+from node.tools.demo_offering import offering_act, redemption_act
 
 SYMBOL = "SEOUL1"
 UNIT_PRICE = 5_000  # KRW per unit
@@ -98,6 +101,8 @@ class Story:
         self.dir = directory
         self.alert: dict[str, Any] = {}
         self.alert_seen = 0.0
+        self.offering: dict[str, Any] = {}  # what the offering and redemption acts did
+        self.redemption: dict[str, Any] = {}
 
     def client(self, who: str) -> Client:
         signer = self.keys.get(who) or self.investors[who]
@@ -357,6 +362,8 @@ def story(path: Path) -> Story:
     say(f"  Audit: proof of the last block checked offline against genesis: {reason}")
     if not valid:
         raise SystemExit("the chain served a proof that does not verify")
+    s.offering = offering_act(s)
+    s.redemption = redemption_act(s)
     status = regulator.status()
     say(f"\n  chain {status['chain_id']} at height {status['height']}, app hash "
         f"{status['app_hash'][:16]}..., every block signed by 2f+1 operators")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from chaincode.allocation import compute_allocation, draw_key
+from node.tools import demo_offering
 from node.tools.client import ApiError
 from node.tools.demo import SYMBOL, story
 from tests.e2e.conftest import start_cluster
@@ -24,7 +26,7 @@ def test_demo_story(tmp_path, capsys):
         assert [code for _, code, _ in s.refused] == [
             "CAP_EXCEEDED", "INSUFFICIENT_BALANCE", "RECIPIENT_NOT_VERIFIED", "AML_BLOCKED",
             "COUNTRY_NOT_ALLOWED", "INVESTMENT_LIMIT_EXCEEDED", "HOLDING_LIMIT_EXCEEDED",
-            "INSUFFICIENT_BALANCE"]
+            "INSUFFICIENT_BALANCE", "AML_BLOCKED"]  # the last: choi's subscription (act 9)
 
         def balance(name):
             return s.query("fss", "token", "balance",
@@ -66,11 +68,12 @@ def test_demo_story(tmp_path, capsys):
         assert rows["park"]["income_tax"] == rows["park"]["gross"] * 1400 // 10000
         assert rows["park"]["local_tax"] == rows["park"]["income_tax"] // 10
         withheld = sum(r["income_tax"] + r["local_tax"] for r in rows.values())
+        offering = check_offering_acts(s, printed)
         tax = s.query("fss", "cash", "balance", {"account": s.account("tax")})["balance"]
-        assert tax == withheld
+        assert tax == withheld + offering["withheld"]
         for name, row in rows.items():
             cash = s.query("fss", "cash", "balance", {"account": s.account(name)})["balance"]
-            assert cash == row["net"] + cash_from_trading[name], name
+            assert cash == row["net"] + cash_from_trading[name] + offering["cash"][name], name
 
         # the trading act
         trades = s.client("fss").get(f"/v1/audit/trades?symbol={SYMBOL}", signed=True)["trades"]
@@ -119,3 +122,50 @@ def test_demo_story(tmp_path, capsys):
         assert not receipt["ok"] and receipt["error"]["code"] == "UNAUTHORIZED"
     finally:
         net.down()
+
+
+def check_offering_acts(s, printed):
+    """Acts 9 and 10: the allocation is the reference's over the eligible subscribers in
+    draw order, every escrow settled, and the redemption paid every holder price x units with
+    withholding on the gain, leaving nothing outstanding. Returns what they did to each
+    investor's cash and to the tax account."""
+    offering_id = s.offering["offering_id"]
+    book = {s.names[row["account"]]: row for row in s.offering["book"]}
+    assert set(book) == set(demo_offering.ASKS)
+    assert sum(demo_offering.ASKS.values()) == 3 * demo_offering.OFFERED
+    lionfund = book.pop("lionfund")  # rated AML high before the close
+    assert (lionfund["status"], lionfund["code"], lionfund["allocated"],
+            lionfund["refunded"]) == ("dropped", "AML_BLOCKED", 0, 8_000 * 5_000)
+    order = sorted(book, key=lambda name: draw_key(offering_id, s.account(name)))
+    shares = compute_allocation(demo_offering.OFFERED, 5_000,
+                                [demo_offering.ASKS[name] for name in order])
+    for name, share in zip(order, shares, strict=True):
+        row = book[name]
+        assert (row["equal"], row["pro_rata"], row["allocated"]) == tuple(share), name
+        assert row["allocated"] * 5_000 + row["refunded"] == demo_offering.ASKS[name] * 5_000
+    assert sum(share.total for share in shares) == demo_offering.OFFERED
+    assert "equal share" in printed and "pro-rata share" in printed
+    assert "choi: 1,000 units (AML risk high): AML_BLOCKED" in printed
+
+    redemption = s.redemption["redemption"]
+    assert redemption["status"] == "done"
+    supply = s.redemption["supply"]
+    assert (supply["issued"], supply["redeemed"], supply["outstanding"],
+            supply["reconciles"]) == (20_000, 20_000, 0, True)
+    rates = {"resident_individual": 1400, "non_resident_individual": 2000,
+             "domestic_corporation": 0}
+    withheld = 0
+    cash = {name: 0 for name in ("park", "lee", "hanbit", "lionfund", "kim")}
+    for entry in redemption["entries"]:
+        name = s.names[entry["account"]]
+        assert entry["units"] == book[name]["allocated"], name
+        assert entry["gross"] == 5_600 * entry["units"]
+        income_tax = 600 * entry["units"] * rates[entry["class"]] // 10_000
+        assert (entry["income_tax"], entry["local_tax"]) == (income_tax, income_tax // 10)
+        assert entry["status"] == "paid"
+        withheld += entry["income_tax"] + entry["local_tax"]
+        if name in cash:
+            cash[name] = 100_000_000 * (name != "kim") - entry["units"] * 5_000 + entry["net"]
+    cash["lionfund"] = 100_000_000  # minted, escrowed, refunded in full
+    assert "holder for holder: yes (6 holders)" in printed
+    return {"withheld": withheld, "cash": cash}
