@@ -24,7 +24,6 @@ The contracts (each module's docstring has its key layout, methods and error cod
 - `chaincode.offering`   public subscription through the brokers, equal and pro-rata allocation
                          (the arithmetic: `chaincode.allocation`) in bounded steps, refunds,
                          and redemption of every unit (`chaincode.redemption`)
-- `chaincode.holds`      the one place the offering asks for FDS holds (a seam until fds lands)
 
 Error codes (stable; receipts carry them):
 
@@ -53,11 +52,11 @@ Error codes (stable; receipts carry them):
 | MARKET_CLOSED, NOT_YOUR_CLIENT, BAD_ORDER, PRICE_LIMIT, INSUFFICIENT_CASH, | market |
 | TOO_MANY_ORDERS, UNKNOWN_ORDER, ORDER_CLOSED, ALREADY_HALTED, NOT_HALTED | (+ transfer codes) |
 | ACCOUNT_HELD | token.transfer, cash.transfer and burn, market.place and fills (after |
-|  | AML_BLOCKED; first for burn): an fds hold covers the act |
+|  | AML_BLOCKED; first for burn), offering.subscribe: an fds hold covers the act |
 | WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED | cash.burn (both) and cash.transfer (the latter) |
 | ALREADY_HELD, TOO_MANY_HOLDS, UNKNOWN_HOLD, NOT_HELD, NOT_REGISTERED | fds.hold / release |
 | NO_PROSPECTUS, OFFERING_OPEN, UNKNOWN_OFFERING, SUBSCRIPTION_CLOSED, | offering |
-| ALREADY_SUBSCRIBED, ACCOUNT_HELD, NOT_SUBSCRIBED, SUBSCRIPTION_OPEN, ALREADY_ALLOCATED, | |
+| ALREADY_SUBSCRIBED, NOT_SUBSCRIBED, SUBSCRIPTION_OPEN, ALREADY_ALLOCATED, | |
 | ALREADY_ALLOCATING, ALREADY_CANCELLED, UNKNOWN_REDEMPTION | (+ subscriber, cap, cash and |
 |  | dividend codes) |
 | TOKEN_REDEEMED | token.issue, token.unpause, offering.open, offering.redeem_all |

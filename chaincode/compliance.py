@@ -449,27 +449,30 @@ def check_buyer(*, token: dict[str, Any], now: int, recipient: dict[str, Any] | 
     could settle), RECIPIENT_NOT_VERIFIED, AML_BLOCKED (the buyer), ACCOUNT_HELD (a trading
     hold on the buyer), INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED. The holding checks run
     at each fill (check_transfer)."""
-    return (_check_paused(token)
-            or _check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
-            or _check_aml(recipient)
-            or _check_held(False, held)
-            or _check_recipient_rules(token, token["rules"], recipient))
+    return _check_paused(token) or _check_recipient_side(token, now, recipient, held)
 
 
 def check_subscriber(*, token: dict[str, Any], now: int, recipient: dict[str, Any] | None,
                      held: bool, recipient_net: int, recipient_issuer_net: int,
                      general_limit: int, qty: int, price: int) -> Verdict | None:
     """An offering subscriber's recipient-side checks (chaincode.offering, at `subscribe` and
-    again at allocation), in PROTOCOL's order: RECIPIENT_NOT_VERIFIED, AML_BLOCKED,
-    ACCOUNT_HELD (`held`: a `trading` or `all` hold, a fact the caller looked up),
-    INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED, INVESTMENT_LIMIT_EXCEEDED (a general
-    investor, counting `qty x price`)."""
-    return (_check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
-            or _check_aml(None, recipient)
-            or (("ACCOUNT_HELD", "the account is held (trading)") if held else None)
-            or _check_recipient_rules(token, token["rules"], recipient)
+    again at allocation), in PROTOCOL's order: a buyer's (RECIPIENT_NOT_VERIFIED,
+    AML_BLOCKED, ACCOUNT_HELD for a `trading` or `all` hold, INVESTOR_TYPE_NOT_ALLOWED,
+    COUNTRY_NOT_ALLOWED; no TOKEN_PAUSED: units are issued, not moved), then
+    INVESTMENT_LIMIT_EXCEEDED (a general investor, counting `qty x price`)."""
+    return (_check_recipient_side(token, now, recipient, held)
             or _check_investment_limits(token, qty, recipient, recipient_net,
                                         recipient_issuer_net, general_limit, price))
+
+
+def _check_recipient_side(token: dict[str, Any], now: int, recipient: dict[str, Any] | None,
+                          held: bool) -> Verdict | None:
+    """What a recipient's facts alone decide, in check_transfer's order: RECIPIENT_NOT_VERIFIED,
+    AML_BLOCKED, ACCOUNT_HELD, INVESTOR_TYPE_NOT_ALLOWED, COUNTRY_NOT_ALLOWED."""
+    return (_check_verified(recipient, now, "RECIPIENT_NOT_VERIFIED", "recipient")
+            or _check_aml(recipient)
+            or _check_held(False, held)
+            or _check_recipient_rules(token, token["rules"], recipient))
 
 
 def _check_recipient_rules(token: dict[str, Any], rules: dict[str, Any],

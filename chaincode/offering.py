@@ -84,7 +84,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chaincode import allocation, holds, redemption
+from chaincode import allocation, redemption
 from chaincode.compliance import DAY_MS
 from chaincode.identity import (
     active_role,
@@ -253,8 +253,7 @@ class Offering(Contract):
                                  f"{previous['qty']} units of offering "
                                  f"{offering['offering_id']}")
         verdict = ctx.call("token", "subscriber_verdict", symbol=offering["symbol"],
-                           account=account, qty=qty, price=offering["price"],
-                           held=holds.is_held(ctx, account, "trading"))
+                           account=account, qty=qty, price=offering["price"])
         if verdict is not None:
             raise ChaincodeError(*verdict)
         escrowed = qty * offering["price"]
@@ -366,8 +365,7 @@ class Offering(Contract):
             subscription = ctx.state.get(subscription_key(offering_id, account))
             verdict = ctx.call("token", "subscriber_verdict", symbol=offering["symbol"],
                                account=account, qty=subscription["qty"],
-                               price=offering["price"],
-                               held=holds.is_held(ctx, account, "trading"))
+                               price=offering["price"])
             if verdict is not None:
                 ctx.state.delete(draw_prefix(offering_id) + draw)
                 self._settle(ctx, offering, subscription, 0, verdict[0])

@@ -31,7 +31,7 @@ Arithmetic, per registered holder (integers only):
     local_tax  = floor(income_tax / 10)                   the record height, as dividends)
     net        = gross - income_tax - local_tax
 The net of a holder that is revoked, AML high-risk, holds frozen units of the token, or is
-under a `withdrawals` or `all` hold (chaincode.holds) waits in the escrow (status `held`) until
+under a `withdrawals` or `all` hold (chaincode.fds) waits in the escrow (status `held`) until
 the registrar's `release`; its withholding goes to `tax` when it is settled.
 
 Bounded work: `settle(redemption_id, max_steps)` spends at most `max_steps` steps (1 to 1,000):
@@ -71,7 +71,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode import holds
 from chaincode.compliance import tax_class
 from chaincode.dividend import (
     MAX_FIXED_PER_BLOCK,
@@ -82,6 +81,7 @@ from chaincode.dividend import (
     is_held_payee,
     resolve_payee,
 )
+from chaincode.fds import is_held
 from chaincode.identity import caller_role, require_registered_reader, require_role
 from chaincode.runtime import ChaincodeError, Context, require_account, require_int
 from chaincode.token import MAX_AMOUNT, require_symbol
@@ -277,7 +277,7 @@ def _pay_step(ctx: Context, redemption: dict[str, Any], budget: int) -> dict[str
     for index in range(start, stop):
         entry = ctx.state.get(_entry_key(redemption_id, index))
         payee = resolve_payee(ctx, entry["account"])
-        held = is_held_payee(ctx, payee, symbol) or holds.is_held(ctx, payee, "withdrawals")
+        held = is_held_payee(ctx, payee, symbol) or is_held(ctx, payee, "withdrawals")
         burned = int(ctx.call("token", "burn", symbol=symbol, account=payee,
                               units=entry["units"]))
         if entry["net"] and not held:

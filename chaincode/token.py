@@ -888,14 +888,15 @@ class Token(Contract):
 
     @internal
     def subscriber_verdict(self, ctx: Context, symbol: str, account: str, qty: int,
-                           price: int, held: bool) -> list[str] | None:
+                           price: int) -> list[str] | None:
         """compliance.check_subscriber for a subscription of `qty` at `price` ([code,
-        message]), or None; `held`: the account's trading hold, looked up by the caller."""
+        message]), or None; a `trading` or `all` hold refuses it, as it refuses an order."""
         token = load_token(ctx, symbol)
         record = identity_facts(ctx, account)
         net, issuer_net = limit_nets(ctx, account, record, token)
         verdict = compliance.check_subscriber(
-            token=token, now=ctx.time, recipient=record, held=held, recipient_net=net,
+            token=token, now=ctx.time, recipient=record,
+            held=is_held(ctx, account, "trading"), recipient_net=net,
             recipient_issuer_net=issuer_net,
             general_limit=ctx.params["general_investor_annual_limit"], qty=qty, price=price)
         return None if verdict is None else list(verdict)

@@ -8,14 +8,11 @@ step answer the later code; either way a step goes red."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 
-from chaincode import holds
 from chaincode.allocation import compute_allocation
 from chaincode.runtime import ChaincodeError
 from tests.chaincode.helpers import DAY_MS, Chain
@@ -45,11 +42,10 @@ def ladder(order: tuple[str, ...], attempt: Callable[[set[str]], Any]) -> None:
     assert outcome.ok, outcome.error
 
 
-@contextmanager
-def held(*accounts: str) -> Iterator[None]:
-    """The FDS seam answering 'held' for `accounts` (chaincode.holds)."""
-    with patch.object(holds, "is_held", lambda ctx, account, scope: account in accounts):
-        yield
+def hold(chain: Chain, name: str, scope: str, broker: str = "broker-a") -> int:
+    """An fds hold on `name` by its broker (chaincode.fds)."""
+    return int(chain.ok(broker, "fds", "hold", account=chain[name], scope=scope,
+                        reason="alert under review")["hold_id"])
 
 
 # ---- open ------------------------------------------------------------------------------------
@@ -166,6 +162,8 @@ def subscribe_attempt(broken: set[str]) -> Any:
         subscribe(chain, offering_id, "alice", 1)
     if "INSUFFICIENT_CASH" not in broken:
         chain.ok("bank", "cash", "mint", to=chain["alice"], amount=ask * PRICE)
+    if "ACCOUNT_HELD" in broken:
+        hold(chain, "alice", "trading")
     attrs: dict[str, Any] = {}
     if "AML_BLOCKED" in broken:
         attrs["aml_risk"] = "high"
@@ -184,11 +182,9 @@ def subscribe_attempt(broken: set[str]) -> Any:
         sender = "broker-b"
     if "UNAUTHORIZED" in broken:
         sender = "issuer-1"
-    with held(chain["alice"] if "ACCOUNT_HELD" in broken else ""):
-        return chain.execute(chain[sender], "offering", "subscribe", {
-            "offering_id": 99 if "UNKNOWN_OFFERING" in broken else offering_id,
-            "account": chain["alice"],
-            "qty": 5_001 if "BAD_ARGS" in broken else ask})
+    return chain.execute(chain[sender], "offering", "subscribe", {
+        "offering_id": 99 if "UNKNOWN_OFFERING" in broken else offering_id,
+        "account": chain["alice"], "qty": 5_001 if "BAD_ARGS" in broken else ask})
 
 
 def test_subscribe_checks_in_protocol_order() -> None:
@@ -413,14 +409,15 @@ def test_a_subscriber_failing_at_allocation_is_dropped_and_refunded_in_full(
     subscribe(chain, offering_id, "bob", 50)
     if spoil == "revoke":
         chain.ok("broker-a", "identity", "revoke", account=chain["alice"], reason="closed")
+    elif spoil == "held":
+        hold(chain, "alice", "trading")
     elif spoil == "buy":  # 150,000 KRW bought since: 100,000 more would pass the limit
         chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["alice"], amount=150)
     elif isinstance(spoil, dict):
         chain.ok("broker-a", "identity", "update", account=chain["alice"], attrs=spoil)
     close_window(chain, offering_id)
     before = chain.balance("APT1", "alice")
-    with held(chain["alice"] if spoil == "held" else ""):
-        allocate_all(chain, offering_id)
+    allocate_all(chain, offering_id)
     alice = chain.query("fss", "offering", "subscription", offering_id=offering_id,
                         account=chain["alice"])
     assert (alice["status"], alice["code"], alice["allocated"], alice["refunded"],
@@ -590,27 +587,45 @@ def test_get_answers_protocol_fields() -> None:
     assert (row["qty"], row["escrowed"], row["status"]) == (10, 10 * PRICE, "live")
 
 
-def test_the_fds_seam_is_asked_at_every_point() -> None:
-    """chaincode.holds.is_held is asked for 'trading' at subscribe and at allocation, and
-    for 'withdrawals' before a redemption pays a net (tests/chaincode/test_redemption.py
-    shows the held net); removing any of the three calls turns this red."""
+@pytest.mark.parametrize("scope, subscribes, dropped, net_held", [
+    ("trading", False, True, False), ("all", False, True, True),
+    ("withdrawals", True, False, True)])
+def test_fds_holds_by_scope(scope: str, subscribes: bool, dropped: bool,
+                            net_held: bool) -> None:
+    """A `trading` or `all` hold refuses a subscription (ACCOUNT_HELD) and drops a
+    subscriber at allocation; a `withdrawals` or `all` hold keeps a redemption's net in the
+    escrow. A `withdrawals` hold never stops a subscription (an escrow is no outflow)."""
     chain = offering_world()
-    asked: list[tuple[str, str]] = []
-
-    def spy(ctx: Any, account: str, scope: str) -> bool:
-        asked.append((account, scope))
-        return False
-
-    with patch.object(holds, "is_held", spy):
-        offering_id = open_offering(chain, qty=10)
-        subscribe(chain, offering_id, "alice", 5)
-        assert asked == [(chain["alice"], "trading")]
-        close_window(chain, offering_id)
-        allocate_all(chain, offering_id)
-        assert asked == [(chain["alice"], "trading")] * 2
-        chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=10**6)
-        redemption = chain.ok("issuer-1", "offering", "redeem_all", symbol="APT1",
-                              price=PRICE)
-        chain.ok("issuer-1", "offering", "settle", redemption_id=redemption["redemption_id"],
-                 max_steps=10)
-        assert asked[2:] == [(chain["alice"], "withdrawals")]
+    offering_id = open_offering(chain, qty=100)
+    subscribe(chain, offering_id, "bob", 10)
+    hold_id = hold(chain, "bob", scope)
+    outcome = chain.execute(chain["broker-a"], "offering", "subscribe",
+                            {"offering_id": offering_id, "account": chain["alice"], "qty": 5})
+    assert outcome.ok
+    hold(chain, "alice", scope)  # placed after alice subscribed
+    outcome = chain.execute(chain["broker-a"], "offering", "withdraw",
+                            {"offering_id": offering_id, "account": chain["alice"]})
+    assert outcome.ok  # a hold does not trap an escrow: the broker may still withdraw it
+    outcome = chain.execute(chain["broker-a"], "offering", "subscribe",
+                            {"offering_id": offering_id, "account": chain["alice"], "qty": 5})
+    assert outcome.ok == subscribes, outcome.error
+    if not subscribes:
+        assert outcome.error["code"] == "ACCOUNT_HELD"
+    close_window(chain, offering_id)
+    allocate_all(chain, offering_id)
+    bob = chain.query("ksd", "offering", "subscription", offering_id=offering_id,
+                      account=chain["bob"])
+    assert (bob["status"], bob["code"]) == (("dropped", "ACCOUNT_HELD") if dropped
+                                            else ("allocated", None))
+    if dropped:  # a redemption needs a holder: release bob's hold and take another offering
+        chain.ok("broker-a", "fds", "release", hold_id=hold_id, reason="cleared")
+        chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["bob"], amount=10)
+        hold(chain, "bob", scope)
+    chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=10**6)
+    redemption = chain.ok("issuer-1", "offering", "redeem_all", symbol="APT1", price=PRICE)
+    chain.ok("issuer-1", "offering", "settle", redemption_id=redemption["redemption_id"],
+             max_steps=10)
+    entries = chain.query("ksd", "offering", "redemption",
+                          redemption_id=redemption["redemption_id"])["entries"]
+    bob_entry = next(entry for entry in entries if entry["account"] == chain["bob"])
+    assert bob_entry["status"] == ("held" if net_held else "paid")

@@ -11,7 +11,7 @@ from chaincode.redemption import compute_payment
 from chaincode.runtime import ChaincodeError
 from tests.chaincode.helpers import DAY_MS, Chain, world
 from tests.chaincode.offering_helpers import PRICE, open_offering, settle_all, with_prospectus
-from tests.chaincode.test_offering import held, ladder
+from tests.chaincode.test_offering import hold, ladder
 
 UNIT_PRICE = 10_000  # APT1 in tests.chaincode.helpers.world
 HOLDINGS = {"alice": 10, "bob": 7, "carol": 3, "dave": 20, "erin": 1}  # and the issuer's 5
@@ -122,8 +122,8 @@ def test_held_nets_wait_for_the_registrar() -> None:
     chain.ok("broker-a", "identity", "revoke", account=chain["carol"], reason="closed")
     declared = chain.ok("issuer-1", "offering", "redeem_all", symbol="APT1", price=10_000)
     redemption_id = declared["redemption_id"]
-    with held(chain["dave"]):  # a withdrawals hold (the FDS seam)
-        settle_all(chain, redemption_id)
+    hold(chain, "dave", "withdrawals")
+    settle_all(chain, redemption_id)
     redemption = chain.query("fss", "offering", "redemption", redemption_id=redemption_id)
     status = {e["account"]: e["status"] for e in redemption["entries"]}
     waiting = ("alice", "bob", "carol", "dave")
