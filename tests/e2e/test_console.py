@@ -501,3 +501,79 @@ def test_an_investor_sees_its_holdings_and_not_the_regulator_pages(story, browse
             assert "Not allowed" in box.text and "investor" in box.text
     shoot(browser, "investor-denied")
 
+
+
+OFFER = "OFFER1"
+
+
+def offer(net: Cluster, marks: dict[str, Any]) -> int:
+    """issuer-1 offers 100 units of OFFER1 at 1,000 KRW (half shared equally): alice asks 80,
+    bob 70; then allocates after the close. Returns the offering id."""
+    issuer = net.client("issuer-1")
+    committed(issuer.submit("token", "create", {
+        "symbol": OFFER, "name": "Console offering", "asset_type": "bond", "unit_price": 1000,
+        "max_supply": 10_000, "rules": {}}))
+    committed(issuer.submit("token", "set_document", {
+        "symbol": OFFER, "name": "prospectus", "uri": "https://example.invalid/o.pdf",
+        "sha256": "ab" * 32}))
+    committed(net.client("ksd").submit("token", "approve", {"symbol": OFFER, "cap": 1_000}))
+    for name in ("alice", "bob"):
+        committed(net.client("bank").submit("cash", "mint", {"to": marks[name].account,
+                                                              "amount": 100_000}))
+    end = int(time.time() * 1000) + 4_000
+    opened = issuer.submit("offering", "open", {
+        "symbol": OFFER, "price": 1000, "qty": 100, "start_time": end - 4_000,
+        "end_time": end, "min_qty": 1, "max_qty": 100, "equal_bps": 5_000})
+    committed(opened)
+    offering_id = opened["result"]["offering_id"]
+    for name, qty in (("alice", 80), ("bob", 70)):
+        committed(net.client("broker-a").submit("offering", "subscribe", {
+            "offering_id": offering_id, "account": marks[name].account, "qty": qty}))
+    wait_until(lambda: time.time() * 1000 > end + 500, WAIT_S, "the window to close")
+    while not issuer.submit("offering", "allocate", {"offering_id": offering_id,
+                                                     "max_steps": 2})["result"]["done"]:
+        pass
+    return int(offering_id)
+
+
+def offering_rows(driver: Any) -> dict[str, list[str]]:
+    """account -> the cells of its row in the allocation table."""
+    return driver.execute_script(
+        "const rows = {}; document.querySelectorAll('[data-testid=subscription]').forEach("
+        "r => rows[r.dataset.account] = [...r.cells].map(c => c.textContent)); return rows")
+
+
+def test_the_offering_page_shows_the_allocation_to_the_issuer_and_the_regulator(story,
+                                                                                browser):
+    from chaincode.allocation import compute_allocation, draw_key
+
+    net, marks = story
+    offering_id = offer(net, marks)
+    order = sorted(("alice", "bob"), key=lambda n: draw_key(offering_id, marks[n].account))
+    shares = dict(zip(order, compute_allocation(100, 5_000, [{"alice": 80, "bob": 70}[n]
+                                                              for n in order]), strict=True))
+    for key, role in ((net.dir / "keys" / "fss.json", "regulator"),
+                      (net.dir / "keys" / "issuer-1.json", "issuer")):
+        open_console(browser, net, key, role)
+        go(browser, f"offerings/{OFFER}")
+        element(browser, "[data-testid=allocation-total]", "the allocation table")
+        assert attribute(browser, "[data-testid=offering-terms]", "data-status") == "allocated"
+        rows = offering_rows(browser)
+        for name, share in shares.items():
+            cells = rows[marks[name].account]
+            asked, equal, pro_rata, allocated, refunded = cells[2:7]
+            assert (asked, equal, pro_rata, allocated) == (
+                str({"alice": 80, "bob": 70}[name]), str(share.equal), str(share.pro_rata),
+                str(share.total)), cells
+            assert refunded == f"₩{({'alice': 80, 'bob': 70}[name] - share.total) * 1000:,}"
+        total = element(browser, "[data-testid=allocation-total]", "the totals").text
+        assert "150" in total and "100" in total and "₩50,000" in total, total
+        shot = "offering" if role == "regulator" else "offering-issuer"
+        shoot(browser, shot)
+    # an investor sees the offering's terms, and a clear refusal of the book
+    open_console(browser, net, marks["alice_key"], "investor")
+    go(browser, f"offerings/{OFFER}")
+    element(browser, "[data-testid=offering-terms]", "the offering's terms")
+    box = element(browser, "[data-testid=offering] [data-testid=not-allowed]",
+                  "the book refused to an investor")
+    assert "investor" in box.text

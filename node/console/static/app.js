@@ -9,11 +9,12 @@ import network from "./pages/network.js";
 import blocks from "./pages/blocks.js";
 import tokens from "./pages/tokens.js";
 import market from "./pages/market.js";
+import offerings from "./pages/offerings.js";
 import alerts from "./pages/alerts.js";
 import access from "./pages/access.js";
 import proof from "./pages/proof.js";
 
-const PAGES = { network, blocks, tokens, market, alerts, access, proof };
+const PAGES = { network, blocks, tokens, market, offerings, alerts, access, proof };
 const listeners = new Set();
 let cleanup = null;
 let shows = 0; // pages shown so far: a render that returns after a newer one started is stale

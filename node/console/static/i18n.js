@@ -76,6 +76,20 @@ const LABELS = {
   scope: ["범위", "Scope"], placed_by: ["정지한 곳", "Placed by"], released_by: ["해제한 곳", "Released by"],
   reason: ["사유", "Reason"], hold_active: ["정지 중", "active"], hold_released: ["해제됨", "released"],
   no_holds: ["정지 없음", "no holds"],
+  offerings: ["공모", "Offerings"], offering: ["공모", "Offering"], offered: ["모집 수량 × 가격", "Offered × price"],
+  per_subscriber: ["1인 청약 한도", "Per subscriber"], equal_pool: ["균등배정 물량", "Equal pool"],
+  subscribed: ["청약 수량", "Subscribed"], subscribers: ["청약자", "subscribers"],
+  allocated: ["배정", "Allocated"], refunded: ["환불", "Refunded"], book: ["청약 내역과 배정", "Book of subscriptions and allocation"],
+  subscriber: ["청약자", "Subscriber"], broker: ["증권사", "Broker"], asked: ["청약", "Asked"],
+  equal_share: ["균등배정", "Equal share"], pro_rata_share: ["비례배정", "Pro-rata share"],
+  total: ["합계", "Total"], no_offerings: ["이 종목의 공모가 없습니다", "No offering of this token"],
+  draw_note: ["행 순서는 추첨 순서(sha256(공모 ID ‖ 계좌))이며, 균등배정 잔여분과 동점 단수는 이 순서로 배정됩니다.",
+    "Rows are in draw order (sha256(offering id ‖ account)): the equal pool's remaining units and tied remainders go in this order."],
+  st_scheduled: ["청약 전", "scheduled"], st_open: ["청약 중", "open"], st_closed: ["청약 마감", "closed"],
+  st_allocating: ["배정 중", "allocating"], st_allocated: ["배정 완료", "allocated"], st_cancelled: ["공모 철회", "cancelled"],
+  redemption: ["상환", "Redemption"], record_height: ["기준일 높이", "Record height"], holder: ["보유자", "Holder"],
+  tax_class: ["과세 구분", "Tax class"], units: ["수량", "Units"], gross: ["총액", "Gross"], gain: ["차익", "Gain"],
+  withheld: ["원천징수", "Withheld"], net: ["지급액", "Net"],
 };
 
 let lang = localStorage.getItem("stoledger.lang") || "ko";
