@@ -46,7 +46,10 @@ the knee is the committed rate of the last probe that kept up. Probes are points
 
 The parts: config.py (options, a point, constants), measure.py (pure helpers), load.py (signing
 and the load process), setup.py (the cluster under test and its block events); this module runs
-the points.
+the points. `--workload market` (market.py) runs the same points with crossing orders;
+`--workload offering` (offering.py) is a run of its own: N subscribers subscribing through two
+brokers, then the offering's allocation, and with `--in-process` the allocation of a large
+offering on the chaincode alone (offering_scale.py).
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ from node.bench.measure import (
     measure_wake_us,
     surveillance_cost,
 )
-from node.bench.setup import Bench, BlockWatcher
+from node.bench.setup import Bench, BlockWatcher, cluster_for
 
 
 def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
@@ -267,24 +270,22 @@ def _drain(watcher: BlockWatcher, committed: Any, admitted: int, drain_s: float,
 def run(options: Options, emit: Callable[[Point], None],
         progress: Callable[[str], None]) -> list[Point]:
     """Every (nodes, rate) point of `options`; each point is passed to `emit` when done."""
-    from node.tools import cluster as clustermod
+    if options.workload == "offering" and options.in_process:  # node/bench/offering_scale.py
+        from node.bench.offering_scale import run_scale
 
+        point = run_scale(options.accounts, progress)
+        emit(point)
+        return [point]
+    if options.workload == "offering":  # node/bench/offering.py: subscriptions, allocation
+        from node.bench.offering import run_offering
+
+        return run_offering(options, emit, progress)
     points = []
     verify_us = measure_verify_us()
     nonce_base = int.from_bytes(os.urandom(4), "big") << 24
     node_counts = [None] if options.directory else list(options.nodes)
     for nodes in node_counts:
-        temporary = None
-        if options.directory:
-            directory = Path(options.directory)
-        else:
-            temporary = Path(tempfile.mkdtemp(prefix=f"stoledger-bench-{nodes}n-"))
-            directory = temporary / "net"
-        try:
-            if temporary is not None:
-                progress(f"starting a {nodes}-node cluster in {directory}")
-                clustermod.up(directory, n=nodes, progress=lambda line: None)
-            bench = Bench(directory, progress)
+        with cluster_for(options, nodes, progress) as bench:
             workload = None
             if options.workload in ("market", "both"):
                 from node.bench.market import MarketWorkload
@@ -320,15 +321,6 @@ def run(options: Options, emit: Callable[[Point], None],
                     point.knee_tps = knee
                 points.append(point)
                 emit(point)
-            bench.http.close()
-        finally:
-            if temporary is not None and (directory / "cluster.json").exists():
-                clustermod.down(directory, progress=lambda line: None)  # by pid, even when
-                # `up` failed half-way: it records each pid as it starts the node
-                if options.keep:
-                    progress(f"kept {directory}")
-                else:
-                    shutil.rmtree(temporary, ignore_errors=True)
     return points
 
 
@@ -379,6 +371,8 @@ def multiple(rate: str) -> float:
 
 
 def format_point(point: Point) -> str:
+    if hasattr(point, "format"):  # a workload's own point (node/bench/offering.py)
+        return str(point.format())
     lat = point.latency_ms
     return (f"{point.nodes} nodes  offered {point.offered_tps:,.0f} tx/s  committed "
             f"{point.committed_tps:,.0f} tx/s  latency p50 {lat['p50']:.0f} ms  p95 "
@@ -434,7 +428,8 @@ def main(args: Any) -> int:
                       interval_ms=args.interval_ms, window=args.window, max_rate=args.max_rate,
                       drain_s=args.drain, directory=args.dir, keep=args.keep,
                       knee_duration_s=args.knee_duration,
-                      workload=getattr(args, "workload", "transfer"))
+                      workload=getattr(args, "workload", "transfer"),
+                      in_process=getattr(args, "in_process", False))
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -38,7 +38,9 @@ class Options:
     directory: str | None = None  # a running cluster; else a temporary one per node count
     keep: bool = False
     knee_duration_s: float | None = None  # each knee probe (default: duration_s)
-    workload: str = "transfer"  # or "market" (node/bench/market.py), or "both" (paired)
+    workload: str = "transfer"  # or "market" (node/bench/market.py), "both" (paired), or
+    # "offering" (node/bench/offering.py)
+    in_process: bool = False  # --workload offering: on the chaincode alone (offering_scale.py)
 
 
 @dataclass

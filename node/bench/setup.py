@@ -19,7 +19,14 @@ from typing import Any
 from chaincode.identity import sign_consent
 from consensus import codec
 from consensus.crypto import TX_DOMAIN, Signer
-from node.bench.config import BLOCK_PAGE, EXPIRY_MS, SETUP_BATCH, SYMBOL, UNITS_PER_ACCOUNT
+from node.bench.config import (
+    BLOCK_PAGE,
+    EXPIRY_MS,
+    SETUP_BATCH,
+    SYMBOL,
+    UNITS_PER_ACCOUNT,
+    Options,
+)
 from node.bench.load import Http, envelope, pack_batch
 from node.bench.measure import cpu_seconds, parse_metrics
 from node.rpc.auth import sign_request
@@ -46,6 +53,14 @@ class Bench:
 
     def status(self) -> dict[str, Any]:
         return self.http.request("GET", "/v1/status")[1]
+
+    def key(self, org: str) -> Signer:
+        """An organisation's admin key from DIR/keys (loaded on first use)."""
+        if org not in self.keys:
+            from genesis.builder import load_keyfile
+
+            self.keys[org] = load_keyfile(str(self.dir / "keys" / f"{org}.json"))
+        return self.keys[org]
 
     def _post_until_admitted(self, envelopes: list[bytes], deadline: float) -> None:
         """POST /v1/txs; what is refused for lack of room (mempool_full: one sender's share
@@ -157,6 +172,42 @@ class Bench:
             with urllib.request.urlopen(entry["rpc"] + "/metrics", timeout=30) as response:
                 found[entry["name"]] = parse_metrics(response.read().decode())
         return found
+
+
+@contextlib.contextmanager
+def cluster_for(options: Options, nodes: int | None, progress: Callable[[str], None]
+                ) -> Iterator[Bench]:
+    """The cluster of `--dir`, or a temporary one of `nodes` operators, stopped by pid and
+    removed afterwards (kept with --keep)."""
+    import shutil
+    import tempfile
+
+    from node.tools import cluster as clustermod
+
+    temporary = None
+    if options.directory:
+        directory = Path(options.directory)
+    else:
+        temporary = Path(tempfile.mkdtemp(prefix=f"stoledger-bench-{nodes}n-"))
+        directory = temporary / "net"
+    bench = None
+    try:
+        if temporary is not None:
+            progress(f"starting a {nodes}-node cluster in {directory}")
+            clustermod.up(directory, n=nodes or 4, progress=lambda line: None)
+        bench = Bench(directory, progress)
+        yield bench
+    finally:
+        if bench is not None:
+            bench.http.close()
+        if temporary is not None and (directory / "cluster.json").exists():
+            clustermod.down(directory, progress=lambda line: None)  # by pid, even when
+            # `up` failed half-way: it records each pid as it starts the node
+            if options.keep:
+                progress(f"kept {directory}")
+            else:
+                shutil.rmtree(temporary, ignore_errors=True)
+
 
 
 # -- block events ---------------------------------------------------------------------------------

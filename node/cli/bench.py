@@ -5,6 +5,8 @@
     stoledger bench --nodes 4 --rate 2x,0 --duration 30 --json   (knee, then twice it)
     stoledger bench --workload market --rate 0 --duration 30 --json
     stoledger bench --workload both --rate 0 --duration 30 --json   (transfers, then orders)
+    stoledger bench --workload offering --accounts 2000 --duration 60 --json
+    stoledger bench --workload offering --in-process --accounts 100000
 """
 
 from __future__ import annotations
@@ -43,12 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "starting one; --nodes is then ignored")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary cluster folders (logs) after the run")
-    parser.add_argument("--workload", choices=("transfer", "market", "both"),
+    parser.add_argument("--workload", choices=("transfer", "market", "both", "offering"),
                         default="transfer",
                         help="transfer: token transfers; market: pre-signed crossing orders "
                              "sent by a broker, reporting trades_tps too; both: at each rate "
                              "a transfer point then a market point on the same cluster, the "
-                             "market point compared with the transfers (default %(default)s)")
+                             "market point compared with the transfers; offering: --accounts "
+                             "subscribers subscribing through two brokers inside a "
+                             "--duration window, then the allocation (subscriptions/s, the "
+                             "allocation's cost per subscriber in verifications; --rate is "
+                             "not used) (default %(default)s)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="with --workload offering: allocate an offering of --accounts "
+                             "subscribers on the chaincode alone, no cluster (its "
+                             "transactions' writes, events and time stay bounded)")
     parser.add_argument("--json", action="store_true", help="one JSON object per point")
 
 
