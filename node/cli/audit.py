@@ -12,6 +12,7 @@ proof check.
     stoledger audit orders|trades [--symbol S] [--account A] [--from H] [--to H] ...
     stoledger audit alerts [--rule S1] [--symbol S] [--account A] [--from H] [--to H] ...
     stoledger audit holds [--account A] [--alert ID] [--at H] ...      (fds holds)
+    stoledger audit offerings --symbol S [--offering-id N] [--at H] ...
     stoledger audit verify --genesis genesis.json --proof proof.json     (offline)
 
 Every command but `verify` signs its request with `--key` (an organisation in DIR/keys,
@@ -35,7 +36,7 @@ from node.cli.show import Names, account_arg, count, hex_arg
 from node.clock import duration_text, kst_text
 
 TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log",
-                "orders", "trades", "alerts", "holds"}
+                "orders", "trades", "alerts", "holds", "offerings"}
 ACCOUNT_HELP = "account id (64 hex), key file, or key name in DIR/keys"
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
 
@@ -104,6 +105,14 @@ def register(sub: Any) -> None:
     _at(holds)
     _pages(holds)
 
+    offerings = _route(actions, "offerings", "public offerings: each subscription, its "
+                                             "shares, allocation and refund")
+    offerings.add_argument("--symbol", required=True)
+    offerings.add_argument("--offering-id", dest="offering_id", type=int,
+                           help="one offering (default all of the token's)")
+    _at(offerings)
+    _pages(offerings)
+
     verify = actions.add_parser(
         "verify", help="check a proof offline against genesis",
         description="Check that PROOF (the JSON of `audit proof`) shows 2f+1 operators of "
@@ -151,7 +160,7 @@ def _pages(parser: argparse.ArgumentParser) -> None:
 PARAMS = (("rule", "rule"), ("alert", "alert"), ("account", "account"), ("symbol", "symbol"),
           ("at", "at"), ("from_", "from"),
           ("to", "to"), ("code", "code"), ("limit", "limit"), ("cursor", "cursor"),
-          ("height", "height"))
+          ("height", "height"), ("offering_id", "offering_id"))
 
 
 def route_path(args: argparse.Namespace, csv: bool = False, cursor: str | None = None) -> str:
@@ -287,8 +296,8 @@ def render(route: str, pages: list[dict[str, Any]], names: Names | None = None,
         return lines + table(shown, ["height", "index", "time", "tx_id", "sender", "call",
                                       "result"]) + _more(pages)
     if route == "supply":
-        fields = ["max_supply", "cap", "issued", "redeemed", "outstanding", "sum_of_balances",
-                  "holder_count", "holders_counted", "reconciles"]
+        fields = ["max_supply", "cap", "issued", "reserved", "redeemed", "outstanding",
+                  "sum_of_balances", "holder_count", "holders_counted", "reconciles"]
         lines = [f"{page['symbol']}  {head}"] + [f"  {f:<16} {page[f]}" for f in fields]
         lines += [f"  check {name}: {'ok' if ok else 'FAILS'}"
                   for name, ok in page["checks"].items()]
@@ -330,6 +339,18 @@ def render(route: str, pages: list[dict[str, Any]], names: Names | None = None,
                 + table(rows, ["hold_id", "height", "account", "scope", "status", "by",
                                "alert", "orders_cancelled", "reason", "released"])
                 + _more(pages))
+    if route == "offerings":
+        lines = [f"{page['symbol']} offerings, {head}"]
+        lines += [f"  offering {o['offering_id']}: {o['qty']:,} units at {o['price']:,} KRW, "
+                  f"{o['status']}, {count(o['subscribers'], 'subscriber')} asking "
+                  f"{o['subscribed_qty']:,}, {o['allocated_qty']:,} allocated, "
+                  f"{o['refunded']:,} KRW refunded" for o in page["offerings"]]
+        rows = [dict(row, account=names.label(row["account"]), broker=names.label(row["broker"]),
+                     status=f"{row['status']} {row['code'] or ''}".strip())
+                for row in _rows(pages, "subscriptions")]
+        return "\n".join(lines) + "\n" + table(rows, [
+            "offering_id", "account", "broker", "qty", "equal", "pro_rata", "allocated",
+            "refunded", "status"]) + _more(pages)
     assert route == "access-log", route
     rows = [dict(row, time=kst_text(row["time"]), account=names.label(row["account"]))
             for row in _rows(pages, "entries")]
