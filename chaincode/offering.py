@@ -56,6 +56,22 @@ figures), `cancel_reason`, `opened_height`, `opened_time`. A subscription: `acco
 `status` (live | withdrawn | allocated | dropped), `draw`, `subscribed_height`,
 `settled_height`.
 
+Events (PROTOCOL's names; every one carries `symbol`, so the audit and surveillance indexes file
+it under the token; `offering_id` or `redemption_id` names the offering or redemption):
+
+    OfferingOpened         offering_id, symbol, price, qty, start_time, end_time, min_qty,
+                           max_qty, equal_bps
+    Subscribed             offering_id, symbol, account, broker, qty, escrowed
+    SubscriptionWithdrawn  offering_id, symbol, account, qty, refund
+    Allocated              offering_id, symbol, account, qty (units allocated), refund (won),
+                           code (null, why it was dropped, or CANCELLED)
+    OfferingAllocated      offering_id, symbol, qty, allocated_qty, subscribers (settled),
+                           refunded, returned_to_cap
+    OfferingCancelled      offering_id, symbol, reason, by
+    RedemptionDeclared     redemption_id, symbol, price, record_time, units, escrowed
+    Redeemed               redemption_id, symbol, account, units, gross, withheld, net, status
+                           (paid | held | released | burned: see chaincode.redemption)
+
 Decisions where PROTOCOL.md is silent:
 - Malformed ids and accounts are BAD_ARGS before every other check; `qty` is checked where
   PROTOCOL puts BAD_ARGS. The window may be at most 31 days long (`end_time - start_time`).

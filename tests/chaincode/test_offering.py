@@ -629,3 +629,53 @@ def test_fds_holds_by_scope(scope: str, subscribes: bool, dropped: bool,
                           redemption_id=redemption["redemption_id"])["entries"]
     bob_entry = next(entry for entry in entries if entry["account"] == chain["bob"])
     assert bob_entry["status"] == ("held" if net_held else "paid")
+
+
+EVENT_FIELDS = {
+    "OfferingOpened": {"offering_id", "symbol", "price", "qty", "start_time", "end_time",
+                       "min_qty", "max_qty", "equal_bps"},
+    "Subscribed": {"offering_id", "symbol", "account", "broker", "qty", "escrowed"},
+    "SubscriptionWithdrawn": {"offering_id", "symbol", "account", "qty", "refund"},
+    "Allocated": {"offering_id", "symbol", "account", "qty", "refund", "code"},
+    "OfferingAllocated": {"offering_id", "symbol", "qty", "allocated_qty", "subscribers",
+                          "refunded", "returned_to_cap"},
+    "OfferingCancelled": {"offering_id", "symbol", "reason", "by"},
+    "RedemptionDeclared": {"redemption_id", "symbol", "price", "record_time", "units",
+                           "escrowed"},
+    "Redeemed": {"redemption_id", "symbol", "account", "units", "gross", "withheld", "net",
+                 "status"},
+}
+
+
+def test_events_have_the_names_and_shapes_surveillance_reads() -> None:
+    """PROTOCOL's event names, each with the fields the offering docstring lists (the
+    surveillance engineer reads offerings and redemptions as material events by these)."""
+    chain = offering_world()
+    seen: dict[str, set[str]] = {}
+
+    def run(caller: str, method: str, **args: Any) -> Any:
+        outcome = chain.execute(chain[caller], "offering", method,
+                                {k.rstrip("_"): v for k, v in args.items()})
+        assert outcome.ok, outcome.error
+        for event in outcome.events:
+            if event.contract == "offering":
+                assert set(event.data) == EVENT_FIELDS[event.name], event.name
+                seen.setdefault(event.name, set()).add(event.data["symbol"])
+        return outcome.result
+
+    cancelled = open_offering(chain, qty=10)
+    subscribe(chain, cancelled, "alice", 1)
+    run("ksd", "cancel", offering_id=cancelled, reason="withdrawn prospectus")
+    offering_id = run("issuer-1", "open", symbol="APT1", price=PRICE, qty=10,
+                      start_time=chain.time, end_time=chain.time + WINDOW_MS, min_qty=1,
+                      max_qty=10, equal_bps=5_000)["offering_id"]
+    run("broker-a", "subscribe", offering_id=offering_id, account=chain["alice"], qty=8)
+    run("broker-a", "subscribe", offering_id=offering_id, account=chain["bob"], qty=8)
+    run("broker-a", "withdraw", offering_id=offering_id, account=chain["bob"])
+    run("broker-a", "subscribe", offering_id=offering_id, account=chain["bob"], qty=6)
+    close_window(chain, offering_id)
+    run("issuer-1", "allocate", offering_id=offering_id, max_steps=1_000)
+    chain.ok("bank", "cash", "mint", to=chain["issuer-1"], amount=10**6)
+    redemption = run("issuer-1", "redeem_all", symbol="APT1", price=PRICE)
+    run("issuer-1", "settle", redemption_id=redemption["redemption_id"], max_steps=10)
+    assert set(seen) == set(EVENT_FIELDS) and all(s == {"APT1"} for s in seen.values())

@@ -48,8 +48,7 @@ async def cli(offering_story, tmp_path, capsys):
         await client.close()
 
 
-async def test_status_prints_the_allocation_table_to_those_who_may_read_it(cli, offering_story):
-    ledger, _ = offering_story
+async def test_status_prints_the_allocation_table_to_those_who_may_read_it(cli):
     for key in ("fss", "issuer-1"):
         code, out = await cli("offering", "status", "--offering", "1", key=key)
         assert code == 0
@@ -65,7 +64,7 @@ async def test_status_prints_the_allocation_table_to_those_who_may_read_it(cli, 
 
 
 async def test_audit_offerings_and_supply(cli, offering_story):
-    ledger, marks = offering_story
+    _, marks = offering_story
     code, out = await cli("audit", "offerings", "--symbol", SYMBOL, "--at",
                           str(marks["allocated_height"]))
     assert code == 0
