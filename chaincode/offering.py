@@ -8,7 +8,8 @@ window `start_time <= block time < end_time`, brokers `subscribe` their clients:
 price is escrowed from the client's cash (청약증거금 100%, the cash escrow
 `offering/<id>/<account>`), one live subscription per account, which its broker may
 `withdraw` inside the window. After the close the issuer calls `allocate` until `done`; each
-call spends at most `max_steps` steps, in phases, each a pass over an index:
+call spends at most `max_steps` steps, in phases, each a pass over an index (the passes and
+their arithmetic are chaincode.allocation's):
 
     eligibility  each subscription in draw order: the recipient-side checks again (the
                  investment limit counted on what it asked); a failing one is dropped, its
@@ -97,10 +98,19 @@ FORBIDDEN; redemption's in chaincode.redemption.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from chaincode import allocation, redemption
+from chaincode.allocation import (
+    ALLOCATED,
+    CANCELLED,
+    SUBSCRIBING,
+    draw_prefix,
+    escrow_ref,
+    id_key,
+    read_after,
+    subscription_key,
+)
 from chaincode.compliance import DAY_MS
 from chaincode.identity import (
     active_role,
@@ -127,39 +137,13 @@ MAX_STEPS = 1_000  # steps of one allocate or cancel call (as dividend.pay)
 MAX_WINDOW_MS = 31 * DAY_MS  # the longest subscription window
 MAX_TIME_MS = 10**16 - 1  # block-time ms fit 16 digits until the year 318857
 MAX_PAGE = 1_000  # rows per subscriptions / offerings answer
-ASK_DIGITS = 19  # asks are at most MAX_AMOUNT = 2^62 < 10^19
 PROSPECTUS = "prospectus"
-SUBSCRIBING, ALLOCATED, CANCELLED = "subscribing", "allocated", "cancelled"
 
 
 # ---- keys and records ------------------------------------------------------------------------
 
-def _id(offering_id: int) -> str:
-    return f"{offering_id:012d}"
-
-
 def offering_key(offering_id: int) -> str:
-    return f"off/{_id(offering_id)}"
-
-
-def subscription_key(offering_id: int, account: str) -> str:
-    return f"sub/{_id(offering_id)}/{account}"
-
-
-def draw_prefix(offering_id: int) -> str:
-    return f"draw/{_id(offering_id)}/"
-
-
-def ask_prefix(offering_id: int) -> str:
-    return f"ask/{_id(offering_id)}/"
-
-
-def remainder_prefix(offering_id: int) -> str:
-    return f"rem/{_id(offering_id)}/"
-
-
-def escrow_ref(offering_id: int, account: str) -> str:
-    return f"offering/{_id(offering_id)}/{account}"
+    return f"off/{id_key(offering_id)}"
 
 
 def compute_status(offering: dict[str, Any], now: int) -> str:
@@ -225,7 +209,7 @@ class Offering(Contract):
                         refunded=0, cursor="", work={}, cancel_reason=None,
                         opened_height=ctx.height, opened_time=ctx.time)
         ctx.state.put(offering_key(offering_id), offering)
-        ctx.state.put(f"sym/{symbol}/{_id(offering_id)}", offering_id)
+        ctx.state.put(f"sym/{symbol}/{id_key(offering_id)}", offering_id)
         ctx.state.put(f"live/{symbol}", offering_id)
         ctx.emit("OfferingOpened", {name: offering[name] for name in (
             "offering_id", "symbol", "price", "qty", "start_time", "end_time", "min_qty",
@@ -348,186 +332,11 @@ class Offering(Contract):
                                  f"subscriptions until {offering['end_time']}")
         if offering["phase"] == ALLOCATED:
             raise ChaincodeError("ALREADY_ALLOCATED", f"offering {offering_id} is allocated")
-        if offering["phase"] == SUBSCRIBING:
-            offering.update(phase="eligibility", cursor="", work={
-                "eligible": 0, "eligible_qty": 0, "threshold": None, "below": 0, "above": 0,
-                "extras": 0, "rest": 0, "still_total": 0, "pro_floor_sum": 0, "leftover": 0})
-        phases = self._phases()
-        while budget > 0 and offering["phase"] != ALLOCATED:
-            phase = offering["phase"]
-            used = phases[phase](ctx, offering, token, budget)
-            assert used > 0 or offering["phase"] != phase, f"phase {phase} made no progress"
-            budget -= used
-        if offering["phase"] == ALLOCATED:
-            self._finish(ctx, offering)
+        allocation.run(ctx, offering, token, budget)
         self._store(ctx, offering)
         return {"offering_id": offering_id, "status": compute_status(offering, ctx.time),
                 "allocated_qty": offering["allocated_qty"], "subscribers": offering["settled"],
                 "done": offering["phase"] == ALLOCATED}
-
-    def _phases(self) -> dict[str, Callable[..., int]]:
-        return {"eligibility": self._eligibility_step, "threshold": self._threshold_step,
-                "shares": self._shares_step, "remainders": self._remainders_step,
-                "issuing": self._issuing_step}
-
-    def _eligibility_step(self, ctx: Context, offering: dict[str, Any],
-                          token: dict[str, Any], budget: int) -> int:
-        """Re-check up to `budget` subscriptions; drop the failing ones with a full refund."""
-        offering_id, work = offering["offering_id"], offering["work"]
-        used = 0
-        for draw, account in self._after(ctx, draw_prefix(offering_id), offering["cursor"],
-                                         budget):
-            used += 1
-            subscription = ctx.state.get(subscription_key(offering_id, account))
-            verdict = ctx.call("token", "subscriber_verdict", symbol=offering["symbol"],
-                               account=account, qty=subscription["qty"],
-                               price=offering["price"])
-            if verdict is not None:
-                ctx.state.delete(draw_prefix(offering_id) + draw)
-                self._settle(ctx, offering, subscription, 0, verdict[0])
-                continue
-            offering["cursor"] = draw
-            work["eligible"] += 1
-            work["eligible_qty"] += subscription["qty"]
-            ask = ask_prefix(offering_id) + f"{subscription['qty']:0{ASK_DIGITS}d}"
-            ctx.state.put(ask, int(ctx.state.get(ask, 0)) + 1)
-        if used < budget:  # the pass is over
-            offering["cursor"] = ""
-            if work["eligible_qty"] <= offering["qty"]:
-                offering["phase"] = "issuing"  # undersubscribed: each gets what it asked
-            else:
-                work.update(pool=allocation.equal_pool(offering["qty"], offering["equal_bps"]),
-                            above=work["eligible"], below=0)
-                offering["phase"] = "threshold"
-        return used
-
-    def _threshold_step(self, ctx: Context, offering: dict[str, Any], token: dict[str, Any],
-                        budget: int) -> int:
-        """Walk up to `budget` distinct asks to find the equal stage's threshold."""
-        offering_id, work = offering["offering_id"], offering["work"]
-        prefix = ask_prefix(offering_id)
-        used = 0
-        for key, count in self._after(ctx, prefix, offering["cursor"], budget):
-            used += 1
-            threshold, work["below"], work["above"] = allocation.threshold_step(
-                work["pool"], work["below"], work["above"], int(key), count)
-            offering["cursor"] = key
-            if threshold is not None:
-                work.update(threshold=threshold,
-                            extras=work["pool"] - work["below"] - threshold * work["above"],
-                            rest=offering["qty"] - work["pool"],
-                            still_total=work["eligible_qty"] - work["pool"])
-                offering.update(phase="shares", cursor="")
-                return used
-        assert used == budget, "the asks ran out: an oversubscribed pool is always spent"
-        return used
-
-    def _shares_step(self, ctx: Context, offering: dict[str, Any], token: dict[str, Any],
-                     budget: int) -> int:
-        """Equal and pro-rata floor shares of up to `budget` subscriptions, in draw order."""
-        offering_id, work = offering["offering_id"], offering["work"]
-        used = 0
-        for draw, account in self._after(ctx, draw_prefix(offering_id), offering["cursor"],
-                                         budget):
-            used += 1
-            key = subscription_key(offering_id, account)
-            subscription = ctx.state.get(key)
-            equal, extra = allocation.equal_share(subscription["qty"], work["threshold"],
-                                                  work["extras"])
-            work["extras"] -= int(extra)
-            floor, remainder = allocation.pro_rata_share(
-                work["rest"], subscription["qty"] - equal, work["still_total"])
-            subscription.update(equal=equal, pro_rata=floor)
-            ctx.state.put(key, subscription)
-            work["pro_floor_sum"] += floor
-            if remainder:
-                ctx.state.put(remainder_prefix(offering_id) + allocation.remainder_key(
-                    work["still_total"], remainder, draw), account)
-            offering["cursor"] = draw
-        if used < budget:
-            assert work["extras"] == 0, "the partial round's units were not all given"
-            work["leftover"] = work["rest"] - work["pro_floor_sum"]
-            offering.update(phase="remainders", cursor="")
-        return used
-
-    def _remainders_step(self, ctx: Context, offering: dict[str, Any],
-                         token: dict[str, Any], budget: int) -> int:
-        """Give up to `budget` leftover units, one each, in remainder order."""
-        offering_id, work = offering["offering_id"], offering["work"]
-        used = 0
-        for key, account in self._after(ctx, remainder_prefix(offering_id), "",
-                                        min(budget, work["leftover"])):
-            used += 1
-            ctx.state.delete(remainder_prefix(offering_id) + key)
-            sub_key = subscription_key(offering_id, account)
-            subscription = ctx.state.get(sub_key)
-            subscription["pro_rata"] += 1
-            ctx.state.put(sub_key, subscription)
-            work["leftover"] -= 1
-        if work["leftover"] == 0:
-            offering["phase"] = "issuing"
-        else:
-            assert used == budget, "the remainder index ran out before the leftover units"
-        return used
-
-    def _issuing_step(self, ctx: Context, offering: dict[str, Any], token: dict[str, Any],
-                      budget: int) -> int:
-        """Issue up to `budget` shares in draw order and settle their escrows."""
-        offering_id = offering["offering_id"]
-        used = 0
-        for draw, account in self._after(ctx, draw_prefix(offering_id), "", budget):
-            used += 1
-            ctx.state.delete(draw_prefix(offering_id) + draw)
-            subscription = ctx.state.get(subscription_key(offering_id, account))
-            share = subscription["qty"] if subscription["equal"] is None else (
-                subscription["equal"] + subscription["pro_rata"])
-            code = None
-            if share:
-                verdict = ctx.call("token", "issue_offered", symbol=offering["symbol"],
-                                   to=account, amount=share, price=offering["price"])
-                code = None if verdict is None else verdict[0]
-            self._settle(ctx, offering, subscription, 0 if code else share, code,
-                         issuer=token["issuer"])
-        if used < budget:
-            offering["phase"] = ALLOCATED
-        return used
-
-    def _settle(self, ctx: Context, offering: dict[str, Any], subscription: dict[str, Any],
-                units: int, code: str | None, issuer: str | None = None) -> None:
-        """A subscription's end: `units x price` of its escrow to the issuer, the rest back;
-        `dropped` with `code`, else `allocated`."""
-        offering_id, account = offering["offering_id"], subscription["account"]
-        ref = escrow_ref(offering_id, account)
-        paid = units * offering["price"]
-        refund = subscription["escrowed"] - paid
-        if paid:
-            assert issuer is not None
-            ctx.call("cash", "escrow_pay", ref=ref, to=issuer, amount=paid,
-                     memo=f"offering {offering_id}")
-        if refund:
-            ctx.call("cash", "escrow_release", ref=ref, amount=refund)
-        subscription.update(escrowed=0, allocated=units, refunded=refund, code=code,
-                            status="dropped" if code else "allocated",
-                            settled_height=ctx.height)
-        ctx.state.put(subscription_key(offering_id, account), subscription)
-        offering["allocated_qty"] += units
-        offering["settled"] += 1
-        offering["refunded"] += refund
-        ctx.emit("Allocated", {"offering_id": offering_id, "symbol": offering["symbol"],
-                               "account": account, "qty": units, "refund": refund,
-                               "code": code})
-
-    def _finish(self, ctx: Context, offering: dict[str, Any]) -> None:
-        """Allocation done: the units not issued go back to the cap."""
-        unissued = offering["qty"] - offering["allocated_qty"]
-        if unissued:
-            ctx.call("token", "reserve", symbol=offering["symbol"], units=-unissued)
-        ctx.state.delete(f"live/{offering['symbol']}")
-        ctx.emit("OfferingAllocated", {
-            "offering_id": offering["offering_id"], "symbol": offering["symbol"],
-            "qty": offering["qty"], "allocated_qty": offering["allocated_qty"],
-            "subscribers": offering["settled"], "refunded": offering["refunded"],
-            "returned_to_cap": unissued})
 
     # ---- cancel ------------------------------------------------------------------------------
 
@@ -553,10 +362,11 @@ class Offering(Contract):
                                            "symbol": offering["symbol"], "reason": reason,
                                            "by": ctx.caller})
         refunded = 0
-        for draw, account in self._after(ctx, draw_prefix(offering_id), "", budget):
+        for draw, account in read_after(ctx, draw_prefix(offering_id), "", budget):
             ctx.state.delete(draw_prefix(offering_id) + draw)
-            self._settle(ctx, offering, ctx.state.get(subscription_key(offering_id, account)),
-                         0, "CANCELLED")
+            allocation.settle_subscription(
+                ctx, offering, ctx.state.get(subscription_key(offering_id, account)), 0,
+                "CANCELLED")
             refunded += 1
         self._store(ctx, offering)
         return {"offering_id": offering_id, "status": CANCELLED, "refunded": refunded,
@@ -610,7 +420,7 @@ class Offering(Contract):
         rows: list[dict[str, Any]] = []
         following = None
         for _, offering_id in ctx.state.range(f"sym/{symbol}/", f"sym/{symbol}/"
-                                              f"{_id(after)}\x01" if after else ""):
+                                              f"{id_key(after)}\x01" if after else ""):
             if len(rows) == limit:
                 following = rows[-1]["offering_id"]
                 break
@@ -647,7 +457,7 @@ class Offering(Contract):
         if ctx.caller != issuer and caller_role(ctx) not in ("registrar", "regulator"):
             raise Forbidden("only the issuer, the registrar and the regulator may read the "
                             "book of subscriptions")
-        prefix = f"sub/{_id(offering_id)}/"
+        prefix = f"sub/{id_key(offering_id)}/"
         rows: list[dict[str, Any]] = []
         following = None
         for _, subscription in ctx.state.range(prefix, prefix + after + "\x01" if after
@@ -659,19 +469,6 @@ class Offering(Contract):
         return {"offering_id": offering_id, "subscriptions": rows, "next": following}
 
     # ---- helpers -----------------------------------------------------------------------------
-
-    def _after(self, ctx: Context, prefix: str, cursor: str, limit: int
-               ) -> list[tuple[str, Any]]:
-        """Up to `limit` (key after the prefix, value) of an index, after `cursor` (a key
-        after the prefix; "" from the first), read before the caller writes."""
-        rows: list[tuple[str, Any]] = []
-        if limit <= 0:
-            return rows
-        for key, value in ctx.state.range(prefix, prefix + cursor + "\x01" if cursor else ""):
-            rows.append((key[len(prefix):], value))
-            if len(rows) == limit:
-                break
-        return rows
 
     def _offering(self, ctx: Context, offering_id: int) -> dict[str, Any]:
         offering: dict[str, Any] | None = ctx.state.get(offering_key(offering_id))
@@ -702,4 +499,4 @@ class Offering(Contract):
                              f"{offering['offering_id']}")
 
 
-__all__ = ["Offering", "compute_status", "escrow_ref", "public_view"]
+__all__ = ["Offering", "compute_status", "public_view"]

@@ -323,6 +323,7 @@ MUTANTS += [
 
 
 OFFERING = "chaincode/offering.py"
+ALLOCATION = "chaincode/allocation.py"
 REDEMPTION = "chaincode/redemption.py"
 OFFERING_TESTS = "tests/chaincode/test_offering.py"
 REDEMPTION_TESTS = "tests/chaincode/test_redemption.py"
@@ -348,23 +349,23 @@ MUTANTS += [
     mutant("offering_subscriber_held_not_refused", "chaincode/token.py",
            'held=is_held(ctx, account, "trading"), recipient_net=net,',
            "held=False, recipient_net=net,", OFFERING_TESTS),
-    mutant("offering_allocation_skips_eligibility", OFFERING,
-           "            if verdict is not None:\n"
-           "                ctx.state.delete(draw_prefix(offering_id) + draw)",
-           "            if False:\n"
-           "                ctx.state.delete(draw_prefix(offering_id) + draw)", OFFERING_TESTS),
-    mutant("offering_issuance_refusal_still_allocates", OFFERING,
+    mutant("offering_allocation_skips_eligibility", ALLOCATION,
+           "        if verdict is not None:\n"
+           "            ctx.state.delete(draw_prefix(offering_id) + draw)",
+           "        if False:\n"
+           "            ctx.state.delete(draw_prefix(offering_id) + draw)", OFFERING_TESTS),
+    mutant("offering_issuance_refusal_still_allocates", ALLOCATION,
            'code = None if verdict is None else verdict[0]', "code = None", OFFERING_TESTS),
-    mutant("offering_partial_round_unbounded", OFFERING,
-           '            work["extras"] -= int(extra)\n', "", OFFERING_TESTS,
+    mutant("offering_partial_round_unbounded", ALLOCATION,
+           '        work["extras"] -= int(extra)\n', "", OFFERING_TESTS,
            OFFERING_PROPERTIES),
-    mutant("offering_leftover_units_not_given", OFFERING,
-           '            subscription["pro_rata"] += 1\n', "", OFFERING_TESTS,
+    mutant("offering_leftover_units_not_given", ALLOCATION,
+           '        subscription["pro_rata"] += 1\n', "", OFFERING_TESTS,
            OFFERING_PROPERTIES),
-    mutant("offering_remainder_ties_against_draw_order", "chaincode/allocation.py",
+    mutant("offering_remainder_ties_against_draw_order", ALLOCATION,
            'return f"{total_still - 1 - remainder:0{REMAINDER_DIGITS}d}/{draw}"',
            'return f"{total_still - 1 - remainder:0{REMAINDER_DIGITS}d}/{draw[::-1]}"',
-           OFFERING_PROPERTIES),
+           OFFERING_TESTS),
     mutant("offering_allocate_before_the_close", OFFERING,
            'if ctx.time < offering["end_time"]:', "if False:", OFFERING_TESTS),
     mutant("offering_cancel_while_allocating", OFFERING,

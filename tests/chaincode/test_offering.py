@@ -679,3 +679,12 @@ def test_events_have_the_names_and_shapes_surveillance_reads() -> None:
     redemption = run("issuer-1", "redeem_all", symbol="APT1", price=PRICE)
     run("issuer-1", "settle", redemption_id=redemption["redemption_id"], max_steps=10)
     assert set(seen) == set(EVENT_FIELDS) and all(s == {"APT1"} for s in seen.values())
+
+
+def test_leftover_units_follow_remainders_then_draw_order() -> None:
+    """The remainder index sorts by remainder, largest first, then by draw order."""
+    from chaincode.allocation import remainder_key
+
+    keys = {remainder_key(100, 7, "ffe0"): "c", remainder_key(100, 5, "0ff1"): "a",
+            remainder_key(100, 5, "f0e2"): "b", remainder_key(100, 99, "ffff"): "d"}
+    assert [keys[key] for key in sorted(keys)] == ["d", "c", "a", "b"]
