@@ -4,9 +4,11 @@ subscribe (100,000 here takes minutes, a real cluster's setup of them far longer
 
 The same contracts as a node (chaincode.builtin_registry), run the way the executor runs them:
 each block's begin-block hooks, then its transactions through `Registry.execute` over one block
-overlay, the block's writes committed to an in-memory state. No consensus, no signatures
-checked by a node (the registrations' consent signatures are, by the identity contract), no
-store: what this measures is the chaincode's own work.
+overlay, the block's writes committed to an in-memory state whose keys are kept sorted, so that
+a range costs the keys it yields, as a LevelDB iterator does (chaincode.runtime.MemoryState
+scans every key on every range: fine for tests, not for a million keys). No consensus, no
+signatures checked by a node (the registrations' consent signatures are, by the identity
+contract), no store: what this measures is the chaincode's own work.
 
 Setup: N investors registered by two brokers (in blocks of SETUP_BLOCK transactions), funded,
 an offering of 2 x N units at 1 KRW with asks 1..8 (about 2.25 times oversubscribed); then
@@ -18,15 +20,16 @@ time; in all: the transactions, `us_per_subscriber` (allocation CPU over N) and 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import chaincode
 from chaincode.identity import sign_consent
-from chaincode.runtime import MemoryState, Outcome, Overlay
+from chaincode.runtime import Outcome, Overlay
 from consensus.crypto import Signer
 from node.bench.measure import measure_verify_us
 from node.bench.offering import ALLOCATE_STEPS, MAX_ASK, SYMBOL, ask_of
@@ -73,6 +76,34 @@ class ScalePoint:
                 + "".join(f"\n  PROBLEM: {problem}" for problem in self.problems))
 
 
+class SortedState:
+    """Committed state (full key -> bytes) with its keys sorted: a chaincode StateReader."""
+
+    def __init__(self, values: dict[str, bytes]) -> None:
+        self.values = dict(values)
+        self.keys = sorted(self.values)
+
+    def get(self, key: str) -> bytes | None:
+        return self.values.get(key)
+
+    def range(self, prefix: str, start: str = "") -> Iterator[tuple[str, bytes]]:
+        index = bisect.bisect_left(self.keys, max(prefix, start))
+        while index < len(self.keys) and self.keys[index].startswith(prefix):
+            key = self.keys[index]
+            index += 1
+            yield key, self.values[key]
+
+    def commit(self, writes: dict[str, bytes | None]) -> None:
+        for key, value in writes.items():
+            if value is None:
+                if self.values.pop(key, None) is not None:
+                    del self.keys[bisect.bisect_left(self.keys, key)]
+            else:
+                if key not in self.values:
+                    bisect.insort(self.keys, key)
+                self.values[key] = value
+
+
 class Chain:
     """Blocks of transactions on the real chaincode over an in-memory state."""
 
@@ -82,7 +113,7 @@ class Chain:
                         for name, _ in ORGS}
         orgs = [{"name": name, "role": role, "account": self.signers[name].account}
                 for name, role in ORGS]
-        self.state = MemoryState(chaincode.genesis_state(orgs))
+        self.state = SortedState(chaincode.genesis_state(orgs))
         self.height = 1
         self.time = int(time.time() * 1000)
         self.seq = 0
@@ -97,11 +128,7 @@ class Chain:
             tx_id = hashlib.sha256(f"tx-{self.seq}".encode()).hexdigest()
             outcomes.append(self.registry.execute(overlay, sender, tx_id, self.height,
                                                   self.time, contract, method, args, CHAIN))
-        for key, value in overlay.writes.items():
-            if value is None:
-                self.state.values.pop(key, None)
-            else:
-                self.state.values[key] = value
+        self.state.commit(overlay.writes)
         self.height += 1
         self.time += BLOCK_MS
         return outcomes
