@@ -185,16 +185,16 @@ class Offering(Contract):
             raise ChaincodeError("UNAUTHORIZED", f"only the issuer of {token['symbol']} may "
                                  "offer its units")
         symbol = token["symbol"]
-        if not any(doc["name"] == PROSPECTUS for doc in
-                   ctx.call("token", "documents", symbol=symbol)):
+        if not ctx.call("token", "has_document", symbol=symbol, name=PROSPECTUS):
             raise ChaincodeError("NO_PROSPECTUS", f"{symbol} has no document named "
                                  f"{PROSPECTUS!r} (증권신고서)")
         if token["cap"] is None:
             raise ChaincodeError("NOT_APPROVED", f"the registrar has not approved a cap for "
                                  f"{symbol}")
         if token["issued"] + token["reserved"] + terms["qty"] > token["cap"]:
-            raise ChaincodeError("CAP_EXCEEDED", f"issued {token['issued']} + reserved "
-                                 f"{token['reserved']} + {terms['qty']} > cap {token['cap']}")
+            raise ChaincodeError("CAP_EXCEEDED", f"offering {terms['qty']} units would pass the "
+                                 f"cap of {token['cap']} ({token['issued']} already issued, "
+                                 f"{token['reserved']} reserved by open offerings)")
         if ctx.state.get(f"live/{symbol}") is not None:
             raise ChaincodeError("OFFERING_OPEN", f"{symbol} has offering "
                                  f"{ctx.state.get(f'live/{symbol}')} not yet allocated or "
@@ -223,12 +223,13 @@ class Offering(Contract):
         price = require_int("price", price, 1, MAX_AMOUNT)
         qty = require_int("qty", qty, 1, MAX_AMOUNT)
         if price * qty > MAX_AMOUNT:
-            raise ChaincodeError("BAD_ARGS", f"price x qty must be at most {MAX_AMOUNT} KRW")
+            raise ChaincodeError("BAD_ARGS", f"the offering's value (price times qty) may be at "
+                                 f"most {MAX_AMOUNT} KRW")
         start_time = require_int("start_time", start_time, 1, MAX_TIME_MS)
         end_time = require_int("end_time", end_time, 1, MAX_TIME_MS)
         if not start_time < end_time or end_time <= ctx.time:
-            raise ChaincodeError("BAD_ARGS", f"start_time < end_time, and end_time after this "
-                                 f"block's time ({ctx.time})")
+            raise ChaincodeError("BAD_ARGS", "the window must start before it ends, and end "
+                                 f"after this block's time ({ctx.time} ms)")
         if end_time - start_time > MAX_WINDOW_MS:
             raise ChaincodeError("BAD_ARGS", f"the window may last at most {MAX_WINDOW_MS} ms "
                                  "(31 days)")
@@ -312,9 +313,10 @@ class Offering(Contract):
                                  "broker registered")
         status = compute_status(offering, ctx.time)
         if status != "open":
-            raise ChaincodeError("SUBSCRIPTION_CLOSED", f"offering {offering_id} is {status} "
-                                 f"(its window: {offering['start_time']} <= block time < "
-                                 f"{offering['end_time']})")
+            raise ChaincodeError("SUBSCRIPTION_CLOSED", f"offering {offering_id} is {status}: "
+                                 "it takes subscriptions from "
+                                 f"{offering['start_time']} ms until {offering['end_time']} ms "
+                                 "of block time")
         return offering, account
 
     # ---- allocate ----------------------------------------------------------------------------

@@ -138,8 +138,8 @@ def declare(ctx: Context, symbol: Any, price: Any, record_time: Any) -> dict[str
         raise ChaincodeError("NO_ENTITLED_HOLDERS", f"{symbol} has no units outstanding")
     escrowed = price * units
     if escrowed > MAX_AMOUNT:
-        raise ChaincodeError("INSUFFICIENT_CASH", f"{price} x {units} KRW is more than any "
-                             "account can hold")
+        raise ChaincodeError("INSUFFICIENT_CASH", f"paying {price} KRW for each of {units} "
+                             "units is more than any account can hold")
     redemption_id = int(ctx.state.get("next_redemption", 0)) + 1
     ctx.call("cash", "escrow", ref=escrow_ref(redemption_id), account=ctx.caller,
              amount=escrowed)  # INSUFFICIENT_CASH

@@ -877,6 +877,11 @@ class Token(Contract):
     # ---- for the offering contract (chaincode.offering) ---------------------------------------
 
     @internal
+    def has_document(self, ctx: Context, symbol: str, name: str) -> bool:
+        """Whether the token has a document of this name (an offering needs its prospectus)."""
+        return ctx.state.get(f"doc/{symbol}/{name}") is not None
+
+    @internal
     def reserve(self, ctx: Context, symbol: str, units: int) -> None:
         """Reserve `units` more against the cap for an open offering (negative: give units
         back, at allocation's end or a cancellation). The offering checked CAP_EXCEEDED."""

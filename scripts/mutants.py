@@ -332,8 +332,8 @@ OFFERING_PROPERTIES = "tests/chaincode/test_offering_properties.py"
 MUTANTS += [
     # ---- chaincode: offering (each check of PROTOCOL's orders has a ladder test) -------------
     mutant("offering_open_without_prospectus", OFFERING,
-           'if not any(doc["name"] == PROSPECTUS for doc in',
-           'if False and any(doc["name"] == PROSPECTUS for doc in', OFFERING_TESTS),
+           'if not ctx.call("token", "has_document", symbol=symbol, name=PROSPECTUS):',
+           "if False:", OFFERING_TESTS),
     mutant("offering_open_ignores_the_cap", OFFERING,
            'if token["issued"] + token["reserved"] + terms["qty"] > token["cap"]:', "if False:",
            OFFERING_TESTS),

@@ -26,7 +26,7 @@ from typing import Any
 
 from node.cli.common import DEFAULT_DIR, print_json
 from node.cli.common import client as make_client
-from node.cli.market import investor_account
+from node.cli.show import Names, account_arg, hex_arg
 
 MAX_STEPS = 1_000
 
@@ -123,13 +123,15 @@ def _action(actions: Any, name: str, summary: str, example: str) -> argparse.Arg
                         help="key file, or an organisation name in DIR/keys (issuer-1, "
                              "broker-a, fss...)")
     parser.add_argument("--json", action="store_true", help="print the node's answers as JSON")
+    hex_arg(parser)
     return parser
 
 
 def _client_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offering", required=True, type=int, help="offering id")
     parser.add_argument("--account", required=True,
-                        help="the investor: account id (64 hex) or its key file")
+                        help="the investor: account id (64 hex), key file, or key name in "
+                             "DIR/keys")
 
 
 # ---- talking to the node ---------------------------------------------------------------------
@@ -164,10 +166,6 @@ def _query(node: Any, method: str, values: dict[str, Any]) -> Any:
         raise SystemExit(f"refused: {error}") from None
 
 
-def _label(account: str) -> str:
-    return account[:12] + "…"
-
-
 def _book(node: Any, offering_id: int) -> list[dict[str, Any]] | None:
     """Every subscription (None when this key may not read the book)."""
     from node.tools.client import ApiError
@@ -188,7 +186,7 @@ def _book(node: Any, offering_id: int) -> list[dict[str, Any]] | None:
         after = page["next"]
 
 
-def _print_book(node: Any, offering_id: int, rows_shown: int) -> None:
+def _print_book(node: Any, args: argparse.Namespace, offering_id: int) -> None:
     from node.tools.offering_view import ALLOCATION_HEADER, allocation_rows, text_table
 
     book = _book(node, offering_id)
@@ -196,11 +194,21 @@ def _print_book(node: Any, offering_id: int, rows_shown: int) -> None:
         print("  (the book of subscriptions is for the issuer, the registrar and the "
               "regulator)")
         return
-    rows = allocation_rows(book, _label)
+    rows_shown = args.rows
+    names = Names(node, args.dir, args.hex)
+    names.learn([sub["account"] for sub in sorted(book, key=lambda sub: sub["draw"])][:rows_shown])
+    rows = allocation_rows(book, names.label)
     shown = rows[:-1][:rows_shown] + rows[-1:]
     print(text_table(shown, ALLOCATION_HEADER))
     if len(rows) - 1 > rows_shown:
         print(f"  ... {len(rows) - 1 - rows_shown} more rows (--rows, or --json)")
+
+
+def _named(args: argparse.Namespace, account: str) -> str:
+    """The account as people know it (node.cli.show.Names), with one lookup."""
+    names = Names(make_client(args), args.dir, args.hex)
+    names.learn([account])
+    return names.label(account)
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -223,21 +231,21 @@ def cmd_open(args: argparse.Namespace) -> None:
 
 def cmd_subscribe(args: argparse.Namespace) -> None:
     receipt = _submit(make_client(args), args, "subscribe", {
-        "offering_id": args.offering, "account": investor_account(args.account),
+        "offering_id": args.offering, "account": account_arg(args, args.account),
         "qty": args.qty})
     if not args.json:
         result = receipt["result"]
         print(f"subscribed {result['qty']:,} units of offering {args.offering} for "
-              f"{result['account']}: {result['escrowed']:,} KRW escrowed "
+              f"{_named(args, result['account'])}: {result['escrowed']:,} KRW escrowed "
               f"(height {receipt['height']})")
 
 
 def cmd_withdraw(args: argparse.Namespace) -> None:
     receipt = _submit(make_client(args), args, "withdraw", {
-        "offering_id": args.offering, "account": investor_account(args.account)})
+        "offering_id": args.offering, "account": account_arg(args, args.account)})
     if not args.json:
         print(f"withdrawn: {receipt['result']['refund']:,} KRW back to "
-              f"{receipt['result']['account']} (height {receipt['height']})")
+              f"{_named(args, receipt['result']['account'])} (height {receipt['height']})")
 
 
 def cmd_allocate(args: argparse.Namespace) -> None:
@@ -267,7 +275,7 @@ def cmd_status(args: argparse.Namespace) -> None:
         print_json({"offering": offering, "subscriptions": _book(node, args.offering)})
         return
     print(terms(offering))
-    _print_book(node, args.offering, args.rows)
+    _print_book(node, args, args.offering)
 
 
 def cmd_redeem(args: argparse.Namespace) -> None:
@@ -307,5 +315,8 @@ def cmd_redeem(args: argparse.Namespace) -> None:
           f"{redemption['price']:,} KRW a unit (record height {redemption['record_height']}): "
           f"{redemption['status']}, {redemption['burned']:,} units burned")
     if "entries" in redemption:
-        rows = redemption_rows(redemption["entries"], _label)
+        entries = redemption["entries"]
+        names = Names(node, args.dir, args.hex)
+        names.learn([entry["account"] for entry in entries[:args.rows]])
+        rows = redemption_rows(entries, names.label)
         print(text_table(rows[:-1][:args.rows] + rows[-1:], REDEMPTION_HEADER))

@@ -472,16 +472,14 @@ async def get_supply(request: web.Request) -> web.Response:
             token["outstanding"] == token["issued"] - token["redeemed"],
         "sum_of_balances_is_outstanding": balances == token["outstanding"],
         "holders_counter_matches": holders == token["holders"],
-        "issued_and_reserved_within_cap":
-            token["issued"] + token["reserved"] <= (token["cap"] or 0),
+        "issued_and_reserved_in_cap": token["issued"] + token["reserved"] <= (token["cap"] or 0),
         "cap_within_max_supply": (token["cap"] or 0) <= token["max_supply"],
     }
     return answer(request, {
         "as_of": _as_of(node, height), "symbol": symbol, "max_supply": token["max_supply"],
         "cap": token["cap"], "issued": token["issued"], "reserved": token["reserved"],
         "redeemed": token["redeemed"], "outstanding": token["outstanding"],
-        "sum_of_balances": balances,
-        "holder_count": token["holders"], "holders_counted": holders,
+        "sum_of_balances": balances, "holder_count": token["holders"], "holders_counted": holders,
         "reconciles": all(checks.values()), "checks": checks})
 
 

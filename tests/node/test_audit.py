@@ -336,7 +336,7 @@ def _rewrite_state(ledger: Ledger, key: str, change: dict[str, Any]) -> None:
     (lambda led: _rewrite_state(led, f"token/meta/{SYMBOL}", {"redeemed": 1}),
      "outstanding_is_issued_minus_redeemed"),
     (lambda led: _rewrite_state(led, f"token/meta/{SYMBOL}", {"cap": 1000}),
-     "issued_and_reserved_within_cap"),
+     "issued_and_reserved_in_cap"),
 ])
 async def test_supply_route_says_it_does_not_reconcile_when_the_counters_disagree(
         corrupt, failing):

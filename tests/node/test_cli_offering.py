@@ -68,7 +68,7 @@ async def test_audit_offerings_and_supply(cli, offering_story):
     code, out = await cli("audit", "offerings", "--symbol", SYMBOL, "--at",
                           str(marks["allocated_height"]))
     assert code == 0
-    assert "offering 1: 100 units at 1200 KRW, allocated, 3 subscribers" in out
+    assert "offering 1: 100 units at 1,200 KRW, allocated, 3 subscribers" in out
     assert out.count("\n1 ") == 4  # one row per subscription
     code, out = await cli("audit", "supply", "--symbol", SYMBOL, "--at",
                           str(marks["subscribed_height"]))
