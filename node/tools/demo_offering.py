@@ -27,8 +27,8 @@ SYMBOL = "BUSAN1"
 UNIT_PRICE = 5_000
 OFFERED = 20_000
 WINDOW_MS = 12_000  # long enough for the subscriptions below to commit on a loaded machine
-ASKS = {"lee": 15_000, "park": 12_000, "hanbit": 10_000, "lionfund": 8_000,
-        "tanaka": 6_000, "jung": 5_000, "kim": 4_000}  # 60,000: three times the offering
+ASKS = {"park": 15_000, "hanbit": 12_000, "lionfund": 10_000, "tanaka": 9_000,
+        "jung": 9_000, "kim": 5_000}  # 60,000: three times the offering (kim: at its limit)
 REDEMPTION_PRICE = 5_600  # 600 KRW a unit over the unit price: the gain that is taxed
 TAX_LABELS = {"resident_individual": "resident individual 15.4%",
               "non_resident_individual": "non-resident individual 22%",
@@ -65,7 +65,7 @@ def offering_act(s: Any) -> dict[str, Any]:
                   "resident": True, "aml_risk": "low",
                   "kyc_expires": int(time.time() * 1000) + 365 * 86_400_000},
         "consent": sign_consent(jung, s.chain_id, s.account("broker-b"), "investor")})
-    for name in ("lee", "park", "hanbit", "lionfund", "tanaka", "jung"):
+    for name in ("park", "hanbit", "lionfund", "tanaka", "jung"):
         s.tx("bank", "cash", "mint", {"to": s.account(name), "amount": 100_000_000})
     say(f"  {SYMBOL}: unit price {won(UNIT_PRICE)} KRW, prospectus (증권신고서) filed, cap "
         "50,000 approved by ksd; at most 20% of max supply a holder")
@@ -87,6 +87,9 @@ def offering_act(s: Any) -> dict[str, Any]:
                   {"offering_id": offering_id, "account": s.account(name), "qty": ask},
                   f"{broker} for {name}: {won(ask)} units ({won(ask * UNIT_PRICE)} KRW "
                   "escrowed)")
+    s.attempt("broker-a", "offering", "subscribe",
+              {"offering_id": offering_id, "account": s.account("lee"), "qty": 15_000},
+              "broker-a for lee: 15,000 units (lee's trading hold from act 7 is still active)")
     s.attempt("broker-b", "offering", "subscribe",
               {"offering_id": offering_id, "account": s.account("choi"), "qty": 1_000},
               "broker-b for choi: 1,000 units (AML risk high)")

@@ -26,7 +26,8 @@ def test_demo_story(tmp_path, capsys):
         assert [code for _, code, _ in s.refused] == [
             "CAP_EXCEEDED", "INSUFFICIENT_BALANCE", "RECIPIENT_NOT_VERIFIED", "AML_BLOCKED",
             "COUNTRY_NOT_ALLOWED", "INVESTMENT_LIMIT_EXCEEDED", "HOLDING_LIMIT_EXCEEDED",
-            "INSUFFICIENT_BALANCE", "AML_BLOCKED"]  # the last: choi's subscription (act 9)
+            "INSUFFICIENT_BALANCE",
+            "ACCOUNT_HELD", "AML_BLOCKED"]  # act 9: lee's subscription (held), choi's
 
         def balance(name):
             return s.query("fss", "token", "balance",
@@ -135,7 +136,8 @@ def check_offering_acts(s, printed):
     assert sum(demo_offering.ASKS.values()) == 3 * demo_offering.OFFERED
     lionfund = book.pop("lionfund")  # rated AML high before the close
     assert (lionfund["status"], lionfund["code"], lionfund["allocated"],
-            lionfund["refunded"]) == ("dropped", "AML_BLOCKED", 0, 8_000 * 5_000)
+            lionfund["refunded"]) == ("dropped", "AML_BLOCKED", 0,
+                                      demo_offering.ASKS["lionfund"] * 5_000)
     order = sorted(book, key=lambda name: draw_key(offering_id, s.account(name)))
     shares = compute_allocation(demo_offering.OFFERED, 5_000,
                                 [demo_offering.ASKS[name] for name in order])
@@ -146,6 +148,7 @@ def check_offering_acts(s, printed):
     assert sum(share.total for share in shares) == demo_offering.OFFERED
     assert "equal share" in printed and "pro-rata share" in printed
     assert "choi: 1,000 units (AML risk high): AML_BLOCKED" in printed
+    assert "lee's trading hold from act 7 is still active): ACCOUNT_HELD" in printed
 
     redemption = s.redemption["redemption"]
     assert redemption["status"] == "done"
@@ -167,5 +170,5 @@ def check_offering_acts(s, printed):
         if name in cash:
             cash[name] = 100_000_000 * (name != "kim") - entry["units"] * 5_000 + entry["net"]
     cash["lionfund"] = 100_000_000  # minted, escrowed, refunded in full
-    assert "holder for holder: yes (6 holders)" in printed
+    assert "holder for holder: yes (5 holders)" in printed
     return {"withheld": withheld, "cash": cash}
