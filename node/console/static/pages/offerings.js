@@ -8,7 +8,7 @@
 
 import { query } from "../api.js";
 import { num, t, time, won } from "../i18n.js";
-import { errorBox, esc, table, throttle, who } from "../ui.js";
+import { errorBox, esc, learnNames, table, throttle, who } from "../ui.js";
 
 const PAGE = 1000; // subscriptions a query answers at most
 
@@ -61,7 +61,9 @@ function allocationTable(rows) {
 async function offeringCard(o) {
   let inner;
   try {
-    inner = allocationTable(await book(o.offering_id));
+    const rows = await book(o.offering_id);
+    await learnNames(rows.slice(0, 200).map((r) => r.account));
+    inner = allocationTable(rows);
   } catch (error) {
     inner = errorBox(error);
   }
@@ -76,6 +78,7 @@ async function redemptionCard(r) {
   try {
     const full = (await query("offering", "redemption", { redemption_id: r.redemption_id, limit: PAGE })).result;
     if (full.entries) {
+      await learnNames(full.entries.slice(0, 200).map((e) => e.account));
       detail = table([
         { label: t("holder"), html: (e) => who(e.account) },
         { label: t("tax_class"), text: (e) => e.class },
