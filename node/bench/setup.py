@@ -67,6 +67,9 @@ class Bench:
         of a busy pool) is sent again a moment later, as a client should."""
         while envelopes:
             status, answer = self.http.request("POST", "/v1/txs", pack_batch(envelopes))
+            if status == 503 and time.monotonic() < deadline:  # the node's pool is full: the
+                time.sleep(0.5)  # whole batch is refused for now (PROTOCOL "Batches")
+                continue
             if status != 200:
                 raise RuntimeError(f"setup batch refused: {status} {answer}")
             retry = []
