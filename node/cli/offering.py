@@ -101,11 +101,12 @@ def register(sub: Any) -> None:
                                         "issuer)",
                      "stoledger offering redeem --dir net --key issuer-1 --symbol SEOUL1 "
                      "--price 5600")
-    redeem.add_argument("--symbol", help="declare a redemption of this token")
-    redeem.add_argument("--price", type=int, help="KRW paid a unit")
+    which = redeem.add_mutually_exclusive_group(required=True)
+    which.add_argument("--symbol", help="declare a redemption of this token (with --price)")
+    which.add_argument("--redemption", type=int, help="settle this redemption instead")
+    redeem.add_argument("--price", type=int, help="KRW paid a unit (with --symbol)")
     redeem.add_argument("--record-time", type=int,
                         help="Unix ms of the record date (default: now)")
-    redeem.add_argument("--redemption", type=int, help="settle this redemption instead")
     redeem.add_argument("--max-steps", type=int, default=MAX_STEPS,
                         help="steps per settle transaction (default %(default)s)")
     redeem.add_argument("--rows", type=int, default=20, help="table rows to print")
@@ -285,8 +286,8 @@ def cmd_redeem(args: argparse.Namespace) -> None:
     if args.redemption is not None:
         redemption_id = args.redemption
     else:
-        if args.symbol is None or args.price is None:
-            raise SystemExit("give --symbol and --price to declare, or --redemption ID")
+        if args.price is None:
+            raise SystemExit("--symbol needs --price: the KRW paid for each unit")
         values: dict[str, Any] = {"symbol": args.symbol, "price": args.price}
         if args.record_time is not None:
             values["record_time"] = args.record_time

@@ -149,7 +149,8 @@ SAMPLES = {"account": "ab" * 32, "symbol": "SEOUL1", "key": "fss", "contract": "
            "method": "supply", "args": "{}", "origin": "cd" * 32, "rule": "S1",
            "code": "BAD_ARGS", "genesis": "genesis.json", "proof": "proof.json",
            "policy": "policy.json", "out": "out.json"}
-WANTED = {"origin"}  # optional to argparse, needed by the command all the same
+WANTED = {"origin", "price"}  # optional to argparse, needed by the command all the same
+# (`offering redeem --symbol` needs --price, which `--redemption` does not)
 
 
 def sample_argv(name: str, parser: argparse.ArgumentParser, directory: Path) -> list[str]:
