@@ -52,8 +52,11 @@ SHAPES: dict[str, tuple[set[str], str | None, set[str]]] = {
     "holds": ({"holds", "next_cursor"}, "holds",
               {"hold_id", "account", "scope", "reason", "alert_id", "by", "height", "time",
                "status", "released_by", "released_reason", "released_height"}),
+    # the demo's offering is of BUSAN1, not SYMBOL: here the shape, with no rows to check
+    "offerings": ({"symbol", "offerings", "subscriptions", "next_cursor"}, None, set()),
 }
-REGISTRAR_READS = {"captable", "supply", "access-log", "orders", "trades", "alerts", "holds"}
+REGISTRAR_READS = {"captable", "supply", "access-log", "orders", "trades", "alerts", "holds",
+                   "offerings"}
 
 
 @pytest.fixture(scope="module")
