@@ -98,7 +98,7 @@ FORBIDDEN; redemption's in chaincode.redemption.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from chaincode import allocation, redemption
 from chaincode.allocation import (
@@ -172,6 +172,8 @@ def public_view(offering: dict[str, Any], now: int) -> dict[str, Any]:
 
 class Offering(Contract):
     name = "offering"
+    # hashed with it in genesis: allocation's arithmetic and passes, the redemptions
+    parts: ClassVar[tuple[str, ...]] = ("chaincode.allocation", "chaincode.redemption")
 
     # ---- open --------------------------------------------------------------------------------
 
