@@ -17,9 +17,12 @@ A redemption goes through these states (`status`):
 
 The record height works exactly as a dividend's (chaincode.dividend, whose `check_record_time`,
 `resolve_payee`, `find_entry`, `is_held_payee` and `compute_withholding` this module uses): the
-last block before `record_time`, fixed by `redeem_all` when that is already in the past, else by
-the begin-block hook of the first block whose time reaches it (or the first `settle` after
-that). Fixing it pauses the token (token.set_redemption) before any transaction of that block,
+last block before `record_time`, fixed by the begin-block hook of the first block whose time
+reaches it (or the first `settle` after that). Unlike a dividend's, `record_time` is always
+after the declaring block's time (default: that time + 1 ms, so the register is the end of the
+declaring block): a register taken at an earlier block would miss units moved or issued after
+it in the declaring block, and they would be burned unpaid (docs/redteam-offering.md R1).
+Fixing it pauses the token (token.set_redemption) before any transaction of that block,
 so the register equals `/v1/audit/captable?at=<record_height>` holder for holder and cannot
 move afterwards. From `redeem_all` on, nothing more can be issued (TOKEN_REDEEMED), so the
 escrow covers every registered unit.
@@ -50,12 +53,13 @@ Key layout (inside `offering/`; ids 12 digits, indexes 9):
     racc/<id>/<account>                    account -> index
 
 Decisions where PROTOCOL.md is silent:
-- `record_time` is optional (default: the declaring block's time), as for dividends.
+- `record_time` is optional (default: the declaring block's time + 1 ms) and must be after
+  the declaring block's time (BAD_ARGS): see above.
 - Checks of `redeem_all`, in order: BAD_ARGS, UNKNOWN_TOKEN, UNAUTHORIZED, TOKEN_REDEEMED
   (already declared), OFFERING_OPEN (an offering not yet allocated or cancelled: its units
-  would escape the escrow), NO_ENTITLED_HOLDERS (nothing outstanding), INSUFFICIENT_CASH. When
-  the record height is already past, the escrow covers the units entitled then if they are
-  more than those outstanding now (units redeemed earlier in the declaring block).
+  would escape the escrow), NO_ENTITLED_HOLDERS (nothing outstanding), INSUFFICIENT_CASH. The
+  escrow covers the units outstanding at `redeem_all`: none can be issued after it, so the
+  register holds at most those.
 - The issuer's own units are burned without payment (they are not in the register, as for
   dividends); units that reached an account after the record height are burned without
   payment too: the register holder was paid for them. Both emit `Redeemed` with status
@@ -117,7 +121,11 @@ def compute_payment(price: int, unit_price: int, units: int, it_bps: int
 def declare(ctx: Context, symbol: Any, price: Any, record_time: Any) -> dict[str, Any]:
     symbol = require_symbol(symbol)
     price = require_int("price", price, 1, MAX_AMOUNT)
-    record_time = check_record_time(ctx, record_time)
+    record_time = check_record_time(ctx, ctx.time + 1 if record_time is None else record_time)
+    if record_time <= ctx.time:
+        raise ChaincodeError("BAD_ARGS", "a redemption's record_time is after the declaring "
+                             f"block's time ({ctx.time} ms): the register is never a block "
+                             "whose successors already moved units")
     token = _token(ctx, symbol)
     if caller_role(ctx) != "issuer" or token["issuer"] != ctx.caller:
         raise ChaincodeError("UNAUTHORIZED", f"only the issuer of {symbol} may redeem it")
@@ -128,12 +136,7 @@ def declare(ctx: Context, symbol: Any, price: Any, record_time: Any) -> dict[str
     if live is not None:
         raise ChaincodeError("OFFERING_OPEN", f"offering {live} of {symbol} is not yet "
                              "allocated or cancelled")
-    record_height, facts = None, None
-    units = token["outstanding"]
-    if record_time <= ctx.time:  # the record height is already in the past
-        record_height = ctx.last_height_before(record_time)
-        facts = ctx.call_at(record_height, "token", "register_facts", symbol=symbol)
-        units = max(units, facts["entitled"])
+    units = token["outstanding"]  # no unit can be issued from here on (TOKEN_REDEEMED)
     if units == 0:
         raise ChaincodeError("NO_ENTITLED_HOLDERS", f"{symbol} has no units outstanding")
     escrowed = price * units
@@ -156,13 +159,10 @@ def declare(ctx: Context, symbol: Any, price: Any, record_time: Any) -> dict[str
     ctx.emit("RedemptionDeclared", {"redemption_id": redemption_id, "symbol": symbol,
                                     "price": price, "record_time": record_time,
                                     "units": units, "escrowed": escrowed})
-    if record_height is not None and facts is not None:
-        _fix(ctx, redemption, record_height, facts)
-    else:
-        ctx.call("token", "set_redemption", symbol=symbol, redemption_id=redemption_id,
-                 record_height=None)
-        ctx.state.put(f"rpending/{record_time:0{TIME_DIGITS}d}/{_id(redemption_id)}",
-                      redemption_id)
+    ctx.call("token", "set_redemption", symbol=symbol, redemption_id=redemption_id,
+             record_height=None)
+    ctx.state.put(f"rpending/{record_time:0{TIME_DIGITS}d}/{_id(redemption_id)}",
+                  redemption_id)
     _store(ctx, redemption)
     return {"redemption_id": redemption_id, "record_height": redemption["record_height"],
             "escrowed": escrowed}

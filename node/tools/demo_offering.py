@@ -140,10 +140,10 @@ def redemption_act(s: Any) -> dict[str, Any]:
     s.tx("bank", "cash", "mint", {"to": s.account("issuer-1"), "amount": needed})
     declared = s.tx("issuer-1", "offering", "redeem_all",
                     {"symbol": SYMBOL, "price": REDEMPTION_PRICE})
-    redemption_id, record_height = declared["redemption_id"], declared["record_height"]
+    redemption_id = declared["redemption_id"]
     say(f"  redemption {redemption_id}: {won(declared['escrowed'])} KRW escrowed for "
-        f"{won(info['outstanding'])} units; the register is the cap table at height "
-        f"{record_height}, and from the next block {SYMBOL} is paused for good")
+        f"{won(info['outstanding'])} units; the register is the cap table at the end of this "
+        f"block, and from the next block {SYMBOL} is paused for good")
     calls = 0
     while True:
         calls += 1
@@ -151,6 +151,7 @@ def redemption_act(s: Any) -> dict[str, Any]:
                 {"redemption_id": redemption_id, "max_steps": 2})["done"]:
             break
     redemption = s.query("fss", "offering", "redemption", {"redemption_id": redemption_id})
+    record_height = redemption["record_height"]
     say(f"  settled in {calls} transactions of at most 2 holders each: units burned, "
         f"{won(REDEMPTION_PRICE)} KRW paid a unit, withholding on the gain of "
         f"{won(REDEMPTION_PRICE - UNIT_PRICE)} KRW a unit only, by tax class")

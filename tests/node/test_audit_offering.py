@@ -76,9 +76,8 @@ def build() -> tuple[Ledger, dict[str, Any]]:
     marks["own_height"] = led.commit(led.tx("issuer-1", "token", "issue", symbol=SYMBOL,
                                             to=issuer, amount=5))
     declared = led.tx("issuer-1", "offering", "redeem_all", symbol=SYMBOL, price=1_500)
-    led.commit(declared)
+    marks["declared_height"] = led.commit(declared)
     assert led.receipts[declared.tx_id_hex].ok, led.receipts[declared.tx_id_hex].error
-    marks["record_height"] = led.receipts[declared.tx_id_hex].result["record_height"]
     while True:
         tx = led.tx("issuer-1", "offering", "settle", redemption_id=1, max_steps=2)
         marks["settled_height"] = led.commit(tx)
@@ -169,14 +168,14 @@ async def test_supply_reconciles_through_the_offering_and_the_redemption(api, st
 
 async def test_the_register_is_the_captable_at_the_record_height(api, story):
     ledger, marks = story
-    record_height = marks["record_height"]
-    assert record_height == marks["own_height"]
+    redemption = ledger.executor.query(ledger.account("fss"), "offering", "redemption",
+                                       {"redemption_id": 1})
+    record_height = redemption["record_height"]
+    assert record_height == marks["declared_height"]  # the register: the declaring block's end
     captable = await api.ok(f"/v1/audit/captable?symbol={SYMBOL}&at={record_height}")
     issuer = ledger.account("issuer-1")
     at_record = {row["account"]: row["balance"] for row in captable["holders"]
                  if row["account"] != issuer}
-    redemption = ledger.executor.query(ledger.account("fss"), "offering", "redemption",
-                                       {"redemption_id": 1})
     register = {entry["account"]: entry["units"] for entry in redemption["entries"]}
     assert register == at_record and len(register) == 3
     assert redemption["status"] == "done" and redemption["returned"] == 5 * 1_500
