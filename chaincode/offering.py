@@ -51,11 +51,18 @@ An offering: the terms (`symbol`, `issuer` who opened it, `price`, `qty`, `start
 `end_time`, `min_qty`, `max_qty`, `equal_bps`), `phase` (subscribing | eligibility | threshold |
 shares | remainders | issuing | allocated | cancelled), `subscribed_qty` and `subscribers`
 (live subscriptions), `allocated_qty`, `settled` (subscriptions allocated or dropped),
-`refunded` (won), `cursor` (the last key a pass visited), `work` (the allocation's running
+`refunded` (won refunded at allocation or cancellation), `withdrawn` (won returned by
+withdrawals), `cursor` (the last key a pass visited), `work` (the allocation's running
 figures), `cancel_reason`, `opened_height`, `opened_time`. A subscription: `account`, `broker`,
 `qty`, `escrowed`, `equal`, `pro_rata` (None unless rationed), `allocated`, `refunded`, `code`,
 `status` (live | withdrawn | allocated | dropped), `draw`, `subscribed_height`,
-`settled_height`.
+`settled_height`, `withdrawn_before` (won returned by this account's earlier subscriptions to
+the offering, each withdrawn before this one: the record keeps only the latest).
+
+The book reconciles with the cash (docs/redteam-offering.md R2): per row, `qty x price =
+escrowed + allocated x price + refunded`, and the account escrowed `qty x price +
+withdrawn_before` in all; per offering, every won escrowed under its references is
+`allocated_qty x price` (paid to the issuer) `+ refunded + withdrawn +` the rows' `escrowed`.
 
 Events (PROTOCOL's names; every one carries `symbol`, so the audit and surveillance indexes file
 it under the token; `offering_id` or `redemption_id` names the offering or redemption):
@@ -161,12 +168,12 @@ PUBLIC_FIELDS = ("offering_id", "symbol", "price", "qty", "start_time", "end_tim
 
 
 def public_view(offering: dict[str, Any], now: int) -> dict[str, Any]:
-    """What `get` answers: PROTOCOL's fields, and `issuer`, `settled`, `refunded` and
-    `cancel_reason` besides."""
+    """What `get` answers: PROTOCOL's fields, and `issuer`, `settled`, `refunded`,
+    `withdrawn` and `cancel_reason` besides."""
     view = {name: offering[name] for name in PUBLIC_FIELDS}
     view.update(status=compute_status(offering, now), issuer=offering["issuer"],
                 settled=offering["settled"], refunded=offering["refunded"],
-                cancel_reason=offering["cancel_reason"])
+                withdrawn=offering["withdrawn"], cancel_reason=offering["cancel_reason"])
     return view
 
 
@@ -208,7 +215,7 @@ class Offering(Contract):
         ctx.call("token", "reserve", symbol=symbol, units=terms["qty"])
         offering = dict(terms, offering_id=offering_id, issuer=ctx.caller, phase=SUBSCRIBING,
                         subscribed_qty=0, subscribers=0, allocated_qty=0, settled=0,
-                        refunded=0, cursor="", work={}, cancel_reason=None,
+                        refunded=0, withdrawn=0, cursor="", work={}, cancel_reason=None,
                         opened_height=ctx.height, opened_time=ctx.time)
         ctx.state.put(offering_key(offering_id), offering)
         ctx.state.put(f"sym/{symbol}/{id_key(offering_id)}", offering_id)
@@ -263,11 +270,13 @@ class Offering(Contract):
         ctx.call("cash", "escrow", ref=escrow_ref(offering["offering_id"], account),
                  account=account, amount=escrowed)  # INSUFFICIENT_CASH
         draw = allocation.draw_key(offering["offering_id"], account)
+        withdrawn_before = 0 if previous is None else (  # its earlier, withdrawn ones
+            previous["withdrawn_before"] + previous["refunded"])
         ctx.state.put(key, {
             "account": account, "broker": ctx.caller, "qty": qty, "escrowed": escrowed,
             "equal": None, "pro_rata": None, "allocated": 0, "refunded": 0, "code": None,
             "status": "live", "draw": draw, "subscribed_height": ctx.height,
-            "settled_height": None})
+            "settled_height": None, "withdrawn_before": withdrawn_before})
         ctx.state.put(draw_prefix(offering["offering_id"]) + draw, account)
         offering["subscribed_qty"] += qty
         offering["subscribers"] += 1
@@ -295,6 +304,7 @@ class Offering(Contract):
         ctx.state.delete(draw_prefix(offering["offering_id"]) + subscription["draw"])
         offering["subscribed_qty"] -= subscription["qty"]
         offering["subscribers"] -= 1
+        offering["withdrawn"] += refund
         self._store(ctx, offering)
         ctx.emit("SubscriptionWithdrawn", {"offering_id": offering["offering_id"],
                                            "symbol": offering["symbol"], "account": account,

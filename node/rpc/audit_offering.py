@@ -13,7 +13,10 @@ page of at most `limit` rows: `offering_id`, `account`, `broker`, `qty` asked, `
 (still held), `equal` and `pro_rata` shares (null unless the offering was oversubscribed and
 allocated), `allocated`, `refunded`, `code` (why it was dropped: a check's code at allocation,
 or CANCELLED), `status` (live | withdrawn | allocated | dropped), `draw` (its place in the
-draw order), `subscribed_height` and `settled_height`. CSV gives the subscriptions table.
+draw order), `subscribed_height`, `settled_height` and `withdrawn_before` (won returned by
+the account's earlier, withdrawn subscriptions to the offering). An offering's `withdrawn` is
+the won returned by all its withdrawals, so every won escrowed under it is `allocated_qty x
+price + refunded + withdrawn +` the rows' `escrowed`. CSV gives the subscriptions table.
 
 Access: the regulator and the registrar; 403 for everyone else. Paging and cursors as in
 node.rpc.audit: a cursor pins the height of its first page and names the offering and the last
@@ -49,7 +52,7 @@ ROUTE = "offerings"
 
 SUBSCRIPTION_COLUMNS = ["offering_id", "account", "broker", "qty", "escrowed", "equal",
                         "pro_rata", "allocated", "refunded", "code", "status", "draw",
-                        "subscribed_height", "settled_height"]
+                        "subscribed_height", "settled_height", "withdrawn_before"]
 
 
 async def get_offerings(request: web.Request) -> web.Response:

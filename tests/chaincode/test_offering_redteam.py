@@ -48,3 +48,43 @@ def test_units_issued_in_the_declaring_block_are_paid_not_swept() -> None:
     assert {e["account"]: e["units"] for e in redemption["entries"]} == {
         chain["alice"]: 5, chain["bob"]: 5, chain["dave"]: 1}
     assert CASH  # the world's cash per investor
+
+
+# ---- R2: a withdrawal erased from the book by the account's next subscription --------------
+
+def escrows_of(outcomes: list, offering_id: int) -> int:
+    """Every won put in escrow under the offering's references, as the cash events say."""
+    prefix = f"offering/{offering_id:012d}/"
+    return sum(event.data["amount"] for outcome in outcomes for event in outcome.events
+               if event.name == "CashEscrowed" and event.data["ref"].startswith(prefix))
+
+
+def test_the_book_accounts_for_every_won_escrowed_after_a_resubscription() -> None:
+    """An examiner reconciles the book (the audit route's rows) with the cash events: every
+    won escrowed under the offering is paid to the issuer, refunded at allocation, returned
+    by a withdrawal, or still escrowed. alice subscribed 8, withdrew and subscribed 5: her
+    book row held only the second subscription, and the offering's `refunded` counted no
+    withdrawal, so 8,000 KRW escrowed and returned appeared nowhere in the book."""
+    chain = offering_world()
+    offering_id = open_offering(chain, qty=10)
+    outcomes = []
+    for name, method, args in (("alice", "subscribe", {"qty": 8}), ("alice", "withdraw", {}),
+                               ("alice", "subscribe", {"qty": 5}),
+                               ("bob", "subscribe", {"qty": 7})):
+        outcomes.append(chain.execute(chain["broker-a"], "offering", method, dict(
+            args, offering_id=offering_id, account=chain[name])))
+        assert outcomes[-1].ok, outcomes[-1].error
+    close_window(chain, offering_id)
+    outcomes.append(chain.execute(chain["issuer-1"], "offering", "allocate",
+                                  {"offering_id": offering_id, "max_steps": 100}))
+    offering = chain.query("fss", "offering", "get", offering_id=offering_id)
+    rows = chain.query("fss", "offering", "subscriptions",
+                       offering_id=offering_id)["subscriptions"]
+    escrowed = escrows_of(outcomes, offering_id)
+    assert escrowed == (8 + 5 + 7) * PRICE
+    # row by row: what the account ever escrowed = its subscription plus earlier withdrawals
+    assert sum(row["qty"] * PRICE + row.get("withdrawn_before", 0) for row in rows) == escrowed
+    # the offering's totals: paid to the issuer + refunded + withdrawn + still escrowed
+    assert (offering["allocated_qty"] * PRICE + offering["refunded"]
+            + offering.get("withdrawn", 0)
+            + sum(row["escrowed"] for row in rows)) == escrowed
