@@ -63,6 +63,11 @@ REQUEST_PATIENCE_TIMEOUTS = 8
 # more than this many timeouts in one view: a primary that pads every block cannot censor
 # one client for ever.
 
+BODY_REQUESTS_PER_TIMEOUT = 4
+# A replica missing re-proposed bodies repeats its BLOCK-REQUEST every view_timeout_ms / 4, and
+# answers one peer's request at most that often: several tries before the view could time
+# out, while one peer's requests (small) cannot make it send bodies (large) more often.
+
 MAX_TXS_PER_EVENT = 100_000  # one TxsAdmitted; same bound as the default max_pending
 
 BLOCK_OVERHEAD_BYTES = 1024  # header and framing of an encoded block, generously

@@ -16,8 +16,10 @@ from typing import Any
 from consensus import messages as msg
 from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
+from consensus.bodies import BodyFetch
 from consensus.constants import (
     BLOCK_OVERHEAD_BYTES,
+    BODY_REQUESTS_PER_TIMEOUT,
     MAX_CHAIN_ID_BYTES,
     MAX_COUNTER,
     MAX_MESSAGE_BYTES,
@@ -152,10 +154,7 @@ class Replica:
         self._peer_views: dict[str, int] = {}
         self._checked_view_changes: set[str] = set()  # senders whose stored one verified
         self._answered_ms: dict[str, int] = {}  # when a peer behind was last answered
-        # Re-proposals held by hash whose bodies this replica still needs: hash -> seq.
-        self._wanted_bodies: dict[bytes, int] = {}
-        self._body_request_at = 0  # when to repeat the BLOCK-REQUEST
-        self._block_requests_answered_ms: dict[str, int] = {}
+        self._bodies = BodyFetch()  # re-proposals held by hash whose bodies are wanted
 
         self._votes = SignedVotes()
 
@@ -709,7 +708,7 @@ class Replica:
             self._count("view_change_resends")
             self._broadcast(self._my_view_change)
             self._view_change_resend_at = now + self._timeout()
-        if self._wanted_bodies and now >= self._body_request_at:
+        if self._bodies.is_due(now):
             self._count("block_request_retries")
             self._request_bodies()
         if self._fetch_target is not None and now >= self._fetch_deadline:
@@ -853,7 +852,7 @@ class Replica:
         self._lag_since = None
         self._new_view = None
         self._new_view_top = 0
-        self._wanted_bodies = {}
+        self._bodies.clear()
         self._log.start_view(new_view)
         self._forget_view_changes_below(new_view)
         self._persist(KEY_VIEW, wal.view_record(new_view, False))
@@ -1016,7 +1015,7 @@ class Replica:
             self._count("new_views_recovered")
         if plan.checkpoint.seq > self._stable.seq:
             self._adopt_stable_checkpoint(plan.checkpoint)
-        self._wanted_bodies = {}
+        self._bodies.clear()
         self._take_re_proposals(new_view)
         self._request_bodies()
         if plan.checkpoint.seq > self._last_committed:
@@ -1061,7 +1060,7 @@ class Replica:
             slot.pre_prepare = pre_prepare if body is None else pre_prepare.with_body(body)
             slot.reset_tx_ids()
             if body is None:
-                self._wanted_bodies[pre_prepare.digest] = seq
+                self._bodies.want(pre_prepare.digest, seq)
 
     def _body_of(self, block_hash: bytes) -> Block | None:
         """The full block with this hash, if the log holds it (a slot or a certificate)."""
@@ -1078,44 +1077,41 @@ class Replica:
 
     def _want_body(self, slot: Slot) -> None:
         assert slot.pre_prepare is not None
-        if slot.pre_prepare.digest not in self._wanted_bodies:
-            self._wanted_bodies[slot.pre_prepare.digest] = slot.seq
+        if self._bodies.want(slot.pre_prepare.digest, slot.seq):
             self._request_bodies()
 
     def _request_bodies(self) -> None:
         """Ask every peer for the bodies still wanted (above what is committed); repeated
         on a tick every quarter timeout until they arrive or the view changes."""
-        for block_hash, seq in sorted(self._wanted_bodies.items()):
-            if seq <= self._last_committed:
-                del self._wanted_bodies[block_hash]
-        if not self._wanted_bodies or not self._view_active:
+        self._bodies.forget_through(self._last_committed)
+        if not self._bodies or not self._view_active:
             return
-        hashes = tuple(sorted(self._wanted_bodies, key=self._wanted_bodies.__getitem__))
-        request = self._sign(msg.BlockRequest(self._view,
-                                              hashes[:self.config.watermark_window], self._me))
+        hashes = self._bodies.hashes(self.config.watermark_window)
+        request = self._sign(msg.BlockRequest(self._view, hashes, self._me))
         self._count("block_requests")
         self._broadcast(request)
-        self._body_request_at = self._now_ms + max(self.config.view_timeout_ms // 4, 1)
+        self._bodies.requested(
+            self._now_ms, max(self.config.view_timeout_ms // BODY_REQUESTS_PER_TIMEOUT, 1))
 
     def _on_block_request(self, request: msg.BlockRequest) -> None:
         """Send each body asked for that the log holds, one BLOCK per body (each fits a
         frame). At most once per quarter timeout per peer: a request is small, the answer
         is not."""
-        last = self._block_requests_answered_ms.get(request.sender)
-        if last is not None and self._now_ms - last < self.config.view_timeout_ms // 4:
+        if not self._bodies.may_answer(request.sender, self._now_ms,
+                                       self.config.view_timeout_ms // BODY_REQUESTS_PER_TIMEOUT):
             self._drop("block_request_too_soon")
             return
         bodies = [body for body in (self._body_of(h) for h in request.hashes) if body]
         if not bodies:
             self._drop("block_request_unknown")
             return
-        self._block_requests_answered_ms[request.sender] = self._now_ms
+        self._bodies.answered(request.sender, self._now_ms)
         for body in bodies:
             self._send(request.sender, self._sign(msg.BlockReply(body, self._me)))
 
     def _on_block_reply(self, reply: msg.BlockReply) -> None:
         block = reply.block
-        seq = self._wanted_bodies.get(block.hash)
+        seq = self._bodies.seq_of(block.hash)
         if seq is None:
             self._drop("unwanted_block")
             return
@@ -1126,7 +1122,7 @@ class Replica:
 
     def _take_body(self, block: Block) -> None:
         """A body for a slot held by hash: fill it in, then go on where it waited."""
-        self._wanted_bodies.pop(block.hash, None)
+        self._bodies.got(block.hash)
         slot = self._log.slots.get(block.height)
         if slot is None or slot.pre_prepare is None or slot.pre_prepare.digest != block.hash:
             return

@@ -93,14 +93,14 @@ def test_a_body_that_does_not_match_its_header_is_refused() -> None:
     cluster.deliver_if = lambda s, t, data: not (message_type(data) == "BLOCK" and t == "op3")
     cluster.advance(2100)
     op3 = cluster["op3"]
-    assert op3.view == 1 and real.hash in op3._wanted_bodies
+    assert op3.view == 1 and real.hash in op3._bodies
     tampered = dataclasses.replace(real, txs=((b"other", bytes(64)),))
     assert tampered.hash == real.hash and not tampered.is_consistent()
     reply = msg.sign(msg.BlockReply(tampered, "op2"), signer_of("op2"), CHAIN)
     cluster.feed("op3", MessageReceived("op2", reply.encode()))
-    assert op3.stats["dropped_bad_block"] == 1 and real.hash in op3._wanted_bodies
+    assert op3.stats["dropped_bad_block"] == 1 and real.hash in op3._bodies
     cluster.deliver_if = None
     cluster.advance(1000)
-    assert real.hash not in op3._wanted_bodies
+    assert real.hash not in op3._bodies
     assert cluster.nodes["op3"].blocks[1][0].encode() == real.encode()
     cluster.assert_same_chain()
