@@ -68,6 +68,12 @@ BODY_REQUESTS_PER_TIMEOUT = 4
 # answers one peer's request at most that often: several tries before the view could time
 # out, while one peer's requests (small) cannot make it send bodies (large) more often.
 
+VIEWS_AHEAD_KEPT_PER_OPERATOR = 4
+# A replica keeps a VIEW-CHANGE, buffers a message and checks a NEW-VIEW at most 4n views
+# above its own: enough for every operator to have timed out a few times over while this
+# replica was cut off; beyond it, it joins by the f+1 rule first, so a peer's ever-higher
+# views cost nothing but one counter.
+
 MAX_TXS_PER_EVENT = 100_000  # one TxsAdmitted; same bound as the default max_pending
 
 BLOCK_OVERHEAD_BYTES = 1024  # header and framing of an encoded block, generously

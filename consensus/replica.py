@@ -25,6 +25,7 @@ from consensus.constants import (
     MAX_MESSAGE_BYTES,
     MAX_TIMEOUT_DOUBLINGS,
     MAX_TXS_PER_EVENT,
+    VIEWS_AHEAD_KEPT_PER_OPERATOR,
     max_message_bytes,
     max_view_change_bytes,
 )
@@ -59,6 +60,7 @@ from consensus.view_change import (
     re_proposals,
     select_view_changes,
 )
+from consensus.view_sync import ViewSync
 from consensus.wal import KEY_CHECKPOINT, KEY_NEW_VIEW, KEY_VIEW, KEY_VIEW_CHANGE, SignedVotes
 
 __all__ = [
@@ -144,16 +146,11 @@ class Replica:
         self._view_change_resend_at = 0  # until a quorum of VIEW-CHANGEs: when to repeat ours
         self._consecutive_view_changes = 0
 
-        self._view_changes: dict[str, msg.ViewChange] = {}  # latest per sender
+        self._view_sync = ViewSync()  # peers' VIEW-CHANGEs and views, answers to those behind
         self._my_view_change: msg.ViewChange | None = None
         self._new_view: msg.NewView | None = None  # the NEW-VIEW that started this view
         self._new_view_top = 0  # seqs up to here are fixed by that NEW-VIEW
         self._future = FutureBuffer(budget_bytes(config.max_pipeline, config.max_block_bytes))
-        # The latest view each peer signed a message for, when later than ours (status
-        # announcements for the f+1 join rule; bounded by n entries).
-        self._peer_views: dict[str, int] = {}
-        self._checked_view_changes: set[str] = set()  # senders whose stored one verified
-        self._answered_ms: dict[str, int] = {}  # when a peer behind was last answered
         self._bodies = BodyFetch()  # re-proposals held by hash whose bodies are wanted
 
         self._votes = SignedVotes()
@@ -325,10 +322,8 @@ class Replica:
 
     def _dispatch(self, message: Any) -> None:
         view = getattr(message, "view", None)
-        if view is not None and view > self._view \
-                and view > self._peer_views.get(message.sender, -1):
+        if view is not None and self._view_sync.note_view(message.sender, view, self._view):
             # a signed announcement that the sender left every view below `view`
-            self._peer_views[message.sender] = view
             self._maybe_join_later_view()
         self._dispatch_checked(message)
 
@@ -359,7 +354,7 @@ class Replica:
             self._drop("wrong_view")
             return False
         if view > self._view or not self._view_active:
-            if view > self._view + self.committee.n * 4:
+            if view > self._view + self._views_ahead_kept():
                 self._drop("wrong_view")
                 return False
             if not self._future.add(message):
@@ -374,12 +369,8 @@ class Replica:
         operators: at least one honest replica is there (this one restarted, missed the view
         change, or was cut off for many views). Ask to join the (f+1)-th highest: the
         VIEW-CHANGE makes that view's primary re-send its NEW-VIEW (#11 item 6)."""
-        views = sorted((view for view in self._peer_views.values() if view > self._view),
-                       reverse=True)
-        if len(views) < self.committee.weak_quorum:
-            return
-        target = views[self.committee.weak_quorum - 1]
-        if target > self._view:
+        target = self._view_sync.join_target(self._view, self.committee.weak_quorum)
+        if target is not None:
             self._count("joined_later_view")
             self._start_view_change(target)
 
@@ -854,7 +845,7 @@ class Replica:
         self._new_view_top = 0
         self._bodies.clear()
         self._log.start_view(new_view)
-        self._forget_view_changes_below(new_view)
+        self._view_sync.forget_below(new_view)
         self._persist(KEY_VIEW, wal.view_record(new_view, False))
         low = self._stable.seq
         prepared = tuple(cert for seq, cert in sorted(self._log.prepared_certificates.items())
@@ -864,7 +855,7 @@ class Replica:
         self._view_change_resend_at = self._now_ms + self._timeout()
         self._persist(KEY_VIEW_CHANGE, view_change.encode())
         self._broadcast(view_change)
-        self._view_changes[self._me] = view_change
+        self._view_sync.store_own(view_change)
         self._future.prune(self._view)
         self._view_change_progress()
 
@@ -875,7 +866,7 @@ class Replica:
             self._answer_behind(view_change.sender)
             self._drop("wrong_view" if view_change.view < self._view else "stale")
             return
-        known = self._view_changes.get(view_change.sender)
+        known = self._view_sync.stored(view_change.sender)
         if known is not None and known.view >= view_change.view:
             self._drop("stale")
             return
@@ -884,10 +875,8 @@ class Replica:
             # status announcement). Kept ones are checked lazily, when a NEW-VIEW needs them.
             self._drop("view_too_far_ahead")
             return
-        self._view_changes[view_change.sender] = view_change
-        self._checked_view_changes.discard(view_change.sender)
-        higher = sorted((vc.view for vc in self._view_changes.values()
-                         if vc.view > self._view), reverse=True)
+        self._view_sync.store(view_change)
+        higher = self._view_sync.views_above(self._view)
         if len(higher) >= self.committee.weak_quorum:
             # f+1 replicas want a later view: at least one honest one does, so join them.
             self._start_view_change(higher[self.committee.weak_quorum - 1])
@@ -895,7 +884,7 @@ class Replica:
             self._view_change_progress()
 
     def _views_ahead_kept(self) -> int:
-        return self.committee.n * 4
+        return self.committee.n * VIEWS_AHEAD_KEPT_PER_OPERATOR
 
     def _answer_behind(self, sender: str) -> None:
         """A peer sent a VIEW-CHANGE for a view this replica has left or finished: it is
@@ -903,8 +892,8 @@ class Replica:
         NEW-VIEW, the proof of the current view; a backup with its own VIEW-CHANGE for the
         current view, a signed status the peer counts toward the f+1 join rule. At most
         once per half timeout per peer (#11 item 6)."""
-        last = self._answered_ms.get(sender)
-        if last is not None and self._now_ms - last < self.config.view_timeout_ms // 2:
+        if not self._view_sync.may_answer(sender, self._now_ms,
+                                          self.config.view_timeout_ms // 2):
             return
         if self._view_active and self.is_primary and self._new_view is not None:
             reply: Any = self._new_view
@@ -912,37 +901,34 @@ class Replica:
             reply = self._my_view_change
         else:
             return
-        self._answered_ms[sender] = self._now_ms
+        self._view_sync.answered(sender, self._now_ms)
         self._count("answered_behind")
         self._send(sender, reply)
 
     def _checked_ready(self, ready: list[msg.ViewChange]) -> list[msg.ViewChange]:
         """Of the stored VIEW-CHANGEs for the target view, those whose proofs check; the
         rest are dropped (checked once each: lazily, only when a NEW-VIEW needs them)."""
-        checked = []
-        for view_change in ready:
-            sender = view_change.sender
-            if sender not in self._checked_view_changes:
-                too_large = len(view_change.encode()) > self._max_view_change_bytes
-                if too_large or check_view_change(view_change, self.committee,
-                                                  self.config.watermark_window) is not None:
-                    self._drop("bad_view_change")
-                    del self._view_changes[sender]
-                    continue
-                self._checked_view_changes.add(sender)
-            checked.append(view_change)
+        checked, dropped = self._view_sync.checked(ready, self._is_valid_view_change)
+        if dropped:
+            self._count("dropped_bad_view_change", dropped)
         return checked
+
+    def _is_valid_view_change(self, view_change: msg.ViewChange) -> bool:
+        if len(view_change.encode()) > self._max_view_change_bytes:
+            return False
+        return check_view_change(view_change, self.committee,
+                                 self.config.watermark_window) is None
 
     def _view_change_progress(self) -> None:
         """In a view change: start the timer at a quorum; as the new primary, start the view."""
         target = self._view
-        ready = [vc for vc in self._view_changes.values() if vc.view == target]
+        ready = self._view_sync.for_view(target)
         if len(ready) < self.committee.quorum:
             # View synchronisation (#11 item 8): a quorum that left every view below this
             # one, spread over this and later views (a peer's VIEW-CHANGE for this view was
             # lost and its timer moved it on), can never fill this view. Run the timer
             # anyway: on expiry this replica moves up and meets the ones ahead, who wait.
-            at_or_above = sum(1 for vc in self._view_changes.values() if vc.view >= target)
+            at_or_above = self._view_sync.count_at_or_above(target)
             if at_or_above >= self.committee.quorum and self._view_change_deadline is None:
                 self._count("view_change_timer_spread")
                 self._view_change_deadline = self._now_ms + self._timeout()
@@ -1020,7 +1006,7 @@ class Replica:
         self._request_bodies()
         if plan.checkpoint.seq > self._last_committed:
             self._request_fetch(plan.checkpoint.seq)
-        self._forget_view_changes_below(self._view + 1)
+        self._view_sync.forget_below(self._view + 1)
         self._actions.append(ViewChanged(self._view, self.primary))
         if entering:
             self._view_started_ms = self._now_ms
@@ -1028,15 +1014,6 @@ class Replica:
         self._advance()
         self._replay_future()
         self._maybe_propose()
-
-    def _forget_view_changes_below(self, view: int) -> None:
-        for sender in sorted(self._view_changes):
-            if self._view_changes[sender].view < view:
-                del self._view_changes[sender]
-                self._checked_view_changes.discard(sender)
-        for sender in sorted(self._peer_views):
-            if self._peer_views[sender] < view:
-                del self._peer_views[sender]
 
     def _replay_future(self) -> None:
         for message in self._future.drain(self.committee.order):
@@ -1153,7 +1130,7 @@ class Replica:
                 # written by an older version, blocks inside: the same statement, re-signed
                 view_change = self._sign(view_change)
             self._my_view_change = view_change
-            self._view_changes[self._me] = view_change
+            self._view_sync.store_own(view_change)
         self._new_view, self._new_view_top = state.new_view, state.new_view_top
         for key, seq in state.vote_keys.items():
             self._votes.restore_key(key, seq)

@@ -80,12 +80,12 @@ def assert_dropped(replica: Any, sender: str, messages: list[Any], counter: str)
     view a validly signed message shows its sender in, which the f+1 join rule counts)."""
     before = state_of(replica)
     count = replica.stats.get(counter, 0)
-    peer_views = dict(replica._peer_views)
+    peer_views = dict(replica._view_sync._peer_views)
     for message in messages:
         deliver(replica, sender, message)
     assert replica.stats.get(counter, 0) == count + len(messages), replica.stats
     if counter != "dropped_bad_signature":
-        replica._peer_views = peer_views
+        replica._view_sync._peer_views = peer_views
     assert state_of(replica) == before
 
 

@@ -64,7 +64,8 @@ def test_view_changes_far_ahead_are_not_kept_and_kept_ones_are_checked_lazily(
         vc = msg.sign(msg.ViewChange(view, proof, (), "op2"), signer_of("op2"), CHAIN)
         cluster.feed("op0", MessageReceived("op2", vc.encode()))
     assert checks == []  # nothing is checked before a NEW-VIEW needs it
-    assert set(op0._view_changes) == {"op2"} and op0._view_changes["op2"].view == 9
+    stored = op0._view_sync.stored("op2")
+    assert op0._view_sync.senders() == ["op2"] and stored is not None and stored.view == 9
     assert op0.stats["dropped_view_too_far_ahead"] == 3  # beyond view + 4n
     assert op0.view == 0  # one sender is not f+1
 
@@ -79,11 +80,11 @@ def test_stored_view_changes_are_cleared_when_the_view_moves_past_them() -> None
 
     op1 = cluster["op1"]
     cluster.feed("op1", MessageReceived("op2", view_change(3, "op2")))
-    assert "op2" in op1._view_changes
+    assert op1._view_sync.stored("op2") is not None
     cluster.feed("op1", MessageReceived("op3", view_change(6, "op3")))
     cluster.feed("op1", MessageReceived("op0", view_change(6, "op0")))
     assert op1.view == 6 and op1.in_view_change  # f+1 want view 6: op1 joins them
-    assert sorted(op1._view_changes) == ["op0", "op1", "op3"]  # op2's view 3 is gone
+    assert op1._view_sync.senders() == ["op0", "op1", "op3"]  # op2's view 3 is gone
 
 
 def test_a_kept_view_change_with_a_bad_proof_is_dropped_when_a_new_view_needs_it() -> None:
@@ -93,13 +94,13 @@ def test_a_kept_view_change_with_a_bad_proof_is_dropped_when_a_new_view_needs_it
     good_proof = msg.CheckpointProof(0, bytes(32), ())
     bad = msg.sign(msg.ViewChange(1, bad_proof, (), "op2"), signer_of("op2"), CHAIN)
     cluster.feed("op1", MessageReceived("op2", bad.encode()))
-    assert "op2" in op1._view_changes  # kept unchecked
+    assert op1._view_sync.stored("op2") is not None  # kept unchecked
     vc = msg.sign(msg.ViewChange(1, good_proof, (), "op0"), signer_of("op0"), CHAIN)
     cluster.feed("op1", MessageReceived("op0", vc.encode()))
     # op1 joined view 1 (f+1) and holds three for it with its own, but op2's does not
     # check: no NEW-VIEW yet
     assert op1.view == 1 and op1.in_view_change
-    assert op1.stats["dropped_bad_view_change"] == 1 and "op2" not in op1._view_changes
+    assert op1.stats["dropped_bad_view_change"] == 1 and op1._view_sync.stored("op2") is None
     good = msg.sign(msg.ViewChange(1, good_proof, (), "op2"), signer_of("op2"), CHAIN)
     cluster.feed("op1", MessageReceived("op2", good.encode()))
     assert op1.view == 1 and not op1.in_view_change
