@@ -9,16 +9,14 @@ A broken internal invariant (including a host that breaks its side of the contra
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from consensus import messages as msg
 from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
 from consensus.bodies import BodyFetch
+from consensus.config import ReplicaConfig
 from consensus.constants import (
-    BLOCK_OVERHEAD_BYTES,
     BODY_REQUESTS_PER_TIMEOUT,
     MAX_CHAIN_ID_BYTES,
     MAX_COUNTER,
@@ -49,11 +47,11 @@ from consensus.events import (
 )
 from consensus.future import FutureBuffer, budget_bytes
 from consensus.log import MessageLog, Slot
+from consensus.outbox import Outbox
 from consensus.quorum import Committee
 from consensus.requests import RequestPool
 from consensus.view_change import (
     NewViewPlan,
-    check_block_origin,
     check_new_view,
     check_view_change,
     compute_new_view,
@@ -68,39 +66,6 @@ __all__ = [
     "MessageReceived", "PendingTx", "Persist", "Replica", "ReplicaConfig", "Send",
     "StateTransferred", "Tick", "TxsAdmitted", "ViewChanged",
 ]
-
-@dataclass(frozen=True)
-class ReplicaConfig:
-    chain: str
-    operators: tuple[tuple[str, bytes], ...]  # (name, ed25519 public key) in genesis order
-    me: str
-    checkpoint_interval: int = 16  # K
-    watermark_window: int = 64  # L (h < seq <= h + L)
-    max_block_txs: int = 2000
-    max_block_bytes: int = 4 * 1024 * 1024
-    max_block_delay_ms: int = 50
-    view_timeout_ms: int = 2000
-    max_clock_skew_ms: int = 5000
-    max_pending: int = 100_000
-    max_pipeline: int = 8
-    quorum_override: int | None = None  # TEST-ONLY: lets the simulator prove its checker bites
-    # The host's admission check of one transaction of a proposed block: (body, sig, block
-    # time) -> admissible (it decodes, is for this chain, is validly signed, has not expired
-    # at the block's time). A PRE-PREPARE carrying a transaction that fails it is dropped
-    # (`dropped_bad_tx`): an honest replica never prepares a block whose execution would
-    # depend on who had seen what. Pure over its arguments; None checks nothing.
-    admit_tx: Callable[[bytes, bytes, int], bool] | None = None
-
-    def check(self) -> None:
-        """Assert the configuration is usable (a bad config is the operator's bug)."""
-        assert self.checkpoint_interval >= 1
-        assert self.watermark_window >= self.checkpoint_interval, "L >= K, or the log stalls"
-        assert self.watermark_window % self.checkpoint_interval == 0, "L is a multiple of K"
-        assert 1 <= self.max_pipeline <= self.watermark_window
-        assert self.max_block_txs >= 1
-        assert self.max_block_bytes > BLOCK_OVERHEAD_BYTES
-        assert self.max_block_delay_ms >= 0 and self.view_timeout_ms > 0
-        assert self.max_clock_skew_ms >= 0 and self.max_pending >= 1
 
 
 class Replica:
@@ -125,8 +90,7 @@ class Replica:
                                                             self.committee.quorum)
         self._limits = msg.DecodeLimits(self.max_message_bytes, self.committee.n,
                                         config.watermark_window)
-        self._stats: dict[str, int] = {}
-        self._actions: list[Action] = []
+        self._out = Outbox(signer, config.chain, self.committee.n, self.max_message_bytes)
 
         self._now_ms = executed.time
         self._view = 0
@@ -207,7 +171,7 @@ class Replica:
 
     @property
     def stats(self) -> dict[str, int]:
-        return dict(sorted(self._stats.items()))
+        return dict(sorted(self._out.stats.items()))
 
     @property
     def log_size(self) -> int:
@@ -230,7 +194,7 @@ class Replica:
     # -- the one entry point -------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Action]:
-        assert not self._actions, "handle is not re-entrant"
+        assert self._out.is_empty(), "handle is not re-entrant"
         if isinstance(event, Tick):  # the clock first: the re-send below schedules from now
             self._now_ms = max(self._now_ms, event.now_ms)
         if self._resend_after_restart:
@@ -248,48 +212,20 @@ class Replica:
             self._on_state_transferred(event)
         else:
             raise AssertionError(f"unknown event {type(event).__name__}")
-        actions, self._actions = self._actions, []
-        return actions
+        return self._out.take()
 
     # -- small helpers -------------------------------------------------------------------------
-
-    def _count(self, name: str, amount: int = 1) -> None:
-        self._stats[name] = self._stats.get(name, 0) + amount
-
-    def _drop(self, reason: str) -> None:
-        self._count(f"dropped_{reason}")
-
-    def _persist(self, key: str, value: bytes) -> None:
-        self._actions.append(Persist(key, value))
-
-    def _broadcast(self, message: Any) -> None:
-        self._count(f"out_{message.TYPE}")
-        if self.committee.n > 1:
-            self._actions.append(Broadcast(self._encode_for_wire(message)))
-
-    def _send(self, to: str, message: Any) -> None:
-        self._count(f"out_{message.TYPE}")
-        self._actions.append(Send(to, self._encode_for_wire(message)))
-
-    def _encode_for_wire(self, message: Any) -> bytes:
-        data: bytes = message.encode()
-        assert len(data) <= self.max_message_bytes, \
-            f"a {message.TYPE} of {len(data)} bytes is over the message bound"
-        return data
-
-    def _sign(self, message: Any) -> Any:
-        return msg.sign(message, self._signer, self.committee.chain)
 
     def _may_sign(self, kind: str, view: int, seq: int, digest: bytes) -> bool:
         """False (counted) if signing would contradict a vote this replica signed."""
         if self._votes.may_sign(kind, view, seq, digest):
             return True
-        self._count("refused_conflicting_vote")
+        self._out.count("refused_conflicting_vote")
         return False
 
     def _record_signed(self, kind: str, view: int, seq: int, digest: bytes,
                        value: bytes) -> None:
-        self._persist(self._votes.record(kind, view, seq, digest), value)
+        self._out.persist(self._votes.record(kind, view, seq, digest), value)
 
     def _timeout(self) -> int:
         return self.view_timeout_ms
@@ -301,22 +237,22 @@ class Replica:
 
     def _on_message(self, event: MessageReceived) -> None:
         if not self.committee.is_operator(event.sender):
-            self._drop("unknown_operator")
+            self._out.drop("unknown_operator")
             return
         if event.sender == self._me:
-            self._drop("from_self")
+            self._out.drop("from_self")
             return
         try:
             message = msg.decode(event.data, self._limits)
         except msg.MessageError:
-            self._drop("undecodable")
+            self._out.drop("undecodable")
             return
-        self._count(f"in_{message.TYPE}")
+        self._out.count(f"in_{message.TYPE}")
         if message.sender != event.sender:
-            self._drop("sender_mismatch")
+            self._out.drop("sender_mismatch")
             return
         if not msg.is_signed_by_sender(message, self.committee):
-            self._drop("bad_signature")
+            self._out.drop("bad_signature")
             return
         self._dispatch(message)
 
@@ -351,16 +287,16 @@ class Replica:
         """True if `message` (of `view`) belongs to the current, active view. Messages of a
         view not started yet are buffered (bounded); older ones are dropped."""
         if view < self._view:
-            self._drop("wrong_view")
+            self._out.drop("wrong_view")
             return False
         if view > self._view or not self._view_active:
             if view > self._view + self._views_ahead_kept():
-                self._drop("wrong_view")
+                self._out.drop("wrong_view")
                 return False
             if not self._future.add(message):
-                self._drop("future_buffer_full")
+                self._out.drop("future_buffer_full")
                 return False
-            self._count("buffered_future_view")
+            self._out.count("buffered_future_view")
             return False
         return True
 
@@ -371,28 +307,28 @@ class Replica:
         VIEW-CHANGE makes that view's primary re-send its NEW-VIEW (#11 item 6)."""
         target = self._view_sync.join_target(self._view, self.committee.weak_quorum)
         if target is not None:
-            self._count("joined_later_view")
+            self._out.count("joined_later_view")
             self._start_view_change(target)
 
     def _check_seq(self, seq: int) -> bool:
         if seq <= self._last_committed:
-            self._drop("stale")
+            self._out.drop("stale")
             return False
         if not self._in_window(seq):
-            self._drop("outside_watermarks")
+            self._out.drop("outside_watermarks")
             return False
         return True
 
     def _on_pre_prepare(self, pre_prepare: msg.PrePrepare) -> None:
         if pre_prepare.sender != self.committee.primary(pre_prepare.view):
-            self._drop("not_primary")
+            self._out.drop("not_primary")
             return
         if pre_prepare.view > self._view or not self._view_active:
             # checked before it may be buffered for a later view (#11 item 9)
             reason = self._check_block_shape(pre_prepare.block, pre_prepare.seq,
                                              pre_prepare.view)
             if reason is not None:
-                self._drop(reason)
+                self._out.drop(reason)
                 return
         if not self._check_view(pre_prepare.view, pre_prepare):
             return
@@ -405,24 +341,24 @@ class Replica:
                     and pre_prepare.block.is_consistent():
                 self._take_body(pre_prepare.block)  # a re-sent re-proposal with its body
                 return
-            self._drop("duplicate" if same else "conflicting")
+            self._out.drop("duplicate" if same else "conflicting")
             return
         if pre_prepare.seq <= self._new_view_top:
             # fixed by the NEW-VIEW: only its re-proposal (a re-sent one keeps the block's
             # original header view, so it is checked against the NEW-VIEW, not as fresh)
             if not self._is_re_proposal(pre_prepare):
-                self._drop("conflicting")
+                self._out.drop("conflicting")
                 return
             if not pre_prepare.is_by_hash and not pre_prepare.block.is_consistent():
-                self._drop("bad_block")
+                self._out.drop("bad_block")
                 return
-            self._count("re_proposals_received")
+            self._out.count("re_proposals_received")
             self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
             self._advance()
             return
         reason = self._check_fresh_block(pre_prepare.block, pre_prepare.seq, pre_prepare.view)
         if reason is not None:
-            self._drop(reason)
+            self._out.drop(reason)
             return
         self._log.slot(pre_prepare.seq).pre_prepare = pre_prepare
         self._advance()
@@ -441,19 +377,7 @@ class Replica:
 
     def _check_block_shape(self, block: Block, seq: int, view: int) -> str | None:
         """The checks that need no chain context (a re-proposal keeps an older view)."""
-        if check_block_origin(block, seq, view, self.committee) is not None:
-            return "bad_block"
-        if len(block.txs) > self.config.max_block_txs:
-            return "block_too_large"
-        if len(block.encode()) > self.config.max_block_bytes:
-            return "block_too_large"
-        if block.header.time > self._now_ms + self.config.max_clock_skew_ms:
-            return "block_time_in_future"
-        admit = self.config.admit_tx
-        if admit is not None and not all(admit(body, sig, block.header.time)
-                                         for body, sig in block.txs):
-            return "bad_tx"
-        return None
+        return self.config.block_refusal(block, seq, view, self.committee, self._now_ms)
 
     def _on_prepare(self, prepare: msg.Prepare) -> None:
         if not self._check_view(prepare.view, prepare) or not self._check_seq(prepare.seq):
@@ -461,7 +385,7 @@ class Replica:
         outcome = self._log.prepares.add(prepare.view, prepare.seq, prepare.sender,
                                          prepare.block_hash, prepare)
         if outcome != "added":
-            self._drop("duplicate" if outcome == "duplicate" else "conflicting")
+            self._out.drop("duplicate" if outcome == "duplicate" else "conflicting")
             return
         self._advance()
 
@@ -471,7 +395,7 @@ class Replica:
         outcome = self._log.commits.add(commit.view, commit.seq, commit.sender,
                                         commit.block_hash, commit)
         if outcome != "added":
-            self._drop("duplicate" if outcome == "duplicate" else "conflicting")
+            self._out.drop("duplicate" if outcome == "duplicate" else "conflicting")
             return
         self._advance()
 
@@ -522,15 +446,15 @@ class Replica:
             return False
         block = slot.block
         if block.header.prev_hash != previous[0] or block.header.time < previous[1]:
-            self._drop("bad_chain")
+            self._out.drop("bad_chain")
             slot.pre_prepare = None  # the primary is faulty; the request timer will tell
             return False
         digest = block.hash
         if not self._may_sign("prepare", self._view, slot.seq, digest):
             return False
-        prepare = self._sign(msg.Prepare(self._view, slot.seq, digest, self._me))
+        prepare = self._out.sign(msg.Prepare(self._view, slot.seq, digest, self._me))
         self._record_signed("prepare", self._view, slot.seq, digest, prepare.encode())
-        self._broadcast(prepare)
+        self._out.broadcast(prepare)
         self._log.prepares.add(self._view, slot.seq, self._me, digest, prepare)
         slot.prepare_sent = True
         return True
@@ -539,10 +463,10 @@ class Replica:
         digest = slot.block.hash
         if not self._may_sign("commit", self._view, slot.seq, digest):
             return False
-        commit = self._sign(msg.Commit(self._view, slot.seq, digest, self._me))
+        commit = self._out.sign(msg.Commit(self._view, slot.seq, digest, self._me))
         record = wal.commit_record(commit.encode(), self._log.prepared_certificates[slot.seq])
         self._record_signed("commit", self._view, slot.seq, digest, record)
-        self._broadcast(commit)
+        self._out.broadcast(commit)
         self._log.commits.add(self._view, slot.seq, self._me, digest, commit)
         slot.commit_sent = True
         return True
@@ -562,9 +486,9 @@ class Replica:
             assert len(commits) >= self.committee.quorum
             assert block.header.prev_hash == self._tip_hash, "commits extend the chain"
             votes = tuple(Vote(c.sender, self.committee.keys[c.sender], c.sig) for c in commits)
-            self._actions.append(Commit(block, CommitCertificate(self._view, seq, block.hash,
+            self._out.emit(Commit(block, CommitCertificate(self._view, seq, block.hash,
                                                                  votes)))
-            self._count("committed_blocks")
+            self._out.count("committed_blocks")
             self._mark_committed(seq, block.hash, block.header.time, slot.tx_ids())
             self._unexecuted[seq] = block
             delivered = True
@@ -638,11 +562,11 @@ class Replica:
             if not self._may_sign("pre_prepare", self._view, seq, block.hash):
                 return
             assert len(block.encode()) <= self.config.max_block_bytes
-            pre_prepare = self._sign(msg.PrePrepare(self._view, seq, block, self._me))
+            pre_prepare = self._out.sign(msg.PrePrepare(self._view, seq, block, self._me))
             self._record_signed("pre_prepare", self._view, seq, block.hash,
                                 pre_prepare.encode())
-            self._broadcast(pre_prepare)
-            self._count("proposed_blocks")
+            self._out.broadcast(pre_prepare)
+            self._out.count("proposed_blocks")
             self._log.slot(seq).pre_prepare = pre_prepare
             self._advance()
 
@@ -664,8 +588,8 @@ class Replica:
                             ("txs_ignored_expired", admission.expired),
                             ("txs_dropped_pending_full", admission.full)):
             if count:
-                self._count(name, count)
-        self._count("txs_admitted", admission.added)
+                self._out.count(name, count)
+        self._out.count("txs_admitted", admission.added)
         if admission.added and self._requests.deadline is None:
             self._arm_request_timer()
         self._maybe_propose()
@@ -678,17 +602,17 @@ class Replica:
         now = self._now_ms
         expired = self._requests.expire(now)
         if expired:
-            self._count("txs_expired", expired)
+            self._out.count("txs_expired", expired)
             self._arm_request_timer()
         if not self._requests:
             self._requests.deadline = None
         if self._view_active and self._requests.deadline is not None \
                 and now >= self._requests.deadline:
-            self._count("request_timeouts")
+            self._out.count("request_timeouts")
             self._start_view_change(self._view + 1)
         elif not self._view_active and self._view_change_deadline is not None \
                 and now >= self._view_change_deadline:
-            self._count("view_change_timeouts")
+            self._out.count("view_change_timeouts")
             self._start_view_change(self._view + 1)
         elif not self._view_active and self._view_change_deadline is None \
                 and self._my_view_change is not None \
@@ -696,14 +620,14 @@ class Replica:
                 and now >= self._view_change_resend_at:
             # No quorum of VIEW-CHANGEs yet, so no timer runs: ours may have been lost on a
             # link that went down. Repeat it (peers drop it as stale if they have it).
-            self._count("view_change_resends")
-            self._broadcast(self._my_view_change)
+            self._out.count("view_change_resends")
+            self._out.broadcast(self._my_view_change)
             self._view_change_resend_at = now + self._timeout()
         if self._bodies.is_due(now):
-            self._count("block_request_retries")
+            self._out.count("block_request_retries")
             self._request_bodies()
         if self._fetch_target is not None and now >= self._fetch_deadline:
-            self._count("fetch_retries")
+            self._out.count("fetch_retries")
             self._request_fetch(self._fetch_target, retry=True)
         self._check_lagging()
         self._maybe_propose()
@@ -731,7 +655,7 @@ class Replica:
         if self._lag_since is None:
             self._lag_since = self._now_ms
         elif self._now_ms - self._lag_since >= self.config.view_timeout_ms // 2:
-            self._count("lag_detected")
+            self._out.count("lag_detected")
             self._request_fetch(top)
 
     # -- checkpoints and garbage collection ----------------------------------------------------
@@ -749,21 +673,21 @@ class Replica:
         if height % self.config.checkpoint_interval != 0 or height <= self._stable.seq:
             return
         self._own_checkpoints[height] = app_hash
-        checkpoint = self._sign(msg.Checkpoint(height, app_hash, self._me))
+        checkpoint = self._out.sign(msg.Checkpoint(height, app_hash, self._me))
         self._log.add_checkpoint(checkpoint)
-        self._broadcast(checkpoint)
+        self._out.broadcast(checkpoint)
         self._try_stabilize(height, app_hash)
 
     def _on_checkpoint(self, checkpoint: msg.Checkpoint) -> None:
         if checkpoint.seq <= self._stable.seq:
-            self._drop("stale")
+            self._out.drop("stale")
             return
         if checkpoint.seq % self.config.checkpoint_interval != 0:
-            self._drop("bad_checkpoint")
+            self._out.drop("bad_checkpoint")
             return
         outcome = self._log.add_checkpoint(checkpoint)
         if outcome != "added":
-            self._drop({"duplicate": "duplicate", "conflict": "conflicting"}.get(
+            self._out.drop({"duplicate": "duplicate", "conflict": "conflicting"}.get(
                 outcome, "stale"))
             return
         self._try_stabilize(checkpoint.seq, checkpoint.app_hash)
@@ -781,16 +705,16 @@ class Replica:
         assert proof.seq > self._stable.seq
         own = self._own_checkpoints.get(proof.seq)
         if own is not None and own != proof.app_hash:
-            self._count("checkpoint_diverged")
+            self._out.count("checkpoint_diverged")
         self._stable = proof
-        self._count("stable_checkpoints")
-        self._persist(KEY_CHECKPOINT, proof.encode())
+        self._out.count("stable_checkpoints")
+        self._out.persist(KEY_CHECKPOINT, proof.encode())
         self._log.collect_garbage(proof.seq)
         for seq in sorted(self._own_checkpoints):
             if seq < proof.seq:
                 del self._own_checkpoints[seq]
         for key in self._votes.prune(proof.seq):
-            self._persist(key, b"")
+            self._out.persist(key, b"")
         if proof.seq > self._last_committed:
             self._request_fetch(proof.seq)
         self._advance()
@@ -806,12 +730,12 @@ class Replica:
             return
         self._fetch_target = max(to_height, self._fetch_target or 0)
         self._fetch_deadline = self._now_ms + self.config.view_timeout_ms
-        self._count("fetches")
-        self._actions.append(FetchBlocks(self._last_committed + 1, self._fetch_target))
+        self._out.count("fetches")
+        self._out.emit(FetchBlocks(self._last_committed + 1, self._fetch_target))
 
     def _on_state_transferred(self, event: StateTransferred) -> None:
         if event.height <= self._executed.height:
-            self._count("state_transfer_ignored")
+            self._out.count("state_transfer_ignored")
             return
         assert not any(h <= event.height for h in self._unexecuted), \
             "the host executes queued commits before transferred blocks"
@@ -820,7 +744,7 @@ class Replica:
             self._mark_committed(event.height, event.block_hash, event.time,
                                  tuple(event.committed_tx_ids))
             self._log.forget_through(event.height)
-        self._count("state_transfers")
+        self._out.count("state_transfers")
         if self._fetch_target is not None and self._fetch_target <= event.height:
             self._fetch_target = None
         if event.height % self.config.checkpoint_interval == 0:
@@ -837,7 +761,7 @@ class Replica:
         self._view = new_view
         self._view_active = False
         self._consecutive_view_changes += 1
-        self._count("view_changes")
+        self._out.count("view_changes")
         self._requests.deadline = None
         self._view_change_deadline = None
         self._lag_since = None
@@ -846,15 +770,15 @@ class Replica:
         self._bodies.clear()
         self._log.start_view(new_view)
         self._view_sync.forget_below(new_view)
-        self._persist(KEY_VIEW, wal.view_record(new_view, False))
+        self._out.persist(KEY_VIEW, wal.view_record(new_view, False))
         low = self._stable.seq
         prepared = tuple(cert for seq, cert in sorted(self._log.prepared_certificates.items())
                          if low < seq <= low + self.config.watermark_window)
-        view_change = self._sign(msg.ViewChange(new_view, self._stable, prepared, self._me))
+        view_change = self._out.sign(msg.ViewChange(new_view, self._stable, prepared, self._me))
         self._my_view_change = view_change
         self._view_change_resend_at = self._now_ms + self._timeout()
-        self._persist(KEY_VIEW_CHANGE, view_change.encode())
-        self._broadcast(view_change)
+        self._out.persist(KEY_VIEW_CHANGE, view_change.encode())
+        self._out.broadcast(view_change)
         self._view_sync.store_own(view_change)
         self._future.prune(self._view)
         self._view_change_progress()
@@ -864,16 +788,16 @@ class Replica:
                                              and self._view_active):
             # the sender is behind, or missed the NEW-VIEW: show it where this replica is
             self._answer_behind(view_change.sender)
-            self._drop("wrong_view" if view_change.view < self._view else "stale")
+            self._out.drop("wrong_view" if view_change.view < self._view else "stale")
             return
         known = self._view_sync.stored(view_change.sender)
         if known is not None and known.view >= view_change.view:
-            self._drop("stale")
+            self._out.drop("stale")
             return
         if view_change.view > self._view + self._views_ahead_kept():
             # Too far ahead to keep (its view still counts for the f+1 join rule, as a
             # status announcement). Kept ones are checked lazily, when a NEW-VIEW needs them.
-            self._drop("view_too_far_ahead")
+            self._out.drop("view_too_far_ahead")
             return
         self._view_sync.store(view_change)
         higher = self._view_sync.views_above(self._view)
@@ -902,15 +826,15 @@ class Replica:
         else:
             return
         self._view_sync.answered(sender, self._now_ms)
-        self._count("answered_behind")
-        self._send(sender, reply)
+        self._out.count("answered_behind")
+        self._out.send(sender, reply)
 
     def _checked_ready(self, ready: list[msg.ViewChange]) -> list[msg.ViewChange]:
         """Of the stored VIEW-CHANGEs for the target view, those whose proofs check; the
         rest are dropped (checked once each: lazily, only when a NEW-VIEW needs them)."""
         checked, dropped = self._view_sync.checked(ready, self._is_valid_view_change)
         if dropped:
-            self._count("dropped_bad_view_change", dropped)
+            self._out.count("dropped_bad_view_change", dropped)
         return checked
 
     def _is_valid_view_change(self, view_change: msg.ViewChange) -> bool:
@@ -930,7 +854,7 @@ class Replica:
             # anyway: on expiry this replica moves up and meets the ones ahead, who wait.
             at_or_above = self._view_sync.count_at_or_above(target)
             if at_or_above >= self.committee.quorum and self._view_change_deadline is None:
-                self._count("view_change_timer_spread")
+                self._out.count("view_change_timer_spread")
                 self._view_change_deadline = self._now_ms + self._timeout()
             return
         if self._view_change_deadline is None:
@@ -946,8 +870,8 @@ class Replica:
         for unsigned in re_proposals(plan, self._me):
             if not self._may_sign("pre_prepare", target, unsigned.seq, unsigned.digest):
                 return
-            pre_prepares.append(self._sign(unsigned))
-        new_view = self._sign(msg.NewView(target, chosen, tuple(pre_prepares), self._me))
+            pre_prepares.append(self._out.sign(unsigned))
+        new_view = self._out.sign(msg.NewView(target, chosen, tuple(pre_prepares), self._me))
         for pre_prepare in pre_prepares:  # persisted inside the NEW-VIEW
             self._votes.note("pre_prepare", target, pre_prepare.seq, pre_prepare.digest)
         self._enter_view(new_view, plan, announce=True)
@@ -957,22 +881,22 @@ class Replica:
                                           and self._new_view is not None):
             # (A replica active in a view without its NEW-VIEW, one restarted from a disk
             # that lacks it, takes it: the NEW-VIEW fixes seqs it must not accept afresh.)
-            self._drop("stale")
+            self._out.drop("stale")
             return
         if new_view.sender != self.committee.primary(new_view.view):
-            self._drop("bad_new_view")
+            self._out.drop("bad_new_view")
             return
         if new_view.view > self._view + self._views_ahead_kept():
             # each check is costly: a replica far behind joins by the f+1 rule first
-            self._drop("view_too_far_ahead")
+            self._out.drop("view_too_far_ahead")
             return
         reason, plan = check_new_view(new_view, self.committee, self.config.watermark_window)
         if reason is not None or plan is None:
-            self._drop("bad_new_view")
+            self._out.drop("bad_new_view")
             return
         for pre_prepare in new_view.pre_prepares:
             if pre_prepare.seq == self._last_committed and pre_prepare.digest != self._tip_hash:
-                self._drop("new_view_conflicts_committed")
+                self._out.drop("new_view_conflicts_committed")
                 return
         self._enter_view(new_view, plan)
 
@@ -991,14 +915,14 @@ class Replica:
         self._view_change_deadline = None
         self._new_view = new_view
         self._new_view_top = plan.top_seq
-        self._persist(KEY_NEW_VIEW, new_view.encode())
-        self._persist(KEY_VIEW, wal.view_record(self._view, True))
+        self._out.persist(KEY_NEW_VIEW, new_view.encode())
+        self._out.persist(KEY_VIEW, wal.view_record(self._view, True))
         if announce:
-            self._broadcast(new_view)
+            self._out.broadcast(new_view)
         if entering:
-            self._count("new_views")
+            self._out.count("new_views")
         else:
-            self._count("new_views_recovered")
+            self._out.count("new_views_recovered")
         if plan.checkpoint.seq > self._stable.seq:
             self._adopt_stable_checkpoint(plan.checkpoint)
         self._bodies.clear()
@@ -1007,7 +931,7 @@ class Replica:
         if plan.checkpoint.seq > self._last_committed:
             self._request_fetch(plan.checkpoint.seq)
         self._view_sync.forget_below(self._view + 1)
-        self._actions.append(ViewChanged(self._view, self.primary))
+        self._out.emit(ViewChanged(self._view, self.primary))
         if entering:
             self._view_started_ms = self._now_ms
         self._arm_request_timer()
@@ -1064,9 +988,9 @@ class Replica:
         if not self._bodies or not self._view_active:
             return
         hashes = self._bodies.hashes(self.config.watermark_window)
-        request = self._sign(msg.BlockRequest(self._view, hashes, self._me))
-        self._count("block_requests")
-        self._broadcast(request)
+        request = self._out.sign(msg.BlockRequest(self._view, hashes, self._me))
+        self._out.count("block_requests")
+        self._out.broadcast(request)
         self._bodies.requested(
             self._now_ms, max(self.config.view_timeout_ms // BODY_REQUESTS_PER_TIMEOUT, 1))
 
@@ -1076,24 +1000,24 @@ class Replica:
         is not."""
         if not self._bodies.may_answer(request.sender, self._now_ms,
                                        self.config.view_timeout_ms // BODY_REQUESTS_PER_TIMEOUT):
-            self._drop("block_request_too_soon")
+            self._out.drop("block_request_too_soon")
             return
         bodies = [body for body in (self._body_of(h) for h in request.hashes) if body]
         if not bodies:
-            self._drop("block_request_unknown")
+            self._out.drop("block_request_unknown")
             return
         self._bodies.answered(request.sender, self._now_ms)
         for body in bodies:
-            self._send(request.sender, self._sign(msg.BlockReply(body, self._me)))
+            self._out.send(request.sender, self._out.sign(msg.BlockReply(body, self._me)))
 
     def _on_block_reply(self, reply: msg.BlockReply) -> None:
         block = reply.block
         seq = self._bodies.seq_of(block.hash)
         if seq is None:
-            self._drop("unwanted_block")
+            self._out.drop("unwanted_block")
             return
         if block.height != seq or not block.txs or not block.is_consistent():
-            self._drop("bad_block")  # the header matches, the transactions do not
+            self._out.drop("bad_block")  # the header matches, the transactions do not
             return
         self._take_body(block)
 
@@ -1109,7 +1033,7 @@ class Replica:
         if certificate is not None and certificate.pre_prepare.digest == block.hash:
             self._log.prepared_certificates[block.height] = msg.PreparedCertificate(
                 certificate.pre_prepare.with_body(block), certificate.prepares)
-        self._count("block_bodies_received")
+        self._out.count("block_bodies_received")
         self._advance()
 
     # -- restart -------------------------------------------------------------------------------
@@ -1128,7 +1052,7 @@ class Replica:
             view_change = state.view_change
             if not msg.is_signed_by_sender(view_change, self.committee):
                 # written by an older version, blocks inside: the same statement, re-signed
-                view_change = self._sign(view_change)
+                view_change = self._out.sign(view_change)
             self._my_view_change = view_change
             self._view_sync.store_own(view_change)
         self._new_view, self._new_view_top = state.new_view, state.new_view_top
@@ -1140,7 +1064,7 @@ class Replica:
             self._restore_vote(kind, vote)
         if self._new_view is not None:
             self._take_re_proposals(self._new_view)  # bodies from restored certificates
-        self._count("restarts")
+        self._out.count("restarts")
         self._resend_after_restart = True
 
     def _restore_vote(self, kind: str, vote: Any) -> None:
@@ -1163,16 +1087,16 @@ class Replica:
         while this replica was down) and the pre-prepares this primary signed."""
         if not self._view_active and self._my_view_change is not None \
                 and self._my_view_change.view == self._view:
-            self._broadcast(self._my_view_change)
+            self._out.broadcast(self._my_view_change)
             self._view_change_resend_at = self._now_ms + self._timeout()
             self._view_change_progress()
         elif self._view_active and self._new_view is not None:
-            self._broadcast(self._new_view)
+            self._out.broadcast(self._new_view)
         elif self._view_active and self._view > 0 and self._my_view_change is not None \
                 and self._my_view_change.view == self._view:
             # active in a view whose NEW-VIEW this disk lacks: the VIEW-CHANGE makes the
             # primary send it again, and `_on_new_view` takes it for the current view
-            self._broadcast(self._my_view_change)
+            self._out.broadcast(self._my_view_change)
         if self._stable.seq > self._last_committed:
             self._request_fetch(self._stable.seq)
         if self._view_active and self.is_primary:
@@ -1180,6 +1104,6 @@ class Replica:
                 pre_prepare = self._log.slots[seq].pre_prepare
                 if pre_prepare is not None and pre_prepare.view == self._view \
                         and seq > self._new_view_top:  # re-proposals are in the NEW-VIEW
-                    self._broadcast(pre_prepare)
+                    self._out.broadcast(pre_prepare)
         self._request_bodies()
 

@@ -18,7 +18,7 @@ def state_of(replica: Replica) -> str:
     """Everything but the counters, as text."""
     log = replica._log
     fields = {k: v for k, v in vars(replica).items()
-              if k not in ("_stats", "_log", "_signer", "committee", "config", "_limits")}
+              if k not in ("_out", "_log", "_signer", "committee", "config", "_limits")}
     return repr((fields, log.low_watermark, log.view, log.slots, log.prepares._votes,
                  log.commits._votes, log.prepared_certificates, log.checkpoints))
 

@@ -93,7 +93,7 @@ def test_a_double_vote_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
                     "PREPARE":
                 vote = msg.decode(action.data, LIMITS)
                 other = dataclasses.replace(vote, block_hash=bytes(32 - 1) + b"\x01", sig=b"")
-                other = replica._sign(other)
+                other = replica._out.sign(other)
                 out += [Persist(f"prepare/{vote.seq:020d}", other.encode()),
                         Broadcast(other.encode())]
         return out
@@ -122,7 +122,7 @@ def test_a_vote_other_than_the_persisted_one_is_caught(monkeypatch: pytest.Monke
             if isinstance(action, Broadcast) and msg.decode(action.data, LIMITS).TYPE == \
                     "PREPARE":
                 vote = msg.decode(action.data, LIMITS)
-                action = Broadcast(replica._sign(dataclasses.replace(
+                action = Broadcast(replica._out.sign(dataclasses.replace(
                     vote, block_hash=bytes(32 - 1) + b"\x01", sig=b"")).encode())
             out.append(action)
         return out
