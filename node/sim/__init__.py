@@ -29,8 +29,9 @@ Byzantine operators are `node.sim.byzantine` wrappers around real replicas.
 
 `node.sim.checker.Checker` judges every applied block and every vote an honest node sends
 (safety), and the run ends with the liveness verdict: once every fault has healed, with at
-most f Byzantine operators, every client transaction is committed on f+1 honest nodes within
-`liveness_bound_ms`. A failing run names its seed and the command that reproduces it.
+most f Byzantine operators, every honest node is up and has committed every client transaction
+within `liveness_bound_ms` (judged per honest node: one left behind fails the run). A
+failing run names its seed and the command that reproduces it.
 
 The parts
 ---------

@@ -20,6 +20,10 @@ Behaviours (`BEHAVIOURS`):
     lie_transfer    claims a height far ahead (so it is asked first) and answers state-transfer
                     requests with malformed replies, forged certificates or nothing
     flood_views     once it has sent a VIEW-CHANGE, re-signs it for ever-higher views
+    withhold        keeps its PREPAREs to itself, as primary sends each PRE-PREPARE to f+1
+                    peers only, and never answers a BLOCK-REQUEST
+    forge_body      answers BLOCK-REQUEST and state transfer with the real blocks (header,
+                    bodies, certificate) under forged transaction signatures
 
 The host asks a behaviour two more things: what height to announce (`announce_height`) and
 what to answer a state-transfer request with (`serve_blocks`).
@@ -38,7 +42,8 @@ from consensus.crypto import Signer
 from consensus.events import Event, TxsAdmitted
 
 BEHAVIOURS = ("equivocate", "silent", "omission", "delay", "forge", "replay",
-              "wrong_app_hash", "censor", "double_vote", "lie_transfer", "flood_views")
+              "wrong_app_hash", "censor", "double_vote", "lie_transfer", "flood_views",
+              "withhold", "forge_body")
 REPLAY_MEMORY = 256  # own messages kept for replay
 LIMITS = msg.DecodeLimits(1 << 28, 256, 4096)  # generous: we decode only our own messages
 
@@ -313,9 +318,60 @@ class FloodViews(Behaviour):
         return out
 
 
+class Withhold(Behaviour):
+    """Castro-Liskov's body problem, provoked: this node keeps its PREPAREs to itself (so its
+    own replica may hold the only prepared certificate), as primary sends each PRE-PREPARE to
+    just f+1 peers, and never answers a BLOCK-REQUEST. A re-proposal of its block then
+    depends on the bodies the honest replicas kept."""
+
+    name = "withhold"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        f = (len(self.operators) - 1) // 3
+        self.told = frozenset(self.peers[:f + 1])  # who gets its PRE-PREPAREs
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        message = _decode(data)
+        if isinstance(message, msg.Prepare | msg.BlockReply) or (
+                isinstance(message, msg.PrePrepare) and to not in self.told):
+            self.actions += 1
+            return []
+        return [(to, data, 0)]
+
+
+class ForgeBody(Behaviour):
+    """Real bodies under forged signatures wherever a body travels without its PRE-PREPARE:
+    its answers to BLOCK-REQUEST and to state transfer carry the blocks it holds with every
+    transaction's signature replaced. The header, and so the block hash, certificate and
+    (before signatures were bound into tx_root) the tx root, stay the real ones."""
+
+    name = "forge_body"
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        message = _decode(data)
+        if not isinstance(message, msg.BlockReply):
+            return [(to, data, 0)]
+        self.actions += 1
+        forged = replace(message, block=_forged_signatures(message.block))
+        return [(to, forged.encode(), 0)]
+
+    def serve_blocks(self, blocks: list[list[bytes]]) -> Any:
+        self.actions += 1
+        return [[_forged_signatures(Block.decode(block)).encode(), cert]
+                for block, cert in blocks]
+
+
+def _forged_signatures(block: Block) -> Block:
+    """The same header and bodies, every signature replaced by one that does not verify."""
+    return Block(block.header, tuple((body, codec.sha256(sig) + codec.sha256(body))
+                                     for body, sig in block.txs))
+
+
 _CLASSES: dict[str, type[Behaviour]] = {
     cls.name: cls for cls in (Equivocate, Silent, Omission, Delay, Forge, Replay, WrongAppHash,
-                              Censor, DoubleVote, LieTransfer, FloodViews)}
+                              Censor, DoubleVote, LieTransfer, FloodViews, Withhold,
+                              ForgeBody)}
 
 
 def make_behaviour(name: str, me: str, signer: Signer, chain: str, operators: tuple[str, ...],

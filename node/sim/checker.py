@@ -2,9 +2,13 @@
 
 Safety (only honest nodes are judged; a Byzantine node may do anything):
 - agreement: no two honest nodes commit different blocks at one height;
-- execution: equal app hashes at equal heights;
+- execution: what executed at one height is the same on every honest node, not only the
+  header: the same transactions with the same signatures, and the same receipts (`executed`),
+  and the same app hash (`app_hash`);
 - certificates: every block an honest node applies carries a valid commit certificate;
-- transactions: every applied transaction is validly signed by its sender and applied once
+- transactions: every transaction of a block an honest node applies is validly signed by its
+  sender (honest replicas check that before they PREPARE, so a committed block never
+  carries one that is not, however its body reached the node), and each is applied once
   (no tx id in the receipts of two blocks);
 - money: the sum of cash balances equals the cash supply in state, and the supply equals
   what successful mints minus burns added up to;
@@ -12,10 +16,10 @@ Safety (only honest nodes are judged; a Byzantine node may do anything):
   restarts too, and persists each vote before it sends it.
 
 Liveness (judged by the simulation at the end, not here): once every fault has healed, with at
-most f Byzantine operators, every client transaction is committed on at least f+1 honest nodes
-that are up, within `liveness_bound_ms` of the last heal (enough for a client to trust a
-receipt), and every honest node is up. Not on every honest node: one that a Byzantine peer
-keeps in the dark may lag behind, and is reported, not failed.
+most f Byzantine operators, every honest node is up and has committed every client
+transaction within `liveness_bound_ms` of the last heal. Judged per honest node: one honest
+node left behind (kept in the dark by a Byzantine peer, stuck on a body nobody sends) fails
+the run, named.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from consensus import codec
 from consensus.block import check_certificate
+from node.admission.tx import TxError, decode_body
 from node.ledger.executor import AppliedBlock
 
 MAX_VIOLATIONS = 50  # a broken run reports its first few problems, not thousands
@@ -61,7 +66,8 @@ class Checker:
         self.violations: list[Violation] = []
         self.block_hashes: dict[int, tuple[bytes, str]] = {}  # height -> (hash, first node)
         self.app_hashes: dict[int, tuple[bytes, str]] = {}
-        self.signed_txs: set[bytes] = set()
+        self.executed: dict[int, tuple[bytes, str]] = {}  # height -> (what ran, first node)
+        self.signed_txs: set[bytes] = set()  # sha256(body || sig) of verified transactions
         self.records: dict[str, NodeRecord] = {name: NodeRecord() for name in sorted(honest)}
         self.votes: dict[tuple[str, str, int, int], bytes] = {}  # (node, kind, view, seq)
         self.steps = 0
@@ -96,18 +102,22 @@ class Checker:
         elif known[0] != applied.app_hash:
             self.fail(time_ms, "app_hash", node, f"height {height}: app hash "
                       f"{applied.app_hash.hex()[:12]} but {known[1]} has {known[0].hex()[:12]}")
+        executed = _what_executed(applied)
+        known = self.executed.get(height)
+        if known is None:
+            self.executed[height] = (executed, node)
+        elif known[0] != executed:
+            self.fail(time_ms, "executed", node, f"height {height}: block {block.hash.hex()[:12]}"
+                      f" executed other transactions, signatures or receipts than at {known[1]}")
         if self.check_certificates:
             problem = check_certificate(applied.certificate, self.chain, self.operator_keys,
                                         block.hash, height)
             if problem is not None:
                 self.fail(time_ms, "certificate", node, f"height {height}: {problem}")
+        for body, sig in block.txs:
+            self._check_signed(time_ms, node, height, body, sig)
         record = self.records[node]
         for tx, receipt in zip(applied.txs, applied.receipts, strict=True):
-            if tx.tx_id not in self.signed_txs:
-                if not tx.is_signed():
-                    self.fail(time_ms, "tx_signature", node, f"tx {tx.tx_id.hex()[:12]} at "
-                              f"height {height} is not signed by its sender")
-                self.signed_txs.add(tx.tx_id)
             earlier = record.tx_heights.get(tx.tx_id)
             if earlier is not None:
                 self.fail(time_ms, "tx_twice", node, f"tx {tx.tx_id.hex()[:12]} applied at "
@@ -117,6 +127,22 @@ class Checker:
                 amount = int(tx.args.get("amount", 0))
                 record.minted += amount if tx.method == "mint" else -amount
         self._check_supply(time_ms, node, state, record)
+
+    def _check_signed(self, time_ms: int, node: str, height: int, body: bytes,
+                      sig: bytes) -> None:
+        """A transaction of a committed block is validly signed by its sender."""
+        key = codec.sha256(body + sig)
+        if key in self.signed_txs:
+            return
+        try:
+            signed = decode_body(body, sig).is_signed()
+        except TxError:
+            signed = False
+        if not signed:
+            self.fail(time_ms, "tx_signature", node, f"tx {codec.sha256(body).hex()[:12]} at "
+                      f"height {height} is not signed by its sender")
+            return
+        self.signed_txs.add(key)
 
     def _check_supply(self, time_ms: int, node: str, state: Any, record: NodeRecord) -> None:
         raw = state.get("cash/supply")
@@ -155,3 +181,10 @@ class Checker:
                 if known is not None and known[0] != block_hash:
                     self.fail(time_ms, "agreement", node, f"stored block {index + 1} differs "
                               f"from {known[1]}'s")
+
+
+def _what_executed(applied: AppliedBlock) -> bytes:
+    """A digest of what a block's execution was: every transaction as carried (body and
+    signature, in order) and every receipt."""
+    return codec.sha256(codec.pack([[[body, sig] for body, sig in applied.block.txs],
+                                    [receipt.encode() for receipt in applied.receipts]]))

@@ -33,10 +33,18 @@ SIM_CONSENSUS = ConsensusParams(checkpoint_interval=4, watermark_window=16, max_
 # Small K and L so checkpoints, garbage collection and watermarks happen within seconds; a
 # short view timeout so that view changes do too.
 
-FAULT_KINDS = ("crash", "crash_mid", "partition", "loss", "dup", "reorder")
-MIX_POOL = ("crash", "partition", "dup", "reorder", "loss", "crash", "partition", "crash_mid")
-# `mix` draws 1 to 3 of these. Loss is left out: a lost VIEW-CHANGE is never sent again (see
-# tests/sim/test_regressions.py), so `loss` and `chaos` are for runs that expect that stall.
+FAULT_KINDS = ("crash", "crash_mid", "partition", "cut", "loss", "dup", "reorder")
+MIX_POOL = ("crash", "partition", "cut", "dup", "reorder", "loss", "crash", "partition",
+            "crash_mid", "loss", "cut")
+# `mix` draws 1 to 3 of these: crashes (plain and between two steps of a batch of actions),
+# partitions that hold frames (p2p's per-peer queue outlives a link) and ones that lose them
+# (`cut`: links reset, frames in flight and over the queue bound are gone), 5-30 % loss on
+# every link, duplication and reordering.
+MIX_V1_POOL = ("crash", "partition", "dup", "reorder", "loss", "crash", "partition",
+               "crash_mid")
+MIX_V1_BEHAVIOURS = 11
+# `mix_v1`, the mix before `cut`, `withhold` and `forge_body` joined it (2026-12): the
+# regression seeds found with it keep drawing the same faults and Byzantine operators.
 FAULT_SCHEDULES = {
     "none": (),
     "default": ("crash", "partition"),
@@ -46,7 +54,7 @@ FAULT_SCHEDULES = {
     "loss": ("loss",),
     "dup": ("dup",),
     "reorder": ("reorder",),
-    "chaos": ("crash", "crash_mid", "partition", "loss", "dup", "reorder"),
+    "chaos": ("crash", "crash_mid", "partition", "cut", "loss", "dup", "reorder"),
 }
 
 

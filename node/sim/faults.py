@@ -6,7 +6,7 @@ from __future__ import annotations
 from consensus.events import (
     Tick,
 )
-from node.sim.config import FAULT_SCHEDULES, MIX_POOL
+from node.sim.config import FAULT_SCHEDULES, MIX_POOL, MIX_V1_POOL
 from node.sim.report import FaultRecord
 
 
@@ -23,11 +23,12 @@ class Faults:
                 continue
             if part in FAULT_SCHEDULES:
                 kinds.extend(FAULT_SCHEDULES[part])
-            elif part == "mix":
-                pool = [*MIX_POOL]
+            elif part in ("mix", "mix_v1"):
+                pool = [*(MIX_POOL if part == "mix" else MIX_V1_POOL)]
                 kinds.extend(self.rng_faults.sample(pool, self.rng_faults.randint(1, 3)))
             else:
-                raise ValueError(f"--faults {part}: one of {', '.join(FAULT_SCHEDULES)}, mix")
+                raise ValueError(f"--faults {part}: one of {', '.join(FAULT_SCHEDULES)}, mix, "
+                                 "mix_v1")
         return kinds
 
     def _schedule_faults(self) -> None:
@@ -62,16 +63,20 @@ class Faults:
             self.nodes[victim].crash_in_steps = steps
             self.at(end, "call", lambda sim: sim.restart(victim))
             detail = f"crash {victim} after {steps} steps of its next actions, restart at {end} ms"
-        elif kind == "partition":
+        elif kind in ("partition", "cut"):
             names = list(self.names)
             rng.shuffle(names)
             cut = rng.randint(1, len(names) // 2)
             groups = {name: (0 if index < cut else 1) for index, name in enumerate(names)}
             self.partitions[fault_id] = groups
+            if kind == "cut":
+                self.cuts.add(fault_id)
             self.at(end, "call", lambda sim: sim.heal_partition(fault_id))
             side = sorted(name for name in names if groups[name] == 0)
             other = sorted(name for name in names if groups[name] == 1)
             detail = f"partition {{{','.join(side)}}} | {{{','.join(other)}}}"
+            if kind == "cut":
+                detail += " (frames across it are lost)"
         elif kind == "loss":
             rate = rng.choice((0.05, 0.1, 0.2, 0.3))
             self.loss[fault_id] = rate
@@ -97,6 +102,7 @@ class Faults:
         """The links are back: frames the senders' outbound queues held now leave, in order
         (node.net.p2p keeps one bounded queue per peer that outlives its links)."""
         self.partitions.pop(fault_id, None)
+        self.cuts.discard(fault_id)
         held, self.held = self.held, []
         for sender, to, kind, data, meta in held:
             if self.connected(sender, to):

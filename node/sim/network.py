@@ -44,6 +44,11 @@ class Network:
     def connected(self, a: str, b: str) -> bool:
         return all(groups[a] == groups[b] for groups in self.partitions.values())
 
+    def cut_off(self, a: str, b: str) -> bool:
+        """A `cut` partition lies between a and b: frames across it are lost."""
+        return any(self.partitions[fault_id][a] != self.partitions[fault_id][b]
+                   for fault_id in sorted(self.cuts))
+
     def transmit(self, sender: str, to: str, kind: str, data: bytes, meta: Meta,
                  extra_ms: int = 0) -> None:
         if not self.nodes[sender].up:
@@ -92,7 +97,7 @@ class Network:
             self._dropped(sender, to, meta, "scenario")
             return
         if not self.connected(sender, to):
-            if self.config.partition_drops:
+            if self.config.partition_drops or self.cut_off(sender, to):
                 self._dropped(sender, to, meta, "partition")
             elif len(self.held) < MAX_HELD_FRAMES:
                 self.held.append((sender, to, kind, data, meta))

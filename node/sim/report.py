@@ -37,6 +37,7 @@ class Result:
     liveness_checked: bool
     liveness_ok: bool
     liveness_detail: str
+    stuck: list[str]  # honest nodes down or behind at the end
     recovery_ms: int | None
     view_changes: list[str]
     timeline: list[str]
@@ -62,6 +63,7 @@ class Result:
             "safety": "OK" if self.safety_ok else "VIOLATED",
             "violations": [v.to_json() for v in self.violations],
             "liveness": self.liveness_word(), "liveness_detail": self.liveness_detail,
+            "stuck": self.stuck,
             "recovery_ms": self.recovery_ms, "view_changes": self.view_changes,
             "events": self.events, "reproduce": self.config.command(),
         }
@@ -104,7 +106,8 @@ def format_result(result: Result) -> str:
             f"{reason} {count}" for reason, count in result.drop_reasons.items()))
     txs = result.txs
     lines.append(f"transactions: {txs['submitted']} submitted ({txs['resubmitted']} resubmitted"
-                 f" by clients), {txs['committed_everywhere']} committed on f+1 honest nodes; "
+                 f" by clients), {txs['committed_on_every_honest_node']} committed on every "
+                 "honest node; "
                  f"receipts {txs['receipts_ok']} ok, {txs['receipts_refused']} refused by "
                  "chaincode")
     lines.append(f"view changes: {sum(n['view_changes'] for n in result.nodes)} VIEW-CHANGE "
@@ -139,6 +142,8 @@ def format_line(result: Result) -> str:
     views = max(n["view"] for n in result.nodes)
     byz = ",".join(f"{k}={v}" for k, v in result.byzantine.items()) or "-"
     recovery = "" if result.recovery_ms is None else f" recovered +{result.recovery_ms}ms"
+    if result.stuck:
+        recovery += f" stuck {','.join(result.stuck)}"
     return (f"seed {result.config.seed:>6}: heights {min(heights)}..{max(heights)} view {views} "
             f"faults {len(result.faults)} byz {byz} txs {result.txs['submitted']} "
             f"safety {'OK' if result.safety_ok else 'VIOLATED'} liveness "

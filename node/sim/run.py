@@ -13,7 +13,14 @@ from consensus.quorum import max_faulty
 from consensus.replica import ReplicaConfig
 from node.sim.byzantine import BEHAVIOURS, make_behaviour
 from node.sim.checker import Checker
-from node.sim.config import LIVENESS_PROBE_MS, MAX_EVENTS, TICK_MS, SimConfig, sim_network
+from node.sim.config import (
+    LIVENESS_PROBE_MS,
+    MAX_EVENTS,
+    MIX_V1_BEHAVIOURS,
+    TICK_MS,
+    SimConfig,
+    sim_network,
+)
 from node.sim.faults import Faults
 from node.sim.host import Host
 from node.sim.network import Meta, Network
@@ -69,6 +76,7 @@ class Simulation(Host, Network, Faults, Workload):
         self.duplicate: dict[int, float] = {}
         self.jitter: dict[int, int] = {}
         self.partitions: dict[int, dict[str, int]] = {}
+        self.cuts: set[int] = set()  # partitions whose frames are lost, not held
         self.held: list[tuple[str, str, str, bytes, Meta]] = []  # frames waiting for a link
         self.held_count = 0
         # Scenario tests: return False to drop a message at delivery (sim, from, to, meta).
@@ -113,8 +121,9 @@ class Simulation(Host, Network, Faults, Workload):
             chosen[name] = behaviour
         others = [name for name in self.names if name not in chosen]
         extra = max(0, self.config.faulty - len(chosen))
+        pool = BEHAVIOURS[:MIX_V1_BEHAVIOURS] if "mix_v1" in self.config.faults else BEHAVIOURS
         for name in sorted(self.rng_byz.sample(others, min(extra, len(others)))):
-            chosen[name] = self.rng_byz.choice(BEHAVIOURS)
+            chosen[name] = self.rng_byz.choice(pool)
         if len(chosen) > self.f and not self.config.allow_unsafe:
             raise ValueError(f"{len(chosen)} Byzantine operators, more than f={self.f} for "
                              f"n={len(self.names)} (pass --allow-unsafe to try anyway)")
@@ -178,14 +187,29 @@ class Simulation(Host, Network, Faults, Workload):
             self.recovery_ms = self.now - self.heal_ms
 
     def _uncommitted(self, tx_ids: list[bytes]) -> list[bytes]:
-        """The transactions of `tx_ids` not yet committed on f+1 honest nodes (enough for a
-        client to trust the receipt: PBFT's liveness promise; an honest replica that a
-        Byzantine peer keeps in the dark may lag, and is reported, not failed)."""
+        """The transactions of `tx_ids` not yet committed on every honest node that is up
+        (liveness is judged per honest replica: one left behind fails the run)."""
         honest = [self.nodes[name] for name in self.names
                   if self.nodes[name].honest and self.nodes[name].up]
-        needed = self.f + 1
         return [tx_id for tx_id in tx_ids
-                if sum(node.executor.is_committed(tx_id) for node in honest) < needed]
+                if not all(node.executor.is_committed(tx_id) for node in honest)]
+
+    def _stuck(self) -> dict[str, str]:
+        """Each honest node that is down or has not committed every transaction, and how."""
+        stuck = {}
+        total = len(self.tx_order)
+        for name in self.names:
+            node = self.nodes[name]
+            if not node.honest:
+                continue
+            if not node.up:
+                stuck[name] = "down"
+                continue
+            missing = sum(not node.executor.is_committed(t) for t in self.tx_order)
+            if missing:
+                stuck[name] = (f"{missing} of {total} transactions not committed (height "
+                               f"{node.executor.height}, view {node.replica.view})")
+        return stuck
 
     def _on_probe(self) -> None:
         self._unsettled = self._uncommitted(self._unsettled)
@@ -207,16 +231,15 @@ class Simulation(Host, Network, Faults, Workload):
         byzantine_count = len(self.byzantine)
         checked = byzantine_count <= self.f and self.config.quorum_override is None
         missing = self._uncommitted(self.tx_order)
-        lagging = [name for name in self.names if self.nodes[name].honest
-                   and not self.nodes[name].up]
-        live = not missing and not lagging
+        stuck = self._stuck()
+        live = not stuck
         if live:
-            detail = (f"every one of {len(self.tx_order)} transactions committed on f+1 honest"
-                      f" nodes by t={self.now} ms")
+            detail = (f"every one of {len(self.tx_order)} transactions committed on every "
+                      f"honest node by t={self.now} ms")
         else:
-            detail = (f"{len(missing)} of {len(self.tx_order)} transactions not committed on "
-                      f"f+1 honest nodes by t={self.now} ms (heal at {self.heal_ms} ms, bound "
-                      f"{self.config.liveness_bound_ms} ms)")
+            detail = (f"{len(stuck)} honest node(s) stuck at t={self.now} ms (heal at "
+                      f"{self.heal_ms} ms, bound {self.config.liveness_bound_ms} ms): "
+                      + "; ".join(f"{name} {why}" for name, why in stuck.items()))
         nodes = []
         for name in self.names:
             node = self.nodes[name]
@@ -238,7 +261,7 @@ class Simulation(Host, Network, Faults, Workload):
                 if receipt is not None:
                     ok_receipts += receipt.ok
                     failed_receipts += not receipt.ok
-        txs = {"submitted": len(self.tx_order), "committed_everywhere":
+        txs = {"submitted": len(self.tx_order), "committed_on_every_honest_node":
                len(self.tx_order) - len(missing), "receipts_ok": ok_receipts,
                "receipts_refused": failed_receipts,
                "resubmitted": sum(self.txs[t].attempts - 1 for t in self.tx_order)}
@@ -248,7 +271,8 @@ class Simulation(Host, Network, Faults, Workload):
             messages=dict(sorted(self.messages.items())),
             drop_reasons=dict(sorted(self.drop_reasons.items())), txs=txs,
             violations=list(self.checker.violations), liveness_checked=checked,
-            liveness_ok=live, liveness_detail=detail, recovery_ms=self.recovery_ms,
+            liveness_ok=live, liveness_detail=detail, stuck=sorted(stuck),
+            recovery_ms=self.recovery_ms,
             view_changes=list(self.view_change_log), timeline=self._timeline(), events=self.events)
 
     def _timeline(self) -> list[str]:

@@ -4,7 +4,7 @@ replica (maybe wrapped in a Byzantine behaviour), rebuilt from what it persisted
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chaincode.runtime import Registry
@@ -66,8 +66,11 @@ class SimNode:
         wal = {raw[len(s.WAL):].decode(): value for raw, value in self.kv.iterate(s.WAL)}
         e = self.executor
         executed = Executed(e.height, e.last_block_hash, e.app_hash, e.last_block_time)
-        self.replica = Replica(self.setup.replica_config(self.name), self.signer, wal or None,
-                               executed)
+        # the node's own admission check of a proposed block's transactions (node.app does
+        # the same): an honest replica never prepares a block it could not execute as sent
+        config = replace(self.setup.replica_config(self.name),
+                         admit_tx=self.executor.admits_block_tx)
+        self.replica = Replica(config, self.signer, wal or None, executed)
         self.fetch = BlockFetch(genesis.chain_id, genesis.operator_keys(),
                                 [n.name for n in genesis.operators if n.name != self.name])
         self.height_sync = HeightSync(self.setup.genesis.f + 1)

@@ -81,7 +81,7 @@ def test_the_unplanted_run_is_clean_and_mints_cash() -> None:
     result = one_run()
     assert result.ok, format_result(result)
     assert result.violations == []
-    assert result.txs["committed_everywhere"] > 0
+    assert result.txs["committed_on_every_honest_node"] > 0
 
 
 def test_a_double_vote_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

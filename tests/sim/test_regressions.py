@@ -1,5 +1,6 @@
 """Seeds that once failed, pinned. Each reproduced a liveness bug the simulator found; both are
-fixed, and these runs keep them fixed. They are never skipped.
+fixed, and these runs keep them fixed. They are never skipped. Seeds found by the random
+mix draw their faults and Byzantine operators from `mix_v1`, the mix they were found with.
 
 1. VIEW-CHANGE is never retransmitted, and the view-change timer starts only at a quorum of
    VIEW-CHANGEs. When VIEW-CHANGEs are lost (a partition that drops frames, a link that dies
@@ -54,7 +55,7 @@ def test_sweep_seeds_that_stall(n: int, seed: int) -> None:
     """Bug 2 in the sweep: honest replicas left at different heights between checkpoints."""
     from tests.sim.test_sweep import sweep_config
 
-    result = run(sweep_config(n, seed))
+    result = run(sweep_config(n, seed, mix="mix_v1"))
     assert result.safety_ok, format_result(result)
     assert result.liveness_ok, format_result(result)
 
@@ -64,6 +65,6 @@ def test_a_single_honest_node_ahead_is_caught_up_with() -> None:
     Byzantine vote) commit heights 7 and 8; the other honest nodes stayed at 6 through every
     later view, since only one peer was ahead and the height sync waited for f+1. A block's
     certificate proves it, so node.net.sync now fetches toward any single peer's height."""
-    result = run(SimConfig(seed=65, nodes=4, duration_ms=2_500, tx_rate=10, faults="mix",
+    result = run(SimConfig(seed=65, nodes=4, duration_ms=2_500, tx_rate=10, faults="mix_v1",
                            faulty=1))
     assert result.ok, format_result(result)

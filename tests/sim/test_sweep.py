@@ -11,11 +11,11 @@ from node.sim import SimConfig, format_result, run
 SWEEPS = {4: (2_500, 10), 7: (2_000, 8)}  # n -> (simulated ms of traffic, tx per second)
 
 
-def sweep_config(n: int, seed: int) -> SimConfig:
+def sweep_config(n: int, seed: int, mix: str = "mix_v1") -> SimConfig:
     duration_ms, tx_rate = SWEEPS[n]
     f = (n - 1) // 3
     return SimConfig(nodes=n, seed=seed, duration_ms=duration_ms, tx_rate=tx_rate,
-                     faults="mix", faulty=seed % (f + 1))
+                     faults=mix, faulty=seed % (f + 1))
 
 
 @pytest.mark.parametrize("n,seeds", [(4, range(1, 51)), (4, range(51, 101)),
