@@ -49,11 +49,14 @@ peer): by the NEW-VIEW from the primary, by the current VIEW-CHANGE from others.
 
 Blocks by hash. Prepared certificates in a VIEW-CHANGE and re-proposals in a NEW-VIEW carry
 each block cut to its header (`PrePrepare.by_hash`: the signature covers only the block
-hash, which is the header's hash), so neither grows with block size. A replica holds a
-re-proposal by hash, votes on it, and before it emits `Commit` takes the body from its log
-(slots, prepared certificates, certificates restored from disk) or asks every peer with
-BLOCK-REQUEST(view, hashes), repeated every quarter timeout; peers answer with one BLOCK per
-body they hold, checked against the hash and the tx root. Every message a replica emits is
+hash, which is the header's hash), so neither grows with block size. Castro and Liskov's
+rule keeps the bodies available (`consensus.bodies`): a replica keeps the body of every
+block it PREPAREd, persisted, until a stable checkpoint passes it, and votes for a
+re-proposal only once it holds the body, so a prepared block's body is on f+1 honest
+replicas and no block commits without one. A replica takes a re-proposal's body from its
+log (slots, prepared certificates, kept bodies) or asks every peer with BLOCK-REQUEST(view,
+hashes), repeated every quarter timeout; peers answer with one BLOCK per body they hold,
+checked against the hash and the tx root. Every message a replica emits is
 at most `constants.max_message_bytes(...)`, which `Replica` asserts is at most
 MAX_MESSAGE_BYTES (15 MiB, under the 16 MiB p2p frame limit): a PRE-PREPARE or BLOCK with
 one block, or a NEW-VIEW of a quorum of VIEW-CHANGEs of L certificates by hash.
@@ -64,13 +67,14 @@ simulator carry them as they carry PREPAREs; no new Action or Event.
 
 Crash safety (`consensus.wal`: the key schema, the signed votes, and `restore`, which reads
 them back). Before it sends a vote the replica persists it (keys `pre_prepare/<seq>`,
-`prepare/<seq>`, `commit/<seq>` (with its prepared certificate and the block's body),
-`view`, `view_change`, `new_view` (every replica: the NEW-VIEW of the view it is in),
-`checkpoint`) and on restart refuses to sign a vote for another hash at the same (kind,
-view, seq) or for an older view, and refuses a fresh PRE-PREPARE for a seq its NEW-VIEW
-fixed. A restarted replica re-sends its own VIEW-CHANGE / NEW-VIEW / fresh pre-prepares,
-asks for the bodies of re-proposals it holds by hash, and, active in a view whose NEW-VIEW
-its disk lacks, re-sends its VIEW-CHANGE so the primary sends the NEW-VIEW again.
+`prepare/<seq>` (after `body/<seq>/<hash>`, the body it PREPAREs), `commit/<seq>` (with
+its prepared certificate), `view`, `view_change`, `new_view` (every replica: the NEW-VIEW
+of the view it is in), `checkpoint`) and on restart refuses to sign a vote for another hash
+at the same (kind, view, seq) or for an older view, and refuses a fresh PRE-PREPARE for a
+seq its NEW-VIEW fixed. A restarted replica re-sends its own VIEW-CHANGE / NEW-VIEW /
+fresh pre-prepares, asks for the bodies of re-proposals it holds by hash, and, active in a
+view whose NEW-VIEW its disk lacks, re-sends its VIEW-CHANGE so the primary sends the
+NEW-VIEW again.
 
 Errors. Bad input from a peer is dropped and counted in `Replica.stats` (`dropped_*`,
 `in_*`, `out_*`, ...) and changes nothing. A broken invariant, including a host that breaks

@@ -1,4 +1,18 @@
-"""Block bodies a replica still needs, and how often it asks and answers for them.
+"""Block bodies across view changes: the ones a replica keeps, the ones it still needs, and how
+often it asks and answers for them.
+
+Castro and Liskov's rule (TOCS 2002, 4.4): a replica keeps the body of every block it
+PREPAREd until a stable checkpoint passes it, persisted, and votes for a re-proposal only
+once it holds the body. A prepared certificate for a block is 2f+1 PREPAREs, so at least
+f+1 honest replicas PREPAREd it and keep its body; whatever NEW-VIEW re-proposes it, some
+honest replica can send the body, and no block commits without one. (Before, a replica that
+PREPAREd a block but never completed a certificate lost the body with its slots at the next
+view change and voted for the re-proposal by hash: with one crash, a block could commit with
+its body nowhere, and every later view re-proposed it for ever.)
+
+`KeptBodies` is that memory: per seq the bodies this replica PREPAREd (at most
+KEPT_BODIES_PER_SEQ, the latest views'), each persisted under `wal.body_key` when first kept
+and deleted when a stable checkpoint passes it.
 
 A NEW-VIEW re-proposes blocks by hash (`messages.PrePrepare.by_hash`). A replica that holds a
 re-proposal without its body (it never saw the original PRE-PREPARE, or lost it with the view
@@ -12,6 +26,52 @@ nothing: the replica signs and sends the requests and the bodies.
 """
 
 from __future__ import annotations
+
+from consensus import wal
+from consensus.block import Block
+from consensus.constants import KEPT_BODIES_PER_SEQ
+
+
+class KeptBodies:
+    __slots__ = ("_by_seq", "_seq_of")
+
+    def __init__(self) -> None:
+        self._by_seq: dict[int, dict[bytes, tuple[int, Block]]] = {}  # seq -> hash -> (view, body)
+        self._seq_of: dict[bytes, int] = {}
+
+    def __repr__(self) -> str:
+        return f"KeptBodies({self._by_seq!r})"
+
+    def get(self, block_hash: bytes) -> Block | None:
+        seq = self._seq_of.get(block_hash)
+        return None if seq is None else self._by_seq[seq][block_hash][1]
+
+    def keep(self, view: int, block: Block) -> tuple[bool, list[str]]:
+        """Keep the body of `block`, PREPAREd in `view`. Returns whether it is new (then the
+        replica persists it) and the keys of the bodies it evicts (the oldest views' beyond
+        KEPT_BODIES_PER_SEQ at this seq)."""
+        seq = block.height
+        bodies = self._by_seq.setdefault(seq, {})
+        known = bodies.get(block.hash)
+        bodies[block.hash] = (max(view, known[0]) if known else view, block)
+        self._seq_of[block.hash] = seq
+        evicted = []
+        while len(bodies) > KEPT_BODIES_PER_SEQ:
+            oldest = min(bodies, key=lambda digest: (bodies[digest][0], digest))
+            del bodies[oldest]
+            del self._seq_of[oldest]
+            evicted.append(wal.body_key(seq, oldest))
+        return known is None, evicted
+
+    def prune(self, stable_seq: int) -> list[str]:
+        """Forget the bodies at or below a new stable checkpoint; the keys to delete."""
+        dropped = []
+        for seq in sorted(self._by_seq):
+            if seq <= stable_seq:
+                for block_hash in sorted(self._by_seq.pop(seq)):
+                    del self._seq_of[block_hash]
+                    dropped.append(wal.body_key(seq, block_hash))
+        return dropped
 
 
 class BodyFetch:

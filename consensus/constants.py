@@ -68,6 +68,14 @@ BODY_REQUESTS_PER_TIMEOUT = 4
 # answers one peer's request at most that often: several tries before the view could time
 # out, while one peer's requests (small) cannot make it send bodies (large) more often.
 
+KEPT_BODIES_PER_SEQ = 4
+# Bodies of blocks a replica PREPAREd, kept per seq until a stable checkpoint passes it
+# (consensus.bodies). A second one at a seq needs a view change without a commit in between
+# whose primary proposed afresh there; each such view change doubles the timeout, so four
+# cover the first minute or so of failed views. Beyond, the oldest view's body goes (a
+# re-proposal of it then needs another replica's copy). With the window, this bounds what a
+# replica keeps to 4 L blocks.
+
 VIEWS_AHEAD_KEPT_PER_OPERATOR = 4
 # A replica keeps a VIEW-CHANGE, buffers a message and checks a NEW-VIEW at most 4n views
 # above its own: enough for every operator to have timed out a few times over while this

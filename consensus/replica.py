@@ -14,7 +14,7 @@ from typing import Any
 from consensus import messages as msg
 from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
-from consensus.bodies import BodyFetch
+from consensus.bodies import BodyFetch, KeptBodies
 from consensus.config import ReplicaConfig
 from consensus.constants import (
     BODY_REQUESTS_PER_TIMEOUT,
@@ -116,6 +116,7 @@ class Replica:
         self._new_view_top = 0  # seqs up to here are fixed by that NEW-VIEW
         self._future = FutureBuffer(budget_bytes(config.max_pipeline, config.max_block_bytes))
         self._bodies = BodyFetch()  # re-proposals held by hash whose bodies are wanted
+        self._kept = KeptBodies()  # bodies of the blocks this replica PREPAREd
 
         self._votes = SignedVotes()
 
@@ -421,6 +422,9 @@ class Replica:
             slot = self._log.slots.get(seq)
             if slot is None or slot.pre_prepare is None:
                 break
+            if slot.block_by_hash:  # votes go only to a block whose body this replica holds
+                self._want_body(slot)
+                break
             if not slot.prepare_sent and not self._send_prepare(slot):
                 break
             if not slot.prepared:
@@ -453,11 +457,22 @@ class Replica:
         if not self._may_sign("prepare", self._view, slot.seq, digest):
             return False
         prepare = self._out.sign(msg.Prepare(self._view, slot.seq, digest, self._me))
+        self._keep_body(block)
         self._record_signed("prepare", self._view, slot.seq, digest, prepare.encode())
         self._out.broadcast(prepare)
         self._log.prepares.add(self._view, slot.seq, self._me, digest, prepare)
         slot.prepare_sent = True
         return True
+
+    def _keep_body(self, block: Block) -> None:
+        """Keep (persisted, before the PREPARE leaves) the body of a block this replica
+        PREPAREs, until a stable checkpoint passes it (consensus.bodies)."""
+        new, evicted = self._kept.keep(self._view, block)
+        if new:
+            self._out.persist(wal.body_key(block.height, block.hash),
+                              wal.body_record(self._view, block))
+        for key in evicted:
+            self._out.persist(key, b"")
 
     def _send_commit(self, slot: Slot) -> bool:
         digest = slot.block.hash
@@ -713,7 +728,7 @@ class Replica:
         for seq in sorted(self._own_checkpoints):
             if seq < proof.seq:
                 del self._own_checkpoints[seq]
-        for key in self._votes.prune(proof.seq):
+        for key in self._votes.prune(proof.seq) + self._kept.prune(proof.seq):
             self._out.persist(key, b"")
         if proof.seq > self._last_committed:
             self._request_fetch(proof.seq)
@@ -964,7 +979,8 @@ class Replica:
                 self._bodies.want(pre_prepare.digest, seq)
 
     def _body_of(self, block_hash: bytes) -> Block | None:
-        """The full block with this hash, if the log holds it (a slot or a certificate)."""
+        """The full block with this hash, if this replica holds it: in a slot, a prepared
+        certificate, or the bodies it kept."""
         for slot in self._log.slots.values():
             pre_prepare = slot.pre_prepare
             if pre_prepare is not None and pre_prepare.digest == block_hash \
@@ -974,7 +990,7 @@ class Replica:
             if certificate.pre_prepare.digest == block_hash \
                     and not certificate.pre_prepare.is_by_hash:
                 return certificate.block
-        return None
+        return self._kept.get(block_hash)
 
     def _want_body(self, slot: Slot) -> None:
         assert slot.pre_prepare is not None
@@ -1060,6 +1076,8 @@ class Replica:
             self._votes.restore_key(key, seq)
         for certificate in state.certificates:
             self._log.record_prepared(certificate)
+        for view, body in state.bodies:
+            self._kept.keep(view, body)
         for kind, vote in state.votes:
             self._restore_vote(kind, vote)
         if self._new_view is not None:

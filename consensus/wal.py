@@ -10,8 +10,11 @@ reads them, and the simulator's checker reads the votes through `sent_bytes_of`)
     checkpoint         the stable checkpoint proof
     pre_prepare/<seq>  a fresh PRE-PREPARE this primary signed, as sent
     prepare/<seq>      a PREPARE, as sent
-    commit/<seq>       {"commit": the COMMIT as sent, "prepared": its prepared certificate
-                       with the block's body}
+    commit/<seq>       {"commit": the COMMIT as sent, "prepared": its prepared certificate,
+                       the block by hash (an older version kept the body here)}
+    body/<seq>/<hash>  {"view", "block"}: the body of a block this replica PREPAREd (in
+                       that view, or later), kept until a stable checkpoint passes it
+                       (consensus.bodies)
 
 `<seq>` is 20 decimal digits, so the keys of one kind sort by seq. A vote key is deleted
 (`Persist(key, b"")`) once a stable checkpoint passes its seq.
@@ -35,6 +38,7 @@ from typing import Any
 
 from consensus import codec
 from consensus import messages as msg
+from consensus.block import Block
 from consensus.view_change import compute_new_view
 
 KEY_VIEW = "view"
@@ -42,6 +46,7 @@ KEY_VIEW_CHANGE = "view_change"
 KEY_NEW_VIEW = "new_view"
 KEY_CHECKPOINT = "checkpoint"
 VOTE_KINDS = ("pre_prepare", "prepare", "commit")
+BODY = "body"
 
 
 def vote_key(kind: str, seq: int) -> str:
@@ -54,9 +59,18 @@ def view_record(view: int, active: bool) -> bytes:
 
 
 def commit_record(commit: bytes, certificate: msg.PreparedCertificate) -> bytes:
-    """The value of `commit/<seq>`: the COMMIT as sent and its prepared certificate, body
-    included (after a restart the body is still at hand for the view change)."""
-    return codec.pack({"commit": commit, "prepared": certificate.to_map(with_body=True)})
+    """The value of `commit/<seq>`: the COMMIT as sent and its prepared certificate, by hash
+    (the body is under `body_key`, written when the PREPARE was)."""
+    return codec.pack({"commit": commit, "prepared": certificate.to_map()})
+
+
+def body_key(seq: int, block_hash: bytes) -> str:
+    return f"{BODY}/{seq:020d}/{block_hash.hex()}"
+
+
+def body_record(view: int, block: Block) -> bytes:
+    """The value of `body_key`: a body this replica PREPAREd, and in which view."""
+    return codec.pack({"view": view, "block": block.encode()})
 
 
 def sent_bytes_of(kind: str, value: bytes) -> bytes:
@@ -138,6 +152,7 @@ class Restored:
     votes: list[tuple[str, Any]] = field(default_factory=list)
     vote_keys: dict[str, int] = field(default_factory=dict)
     certificates: list[msg.PreparedCertificate] = field(default_factory=list)
+    bodies: list[tuple[int, Block]] = field(default_factory=list)  # (view PREPAREd, body)
 
 
 def restore(restored: Mapping[str, bytes], me: str, limits: msg.DecodeLimits,
@@ -159,6 +174,10 @@ def restore(restored: Mapping[str, bytes], me: str, limits: msg.DecodeLimits,
     stable_seq = 0 if state.stable is None else state.stable.seq
     for key in sorted(live):
         kind, _, seq_text = key.partition("/")
+        if kind == BODY:
+            record = codec.unpack(live[key])
+            state.bodies.append((int(record["view"]), Block.decode(record["block"])))
+            continue
         if kind not in VOTE_KINDS:
             continue
         state.vote_keys[key] = int(seq_text)
