@@ -1,9 +1,14 @@
 """Blocks, their hashes, and commit certificates (PROTOCOL.md, "Blocks and commit certificates").
 
 A block is a header plus the transactions it orders, each kept as the client's exact
-`(body_bytes, sig)` pair. The header commits to the transactions through `tx_root`, the Merkle
-root of their ids, and to the chain through `prev_hash`. A commit certificate is 2f+1 commit
-votes for one `(view, height, block_hash)`; anyone holding genesis can check it offline.
+`(body_bytes, sig)` pair. The header commits to the transactions through `tx_root` and to the
+chain through `prev_hash`. `tx_root` is the Merkle root of one leaf per transaction,
+sha256(tx_id || sig) (`tx_leaf`): the block hash, and so every commit certificate, covers
+each transaction's signature as well as its body. (It used to be the root of the tx ids
+alone, so a peer could hand a replica the certified block with other signatures, which its
+executor then refused: what executed was not what was certified.) A commit certificate is
+2f+1 commit votes for one `(view, height, block_hash)`; anyone holding genesis can check it
+offline.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ ZERO_HASH = b"\x00" * 32
 
 def tx_id_of(body_bytes: bytes) -> bytes:
     return codec.sha256(body_bytes)
+
+
+def tx_leaf(tx_id: bytes, sig: bytes) -> bytes:
+    """A transaction's leaf in `tx_root`: sha256 of its id (32 bytes) and its signature (64
+    bytes). 96 bytes hashed, where an inner node hashes 64: a leaf is never an inner node."""
+    return codec.sha256(tx_id + sig)
+
+
+def tx_root_of(txs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> bytes:
+    """The `tx_root` of `(body_bytes, sig)` pairs, in block order."""
+    return merkle_root([tx_leaf(tx_id_of(body), sig) for body, sig in txs])
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
@@ -115,8 +131,8 @@ class Block:
         return [tx_id_of(body) for body, _ in self.txs]
 
     def is_consistent(self) -> bool:
-        """The header's tx_root matches the transactions carried."""
-        return self.header.tx_root == merkle_root(self.tx_ids())
+        """The header's tx_root matches the transactions carried, signatures included."""
+        return self.header.tx_root == tx_root_of(self.txs)
 
     def encode(self) -> bytes:
         if self._bytes is None:
@@ -153,8 +169,8 @@ class Block:
 def make_block(chain: str, height: int, prev_hash: bytes, time: int, view: int, proposer: str,
                txs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> Block:
     txs = tuple(txs)
-    root = merkle_root([tx_id_of(body) for body, _ in txs])
-    return Block(BlockHeader(chain, height, prev_hash, time, view, proposer, root), txs)
+    return Block(BlockHeader(chain, height, prev_hash, time, view, proposer, tx_root_of(txs)),
+                 txs)
 
 
 def commit_vote_bytes(chain: str, view: int, height: int, block_hash: bytes) -> bytes:

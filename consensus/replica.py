@@ -338,9 +338,12 @@ class Replica:
         known = self._log.slots.get(pre_prepare.seq)
         if known is not None and known.pre_prepare is not None:
             same = known.pre_prepare.digest == pre_prepare.digest
-            if same and known.pre_prepare.is_by_hash and not pre_prepare.is_by_hash \
-                    and pre_prepare.block.is_consistent():
-                self._take_body(pre_prepare.block)  # a re-sent re-proposal with its body
+            if same and known.pre_prepare.is_by_hash and not pre_prepare.is_by_hash:
+                # a re-sent re-proposal with its body: the body must be the one certified
+                if not pre_prepare.block.is_consistent():
+                    self._out.drop("bad_block")
+                    return
+                self._take_body(pre_prepare.block)
                 return
             self._out.drop("duplicate" if same else "conflicting")
             return

@@ -2,8 +2,8 @@
 
 A proof is the JSON answer of the proof route: `header` (decoded, hex for bytes),
 `header_bytes` (hex of the canonical header), `block_hash` (hex), `certificate` (the commit
-certificate's JSON form) and, optionally, `tx_ids` (hex, block order). Given only genesis, the
-proof holds when, in this order:
+certificate's JSON form) and, optionally, `tx_ids` and `tx_sigs` (hex, block order: each
+transaction's id and signature). Given only genesis, the proof holds when, in this order:
 
 1. `header_bytes` decode to a well-formed header equal to `header`;
 2. sha256(header_bytes) == block_hash;
@@ -11,8 +11,9 @@ proof holds when, in this order:
 4. the certificate is for that height and hash and carries at least 2f+1 valid commit votes
    from distinct operators of genesis, each with its genesis key
    (`consensus.block.check_certificate`);
-5. if `tx_ids` is given, its Merkle root is the header's `tx_root` (so each listed
-   transaction is proven to be in the block).
+5. if `tx_ids` is given, `tx_sigs` is too, one per id, and the Merkle root of their leaves
+   sha256(tx_id || sig) is the header's `tx_root` (so each listed transaction, with that
+   signature, is proven to be in the block).
 
 Nothing in the proof is trusted beyond what these checks establish; the operator names and
 keys come from genesis, never from the proof.
@@ -23,7 +24,13 @@ from __future__ import annotations
 from typing import Any
 
 from consensus import codec
-from consensus.block import BlockHeader, CommitCertificate, check_certificate, merkle_root
+from consensus.block import (
+    BlockHeader,
+    CommitCertificate,
+    check_certificate,
+    merkle_root,
+    tx_leaf,
+)
 from genesis.schema import Genesis
 from node.admission.tx import to_json
 
@@ -52,14 +59,19 @@ def verify_proof(genesis: Genesis, proof: Any) -> tuple[bool, str]:
                                header.height)
     if reason is not None:
         return False, f"certificate: {reason}"
-    tx_ids = proof.get("tx_ids")
+    tx_ids, tx_sigs = proof.get("tx_ids"), proof.get("tx_sigs")
     if tx_ids is not None:
         try:
-            leaves = [bytes.fromhex(t) for t in tx_ids]
+            ids = [bytes.fromhex(t) for t in tx_ids]
+            sigs = [bytes.fromhex(s) for s in tx_sigs]
         except (TypeError, ValueError):
-            return False, "malformed proof: tx_ids are hex strings"
-        if any(len(leaf) != 32 for leaf in leaves) or merkle_root(leaves) != header.tx_root:
-            return False, "tx_ids do not hash to the header's tx_root"
+            return False, "malformed proof: tx_ids and tx_sigs are lists of hex strings"
+        if len(ids) != len(sigs) or any(len(i) != 32 for i in ids) \
+                or any(len(s) != 64 for s in sigs):
+            return False, "malformed proof: one 32-byte tx_id and one 64-byte sig per transaction"
+        leaves = [tx_leaf(i, s) for i, s in zip(ids, sigs, strict=True)]
+        if merkle_root(leaves) != header.tx_root:
+            return False, "tx_ids and tx_sigs do not hash to the header's tx_root"
     signers = ", ".join(committed_by(cert))
     return True, (f"valid: block {header.height} of {genesis.chain_id} (hash "
                   f"{block_hash.hex()[:16]}..., view {cert.view}) committed by {signers} "

@@ -556,7 +556,8 @@ def proof_json(node: Any, height: int) -> dict[str, Any]:
     return {"chain_id": node.genesis.chain_id, "height": height,
             "header": to_json(block.header.to_map()),
             "header_bytes": block.header.encode().hex(), "block_hash": block.hash.hex(),
-            "certificate": cert.to_json(), "tx_ids": [t.hex() for t in block.tx_ids()]}
+            "certificate": cert.to_json(), "tx_ids": [t.hex() for t in block.tx_ids()],
+            "tx_sigs": [sig.hex() for _, sig in block.txs]}
 
 
 async def get_access_log(request: web.Request) -> web.Response:

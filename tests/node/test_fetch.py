@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from consensus import codec
-from consensus.block import ZERO_HASH, CommitCertificate, Vote, commit_vote_bytes, make_block
+from consensus.block import (
+    ZERO_HASH,
+    Block,
+    CommitCertificate,
+    Vote,
+    commit_vote_bytes,
+    make_block,
+)
 from consensus.crypto import COMMIT_DOMAIN, Signer
 from node.net.fetch import MAX_ROUNDS, BlockFetch
 
@@ -80,13 +87,24 @@ def _unsigned() -> list[list[bytes]]:
     return [[block_bytes, bad.encode()]]
 
 
+def _forged_tx_signatures() -> list[list[bytes]]:
+    """The certified block's header and bodies, its certificate, other signatures: tx_root
+    commits to them, so the block no longer matches its header (before, it was applied and
+    its executor dropped the transactions: what executed was not what was certified)."""
+    block_bytes, cert_bytes = CHAIN_OF_5[0]
+    real = Block.decode(block_bytes)
+    forged = Block(real.header, tuple((body, b"f" * 64) for body, _ in real.txs))
+    assert forged.hash == real.hash
+    return [[forged.encode(), cert_bytes]]
+
+
 @pytest.mark.parametrize("payload", [
     5, None, "blocks", [5], [[b"x"]], [[b"x", b"y"]], [[b"x", 7]], [CHAIN_OF_5[0][0]],
     _forged_operator_field(), _unsigned(), [CHAIN_OF_5[1]],  # height 2 does not extend 0
-    [[b"\xc1" * 3, b"\xc1"]], [CHAIN_OF_5[0]] * 65,
+    [[b"\xc1" * 3, b"\xc1"]], [CHAIN_OF_5[0]] * 65, _forged_tx_signatures(),
 ], ids=["int", "none", "str", "list-of-int", "short-pair", "garbage-bytes", "non-bytes",
         "unpaired", "operator-is-a-list", "bad-signatures", "gap", "invalid-msgpack",
-        "over-batch"])
+        "over-batch", "forged-tx-signatures"])
 def test_malformed_answer_blames_the_peer_and_moves_on(payload: Any) -> None:
     fetch = fetcher()
     request = fetch.next_request(0, ["bank"])

@@ -100,6 +100,17 @@ def other_height(proof: dict[str, Any], ledger: Ledger) -> None:
 
 def tampered_tx_list(proof: dict[str, Any], ledger: Ledger) -> None:
     proof["tx_ids"] = proof["tx_ids"][:1]
+    proof["tx_sigs"] = proof["tx_sigs"][:1]
+
+
+def forged_tx_signature(proof: dict[str, Any], ledger: Ledger) -> None:
+    """The real transactions under another signature: tx_root commits to signatures."""
+    sig = proof["tx_sigs"][0]
+    proof["tx_sigs"][0] = ("0" if sig[0] != "0" else "1") + sig[1:]
+
+
+def tx_ids_without_sigs(proof: dict[str, Any], ledger: Ledger) -> None:
+    del proof["tx_sigs"]
 
 
 def wrong_chain(proof: dict[str, Any], ledger: Ledger) -> None:
@@ -130,6 +141,8 @@ TAMPERINGS = {
     duplicate_vote: "two votes from 'ksd'",
     other_height: "another",
     tampered_tx_list: "tx_root",
+    forged_tx_signature: "tx_ids and tx_sigs do not hash to the header's tx_root",
+    tx_ids_without_sigs: "tx_ids and tx_sigs are lists of hex strings",
     wrong_chain: "not genesis' chain",
 }
 

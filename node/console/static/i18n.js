@@ -25,6 +25,8 @@ const LABELS = {
   hash: ["해시", "Hash"], newer: ["최신", "Newer"], older: ["이전", "Older"],
   certificate: ["커밋 인증서", "Commit certificate"],
   cert_valid: ["인증서 유효", "Certificate valid"], cert_invalid: ["인증서 무효", "Certificate INVALID"],
+  txs_match: ["거래 목록과 서명이 tx_root와 일치", "Transactions and signatures match tx_root"],
+  txs_mismatch: ["거래 목록이 tx_root와 불일치", "Transactions do NOT match tx_root"],
   signed_by: ["서명한 운영자", "Signed by"], operator: ["운영자", "Operator"],
   vote: ["투표", "Vote"], valid: ["유효", "valid"], invalid: ["무효", "invalid"],
   transactions: ["거래", "Transactions"], sender: ["발신자", "Sender"],

@@ -1,9 +1,11 @@
 // Offline check of a block proof or of a block's commit certificate, in the browser: the same
-// checks, in the same order, as node/proof.py (`verify_proof`) and consensus/block.py
-// (`check_certificate`). Operator names and keys come from genesis, never from the proof.
+// checks, in the same order, as node/ledger/proof.py (`verify_proof`) and consensus/block.py
+// (`check_certificate`, `tx_root_of`). Operator names and keys come from genesis, never from
+// the proof. tx_root is the Merkle root of one leaf per transaction, sha256(tx_id || sig):
+// the header commits to every transaction's signature as well as its body.
 
 import { decode, encode } from "./msgpack.js";
-import { DOMAINS, equalBytes, fromHex, sha256, toHex, verify } from "./crypto.js";
+import { concat, DOMAINS, equalBytes, fromHex, sha256, toHex, verify } from "./crypto.js";
 
 const HEADER_FIELDS = ["chain", "height", "prev_hash", "proposer", "time", "tx_root", "view"];
 
@@ -85,6 +87,30 @@ async function merkleRoot(leaves) {
   return level[0];
 }
 
+// tx_root of transactions given as ids and signatures (Uint8Arrays), in block order.
+async function txRoot(ids, sigs) {
+  const leaves = [];
+  for (let i = 0; i < ids.length; i++) leaves.push(await sha256(concat(ids[i], sigs[i])));
+  return merkleRoot(leaves);
+}
+
+// Whether a block's transactions (from GET /v1/blocks: body and sig, hex) are the ones its
+// header commits to. -> {ok, reason}
+export async function checkTransactions(block) {
+  let ids;
+  let sigs;
+  try {
+    ids = [];
+    for (const tx of block.transactions) ids.push(await sha256(fromHex(tx.body)));
+    sigs = block.transactions.map((tx) => fromHex(tx.sig));
+  } catch {
+    return { ok: false, reason: "malformed transactions" };
+  }
+  if (sigs.some((s) => s.length !== 64)) return { ok: false, reason: "a signature is not 64 bytes" };
+  const ok = equalBytes(await txRoot(ids, sigs), fromHex(block.header.tx_root));
+  return { ok, reason: ok ? null : "the transactions do not hash to the header's tx_root" };
+}
+
 function headerJson(header) {
   const out = {};
   for (const [k, v] of Object.entries(header)) out[k] = v instanceof Uint8Array ? toHex(v) : v;
@@ -149,12 +175,21 @@ export async function verifyProof(genesis, proof) {
   const cert = await checkCertificate(proof.certificate, genesis, proof.block_hash, header.height);
   if (!cert.ok) return fail(`certificate: ${cert.reason}`, { height: header.height, cert });
   if (proof.tx_ids !== undefined && proof.tx_ids !== null) {
-    let leaves;
-    try { leaves = proof.tx_ids.map(fromHex); } catch {
-      return fail("malformed proof: tx_ids are hex strings");
+    let ids;
+    let sigs;
+    try {
+      ids = proof.tx_ids.map(fromHex);
+      sigs = proof.tx_sigs.map(fromHex);
+    } catch {
+      return fail("malformed proof: tx_ids and tx_sigs are lists of hex strings");
     }
-    if (leaves.some((l) => l.length !== 32) || !equalBytes(await merkleRoot(leaves), header.tx_root)) {
-      return fail("tx_ids do not hash to the header's tx_root", { height: header.height, cert });
+    if (ids.length !== sigs.length || ids.some((i) => i.length !== 32)
+        || sigs.some((s) => s.length !== 64)) {
+      return fail("malformed proof: one 32-byte tx_id and one 64-byte sig per transaction");
+    }
+    if (!equalBytes(await txRoot(ids, sigs), header.tx_root)) {
+      return fail("tx_ids and tx_sigs do not hash to the header's tx_root",
+        { height: header.height, cert });
     }
   }
   return { ok: true, reason: null, height: header.height, signers: cert.signers, cert,

@@ -3,7 +3,7 @@
 // here in the browser against the genesis keys (proof.js), with who signed.
 
 import { get, open, session } from "../api.js";
-import { checkCertificate } from "../proof.js";
+import { checkCertificate, checkTransactions } from "../proof.js";
 import { num, t, time } from "../i18n.js";
 import { errorBox, esc, json, learnNames, short, table, throttle, who } from "../ui.js";
 
@@ -64,7 +64,11 @@ export async function certificateHtml(block) {
     { label: t("operator"), text: (v) => v.operator },
     { label: t("vote"), html: (v) => (v.valid ? `<span class="good">${esc(t("valid"))}</span>` : `<span class="bad">${esc(t("invalid"))}: ${esc(v.why)}</span>`) },
   ], check.votes, { testid: "cert-votes" });
-  return `${verdict}<p class="muted small">view ${esc(block.certificate.view)} · ${esc(t("checked_against"))}: ${esc(t("the_node"))} (/console/genesis.json)</p>${votes}`;
+  const txs = await checkTransactions(block);
+  const txVerdict = txs.ok
+    ? `<span class="verdict good" data-testid="txs-verdict" data-valid="true">✔ ${esc(t("txs_match"))}</span>`
+    : `<span class="verdict bad" data-testid="txs-verdict" data-valid="false">✘ ${esc(t("txs_mismatch"))}: ${esc(txs.reason)}</span>`;
+  return `${verdict}<p>${txVerdict}</p><p class="muted small">view ${esc(block.certificate.view)} · ${esc(t("checked_against"))}: ${esc(t("the_node"))} (/console/genesis.json)</p>${votes}`;
 }
 
 async function detail(root, height) {
