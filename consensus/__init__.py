@@ -55,8 +55,10 @@ block it PREPAREd, persisted, until a stable checkpoint passes it, and votes for
 re-proposal only once it holds the body, so a prepared block's body is on f+1 honest
 replicas and no block commits without one. A replica takes a re-proposal's body from its
 log (slots, prepared certificates, kept bodies) or asks every peer with BLOCK-REQUEST(view,
-hashes), repeated every quarter timeout; peers answer with one BLOCK per body they hold,
-checked against the hash and the tx root. Every message a replica emits is
+hashes), repeated every quarter timeout; a peer in that view answers with one BLOCK per
+body its NEW-VIEW re-proposed (the hashes are distinct), at most max_pipeline x
+max_block_bytes per answer and one answer per quarter timeout per peer; each body is checked
+against the hash and the tx root. Every message a replica emits is
 at most `constants.max_message_bytes(...)`, which `Replica` asserts is at most
 MAX_MESSAGE_BYTES (15 MiB, under the 16 MiB p2p frame limit): a PRE-PREPARE or BLOCK with
 one block, or a NEW-VIEW of a quorum of VIEW-CHANGEs of L certificates by hash.

@@ -424,6 +424,8 @@ class BlockRequest(_SignedBody):
         hashes = value["hashes"]
         if not isinstance(hashes, list) or not 0 < len(hashes) <= limits.max_prepared:
             raise MessageError("bad_field", f"hashes is a list of 1 to {limits.max_prepared}")
+        if len(set(hashes)) != len(hashes):  # (unhashable items fail here as a TypeError)
+            raise MessageError("bad_field", "hashes are distinct")
         return cls(_int(value["view"], "view"), tuple(_hash(h, "hash") for h in hashes),
                    _name(value["sender"]), _sig(value["sig"]))
 

@@ -90,6 +90,9 @@ class Replica:
                                                             self.committee.quorum)
         self._limits = msg.DecodeLimits(self.max_message_bytes, self.committee.n,
                                         config.watermark_window)
+        # A NEW-VIEW re-proposes what its primary had in flight, at most max_pipeline blocks
+        # past the last committed one: one answer to a BLOCK-REQUEST carries that much.
+        self.body_answer_bytes = config.max_pipeline * config.max_block_bytes
         self._out = Outbox(signer, config.chain, self.committee.n, self.max_message_bytes)
 
         self._now_ms = executed.time
@@ -1014,14 +1017,32 @@ class Replica:
             self._now_ms, max(self.config.view_timeout_ms // BODY_REQUESTS_PER_TIMEOUT, 1))
 
     def _on_block_request(self, request: msg.BlockRequest) -> None:
-        """Send each body asked for that the log holds, one BLOCK per body (each fits a
-        frame). At most once per quarter timeout per peer: a request is small, the answer
-        is not."""
+        """Send the bodies asked for that this view's NEW-VIEW re-proposes and this replica
+        holds, one BLOCK per body (each fits a frame): a request is small, the answer is not,
+        so a peer gets each body once (the request's hashes are distinct), at most
+        `body_answer_bytes` per answer (in seq order: the rest with its next request), and
+        one answer per quarter timeout."""
+        new_view = self._new_view
+        if request.view != self._view or not self._view_active or new_view is None \
+                or new_view.view != self._view:
+            self._out.drop("block_request_wrong_view")
+            return
         if not self._bodies.may_answer(request.sender, self._now_ms,
                                        self.config.view_timeout_ms // BODY_REQUESTS_PER_TIMEOUT):
             self._out.drop("block_request_too_soon")
             return
-        bodies = [body for body in (self._body_of(h) for h in request.hashes) if body]
+        re_proposed = {pre_prepare.digest for pre_prepare in new_view.pre_prepares}
+        bodies: list[Block] = []
+        size = 0
+        for block_hash in request.hashes:
+            body = self._body_of(block_hash) if block_hash in re_proposed else None
+            if body is None:
+                continue
+            size += len(body.encode())
+            if bodies and size > self.body_answer_bytes:
+                self._out.count("block_request_answers_cut")
+                break
+            bodies.append(body)
         if not bodies:
             self._out.drop("block_request_unknown")
             return

@@ -29,9 +29,9 @@ not block; it should queue the frame for the host's own processing. If it raises
 logged with its traceback and counted in `on_frame_errors`, and the link carries on.
 `send` refuses a frame over `max_frame_bytes` (`dropped_too_big`); a peer that sends one
 anyway has it dropped by the websocket reader (`dropped_oversize_in`) and its link closed.
-Each peer has one bounded outbound queue that outlives its links, so frames sent before a link
-is up are delivered once it is; one writer task per link drains it. Delivery is at most once:
-a frame being written when a link drops is lost (consensus retransmits what matters).
+Each peer has one outbound queue, bounded in frames and bytes (node.net.queue), outliving its
+links: frames sent before a link is up go once it is. Delivery is at most once: a frame
+being written when a link drops is lost (consensus retransmits what matters).
 Dialers retry with exponential backoff; when a peer reconnects while its old link still looks
 alive, the newest authenticated link replaces the old one.
 
@@ -58,6 +58,7 @@ from cryptography.hazmat.primitives import serialization
 from consensus.codec import EncodingError, pack, sha256, unpack
 from consensus.crypto import HANDSHAKE_DOMAIN, SIGNATURE_BYTES, Signer, verify
 from genesis.certs import common_name, load_cert
+from node.net.queue import MAX_QUEUE_BYTES, MAX_QUEUE_FRAMES, FrameQueue
 from node.net.slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, addresses_of
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,8 @@ class PeerNetwork:
     def __init__(self, *, chain_id: str, me: str, signer: Signer, peers: list[Peer],
                  ca_cert_path: str, tls_cert_path: str, tls_key_path: str,
                  on_frame: Callable[[str, bytes], None],
-                 max_queue_frames: int = 10_000, max_frame_bytes: int = 16 * 1024 * 1024,
+                 max_queue_frames: int = MAX_QUEUE_FRAMES, max_queue_bytes: int = MAX_QUEUE_BYTES,
+                 max_frame_bytes: int = 16 * 1024 * 1024,
                  reconnect_initial_ms: int = 100, reconnect_max_ms: int = 5_000,
                  heartbeat_ms: int = 5_000, handshake_timeout_ms: int = 5_000) -> None:
         names = [peer.name for peer in peers]
@@ -270,8 +272,8 @@ class PeerNetwork:
             raise ValueError(f"{me!r} is not in the peer list")
         if not 0 < reconnect_initial_ms <= reconnect_max_ms:
             raise ValueError("need 0 < reconnect_initial_ms <= reconnect_max_ms")
-        if max_queue_frames < 1 or max_frame_bytes < 1:
-            raise ValueError("queue and frame limits must be positive")
+        if max_queue_frames < 1 or not 1 <= max_frame_bytes <= max_queue_bytes:
+            raise ValueError("limits are positive and a queue holds at least one frame")
         self._chain_id = chain_id
         self._me = me
         self._signer = signer
@@ -302,8 +304,8 @@ class PeerNetwork:
             context.load_verify_locations(cafile=ca_cert_path)
             context.load_cert_chain(tls_cert_path, tls_key_path)
 
-        self._queues: dict[str, asyncio.Queue[bytes]] = {
-            name: asyncio.Queue(maxsize=max_queue_frames) for name in names if name != me}
+        self._queues: dict[str, FrameQueue] = {
+            name: FrameQueue(max_queue_frames, max_queue_bytes) for name in names if name != me}
         self._links: dict[str, _Link] = {}
         self._ever_linked: set[str] = set()
         self._sockets: set[web.WebSocketResponse | aiohttp.ClientWebSocketResponse] = set()
@@ -374,10 +376,8 @@ class PeerNetwork:
         if len(frame) > self._max_frame_bytes:
             self.stats["dropped_too_big"] += 1
             return False
-        try:
-            queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.stats["dropped_queue_full"] += 1
+        if not queue.put(frame):
+            self.stats["dropped_queue_full"] += 1  # over the queue's frames or bytes
             return False
         return True
 

@@ -24,7 +24,7 @@ CLIENT_RETRY_MS = 1_500  # a client resubmits a transaction not committed this l
 TX_EXPIRY_MS = 600_000  # client transactions expire 10 minutes after they are made
 INVESTORS = 4  # registered by broker-a at the start; they transfer cash among themselves
 LIVENESS_PROBE_MS = 50  # after the workload ends, how often the run checks it may stop
-MAX_HELD_FRAMES = 10_000  # node.net.p2p's outbound queue bound (max_queue_frames)
+MAX_HELD_FRAMES = 10_000  # node.net.queue's frame bound (its byte bound applies per link)
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # node.net.p2p's frame limit: a bigger frame is dropped
 MAX_EVENTS = 5_000_000  # a bound on any one run, however it is configured
 SIM_CONSENSUS = ConsensusParams(checkpoint_interval=4, watermark_window=16, max_block_txs=64,

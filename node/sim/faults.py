@@ -104,6 +104,7 @@ class Faults:
         self.partitions.pop(fault_id, None)
         self.cuts.discard(fault_id)
         held, self.held = self.held, []
+        self.held_bytes = {}
         for sender, to, kind, data, meta in held:
             if self.connected(sender, to):
                 latency = self.links[(sender, to)] + self.rng_net.randint(
@@ -111,6 +112,7 @@ class Faults:
                 self.at(self.now + latency, "deliver", sender, to, kind, data, meta)
             else:
                 self.held.append((sender, to, kind, data, meta))
+                self.held_bytes[(sender, to)] = self.held_bytes.get((sender, to), 0) + len(data)
 
     def crash(self, name: str) -> None:
         """Scenario tests: crash `name` now (what it did not sync is lost)."""

@@ -11,6 +11,7 @@ from consensus import codec
 from consensus.events import (
     MessageReceived,
 )
+from node.net.queue import MAX_QUEUE_BYTES
 from node.sim.config import MAX_FRAME_BYTES, MAX_HELD_FRAMES
 
 
@@ -99,8 +100,10 @@ class Network:
         if not self.connected(sender, to):
             if self.config.partition_drops or self.cut_off(sender, to):
                 self._dropped(sender, to, meta, "partition")
-            elif len(self.held) < MAX_HELD_FRAMES:
+            elif len(self.held) < MAX_HELD_FRAMES and \
+                    self.held_bytes.get((sender, to), 0) + len(data) <= MAX_QUEUE_BYTES:
                 self.held.append((sender, to, kind, data, meta))
+                self.held_bytes[(sender, to)] = self.held_bytes.get((sender, to), 0) + len(data)
                 self.held_count += 1
             else:
                 self._dropped(sender, to, meta, "outbound queue full")

@@ -78,6 +78,8 @@ class Simulation(Host, Network, Faults, Workload):
         self.partitions: dict[int, dict[str, int]] = {}
         self.cuts: set[int] = set()  # partitions whose frames are lost, not held
         self.held: list[tuple[str, str, str, bytes, Meta]] = []  # frames waiting for a link
+        # bytes held per (sender, receiver): node.net.queue bounds each peer's queue in bytes
+        self.held_bytes: dict[tuple[str, str], int] = {}
         self.held_count = 0
         # Scenario tests: return False to drop a message at delivery (sim, from, to, meta).
         self.deliver_filter: Callable[[Simulation, str, str, Meta], bool] | None = None

@@ -21,6 +21,7 @@ from node.net.p2p import (
     PeerNetwork,
     compute_handshake_bytes,
 )
+from node.net.queue import MAX_QUEUE_BYTES as QUEUE_BYTES_DEFAULT
 
 CHAIN = "stoledger-test"
 NAMES = ("n0", "n1", "n2", "n3")
@@ -358,6 +359,22 @@ async def test_queue_bound_is_respected_and_queued_frames_delivered_on_connect(
     assert inbox1.from_peer("n0") == [f"{index}".encode() for index in range(5)]
     assert n0.send("n1", b"room again")
     await wait_for(lambda: len(inbox1.frames) == 6)
+
+
+async def test_a_queue_is_bounded_in_bytes_as_well_as_frames(cluster: Cluster) -> None:
+    """A peer that does not read holds at most max_queue_bytes of this node's memory, however
+    few frames that is (before, only the count was bounded: 10,000 frames of 16 MiB)."""
+    megabyte = b"x" * (1024 * 1024)
+    n0, _ = await cluster.start("n0", max_queue_bytes=8 * len(megabyte),
+                                max_frame_bytes=2 * len(megabyte))
+    results = [n0.send("n1", megabyte) for _ in range(12)]
+    assert results == [True] * 8 + [False] * 4
+    assert n0.stats["dropped_queue_full"] == 4
+    assert not n0.send("n1", b"x")  # full to the byte
+    _, inbox1 = await cluster.start("n1")
+    await wait_for(lambda: len(inbox1.frames) == 8, timeout=30)
+    assert n0.send("n1", megabyte)  # drained: room again
+    assert QUEUE_BYTES_DEFAULT < 10_000 * 16 * 1024 * 1024
 
 
 async def test_on_frame_error_is_counted_and_the_link_carries_on(cluster: Cluster) -> None:
