@@ -21,7 +21,8 @@ Behaviours (`BEHAVIOURS`):
                     requests with malformed replies, forged certificates or nothing
     flood_views     once it has sent a VIEW-CHANGE, re-signs it for ever-higher views
     withhold        keeps its PREPAREs to itself, as primary sends each PRE-PREPARE to f+1
-                    peers only, and never answers a BLOCK-REQUEST
+                    peers only and its VIEW-CHANGE early, and answers neither BLOCK-REQUEST
+                    nor state transfer
     forge_body      answers BLOCK-REQUEST and state transfer with the real blocks (header,
                     bodies, certificate) under forged transaction signatures
 
@@ -39,7 +40,7 @@ from consensus import codec
 from consensus import messages as msg
 from consensus.block import Block, make_block
 from consensus.crypto import Signer
-from consensus.events import Event, TxsAdmitted
+from consensus.events import Event, Tick, TxsAdmitted
 
 BEHAVIOURS = ("equivocate", "silent", "omission", "delay", "forge", "replay",
               "wrong_app_hash", "censor", "double_vote", "lie_transfer", "flood_views",
@@ -321,20 +322,34 @@ class FloodViews(Behaviour):
 class Withhold(Behaviour):
     """Castro-Liskov's body problem, provoked: this node keeps its PREPAREs to itself (so its
     own replica may hold the only prepared certificate), as primary sends each PRE-PREPARE to
-    just f+1 peers, and never answers a BLOCK-REQUEST. A re-proposal of its block then
-    depends on the bodies the honest replicas kept."""
+    just f+1 peers, sends its VIEW-CHANGE early (once it has withheld a PRE-PREPARE, its
+    replica's clock runs EARLY_MS ahead, so its request timer fires first and its
+    VIEW-CHANGE, with that certificate, is in the next NEW-VIEW's quorum), and never answers
+    a BLOCK-REQUEST or a state-transfer request. A re-proposal of its block then depends on
+    the bodies the honest replicas kept."""
 
     name = "withhold"
+    EARLY_MS = 400  # most of the simulator's 500 ms view timeout
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         f = (len(self.operators) - 1) // 3
         self.told = frozenset(self.peers[:f + 1])  # who gets its PRE-PREPAREs
+        self.withheld = False
+
+    def silences_host(self) -> bool:
+        return True
+
+    def on_input(self, event: Event) -> Event | None:
+        if self.withheld and isinstance(event, Tick):
+            return Tick(event.now_ms + self.EARLY_MS)
+        return event
 
     def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
         message = _decode(data)
         if isinstance(message, msg.Prepare | msg.BlockReply) or (
                 isinstance(message, msg.PrePrepare) and to not in self.told):
+            self.withheld = self.withheld or isinstance(message, msg.PrePrepare)
             self.actions += 1
             return []
         return [(to, data, 0)]
