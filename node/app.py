@@ -1,13 +1,16 @@
 """The node process: wires store, executor, mempool, consensus replica, p2p links and RPC.
 
-The replica (consensus/) decides; this module only carries out what it returns, in order:
-`Persist` actions are collected and written in one synced batch before the next `Send`,
-`Broadcast` or `Commit` leaves (persist before send), `Commit` runs the executor and answers
+The replica (consensus/) decides; node.ledger.ready.carry_out, the loop the simulator runs
+too, carries out what it returns through this node's port (`_Port`: LevelDB, the p2p links,
+asyncio state transfer): persist (synced) before send, `Commit` runs the executor and answers
 `BlockExecuted`, `FetchBlocks` starts state transfer. Time reaches the replica only as `Tick`.
 
-p2p frames are canonical msgpack `[kind, payload]` (node.net.frames lists the kinds).
-Every block that arrives outside consensus ("b", "k") is checked against genesis: its commit
-certificate must carry 2f+1 valid operator votes, and it must extend this node's chain.
+p2p frames are canonical msgpack `[kind, payload]` (node.net.frames lists the kinds and
+checks each one's shape as it decodes it). A peer's malformed frame is counted
+(`frames_bad`) and refused; past the decode, an exception is this node's own bug, and it
+stops the node loudly (`_fail`) rather than counting against the peer. Every block that
+arrives outside consensus ("b", "k") is checked against genesis: its commit certificate must
+carry 2f+1 valid operator votes, and it must extend this node's chain.
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import chaincode
@@ -26,25 +28,18 @@ from consensus import codec
 from consensus.block import Block, CommitCertificate
 from consensus.crypto import Signer
 from consensus.replica import (
-    BlockExecuted,
-    Broadcast,
-    Commit,
+    Action,
     Executed,
-    FetchBlocks,
     MessageReceived,
     PendingTx,
-    Persist,
     Replica,
     ReplicaConfig,
-    Send,
     StateTransferred,
     Tick,
     TxsAdmitted,
-    ViewChanged,
 )
-from genesis.builder import NodeConfig, load_config, load_keyfile
+from genesis.builder import NodeConfig, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
-from node import collector
 from node.admission.mempool import NODE_LIMITS, KnownSenders, Mempool
 from node.admission.tx import Transaction, TxError, decode_body
 from node.admission.verified import VerifiedCache
@@ -53,13 +48,14 @@ from node.ledger import recover
 from node.ledger.audit import audit_indexer
 from node.ledger.committed import NODE_BLOOM_BITS
 from node.ledger.executor import AppliedBlock, Executor
+from node.ledger.ready import carry_out, forget_committed
 from node.metrics import Metrics
 from node.net import frames
 from node.net.fetch import BlockFetch
 from node.net.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, gossip_frames
 from node.net.p2p import Peer, PeerNetwork
 from node.net.sync import HeightSync
-from node.net.transfer import FETCH_BATCH, blocks_to_serve, stage_persist, verify_block
+from node.net.transfer import FETCH_BATCH, blocks_to_serve, verify_block
 from node.rpc.access import AccessLog
 from node.rpc.events import EventHub
 from node.storage import KV, Batch, LevelDB
@@ -150,6 +146,8 @@ class Node:
         self._transferred_tx_ids: list[bytes] = []
         self.height_sync = HeightSync(self.genesis.f + 1)
         self._tasks: list[asyncio.Task[None]] = []
+        self.failure: BaseException | None = None  # our own bug, which stopped the node
+        self.failed = asyncio.Event()
         self._checked_checkpoint = 0
         problem = self._divergence()
         if problem is not None and reason is not None:
@@ -179,7 +177,7 @@ class Node:
 
     async def start(self) -> None:
         await self.p2p.start()
-        self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
+        self._spawn(self._tick_loop(), "tick")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -191,21 +189,27 @@ class Node:
         await self.p2p.stop()
         self.store.close()
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` as a task of this node; if it raises, that is our bug: `_fail`."""
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._fail(error)
+
     async def _tick_loop(self) -> None:
         while True:
-            try:
-                self._flush_gossip()
-                self._check_integrity()
-                self._sync()
-                now = now_ms()
-                if self.replica is not None:
-                    self.run(self.replica.handle(Tick(now)))
-                self.mempool.on_tick(now)
-                self.mempool.drop_expired(now)
-                self._resubmit_waiting(now)
-            except Exception:
-                log.exception("tick failed")
-                raise
+            self._flush_gossip()
+            self._check_integrity()
+            self._sync()
+            now = now_ms()
+            if self.replica is not None:
+                self.run(self.replica.handle(Tick(now)))
+            self.mempool.on_tick(now)
+            self.mempool.drop_expired(now)
+            self._resubmit_waiting(now)
             await asyncio.sleep(TICK_MS / 1000)
 
     def _divergence(self) -> str | None:
@@ -226,6 +230,15 @@ class Node:
             return
         self._halt(problem)
 
+    def _fail(self, error: BaseException) -> None:
+        """Our own code broke (a bug, a broken invariant): stop the node, loudly. It is never
+        counted against a peer, and the node does not carry on half-working."""
+        if isinstance(error, asyncio.CancelledError) or self.failure is not None:
+            return
+        self.failure = error
+        log.critical("stopping: internal error", exc_info=error)
+        self.failed.set()
+
     def _halt(self, problem: str) -> None:
         self.halted = problem + "; restart the node to rebuild its state from genesis"
         recover.halt(self.config.data_dir, problem)
@@ -243,46 +256,14 @@ class Node:
 
     # Carrying out the replica's actions
 
-    def run(self, actions: Iterable[Any]) -> None:
-        queue = deque(actions)
-        persist = Batch()
-        while queue:
-            action = queue.popleft()
-            if isinstance(action, Persist):
-                stage_persist(persist, action)
-                continue
-            if persist:
-                self.store.write(persist, sync=True)
-                persist = Batch()
-            if isinstance(action, Send):
-                self.p2p.send(action.to, codec.pack(["c", action.data]))
-            elif isinstance(action, Broadcast):
-                self.p2p.broadcast(codec.pack(["c", action.data]))
-            elif isinstance(action, Commit):
-                assert self.replica is not None
-                height = action.block.height
-                if height <= self.executor.height:  # already applied through a fetch
-                    queue.extend(self.replica.handle(BlockExecuted(
-                        height, self.executor.block_hash_at(height),
-                        self.executor.app_hash_at(height))))
-                    continue
-                applied = self.executor.apply(action.block, action.certificate)
-                self._after_apply(applied)
-                queue.extend(self.replica.handle(BlockExecuted(
-                    applied.block.height, applied.block.hash, applied.app_hash)))
-            elif isinstance(action, FetchBlocks):
-                self._start_fetch(action.to_height)
-            elif isinstance(action, ViewChanged):
-                self.metrics.view_changes += 1
-                log.info("view %d, primary %s", action.view, action.primary)
-                self._resubmit(action.primary, self.mempool.pending_txs())
-        if persist:
-            self.store.write(persist, sync=True)
+    def run(self, actions: Iterable[Action]) -> None:
+        """Carry out the replica's actions (node.ledger.ready, the loop the simulator runs)."""
+        carry_out(actions, _Port(self))
 
     def _after_apply(self, applied: AppliedBlock) -> None:
+        """What this node does with an applied block beside the pool's part
+        (`forget_committed`): known senders, metrics, waiters, observers, events."""
         height = applied.block.height
-        self.mempool.remove_committed(applied.block.tx_ids(), applied.block.header.time)
-        self.mempool.on_commit(len(applied.receipts))
         self.known_senders.forget(applied.writes)
         self.metrics.blocks += 1
         self.metrics.txs_committed += len(applied.receipts)
@@ -381,19 +362,17 @@ class Node:
             self.p2p.broadcast(frame)
         self.metrics.txs_resubmitted += len(txs)
 
-    def _admit_gossiped(self, pairs: Any) -> None:
-        if not isinstance(pairs, list):
-            return
+    def _admit_gossiped(self, pairs: list[list[bytes]]) -> None:
+        """Transactions a peer relayed ([body, sig] pairs: frames.decode checked the shape);
+        each one refused is counted by its code."""
         admitted = []
         now = now_ms()
-        for pair in pairs[:GOSSIP_BATCH]:
+        for body, sig in pairs:
             try:
-                tx = decode_body(pair[0], pair[1])
+                tx = decode_body(body, sig)
                 self.mempool.admit(tx, now, relayed=True)
             except TxError as error:
                 self.metrics.refuse_relay(error.code)
-                continue
-            except (TypeError, IndexError, KeyError):
                 continue
             admitted.append(self._pending_tx(tx))
         if admitted and self.replica is not None:
@@ -427,28 +406,44 @@ class Node:
     # p2p frames
 
     def _on_frame(self, peer: str, frame: bytes) -> None:
+        """A frame from `peer`. Its shape is checked as it is decoded (node.net.frames): a
+        malformed frame, or one of a kind this node does not take from this peer, is counted
+        and refused. What runs after is this node's code: an exception there is our bug,
+        which stops the node (`_fail`); it is never counted as the peer's bad frame."""
         try:
             kind, payload = frames.decode(frame)
         except codec.EncodingError:
             self.metrics.frames_bad += 1
             return
-        try:
-            if kind == "c" and self.replica is not None and isinstance(payload, bytes):
-                self.run(self.replica.handle(MessageReceived(peer, payload)))
-            elif kind == "t":
-                self._admit_gossiped(payload)
-            elif kind == "f":
-                self._serve_fetch(peer, payload)
-            elif kind == "b":
-                self._on_blocks(peer, payload)
-            elif kind == "s" and self.genesis.is_operator(peer) and isinstance(payload, int):
-                self.height_sync.report(peer, payload)
-            elif kind == "k" and not self.voting:
-                self._observe(payload)
-            else:
-                self.metrics.frames_bad += 1
-        except (ValueError, TypeError, KeyError, IndexError):
+        if not self._takes(peer, kind):
             self.metrics.frames_bad += 1
+            return
+        try:
+            self._dispatch_frame(peer, kind, payload)
+        except BaseException as error:
+            self._fail(error)
+            raise
+
+    def _takes(self, peer: str, kind: str) -> bool:
+        """Whether this node takes frames of `kind` from `peer`."""
+        return {"c": self.replica is not None, "s": self.genesis.is_operator(peer),
+                "k": not self.voting}.get(kind, True)
+
+    def _dispatch_frame(self, peer: str, kind: str, payload: Any) -> None:
+        if kind == "c":
+            assert self.replica is not None
+            self.run(self.replica.handle(MessageReceived(peer, payload)))
+        elif kind == "t":
+            self._admit_gossiped(payload)
+        elif kind == "f":
+            self._serve_fetch(peer, payload)
+        elif kind == "b":
+            self._on_blocks(peer, payload)
+        elif kind == "s":
+            self.height_sync.report(peer, payload)
+        else:
+            assert kind == "k", "frames.decode returns only known kinds"
+            self._observe(payload)
 
     def _serve_fetch(self, peer: str, payload: Any) -> None:
         blocks = blocks_to_serve(self.store, self.executor.height, payload[0], payload[1])
@@ -472,6 +467,7 @@ class Node:
             log.warning("block %d from a peer does not extend our chain", block.height)
             return False
         applied = self.executor.apply(block, cert)
+        forget_committed(self.mempool, applied)
         self._after_apply(applied)
         self._transferred_tx_ids.extend(receipt.tx_id for receipt in applied.receipts)
         return True
@@ -495,7 +491,7 @@ class Node:
 
     def _start_fetch(self, to_height: int) -> None:
         if self.fetch.start(to_height):
-            self._tasks.append(asyncio.create_task(self._fetch(), name="fetch"))
+            self._spawn(self._fetch(), "fetch")
 
     async def _fetch(self) -> None:
         """Ask peers in turn until the target is reached or the fetch gives up; answers arrive
@@ -569,28 +565,36 @@ class Node:
         return connected >= self.genesis.f + 1
 
 
-async def run_node(config_path: str) -> None:
-    """`stoledger node run`: serve until SIGINT/SIGTERM."""
-    import signal
+class _Port:
+    """node.ledger.ready's port for a real node: LevelDB, the p2p links, asyncio state
+    transfer. A real node's crash needs no help, so it is always up."""
 
-    from node.rpc.connections import raise_descriptor_limit
-    from node.rpc.server import start_rpc
+    def __init__(self, node: Node) -> None:
+        assert node.replica is not None, "only an operator's node runs a replica"
+        self.node = node
+        self.replica = node.replica
+        self.executor = node.executor
+        self.mempool = node.mempool
 
-    raise_descriptor_limit()  # RPC connections are capped well under it (node.rpc.connections)
-    os.umask(0o077)  # every file the node makes (LevelDB's later tables and logs) is private
-    config = load_config(config_path)
-    node = Node(config)
-    await node.start()
-    runner = await start_rpc(node, config.rpc_host, config.rpc_port)
-    collector.tune()
-    log.info("node %s serving RPC on %s:%d, p2p on %s:%d, height %d", node.name,
-             config.rpc_host, config.rpc_port, config.p2p_host, config.p2p_port,
-             node.executor.height)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("node %s stopping", node.name)
-    await runner.cleanup()
-    await node.stop()
+    def is_up(self) -> bool:
+        return True
+
+    def write_synced(self, batch: Batch) -> None:
+        self.node.store.write(batch, sync=True)
+
+    def send(self, to: str, data: bytes) -> None:
+        self.node.p2p.send(to, codec.pack(["c", data]))
+
+    def broadcast(self, data: bytes) -> None:
+        self.node.p2p.broadcast(codec.pack(["c", data]))
+
+    def fetch(self, to_height: int) -> None:
+        self.node._start_fetch(to_height)
+
+    def applied(self, applied: AppliedBlock) -> None:
+        self.node._after_apply(applied)
+
+    def view_changed(self, view: int, primary: str) -> None:
+        self.node.metrics.view_changes += 1
+        log.info("view %d, primary %s", view, primary)
+        self.node._resubmit(primary, self.node.mempool.pending_txs())

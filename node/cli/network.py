@@ -73,11 +73,49 @@ def cmd_genesis_init(args: argparse.Namespace) -> None:
 def cmd_node_run(args: argparse.Namespace) -> None:
     import asyncio
 
-    from node.app import run_node
-
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(run_node(args.config))
+
+
+async def run_node(config_path: str) -> None:
+    """`stoledger node run`: serve until SIGINT/SIGTERM, or until the node's own code fails
+    (`Node.failure`: then exit non-zero, after the same cleanup)."""
+    import asyncio
+    import os
+    import signal
+
+    from genesis.builder import load_config
+    from node import collector
+    from node.app import Node
+    from node.rpc.connections import raise_descriptor_limit
+    from node.rpc.server import start_rpc
+
+    log = logging.getLogger("stoledger.node")
+    raise_descriptor_limit()  # RPC connections are capped well under it (node.rpc.connections)
+    os.umask(0o077)  # every file the node makes (LevelDB's later tables and logs) is private
+    config = load_config(config_path)
+    node = Node(config)
+    await node.start()
+    runner = await start_rpc(node, config.rpc_host, config.rpc_port)
+    collector.tune()
+    log.info("node %s serving RPC on %s:%d, p2p on %s:%d, height %d", node.name,
+             config.rpc_host, config.rpc_port, config.p2p_host, config.p2p_port,
+             node.executor.height)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ends = [asyncio.create_task(stop.wait()), asyncio.create_task(node.failed.wait())]
+    await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+    for end in ends:
+        end.cancel()
+    log.info("node %s stopping", node.name)
+    await runner.cleanup()
+    await node.stop()
+    if node.failure is not None:
+        raise SystemExit(f"stoledger node {node.name}: stopped on an internal error "
+                         f"({node.failure!r}); the traceback is in the log")
 
 
 def cmd_node_check(args: argparse.Namespace) -> None:

@@ -3,10 +3,8 @@ side, the block check, and the write-ahead step. The catching-up side is node.ne
 
 A node serves committed blocks with their certificates from its store; a node catching up
 accepts a block only if its commit certificate carries 2f+1 valid votes of genesis operators
-and its header commits to its transactions. Whether it extends the chain is the caller's
-check (it knows its own tip). The write-ahead step of carrying out a replica's actions is here
-too: `Persist` actions gather into one batch that is written, synced, before anything else
-in the list leaves.
+and its header commits to its transactions, signatures included. Whether it extends the
+chain is the caller's check (it knows its own tip).
 """
 
 from __future__ import annotations
@@ -15,8 +13,7 @@ from typing import Any
 
 from consensus import codec
 from consensus.block import Block, CommitCertificate, check_certificate
-from consensus.events import Persist
-from node.storage import KV, Batch
+from node.storage import KV
 from node.storage import schema as s
 
 FETCH_BATCH = 64  # blocks per state-transfer answer, at most ...
@@ -60,10 +57,3 @@ def verify_block(chain: str, operators: dict[str, bytes], block_bytes: bytes,
         return f"malformed block or certificate: {error}"
     return problem if problem is not None else (block, cert)
 
-
-def stage_persist(batch: Batch, action: Persist) -> None:
-    """Add a replica's Persist to the write-ahead batch (empty value = delete)."""
-    if action.value:
-        batch.put(s.wal_key(action.key), action.value)
-    else:
-        batch.delete(s.wal_key(action.key))

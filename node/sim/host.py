@@ -1,7 +1,8 @@
 """The host of one simulated node: what `node.app.Node` does for a real one, minus the
-sockets. It carries out the replica's actions in order (Persist synced before any later Send,
-Commit runs the executor and answers BlockExecuted), gossips admitted transactions, and runs
-state transfer."""
+sockets. It carries out the replica's actions with the node's own loop
+(node.ledger.ready.carry_out) through a port of its own (`SimPort`: the node's MemoryKV, the
+virtual network, the simulator's state transfer, crashes between two steps), gossips admitted
+transactions, and runs state transfer."""
 
 from __future__ import annotations
 
@@ -9,23 +10,12 @@ from typing import Any
 
 from consensus import codec
 from consensus.block import Block
-from consensus.events import (
-    Action,
-    BlockExecuted,
-    Broadcast,
-    Commit,
-    Event,
-    FetchBlocks,
-    Persist,
-    Send,
-    StateTransferred,
-    Tick,
-    ViewChanged,
-)
+from consensus.events import Action, Event, StateTransferred, Tick, ViewChanged
 from consensus.wal import KEY_NEW_VIEW, re_proposals_in, sent_bytes_of, vote_key
 from node.admission.tx import TxError
 from node.ledger.executor import AppliedBlock
-from node.net.transfer import blocks_to_serve, stage_persist
+from node.ledger.ready import carry_out, forget_committed
+from node.net.transfer import blocks_to_serve
 from node.sim.config import FETCH_TIMEOUT_MS, TICK_MS
 from node.sim.network import Meta, describe
 from node.sim.simnode import SimNode
@@ -68,37 +58,8 @@ class Host:
         self.run_actions(node, node.replica.handle(event))
 
     def run_actions(self, node: SimNode, actions: list[Action]) -> None:
-        """node.app.Node.run: persist (synced) before anything later leaves; execute commits."""
-        queue = list(actions)
-        index = 0
-        persist = Batch()
-        while index < len(queue):
-            action = queue[index]
-            index += 1
-            if isinstance(action, Persist):
-                stage_persist(persist, action)
-                continue
-            if persist:
-                if self._crash_now(node):
-                    return
-                node.kv.write(persist, sync=True)
-                persist = Batch()
-            if self._crash_now(node):
-                return  # a crash between two steps: the rest of the actions never happen
-            if isinstance(action, Broadcast):
-                self.send_consensus(node, [n for n in self.names if n != node.name], action.data)
-            elif isinstance(action, Send):
-                self.send_consensus(node, [action.to], action.data)
-            elif isinstance(action, Commit):
-                queue.extend(self._execute_commit(node, action))
-            elif isinstance(action, FetchBlocks):
-                self._start_fetch(node, action.to_height)
-            elif isinstance(action, ViewChanged):
-                self._note_view(node, action)
-            else:
-                raise AssertionError(f"unknown action {action!r}")
-        if persist:
-            node.kv.write(persist, sync=True)
+        """The node's own loop (node.ledger.ready.carry_out), through this node's port."""
+        carry_out(actions, SimPort(self, node))
 
     def _crash_now(self, node: SimNode) -> bool:
         """A `crash_mid` fault counts the node's steps down and crashes it mid-batch."""
@@ -111,20 +72,8 @@ class Host:
         node.crash()
         return True
 
-    def _execute_commit(self, node: SimNode, action: Commit) -> list[Action]:
-        height = action.block.height
-        e = node.executor
-        if height <= e.height:  # already applied through a fetch (node.app does the same)
-            return node.replica.handle(BlockExecuted(height, e.block_hash_at(height),
-                                                     e.app_hash_at(height)))
-        assert height == e.height + 1, \
-            f"{node.name}: Commit {height} but the executor is at {e.height}"
-        applied = node.executor.apply(action.block, action.certificate)
-        self._after_apply(node, applied, "committed")
-        return node.replica.handle(BlockExecuted(height, applied.block.hash, applied.app_hash))
-
     def _after_apply(self, node: SimNode, applied: AppliedBlock, how: str) -> None:
-        node.mempool.remove_committed(applied.block.tx_ids())
+        """What the simulator does with a block a node applied: the checker, the timeline."""
         self.checker.on_applied(self.now, node.name, applied, node.executor.state)
         height = applied.block.height
         if self.config.timeline:
@@ -283,9 +232,44 @@ class Host:
         for block, cert in blocks:
             applied = node.executor.apply(block, cert)
             node.transferred_blocks += 1
+            forget_committed(node.mempool, applied)
             self._after_apply(node, applied, "transferred")
             tx_ids.extend(block.tx_ids())
         if tx_ids or node.executor.height > node.replica.last_executed:
             self._report_transfer(node, tuple(tx_ids))
         if node.fetch.fetching:  # the StateTransferred above may have ended the fetch
             self._fetch_next(node)
+
+
+class SimPort:
+    """node.ledger.ready's port for a simulated node: its MemoryKV, the virtual network, the
+    simulator's state transfer, and the crash_mid fault, which strikes between two steps."""
+
+    def __init__(self, host: Host, node: SimNode) -> None:
+        self.host = host
+        self.node = node
+        self.replica = node.replica
+        self.executor = node.executor
+        self.mempool = node.mempool
+
+    def is_up(self) -> bool:
+        return not self.host._crash_now(self.node)
+
+    def write_synced(self, batch: Batch) -> None:
+        self.node.kv.write(batch, sync=True)
+
+    def send(self, to: str, data: bytes) -> None:
+        self.host.send_consensus(self.node, [to], data)
+
+    def broadcast(self, data: bytes) -> None:
+        others = [name for name in self.host.names if name != self.node.name]
+        self.host.send_consensus(self.node, others, data)
+
+    def fetch(self, to_height: int) -> None:
+        self.host._start_fetch(self.node, to_height)
+
+    def applied(self, applied: AppliedBlock) -> None:
+        self.host._after_apply(self.node, applied, "committed")
+
+    def view_changed(self, view: int, primary: str) -> None:
+        self.host._note_view(self.node, ViewChanged(view, primary))

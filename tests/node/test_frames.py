@@ -62,13 +62,34 @@ def test_a_frame_that_is_not_canonical_is_refused():
 scalars = st.one_of(st.integers(-(2**63), 2**64 - 1), st.binary(max_size=8),
                     st.text(max_size=4), st.none(), st.booleans())
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4), max_leaves=12)
+kinds = st.one_of(st.sampled_from(["c", "t", "f", "b", "s", "k"]), st.text(max_size=2))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=2), values)
+def is_pair(value):
+    return isinstance(value, list) and len(value) == 2 and all(
+        isinstance(item, bytes) for item in value)
+
+
+def is_height(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+KIND_SHAPES = {
+    "c": lambda p: isinstance(p, bytes),
+    "t": lambda p: isinstance(p, list) and all(map(is_pair, p)),
+    "b": lambda p: isinstance(p, list) and all(map(is_pair, p)),
+    "k": is_pair,
+    "f": lambda p: isinstance(p, list) and len(p) == 2 and all(map(is_height, p)),
+    "s": is_height,
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(kinds, values)
 def test_decode_returns_the_frame_exactly_or_refuses_it(kind, payload):
     """Exactly the frames of the shape are read (a scalar, or up to MAX_ITEMS scalars and
-    arrays of up to MAX_INNER scalars), and read back as sent; every other is refused."""
+    arrays of up to MAX_INNER scalars, in the shape of a known kind), and read back as
+    sent; every other is refused."""
     raw = codec.pack([kind, payload])
 
     def scalar(value):  # an empty array is read where a scalar is: one object, bounded
@@ -77,12 +98,51 @@ def test_decode_returns_the_frame_exactly_or_refuses_it(kind, payload):
     fits = scalar(payload) or all(
         scalar(item) or (len(item) <= frames.MAX_INNER and all(map(scalar, item)))
         for item in payload)
+    fits = fits and KIND_SHAPES.get(kind, lambda p: False)(payload)
     try:
         decoded = frames.decode(raw)
     except codec.EncodingError:
         assert not fits
     else:
         assert fits and list(decoded) == [kind, payload]
+
+
+OTHER_SHAPES = [["c", 5], ["c", [b"x"]], ["t", 5], ["t", [[1, 2]]], ["t", [[b"body"]]],
+                ["t", [b"body", b"sig"]], ["f", [1]], ["f", ["a", "b"]], ["f", [-1, 5]],
+                ["f", 7], ["b", [[b"x"]]], ["b", b"x"], ["s", -1], ["s", b"5"], ["s", True],
+                ["k", [b"x"]], ["k", [b"x", 5]], ["z", 1], [5, b"x"]]
+
+
+@pytest.mark.parametrize("frame", OTHER_SHAPES, ids=[repr(f)[:24] for f in OTHER_SHAPES])
+def test_a_frame_of_another_shape_than_its_kind_is_refused(frame):
+    with pytest.raises(codec.EncodingError):
+        frames.decode(codec.pack(frame))
+
+
+async def test_the_node_counts_a_frame_of_another_shape_and_admits_nothing(net):  # noqa: F811
+    """Before, a relayed pair that was not [bytes, bytes] was dropped without a count, and a
+    fetch request of strings raised inside the handler; now each is a counted bad frame."""
+    node, _, _, _ = net
+    for frame in OTHER_SHAPES:
+        node._on_frame("ksd", codec.pack(frame))
+    assert node.metrics.frames_bad == len(OTHER_SHAPES) and len(node.mempool) == 0
+    assert node.failure is None
+
+
+async def test_our_own_bug_behind_a_good_frame_stops_the_node(net, monkeypatch):  # noqa: F811
+    """A well-formed frame whose handling raises is this node's bug: it is not counted as
+    the peer's bad frame (before: frames_bad, and the node carried on), and it stops the
+    node (Node.failed, which `stoledger node run` waits on)."""
+    node, _, _, _ = net
+
+    def broken(peer: str, height: int) -> None:
+        raise KeyError("a bug in our own code")
+
+    monkeypatch.setattr(node.height_sync, "report", broken)
+    with pytest.raises(KeyError):
+        node._on_frame("ksd", codec.pack(["s", 5]))
+    assert node.metrics.frames_bad == 0
+    assert isinstance(node.failure, KeyError) and node.failed.is_set()
 
 
 async def test_the_node_counts_such_a_frame_bad_and_admits_nothing(net):  # noqa: F811

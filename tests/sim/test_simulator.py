@@ -71,3 +71,30 @@ def test_cli_json_and_seeds(capsys) -> None:
     payload = json.loads(capsys.readouterr().out)
     assert [item["seed"] for item in payload] == [1, 2]
     assert all(item["safety"] == "OK" for item in payload)
+
+
+def test_the_simulator_carries_out_actions_as_the_node_does(monkeypatch) -> None:
+    """Both hosts run node.ledger.ready.carry_out: the pool hears each committed block with
+    its time and counts it toward the commit rate, in the simulator as in node.app (before,
+    the simulator's own copy of the loop called remove_committed without the block time and
+    never on_commit)."""
+    from node.admission.mempool import Mempool
+
+    calls: list[tuple[str, object]] = []
+    remove, on_commit = Mempool.remove_committed, Mempool.on_commit
+
+    def removing(self, tx_ids, block_time=None):  # type: ignore[no-untyped-def]
+        calls.append(("remove", block_time))
+        return remove(self, tx_ids, block_time)
+
+    def committing(self, count):  # type: ignore[no-untyped-def]
+        calls.append(("commit", count))
+        return on_commit(self, count)
+
+    monkeypatch.setattr(Mempool, "remove_committed", removing)
+    monkeypatch.setattr(Mempool, "on_commit", committing)
+    result = run(SimConfig(seed=3, duration_ms=600, tx_rate=10, faults="none"))
+    assert result.ok, format_result(result)
+    removals = [time for kind, time in calls if kind == "remove"]
+    assert removals and all(isinstance(time, int) for time in removals)
+    assert sum(count for kind, count in calls if kind == "commit") >= result.txs["submitted"]
