@@ -21,6 +21,17 @@ mix draw their faults and Byzantine operators from `mix_v1`, the mix they were f
 3. Seen once loss joined the random mix: when the one honest node that committed a height
    is a single peer, waiting for f+1 peers to report it never ends. Fixed in node/net/sync.py:
    one peer's report is enough to try, since the certificate proves the block.
+
+4. Found by the widened mix (`stoledger sim --seeds 1000 --faults mix --faulty f`) on the
+   code before issue 26's fixes, with the run's defaults (5 s of traffic at 20 tx/s):
+   - withhold: the Byzantine primary's block, prepared by it alone, is re-proposed in view 1;
+     the honest replicas that PREPAREd it had dropped its body with the view's slots and voted
+     for it by hash, so it committed with no body anywhere and the chain stopped for good
+     (n = 4 seed 3, n = 7 seed 13). Fixed in consensus/bodies.py (kept bodies) and
+     replica._advance (no vote without the body).
+   - forge_body: a peer served the certified blocks with other signatures; tx_root did not
+     cover them, so the victim executed them, dropped the transactions and diverged (n = 4
+     seed 2, n = 7 seed 20). Fixed in consensus/block.py (tx_root over sha256(tx_id || sig)).
 """
 
 from __future__ import annotations
@@ -56,6 +67,18 @@ def test_sweep_seeds_that_stall(n: int, seed: int) -> None:
     from tests.sim.test_sweep import sweep_config
 
     result = run(sweep_config(n, seed, mix="mix_v1"))
+    assert result.safety_ok, format_result(result)
+    assert result.liveness_ok, format_result(result)
+
+
+# (n, seed) of `stoledger sim --seeds 1000 --faults mix --faulty f` that failed before issue 26
+WIDENED_MIX_SEEDS = [(4, 2), (4, 3), (7, 13), (7, 20)]
+
+
+@pytest.mark.parametrize("n,seed", WIDENED_MIX_SEEDS)
+def test_widened_mix_seeds_that_failed(n: int, seed: int) -> None:
+    """Bug class 4: bodies withheld, bodies forged; every honest replica commits everything."""
+    result = run(SimConfig(nodes=n, seed=seed, faults="mix", faulty=(n - 1) // 3))
     assert result.safety_ok, format_result(result)
     assert result.liveness_ok, format_result(result)
 
