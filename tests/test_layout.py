@@ -9,7 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("consensus", "chaincode", "genesis", "node")
 MAX_LINES = 600
-SIZE_CAPPED = ("node",)  # consensus/ and chaincode/ join once Replica is split
+SIZE_CAPPED = ("node", "consensus")  # chaincode/ joins once its large modules are reworked
+# Modules still over the cap, each with the most lines it may have: the ceiling only comes
+# down. consensus/replica.py kept its handlers when its five state groups left it (wal,
+# requests, future, bodies, view_sync; config and outbox too); under 600 it needs the view
+# change and the normal case apart, which is the next step, not a mixin.
+OVERSIZED = {"consensus/replica.py": 1151}
 
 # The rooms of node/, lowest first (node/__init__.py). A room imports only rooms below it.
 BASE = ("node.clock", "node.collector", "node.metrics", "node.storage")
@@ -131,11 +136,21 @@ def test_rooms_import_only_what_they_may() -> None:
     assert not broken, "\n".join(broken)
 
 
+def line_counts() -> dict[str, int]:
+    return {str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+            for room in SIZE_CAPPED for path in sorted((ROOT / room).rglob("*.py"))}
+
+
 def test_no_module_is_oversized() -> None:
-    over = [f"{path.relative_to(ROOT)}: {n} lines" for room in SIZE_CAPPED
-            for path in sorted((ROOT / room).rglob("*.py"))
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES]
+    over = [f"{path}: {n} lines" for path, n in line_counts().items()
+            if n > OVERSIZED.get(path, MAX_LINES)]
     assert not over, over
+
+
+def test_an_oversized_module_is_still_over_the_cap() -> None:
+    """A module that came under the cap leaves OVERSIZED (its ceiling would let it grow)."""
+    counts = line_counts()
+    assert all(counts[path] > MAX_LINES for path in OVERSIZED), OVERSIZED
 
 
 def test_node_top_level_holds_only_the_wiring() -> None:
