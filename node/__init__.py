@@ -13,8 +13,9 @@ each room's __init__ says what it owns and what it may import.
   surveillance  alerts S1-S14 derived from committed blocks (an executor indexer)
   rpc        the HTTP API (it sees the node only through rpc.api.NodeApi), the event hub and
              the access log; console/ the regulator's web console served beside it
-  app        Node: the one place that wires store, executor, mempool, replica, links and RPC,
-             and carries out the replica's actions
+  app        Node: the one place that wires store, executor, mempool, replica, links and RPC;
+             its port (disk, links, state transfer) is what ledger.ready carries the
+             replica's actions out through
   tools      tools/ (client, local cluster, demo: they drive a node over HTTP), sim/ (the
              simulator: the ledger and admission rooms under a virtual clock and network, never
              sockets, HTTP or app), bench/, fds/ (the automatic responder), cli/ (the top:

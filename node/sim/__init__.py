@@ -6,11 +6,12 @@ Theory of operation
 Every node is what a real node is, minus the sockets: the same `consensus.Replica`, the same
 `node.ledger.executor.Executor` over its own `MemoryKV`, the real chaincode registry and a
 `Mempool`.
-The host code here plays `node.app.Node`'s part: it carries out the replica's actions in
-order (Persist is written synced before any later Send; Commit runs the executor and answers
-BlockExecuted; FetchBlocks starts a state transfer over the virtual network, whose blocks are
-checked with `check_certificate` against genesis keys, executed, and answered with
-StateTransferred), gossips admitted client transactions and serves state-transfer requests.
+The host code here plays `node.app.Node`'s part with the node's own loop,
+`node.ledger.ready.carry_out` (Persist written synced before any later Send; Commit runs the
+executor and answers BlockExecuted; FetchBlocks starts a state transfer over the virtual
+network, whose blocks are checked against genesis keys, executed, and answered with
+StateTransferred): only its port differs. It gossips admitted client transactions, serves
+state-transfer requests, and gives each replica the node's admission hook.
 
 Time is an integer count of simulated milliseconds. Everything that happens is an event in one
 priority queue ordered by (time, sequence number): a message arriving, a node's tick (every
@@ -37,9 +38,11 @@ The parts
 ---------
     config.py    the fixed genesis (keys and certificates from labels), constants, SimConfig
     simnode.py   one node: store, executor, mempool, replica; crash and restart
-    host.py      carrying out a node's actions (node.app's part), gossip, state transfer
+    host.py      the node's port for node.ledger.ready.carry_out (the loop node.app runs
+                 too), gossip, state transfer
     network.py   the virtual network: latency, jitter, loss, duplication, partitions
-    faults.py    the fault schedule: crashes, partitions, loss, duplication, reordering
+    faults.py    the fault schedule: crashes, partitions (held or cut), loss, duplication,
+                 reordering
     workload.py  the clients and their transactions
     run.py       the event queue, the run loop and the liveness verdict
     checker.py   safety and integrity judged on every applied block and every vote sent
@@ -47,7 +50,8 @@ The parts
     report.py    the Result and how it is printed
 
 What it may import: consensus, chaincode, genesis and the node's own lower rooms (executor,
-mempool, storage, transfer, sync, audit). Nothing in node/ imports the simulator but the CLI.
+ready, mempool, storage, transfer, fetch, sync, queue, audit). Nothing in node/ imports the
+simulator but the CLI.
 """
 
 from node.sim.byzantine import BEHAVIOURS
