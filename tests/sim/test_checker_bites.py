@@ -13,7 +13,9 @@ reports exactly that kind, by itself, while the same run without the bug is clea
 - `supply` (receipts): `cash.mint` adds one won more than the receipt says to both;
 - `certificate`: one honest node applies blocks with a certificate cut to one vote;
 - `tx_twice`: committed transactions stay pending and executors forget committed tx ids;
-- `tx_signature`: clients sign garbage and nodes trust every signature unchecked.
+- `tx_signature`: clients sign garbage and nodes trust every signature unchecked;
+- `executed`: one honest node executes a block under other signatures (same header);
+- liveness per honest replica: one honest node that hears nothing fails the run.
 """
 
 from __future__ import annotations
@@ -207,3 +209,39 @@ def test_a_run_where_nothing_commits_fails_liveness_not_safety() -> None:
     assert result.safety_ok and result.violations == []
     assert result.liveness_checked and not result.liveness_ok
     assert "not committed" in result.liveness_detail
+
+
+def test_a_block_executed_with_other_signatures_is_caught(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """One honest node executes height 3 with every signature replaced (the header, and so
+    the block hash and certificate, unchanged): its executor drops those transactions. The
+    checker compares what executed, not only headers: `executed` (with `app_hash`, and
+    `tx_signature` for the applied block's transactions)."""
+    from consensus.block import Block
+
+    original = Executor.apply
+    victim: list[int] = []
+
+    def apply(self: Executor, block: Any, certificate: Any) -> Any:
+        if block.height == 3 and block.txs and not victim:
+            victim.append(id(self))
+        if victim == [id(self)] and block.height == 3:
+            block = Block(block.header, tuple((body, bytes(64)) for body, _ in block.txs))
+        return original(self, block, certificate)
+
+    monkeypatch.setattr(Executor, "apply", apply)
+    result = one_run()
+    assert victim and "executed" in kinds(result), result.violations
+    assert kinds(result) <= {"executed", "app_hash", "tx_signature"}, result.violations
+
+
+def test_one_honest_replica_left_behind_fails_liveness() -> None:
+    """Nothing reaches bank for the whole run: the other three commit everything, bank
+    nothing. Liveness is judged per honest replica, so the run fails and names bank (before,
+    f+1 honest nodes were enough and bank was reported, not failed)."""
+    sim = Simulation(SimConfig(seed=SEED, duration_ms=DURATION_MS, faults="none"))
+    sim.deliver_filter = lambda sim, sender, to, meta: to != "bank"
+    result = sim.run()
+    assert result.safety_ok, result.violations
+    assert result.liveness_checked and not result.liveness_ok
+    assert result.stuck == ["bank"] and "bank" in result.liveness_detail
