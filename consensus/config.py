@@ -49,6 +49,11 @@ class ReplicaConfig:
         assert self.max_block_delay_ms >= 0 and self.view_timeout_ms > 0
         assert self.max_clock_skew_ms >= 0 and self.max_pending >= 1
 
+    def is_full(self, block: Block) -> bool:
+        """The block reached a batch limit: its primary had more pending than one block."""
+        return len(block.txs) >= self.max_block_txs or \
+            len(block.encode()) * 4 >= self.max_block_bytes * 3
+
     def block_refusal(self, block: Block, seq: int, view: int, committee: Committee,
                       now_ms: int) -> str | None:
         """Why a proposed block is refused by the checks that need no chain context (a

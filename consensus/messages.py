@@ -424,10 +424,11 @@ class BlockRequest(_SignedBody):
         hashes = value["hashes"]
         if not isinstance(hashes, list) or not 0 < len(hashes) <= limits.max_prepared:
             raise MessageError("bad_field", f"hashes is a list of 1 to {limits.max_prepared}")
-        if len(set(hashes)) != len(hashes):  # (unhashable items fail here as a TypeError)
+        checked = tuple(_hash(h, "hash") for h in hashes)  # bytes first: set() needs them
+        if len(set(checked)) != len(checked):  # (a list among them raised TypeError: R2)
             raise MessageError("bad_field", "hashes are distinct")
-        return cls(_int(value["view"], "view"), tuple(_hash(h, "hash") for h in hashes),
-                   _name(value["sender"]), _sig(value["sig"]))
+        return cls(_int(value["view"], "view"), checked, _name(value["sender"]),
+                   _sig(value["sig"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from consensus import messages as msg
 from consensus import wal
 from consensus.block import ZERO_HASH, Block, CommitCertificate, Vote, make_block
 from consensus.bodies import BodyFetch, KeptBodies
+from consensus.checkpoints import OwnCheckpoints
 from consensus.config import ReplicaConfig
 from consensus.constants import (
     BODY_REQUESTS_PER_TIMEOUT,
@@ -105,7 +106,7 @@ class Replica:
         self._unexecuted: dict[int, Block] = {}  # committed, not yet BlockExecuted
         self._stable = msg.CheckpointProof(0, ZERO_HASH, ())  # genesis: no votes needed
         self._log = MessageLog(config.watermark_window, 0, 0)
-        self._own_checkpoints: dict[int, bytes] = {}  # seq -> my app hash there
+        self._own_checkpoints = OwnCheckpoints()  # the CHECKPOINTs I signed (R1: repeated)
 
         self._requests = RequestPool(config.max_pending)
         self._view_started_ms = self._now_ms  # request timers count from here at the latest
@@ -513,15 +514,10 @@ class Replica:
             self._mark_committed(seq, block.hash, block.header.time, slot.tx_ids())
             self._unexecuted[seq] = block
             delivered = True
-            if self._is_full(block):
+            if self.config.is_full(block):
                 self._requests.note_busy(self._now_ms)
         if delivered:
             self._on_progress()
-
-    def _is_full(self, block: Block) -> bool:
-        """The block reached a batch limit: its primary had more pending than one block."""
-        return len(block.txs) >= self.config.max_block_txs or \
-            len(block.encode()) * 4 >= self.config.max_block_bytes * 3
 
     def _mark_committed(self, height: int, block_hash: bytes, time: int,
                         tx_ids: tuple[bytes, ...]) -> None:
@@ -644,6 +640,10 @@ class Replica:
             self._out.count("view_change_resends")
             self._out.broadcast(self._my_view_change)
             self._view_change_resend_at = now + self._timeout()
+        resend = self._own_checkpoints.due(self._stable.seq, now, self._timeout() // 2)
+        if resend is not None:  # R1: lost CHECKPOINTs must not freeze the window
+            self._out.count("checkpoint_resends")
+            self._out.broadcast(resend)
         if self._bodies.is_due(now):
             self._out.count("block_request_retries")
             self._request_bodies()
@@ -693,8 +693,8 @@ class Replica:
     def _after_execution(self, height: int, app_hash: bytes) -> None:
         if height % self.config.checkpoint_interval != 0 or height <= self._stable.seq:
             return
-        self._own_checkpoints[height] = app_hash
         checkpoint = self._out.sign(msg.Checkpoint(height, app_hash, self._me))
+        self._own_checkpoints.add(checkpoint, self._now_ms + self._timeout() // 2)
         self._log.add_checkpoint(checkpoint)
         self._out.broadcast(checkpoint)
         self._try_stabilize(height, app_hash)
@@ -724,16 +724,14 @@ class Replica:
         """A new stable checkpoint: move the low watermark, drop the log below it, prune
         what was persisted below it, and fetch up to it if this replica is behind."""
         assert proof.seq > self._stable.seq
-        own = self._own_checkpoints.get(proof.seq)
+        own = self._own_checkpoints.app_hash(proof.seq)
         if own is not None and own != proof.app_hash:
             self._out.count("checkpoint_diverged")
         self._stable = proof
         self._out.count("stable_checkpoints")
         self._out.persist(KEY_CHECKPOINT, proof.encode())
         self._log.collect_garbage(proof.seq)
-        for seq in sorted(self._own_checkpoints):
-            if seq < proof.seq:
-                del self._own_checkpoints[seq]
+        self._own_checkpoints.prune(proof.seq)
         for key in self._votes.prune(proof.seq) + self._kept.prune(proof.seq):
             self._out.persist(key, b"")
         if proof.seq > self._last_committed:
@@ -1126,7 +1124,8 @@ class Replica:
 
     def _resend_own_view_messages(self) -> None:
         """After a restart: repeat the VIEW-CHANGE or NEW-VIEW (a peer may have missed it
-        while this replica was down) and the pre-prepares this primary signed."""
+        while this replica was down), the pre-prepares this primary signed, and the
+        CHECKPOINT of its executed height (not on disk: one lost before may be needed)."""
         if not self._view_active and self._my_view_change is not None \
                 and self._my_view_change.view == self._view:
             self._out.broadcast(self._my_view_change)
@@ -1141,6 +1140,7 @@ class Replica:
             self._out.broadcast(self._my_view_change)
         if self._stable.seq > self._last_committed:
             self._request_fetch(self._stable.seq)
+        self._after_execution(self._executed.height, self._executed.app_hash)  # R1
         if self._view_active and self.is_primary:
             for seq in sorted(self._log.slots):
                 pre_prepare = self._log.slots[seq].pre_prepare

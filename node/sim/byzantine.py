@@ -25,6 +25,9 @@ Behaviours (`BEHAVIOURS`):
                     nor state transfer
     forge_body      answers BLOCK-REQUEST and state transfer with the real blocks (header,
                     bodies, certificate) under forged transaction signatures
+    malformed       beside each message, sends a copy with one field, at any depth (inside
+                    nested messages too), replaced by a value of another type or size
+                    (red team R2: a decoder must refuse it, never raise)
 
 The host asks a behaviour two more things: what height to announce (`announce_height`) and
 what to answer a state-transfer request with (`serve_blocks`).
@@ -40,11 +43,11 @@ from consensus import codec
 from consensus import messages as msg
 from consensus.block import Block, make_block
 from consensus.crypto import Signer
-from consensus.events import Event, Tick, TxsAdmitted
+from consensus.events import Event, MessageReceived, Tick, TxsAdmitted
 
 BEHAVIOURS = ("equivocate", "silent", "omission", "delay", "forge", "replay",
               "wrong_app_hash", "censor", "double_vote", "lie_transfer", "flood_views",
-              "withhold", "forge_body")
+              "withhold", "forge_body", "malformed")
 REPLAY_MEMORY = 256  # own messages kept for replay
 LIMITS = msg.DecodeLimits(1 << 28, 256, 4096)  # generous: we decode only our own messages
 
@@ -383,10 +386,84 @@ def _forged_signatures(block: Block) -> Block:
                                      for body, sig in block.txs))
 
 
+class Malformed(Behaviour):
+    """A decoder's worst peer: well-framed canonical msgpack of a real message type, with
+    one field somewhere (a nested encoded message's field too) of the wrong type, size or
+    an extreme value. A copy that still decodes goes out validly signed (sender: this
+    node), so the checks after the signature see it too. It keeps an example of every
+    message type it has seen, sent or received (and makes a BLOCK-REQUEST, which few runs
+    send), and mutates one of them at random beside each message it sends. An honest
+    replica must drop and count it; raising takes a real node down (red team R2)."""
+
+    name = "malformed"
+    ODD_VALUES: tuple[Any, ...] = (None, True, -1, 0, 2**62 - 1, 10**9, 2**63, "x" * 100, b"",
+                                   bytes(32), bytes(33), [], [[1]], [{"a": 1}], {},
+                                   {"a": [1]}, [b"x", [1]])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.examples: dict[str, bytes] = {}  # message type -> the latest one seen
+
+    def on_input(self, event: Event) -> Event | None:
+        if isinstance(event, MessageReceived):
+            self._note(event.data)
+        return event
+
+    def on_output(self, to: str, data: bytes, now_ms: int) -> list[Outgoing]:
+        self._note(data)
+        out = [(to, data, 0)]
+        if self.rng.random() < 0.3:
+            self.actions += 1
+            out.append((to, self._malformed(), 1))
+        return out
+
+    def _note(self, data: bytes) -> None:
+        value = codec.unpack(data)
+        if isinstance(value, dict) and isinstance(value.get("type"), str):
+            self.examples[value["type"]] = data
+
+    def _malformed(self) -> bytes:
+        examples = dict(self.examples)
+        examples.setdefault(msg.BlockRequest.TYPE, self._sign(msg.BlockRequest(
+            0, (codec.sha256(b"some block"),), self.me)))
+        example = examples[self.rng.choice(sorted(examples))]
+        data = codec.pack(self._mutate(codec.unpack(example), depth=0))
+        try:
+            message = _decode(data)
+        except Exception:  # a decoder bug: the honest replica will meet the same bytes
+            return data
+        if message is not None and hasattr(message, "sender") and message.sender != self.me:
+            message = replace(message, sender=self.me)
+        return self._sign(message) if message is not None else data
+
+    def _mutate(self, value: Any, depth: int) -> Any:
+        """`value` with one field replaced, at this level or (maybe) inside a nested one."""
+        if isinstance(value, dict) and value:
+            key = self.rng.choice(sorted(k for k in value if k != "type") or ["type"])
+            return {**value, key: self._mutate_item(value[key], depth)}
+        if isinstance(value, list) and value:
+            index = self.rng.randrange(len(value))
+            return [*value[:index], self._mutate_item(value[index], depth), *value[index + 1:]]
+        return self.rng.choice(self.ODD_VALUES)
+
+    def _mutate_item(self, item: Any, depth: int) -> Any:
+        if depth < 4 and self.rng.random() < 0.5:
+            if isinstance(item, bytes):
+                try:
+                    inner = codec.unpack(item)
+                except codec.EncodingError:
+                    inner = None
+                if isinstance(inner, dict | list) and inner:
+                    return codec.pack(self._mutate(inner, depth + 1))
+            if isinstance(item, dict | list) and item:
+                return self._mutate(item, depth + 1)
+        return self.rng.choice(self.ODD_VALUES)
+
+
 _CLASSES: dict[str, type[Behaviour]] = {
     cls.name: cls for cls in (Equivocate, Silent, Omission, Delay, Forge, Replay, WrongAppHash,
                               Censor, DoubleVote, LieTransfer, FloodViews, Withhold,
-                              ForgeBody)}
+                              ForgeBody, Malformed)}
 
 
 def make_behaviour(name: str, me: str, signer: Signer, chain: str, operators: tuple[str, ...],

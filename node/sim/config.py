@@ -33,18 +33,28 @@ SIM_CONSENSUS = ConsensusParams(checkpoint_interval=4, watermark_window=16, max_
 # Small K and L so checkpoints, garbage collection and watermarks happen within seconds; a
 # short view timeout so that view changes do too.
 
-FAULT_KINDS = ("crash", "crash_mid", "partition", "cut", "loss", "dup", "reorder")
+FAULT_KINDS = ("crash", "crash_mid", "partition", "cut", "loss", "dup", "reorder", "lose_type")
+LOST_TYPES = ("CHECKPOINT", "PRE-PREPARE", "PREPARE", "COMMIT", "VIEW-CHANGE", "NEW-VIEW",
+              "BLOCK-REQUEST", "BLOCK", "TXS", "FETCH", "BLOCKS", "HEIGHT")
+# `lose_type` loses every message of one of these kinds on every link while it lasts: a
+# message that is sent once and never repeated (red team R1: CHECKPOINT) shows as a stall.
 MIX_POOL = ("crash", "partition", "cut", "dup", "reorder", "loss", "crash", "partition",
-            "crash_mid", "loss", "cut")
+            "crash_mid", "loss", "cut", "lose_type")
 # `mix` draws 1 to 3 of these: crashes (plain and between two steps of a batch of actions),
 # partitions that hold frames (p2p's per-peer queue outlives a link) and ones that lose them
 # (`cut`: links reset, frames in flight and over the queue bound are gone), 5-30 % loss on
-# every link, duplication and reordering.
+# every link, duplication, reordering, and the loss of every message of one kind.
+MIX_V2_POOL = MIX_POOL[:-1]
+MIX_V2_BEHAVIOURS = 13
+# `mix_v2`, the mix before the red team's `lose_type` and `malformed` joined it (2026-12).
+MIX_POOLS = {"mix": MIX_POOL, "mix_v2": MIX_V2_POOL}  # and mix_v1 below
 MIX_V1_POOL = ("crash", "partition", "dup", "reorder", "loss", "crash", "partition",
                "crash_mid")
 MIX_V1_BEHAVIOURS = 11
 # `mix_v1`, the mix before `cut`, `withhold` and `forge_body` joined it (2026-12): the
 # regression seeds found with it keep drawing the same faults and Byzantine operators.
+MIX_POOLS["mix_v1"] = MIX_V1_POOL
+MIX_BEHAVIOURS = {"mix_v1": MIX_V1_BEHAVIOURS, "mix_v2": MIX_V2_BEHAVIOURS}
 FAULT_SCHEDULES = {
     "none": (),
     "default": ("crash", "partition"),
@@ -55,6 +65,7 @@ FAULT_SCHEDULES = {
     "dup": ("dup",),
     "reorder": ("reorder",),
     "chaos": ("crash", "crash_mid", "partition", "cut", "loss", "dup", "reorder"),
+    "lose_type": ("lose_type",),
 }
 
 

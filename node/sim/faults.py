@@ -6,7 +6,7 @@ from __future__ import annotations
 from consensus.events import (
     Tick,
 )
-from node.sim.config import FAULT_SCHEDULES, MIX_POOL, MIX_V1_POOL
+from node.sim.config import FAULT_SCHEDULES, LOST_TYPES, MIX_POOLS
 from node.sim.report import FaultRecord
 
 
@@ -23,12 +23,12 @@ class Faults:
                 continue
             if part in FAULT_SCHEDULES:
                 kinds.extend(FAULT_SCHEDULES[part])
-            elif part in ("mix", "mix_v1"):
-                pool = [*(MIX_POOL if part == "mix" else MIX_V1_POOL)]
+            elif part in MIX_POOLS:
+                pool = [*MIX_POOLS[part]]
                 kinds.extend(self.rng_faults.sample(pool, self.rng_faults.randint(1, 3)))
             else:
-                raise ValueError(f"--faults {part}: one of {', '.join(FAULT_SCHEDULES)}, mix, "
-                                 "mix_v1")
+                raise ValueError(f"--faults {part}: one of {', '.join(FAULT_SCHEDULES)}, "
+                                 f"{', '.join(MIX_POOLS)}")
         return kinds
 
     def _schedule_faults(self) -> None:
@@ -82,6 +82,11 @@ class Faults:
             self.loss[fault_id] = rate
             self.at(end, "call", lambda sim: sim.loss.pop(fault_id, None))
             detail = f"loss {int(rate * 100)}% on every link"
+        elif kind == "lose_type":
+            lost = rng.choice(LOST_TYPES)
+            self.lost_types[fault_id] = lost
+            self.at(end, "call", lambda sim: sim.lost_types.pop(fault_id, None))
+            detail = f"every {lost} lost"
         elif kind == "dup":
             rate = rng.choice((0.1, 0.2, 0.3))
             self.duplicate[fault_id] = rate
@@ -120,6 +125,8 @@ class Faults:
 
     def restart(self, name: str) -> None:
         node = self.nodes[name]
+        if node.stopped_for_good:
+            return  # a real node stopped by an exception stays down until its operator acts
         if node.up:
             node.crash_in_steps = None  # a crash_mid that never struck
             return

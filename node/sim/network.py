@@ -13,6 +13,7 @@ from consensus.events import (
 )
 from node.net.queue import MAX_QUEUE_BYTES
 from node.sim.config import MAX_FRAME_BYTES, MAX_HELD_FRAMES
+from node.sim.simnode import SimNode
 
 
 @dataclass(slots=True)
@@ -58,6 +59,9 @@ class Network:
         counts["sent"] += 1
         if len(data) > MAX_FRAME_BYTES:
             self._dropped(sender, to, meta, "frame too large")
+            return
+        if meta.type in self.lost_types.values():
+            self._dropped(sender, to, meta, "lost kind")
             return
         loss = max(self.loss.values(), default=self.config.base_loss)
         if loss and self.rng_net.random() < loss:
@@ -112,7 +116,7 @@ class Network:
         if self.trace is not None:
             self._trace(sender, to, meta, "delivered", None)
         if kind == "c":
-            self.feed(node, MessageReceived(sender, data))
+            self._feed_peer_message(node, sender, data, meta)
         elif kind == "t":
             self._on_gossip(node, data)
         elif kind == "f":
@@ -123,3 +127,19 @@ class Network:
             node.height_sync.report(sender, int(codec.unpack(data)))
         else:
             raise AssertionError(kind)
+
+    def _feed_peer_message(self, node: SimNode, sender: str, data: bytes, meta: Meta) -> None:
+        """A consensus message from a peer. Whatever it holds, an honest replica drops it
+        or takes it: an exception here stops a real node (node.app `_fail`), so the checker
+        records it (`peer_input_stops_node`, red team R2) and the node goes down, as the
+        real one would, for good."""
+        try:
+            self.feed(node, MessageReceived(sender, data))
+        except Exception as error:  # judged as a violation below, never hidden
+            if not node.honest:
+                raise
+            self.checker.fail(self.now, "peer_input_stops_node", node.name,
+                              f"{type(error).__name__}: {error} on a {meta.type} from {sender}")
+            node.crash()
+            node.stopped_for_good = True
+

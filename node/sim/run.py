@@ -16,7 +16,7 @@ from node.sim.checker import Checker
 from node.sim.config import (
     LIVENESS_PROBE_MS,
     MAX_EVENTS,
-    MIX_V1_BEHAVIOURS,
+    MIX_BEHAVIOURS,
     TICK_MS,
     SimConfig,
     sim_network,
@@ -74,6 +74,7 @@ class Simulation(Host, Network, Faults, Workload):
                       for b in self.names if a != b}
         self.loss: dict[int, float] = {}
         self.duplicate: dict[int, float] = {}
+        self.lost_types: dict[int, str] = {}  # fault id -> the message kind it loses
         self.jitter: dict[int, int] = {}
         self.partitions: dict[int, dict[str, int]] = {}
         self.cuts: set[int] = set()  # partitions whose frames are lost, not held
@@ -123,7 +124,10 @@ class Simulation(Host, Network, Faults, Workload):
             chosen[name] = behaviour
         others = [name for name in self.names if name not in chosen]
         extra = max(0, self.config.faulty - len(chosen))
-        pool = BEHAVIOURS[:MIX_V1_BEHAVIOURS] if "mix_v1" in self.config.faults else BEHAVIOURS
+        pool = BEHAVIOURS
+        for mix, count in MIX_BEHAVIOURS.items():  # an older mix draws from its own pool
+            if mix in self.config.faults.split(","):
+                pool = BEHAVIOURS[:count]
         for name in sorted(self.rng_byz.sample(others, min(extra, len(others)))):
             chosen[name] = self.rng_byz.choice(pool)
         if len(chosen) > self.f and not self.config.allow_unsafe:

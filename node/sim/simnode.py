@@ -48,6 +48,7 @@ class SimNode:
         self.kv = MemoryKV()
         self.up = True
         self.restarts = 0
+        self.stopped_for_good = False  # a peer's message made it raise (node.sim.network)
         self.crashes = 0
         self.crash_in_steps: int | None = None  # a crash_mid fault: crash after this many steps
         self.transferred_blocks = 0

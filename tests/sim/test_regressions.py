@@ -78,7 +78,7 @@ WIDENED_MIX_SEEDS = [(4, 2), (4, 3), (7, 13), (7, 20)]
 @pytest.mark.parametrize("n,seed", WIDENED_MIX_SEEDS)
 def test_widened_mix_seeds_that_failed(n: int, seed: int) -> None:
     """Bug class 4: bodies withheld, bodies forged; every honest replica commits everything."""
-    result = run(SimConfig(nodes=n, seed=seed, faults="mix", faulty=(n - 1) // 3))
+    result = run(SimConfig(nodes=n, seed=seed, faults="mix_v2", faulty=(n - 1) // 3))
     assert result.safety_ok, format_result(result)
     assert result.liveness_ok, format_result(result)
 
