@@ -12,8 +12,7 @@ reads, so a block applied by the event loop cannot land in the middle of one ans
   the answer does not depend on which auditor asks.
 - `supply` also sums the holdings in state itself, independently of the token's counters, and
   says whether the two reconcile (with `reserved`, the units open offerings hold on the cap).
-- `history` and `rejected` read the audit indexes (`node.ledger.audit`), the blocks and the
-  receipts.
+- `history` and `rejected` read the audit indexes (`node.ledger.audit`), blocks and receipts.
 - `proof` is what `node.ledger.proof.verify_proof` (and `stoledger audit verify`) checks offline.
 
 Access (PROTOCOL.md says "regulator (signed); registrar where noted"):
