@@ -577,3 +577,17 @@ def test_the_offering_page_shows_the_allocation_to_the_issuer_and_the_regulator(
     box = element(browser, "[data-testid=offering] [data-testid=not-allowed]",
                   "the book refused to an investor")
     assert "investor" in box.text
+
+
+def test_a_console_opened_again_and_again_still_answers(story, browser):
+    """Each visit's block stream is a fetch that never ends; a page left behind must give its
+    connection back. Before, a left page kept its stream, each holding one of the browser's
+    six connections to the node: from the seventh visit on, every request waited for good."""
+    net, _ = story
+    for _ in range(7):
+        open_console(browser, net, net.dir / "keys" / "fss.json", "regulator")
+        wait_until(lambda: browser.execute_script(
+            "return document.querySelector('footer')?.textContent.includes('●')"),
+            WAIT_S, "the block stream to go live")
+    go(browser, f"tokens/{SYMBOL}")
+    element(browser, "#atnum", "the cap table's height input")

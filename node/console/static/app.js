@@ -102,6 +102,13 @@ function startStream() {
   }, (state) => { streamState = state; renderFooter(); });
 }
 
+// A page left behind (another document, the back-forward cache) keeps its fetches open
+// unless told: each held one of the browser's six connections to the node, and after six
+// documents every request of the next one waited for good. So the stream stops when the page
+// is hidden and starts again if the page is shown from the cache.
+window.addEventListener("pagehide", () => { if (stopStream) { stopStream(); stopStream = null; } });
+window.addEventListener("pageshow", (event) => { if (event.persisted && session.key) startStream(); });
+
 async function roleOf(account) {
   const org = session.genesis.orgs.find((o) => o.account === account);
   if (org) return { role: org.role, name: org.name };
