@@ -57,7 +57,7 @@ from node.net.p2p import Peer, PeerNetwork
 from node.net.sync import HeightSync
 from node.net.transfer import FETCH_BATCH, blocks_to_serve, verify_block
 from node.rpc.access import AccessLog
-from node.rpc.events import EventHub
+from node.rpc.events import EventHub, registering_broker
 from node.storage import KV, Batch, LevelDB
 from node.storage import schema as s
 from node.surveillance.indexer import Surveillance
@@ -135,7 +135,7 @@ class Node:
             tls_key_path=config.tls_key, on_frame=self._on_frame)
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
         self.waiting = 0  # futures in `waiters`, at most MAX_WAITERS
-        self.events = EventHub(broker_of=self._broker_of)
+        self.events = EventHub(broker_of=registering_broker(self.executor))
         self.access = AccessLog(self.store, lambda: self.executor.height)
         self._gossip: list[list[bytes]] = []
         self._gossip_bytes = 0
@@ -377,11 +377,6 @@ class Node:
             admitted.append(self._pending_tx(tx))
         if admitted and self.replica is not None:
             self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
-
-    def _broker_of(self, account: str) -> str | None:
-        """The broker that registered `account` (the event hub shows it its clients' orders)."""
-        record = self.executor.identity(account)
-        return None if record is None else record.get("broker")
 
     def wait_for(self, tx_id: bytes) -> asyncio.Future[None] | None:
         """A future done when `tx_id` commits here, or None when MAX_WAITERS are open. The

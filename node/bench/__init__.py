@@ -114,7 +114,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
     context = multiprocessing.get_context("spawn")
     committed = context.Value("q", 0)
     ready, go = context.Event(), context.Event()
-    watcher = BlockWatcher(bench.urls[0], bench.chain_id, committed)
+    watcher = BlockWatcher(bench.urls[0], bench.chain_id, committed, bench.keys["broker-a"])
     loader = None
     try:
         (work / "batches").write_bytes(msgpack.packb(batches, use_bin_type=True))

@@ -219,12 +219,12 @@ class BlockWatcher(threading.Thread):
     """Follows `GET /v1/events` of one node; records (arrival, txs) per block height and keeps
     the count of committed txs in a shared counter for the load process's window."""
 
-    def __init__(self, url: str, chain_id: str, counter: Any) -> None:
+    def __init__(self, url: str, chain_id: str, counter: Any, signer: Signer) -> None:
         super().__init__(name="bench-blocks", daemon=True)
         self.url = url
         self.chain_id = chain_id
         self.counter = counter
-        self.signer = Signer.generate()  # unregistered: sees block events only
+        self.signer = signer  # a registered key (streams are for registered accounts)
         self.arrivals: dict[int, tuple[float, int]] = {}
         self.connected = threading.Event()
         self.error: BaseException | None = None
@@ -243,9 +243,9 @@ class BlockWatcher(threading.Thread):
     def _follow(self) -> None:
         parsed = urllib.parse.urlsplit(self.url)
         self._conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=3600)
-        auth = sign_request(self.signer, self.chain_id, "GET", "/v1/events",
-                            int(time.time() * 1000))
-        self._conn.request("GET", "/v1/events", headers={"Authorization": auth})
+        path = "/v1/events?only=block"  # block events alone: nothing per transaction
+        auth = sign_request(self.signer, self.chain_id, "GET", path, int(time.time() * 1000))
+        self._conn.request("GET", path, headers={"Authorization": auth})
         response = self._conn.getresponse()
         if response.status != 200:
             raise RuntimeError(f"/v1/events answered {response.status}")

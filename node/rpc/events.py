@@ -32,6 +32,16 @@ nothing repeats (`replay`). A resume point more than MAX_REPLAY_BLOCKS behind, o
 node's height, ends the stream with a `closed` event (`too_far_behind`, `unknown_id`): the
 client reads what it missed from the audit routes instead.
 
+Who may subscribe (issue 27, item 3: 255 streams from throw-away keys refused the regulator's
+console stream). Only registered callers (an operator or observer key of genesis, or an account
+with an active identity record) subscribe; any other key is refused 403 like any other read.
+Streams are capped per account (MAX_STREAMS_PER_ACCOUNT) and, for everyone but the
+supervisors, per client address (MAX_STREAMS_PER_ADDRESS); the last SUPERVISOR_STREAMS of the
+MAX_EVENT_SUBSCRIBERS slots are kept for the supervisors (the regulator, the registrar, which
+runs the FDS responder on the alert stream, operators and observers), so no number of
+investors' or brokers' streams can refuse the regulator's. `refusal` says which cap a new
+stream would break; past any of them it is 503 `busy`.
+
 Each subscriber has a bounded queue; one that falls EVENT_QUEUE items behind is cut off rather
 than waited for (a slow reader must not hold the node): its queue is emptied and replaced by a
 final `closed` event with reason `overflow` and the id to resume from, then the end of the
@@ -48,7 +58,10 @@ from typing import Any
 from node.ledger.audit import accounts_named
 from node.ledger.executor import AppliedBlock, Executor, Receipt
 
-MAX_EVENT_SUBSCRIBERS = 256
+MAX_EVENT_SUBSCRIBERS = 256  # streams per node (each holds a connection and a queue)
+SUPERVISOR_STREAMS = 32  # of those, kept for SUPERVISORS: a console or FDS responder each ...
+MAX_STREAMS_PER_ACCOUNT = 8  # ... (a console tab, an fds run, a reconnect racing the old one)
+MAX_STREAMS_PER_ADDRESS = 32  # one gateway or office; supervisors are bounded per account only
 EVENT_QUEUE = 1_000  # per subscriber; a slow reader is cut off, not waited for
 MAX_REPLAY_BLOCKS = 10_000  # how far back Last-Event-ID may resume (about 10 minutes of blocks)
 SEES_EVERYTHING = frozenset({"regulator", "registrar", "operator"})
@@ -56,18 +69,26 @@ MARKET_WIDE = frozenset({"Trade", "MarketHalted", "MarketResumed"})  # of contra
 TRADE_ACCOUNTS = ("buyer", "seller")
 ORDER_EVENTS = frozenset({"OrderPlaced", "OrderCancelled"})
 SEES_ALERTS = frozenset({"regulator", "registrar"})
+SUPERVISORS = SEES_EVERYTHING | SEES_ALERTS | {"observer"}
 BrokerOf = Callable[[str], str | None]
 
 Item = dict[str, Any]  # {"id": "H.i", "event": name, "data": {...}}
 
 
 @dataclass
-class Subscriber:
+class Viewer:
+    """Who is looking: a signed caller's account and its role (None: a key with no role)."""
+
     account: str
     role: str | None
+
+
+@dataclass
+class Subscriber(Viewer):
     queue: asyncio.Queue[Item | None]
     cut: str | None = None  # why the hub stopped publishing to it
     blocks_only: bool = False  # `?only=block` (the console): no contract events at all
+    address: str = ""  # the client's address, for MAX_STREAMS_PER_ADDRESS
 
 
 def event_id(height: int, index: int) -> str:
@@ -126,12 +147,26 @@ class EventHub:
         self.overflows = 0
         self.broker_of = broker_of  # account -> the broker that registered it
 
-    def full(self) -> bool:
-        return len(self.subscribers) >= MAX_EVENT_SUBSCRIBERS
+    def refusal(self, account: str, role: str | None, address: str) -> str | None:
+        """Which cap (module docstring) a new stream of `account` from `address` would
+        break, as a message for 503 `busy`; None if it fits. A stream cut but not yet closed
+        still counts."""
+        supervisor = role in SUPERVISORS
+        slots = MAX_EVENT_SUBSCRIBERS - (0 if supervisor else SUPERVISOR_STREAMS)
+        if len(self.subscribers) >= slots:
+            kept = "" if supervisor else f", the last {SUPERVISOR_STREAMS} for the supervisors"
+            return f"at most {MAX_EVENT_SUBSCRIBERS} event streams{kept}"
+        if sum(sub.account == account for sub in self.subscribers) >= MAX_STREAMS_PER_ACCOUNT:
+            return f"this account has {MAX_STREAMS_PER_ACCOUNT} event streams open"
+        if not supervisor and sum(sub.address == address for sub in self.subscribers
+                                  ) >= MAX_STREAMS_PER_ADDRESS:
+            return f"this address has {MAX_STREAMS_PER_ADDRESS} event streams open"
+        return None
 
-    def subscribe(self, account: str, role: str | None, blocks_only: bool = False
-                  ) -> Subscriber:
-        sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE), blocks_only=blocks_only)
+    def subscribe(self, account: str, role: str | None, blocks_only: bool = False,
+                  address: str = "") -> Subscriber:
+        sub = Subscriber(account, role, asyncio.Queue(EVENT_QUEUE), blocks_only=blocks_only,
+                         address=address)
         self.subscribers.append(sub)
         return sub
 
@@ -195,7 +230,7 @@ def replay(executor: Executor, sub: Subscriber, after: tuple[int, int], top: int
                 yield seen
 
 
-def visible(sub: Subscriber, event: dict[str, Any],
+def visible(sub: Viewer, event: dict[str, Any],
             broker_of: BrokerOf | None = None) -> dict[str, Any] | None:
     """The event as `sub` may see it (the rules of the module docstring), or None."""
     if sub.role in SEES_EVERYTHING:
@@ -222,6 +257,16 @@ def visible(sub: Subscriber, event: dict[str, Any],
             and broker_of(data["account"]) == sub.account):
         return event
     return None
+
+
+def registering_broker(executor: Executor) -> BrokerOf:
+    """account -> the broker that registered it, from its committed identity record."""
+
+    def broker_of(account: str) -> str | None:
+        record = executor.identity(account)
+        return None if record is None else record.get("broker")
+
+    return broker_of
 
 
 def is_settlement_leg(event: dict[str, Any]) -> bool:

@@ -57,7 +57,15 @@ from node.rpc.connections import (
     LimitedSite,
     descriptor_budget,
 )
-from node.rpc.events import MAX_REPLAY_BLOCKS, parse_event_id, replay
+from node.rpc.events import (
+    MAX_REPLAY_BLOCKS,
+    SEES_EVERYTHING,
+    Viewer,
+    parse_event_id,
+    registering_broker,
+    replay,
+)
+from node.rpc.receipts import receipt_json, sender_of, shown_receipt
 
 
 def _is_msgpack(request: web.Request) -> bool:
@@ -121,16 +129,25 @@ def _room_refusals(mempool: Mempool, items: list[Any]) -> list[TxError | None]:
     return refusals
 
 
-def receipt_json(receipt: Receipt) -> dict[str, Any]:
-    return {"tx_id": receipt.tx_id.hex(), "status": "committed", "height": receipt.height,
-            "index": receipt.index, "ok": receipt.ok, "result": to_json(receipt.result),
-            "error": receipt.error, "events": to_json(receipt.events),
-            "block_hash": receipt.block_hash.hex()}
-
-
 def _status_only(tx_id: bytes, status: str) -> dict[str, Any]:
     return {"tx_id": tx_id.hex(), "status": status, "height": None, "index": None, "ok": None,
             "result": None, "error": None, "events": [], "block_hash": None}
+
+
+async def _viewer(request: web.Request, body: bytes = b"") -> Viewer | None:
+    """Who reads a receipt: the signed caller, or None for a request with no Authorization
+    header (node.rpc.receipts says what each sees); a header that does not verify is 401."""
+    if "Authorization" not in request.headers:
+        return None
+    account, role = await signed_caller(request, body)
+    return Viewer(account, role)
+
+
+def _receipt_for(node: NodeApi, receipt: Receipt, viewer: Viewer | None,
+                 sender: str | None = None) -> dict[str, Any]:
+    if sender is None and viewer is not None and viewer.role not in SEES_EVERYTHING:
+        sender = sender_of(node.executor, receipt)
+    return shown_receipt(receipt, viewer, sender, registering_broker(node.executor))
 
 
 async def post_tx(request: web.Request) -> web.Response:
@@ -139,6 +156,7 @@ async def post_tx(request: web.Request) -> web.Response:
     tx = _decode(_envelopes(request, body, many=False))
     waiting = request.query.get("wait") == "commit"
     timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS) if waiting else 0
+    viewer = await _viewer(request, body) if waiting else None  # before admitting anything
     # Registered before submitting: on a single node the block can commit inside submit().
     future = node.wait_for(tx.tx_id) if waiting else None
     try:
@@ -152,7 +170,7 @@ async def post_tx(request: web.Request) -> web.Response:
     if waiting:
         receipt = node.executor.receipt(tx.tx_id)
         if receipt is not None:
-            return answer(request, receipt_json(receipt), 200)
+            return answer(request, _receipt_for(node, receipt, viewer, tx.sender_hex))
     return answer(request, {"tx_id": tx.tx_id_hex, "status": "pending"}, 202)
 
 
@@ -210,14 +228,14 @@ async def post_txs(request: web.Request) -> web.Response:
 
 async def get_tx(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
-    try:
-        tx_id = bytes.fromhex(request.match_info["tx_id"])
-        assert len(tx_id) == 32
-    except (ValueError, AssertionError):
-        raise fail(400, "bad_request", "tx_id is 64 hex characters") from None
+    text = request.match_info["tx_id"]
+    if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise fail(400, "bad_request", "tx_id is 64 hex characters")
+    tx_id = bytes.fromhex(text)
+    viewer = await _viewer(request)
     receipt = node.executor.receipt(tx_id)
     if receipt is not None:
-        return answer(request, receipt_json(receipt))
+        return answer(request, _receipt_for(node, receipt, viewer))
     status = node.mempool.status(tx_id)  # "pending", "expired" (admitted, never committed)
     if status is not None:
         return answer(request, _status_only(tx_id, status))
@@ -320,17 +338,21 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     after that event without a gap; a final `closed` event says why a stream ends."""
     node = request.app[NODE_KEY]
     account, role = await signed_caller(request)
+    if role is None:
+        raise fail(403, "forbidden", "event streams are for registered accounts")
     after = None
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id is not None:
         after = parse_event_id(last_event_id)
         if after is None:
             raise fail(400, "bad_request", "Last-Event-ID is an event id H.i of this stream")
-    if node.events.full():
-        raise fail(503, "busy", "too many event subscribers")
+    address = request.remote or ""
+    refused = node.events.refusal(account, role, address)
+    if refused is not None:
+        raise fail(503, "busy", refused)
     # Subscribing and reading the height with no await between: the queue holds exactly the
     # blocks after `top`, the replay the ones up to it.
-    sub = node.events.subscribe(account, role, blocks_only=request.query.get("only") == "block")
+    sub = node.events.subscribe(account, role, request.query.get("only") == "block", address)
     top = node.executor.height
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})

@@ -137,11 +137,13 @@ class Client:
                            int(time.time() * 1000) + expires_in_ms)
 
     def send(self, tx: txmod.Transaction, wait: bool = True, timeout_ms: int = 20_000) -> Any:
+        """Submit `tx`; with `wait`, the receipt, signed for with this client's key (its
+        sender's, for what `submit` builds) so that it shows the result and the events."""
         body = json.dumps({"body": tx.body_bytes.hex(), "sig": tx.sig.hex()}).encode()
         path = f"/v1/tx?wait=commit&timeout_ms={timeout_ms}" if wait else "/v1/tx"
         switched = self.switched
         try:
-            return self.call("POST", path, body)
+            return self.call("POST", path, body, signed=wait and self.signer is not None)
         except ApiError as error:
             if error.code != "duplicate" or self.switched == switched:
                 raise
@@ -169,7 +171,9 @@ class Client:
         return self.call("GET", path, signed=signed)
 
     def receipt(self, tx_id: str) -> Any:
-        return self.request("GET", f"/v1/tx/{tx_id}")[1]
+        """The receipt as this client's key may see it (node.rpc.receipts); unsigned, the
+        status, place and outcome only."""
+        return self.request("GET", f"/v1/tx/{tx_id}", signed=self.signer is not None)[1]
 
     def status(self) -> Any:
         return self.get("/v1/status")

@@ -146,3 +146,47 @@ async def test_bad_or_unknown_last_event_ids(served):
     ahead = await subscribe(client, ledger, last_event_id=f"{node.executor.height + 5}.0")
     found = await read_events(ahead)
     assert found[-1][1] == "closed" and found[-1][2]["reason"] == "unknown_id"
+
+
+# ---- issue 27, item 3: who may hold an event stream ------------------------------------------
+
+async def test_an_unregistered_key_may_not_subscribe(served):
+    node, client, ledger = served
+    headers = {"Authorization": sign_request(ledger.signers["eve"], ledger.genesis.chain_id,
+                                             "GET", "/v1/events", int(time.time() * 1000))}
+    response = await client.get("/v1/events", headers=headers)
+    assert response.status == 403
+    assert (await response.json())["error"]["code"] == "forbidden"
+    assert node.events.subscribers == []
+
+
+async def test_investors_streams_cannot_refuse_the_regulator(served, monkeypatch):
+    """Every slot but the supervisors' taken by investors' streams (from many addresses):
+    the next investor stream is refused 503, the regulator's still opens."""
+    node, client, ledger = served
+    monkeypatch.setattr(eventsmod, "MAX_EVENT_SUBSCRIBERS", 6)
+    monkeypatch.setattr(eventsmod, "SUPERVISOR_STREAMS", 2)
+    for number in range(4):
+        node.events.subscribe(f"{number:064x}", "investor", address=f"10.0.0.{number}")
+    headers = {"Authorization": sign_request(ledger.signers["alice"], ledger.genesis.chain_id,
+                                             "GET", "/v1/events", int(time.time() * 1000))}
+    refused = await client.get("/v1/events", headers=headers)
+    assert refused.status == 503 and (await refused.json())["error"]["code"] == "busy"
+    regulator = await subscribe(client, ledger, "fss")
+    assert [sub.role for sub in node.events.subscribers].count("regulator") == 1
+    regulator.close()
+
+
+def test_streams_are_capped_per_account_and_per_address():
+    hub = EventHub()
+    alice, bob = "a1" * 32, "b2" * 32
+    for _ in range(eventsmod.MAX_STREAMS_PER_ACCOUNT):
+        assert hub.refusal(alice, "investor", "10.0.0.1") is None
+        hub.subscribe(alice, "investor", address="10.0.0.1")
+    assert "account" in (hub.refusal(alice, "investor", "10.0.0.2") or "")
+    assert hub.refusal(bob, "investor", "10.0.0.1") is None  # the address has room left
+    for number in range(eventsmod.MAX_STREAMS_PER_ADDRESS - eventsmod.MAX_STREAMS_PER_ACCOUNT):
+        hub.subscribe(f"{number:064x}", "investor", address="10.0.0.1")
+    assert "address" in (hub.refusal(bob, "investor", "10.0.0.1") or "")
+    assert hub.refusal(bob, "investor", "10.0.0.2") is None
+    assert hub.refusal("f5" * 32, "regulator", "10.0.0.1") is None  # supervisors: per account
