@@ -24,10 +24,19 @@ from node.rpc.connections import BODY_TIMEOUT_S
 MAX_BODY_BYTES = 1024 * 1024  # PROTOCOL.md: 1 MiB per request ...
 MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024  # ... and 8 MiB for /v1/txs
 MAX_BATCH_TXS = 10_000
-# Request bodies being read at once, over the node and per client address: a slow body holds
-# what it has sent so far, and 1,024 connections each sending 8 MiB slowly held 8 GiB.
+# Request bodies being read at once, over the node and per client address, counted as their
+# bytes arrive: a slow body holds what it has sent so far, and 1,024 connections each sending
+# 8 MiB slowly held 8 GiB. Per address, one batch body (what one client needs at a time), so
+# holding the node's budget takes 8 addresses each sending 8 MiB, at MIN_BODY_RATE at least.
 MAX_READING_BYTES = 64 * 1024 * 1024
-MAX_READING_BYTES_PER_ADDRESS = 16 * 1024 * 1024
+MAX_READING_BYTES_PER_ADDRESS = MAX_BATCH_BODY_BYTES
+# A body must keep arriving at this average rate once BODY_RATE_GRACE_S have passed (408
+# otherwise), so a body is held only as long as it takes to send: 256 KiB/s (2 Mbit/s) sends
+# the largest batch in 34 s, and a transaction of a few KB (a phone on a slow link) arrives
+# within the grace. Before, a declared 8 MiB held its share of the budget for 30 s unsent.
+MIN_BODY_RATE_BYTES_PER_S = 256 * 1024
+BODY_RATE_GRACE_S = 2.0
+BODY_CHUNK_BYTES = 64 * 1024
 MAX_WAIT_MS = 60_000
 MAX_BLOCK_RANGE = 100
 MSGPACK = "application/msgpack"
@@ -146,41 +155,49 @@ READING_KEY = web.AppKey("reading", ReadingBudget)
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, at most `limit` bytes, within BODY_TIMEOUT_S, and only while the bodies being
-    read fit the node's ReadingBudget: a declared length is counted before the first byte is
-    read, a chunked body as it arrives; 503 `busy` past it."""
+    """The body, at most `limit` bytes (413 as soon as the declared length or the bytes read
+    pass it). Each chunk is counted against the node's ReadingBudget as it arrives (503
+    `busy` past it) and given back when the body is read; the body must arrive within
+    BODY_TIMEOUT_S and, past BODY_RATE_GRACE_S, at MIN_BODY_RATE_BYTES_PER_S on average
+    (408 `request_timeout` otherwise)."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise fail(413, "too_large", f"body of {declared} bytes is over the limit of {limit}")
     budget = request.app[READING_KEY]
     address = request.remote or ""
-    taken = 0
-
-    def take(size: int) -> None:
-        nonlocal taken
-        if not budget.take(address, size):
-            raise fail(503, "busy", "too many request bodies are being read; retry shortly",
-                       retry_after_s=1)
-        taken += size
-
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     body = bytearray()
     try:
-        if declared is not None:
-            take(declared)
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            async for chunk in request.content.iter_chunked(64 * 1024):
-                body += chunk
-                if len(body) > limit:
-                    raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
-                if len(body) > taken:
-                    take(len(body) - taken)
-    except TimeoutError:
-        raise fail(408, "request_timeout", f"the body did not arrive within "
-                   f"{BODY_TIMEOUT_S:.0f} s") from None
+        while True:
+            deadline = min(started + BODY_TIMEOUT_S, started + BODY_RATE_GRACE_S
+                           + len(body) / MIN_BODY_RATE_BYTES_PER_S)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await request.content.read(BODY_CHUNK_BYTES)
+            except TimeoutError:
+                if request.content.total_bytes > len(body):  # it came: this loop was late
+                    continue
+                raise fail(408, "request_timeout", _too_slow(len(body), loop.time() - started)
+                           ) from None
+            if not chunk:
+                return bytes(body)
+            if len(body) + len(chunk) > limit:
+                raise fail(413, "too_large", f"body is over the limit of {limit} bytes")
+            if not budget.take(address, len(chunk)):
+                raise fail(503, "busy", "too many request bodies are being read; retry "
+                           "shortly", retry_after_s=1)
+            body += chunk
     finally:
-        if taken:
-            budget.give_back(address, taken)
-    return bytes(body)
+        if body:
+            budget.give_back(address, len(body))
+
+
+def _too_slow(received: int, elapsed_s: float) -> str:
+    if elapsed_s >= BODY_TIMEOUT_S:
+        return f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s"
+    return (f"the body arrived slower than {MIN_BODY_RATE_BYTES_PER_S // 1024} KiB/s "
+            f"({received} bytes in {elapsed_s:.1f} s)")
 
 
 def int_param(request: web.Request, name: str, default: int | None, low: int = 0,

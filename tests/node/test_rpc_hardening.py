@@ -321,26 +321,57 @@ async def test_bodies_being_read_are_held_only_up_to_the_reading_budget(net):
     _, client, _, _ = net
     budget = client.server.app[READING_KEY]
     budget.total, budget.per_address = 4 * 2**20, 2 * 2**20
-    length = 3 * 2**19  # 1.5 MiB declared, a few bytes sent
-    _, first = await _hold_body(client, length, b"\x00" * 10)
-    await _until(lambda: budget.used == length, "the first declared body is counted")
-    reader, second = await _hold_body(client, length, b"\x00" * 10)
+    chunk = b"\x00" * 2**19
+    chunked = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 3
+    reader, first = await _hold_body(client, None, chunked)  # 1.5 MiB sent, never finished
+    await _until(lambda: budget.used == 3 * 2**19, "the bytes that arrived are counted")
+    reader, second = await _hold_body(client, None, chunked)  # past the address's 2 MiB
     head = (await reader.read(4096)).decode()
     assert head.startswith("HTTP/1.1 503") and "Retry-After: 1" in head and '"busy"' in head
-    assert budget.used == length  # the refused one took nothing
-    # a chunked body counts as it arrives: refused once past the address's share
-    chunk = b"\x00" * 2**19
-    reader, third = await _hold_body(client, None,
-                                     (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2)
-    head = (await reader.read(4096)).decode()
-    assert head.startswith("HTTP/1.1 503") and '"busy"' in head
-    for writer in (first, second, third):
+    await _until(lambda: budget.used == 3 * 2**19, "the refused body's bytes given back")
+    for writer in (first, second):
         writer.close()
     await _until(lambda: budget.used == 0 and not budget.by_address,
                  "the budget is given back when the holders go")
     reply = await client.post("/v1/txs", data=b"\x90",
                               headers={"Content-Type": "application/msgpack"})
     assert reply.status == 200
+
+
+async def test_declared_lengths_alone_hold_nothing(net):
+    """Issue 27, item 2: bare heads declaring 8 MiB each used to reserve the whole budget
+    before a byte arrived, and every honest body got 503 `busy` for 30 s."""
+    from node.rpc.common import MAX_BATCH_BODY_BYTES, MAX_READING_BYTES, READING_KEY
+
+    node, client, keys, _ = net
+    budget = client.server.app[READING_KEY]
+    heads = [await _hold_body(client, MAX_BATCH_BODY_BYTES, b"\x00")
+             for _ in range(MAX_READING_BYTES // MAX_BATCH_BODY_BYTES + 1)]
+    await _until(lambda: budget.used == len(heads), "one byte counted per held head")
+    tx = txmod.build(keys["bank"], node.genesis.chain_id, "cash", "mint",
+                     {"to": keys["bank"].account, "amount": 1}, 7, int(time.time() * 1000)
+                     + 60_000)
+    reply = await client.post("/v1/tx", data=_envelope(tx))
+    assert reply.status == 202, await reply.text()
+    for _, writer in heads:
+        writer.close()
+
+
+async def test_a_body_trickling_below_the_minimum_rate_is_cut(net, monkeypatch):
+    from node.rpc import common
+
+    _, client, _, _ = net
+    monkeypatch.setattr(common, "BODY_TIMEOUT_S", 3600.0)  # the rate, not the timeout, cuts
+    monkeypatch.setattr(common, "BODY_RATE_GRACE_S", 0.2, raising=False)
+    reader, writer = await _hold_body(client, 2**20, b"\x00" * 10)
+    import asyncio
+
+    async with asyncio.timeout(10):
+        head = (await reader.read(4096)).decode()
+    assert head.startswith("HTTP/1.1 408") and "slower than" in head, head
+    budget = client.server.app[common.READING_KEY]
+    await _until(lambda: budget.used == 0, "the cut body's bytes given back")
+    writer.close()
 
 
 # ---- a batch body is counted and checked flat before anything is built from it -------------
