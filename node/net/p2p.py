@@ -59,7 +59,7 @@ from consensus.codec import EncodingError, pack, sha256, unpack
 from consensus.crypto import HANDSHAKE_DOMAIN, SIGNATURE_BYTES, Signer, verify
 from genesis.certs import common_name, load_cert
 from node.net.queue import MAX_QUEUE_BYTES, MAX_QUEUE_FRAMES, FrameQueue
-from node.net.slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, addresses_of
+from node.net.slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, PeerHandshakes, addresses_of
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,6 @@ NONCE_BYTES = 32
 # signature. Neither comes near this, and a peer cannot make us decode more before it has
 # proved who it is.
 HANDSHAKE_FRAME_MAX_BYTES = 1024
-# Connections that have passed TLS pinning but not yet the handshake. Each legitimate peer
-# holds at most one or two of these (a reconnect racing a dying link); the bound keeps a
-# misbehaving member from tying up the server.
-PENDING_HANDSHAKES_PER_PEER = 2
 # How long stop() waits for aiohttp to finish open handlers after the links are closed, and how
 # long closing a websocket waits for the peer's close frame; a peer is on a LAN or nearby.
 SHUTDOWN_TIMEOUT_S = 1.0
@@ -287,7 +283,6 @@ class PeerNetwork:
         self._reconnect_max_s = reconnect_max_ms / 1000
         self._heartbeat_s = heartbeat_ms / 1000
         self._handshake_timeout_s = handshake_timeout_ms / 1000
-        self._max_pending_handshakes = PENDING_HANDSHAKES_PER_PEER * len(peers)
 
         with open(tls_cert_path, "rb") as file:
             my_cert_der = cert_der(file.read())
@@ -309,7 +304,7 @@ class PeerNetwork:
         self._links: dict[str, _Link] = {}
         self._ever_linked: set[str] = set()
         self._sockets: set[web.WebSocketResponse | aiohttp.ClientWebSocketResponse] = set()
-        self._pending_handshakes = 0
+        self._handshakes = PeerHandshakes()  # accepted links past TLS, by claimed peer
         self._dialers: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -405,14 +400,18 @@ class PeerNetwork:
             self.stats["refused_handshake"] += 1
             log.warning("p2p: %s dialed %s but the dial rule says the other way", name, self._me)
             raise web.HTTPForbidden(text="the node listed first dials")
-        if self._pending_handshakes >= self._max_pending_handshakes or self._stopping:
+        if self._stopping or not self._handshakes.acquire(name):
             self.stats["refused_busy"] += 1
             raise web.HTTPServiceUnavailable()
         ws = web.WebSocketResponse(heartbeat=self._heartbeat_s, compress=False,
                                    timeout=CLOSE_TIMEOUT_S,
                                    max_msg_size=self._max_frame_bytes + 1)
-        await ws.prepare(request)
-        await self._run_connection(name, der, ws)
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            self._handshakes.release(name)
+            raise
+        await self._run_connection(name, der, ws, accepted=True)
         return ws
 
     def _pinned_name(self, der: bytes | None) -> str | None:
@@ -466,13 +465,13 @@ class PeerNetwork:
 
     async def _run_connection(self, name: str, der: bytes,
                               ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                              ) -> bool:
+                              accepted: bool = False) -> bool:
         """Handshake, then read frames until the link ends. True if it got authenticated.
 
-        The websocket is closed on every way out, cancellation included."""
+        The websocket is closed on every way out, cancellation included; an `accepted` one
+        gives its PeerHandshakes slot back once the handshake is over."""
         self._sockets.add(ws)
         try:
-            self._pending_handshakes += 1
             try:
                 await self._handshake(name, der, ws)
             except HandshakeError as error:
@@ -485,7 +484,8 @@ class PeerNetwork:
                                      error.code.encode())
                 return False
             finally:
-                self._pending_handshakes -= 1
+                if accepted:
+                    self._handshakes.release(name)
             link = self._open_link(name, ws)
             try:
                 await self._read_frames(link)

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
+import aiohttp
+
+from node.net.p2p import P2P_PATH
 from node.net.slots import (
     MAX_STRANGER_TLS_HANDSHAKES,
     PEER_TLS_HANDSHAKES_PER_PEER,
+    PENDING_HANDSHAKES_PER_PEER,
     STRANGER_TLS_HANDSHAKES_PER_ADDRESS,
     HandshakeSlots,
+    PeerHandshakes,
 )
 from tests.node.test_p2p import NAMES, fully_linked, wait_for
 from tests.node.test_p2p import cluster as cluster  # the fixture
@@ -84,3 +90,46 @@ def test_slots_per_pool_and_per_address() -> None:
     assert slots.acquire("10.0.0.1")  # a peer's slots are its own
     slots.release("6.6.6.6")
     assert slots.acquire("8.8.8.8")
+
+
+# ---- issue 27, item 4: handshake slots per claimed peer ---------------------------------------
+
+async def test_one_peers_certificate_cannot_take_anothers_handshake_slots(cluster) -> None:
+    """Someone holding n1's certificate and TLS key (not its operator key: it never says
+    hello) opens more handshakes at n3 than there are peers' slots and holds them. n0's
+    genuine handshake still gets in; before, the cap was 2 x peers over all of them, and n0
+    was refused until the holder's handshakes timed out."""
+    victim, _ = await cluster.start("n3", handshake_timeout_ms=60_000)
+    stolen = cluster.identities["n1"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=cluster.ca_path)
+    context.load_cert_chain(stolen.cert_path, stolen.key_path)
+    url = f"https://127.0.0.1:{cluster.peers[3].port}{P2P_PATH}"
+    async with aiohttp.ClientSession() as session:
+        held = []
+        for _ in range(2 * len(NAMES) + 2):
+            with contextlib.suppress(aiohttp.WSServerHandshakeError):
+                held.append(await session.ws_connect(url, ssl=context))
+        # read what comes (the victim's hello), answering its heartbeat pings meanwhile
+        readers = [asyncio.create_task(_read_all(ws)) for ws in held]
+        assert len(held) == PENDING_HANDSHAKES_PER_PEER  # the rest refused 503
+        assert victim.stats["refused_busy"] == 2 * len(NAMES) + 2 - len(held)
+        await cluster.start("n0")
+        await wait_for(lambda: victim.connected() == ["n0"], timeout=10.0)
+        for ws in held:
+            await ws.close()
+        await asyncio.gather(*readers)
+
+
+async def _read_all(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async for _ in ws:
+        pass
+
+
+def test_peer_handshakes_are_counted_per_claimed_peer() -> None:
+    slots = PeerHandshakes()
+    assert all(slots.acquire("bank") for _ in range(PENDING_HANDSHAKES_PER_PEER))
+    assert not slots.acquire("bank")
+    assert slots.acquire("ksd")
+    slots.release("bank")
+    assert slots.acquire("bank") and not slots.acquire("bank")
