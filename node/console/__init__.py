@@ -15,9 +15,17 @@ What the node adds for the console, all read-only and public:
   symbols on the chain with their names and issuers, at most MAX_SYMBOLS, so the page need
   not scan blocks to offer a list. It reads the token records in state, nothing else.
 - `Access-Control-Allow-Origin: *` on the unsigned GET routes the network page reads from every
-  node (`/v1/status`, `/readyz`, `/metrics`, `/console/genesis.json`), so a console served by
-  one node can show the others. Signed routes get no CORS header: a page only signs requests to
-  the node that served it.
+  node (`/v1/status`, `/readyz`, `/console/genesis.json`), so a console served by one node can
+  show the others. Signed routes get no CORS header: a page only signs requests to the node
+  that served it. `/metrics` gets none either (issue 27, item 6: any page an insider opened
+  could read it); the page reads its own node's, same-origin.
+- Headers that keep the page to itself (issue 27, item 6: another origin could frame it), on
+  `/console` and everything under it: a Content-Security-Policy (`console_policy`) that runs
+  only the node's own scripts and styles (no inline script, style or `eval`), connects only to
+  the node and the RPC origins genesis lists (the network page reads their status), and lets
+  no one frame it (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for older browsers);
+  `X-Content-Type-Options: nosniff`, so a file is only ever run as the type it is served as;
+  `Referrer-Policy: no-referrer`.
 
 What it may not do: import the process (`node.app`) or p2p; hold any per-transaction state.
 The console costs the node nothing per transaction: it is files and one small JSON answer; the
@@ -36,7 +44,27 @@ from node.rpc.common import NODE_KEY, fail, signed_caller
 
 MAX_SYMBOLS = 1000  # one answer; far more tokens than a network of this kind issues
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PUBLIC_CROSS_ORIGIN = frozenset({"/v1/status", "/readyz", "/metrics", "/console/genesis.json"})
+PUBLIC_CROSS_ORIGIN = frozenset({"/v1/status", "/readyz", "/console/genesis.json"})
+CONSOLE_POLICY_KEY = web.AppKey("console_policy", str)
+
+
+def console_policy(genesis: Any) -> str:
+    """The console's Content-Security-Policy: its own files, and fetches to the node and to
+    the RPC origins of the nodes in genesis."""
+    origins = sorted({origin_of(node.rpc_url) for node in (*genesis.operators,
+                                                            *genesis.observers)
+                      if node.rpc_url})
+    connect = " ".join(["'self'", *origins])
+    return "; ".join([
+        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+        f"connect-src {connect}", "object-src 'none'", "base-uri 'none'",
+        "form-action 'none'", "frame-ancestors 'none'"])
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL, as a CSP source."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def genesis_summary(genesis: Any) -> dict[str, Any]:
@@ -82,9 +110,16 @@ async def redirect_to_index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/console/")
 
 
-async def allow_cross_origin(request: web.Request, response: web.StreamResponse) -> None:
+async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """CORS on the public routes the console reads from every node; the console's own
+    headers (module docstring) on everything under /console."""
     if request.method == "GET" and request.path in PUBLIC_CROSS_ORIGIN:
         response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.path == "/console" or request.path.startswith("/console/"):
+        response.headers["Content-Security-Policy"] = request.app[CONSOLE_POLICY_KEY]
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
 
 
 def add_routes(app: web.Application) -> None:
@@ -93,4 +128,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console/genesis.json", get_genesis)
     app.router.add_get("/console/symbols.json", get_symbols)
     app.router.add_static("/console/", STATIC_DIR, append_version=False)
-    app.on_response_prepare.append(allow_cross_origin)
+    app[CONSOLE_POLICY_KEY] = console_policy(app[NODE_KEY].genesis)
+    app.on_response_prepare.append(add_headers)

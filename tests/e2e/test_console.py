@@ -117,6 +117,7 @@ def browser() -> Iterator[Any]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1280,1000", "--lang=en-US"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(WAIT_S)
     try:
@@ -591,3 +592,66 @@ def test_a_console_opened_again_and_again_still_answers(story, browser):
             WAIT_S, "the block stream to go live")
     go(browser, f"tokens/{SYMBOL}")
     element(browser, "#atnum", "the cap table's height input")
+
+
+# ---- issue 27, item 6: the page runs under a strict policy and cannot be framed -------------
+
+def csp_violations(driver: Any) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser")
+            if "Content Security Policy" in entry["message"]]
+
+
+def test_the_console_runs_under_its_content_security_policy(story, browser):
+    """Every page that builds inputs, the network page reading every node (connect-src), the
+    proof download: none breaks the policy (chromium logs each violation)."""
+    net, _ = story
+    open_console(browser, net, net.dir / "keys" / "fss.json", "regulator")
+    height = net.client().status()["height"]
+    wait_until(lambda: attribute(browser, "[data-testid=height-summary]", "data-height")
+               == str(height), WAIT_S, "every node's status, read across origins")
+    go(browser, f"tokens/{SYMBOL}")
+    element(browser, "#atnum", "the cap table's height input")
+    go(browser, "proof")
+    element(browser, "#height", "the proof page's height input")
+    assert csp_violations(browser) == []
+
+
+def test_another_origin_cannot_frame_the_console(story, browser):
+    """A page of another origin (another port of 127.0.0.1) frames /console/: the browser
+    refuses to show it (before, the console loaded and ran in the frame, under that page)."""
+    import http.server
+    import threading
+
+    net, _ = story
+    page = f"<iframe id='f' src='{net.url()}/console/'></iframe>".encode()
+
+    class Framing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Framing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/")
+        frame = element(browser, "#f", "the frame")
+
+        def framed_state() -> str | None:
+            browser.switch_to.frame(frame)
+            try:
+                return browser.execute_script(
+                    "if (location.href.startsWith('chrome-error:')) return 'refused';"
+                    "return document.body?.dataset.ready === '1' ? 'loaded' : null")
+            finally:
+                browser.switch_to.default_content()
+
+        assert wait_until(framed_state, WAIT_S, "the frame to load or be refused") == "refused"
+    finally:
+        server.shutdown()
+        thread.join(10)

@@ -1,8 +1,8 @@
 """The console's node side, without a browser: the static files and the public genesis summary
 are served, token symbols only to registered accounts, the public status routes carry CORS and
-the signed ones do not, the page loads
-nothing from outside the node, every file is packaged, and a block-only event subscriber gets
-no per-transaction events."""
+the signed ones (and /metrics) do not, the console's files carry a strict CSP and may not be
+framed, the page has no inline script or style and loads nothing from outside the node, every
+file is packaged, and a block-only event subscriber gets no per-transaction events."""
 
 from __future__ import annotations
 
@@ -75,10 +75,11 @@ async def test_public_routes_carry_cors_and_signed_ones_do_not():
     led = Ledger()
     client = await client_for(led)
     try:
-        for path in ("/v1/status", "/readyz", "/metrics", "/console/genesis.json"):
+        for path in ("/v1/status", "/readyz", "/console/genesis.json"):
             response = await client.get(path)
             assert response.headers.get("Access-Control-Allow-Origin") == "*", path
-        for path in ("/v1/audit/proof?height=1", "/v1/blocks/latest", "/console/"):
+        # /metrics too is read by no other origin (issue 27, item 6)
+        for path in ("/v1/audit/proof?height=1", "/v1/blocks/latest", "/console/", "/metrics"):
             response = await client.get(path)
             assert "Access-Control-Allow-Origin" not in response.headers, path
     finally:
@@ -140,3 +141,42 @@ async def test_symbols_are_listed_for_registered_accounts_only():
         assert unsigned.status == 401
     finally:
         await client.close()
+
+
+CONSOLE_PATHS = ("/console/", "/console/app.js", "/console/pages/blocks.js", "/console/style.css",
+                 "/console/genesis.json", "/console/no-such-file.js")
+
+
+async def test_the_console_runs_only_its_own_code_and_may_not_be_framed():
+    """Issue 27, item 6: another origin framed the console (clickjacking), and its files were
+    sent with no policy and no nosniff."""
+    led = Ledger()
+    client = await client_for(led)
+    try:
+        for path in CONSOLE_PATHS:
+            response = await client.get(path)
+            policy = dict(part.strip().split(" ", 1) for part in
+                          response.headers.get("Content-Security-Policy", "").split(";")
+                          if part.strip())
+            assert policy.get("default-src") == "'self'", path
+            assert policy.get("script-src") == "'self'" and policy.get("style-src") == "'self'"
+            assert policy.get("frame-ancestors") == "'none'", path
+            assert "unsafe" not in str(policy), path
+            assert set(policy["connect-src"].split()) == {"'self'"} | {
+                node.rpc_url for node in led.genesis.operators}
+            assert response.headers.get("X-Frame-Options") == "DENY", path
+            assert response.headers.get("X-Content-Type-Options") == "nosniff", path
+        api = await client.get("/v1/status")
+        assert "Content-Security-Policy" not in api.headers  # the API answers JSON, not pages
+    finally:
+        await client.close()
+
+
+def test_the_page_has_no_inline_script_or_style():
+    """What the policy forbids, the files must not need: no <script> with a body, no style
+    attribute, no inline event handler, no javascript: URL."""
+    inline = re.compile(r"""<script(?![^>]*\bsrc=)[^>]*>|\sstyle\s*=|\son[a-z]+\s*=\s*["']"""
+                        r"""|javascript:""", re.IGNORECASE)
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".js"):
+            assert not inline.search(path.read_text(encoding="utf-8")), path

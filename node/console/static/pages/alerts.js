@@ -6,7 +6,7 @@
 // (/v1/audit/holds, one read for the page), and the evidence the holds placed on the alert and
 // every hold on the accounts it names, active or released, with who placed and released them.
 
-import { get, open } from "../api.js";
+import { get } from "../api.js";
 import { duration, num, t, time } from "../i18n.js";
 import { errorBox, esc, json, learnNames, namedIn, short, table, throttle, who } from "../ui.js";
 
@@ -85,7 +85,8 @@ async function holdsSection(alert) {
 
 async function evidence(alert) {
   const ids = (alert.evidence || []).slice(0, MAX_EVIDENCE);
-  const receipts = await Promise.all(ids.map((id) => open(`/v1/tx/${id}`).catch(() => ({ tx_id: id }))));
+  // signed: an unsigned receipt carries no events (node.rpc.receipts)
+  const receipts = await Promise.all(ids.map((id) => get(`/v1/tx/${id}`).catch(() => ({ tx_id: id }))));
   const trades = [];
   const orders = [];
   for (const r of receipts) {

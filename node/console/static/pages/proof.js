@@ -30,7 +30,7 @@ export default {
     const height = (await open("/v1/status")).height;
     root.innerHTML = `
       <section class="card"><h2>${esc(t("download_proof"))}</h2><div class="row">
-        <label>${esc(t("height"))} <input type="number" id="height" min="1" max="${height}" value="${height}" style="width:8em"></label>
+        <label>${esc(t("height"))} <input type="number" id="height" min="1" max="${height}" value="${height}" class="height-input"></label>
         <button id="download">${esc(t("download_proof"))}</button></div><div id="downloaded"></div></section>
       <section class="card"><h2>${esc(t("verify_file"))}</h2>
         <div class="row"><label>${esc(t("genesis_file"))} <input type="file" id="genesisfile" accept=".json"></label></div>

@@ -96,7 +96,7 @@ export default {
           <datalist id="symbols">${known.map((s) => `<option value="${esc(s)}">`).join("")}</datalist>
           <button id="find">${esc(t("find_tokens"))}</button>
           <label>${esc(t("at_height"))} <input type="range" id="at" min="1" max="${height}" value="${height}">
-          <input type="number" id="atnum" min="1" max="${height}" value="${height}" style="width:7em"></label>
+          <input type="number" id="atnum" min="1" max="${height}" value="${height}" class="height-input"></label>
           <span id="symlist" class="small muted">${known.map(esc).join(" · ")}</span>
         </div>
         <div class="grid"><div id="cap"></div><div id="supply"></div></div>
