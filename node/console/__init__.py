@@ -45,7 +45,6 @@ from node.rpc.common import NODE_KEY, fail, signed_caller
 MAX_SYMBOLS = 1000  # one answer; far more tokens than a network of this kind issues
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PUBLIC_CROSS_ORIGIN = frozenset({"/v1/status", "/readyz", "/console/genesis.json"})
-CONSOLE_POLICY_KEY = web.AppKey("console_policy", str)
 
 
 def console_policy(genesis: Any) -> str:
@@ -116,7 +115,8 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     if request.method == "GET" and request.path in PUBLIC_CROSS_ORIGIN:
         response.headers["Access-Control-Allow-Origin"] = "*"
     if request.path == "/console" or request.path.startswith("/console/"):
-        response.headers["Content-Security-Policy"] = request.app[CONSOLE_POLICY_KEY]
+        response.headers["Content-Security-Policy"] = console_policy(
+            request.app[NODE_KEY].genesis)  # a few strings; the console asks rarely
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -128,5 +128,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console/genesis.json", get_genesis)
     app.router.add_get("/console/symbols.json", get_symbols)
     app.router.add_static("/console/", STATIC_DIR, append_version=False)
-    app[CONSOLE_POLICY_KEY] = console_policy(app[NODE_KEY].genesis)
     app.on_response_prepare.append(add_headers)
