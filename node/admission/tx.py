@@ -200,26 +200,34 @@ def read_envelope_list(data: bytes, max_items: int) -> list[Any]:
 
 
 def _read_envelope(reader: msgpack.Unpacker, data: bytes) -> Any:
-    """The item at `reader`'s position: a map of at most two scalar fields, or one scalar."""
+    """The item at `reader`'s position: a map of at most two scalar fields, or bytes (an
+    envelope's); anything else is not an envelope and refuses the whole body."""
     try:
         position = reader.tell()
         if position >= len(data):
             raise codec.EncodingError("bad_encoding", "truncated")
-        if not codec.is_map_head(data[position]):
-            return reader.unpack()
-        fields = reader.read_map_header()
-        if fields > 2:
-            raise codec.EncodingError("bad_encoding", "an envelope is {\"body\", \"sig\"}")
-        envelope = {}
-        for _ in range(fields):
-            key = reader.unpack()
-            if not isinstance(key, str):
-                raise codec.EncodingError("bad_encoding", "map keys are strings")
-            envelope[key] = reader.unpack()
-        return envelope
+        if codec.is_map_head(data[position]):
+            return _read_envelope_map(reader)
+        item = reader.unpack()
     except codec.READ_ERRORS:
         raise codec.EncodingError("bad_encoding", "not msgpack, or an array or map inside an "
                                   "envelope") from None
+    if not isinstance(item, bytes):
+        raise codec.EncodingError("bad_encoding", "an item is an envelope map or its bytes")
+    return item
+
+
+def _read_envelope_map(reader: msgpack.Unpacker) -> dict[str, Any]:
+    fields = reader.read_map_header()
+    if fields > 2:
+        raise codec.EncodingError("bad_encoding", "an envelope is {\"body\", \"sig\"}")
+    envelope = {}
+    for _ in range(fields):
+        key = reader.unpack()
+        if not isinstance(key, str):
+            raise codec.EncodingError("bad_encoding", "map keys are strings")
+        envelope[key] = reader.unpack()
+    return envelope
 
 
 def build(signer: Any, chain: str, contract: str, method: str, args: dict[str, Any],

@@ -216,6 +216,14 @@ def int_param(request: web.Request, name: str, default: int | None, low: int = 0
     return value
 
 
+def choice_param(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    """A query parameter that is absent (None) or one of `allowed`; 400 otherwise."""
+    text = request.query.get(name)
+    if text is not None and text not in allowed:
+        raise fail(400, "bad_request", f"parameter {name} is one of {', '.join(allowed)}")
+    return text
+
+
 async def signed_caller(request: web.Request, body: bytes = b"") -> tuple[str, str | None]:
     """(account, role) of a signed request; 401 if the signature does not hold."""
     node = request.app[NODE_KEY]

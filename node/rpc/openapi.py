@@ -10,9 +10,15 @@ of account or symbol") is refused with 400 and the error body below.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
+
+from node.rpc.common import Handler, fail
+from node.surveillance.rules import NAMES
+
+RULES = list(NAMES)  # S1, S2, ...: the rules alerts name
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 SIGNED = [{"stoledger": []}]
@@ -20,22 +26,34 @@ HEX_64 = "^[0-9a-f]{64}$"
 
 # Query parameters by name: their schemas, as the handlers parse them.
 PARAMS: dict[str, dict[str, Any]] = {
-    "wait": {"type": "string", "enum": ["commit"]},
-    "timeout_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
-    "from": {"type": "integer", "minimum": 1, "maximum": 10**18},
-    "to": {"type": "integer", "minimum": 1, "maximum": 10**18},
-    "at": {"type": "integer", "minimum": 0, "maximum": 10**18},
-    "height": {"type": "integer", "minimum": 0, "maximum": 10**18},
-    "account": {"type": "string", "pattern": HEX_64},
-    "symbol": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{0,15}$"},
-    "format": {"type": "string", "enum": ["json", "csv"]},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "cursor": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9_-]*$"},
-    "code": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_*]*$"},
-    "only": {"type": "string", "enum": ["block"]},
-    "rule": {"type": "string", "pattern": "^S([1-9]|10)$"},
-    "alert": {"type": "string", "pattern": HEX_64},
-    "offering_id": {"type": "integer", "minimum": 0, "maximum": 10**18},
+    "wait": {"type": "string", "enum": ["commit"], "description": "commit"},
+    "timeout_ms": {"type": "integer", "minimum": 0, "maximum": 60_000,
+                   "description": "an integer of milliseconds, 0..60000"},
+    "from": {"type": "integer", "minimum": 1, "maximum": 10**18,
+             "description": "a block height (an integer 1..10^18)"},
+    "to": {"type": "integer", "minimum": 1, "maximum": 10**18,
+           "description": "a block height (an integer 1..10^18)"},
+    "at": {"type": "integer", "minimum": 0, "maximum": 10**18,
+           "description": "a block height (a non-negative integer up to 10^18)"},
+    "height": {"type": "integer", "minimum": 0, "maximum": 10**18,
+               "description": "a block height (a non-negative integer up to 10^18)"},
+    "account": {"type": "string", "pattern": HEX_64,
+                "description": "an account id (64 lowercase hex)"},
+    "symbol": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9._-]{0,15}$",
+               "description": "a token symbol (A-Z, 0-9, '.', '_', '-'; 1 to 16)"},
+    "format": {"type": "string", "enum": ["json", "csv"], "description": "json or csv"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000,
+              "description": "an integer 1..1000"},
+    "cursor": {"type": "string", "maxLength": 512, "pattern": "^[A-Za-z0-9_-]*$",
+               "description": "a cursor (as next_cursor gave it)"},
+    "code": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_*]*$",
+             "description": "an error code (letters, digits, _ and *)"},
+    "only": {"type": "string", "enum": ["block"], "description": "block"},
+    "rule": {"type": "string", "enum": RULES, "description": "a rule name (S1, S2, ...)"},
+    "alert": {"type": "string", "pattern": HEX_64,
+              "description": "an alert id (64 lowercase hex)"},
+    "offering_id": {"type": "integer", "minimum": 0, "maximum": 10**18,
+                    "description": "an offering id (a non-negative integer)"},
 }
 # Query parameters a route cannot do without.
 REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
@@ -46,17 +64,22 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
 }
 
+# Sizes are not shapes: a body over its byte limit, a transaction body over MAX_TX_BYTES or a
+# batch of more than 10,000 envelopes is answered 413 `too_large` (documented on each route),
+# so the schemas carry no maxLength or maxItems for them, which would make those requests
+# invalid data that a checker expects answered 400. What breaks a schema is a 400.
 ENVELOPE = {"type": "object", "required": ["body", "sig"], "additionalProperties": False,
-            "properties": {"body": {"type": "string", "pattern": "^([0-9a-f]{2})+$",
-                                    "maxLength": 131_072},
+            "properties": {"body": {"type": "string", "pattern": "^([0-9a-f]{2})+$"},
                            "sig": {"type": "string", "pattern": "^[0-9a-f]{128}$"}}}
+# A batch item is an object: one that is not is 400 for the whole batch; an object whose
+# fields are not an envelope's gets its own error in the 200 answer (PROTOCOL, Batches).
+BATCH_ITEM = {"type": "object", "description": "an envelope {\"body\": hex, \"sig\": hex}"}
 BINARY = {"type": "string", "format": "binary"}
 BODIES: dict[str, dict[str, Any]] = {
     "/v1/tx": {"required": True, "content": {"application/json": {"schema": ENVELOPE},
                                              "application/msgpack": {"schema": BINARY}}},
     "/v1/txs": {"required": True, "content": {
-        "application/json": {"schema": {"type": "array", "items": ENVELOPE,
-                                        "maxItems": 10_000}},
+        "application/json": {"schema": {"type": "array", "items": BATCH_ITEM}},
         "application/msgpack": {"schema": BINARY}}},
     "/v1/query": {"required": True, "content": {
         "application/json": {"schema": {
@@ -71,9 +94,10 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("post", "/v1/tx", "Admit one signed transaction envelope (JSON hex or msgpack); "
      "?wait=commit&timeout_ms=N waits for the receipt.", False, ["wait", "timeout_ms"],
      [202, 400, 403, 408, 409, 413, 503]),
-    ("post", "/v1/txs", "Admit a list of envelopes; one result per item, in order (Retry-After "
-     "when some were refused mempool_full; 503 for the whole request when none could be "
-     "admitted; 503 busy when too many request bodies are being read).", False, [],
+    ("post", "/v1/txs", "Admit a list of at most 10,000 envelopes (413 past it); one result "
+     "per item, in order (Retry-After when some were refused mempool_full; 503 for the whole "
+     "request when none could be admitted; 503 busy when too many request bodies are being "
+     "read). An item that is not an envelope object makes the whole request 400.", False, [],
      [400, 408, 413, 503]),
     ("get", "/v1/tx/{tx_id}", "The receipt of a transaction; status pending, expired (admitted, "
      "never committed), or 404 with status unknown if never seen.", False, [], [400, 404]),
@@ -123,7 +147,8 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("get", "/v1/audit/offerings", "Every public offering of a token with each subscription, "
      "its equal and pro-rata shares, allocation, refund and drop code (regulator and "
      "registrar).", True, ["symbol", "offering_id", "at", "format", "limit", "cursor"], [400]),
-    ("get", "/v1/audit/alerts", "Surveillance alerts (rules S1-S10) with their evidence.", True,
+    ("get", "/v1/audit/alerts", f"Surveillance alerts (rules {RULES[0]}-{RULES[-1]}) with their "
+     "evidence.", True,
      ["rule", "symbol", "account", "from", "to", "format", "limit", "cursor"], [400]),
     ("get", "/v1/audit/holds", "Every fds hold (of an account, or placed on an alert's "
      "evidence) with who placed and released it, when, why and on which alert.", True,
@@ -180,7 +205,7 @@ def _operation(method: str, path: str, summary: str, signed: bool, params: list[
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     if path == "/v1/events":
         parameters.append({"name": "Last-Event-ID", "in": "header", "required": False,
-                           "schema": {"type": "string", "pattern": "^[0-9]{1,18}\\.[0-9]{1,9}$"}})
+                           "schema": {"type": "string", "pattern": "^[0-9]{1,19}\\.[0-9]{1,9}$"}})
     if parameters:
         operation["parameters"] = parameters
     if signed:
@@ -214,3 +239,37 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
                                    "message": {"type": "string"}}}}}},
         },
     }
+
+
+# ---- the document as a check: query parameters ------------------------------------------------
+
+QUERY = {(method.upper(), path): params for method, path, _, _, params, _ in ROUTES}
+
+
+@web.middleware
+async def conforming_query(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every query parameter a route documents is checked against its schema in PARAMS before
+    the handler runs: one given twice, or out of its schema (an empty `from=`, a `symbol` off
+    its pattern, an `only` that is not `block`), is 400 `bad_request`. Handlers read the
+    first value and took an empty one for none, so the document and the answers disagreed."""
+    resource = request.match_info.route.resource
+    names = QUERY.get((request.method, resource.canonical)) if resource is not None else None
+    for name in names or ():
+        values = request.query.getall(name, [])
+        if len(values) > 1:
+            raise fail(400, "bad_request", f"parameter {name} is given more than once")
+        if values and violation(values[0], PARAMS[name]):
+            raise fail(400, "bad_request",
+                       f"parameter {name} is not {PARAMS[name]['description']}")
+    return await handler(request)
+
+
+def violation(text: str, schema: dict[str, Any]) -> bool:
+    """Whether a query parameter's text breaks its schema (the kinds PARAMS uses)."""
+    if schema["type"] == "integer":
+        return (re.fullmatch(r"-?[0-9]{1,19}", text) is None
+                or not schema["minimum"] <= int(text) <= schema["maximum"])
+    if "enum" in schema:
+        return text not in schema["enum"]
+    pattern = schema["pattern"].removesuffix("$") + r"\Z"
+    return len(text) > schema.get("maxLength", len(text)) or re.search(pattern, text) is None

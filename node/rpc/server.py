@@ -40,6 +40,7 @@ from node.rpc.common import (
     READING_KEY,
     ReadingBudget,
     answer,
+    choice_param,
     dumps,
     errors,
     fail,
@@ -65,6 +66,7 @@ from node.rpc.events import (
     registering_broker,
     replay,
 )
+from node.rpc.openapi import conforming_query, document
 from node.rpc.receipts import receipt_json, sender_of, shown_receipt
 
 
@@ -80,8 +82,8 @@ def _envelopes(request: web.Request, body: bytes, many: bool) -> Any:
         return read_envelope_list(body, MAX_BATCH_TXS)
     _check_flat_json(body, MAX_BATCH_TXS if many else 1, many)
     value = parse_json(body)
-    if many and not isinstance(value, list):
-        raise fail(400, "bad_encoding", "body is a JSON list of envelopes")
+    if many and not (isinstance(value, list) and all(isinstance(item, dict) for item in value)):
+        raise fail(400, "bad_encoding", "body is a JSON list of envelopes {\"body\", \"sig\"}")
     return value
 
 
@@ -89,8 +91,12 @@ def _check_flat_json(body: bytes, items: int, many: bool) -> None:
     """A JSON envelope (list) is flat: at most `items` objects of two hex strings, so it has
     one `[` at most, a `{` per envelope and two commas per envelope at most (no hex string
     holds one). Counted at C speed before json.loads, this bounds what parsing builds: 8 MiB
-    of `[],` built millions of lists for seconds before the count was checked."""
+    of `[],` built millions of lists for seconds before the count was checked. More `{` than
+    allowed is 413 for a list (more envelopes than a batch takes), 400 for one envelope (an
+    object inside it)."""
     if body.count(b"{") > items:
+        if not many:  # an envelope holds no object: this is a shape, not a size
+            raise fail(400, "bad_encoding", "an envelope is {\"body\": hex, \"sig\": hex}")
         raise fail(413, "too_large", f"more than {items} envelopes")
     if body.count(b"[") > int(many) or body.count(b",") > 2 * items:
         raise fail(400, "bad_encoding", "an envelope is {\"body\": hex, \"sig\": hex}"
@@ -154,7 +160,7 @@ async def post_tx(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     body = await read_body(request, MAX_BODY_BYTES)
     tx = _decode(_envelopes(request, body, many=False))
-    waiting = request.query.get("wait") == "commit"
+    waiting = choice_param(request, "wait", ("commit",)) is not None
     timeout_ms = int_param(request, "timeout_ms", 10_000, 0, MAX_WAIT_MS) if waiting else 0
     viewer = await _viewer(request, body) if waiting else None  # before admitting anything
     # Registered before submitting: on a single node the block can commit inside submit().
@@ -340,6 +346,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     account, role = await signed_caller(request)
     if role is None:
         raise fail(403, "forbidden", "event streams are for registered accounts")
+    blocks_only = choice_param(request, "only", ("block",)) is not None
     after = None
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id is not None:
@@ -352,7 +359,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         raise fail(503, "busy", refused)
     # Subscribing and reading the height with no await between: the queue holds exactly the
     # blocks after `top`, the replay the ones up to it.
-    sub = node.events.subscribe(account, role, request.query.get("only") == "block", address)
+    sub = node.events.subscribe(account, role, blocks_only, address)
     top = node.executor.height
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache"})
@@ -424,13 +431,12 @@ async def get_readyz(request: web.Request) -> web.Response:
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    from node.rpc.openapi import document
-
     return web.json_response(document(request.app))
 
 
 def make_app(node: NodeApi) -> web.Application:
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BATCH_BODY_BYTES)
+    app = web.Application(middlewares=[errors, conforming_query],
+                          client_max_size=MAX_BATCH_BODY_BYTES)
     app[NODE_KEY] = node
     app[READING_KEY] = ReadingBudget()
     app.router.add_post("/v1/tx", post_tx)

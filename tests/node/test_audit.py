@@ -577,7 +577,7 @@ async def test_bad_signature_is_401(api, story):
     ("/v1/audit/captable?symbol=NOPE", "unknown symbol"),
     (f"/v1/audit/captable?symbol={SYMBOL}&at=1", "unknown symbol"),  # not created yet
     ("/v1/audit/captable?symbol=bad/sym", "not a token symbol"),
-    (f"/v1/audit/captable?symbol={SYMBOL}&cursor=garbage!", "bad cursor"),
+    (f"/v1/audit/captable?symbol={SYMBOL}&cursor=garbage!", "not a cursor"),
     (f"/v1/audit/captable?symbol={SYMBOL}&limit=0", "limit"),
     (f"/v1/audit/captable?symbol={SYMBOL}&limit=1001", "limit"),
     ("/v1/audit/history", "exactly one of account or symbol"),

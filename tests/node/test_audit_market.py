@@ -207,7 +207,7 @@ async def test_regulator_and_registrar_only(api, route):
     ("from=5&to=4", "after"),
     ("to=9999", "above the chain height"),
     ("limit=0", "limit"),
-    ("cursor=garbage!", "bad cursor"),
+    ("cursor=garbage!", "not a cursor"),
     ("format=xml", "json or csv"),
 ])
 @pytest.mark.parametrize("route", ["orders", "trades"])
