@@ -87,7 +87,13 @@ def p2p_stat(net, node: str, stat: str) -> int:
 async def run_impostor(net, tmp: Path, tls_cert: bytes, tls_key: bytes, signer: Signer,
                        stat: str) -> None:
     """Listen as `bank` with the given certificate and operator key; the real operators
-    (which dial bank) must refuse it and it must never receive a frame."""
+    (which dial bank) and the observer (which bank dials) must refuse it and it must never
+    receive a frame.
+
+    Judged on the refusing side: the impostor knows the observer's genuine key, so with a
+    stolen certificate its own half of the handshake succeeds and it counts a link for a
+    moment, until the observer's check of its proof fails and closes it (issue 27, item 8:
+    `impostor.connected() == []` failed now and then, though nothing got in)."""
     genesis = load_genesis(net.dir / "genesis.json")
     (tmp / "tls.crt").write_bytes(tls_cert)
     (tmp / "tls.key").write_bytes(tls_key)
@@ -99,7 +105,7 @@ async def run_impostor(net, tmp: Path, tls_cert: bytes, tls_key: bytes, signer: 
                 cert, key = tls_cert.decode(), signer.public_key
             peers.append(Peer(info.name, key, cert, info.host, info.p2p_port, voting))
     frames: list[tuple[str, bytes]] = []
-    before = await asyncio.to_thread(p2p_stat, net, "ksd", stat)
+    before = {node: await asyncio.to_thread(p2p_stat, net, node, stat) for node in ("ksd", "fss")}
     impostor = PeerNetwork(chain_id=genesis.chain_id, me="bank", signer=signer, peers=peers,
                            ca_cert_path=str(net.dir / "ca.crt"),
                            tls_cert_path=str(tmp / "tls.crt"),
@@ -108,18 +114,19 @@ async def run_impostor(net, tmp: Path, tls_cert: bytes, tls_key: bytes, signer: 
     await impostor.start()
     try:
         deadline = time.monotonic() + 30
-        while await asyncio.to_thread(p2p_stat, net, "ksd", stat) <= before:
-            assert time.monotonic() < deadline, f"ksd never counted {stat}"
-            await asyncio.sleep(0.1)
+        for node, count in before.items():  # an operator it listens for, the observer it dials
+            while await asyncio.to_thread(p2p_stat, net, node, stat) <= count:
+                assert time.monotonic() < deadline, f"{node} never counted {stat}"
+                await asyncio.sleep(0.1)
         # meanwhile the chain goes on without bank, and bank is no one's peer
         receipt = await asyncio.to_thread(
             net.client("bank", node="broker-a").submit, "cash", "mint",
             {"to": net.keys["bank"].account, "amount": 1})
         assert receipt["ok"]
-        for name in ("ksd", "broker-a", "broker-b"):
+        for name in ("ksd", "broker-a", "broker-b", "fss"):
             status = await asyncio.to_thread(net.client(node=name).status)
-            assert "bank" not in status["peers"]
-        assert impostor.connected() == [] and frames == []
+            assert "bank" not in status["peers"], name
+        assert frames == []  # not one frame reached it, over any link it thought it had
     finally:
         await impostor.stop()
 
