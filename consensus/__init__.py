@@ -12,7 +12,8 @@ answered with `BlockExecuted`; `FetchBlocks` is answered with `StateTransferred`
 Normal case. n operators (n = 3f + 1; n = 1 is a one-node dev chain), quorum
 `quorum.quorum_size(n)` (2f + 1). The primary of view v is operators[v mod n]. It cuts a block
 when max_block_txs/max_block_bytes are reached or the oldest pending tx waited
-max_block_delay_ms; block time = max(now, previous block time); seq = height. PRE-PREPARE ->
+max_block_delay_ms, round-robin across the lanes of the nodes the txs came through
+(`consensus.requests`); block time = max(now, previous block time); seq = height. PRE-PREPARE ->
 PREPARE (every replica, the primary included) -> COMMIT; a quorum of COMMITs for one
 (view, seq, hash) is a `CommitCertificate` and the block is emitted as `Commit`, in order.
 Pipelining: up to max_pipeline blocks beyond the last committed one, inside the watermark
@@ -31,7 +32,7 @@ persisted votes at or below it are dropped. A stable checkpoint (or a NEW-VIEW's
 what this replica committed makes it emit `FetchBlocks`; so does a quorum of COMMITs above
 a hole it cannot fill, after view_timeout_ms / 2.
 
-View change. A request timer times the oldest pending request (view_timeout_ms from its
+View change. A request timer times the oldest timed request (view_timeout_ms from its
 admission or the view's start; full blocks committing postpone it, at most
 REQUEST_PATIENCE_TIMEOUTS timeouts), so a primary that commits others' requests but leaves
 one out is replaced. On expiry, or when f+1 operators signed messages of later views (any
@@ -45,7 +46,8 @@ in that view. A timer that expires moves to the next view; the timeout doubles p
 consecutive view change and resets when a block commits. VIEW-CHANGEs are kept (one per
 sender, at most 4n views ahead) and checked only when a NEW-VIEW needs them. A VIEW-CHANGE
 for a view this replica has left or finished is answered (at most once per half timeout per
-peer): by the NEW-VIEW from the primary, by the current VIEW-CHANGE from others.
+peer): by the NEW-VIEW from the primary, by the current VIEW-CHANGE from others. What a peer
+relayed past its fair share is proposed in its lane's turn but not timed (`consensus.requests`).
 
 Blocks by hash. Prepared certificates in a VIEW-CHANGE and re-proposals in a NEW-VIEW carry
 each block cut to its header (`PrePrepare.by_hash`: the signature covers only the block

@@ -61,9 +61,17 @@ class MessageReceived:
 @dataclass(frozen=True, slots=True)
 class TxsAdmitted:
     """Transactions admitted to this node's mempool. Fed on every replica: the primary
-    batches them and every replica runs a request timer for them."""
+    batches them and every replica runs a request timer for them.
+
+    `relayer` is the node they came through, their lane (consensus.requests): "" for this
+    node's own clients, else the peer that relayed them; the primary proposes round-robin
+    across lanes. `timed` is False for what a peer relayed past its fair share (the host's
+    mempool decides): proposed in its lane's turn, never waited for by the request timer.
+    Transactions already pending join `relayer`'s lane too."""
 
     txs: tuple[PendingTx, ...]
+    relayer: str = ""
+    timed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

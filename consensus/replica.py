@@ -562,7 +562,7 @@ class Replica:
             if seq <= self._new_view_top:
                 return  # re-proposals not yet in the log (state transfer pending)
             time = max(self._now_ms, tip_time)
-            txs, full = self._select_batch(time)
+            txs, full = self._select_batch(time, seq)
             if not txs:
                 return
             # A block that is not full waits max_block_delay_ms for its oldest tx, and as much
@@ -587,20 +587,21 @@ class Replica:
             self._log.slot(seq).pre_prepare = pre_prepare
             self._advance()
 
-    def _select_batch(self, time: int) -> tuple[list[PendingTx], bool]:
-        """The next block's transactions (`RequestPool.select_batch`), leaving out those in
-        blocks proposed and not yet committed; and whether the batch is full."""
+    def _select_batch(self, time: int, height: int) -> tuple[list[PendingTx], bool]:
+        """Block `height`'s transactions (`RequestPool.select_batch`, the lanes' turn by
+        height), leaving out those in blocks proposed and not yet committed; and whether the
+        batch is full."""
         in_flight: set[bytes] = set()
         for seq in sorted(self._log.slots):
             if seq > self._last_committed:
                 in_flight.update(self._log.slots[seq].tx_ids())
         return self._requests.select_batch(time, in_flight, self.config.max_block_txs,
-                                           self.config.max_block_bytes)
+                                           self.config.max_block_bytes, height)
 
     def _on_txs_admitted(self, event: TxsAdmitted) -> None:
         if len(event.txs) > MAX_TXS_PER_EVENT:
             raise AssertionError("the host feeds at most MAX_TXS_PER_EVENT txs at once")
-        admission = self._requests.admit(event.txs, self._now_ms)
+        admission = self._requests.admit(event.txs, self._now_ms, event.relayer, event.timed)
         for name, count in (("txs_ignored_known", admission.known),
                             ("txs_ignored_expired", admission.expired),
                             ("txs_dropped_pending_full", admission.full)):

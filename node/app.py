@@ -41,7 +41,7 @@ from consensus.replica import (
 from genesis.builder import NodeConfig, load_keyfile
 from genesis.schema import Genesis, check_chaincode, load_genesis
 from node.admission.mempool import NODE_LIMITS, KnownSenders, Mempool
-from node.admission.tx import Transaction, TxError, decode_body
+from node.admission.tx import Transaction, TxError
 from node.admission.verified import VerifiedCache
 from node.clock import now_ms
 from node.ledger import recover
@@ -52,7 +52,7 @@ from node.ledger.ready import carry_out, forget_committed
 from node.metrics import Metrics
 from node.net import frames
 from node.net.fetch import BlockFetch
-from node.net.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, gossip_frames
+from node.net.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, admit_relayed, gossip_frames
 from node.net.p2p import Peer, PeerNetwork
 from node.net.sync import HeightSync
 from node.net.transfer import FETCH_BATCH, blocks_to_serve, verify_block
@@ -109,7 +109,8 @@ class Node:
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
                                self.executor.is_committed, limits=NODE_LIMITS,
                                known_sender=self.known_senders,
-                               entry_nodes=self.genesis.n + len(self.genesis.observers))
+                               entry_nodes=self.genesis.n + len(self.genesis.observers),
+                               observers=[node.name for node in self.genesis.observers])
         self.metrics = Metrics(next(indexer.meter for indexer in indexers
                                     if isinstance(indexer, Surveillance)))
         self.replica: Replica | None = None
@@ -362,22 +363,6 @@ class Node:
             self.p2p.broadcast(frame)
         self.metrics.txs_resubmitted += len(txs)
 
-    def _admit_gossiped(self, pairs: list[list[bytes]]) -> None:
-        """Transactions a peer relayed ([body, sig] pairs: frames.decode checked the shape);
-        each one refused is counted by its code."""
-        admitted = []
-        now = now_ms()
-        for body, sig in pairs:
-            try:
-                tx = decode_body(body, sig)
-                self.mempool.admit(tx, now, relayed=True)
-            except TxError as error:
-                self.metrics.refuse_relay(error.code)
-                continue
-            admitted.append(self._pending_tx(tx))
-        if admitted and self.replica is not None:
-            self.run(self.replica.handle(TxsAdmitted(tuple(admitted))))
-
     def wait_for(self, tx_id: bytes) -> asyncio.Future[None] | None:
         """A future done when `tx_id` commits here, or None when MAX_WAITERS are open. The
         caller hands it back to `stop_waiting` on every way out (refused, timed out, done)."""
@@ -428,8 +413,11 @@ class Node:
         if kind == "c":
             assert self.replica is not None
             self.run(self.replica.handle(MessageReceived(peer, payload)))
-        elif kind == "t":
-            self._admit_gossiped(payload)
+        elif kind == "t":  # node.net.gossip: in the peer's lane
+            for event in admit_relayed(self.mempool, peer, payload, now_ms(),
+                                       self.metrics.refuse_relay):
+                if self.replica is not None:
+                    self.run(self.replica.handle(event))
         elif kind == "f":
             self._serve_fetch(peer, payload)
         elif kind == "b":

@@ -30,10 +30,25 @@ So the pool is bounded three ways:
   senders with nothing pending get in, into a reserve (a quarter of the soft bound, half of
   the local one), so a bank's one transaction is admitted while a flooder is refused.
 
-Transactions relayed by another operator (`relayed=True`: gossip, re-submission after a view
-change) were admitted there already; they skip the soft bound and the fair share (only the
-hard bound applies), so every operator's replica knows every admitted transaction and any
-primary can propose it.
+Transactions relayed by another node (`relayed=True`: gossip, re-submission after a view
+change) were admitted there already; they skip the soft bound and the sender's fair share, so
+every operator's replica knows every admitted transaction and any primary can propose it.
+Each one is counted in the lane of the peer that relayed it first (issue 27, item 5: one
+operator or observer relaying 4,000 transactions of one key filled every pool, and every
+client of every node was refused):
+
+- a lane holds at most its peer's share of the hard bounds (`lane_limit`): for an operator,
+  `max_txs` and `max_bytes` over the nodes that take client transactions; for an observer,
+  which has no replica and relays only its own clients' transactions, twice its clients'
+  fair share (`local_bound`): it does not relay into operators' pools beyond it;
+- the soft bound and the reserve count each lane up to its fair share only (`load`): a
+  flood past it takes no client's room. Round-robin proposing by lane (consensus.requests)
+  keeps it from taking the clients' turn in blocks;
+- what a lane brings past its fair share is admitted untimed (`admit` says so): proposed in
+  the lane's turn, but no request timer waits for it, so a flood's tail, slow by design, and
+  a relay some replica refused (a lane at its limit there), are never read as censorship.
+  An honest node's clients stay under its local bound, so at every replica its lane is
+  within its share, timed, and censoring it is caught.
 
 Leaving the pool: `remove_committed` for the transactions a block carried, `drop_expired` for
 those whose `expires` passed. Every admitted transaction that leaves without a receipt (its
@@ -126,7 +141,7 @@ class Mempool:
                  is_committed: Callable[[bytes, int], bool], max_txs: int = DEFAULT_MAX_TXS,
                  max_bytes: int = DEFAULT_MAX_BYTES, limits: AdmissionLimits = HARD_ONLY,
                  known_sender: Callable[[bytes], bool] | None = None,
-                 entry_nodes: int = 1) -> None:
+                 entry_nodes: int = 1, observers: Iterable[str] = ()) -> None:
         self.chain_id = chain_id
         self.registry = registry
         self.verified = verified
@@ -141,6 +156,9 @@ class Mempool:
         self.bytes = 0
         self.by_sender: dict[bytes, int] = {}
         self.local: set[bytes] = set()  # admitted from this node's own clients
+        self.observers = frozenset(observers)  # peers that relay for their own clients only
+        self.lane_of: dict[bytes, str] = {}  # tx id -> the peer that relayed it first
+        self.lanes: dict[str, tuple[int, int]] = {}  # peer -> (transactions, bytes) pending
         self.expired: dict[bytes, None] = {}  # insertion-ordered, bounded
         self.earliest_expiry: int | None = None  # a lower bound of the pool's expiries
         # commit rate (tx/s), sampled every RATE_INTERVAL_MS by `on_tick`
@@ -174,6 +192,23 @@ class Mempool:
 
     def local_bound(self, cap: int) -> int:
         return max(self.limits.min_sender_share, 2 * cap // self.entry_nodes)
+
+    def lane_limit(self, peer: str) -> tuple[int, int]:
+        """The most (transactions, bytes) the lane of `peer` may hold (module docstring)."""
+        cap = self.capacity()
+        if peer in self.observers and cap is not None:
+            return 2 * self.local_bound(cap), self.max_bytes // self.entry_nodes
+        return self.max_txs // self.entry_nodes, self.max_bytes // self.entry_nodes
+
+    def load(self) -> int:
+        """The pending transactions the soft bound counts: every lane up to its fair share
+        (`local_bound`, what an honest node keeps its own clients under)."""
+        cap = self.capacity()
+        if cap is None:
+            return len(self.pending)
+        share = self.local_bound(cap)
+        return len(self.pending) - sum(max(0, count - share)
+                                       for count, _ in self.lanes.values())
 
     def retry_after_s(self) -> int:
         """Seconds until the backlog is back under half the soft bound, at least 1."""
@@ -211,7 +246,7 @@ class Mempool:
         if cap is None:
             return False
         local_bound = self.local_bound(cap)
-        return (len(self.pending) >= cap + cap // 4
+        return (self.load() >= cap + cap // 4
                 or len(self.local) >= local_bound + local_bound // 2)
 
     def refuses_none(self, count: int, size: int) -> bool:
@@ -222,7 +257,7 @@ class Mempool:
         if len(self.pending) + count > self.max_txs or self.bytes + size > self.max_bytes:
             return False
         cap = self.capacity()
-        return cap is None or (len(self.pending) < cap // 2
+        return cap is None or (self.load() < cap // 2
                                and len(self.local) < self.local_bound(cap) // 2)
 
     def full_error(self) -> TxError:
@@ -230,28 +265,36 @@ class Mempool:
                        "more than this cluster commits soon; retry later", 503,
                        self.retry_after_s())
 
-    def check_room(self, tx: Transaction, relayed: bool = False) -> None:
+    def check_room(self, tx: Transaction, relayed: bool = False, peer: str | None = None
+                   ) -> None:
         """Raise mempool_full (503) unless the bounds above leave room for `tx`."""
-        self.check_room_for(tx.sender, tx.weight, relayed)
+        self.check_room_for(tx.sender, tx.weight, relayed, peer)
 
-    def check_room_for(self, sender: bytes, size: int, relayed: bool = False) -> None:
+    def check_room_for(self, sender: bytes, size: int, relayed: bool = False,
+                       peer: str | None = None) -> None:
         """`check_room` for a transaction of `size` bytes from `sender`."""
-        refusal = self.room_refusal(sender, size, relayed)
+        refusal = self.room_refusal(sender, size, relayed, peer)
         if refusal is not None:
             raise self.room_error(refusal)
 
-    def room_refusal(self, sender: bytes, size: int, relayed: bool = False) -> str | None:
-        """Why there is no room for a transaction of `size` bytes from `sender` ("limit",
-        "share" or "backlog", for `room_error`), or None. Refusal is monotone: admitting more
-        only fills the pool, so a transaction refused now would be refused later in the same
-        request too (POST /v1/txs checks room before decoding its items)."""
+    def room_refusal(self, sender: bytes, size: int, relayed: bool = False,
+                     peer: str | None = None) -> str | None:
+        """Why there is no room for a transaction of `size` bytes from `sender`, relayed by
+        `peer` if given ("limit", "lane", "share" or "backlog", for `room_error`), or None.
+        Refusal is monotone: admitting more only fills the pool, so a transaction refused now
+        would be refused later in the same request too (POST /v1/txs checks room before
+        decoding its items)."""
         if len(self.pending) >= self.max_txs or self.bytes + size > self.max_bytes:
             return "limit"
+        if relayed and peer is not None:
+            count, weight = self.lanes.get(peer, (0, 0))
+            most_txs, most_bytes = self.lane_limit(peer)
+            return "lane" if count >= most_txs or weight + size > most_bytes else None
         cap = self.capacity()
         if relayed or cap is None:
             return None
         held = self.by_sender.get(sender, 0)
-        pool, local = len(self.pending), len(self.local)
+        pool, local = self.load(), len(self.local)
         local_bound = self.local_bound(cap)
         if held == 0:  # the reserve: a sender with nothing pending gets in past the bounds
             if pool < cap + cap // 4 and local < local_bound + local_bound // 2:
@@ -271,6 +314,8 @@ class Mempool:
         if refusal == "limit":
             message = (f"the pool is at its limit ({pool} transactions, {self.bytes} bytes); "
                        "retry later")
+        elif refusal == "lane":
+            message = "the relaying peer holds its share of the pool; relay it again later"
         elif refusal == "share":
             message = (f"this sender holds {self.sender_share(self.capacity() or 0)} or more "
                        "pending transactions, its share of a busy pool; retry later")
@@ -280,16 +325,26 @@ class Mempool:
                        "later")
         return TxError("mempool_full", message, 503, self.retry_after_s())
 
-    def admit(self, tx: Transaction, now_ms: int, relayed: bool = False) -> None:
+    def admit(self, tx: Transaction, now_ms: int, relayed: bool = False,
+              peer: str | None = None) -> bool:
+        """Admit `tx` from this node's client, or `relayed` (by `peer`, its lane, if given);
+        whether a request timer should wait for it (False past the lane's fair share)."""
         self.check(tx, now_ms)
-        self.check_room(tx, relayed)
+        self.check_room(tx, relayed, peer)
         if not self.verified.check(tx):
             raise TxError("bad_signature", "the signature does not verify against the sender "
                           "key over b'stoledger:tx:v1\\x00' + body")
         self.verified.remember(tx)
         self.pending[tx.tx_id] = tx
+        timed = True
         if not relayed:
             self.local.add(tx.tx_id)
+        elif peer is not None:
+            count, weight = self.lanes.get(peer, (0, 0))
+            cap = self.capacity()
+            timed = cap is None or count < self.local_bound(cap)
+            self.lanes[peer] = (count + 1, weight + tx.weight)
+            self.lane_of[tx.tx_id] = peer
         self.bytes += tx.weight
         self.by_sender[tx.sender] = self.by_sender.get(tx.sender, 0) + 1
         if self.earliest_expiry is None or tx.expires < self.earliest_expiry:
@@ -297,6 +352,7 @@ class Mempool:
         cap = self.capacity()
         if cap is not None and len(self.pending) >= cap // 2:
             self._busy_since = True
+        return timed
 
     # -- leaving the pool ----------------------------------------------------------------------
 
@@ -309,6 +365,11 @@ class Mempool:
         if tx is not None:
             self.verified.discard(tx)
             self.local.discard(tx_id)
+            peer = self.lane_of.pop(tx_id, None)
+            if peer is not None:
+                count, weight = self.lanes.pop(peer)
+                if count > 1:
+                    self.lanes[peer] = (count - 1, weight - tx.weight)
             self.bytes -= tx.weight
             left = self.by_sender[tx.sender] - 1
             if left:

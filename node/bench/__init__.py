@@ -92,6 +92,16 @@ from node.bench.measure import (
 )
 from node.bench.setup import Bench, BlockWatcher, cluster_for
 
+VIEW_CHANGES = "stoledger_view_changes_total"
+RELAYS_REFUSED = 'stoledger_txs_relay_refused_total{code="mempool_full"}'
+
+
+def _grown(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
+           sample: str) -> dict[str, float]:
+    """How much `sample` grew on each node between two readings of every node's metrics."""
+    return {name: after[name].get(sample, 0.0) - before.get(name, {}).get(sample, 0.0)
+            for name in after}
+
 
 def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
               nonce_base: int, progress: Callable[[str], None],
@@ -130,7 +140,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         loader.start()
         if not ready.wait(60):
             raise RuntimeError("the load process did not start")
-        metrics_before = bench.metrics() if workload is not None else {}
+        metrics_before = bench.metrics()
         cpu_before = bench.cpu()
         load_before = cpu_seconds(loader.pid)
         busy_before = machine_busy()
@@ -138,7 +148,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         go.set()
         _show_progress(bench, watcher, committed, started, duration, rate, progress)
         cpu_after = bench.cpu()
-        metrics_after = bench.metrics() if workload is not None else {}
+        metrics_after = bench.metrics()
         load_after = cpu_seconds(loader.pid)
         busy_after = machine_busy()
         ended = time.monotonic()
@@ -149,6 +159,7 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         admitted, sent_at, rejected, submitted = _admissions(result["records"], signed)
         _drain(watcher, committed, len(admitted), options.drain_s, progress)
         stop_height = bench.status()["height"]
+        metrics_drained = bench.metrics()
     finally:
         watcher.stop()
         if loader is not None and loader.is_alive():
@@ -193,7 +204,11 @@ def run_point(bench: Bench, rate: int, options: Options, verify_us: float,
         refused=sum(rejected.get(code, 0) for code in REFUSED_CODES),
         cpu_us_per_tx_node=round(cpu_us, 1),
         cpu_verify_ratio=round(cpu_us / verify_us, 2) if committed_in_window else 0.0,
-        wake_us=measure_wake_us())
+        wake_us=measure_wake_us(),
+        view_changes=int(max(_grown(metrics_before, metrics_drained, VIEW_CHANGES).values(),
+                             default=0)),
+        relays_refused=int(sum(_grown(metrics_before, metrics_drained,
+                                      RELAYS_REFUSED).values())))
     if workload is not None:
         return workload.finish(bench, point, start_height + 1, stop_height,
                                {height for height, _ in in_window},
@@ -381,7 +396,8 @@ def format_point(point: Point) -> str:
             f"verify {point.verify_us} us  ratio {point.cpu_verify_ratio}  "
             f"wake {point.wake_us} us  lost {point.lost}  duplicated {point.duplicated}  "
             f"failed {point.failed}  refused {point.refused}  "
-            f"rejected {sum(point.rejected.values())}"
+            f"rejected {sum(point.rejected.values())}  view changes {point.view_changes}  "
+            f"relays refused {point.relays_refused}"
             + (f"  knee {point.knee_tps:,.0f} tx/s" if point.knee_tps else "")
             + ("  (knee probe)" if point.probe else "")
             + (f"  trades {point.trades_tps:,.0f}/s ({point.trades} in all)"  # market workload

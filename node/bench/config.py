@@ -73,6 +73,8 @@ class Point:
     cpu_us_per_tx_node: float = 0.0  # mean over the nodes, in µs
     cpu_verify_ratio: float = 0.0  # cpu_us_per_tx_node / verify_us: holds across machines
     wake_us: float = 0.0  # CPU of one idle event-loop wake-up on this machine (measure.py)
+    view_changes: int = 0  # views any node entered, from the load's start to the drain's end
+    relays_refused: int = 0  # relayed transactions the nodes refused for lack of room
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

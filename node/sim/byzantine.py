@@ -35,6 +35,7 @@ what to answer a state-transfer request with (`serve_blocks`).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import replace
 from typing import Any
@@ -191,7 +192,7 @@ class Censor(Behaviour):
             return event
         kept = tuple(tx for tx in event.txs if not _sent_by(tx.body, self.victim))
         self.actions += len(event.txs) - len(kept)
-        return TxsAdmitted(kept) if kept else None
+        return dataclasses.replace(event, txs=kept) if kept else None
 
 
 def _sent_by(body: bytes, sender: bytes) -> bool:

@@ -17,7 +17,7 @@ EXPIRES = NOW + 60_000
 def _pool(limits=None, known=None, entry_nodes=4, **bounds):
     executor = _executor()
     return Mempool(CHAIN, executor.registry, executor.verified, executor.is_committed,
-                   entry_nodes=entry_nodes,
+                   entry_nodes=entry_nodes, observers=["fss"],
                    limits=limits or AdmissionLimits(backlog_ms=1_000, min_backlog_txs=32,
                                                     sender_share_divisor=8,
                                                     min_sender_share=2),
@@ -285,3 +285,57 @@ def test_a_pool_of_empty_containers_holds_no_more_than_its_bound():
     tracemalloc.stop()
     assert admitted == 4 and pool.bytes <= pool.max_bytes
     assert held <= pool.max_bytes, f"{held / 2**20:.1f} MiB held for {pool.max_bytes / 2**20:.1f}"
+
+
+# ---- issue 27, item 5: relays in the lane of the peer that relayed them ----------------------
+
+def _relay(pool, peer, signer, count, nonce=0):
+    """`count` txs of one sender that `peer` relays; whether each was admitted timed, or the
+    code it was refused with."""
+    outcomes = []
+    for i in range(count):
+        try:
+            outcomes.append(pool.admit(_tx(signer, nonce=nonce + i, expires=EXPIRES), NOW,
+                                       relayed=True, peer=peer))
+        except txmod.TxError as error:
+            outcomes.append(error.code)
+    return outcomes
+
+
+def test_a_flood_one_operator_relays_takes_no_clients_room():
+    """One registered key, 400 transactions relayed by one operator (12 times the soft bound
+    of 32): all are in the pool, the first local bound (16) timed, and a client sender with
+    nothing pending is still admitted. Before, the flood made the pool full for everyone."""
+    pool = _pool()
+    outcomes = _relay(pool, "bank", Signer.generate(), 400)
+    assert outcomes == [True] * 16 + [False] * 384
+    assert len(pool) == 400 and pool.load() == 16 and not pool.is_full()
+    pool.admit(_tx(Signer.generate(), expires=EXPIRES), NOW)  # an honest client: admitted
+    assert len(pool.local) == 1
+
+
+def test_an_operators_lane_holds_its_share_of_the_hard_bound():
+    pool = _pool(max_txs=100)
+    outcomes = _relay(pool, "bank", Signer.generate(), 30)
+    assert outcomes[:25] == [True] * 16 + [False] * 9 and outcomes[25:] == ["mempool_full"] * 5
+    assert _relay(pool, "ksd", Signer.generate(), 1) == [True]  # another peer's lane: room
+
+
+def test_an_observer_relays_no_more_than_its_clients_fair_share():
+    pool = _pool()
+    outcomes = _relay(pool, "fss", Signer.generate(), 40)
+    assert outcomes == [True] * 16 + [False] * 16 + ["mempool_full"] * 8  # 2 x local bound
+
+
+def test_a_lane_frees_as_its_transactions_commit():
+    pool = _pool()
+    signer = Signer.generate()
+    first = [_tx(signer, nonce=i, expires=EXPIRES) for i in range(20)]
+    for tx in first:
+        pool.admit(tx, NOW, relayed=True, peer="bank")
+    assert pool.lanes["bank"][0] == 20
+    pool.remove_committed([tx.tx_id for tx in first[:10]])
+    assert pool.lanes["bank"] == (10, sum(tx.weight for tx in first[10:]))
+    assert _relay(pool, "bank", signer, 1, nonce=100) == [True]  # back under its share
+    pool.remove_committed([tx.tx_id for tx in first[10:]])
+    assert pool.lanes == {"bank": (1, pool.bytes)} and len(pool.lane_of) == 1
