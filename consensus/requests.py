@@ -58,11 +58,9 @@ class Admission:
     full: int = 0  # refused: the pool held max_pending
 
 
-@dataclass(slots=True)
-class _Request:
-    tx: PendingTx
-    admitted_ms: int
-    lanes: list[str]  # the lanes it is in, the first one first
+# A pending request: (the transaction, when it was admitted, the lanes it is in in joining
+# order). A plain tuple: one is built per admitted transaction, on every replica.
+_Request = tuple[PendingTx, int, list[str]]
 
 
 class RequestPool:
@@ -82,8 +80,8 @@ class RequestPool:
         self.deadline: int | None = None  # when the request timer fires
 
     def __repr__(self) -> str:
-        pending = {tx_id: (r.tx, r.admitted_ms, r.lanes, tx_id in self._timed)
-                   for tx_id, r in self._pending.items()}
+        pending = {tx_id: (*request, tx_id in self._timed)
+                   for tx_id, request in self._pending.items()}
         return (f"RequestPool({pending!r}, {self._earliest_expiry!r}, "
                 f"{self._recent_committed!r}, {self._busy_since_ms!r}, {self.deadline!r})")
 
@@ -91,33 +89,36 @@ class RequestPool:
         return len(self._pending)
 
     def admitted_ms(self, tx_id: bytes) -> int:
-        return self._pending[tx_id].admitted_ms
+        return self._pending[tx_id][1]
 
     def admit(self, txs: Iterable[PendingTx], now_ms: int, lane: str = "",
               timed: bool = True) -> Admission:
         added = known = expired = full = 0
+        pending, members = self._pending, self._lanes.setdefault(lane, {})
         for tx in txs:
             assert isinstance(tx.tx_id, bytes) and isinstance(tx.expires, int)
-            request = self._pending.get(tx.tx_id)
+            request = pending.get(tx.tx_id)
             if request is not None or tx.tx_id in self._recent_committed:
-                if request is not None and lane not in request.lanes:
-                    request.lanes.append(lane)
-                    self._lanes.setdefault(lane, {})[tx.tx_id] = None
+                if request is not None and lane not in request[2]:
+                    request[2].append(lane)
+                    members[tx.tx_id] = None
                 known += 1
                 continue
             if tx.expires < now_ms:
                 expired += 1
                 continue
-            if len(self._pending) >= self._max_pending:
+            if len(pending) >= self._max_pending:
                 full += 1
                 continue
-            self._pending[tx.tx_id] = _Request(tx, now_ms, [lane])
-            self._lanes.setdefault(lane, {})[tx.tx_id] = None
+            pending[tx.tx_id] = (tx, now_ms, [lane])
+            members[tx.tx_id] = None
             if timed:
                 self._timed[tx.tx_id] = None
             if self._earliest_expiry is None or tx.expires < self._earliest_expiry:
                 self._earliest_expiry = tx.expires
             added += 1
+        if not members:
+            del self._lanes[lane]
         return Admission(added, known, expired, full)
 
     def _remove(self, tx_id: bytes) -> None:
@@ -125,7 +126,7 @@ class RequestPool:
         if request is None:
             return
         self._timed.pop(tx_id, None)
-        for lane in request.lanes:
+        for lane in request[2]:
             members = self._lanes[lane]
             del members[tx_id]
             if not members:
@@ -142,10 +143,10 @@ class RequestPool:
         """Drop what expired before `now_ms`; how many."""
         if self._earliest_expiry is None or self._earliest_expiry >= now_ms:
             return 0
-        expired = [tx_id for tx_id, r in self._pending.items() if r.tx.expires < now_ms]
+        expired = [tx_id for tx_id, (tx, _, _) in self._pending.items() if tx.expires < now_ms]
         for tx_id in expired:
             self._remove(tx_id)
-        self._earliest_expiry = min((r.tx.expires for r in self._pending.values()),
+        self._earliest_expiry = min((tx.expires for tx, _, _ in self._pending.values()),
                                     default=None)
         return len(expired)
 
@@ -155,7 +156,7 @@ class RequestPool:
         in sorted order from the `turn`-th, `turn` being the block's height), up to the block
         limits; and whether a limit was reached (the batch is full)."""
         chosen: list[PendingTx] = []
-        taken: set[bytes] = set()
+        taken: set[bytes] = set()  # a transaction may be in several lanes
         size = BLOCK_OVERHEAD_BYTES
         names = sorted(self._lanes)
         first = turn % len(names) if names else 0
@@ -163,29 +164,22 @@ class RequestPool:
         while lanes:
             still: list[Iterator[bytes]] = []
             for lane in lanes:
-                tx = self._next_in(lane, time, in_flight, taken)
-                if tx is None:
-                    continue  # this lane has nothing more to give
-                tx_size = len(tx.body) + len(tx.sig) + TX_OVERHEAD_BYTES
-                if size + tx_size > max_bytes:
-                    return chosen, True
-                chosen.append(tx)
-                taken.add(tx.tx_id)
-                size += tx_size
-                if len(chosen) >= max_txs:
-                    return chosen, True
-                still.append(lane)
+                for tx_id in lane:  # on to this lane's next transaction a block may carry
+                    tx = self._pending[tx_id][0]
+                    if tx_id in in_flight or tx_id in taken or tx.expires < time:
+                        continue
+                    tx_size = len(tx.body) + len(tx.sig) + TX_OVERHEAD_BYTES
+                    if size + tx_size > max_bytes:
+                        return chosen, True
+                    chosen.append(tx)
+                    taken.add(tx_id)
+                    size += tx_size
+                    if len(chosen) >= max_txs:
+                        return chosen, True
+                    still.append(lane)
+                    break
             lanes = still
         return chosen, False
-
-    def _next_in(self, lane: Iterator[bytes], time: int, in_flight: set[bytes],
-                 taken: set[bytes]) -> PendingTx | None:
-        """The lane's next transaction a block at `time` may carry, or None."""
-        for tx_id in lane:
-            tx = self._pending[tx_id].tx
-            if tx_id not in in_flight and tx_id not in taken and tx.expires >= time:
-                return tx
-        return None
 
     # -- the request timer ---------------------------------------------------------------------
 
@@ -199,7 +193,7 @@ class RequestPool:
         if not self._timed or not view_active:
             self.deadline = None
             return
-        oldest_ms = self._pending[next(iter(self._timed))].admitted_ms
+        oldest_ms = self._pending[next(iter(self._timed))][1]
         start = max(oldest_ms, view_started_ms)
         deadline = max(start, self._busy_since_ms) + timeout_ms
         self.deadline = min(deadline, start + timeout_ms * REQUEST_PATIENCE_TIMEOUTS)
