@@ -92,15 +92,18 @@ BODIES: dict[str, dict[str, Any]] = {
 # (method, path, summary, signed, query parameters, statuses besides 200)
 ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("post", "/v1/tx", "Admit one signed transaction envelope (JSON hex or msgpack); "
-     "?wait=commit&timeout_ms=N waits for the receipt.", False, ["wait", "timeout_ms"],
-     [202, 400, 403, 408, 409, 413, 503]),
+     "?wait=commit&timeout_ms=N waits for the receipt, shown as the caller of an optional "
+     "signed-request header may see it (without one: status, place and outcome only).", False,
+     ["wait", "timeout_ms"], [202, 400, 401, 403, 408, 409, 413, 503]),
     ("post", "/v1/txs", "Admit a list of at most 10,000 envelopes (413 past it); one result "
      "per item, in order (Retry-After when some were refused mempool_full; 503 for the whole "
      "request when none could be admitted; 503 busy when too many request bodies are being "
      "read). An item that is not an envelope object makes the whole request 400.", False, [],
      [400, 408, 413, 503]),
     ("get", "/v1/tx/{tx_id}", "The receipt of a transaction; status pending, expired (admitted, "
-     "never committed), or 404 with status unknown if never seen.", False, [], [400, 404]),
+     "never committed), or 404 with status unknown if never seen. Signed (optional), the events, "
+     "result and error message the caller may see; unsigned, status, place and outcome only.",
+     False, [], [400, 401, 404]),
     ("post", "/v1/query", "Run a chaincode query as the signing account.", True, [],
      [400, 408, 413, 503]),
     ("get", "/v1/blocks", "Blocks from..to with certificates and receipts.", True,
@@ -109,9 +112,10 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
      [], [400, 404]),
     ("get", "/v1/status", "Chain, height, hashes, view, primary, checkpoint, mempool, peers.",
      False, [], []),
-    ("get", "/v1/events", "Server-Sent Events: blocks and the contract events the caller may "
-     "see; ?only=block gives block events alone; ids H.i, Last-Event-ID resumes, a final "
-     "'closed' event says why a stream ends.", True, ["only"], [400, 503]),
+    ("get", "/v1/events", "Server-Sent Events for registered callers: blocks and the contract "
+     "events the caller may see; ?only=block gives block events alone; ids H.i, Last-Event-ID "
+     "resumes, a final 'closed' event says why a stream ends; 503 busy past the stream caps.",
+     True, ["only"], [400, 503]),
     ("get", "/metrics", "Prometheus text metrics.", False, [], []),
     ("get", "/healthz", "Liveness.", False, [], []),
     ("get", "/readyz", "Readiness: caught up and connected to a quorum.", False, [], [503]),
