@@ -588,9 +588,8 @@ class Replica:
             self._advance()
 
     def _select_batch(self, time: int, height: int) -> tuple[list[PendingTx], bool]:
-        """Block `height`'s transactions (`RequestPool.select_batch`, the lanes' turn by
-        height), leaving out those in blocks proposed and not yet committed; and whether the
-        batch is full."""
+        """Block `height`'s transactions (`RequestPool.select_batch`, lanes in turn by height)
+        but those in blocks proposed and not yet committed; and whether the batch is full."""
         in_flight: set[bytes] = set()
         for seq in sorted(self._log.slots):
             if seq > self._last_committed:
