@@ -109,6 +109,7 @@ class Node:
         self.mempool = Mempool(self.genesis.chain_id, self.registry, self.verified,
                                self.executor.is_committed, limits=NODE_LIMITS,
                                known_sender=self.known_senders,
+                               is_broker=self.known_senders.is_broker,
                                entry_nodes=self.genesis.n + len(self.genesis.observers),
                                observers=[node.name for node in self.genesis.observers])
         self.metrics = Metrics(next(indexer.meter for indexer in indexers

@@ -339,3 +339,23 @@ def test_a_lane_frees_as_its_transactions_commit():
     assert _relay(pool, "bank", signer, 1, nonce=100) == [True]  # back under its share
     pool.remove_committed([tx.tx_id for tx in first[10:]])
     assert pool.lanes == {"bank": (1, pool.bytes)} and len(pool.lane_of) == 1
+
+
+def test_a_broker_holds_its_clients_share_and_an_account_its_own():
+    """A broker sends every order of its clients (PROTOCOL), so past half the soft bound it
+    may hold half of this node's clients' bound (local_bound 2 * 32 // 4 = 16: 8), where an
+    investor holds its own share (4); past that the broker is refused too."""
+    broker, investor = Signer.generate(), Signer.generate()
+    records = {broker.account: {"status": "active", "role": "broker"},
+               investor.account: {"status": "active", "role": "investor"}}
+    senders = KnownSenders(lambda account: records.get(
+        account, {"status": "active", "role": "investor"}))
+    pool = _pool(known=senders)
+    pool.is_broker = senders.is_broker
+    _fill(pool, 16)  # half of 32
+    for signer, share in ((investor, 4), (broker, 8)):
+        for nonce in range(share):
+            pool.admit(_tx(signer, nonce=nonce, expires=EXPIRES), NOW)
+        refused = _code(pool, _tx(signer, nonce=share, expires=EXPIRES))
+        assert refused.code == "mempool_full" and "share" in refused.message
+    assert not senders.is_broker(investor.public_key) and senders.is_broker(broker.public_key)
