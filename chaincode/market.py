@@ -48,7 +48,8 @@ a session's id is the UTC ms of its opening bell, and the book lives under the s
 an order of a closed session can never trade or show in `book`. Its escrow is released at the
 close: the begin-block hook `close_sessions` cancels them (EXPIRED) at the start of the first
 block after the close, at most MAX_EXPIRE_PER_BLOCK a block and the rest at the next blocks,
-each recorded with the close's time as `closed_time` (and the block's height). Blocks come only
+each recorded with the close's time as `closed_time` (and the block's height); a book visited
+with no order left counts as one expiry against that bound. Blocks come only
 with transactions, so a close is acted on by the next transaction of any kind, whose own checks
 then already see the cash and units free (up to that bound). `cancel` works after the close
 too. With `always` (one session, id 0) nothing expires.
@@ -330,20 +331,24 @@ class Market(Contract):
     @begin_block
     def close_sessions(self, ctx: Context) -> int:
         """At the start of a block: cancel (EXPIRED) the resting orders of sessions that have
-        closed, with the close's time, at most MAX_EXPIRE_PER_BLOCK (the rest at the next
-        blocks); oldest session first. The number expired."""
+        closed, with the close's time, oldest session first, within MAX_EXPIRE_PER_BLOCK units
+        of work (the rest at the next blocks): an order expired is one unit, and so is a book
+        visited that had none left (its orders all filled or cancelled during the session),
+        else a close after a session of many tokens each traded empty would visit every one of
+        their books in one block. The units of work spent."""
         current = self._session(ctx)
-        expired = 0
-        while expired < MAX_EXPIRE_PER_BLOCK:
+        work = 0
+        while work < MAX_EXPIRE_PER_BLOCK:
             due = next(ctx.state.range(book.booked_prefix()), None)
             if due is None:
-                return expired
+                return work
             session_text, symbol = due[0][len(book.booked_prefix()):].split("/")
             session = int(session_text)
             if session == current:
-                return expired  # `booked/` sorts by session: every later one is open too
-            expired += self._expire_book(ctx, symbol, session, MAX_EXPIRE_PER_BLOCK - expired)
-        return expired
+                return work  # `booked/` sorts by session: every later one is open too
+            work += max(1, self._expire_book(ctx, symbol, session,
+                                             MAX_EXPIRE_PER_BLOCK - work))
+        return work
 
     def _expire_book(self, ctx: Context, symbol: str, session: int, budget: int) -> int:
         """Expire up to `budget` orders of one closed session's book of `symbol`; once it is

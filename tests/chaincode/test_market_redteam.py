@@ -1,0 +1,54 @@
+"""Red-team findings against the market (docs/redteam-market.md): each test failed on the code
+before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus import codec
+from tests.chaincode.helpers import Chain
+from tests.chaincode.market_helpers import kst_ms, market_chain, place
+
+WEEKLY = {"weekly": [{"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00",
+                      "close": "15:30"}]}
+MONDAY_OPEN = kst_ms(2023, 11, 20, 9)
+TUESDAY = kst_ms(2023, 11, 21, 10)
+
+
+def booked_marks(chain: Chain) -> list[str]:
+    return sorted(key for key in chain.state.values if key.startswith("market/booked/"))
+
+
+# ---- R2: the close hook's work is bounded, not only the orders it expires --------------------
+
+def test_the_close_hook_visits_a_bounded_number_of_books(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A book whose orders all left (filled or cancelled) still has its `booked/` mark; the
+    hook used to walk every such mark in one block, however many, because an empty book
+    expired no order and cost nothing against MAX_EXPIRE_PER_BLOCK. Twelve tokens, each with
+    one order placed and cancelled: the first block after the close may visit 4 books."""
+    import chaincode.market as market
+
+    monkeypatch.setattr(market, "MAX_EXPIRE_PER_BLOCK", 4)
+    chain = market_chain(market={"sessions": WEEKLY})
+    symbols = [f"EMP{index:02d}" for index in range(12)]
+    for symbol in symbols:
+        chain.create_token(symbol=symbol)
+    chain.time = MONDAY_OPEN
+    for symbol in symbols:
+        order_id = chain.ok("broker-a", "market", "place", symbol=symbol,
+                            account=chain["gina"], side="buy", price=9_000, qty=1,
+                            media="hts", origin="ab" * 32)["order_id"]
+        chain.ok("broker-a", "market", "cancel", order_id=order_id)
+    live = place(chain, "gina", "buy", 9_000, 1)["order_id"]
+    assert len(booked_marks(chain)) == 13
+    chain.time = TUESDAY
+    blocks = 0
+    while booked_marks(chain):
+        before = len(booked_marks(chain))
+        chain.ok("bank", "cash", "mint", to=chain["bob"], amount=1)  # any block
+        blocks += 1
+        assert before - len(booked_marks(chain)) <= 4, "the hook visited too many books"
+    assert blocks == 4  # 13 books, 4 a block
+    stored = codec.unpack(chain.state.values[f"market/order/{live:012d}"])
+    assert stored["code"] == "EXPIRED"
