@@ -17,8 +17,10 @@ Receiving is never blocked (no check asks about the recipient of a transfer, an 
 a payment), and a `withdrawals` hold never blocks a commitment made before it: a fill's cash
 leg and an allocation's payment come out of an escrow, which no hold check reads. A `trading`
 (or `all`) hold cancels the account's resting orders in the hold transaction, at most
-MAX_CANCEL_ON_HOLD of them (chaincode.market `cancel_held`); the rest are cancelled with code
-ACCOUNT_HELD at their next fill, since every fill runs the transfer checks.
+MAX_CANCEL_ON_HOLD of them (chaincode.market `cancel_held`); the market's begin-block hook
+cancels the rest at the start of the next blocks (chaincode.market `unwind_held`), even if the
+hold is released meanwhile, and one a fill reaches first is cancelled with code ACCOUNT_HELD
+then, since every fill runs the transfer checks.
 
 **Real-time limits** (genesis `params.fds`, FDS_DEFAULTS), for individuals (`legal_form`
 `individual`) only, on block time: `cash.burn` is refused WITHDRAWAL_DELAYED until

@@ -81,6 +81,9 @@ Key layout (inside the `market/` namespace, one function each in chaincode.marke
     booked/<session>/<symbol>          1: the session's book of the token had orders (the close
                                        hook walks these, oldest session first)
     crossed/<symbol>                   session id: a gtc order rests across the book (uncross)
+    unwind/<account>                   the last order id issued when a trading hold left the
+                                       account's orders resting: the hook `unwind_held`
+                                       cancels those (ids up to it) at the next blocks
     trade/<trade_id>                   the trade (below)
     tsym/<symbol>/<trade_id>           every trade of a token                 -> trade_id
     tacct/<account>/<trade_id>         every trade of an account (buyer and seller) -> trade_id
@@ -150,6 +153,8 @@ MAX_FILLS = 64  # fills per transaction (PROTOCOL.md)
 MAX_CANCELS = 64  # resting orders cancelled while matching one transaction (stale, refused)
 MAX_EXPIRE_PER_BLOCK = 256  # orders the close hook expires per block: a few dozen orders'
 # work (an expiry costs about a fifth of an order), so a busy close spreads over a few blocks
+MAX_UNWIND_PER_BLOCK = 64  # orders a block's hook cancels after a trading hold: no more
+# than the hold's own transaction cancels (fds.MAX_CANCEL_ON_HOLD)
 MAX_OPEN_ORDERS = 1_000  # per account: bounds token.recover, which carries them to a new key,
 # and token.force_transfer, which may cancel them
 MAX_PAGE = 1_000  # rows per trades / orders answer
@@ -502,14 +507,47 @@ class Market(Contract):
     @internal
     def cancel_held(self, ctx: Context, account: str, limit: int) -> list[int]:
         """fds.hold (trading): cancel up to `limit` of the account's open orders, oldest
-        first, with code ACCOUNT_HELD; the ids cancelled. The rest are refused at their next
-        fill (token.deliver runs the hold check) and cancelled then."""
+        first, with code ACCOUNT_HELD; the ids cancelled. When more are left, the account is
+        marked (`unwind/<account>` = the last order id issued) and the hook `unwind_held`
+        cancels the rest at the start of the next blocks, whether or not the hold is still
+        active then; one reached by a fill first is refused (token.deliver runs the hold
+        check) and cancelled then."""
+        order_ids = self._cancel_open(ctx, account, limit, int(ctx.state.get("next_order", 0)))
+        if len(order_ids) == limit and book.open_count(ctx, account):
+            ctx.state.put(book.unwind_key(account), int(ctx.state.get("next_order", 0)))
+        return order_ids
+
+    def _cancel_open(self, ctx: Context, account: str, limit: int, last_id: int) -> list[int]:
+        """Cancel (ACCOUNT_HELD) up to `limit` of the account's open orders with ids up to
+        `last_id`, oldest first; the ids cancelled."""
         order_ids: list[int] = []
         for key, _ in _first(ctx.state.range(book.open_orders_prefix(account)), limit):
-            order_ids.append(int(key.rsplit("/", 1)[1]))
+            order_id = int(key.rsplit("/", 1)[1])
+            if order_id > last_id:
+                break
+            order_ids.append(order_id)
         for order_id in order_ids:
             book.cancel(ctx, self._indexed(ctx, order_id), "ACCOUNT_HELD")
         return order_ids
+
+    @begin_block
+    def unwind_held(self, ctx: Context) -> int:
+        """At the start of a block: go on cancelling the orders a trading hold left resting
+        (`cancel_held`), at most MAX_UNWIND_PER_BLOCK units of work (an order cancelled, or an
+        account found with none left, whose mark goes), accounts in key order. The units of
+        work spent."""
+        work = 0
+        while work < MAX_UNWIND_PER_BLOCK:
+            marked = next(ctx.state.range(book.unwind_prefix()), None)
+            if marked is None:
+                return work
+            account, last_id = marked[0][len(book.unwind_prefix()):], int(marked[1])
+            budget = MAX_UNWIND_PER_BLOCK - work
+            cancelled = self._cancel_open(ctx, account, budget, last_id)
+            if len(cancelled) < budget:
+                ctx.state.delete(book.unwind_key(account))
+            work += max(1, len(cancelled))
+        return work
 
     @internal
     def recover(self, ctx: Context, old: str, new: str) -> list[int]:
@@ -530,6 +568,10 @@ class Market(Contract):
         if moved:
             ctx.state.delete(book.open_count_key(old))
             ctx.state.put(book.open_count_key(new), book.open_count(ctx, new) + len(moved))
+        unwinding = ctx.state.get(book.unwind_key(old))
+        if unwinding is not None:  # a trading hold's orders still to cancel follow the key
+            ctx.state.delete(book.unwind_key(old))
+            ctx.state.put(book.unwind_key(new), unwinding)
         return moved
 
     @internal

@@ -107,6 +107,14 @@ def booked_key(session: int, symbol: str) -> str:
     return f"{booked_prefix()}{session:0{SESSION_DIGITS}d}/{symbol}"
 
 
+def unwind_prefix() -> str:
+    return "unwind/"
+
+
+def unwind_key(account: str) -> str:
+    return f"{unwind_prefix()}{account}"
+
+
 def session_book_prefix(symbol: str, session: int) -> str:
     return f"book/{symbol}/{session:0{SESSION_DIGITS}d}/"
 

@@ -20,6 +20,7 @@ from tests.chaincode.market_helpers import (
     cash,
     market_chain,
     place,
+    place_args,
     place_fails,
     place_outcome,
     units,
@@ -245,20 +246,22 @@ def test_a_withdrawals_hold_leaves_resting_orders_alone() -> None:
 
 @pytest.mark.parametrize("side", ["sell", "buy"])
 def test_orders_past_the_bound_are_cancelled_at_their_next_fill(side: str) -> None:
-    """The hold cancels MAX_CANCEL_ON_HOLD resting orders; the next one is refused at its
-    fill (ACCOUNT_HELD, the held side's order) and matching goes on to bob's."""
+    """The hold cancels MAX_CANCEL_ON_HOLD resting orders, and the market's hook the rest at
+    the next block; one a fill reaches first (in the hold's own block) is refused at its fill
+    (ACCOUNT_HELD, the held side's order) and matching goes on to bob's."""
     chain = market_chain(holders=("alice", "bob", "gina"))
     chain.ok("bank", "cash", "mint", to=chain["alice"], amount=CASH)
     price = 11_000 if side == "sell" else 9_000
     for _ in range(MAX_CANCEL_ON_HOLD + 1):
         place(chain, "alice", side, price, 1)
     place(chain, "bob", side, price, 1)
-    assert chain.ok("ksd", "fds", "hold", account=chain["alice"], scope="trading",
-                    reason="S1")["orders_cancelled"] == MAX_CANCEL_ON_HOLD
-    last = MAX_CANCEL_ON_HOLD + 1
-    assert chain.query("ksd", "market", "order", order_id=last)["status"] == "resting"
     other = "buy" if side == "sell" else "sell"
-    outcome = place_outcome(chain, "gina", other, price, 1)
+    held, outcome = chain.block(
+        chain.tx("ksd", "fds", "hold", account=chain["alice"], scope="trading", reason="S1"),
+        ("broker-a", "market", "place", place_args(chain, "gina", other, price, 1)))
+    assert held.ok and held.result["orders_cancelled"] == MAX_CANCEL_ON_HOLD
+    last = MAX_CANCEL_ON_HOLD + 1
+    assert outcome.ok, outcome.error
     cancelled = [(e.data["order_id"], e.data["code"]) for e in outcome.events
                  if e.name == "OrderCancelled"]
     assert cancelled == [(last, "ACCOUNT_HELD")]

@@ -52,3 +52,41 @@ def test_the_close_hook_visits_a_bounded_number_of_books(monkeypatch: pytest.Mon
     assert blocks == 4  # 13 books, 4 a block
     stored = codec.unpack(chain.state.values[f"market/order/{live:012d}"])
     assert stored["code"] == "EXPIRED"
+
+
+# ---- R3: a trading hold takes all of the account's orders off the book -----------------------
+
+def resting_of(chain: Chain, name: str) -> list[int]:
+    return sorted(order["order_id"] for key, raw in chain.state.values.items()
+                  if key.startswith("market/order/")
+                  for order in [codec.unpack(raw)]
+                  if order["status"] == "resting" and order["account"] == chain[name])
+
+
+def test_a_trading_hold_takes_every_resting_order_off_the_book(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hold cancelled MAX_CANCEL_ON_HOLD orders in its transaction and left the rest to
+    their next fill: meanwhile they stayed on the book (a spoofer held on an S3 alert kept its
+    layers showing), and once the hold was released they traded again. The rest now go at
+    the start of the next blocks; an order placed after the release is not touched."""
+    import chaincode.fds as fds
+
+    monkeypatch.setattr(fds, "MAX_CANCEL_ON_HOLD", 2)
+    chain = market_chain()
+    layers = [place(chain, "alice", "sell", 11_000 + 100 * step, 1)["order_id"]
+              for step in range(7)]
+    hold = chain.ok("ksd", "fds", "hold", account=chain["alice"], scope="trading",
+                    reason="S3 alert")
+    assert hold["orders_cancelled"] == 2
+    for _ in range(3):
+        chain.ok("bank", "cash", "mint", to=chain["bob"], amount=1)  # any blocks
+    assert resting_of(chain, "alice") == []
+    codes = {codec.unpack(chain.state.values[f"market/order/{order_id:012d}"])["code"]
+             for order_id in layers}
+    assert codes == {"ACCOUNT_HELD"}
+    chain.ok("ksd", "fds", "release", hold_id=hold["hold_id"], reason="cleared")
+    fresh = place(chain, "alice", "sell", 12_000, 1)["order_id"]
+    chain.ok("bank", "cash", "mint", to=chain["bob"], amount=1)
+    assert resting_of(chain, "alice") == [fresh]
+    bought = place(chain, "bob", "buy", 12_000, 7)
+    assert bought["filled"] == 1  # only the order placed after the release
