@@ -90,3 +90,25 @@ def test_a_trading_hold_takes_every_resting_order_off_the_book(
     assert resting_of(chain, "alice") == [fresh]
     bought = place(chain, "bob", "buy", 12_000, 7)
     assert bought["filled"] == 1  # only the order placed after the release
+
+
+def test_the_unwind_of_a_hold_follows_a_key_recovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hold and the recovery in one block, before the hook runs: the orders the hold left
+    moved to the new key, and so does their unwinding."""
+    import chaincode.fds as fds
+    from tests.chaincode.helpers import account_of
+
+    monkeypatch.setattr(fds, "MAX_CANCEL_ON_HOLD", 1)
+    chain = market_chain()
+    for step in range(4):
+        place(chain, "alice", "sell", 11_000 + 100 * step, 1)
+    new = account_of("alice-new")
+    held, recovered = chain.block(
+        chain.tx("ksd", "fds", "hold", account=chain["alice"], scope="trading", reason="S3"),
+        chain.tx("ksd", "token", "recover", old=chain["alice"], new=new, reason="lost key"))
+    assert held.ok and recovered.ok, (held.error, recovered.error)
+    chain.accounts["alice"] = new
+    assert len(resting_of(chain, "alice")) == 3
+    chain.ok("bank", "cash", "mint", to=chain["bob"], amount=1)
+    assert resting_of(chain, "alice") == []
+    assert not any(key.startswith("market/unwind/") for key in chain.state.values)
