@@ -1,5 +1,6 @@
 """Property tests of the market over random order streams (with cancels, freezes, AML flags,
-direct and forced transfers, issuance, halts and time passing in between):
+KYC revoked or lapsed, a broker revoked, direct and forced transfers, issuance, halts, holds
+and time passing in between):
 
 - units and cash are conserved: outstanding = sum of balances, cash supply = sum of balances,
   and the escrow (units and cash on order) is exactly what the open orders offer;
@@ -14,7 +15,8 @@ direct and forced transfers, issuance, halts and time passing in between):
 - the same stream on two fresh chains gives byte-identical state and receipts;
 - a held account's balances never move out (chaincode.fds): no trade names an account under a
   trading or all hold, no unit leaves one under an all hold but by a forced transfer, and no
-  won leaves one under a withdrawals hold but by a fill's cash leg.
+  won leaves one under a withdrawals hold but by a fill's cash leg; once a block has begun
+  after a trading (or all) hold, no order the account placed before it still rests.
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ price = st.sampled_from([8_000, 9_000, 9_500, 10_000, 10_500, 11_000, 12_500])
 qty = st.integers(min_value=1, max_value=30)
 
 OPERATIONS = [  # (weight in percent, strategy)
-    (51, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
+    (48, st.tuples(st.just("place"), name, st.sampled_from(["buy", "sell"]), price, qty,
                    st.sampled_from(["gtc", "gtc", "ioc"]))),
+    (1, st.tuples(st.just("revoke"), name)),  # KYC revoked by the investor's broker
+    (1, st.tuples(st.just("kyc_lapse"), name)),  # KYC expires now
+    (1, st.tuples(st.just("revoke_broker"))),  # broker-b (erin's) is no longer a broker
     (9, st.tuples(st.just("cancel"), st.integers(min_value=1, max_value=60))),
     (3, st.tuples(st.just("force"), name, name, qty)),
     (1, st.tuples(st.just("halt"))),
@@ -119,6 +124,15 @@ def run(chain: Chain, op: tuple[Any, ...]) -> Outcome | None:
     if kind == "aml":
         return chain.execute(chain[BROKER.get(op[1], "broker-a")], "identity", "update",
                              {"account": chain[op[1]], "attrs": {"aml_risk": op[2]}})
+    if kind == "revoke":
+        return chain.execute(chain[BROKER.get(op[1], "broker-a")], "identity", "revoke",
+                             {"account": chain[op[1]], "reason": "KYC revoked"})
+    if kind == "kyc_lapse":
+        return chain.execute(chain[BROKER.get(op[1], "broker-a")], "identity", "update",
+                             {"account": chain[op[1]], "attrs": {"kyc_expires": chain.time}})
+    if kind == "revoke_broker":
+        return chain.execute(chain["ksd"], "identity", "revoke",
+                             {"account": chain["broker-b"], "reason": "licence withdrawn"})
     if kind == "transfer":
         sender, to, units = chain[op[1]], chain[op[2]], op[3]
         predicted = chain.query("ksd", "token", "can_transfer", symbol="APT1", from_=sender,
@@ -149,6 +163,22 @@ def run(chain: Chain, op: tuple[Any, ...]) -> Outcome | None:
         return chain.execute(chain[op[1]], "cash", "transfer",
                              {"to": chain[op[2]], "amount": op[3]})
     raise AssertionError(kind)
+
+
+def check_holds_unwound(chain: Chain) -> None:
+    """A trading (or all) hold takes the account's orders off the book: once a block has
+    begun after the hold's, no order placed before it still rests (MAX_UNWIND_PER_BLOCK
+    exceeds what a stream can place, so one block is enough here)."""
+    resting = [order for order in values(chain, "market/order/").values()
+               if order["status"] == "resting"]
+    for hold in values(chain, "fds/hold/").values():
+        if hold["status"] != "active" or hold["scope"] == "withdrawals":
+            continue
+        if hold["height"] >= chain.height - 1:
+            continue  # the hold's own block is the last one: the hook has not run since
+        assert not [order["order_id"] for order in resting
+                    if order["account"] == hold["account"]
+                    and order["placed_height"] <= hold["height"]], hold
 
 
 def held_scopes(chain: Chain) -> dict[str, set[str]]:
@@ -391,6 +421,8 @@ def run_stream(ops: list[tuple[Any, ...]], max_fills: int, max_cancels: int,
         outcome = run(chain, op)
         check_conservation_and_escrow(chain)
         check_holds(held, before, snapshot(chain), op, outcome)
+        if outcome is not None:
+            check_holds_unwound(chain)
         if sessions != "always" and outcome is not None:
             check_no_order_outlives_its_session(chain, time)
             if any(item.name == "OrderCancelled" for hook in chain.hook_outcomes
