@@ -53,7 +53,7 @@ Error codes (stable; receipts carry them):
 | TOO_MANY_ORDERS, UNKNOWN_ORDER, ORDER_CLOSED, ALREADY_HALTED, NOT_HALTED | (+ transfer codes) |
 | ACCOUNT_HELD | token.transfer, cash.transfer and burn, market.place and fills (after |
 |  | AML_BLOCKED; first for burn), offering.subscribe: an fds hold covers the act |
-| WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED | cash.burn (both) and cash.transfer (the latter) |
+| WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED | cash.burn and cash.transfer (an individual's) |
 | ALREADY_HELD, TOO_MANY_HOLDS, UNKNOWN_HOLD, NOT_HELD, NOT_REGISTERED | fds.hold / release |
 | NO_PROSPECTUS, OFFERING_OPEN, UNKNOWN_OFFERING, SUBSCRIPTION_CLOSED, | offering |
 | ALREADY_SUBSCRIBED, NOT_SUBSCRIBED, SUBSCRIPTION_OPEN, ALREADY_ALLOCATED, | |

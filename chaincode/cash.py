@@ -22,7 +22,8 @@ Methods:
 - `transfer(to, amount)` — between verified accounts; checks in the token contract's order:
   BAD_ARGS, UNAUTHORIZED (the regulator), INSUFFICIENT_BALANCE (available cash),
   SENDER_NOT_VERIFIED, RECIPIENT_NOT_VERIFIED, AML_BLOCKED (either side `aml_risk: high`),
-  ACCOUNT_HELD (a withdrawals or all hold on the sender), DAILY_LIMIT_EXCEEDED.
+  ACCOUNT_HELD (a withdrawals or all hold on the sender), WITHDRAWAL_DELAYED (an individual's
+  deposit may not leave by a transfer either before its delay), DAILY_LIMIT_EXCEEDED.
   `transfer` and `burn` are the only outflows the daily limit counts: escrows, their payments
   and refunds (market settlement, dividends, allocations) and `move` never count.
 - query `balance(account)` -> {balance, escrowed, available} — the account, its broker, the

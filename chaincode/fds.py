@@ -23,8 +23,10 @@ hold is released meanwhile, and one a fill reaches first is cancelled with code 
 then, since every fill runs the transfer checks.
 
 **Real-time limits** (genesis `params.fds`, FDS_DEFAULTS), for individuals (`legal_form`
-`individual`) only, on block time: `cash.burn` is refused WITHDRAWAL_DELAYED until
-`new_account_hold_ms` after the account's first mint and `deposit_hold_ms` after its latest;
+`individual`) only, on block time: `cash.burn` and `cash.transfer` are refused
+WITHDRAWAL_DELAYED until `new_account_hold_ms` after the account's first mint and
+`deposit_hold_ms` after its latest (a transfer too: otherwise one hop to a second account
+that burns at once makes the delay moot);
 the account's `cash.transfer` amounts plus `burn` amounts within one KST calendar day may reach
 `daily_outflow_krw` but not exceed it (DAILY_LIMIT_EXCEEDED). Nothing else moves cash through
 `cash.transfer` or `cash.burn`: market settlement, escrows and their refunds, allocation
@@ -36,26 +38,38 @@ Key layout (inside the `fds/` namespace; ids are 12 digits, zero-padded):
     hold/<hold_id>                   the hold record (below)
     acct/<account>/<hold_id>         1: every hold placed on the account (holds, audit)
     open/<account>/<hold_id>         scope: the account's active holds (at most
-                                     MAX_ACTIVE_HOLDS; what a key recovery moves)
+                                     MAX_CLASS_HOLDS per placer class; what a key
+                                     recovery moves)
     alert/<alert_id>/<hold_id>       1: the holds placed on an alert's evidence (audit, console)
     active/<account>                 {"withdrawals": n, "trading": n, "all": n}: the account's
                                      active holds by scope (present while any is active); the
                                      one read every hold check costs
+    placed/<account>/<class>         {scope: n}: the active holds placed by the account's
+                                     brokers (`broker`) or the registrar (`registrar`): the
+                                     room each class has (TOO_MANY_HOLDS)
     dup/<account>/<scope>/<alert_id> hold_id of the active hold with that alert (ALREADY_HELD)
     deposits/<account>               {"first", "latest"}: block times of its first and latest
                                      mint (WITHDRAWAL_DELAYED)
     outflow/<account>                {"day", "krw"}: an individual's outflow on KST day `day`
 
 A hold record: {"hold_id", "account", "scope", "reason", "alert_id", "by", "height", "time",
-"tx_id", "orders_cancelled", "status" ("active" | "released"), "released_by",
+"tx_id", "orders_cancelled", "placed_as" ("broker" | "registrar"), "status" ("active" |
+"released"), "released_by",
 "released_reason", "released_height", "released_time", "released_tx"}.
 
 Decisions where PROTOCOL.md is silent:
-- `hold` checks in order: UNAUTHORIZED (the caller is not a broker or the registrar), BAD_ARGS,
+- `hold` checks in order: UNAUTHORIZED (the caller is not a broker or the registrar), BAD_ARGS
+  (an `alert_id` may not hold "/", the key separator: `alert/<id>/` names one alert),
   NOT_REGISTERED (no identity record: a revoked account can still be held), UNAUTHORIZED (a
-  broker that is not the account's), ALREADY_HELD, TOO_MANY_HOLDS (MAX_ACTIVE_HOLDS active
-  holds on one account). It returns {"hold_id", "orders_cancelled"}.
-- `release` checks: BAD_ARGS, UNKNOWN_HOLD, UNAUTHORIZED (neither the placer nor the
+  broker that is not the account's), ALREADY_HELD, TOO_MANY_HOLDS. A key recovered away is
+  held at its successor (`current_key`: where the assets went). It returns {"hold_id",
+  "orders_cancelled"}.
+- TOO_MANY_HOLDS: the brokers' holds and the registrar's each have MAX_ACTIVE_HOLDS of room
+  on an account, so a broker cannot use up the room of the registrar's holds; past it a hold
+  is still placed if it covers a scope that none of its class's active holds covers (hard
+  bound MAX_CLASS_HOLDS), so the strongest response is never the one refused.
+- `release` checks: BAD_ARGS, UNKNOWN_HOLD, UNAUTHORIZED (the caller has no active broker or
+  registrar role, as a revoked or recovered key; or it is neither the placer nor the
   registrar), NOT_HELD (already released).
 - A forced transfer, a redemption by the issuer and a key recovery are not the holder's acts:
   holds do not block them. `token.recover` carries the active holds, the deposit times and
@@ -72,6 +86,8 @@ WITHDRAWAL_DELAYED, DAILY_LIMIT_EXCEEDED.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from chaincode.compliance import attr
@@ -90,11 +106,17 @@ from chaincode.runtime import (
 )
 
 SCOPES = ("withdrawals", "trading", "all")
-MAX_ACTIVE_HOLDS = 64  # per account: bounds what token.recover carries to a new key; the
-# responder places at most one per alert and scope, and a person releases them
+MAX_ACTIVE_HOLDS = 64  # per account and placer class (the account's brokers; the registrar):
+# bounds what token.recover carries to a new key; the responder places at most one per alert
+# and scope, and a person releases them. Past it a hold is still placed if it covers a scope
+# the class's active holds do not (at most len(SCOPES) of those: MAX_CLASS_HOLDS)
+MAX_CLASS_HOLDS = MAX_ACTIVE_HOLDS + len(SCOPES)
+PLACER_CLASSES = ("broker", "registrar")  # a broker cannot use up the registrar's room
+MAX_RECOVERY_HOPS = 16  # successors followed from a recovered key (as chaincode.dividend)
 MAX_CANCEL_ON_HOLD = 64  # resting orders a trading hold cancels at once (as MAX_FILLS bounds a
 # place); the rest are cancelled at their next fill
 MAX_ALERT_ID_CHARS = 128  # a surveillance alert id is 64 hex characters
+KEY_SEPARATOR = "/"  # never inside an alert id: `alert/<alert_id>/` must name one alert
 MAX_REASON_CHARS = 512
 MAX_PAGE = 1_000  # holds per `holds` answer
 
@@ -203,6 +225,64 @@ def _dup_key(account: str, scope: str, alert_id: str) -> str:
     return f"dup/{account}/{scope}/{alert_id}"
 
 
+def _placed_key(account: str, placed_as: str) -> str:
+    return f"placed/{account}/{placed_as}"
+
+
+def widens(active: dict[str, int], scope: str) -> bool:
+    """Whether a hold of `scope` refuses something no hold counted in `active` refuses."""
+    return any(covers(scope, asked) and not any(covers(held, asked) for held in active)
+               for asked in SCOPES)
+
+
+def require_alert_id(value: Any) -> str:
+    alert_id = require_str("alert_id", value, MAX_ALERT_ID_CHARS)
+    if KEY_SEPARATOR in alert_id:
+        raise ChaincodeError("BAD_ARGS", f"alert_id may not contain {KEY_SEPARATOR!r}")
+    return alert_id
+
+
+def current_key(ctx: Context, account: str, record: dict[str, Any]
+                ) -> tuple[str, dict[str, Any]]:
+    """The key that holds what `account` held: its `recovered_to` chain followed, so a hold
+    named on a key recovered away lands where the assets went (token.recover)."""
+    for _ in range(MAX_RECOVERY_HOPS):
+        successor = record.get("recovered_to")
+        if successor is None:
+            return account, record
+        following = ctx.identity(successor)
+        assert following is not None, "a recovered key names an unregistered successor"
+        account, record = successor, following
+    raise ChaincodeError("ACCOUNT_REVOKED", f"{account} was recovered more than "
+                         f"{MAX_RECOVERY_HOPS} times over; hold its current key")
+
+
+def _per_account_keys() -> list[Callable[[str], str]]:
+    """The keys of one account that token.recover carries to a new key (besides its holds)."""
+    placed = [partial(_placed_key, placed_as=placed_as) for placed_as in PLACER_CLASSES]
+    return [_active_key, _deposits_key, _outflow_key, *placed]
+
+
+def _deposits_key(account: str) -> str:
+    return f"deposits/{account}"
+
+
+def _outflow_key(account: str) -> str:
+    return f"outflow/{account}"
+
+
+def _count_down(ctx: Context, key: str, scope: str) -> None:
+    """One active hold of `scope` fewer in the counts at `key` (deleted when none is left)."""
+    counts = dict(ctx.state.get(key) or {})
+    assert counts.get(scope, 0) > 0, f"hold counts at {key} out of step"
+    counts[scope] -= 1
+    counts = {name: count for name, count in counts.items() if count}
+    if counts:
+        ctx.state.put(key, counts)
+    else:
+        ctx.state.delete(key)
+
+
 class Fds(Contract):
     name = "fds"
 
@@ -215,22 +295,30 @@ class Fds(Contract):
             raise ChaincodeError("BAD_ARGS", f"scope must be one of {SCOPES}")
         reason = require_str("reason", reason, MAX_REASON_CHARS)
         if alert_id is not None:
-            alert_id = require_str("alert_id", alert_id, MAX_ALERT_ID_CHARS)
+            alert_id = require_alert_id(alert_id)
         record = ctx.identity(account)
         if record is None:
             raise ChaincodeError("NOT_REGISTERED", f"{account} is not registered")
+        account, record = current_key(ctx, account, record)
         if role == "broker" and record.get("broker") != ctx.caller:
             raise ChaincodeError("UNAUTHORIZED", "only the account's own broker or the "
                                  "registrar may hold it")
         if alert_id is not None and ctx.state.get(_dup_key(account, scope, alert_id)):
             raise ChaincodeError("ALREADY_HELD", f"{account} already has an active {scope} "
                                  f"hold for alert {alert_id}")
-        active = dict(ctx.state.get(_active_key(account)) or {})
-        if sum(active.values()) >= MAX_ACTIVE_HOLDS:
-            raise ChaincodeError("TOO_MANY_HOLDS", f"{account} already has "
-                                 f"{MAX_ACTIVE_HOLDS} active holds; release one first")
+        placed_as = "registrar" if role == "registrar" else "broker"
+        placed = dict(ctx.state.get(_placed_key(account, placed_as)) or {})
+        count = sum(placed.values())
+        if count >= MAX_CLASS_HOLDS or (count >= MAX_ACTIVE_HOLDS
+                                        and not widens(placed, scope)):
+            raise ChaincodeError("TOO_MANY_HOLDS", f"{account} already has {count} active "
+                                 f"holds by the {placed_as} covering {scope}; release one "
+                                 "first")
         hold_id = int(ctx.state.get("next_hold", 0)) + 1
         ctx.state.put("next_hold", hold_id)
+        placed[scope] = placed.get(scope, 0) + 1
+        ctx.state.put(_placed_key(account, placed_as), placed)
+        active = dict(ctx.state.get(_active_key(account)) or {})
         active[scope] = active.get(scope, 0) + 1
         ctx.state.put(_active_key(account), active)
         ctx.state.put(f"acct/{account}/{hold_id:012d}", 1)
@@ -245,8 +333,9 @@ class Fds(Contract):
         hold = {"hold_id": hold_id, "account": account, "scope": scope, "reason": reason,
                 "alert_id": alert_id, "by": ctx.caller, "height": ctx.height,
                 "time": ctx.time, "tx_id": ctx.tx_id, "orders_cancelled": len(cancelled),
-                "status": "active", "released_by": None, "released_reason": None,
-                "released_height": None, "released_time": None, "released_tx": None}
+                "placed_as": placed_as, "status": "active", "released_by": None,
+                "released_reason": None, "released_height": None, "released_time": None,
+                "released_tx": None}
         ctx.state.put(_hold_key(hold_id), hold)
         ctx.emit("Held", {"hold_id": hold_id, "account": account, "scope": scope,
                           "reason": reason, "alert_id": alert_id, "by": ctx.caller,
@@ -260,21 +349,15 @@ class Fds(Contract):
         hold: dict[str, Any] | None = ctx.state.get(_hold_key(hold_id))
         if hold is None:
             raise ChaincodeError("UNKNOWN_HOLD", f"no hold {hold_id}")
-        role = caller_role(ctx)
-        if ctx.caller != hold["by"] and role != "registrar":
+        role = caller_role(ctx)  # active only: a revoked or recovered key writes nothing
+        if role not in PLACER_CLASSES or (ctx.caller != hold["by"] and role != "registrar"):
             raise ChaincodeError("UNAUTHORIZED", "only whoever placed a hold, or the "
                                  "registrar, may release it")
         if hold["status"] != "active":
             raise ChaincodeError("NOT_HELD", f"hold {hold_id} was already released")
         account, scope = hold["account"], hold["scope"]
-        active = dict(ctx.state.get(_active_key(account)) or {})
-        assert active.get(scope, 0) > 0, "active hold counts out of step"
-        active[scope] -= 1
-        active = {name: count for name, count in active.items() if count}
-        if active:
-            ctx.state.put(_active_key(account), active)
-        else:
-            ctx.state.delete(_active_key(account))
+        _count_down(ctx, _active_key(account), scope)
+        _count_down(ctx, _placed_key(account, hold["placed_as"]), scope)
         ctx.state.delete(f"open/{account}/{hold_id:012d}")
         if hold["alert_id"] is not None:
             ctx.state.delete(_dup_key(account, scope, hold["alert_id"]))
@@ -338,19 +421,19 @@ class Fds(Contract):
     @internal
     def outflow_verdict(self, ctx: Context, account: str, record: dict[str, Any] | None,
                         amount: int, burn: bool) -> list[str] | None:
-        """[code, message] if an individual may not send `amount` out now: for a burn
-        WITHDRAWAL_DELAYED then DAILY_LIMIT_EXCEEDED, for a transfer the latter; else None."""
+        """[code, message] if an individual may not send `amount` out now (a burn, or a
+        transfer: the money of a deposit must not leave by a hop to another account either):
+        WITHDRAWAL_DELAYED then DAILY_LIMIT_EXCEEDED; else None. `burn` only names the act."""
         if not is_individual(record):
             return None
         params = ctx.params["fds"]
-        if burn:
-            delay_end = compute_delay_end(ctx.state.get(f"deposits/{account}"), params)
-            if ctx.time < delay_end:
-                return ["WITHDRAWAL_DELAYED", f"{account} may withdraw from block time "
-                        f"{delay_end} ({params['new_account_hold_ms']} ms after its first "
-                        f"deposit, {params['deposit_hold_ms']} ms after its latest)"]
+        delay_end = compute_delay_end(ctx.state.get(_deposits_key(account)), params)
+        if ctx.time < delay_end:
+            return ["WITHDRAWAL_DELAYED", f"{account} may {'withdraw' if burn else 'send cash'} "
+                    f"from block time {delay_end} ({params['new_account_hold_ms']} ms after "
+                    f"its first deposit, {params['deposit_hold_ms']} ms after its latest)"]
         limit = params["daily_outflow_krw"]
-        today = compute_outflow_today(ctx.state.get(f"outflow/{account}"), ctx.time)
+        today = compute_outflow_today(ctx.state.get(_outflow_key(account)), ctx.time)
         if limit and today + amount > limit:
             return ["DAILY_LIMIT_EXCEEDED", f"{account} has sent {today} KRW out today (KST); "
                     f"{amount} more would exceed the daily limit of {limit} KRW"]
@@ -362,16 +445,16 @@ class Fds(Contract):
         """Count `amount` toward an individual's outflow today (after outflow_verdict)."""
         if not is_individual(record):
             return
-        today = compute_outflow_today(ctx.state.get(f"outflow/{account}"), ctx.time)
-        ctx.state.put(f"outflow/{account}", {"day": kst_day(ctx.time),
+        today = compute_outflow_today(ctx.state.get(_outflow_key(account)), ctx.time)
+        ctx.state.put(_outflow_key(account), {"day": kst_day(ctx.time),
                                              "krw": min(MAX_KRW, today + amount)})
 
     @internal
     def record_deposit(self, ctx: Context, account: str) -> None:
         """A mint to `account` at this block time (the withdrawal delay's clock)."""
-        deposits = ctx.state.get(f"deposits/{account}")
+        deposits = ctx.state.get(_deposits_key(account))
         first = ctx.time if deposits is None else deposits["first"]
-        ctx.state.put(f"deposits/{account}", {"first": first, "latest": ctx.time})
+        ctx.state.put(_deposits_key(account), {"first": first, "latest": ctx.time})
 
     @internal
     def recover(self, ctx: Context, old: str, new: str) -> list[int]:
@@ -392,12 +475,12 @@ class Fds(Contract):
                 ctx.state.delete(_dup_key(old, hold["scope"], hold["alert_id"]))
                 ctx.state.put(_dup_key(new, hold["scope"], hold["alert_id"]), hold_id)
             moved.append(hold_id)
-        for name in ("active", "deposits", "outflow"):
-            value = ctx.state.get(f"{name}/{old}")
+        for key_of in _per_account_keys():
+            value = ctx.state.get(key_of(old))
             if value is not None:
-                assert ctx.state.get(f"{name}/{new}") is None, f"{new} already has {name}"
-                ctx.state.delete(f"{name}/{old}")
-                ctx.state.put(f"{name}/{new}", value)
+                assert ctx.state.get(key_of(new)) is None, f"{new} already has {key_of(new)}"
+                ctx.state.delete(key_of(old))
+                ctx.state.put(key_of(new), value)
         return moved
 
 

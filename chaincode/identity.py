@@ -31,7 +31,9 @@ broker's current key, so the investors follow the broker at once, however many t
 Methods:
 - `register(account, role, attrs, consent)` — a broker (role `investor` only) or the registrar
   (any role).
-- `update(account, attrs)` — the account's broker or the registrar; attrs are merged.
+- `update(account, attrs)` — the account's broker or the registrar; attrs are merged. Only the
+  registrar may change `legal_form` (UNAUTHORIZED): it decides the tax class and whether the
+  real-time limits of chaincode.fds apply, so a broker cannot lift its client's limits.
 - `revoke(account, reason)` — the account's broker or the registrar.
 - query `get(account)` — the account itself, its broker, the registrar, the regulator.
 - internal `record(account)`, `tax_account()`, `recover(old, new, reason)` (token.recover:
@@ -276,7 +278,12 @@ class Identity(Contract):
         caller = require_role(ctx, "broker", "registrar")
         record = self._managed(ctx, caller, account)
         merged = dict(record["attrs"])
-        merged.update(check_attrs(record["role"], attrs, complete=False))
+        changes = check_attrs(record["role"], attrs, complete=False)
+        if (caller == "broker" and "legal_form" in changes
+                and changes["legal_form"] != merged.get("legal_form")):
+            raise ChaincodeError("UNAUTHORIZED", "only the registrar may change legal_form: "
+                                 "it decides the tax class and the limits of chaincode.fds")
+        merged.update(changes)
         record["attrs"] = check_attrs(record["role"], merged, complete=True)
         record["updated_at"] = ctx.time
         ctx.state.put(account_key(record["account"]), record)

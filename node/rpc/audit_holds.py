@@ -40,7 +40,8 @@ from node.rpc.common import NODE_KEY, fail
 
 ROUTE = "holds"
 ALERT_ID = re.compile("[0-9a-f]{64}")
-HOLD_COLUMNS = ["hold_id", "account", "scope", "reason", "alert_id", "by", "height", "time",
+HOLD_COLUMNS = ["hold_id", "account", "scope", "reason", "alert_id", "by", "placed_as", "height",
+                "time",
                 "tx_id", "orders_cancelled", "status", "released_by", "released_reason",
                 "released_height", "released_time", "released_tx"]
 
@@ -96,6 +97,9 @@ async def get_holds(request: web.Request) -> web.Response:
             following = encode_cursor(ROUTE, at, [subject, hold_id])
             break
         hold = _hold(state, hold_id)
+        if alert is not None and hold["alert_id"] != alert:
+            continue  # never listed under an alert it was not placed on (chaincode.fds keeps
+            # "/" out of alert ids; this guards the listing all the same)
         if alert is not None and account is not None and hold["account"] != account:
             continue  # the alert's holds on other accounts (at most one per account, scope)
         rows.append(hold)

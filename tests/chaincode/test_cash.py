@@ -29,7 +29,7 @@ def test_mint_burn_by_bank_only() -> None:
 
 
 def test_transfer_between_verified_accounts() -> None:
-    chain = Chain()
+    chain = Chain(params={"fds": {"new_account_hold_ms": 0, "deposit_hold_ms": 0}})
     alice = chain.register("alice", kyc_expires=T0 + DAY_MS)
     bob = chain.register("bob")
     chain.ok("bank", "cash", "mint", to=alice, amount=100)

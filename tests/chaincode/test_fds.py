@@ -93,9 +93,14 @@ def test_too_many_active_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     chain = cash_world()
     ids = [hold(chain, "alice", "withdrawals") for _ in range(3)]
     chain.fail("TOO_MANY_HOLDS", "ksd", "fds", "hold", account=chain["alice"],
-               scope="trading", reason="one more")
+               scope="withdrawals", reason="one more")
     chain.ok("ksd", "fds", "release", hold_id=ids[0], reason="room")
-    hold(chain, "alice", "trading")
+    hold(chain, "alice", "withdrawals")
+    hold(chain, "alice", "trading")  # past the bound, but it covers what none covered
+    chain.fail("TOO_MANY_HOLDS", "ksd", "fds", "hold", account=chain["alice"],
+               scope="trading", reason="nothing new")
+    for _ in range(3):  # the broker's holds have room of their own
+        hold(chain, "alice", "withdrawals", by="broker-a")
 
 
 def test_events_queries_and_read_access() -> None:
@@ -303,7 +308,8 @@ def test_place_checks_account_held_right_after_aml_blocked() -> None:
 
 
 def test_cash_transfer_checks_in_protocol_order() -> None:
-    """... RECIPIENT_NOT_VERIFIED, AML_BLOCKED, ACCOUNT_HELD, DAILY_LIMIT_EXCEEDED."""
+    """... RECIPIENT_NOT_VERIFIED, AML_BLOCKED, ACCOUNT_HELD, WITHDRAWAL_DELAYED,
+    DAILY_LIMIT_EXCEEDED."""
     chain = Chain(params={"fds": {"daily_outflow_krw": 1_000}})
     alice, bob = chain.register("alice"), chain.register("bob")
     chain.ok("bank", "cash", "mint", to=alice, amount=5_000)
@@ -318,6 +324,8 @@ def test_cash_transfer_checks_in_protocol_order() -> None:
     chain.ok("broker-a", "identity", "update", account=alice, attrs={"aml_risk": "low"})
     chain.fail("ACCOUNT_HELD", "alice", "cash", "transfer", **args)
     chain.ok("ksd", "fds", "release", hold_id=1, reason="cleared")
+    chain.fail("WITHDRAWAL_DELAYED", "alice", "cash", "transfer", **args)
+    chain.advance(3 * DAY_MS)
     chain.fail("DAILY_LIMIT_EXCEEDED", "alice", "cash", "transfer", **args)
     chain.ok("alice", "cash", "transfer", to=bob, amount=1_000)
 

@@ -51,13 +51,15 @@ def test_withdrawal_waits_72h_after_the_first_deposit_and_24h_after_the_latest()
     chain.ok("bank", "cash", "burn", from_=chain["alice"], amount=1)
 
 
-def test_the_delay_is_for_individuals_only_and_transfers_are_not_withdrawals() -> None:
+def test_the_delay_is_for_individuals_only_and_covers_transfers_out() -> None:
     chain = limits_chain()
     for name in ("alice", "dave", "issuer-1"):
         chain.ok("bank", "cash", "mint", to=chain[name], amount=1_000)
     chain.ok("bank", "cash", "burn", from_=chain["dave"], amount=1)
     chain.ok("bank", "cash", "burn", from_=chain["issuer-1"], amount=1)
-    chain.ok("alice", "cash", "transfer", to=chain["bob"], amount=1)  # not delayed
+    chain.ok("dave", "cash", "transfer", to=chain["bob"], amount=1)  # a corporation's
+    # the money of a deposit does not leave by a hop to another account either
+    chain.fail("WITHDRAWAL_DELAYED", "alice", "cash", "transfer", to=chain["bob"], amount=1)
     chain.fail("WITHDRAWAL_DELAYED", "bank", "cash", "burn", from_=chain["alice"], amount=1)
     # bob received cash by transfer, never by a deposit: nothing to wait for
     chain.ok("bank", "cash", "burn", from_=chain["bob"], amount=1)

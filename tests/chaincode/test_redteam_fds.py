@@ -32,6 +32,7 @@ def test_a_broker_cannot_use_up_the_hold_budget_against_the_registrar() -> None:
 
 def test_a_hold_that_covers_more_is_never_refused_for_room() -> None:
     chain = cash_world()
+    chain.ok("issuer-1", "token", "issue", symbol="APT1", to=chain["alice"], amount=10)
     for n in range(MAX_ACTIVE_HOLDS):  # 64 structuring alerts, nobody released them
         hold(chain, "alice", "withdrawals", alert_id=alert_id(n))
     hold(chain, "alice", "all", alert_id=ALERT)  # then a pump and dump: trading must stop
