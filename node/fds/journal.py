@@ -7,7 +7,9 @@
                              responder moves on: {"time", "alert_id", "rule", "severity",
                              "account", "scope", "outcome", "hold_id", "code", "message",
                              "node", "tx_id", "source"}
-    NET/fds/responder.pid    the pid of the running responder (one per network folder)
+    NET/fds/responder.pid    the pid of the running responder (one per network folder), which
+                             holds an flock on it while it runs: a file nobody locks is a
+                             leftover of a crash, whatever process that pid names now
 
 Outcomes: `held` (hold placed, `hold_id`), `already_held` (ALREADY_HELD: an active hold of that
 scope on that alert exists), `refused` (another chaincode code, e.g. NOT_REGISTERED), `no_rule`
@@ -21,6 +23,7 @@ from its last position, so an older alert is never read again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -46,6 +49,7 @@ class Journal:
         self.decisions_path = self.dir / "decisions.jsonl"
         self.pid_path = self.dir / "responder.pid"
         self.done: OrderedDict[Key, None] = OrderedDict()
+        self._lock: Any = None  # the open, locked pid file while this process is the responder
 
     # ---- position ----------------------------------------------------------------------------
 
@@ -118,26 +122,50 @@ class Journal:
     # ---- one responder per folder ------------------------------------------------------------
 
     def running_pid(self) -> int | None:
-        """The pid of a responder running on this folder, if any."""
+        """The pid of a responder running on this folder, if any: whoever holds the lock on
+        the pid file (flock). A file left by a crash is locked by no one, whatever process has
+        that pid now."""
         try:
-            pid = int(self.pid_path.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
+            handle = open(self.pid_path, "rb")  # noqa: SIM115 - closed below, lock or not
+        except FileNotFoundError:
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        with handle:
+            if self._lock is not None and os.path.sameopenfile(handle.fileno(),
+                                                               self._lock.fileno()):
+                return os.getpid()
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_pid(handle)
             return None
-        except PermissionError:
-            return pid  # alive, someone else's
-        return pid
 
     def claim(self) -> None:
-        pid = self.running_pid()
-        if pid is not None and pid != os.getpid():
-            raise JournalError(f"a responder already runs on this folder (pid {pid})")
+        """Lock the pid file for this process (JournalError if another responder holds it);
+        the lock goes with the process, so a crash leaves nothing that blocks a restart."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.pid_path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        handle = open(self.pid_path, "a+b")  # noqa: SIM115 - kept open while we run
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(handle)
+            handle.close()
+            raise JournalError(f"a responder already runs on this folder (pid {pid})") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n".encode())
+        handle.flush()
+        self._lock = handle
 
     def release(self) -> None:
-        if self.running_pid() == os.getpid():
-            self.pid_path.unlink(missing_ok=True)
+        if self._lock is None:
+            return
+        self.pid_path.unlink(missing_ok=True)
+        self._lock.close()  # and with it the lock
+        self._lock = None
+
+
+def _read_pid(handle: Any) -> int | None:
+    handle.seek(0)
+    try:
+        return int(handle.read(32).decode("ascii").strip())
+    except ValueError:
+        return None

@@ -12,6 +12,10 @@ How it works.
    handled. A `closed` event, an error or READ_TIMEOUT_S of silence loses the node: the
    responder moves to the next node of the folder and starts again at step 1, after a pause
    that grows from RETRY_MIN_S to RETRY_MAX_S while no node answers.
+4. Believe nothing unchecked (node.fds.evidence): an event or answer of the wrong shape, a
+   block that skips heights, or an alert no other node of the folder confirms loses the node
+   (Untrusted) like an error does; the responder never dies of what a node sends, never moves
+   its position past heights it was not shown, and never signs a hold on one node's word.
 
 Handling an alert: for each scope the policy gives it and each account it names, once per
 (alert, account, scope) across restarts (node.fds.journal): send `fds.hold(account, scope,
@@ -34,6 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from consensus.crypto import Signer
+from node.fds.evidence import (
+    Untrusted,
+    check_alert,
+    check_alert_page,
+    check_block,
+    confirm,
+    event_height,
+    node_height,
+)
 from node.fds.journal import Journal
 from node.fds.policy import Policy
 from node.fds.stream import StreamLost, open_events
@@ -66,6 +79,7 @@ class Responder:
     chain_id: str = ""
     node: str = ""  # the name of the node followed
     position: tuple[int, str] | None = None  # (height, event id) of the last event handled
+    others: list[Client] = field(default_factory=list)  # the nodes that confirm an alert
     _saved_at: float = 0.0
 
     def run(self) -> None:
@@ -86,41 +100,59 @@ class Responder:
             for node in _rotation(nodes, self.node):
                 if self.stop.is_set():
                     return
+                others = [other["rpc"] for other in nodes if other["name"] != node["name"]]
                 try:
-                    self._follow(node["name"], node["rpc"])
-                except (NodeLost, StreamLost) as error:
+                    self._follow(node["name"], node["rpc"], others)
+                except (NodeLost, StreamLost, Untrusted) as error:
                     self.log(f"lost {node['name']}: {error}")
                     continue
                 return  # stopped
             self.stop.wait(pause)
             pause = min(RETRY_MAX_S, pause * 2)
 
-    def _follow(self, name: str, url: str) -> None:
+    def _follow(self, name: str, url: str, others: list[str]) -> None:
         client = Client(url, self.chain_id, self.signer, timeout_s=30.0)
+        self.others = [Client(other, self.chain_id, self.signer, timeout_s=30.0)
+                       for other in others]
         events = open_events(url, self.chain_id, self.signer)
         self.node = name
         self.log(f"following {name} ({url})")
         self._catch_up(client)
+        self._consume(client, events)
+
+    def _consume(self, client: Client, events: Iterator[dict[str, Any]]) -> None:
+        """Handle the stream's events until `stop` (NodeLost, Untrusted: drop this node)."""
         for item in events:
             if self.stop.is_set():
                 self._save(force=True)
                 return
             if item["event"] == "closed":
-                raise NodeLost(f"stream closed: {item['data'].get('reason')}")
+                data = item["data"]
+                raise NodeLost(f"stream closed: "
+                               f"{data.get('reason') if isinstance(data, dict) else data!r}")
             if item["event"] == "block":
-                self.position = (int(item["data"]["height"]), str(item["id"]))
-                self._save()
+                self._advance(check_block(item), item["id"])
             elif item["event"] == "alert":
-                self.handle(client, item["data"])
-                self.position = (_height_of(item["id"]), str(item["id"]))
+                height = event_height(item["id"])
+                if self.position is not None and height > self.position[0]:
+                    raise Untrusted(f"alert {item['id']} ahead of its block")
+                self.handle(client, check_alert(item["data"]), raised_at=height)
+                if self.position is None or height >= self.position[0]:
+                    self.position = (height, item["id"])
                 self._save(force=True)
+
+    def _advance(self, height: int, event_id: str) -> None:
+        """A block event: the position moves one height at a time (never back, never past a
+        height the node did not show)."""
+        if self.position is not None and height > self.position[0] + 1:
+            raise Untrusted(f"block {height} right after {self.position[0]}: heights skipped")
+        if self.position is None or height > self.position[0]:
+            self.position = (height, event_id)
+            self._save()
 
     def _catch_up(self, client: Client) -> None:
         """The alerts raised from the last position (inclusive) up to now."""
-        try:
-            height = int(client.status()["height"])
-        except (ApiError, OSError) as error:
-            raise NodeLost(str(error)) from None
+        height = node_height(client)
         if self.position is None:
             if self.from_height is None:  # a first run: from now on
                 self.position = (height, f"{height}.0")
@@ -128,6 +160,8 @@ class Responder:
                 return
             self.position = (max(0, self.from_height - 1), f"{max(0, self.from_height - 1)}.0")
         start = max(1, self.position[0])
+        if height < start:
+            raise NodeLost(f"at height {height}, behind the position {start}")
         count = 0
         for alert in self._alerts_from(client, start):
             self.handle(client, alert)
@@ -145,27 +179,31 @@ class Responder:
                 path += f"&cursor={cursor}"
             try:
                 page = client.get(path, signed=True)
-            except (ApiError, OSError) as error:
+            except (ApiError, OSError, ValueError) as error:
                 raise NodeLost(f"reading alerts: {error}") from None
-            yield from page["alerts"]
-            cursor = page.get("next_cursor")
-            if not cursor:
+            alerts, cursor = check_alert_page(page)
+            yield from alerts
+            if cursor is None:
                 return
 
     # ---- one alert ---------------------------------------------------------------------------
 
-    def handle(self, client: Client, alert: dict[str, Any]) -> None:
+    def handle(self, client: Client, alert: dict[str, Any], raised_at: int = 0) -> None:
+        """Act on one checked alert (`raised_at`: the height of its event, 0 if unknown)."""
         alert_id = str(alert["alert_id"])
         scopes = self.policy.scopes_for(alert)
         if not scopes:
             if not self.journal.is_done(alert_id, None, None):
                 self._decide(alert, None, None, "no_rule", source="")
             return
-        for scope, entry in scopes:
-            for account in alert.get("accounts", []):
-                if self.journal.is_done(alert_id, account, scope):
-                    continue
-                self._hold(client, alert, account, scope, entry.source)
+        todo = [(scope, entry, account) for scope, entry in scopes
+                for account in alert["accounts"]
+                if not self.journal.is_done(alert_id, account, scope)]
+        if todo and self.others and confirm(alert, raised_at, self.others,
+                                            self.stop.wait) is None:
+            raise Untrusted(f"alert {alert_id}: no other node has it")
+        for scope, entry, account in todo:
+            self._hold(client, alert, account, scope, entry.source)
 
     def _hold(self, client: Client, alert: dict[str, Any], account: str, scope: str,
               source: str) -> None:
@@ -175,11 +213,15 @@ class Responder:
                           expires_in_ms=HOLD_EXPIRY_MS)
         receipt = self._commit(client, tx)
         if receipt.get("ok"):
+            result = receipt.get("result")
+            if not isinstance(result, dict) or not isinstance(result.get("hold_id"), int):
+                raise Untrusted(f"a receipt of hold {tx.tx_id_hex} without a hold id")
             self._decide(alert, account, scope, "held", source, tx.tx_id_hex,
-                         hold_id=receipt["result"]["hold_id"])
+                         hold_id=result["hold_id"])
             return
-        error = receipt.get("error") or {}
-        code = error.get("code", "UNKNOWN")
+        error = receipt.get("error")
+        error = error if isinstance(error, dict) else {}
+        code = str(error.get("code", "UNKNOWN"))
         outcome = "already_held" if code == "ALREADY_HELD" else "refused"
         self._decide(alert, account, scope, outcome, source, tx.tx_id_hex, code=code,
                      message=error.get("message"))
@@ -191,14 +233,14 @@ class Responder:
         deadline = time.monotonic() + RECEIPT_WAIT_S
         try:
             answer = client.send(tx, wait=True, timeout_ms=20_000)
-            while answer.get("status") != "committed":
-                if answer.get("status") == "expired" or time.monotonic() > deadline:
+            while _status(answer) != "committed":
+                if _status(answer) == "expired" or time.monotonic() > deadline:
                     raise NodeLost(f"hold {tx.tx_id_hex} did not commit "
-                                   f"({answer.get('status')})")
+                                   f"({_status(answer)})")
                 if self.stop.wait(0.5):
                     raise NodeLost("stopping")
                 answer = client.receipt(tx.tx_id_hex)
-        except (ApiError, OSError) as error:
+        except (ApiError, OSError, ValueError) as error:
             raise NodeLost(f"sending hold: {error}") from None
         return answer  # type: ignore[no-any-return]
 
@@ -242,5 +284,8 @@ def _rotation(nodes: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
     return nodes[start:] + nodes[:start]
 
 
-def _height_of(event_id: Any) -> int:
-    return int(str(event_id).split(".", 1)[0])
+def _status(answer: Any) -> Any:
+    """The status of a receipt; a node answering something else than a receipt is lost."""
+    if not isinstance(answer, dict):
+        raise Untrusted("an answer that is not a receipt")
+    return answer.get("status")

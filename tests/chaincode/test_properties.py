@@ -1,8 +1,9 @@
 """Property tests: supply and balance invariants under random operations, `can_transfer`
-predicting `transfer` exactly, the dividend arithmetic, cash escrowed equal to the sum of open
-escrows (dividends declared, paid in steps, held, released, keys recovered), and a general
-investor's counted net purchases never over the limits whatever the sequence of transfers,
-issues, forced transfers, recoveries and investor-type changes."""
+predicting `transfer` exactly (fds holds placed and released among them), the dividend
+arithmetic, cash escrowed equal to the sum of open escrows (dividends declared, paid in steps,
+held, released, keys recovered), and a general investor's counted net purchases never over the
+limits whatever the sequence of transfers, issues, forced transfers, recoveries and
+investor-type changes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ name = st.sampled_from(NAMES)
 amount = st.integers(min_value=1, max_value=30)
 
 OPERATIONS = [  # (weight in percent, strategy)
-    (35, st.tuples(st.just("transfer"), name, name, amount)),
+    (30, st.tuples(st.just("transfer"), name, name, amount)),
+    (3, st.tuples(st.just("hold"), name, st.sampled_from(["withdrawals", "trading", "all"]),
+                  st.booleans())),
+    (2, st.tuples(st.just("release"), st.integers(min_value=1, max_value=6))),
     (20, st.tuples(st.just("issue"), name, amount)),
     (6, st.tuples(st.just("freeze"), name, st.one_of(st.none(), amount))),
     (6, st.tuples(st.just("unfreeze"), name, st.one_of(st.none(), amount))),
@@ -95,6 +99,12 @@ def run(chain: Chain, op: tuple[Any, ...]) -> None:
                       {"account": chain[op[1]], "reason": "test"})
     elif kind == "recover":
         recover(chain, op[1])
+    elif kind == "hold":  # on the name's first key or its current one: a hold follows the key
+        account = account_of(op[1]) if op[3] else chain[op[1]]
+        chain.execute(chain["ksd"], "fds", "hold",
+                      {"account": account, "scope": op[2], "reason": "property"})
+    elif kind == "release":
+        chain.execute(chain["ksd"], "fds", "release", {"hold_id": op[1], "reason": "property"})
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

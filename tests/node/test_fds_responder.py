@@ -110,13 +110,17 @@ def test_one_responder_per_folder(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     journal.claim()
     assert journal.running_pid() == os.getpid()
-    journal.pid_path.write_text("1\n")  # pid 1 is alive and is not us
+    assert Journal(tmp_path).running_pid() == os.getpid()
     with pytest.raises(JournalError):
-        Journal(tmp_path).claim()
-    journal.pid_path.write_text("999999999\n")  # no such process: a stale file
-    Journal(tmp_path).claim()
+        Journal(tmp_path).claim()  # the lock is held
     journal.release()
-    assert not journal.pid_path.exists()
+    assert not journal.pid_path.exists() and Journal(tmp_path).running_pid() is None
+    journal.pid_path.write_text("1\n")  # a file left by a crash: nobody holds its lock
+    assert Journal(tmp_path).running_pid() is None
+    again = Journal(tmp_path)
+    again.claim()
+    assert again.pid_path.read_text() == f"{os.getpid()}\n"
+    again.release()
 
 
 # ---- the event stream ------------------------------------------------------------------------
