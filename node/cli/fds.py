@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import signal
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -138,21 +139,22 @@ def cmd_status(args: argparse.Namespace) -> None:
     from node.fds.journal import Journal, JournalError
 
     journal = Journal(args.dir)
+    counts: dict[str, int] = {}
+    recent: deque[dict[str, Any]] = deque(maxlen=max(0, args.last))
     try:
         state = journal.state()
-        decisions = journal.decisions()
+        for decision in journal.each_decision():  # one at a time: the file only grows
+            counts[decision["outcome"]] = counts.get(decision["outcome"], 0) + 1
+            recent.append(decision)
     except JournalError as error:
         raise SystemExit(str(error)) from None
-    counts: dict[str, int] = {}
-    for decision in decisions:
-        counts[decision["outcome"]] = counts.get(decision["outcome"], 0) + 1
     pid = journal.running_pid()
-    last = decisions[-args.last:] if args.last > 0 else []
+    last = list(recent)
     if args.json:
         print_json({"running": pid is not None, "pid": pid, "state": state,
                     "counts": counts, "decisions": last})
         return
-    if state is None and not decisions:
+    if state is None and not counts:
         print(f"no responder has run on {args.dir} (start one with "
               f"`stoledger fds run --dir {args.dir}`)")
         return

@@ -28,6 +28,7 @@ import json
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,26 +79,30 @@ class Journal:
     # ---- decisions ---------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read the decisions made so far into `done` (the latest MAX_REMEMBERED)."""
+        """Read the decisions made so far into `done` (the latest MAX_REMEMBERED), one line
+        at a time: memory stays bounded however long the file has grown."""
         self.done.clear()
-        for decision in self.decisions():
+        for decision in self.each_decision():
             self._remember(decision)
 
     def decisions(self) -> list[dict[str, Any]]:
+        """Every decision, oldest first (tests; `fds status` reads `each_decision`)."""
+        return list(self.each_decision())
+
+    def each_decision(self) -> Iterator[dict[str, Any]]:
+        """The decisions, oldest first, read as they are used."""
         if not self.decisions_path.exists():
-            return []
-        rows = []
+            return
         with open(self.decisions_path, "rb") as handle:
             for number, line in enumerate(handle, 1):
                 if len(line) > MAX_LINE_BYTES:
                     raise JournalError(f"{self.decisions_path}:{number} is too long")
                 if not line.endswith(b"\n"):
-                    break  # a line cut by a crash while it was written: never acted on
+                    return  # a line cut by a crash while it was written: never acted on
                 try:
-                    rows.append(json.loads(line))
+                    yield json.loads(line)
                 except ValueError as error:
                     raise JournalError(f"{self.decisions_path}:{number}: {error}") from None
-        return rows
 
     def is_done(self, alert_id: str, account: str | None, scope: str | None) -> bool:
         return (alert_id, account, scope) in self.done

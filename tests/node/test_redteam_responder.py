@@ -10,10 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -281,3 +283,24 @@ def test_two_responders_on_one_folder_cannot_both_claim(tmp_path: Path) -> None:
         first.release()
     second.claim()
     second.release()
+
+
+# ---- R5: loading the journal holds every decision ever made in memory -----------------------
+
+def test_loading_a_long_journal_keeps_memory_bounded(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.dir.mkdir(parents=True)
+    line = json.dumps({"alert_id": "", "account": A, "scope": "all", "outcome": "held",
+                       "source": "x" * 200})
+    with open(journal.decisions_path, "w") as handle:
+        for number in range(20_000):  # years of alerts
+            handle.write(line.replace('"alert_id": ""', f'"alert_id": "{number:064x}"') + "\n")
+    with mock.patch("node.fds.journal.MAX_REMEMBERED", 10):
+        tracemalloc.start()
+        try:
+            journal.load()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert len(journal.done) == 10
+    assert peak < 2 * 1024 * 1024, f"{peak} bytes to remember 10 decisions"
