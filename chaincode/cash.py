@@ -102,12 +102,12 @@ def _move(ctx: Context, sender: str, to: str, amount: int) -> None:
     _set_balance(ctx, to, _balance(ctx, to) + amount)
 
 
-def _check_outflow(ctx: Context, account: str, record: dict[str, Any] | None, amount: int,
-                   *, burn: bool) -> None:
+def _check_outflow(ctx: Context, account: str, record: dict[str, Any] | None, amount: int
+                   ) -> None:
     """The real-time limits of chaincode.fds (an individual's withdrawal delay and daily
     outflow); raises the first that refuses."""
     verdict = ctx.call("fds", "outflow_verdict", account=account, record=record,
-                       amount=amount, burn=burn)
+                       amount=amount)
     if verdict is not None:
         raise ChaincodeError(*verdict)
 
@@ -164,7 +164,7 @@ class Cash(Contract):
         amount = require_int("amount", amount, 1, MAX_AMOUNT)
         check_hold(ctx, holder, "withdrawals")
         record = ctx.identity(holder)
-        _check_outflow(ctx, holder, record, amount, burn=True)
+        _check_outflow(ctx, holder, record, amount)
         balance = _balance(ctx, holder)
         if amount > _available(ctx, holder):
             raise ChaincodeError("INSUFFICIENT_BALANCE", _short_message(ctx, holder, amount))
@@ -200,7 +200,7 @@ class Cash(Contract):
             raise ChaincodeError("AML_BLOCKED", "an AML high-risk account is party to the "
                                  "transfer")
         check_hold(ctx, ctx.caller, "withdrawals")
-        _check_outflow(ctx, ctx.caller, sender, amount, burn=False)
+        _check_outflow(ctx, ctx.caller, sender, amount)
         _move(ctx, ctx.caller, to, amount)
         ctx.call("fds", "record_outflow", account=ctx.caller, record=sender, amount=amount)
         ctx.emit("CashTransfer", {"from": ctx.caller, "to": to, "amount": amount, "memo": None})

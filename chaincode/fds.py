@@ -420,18 +420,18 @@ class Fds(Contract):
 
     @internal
     def outflow_verdict(self, ctx: Context, account: str, record: dict[str, Any] | None,
-                        amount: int, burn: bool) -> list[str] | None:
+                        amount: int) -> list[str] | None:
         """[code, message] if an individual may not send `amount` out now (a burn, or a
         transfer: the money of a deposit must not leave by a hop to another account either):
-        WITHDRAWAL_DELAYED then DAILY_LIMIT_EXCEEDED; else None. `burn` only names the act."""
+        WITHDRAWAL_DELAYED then DAILY_LIMIT_EXCEEDED; else None."""
         if not is_individual(record):
             return None
         params = ctx.params["fds"]
         delay_end = compute_delay_end(ctx.state.get(_deposits_key(account)), params)
         if ctx.time < delay_end:
-            return ["WITHDRAWAL_DELAYED", f"{account} may {'withdraw' if burn else 'send cash'} "
-                    f"from block time {delay_end} ({params['new_account_hold_ms']} ms after "
-                    f"its first deposit, {params['deposit_hold_ms']} ms after its latest)"]
+            return ["WITHDRAWAL_DELAYED", f"{account} may send cash out from block time "
+                    f"{delay_end} ({params['new_account_hold_ms']} ms after its first "
+                    f"deposit, {params['deposit_hold_ms']} ms after its latest)"]
         limit = params["daily_outflow_krw"]
         today = compute_outflow_today(ctx.state.get(_outflow_key(account)), ctx.time)
         if limit and today + amount > limit:
