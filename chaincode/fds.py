@@ -133,6 +133,12 @@ FDS_DEFAULTS: dict[str, Any] = {
     "daily_outflow_krw": 100_000_000,  # KRW per KST day; 0 = no limit
 }
 
+# `params.fds` of a network that studies something else (the consensus simulator, the market
+# generator, the surveillance desk): its traders are funded and move cash within hours, so the
+# withdrawal delay, which covers transfers too, would refuse most of what they do. The daily
+# limit stays.
+NO_WITHDRAWAL_DELAY: dict[str, Any] = {"new_account_hold_ms": 0, "deposit_hold_ms": 0}
+
 
 # ---- genesis parameters ----------------------------------------------------------------------
 

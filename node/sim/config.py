@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
 import chaincode
+from chaincode.fds import NO_WITHDRAWAL_DELAY
 from consensus import codec
 from consensus.crypto import Signer
 from genesis import certs
@@ -124,6 +125,8 @@ def sim_network(n: int, consensus: ConsensusParams = SIM_CONSENSUS) -> SimNetwor
                       "tls_cert": certs.cert_pem(cert).decode(), "host": "127.0.0.1",
                       "p2p_port": 20001 + 2 * index, "rpc_port": 20000 + 2 * index})
     params = dict(chaincode.DEFAULT_PARAMS)
+    # The investors transfer cash minted seconds before; the delay is chaincode's to test.
+    params["fds"] = {**params["fds"], **NO_WITHDRAWAL_DELAY}
     document = {
         "chain_id": chain_id, "genesis_time": 1_767_225_600_000,
         "consensus": consensus.to_json(), "ca_cert": certs.cert_pem(ca_cert).decode(),

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaincode.fds import NO_WITHDRAWAL_DELAY
 from chaincode.market import compute_band, kst_day
 from consensus import codec
 from node.ledger.executor import Receipt
@@ -124,7 +125,8 @@ class Market:
         self.config = config
         self.rng = random.Random(config.seed)
         params: dict[str, Any] = {"general_investor_annual_limit": 0,
-                                  "market": {"sessions": SESSIONS, "tick": TICK}}
+                                  "market": {"sessions": SESSIONS, "tick": TICK},
+                                  "fds": NO_WITHDRAWAL_DELAY}
         if config.surveillance is not None:
             params["surveillance"] = config.surveillance
         self.world = MarketWorld(params, session_open(0) - 3_600_000)

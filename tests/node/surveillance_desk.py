@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from chaincode.fds import NO_WITHDRAWAL_DELAY
 from consensus import codec
 from node.ledger.executor import Receipt
 from node.surveillance.alerts import all_alerts
@@ -28,7 +29,8 @@ def origin(label: str) -> str:
 
 class Desk:
     def __init__(self, surveillance: dict[str, Any] | None = None, start: int = T0) -> None:
-        params: dict[str, Any] = {"general_investor_annual_limit": 0}
+        params: dict[str, Any] = {"general_investor_annual_limit": 0,
+                                  "fds": NO_WITHDRAWAL_DELAY}  # funded, then moving cash
         if surveillance is not None:
             params["surveillance"] = surveillance
         self.params = params
