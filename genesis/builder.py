@@ -16,6 +16,14 @@ one place. A real consortium keeps the CA key offline, each operator generates i
 and TLS key and sends only the public key and a certificate request, and each organisation
 keeps its admin key to itself.
 
+Where each node is: by default every node is on one host (`host`, 127.0.0.1) at ports from
+`base_port` (or free ports). `placements` instead gives each node its own `Placement`: the
+address genesis lists (what peers dial, and the host name its TLS certificate names) and the
+address it listens on (its config's rpc_host and p2p_host; cluster.json's RPC URL). They differ
+when something stands between the nodes: node.tools.netns puts each node in its own network
+namespace, listening on its own address, while peers dial it through a relay at the address
+genesis lists.
+
 `build_network` does all of it in memory and writes nothing (the simulator uses it); nothing
 here binds a port except `pick_free_ports`, which `init_network` calls when `base_port` is 0.
 `load_config`, `load_keyfile` and `check_node` read a node's files back for `node run`.
@@ -27,7 +35,7 @@ import json
 import os
 import socket
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +71,18 @@ MAX_CONFIG_BYTES = 64 * 1024
 MAX_KEYFILE_BYTES = 4 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one node is reached (`host`, listed in genesis, dialed by peers and named by its
+    TLS certificate) and where it listens (`listen_host`, in its config), with its two ports
+    (the same on both addresses)."""
+
+    host: str
+    listen_host: str
+    rpc_port: int
+    p2p_port: int
+
+
 class ConfigError(ValueError):
     """A node config or key file that cannot be used; the message names the file."""
 
@@ -76,6 +96,7 @@ class Network:
     node_signers: dict[str, Signer]  # node name -> signing key (operators and observers)
     tls_keys: dict[str, ed25519.Ed25519PrivateKey]  # node name -> TLS private key
     org_signers: dict[str, Signer]  # organisation name -> admin key
+    listen_hosts: dict[str, str]  # node name -> the address its config makes it listen on
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +154,18 @@ def build_network(n: int = 4, observer: bool = False, chain_id: str = DEFAULT_CH
                   base_port: int = 0, host: str = "127.0.0.1", genesis_time: int | None = None,
                   chaincode_hashes: dict[str, str] | None = None,
                   params: dict[str, Any] | None = None,
-                  consensus: ConsensusParams | None = None) -> Network:
+                  consensus: ConsensusParams | None = None,
+                  placements: list[Placement] | None = None) -> Network:
     """Generate every key and certificate and the genesis document, in memory.
 
     Node i (operators in primary order, then the observer) listens for RPC on base_port + 2i
     and for p2p on base_port + 2i + 1; base_port 0 picks free ports from the OS instead.
+    `placements` (one per node, in that order) overrides `host` and the ports.
     """
     names = operator_names(n)
     observers = (OBSERVER_NAME,) if observer else ()
     node_names = names + observers
-    ports = _ports(len(node_names), base_port, host)
+    placements = _placements(len(node_names), base_port, host, placements)
     import chaincode  # here, not at the top: parsing genesis does not need the contracts
 
     merged_params = dict(chaincode.DEFAULT_PARAMS)
@@ -154,17 +177,15 @@ def build_network(n: int = 4, observer: bool = False, chain_id: str = DEFAULT_CH
     org_signers = {name: Signer.generate() for name, _ in org_roles}
     node_signers = {name: Signer.generate() for name in node_names}
     ca_key, ca_cert = certs.make_ca(chain_id)
-    cert_hosts = ("127.0.0.1", "localhost") + (() if host in ("127.0.0.1", "localhost")
-                                               else (host,))
     tls_keys: dict[str, ed25519.Ed25519PrivateKey] = {}
     nodes: list[dict[str, Any]] = []
-    for index, name in enumerate(node_names):
+    for name, place in zip(node_names, placements, strict=True):
+        cert_hosts = tuple(dict.fromkeys(("127.0.0.1", "localhost", place.host)))
         tls_key, tls_cert = certs.make_node_cert(ca_key, ca_cert, name, cert_hosts)
         tls_keys[name] = tls_key
-        rpc_port, p2p_port = ports[index]
         nodes.append({"name": name, "org": name, "public_key": node_signers[name].account,
-                      "tls_cert": certs.cert_pem(tls_cert).decode(), "host": host,
-                      "p2p_port": p2p_port, "rpc_port": rpc_port})
+                      "tls_cert": certs.cert_pem(tls_cert).decode(), "host": place.host,
+                      "p2p_port": place.p2p_port, "rpc_port": place.rpc_port})
     document = {
         "chain_id": chain_id,
         "genesis_time": DEFAULT_GENESIS_TIME_MS if genesis_time is None else genesis_time,
@@ -178,14 +199,17 @@ def build_network(n: int = 4, observer: bool = False, chain_id: str = DEFAULT_CH
         "params": merged_params,
     }
     genesis = parse_genesis(document)  # what we built must pass what every node will check
-    return Network(genesis, ca_key, node_signers, tls_keys, org_signers)
+    listen_hosts = {name: place.listen_host
+                    for name, place in zip(node_names, placements, strict=True)}
+    return Network(genesis, ca_key, node_signers, tls_keys, org_signers, listen_hosts)
 
 
 def init_network(directory: str | Path, n: int = 4, observer: bool = False,
                  chain_id: str = DEFAULT_CHAIN_ID, base_port: int = 0, host: str = "127.0.0.1",
                  genesis_time: int | None = None, chaincode_hashes: dict[str, str] | None = None,
                  params: dict[str, Any] | None = None,
-                 consensus: ConsensusParams | None = None) -> Genesis:
+                 consensus: ConsensusParams | None = None,
+                 placements: list[Placement] | None = None) -> Genesis:
     """Build a network and write it into `directory`, which must be empty or not exist yet."""
     directory = Path(directory)
     if directory.exists():
@@ -195,7 +219,7 @@ def init_network(directory: str | Path, n: int = 4, observer: bool = False,
             raise GenesisError("directory", f"{str(directory)!r} is not empty; refusing to "
                                "initialise a network over existing files")
     network = build_network(n, observer, chain_id, base_port, host, genesis_time,
-                            chaincode_hashes, params, consensus)
+                            chaincode_hashes, params, consensus, placements)
     write_network(directory, network)
     return network.genesis
 
@@ -209,7 +233,8 @@ def write_network(directory: Path, network: Network) -> None:
     for role, nodes in (("operator", genesis.operators), ("observer", genesis.observers)):
         for node in nodes:
             _write_node(directory / "nodes" / node.name, role, node,
-                        network.node_signers[node.name], network.tls_keys[node.name])
+                        network.listen_hosts[node.name], network.node_signers[node.name],
+                        network.tls_keys[node.name])
     keys = directory / "keys"
     keys.mkdir(mode=0o700)
     for org in genesis.orgs:
@@ -217,20 +242,21 @@ def write_network(directory: Path, network: Network) -> None:
         _write(keys / f"{org.name}.json", _json({"account": signer.account,
                                                  "secret": signer.seed.hex()}), secret=True)
     cluster = {"chain_id": genesis.chain_id, "nodes": [
-        {"name": node.name, "role": role, "rpc": node.rpc_url, "pid": None}
+        {"name": node.name, "role": role,
+         "rpc": replace(node, host=network.listen_hosts[node.name]).rpc_url, "pid": None}
         for role, nodes in (("operator", genesis.operators), ("observer", genesis.observers))
         for node in nodes]}
     _write(directory / "cluster.json", _json(cluster))
 
 
-def _write_node(folder: Path, role: str, node: NodeInfo, signer: Signer,
+def _write_node(folder: Path, role: str, node: NodeInfo, listen_host: str, signer: Signer,
                 tls_key: ed25519.Ed25519PrivateKey) -> None:
     (folder / "data").mkdir(parents=True)
     config: dict[str, str | int] = {
         "name": node.name, "role": role, "genesis": "../../genesis.json", "key": "node_key.json",
         "tls_cert": "tls.crt", "tls_key": "tls.key", "ca_cert": "../../ca.crt",
-        "data_dir": "data", "rpc_host": node.host, "rpc_port": node.rpc_port,
-        "p2p_host": node.host, "p2p_port": node.p2p_port}
+        "data_dir": "data", "rpc_host": listen_host, "rpc_port": node.rpc_port,
+        "p2p_host": listen_host, "p2p_port": node.p2p_port}
     lines = [f"# stoledger node {node.name!r} ({role}); paths are relative to this folder.",
              "# Run it with: stoledger node run --config <this file>"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in config.items()]
@@ -326,6 +352,19 @@ def load_node(config_path: str | Path) -> tuple[NodeConfig, Genesis, Signer, Nod
     genesis = load_genesis(config.genesis)
     signer = load_keyfile(config.key)
     return config, genesis, signer, check_node(config, genesis, signer)
+
+
+def _placements(count: int, base_port: int, host: str, placements: list[Placement] | None,
+                ) -> list[Placement]:
+    """One placement per node: the ones given, or all on `host` at ports from `base_port`."""
+    if placements is None:
+        return [Placement(host, host, rpc_port, p2p_port)
+                for rpc_port, p2p_port in _ports(count, base_port, host)]
+    if len(placements) != count:
+        raise GenesisError("placements", f"{len(placements)} placements for {count} nodes")
+    if base_port:
+        raise GenesisError("base_port", "placements give every port; base_port must be 0")
+    return list(placements)
 
 
 def _ports(count: int, base_port: int, host: str) -> list[tuple[int, int]]:

@@ -134,7 +134,8 @@ class Node:
         self.p2p = PeerNetwork(
             chain_id=self.genesis.chain_id, me=self.name, signer=self.signer, peers=peers,
             ca_cert_path=config.ca_cert, tls_cert_path=config.tls_cert,
-            tls_key_path=config.tls_key, on_frame=self._on_frame)
+            tls_key_path=config.tls_key, on_frame=self._on_frame,
+            listen=(config.p2p_host, config.p2p_port))
         self.waiters: dict[bytes, list[asyncio.Future[None]]] = {}
         self.waiting = 0  # futures in `waiters`, at most MAX_WAITERS
         self.events = EventHub(broker_of=registering_broker(self.executor))

@@ -260,7 +260,8 @@ class PeerNetwork:
                  max_queue_frames: int = MAX_QUEUE_FRAMES, max_queue_bytes: int = MAX_QUEUE_BYTES,
                  max_frame_bytes: int = 16 * 1024 * 1024,
                  reconnect_initial_ms: int = 100, reconnect_max_ms: int = 5_000,
-                 heartbeat_ms: int = 5_000, handshake_timeout_ms: int = 5_000) -> None:
+                 heartbeat_ms: int = 5_000, handshake_timeout_ms: int = 5_000,
+                 listen: tuple[str, int] | None = None) -> None:
         names = [peer.name for peer in peers]
         if len(set(names)) != len(names):
             raise ValueError("peer names must be unique")
@@ -278,6 +279,8 @@ class PeerNetwork:
         self._cert_der = {peer.name: cert_der(peer.tls_cert_pem) for peer in peers}
         self._name_by_cert_der = {der: name for name, der in self._cert_der.items()}
         self._on_frame = on_frame
+        # Peers dial the address genesis lists; a proxy or relay may forward it to `listen`.
+        self._listen = listen or (self._peers[me].host, self._peers[me].port)
         self._max_frame_bytes = max_frame_bytes
         self._reconnect_initial_s = reconnect_initial_ms / 1000
         self._reconnect_max_s = reconnect_max_ms / 1000
@@ -322,9 +325,8 @@ class PeerNetwork:
     # ---- public API ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Serve `GET /p2p` on my host:port and start dialing the peers after me."""
+        """Serve `GET /p2p` on the listen address and start dialing the peers after me."""
         assert self._runner is None, "start() called twice"
-        me = self._peers[self._me]
         app = web.Application(client_max_size=HANDSHAKE_FRAME_MAX_BYTES)
         app.router.add_get(P2P_PATH, self._accept)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
@@ -333,7 +335,7 @@ class PeerNetwork:
         http = self._runner.server
         assert http is not None
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: _TlsGate(self, http), me.host, me.port, reuse_address=True)
+            lambda: _TlsGate(self, http), *self._listen, reuse_address=True)
         self._session = aiohttp.ClientSession()
         my_index = self._index[self._me]
         self._dialers = [asyncio.create_task(self._dial_forever(peer), name=f"p2p-dial-{name}")

@@ -4,6 +4,7 @@ with the right contents and permissions, and the files read back into a working 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import ssl
 import stat
@@ -19,6 +20,7 @@ from genesis import certs
 from genesis.builder import (
     ConfigError,
     NodeConfig,
+    Placement,
     build_network,
     check_node,
     init_network,
@@ -199,6 +201,31 @@ def test_options_reach_the_document(tmp_path: Path) -> None:
     cluster = json.loads((tmp_path / "net" / "cluster.json").read_text())
     assert cluster["chain_id"] == "stoledger-test"
     assert cluster["nodes"][0]["rpc"] == "http://localhost:40000"
+
+
+def test_placements_split_the_dialed_address_from_the_listening_one(tmp_path: Path) -> None:
+    """A node placed behind a relay: genesis (what peers dial, what its certificate names)
+    lists the relay's address, its config makes it listen on its own, and cluster.json sends
+    clients to its own."""
+    placements = [Placement(f"10.9.9.{100 + i}", f"10.9.9.{10 + i}", 7000, 7001)
+                  for i in range(5)]
+    genesis = _init(tmp_path / "net", 4, observer=True, placements=placements)
+    nodes = genesis.operators + genesis.observers
+    assert [(node.host, node.rpc_port, node.p2p_port) for node in nodes] == [
+        (f"10.9.9.{100 + i}", 7000, 7001) for i in range(5)]
+    cluster = json.loads((tmp_path / "net" / "cluster.json").read_text())
+    for index, node in enumerate(nodes):
+        config = load_config(tmp_path / "net" / "nodes" / node.name / "config.toml")
+        assert (config.rpc_host, config.p2p_host) == (f"10.9.9.{10 + index}",) * 2
+        assert (config.rpc_port, config.p2p_port) == (7000, 7001)
+        assert cluster["nodes"][index]["rpc"] == f"http://10.9.9.{10 + index}:7000"
+        names = certs.load_cert(node.tls_cert).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value
+        assert ipaddress.ip_address(node.host) in names.get_values_for_type(x509.IPAddress)
+    with pytest.raises(GenesisError, match="placements: 2 placements for 4 nodes"):
+        _init(tmp_path / "other", 4, placements=placements[:2])
+    with pytest.raises(GenesisError, match="base_port"):
+        _init(tmp_path / "third", 4, placements=placements[:4], base_port=9000)
 
 
 def test_default_chaincode_hashes_come_from_the_registry(monkeypatch: pytest.MonkeyPatch
