@@ -10,6 +10,10 @@ from typing import Any
 
 from node.cli.common import dir_arg, print_json, progress, size_args, table
 
+NET_FAULTS = ("show", "split", "oneway", "deaf", "slow", "unplug", "plug", "heal")
+NET_OPERANDS = {"show": 0, "oneway": 2, "deaf": 1, "slow": 2, "unplug": 1, "plug": 1,
+                "heal": 0}
+
 
 def register(sub: Any) -> None:
     genesis = sub.add_parser("genesis", help="build a network folder").add_subparsers(
@@ -51,10 +55,30 @@ def register(sub: Any) -> None:
     dir_arg(up)
     size_args(up)
     up.add_argument("--json", action="store_true", help="print the status as JSON")
+    up.add_argument("--netns", action="store_true",
+                    help="(root) each node in its own network namespace, peer links through a "
+                         "relay that `cluster net` can cut (when DIR is initialised)")
     up.set_defaults(func=cmd_cluster_up)
     down = cluster.add_parser("down", help="stop every node of DIR")
     dir_arg(down)
     down.set_defaults(func=cmd_cluster_down)
+    net = cluster.add_parser(
+        "net", help="(--netns clusters) partition, one-way, slow or unplug links; heal",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Network faults on a cluster started with `cluster up --netns`. Each relay "
+                    "fault replaces the relay's whole policy; `heal` clears it and plugs every "
+                    "cable back in.\n\n"
+                    "  show                     the relay's policy, connections, cables\n"
+                    "  split A,B C,D            hold every link between the groups\n"
+                    "  oneway FROM TO           hold FROM -> TO only (TO still reaches FROM)\n"
+                    "  deaf NAME                hold everything into NAME (it still sends)\n"
+                    "  slow NAME MS             delay NAME's links by MS each way\n"
+                    "  unplug NAME | plug NAME  pull NAME's cable (RPC too) or plug it in\n"
+                    "  heal                     everything back")
+    dir_arg(net)
+    net.add_argument("fault", choices=NET_FAULTS)
+    net.add_argument("operands", nargs="*", help="node names, groups, milliseconds")
+    net.set_defaults(func=cmd_cluster_net)
     status = cluster.add_parser("status", help="each node's pid, height, view and health")
     dir_arg(status)
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -139,9 +163,13 @@ def cmd_node_check(args: argparse.Namespace) -> None:
 
 
 def cmd_cluster_up(args: argparse.Namespace) -> None:
-    from node.tools import cluster
+    from node.tools import cluster, netns
 
-    cluster.up(args.dir, n=args.n, observer=args.observer, base_port=args.base_port)
+    try:
+        cluster.up(args.dir, n=args.n, observer=args.observer, base_port=args.base_port,
+                   netns=args.netns)
+    except netns.NetnsError as error:
+        sys.exit(f"cluster up --netns: {error}")
     cmd_cluster_status(args)
 
 
@@ -162,3 +190,53 @@ def cmd_cluster_status(args: argparse.Namespace) -> None:
                             "peers", "rpc"]))
 
 
+
+
+def cmd_cluster_net(args: argparse.Namespace) -> None:
+    from node.tools import cluster, faults, netns, relay
+
+    topology = cluster.topology_of(args.dir)
+    if topology is None:
+        sys.exit(f"{args.dir} is not a namespaced cluster (start one with `cluster up --netns`)")
+    names, operands = topology.nodes, args.operands
+    if args.fault == "split":
+        if len(operands) < 2:
+            sys.exit("cluster net split: two groups or more, e.g. ksd,broker-a broker-b,bank")
+    elif len(operands) != NET_OPERANDS[args.fault]:
+        sys.exit(f"cluster net {args.fault}: {NET_OPERANDS[args.fault]} operand(s) expected, "
+                 f"got {len(operands)} (see --help)")
+    nodes = [name for operand in (operands[:1] if args.fault == "slow" else operands)
+             for name in operand.split(",")]
+    unknown = [name for name in nodes if name not in names]
+    if unknown:
+        sys.exit(f"not a node of this cluster: {', '.join(unknown)} ({', '.join(names)})")
+    if len(set(nodes)) != len(nodes):
+        sys.exit(f"cluster net {args.fault}: a node is named twice")
+    request: dict[str, Any] | None = None
+    if args.fault == "split":
+        request = {"held": faults.split_held(tuple(tuple(g.split(",")) for g in operands))}
+    elif args.fault == "oneway":
+        request = {"held": faults.oneway_held(*operands)}
+    elif args.fault == "deaf":
+        request = {"held": faults.deaf_held(operands[0], names)}
+    elif args.fault == "slow":
+        if not operands[1].isdigit():
+            sys.exit(f"cluster net slow: {operands[1]!r} is not a number of milliseconds")
+        request = {"delay_ms": faults.slow_delays(operands[0], names, int(operands[1]))}
+    elif args.fault in ("unplug", "plug"):
+        netns.set_cable(topology, operands[0], args.fault == "plug")
+    elif args.fault == "heal":
+        request = {}
+        for name in names:
+            netns.set_cable(topology, name, True)
+    control = cluster.relay_control_path(args.dir)
+    try:
+        if request is not None:
+            relay.control(control, {"op": "set", "held": [], "delay_ms": [], **request})
+        shown = relay.control(control, {"op": "show"})
+    except relay.RelayError as error:
+        sys.exit(f"cluster net {args.fault}: {error}")
+    print_json({"held": shown["held"], "delay_ms": shown["delay_ms"],
+                "unplugged": [name for name in names
+                              if not netns.cable_connected(topology, name)],
+                "open": shown["open"], "stats": shown["stats"]})

@@ -1,0 +1,86 @@
+"""node.tools.faults: the seeded schedule of a chaos run and the relay policies it is made of."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.tools.faults import (
+    FLAP_CUTS,
+    GAP_S,
+    HOLD_S,
+    KINDS,
+    Schedule,
+    deaf_held,
+    oneway_held,
+    slow_delays,
+    split_held,
+)
+
+FOUR = ("ksd", "broker-a", "broker-b", "bank")
+SEVEN = (*FOUR, "op-4", "op-5", "op-6")
+
+
+def deal(schedule: Schedule, count: int) -> list:
+    return [schedule.next() for _ in range(count)]
+
+
+def test_the_same_seed_deals_the_same_episodes_and_another_seed_others() -> None:
+    first = deal(Schedule(7, FOUR), 40)
+    assert first == deal(Schedule(7, FOUR), 40)
+    assert first != deal(Schedule(8, FOUR), 40)
+
+
+@pytest.mark.parametrize("names", [FOUR, SEVEN])
+def test_every_round_deals_every_kind_once(names) -> None:
+    episodes = deal(Schedule(3, names, f=(len(names) - 1) // 3), 5 * len(KINDS))
+    for start in range(0, len(episodes), len(KINDS)):
+        assert sorted(e.kind for e in episodes[start:start + len(KINDS)]) == sorted(KINDS)
+    assert [e.number for e in episodes] == list(range(1, len(episodes) + 1))
+    only = deal(Schedule(3, names, kinds=("split", "oneway")), 6)
+    assert {e.kind for e in only} == {"split", "oneway"}
+
+
+@pytest.mark.parametrize(("names", "f", "sizes"), [
+    (FOUR, 1, {(2, 2), (1, 3), (3, 1)}),  # halves (2-2) or n - f | f (3-1)
+    (SEVEN, 2, {(3, 4), (5, 2)}),  # halves (3-4: no quorum of 5 on either side) or 5-2
+])
+def test_splits_are_halves_or_leave_a_quorum_on_one_side(names, f, sizes) -> None:
+    splits = [e for e in deal(Schedule(11, names, f=f), 30 * len(KINDS)) if e.kind == "split"]
+    seen = {tuple(len(group) for group in e.groups) for e in splits}
+    assert seen <= sizes and len(seen) >= 2
+    for e in splits:
+        assert sorted(e.groups[0] + e.groups[1]) == sorted(names)
+
+
+def test_episodes_name_their_victims_and_stay_within_their_bounds() -> None:
+    for e in deal(Schedule(5, SEVEN, f=2), 20 * len(KINDS)):
+        assert GAP_S[0] <= e.gap_s <= GAP_S[1]
+        if e.kind == "flap":
+            cuts = (len(e.phases_s) + 1) // 2
+            assert len(e.phases_s) % 2 == 1 and FLAP_CUTS[0] <= cuts <= FLAP_CUTS[1]
+            assert e.hold_s == round(sum(e.phases_s), 1)
+        else:
+            assert HOLD_S[0] <= e.hold_s <= HOLD_S[1]
+        if e.kind == "oneway":
+            assert len(e.nodes) == 2 and e.nodes[0] != e.nodes[1]
+        elif e.kind in ("kill", "pause", "isolate", "deaf", "slow"):
+            assert len(e.nodes) == 1 and e.nodes[0] in SEVEN
+        assert e.describe().startswith(e.kind)
+
+
+def test_a_schedule_refuses_unknown_kinds_and_a_single_node() -> None:
+    with pytest.raises(ValueError, match="fault kinds"):
+        Schedule(1, FOUR, kinds=("kill", "meteor"))
+    with pytest.raises(ValueError, match="fault kinds"):
+        Schedule(1, FOUR, kinds=())
+    with pytest.raises(ValueError, match="two nodes"):
+        Schedule(1, ("ksd",))
+
+
+def test_relay_policies() -> None:
+    held = split_held((("a", "b"), ("c",)))
+    assert sorted(held) == [["a", "c"], ["b", "c"], ["c", "a"], ["c", "b"]]
+    assert len(split_held((SEVEN[:3], SEVEN[3:]))) == 2 * 3 * 4
+    assert oneway_held("a", "b") == [["a", "b"]]
+    assert sorted(deaf_held("b", ("a", "b", "c"))) == [["a", "b"], ["c", "b"]]
+    assert sorted(slow_delays("a", ("a", "b"), 90)) == [["a", "b", 90], ["b", "a", 90]]
