@@ -1,0 +1,222 @@
+"""Faults done to a running cluster, and the heights that show it recovering (scripts/chaos.py).
+
+`Nemesis` carries out the episodes of node.tools.faults on the cluster in a folder: signals to
+node processes by pid (kill, pause), cables through node.tools.netns (isolate), held and slowed
+directions through the relay's control socket (split, oneway, deaf, flap, slow). It remembers
+what it did, so that `heal_all` can undo everything, whatever state a failed run left.
+It tells the load which nodes it made unreachable (killed, paused, cut off), so that load goes
+to the others; a node on the far side of a relay partition still answers its RPC.
+
+`Monitor` polls each node's /v1/status in a thread of its own (a paused node blocks only its
+own poller) and keeps the last height each answered; `wait` returns the moment a condition on
+those heights first held. Recovery times are therefore accurate to a poll period plus one
+status request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from node.tools import cluster as clustermod
+from node.tools import faults, netns, relay
+from node.tools.faults import Episode
+
+STATUS_TIMEOUT_S = 1.0
+KILL_WAIT_S = 10.0  # for a SIGKILLed process to be gone
+
+
+class Monitor:
+    """The height each node last answered with, polled every `poll_s` (see the module
+    docstring). A node that did not answer its last poll has height None."""
+
+    def __init__(self, urls: dict[str, str], poll_s: float) -> None:
+        self.urls = urls
+        self.poll_s = poll_s
+        self._heights: dict[str, int | None] = dict.fromkeys(urls)
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._poll, args=(name,), daemon=True,
+                                          name=f"monitor-{name}") for name in urls]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(STATUS_TIMEOUT_S + self.poll_s + 1)
+
+    def heights(self) -> dict[str, int | None]:
+        with self._changed:
+            return dict(self._heights)
+
+    def tip(self) -> int:
+        """The highest height any node has answered with (0 before any)."""
+        return max((h for h in self.heights().values() if h is not None), default=0)
+
+    def wait(self, condition: Callable[[dict[str, int | None]], bool],
+             timeout_s: float) -> float | None:
+        """The monotonic time at which `condition(heights)` first held, or None at timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while not condition(self._heights):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._changed.wait(left)
+            return time.monotonic()
+
+    def _poll(self, name: str) -> None:
+        url = self.urls[name] + "/v1/status"
+        while not self._stop.is_set():
+            height: int | None = None
+            try:
+                with urllib.request.urlopen(url, timeout=STATUS_TIMEOUT_S) as answer:
+                    value = json.load(answer).get("height")
+                    height = value if isinstance(value, int) else None
+            except (OSError, ValueError):
+                height = None
+            with self._changed:
+                if self._heights[name] != height:
+                    self._heights[name] = height
+                    self._changed.notify_all()
+            self._stop.wait(self.poll_s)
+
+
+class Nemesis:
+    """Does and undoes episodes on the cluster in `directory` (see the module docstring)."""
+
+    def __init__(self, directory: Path, log: Callable[[str], None]) -> None:
+        self.dir = directory
+        self.log = log
+        info = clustermod.read_cluster(directory)
+        self.names = tuple(entry["name"] for entry in info["nodes"])
+        self.topology = clustermod.topology_of(directory)
+        self.control = clustermod.relay_control_path(directory)
+        self.unreachable: set[str] = set()  # read by load threads: a set swap is atomic
+        self._killed: set[str] = set()
+        self._paused: dict[str, int] = {}  # name -> pid
+        self._unplugged: set[str] = set()
+        self._policy = False  # the relay holds or slows something
+
+    def inject(self, episode: Episode, primary: Callable[[], str | None]) -> str:
+        """Start the fault of `episode` (a flap: its first cut); returns what was done."""
+        kind = episode.kind
+        if kind in ("kill", "pause", "isolate"):
+            victim = (primary() or episode.nodes[0]) if episode.primary else episode.nodes[0]
+            {"kill": self.kill, "pause": self.pause, "isolate": self.unplug}[kind](victim)
+            return f"{kind} {victim}" + (" (the primary)" if episode.primary else "")
+        if kind in ("split", "flap"):
+            self.hold(faults.split_held(episode.groups))
+        elif kind == "oneway":
+            self.hold(faults.oneway_held(*episode.nodes))
+        elif kind == "deaf":
+            self.hold(faults.deaf_held(episode.nodes[0], self.names))
+        elif kind == "slow":
+            self.set_relay([], faults.slow_delays(episode.nodes[0], self.names,
+                                                  episode.delay_ms))
+        return episode.describe()
+
+    def keep(self, episode: Episode) -> None:
+        """Keep the fault for its hold time; a flap heals and cuts again meanwhile, and ends
+        cut."""
+        if episode.kind != "flap":
+            time.sleep(episode.hold_s)
+            return
+        held = faults.split_held(episode.groups)
+        for index, phase_s in enumerate(episode.phases_s):
+            self.hold(held if index % 2 == 0 else [])
+            time.sleep(phase_s)
+
+    def heal_all(self) -> list[str]:
+        """Undo every fault in force: the relay passes everything, cables are in, paused
+        nodes continue, killed nodes restart (`cluster up`). Returns what it undid."""
+        undone = []
+        if self._policy:
+            self.set_relay([], [])
+            undone.append("relay cleared")
+        for name in sorted(self._unplugged):
+            self.plug(name)
+            undone.append(f"{name} plugged in")
+        for name in sorted(self._paused):
+            self.resume(name)
+            undone.append(f"{name} continued")
+        if self._killed:
+            restarted = sorted(self._killed)
+            clustermod.up(self.dir, progress=lambda line: None)
+            self._killed.clear()
+            self._reachable(*restarted)
+            undone.append(f"{', '.join(restarted)} restarted")
+        return undone
+
+    # ---- processes -------------------------------------------------------------------
+
+    def pid(self, name: str) -> int | None:
+        entry = next(e for e in clustermod.read_cluster(self.dir)["nodes"] if e["name"] == name)
+        pid = entry.get("pid")
+        return pid if clustermod.is_alive(pid, self.dir, name) else None
+
+    def kill(self, name: str) -> None:
+        self._unreachable(name)
+        self._killed.add(name)
+        pid = self.pid(name)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT_S
+        while clustermod.is_alive(pid, self.dir, name) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def pause(self, name: str) -> None:
+        pid = self.pid(name)
+        if pid is None:
+            return
+        self._unreachable(name)
+        os.kill(pid, signal.SIGSTOP)
+        self._paused[name] = pid
+
+    def resume(self, name: str) -> None:
+        pid = self._paused.pop(name)
+        if clustermod.is_alive(pid, self.dir, name):
+            os.kill(pid, signal.SIGCONT)
+        self._reachable(name)
+
+    # ---- the network -----------------------------------------------------------------
+
+    def unplug(self, name: str) -> None:
+        assert self.topology is not None, "isolate needs a namespaced cluster"
+        self._unreachable(name)
+        self._unplugged.add(name)
+        netns.set_cable(self.topology, name, False)
+
+    def plug(self, name: str) -> None:
+        assert self.topology is not None
+        netns.set_cable(self.topology, name, True)
+        self._unplugged.discard(name)
+        self._reachable(name)
+
+    def hold(self, held: list[list[str]]) -> None:
+        self.set_relay(held, [])
+
+    def set_relay(self, held: list[list[str]], delay_ms: list[list[str | int]]) -> None:
+        relay.control(self.control, {"op": "set", "held": held, "delay_ms": delay_ms})
+        self._policy = bool(held or delay_ms)
+
+    def relay_stats(self) -> dict[str, int]:
+        if self.topology is None:
+            return {}
+        return dict(relay.control(self.control, {"op": "show"})["stats"])
+
+    def _unreachable(self, name: str) -> None:
+        self.unreachable = self.unreachable | {name}
+
+    def _reachable(self, *names: str) -> None:
+        self.unreachable = self.unreachable - set(names)
