@@ -19,8 +19,9 @@ states that the controller sets at any time:
 
 A partition holds both directions between its groups; a one-way link holds one direction. A
 new connection across a held direction waits unconnected until both directions are open
-(a SYN that goes unanswered): the dialer's own timeout gives up on it, or it goes through on
-heal. A connection ends, both legs closed, when either side closes or fails.
+(a SYN that goes unanswered): if the dialer gives up on it first (closes), it is dropped and
+never reaches the node; otherwise it goes through on heal, with what the dialer sent while it
+waited. A connection ends, both legs closed, when either side closes or fails.
 
 Control, on a Unix socket, one JSON object per line each way:
 
@@ -53,12 +54,17 @@ QUEUE_CHUNKS = 16  # chunks read but not yet delivered, per direction: 1 MiB; th
 MAX_CONNECTIONS = 2_048  # n = 7 holds 21 links; the rest is room for redials racing faults
 CONNECT_TIMEOUT_S = 5.0  # connecting onward to a node (one behind a pulled cable never answers)
 HELD_CONNECT_WAIT_S = 120.0  # a new connection waiting for a held pair; dialers give up sooner
+MAX_EARLY_BYTES = 64 * 1024  # sent by a dialer before its connection went through: a ClientHello
 MAX_DELAY_MS = 10_000
 CONTROL_LINE_BYTES = 64 * 1024
 CONTROL_TIMEOUT_S = 10.0
 MAX_UNIX_PATH_BYTES = 100  # sun_path is 108 bytes with its terminator; stay clear of it
 
 Direction = tuple[str, str]
+
+
+class _Abandoned(Exception):
+    """A new connection waiting across a held pair that its dialer gave up."""
 
 
 class RelayError(ValueError):
@@ -201,21 +207,22 @@ class Relay:
             down_writer.transport.abort()
             return
         forward, backward = (source, route.node), (route.node, source)
+        early = b""
         try:
             if self._is_held(forward, backward):
-                self.waiting_for_heal += 1
-                try:
-                    async with asyncio.timeout(HELD_CONNECT_WAIT_S):
-                        await self._wait_open(forward, backward)
-                finally:
-                    self.waiting_for_heal -= 1
+                early = await self._wait_unconnected(down_reader, forward, backward)
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 up_reader, up_writer = await asyncio.open_connection(
                     *route.target, local_addr=(self.bind[source], 0), limit=CHUNK_BYTES)
+        except _Abandoned:
+            self.stats["abandoned_while_held"] += 1
+            down_writer.transport.abort()
+            return
         except (OSError, TimeoutError):
             self.stats["connect_failures"] += 1
             down_writer.transport.abort()
             return
+        up_writer.write(early)
         self.stats["connections"] += 1
         self.open[forward] += 1
         pumps = [asyncio.create_task(self._pump(forward, down_reader, up_writer)),
@@ -229,6 +236,35 @@ class Relay:
             await asyncio.gather(*pumps, return_exceptions=True)
             for writer in (down_writer, up_writer):
                 writer.close()
+
+    async def _wait_unconnected(self, reader: asyncio.StreamReader,
+                                *directions: Direction) -> bytes:
+        """Keep a new connection unconnected while a direction of its pair is held; returns
+        what the dialer sent meanwhile (its first handshake bytes), to pass on first. A dialer
+        that gives up (closes) abandons it (`_Abandoned`), as an unanswered SYN is forgotten:
+        only connections still wanted reach the node on heal."""
+        kept = b""
+        reading = asyncio.ensure_future(reader.read(CHUNK_BYTES))
+        self.waiting_for_heal += 1
+        try:
+            async with asyncio.timeout(HELD_CONNECT_WAIT_S):
+                while self._is_held(*directions):
+                    changed = asyncio.ensure_future(self._changed.wait())
+                    await asyncio.wait((reading, changed), return_when=asyncio.FIRST_COMPLETED)
+                    changed.cancel()
+                    if not reading.done():
+                        continue
+                    data = reading.result() if reading.exception() is None else b""
+                    if not data or len(kept) + len(data) > MAX_EARLY_BYTES:
+                        raise _Abandoned
+                    kept += data
+                    reading = asyncio.ensure_future(reader.read(CHUNK_BYTES))
+        except TimeoutError:
+            raise _Abandoned from None
+        finally:
+            self.waiting_for_heal -= 1
+            reading.cancel()  # a read still waiting has taken nothing from the stream
+        return kept
 
     def _is_held(self, *directions: Direction) -> bool:
         return any(direction in self.policy.held for direction in directions)

@@ -128,6 +128,25 @@ async def test_a_new_connection_across_a_partition_waits_unconnected_until_the_h
     writer.close()
 
 
+async def test_a_dialer_that_gives_up_across_a_partition_never_reaches_the_node(relayed):
+    """As an unanswered SYN is forgotten: on heal, only connections still wanted go through
+    (else a node is hit by every redial its peer made during the partition at once)."""
+    relay, sink, port = relayed
+    relay.set_policy({"held": [["c", "a"], ["a", "c"]]})
+    for _ in range(3):
+        _, writer = await dial("c", port)
+        writer.write(b"client hello")
+        await wait_for(lambda: relay.waiting_for_heal == 1)
+        writer.close()  # the dialer's timeout gave up
+        await wait_for(lambda: relay.waiting_for_heal == 0)
+    _, wanted = await dial("c", port)
+    await wait_for(lambda: relay.waiting_for_heal == 1)
+    relay.set_policy({"held": []})
+    await wait_for(lambda: len(sink.accepted) == 1)
+    assert relay.stats["abandoned_while_held"] == 3 and relay.stats["connections"] == 1
+    wanted.close()
+
+
 async def test_a_slowed_direction_delays_each_chunk_in_order(relayed):
     relay, sink, port = relayed
     relay.set_policy({"delay_ms": [["b", "a", 300]]})
