@@ -75,10 +75,14 @@ _children: dict[int, subprocess.Popen[bytes]] = {}  # nodes this process started
 def is_alive(pid: int | None, directory: str | Path, name: str) -> bool:
     """Like is_running, but exact for a child we just started: between fork and exec its
     /proc cmdline is still ours, so ask the Popen handle instead."""
+    return _alive(pid, config_path(directory, name))
+
+
+def _alive(pid: int | None, marker: Path) -> bool:
     child = _children.get(pid or 0)
     if child is not None:
         return child.poll() is None
-    return is_running(pid, directory, name)
+    return runs_with(pid, marker)
 
 
 def start_node(directory: str | Path, name: str, prefix: list[str] | None = None) -> int:
@@ -189,7 +193,7 @@ def down(directory: str | Path, progress: Callable[[str], None] = print) -> None
         entry["pid"] = None
     topology = _topology(cluster)
     if topology is not None:
-        _stop(cluster.get("relay_pid"), lambda pid: runs_with(pid, relay_config_path(directory)))
+        _stop(cluster.get("relay_pid"), lambda pid: _alive(pid, relay_config_path(directory)))
         cluster["relay_pid"] = None
         left = netns.destroy(topology)
         progress(f"removed namespaces, cables and bridge {topology.bridge}"
@@ -286,7 +290,7 @@ def _ensure_network(directory: Path, cluster: dict[str, Any], topology: netns.To
             relay.control(control, {"op": "show"}, timeout_s=1.0)
             return
         except relay.RelayError:
-            if time.monotonic() > deadline or not runs_with(cluster["relay_pid"], config):
+            if time.monotonic() > deadline or not _alive(cluster["relay_pid"], config):
                 tail = (directory / "relay.log").read_text(errors="replace")[-2000:]
                 raise SystemExit(f"the relay did not start; relay.log ends:\n{tail}") from None
             time.sleep(0.05)
