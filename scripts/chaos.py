@@ -277,11 +277,12 @@ class Chaos:
         log(f"healed {episode.number} at {healed - self.started:.1f} s ({'; '.join(undone)}), "
             f"tip {tip}")
         wait_s = REJOIN_BOUND_S + 30
-        resumed = self.monitor.wait(
+        resumed = self.monitor.first(
             lambda heights: max((h for h in heights.values() if h is not None), default=0) > tip,
+            healed, wait_s)
+        rejoined = self.monitor.first(
+            lambda heights: all(h is not None and h > tip for h in heights.values()), healed,
             wait_s)
-        rejoined = self.monitor.wait(
-            lambda heights: all(h is not None and h > tip for h in heights.values()), wait_s)
         record = {"n": episode.number, "at_s": round(began - self.started, 1), "fault": what,
                   "held_s": round(healed - began, 1),
                   "resume_s": round(resumed - healed, 1) if resumed else None,

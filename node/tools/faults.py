@@ -17,9 +17,10 @@ An episode is one fault, held for a while, then healed:
 
 `Schedule` deals the kinds like cards: each round is every kind once, in an order from the
 seed, so a run of one round's length has met every kind. Gaps, hold times and victims come
-from the same seed; which node is the primary at a kill is looked up when it happens. One
-episode runs at a time and the next one starts a gap after the cluster has caught up with the
-heal, so every heal gets its recovery measured (scripts/chaos.py).
+from the same seed (a fifth of the faults are long, 20-45 s: links given up for good, queues
+and view-change timers growing); which node is the primary at a kill is looked up when it
+happens. One episode runs at a time and the next one starts a gap after the cluster has caught
+up with the heal, so every heal gets its recovery measured (scripts/chaos.py).
 
 The relay policies are pure: `split_held`, `oneway_held`, `deaf_held` return the directions to
 hold, as `[from, to]` pairs the relay's `set` takes.
@@ -34,6 +35,8 @@ KINDS = ("kill", "pause", "isolate", "split", "oneway", "deaf", "flap", "slow")
 PROCESS_KINDS = ("kill", "pause")  # need no namespaces: the loopback chaos run has these
 GAP_S = (1.0, 5.0)  # after the cluster caught up with the last heal, before the next fault
 HOLD_S = (2.0, 12.0)  # how long a fault lasts; long enough, often, for heartbeats to notice
+LONG_HOLD_S = (20.0, 45.0)  # a long fault: links down for good, queues and timers grow
+LONG_HOLD_SHARE = 0.2  # of the episodes (not flaps, which are many short cuts)
 FLAP_CUTS = (3, 6)  # cuts in one flap episode
 FLAP_PHASE_S = (0.2, 2.0)  # each cut and each heal between cuts
 SLOW_DELAY_MS = (50, 400)
@@ -95,7 +98,8 @@ class Schedule:
         self._dealt += 1
         rng = self._rng
         gap_s = round(rng.uniform(*GAP_S), 1)
-        hold_s = round(rng.uniform(*HOLD_S), 1)
+        hold_s = round(rng.uniform(*(LONG_HOLD_S if rng.random() < LONG_HOLD_SHARE
+                                     else HOLD_S)), 1)
         shuffled = rng.sample(self.names, len(self.names))
         episode = Episode(self._dealt, kind, gap_s, hold_s, nodes=tuple(shuffled[:2]))
         if kind == "kill":

@@ -8,9 +8,10 @@ It tells the load which nodes it made unreachable (killed, paused, cut off), so 
 to the others; a node on the far side of a relay partition still answers its RPC.
 
 `Monitor` polls each node's /v1/status in a thread of its own (a paused node blocks only its
-own poller) and keeps the last height each answered; `wait` returns the moment a condition on
-those heights first held. Recovery times are therefore accurate to a poll period plus one
-status request.
+own poller) and keeps every change of the height each answered, with its time; `first`
+returns the moment from which a condition on those heights first held, looking back, so that
+a heal that takes a while (a restart waits for the node to be ready) is still measured from
+its start. Recovery times are accurate to a poll period plus one status request.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ KILL_WAIT_S = 10.0  # for a SIGKILLed process to be gone
 
 class Monitor:
     """The height each node last answered with, polled every `poll_s` (see the module
-    docstring). A node that did not answer its last poll has height None."""
+    docstring), and every change with its time. A node that did not answer its last poll has
+    height None."""
 
     def __init__(self, urls: dict[str, str], poll_s: float) -> None:
         self.urls = urls
         self.poll_s = poll_s
         self._heights: dict[str, int | None] = dict.fromkeys(urls)
+        self._changes: list[tuple[float, str, int | None]] = []  # (monotonic time, name, height)
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._poll, args=(name,), daemon=True,
@@ -62,17 +65,40 @@ class Monitor:
         """The highest height any node has answered with (0 before any)."""
         return max((h for h in self.heights().values() if h is not None), default=0)
 
-    def wait(self, condition: Callable[[dict[str, int | None]], bool],
-             timeout_s: float) -> float | None:
-        """The monotonic time at which `condition(heights)` first held, or None at timeout."""
-        deadline = time.monotonic() + timeout_s
+    def first(self, condition: Callable[[dict[str, int | None]], bool], since: float,
+              timeout_s: float) -> float | None:
+        """The first monotonic time from `since` on at which `condition(heights)` held (the
+        heights as polled then), waiting for it until `since + timeout_s`; None if it never
+        did. It looks back: a caller busy for a while after `since` still gets the moment."""
+        deadline = since + timeout_s
         with self._changed:
-            while not condition(self._heights):
+            while True:
+                found = self._first_in_history(condition, since)
+                if found is not None and found <= deadline:
+                    return found
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self._changed.wait(left)
-            return time.monotonic()
+
+    def _first_in_history(self, condition: Callable[[dict[str, int | None]], bool],
+                          since: float) -> float | None:
+        heights: dict[str, int | None] = dict.fromkeys(self.urls)
+        began = since  # when the heights as they stand began to hold (not before `since`)
+        for when, name, height in self._changes:
+            if when > since and condition(heights):
+                return began
+            heights[name] = height
+            began = max(when, since)
+        return began if condition(heights) else None
+
+    def record(self, name: str, height: int | None, when: float | None = None) -> None:
+        """Note what `name` answered (its height, or None for no answer) at `when`."""
+        with self._changed:
+            if self._heights[name] != height:
+                self._heights[name] = height
+                self._changes.append((time.monotonic() if when is None else when, name, height))
+                self._changed.notify_all()
 
     def _poll(self, name: str) -> None:
         url = self.urls[name] + "/v1/status"
@@ -84,10 +110,7 @@ class Monitor:
                     height = value if isinstance(value, int) else None
             except (OSError, ValueError):
                 height = None
-            with self._changed:
-                if self._heights[name] != height:
-                    self._heights[name] = height
-                    self._changed.notify_all()
+            self.record(name, height)
             self._stop.wait(self.poll_s)
 
 

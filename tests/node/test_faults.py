@@ -9,12 +9,14 @@ from node.tools.faults import (
     GAP_S,
     HOLD_S,
     KINDS,
+    LONG_HOLD_S,
     Schedule,
     deaf_held,
     oneway_held,
     slow_delays,
     split_held,
 )
+from node.tools.nemesis import Monitor
 
 FOUR = ("ksd", "broker-a", "broker-b", "bank")
 SEVEN = (*FOUR, "op-4", "op-5", "op-6")
@@ -53,14 +55,17 @@ def test_splits_are_halves_or_leave_a_quorum_on_one_side(names, f, sizes) -> Non
 
 
 def test_episodes_name_their_victims_and_stay_within_their_bounds() -> None:
-    for e in deal(Schedule(5, SEVEN, f=2), 20 * len(KINDS)):
+    LONG = LONG_HOLD_S
+    episodes = deal(Schedule(5, SEVEN, f=2), 20 * len(KINDS))
+    assert 0 < sum(e.hold_s >= LONG[0] for e in episodes) < len(episodes) / 2
+    for e in episodes:
         assert GAP_S[0] <= e.gap_s <= GAP_S[1]
         if e.kind == "flap":
             cuts = (len(e.phases_s) + 1) // 2
             assert len(e.phases_s) % 2 == 1 and FLAP_CUTS[0] <= cuts <= FLAP_CUTS[1]
             assert e.hold_s == round(sum(e.phases_s), 1)
         else:
-            assert HOLD_S[0] <= e.hold_s <= HOLD_S[1]
+            assert HOLD_S[0] <= e.hold_s <= HOLD_S[1] or LONG[0] <= e.hold_s <= LONG[1]
         if e.kind == "oneway":
             assert len(e.nodes) == 2 and e.nodes[0] != e.nodes[1]
         elif e.kind in ("kill", "pause", "isolate", "deaf", "slow"):
@@ -84,3 +89,26 @@ def test_relay_policies() -> None:
     assert oneway_held("a", "b") == [["a", "b"]]
     assert sorted(deaf_held("b", ("a", "b", "c"))) == [["a", "b"], ["c", "b"]]
     assert sorted(slow_delays("a", ("a", "b"), 90)) == [["a", "b", 90], ["b", "a", 90]]
+
+
+def test_the_monitor_finds_when_a_condition_first_held_after_a_moment_looking_back() -> None:
+    """A heal that took a while (a restart waits for readiness) is measured from its start:
+    `first` replays the recorded heights, it does not answer with the time it was asked."""
+    monitor = Monitor({"a": "", "b": ""}, poll_s=0.2)
+    for when, name, height in [(1.0, "a", 5), (1.0, "b", 5), (2.0, "b", None), (3.0, "a", 7),
+                               (4.0, "b", 6), (5.0, "b", 8)]:
+        monitor.record(name, height, when)
+
+    def passed(tip):
+        return lambda heights: all(h is not None and h > tip for h in heights.values())
+
+    def resumed(tip):
+        return lambda heights: max((h for h in heights.values() if h is not None),
+                                   default=0) > tip
+
+    assert monitor.first(resumed(5), since=2.5, timeout_s=10) == 3.0
+    assert monitor.first(passed(5), since=2.5, timeout_s=10) == 4.0
+    assert monitor.first(passed(4), since=1.5, timeout_s=10) == 1.5  # held already
+    assert monitor.first(passed(4), since=2.5, timeout_s=10) == 4.0  # b answered nothing
+    assert monitor.first(passed(5), since=2.5, timeout_s=1.0) is None  # not in time
+    assert monitor.heights() == {"a": 7, "b": 8}
