@@ -61,7 +61,7 @@ from node.rpc.auth import sign_request
 from node.tools import cluster as clustermod
 from node.tools import faults, nemesis
 
-LOAD_THREADS = 4
+LOAD_THREADS = 4  # --partitions: one per node at least (a thread may wait on a cut-off node)
 WAIT_MS = 15_000  # a submission's wait for its commit receipt
 HTTP_TIMEOUT_S = 20.0
 BOTH_DOWN_S = 1.0  # how long two nodes (more than f) may be down together
@@ -230,8 +230,9 @@ class Chaos:
         log(f"recovered in {recovery:.1f} s; {len(self.acknowledged)} acknowledged so far")
 
     def run(self) -> None:
+        threads = max(LOAD_THREADS, self.n) if self.partitions else LOAD_THREADS
         workers = [threading.Thread(target=self.load, args=(i,), daemon=True)
-                   for i in range(LOAD_THREADS)]
+                   for i in range(threads)]
         for worker in workers:
             worker.start()
         end = time.monotonic() + self.duration_s
@@ -267,8 +268,11 @@ class Chaos:
             self.run_episode(episode)
 
     def run_episode(self, episode: faults.Episode) -> None:
+        """One fault: inject, keep, heal, then measure from the monitor's readings when the
+        cut was noticed (each end of each cut link dropped it), and from the heal when every
+        link was back, when the cluster committed again and when every node had."""
         began = time.monotonic()
-        what = self.nemesis.inject(episode, self.primary)
+        what, cut = self.nemesis.inject(episode, self.primary)
         log(f"fault {episode.number} at {began - self.started:.1f} s: {what}")
         self.nemesis.keep(episode)
         tip = self.monitor.tip()
@@ -277,19 +281,23 @@ class Chaos:
         log(f"healed {episode.number} at {healed - self.started:.1f} s ({'; '.join(undone)}), "
             f"tip {tip}")
         wait_s = REJOIN_BOUND_S + 30
-        resumed = self.monitor.first(
-            lambda heights: max((h for h in heights.values() if h is not None), default=0) > tip,
-            healed, wait_s)
-        rejoined = self.monitor.first(
-            lambda heights: all(h is not None and h > tip for h in heights.values()), healed,
-            wait_s)
+        noticed = self.monitor.first(nemesis.links_down(cut), began, healed - began) \
+            if cut else None
+        relinked = self.monitor.first(nemesis.fully_linked, healed, wait_s)
+        resumed = self.monitor.first(nemesis.committed_above(tip), healed, wait_s)
+        rejoined = self.monitor.first(nemesis.all_above(tip), healed, wait_s)
+
+        def since(moment: float | None, start: float) -> float | None:
+            return round(moment - start, 1) if moment is not None else None
+
         record = {"n": episode.number, "at_s": round(began - self.started, 1), "fault": what,
-                  "held_s": round(healed - began, 1),
-                  "resume_s": round(resumed - healed, 1) if resumed else None,
-                  "rejoin_s": round(rejoined - healed, 1) if rejoined else None}
+                  "held_s": round(healed - began, 1), "noticed_s": since(noticed, began),
+                  "relinked_s": since(relinked, healed), "resume_s": since(resumed, healed),
+                  "rejoin_s": since(rejoined, healed)}
         self.episodes.append(record)
-        log(f"recovered {episode.number}: resume {record['resume_s']} s, rejoin "
-            f"{record['rejoin_s']} s; {len(self.acknowledged)} acknowledged so far")
+        log(f"recovered {episode.number}: noticed {record['noticed_s']} s after the fault; "
+            f"after the heal relinked {record['relinked_s']} s, resume {record['resume_s']} s, "
+            f"rejoin {record['rejoin_s']} s; {len(self.acknowledged)} acknowledged so far")
         self.check(record["resume_s"] is not None and record["resume_s"] <= RESUME_BOUND_S,
                    f"fault {episode.number} ({what}): the cluster commits within "
                    f"{RESUME_BOUND_S:.0f} s of the heal (took {record['resume_s']})")
@@ -424,7 +432,7 @@ def episode_figures(episodes: list[dict[str, Any]]) -> dict[str, Any]:
         kind = record["fault"].split()[0]
         kinds[kind] = kinds.get(kind, 0) + 1
     figures: dict[str, Any] = {"faults": kinds}
-    for key in ("resume_s", "rejoin_s"):
+    for key in ("noticed_s", "relinked_s", "resume_s", "rejoin_s"):
         values = sorted(r[key] for r in episodes if r[key] is not None)
         figures[key] = {"max": values[-1], "p50": values[len(values) // 2],
                         "p90": values[min(len(values) - 1, len(values) * 9 // 10)]} \

@@ -10,8 +10,8 @@ from typing import Any
 
 from node.cli.common import dir_arg, print_json, progress, size_args, table
 
-NET_FAULTS = ("show", "split", "oneway", "deaf", "slow", "unplug", "plug", "heal")
-NET_OPERANDS = {"show": 0, "oneway": 2, "deaf": 1, "slow": 2, "unplug": 1, "plug": 1,
+NET_FAULTS = ("show", "split", "oneway", "drop", "deaf", "slow", "unplug", "plug", "heal")
+NET_OPERANDS = {"show": 0, "oneway": 2, "drop": 2, "deaf": 1, "slow": 2, "unplug": 1, "plug": 1,
                 "heal": 0}
 
 
@@ -71,10 +71,12 @@ def register(sub: Any) -> None:
                     "  show                     the relay's policy, connections, cables\n"
                     "  split A,B C,D            hold every link between the groups\n"
                     "  oneway FROM TO           hold FROM -> TO only (TO still reaches FROM)\n"
+                    "  drop FROM TO             the kernel drops FROM's packets to TO (TCP "
+                    "stalls)\n"
                     "  deaf NAME                hold everything into NAME (it still sends)\n"
                     "  slow NAME MS             delay NAME's links by MS each way\n"
                     "  unplug NAME | plug NAME  pull NAME's cable (RPC too) or plug it in\n"
-                    "  heal                     everything back")
+                    "  heal                     everything back (relay, cables, routes)")
     dir_arg(net)
     net.add_argument("fault", choices=NET_FAULTS)
     net.add_argument("operands", nargs="*", help="node names, groups, milliseconds")
@@ -225,8 +227,11 @@ def cmd_cluster_net(args: argparse.Namespace) -> None:
         request = {"delay_ms": faults.slow_delays(operands[0], names, int(operands[1]))}
     elif args.fault in ("unplug", "plug"):
         netns.set_cable(topology, operands[0], args.fault == "plug")
+    elif args.fault == "drop":
+        netns.set_blackhole(topology, operands[0], operands[1], True)
     elif args.fault == "heal":
         request = {}
+        netns.clear_blackholes(topology)
         for name in names:
             netns.set_cable(topology, name, True)
     control = cluster.relay_control_path(args.dir)

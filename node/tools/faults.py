@@ -9,7 +9,9 @@ An episode is one fault, held for a while, then healed:
              and TCP retransmits into nothing with exponential backoff until the heal
   split      hold every link between two groups at the relay (node.tools.relay): n - f | f
              (the larger side keeps a quorum: 3-1 at n = 4) or halves (no side has one: 2-2)
-  oneway     hold one direction of one link: a sends to b, b's answers never arrive
+  oneway     hold one direction of one link at the relay: a's bytes never reach b, b's reach a
+  drop       the kernel drops every packet a sends to b (a blackhole route): b's data reaches
+             a, a's acks and data never reach b, so TCP itself stalls one way
   deaf       hold every direction into one node: it sends to all, hears nothing
   flap       split halves and heal, several times a second or two apart, so that cuts race
              the redials and handshakes; the last heal is the episode's heal
@@ -31,7 +33,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
-KINDS = ("kill", "pause", "isolate", "split", "oneway", "deaf", "flap", "slow")
+KINDS = ("kill", "pause", "isolate", "split", "oneway", "drop", "deaf", "flap", "slow")
 PROCESS_KINDS = ("kill", "pause")  # need no namespaces: the loopback chaos run has these
 GAP_S = (1.0, 5.0)  # after the cluster caught up with the last heal, before the next fault
 HOLD_S = (2.0, 12.0)  # how long a fault lasts; long enough, often, for heartbeats to notice
@@ -51,7 +53,7 @@ class Episode:
     kind: str
     gap_s: float
     hold_s: float
-    nodes: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()  # oneway, drop: (from, to)
     groups: tuple[tuple[str, ...], ...] = ()
     primary: bool = False  # kill: the primary of the moment, not nodes[0]
     delay_ms: int = 0  # slow
@@ -64,6 +66,8 @@ class Episode:
                                               if self.kind == "flap" else "")
         if self.kind == "oneway":
             return f"oneway {self.nodes[0]} -> {self.nodes[1]} held"
+        if self.kind == "drop":
+            return f"drop {self.nodes[0]} -> {self.nodes[1]} at the kernel"
         if self.kind == "slow":
             return f"slow {self.nodes[0]} +{self.delay_ms} ms each way"
         return f"{self.kind} {'the primary' if self.primary else self.nodes[0]}"
@@ -115,7 +119,7 @@ class Schedule:
         if kind == "slow":
             return replace(episode, nodes=episode.nodes[:1],
                             delay_ms=rng.randint(*SLOW_DELAY_MS))
-        if kind == "oneway":
+        if kind in ("oneway", "drop"):
             return episode
         return replace(episode, nodes=episode.nodes[:1])
 

@@ -1,17 +1,20 @@
-"""Faults done to a running cluster, and the heights that show it recovering (scripts/chaos.py).
+"""Faults done to a running cluster, and the statuses that show it recovering (scripts/chaos.py).
 
 `Nemesis` carries out the episodes of node.tools.faults on the cluster in a folder: signals to
-node processes by pid (kill, pause), cables through node.tools.netns (isolate), held and slowed
-directions through the relay's control socket (split, oneway, deaf, flap, slow). It remembers
+node processes by pid (kill, pause), cables and routes through node.tools.netns (isolate,
+drop), held and slowed directions through the relay's control socket (split, oneway, deaf,
+flap, slow). It remembers
 what it did, so that `heal_all` can undo everything, whatever state a failed run left.
 It tells the load which nodes it made unreachable (killed, paused, cut off), so that load goes
 to the others; a node on the far side of a relay partition still answers its RPC.
 
 `Monitor` polls each node's /v1/status in a thread of its own (a paused node blocks only its
-own poller) and keeps every change of the height each answered, with its time; `first`
-returns the moment from which a condition on those heights first held, looking back, so that
-a heal that takes a while (a restart waits for the node to be ready) is still measured from
-its start. Recovery times are accurate to a poll period plus one status request.
+own poller) and keeps every change of what each answered (height, and the peers it has a
+live link to), with its time; `first` returns the moment from which a condition on those
+readings first held, looking back, so that a heal that takes a while (a restart waits for the
+node to be ready) is still measured from its start. The conditions below say when a cut was
+noticed, when the cluster commits again and when every node has rejoined. Times are accurate
+to a poll period plus one status request.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from node.tools import cluster as clustermod
@@ -33,16 +37,27 @@ STATUS_TIMEOUT_S = 1.0
 KILL_WAIT_S = 10.0  # for a SIGKILLed process to be gone
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a node's /v1/status said: its height and the peers it has a live link to."""
+
+    height: int
+    peers: frozenset[str]
+
+
+Readings = dict[str, Reading | None]  # by node; None: it did not answer its last poll
+Condition = Callable[[Readings], bool]
+
+
 class Monitor:
-    """The height each node last answered with, polled every `poll_s` (see the module
-    docstring), and every change with its time. A node that did not answer its last poll has
-    height None."""
+    """What each node last answered, polled every `poll_s` (see the module docstring), and
+    every change with its time."""
 
     def __init__(self, urls: dict[str, str], poll_s: float) -> None:
         self.urls = urls
         self.poll_s = poll_s
-        self._heights: dict[str, int | None] = dict.fromkeys(urls)
-        self._changes: list[tuple[float, str, int | None]] = []  # (monotonic time, name, height)
+        self._readings: Readings = dict.fromkeys(urls)
+        self._changes: list[tuple[float, str, Reading | None]] = []  # (monotonic time, ...)
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._poll, args=(name,), daemon=True,
@@ -59,16 +74,15 @@ class Monitor:
 
     def heights(self) -> dict[str, int | None]:
         with self._changed:
-            return dict(self._heights)
+            return {name: r.height if r else None for name, r in self._readings.items()}
 
     def tip(self) -> int:
         """The highest height any node has answered with (0 before any)."""
         return max((h for h in self.heights().values() if h is not None), default=0)
 
-    def first(self, condition: Callable[[dict[str, int | None]], bool], since: float,
-              timeout_s: float) -> float | None:
-        """The first monotonic time from `since` on at which `condition(heights)` held (the
-        heights as polled then), waiting for it until `since + timeout_s`; None if it never
+    def first(self, condition: Condition, since: float, timeout_s: float) -> float | None:
+        """The first monotonic time from `since` on at which `condition(readings)` held (the
+        readings as polled then), waiting for it until `since + timeout_s`; None if it never
         did. It looks back: a caller busy for a while after `since` still gets the moment."""
         deadline = since + timeout_s
         with self._changed:
@@ -81,37 +95,66 @@ class Monitor:
                     return None
                 self._changed.wait(left)
 
-    def _first_in_history(self, condition: Callable[[dict[str, int | None]], bool],
-                          since: float) -> float | None:
-        heights: dict[str, int | None] = dict.fromkeys(self.urls)
-        began = since  # when the heights as they stand began to hold (not before `since`)
-        for when, name, height in self._changes:
-            if when > since and condition(heights):
+    def _first_in_history(self, condition: Condition, since: float) -> float | None:
+        readings: Readings = dict.fromkeys(self.urls)
+        began = since  # when the readings as they stand began to hold (not before `since`)
+        for when, name, reading in self._changes:
+            if when > since and condition(readings):
                 return began
-            heights[name] = height
+            readings[name] = reading
             began = max(when, since)
-        return began if condition(heights) else None
+        return began if condition(readings) else None
 
-    def record(self, name: str, height: int | None, when: float | None = None) -> None:
-        """Note what `name` answered (its height, or None for no answer) at `when`."""
+    def record(self, name: str, reading: Reading | None, when: float | None = None) -> None:
+        """Note what `name` answered (None for no answer) at `when`."""
         with self._changed:
-            if self._heights[name] != height:
-                self._heights[name] = height
-                self._changes.append((time.monotonic() if when is None else when, name, height))
+            if self._readings[name] != reading:
+                self._readings[name] = reading
+                self._changes.append((time.monotonic() if when is None else when, name, reading))
                 self._changed.notify_all()
 
     def _poll(self, name: str) -> None:
         url = self.urls[name] + "/v1/status"
         while not self._stop.is_set():
-            height: int | None = None
+            reading: Reading | None = None
             try:
                 with urllib.request.urlopen(url, timeout=STATUS_TIMEOUT_S) as answer:
-                    value = json.load(answer).get("height")
-                    height = value if isinstance(value, int) else None
-            except (OSError, ValueError):
-                height = None
-            self.record(name, height)
+                    status = json.load(answer)
+                reading = Reading(int(status["height"]), frozenset(status["peers"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                reading = None  # no answer, or not a status: the node is as good as absent
+            self.record(name, reading)
             self._stop.wait(self.poll_s)
+
+
+# ---- conditions on readings ------------------------------------------------------------------
+
+def committed_above(tip: int) -> Condition:
+    """Some node has committed past `tip`: the cluster commits again."""
+    return lambda readings: any(r is not None and r.height > tip for r in readings.values())
+
+
+def all_above(tip: int) -> Condition:
+    """Every node answers, at a height past `tip`: all have rejoined."""
+    return lambda readings: all(r is not None and r.height > tip for r in readings.values())
+
+
+def links_down(pairs: list[tuple[str, str]]) -> Condition:
+    """Neither end of any pair that answers lists the other as a peer: the cut is noticed."""
+    def noticed(readings: Readings) -> bool:
+        for a, b in pairs:
+            for here, there in ((a, b), (b, a)):
+                reading = readings.get(here)
+                if reading is not None and there in reading.peers:
+                    return False
+        return True
+    return noticed
+
+
+def fully_linked(readings: Readings) -> bool:
+    """Every node answers and has a live link to every other."""
+    return all(r is not None and r.peers == frozenset(readings) - {name}
+               for name, r in readings.items())
 
 
 class Nemesis:
@@ -128,25 +171,37 @@ class Nemesis:
         self._killed: set[str] = set()
         self._paused: dict[str, int] = {}  # name -> pid
         self._unplugged: set[str] = set()
+        self._dropping: set[tuple[str, str]] = set()
         self._policy = False  # the relay holds or slows something
 
-    def inject(self, episode: Episode, primary: Callable[[], str | None]) -> str:
-        """Start the fault of `episode` (a flap: its first cut); returns what was done."""
+    def inject(self, episode: Episode, primary: Callable[[], str | None]
+               ) -> tuple[str, list[tuple[str, str]]]:
+        """Start the fault of `episode` (a flap: its first cut). Returns what was done, and
+        the pairs of nodes whose link it cuts (none for a flap, whose cuts are too short to
+        notice, or a slow node)."""
         kind = episode.kind
         if kind in ("kill", "pause", "isolate"):
             victim = (primary() or episode.nodes[0]) if episode.primary else episode.nodes[0]
             {"kill": self.kill, "pause": self.pause, "isolate": self.unplug}[kind](victim)
-            return f"{kind} {victim}" + (" (the primary)" if episode.primary else "")
+            return (f"{kind} {victim}" + (" (the primary)" if episode.primary else ""),
+                    [(victim, other) for other in self.names if other != victim])
+        cut: list[tuple[str, str]] = []
         if kind in ("split", "flap"):
             self.hold(faults.split_held(episode.groups))
+            cut = [(a, b) for a in episode.groups[0] for b in episode.groups[1]]
         elif kind == "oneway":
             self.hold(faults.oneway_held(*episode.nodes))
+            cut = [(episode.nodes[0], episode.nodes[1])]
+        elif kind == "drop":
+            self.drop(*episode.nodes)
+            cut = [(episode.nodes[0], episode.nodes[1])]
         elif kind == "deaf":
             self.hold(faults.deaf_held(episode.nodes[0], self.names))
+            cut = [(episode.nodes[0], other) for other in self.names if other != episode.nodes[0]]
         elif kind == "slow":
             self.set_relay([], faults.slow_delays(episode.nodes[0], self.names,
                                                   episode.delay_ms))
-        return episode.describe()
+        return episode.describe(), [] if kind == "flap" else cut
 
     def keep(self, episode: Episode) -> None:
         """Keep the fault for its hold time; a flap heals and cuts again meanwhile, and ends
@@ -169,6 +224,9 @@ class Nemesis:
         for name in sorted(self._unplugged):
             self.plug(name)
             undone.append(f"{name} plugged in")
+        for source, destination in sorted(self._dropping):
+            self.undrop(source, destination)
+            undone.append(f"{source} -> {destination} routed")
         for name in sorted(self._paused):
             self.resume(name)
             undone.append(f"{name} continued")
@@ -225,6 +283,16 @@ class Nemesis:
         netns.set_cable(self.topology, name, True)
         self._unplugged.discard(name)
         self._reachable(name)
+
+    def drop(self, source: str, destination: str) -> None:
+        assert self.topology is not None, "drop needs a namespaced cluster"
+        netns.set_blackhole(self.topology, source, destination, True)
+        self._dropping.add((source, destination))
+
+    def undrop(self, source: str, destination: str) -> None:
+        assert self.topology is not None
+        netns.set_blackhole(self.topology, source, destination, False)
+        self._dropping.discard((source, destination))
 
     def hold(self, held: list[list[str]]) -> None:
         self.set_relay(held, [])

@@ -16,6 +16,8 @@ accepting node sees the address genesis lists for the dialer. A client on the ho
 node i's RPC directly at 10.A.B.(10+i) over the bridge (cluster.json's `rpc`), so load goes on
 during a partition. Pulling node i's cable (`set_cable`, the veth's host end down) cuts it off
 at the kernel instead: its RPC, and TCP retransmitting into nothing, with exponential backoff.
+A blackhole route in node i's namespace (`set_blackhole`) drops only what i sends to one peer:
+a one-way link at the kernel, where TCP itself breaks (data one way, no acks the other).
 
 Every name carries the tag and the subnet is checked against the host's addresses and routes,
 so a leftover of a crashed run never collides with a new cluster; `destroy` removes what one
@@ -171,6 +173,21 @@ def set_cable(topology: Topology, name: str, connected: bool) -> None:
     """Plug node `name`'s cable in or pull it out (its veth's host end up or down). Its
     addresses and routes stay; packets to and from it are lost until it is plugged back."""
     _ip("link", "set", topology.veth(name), "up" if connected else "down")
+
+
+def set_blackhole(topology: Topology, source: str, destination: str, dropping: bool) -> None:
+    """Make the kernel in `source`'s namespace drop every packet it sends to `destination`
+    (a blackhole route to its relay address, which every packet of that pair's one link goes
+    to), or stop doing so. `destination`'s packets still arrive; TCP's acks for them do not."""
+    route = ["route", "add" if dropping else "del", "blackhole",
+             f"{topology.relay_address(destination)}/32"]
+    _ip("-n", topology.namespace(source), *route)
+
+
+def clear_blackholes(topology: Topology) -> None:
+    """Remove every blackhole route of every node's namespace."""
+    for name in topology.nodes:
+        _ip("-n", topology.namespace(name), "route", "flush", "type", "blackhole")
 
 
 def cable_connected(topology: Topology, name: str) -> bool:

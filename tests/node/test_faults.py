@@ -16,7 +16,14 @@ from node.tools.faults import (
     slow_delays,
     split_held,
 )
-from node.tools.nemesis import Monitor
+from node.tools.nemesis import (
+    Monitor,
+    Reading,
+    all_above,
+    committed_above,
+    fully_linked,
+    links_down,
+)
 
 FOUR = ("ksd", "broker-a", "broker-b", "bank")
 SEVEN = (*FOUR, "op-4", "op-5", "op-6")
@@ -66,7 +73,7 @@ def test_episodes_name_their_victims_and_stay_within_their_bounds() -> None:
             assert e.hold_s == round(sum(e.phases_s), 1)
         else:
             assert HOLD_S[0] <= e.hold_s <= HOLD_S[1] or LONG[0] <= e.hold_s <= LONG[1]
-        if e.kind == "oneway":
+        if e.kind in ("oneway", "drop"):
             assert len(e.nodes) == 2 and e.nodes[0] != e.nodes[1]
         elif e.kind in ("kill", "pause", "isolate", "deaf", "slow"):
             assert len(e.nodes) == 1 and e.nodes[0] in SEVEN
@@ -93,22 +100,21 @@ def test_relay_policies() -> None:
 
 def test_the_monitor_finds_when_a_condition_first_held_after_a_moment_looking_back() -> None:
     """A heal that took a while (a restart waits for readiness) is measured from its start:
-    `first` replays the recorded heights, it does not answer with the time it was asked."""
+    `first` replays the recorded readings, it does not answer with the time it was asked."""
     monitor = Monitor({"a": "", "b": ""}, poll_s=0.2)
-    for when, name, height in [(1.0, "a", 5), (1.0, "b", 5), (2.0, "b", None), (3.0, "a", 7),
-                               (4.0, "b", 6), (5.0, "b", 8)]:
-        monitor.record(name, height, when)
+    linked = {"a": frozenset({"b"}), "b": frozenset({"a"})}
+    for when, name, height, peers in [
+            (1.0, "a", 5, linked["a"]), (1.0, "b", 5, linked["b"]), (2.0, "b", None, None),
+            (2.5, "a", 5, frozenset()), (3.0, "a", 7, frozenset()), (4.0, "b", 6, frozenset()),
+            (4.5, "a", 7, linked["a"]), (5.0, "b", 8, linked["b"])]:
+        monitor.record(name, Reading(height, peers) if height is not None else None, when)
 
-    def passed(tip):
-        return lambda heights: all(h is not None and h > tip for h in heights.values())
-
-    def resumed(tip):
-        return lambda heights: max((h for h in heights.values() if h is not None),
-                                   default=0) > tip
-
-    assert monitor.first(resumed(5), since=2.5, timeout_s=10) == 3.0
-    assert monitor.first(passed(5), since=2.5, timeout_s=10) == 4.0
-    assert monitor.first(passed(4), since=1.5, timeout_s=10) == 1.5  # held already
-    assert monitor.first(passed(4), since=2.5, timeout_s=10) == 4.0  # b answered nothing
-    assert monitor.first(passed(5), since=2.5, timeout_s=1.0) is None  # not in time
+    assert monitor.first(committed_above(5), since=2.2, timeout_s=10) == 3.0
+    assert monitor.first(all_above(5), since=2.2, timeout_s=10) == 4.0
+    assert monitor.first(all_above(4), since=1.5, timeout_s=10) == 1.5  # held already
+    assert monitor.first(all_above(4), since=2.2, timeout_s=10) == 4.0  # b answered nothing
+    assert monitor.first(all_above(5), since=2.2, timeout_s=1.0) is None  # not in time
+    # The cut a-b is noticed once each end that answers has dropped the other (b silent).
+    assert monitor.first(links_down([("a", "b")]), since=1.2, timeout_s=10) == 2.5
+    assert monitor.first(fully_linked, since=2.2, timeout_s=10) == 5.0
     assert monitor.heights() == {"a": 7, "b": 8}
