@@ -32,8 +32,10 @@ anyway has it dropped by the websocket reader (`dropped_oversize_in`) and its li
 Each peer has one outbound queue, bounded in frames and bytes (node.net.queue), outliving its
 links: frames sent before a link is up go once it is. Delivery is at most once: a frame
 being written when a link drops is lost (consensus retransmits what matters).
-Dialers retry with exponential backoff; when a peer reconnects while its old link still looks
-alive, the newest authenticated link replaces the old one.
+Dialers retry with exponential backoff, whether a link ended or broke (a connection error in
+its reader, such as an automatic pong into a closing transport, ends it like a close); when a
+peer reconnects while its old link still looks alive, the newest authenticated link replaces
+the old one.
 
 This module does I/O and uses `os.urandom` for nonces; it holds no protocol rules beyond the
 link itself.
@@ -62,6 +64,7 @@ from node.net.queue import MAX_QUEUE_BYTES, MAX_QUEUE_FRAMES, FrameQueue
 from node.net.slots import TLS_HANDSHAKE_TIMEOUT_S, HandshakeSlots, PeerHandshakes, addresses_of
 
 log = logging.getLogger(__name__)
+WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse  # accepted | dialed
 
 P2P_PATH = "/p2p"
 NONCE_BYTES = 32
@@ -244,8 +247,7 @@ class _Link:
 
     __slots__ = ("peer", "writer", "ws")
 
-    def __init__(self, peer: str, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                 ) -> None:
+    def __init__(self, peer: str, ws: WebSocket) -> None:
         self.peer = peer
         self.ws = ws
         self.writer: asyncio.Task[None] | None = None
@@ -279,7 +281,6 @@ class PeerNetwork:
         self._cert_der = {peer.name: cert_der(peer.tls_cert_pem) for peer in peers}
         self._name_by_cert_der = {der: name for name, der in self._cert_der.items()}
         self._on_frame = on_frame
-        # Peers dial the address genesis lists; a proxy or relay may forward it to `listen`.
         self._listen = listen or (self._peers[me].host, self._peers[me].port)
         self._max_frame_bytes = max_frame_bytes
         self._reconnect_initial_s = reconnect_initial_ms / 1000
@@ -306,7 +307,7 @@ class PeerNetwork:
             name: FrameQueue(max_queue_frames, max_queue_bytes) for name in names if name != me}
         self._links: dict[str, _Link] = {}
         self._ever_linked: set[str] = set()
-        self._sockets: set[web.WebSocketResponse | aiohttp.ClientWebSocketResponse] = set()
+        self._sockets: set[WebSocket] = set()
         self._handshakes = PeerHandshakes()  # accepted links past TLS, by claimed peer
         self._dialers: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
@@ -465,8 +466,7 @@ class PeerNetwork:
 
     # ---- one connection, either side ----------------------------------------------------
 
-    async def _run_connection(self, name: str, der: bytes,
-                              ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    async def _run_connection(self, name: str, der: bytes, ws: WebSocket,
                               accepted: bool = False) -> bool:
         """Handshake, then read frames until the link ends. True if it got authenticated.
 
@@ -491,6 +491,8 @@ class PeerNetwork:
             link = self._open_link(name, ws)
             try:
                 await self._read_frames(link)
+            except (aiohttp.ClientError, ConnectionError) as error:  # e.g. a pong into a dying link
+                log.info("p2p: the link from %s to %s broke: %s", self._me, name, error)
             finally:
                 self._close_link(link)
             return True
@@ -498,8 +500,7 @@ class PeerNetwork:
             self._sockets.discard(ws)
             await _close_quietly(ws)
 
-    async def _handshake(self, name: str, der: bytes,
-                         ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+    async def _handshake(self, name: str, der: bytes, ws: WebSocket) -> None:
         my_nonce = os.urandom(NONCE_BYTES)
         try:
             async with asyncio.timeout(self._handshake_timeout_s):
@@ -524,8 +525,7 @@ class PeerNetwork:
         if not verify(self._peers[name].public_key, HANDSHAKE_DOMAIN, expected, proof.signature):
             raise HandshakeError("bad_signature", "not signed by the genesis operator key")
 
-    def _open_link(self, name: str,
-                   ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> _Link:
+    def _open_link(self, name: str, ws: WebSocket) -> _Link:
         link = _Link(name, ws)
         old = self._links.get(name)
         self._links[name] = link
@@ -583,7 +583,7 @@ class PeerNetwork:
             await _close_quietly(link.ws)
 
 
-async def _receive_binary(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> bytes:
+async def _receive_binary(ws: WebSocket) -> bytes:
     message = await ws.receive()
     if message.type == aiohttp.WSMsgType.BINARY:
         return message.data
@@ -593,8 +593,8 @@ async def _receive_binary(ws: web.WebSocketResponse | aiohttp.ClientWebSocketRes
     raise HandshakeError("bad_message", f"expected a binary frame, got {message.type.name}")
 
 
-async def _close_quietly(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                         code: int = aiohttp.WSCloseCode.OK, message: bytes = b"") -> None:
+async def _close_quietly(ws: WebSocket, code: int = aiohttp.WSCloseCode.OK,
+                         message: bytes = b"") -> None:
     """Close `ws`; a link that is already broken has nothing left to report."""
     with contextlib.suppress(aiohttp.ClientError, ConnectionError, RuntimeError):
         await ws.close(code=code, message=message)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from consensus.codec import pack, sha256
@@ -398,3 +400,30 @@ async def test_peer_dialing_against_the_rule_is_refused(cluster: Cluster) -> Non
     await wait_for(lambda: n0.stats["refused_handshake"] >= 2
                    and n1.stats["refused_handshake"] >= 2)
     assert n0.connected() == n1.connected() == []
+
+
+@pytest.mark.parametrize("side", ["dialer", "acceptor"])
+async def test_a_link_that_breaks_in_its_reader_is_redialed(cluster: Cluster, side: str,
+                                                            caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    """A websocket's reader can fail with a connection error, not only end: its automatic
+    pong written into a transport that is already closing (seen in the chaos soak when a
+    node came back from SIGSTOP to links its peers had closed). That is the link ending: the
+    dialer must dial again. It used to escape and end the dialer's task silently, so that
+    pair never linked again; on the accepting side aiohttp logged it as a server error."""
+    started = {name: await cluster.start(name) for name in ("n0", "n1")}
+    n0, n1 = started["n0"][0], started["n1"][0]
+    await wait_for(lambda: n0.connected() == ["n1"] and n1.connected() == ["n0"])
+    breaking, other = (n0, n1) if side == "dialer" else (n1, n0)  # n0 dials n1
+    ws = breaking._links[other._me].ws
+
+    async def pong_into_a_closing_transport() -> None:
+        raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+
+    ws.receive = pong_into_a_closing_transport  # type: ignore[method-assign]
+    assert other.send(breaking._me, b"wake the reader")  # its next receive() breaks
+    await wait_for(lambda: n0.stats["links_opened"] == 2 and n1.stats["links_opened"] == 2)
+    await wait_for(lambda: n0.connected() == ["n1"] and n1.connected() == ["n0"])
+    assert n0.send("n1", b"again")
+    await wait_for(lambda: started["n1"][1].from_peer("n0")[-1:] == [b"again"])
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
