@@ -9,6 +9,9 @@ An episode is one fault, held for a while, then healed:
              and TCP retransmits into nothing with exponential backoff until the heal
   split      hold every link between two groups at the relay (node.tools.relay): n - f | f
              (the larger side keeps a quorum: 3-1 at n = 4) or halves (no side has one: 2-2)
+  bridge     a non-transitive partition: two sides cut from each other, one node linked to
+             both (at n = 4 the bridge and the larger side make a quorum; at n = 7 no side
+             does, though every node still sees more than half)
   oneway     hold one direction of one link at the relay: a's bytes never reach b, b's reach a
   drop       the kernel drops every packet a sends to b (a blackhole route): b's data reaches
              a, a's acks and data never reach b, so TCP itself stalls one way
@@ -33,7 +36,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
-KINDS = ("kill", "pause", "isolate", "split", "oneway", "drop", "deaf", "flap", "slow")
+KINDS = ("kill", "pause", "isolate", "split", "bridge", "oneway", "drop", "deaf", "flap",
+         "slow")
 PROCESS_KINDS = ("kill", "pause")  # need no namespaces: the loopback chaos run has these
 GAP_S = (1.0, 5.0)  # after the cluster caught up with the last heal, before the next fault
 HOLD_S = (2.0, 12.0)  # how long a fault lasts; long enough, often, for heartbeats to notice
@@ -47,7 +51,8 @@ SLOW_DELAY_MS = (50, 400)
 @dataclass(frozen=True, slots=True)
 class Episode:
     """One fault of the schedule. `groups` is the split (flap: every cut splits the same
-    halves); `nodes` the victims of the other kinds (oneway: from, to)."""
+    halves; bridge: the two sides, `nodes[0]` linked to both); `nodes` the victims of the
+    other kinds (oneway, drop: from, to)."""
 
     number: int
     kind: str
@@ -60,6 +65,9 @@ class Episode:
     phases_s: tuple[float, ...] = ()  # flap: cut, heal, cut, heal, ... (ends with a cut)
 
     def describe(self) -> str:
+        if self.kind == "bridge":
+            return (f"bridge {','.join(self.groups[0])} | {','.join(self.groups[1])} "
+                    f"linked only through {self.nodes[0]}")
         if self.groups:
             sides = " | ".join(",".join(group) for group in self.groups)
             return f"{self.kind} {sides}" + (f" x{(len(self.phases_s) + 1) // 2}"
@@ -111,6 +119,11 @@ class Schedule:
         if kind == "split":
             cut = len(self.names) // 2 if rng.random() < 0.5 else len(self.names) - self.f
             return replace(episode, nodes=(), groups=_sides(shuffled, cut))
+        if kind == "bridge":
+            rest = shuffled[1:]
+            side = (len(self.names) - 1) // 2
+            return replace(episode, nodes=(shuffled[0],),
+                           groups=(tuple(sorted(rest[:side])), tuple(sorted(rest[side:]))))
         if kind == "flap":
             phases = [round(rng.uniform(*FLAP_PHASE_S), 1)
                       for _ in range(2 * rng.randint(*FLAP_CUTS) - 1)]

@@ -186,7 +186,7 @@ class Nemesis:
             return (f"{kind} {victim}" + (" (the primary)" if episode.primary else ""),
                     [(victim, other) for other in self.names if other != victim])
         cut: list[tuple[str, str]] = []
-        if kind in ("split", "flap"):
+        if kind in ("split", "flap", "bridge"):  # a bridge node is in neither group
             self.hold(faults.split_held(episode.groups))
             cut = [(a, b) for a in episode.groups[0] for b in episode.groups[1]]
         elif kind == "oneway":

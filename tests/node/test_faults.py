@@ -61,6 +61,18 @@ def test_splits_are_halves_or_leave_a_quorum_on_one_side(names, f, sizes) -> Non
         assert sorted(e.groups[0] + e.groups[1]) == sorted(names)
 
 
+@pytest.mark.parametrize(("names", "sides"), [(FOUR, (1, 2)), (SEVEN, (3, 3))])
+def test_a_bridge_cuts_two_sides_apart_and_links_one_node_to_both(names, sides) -> None:
+    bridges = [e for e in deal(Schedule(13, names), 3 * len(KINDS)) if e.kind == "bridge"]
+    assert len(bridges) == 3
+    for e in bridges:
+        assert tuple(len(side) for side in e.groups) == sides
+        assert sorted(e.groups[0] + e.groups[1] + e.nodes) == sorted(names)
+        held = split_held(e.groups)
+        assert not any(e.nodes[0] in pair for pair in held)
+        assert len(held) == 2 * sides[0] * sides[1]
+
+
 def test_episodes_name_their_victims_and_stay_within_their_bounds() -> None:
     LONG = LONG_HOLD_S
     episodes = deal(Schedule(5, SEVEN, f=2), 20 * len(KINDS))
@@ -75,7 +87,7 @@ def test_episodes_name_their_victims_and_stay_within_their_bounds() -> None:
             assert HOLD_S[0] <= e.hold_s <= HOLD_S[1] or LONG[0] <= e.hold_s <= LONG[1]
         if e.kind in ("oneway", "drop"):
             assert len(e.nodes) == 2 and e.nodes[0] != e.nodes[1]
-        elif e.kind in ("kill", "pause", "isolate", "deaf", "slow"):
+        elif e.kind in ("kill", "pause", "isolate", "deaf", "slow", "bridge"):
             assert len(e.nodes) == 1 and e.nodes[0] in SEVEN
         assert e.describe().startswith(e.kind)
 
