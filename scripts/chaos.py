@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genesis.builder import load_keyfile
 from node.admission import tx as txmod
+from node.bench.measure import measure_verify_us
 from node.rpc.auth import sign_request
 from node.tools import cluster as clustermod
 from node.tools import faults, nemesis
@@ -130,6 +131,7 @@ class Chaos:
         self.passed = 0
         self.failed = 0
         self.failures: list[str] = []
+        self.verify_us: float | None = None  # one Ed25519 verification here (node.bench)
 
     # -- the cluster ------------------------------------------------------------------------
 
@@ -438,6 +440,7 @@ class Chaos:
             "txs_submitted": self.submitted, "txs_committed": len(self.acknowledged),
             "load_errors": self.load_errors,
             "max_recovery_s": round(max(self.recoveries), 1) if self.recoveries else None,
+            "verify_us": self.verify_us,
             "mean_recovery_s": round(sum(self.recoveries) / len(self.recoveries), 1)
             if self.recoveries else None,
         }
@@ -490,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = tuple(kind for kind in args.kinds.split(",") if kind)
     chaos = Chaos(directory, args.duration, args.interval, seed, args.partitions, args.nodes,
                   kinds)
+    chaos.verify_us = measure_verify_us()  # the machine's speed, beside every figure
     try:
         chaos.start()
         chaos.run()

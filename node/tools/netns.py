@@ -33,6 +33,7 @@ import random
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Host numbers inside the /24: the gateway, then node i's own address and its relay address.
@@ -42,6 +43,7 @@ RELAY_HOST_BASE = 100
 MAX_NODES = RELAY_HOST_BASE - NODE_HOST_BASE  # node addresses stay below the relay addresses
 SUBNET_SECOND_OCTETS = range(200, 250)  # 10.200.0.0 - 10.249.255.0: far from usual LAN ranges
 SUBNET_ATTEMPTS = 64  # random /24s tried before giving up (each is checked against the host)
+CAP_NET_ADMIN = 12  # its bit in the capability sets (linux/capability.h)
 IP_TIMEOUT_S = 30.0  # one `ip` command; they take milliseconds
 
 
@@ -92,11 +94,24 @@ class Topology:
 
 
 def require_netns() -> None:
-    """Fail with the reason if this process cannot make namespaces."""
+    """Fail with the reason if this process cannot make namespaces: no `ip`, not root, or root
+    without CAP_NET_ADMIN (a container started without it, where `ip` would only answer
+    "Operation not permitted" halfway through)."""
     if shutil.which("ip") is None:
         raise NetnsError("`ip` (iproute2) is not installed; network namespaces need it")
     if os.geteuid() != 0:
         raise NetnsError("network namespaces need root (CAP_NET_ADMIN); run as root, as CI does")
+    if not has_net_admin(Path("/proc/self/status").read_text()):
+        raise NetnsError("network namespaces need CAP_NET_ADMIN, which this root process lacks "
+                         "(a container without --cap-add NET_ADMIN, or --privileged)")
+
+
+def has_net_admin(proc_status: str) -> bool:
+    """Whether the effective capabilities in a /proc/PID/status text include CAP_NET_ADMIN."""
+    for line in proc_status.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> CAP_NET_ADMIN & 1)
+    raise NetnsError("no CapEff line in /proc/self/status: cannot tell the capabilities")
 
 
 def plan(nodes: list[str] | tuple[str, ...], rng: random.Random | None = None) -> Topology:
