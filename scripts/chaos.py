@@ -132,6 +132,7 @@ class Chaos:
         self.failed = 0
         self.failures: list[str] = []
         self.verify_us: float | None = None  # one Ed25519 verification here (node.bench)
+        self.lost: int | None = None  # most acknowledged txs missing from one node; None: unchecked
 
     # -- the cluster ------------------------------------------------------------------------
 
@@ -406,6 +407,7 @@ class Chaos:
         for name in self.names:
             missing = [tx_id for tx_id, where in self.acknowledged.items()
                        if receipts[name].get(tx_id) != where]
+            self.lost = max(self.lost or 0, len(missing))
             self.check(not missing, f"{name} has all {len(self.acknowledged)} acknowledged "
                        f"transactions in its blocks ({len(missing)} missing, e.g. "
                        f"{missing[:3]})")
@@ -438,6 +440,7 @@ class Chaos:
             "primary_kills": self.primary_kills, "double_kills": self.double_kills,
             "view_changes": max(views) if views else None,
             "txs_submitted": self.submitted, "txs_committed": len(self.acknowledged),
+            "txs_lost": self.lost,
             "load_errors": self.load_errors,
             "max_recovery_s": round(max(self.recoveries), 1) if self.recoveries else None,
             "verify_us": self.verify_us,
