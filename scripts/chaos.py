@@ -447,7 +447,10 @@ class Chaos:
             "mean_recovery_s": round(sum(self.recoveries) / len(self.recoveries), 1)
             if self.recoveries else None,
         }
-        if self.partitions:
+        if self.partitions:  # kills are episodes there, counted in "faults"
+            for key in ("interval_s", "kills", "primary_kills", "double_kills",
+                        "max_recovery_s", "mean_recovery_s"):
+                del figures[key]
             figures.update(episode_figures(self.episodes), p2p=self.p2p, episodes=self.episodes,
                            nodes=self.n, seed=self.seed,
                            peak_rss_mb=self.peak_rss_mb)
