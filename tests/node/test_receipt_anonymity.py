@@ -1,10 +1,11 @@
-"""A receipt never tells a reader more about the market than `/v1/events` does (red-team R1,
+"""A receipt never tells a reader more about the market than `/v1/events` does (red-team M1,
 docs/redteam-market.md), over random order streams: the streams of
 tests/chaincode/test_market_properties.py (fills, cancels at fault, self-trades, holds,
-revocations, expiry), each committed transaction's events shown as node.rpc.receipts.shown_receipt shows them
-(node.rpc.events.visible, the events route's rules) to every reader. An investor reading any receipt finds no
-other investor's account in it; a broker finds only its own clients'; an unsigned reader finds
-no market event at all; the regulator finds every event as it was emitted."""
+revocations, expiry), each committed transaction's events shown as
+node.rpc.receipts.shown_receipt shows them (node.rpc.events.visible, the events route's rules)
+to every reader. An investor reading any receipt finds no other investor's account in it; a
+broker finds only its own clients'; an unsigned reader finds no market event at all; the
+regulator finds every event as it was emitted."""
 
 from __future__ import annotations
 
