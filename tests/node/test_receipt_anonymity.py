@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 from node.rpc.events import Viewer, is_settlement_leg, visible
 from tests.chaincode.test_market_properties import BROKER, NAMES, fresh_chain, operation, run
 
-
 MARKET_EVENTS = ("Trade", "OrderPlaced", "OrderCancelled")
 
 
 def is_market_disclosure(event: dict[str, Any]) -> bool:
     """An event of the market: one whose other party a reader must not learn."""
-    return event.get("contract") == "market" and event.get("name") in MARKET_EVENTS \
+    return (event.get("contract") == "market" and event.get("name") in MARKET_EVENTS) \
         or is_settlement_leg(event)
 
 
