@@ -446,7 +446,7 @@ def make_app(node: NodeApi) -> web.Application:
     app.router.add_get("/v1/blocks", get_blocks)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/status", get_status)
-    app.router.add_get("/v1/events", get_events)
+    app.router.add_get("/v1/events", get_events, allow_head=False)  # a stream: no HEAD
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/readyz", get_readyz)
