@@ -52,7 +52,13 @@ from node.ledger.ready import carry_out, forget_committed
 from node.metrics import Metrics
 from node.net import frames
 from node.net.fetch import BlockFetch
-from node.net.gossip import GOSSIP_BATCH, GOSSIP_MAX_BYTES, admit_relayed, gossip_frames
+from node.net.gossip import (
+    GOSSIP_BATCH,
+    GOSSIP_MAX_BYTES,
+    admit_relayed,
+    gossip_frames,
+    to_primary,
+)
 from node.net.p2p import Peer, PeerNetwork
 from node.net.sync import HeightSync
 from node.net.transfer import FETCH_BATCH, blocks_to_serve, verify_block
@@ -415,11 +421,15 @@ class Node:
         if kind == "c":
             assert self.replica is not None
             self.run(self.replica.handle(MessageReceived(peer, payload)))
-        elif kind == "t":  # node.net.gossip: in the peer's lane
-            for event in admit_relayed(self.mempool, peer, payload, now_ms(),
-                                       self.metrics.refuse_relay):
-                if self.replica is not None:
+        elif kind == "t":  # node.net.gossip: in the peer's lane, timed ones on to the primary
+            admitted = admit_relayed(self.mempool, peer, payload, now_ms(),
+                                     self.metrics.refuse_relay)
+            if self.replica is not None:
+                for event in admitted:
                     self.run(self.replica.handle(event))
+                forward = to_primary(admitted)
+                if forward is not None and self.replica.primary not in (self.name, peer):
+                    self.p2p.send(self.replica.primary, forward)
         elif kind == "f":
             self._serve_fetch(peer, payload)
         elif kind == "b":

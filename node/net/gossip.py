@@ -6,7 +6,16 @@ however large each transaction is (node.admission.tx caps one at 64 KiB).
 On the receiving side (`admit_relayed`) each transaction goes into the pool as relayed by the
 peer that sent the frame, in that peer's lane (node.admission.mempool), and the replica hears
 of it in the same lane (consensus.requests): timed within the peer's fair share, untimed past
-it, and a transaction already pending joins the peer's lane too."""
+it, and a transaction already pending joins the peer's lane too.
+
+A backup sends what it admitted timed from a peer on to the primary at once (`to_primary`), as
+PBFT's backups relay a client's request to the primary: its request timer now waits for
+them, and a member that relayed them to backups only, never to the primary, made honest
+backups suspect an honest primary (docs/redteam-security.md, finding 2; the pool's
+re-submission comes only after RESUBMIT_AFTER_MS, past the view timeout). A frame from the
+primary itself, and what was pending already, go nowhere; a pair whose body is pending
+already is taken without decoding it (the primary gets n - 2 such forwards per transaction).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +56,11 @@ def admit_relayed(mempool: Mempool, peer: str, pairs: Any, now_ms: int,
                 and isinstance(pair[1], bytes)):
             refused("bad_encoding")
             continue
+        known = mempool.pending.get(codec.sha256(pair[0]))
+        if known is not None:  # a backup's forward of what the primary has: no decode
+            refused("duplicate")
+            untimed.append(PendingTx(known.tx_id, known.body_bytes, known.sig, known.expires))
+            continue
         try:
             tx = decode_body(pair[0], pair[1])
         except TxError as error:
@@ -62,3 +76,10 @@ def admit_relayed(mempool: Mempool, peer: str, pairs: Any, now_ms: int,
         lane.append(PendingTx(tx.tx_id, tx.body_bytes, tx.sig, tx.expires))
     return [TxsAdmitted(tuple(txs), peer, is_timed)
             for txs, is_timed in ((timed, True), (untimed, False)) if txs]
+
+
+def to_primary(admitted: list[TxsAdmitted]) -> bytes | None:
+    """The "t" frame that sends a backup's timed relays on to the primary (module
+    docstring), or None; `admitted` came from one frame, so it fits in one."""
+    pairs = [[tx.body, tx.sig] for event in admitted if event.timed for tx in event.txs]
+    return codec.pack(["t", pairs]) if pairs else None
