@@ -26,10 +26,11 @@ MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024  # ... and 8 MiB for /v1/txs
 MAX_BATCH_TXS = 10_000
 # Request bodies being read at once, over the node and per client address, counted as their
 # bytes arrive: a slow body holds what it has sent so far, and 1,024 connections each sending
-# 8 MiB slowly held 8 GiB. Per address, one batch body (what one client needs at a time), so
-# holding the node's budget takes 8 addresses each sending 8 MiB, at MIN_BODY_RATE at least.
+# 8 MiB slowly held 8 GiB. Per address, two batch bodies (PROTOCOL.md: 16 MiB; a client
+# sending one while the next is read), so holding the node's budget takes 4 addresses each
+# sending 16 MiB, at MIN_BODY_RATE at least.
 MAX_READING_BYTES = 64 * 1024 * 1024
-MAX_READING_BYTES_PER_ADDRESS = MAX_BATCH_BODY_BYTES
+MAX_READING_BYTES_PER_ADDRESS = 2 * MAX_BATCH_BODY_BYTES
 # A body must keep arriving at this average rate once BODY_RATE_GRACE_S have passed (408
 # otherwise), so a body is held only as long as it takes to send: 256 KiB/s (2 Mbit/s) sends
 # the largest batch in 34 s, and a transaction of a few KB (a phone on a slow link) arrives
