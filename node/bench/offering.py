@@ -194,7 +194,7 @@ def subscribe_phase(bench: Bench, options: Options, signed: list[tuple[bytes, by
     import multiprocessing
 
     counter = multiprocessing.get_context("spawn").Value("q", 0)
-    watcher = BlockWatcher(bench.urls[0], bench.chain_id, counter)
+    watcher = BlockWatcher(bench.urls[0], bench.chain_id, counter, bench.keys["broker-a"])
     watcher.start()
     watcher.connected.wait(10)
     start_height = bench.status()["height"]
