@@ -439,8 +439,8 @@ MUTANTS += [
            _BITES + "test_a_block_applied_without_a_quorum_certificate_is_caught"),
     mutant("checker_tx_twice_off", CHECKER, "            if earlier is not None:",
            "            if False:", _BITES + "test_a_transaction_applied_twice_is_caught"),
-    mutant("checker_tx_signature_off", CHECKER, "                if not tx.is_signed():",
-           "                if False:",
+    mutant("checker_tx_signature_off", CHECKER, "        if not signed:",
+           "        if False:",
            _BITES + "test_a_transaction_without_a_valid_signature_is_caught"),
     mutant_edits("checker_agreement_off", CHECKER, [
         ("elif known[0] != block.hash:", "elif False:"),
@@ -462,7 +462,8 @@ MUTANTS += [
     mutant("broker_share_as_an_accounts", "node/admission/mempool.py",
            "            return max(share, self.local_bound(cap) // 2)",
            "            return share", "tests/node/test_mempool.py"),
-    mutant("sim_liveness_needs_no_node", SIM_RUN, "needed = self.f + 1", "needed = 0",
+    mutant("sim_liveness_needs_no_node", SIM_RUN, "        live = not stuck",
+           "        live = True",
            _BITES + "test_a_run_where_nothing_commits_fails_liveness_not_safety"),
 ]
 
