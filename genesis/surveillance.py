@@ -1,17 +1,21 @@
-"""`params.surveillance`: the thresholds of the market-surveillance rules S1-S10, with defaults.
+"""`params.surveillance`: how surveillance links accounts into owners, and the thresholds of the
+rules S1-S14, with defaults and where each default comes from.
 
-The rules themselves are in node/surveillance/rules.py (PROTOCOL.md, "Surveillance"). Their
+The rules themselves are in node/surveillance/rules/ (PROTOCOL.md, "Surveillance"). Their
 thresholds live in genesis so every node derives the same alerts from the same chain; they are
 not consensus state (nothing on chain reads them), so a network can retune them with a new
-genesis for its observers without touching the ledger. Each default comes from public Korean
-market-surveillance figures where there is one (KRX / K-OTC disclosure criteria, the currency
-transaction report threshold; ../shared/background/surveillance-notes.md), else from the
-market generator (`stoledger market-sim`), which shows what each value catches and what it
-raises on honest traders.
+genesis for its observers without touching the ledger. Sources, cited next to each default:
+[KRX] KRX / K-OTC disclosure and warning criteria, [CTR] the currency transaction report
+threshold, [FSS] the FSS's description of its process (both in
+../shared/background/surveillance-notes.md and the Korean source documents), [OSS] open-source
+surveillance practice (same notes), [PROTOCOL] PROTOCOL.md itself; a default with none of
+these is [GEN]: chosen with the market generator (`stoledger market-sim`), which shows what it
+catches and what it raises on honest traders and their look-alikes (README, "Market
+surveillance"), and the comment says why.
 
 `params.surveillance` is optional and may be partial: `{"S4": {"min_upticks": 6}}` changes one
-number; every other keeps its default. Unknown rules or fields are refused, as everywhere in
-genesis. All values are integers (ms, basis points, counts, KRW).
+number; every other keeps its default. Unknown sections or fields are refused, as everywhere in
+genesis. All values are integers (ms, basis points, counts, KRW, days).
 """
 
 from __future__ import annotations
@@ -22,71 +26,137 @@ from typing import Any
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+MAX_WINDOW_MS = 92 * DAY_MS  # a quarter: the longest any rule may look back
 
 SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
-    # S1 wash trade (가장매매): a trade whose buy and sell orders came from one `origin` (one
-    # client IP and device), or whose two accounts are linked as one owner because both placed
-    # orders from one origin within `link_window_ms` (a day: KRX links accounts by order IP).
-    "S1": {"link_window_ms": DAY_MS, "enabled": 1},
-    # S2 matched orders (통정매매): two accounts trading back and forth, each trade two orders
-    # of the same size placed within `match_ms` of each other (seconds, "just now by phone"),
-    # at least `min_matched` such trades in `window_ms`, at least one in each direction.
-    "S2": {"window_ms": HOUR_MS, "match_ms": 5_000, "min_matched": 4, "enabled": 1},
-    # S3 spoofing / layering (허수성 주문): at least `min_orders` orders of one account on one
-    # side, each at least `size_multiple` times the mean size of the other accounts' orders
-    # of the token, none filled and each cancelled within `cancel_ms` of being placed, while
-    # the same account trades on the other side, all within `window_ms` (KRX: the expected
-    # price swung within minutes by orders later cancelled).
-    "S3": {"window_ms": MINUTE_MS, "cancel_ms": 10_000, "min_orders": 3, "size_multiple": 5,
+    # Owners (PROTOCOL "Owners, not only accounts"): accounts are one owner when they placed
+    # orders from a common `origin` (media hts, mts or api: a client's own device; a branch
+    # terminal or a phone desk is the broker's staff and links nobody) within `link_window_ms`
+    # [PROTOCOL: 30 days], when cash or units moved between them outside the market within
+    # `transfer_window_ms` [GEN: the same month], or when one's key was recovered to the
+    # other's (for good). An account that moved cash or units with more than
+    # `max_transfer_partners` others in that window is a hub (a payee, a payroll), and its
+    # transfers link nobody [GEN: a nominee ring of up to 8 stays linked; the generator's
+    # honest payees, receiving from dozens, do not make one owner of their payers].
+    "owners": {"link_window_ms": 30 * DAY_MS, "transfer_window_ms": 30 * DAY_MS,
+               "max_transfer_partners": 8},
+    # S1 wash trade (가장매매): a trade whose two sides are one owner. `window_ms` is how far
+    # back one alert gathers the owner's trades with itself [FSS: a day is the unit of review].
+    "S1": {"window_ms": DAY_MS, "enabled": 1},
+    # S2 matched orders (통정매매): trades between accounts whose two orders were placed within
+    # `match_ms` of each other [FSS: "within seconds"; GEN: 30 s takes the 6 s evasion with
+    # room, and no honest pair of the generator repeats within it] with sizes within
+    # `size_tolerance_bps` of each other [GEN: 5%; 201 against 200 is 0.5%], filling at least
+    # that share of both; at least `min_matched` such trades in `window_ms` among a group of
+    # accounts (a pair, or a ring) in which every account both bought and sold.
+    "S2": {"window_ms": HOUR_MS, "match_ms": 30_000, "size_tolerance_bps": 500,
+           "min_matched": 4, "enabled": 1},
+    # S3 spoofing / layering (허수성 주문): at least `min_orders` orders of one owner on one side
+    # within `window_ms` [KRX: the expected price swung within 5 minutes; GEN: 10 minutes takes
+    # one order every 35 s], each at least `size_multiple` times the mean size of the other
+    # accounts' orders [OSS: large orders], behind the best price of its side when placed (or
+    # the last price when that side was empty) by at least `min_away_bps` [GEN: 0.2%; a
+    # market maker's quote races the book by a tick], removed by any means (cancel, expiry, a
+    # self-trade) within `cancel_ms` of being placed with at most `max_fill_bps` of it filled,
+    # while the owner traded the other side between the first order and `after_ms` after the
+    # last removal [PROTOCOL: "during or shortly after"; GEN: a minute].
+    "S3": {"window_ms": 10 * MINUTE_MS, "cancel_ms": MINUTE_MS, "after_ms": MINUTE_MS,
+           "min_orders": 3, "size_multiple": 5, "max_fill_bps": 1_000, "min_away_bps": 20,
            "enabled": 1},
-    # S4 repeated high bids (고가매수 반복): an account's aggressive buys that each trade above
-    # the last price, at least `min_upticks` of them within `window_ms`, lifting the price by
-    # at least `min_rise_bps` (FSS: "반복적인 고가 매수주문으로 시세를 인위적으로 상승").
-    "S4": {"window_ms": 10 * MINUTE_MS, "min_upticks": 5, "min_rise_bps": 200, "enabled": 1},
-    # S5 closing-price involvement (종가 관여): in the last `closing_ms` of a session (KRX's
-    # closing call is the last 10 minutes), one account with at least `min_share_bps` of the
-    # volume (KRX: 20%) and `min_trades` aggressive trades, its aggressive trades moving the
-    # price by at least `min_move_bps` from the last price before the closing window.
-    "S5": {"closing_ms": 10 * MINUTE_MS, "min_share_bps": 2_000, "min_move_bps": 200,
-           "min_trades": 3, "enabled": 1},
-    # S6 participation concentration (매매 관여율): over `window_ms` (KRX: 3 days), one
-    # account's share of the volume (both sides counted) at least `account_share_bps`, or the
-    # top `top_accounts` (KRX: 10) of those below it, each with at least `member_share_bps`
-    # (3%: no honest account of the generator's 300 reaches it), together at least
-    # `top_share_bps` (KRX: 40%), once the window holds at least `min_trades` trades (a thin
-    # window says nothing).
+    # S4 repeated high bids (고가매수 반복): within `window_ms`, at least `min_upticks` of one
+    # owner's aggressive buy orders each trading above the last price [FSS: "반복적인 고가
+    # 매수주문"], lifting it at least `min_rise_bps` [KRX: 2% is a tenth of the 20% moves
+    # KRX watches], the owner's own lifts making at least `min_push_bps` of that rise.
+    # [GEN: an hour takes the slow ramp of one lift every 3 minutes.]
+    "S4": {"window_ms": HOUR_MS, "min_upticks": 5, "min_rise_bps": 200, "min_push_bps": 5_000,
+           "enabled": 1},
+    # S5 closing-price involvement (종가 관여): judged once the close is known (the first block
+    # after the session's close): in the last `closing_ms` of the session [KRX: the closing
+    # call is 10 minutes; GEN: 30 takes a close set 12 minutes early], one owner that bought
+    # (sold) at least `min_share_bps` of the window's volume [KRX: 20%] with at least
+    # `min_orders` aggressive orders whose lifts made at least `min_push_bps` of the move from
+    # the price before its first push to the close, the move at least `min_move_bps`.
+    "S5": {"closing_ms": 30 * MINUTE_MS, "min_share_bps": 2_000, "min_move_bps": 200,
+           "min_orders": 1, "min_push_bps": 5_000, "enabled": 1},
+    # S6 participation concentration (매매 관여율): over `window_ms` [KRX: 3 days], one owner's
+    # share of the volume (buys plus sells over twice the volume) at least
+    # `account_share_bps`, or the top `top_accounts` [KRX: 10] owners below it, each with at
+    # least `member_share_bps`, together at least `top_share_bps` [KRX: 40%]; either share
+    # must also be `fair_multiple` times what as many equal traders would hold (a token with
+    # 20 equal traders gives each 5%, its top 10 half) [GEN], once the window holds
+    # `min_trades` trades [GEN: a thin STO token trades tens of times in 3 days], and the owner
+    # took part with at least `min_orders` of its orders (one large resting order that many
+    # small ones fill is not participation built up) [GEN]; the group once it holds
+    # `group_min_trades` [GEN: in fewer, ten ordinary traders reach 3% each by chance].
     "S6": {"window_ms": 3 * DAY_MS, "account_share_bps": 2_000, "top_accounts": 10,
-           "top_share_bps": 4_000, "member_share_bps": 300, "min_trades": 1_000, "enabled": 1},
-    # S7 pump and dump: within `window_ms`, an account makes at least `min_buys` buys that are
-    # at least `min_buy_share_bps` of all buying while they last, the price rises at least
-    # `min_rise_bps` from before its first buy (K-OTC warns at +110% over 3 days; within a
-    # ±30% daily band and a day's window, 5% is what the generator's pumps reach), and it then
-    # sells at least `min_dump_bps` (30%: a thin book absorbs little) of what it bought at an
-    # average price above where the rise began.
-    "S7": {"window_ms": DAY_MS, "min_buys": 5, "min_buy_share_bps": 3_000,
+           "top_share_bps": 4_000, "member_share_bps": 300, "fair_multiple": 3,
+           "min_trades": 30, "min_orders": 5, "group_min_trades": 300, "enabled": 1},
+    # S7 pump and dump: within `window_ms`, an owner's buys (at least `min_buys` orders
+    # [GEN: 2; the effect, not the count, makes a pump]) were at least `min_buy_share_bps` of
+    # all buying while they lasted, the price rose at least `min_rise_bps` from before its
+    # first buy to the highest trade while it bought [K-OTC warns at +110% over 3 days; within
+    # a day's ±30% band, 5%], and the owner then sold at least `min_dump_bps` of what it
+    # bought at an average above where the rise began.
+    "S7": {"window_ms": DAY_MS, "min_buys": 2, "min_buy_share_bps": 3_000,
            "min_rise_bps": 500, "min_dump_bps": 3_000, "enabled": 1},
-    # S8 insider timing (미공개정보 이용): when an issuer discloses (a document set on the
-    # token, a dividend declared), every insider of that issuer (identity attr `insider_of`)
-    # that traded the token in the `lookback_ms` (a day) before it, and every account whose
-    # net position built in that time is at least `min_share_bps` (5%) of the volume and
-    # `min_value` KRW (the reporting threshold); an honest account's net day is well under 1%.
-    "S8": {"lookback_ms": DAY_MS, "min_share_bps": 500, "min_value": 10_000_000,
-           "enabled": 1},
-    # S9 cash structuring (분할 거래): at least `min_count` cash transfers (or deposits) by one
-    # account within `window_ms`, each within `near_bps` below the currency transaction report
-    # threshold `threshold` (KRW 10,000,000 a day) and together above it.
+    # S8 insider timing (미공개정보 이용): at each material event (PROTOCOL "Material
+    # information"), every owner with an insider of the issuer (identity `insider_of`) that
+    # traded the token in the `lookback_ms` before it [FSS cases span weeks; GEN: 30 days];
+    # and, once the price has moved `min_effect_bps` from before the event in its direction
+    # within `effect_ms` [GEN: 3% in a day], every owner whose net position built in the
+    # lookback is at least `min_share_bps` of its volume [GEN: 10%; an institution's block
+    # orders reach 5-9% of a thin token's volume] and `min_value` KRW [GEN: three times the
+    # CTR threshold; one block order of an institution stays under it].
+    "S8": {"lookback_ms": 30 * DAY_MS, "min_share_bps": 1_000, "min_value": 30_000_000,
+           "effect_ms": DAY_MS, "min_effect_bps": 300, "enabled": 1},
+    # S9 cash structuring (분할 거래): within `window_ms`, at least `min_count` units of one
+    # owner each just under the `threshold` [CTR: KRW 10,000,000 a day], within `near_bps`
+    # below it, together above it. A unit is a day's total of the owner's outflows
+    # (transfers and withdrawals) or inflows (transfers and deposits) when that total is near
+    # the threshold, else each near single amount of a day whose total passed it. Owners here
+    # are linked by origins and recoveries only: a transfer is what S9 judges.
     "S9": {"threshold": 10_000_000, "near_bps": 1_000, "min_count": 3,
            "window_ms": 7 * DAY_MS, "enabled": 1},
     # S10 shared origin (차명 의심): at least `min_accounts` accounts placing orders in one
-    # token from one `origin` within `window_ms` (FSS: order IP and media link accounts).
+    # token from one client origin within `window_ms` [FSS: order IP and media link accounts].
     "S10": {"window_ms": DAY_MS, "min_accounts": 3, "enabled": 1},
+    # S11 price or volume outlier (이상 급등락·거래량 급증), the first extraction stage [FSS]:
+    # a token whose last price is `price_bps` away from the mean close of its previous
+    # `history_days` trading days [KRX overheating: 130% of a 40-day mean; GEN: 10% over 20
+    # days], or whose day volume is `volume_multiple` times their mean [GEN] with at least
+    # `min_trades` trades today, once `min_history_days` days are known.
+    "S11": {"history_days": 20, "min_history_days": 1, "price_bps": 1_000,
+            "volume_multiple": 5, "min_trades": 20, "enabled": 1},
+    # S12 price pegging (시세 고정) [FSS: "시세를 ... 고정시키는 행위"]: within `window_ms`, one
+    # owner's bids that sellers hit at its level (the lowest price they filled at), the price
+    # never more than `level_bps` under that level [GEN: two ticks], the owner buying at least
+    # `min_share_bps` of what traded at or under it, with at least `min_orders` bids
+    # (`min_orders_event` in the `event_ms` before a record date, the end of an offering's
+    # subscription or a redemption's record date), selling at most `max_sold_bps` of what it
+    # bought [GEN].
+    "S12": {"window_ms": HOUR_MS, "level_bps": 20, "min_share_bps": 4_000, "min_orders": 8,
+            "min_orders_event": 3, "event_ms": 3 * DAY_MS, "max_sold_bps": 2_000,
+            "enabled": 1},
+    # S13 order involvement (주문 관여율) [FSS: order and trade participation]: within
+    # `window_ms` [KRX: a day], one owner's share of the quantity ordered in a token at least
+    # `order_share_bps` [K-OTC: 40% of a day's buys] and `fair_multiple` times an equal
+    # share, with at least `min_orders` orders; or its orders over those that traded at least
+    # `max_otr` [OSS: ~15] with at least `otr_min_orders` orders.
+    "S13": {"window_ms": DAY_MS, "order_share_bps": 4_000, "fair_multiple": 3,
+            "min_orders": 50, "max_otr": 15, "otr_min_orders": 100, "enabled": 1},
+    # S14 opening involvement (시가 관여): judged once the first `opening_ms` of a session are
+    # over [KRX: participation in the opening minutes; GEN: 30 minutes, as for S5], as S5
+    # from the previous close to the last price of the window.
+    "S14": {"opening_ms": 30 * MINUTE_MS, "min_share_bps": 2_000, "min_move_bps": 200,
+            "min_orders": 1, "min_push_bps": 5_000, "enabled": 1},
 }
 
 # (lowest, highest) of each kind of field, by its name's ending.
 FIELD_LIMITS: dict[str, tuple[int, int]] = {
-    "_ms": (1, 30 * DAY_MS),  # windows are kept in memory: a month at most
+    "_ms": (1, MAX_WINDOW_MS),
     "_bps": (1, 10_000),
     "enabled": (0, 1),
+    "_days": (1, 366),
 }
 COUNT_LIMITS = (1, 1_000_000)  # counts, multiples, KRW
 
@@ -117,21 +187,21 @@ def check_surveillance_params(value: Any) -> dict[str, dict[str, int]]:
         return merged
     if not isinstance(value, dict):
         raise SurveillanceParamsError("", "must be an object")
-    for rule, fields in value.items():
-        if rule not in SURVEILLANCE_DEFAULTS:
-            raise SurveillanceParamsError(str(rule), "unknown rule (S1..S10)")
+    for section, fields in value.items():
+        if section not in SURVEILLANCE_DEFAULTS:
+            raise SurveillanceParamsError(str(section), "unknown section (owners, S1..S14)")
         if not isinstance(fields, dict):
-            raise SurveillanceParamsError(rule, "must be an object")
+            raise SurveillanceParamsError(section, "must be an object")
         for name, number in fields.items():
-            if name not in SURVEILLANCE_DEFAULTS[rule]:
-                raise SurveillanceParamsError(f"{rule}.{name}", "unknown field")
+            if name not in SURVEILLANCE_DEFAULTS[section]:
+                raise SurveillanceParamsError(f"{section}.{name}", "unknown field")
             if isinstance(number, bool) or not isinstance(number, int):
-                raise SurveillanceParamsError(f"{rule}.{name}", "must be an integer")
+                raise SurveillanceParamsError(f"{section}.{name}", "must be an integer")
             lowest, highest = limits_of(name)
             if not lowest <= number <= highest:
-                raise SurveillanceParamsError(f"{rule}.{name}", f"{number} is out of range "
-                                              f"[{lowest}, {highest}]")
-            merged[rule][name] = number
+                raise SurveillanceParamsError(f"{section}.{name}", f"{number} is out of "
+                                              f"range [{lowest}, {highest}]")
+            merged[section][name] = number
     return merged
 
 

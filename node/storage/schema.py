@@ -19,14 +19,23 @@ key from the height it was written at.
                                      the value is empty: the key is the receipt's position
     l/<seq 8>                        access log of signed reads
     v/...                            surveillance (node.surveillance), outside consensus state:
+    v/m                                  [time, height] of the last block surveillance read
     v/o/<order_id 8>                     an order in the windows
     v/t/<symbol>\\x00<trade_id 8>        a trade in the windows
-    v/c/<account>\\x00<height 8><index 4><seq 4>   a cash flow near the reporting threshold
     v/p/<symbol>                         the token's last trade price
-    v/f/<rule>/<subject>                 when the rule last alerted on the subject (time 8)
-    v/a/<alert_id 32>                    an alert (canonical map)
-    v/i/<kind>/<subject>\\x00<height 8><seq 4>   alert indexes -> alert id; kind `*` (all),
-                                         `rule`, `sym`, `acct`
+    v/d/<symbol>\\x00<day 4>             the token's statistics of one KST trading day (S11)
+    v/c/<seq 8>                          a cash movement (S9), seq = chain position
+    v/u/<origin>/<account>               the last time the account ordered from the origin
+    v/l/<kind>/<a>/<b>                   a transfer or recovery link between two accounts
+    v/n/<issuer>/<account>               the account is an insider of the issuer (S8)
+    v/q/<symbol>\\x00<height 8><index 4> a material event waiting for its price effect (S8)
+    v/s/<symbol>                         the session of the token's last trade (S5, S14)
+    v/k/<symbol>\\x00<time 8>            a record date, subscription or redemption (S12)
+    v/e/<rule>/<subject>                 an open alert a later finding adds a version to
+    v/a/<alert_id 32>                    an alert's latest version (canonical map)
+    v/V/<alert_id 32><version 4>         every version of an alert
+    v/i/<kind>/<subject>\\x00<height 8><seq 4>   alert indexes -> alert id + version (36
+                                         bytes); kind `*` (all), `rule`, `sym`, `acct`
 
 What grows with every transaction is keyed by height where it can be (blocks, receipts), so
 that LevelDB appends it: its compaction rewrites a table as often as newer keys land inside
@@ -54,12 +63,21 @@ AUDIT = b"a/"
 ACCESS = b"l/"
 APP_HASH = b"x/"
 SURVEILLANCE = b"v/"
+SURV_CLOCK = SURVEILLANCE + b"m"
 SURV_ORDER = SURVEILLANCE + b"o/"
 SURV_TRADE = SURVEILLANCE + b"t/"
-SURV_CASH = SURVEILLANCE + b"c/"
 SURV_PRICE = SURVEILLANCE + b"p/"
-SURV_FIRED = SURVEILLANCE + b"f/"
+SURV_DAY = SURVEILLANCE + b"d/"
+SURV_FLOW = SURVEILLANCE + b"c/"
+SURV_USE = SURVEILLANCE + b"u/"
+SURV_LINK = SURVEILLANCE + b"l/"
+SURV_INSIDER = SURVEILLANCE + b"n/"
+SURV_PENDING = SURVEILLANCE + b"q/"
+SURV_SESSION = SURVEILLANCE + b"s/"
+SURV_PEG = SURVEILLANCE + b"k/"
+SURV_EPISODE = SURVEILLANCE + b"e/"
 SURV_ALERT = SURVEILLANCE + b"a/"
+SURV_VERSION = SURVEILLANCE + b"V/"
 SURV_INDEX = SURVEILLANCE + b"i/"
 
 META_HEIGHT = META + b"height"
@@ -70,7 +88,8 @@ META_GENESIS = META + b"genesis_hash"
 META_GENESIS_TIME = META + b"genesis_time"
 META_LAYOUT = META + b"layout"
 META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.ledger.committed)
-LAYOUT = 2  # 1: receipts keyed by tx id, audit index values the tx id
+LAYOUT = 3  # 1: receipts keyed by tx id, audit index values the tx id; 2: surveillance
+# before owners and alert versions (issue 30): a node rebuilds its `v/` keys by replaying
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -168,21 +187,61 @@ def surv_trade_key(symbol: str, trade_id: int) -> bytes:
     return SURV_TRADE + symbol.encode() + b"\x00" + u64(trade_id)
 
 
-def surv_cash_key(account: str, height: int, index: int, seq: int) -> bytes:
-    return SURV_CASH + account.encode() + b"\x00" + u64(height) + _U32.pack(index) \
-        + _U32.pack(seq)
-
-
 def surv_price_key(symbol: str) -> bytes:
     return SURV_PRICE + symbol.encode()
 
 
-def surv_fired_key(rule: str, subject: str) -> bytes:
-    return SURV_FIRED + rule.encode() + b"/" + subject.encode()
+def surv_day_key(symbol: str, day: int) -> bytes:
+    return SURV_DAY + symbol.encode() + b"\x00" + _U32.pack(day)
+
+
+def surv_flow_key(seq: int) -> bytes:
+    return SURV_FLOW + u64(seq)
+
+
+def surv_use_key(origin: str, account: str) -> bytes:
+    return SURV_USE + origin.encode() + b"/" + account.encode()
+
+
+def surv_link_key(kind: str, first: str, second: str) -> bytes:
+    return SURV_LINK + kind.encode() + b"/" + first.encode() + b"/" + second.encode()
+
+
+def surv_insider_key(issuer: str, account: str) -> bytes:
+    return SURV_INSIDER + issuer.encode() + b"/" + account.encode()
+
+
+def surv_pending_key(symbol: str, height: int, index: int) -> bytes:
+    return SURV_PENDING + symbol.encode() + b"\x00" + position(height, index)
+
+
+def surv_session_key(symbol: str) -> bytes:
+    return SURV_SESSION + symbol.encode()
+
+
+def surv_peg_key(symbol: str, time: int) -> bytes:
+    return SURV_PEG + symbol.encode() + b"\x00" + u64(time)
+
+
+def surv_episode_key(rule: str, subject: str) -> bytes:
+    return SURV_EPISODE + rule.encode() + b"/" + subject.encode()
 
 
 def surv_alert_key(alert_id: bytes) -> bytes:
     return SURV_ALERT + alert_id
+
+
+def surv_version_key(alert_id: bytes, version: int) -> bytes:
+    return SURV_VERSION + alert_id + _U32.pack(version)
+
+
+def surv_version_ref(alert_id: bytes, version: int) -> bytes:
+    """What an alert index holds: the alert id and the version listed there."""
+    return alert_id + _U32.pack(version)
+
+
+def read_version_ref(ref: bytes) -> tuple[bytes, int]:
+    return ref[:32], int(_U32.unpack(ref[32:36])[0])
 
 
 def surv_index_prefix(kind: str, subject: str) -> bytes:

@@ -1,5 +1,6 @@
-"""The market generator: a seeded market of honest traders, and planted manipulations with their
-ground truth, driven through the real market contract (node.surveillance.world).
+"""The market generator: a seeded market of honest traders and honest look-alikes of
+manipulation, and planted manipulations with their ground truth, driven through the real market
+contract (node.surveillance.world).
 
 Theory of operation. Time runs over KRX-like sessions (Mon-Fri 09:00-15:30 KST) from a Monday.
 Everything that happens is an event on one queue, ordered by (time, sequence); the events of one
@@ -9,17 +10,23 @@ generator learnt from earlier receipts (its own order ids). All randomness comes
 `random.Random(seed)`: a run is reproducible from its seed.
 
 Honest traders (`honest_accounts` of them, each with one or two devices - `origin`s of its own
-- a usual order medium and a broker) place `honest_orders` limit orders, spread over the
-sessions: side at random, around an anchor that follows the last price and reverts towards a
-slowly drifting fair value; about a third marketable, the rest resting up to 1.5% away; sizes
-log-normal (median 20 units); one in ten immediate-or-cancel; many resting orders cancelled
-after seconds to half an hour. They also move cash between each other (amounts log-uniform
-from KRW 10,000 to 50,000,000), and the issuers publish a document now and then.
+- a usual order medium and a broker) place `honest_orders` limit orders in the three liquid
+tokens, spread over the sessions: side at random, around an anchor that follows the last price
+and reverts towards a slowly drifting fair value; about a third marketable, the rest resting up
+to 1.5% away (three in ten up to 5%); sizes log-normal (median 20 units); one in ten
+immediate-or-cancel; many resting orders cancelled after seconds to half an hour. The issuers
+publish routine documents, and once a run each liquid token has real news (a dividend) that
+moves its fair value 3-6% either way.
+The honest look-alikes of manipulation (node.surveillance.lookalikes) trade among them.
 
-Planted manipulations (node.surveillance.plants, which also has `build` and `generate`), each
-by accounts of its own: the rule it should trip and those accounts are its ground truth.
-`score` matches alerts to them: an alert of the rule whose accounts are all the case's catches
-the case; an alert naming any honest account is an alert on an honest account.
+Planted manipulations (node.surveillance.plants: the simple form of each rule S1-S14;
+node.surveillance.evasions: the variations of issue 30 that escaped the old rules), each by
+accounts of its own: the rule it should trip, its variant and those accounts are its ground
+truth. `score` matches alerts to them: a case is caught by an alert of its rule that names only
+the case's accounts (S11, which names a token and a day, by an alert on that token and day; a
+decoy case only by a version whose evidence holds the transactions after the decoy); an alert
+naming an honest account (look-alikes included), or an S11 alert on a token and day no case
+touched, is a false alert.
 """
 
 from __future__ import annotations
@@ -36,33 +43,41 @@ from chaincode.market import compute_band, kst_day
 from consensus import codec
 from node.ledger.executor import Receipt
 from node.surveillance.alerts import all_alerts
+from node.surveillance.records import Limits
 from node.surveillance.world import MarketWorld
 
 KST_OFFSET_MS = 9 * 3_600_000
 DAY_MS = 86_400_000
 FIRST_MONDAY_MS = 1_767_571_200_000 - KST_OFFSET_MS  # 2026-01-05 00:00 KST (a Monday)
 OPEN_MS, CLOSE_MS = 9 * 3_600_000, 15 * 3_600_000 + 30 * 60_000
+SESSION_MS = CLOSE_MS - OPEN_MS
 SESSIONS = {"weekly": [{"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00",
                         "close": "15:30"}], "holidays": []}
-SYMBOLS = {"APT1": "issuer-1", "BLD2": "issuer-2"}
+SYMBOLS = {"APT1": "issuer-1", "BLD2": "issuer-2", "OFC3": "issuer-1"}  # the liquid tokens
+THIN = ("THN4", "issuer-2")  # a thin token a handful of honest traders trade
 BROKERS = ("broker-a", "broker-b", "broker-c")
-MEDIA = ("hts", "mts", "api", "branch", "phone")
-MEDIA_WEIGHTS = (30, 50, 5, 10, 5)
+MEDIA = ("hts", "mts", "api")  # clients' own devices; staff media: lookalikes.branch
+MEDIA_WEIGHTS = (35, 58, 7)
 UNIT_PRICE = 10_000
 TICK = 10
 UNITS_EACH = 50_000
 CASH_EACH = 5_000_000_000
-RULES = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10")
+ISSUER_CASH = 10**12  # for dividends
+RULES = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "S13",
+         "S14")
 
 
 @dataclass(frozen=True)
 class GeneratorConfig:
     seed: int = 1
-    days: int = 2
+    days: int = 3  # trading days, the first `warmup_days` without plants
+    warmup_days: int = 1  # a history for the rules that look back (S6, S11, S13)
     honest_accounts: int = 300
-    honest_orders: int = 6_000
-    plant: tuple[str, ...] = RULES
+    honest_orders: int = 9_000  # in the liquid tokens, over all the days
+    plant: tuple[str, ...] = RULES  # plant names (plants.PLANTS, evasions.EVASIONS)
+    lookalikes: bool = True  # honest look-alikes of manipulation (node.surveillance.lookalikes)
     surveillance: dict[str, Any] | None = None  # params.surveillance overrides
+    limits: Limits | None = None  # surveillance's bounds (tests lower them)
     keep_blocks: bool = False  # keep every applied block (determinism tests replay them)
 
 
@@ -79,17 +94,25 @@ class Trader:
 @dataclass
 class Case:
     rule: str
+    variant: str  # "simple", or the evasion (node.surveillance.evasions)
     symbol: str | None
     names: tuple[str, ...]
     accounts: frozenset[str]
+    days: tuple[int, ...] = ()  # trading days it acts on (S11 is caught on the first)
+    key_txs: set[str] = field(default_factory=set)  # caught only with one of these
     caught: int = 0
+
+    @property
+    def evasive(self) -> bool:
+        return self.variant != "simple"
 
 
 @dataclass
 class RuleScore:
     planted: int = 0
     caught: int = 0
-    missed: int = 0
+    evasive_planted: int = 0
+    evasive_caught: int = 0
     honest_alerts: int = 0
     other_alerts: int = 0
 
@@ -129,25 +152,47 @@ class Market:
                                   "fds": NO_WITHDRAWAL_DELAY}
         if config.surveillance is not None:
             params["surveillance"] = config.surveillance
-        self.world = MarketWorld(params, session_open(0) - 3_600_000)
+        self.world = MarketWorld(params, session_open(0) - 3_600_000, limits=config.limits)
         self.world.keep_blocks = config.keep_blocks
         self.queue: list[tuple[int, int, Callable[[], None]]] = []
         self.seq = 0
         self.waiting: dict[bytes, Callable[[Receipt], None]] = {}
         self.hooks: list[Callable[[Receipt], None]] = []  # see every receipt
-        self.last: dict[str, int] = dict.fromkeys(SYMBOLS, UNIT_PRICE)
-        self.last_day: dict[str, int] = dict.fromkeys(SYMBOLS, -1)  # KST day of the last trade
-        self.prev_close: dict[str, int] = dict.fromkeys(SYMBOLS, UNIT_PRICE)
-        self.fair: dict[str, float] = dict.fromkeys(SYMBOLS, float(UNIT_PRICE))
+        tokens = [*SYMBOLS, THIN[0]]
+        self.last: dict[str, int] = dict.fromkeys(tokens, UNIT_PRICE)
+        self.last_day: dict[str, int] = dict.fromkeys(tokens, -1)  # KST day of the last trade
+        self.prev_close: dict[str, int] = dict.fromkeys(tokens, UNIT_PRICE)
+        self.fair: dict[str, float] = dict.fromkeys(tokens, float(UNIT_PRICE))
         self.open_orders: dict[int, int] = {}  # resting order id -> remaining
         self.traders: list[Trader] = []
+        self.honest: set[str] = set()  # honest traders and look-alikes
         self.cumulative: list[float] = []
         self.cases: list[Case] = []
         self.manipulators: set[str] = set()
+        self.slots: dict[tuple[str, int], int] = {}  # (token, day) -> price-moving plants on it
         self.orders = self.honest_orders = self.trades = 0
         self.now = session_open(0)
 
     # ---- the event queue ---------------------------------------------------------------------
+
+    @property
+    def first_day(self) -> int:
+        """The first trading day plants act on (the ones before it are the history)."""
+        return min(self.config.warmup_days, self.config.days - 1)
+
+    def plant_day(self) -> int:
+        return self.rng.randrange(self.first_day, self.config.days)
+
+    def take_slot(self, day: int | None = None) -> tuple[str, int]:
+        """A token and a day for a plant that moves the price, among those the fewest such
+        plants have taken (ties at random): two pumps on one token and day would blur each
+        other's effect."""
+        days = range(self.first_day, self.config.days) if day is None else (day,)
+        slots = [(symbol, d) for d in days for symbol in sorted(SYMBOLS)]
+        fewest = min(self.slots.get(slot, 0) for slot in slots)
+        slot = self.rng.choice([s for s in slots if self.slots.get(s, 0) == fewest])
+        self.slots[slot] = fewest + 1
+        return slot
 
     def at(self, time: int, action: Callable[[], None]) -> None:
         self.seq += 1
@@ -164,6 +209,8 @@ class Market:
                 heapq.heappop(self.queue)[2]()
             if self.world.pending:
                 self._learn(self.world.commit(block_time))
+        # one block after the last session's close: its close and opening are judged
+        self.world.commit(session_open(self.config.days - 1) + SESSION_MS + 60_000)
         return score(self)
 
     def _learn(self, receipts: list[Receipt]) -> None:
@@ -219,11 +266,16 @@ class Market:
         book: dict[str, Any] = self.world.query("market", "book", symbol=symbol, depth=depth)
         return book
 
+    def best(self, symbol: str) -> tuple[int | None, int | None]:
+        """(best bid, best ask) on the book now."""
+        book = self.book(symbol, 1)
+        return (book["bids"][0]["price"] if book["bids"] else None,
+                book["asks"][0]["price"] if book["asks"] else None)
+
     def inside_price(self, symbol: str) -> int | None:
         """A price strictly between the best bid and the best ask, near the last price."""
-        book = self.book(symbol, 1)
-        bid = book["bids"][0]["price"] if book["bids"] else 0
-        ask = book["asks"][0]["price"] if book["asks"] else 1 << 60
+        bid, ask = self.best(symbol)
+        bid, ask = bid or 0, ask or 1 << 60
         target = self.clip(symbol, self.last[symbol])
         price = min(max(target, bid + TICK), ask - TICK)
         return price if bid < price < ask else None
@@ -232,7 +284,7 @@ class Market:
 
     def place(self, trader: Trader, symbol: str, side: str, price: int, qty: int,
               tif: str = "gtc", origin: str | None = None,
-              then: Callable[[Receipt], None] | None = None) -> None:
+              then: Callable[[Receipt], None] | None = None) -> Any:
         tx = self.world.send(trader.broker, "market", "place", symbol=symbol,
                              account=trader.account, side=side, price=price, qty=qty,
                              media=trader.media, origin=origin or trader.origins[0], tif=tif)
@@ -241,6 +293,7 @@ class Market:
             self.honest_orders += 1
         if then is not None:
             self.on_receipt(tx, then)
+        return tx
 
     def cancel(self, trader: Trader, order_id: int) -> None:
         if self.open_orders.pop(order_id, None) is not None:
@@ -251,8 +304,10 @@ class Market:
     def setup(self) -> None:
         world, rng = self.world, self.rng
         time = world.genesis_time + 1000
-        for symbol, issuer in SYMBOLS.items():
+        for symbol, issuer in [*SYMBOLS.items(), THIN]:
             world.create_token(symbol, issuer, UNIT_PRICE, 10**9, time)
+        for issuer in sorted(set(SYMBOLS.values())):
+            world.send("bank", "cash", "mint", to=world.account(issuer), amount=ISSUER_CASH)
         self.traders = [self.new_trader(f"honest-{i}", rng.lognormvariate(0, 0.5))
                         for i in range(self.config.honest_accounts)]
         world.check(world.commit(time))
@@ -263,16 +318,19 @@ class Market:
         self.schedule_honest()
 
     def new_trader(self, name: str, weight: float = 1.0, manipulator: bool = False,
-                   origins: tuple[str, ...] | None = None) -> Trader:
+                   origins: tuple[str, ...] | None = None, media: str | None = None,
+                   broker: str | None = None) -> Trader:
         rng, world = self.rng, self.world
-        broker = rng.choice(BROKERS)
-        world.enrol(name, broker, SYMBOLS, UNITS_EACH, CASH_EACH)
+        broker = broker or rng.choice(BROKERS)
+        world.enrol(name, broker, {**SYMBOLS, THIN[0]: THIN[1]}, UNITS_EACH, CASH_EACH)
         devices = origins or tuple(origin_of(f"{self.config.seed}:{name}:{device}")
                                    for device in range(rng.choice((1, 1, 2))))
         trader = Trader(name, world.account(name), broker, devices,
-                        rng.choices(MEDIA, MEDIA_WEIGHTS)[0], weight)
+                        media or rng.choices(MEDIA, MEDIA_WEIGHTS)[0], weight)
         if manipulator:
             self.manipulators.add(trader.account)
+        else:
+            self.honest.add(trader.account)
         return trader
 
     def schedule_honest(self) -> None:
@@ -280,19 +338,22 @@ class Market:
         per_session = config.honest_orders // (config.days * len(SYMBOLS))
         for day in range(config.days):
             start = session_open(day)
-            for minute in range(0, CLOSE_MS - OPEN_MS, 60_000):
+            for minute in range(0, SESSION_MS, 60_000):
                 self.at(start + minute, self.drift)
             for symbol in SYMBOLS:
                 for _ in range(per_session):
-                    self.at(start + rng.randrange(CLOSE_MS - OPEN_MS - 1000),
+                    self.at(start + rng.randrange(SESSION_MS - 1000),
                             lambda symbol=symbol: self.honest_order(symbol))  # type: ignore[misc]
-                self.at(start + rng.randrange(3_600_000, CLOSE_MS - OPEN_MS - 3_600_000),
+                self.at(start + rng.randrange(3_600_000, SESSION_MS - 3_600_000),
                         lambda symbol=symbol: self.disclose(symbol))  # type: ignore[misc]
-            for _ in range(config.honest_accounts // 2):
-                self.at(start + rng.randrange(DAY_MS - 2 * 3_600_000), self.honest_cash)
+        for symbol in SYMBOLS:  # real news once a run
+            day = rng.randrange(config.days)
+            jump = rng.choice((-1, 1)) * rng.uniform(0.03, 0.06)
+            self.at(session_open(day) + rng.randrange(3_600_000, SESSION_MS - 3_600_000),
+                    lambda symbol=symbol, jump=jump: self.news(symbol, jump))  # type: ignore[misc]
 
     def drift(self) -> None:
-        for symbol in SYMBOLS:
+        for symbol in self.fair:
             self.fair[symbol] *= math.exp(self.rng.gauss(0, 0.0007))
 
     def pick(self) -> Trader:
@@ -315,8 +376,9 @@ class Market:
         anchor = self.anchor(symbol)
         if rng.random() < marketable:
             price = anchor * (1 + sign * rng.uniform(0, 0.006))
-        else:
-            price = anchor * (1 - sign * rng.uniform(0.0005, 0.015))
+        else:  # resting: most near the price, some deep in the book
+            price = anchor * (1 - sign * rng.uniform(0.0005, 0.015 if rng.random() < 0.7
+                                                     else 0.05))
         qty = min(2_000, max(1, int(rng.lognormvariate(math.log(20), 1.0))))
         tif = "ioc" if rng.random() < 0.1 else "gtc"
         origin = rng.choice(trader.origins)
@@ -332,42 +394,65 @@ class Market:
         order_id = receipt.result["order_id"]
         self.at(self.now + delay, lambda: self.cancel(trader, order_id))
 
-    def honest_cash(self) -> None:
-        rng = self.rng
-        sender, receiver = rng.sample(self.traders, 2)
-        amount = int(math.exp(rng.uniform(math.log(10_000), math.log(50_000_000))))
-        self.world.send(sender.name, "cash", "transfer", to=receiver.account, amount=amount)
+    def disclose(self, symbol: str, name: str = "report") -> Any:
+        digest = codec.sha256(f"{symbol}:{name}:{self.now}".encode()).hex()
+        issuer = SYMBOLS.get(symbol, THIN[1])
+        return self.world.send(issuer, "token", "set_document", symbol=symbol, name=name,
+                               uri=f"https://example.org/{symbol}/{self.now}", sha256=digest)
 
-    def disclose(self, symbol: str) -> None:
-        digest = codec.sha256(f"{symbol}:{self.now}".encode()).hex()
-        self.world.send(SYMBOLS[symbol], "token", "set_document", symbol=symbol,
-                        name="report", uri=f"https://example.org/{symbol}/{self.now}",
-                        sha256=digest)
+    def news(self, symbol: str, jump: float) -> Any:
+        """Real news: a dividend declared, and the token's fair value moves by `jump`."""
+        self.fair[symbol] *= 1 + jump
+        return self.world.send(SYMBOLS.get(symbol, THIN[1]), "dividend", "declare",
+                               symbol=symbol, total=10_000_000)
 
 
 def score(market: Market) -> Report:
-    honest = {trader.account for trader in market.traders}
+    honest = market.honest
     rules = {rule: RuleScore() for rule in RULES}
     examples: list[dict[str, Any]] = []
     alerts = all_alerts(market.world.store)
+    touched = {(case.symbol, day) for case in market.cases for day in case.days}
+    latest: dict[str, dict[str, Any]] = {}
     for alert in alerts:
-        accounts = set(alert["accounts"])
-        result = rules[alert["rule"]]
-        if accounts & honest:
-            result.honest_alerts += 1
-            examples.append(alert)
-            continue
-        matched = [case for case in market.cases
-                   if case.rule == alert["rule"] and accounts <= case.accounts]
+        matched = [case for case in market.cases if is_caught(case, alert)]
         for case in matched:
             case.caught += 1
-        if not matched:
+        latest[alert["alert_id"]] = dict(alert, matched=bool(matched))
+    for alert in latest.values():
+        result = rules[alert["rule"]]
+        accounts = set(alert["accounts"])
+        if accounts & honest or (alert["rule"] == "S11" and (
+                alert["symbol"], s11_day(alert)) not in touched):
+            result.honest_alerts += 1
+            examples.append(alert)
+        elif not alert["matched"]:
             result.other_alerts += 1
     for case in market.cases:
         result = rules[case.rule]
-        result.planted += 1
-        result.caught += case.caught > 0
-        result.missed += case.caught == 0
+        if case.evasive:
+            result.evasive_planted += 1
+            result.evasive_caught += case.caught > 0
+        else:
+            result.planted += 1
+            result.caught += case.caught > 0
     return Report(market.config.seed, market.honest_orders, market.orders, market.trades,
-                  len(alerts), rules, market.cases, examples, market.world.apply_seconds,
+                  len(latest), rules, market.cases, examples, market.world.apply_seconds,
                   market.world.surveillance_seconds)
+
+
+def s11_day(alert: dict[str, Any]) -> int:
+    """The trading day (0 = the first Monday) of an S11 alert."""
+    days = (alert["metrics"]["day"] * DAY_MS - (FIRST_MONDAY_MS + KST_OFFSET_MS)) // DAY_MS
+    week, weekday = divmod(days, 7)
+    return int(week * 5 + weekday)
+
+
+def is_caught(case: Case, alert: dict[str, Any]) -> bool:
+    if alert["rule"] != case.rule:
+        return False
+    if case.rule == "S11":
+        return alert["symbol"] == case.symbol and s11_day(alert) in case.days
+    if not set(alert["accounts"]) or not set(alert["accounts"]) <= case.accounts:
+        return False
+    return not case.key_txs or bool(case.key_txs & set(alert["evidence"]))

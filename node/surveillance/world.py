@@ -24,6 +24,7 @@ from node.admission.verified import VerifiedCache
 from node.ledger.executor import AppliedBlock, Executor, Receipt
 from node.storage import KV, MemoryKV
 from node.surveillance.indexer import Surveillance
+from node.surveillance.records import Limits
 
 CHAIN = "market-sim"
 ORGS = (("ksd", "registrar"), ("fss", "regulator"), ("broker-a", "broker"),
@@ -39,12 +40,14 @@ def signer_of(label: str) -> Signer:
 
 class MarketWorld:
     def __init__(self, params: dict[str, Any] | None = None, genesis_time: int = 0,
-                 store: KV | None = None, indexers: list[Any] | None = None) -> None:
+                 store: KV | None = None, indexers: list[Any] | None = None,
+                 limits: Limits | None = None) -> None:
         self.params = params or {}
         self.registry = chaincode.builtin_registry(self.params)
         self.signers: dict[str, Signer] = {name: signer_of(name) for name, _ in ORGS}
         self.store = store if store is not None else MemoryKV()
-        self.surveillance = Surveillance(self.store, self.params)
+        self.limits = limits
+        self.surveillance = Surveillance(self.store, self.params, limits)
         self.verified = VerifiedCache()
         self.executor = Executor(self.store, self.registry, CHAIN, self.verified,
                                  [*(indexers or []), self.surveillance])

@@ -343,7 +343,10 @@ def test_market_alerts_and_access_log_pages(story, browser):
     go(browser, "alerts")
     if has_market(net) and has_alerts(net):
         planted = {str(t) for t in marks["wash_trades"]}
-        assert planted and planted <= alert_evidence(browser, "S1"), planted
+        trades, links = alert_evidence(browser, "S1")
+        assert planted and planted <= trades, planted
+        # the owner graph's link that made alice and bob one owner: the desk both used
+        assert ("origin", hashlib.sha256(b"one desk").hexdigest()) in links, links
         listed = element(browser, "[data-testid=alert-list]", "the alert list").text
         assert re.search(r"KST \(\d+ (ms|s)", listed), listed  # the window, and how long
         evidence = element(browser, "[data-testid=evidence]", "the alert's evidence").text
@@ -393,7 +396,7 @@ def test_an_alert_shows_the_holds_it_caused_and_their_state(story, browser):
     assert "1 active" in state and "1 released" in state, state
     index = next(i for i, a in enumerate(browser.execute_script(
         "return [...document.querySelectorAll('[data-testid=alert-list] tr.clickable')]"
-        ".map(r => r.cells[3].innerHTML)")) if alice in a and bob in a)
+        ".map(r => r.cells[4].innerHTML)")) if alice in a and bob in a)
     browser.execute_script("document.querySelector('#detail').innerHTML = '';"
                            "document.querySelectorAll('[data-testid=alert-list] "
                            "tr.clickable')[arguments[0]].click()", index)
@@ -407,8 +410,9 @@ def test_an_alert_shows_the_holds_it_caused_and_their_state(story, browser):
     committed(registrar.submit("fds", "release", {"hold_id": held[alice], "reason": "done"}))
 
 
-def alert_evidence(driver: Any, rule: str) -> set[str]:
-    """The trade ids in the evidence of every `rule` alert, opened one by one on the page."""
+def alert_evidence(driver: Any, rule: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """The trade ids in the evidence of every `rule` alert, opened one by one on the page, and
+    the owner links shown with them as (kind, via)."""
     driver.execute_script("const i = document.querySelector('[data-filter=rule]');"
                           "i.value = arguments[0]; document.getElementById('apply').click()",
                           rule)
@@ -418,6 +422,7 @@ def alert_evidence(driver: Any, rule: str) -> set[str]:
         "r => r.cells[0].textContent === arguments[0]) && t.querySelectorAll('tr.clickable')"
         ".length", rule), WAIT_S, f"the {rule} alerts")
     found: set[str] = set()
+    links: set[tuple[str, str]] = set()
     for i in range(min(rows, 10)):
         driver.execute_script("document.querySelector('#detail').innerHTML = '';"
                               "document.querySelectorAll('[data-testid=alert-list] "
@@ -426,7 +431,14 @@ def alert_evidence(driver: Any, rule: str) -> set[str]:
         found |= set(driver.execute_script(
             "return [...document.querySelectorAll('[data-testid=evidence-trade]')]"
             ".map(e => e.textContent)"))
-    return found
+        shown = driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=owner-links] tbody tr')]"
+            ".filter(r => r.querySelector('[data-testid=owner-link-via]')).map(r => ["
+            "r.querySelector('[data-testid=owner-link-kind]').textContent,"
+            "r.querySelector('[data-testid=owner-link-via]').title])")
+        links |= {("origin" if kind in ("shared device (origin)", "같은 접속지(기기)") else kind,
+                   via) for kind, via in shown}
+    return found, links
 
 
 MSGPACK_CASES = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**53 - 1, -1, -32,

@@ -1,8 +1,11 @@
 """Surveillance over a generated market (node.surveillance.generator): the alerts are a pure
-function of the chain - a node that restarts every few blocks (windows reloaded from its store)
-and a node that catches up by replaying the committed blocks (state transfer applies them
-through the same executor) hold exactly the live node's surveillance keys - a busy clean
-market raises no alert, and the seeds whose plants once fell short catch every case."""
+function of the chain - a node that restarts every few blocks (its memory reloaded from its
+store) and a node that catches up by replaying the committed blocks (as state transfer and a
+rebuild from genesis do) hold exactly the live node's surveillance keys, even with every bound
+of its memory lowered until each one binds - and a busy market of honest traders and honest
+look-alikes (branch terminals, market makers, a thin token, institutions, payees) raises no
+alert. The recall of every simple and evasive plant is measured over 20 seeds in the README;
+the slow tests here pin two seeds of each."""
 
 from __future__ import annotations
 
@@ -12,8 +15,14 @@ from node.storage import MemoryKV
 from node.storage import schema as s
 from node.surveillance.alerts import all_alerts
 from node.surveillance.generator import GeneratorConfig
-from node.surveillance.plants import build, generate
+from node.surveillance.records import Limits
+from node.surveillance.runs import EVASIVE, SIMPLE, build, generate
 from node.surveillance.world import MarketWorld
+
+TINY = Limits(closed_orders=40, trades=60, flows=6, origin_uses=30, links=4, per_origin=3,
+              per_account=3, owner_accounts=3, episodes=6, pending=2, insiders=1)
+BUSY = ("S1", "S3", "S4", "S7", "S9", "S10", "S12", "S13", "S1.transfer", "S1.recover",
+        "S8.insider", "S8.nominee", "S9.fan_in")
 
 
 def surveillance_keys(store) -> dict[bytes, bytes]:
@@ -22,41 +31,52 @@ def surveillance_keys(store) -> dict[bytes, bytes]:
 
 def replay(live: MarketWorld, restart_every: int | None) -> MarketWorld:
     store = MemoryKV()
-    node = MarketWorld(live.params, live.genesis_time, store=store)
+    node = MarketWorld(live.params, live.genesis_time, store=store, limits=live.limits)
     for count, applied in enumerate(live.blocks, start=1):
         node.executor.apply(applied.block, applied.certificate)
         if restart_every and count % restart_every == 0:
-            node = MarketWorld(live.params, live.genesis_time, store=store)  # a restart
+            node = MarketWorld(live.params, live.genesis_time, store=store,
+                               limits=live.limits)  # a restart
     return node
 
 
-def test_restarted_and_caught_up_nodes_derive_the_same_alerts():
-    rules = ("S1", "S2", "S3", "S4", "S5", "S7", "S8", "S9", "S10")  # S6 alone is 1,500 orders
-    market = build(GeneratorConfig(seed=5, honest_orders=800, honest_accounts=80, plant=rules,
-                                   keep_blocks=True))
+def test_restarted_and_replaying_nodes_derive_the_same_alerts_past_every_bound():
+    market = build(GeneratorConfig(seed=5, honest_orders=900, honest_accounts=60, plant=BUSY,
+                                   limits=TINY, keep_blocks=True))
     report = market.run()
     live = market.world
-    assert report.alerts >= 5
+    memory = live.surveillance
+    # every bound was reached (the collections sit at their limits) ...
+    assert len(memory.orders.closed) == TINY.closed_orders
+    assert len(memory.trades.by_id) == TINY.trades
+    assert len(memory.flows.all) == TINY.flows
+    assert memory.owners.use_count == TINY.origin_uses
+    assert memory.owners.link_count == TINY.links
+    assert len(memory.episodes.open) == TINY.episodes
+    assert report.alerts >= 10
+    # ... and a node that restarted every 37 blocks, and one that replayed them all, agree
     expected = surveillance_keys(live.store)
     restarted = replay(live, restart_every=37)
     assert restarted.executor.app_hash == live.executor.app_hash
     assert surveillance_keys(restarted.store) == expected
-    caught_up = replay(live, restart_every=None)
-    assert surveillance_keys(caught_up.store) == expected
-    assert all_alerts(caught_up.store) == all_alerts(live.store)
+    replayed = replay(live, restart_every=None)
+    assert surveillance_keys(replayed.store) == expected
+    assert all_alerts(replayed.store) == all_alerts(live.store)
 
 
-def test_a_busy_clean_market_raises_no_alert():
-    report = generate(GeneratorConfig(seed=11, honest_orders=10_000, plant=()))
-    assert report.honest_orders >= 10_000 and report.trades > 3_000
+def test_a_busy_honest_market_with_its_lookalikes_raises_no_alert():
+    report = generate(GeneratorConfig(seed=11, honest_orders=3_000, plant=()))
+    assert report.honest_orders >= 3_000 and report.trades > 1_000
     assert report.alerts == 0, [(a["rule"], a["explanation"]) for a in report.honest_examples]
 
 
-@pytest.mark.parametrize("seed", [8, 9, 11, 17])
-def test_seeds_whose_plants_fell_short_catch_every_case(seed):
-    # README's sweep (--orders 3000) missed S4 on 8 and 9, S5 on 17 and S7 on 11: the ramp and
-    # the closing push ran out of asks, the pump's resting bids bought its own dump
-    report = generate(GeneratorConfig(seed=seed, honest_orders=3_000))
-    missed = [(case.rule, case.names) for case in report.cases if not case.caught]
-    assert len(report.cases) == 10 and missed == [], f"seed {seed}: {missed}"
-    assert report.honest_examples == [], f"seed {seed}"
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 8])
+@pytest.mark.parametrize("plants", ["simple", "evasive"])
+def test_every_plant_is_caught_and_no_honest_account_flagged(seed, plants):
+    chosen = SIMPLE if plants == "simple" else EVASIVE
+    report = generate(GeneratorConfig(seed=seed, plant=chosen))
+    missed = [(case.rule, case.variant) for case in report.cases if not case.caught]
+    assert len(report.cases) == len(chosen) and missed == [], f"seed {seed}: {missed}"
+    assert report.honest_examples == [], [(a["rule"], a["explanation"])
+                                          for a in report.honest_examples]

@@ -92,6 +92,11 @@ const LABELS = {
   redemption: ["상환", "Redemption"], record_height: ["기준일 높이", "Record height"], holder: ["보유자", "Holder"],
   tax_class: ["과세 구분", "Tax class"], units: ["수량", "Units"], gross: ["총액", "Gross"], gain: ["차익", "Gain"],
   withheld: ["원천징수", "Withheld"], net: ["지급액", "Net"],
+  owner_links: ["한 소유자로 본 연결", "Links that made one owner"], link_kind: ["연결 종류", "Link"],
+  via: ["근거", "Via"], version: ["판", "Version"], price_effect: ["가격 영향", "Price effect"],
+  link_origin: ["같은 접속지(기기)", "shared device (origin)"],
+  link_transfer: ["장외 이체", "transfer outside the market"],
+  link_recover: ["키 복구", "key recovery"],
 };
 
 let lang = localStorage.getItem("stoledger.lang") || "ko";

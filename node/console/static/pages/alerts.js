@@ -1,7 +1,9 @@
 // Alerts: the surveillance alerts of /v1/audit/alerts (PROTOCOL.md, "Surveillance"), filtered
-// by rule, symbol, account and heights; an alert opens its evidence: accounts, the numbers that
-// crossed the threshold, and each evidence transaction's receipt with its orders and trades.
-// The list reloads when an `alert` event arrives on the stream (at most every 5 s).
+// by rule, symbol, account and heights; an alert opens its evidence: accounts, the links of the
+// owner graph that made them one owner (a shared device, a transfer outside the market, a key
+// recovery), the price effect, the numbers that crossed the threshold, and each evidence
+// transaction's receipt with its orders and trades. Each version of an alert is a row of its
+// own. The list reloads when an `alert` event arrives on the stream (at most every 5 s).
 // Holds (PROTOCOL.md, "fds"): the list shows how many holds each alert caused and their state
 // (/v1/audit/holds, one read for the page), and the evidence the holds placed on the alert and
 // every hold on the accounts it names, active or released, with who placed and released them.
@@ -98,11 +100,20 @@ async function evidence(alert) {
   const metrics = Object.entries(alert.metrics || {}).map(([k, v]) => ({ k, v }));
   await learnNames([...trades.flatMap((x) => [x.buyer, x.seller]), ...orders.map((o) => o.account)]);
   const holds = await holdsSection(alert);
+  const effect = alert.price_effect;
   return `<section class="card" data-testid="evidence"><h2>${esc(t("evidence"))}: ${esc(alert.rule)} · ${esc(alert.symbol || "")}</h2>
     <p>${esc(namedIn(alert.explanation, alert.accounts))}</p>
     <dl class="kv"><dt>${esc(t("accounts"))}</dt><dd>${(alert.accounts || []).map(who).join(", ")}</dd>
       <dt>${esc(t("window"))}</dt><dd>${esc(windowText(alert.window))}</dd>
+      <dt>${esc(t("version"))}</dt><dd>${esc(alert.version ?? 1)}</dd>
+      <dt>${esc(t("price_effect"))}</dt><dd data-testid="price-effect">${effect ? `${num(effect.from)} → ${num(effect.to)} (${effect.bps} bps)` : "–"}</dd>
       <dt>${esc(t("height"))}</dt><dd>${esc((alert.heights || []).join(", "))}</dd></dl>
+    <h3>${esc(t("owner_links"))} (${(alert.links || []).length})</h3>${table([
+      { label: t("accounts"), html: (l) => `${who(l.a)} – ${who(l.b)}` },
+      { label: t("link_kind"), html: (l) => `<span data-testid="owner-link-kind">${esc(t(`link_${l.kind}`))}</span>` },
+      { label: t("via"), html: (l) => `<span class="mono" data-testid="owner-link-via" title="${esc(l.via)}">${esc(short(l.via, 16))}</span>` },
+      { label: t("time"), text: (l) => time(l.time) },
+    ], alert.links || [], { testid: "owner-links" })}
     ${holds}
     <h3>${esc(t("metrics"))}</h3>${table([{ label: t("metric"), text: (m) => m.k }, { label: t("value"), html: (m) => metricHtml(m.k, m.v) }], metrics)}
     <h3>${esc(t("trades"))} (${trades.length})</h3>${table([
@@ -142,6 +153,7 @@ export default {
         await learnNames(lastAlerts.flatMap((a) => a.accounts || []));
         list.innerHTML = lastAlerts.length ? table([
           { label: t("rule"), text: (a) => a.rule },
+          { label: t("version"), num: true, text: (a) => a.version ?? 1 },
           { label: t("severity"), html: (a) => `<span class="pill ${esc(a.severity)}">${esc(a.severity)}</span>` },
           { label: t("symbol"), text: (a) => a.symbol || "" },
           { label: t("accounts"), html: (a) => (a.accounts || []).map(who).join(", ") },

@@ -1,0 +1,205 @@
+"""Honest look-alikes of manipulation: what the rules must not flag (issue 30, "False alerts").
+
+- Branch terminals: some honest clients trade through their broker's branch or phone desk
+  (media `branch`, `phone`), so one terminal's origin is shared by many clients of one broker;
+  they are not one owner (S1) nor a shared device (S10).
+- Market makers: one per liquid token quotes both sides at the touch (joining the best price,
+  or improving it in a wide spread) for forty minutes a day, large sizes, cancelling and
+  replacing its quotes every one to two minutes, trading whenever it is hit, and
+  keeping its inventory within MM_INVENTORY units (no bid when that long, no offer when
+  that short) as market makers do (not S3, S6, S12, S13).
+- A thin token: THN4, traded by six honest accounts a few dozen times a day (not S2, S6).
+- Institutions: three accounts placing one or two large orders a day (500-1,500 units: up to
+  a tenth of a day's volume),
+  some sweeping a little of the book, some resting (not S4, S5, S7, S8).
+- Cash: deposits and withdrawals at the bank, payments to a handful of payees (landlords,
+  shops: each with a dozen customers outside the market from the start, so a hub), and
+  transfers within households (a trader and
+  a family member who does not trade), in amounts from KRW 10,000 to 50,000,000 (not S9, and
+  no owner made of strangers).
+All of them are honest accounts of the run: an alert naming one is a false alert.
+"""
+
+from __future__ import annotations
+
+import math
+
+from node.ledger.executor import Receipt
+from node.surveillance.generator import (
+    DAY_MS,
+    SESSION_MS,
+    SYMBOLS,
+    THIN,
+    TICK,
+    Market,
+    Trader,
+    origin_of,
+    session_open,
+)
+
+BRANCH_CLIENTS = 24  # honest traders who order through a branch or a phone desk
+MM_REFRESH_MS = (60_000, 120_000)
+MM_SIZES = (150, 300)
+MM_QUOTING_MS = 40 * 60_000  # a day, from a random time
+MM_INVENTORY = 200  # units long or short at most
+THIN_TRADERS = 6
+THIN_ORDERS_PER_DAY = 60
+INSTITUTIONS = 3
+INSTITUTION_SIZES = (500, 1_500)
+PAYEES = 10
+PAYEE_CUSTOMERS = 12  # accounts outside the market that have paid each payee before the run
+HOUSEHOLD_SHARE = 0.3  # of honest traders with a family member they move cash with
+
+
+def add_lookalikes(market: Market) -> None:
+    branch_terminals(market)
+    for symbol in sorted(SYMBOLS):
+        MarketMaker(market, symbol).start()
+    thin_token(market)
+    institutions(market)
+    Cash(market).start()
+
+
+def branch_terminals(market: Market) -> None:
+    """Some honest traders order through their broker's branch terminal or phone desk."""
+    rng = market.rng
+    for trader in rng.sample(market.traders, BRANCH_CLIENTS):
+        trader.media = rng.choice(("branch", "phone"))
+        trader.origins = (origin_of(f"{market.config.seed}:{trader.broker}:terminal"),)
+
+
+class MarketMaker:
+    def __init__(self, market: Market, symbol: str) -> None:
+        self.market, self.symbol = market, symbol
+        self.trader: Trader = market.new_trader(f"mm-{symbol}", media="api")
+        self.quotes: list[int] = []
+        self.position = 0  # units bought less units sold
+        market.hooks.append(self.learn)
+
+    def start(self) -> None:
+        rng = self.market.rng
+        for day in range(self.market.first_day, self.market.config.days):
+            begin = session_open(day) + rng.randrange(SESSION_MS - MM_QUOTING_MS)
+            self.market.at(begin, lambda end=begin + MM_QUOTING_MS: self.quote(end))  # type: ignore[misc]
+
+    def learn(self, receipt: Receipt) -> None:
+        for event in receipt.events if receipt.ok else ():
+            data = event["data"]
+            if event["name"] == "Trade" and self.trader.account in (data["buyer"],
+                                                                     data["seller"]):
+                bought = data["buyer"] == self.trader.account
+                self.position += data["qty"] if bought else -data["qty"]
+
+    def quote(self, until: int) -> None:
+        market, rng = self.market, self.market.rng
+        for order_id in self.quotes:  # cancel first, in the same block
+            market.cancel(self.trader, order_id)
+        self.quotes = []
+        if market.now >= until:
+            return
+        bid, ask = market.best(self.symbol)
+        last = market.last[self.symbol]
+        bid = bid or market.clip(self.symbol, last * 0.998)
+        ask = ask or market.clip(self.symbol, last * 1.002)
+        if ask - bid > 2 * TICK:  # a wide spread: improve both sides by a tick
+            bid, ask = bid + TICK, ask - TICK
+        size = rng.randrange(*MM_SIZES)
+        room = {"buy": MM_INVENTORY - self.position, "sell": MM_INVENTORY + self.position}
+        for side, price in (("buy", bid), ("sell", ask)):
+            if room[side] > 0:
+                market.place(self.trader, self.symbol, side, price, min(size, room[side]),
+                             then=self.remember)
+        market.at(market.now + rng.randrange(*MM_REFRESH_MS), lambda: self.quote(until))
+
+    def remember(self, receipt: Receipt) -> None:
+        if receipt.ok and receipt.result["status"] == "resting":
+            self.quotes.append(receipt.result["order_id"])
+
+
+def thin_token(market: Market) -> None:
+    rng = market.rng
+    traders = [market.new_trader(f"thin-{i}") for i in range(THIN_TRADERS)]
+    for day in range(market.config.days):
+        for _ in range(THIN_ORDERS_PER_DAY):
+            trader = rng.choice(traders)
+            market.at(session_open(day) + rng.randrange(SESSION_MS - 1_000),
+                      lambda trader=trader: market.honest_order(  # type: ignore[misc]
+                          THIN[0], trader, marketable=0.5))
+
+
+def institutions(market: Market) -> None:
+    rng = market.rng
+    for number in range(INSTITUTIONS):
+        trader = market.new_trader(f"institution-{number}", media="api")
+        for day in range(market.config.days):
+            for _ in range(rng.choice((1, 2))):
+                symbol = rng.choice(sorted(SYMBOLS))
+                market.at(session_open(day) + rng.randrange(600_000, SESSION_MS - 600_000),
+                          lambda trader=trader, symbol=symbol: block_order(  # type: ignore[misc]
+                              market, trader, symbol))
+
+
+def block_order(market: Market, trader: Trader, symbol: str) -> None:
+    rng = market.rng
+    side = rng.choice(("buy", "sell"))
+    sign = 1 if side == "buy" else -1
+    sweep = rng.random() < 0.5
+    anchor = market.anchor(symbol)
+    price = anchor * (1 + sign * rng.uniform(0.002, 0.008)) if sweep else \
+        anchor * (1 - sign * rng.uniform(0.0, 0.005))
+    market.place(trader, symbol, side, market.clip(symbol, price),
+                 rng.randrange(*INSTITUTION_SIZES), "ioc" if sweep else "gtc")
+
+
+class Cash:
+    """Deposits, withdrawals, payments to payees and transfers within households."""
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        world = market.world
+        self.payees = [world.send_register(f"payee-{i}", "broker-a") for i in range(PAYEES)]
+        customers = [f"customer-{i}" for i in range(PAYEE_CUSTOMERS)]
+        for name in customers:
+            world.enrol(name, "broker-b", {}, 0, 10**9)
+        for payee in self.payees:
+            for name in customers:
+                world.send(name, "cash", "transfer", to=payee, amount=50_000)
+        self.homes: dict[str, str] = {}  # trader name -> its family member's name
+        for trader in market.traders:
+            if market.rng.random() < HOUSEHOLD_SHARE:
+                name = f"home-{trader.name}"
+                market.world.enrol(name, trader.broker, {}, 0, 50_000_000)
+                self.homes[trader.name] = name
+        market.honest |= {market.world.account(name) for name in self.homes.values()}
+        market.honest |= set(self.payees) | {world.account(name) for name in customers}
+
+    def start(self) -> None:
+        market = self.market
+        for day in range(market.config.days):
+            for _ in range(market.config.honest_accounts // 2):
+                market.at(session_open(day) + market.rng.randrange(DAY_MS - 2 * 3_600_000),
+                          self.move)
+
+    def amount(self, low: int = 10_000, high: int = 50_000_000) -> int:
+        return int(math.exp(self.market.rng.uniform(math.log(low), math.log(high))))
+
+    def move(self) -> None:
+        market, rng = self.market, self.market.rng
+        trader = rng.choice(market.traders)
+        world = market.world
+        kind = rng.random()
+        if kind < 0.4:  # the bank: a deposit or a withdrawal
+            method = "mint" if rng.random() < 0.6 else "burn"
+            args = {"to": trader.account} if method == "mint" else {"from_": trader.account}
+            world.send("bank", "cash", method, amount=self.amount(100_000), **args)
+        elif kind < 0.8:
+            world.send(trader.name, "cash", "transfer", to=rng.choice(self.payees),
+                       amount=self.amount(10_000, 5_000_000))
+        elif trader.name in self.homes:
+            home = self.homes[trader.name]
+            if rng.random() < 0.5:
+                world.send(trader.name, "cash", "transfer", to=world.account(home),
+                           amount=self.amount(10_000, 20_000_000))
+            else:
+                world.send(home, "cash", "transfer", to=trader.account,
+                           amount=self.amount(10_000, 20_000_000))

@@ -1,0 +1,346 @@
+"""The owner graph: which accounts surveillance judges as one owner (PROTOCOL "Owners, not only
+accounts"), persisted, deterministic, transitive and bounded.
+
+How it works. The graph keeps three kinds of edge, each with the time of its latest evidence:
+- an origin use (origin, account): the account placed an order from that client origin (media
+  hts, mts or api; a branch terminal or a phone desk is the broker's staff and is never used);
+  two accounts are linked through an origin when both used it within `link_window_ms` of now;
+- a transfer link (a, b): cash or units moved between them outside the market, valid for
+  `transfer_window_ms`; an account with more than `max_transfer_partners` valid partners is a
+  hub (a payee, a payroll) and links nobody through its transfers;
+- a recovery link (old, new): `token.recover` moved old's key to new; valid for good, so the
+  surveillance history of the old key stays with the new one.
+`owner(account, now)` walks the valid edges breadth first, neighbours in sorted order, and
+returns the owner: its accounts and, for evidence, the walk's tree, from which `links_among`
+gives the links that joined any set of its accounts. The walk stops at `owner_accounts`
+accounts; an owner cut there is marked `partial` and is never cached for its other accounts,
+so what a rule sees does not depend on which account it asked about first.
+
+Bounds and determinism. Every edge is a `v/` key (node.storage.schema), put or deleted in the
+block that changed it, and `load` rebuilds the graph from those keys. The per-origin,
+per-account and global limits (records.Limits) drop the oldest edge (by time, then key) in the
+block that went past them, and the windows drop edges older than they are in `prune`, by block
+time; reads filter by time too, so when pruning ran never changes an answer. The heaps that
+find the oldest edge may hold stale entries on a live node and none on a restarted one; an
+entry is acted on only if it is the edge's current time, so both drop the same edge.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from consensus import codec
+from node.storage import KV
+from node.storage import schema as s
+from node.surveillance.records import Limits
+from node.surveillance.staged import Staged
+
+ORIGIN, TRANSFER, RECOVER = "origin", "transfer", "recover"
+LINKED = (TRANSFER, RECOVER)  # the kinds kept as account-to-account links
+ALL_KINDS = frozenset({ORIGIN, TRANSFER, RECOVER})
+CASH_KINDS = frozenset({ORIGIN, RECOVER})  # S9: a transfer is what it judges, not a link
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An edge that joined two accounts: `via` is the origin, or the transaction id."""
+
+    a: str
+    b: str
+    kind: str
+    via: str
+    time: int
+
+    def ordered(self) -> Link:
+        """The same link with its accounts in sorted order (a link has no direction)."""
+        return self if self.a < self.b else Link(self.b, self.a, self.kind, self.via,
+                                                  self.time)
+
+    def to_map(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "kind": self.kind, "via": self.via,
+                "time": self.time}
+
+
+@dataclass(slots=True)
+class Owner:
+    accounts: tuple[str, ...]  # sorted
+    parent: dict[str, tuple[str, Link] | None]  # the walk's tree: account -> (parent, link)
+    partial: bool = False  # the walk stopped at Limits.owner_accounts
+
+    @property
+    def key(self) -> str:
+        return self.accounts[0]
+
+    def links_among(self, accounts: set[str] | tuple[str, ...] | list[str]) -> list[Link]:
+        """The tree links that join `accounts` (all of this owner's): the walk's tree pruned
+        of every branch that leads to none of them."""
+        wanted = set(accounts)
+        edges: dict[str, tuple[str, Link]] = {}
+        for account in sorted(wanted):
+            step = self.parent.get(account)
+            while step is not None and account not in edges:
+                edges[account] = step
+                account = step[0]
+                step = self.parent.get(account)
+        degree: dict[str, int] = {}
+        for child, (parent, _) in edges.items():
+            degree[child] = degree.get(child, 0) + 1
+            degree[parent] = degree.get(parent, 0) + 1
+        leaves = sorted(a for a, d in degree.items() if d == 1 and a not in wanted)
+        while leaves:
+            leaf = leaves.pop()
+            if leaf in edges:  # a leaf that is a child: drop its link up
+                parent = edges.pop(leaf)[0]
+            else:  # the root with one child left: drop the link down to it
+                child = next(c for c, (p, _) in edges.items() if p == leaf)
+                parent = child
+                edges.pop(child)
+            degree[leaf] -= 1
+            degree[parent] -= 1
+            if degree[parent] == 1 and parent not in wanted:
+                leaves.append(parent)
+        return sorted((link.ordered() for _, link in edges.values()),
+                      key=lambda link: (link.time, link.a, link.b, link.kind))
+
+
+@dataclass
+class OwnerParams:
+    link_window_ms: int
+    transfer_window_ms: int
+    max_transfer_partners: int
+
+
+@dataclass
+class OwnerGraph:
+    params: OwnerParams
+    limits: Limits
+    staged: Staged
+    uses: dict[str, dict[str, int]] = field(default_factory=dict)  # origin -> account -> time
+    origins: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> origin -> t
+    use_heap: list[tuple[int, str, str]] = field(default_factory=list)  # (time, origin, acct)
+    use_count: int = 0
+    # kind -> (a, b) with a < b -> (time, tx id); partners: account -> (kind, other) -> time
+    links: dict[str, dict[tuple[str, str], tuple[int, str]]] = field(
+        default_factory=lambda: {kind: {} for kind in LINKED})
+    partners: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    # kind -> heap of (time, a, b): the oldest link of each kind
+    link_heaps: dict[str, list[tuple[int, str, str]]] = field(
+        default_factory=lambda: {kind: [] for kind in LINKED})
+    link_count: int = 0
+
+    # ---- evidence in -------------------------------------------------------------------------
+
+    def use(self, account: str, origin: str, time: int) -> None:
+        """`account` placed an order from its own device `origin` at `time`."""
+        accounts = self.uses.setdefault(origin, {})
+        if account not in accounts:  # one heap entry per use; a later time is re-pushed lazily
+            self.use_count += 1
+            heapq.heappush(self.use_heap, (time, origin, account))
+        accounts[account] = time
+        self.origins.setdefault(account, {})[origin] = time
+        self.staged.put(s.surv_use_key(origin, account), s.u64(time))
+        if len(accounts) > self.limits.per_origin:
+            self._drop_use(origin, min(accounts, key=lambda a: (accounts[a], a)))
+        mine = self.origins[account]
+        if len(mine) > self.limits.per_account:
+            self._drop_use(min(mine, key=lambda o: (mine[o], o)), account)
+        while self.use_count > self.limits.origin_uses:
+            self._drop_oldest_use()
+
+    def link(self, kind: str, first: str, second: str, time: int, tx_id: str) -> None:
+        """Cash or units moved between two accounts (TRANSFER), or `first`'s key was recovered
+        to `second` (RECOVER)."""
+        if first == second:
+            return
+        pair = (first, second) if first < second else (second, first)
+        found = self.links[kind]
+        if pair not in found:  # one heap entry per link, as for uses
+            self.link_count += 1
+            heapq.heappush(self.link_heaps[kind], (time, *pair))
+        found[pair] = (time, tx_id)
+        for one, other in (pair, pair[::-1]):
+            self.partners.setdefault(one, {})[(kind, other)] = time
+        self.staged.put(s.surv_link_key(kind, *pair), codec.pack([time, tx_id]))
+        for account in pair:
+            mine = self.partners[account]
+            if len(mine) > self.limits.per_account:
+                kind_, other = min(mine, key=lambda key: (mine[key], key))
+                self._drop_link(kind_, account, other)
+        while self.link_count > self.limits.links:
+            self._drop_oldest_link()
+
+    # ---- dropping ----------------------------------------------------------------------------
+
+    def _drop_use(self, origin: str, account: str) -> None:
+        del self.uses[origin][account]
+        if not self.uses[origin]:
+            del self.uses[origin]
+        del self.origins[account][origin]
+        if not self.origins[account]:
+            del self.origins[account]
+        self.use_count -= 1
+        self.staged.delete(s.surv_use_key(origin, account))
+
+    def _oldest_use(self) -> tuple[int, str, str] | None:
+        """The oldest current use. Each use has one heap entry, pushed when it was new: an
+        entry older than its use's time is moved to that time, one gone is dropped."""
+        heap = self.use_heap
+        while heap:
+            time, origin, account = heap[0]
+            current = self.uses.get(origin, {}).get(account)
+            if current == time:
+                return heap[0]
+            if current is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (current, origin, account))
+        return None
+
+    def _drop_oldest_use(self) -> None:
+        oldest = self._oldest_use()
+        assert oldest is not None, "a use count above zero with no use"
+        heapq.heappop(self.use_heap)
+        self._drop_use(oldest[1], oldest[2])
+
+    def _drop_link(self, kind: str, first: str, second: str) -> None:
+        pair = (first, second) if first < second else (second, first)
+        del self.links[kind][pair]
+        for one, other in (pair, pair[::-1]):
+            mine = self.partners[one]
+            del mine[(kind, other)]
+            if not mine:
+                del self.partners[one]
+        self.link_count -= 1
+        self.staged.delete(s.surv_link_key(kind, *pair))
+
+    def _oldest_link(self, kind: str) -> tuple[int, str, str] | None:
+        """The oldest current link of `kind` (its heap entries kept as `_oldest_use`'s)."""
+        heap = self.link_heaps[kind]
+        while heap:
+            time, first, second = heap[0]
+            current = self.links[kind].get((first, second))
+            if current is not None and current[0] == time:
+                return heap[0]
+            if current is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (current[0], first, second))
+        return None
+
+    def _drop_oldest_link(self) -> None:
+        oldest = min((entry[0], kind, entry[1], entry[2]) for kind in LINKED
+                     if (entry := self._oldest_link(kind)) is not None)
+        _, kind, first, second = oldest
+        heapq.heappop(self.link_heaps[kind])
+        self._drop_link(kind, first, second)
+
+    def prune(self, now: int) -> None:
+        """Forget origin uses and transfer links older than their windows (recoveries stay)."""
+        since = now - self.params.link_window_ms
+        while (oldest := self._oldest_use()) is not None and oldest[0] < since:
+            heapq.heappop(self.use_heap)
+            self._drop_use(oldest[1], oldest[2])
+        since = now - self.params.transfer_window_ms
+        while (oldest := self._oldest_link(TRANSFER)) is not None and oldest[0] < since:
+            heapq.heappop(self.link_heaps[TRANSFER])
+            self._drop_link(TRANSFER, oldest[1], oldest[2])
+
+    # ---- owners ------------------------------------------------------------------------------
+
+    def is_alone(self, account: str) -> bool:
+        """No edge to another account at all, valid or not: the account is its own owner (a
+        quick test before walking the graph)."""
+        if account in self.partners:
+            return False
+        return all(len(self.uses[origin]) == 1 for origin in self.origins.get(account, ()))
+
+    def is_hub(self, account: str, now: int) -> bool:
+        since = now - self.params.transfer_window_ms
+        partners = {other for (kind, other), time in self.partners.get(account, {}).items()
+                    if kind == TRANSFER and time >= since}
+        return len(partners) > self.params.max_transfer_partners
+
+    def neighbours(self, account: str, now: int, kinds: frozenset[str]) -> list[Link]:
+        """Every valid edge from `account` to another account, in sorted order."""
+        found: list[Link] = []
+        if ORIGIN in kinds:
+            since = now - self.params.link_window_ms
+            for origin, mine in sorted(self.origins.get(account, {}).items()):
+                if mine < since:
+                    continue
+                for other, theirs in sorted(self.uses[origin].items()):
+                    if other != account and theirs >= since:
+                        found.append(Link(account, other, ORIGIN, origin, min(mine, theirs)))
+        partners = self.partners.get(account, {})
+        if partners and (TRANSFER in kinds or RECOVER in kinds):
+            since = now - self.params.transfer_window_ms
+            hub = TRANSFER in kinds and self.is_hub(account, now)
+            for kind, other in sorted(partners):
+                if kind not in kinds or (kind == TRANSFER and (
+                        hub or partners[(kind, other)] < since or self.is_hub(other, now))):
+                    continue
+                pair = (account, other) if account < other else (other, account)
+                time, tx_id = self.links[kind][pair]
+                found.append(Link(account, other, kind, tx_id, time))
+        found.sort(key=lambda link: (link.b, link.kind, link.via))
+        return found
+
+    def owner(self, account: str, now: int, kinds: frozenset[str] = ALL_KINDS) -> Owner:
+        parent: dict[str, tuple[str, Link] | None] = {account: None}
+        queue = [account]
+        partial = False
+        for current in queue:  # the list grows as it is walked: breadth first
+            for link in self.neighbours(current, now, kinds):
+                if link.b in parent:
+                    continue
+                if len(parent) == self.limits.owner_accounts:
+                    partial = True
+                    break
+                parent[link.b] = (current, link)
+                queue.append(link.b)
+            if partial:
+                break
+        return Owner(tuple(sorted(parent)), parent, partial)
+
+    # ---- loading -----------------------------------------------------------------------------
+
+    def load(self, store: KV) -> None:
+        for raw, value in store.iterate(s.SURV_USE):
+            origin, account = raw[len(s.SURV_USE):].decode().split("/")
+            time = s.read_u64(value)
+            self.uses.setdefault(origin, {})[account] = time
+            self.origins.setdefault(account, {})[origin] = time
+            self.use_heap.append((time, origin, account))
+            self.use_count += 1
+        heapq.heapify(self.use_heap)
+        for raw, value in store.iterate(s.SURV_LINK):
+            kind, first, second = raw[len(s.SURV_LINK):].decode().split("/")
+            time, tx_id = codec.unpack(value)
+            self.links[kind][(first, second)] = (time, tx_id)
+            for one, other in ((first, second), (second, first)):
+                self.partners.setdefault(one, {})[(kind, other)] = time
+            self.link_heaps[kind].append((time, first, second))
+            self.link_count += 1
+        for heap in self.link_heaps.values():
+            heapq.heapify(heap)
+
+
+class OwnerCache:
+    """The owners asked for during one block (the graph does not change while rules run).
+    A complete owner is cached for each of its accounts; a partial one only for the account
+    it was asked for."""
+
+    def __init__(self, graph: OwnerGraph, now: int) -> None:
+        self.graph = graph
+        self.now = now
+        self.cached: dict[tuple[str, frozenset[str]], Owner] = {}
+
+    def __call__(self, account: str, kinds: frozenset[str] = ALL_KINDS) -> Owner:
+        found = self.cached.get((account, kinds))
+        if found is None:
+            found = self.graph.owner(account, self.now, kinds)
+            for member in (found.accounts if not found.partial else (account,)):
+                self.cached[(member, kinds)] = found
+        return found

@@ -1,0 +1,198 @@
+"""What surveillance must judge later, and the insiders S8 asks about.
+
+- `Insiders`: issuer -> accounts whose identity record names it in `insider_of` (PROTOCOL
+  "identity"), refreshed from the record each time an identity event names the account
+  (`v/n/<issuer>/<account>`).
+- `Pending`: the conditions re-checked on later blocks (issue 30, "re-check pending conditions"):
+  material events waiting for their price effect (S8, `v/q/`), the record dates,
+  subscriptions and redemptions that make pegging more serious (S12, `v/k/`), and the session
+  of each token's last trade, whose opening minutes (S14) and close (S5) are judged once they
+  are over (`v/s/`).
+All of it is persisted as it changes and bounded by Limits.pending (the oldest goes first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus import codec
+from node.storage import KV
+from node.storage import schema as s
+from node.surveillance.records import Limits
+from node.surveillance.staged import Staged
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialEvent:
+    """An event that moves a price when it becomes known (PROTOCOL "Material information")."""
+
+    symbol: str
+    issuer: str
+    kind: str  # document, dividend, offering_opened, ..., hold (see reader.MATERIAL)
+    time: int
+    height: int
+    index: int
+    tx_id: str
+    price_before: int  # the token's last price before it (0: none yet)
+    account: str  # the insider frozen or held, else ""
+
+
+@dataclass(slots=True)
+class SessionCheck:
+    open: int  # UTC ms of the session's opening bell (a KST day's midnight for `always`)
+    close: int
+    opening_due: bool  # S14 has not judged this session's opening minutes yet
+
+
+class Insiders:
+    def __init__(self, limits: Limits, staged: Staged) -> None:
+        self.limits = limits
+        self.staged = staged
+        self.of_issuer: dict[str, set[str]] = {}
+        self.of_account: dict[str, set[str]] = {}
+        self.count = 0
+
+    def refresh(self, account: str, issuers: list[str]) -> None:
+        wanted = set(issuers)
+        known = self.of_account.get(account, set())
+        for issuer in sorted(known - wanted):
+            self._remove(issuer, account)
+        for issuer in sorted(wanted - known):
+            if self.count >= self.limits.insiders:
+                break  # a full index keeps what it has: named in the report, never silent
+            self.of_issuer.setdefault(issuer, set()).add(account)
+            self.of_account.setdefault(account, set()).add(issuer)
+            self.count += 1
+            self.staged.put(s.surv_insider_key(issuer, account), b"")
+
+    def _remove(self, issuer: str, account: str) -> None:
+        self.of_issuer[issuer].discard(account)
+        if not self.of_issuer[issuer]:
+            del self.of_issuer[issuer]
+        self.of_account[account].discard(issuer)
+        if not self.of_account[account]:
+            del self.of_account[account]
+        self.count -= 1
+        self.staged.delete(s.surv_insider_key(issuer, account))
+
+    def is_insider(self, account: str, issuers: tuple[str, ...]) -> bool:
+        return bool(self.of_account.get(account, set()) & set(issuers))
+
+    def load(self, store: KV) -> None:
+        for raw, _ in store.iterate(s.SURV_INSIDER):
+            issuer, account = raw[len(s.SURV_INSIDER):].decode().split("/")
+            self.of_issuer.setdefault(issuer, set()).add(account)
+            self.of_account.setdefault(account, set()).add(issuer)
+            self.count += 1
+
+
+class Pending:
+    def __init__(self, effect_ms: int, event_ms: int, limits: Limits, staged: Staged) -> None:
+        self.effect_ms = effect_ms
+        self.event_ms = event_ms
+        self.limits = limits
+        self.staged = staged
+        self.material: dict[str, dict[tuple[int, int], MaterialEvent]] = {}
+        self.pegs: dict[str, dict[int, str]] = {}  # symbol -> time -> kind
+        self.sessions: dict[str, SessionCheck] = {}
+
+    # ---- S8: material events waiting for their effect ---------------------------------------
+
+    def wait_for_effect(self, event: MaterialEvent) -> None:
+        self.material.setdefault(event.symbol, {})[(event.height, event.index)] = event
+        self.staged.put(s.surv_pending_key(event.symbol, event.height, event.index),
+                        codec.pack([event.symbol, event.issuer, event.kind, event.time,
+                                    event.height, event.index, event.tx_id,
+                                    event.price_before, event.account]))
+        while sum(len(events) for events in self.material.values()) > self.limits.pending:
+            oldest = min((e.time, e.height, e.index, e.symbol) for events in
+                         self.material.values() for e in events.values())
+            self.settle(self.material[oldest[3]][(oldest[1], oldest[2])])
+
+    def settle(self, event: MaterialEvent) -> None:
+        """The event's effect was judged (or can no longer come)."""
+        events = self.material[event.symbol]
+        del events[(event.height, event.index)]
+        if not events:
+            del self.material[event.symbol]
+        self.staged.delete(s.surv_pending_key(event.symbol, event.height, event.index))
+
+    def waiting(self, symbol: str) -> list[MaterialEvent]:
+        events = self.material.get(symbol, {})
+        return [events[key] for key in sorted(events)]
+
+    # ---- S12: dates that make pegging worse --------------------------------------------------
+
+    def peg_date(self, symbol: str, time: int, kind: str) -> None:
+        self.pegs.setdefault(symbol, {})[time] = kind
+        self.staged.put(s.surv_peg_key(symbol, time), kind.encode())
+        while sum(len(dates) for dates in self.pegs.values()) > self.limits.pending:
+            _, oldest_symbol = min((t, sym) for sym, dates in self.pegs.items() for t in dates)
+            self._drop_peg(oldest_symbol, min(self.pegs[oldest_symbol]))
+
+    def _drop_peg(self, symbol: str, time: int) -> None:
+        del self.pegs[symbol][time]
+        if not self.pegs[symbol]:
+            del self.pegs[symbol]
+        self.staged.delete(s.surv_peg_key(symbol, time))
+
+    def near_peg_date(self, symbol: str, now: int) -> tuple[int, str] | None:
+        """The nearest date at most `event_ms` ahead of now, or None."""
+        near = [(time - now, time, kind) for time, kind in
+                self.pegs.get(symbol, {}).items() if 0 <= time - now <= self.event_ms]
+        if not near:
+            return None
+        _, time, kind = min(near)
+        return time, kind
+
+    # ---- S5 and S14: sessions judged once over -----------------------------------------------
+
+    def session_traded(self, symbol: str, bounds: tuple[int, int]) -> SessionCheck | None:
+        """A trade in the session `bounds`: (open, close). Returns the check of the token's
+        earlier session if this trade starts a new one (the caller judges it first)."""
+        current = self.sessions.get(symbol)
+        if current is not None and (current.open, current.close) == bounds:
+            return None
+        self.sessions[symbol] = SessionCheck(bounds[0], bounds[1], True)
+        self._stage_session(symbol)
+        return current
+
+    def opening_judged(self, symbol: str) -> None:
+        self.sessions[symbol].opening_due = False
+        self._stage_session(symbol)
+
+    def session_closed(self, symbol: str) -> None:
+        del self.sessions[symbol]
+        self.staged.delete(s.surv_session_key(symbol))
+
+    def _stage_session(self, symbol: str) -> None:
+        check = self.sessions[symbol]
+        self.staged.put(s.surv_session_key(symbol),
+                        codec.pack([check.open, check.close, int(check.opening_due)]))
+
+    # ---- bounds ------------------------------------------------------------------------------
+
+    def prune(self, now: int) -> list[MaterialEvent]:
+        """Drop what can no longer matter; returns the material events whose effect window
+        ended without an effect."""
+        expired = [event for symbol in sorted(self.material) for event in self.waiting(symbol)
+                   if event.time + self.effect_ms < now]
+        for event in expired:
+            self.settle(event)
+        for symbol in sorted(self.pegs):
+            for time in sorted(self.pegs.get(symbol, {})):
+                if time < now:
+                    self._drop_peg(symbol, time)
+        return expired
+
+    def load(self, store: KV) -> None:
+        for _, value in store.iterate(s.SURV_PENDING):
+            event = MaterialEvent(*codec.unpack(value))
+            self.material.setdefault(event.symbol, {})[(event.height, event.index)] = event
+        for raw, value in store.iterate(s.SURV_PEG):
+            symbol = raw[len(s.SURV_PEG):-9].decode()
+            self.pegs.setdefault(symbol, {})[s.read_u64(raw[-8:])] = value.decode()
+        for raw, value in store.iterate(s.SURV_SESSION):
+            opened, closed, due = codec.unpack(value)
+            self.sessions[raw[len(s.SURV_SESSION):].decode()] = SessionCheck(opened, closed,
+                                                                               bool(due))

@@ -1,0 +1,284 @@
+"""S5 closing-price and S14 opening involvement, S7 pump and dump, S11 price or volume
+outlier, S12 price pegging: the rules on what an owner did to a price.
+
+S5 and S14 judge a session's close and opening minutes once they are over (the first block
+after them: the indexer finds those sessions, node.surveillance.pending). S7 is triggered by the
+block's sales, S11 and S12 by its trades.
+"""
+
+from __future__ import annotations
+
+from chaincode.market import kst_day
+from node.surveillance.facts import (
+    BPS,
+    Detail,
+    Finding,
+    Judge,
+    bps,
+    evidence,
+    ids,
+    of_orders,
+    of_trades,
+    participants,
+    short,
+    signed_bps,
+)
+from node.surveillance.owners import Owner
+from node.surveillance.pending import SessionCheck
+from node.surveillance.records import Trade
+
+# ---- S5 closing-price involvement and S14 opening involvement ---------------------------------
+
+
+def compute_s5(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    for symbol, check in j.facts.closes:
+        window = j.trades.between(symbol, check.close - p["closing_ms"], check.close)
+        findings += involvement("S5", p, j, symbol, window, None, check)
+    return findings
+
+
+def compute_s14(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    for symbol, check in j.facts.openings:
+        window = j.trades.between(symbol, check.open, check.open + p["opening_ms"])
+        if window:  # the open moved from the previous close
+            findings += involvement("S14", p, j, symbol, window, window[0].prev_price, check)
+    return findings
+
+
+def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: list[Trade],
+                base: int | None, check: SessionCheck) -> list[Finding]:
+    """Owners whose aggressive orders in `window` moved the price: S5 from before their first
+    push to the close (the window's last price), S14 from the previous close (`base`) to the
+    price their last push left (the opening prices they set), with a share of the volume on
+    the side of the move."""
+    if not window:
+        return []
+    volume = sum(t.qty for t in window)
+    owners = j.owners(sorted({t.aggressor_account for t in window}))
+    findings = []
+    for _, owner in sorted(owners.items()):
+        members = set(owner.accounts)
+        pushes = [t for t in window if t.aggressor_account in members
+                  and t.price != t.prev_price]
+        if not pushes:
+            continue
+        start = pushes[0].prev_price if base is None else base
+        end = window[-1].price if base is None else pushes[-1].price
+        if start == end:
+            continue
+        direction = 1 if end > start else -1
+        mine = [t for t in pushes if direction * (t.price - t.prev_price) > 0]
+        orders = sorted({t.aggressor_order for t in mine})
+        side = [t for t in window if (t.buyer if direction > 0 else t.seller) in members
+                and (t.seller if direction > 0 else t.buyer) not in members]
+        share = bps(sum(t.qty for t in side), volume)
+        pushed = sum(direction * (t.price - t.prev_price) for t in mine)
+        move = bps(abs(end - start), start)
+        if (move < p["min_move_bps"] or share < p["min_share_bps"]
+                or len(orders) < p["min_orders"]
+                or pushed * BPS < p["min_push_bps"] * abs(end - start)):
+            continue
+        findings.append(involvement_finding(rule, p, symbol, owner, check, side + mine,
+                                            orders, (start, end), share, pushed))
+    return findings
+
+
+def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
+                        check: SessionCheck, trades: list[Trade], orders: list[int],
+                        price: tuple[int, int], share: int, pushed: int) -> Finding:
+    trades = sorted({t.trade_id: t for t in trades}.values(), key=lambda t: t.trade_id)
+    accounts = participants(trades, owner)
+    closing = rule == "S5"
+    span = p["closing_ms"] if closing else p["opening_ms"]
+    move = bps(abs(price[1] - price[0]), price[0])
+
+    def detail() -> Detail:
+        return Detail(
+            {("close_time" if closing else "open_time"): check.close if closing else check.open,
+             "from_price": price[0], "to_price": price[1], "move_bps": move,
+             "share_bps": share, "aggressive_orders": len(orders), "moved_won": pushed,
+             "min_share_bps": p["min_share_bps"], "min_move_bps": p["min_move_bps"],
+             "min_orders": p["min_orders"], "min_push_bps": p["min_push_bps"],
+             ("closing_ms" if closing else "opening_ms"): span},
+            evidence(of_trades(trades)),
+            f"In the {'last' if closing else 'first'} {span} ms of the session, "
+            f"{', '.join(short(a) for a in accounts)} (one owner) took {share} bps of "
+            f"{symbol}'s volume on the side of the move with {len(orders)} aggressive "
+            f"order(s), which moved the price {pushed} won of the way from {price[0]} to "
+            f"{price[1]} ({move} bps) {'at the close' if closing else 'at the open'} "
+            f"(thresholds {p['min_share_bps']} bps share, {p['min_move_bps']} bps move).",
+            ids(orders), ids(t.trade_id for t in trades), price,
+            tuple(owner.links_among(accounts)))
+    return Finding(rule, symbol, f"{symbol}/{owner.key}/{check.open}", accounts,
+                   check.close - span if closing else check.open, (share, move), detail)
+
+
+# ---- S7 pump and dump ------------------------------------------------------------------------
+
+def compute_s7(p: dict[str, int], j: Judge) -> list[Finding]:
+    sellers = {(t.symbol, j.owner_of(t.seller).key): j.owner_of(t.seller)
+               for t in j.facts.trades}
+    findings = []
+    for (symbol, _), owner in sorted(sellers.items()):
+        found = s7_finding(p, j, symbol, owner)
+        if found is not None:
+            findings.append(found)
+    return findings
+
+
+def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding | None:
+    members = set(owner.accounts)
+    mine = j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
+    buys = [t for t in mine if t.buyer in members and t.seller not in members]
+    if len({t.buy_order for t in buys}) < p["min_buys"]:
+        return None
+    first, last = buys[0].time, buys[-1].time
+    sells = [t for t in mine if t.seller in members and t.buyer not in members
+             and t.time >= first]
+    bought, sold = sum(t.qty for t in buys), sum(t.qty for t in sells)
+    if not sold or bps(sold, bought) < p["min_dump_bps"]:
+        return None
+    during = j.trades.between(symbol, first, last + 1)
+    share = bps(bought, sum(t.qty for t in during))
+    base, peak = buys[0].prev_price, max(t.price for t in during)
+    rise = bps(peak - base, base)
+    got = sum(t.qty * t.price for t in sells)
+    if share < p["min_buy_share_bps"] or rise < p["min_rise_bps"] or got // sold <= base:
+        return None
+    accounts = participants(buys + sells, owner)
+    paid = sum(t.qty * t.price for t in buys)
+
+    def detail() -> Detail:
+        return Detail(
+            {"buy_orders": len({t.buy_order for t in buys}), "bought": bought, "sold": sold,
+             "avg_buy_price": paid // bought, "avg_sell_price": got // sold,
+             "buy_share_bps": share, "from_price": base, "peak_price": peak,
+             "rise_bps": rise, "dump_bps": bps(sold, bought), "min_buys": p["min_buys"],
+             "min_buy_share_bps": p["min_buy_share_bps"], "min_rise_bps": p["min_rise_bps"],
+             "min_dump_bps": p["min_dump_bps"], "window_ms": p["window_ms"]},
+            evidence(of_trades(buys + sells)),
+            f"{', '.join(short(a) for a in accounts)} (one owner) bought {bought} {symbol} "
+            f"({share} bps of all buying while it bought), and while it bought the price rose "
+            f"{rise} bps from {base} to {peak} won; then it sold {sold} at an average "
+            f"{got // sold} won, above where the rise began (its average cost "
+            f"{paid // bought}).",
+            ids(t.buy_order for t in buys) + ids(t.sell_order for t in sells),
+            ids(t.trade_id for t in buys + sells), (base, peak),
+            tuple(owner.links_among(accounts)))
+    return Finding("S7", symbol, f"{symbol}/{owner.key}", accounts, first, (bought, sold),
+                   detail)
+
+
+# ---- S11 price or volume outlier -------------------------------------------------------------
+
+def compute_s11(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    today = kst_day(j.now)
+    for symbol in sorted({t.symbol for t in j.facts.trades}):
+        stats, history = j.trades.history(symbol, today)
+        history = history[-p["history_days"]:]
+        if stats is None or len(history) < p["min_history_days"]:
+            continue
+        mean_close = sum(d.close for d in history) // len(history)
+        mean_volume = sum(d.volume for d in history) // len(history)
+        move = signed_bps(mean_close, stats.close)
+        block = [t for t in j.facts.trades if t.symbol == symbol]
+        common = {"day": today, "close": stats.close, "mean_close": mean_close,
+                  "volume": stats.volume, "trades": stats.trades, "mean_volume": mean_volume,
+                  "history_days": len(history), "first_time": stats.first_time}
+        if abs(move) >= p["price_bps"]:
+            findings.append(s11_finding(p, symbol, "price", dict(common, move_bps=move),
+                                        (abs(move),), block, (mean_close, stats.close)))
+        if (stats.trades >= p["min_trades"] and mean_volume > 0
+                and stats.volume >= p["volume_multiple"] * mean_volume):
+            findings.append(s11_finding(p, symbol, "volume", dict(
+                common, multiple_x100=stats.volume * 100 // mean_volume), (stats.volume,),
+                block, (mean_close, stats.close)))
+    return findings
+
+
+def s11_finding(p: dict[str, int], symbol: str, kind: str, metrics: dict[str, int],
+                measure: tuple[int, ...], block: list[Trade], price: tuple[int, int]
+                ) -> Finding:
+    def detail() -> Detail:
+        what = (f"its last price {metrics['close']} is {metrics.get('move_bps')} bps from the "
+                f"mean close {metrics['mean_close']} of its last {metrics['history_days']} "
+                f"trading days (threshold {p['price_bps']} bps)" if kind == "price" else
+                f"today's volume {metrics['volume']} is {metrics['multiple_x100']}/100 times "
+                f"the mean {metrics['mean_volume']} of its last {metrics['history_days']} "
+                f"trading days (threshold {p['volume_multiple']}x)")
+        return Detail(dict(metrics, kind=kind, price_bps=p["price_bps"],
+                           volume_multiple=p["volume_multiple"], min_trades=p["min_trades"]),
+                      evidence(of_trades(block)),
+                      f"{symbol} on KST day {metrics['day']}: {what}. The first extraction "
+                      "stage: the token and the period for the participation rules.",
+                      (), ids(t.trade_id for t in block), price)
+    return Finding("S11", symbol, f"{symbol}/{metrics['day']}/{kind}", (),
+                   metrics["first_time"], measure, detail)
+
+
+# ---- S12 price pegging -----------------------------------------------------------------------
+
+def compute_s12(p: dict[str, int], j: Judge) -> list[Finding]:
+    buyers = {(t.symbol, j.owner_of(t.buyer).key): j.owner_of(t.buyer)
+              for t in j.facts.trades}
+    windows: dict[str, list[Trade]] = {}
+    findings = []
+    for (symbol, _), owner in sorted(buyers.items()):
+        if symbol not in windows:
+            windows[symbol] = j.trades.since(symbol, j.now - p["window_ms"])
+        found = s12_finding(p, j, symbol, owner, windows[symbol])
+        if found is not None:
+            findings.append(found)
+    return findings
+
+
+def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: list[Trade]
+                ) -> Finding | None:
+    """The owner's bids that sellers hit at its lowest price in the window (its level), when
+    the price never went more than `level_bps` under that level and the owner bought most
+    of what traded at or under it."""
+    members = set(owner.accounts)
+    passive = [t for t in window if t.buyer in members and t.seller not in members
+               and t.aggressor == "sell"]
+    if not passive:
+        return None
+    low = min(t.price for t in passive)
+    floor = low - low * p["level_bps"] // BPS
+    if min(t.price for t in window) < floor:
+        return None  # the level broke
+    level = [t for t in window if t.price <= low]
+    held = [t for t in level if t in passive]
+    orders = sorted({t.buy_order for t in held})
+    near = j.pending.near_peg_date(symbol, j.now)
+    if len(orders) < (p["min_orders_event"] if near else p["min_orders"]):
+        return None
+    bought = sum(t.qty for t in window if t.buyer in members and t.seller not in members)
+    sold = sum(t.qty for t in window if t.seller in members and t.buyer not in members)
+    share = bps(sum(t.qty for t in held), sum(t.qty for t in level))
+    if share < p["min_share_bps"] or bps(sold, bought) > p["max_sold_bps"]:
+        return None
+    ceiling = low
+    accounts = participants(held, owner)
+    bids = [o for i in orders if (o := j.orders.get(i)) is not None]
+
+    def detail() -> Detail:
+        event = {} if near is None else {"event_time": near[0], "event": near[1]}
+        return Detail(
+            dict(event, level_low=low, level_high=ceiling, level_trades=len(level),
+                 held_orders=len(orders), share_bps=share, bought=bought, sold=sold,
+                 min_orders=p["min_orders"], min_orders_event=p["min_orders_event"],
+                 min_share_bps=p["min_share_bps"], level_bps=p["level_bps"],
+                 window_ms=p["window_ms"]),
+            evidence(of_trades(held) + of_orders(bids)),
+            f"{', '.join(short(a) for a in accounts)} (one owner) held {symbol} at "
+            f"{low}-{ceiling} won with {len(orders)} buy orders within {p['window_ms']} ms, "
+            f"taking {share} bps of what traded there and selling {sold} of {bought} bought"
+            + (f", {near[1]} at {near[0]}" if near else "") + ".",
+            ids(orders), ids(t.trade_id for t in held), (window[0].prev_price, window[-1].price),
+            tuple(owner.links_among(accounts)))
+    return Finding("S12", symbol, f"{symbol}/{owner.key}", accounts, held[0].time,
+                   (len(orders), sum(t.qty for t in held)), detail,
+                   "high" if near else None)

@@ -1,0 +1,337 @@
+"""S6 participation and S13 order involvement, S8 insider timing, S9 cash structuring: the rules
+on an owner's share of a market, of what happened before news, and of cash just under the
+reporting threshold.
+
+S6 is triggered by the block's trades, S13 by its orders, S9 by its cash movements; S8 by its
+material events (insiders) and, for unusual positions, by the price effect of earlier events
+that are still waiting for it (node.surveillance.pending), judged on each block that trades
+the token.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from chaincode.market import kst_day
+from node.surveillance.facts import (
+    BPS,
+    Detail,
+    Finding,
+    Judge,
+    bps,
+    evidence,
+    ids,
+    of_orders,
+    of_trades,
+    participants,
+    short,
+    signed_bps,
+)
+from node.surveillance.owners import CASH_KINDS, Owner
+from node.surveillance.pending import MaterialEvent
+from node.surveillance.records import Flow, Trade
+
+# ---- S6 participation concentration ----------------------------------------------------------
+
+
+def owner_volumes(j: Judge, volumes: dict[str, int]) -> dict[str, tuple[int, Owner | None]]:
+    """Owner key -> (qty bought and sold, the owner or None for a lone account)."""
+    found: dict[str, tuple[int, Owner | None]] = {}
+    for account in sorted(volumes):
+        if j.owner_of.graph.is_alone(account):
+            found[account] = (volumes[account], None)
+            continue
+        owner = j.owner_of(account)
+        qty, _ = found.get(owner.key, (0, owner))
+        found[owner.key] = (qty + volumes[account], owner)
+    return found
+
+
+def compute_s6(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    for symbol in sorted({t.symbol for t in j.facts.trades}):
+        trades, volumes = j.trades.participation_of(symbol)
+        if trades < p["min_trades"]:
+            continue
+        owners = owner_volumes(j, volumes)
+        total = sum(volumes.values())  # both sides: twice the volume
+        fair = BPS // len(owners)
+        top = heapq.nsmallest(p["top_accounts"], ((-qty, key) for key, (qty, _) in
+                                                  owners.items()))
+        qty, key = -top[0][0], top[0][1]
+        share = bps(qty, total)
+        if (share >= p["account_share_bps"] and share >= p["fair_multiple"] * fair
+                and orders_in(j, p, symbol, members_of(key, owners)) >= p["min_orders"]):
+            findings.append(s6_finding(p, j, symbol, [key], owners, share, trades, total))
+        if trades < p["group_min_trades"]:
+            continue
+        group = [(-q, k) for q, k in top
+                 if p["member_share_bps"] <= bps(-q, total) < p["account_share_bps"]]
+        running = 0
+        for size, (qty, _) in enumerate(group, start=1):
+            running += qty
+            together = bps(running, total)
+            if size >= 2 and together >= p["top_share_bps"] and \
+                    together >= p["fair_multiple"] * size * fair:
+                findings.append(s6_finding(p, j, symbol, [k for _, k in group[:size]], owners,
+                                           together, trades, total))
+                break
+    return findings
+
+
+def members_of(key: str, owners: dict[str, tuple[int, Owner | None]]) -> tuple[str, ...]:
+    owner = owners[key][1]
+    return (key,) if owner is None else owner.accounts
+
+
+def orders_in(j: Judge, p: dict[str, int], symbol: str, accounts: tuple[str, ...]) -> int:
+    """How many of the accounts' orders traded in the participation window."""
+    members = set(accounts)
+    return len({t.buy_order if t.buyer in members else t.sell_order
+                for t in j.trades.of_accounts(symbol, accounts, j.now - p["window_ms"])})
+
+
+def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
+               owners: dict[str, tuple[int, Owner | None]], share: int, trades: int,
+               total: int) -> Finding:
+    members = [account for key in keys for account in members_of(key, owners)]
+    _, volumes = j.trades.participation_of(symbol)
+    accounts = tuple(sorted(a for a in members if a in volumes))
+    group = len(keys) > 1
+    since = j.now - p["window_ms"]
+
+    def detail() -> Detail:
+        mine = j.trades.of_accounts(symbol, accounts, since)
+        links = [link for key in keys if (owner := owners[key][1]) is not None
+                 for link in owner.links_among([a for a in accounts if a in owner.accounts])]
+        return Detail(
+            {"trades": trades, "volume": total // 2, "share_bps": share, "owners": len(keys),
+             "participants": len(owners), "window_ms": p["window_ms"],
+             "min_trades": p["min_trades"], "fair_multiple": p["fair_multiple"],
+             "account_share_bps": p["account_share_bps"], "top_share_bps": p["top_share_bps"],
+             "member_share_bps": p["member_share_bps"], "top_accounts": p["top_accounts"]},
+            evidence(of_trades(mine)),
+            (f"{len(keys)} owners, each with {p['member_share_bps']} to "
+             f"{p['account_share_bps']} bps," if group else
+             f"{', '.join(short(a) for a in accounts)} (one owner)")
+            + f" took part in {share} bps of {symbol}'s volume (buys and sells) over "
+            f"{p['window_ms']} ms, {trades} trades among {len(owners)} owners (thresholds "
+            f"{p['top_share_bps'] if group else p['account_share_bps']} bps and "
+            f"{p['fair_multiple']}x an equal share).",
+            (), ids(t.trade_id for t in mine), None, tuple(links))
+    subject = f"{symbol}/top" if group else f"{symbol}/{keys[0]}"
+    return Finding("S6", symbol, subject, accounts, since, (share * total // BPS,), detail)
+
+
+# ---- S13 order involvement -------------------------------------------------------------------
+
+def compute_s13(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    for symbol in sorted({o.symbol for o in j.facts.orders}):
+        counts = j.orders.activity_of(symbol)
+        total = sum(row[1] for row in counts.values())
+        fair = BPS // max(1, len(counts))
+        owners = j.owners(sorted({o.account for o in j.facts.orders if o.symbol == symbol}))
+        for _, owner in sorted(owners.items()):
+            rows = [counts[a] for a in owner.accounts if a in counts]
+            placed, qty, traded = (sum(row[i] for row in rows) for i in range(3))
+            share = bps(qty, total)
+            crowded = (placed >= p["min_orders"] and share >= p["order_share_bps"]
+                       and share >= p["fair_multiple"] * fair)
+            chatty = (placed >= p["otr_min_orders"]
+                      and placed >= p["max_otr"] * max(1, traded))
+            if crowded or chatty:
+                findings.append(s13_finding(p, j, symbol, owner, placed, qty, traded, share,
+                                            len(counts)))
+    return findings
+
+
+def s13_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, placed: int, qty: int,
+                traded: int, share: int, accounts_placing: int) -> Finding:
+    counts = j.orders.activity_of(symbol)
+    accounts = tuple(sorted(a for a in owner.accounts if a in counts))
+    since = j.now - p["window_ms"]
+
+    def detail() -> Detail:
+        orders = [o for a in accounts for o in j.orders.of_account(a)
+                  if o.symbol == symbol and o.time >= since]
+        return Detail(
+            {"orders": placed, "qty": qty, "traded_orders": traded, "share_bps": share,
+             "order_to_trade_x100": placed * 100 // max(1, traded),
+             "accounts_placing": accounts_placing, "order_share_bps": p["order_share_bps"],
+             "fair_multiple": p["fair_multiple"], "min_orders": p["min_orders"],
+             "max_otr": p["max_otr"], "otr_min_orders": p["otr_min_orders"],
+             "window_ms": p["window_ms"]},
+            evidence(of_orders(orders)),
+            f"{', '.join(short(a) for a in accounts)} (one owner) placed {placed} orders of "
+            f"{symbol} ({share} bps of the quantity ordered by {accounts_placing} accounts) "
+            f"within {p['window_ms']} ms, {traded} of which traded (thresholds "
+            f"{p['order_share_bps']} bps, or {p['max_otr']} orders per order that traded).",
+            ids(o.order_id for o in orders), (), None,
+            tuple(owner.links_among(accounts)))
+    return Finding("S13", symbol, f"{symbol}/{owner.key}", accounts, since, (placed, qty),
+                   detail)
+
+
+# ---- S8 insider timing -----------------------------------------------------------------------
+
+def before(trades: list[Trade], event: MaterialEvent) -> list[Trade]:
+    return [t for t in trades if (t.height, t.index) < (event.height, event.index)]
+
+
+def compute_s8(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    for event in j.facts.material:
+        findings += insider_findings(p, j, event)
+    for symbol in sorted({t.symbol for t in j.facts.trades}):
+        last = j.trades.last_price.get(symbol, 0)
+        for event in j.pending.waiting(symbol):
+            if event.price_before and abs(signed_bps(event.price_before, last)) >= \
+                    p["min_effect_bps"]:
+                findings += unusual_findings(p, j, event, last)
+                j.settled.append(event)
+    return findings
+
+
+def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
+    insiders = sorted(j.insiders.of_issuer.get(event.issuer, ()))
+    findings = []
+    for _, owner in sorted(j.owners(insiders).items()):
+        trades = before(j.trades.of_accounts(event.symbol, owner.accounts,
+                                             event.time - p["lookback_ms"]), event)
+        if trades:
+            findings.append(s8_finding(p, j, event, owner, trades, True, None))
+    return findings
+
+
+def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, last: int
+                     ) -> list[Finding]:
+    trades = before(j.trades.since(event.symbol, event.time - p["lookback_ms"]), event)
+    volume = sum(t.qty for t in trades)
+    direction = 1 if last > event.price_before else -1
+    net: dict[str, int] = {}
+    for t in trades:
+        net[t.buyer] = net.get(t.buyer, 0) + t.qty
+        net[t.seller] = net.get(t.seller, 0) - t.qty
+    insiders = j.insiders.of_issuer.get(event.issuer, set())
+    findings = []
+    for _, owner in sorted(j.owners(sorted(net)).items()):
+        if insiders & set(owner.accounts):
+            continue  # judged at the event, as an insider
+        members = set(owner.accounts)
+        mine = [t for t in trades if (t.buyer in members) != (t.seller in members)]
+        qty = sum(t.qty if t.buyer in members else -t.qty for t in mine)
+        value = sum(t.qty * t.price if t.buyer in members else -t.qty * t.price for t in mine)
+        if (qty * direction <= 0 or bps(abs(qty), volume) < p["min_share_bps"]
+                or abs(value) < p["min_value"]):
+            continue
+        findings.append(s8_finding(p, j, event, owner, mine, False, last))
+    return findings
+
+
+def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
+               trades: list[Trade], insider: bool, last: int | None) -> Finding:
+    members = set(owner.accounts)
+    accounts = participants(trades, owner)
+    qty = sum(t.qty if t.buyer in members else -t.qty for t in trades)
+    value = sum(t.qty * t.price if t.buyer in members else -t.qty * t.price for t in trades)
+    window_start = event.time - p["lookback_ms"]
+    volume = sum(t.qty for t in before(j.trades.since(event.symbol, window_start), event))
+
+    def detail() -> Detail:
+        why = ("an insider of the issuer (identity insider_of)" if insider else
+               f"a net position of {bps(abs(qty), volume)} bps of the volume (threshold "
+               f"{p['min_share_bps']} bps, {p['min_value']} KRW), and the price then moved "
+               f"from {event.price_before} to {last} won")
+        return Detail(
+            {"event": event.kind, "event_tx": event.tx_id, "event_time": event.time,
+             "insider": insider, "net_qty": qty, "net_value": value,
+             "share_bps": bps(abs(qty), volume), "volume": volume,
+             "lookback_ms": p["lookback_ms"], "min_share_bps": p["min_share_bps"],
+             "min_value": p["min_value"], "min_effect_bps": p["min_effect_bps"],
+             "effect_ms": p["effect_ms"]},
+            evidence([*of_trades(trades), (event.height, event.index, event.tx_id)]),
+            f"{', '.join(short(a) for a in accounts)} (one owner) traded {event.symbol} (net "
+            f"{qty} units, {value} KRW) in the {p['lookback_ms']} ms before the issuer's "
+            f"{event.kind.replace('_', ' ')} (material information), as {why}.",
+            ids(i for t in trades for i in (t.buy_order, t.sell_order)
+                if (t.buyer if i == t.buy_order else t.seller) in members),
+            ids(t.trade_id for t in trades),
+            None if last is None else (event.price_before, last),
+            tuple(owner.links_among(accounts)))
+    kind = "insider" if insider else "unusual"
+    return Finding("S8", event.symbol, f"{event.symbol}/{owner.key}/{event.tx_id}/{kind}",
+                   accounts, window_start, (abs(value),), detail)
+
+
+# ---- S9 cash structuring ---------------------------------------------------------------------
+
+def is_near(p: dict[str, int], amount: int) -> bool:
+    return p["threshold"] * (BPS - p["near_bps"]) // BPS <= amount < p["threshold"]
+
+
+def units(p: dict[str, int], flows: list[Flow]) -> list[tuple[int, list[Flow]]]:
+    """(amount, movements) of each unit: a day's total near the threshold, or each near single
+    amount of a day whose total passed it."""
+    days: dict[int, list[Flow]] = {}
+    for flow in flows:
+        days.setdefault(kst_day(flow.time), []).append(flow)
+    found = []
+    for day in sorted(days):
+        total = sum(f.amount for f in days[day])
+        if is_near(p, total):
+            found.append((total, days[day]))
+        elif total >= p["threshold"]:
+            found += [(f.amount, [f]) for f in days[day] if is_near(p, f.amount)]
+    return found
+
+
+def compute_s9(p: dict[str, int], j: Judge) -> list[Finding]:
+    touched: dict[tuple[str, str], Owner] = {}
+    for flow in j.facts.flows:
+        for direction, account in (("out", flow.sender), ("in", flow.recipient)):
+            if account is not None:
+                owner = j.owner_of(account, CASH_KINDS)
+                touched.setdefault((direction, owner.key), owner)
+    findings = []
+    since = j.now - p["window_ms"]
+    for (direction, _), owner in sorted(touched.items()):
+        members = set(owner.accounts)
+        seen: dict[int, Flow] = {}
+        for account in owner.accounts:
+            for flow in (j.flows.outflows(account, since) if direction == "out" else
+                         j.flows.inflows(account, since)):
+                if not (flow.sender in members and flow.recipient in members):
+                    seen[flow.seq] = flow
+        found = units(p, [seen[seq] for seq in sorted(seen)])
+        total = sum(amount for amount, _ in found)
+        if len(found) >= p["min_count"] and total >= p["threshold"]:
+            findings.append(s9_finding(p, direction, owner, found, total))
+    return findings
+
+
+def s9_finding(p: dict[str, int], direction: str, owner: Owner,
+               found: list[tuple[int, list[Flow]]], total: int) -> Finding:
+    flows = [flow for _, group in found for flow in group]
+    members = set(owner.accounts)
+    mine = [(f.sender if direction == "out" else f.recipient) for f in flows]
+    accounts = tuple(sorted({a for a in mine if a in members}))
+
+    def detail() -> Detail:
+        others = sorted({other for f in flows
+                         if (other := f.recipient if direction == "out" else f.sender)})
+        amounts = [amount for amount, _ in found]
+        return Detail(
+            {"direction": direction, "units": len(found), "total": total,
+             "smallest": min(amounts), "largest": max(amounts), "movements": len(flows),
+             "counterparties": others, "threshold": p["threshold"], "near_bps": p["near_bps"],
+             "min_count": p["min_count"], "window_ms": p["window_ms"]},
+            evidence((f.height, f.index, f.tx_id) for f in flows),
+            f"{', '.join(short(a) for a in accounts)} (one owner) "
+            f"{'sent or withdrew' if direction == 'out' else 'received or deposited'} "
+            f"{len(found)} amounts of KRW (single amounts or a day's total) just under the "
+            f"{p['threshold']} won reporting threshold within {p['window_ms']} ms, {total} won "
+            f"in all, in {len(flows)} movements.",
+            links=tuple(owner.links_among(accounts)))
+    return Finding("S9", None, f"{direction}/{owner.key}", accounts, flows[0].time,
+                   (total, len(found)), detail)

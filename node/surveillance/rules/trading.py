@@ -1,0 +1,322 @@
+"""S1 wash trade, S2 matched orders, S3 spoofing / layering, S4 repeated high bids, S10 shared
+origin: the rules on who traded with whom and on orders shown and withdrawn.
+
+Each `compute_*(p, j)` takes its thresholds and the block's Judge (node.surveillance.facts) and
+returns findings; it never writes. What triggers each: S1, S2 and S4 the block's trades; S3 the
+block's removed orders and trades (a sale after the layer is judged when it comes); S10 the
+block's orders.
+"""
+
+from __future__ import annotations
+
+from node.surveillance.facts import (
+    BPS,
+    Detail,
+    Finding,
+    Judge,
+    bps,
+    evidence,
+    ids,
+    of_orders,
+    of_trades,
+    participants,
+    short,
+)
+from node.surveillance.owners import Owner
+from node.surveillance.records import Order, Trade
+
+# ---- S1 wash trade ---------------------------------------------------------------------------
+
+
+def same_owner(j: Judge, trade: Trade) -> Owner | None:
+    """The owner on both sides of `trade`, or None."""
+    owner = j.owner_of(trade.buyer)
+    if trade.seller in owner.accounts:
+        return owner
+    other = j.owner_of(trade.seller)
+    return other if trade.buyer in other.accounts else None
+
+
+def compute_s1(p: dict[str, int], j: Judge) -> list[Finding]:
+    washed: dict[tuple[str, str], Owner] = {}
+    for trade in j.facts.trades:
+        owner = same_owner(j, trade)
+        if owner is not None:
+            washed.setdefault((trade.symbol, owner.key), owner)
+    return [s1_finding(p, j, symbol, owner) for (symbol, _), owner in sorted(washed.items())]
+
+
+def s1_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding:
+    members = set(owner.accounts)
+    trades = [t for t in j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
+              if t.buyer in members and t.seller in members]
+    accounts = participants(trades, owner)
+    qty = sum(t.qty for t in trades)
+
+    def detail() -> Detail:
+        orders = [o for t in trades for i in (t.buy_order, t.sell_order)
+                  if (o := j.orders.get(i)) is not None]
+        same = sum(1 for t in trades if is_same_device(j, t))
+        links = owner.links_among(accounts)
+        return Detail(
+            {"trades": len(trades), "qty": qty, "value": sum(t.qty * t.price for t in trades),
+             "same_origin_trades": same, "window_ms": p["window_ms"]},
+            evidence(of_trades(trades) + of_orders(orders)),
+            f"{len(trades)} trade(s) of {qty} {symbol} between accounts of one owner "
+            f"({', '.join(short(a) for a in accounts)}): {same} with both orders from one "
+            f"device, the others linked by {len(links)} link(s) (shared devices, transfers, "
+            "key recovery); no change of owner.",
+            ids(i for t in trades for i in (t.buy_order, t.sell_order)),
+            ids(t.trade_id for t in trades), (trades[0].prev_price, trades[-1].price),
+            tuple(links))
+    return Finding("S1", symbol, f"{symbol}/{owner.key}", accounts, trades[0].time,
+                   (qty, len(trades)), detail)
+
+
+def is_same_device(j: Judge, trade: Trade) -> bool:
+    buy, sell = j.orders.get(trade.buy_order), j.orders.get(trade.sell_order)
+    return (buy is not None and sell is not None and buy.origin == sell.origin
+            and not buy.is_staff and not sell.is_staff)
+
+
+# ---- S2 matched orders -----------------------------------------------------------------------
+
+def is_matched(p: dict[str, int], j: Judge, trade: Trade) -> bool:
+    """Two orders placed within `match_ms`, of sizes within `size_tolerance_bps` of each
+    other, the trade filling at least that share of both."""
+    buy, sell = j.orders.get(trade.buy_order), j.orders.get(trade.sell_order)
+    if buy is None or sell is None or abs(buy.time - sell.time) > p["match_ms"]:
+        return False
+    big = max(buy.qty, sell.qty)
+    tolerance = p["size_tolerance_bps"]
+    return (abs(buy.qty - sell.qty) * BPS <= tolerance * big
+            and trade.qty * BPS >= (BPS - tolerance) * big)
+
+
+def matched_group(p: dict[str, int], j: Judge, symbol: str, start: str
+                  ) -> tuple[list[str], list[Trade]]:
+    """The accounts joined to `start` by matched trades in the window, and those trades,
+    pruned until every account left both bought and sold among them (a pair trading back
+    and forth, a ring)."""
+    since = j.now - p["window_ms"]
+    members, queue, trades = {start}, [start], {}
+    for account in queue:
+        for trade in j.trades.of_account(symbol, account, since):
+            if trade.trade_id in trades or not is_matched(p, j, trade):
+                continue
+            trades[trade.trade_id] = trade
+            for other in (trade.buyer, trade.seller):
+                if other not in members and len(members) < j.limits.owner_accounts:
+                    members.add(other)
+                    queue.append(other)
+    kept = [trades[i] for i in sorted(trades)]
+    while True:
+        both = ({t.buyer for t in kept} & {t.seller for t in kept}) & members
+        if both == members:
+            break
+        members = both
+        kept = [t for t in kept if t.buyer in members and t.seller in members]
+    return sorted(members), kept
+
+
+def compute_s2(p: dict[str, int], j: Judge) -> list[Finding]:
+    starts = sorted({(t.symbol, t.seller) for t in j.facts.trades if is_matched(p, j, t)})
+    findings: dict[tuple[str, tuple[str, ...]], Finding] = {}
+    for symbol, start in starts:
+        members, trades = matched_group(p, j, symbol, start)
+        if len(members) < 2 or len(trades) < p["min_matched"]:
+            continue
+        key = (symbol, tuple(members))
+        if key not in findings:
+            findings[key] = s2_finding(p, j, symbol, members, trades)
+    return [findings[key] for key in sorted(findings)]
+
+
+def s2_finding(p: dict[str, int], j: Judge, symbol: str, members: list[str],
+               trades: list[Trade]) -> Finding:
+    qty = sum(t.qty for t in trades)
+
+    def detail() -> Detail:
+        orders = [o for t in trades for i in (t.buy_order, t.sell_order)
+                  if (o := j.orders.get(i)) is not None]
+        gaps = [abs(j.orders.get(t.buy_order).time - j.orders.get(t.sell_order).time)  # type: ignore[union-attr]
+                for t in trades]
+        sells = {account: sum(1 for t in trades if t.seller == account) for account in members}
+        return Detail(
+            {"matched_trades": len(trades), "sells_each": [sells[a] for a in members],
+             "qty": qty, "max_order_gap_ms": max(gaps), "min_matched": p["min_matched"],
+             "match_ms": p["match_ms"], "size_tolerance_bps": p["size_tolerance_bps"],
+             "window_ms": p["window_ms"]},
+            evidence(of_trades(trades) + of_orders(orders)),
+            f"{', '.join(short(a) for a in members)} traded {symbol} among themselves "
+            f"{len(trades)} times within {p['window_ms']} ms, each account buying and "
+            f"selling, each time two orders of sizes within {p['size_tolerance_bps']} bps "
+            f"placed at most {max(gaps)} ms apart (threshold {p['min_matched']} trades, "
+            f"{p['match_ms']} ms).",
+            ids(i for t in trades for i in (t.buy_order, t.sell_order)),
+            ids(t.trade_id for t in trades), (trades[0].prev_price, trades[-1].price))
+    return Finding("S2", symbol, f"{symbol}/{members[0]}", tuple(members), trades[0].time,
+                   (qty, len(trades)), detail)
+
+
+# ---- S3 spoofing / layering ------------------------------------------------------------------
+
+def is_away(order: Order, min_bps: int) -> bool:
+    """Behind the best price of its side when placed (or the last price, that side empty) by
+    at least `min_bps` of it."""
+    reference = order.best or order.last_price
+    if not reference:
+        return False
+    behind = reference - order.price if order.side == "buy" else order.price - reference
+    return behind > 0 and behind * BPS >= min_bps * reference
+
+
+def is_layer(p: dict[str, int], order: Order, mean: int) -> bool:
+    return (mean > 0 and order.qty >= p["size_multiple"] * mean
+            and order.closed_time - order.time <= p["cancel_ms"]
+            and order.filled * BPS <= p["max_fill_bps"] * order.qty
+            and is_away(order, p["min_away_bps"]))
+
+
+def compute_s3(p: dict[str, int], j: Judge) -> list[Finding]:
+    touched = {(o.symbol, j.owner_of(o.account).key): j.owner_of(o.account)
+               for o in j.facts.removed}
+    for trade in j.facts.trades:
+        for account in (trade.buyer, trade.seller):
+            owner = j.owner_of(account)
+            touched.setdefault((trade.symbol, owner.key), owner)
+    findings = []
+    for (symbol, _), owner in sorted(touched.items()):
+        findings += s3_findings(p, j, symbol, owner)
+    return findings
+
+
+def s3_findings(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> list[Finding]:
+    since = j.now - p["window_ms"] - p["after_ms"]
+    removed = [o for a in owner.accounts for o in j.orders.removed_since(symbol, a, since)]
+    if len(removed) < p["min_orders"]:
+        return []
+    mean = j.orders.mean_qty(symbol, excluding=owner.accounts)
+    findings = []
+    for side in ("buy", "sell"):
+        layer = sorted((o for o in removed if o.side == side and is_layer(p, o, mean)),
+                       key=lambda o: (o.time, o.order_id))
+        layer = [o for o in layer if o.time >= layer[-1].time - p["window_ms"]] if layer else []
+        if len(layer) < p["min_orders"]:
+            continue
+        start, end = layer[0].time, max(o.closed_time for o in layer) + p["after_ms"]
+        other = [t for t in j.trades.of_accounts(symbol, owner.accounts, start)
+                 if t.time <= end and (t.seller if side == "buy" else t.buyer) in owner.accounts
+                 and (t.buyer if side == "buy" else t.seller) not in owner.accounts]
+        if other:
+            findings.append(s3_finding(p, j, symbol, owner, side, layer, other, mean))
+    return findings
+
+
+def s3_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, side: str,
+               layer: list[Order], other: list[Trade], mean: int) -> Finding:
+    accounts = tuple(sorted({o.account for o in layer} | set(participants(other, owner))))
+    layered, traded = sum(o.qty for o in layer), sum(t.qty for t in other)
+
+    def detail() -> Detail:
+        best = max(t.price for t in other) if side == "buy" else min(t.price for t in other)
+        return Detail(
+            {"side": side, "layer_orders": len(layer), "layer_qty": layered,
+             "mean_order_qty": mean, "removed_by": sorted({o.code or "" for o in layer}),
+             "max_lifetime_ms": max(o.closed_time - o.time for o in layer),
+             "opposite_trades": len(other), "opposite_qty": traded,
+             "min_orders": p["min_orders"], "size_multiple": p["size_multiple"],
+             "cancel_ms": p["cancel_ms"], "after_ms": p["after_ms"],
+             "window_ms": p["window_ms"]},
+            evidence(of_orders(layer) + of_trades(other)),
+            f"{', '.join(short(a) for a in accounts)} (one owner) showed {len(layer)} {side} "
+            f"orders of {symbol} behind the best price, each at least {p['size_multiple']}x "
+            f"the mean size {mean} of other accounts' orders ({layered} in all), and removed "
+            f"each within {p['cancel_ms']} ms, while trading {traded} on the other side "
+            f"(during the layer or within {p['after_ms']} ms after it).",
+            ids(o.order_id for o in layer), ids(t.trade_id for t in other),
+            (layer[0].last_price or layer[0].price, best),
+            tuple(owner.links_among(accounts)))
+    return Finding("S3", symbol, f"{symbol}/{owner.key}/{side}", accounts, layer[0].time,
+                   (layered, traded), detail)
+
+
+# ---- S4 repeated high bids -------------------------------------------------------------------
+
+def is_uptick(trade: Trade) -> bool:
+    return trade.aggressor == "buy" and trade.price > trade.prev_price
+
+
+def compute_s4(p: dict[str, int], j: Judge) -> list[Finding]:
+    lifters = {(t.symbol, j.owner_of(t.buyer).key): j.owner_of(t.buyer)
+               for t in j.facts.trades if is_uptick(t)}
+    findings = []
+    for (symbol, _), owner in sorted(lifters.items()):
+        members = set(owner.accounts)
+        ups = [t for t in j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
+               if is_uptick(t) and t.buyer in members and t.seller not in members]
+        orders = sorted({t.buy_order for t in ups})
+        if len(orders) < p["min_upticks"]:
+            continue
+        base, top = ups[0].prev_price, max(t.price for t in ups)
+        rise = bps(top - base, base)
+        pushed = sum(t.price - t.prev_price for t in ups)
+        if rise < p["min_rise_bps"] or pushed * BPS < p["min_push_bps"] * (top - base):
+            continue
+        findings.append(s4_finding(p, owner, symbol, ups, orders, base, top, pushed))
+    return findings
+
+
+def s4_finding(p: dict[str, int], owner: Owner, symbol: str, ups: list[Trade],
+               orders: list[int], base: int, top: int, pushed: int) -> Finding:
+    accounts = participants(ups, owner)
+    rise = bps(top - base, base)
+
+    def detail() -> Detail:
+        return Detail(
+            {"uptick_orders": len(orders), "from_price": base, "to_price": top,
+             "rise_bps": rise, "pushed_won": pushed, "min_upticks": p["min_upticks"],
+             "min_rise_bps": p["min_rise_bps"], "min_push_bps": p["min_push_bps"],
+             "window_ms": p["window_ms"]},
+            evidence(of_trades(ups)),
+            f"{', '.join(short(a) for a in accounts)} (one owner) bought {symbol} "
+            f"aggressively above the last price with {len(orders)} orders within "
+            f"{p['window_ms']} ms, lifting it from {base} to {top} won ({rise} bps, "
+            f"{pushed} won of it by its own lifts; thresholds {p['min_upticks']} orders, "
+            f"{p['min_rise_bps']} bps).",
+            ids(orders), ids(t.trade_id for t in ups), (base, top),
+            tuple(owner.links_among(accounts)))
+    return Finding("S4", symbol, f"{symbol}/{owner.key}", accounts, ups[0].time,
+                   (len(orders), rise), detail)
+
+
+# ---- S10 shared origin -----------------------------------------------------------------------
+
+def compute_s10(p: dict[str, int], j: Judge) -> list[Finding]:
+    findings = []
+    since = j.now - p["window_ms"]
+    for symbol, origin in sorted({(o.symbol, o.origin) for o in j.facts.orders
+                                  if not o.is_staff}):
+        orders = j.orders.from_origin(symbol, origin, since)
+        accounts = tuple(sorted({o.account for o in orders}))
+        if len(accounts) < p["min_accounts"]:
+            continue
+        findings.append(s10_finding(p, symbol, origin, orders, accounts))
+    return findings
+
+
+def s10_finding(p: dict[str, int], symbol: str, origin: str, orders: list[Order],
+                accounts: tuple[str, ...]) -> Finding:
+    def detail() -> Detail:
+        return Detail(
+            {"origin": origin, "accounts": len(accounts), "orders": len(orders),
+             "media": sorted({o.media for o in orders}),
+             "brokers": sorted({o.broker for o in orders}),
+             "min_accounts": p["min_accounts"], "window_ms": p["window_ms"]},
+            evidence(of_orders(orders)),
+            f"{len(accounts)} accounts placed {len(orders)} orders in {symbol} from one client "
+            f"origin {origin[:12]} within {p['window_ms']} ms (threshold "
+            f"{p['min_accounts']}; branch and phone orders are the broker's staff and not "
+            "counted).", ids(o.order_id for o in orders))
+    return Finding("S10", symbol, f"{symbol}/{origin}", accounts, orders[0].time,
+                   (len(accounts), len(orders)), detail)

@@ -1,0 +1,38 @@
+"""Runs of the market generator: a market set up with its honest look-alikes and the plants a
+config names (node.surveillance.plants for the simple form of each rule, node.surveillance.
+evasions for the variations of issue 30), run and scored (node.surveillance.generator).
+
+`SIMPLE` and `EVASIVE` are the two sets the README's table is measured with; `stoledger
+market-sim --plant simple|evasive|none|S1,S4.slow,...` chooses among them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from node.surveillance.evasions import EVASIONS
+from node.surveillance.generator import GeneratorConfig, Market, Report
+from node.surveillance.lookalikes import add_lookalikes
+from node.surveillance.plants import PLANTS
+
+ALL_PLANTS: dict[str, Callable[[Market], Any]] = {**PLANTS, **EVASIONS}
+SIMPLE = tuple(PLANTS)
+EVASIVE = tuple(EVASIONS)
+
+
+def build(config: GeneratorConfig) -> Market:
+    """The market of `config`, set up and planted, before its first trading block."""
+    market = Market(config)
+    market.setup()
+    if config.lookalikes:
+        add_lookalikes(market)
+    for name in config.plant:
+        ALL_PLANTS[name](market)
+    market.world.check(market.world.commit(market.world.genesis_time + 2000))
+    return market
+
+
+def generate(config: GeneratorConfig) -> Report:
+    """Run the market of `config` and score the alerts against its ground truth."""
+    return build(config).run()

@@ -1,0 +1,203 @@
+"""The trades surveillance keeps, and what is derived from them.
+
+Each trade is mirrored under `v/t/<symbol>\\x00<trade_id>`; `load` rebuilds everything else from
+the trades retained (and the clock of the last block read), so what the rules read is the same
+on a live and on a restarted node:
+- per token and per (token, account), the trades in time order (`Timeline`);
+- the participation window (S6): per token, the trades within `participation_ms` and each
+  account's traded quantity in it (buys plus sells);
+- per token, the statistics of its last trading days (S11): close, volume, trades, high, low,
+  `v/d/` keys of their own, the last `history_days` + 1 days;
+- per token, the last trade price (`v/p/`).
+Trades go after `horizon_ms`, or oldest first beyond Limits.trades (across tokens: trade ids are
+one sequence), in the block that went past it, and every index forgets them in the same step.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from chaincode.market import kst_day
+from consensus import codec
+from node.storage import KV
+from node.storage import schema as s
+from node.surveillance.records import Limits, Trade, pack, unpack
+from node.surveillance.staged import Staged
+from node.surveillance.timeline import Timeline
+
+
+@dataclass(slots=True)
+class DayStats:
+    day: int  # KST calendar day (chaincode.market.kst_day)
+    open: int
+    close: int
+    high: int
+    low: int
+    volume: int
+    trades: int
+    first_time: int
+
+    def add(self, trade: Trade) -> None:
+        self.close = trade.price
+        self.high = max(self.high, trade.price)
+        self.low = min(self.low, trade.price)
+        self.volume += trade.qty
+        self.trades += 1
+
+
+class Trades:
+    def __init__(self, horizon_ms: int, participation_ms: int, history_days: int,
+                 limits: Limits, staged: Staged) -> None:
+        self.horizon_ms = horizon_ms
+        self.participation_ms = participation_ms
+        self.history_days = history_days
+        self.limits = limits
+        self.staged = staged
+        self.by_symbol: dict[str, Timeline[Trade]] = {}
+        self.by_id: deque[tuple[int, str]] = deque()  # every trade kept, in id order
+        self.by_account: dict[tuple[str, str], Timeline[Trade]] = {}
+        self.participation: dict[str, Timeline[Trade]] = {}
+        self.volumes: dict[str, dict[str, int]] = {}  # symbol -> account -> qty in the window
+        self.last_price: dict[str, int] = {}
+        self.days: dict[str, dict[int, DayStats]] = {}
+        self.changed_days: set[tuple[str, int]] = set()
+
+    # ---- evidence in -------------------------------------------------------------------------
+
+    def add(self, trade: Trade) -> None:
+        self._index(trade)
+        self._participate(trade)
+        self.last_price[trade.symbol] = trade.price
+        self._count_day(trade)
+        self.staged.put(s.surv_trade_key(trade.symbol, trade.trade_id), pack(trade))
+        self.staged.put(s.surv_price_key(trade.symbol), codec.pack(trade.price))
+
+    def _index(self, trade: Trade) -> None:
+        self.by_symbol.setdefault(trade.symbol, Timeline()).append(trade.time, trade)
+        self.by_id.append((trade.trade_id, trade.symbol))
+        for account in (trade.buyer, trade.seller):
+            self.by_account.setdefault((trade.symbol, account), Timeline()).append(
+                trade.time, trade)
+
+    def _participate(self, trade: Trade) -> None:
+        self.participation.setdefault(trade.symbol, Timeline()).append(trade.time, trade)
+        volumes = self.volumes.setdefault(trade.symbol, {})
+        for account in (trade.buyer, trade.seller):
+            volumes[account] = volumes.get(account, 0) + trade.qty
+
+    def _count_day(self, trade: Trade) -> None:
+        day = kst_day(trade.time)
+        days = self.days.setdefault(trade.symbol, {})
+        stats = days.get(day)
+        if stats is None:
+            stats = days[day] = DayStats(day, trade.price, trade.price, trade.price,
+                                         trade.price, 0, 0, trade.time)
+            for old in sorted(days)[:-(self.history_days + 1)]:
+                del days[old]
+                self.changed_days.discard((trade.symbol, old))
+                self.staged.delete(s.surv_day_key(trade.symbol, old))
+        stats.add(trade)
+        self.changed_days.add((trade.symbol, day))
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def since(self, symbol: str, time: int) -> list[Trade]:
+        timeline = self.by_symbol.get(symbol)
+        return timeline.since(time) if timeline else []
+
+    def between(self, symbol: str, start: int, stop: int) -> list[Trade]:
+        timeline = self.by_symbol.get(symbol)
+        return timeline.between(start, stop) if timeline else []
+
+    def of_account(self, symbol: str, account: str, since: int) -> list[Trade]:
+        timeline = self.by_account.get((symbol, account))
+        return timeline.since(since) if timeline else []
+
+    def of_accounts(self, symbol: str, accounts: tuple[str, ...] | list[str], since: int
+                    ) -> list[Trade]:
+        """The trades of any of `accounts` in the token since `since`, each once, in id
+        order."""
+        found: dict[int, Trade] = {}
+        for account in accounts:
+            for trade in self.of_account(symbol, account, since):
+                found[trade.trade_id] = trade
+        return [found[trade_id] for trade_id in sorted(found)]
+
+    def participation_of(self, symbol: str) -> tuple[int, dict[str, int]]:
+        """(trades, account -> qty bought and sold) in the token's participation window as of
+        the last prune."""
+        window = self.participation.get(symbol)
+        return (len(window) if window else 0), self.volumes.get(symbol, {})
+
+    def history(self, symbol: str, today: int) -> tuple[DayStats | None, list[DayStats]]:
+        """(today's statistics, those of the earlier days kept, oldest first)."""
+        days = self.days.get(symbol, {})
+        return days.get(today), [days[day] for day in sorted(days) if day < today]
+
+    # ---- bounds ------------------------------------------------------------------------------
+
+    def prune(self, now: int) -> None:
+        horizon = now - self.horizon_ms
+        while self.by_id and (len(self.by_id) > self.limits.trades
+                              or self.by_symbol[self.by_id[0][1]].first_time() < horizon):
+            self._drop(self.by_id.popleft()[1])
+        since = now - self.participation_ms
+        for symbol in sorted(self.participation):
+            window = self.participation[symbol]
+            while window and window.first_time() < since:
+                self._leave_participation(symbol)
+            if not window:
+                del self.participation[symbol]
+
+    def _drop(self, symbol: str) -> None:
+        """Drop the token's oldest trade (the oldest of all kept, when called by `prune`)."""
+        timeline = self.by_symbol[symbol]
+        trade = timeline.pop_first()
+        if not timeline:
+            del self.by_symbol[symbol]
+        for account in (trade.buyer, trade.seller):
+            key = (symbol, account)
+            mine = self.by_account.get(key)
+            if mine and mine.first().trade_id == trade.trade_id:
+                mine.pop_first()
+                if not mine:
+                    del self.by_account[key]
+        window = self.participation.get(symbol)
+        if window and window.first().trade_id == trade.trade_id:
+            self._leave_participation(symbol)
+        self.staged.delete(s.surv_trade_key(symbol, trade.trade_id))
+
+    def _leave_participation(self, symbol: str) -> None:
+        trade = self.participation[symbol].pop_first()
+        volumes = self.volumes[symbol]
+        for account in (trade.buyer, trade.seller):
+            left = volumes[account] - trade.qty
+            if left:
+                volumes[account] = left
+            else:
+                del volumes[account]
+        if not volumes:
+            del self.volumes[symbol]
+
+    def stage(self) -> None:
+        for symbol, day in sorted(self.changed_days):
+            stats = self.days[symbol][day]
+            self.staged.put(s.surv_day_key(symbol, day), codec.pack(
+                [stats.day, stats.open, stats.close, stats.high, stats.low, stats.volume,
+                 stats.trades, stats.first_time]))
+        self.changed_days.clear()
+
+    def load(self, store: KV, now: int) -> None:
+        trades = [Trade(*unpack(value)) for _, value in store.iterate(s.SURV_TRADE)]
+        since = now - self.participation_ms
+        for trade in sorted(trades, key=lambda t: t.trade_id):
+            self._index(trade)
+            if trade.time >= since:
+                self._participate(trade)
+        for raw, value in store.iterate(s.SURV_PRICE):
+            self.last_price[raw[len(s.SURV_PRICE):].decode()] = int(codec.unpack(value))
+        for raw, value in store.iterate(s.SURV_DAY):
+            symbol = raw[len(s.SURV_DAY):-5].decode()
+            stats = DayStats(*codec.unpack(value))
+            self.days.setdefault(symbol, {})[stats.day] = stats
