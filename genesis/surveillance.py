@@ -135,7 +135,7 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # subscription or a redemption's record date), selling at most `max_sold_bps` of what it
     # bought [GEN].
     "S12": {"window_ms": HOUR_MS, "level_bps": 20, "min_share_bps": 4_000, "min_orders": 8,
-            "min_orders_event": 3, "event_ms": 3 * DAY_MS, "max_sold_bps": 2_000,
+            "min_orders_event": 5, "event_ms": 3 * DAY_MS, "max_sold_bps": 2_000,
             "enabled": 1},
     # S13 order involvement (주문 관여율) [FSS: order and trade participation]: within
     # `window_ms` [KRX: a day], one owner's share of the quantity ordered in a token at least

@@ -195,10 +195,17 @@ def s3_after(market: Market) -> None:
     start, symbol, day = kit.start()
     kit.record(symbol, traders, (day,))
 
+    def sell() -> bool:  # into the best bid of that moment
+        bid, _ = market.best(symbol)
+        if bid is None:
+            return False
+        market.place(spoofer, symbol, "sell", bid, 30, "ioc")
+        return True
+
     def then(best: int, placed: list[int]) -> None:
+        del best
         market.at(market.now + 2_000, lambda: [market.cancel(spoofer, i) for i in placed])
-        market.at(market.now + 3_000, lambda: market.place(spoofer, symbol, "sell", best, 30,
-                                                           "ioc"))
+        market.at(market.now + 3_000, retry(market, sell, tries=10))
     market.at(start, retry(market, lambda: bids_then(market, spoofer, symbol, then)))
 
 

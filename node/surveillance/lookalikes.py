@@ -42,6 +42,7 @@ MM_REFRESH_MS = (60_000, 120_000)
 MM_SIZES = (150, 300)
 MM_QUOTING_MS = 40 * 60_000  # a day, from a random time
 MM_INVENTORY = 200  # units long or short at most
+MM_MIN_QUOTE = 100  # no quote on a side with less room than this
 THIN_TRADERS = 6
 THIN_ORDERS_PER_DAY = 60
 INSTITUTIONS = 3
@@ -106,7 +107,7 @@ class MarketMaker:
         size = rng.randrange(*MM_SIZES)
         room = {"buy": MM_INVENTORY - self.position, "sell": MM_INVENTORY + self.position}
         for side, price in (("buy", bid), ("sell", ask)):
-            if room[side] > 0:
+            if room[side] >= MM_MIN_QUOTE:
                 market.place(self.trader, self.symbol, side, price, min(size, room[side]),
                              then=self.remember)
         market.at(market.now + rng.randrange(*MM_REFRESH_MS), lambda: self.quote(until))

@@ -164,7 +164,7 @@ class OwnerGraph:
             self.partners.setdefault(one, {})[(kind, other)] = time
         self.staged.put(s.surv_link_key(kind, *pair), codec.pack([time, tx_id]))
         for account in pair:
-            mine = self.partners[account]
+            mine = self.partners.get(account, {})  # dropping for the first may empty it
             if len(mine) > self.limits.per_account:
                 kind_, other = min(mine, key=lambda key: (mine[key], key))
                 self._drop_link(kind_, account, other)

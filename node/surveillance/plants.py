@@ -28,7 +28,7 @@ as a manipulator would:
   up) and sweeps every three minutes, until the price is 12% over the previous close.
 - S12 pegging: a dividend with its record date two days ahead while sellers come (the fair
   value 7% lower), and two bids of 150 at the best bid of that moment kept there, each
-  replaced whenever sellers fill it, until five fills (at most ninety minutes).
+  replaced whenever sellers fill it, until seven fills (at most ninety minutes).
 - S13 order involvement: 150 small bids 3-5% under the market, each cancelled after half a
   minute, over two hours.
 - S14 moving the open: three sweeps up 1% each in the first ten minutes of a session.
@@ -46,7 +46,7 @@ from node.surveillance.generator import SESSION_MS, SYMBOLS, TICK, Market, Trade
 from node.surveillance.planting import HOUR_MS, Kit, Lifts, campaign, cross, retry, sweep
 
 MINUTE_MS = 60_000
-PEG_FILLS, PEG_SIZE = 5, 150  # bids at its level that sellers must fill (S12 asks 3 near a date)
+PEG_FILLS, PEG_SIZE = 7, 150  # bids at its level that sellers must fill (S12 asks 5 near a date)
 
 
 # ---- the plants ------------------------------------------------------------------------------

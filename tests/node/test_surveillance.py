@@ -461,7 +461,7 @@ def test_s11_a_day_volume_many_times_the_recent_mean():
 def pegging(desk: Desk) -> list:
     """a's bids hold 9,950 while k sells into them, one every five minutes."""
     bids = []
-    for _ in range(4):
+    for _ in range(6):
         bids.append(desk.place("a", "buy", 9_950, 100))
         desk.step()
         desk.place("k", "sell", 9_950, 100)
@@ -478,13 +478,13 @@ def test_s12_pegging_before_a_record_date():
     desk.step()
     bids = pegging(desk)
     assert {a["rule"] for a in desk.alerts()} == {"S12"}
-    alert = desk.alerts("S12")[-1]  # 3 bids, then 4: the same alert
+    alert = desk.alerts("S12")[-1]  # 5 bids, then 6: the same alert
     assert alert["accounts"] == desk.accounts("a") and alert["severity"] == "high"
     assert alert["metrics"]["event"] == "record date" and alert["metrics"]["share_bps"] == 10_000
-    assert tx_ids(*bids[:3]) <= set(alert["evidence"])
+    assert tx_ids(*bids[:5]) <= set(alert["evidence"])
 
 
-def test_s12_four_bids_without_a_date_are_not_pegging():
+def test_s12_six_bids_without_a_date_are_not_pegging():
     desk = Desk()
     desk.background()
     pegging(desk)
