@@ -132,13 +132,16 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # never more than `level_bps` under that level [GEN: two ticks], the owner buying at least
     # `min_share_bps` of what traded at or under it, with at least `min_orders` bids
     # (`min_orders_event` in the `event_ms` before a record date, the end of an offering's
-    # subscription or a redemption's record date), selling at most `max_sold_bps` of what it
-    # bought [GEN].
+    # subscription or a redemption's record date), selling, or offering in sell orders placed
+    # in the window, at most `max_sold_bps` of what it bought (a market maker's offers cap
+    # the price it bids at: no peg) [GEN].
     "S12": {"window_ms": HOUR_MS, "level_bps": 20, "min_share_bps": 4_000, "min_orders": 8,
             "min_orders_event": 5, "event_ms": 3 * DAY_MS, "max_sold_bps": 2_000,
             "enabled": 1},
     # S13 order involvement (주문 관여율) [FSS: order and trade participation]: within
-    # `window_ms` [KRX: a day], one owner's share of the quantity ordered in a token at least
+    # `window_ms` [KRX: a day], one owner's one-sided share of the quantity ordered in a token
+    # (what it ordered to buy less what it ordered to sell, or the reverse, over all quantity
+    # ordered: a market maker quoting both sides shows no demand) at least
     # `order_share_bps` [K-OTC: 40% of a day's buys] and `fair_multiple` times an equal
     # share, with at least `min_orders` orders; or its orders over those that traded at least
     # `max_otr` [OSS: ~15] with at least `otr_min_orders` orders.

@@ -1,7 +1,7 @@
 """`GET /v1/audit/alerts`: the surveillance alerts (node.surveillance) for the regulator and the
 registrar (PROTOCOL.md, "Audit" and "Surveillance").
 
-Parameters: `rule` (S1..S10), `symbol`, `account`, `from` and `to` (heights of the blocks that
+Parameters: `rule` (S1..S14), `symbol`, `account`, `from` and `to` (heights of the blocks that
 raised the alerts; `to` defaults to the latest and is the `as_of` height), `limit`, `cursor`,
 `format=csv`. Like every audit route it checks the signed request (401), the role (403 for
 anyone but the regulator and the registrar), then the parameters (400), and a cursor pins the

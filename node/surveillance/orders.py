@@ -55,7 +55,8 @@ class Orders:
         self.incoming: set[int] = set()  # placed in the transaction being read, not resting
         self.activity: dict[str, Timeline[int]] = {}
         self.active: set[int] = set()  # counted in `counts`
-        self.counts: dict[str, dict[str, list[int]]] = {}  # symbol -> account -> [n, qty, traded]
+        # symbol -> account -> [orders, qty, orders that traded, qty bought less qty sold]
+        self.counts: dict[str, dict[str, list[int]]] = {}
         self.changed: set[int] = set()
         self.touched: set[tuple[str, int, str]] = set()  # book sides changed since the prune
 
@@ -121,10 +122,11 @@ class Orders:
         """Into the activity window (S13)."""
         self.activity.setdefault(order.symbol, Timeline()).append(order.time, order.order_id)
         self.active.add(order.order_id)
-        row = self.counts.setdefault(order.symbol, {}).setdefault(order.account, [0, 0, 0])
+        row = self.counts.setdefault(order.symbol, {}).setdefault(order.account, [0, 0, 0, 0])
         row[0] += 1
         row[1] += order.qty
         row[2] += order.filled > 0
+        row[3] += order.qty if order.side == "buy" else -order.qty
 
     def _uncount(self, order: Order) -> None:
         self.active.discard(order.order_id)
@@ -133,6 +135,7 @@ class Orders:
         row[0] -= 1
         row[1] -= order.qty
         row[2] -= order.filled > 0
+        row[3] -= order.qty if order.side == "buy" else -order.qty
         if row[0] == 0:
             del accounts[order.account]
             if not accounts:

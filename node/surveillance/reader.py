@@ -1,10 +1,15 @@
 """Reading one applied block into surveillance's memory and the block's facts.
 
-Receipts are read in block order, events in receipt order, rejected transactions skipped; an
-event is known by its contract and name (PROTOCOL.md, "Built-in contracts"):
+The events of the block's begin-block hooks come first (orders the market expired at a session's
+close), then receipts in block order, events in receipt order, rejected transactions skipped. An
+event is known by the contract that emitted it and its name (PROTOCOL.md, "Built-in contracts"),
+whatever transaction called that contract: the orders `token.force_transfer` and `fds.hold`
+cancel through the market are the market's `OrderCancelled`s.
 - market: `OrderPlaced` (with the broker-attested `origin` from the transaction's arguments,
-  the best price of its side and the last price at that moment), `Trade`, `OrderCancelled`;
-  after each receipt, its orders still open rest on the book (node.surveillance.orders);
+  the best price of its side and the last price at that moment), `Trade`, `OrderCancelled`
+  (an order cancelled EXPIRED ended at its session's close, not at the later block whose hook
+  expired it); after each receipt, its orders still open rest on the book
+  (node.surveillance.orders);
 - cash: a client's `CashTransfer` (no memo: not a settlement, dividend or recovery), `Minted`
   (a deposit) and `Burned` (a withdrawal) are cash movements (S9); a client's transfer links
   its two accounts (owners);
@@ -17,9 +22,9 @@ event is known by its contract and name (PROTOCOL.md, "Built-in contracts"):
   hold of an insider of the token's issuer. Each waits for its price effect (S8's unusual
   positions); a dividend's record date, an offering's subscription end and a redemption's
   record date are remembered for S12.
-The offering contract's and the FDS holds' events are read by the names and shapes PROTOCOL
-gives them (a `symbol` in each offering event, `account` in `Held`), so they count once those
-contracts run.
+The offering contract's events are read by the names and shapes PROTOCOL gives them (a `symbol`
+in each), so they count once that contract runs; the FDS contract's `Held` names its `account`
+(chaincode.fds).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from chaincode.market import compile_sessions, compute_session
+from chaincode.market import compile_sessions, compute_session, session_bounds
 from consensus import codec
 from node.ledger.executor import AppliedBlock
 from node.storage import KV
@@ -74,6 +79,9 @@ class Reader:
 
     def read(self, applied: AppliedBlock, facts: BlockFacts) -> None:
         self.writes = applied.writes
+        for event in applied.hook_events:
+            if event.get("contract") == "market":
+                self._market(event.get("name"), event.get("data") or {}, {}, facts, -1, "")
         for tx, receipt in zip(applied.txs, applied.receipts, strict=True):
             if not receipt.ok:
                 continue
@@ -107,11 +115,23 @@ class Reader:
         elif name == "Trade":
             self._traded(data, facts, index, tx_id)
         elif name == "OrderCancelled":
-            order_id = int(data["order_id"])
-            self.orders.cancel(order_id, facts.time, str(data["code"]))
+            order_id, code = int(data["order_id"]), str(data["code"])
+            ended = self._ended(order_id, code, facts.time)
+            self.orders.cancel(order_id, ended, code)
             order = self.orders.get(order_id)
-            if order is not None and order.closed_time == facts.time and order.tif == "gtc":
+            if order is not None and order.closed_time == ended and order.tif == "gtc":
                 facts.removed.append(order)
+
+    def _ended(self, order_id: int, code: str, time: int) -> int:
+        """When a cancelled order ended: at its session's close when it EXPIRED there (the
+        market expires it in the hook of the first block after the close), else now."""
+        order = self.orders.get(order_id)
+        if code != "EXPIRED" or order is None or not order.session:
+            return time
+        session = session_bounds(self.schedule, order.session)
+        if session is None or session.close_ms is None:
+            return time
+        return min(time, session.close_ms)
 
     def _placed(self, data: dict[str, Any], args: dict[str, Any], facts: BlockFacts,
                 index: int, tx_id: str) -> None:

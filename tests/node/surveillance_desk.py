@@ -5,10 +5,10 @@ APT1 (unit price 10,000, tick 1, sessions `always`) and investors a..l registere
 each holding 100,000 units and KRW 10,000,000,000. Each investor has an origin of its own unless
 a test gives one. `step(ms)` commits what is queued in one block `ms` after the last.
 
-Events of contracts this chain does not run (the offering contract, FDS holds) are consumed by
-the names and shapes PROTOCOL.md gives them: `inject` queues a transaction and the receipt
-events it would have had, and the `Injector` indexer (run before surveillance) adds them to
-the next block, as that contract's receipt would be.
+Events of a contract this chain does not run (the offering contract) are consumed by the names
+and shapes PROTOCOL.md gives them: `inject` queues a transaction and the receipt events it
+would have had, and the `Injector` indexer (run before surveillance) adds them to the next
+block, as that contract's receipt would be. FDS holds are the real contract's (chaincode.fds).
 """
 
 from __future__ import annotations

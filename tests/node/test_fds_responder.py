@@ -15,9 +15,16 @@ import pytest
 
 from consensus.crypto import Signer
 from node.fds.journal import Journal, JournalError
-from node.fds.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy, parse_policy
+from node.fds.policy import (
+    DEFAULT_POLICY_PATH,
+    SEVERITIES,
+    PolicyError,
+    load_policy,
+    parse_policy,
+)
 from node.fds.responder import Responder, describe
 from node.fds.stream import MAX_EVENT_BYTES, StreamLost, _events
+from node.surveillance.rules import NAMES, SEVERITY
 
 A, B = "aa" * 32, "bb" * 32
 ALERT = {"alert_id": "c1" * 32, "rule": "S1", "severity": "high", "accounts": [A, B]}
@@ -31,6 +38,21 @@ def test_the_default_policy_loads_and_gives_a_source_for_every_choice() -> None:
                                                           ("S9", "withdrawals")}
     for entry in policy.rules:
         assert len(entry.source) > 40, entry  # a reason, not a placeholder
+
+
+def test_the_default_policy_names_rules_at_severities_they_raise() -> None:
+    """Every entry is a surveillance rule that can reach its minimum severity; S8 holds an
+    insider's trading and leaves an unusual position (medium) to a person; S11-S14 (which
+    name a token, or judge effects an honest buyer can have) hold nobody."""
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    for entry in policy.rules:
+        assert entry.rule in NAMES, entry
+        assert SEVERITIES.index(SEVERITY[entry.rule]) >= SEVERITIES.index(entry.min_severity)
+    insider = dict(ALERT, rule="S8", severity="high")
+    assert [scope for scope, _ in policy.scopes_for(insider)] == ["trading"]
+    assert policy.scopes_for(dict(insider, severity="medium")) == []
+    for rule in ("S11", "S12", "S13", "S14"):
+        assert policy.scopes_for(dict(ALERT, rule=rule, severity="high")) == [], rule
 
 
 def test_severity_is_a_minimum_and_each_scope_comes_once() -> None:

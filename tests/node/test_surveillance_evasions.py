@@ -285,6 +285,43 @@ def test_a_market_maker_quoting_at_the_touch_is_not_spoofing():
     assert desk.alerts("S3") == []
 
 
+@pytest.mark.parametrize("quoter", [True, False])
+def test_s13_order_involvement_is_one_sided(quoter):
+    """Sixty orders of 100 among ten small traders: bids and offers both (a market maker's
+    quotes, no demand shown) are not order involvement; sixty bids are."""
+    desk = Desk()
+    for name in "cdefghijkl":
+        desk.place(name, "buy", 9_000, 10)
+        desk.place(name, "sell", 11_000, 10)
+    for number in range(60):
+        side = "sell" if quoter and number % 2 else "buy"
+        desk.place("a", side, 10_100 if side == "sell" else 9_900, 100)
+    desk.step()
+    alerts = desk.alerts("S13")
+    assert alerts == [] if quoter else [a["accounts"] for a in alerts] == [desk.accounts("a")]
+
+
+@pytest.mark.parametrize("offering", [False, True])
+def test_s12_a_quoter_offering_what_it_buys_is_not_pegging(offering):
+    """a's bids hold 9,950 before a record date while k sells into them; a market maker
+    offering as much above (its asks cap the price) is not holding it up."""
+    desk = Desk()
+    desk.background()
+    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
+    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
+                    record_time=desk.time + 2 * DAY)
+    desk.step()
+    for _ in range(6):
+        desk.place("a", "buy", 9_950, 100)
+        if offering:
+            desk.place("a", "sell", 10_050, 100)
+        desk.step()
+        desk.place("k", "sell", 9_950, 100)
+        desk.step(5 * MINUTE)
+    assert [a["accounts"] for a in desk.alerts("S12")] == ([] if offering else
+                                                          [desk.accounts("a")])
+
+
 # ---- exact shapes: S5 ------------------------------------------------------------------------
 
 def to_the_close(desk: Desk, before_ms: int) -> int:
@@ -444,6 +481,9 @@ def material(desk: Desk, kind: str, insider: str) -> object:
     if kind == "freeze":
         return desk.world.send("issuer-1", "token", "freeze", symbol=SYMBOL,
                                account=desk[insider], amount=1)
+    if kind == "hold":
+        return desk.world.send("ksd", "fds", "hold", account=desk[insider], scope="all",
+                               reason="investigation")
     if kind == "dividend":
         desk.world.send("bank", "cash", "mint", to=issuer, amount=10**9)
         return desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8)
@@ -456,8 +496,6 @@ def material(desk: Desk, kind: str, insider: str) -> object:
         "redemption": ("offering", "RedemptionDeclared", {
             "redemption_id": 3, "symbol": SYMBOL, "price": 12_000,
             "record_time": desk.time + DAY}),
-        "hold": ("fds", "Held", {"hold_id": 1, "account": desk[insider], "scope": "all",
-                                 "reason": "investigation", "alert_id": None}),
     }
     contract, name, data = events[kind]
     return desk.inject(contract, name.lower(), "issuer-1" if contract == "offering" else "ksd",
@@ -528,6 +566,7 @@ def test_s9_the_collector_of_a_fan_in():
 
 def test_s9_withdrawals_just_under_the_threshold():
     desk = Desk()
+    desk.step(3 * DAY)  # the FDS delay of a new account's first withdrawal (chaincode.fds)
     burns = []
     for _ in range(3):
         burns.append(desk.withdraw("a", 9_700_000))

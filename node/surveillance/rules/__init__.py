@@ -37,6 +37,10 @@ from node.surveillance.rules.trading import (
     compute_s10,
 )
 
+# Each rule's severity; a finding may say otherwise where its rule does: S8's unusual position
+# of an owner with no insider is medium (an insider's is high), S12's pegging near a record
+# date, an offering or a redemption is high. The FDS responder's policy reads these
+# (node/fds/default_policy.json).
 SEVERITY = {"S1": "high", "S2": "high", "S3": "medium", "S4": "medium", "S5": "medium",
             "S6": "low", "S7": "high", "S8": "high", "S9": "medium", "S10": "medium",
             "S11": "low", "S12": "medium", "S13": "low", "S14": "medium"}

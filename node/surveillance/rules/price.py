@@ -9,6 +9,7 @@ block's sales, S11 and S12 by its trades.
 from __future__ import annotations
 
 from chaincode.market import kst_day
+from node.clock import duration_text, kst_text
 from node.surveillance.facts import (
     BPS,
     Detail,
@@ -103,7 +104,7 @@ def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
              "min_orders": p["min_orders"], "min_push_bps": p["min_push_bps"],
              ("closing_ms" if closing else "opening_ms"): span},
             evidence(of_trades(trades)),
-            f"In the {'last' if closing else 'first'} {span} ms of the session, "
+            f"In the {'last' if closing else 'first'} {duration_text(span)} of the session, "
             f"{', '.join(short(a) for a in accounts)} (one owner) took {share} bps of "
             f"{symbol}'s volume on the side of the move with {len(orders)} aggressive "
             f"order(s), which moved the price {pushed} won of the way from {price[0]} to "
@@ -257,9 +258,12 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
         return None
     bought = sum(t.qty for t in window if t.buyer in members and t.seller not in members)
     sold = sum(t.qty for t in window if t.seller in members and t.buyer not in members)
+    offered = sum(o.qty for a in owner.accounts for o in j.orders.of_account(a)
+                  if o.symbol == symbol and o.side == "sell"
+                  and o.time >= j.now - p["window_ms"])
     share = bps(sum(t.qty for t in held), sum(t.qty for t in level))
-    if share < p["min_share_bps"] or bps(sold, bought) > p["max_sold_bps"]:
-        return None
+    if share < p["min_share_bps"] or bps(max(sold, offered), bought) > p["max_sold_bps"]:
+        return None  # a quoter offering what it buys does not hold the price up
     ceiling = low
     accounts = participants(held, owner)
     bids = [o for i in orders if (o := j.orders.get(i)) is not None]
@@ -274,9 +278,10 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
                  window_ms=p["window_ms"]),
             evidence(of_trades(held) + of_orders(bids)),
             f"{', '.join(short(a) for a in accounts)} (one owner) held {symbol} at "
-            f"{low}-{ceiling} won with {len(orders)} buy orders within {p['window_ms']} ms, "
-            f"taking {share} bps of what traded there and selling {sold} of {bought} bought"
-            + (f", {near[1]} at {near[0]}" if near else "") + ".",
+            f"{low}-{ceiling} won with {len(orders)} buy orders within "
+            f"{duration_text(p['window_ms'])}, taking {share} bps of what traded there and "
+            f"selling {sold} of {bought} bought"
+            + (f", {near[1]} at {kst_text(near[0])}" if near else "") + ".",
             ids(orders), ids(t.trade_id for t in held), (window[0].prev_price, window[-1].price),
             tuple(owner.links_among(accounts)))
     return Finding("S12", symbol, f"{symbol}/{owner.key}", accounts, held[0].time,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 
 from chaincode.market import kst_day
+from node.clock import duration_text
 from node.surveillance.facts import (
     BPS,
     Detail,
@@ -115,7 +116,8 @@ def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
              f"{p['account_share_bps']} bps," if group else
              f"{', '.join(short(a) for a in accounts)} (one owner)")
             + f" took part in {share} bps of {symbol}'s volume (buys and sells) over "
-            f"{p['window_ms']} ms, {trades} trades among {len(owners)} owners (thresholds "
+            f"{duration_text(p['window_ms'])}, {trades} trades among {len(owners)} owners "
+            "(thresholds "
             f"{p['top_share_bps'] if group else p['account_share_bps']} bps and "
             f"{p['fair_multiple']}x an equal share).",
             (), ids(t.trade_id for t in mine), None, tuple(links))
@@ -134,8 +136,8 @@ def compute_s13(p: dict[str, int], j: Judge) -> list[Finding]:
         owners = j.owners(sorted({o.account for o in j.facts.orders if o.symbol == symbol}))
         for _, owner in sorted(owners.items()):
             rows = [counts[a] for a in owner.accounts if a in counts]
-            placed, qty, traded = (sum(row[i] for row in rows) for i in range(3))
-            share = bps(qty, total)
+            placed, qty, traded, net = (sum(row[i] for row in rows) for i in range(4))
+            share = bps(abs(net), total)  # one-sided: a two-sided quoter's orders cancel out
             crowded = (placed >= p["min_orders"] and share >= p["order_share_bps"]
                        and share >= p["fair_multiple"] * fair)
             chatty = (placed >= p["otr_min_orders"]
@@ -165,7 +167,7 @@ def s13_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, placed: 
             evidence(of_orders(orders)),
             f"{', '.join(short(a) for a in accounts)} (one owner) placed {placed} orders of "
             f"{symbol} ({share} bps of the quantity ordered by {accounts_placing} accounts) "
-            f"within {p['window_ms']} ms, {traded} of which traded (thresholds "
+            f"within {duration_text(p['window_ms'])}, {traded} of which traded (thresholds "
             f"{p['order_share_bps']} bps, or {p['max_otr']} orders per order that traded).",
             ids(o.order_id for o in orders), (), None,
             tuple(owner.links_among(accounts)))
@@ -252,7 +254,8 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
              "effect_ms": p["effect_ms"]},
             evidence([*of_trades(trades), (event.height, event.index, event.tx_id)]),
             f"{', '.join(short(a) for a in accounts)} (one owner) traded {event.symbol} (net "
-            f"{qty} units, {value} KRW) in the {p['lookback_ms']} ms before the issuer's "
+            f"{qty} units, {value} KRW) in the {duration_text(p['lookback_ms'])} before the "
+            "issuer's "
             f"{event.kind.replace('_', ' ')} (material information), as {why}.",
             ids(i for t in trades for i in (t.buy_order, t.sell_order)
                 if (t.buyer if i == t.buy_order else t.seller) in members),
@@ -261,7 +264,8 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
             tuple(owner.links_among(accounts)))
     kind = "insider" if insider else "unusual"
     return Finding("S8", event.symbol, f"{event.symbol}/{owner.key}/{event.tx_id}/{kind}",
-                   accounts, window_start, (abs(value),), detail)
+                   accounts, window_start, (abs(value),), detail,
+                   None if insider else "medium")  # an insider's: the rule's (high)
 
 
 # ---- S9 cash structuring ---------------------------------------------------------------------
@@ -330,7 +334,8 @@ def s9_finding(p: dict[str, int], direction: str, owner: Owner,
             f"{', '.join(short(a) for a in accounts)} (one owner) "
             f"{'sent or withdrew' if direction == 'out' else 'received or deposited'} "
             f"{len(found)} amounts of KRW (single amounts or a day's total) just under the "
-            f"{p['threshold']} won reporting threshold within {p['window_ms']} ms, {total} won "
+            f"{p['threshold']} won reporting threshold within "
+            f"{duration_text(p['window_ms'])}, {total} won "
             f"in all, in {len(flows)} movements.",
             links=tuple(owner.links_among(accounts)))
     return Finding("S9", None, f"{direction}/{owner.key}", accounts, flows[0].time,

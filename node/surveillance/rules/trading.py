@@ -9,6 +9,7 @@ block's orders.
 
 from __future__ import annotations
 
+from node.clock import duration_text
 from node.surveillance.facts import (
     BPS,
     Detail,
@@ -60,7 +61,8 @@ def s1_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
         links = owner.links_among(accounts)
         return Detail(
             {"trades": len(trades), "qty": qty, "value": sum(t.qty * t.price for t in trades),
-             "same_origin_trades": same, "window_ms": p["window_ms"]},
+             "same_origin_trades": same, "window_ms": p["window_ms"],
+             "link_window_ms": j.params["owners"]["link_window_ms"]},
             evidence(of_trades(trades) + of_orders(orders)),
             f"{len(trades)} trade(s) of {qty} {symbol} between accounts of one owner "
             f"({', '.join(short(a) for a in accounts)}): {same} with both orders from one "
@@ -149,10 +151,10 @@ def s2_finding(p: dict[str, int], j: Judge, symbol: str, members: list[str],
              "window_ms": p["window_ms"]},
             evidence(of_trades(trades) + of_orders(orders)),
             f"{', '.join(short(a) for a in members)} traded {symbol} among themselves "
-            f"{len(trades)} times within {p['window_ms']} ms, each account buying and "
-            f"selling, each time two orders of sizes within {p['size_tolerance_bps']} bps "
-            f"placed at most {max(gaps)} ms apart (threshold {p['min_matched']} trades, "
-            f"{p['match_ms']} ms).",
+            f"{len(trades)} times within {duration_text(p['window_ms'])}, each account buying "
+            f"and selling, each time two orders of sizes within {p['size_tolerance_bps']} bps "
+            f"placed at most {duration_text(max(gaps))} apart (threshold {p['min_matched']} "
+            f"trades, {duration_text(p['match_ms'])}).",
             ids(i for t in trades for i in (t.buy_order, t.sell_order)),
             ids(t.trade_id for t in trades), (trades[0].prev_price, trades[-1].price))
     return Finding("S2", symbol, f"{symbol}/{members[0]}", tuple(members), trades[0].time,
@@ -232,8 +234,8 @@ def s3_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, side: str
             f"{', '.join(short(a) for a in accounts)} (one owner) showed {len(layer)} {side} "
             f"orders of {symbol} behind the best price, each at least {p['size_multiple']}x "
             f"the mean size {mean} of other accounts' orders ({layered} in all), and removed "
-            f"each within {p['cancel_ms']} ms, while trading {traded} on the other side "
-            f"(during the layer or within {p['after_ms']} ms after it).",
+            f"each within {duration_text(p['cancel_ms'])}, while trading {traded} on the other "
+            f"side (during the layer or within {duration_text(p['after_ms'])} after it).",
             ids(o.order_id for o in layer), ids(t.trade_id for t in other),
             (layer[0].last_price or layer[0].price, best),
             tuple(owner.links_among(accounts)))
@@ -281,7 +283,7 @@ def s4_finding(p: dict[str, int], owner: Owner, symbol: str, ups: list[Trade],
             evidence(of_trades(ups)),
             f"{', '.join(short(a) for a in accounts)} (one owner) bought {symbol} "
             f"aggressively above the last price with {len(orders)} orders within "
-            f"{p['window_ms']} ms, lifting it from {base} to {top} won ({rise} bps, "
+            f"{duration_text(p['window_ms'])}, lifting it from {base} to {top} won ({rise} bps, "
             f"{pushed} won of it by its own lifts; thresholds {p['min_upticks']} orders, "
             f"{p['min_rise_bps']} bps).",
             ids(orders), ids(t.trade_id for t in ups), (base, top),
@@ -315,7 +317,7 @@ def s10_finding(p: dict[str, int], symbol: str, origin: str, orders: list[Order]
              "min_accounts": p["min_accounts"], "window_ms": p["window_ms"]},
             evidence(of_orders(orders)),
             f"{len(accounts)} accounts placed {len(orders)} orders in {symbol} from one client "
-            f"origin {origin[:12]} within {p['window_ms']} ms (threshold "
+            f"origin {origin[:12]} within {duration_text(p['window_ms'])} (threshold "
             f"{p['min_accounts']}; branch and phone orders are the broker's staff and not "
             "counted).", ids(o.order_id for o in orders))
     return Finding("S10", symbol, f"{symbol}/{origin}", accounts, orders[0].time,
