@@ -133,11 +133,14 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # `min_share_bps` of what traded at or under it, with at least `min_orders` bids
     # (`min_orders_event` in the `event_ms` before a record date, the end of an offering's
     # subscription or a redemption's record date), selling, or offering in sell orders placed
-    # in the window, at most `max_sold_bps` of what it bought (a market maker's offers cap
-    # the price it bids at: no peg) [GEN].
+    # in the window at most `quote_bps` above its level, at most `max_sold_bps` of what it
+    # bought [GEN]: a market maker's offers a few ticks over its bids cap the price it bids
+    # at (no peg), while an offer far above the level caps nothing and does not count
+    # [GEN: 100 bps, ten ticks of a 10,000 won token; the generator's market makers quote
+    # at the touch].
     "S12": {"window_ms": HOUR_MS, "level_bps": 20, "min_share_bps": 4_000, "min_orders": 8,
             "min_orders_event": 5, "event_ms": 3 * DAY_MS, "max_sold_bps": 2_000,
-            "enabled": 1},
+            "quote_bps": 100, "enabled": 1},
     # S13 order involvement (주문 관여율) [FSS: order and trade participation]: within
     # `window_ms` [KRX: a day], one owner's one-sided share of the quantity ordered in a token
     # (what it ordered to buy less what it ordered to sell, or the reverse, over all quantity

@@ -301,10 +301,11 @@ def test_s13_order_involvement_is_one_sided(quoter):
     assert alerts == [] if quoter else [a["accounts"] for a in alerts] == [desk.accounts("a")]
 
 
-@pytest.mark.parametrize("offering", [False, True])
-def test_s12_a_quoter_offering_what_it_buys_is_not_pegging(offering):
+@pytest.mark.parametrize("offer", [None, 10_040, 10_050, 13_000])
+def test_s12_a_quoter_offering_what_it_buys_is_not_pegging(offer):
     """a's bids hold 9,950 before a record date while k sells into them; a market maker
-    offering as much above (its asks cap the price) is not holding it up."""
+    offering as much within `quote_bps` (100) above (its asks cap the price) is not holding
+    it up, a decoy offer further above caps nothing and is pegging all the same."""
     desk = Desk()
     desk.background()
     desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
@@ -313,12 +314,13 @@ def test_s12_a_quoter_offering_what_it_buys_is_not_pegging(offering):
     desk.step()
     for _ in range(6):
         desk.place("a", "buy", 9_950, 100)
-        if offering:
-            desk.place("a", "sell", 10_050, 100)
+        if offer:
+            desk.place("a", "sell", offer, 100)
         desk.step()
         desk.place("k", "sell", 9_950, 100)
         desk.step(5 * MINUTE)
-    assert [a["accounts"] for a in desk.alerts("S12")] == ([] if offering else
+    capped = offer is not None and offer <= 9_950 + 9_950 * 100 // 10_000  # 10,049
+    assert [a["accounts"] for a in desk.alerts("S12")] == ([] if capped else
                                                           [desk.accounts("a")])
 
 

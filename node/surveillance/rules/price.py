@@ -258,8 +258,9 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
         return None
     bought = sum(t.qty for t in window if t.buyer in members and t.seller not in members)
     sold = sum(t.qty for t in window if t.seller in members and t.buyer not in members)
+    quoted = low + low * p["quote_bps"] // BPS  # an offer above this caps nothing
     offered = sum(o.qty for a in owner.accounts for o in j.orders.of_account(a)
-                  if o.symbol == symbol and o.side == "sell"
+                  if o.symbol == symbol and o.side == "sell" and o.price <= quoted
                   and o.time >= j.now - p["window_ms"])
     share = bps(sum(t.qty for t in held), sum(t.qty for t in level))
     if share < p["min_share_bps"] or bps(max(sold, offered), bought) > p["max_sold_bps"]:
