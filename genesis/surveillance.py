@@ -87,7 +87,10 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # `min_trades` trades [GEN: a thin STO token trades tens of times in 3 days], and the owner
     # took part with at least `min_orders` of its orders (one large resting order that many
     # small ones fill is not participation built up) [GEN]; the group once it holds
-    # `group_min_trades` [GEN: in fewer, ten ordinary traders reach 3% each by chance].
+    # `group_min_trades` [GEN: in fewer, ten ordinary traders reach 3% each by chance]. The
+    # group's alert names the token, as KRX designates a token for its top accounts (소수계좌
+    # 거래집중), with each owner's accounts and share in `top_owners`: being among the largest
+    # (a market maker, an institution) is no accusation.
     "S6": {"window_ms": 3 * DAY_MS, "account_share_bps": 2_000, "top_accounts": 10,
            "top_share_bps": 4_000, "member_share_bps": 300, "fair_multiple": 3,
            "min_trades": 30, "min_orders": 5, "group_min_trades": 300, "enabled": 1},

@@ -423,7 +423,9 @@ def score(market: Market) -> Report:
         result = rules[alert["rule"]]
         accounts = set(alert["accounts"])
         if accounts & honest or (alert["rule"] == "S11" and (
-                alert["symbol"], s11_day(alert)) not in touched):
+                alert["symbol"], s11_day(alert)) not in touched) or (
+                alert["rule"] == "S6" and not accounts and not touched & {
+                    (alert["symbol"], day) for day in trading_days(alert["window"])}):
             result.honest_alerts += 1
             examples.append(alert)
         elif not alert["matched"]:
@@ -443,9 +445,22 @@ def score(market: Market) -> Report:
 
 def s11_day(alert: dict[str, Any]) -> int:
     """The trading day (0 = the first Monday) of an S11 alert."""
-    days = (alert["metrics"]["day"] * DAY_MS - (FIRST_MONDAY_MS + KST_OFFSET_MS)) // DAY_MS
+    return trading_day(alert["metrics"]["day"])
+
+
+def trading_day(kst_day_number: int) -> int:
+    """The trading day (0 = the first Monday) of a KST calendar day."""
+    days = (kst_day_number * DAY_MS - (FIRST_MONDAY_MS + KST_OFFSET_MS)) // DAY_MS
     week, weekday = divmod(days, 7)
     return int(week * 5 + weekday)
+
+
+def trading_days(window: dict[str, int]) -> set[int]:
+    """The trading days a token-level alert's window covers (an S6 group: the token's top
+    owners, a flag of the token like S11's): it is true when a plant acted on the token
+    then, false on a token only honest accounts traded."""
+    first, last = (kst_day(window[end]) for end in ("from_time", "to_time"))
+    return {trading_day(day) for day in range(first, last + 1)}
 
 
 def is_caught(case: Case, alert: dict[str, Any]) -> bool:

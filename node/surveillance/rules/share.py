@@ -95,6 +95,11 @@ def orders_in(j: Judge, p: dict[str, int], symbol: str, accounts: tuple[str, ...
 def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
                owners: dict[str, tuple[int, Owner | None]], share: int, trades: int,
                total: int) -> Finding:
+    """One owner's concentration names the owner; the top owners' together names the token
+    (KRX designates the token, 소수계좌 거래집중: the first extraction stage, as S11), with
+    each owner's accounts and share in its metrics for the examiner: a market maker or an
+    institution that is merely among the largest is not accused with the one that made the
+    concentration."""
     members = [account for key in keys for account in members_of(key, owners)]
     _, volumes = j.trades.participation_of(symbol)
     accounts = tuple(sorted(a for a in members if a in volumes))
@@ -107,13 +112,17 @@ def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
                  for link in owner.links_among([a for a in accounts if a in owner.accounts])]
         return Detail(
             {"trades": trades, "volume": total // 2, "share_bps": share, "owners": len(keys),
+             **({"top_owners": [{"accounts": [a for a in members_of(key, owners)
+                                              if a in volumes],
+                                 "share_bps": bps(owners[key][0], total)} for key in keys]}
+                if group else {}),
              "participants": len(owners), "window_ms": p["window_ms"],
              "min_trades": p["min_trades"], "fair_multiple": p["fair_multiple"],
              "account_share_bps": p["account_share_bps"], "top_share_bps": p["top_share_bps"],
              "member_share_bps": p["member_share_bps"], "top_accounts": p["top_accounts"]},
             evidence(of_trades(mine)),
-            (f"{len(keys)} owners, each with {p['member_share_bps']} to "
-             f"{p['account_share_bps']} bps," if group else
+            (f"{symbol}'s top {len(keys)} owners (in top_owners), each with "
+             f"{p['member_share_bps']} to {p['account_share_bps']} bps," if group else
              f"{', '.join(short(a) for a in accounts)} (one owner)")
             + f" took part in {share} bps of {symbol}'s volume (buys and sells) over "
             f"{duration_text(p['window_ms'])}, {trades} trades among {len(owners)} owners "
@@ -121,8 +130,11 @@ def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
             f"{p['top_share_bps'] if group else p['account_share_bps']} bps and "
             f"{p['fair_multiple']}x an equal share).",
             (), ids(t.trade_id for t in mine), None, tuple(links))
-    subject = f"{symbol}/top" if group else f"{symbol}/{keys[0]}"
-    return Finding("S6", symbol, subject, accounts, since, (share * total // BPS,), detail)
+    if group:
+        return Finding("S6", symbol, f"{symbol}/top", (), since, (share * total // BPS,),
+                       detail)
+    return Finding("S6", symbol, f"{symbol}/{keys[0]}", accounts, since,
+                   (share * total // BPS,), detail)
 
 
 # ---- S13 order involvement -------------------------------------------------------------------
