@@ -5,9 +5,11 @@
   they are not one owner (S1) nor a shared device (S10).
 - Market makers: one per liquid token quotes both sides at the touch (joining the best price,
   or improving it in a wide spread) for forty minutes a day, large sizes, cancelling and
-  replacing its quotes every one to two minutes, trading whenever it is hit, and
-  keeping its inventory within MM_INVENTORY units (no bid when that long, no offer when
-  that short) as market makers do (not S3, S6, S12, S13).
+  replacing its quotes every one to two minutes, trading whenever it is hit. It quotes
+  both sides always, as a KRX liquidity provider must (양방향 호가), and keeps its inventory
+  near MM_INVENTORY units by skewing: when that long (short), its bid (offer) is only
+  MM_MIN_QUOTE units a tick behind the touch (not S3, S6, S12, S13). A quoter that drops a
+  side for long is a buyer or a seller, not a market maker.
 - A thin token: THN4, traded by six honest accounts a few dozen times a day (not S2, S6).
 - Institutions: three accounts placing one or two large orders a day (500-1,500 units: up to
   a tenth of a day's volume),
@@ -42,7 +44,7 @@ MM_REFRESH_MS = (60_000, 120_000)
 MM_SIZES = (150, 300)
 MM_QUOTING_MS = 40 * 60_000  # a day, from a random time
 MM_INVENTORY = 200  # units long or short at most
-MM_MIN_QUOTE = 100  # no quote on a side with less room than this
+MM_MIN_QUOTE = 100  # a side with less room than this is quoted this, a tick behind
 THIN_TRADERS = 6
 THIN_ORDERS_PER_DAY = 60
 INSTITUTIONS = 3
@@ -109,6 +111,10 @@ class MarketMaker:
         for side, price in (("buy", bid), ("sell", ask)):
             if room[side] >= MM_MIN_QUOTE:
                 market.place(self.trader, self.symbol, side, price, min(size, room[side]),
+                             then=self.remember)
+            else:  # skewed: the side it has too much of, small and a tick behind
+                behind = price - TICK if side == "buy" else price + TICK
+                market.place(self.trader, self.symbol, side, behind, MM_MIN_QUOTE,
                              then=self.remember)
         market.at(market.now + rng.randrange(*MM_REFRESH_MS), lambda: self.quote(until))
 
