@@ -11,8 +11,8 @@ its plant).
   spoof order every 35 s (`slow`).
 - S4: the ramp split across two accounts on one device (`split`), one lift every 3 minutes
   (`slow`).
-- S5: one order sweeping the asks before the close (`sweep`), the close set 12 minutes before
-  the end (`early`).
+- S5: one order sweeping the asks 2 minutes before the close (`sweep`), the close set 12
+  minutes before the end (`early`).
 - S6: the concentration split across two accounts on one device (`linked`).
 - S7: the pump in one account and the dump in a linked one (`linked`), the pump in four
   sweeping orders (`four_sweeps`).
@@ -270,7 +270,9 @@ def s5_sweep(market: Market) -> None:
     (marker,) = traders = kit.traders(1)
     symbol, day = market.take_slot()
     kit.record(symbol, traders, tuple(range(day, market.config.days)))
-    mark_close(market, marker, symbol, day, 28 * MINUTE_MS, up_bps=400, once=True,
+    # Two minutes before the close: a sweep 28 minutes (seed 3) or even 5 minutes (seed 8)
+    # early was undone by honest sellers before the close, so it did not mark the close.
+    mark_close(market, marker, symbol, day, 2 * MINUTE_MS, up_bps=400, once=True,
                reach_bps=220)
 
 
@@ -432,7 +434,11 @@ def s14_sweep(market: Market) -> None:
     (opener,) = traders = kit.traders(1)
     symbol, day = market.take_slot()
     kit.record(symbol, traders, (day,))
-    open_push(market, opener, symbol, day, 400, 1, 60, reach_bps=250)
+    # Late in the opening window, at least 150 units, up to 7% over the last: a 102-unit
+    # sweep at minute 4 was undone by minute 30, and one at minute 20 from an open under the
+    # previous close left the price under 2% over it (seed 3).
+    open_push(market, opener, symbol, day, 700, 1, 150, reach_bps=250,
+              start_ms=20 * MINUTE_MS, span_ms=8 * MINUTE_MS)
 
 
 EVASIONS: dict[str, Callable[[Market], Any]] = {

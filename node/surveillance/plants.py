@@ -475,11 +475,12 @@ def plant_s13(market: Market) -> None:
 
 
 def open_push(market: Market, opener: Trader, symbol: str, day: int, up_bps: int,
-              sweeps: int, min_qty: int, reach_bps: int = 0) -> None:
-    """In a session's first 25 minutes, sweeps a minute or more apart taking the asks up to
-    `up_bps` over the last price once at least `min_qty` is there reaching `reach_bps` over it
-    (the book is empty at the bell), until `sweeps` have traded and the price is 3% over the
-    previous close."""
+              sweeps: int, min_qty: int, reach_bps: int = 0, start_ms: int = 2 * MINUTE_MS,
+              span_ms: int = 25 * MINUTE_MS) -> None:
+    """From `start_ms` into a session for `span_ms`, sweeps a minute or more apart taking the
+    asks up to `up_bps` over the last price once at least `min_qty` is there reaching
+    `reach_bps` over it (the book is empty at the bell), until `sweeps` have traded and the
+    price is 3% over the previous close."""
     done = [0, 0]  # sweeps placed, when the last was
 
     def act() -> None:
@@ -487,7 +488,7 @@ def open_push(market: Market, opener: Trader, symbol: str, day: int, up_bps: int
                 sweep(market, opener, symbol, up_bps, min_qty, min_reach_bps=reach_bps):
             done[:] = [done[0] + 1, market.now]
 
-    campaign(market, session_open(day) + 2 * MINUTE_MS, 25 * MINUTE_MS, 1, lambda: None, act,
+    campaign(market, session_open(day) + start_ms, span_ms, 1, lambda: None, act,
              lambda: done[0] >= sweeps and market.last[symbol] * 100 >= market.prev_close[
                  symbol] * 103)
 
