@@ -36,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from surveillance_mutants import SURVEILLANCE_MUTANTS
+
 ROOT = Path(__file__).resolve().parent.parent
 # __pycache__ is copied: its .pyc files stay valid for every file the mutant leaves alone (the
 # copy keeps modification times), which saves each run compiling the whole tree again.
@@ -554,6 +556,10 @@ MUTANTS += [
            "_first(ctx.state.range(prefix), budget + 1)",
            _RULES + "test_expiry_at_the_close_is_bounded_per_block"),
 ]
+
+
+MUTANTS += [mutant(name, path, old, new, *tests)  # S1-S14, alert ids, severities, versions
+            for name, path, old, new, *tests in SURVEILLANCE_MUTANTS]
 
 
 # ---- running ---------------------------------------------------------------------------------

@@ -52,15 +52,19 @@ def test_s1_wash_trade_between_accounts_linked_by_an_origin():
     desk.place("a", "buy", 9_000, 1, where="laptop")  # a and b both use the laptop today
     desk.place("b", "buy", 9_001, 1, where="laptop")
     desk.step(HOUR)
+    desk.place("l", "sell", 10_000, 30)  # b buys from an outsider: no wash
+    desk.place("b", "buy", 10_000, 30)
+    desk.step()
     desk.place("a", "sell", 10_000, 20)  # later, from their own phones
     trade = desk.place("b", "buy", 10_000, 20)
     desk.step()
     alert = only(desk, "S1")
     assert alert["accounts"] == desk.accounts("a", "b")
     assert alert["metrics"]["same_origin_trades"] == 0
+    assert (alert["metrics"]["trades"], alert["metrics"]["qty"]) == (1, 20)
     first, second = desk.accounts("a", "b")
     assert alert["links"] == [{"a": first, "b": second, "kind": "origin",
-                               "via": origin("laptop"), "time": desk.time - 1_000}]
+                               "via": origin("laptop"), "time": desk.time - 2_000}]
     assert trade.tx_id.hex() in alert["evidence"]
 
 
@@ -230,6 +234,20 @@ def test_s5_another_accounts_trade_carries_the_close_over_the_threshold():
     assert alert["metrics"]["aggressive_orders"] == 3 and alert["metrics"]["close_time"] == close
 
 
+def test_s5_a_close_moved_less_than_min_move_is_not_marked():
+    desk = Desk()
+    desk.background()
+    close = to_the_close(desk, 9 * MINUTE)
+    for step in range(1, 4):
+        desk.place("f", "sell", 10_000 + 50 * step, 20)
+    desk.step()
+    for step in range(1, 4):  # h alone, three lifts: 150 bps, under min_move_bps (200)
+        desk.place("h", "buy", 10_000 + 50 * step, 20, tif="ioc")
+        desk.step(60_000)
+    desk.step(close - desk.time)
+    assert desk.alerts("S5") == []
+
+
 def test_session_close_of_a_weekly_schedule():
     sessions = {"weekly": [{"days": ["mon", "tue", "wed", "thu", "fri"], "open": "09:00",
                             "close": "15:30"}], "holidays": ["2026-01-07"]}
@@ -269,8 +287,10 @@ def test_s6_the_top_accounts_together():
         desk.step(40_000)
         desk.place(buyer, "buy", 10_000, 5)
         desk.step(20_000)
-    alert = only(desk, "S6")
-    assert alert["accounts"] == desk.accounts("a", "b", "c")[:2]  # a tie: lower ids first
+    alert = only(desk, "S6")  # the token's: it accuses no account, it names the top owners
+    assert alert["accounts"] == [] and alert["symbol"] == SYMBOL
+    top = [owner["accounts"] for owner in alert["metrics"]["top_owners"]]
+    assert top == [[a] for a in desk.accounts("a", "b", "c")[:2]]  # a tie: lower ids first
     assert alert["metrics"]["owners"] == 2 and alert["metrics"]["share_bps"] == 5_714
 
 

@@ -380,6 +380,21 @@ def test_s6_twenty_equal_traders_are_not_concentration():
     assert desk.alerts("S6") == []
 
 
+def test_s6_four_equal_traders_are_not_concentration():
+    """Each of four equal traders has a quarter of the volume, over account_share_bps (20%)
+    but not fair_multiple (3) times an equal share: no one dominates."""
+    names = ("c", "d", "e", "f")
+    desk = Desk({"S6": {"min_trades": 10}})
+    for round_ in range(10):
+        for i in range(0, 4, 2):
+            desk.place(names[(i + round_) % 4], "sell", 10_000, 10)
+            desk.step()
+            desk.step(40_000)  # a resting offer taken 41 s later: no matched pair (S2)
+            desk.place(names[(i + round_ + 1) % 4], "buy", 10_000, 10)
+            desk.step(20_000)
+    assert desk.alerts("S6") == []
+
+
 def test_s6_one_trader_dominating_a_thin_token():
     desk = Desk()
     for step in range(40):

@@ -1,0 +1,105 @@
+"""Hand-written mutants of the surveillance rules (issue 30, "Mutants"): for each rule S1-S14
+a threshold, window, side or grouping broken by one edit, and the alert id and severities,
+each with the desk tests that must kill it (tests/node/test_surveillance*.py: a desk test on a
+hand-built chain, never a generator seed's luck). scripts/mutants.py runs them with the rest
+(`make mutants`, `python scripts/mutants.py -k surveillance`).
+
+Each entry is (name, path, exact text occurring once, replacement, tests...).
+"""
+
+from __future__ import annotations
+
+TRADING = "node/surveillance/rules/trading.py"
+PRICE = "node/surveillance/rules/price.py"
+SHARE = "node/surveillance/rules/share.py"
+OWNERS = "node/surveillance/owners.py"
+EPISODES = "node/surveillance/episodes.py"
+RULES = "node/surveillance/rules/__init__.py"
+DESK = "tests/node/test_surveillance.py::"
+EVASIONS = "tests/node/test_surveillance_evasions.py::"
+
+SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
+    ("surveillance_s1_owner_trades_need_one_side_only", TRADING,
+     "if t.buyer in members and t.seller in members]\n    accounts = participants(",
+     "if t.buyer in members]\n    accounts = participants(",
+     DESK + "test_s1_wash_trade_between_accounts_linked_by_an_origin",
+     EVASIONS + "test_s1_links_are_transitive"),
+    ("surveillance_s1_origin_links_forget_after_an_hour", OWNERS,
+     "        if ORIGIN in kinds:\n            since = now - self.params.link_window_ms",
+     "        if ORIGIN in kinds:\n            since = now - 3_600_000",
+     EVASIONS + "test_s1_links_a_device_shared_25_hours_apart"),
+    ("surveillance_s2_sizes_must_match_exactly", TRADING,
+     "abs(buy.qty - sell.qty) * BPS <= tolerance * big", "buy.qty == sell.qty",
+     EVASIONS + "test_s2_sizes_off_by_one"),
+    ("surveillance_s2_pairs_only", TRADING,
+     "if len(members) < 2 or len(trades) < p[\"min_matched\"]:",
+     "if len(members) != 2 or len(trades) < p[\"min_matched\"]:",
+     EVASIONS + "test_s2_a_ring_of_three"),
+    ("surveillance_s2_match_window_five_seconds", TRADING,
+     "abs(buy.time - sell.time) > p[\"match_ms\"]", "abs(buy.time - sell.time) > 5_000",
+     EVASIONS + "test_s2_orders_six_seconds_apart"),
+    ("surveillance_s3_any_distance_from_the_best", TRADING,
+     "and is_away(order, p[\"min_away_bps\"]))", ")",
+     DESK + "test_s3_bids_at_the_best_price_are_not_a_layer",
+     EVASIONS + "test_a_market_maker_quoting_at_the_touch_is_not_spoofing"),
+    ("surveillance_s3_no_sale_after_the_layer", TRADING,
+     "max(o.closed_time for o in layer) + p[\"after_ms\"]",
+     "max(o.closed_time for o in layer)",
+     EVASIONS + "test_s3_the_sale_one_block_after_the_layer_is_gone"),
+    ("surveillance_s4_one_lift_fewer", TRADING,
+     "if len(orders) < p[\"min_upticks\"]:", "if len(orders) < p[\"min_upticks\"] - 1:",
+     DESK + "test_s4_four_lifts_are_not_enough"),
+    ("surveillance_s5_s14_any_move", PRICE,
+     "if (move < p[\"min_move_bps\"] or share", "if (move < 0 or share",
+     DESK + "test_s5_a_close_moved_less_than_min_move_is_not_marked",
+     EVASIONS + "test_s5_one_order_sweeping_the_asks_before_the_close"),
+    ("surveillance_s6_group_one_owner_short", SHARE,
+     "if size >= 2 and together >= p[\"top_share_bps\"]",
+     "if size >= 3 and together >= p[\"top_share_bps\"]",
+     DESK + "test_s6_the_top_accounts_together"),
+    ("surveillance_s6_no_fair_share", SHARE,
+     "if (share >= p[\"account_share_bps\"] and share >= p[\"fair_multiple\"] * fair",
+     "if (share >= p[\"account_share_bps\"]",
+     EVASIONS + "test_s6_four_equal_traders_are_not_concentration"),
+    ("surveillance_s7_dump_below_the_base", PRICE,
+     "or got // sold <= base:", ":",
+     DESK + "test_s7_selling_below_where_the_rise_began_is_no_dump"),
+    ("surveillance_s8_lookback_a_day", SHARE,
+     "    trades = before(j.trades.since(event.symbol, event.time - p[\"lookback_ms\"]), event)",
+     "    trades = before(j.trades.since(event.symbol, event.time - 86_400_000), event)",
+     EVASIONS + "test_s8_buying_25_hours_before_the_news"),
+    ("surveillance_s8_unusual_position_high", SHARE,
+     "None if insider else \"medium\")", "None)",
+     DESK + "test_s8_unusual_buying_before_news_that_moved_the_price"),
+    ("surveillance_s9_single_amounts_only", SHARE,
+     "        if is_near(p, total):\n            found.append((total, days[day]))\n"
+     "        elif total >= p[\"threshold\"]:",
+     "        if False:\n            pass\n        elif True:",
+     EVASIONS + "test_s9_each_days_total_split_in_two"),
+    ("surveillance_s1_s10_staff_media_link_clients", "node/surveillance/records.py",
+     'STAFF_MEDIA = frozenset({"branch", "phone"})', "STAFF_MEDIA: frozenset[str] = frozenset()",
+     EVASIONS + "test_branch_clients_on_one_terminal_are_not_one_owner"),
+    ("surveillance_s11_no_price_outlier", PRICE,
+     "if abs(move) >= p[\"price_bps\"]:", "if False:",
+     DESK + "test_s11_a_price_far_from_its_recent_closes"),
+    ("surveillance_s12_no_record_date", PRICE,
+     "if len(orders) < (p[\"min_orders_event\"] if near else p[\"min_orders\"]):",
+     "if len(orders) < p[\"min_orders\"]:",
+     DESK + "test_s12_pegging_before_a_record_date"),
+    ("surveillance_s13_two_sided_counts", SHARE,
+     "share = bps(abs(net), total)", "share = bps(qty, total)",
+     EVASIONS + "test_s13_order_involvement_is_one_sided"),
+    ("surveillance_alert_id_without_the_window_start", EPISODES,
+     "codec.pack([rule, symbol or \"\", list(accounts), from_time])",
+     "codec.pack([rule, symbol or \"\", list(accounts)])",
+     DESK + "test_s1_wash_trade_same_origin",
+     DESK + "test_activity_after_the_rules_window_is_a_new_alert"),
+    ("surveillance_severities_s8_s9_swapped", RULES,
+     "\"S8\": \"high\", \"S9\": \"medium\"", "\"S8\": \"medium\", \"S9\": \"high\"",
+     DESK + "test_s8_an_insider_trading_before_the_issuers_dividend",
+     DESK + "test_s9_cash_structuring_just_under_the_reporting_threshold"),
+    ("surveillance_no_new_version_on_growth", EPISODES,
+     "or any(new >= 2 * old and new > old", "or any(False",
+     DESK + "test_more_of_the_same_activity_makes_versions_of_one_alert",
+     EVASIONS + "test_a_decoy_wash_does_not_hide_the_wash_after_it"),
+]
