@@ -530,7 +530,7 @@ def _fds_params(value: Any) -> None:
 
 
 def _surveillance_params(value: Any) -> None:
-    """`params.surveillance` (thresholds of the surveillance rules S1-S10)."""
+    """`params.surveillance` (thresholds of the surveillance rules S1-S14, and the owner graph)."""
     from genesis.surveillance import SurveillanceParamsError, check_surveillance_params
 
     try:
