@@ -4,8 +4,8 @@ store) and a node that catches up by replaying the committed blocks (as state tr
 rebuild from genesis do) hold exactly the live node's surveillance keys, even with every bound
 of its memory lowered until each one binds - and a busy market of honest traders and honest
 look-alikes (branch terminals, market makers, a thin token, institutions, payees) raises no
-alert. The recall of every simple and evasive plant is measured over 20 seeds in the README;
-the slow tests here pin two seeds of each."""
+alert. The recall of every simple and evasive plant is measured over several seeds in the
+README (`stoledger market-sim --plant both`); the slow tests here pin two seeds of each."""
 
 from __future__ import annotations
 
