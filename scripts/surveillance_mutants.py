@@ -103,3 +103,12 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      DESK + "test_more_of_the_same_activity_makes_versions_of_one_alert",
      EVASIONS + "test_a_decoy_wash_does_not_hide_the_wash_after_it"),
 ]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__ + "\nRun alone, it lists the mutants' names.",
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    for entry in SURVEILLANCE_MUTANTS:
+        print(entry[0])

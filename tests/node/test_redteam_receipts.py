@@ -56,7 +56,8 @@ def build_hold_story():  # type: ignore[no-untyped-def]
     led.commit(place(led, "broker-a", "alice", "sell", 1000, 10, "mts"))
     led.commit(place(led, "broker-b", "carol", "buy", 1000, 3, "api"))
     led.commit(led.tx("carol", "token", "transfer", symbol=SYMBOL, to=alice, amount=1))
-    led.commit(led.tx("carol", "cash", "transfer", to=alice, amount=100))
+    led.commit(led.tx("carol", "cash", "transfer", to=alice, amount=100),
+               advance_ms=72 * 3_600_000)  # past the withdrawal delay of carol's deposit
     for receipt in led.receipts.values():
         assert receipt.ok, receipt.error
     names = [event["name"] for receipt in led.receipts.values() for event in receipt.events]
