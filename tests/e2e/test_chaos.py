@@ -2,7 +2,7 @@
 transaction must be on every node, blocks and app hashes must agree, and `node check` must
 find nothing.
 
-- 60 s on loopback: a node killed with SIGKILL 10 s after each recovery (sometimes the
+- 30 s on loopback: a node killed with SIGKILL 10 s after each recovery (sometimes the
   primary, sometimes two at once for a second) and restarted.
 - 90 s with --partitions (root, as CI): nodes in network namespaces, a seeded schedule (seed
   4196: a 2-2 split long enough for the heartbeats to drop the links, a kill, a pause, a
@@ -26,16 +26,17 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "chaos.py"
 
 
-def test_a_minute_of_chaos_loses_nothing(tmp_path):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--duration", "60", "--interval", "10",
+def test_half_a_minute_of_kills_loses_nothing(tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--duration", "30", "--interval", "10",
                              "--dir", str(tmp_path / "net")],
                             capture_output=True, text=True, timeout=900)
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert lines[-1].endswith(" passed, 0 failed"), lines
     figures = json.loads(lines[0])
-    # a fault comes 10 s after the previous recovery (5-15 s here): three at least in 60 s
-    assert figures["kills"] >= 3 and figures["txs_committed"] > 0
+    # a fault comes 10 s after the previous recovery (5-15 s here): two at least in 30 s (the
+    # partition run below kills and pauses too; the 10-minute soaks are in the README)
+    assert figures["kills"] >= 2 and figures["txs_committed"] > 0
 
 
 PARTITION_KINDS = "split,isolate,oneway,drop,kill,deaf,flap,pause"

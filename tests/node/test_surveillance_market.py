@@ -5,8 +5,8 @@ rebuild from genesis do) hold exactly the live node's surveillance keys, even wi
 of its memory lowered until each one binds - and a busy market of honest traders and honest
 look-alikes (branch terminals, market makers, a thin token, institutions, payees) raises no
 alert. The recall of every simple and evasive plant is measured over several seeds in the
-README (`stoledger market-sim --plant both`); the slow tests here pin one seed of each, with
-the plants they are known to miss today (KNOWN_MISSES)."""
+README (`stoledger market-sim --plant both`); the slow test here pins one seed of the evasive
+plants, with the plant it is known to miss today (KNOWN_MISSES)."""
 
 from __future__ import annotations
 
@@ -81,9 +81,10 @@ KNOWN_MISSES = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("seed", "plants"), [(3, "simple"), (8, "evasive")])
+@pytest.mark.parametrize(("seed", "plants"), [(8, "evasive")])
 def test_every_plant_is_caught_and_no_honest_account_flagged(seed, plants):
-    """One seed of each kind of plant (a run takes 1-2 minutes: make test holds two)."""
+    """One seed of the evasive plants (a run takes about a minute; the simple plants' recall
+    is in the README's table, and each rule has its desk tests)."""
     chosen = SIMPLE if plants == "simple" else EVASIVE
     report = generate(GeneratorConfig(seed=seed, plant=chosen))
     missed = {(case.rule, case.variant) for case in report.cases if not case.caught}
