@@ -323,10 +323,13 @@ class Mempool:
 
     def sender_share(self, cap: int, sender: bytes | None = None) -> int:
         """The pending transactions `sender` may hold in a busy pool (module docstring)."""
-        share = max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
         if sender is not None and self.is_broker is not None and self.is_broker(sender):
-            return max(share, self.local_bound(cap) // 2)
-        return share
+            return self.broker_share(cap)
+        return max(self.limits.min_sender_share, cap // self.limits.sender_share_divisor)
+
+    def broker_share(self, cap: int) -> int:
+        """A broker's share: half of this node's clients' bound, never below an account's."""
+        return max(self.sender_share(cap), self.local_bound(cap) // 2)
 
     def room_error(self, refusal: str) -> TxError:
         """The mempool_full answer (503, Retry-After) for a `room_refusal`."""
@@ -338,10 +341,9 @@ class Mempool:
             message = "the relaying peer holds its share of the pool; relay it again later"
         elif refusal == "share":
             cap = self.capacity() or 0
-            share = self.sender_share(cap)
-            message = (f"this sender holds its share of a busy pool ({share} pending "
-                       f"transactions, {max(share, self.local_bound(cap) // 2)} for a "
-                       "broker); retry later")
+            message = (f"this sender holds its share of a busy pool ({self.sender_share(cap)} "
+                       f"pending transactions, {self.broker_share(cap)} for a broker); retry "
+                       "later")
         else:
             message = (f"the backlog ({pool} transactions, {local} from this node's clients) "
                        f"is what this cluster commits in {self.limits.backlog_ms} ms; retry "
