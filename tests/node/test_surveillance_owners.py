@@ -1,0 +1,50 @@
+"""The owner graph's walks within a block: the same owners as walking afresh, at a cost bounded
+by the accounts touched, not by walks times the walk's length.
+
+A hostile investor (or an ordinary payment chain) can link thousands of accounts with tiny
+transfers. Each owner is then cut at `owner_accounts` and is never shared between accounts, so
+every order walks `owner_accounts` accounts; computing each account's edges afresh on every walk
+made an order cost 4 ms of surveillance (scripts/market_cost.py, whose transfer ring links every
+investor). The block's cache computes each account's edges once."""
+
+from __future__ import annotations
+
+from node.surveillance.owners import TRANSFER, OwnerCache, OwnerGraph, OwnerParams
+from node.surveillance.records import Limits
+from node.surveillance.staged import Staged
+
+DAY_MS = 86_400_000
+NOW = 1_767_225_600_000
+
+
+def chain(length: int) -> tuple[OwnerGraph, list[str]]:
+    graph = OwnerGraph(OwnerParams(link_window_ms=DAY_MS, transfer_window_ms=30 * DAY_MS,
+                                   max_transfer_partners=8), Limits(), Staged())
+    accounts = [f"{index:064x}" for index in range(length)]
+    for index in range(length - 1):  # a ring of one-unit transfers, as the bench makes
+        graph.link(TRANSFER, accounts[index], accounts[index + 1], NOW - 1_000, f"tx{index}")
+    return graph, accounts
+
+
+def test_a_blocks_walks_compute_each_accounts_edges_once_and_find_the_same_owners() -> None:
+    graph, accounts = chain(300)
+    computed: list[str] = []
+    plain = graph.neighbours
+
+    def counting(account, now, kinds, is_hub=None):
+        computed.append(account)
+        return plain(account, now, kinds, is_hub)
+
+    graph.neighbours = counting  # type: ignore[method-assign]
+    cache = OwnerCache(graph, NOW)
+    owners = {account: cache(account) for account in accounts}
+    # Each account's edges once: 300, where walking afresh computes about 64 per walk.
+    assert sorted(computed) == sorted(accounts)
+    graph.neighbours = plain  # type: ignore[method-assign]
+    for account in accounts:
+        afresh = graph.owner(account, NOW)
+        assert owners[account].accounts == afresh.accounts
+        assert owners[account].partial == afresh.partial
+        assert owners[account].parent == afresh.parent
+    assert owners[accounts[150]].partial  # the walk was cut: no owner is shared
+    assert len(owners[accounts[150]].accounts) == Limits().owner_accounts
