@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/stoledger demo
 
+# Two runs: the in-process tests on both cores (pytest-xdist), then the ones that start node
+# processes (marked slow) one at a time, as each cluster already uses both cores.
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" -n 2
+	$(PY) -m pytest -q -m slow
 	@$(BROWSER_MISSING) && echo "$(SKIPPED)" || true
 
 # The console's browser tests drive Debian's chromium with its chromedriver (never a browser

@@ -4,7 +4,7 @@ find nothing.
 
 - 30 s on loopback: a node killed with SIGKILL 10 s after each recovery (sometimes the
   primary, sometimes two at once for a second) and restarted.
-- 90 s with --partitions (root, as CI): nodes in network namespaces, a seeded schedule (seed
+- 60 s with --partitions (root, as CI): nodes in network namespaces, a seeded schedule (seed
   4196: a 2-2 split long enough for the heartbeats to drop the links, a kill, a pause, a
   pulled cable, one-way links at the relay and at the kernel, ...), each healed within the
   stated bound; every namespace, cable and process is gone afterwards."""
@@ -42,10 +42,10 @@ def test_half_a_minute_of_kills_loses_nothing(tmp_path):
 PARTITION_KINDS = "split,isolate,oneway,drop,kill,deaf,flap,pause"
 
 
-def test_ninety_seconds_of_network_faults_lose_nothing_and_leave_nothing(tmp_path):
+def test_a_minute_of_network_faults_lose_nothing_and_leave_nothing(tmp_path):
     directory = tmp_path / "net"
     try:
-        result = subprocess.run([sys.executable, str(SCRIPT), "--partitions", "--duration", "90",
+        result = subprocess.run([sys.executable, str(SCRIPT), "--partitions", "--duration", "60",
                                  "--seed", "4196", "--kinds", PARTITION_KINDS,
                                  "--dir", str(directory)],
                                 capture_output=True, text=True, timeout=900)
@@ -53,8 +53,8 @@ def test_ninety_seconds_of_network_faults_lose_nothing_and_leave_nothing(tmp_pat
         assert result.returncode == 0, result.stdout + result.stderr[-4000:]
         assert lines[-1].endswith(" passed, 0 failed"), lines
         figures = json.loads(lines[0])
-        # Episodes take 5-25 s each: four at least in 90 s, each healed and measured.
-        assert len(figures["episodes"]) >= 4, figures["episodes"]
+        # Episodes take 5-25 s each: three at least in 60 s, each healed and measured.
+        assert len(figures["episodes"]) >= 3, figures["episodes"]
         assert all(episode["rejoin_s"] is not None for episode in figures["episodes"])
         assert figures["txs_committed"] > 0
         assert figures["p2p"]["reconnects"] > 0  # the faults did cut links
