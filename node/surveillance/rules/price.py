@@ -251,7 +251,7 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
     if min(t.price for t in window) < floor:
         return None  # the level broke
     level = [t for t in window if t.price <= low]
-    held = [t for t in level if t in passive]
+    held = [t for t in passive if t.price <= low]  # window order; not `in passive`
     orders = sorted({t.buy_order for t in held})
     near = j.pending.near_peg_date(symbol, j.now)
     if len(orders) < (p["min_orders_event"] if near else p["min_orders"]):

@@ -1,4 +1,6 @@
-"""The owner graph's walks within a block: the same owners as walking afresh, at a cost bounded
+"""What surveillance costs grows with what a block holds, not faster.
+
+The owner graph's walks within a block: the same owners as walking afresh, at a cost bounded
 by the accounts touched, not by walks times the walk's length.
 
 A hostile investor (or an ordinary payment chain) can link thousands of accounts with tiny
@@ -10,8 +12,10 @@ investor). The block's cache computes each account's edges once."""
 from __future__ import annotations
 
 from node.surveillance.owners import TRANSFER, OwnerCache, OwnerGraph, OwnerParams
-from node.surveillance.records import Limits
+from node.surveillance.records import Limits, Order, Trade
 from node.surveillance.staged import Staged
+from tests.node.surveillance_desk import DAY, SYMBOL, Desk
+from tests.node.test_surveillance import pegging
 
 DAY_MS = 86_400_000
 NOW = 1_767_225_600_000
@@ -48,3 +52,23 @@ def test_a_blocks_walks_compute_each_accounts_edges_once_and_find_the_same_owner
         assert owners[account].parent == afresh.parent
     assert owners[accounts[150]].partial  # the walk was cut: no owner is shared
     assert len(owners[accounts[150]].accounts) == Limits().owner_accounts
+
+
+def test_the_rules_never_compare_records_by_value(monkeypatch) -> None:
+    """A rule that asks `trade in some_list` compares every trade field by field: quadratic in
+    the window's trades (S12's held trades did, 15 % of surveillance in the market bench).
+    Records are found by identity or by key; comparing two by value fails here."""
+
+    def refuse(self, other):
+        raise AssertionError(f"{type(self).__name__} compared by value")
+
+    for record in (Trade, Order):
+        monkeypatch.setattr(record, "__eq__", refuse)
+    desk = Desk()
+    desk.background()
+    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
+    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
+                    record_time=desk.time + 2 * DAY)
+    desk.step()
+    pegging(desk)
+    assert [a["rule"] for a in desk.alerts("S12")]  # the rule ran to its end and raised
