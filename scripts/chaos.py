@@ -79,6 +79,9 @@ RECOVERY_TIMEOUT_S = 90.0
 RELINK_BOUND_S = 60.0  # a killed node's restart is in it (20-25 s on a busy machine)
 RESUME_BOUND_S = 60.0
 REJOIN_BOUND_S = 90.0
+# A cut held this long must have been noticed by both ends of each cut link: the heartbeat
+# does it in 7.5-8 s (README), so a cut unnoticed after 15 s was not a cut
+NOTICE_BOUND_S = 15.0
 POLL_S = 0.2  # the monitor's polling period per node (the resolution of recovery times)
 
 
@@ -133,6 +136,7 @@ class Chaos:
         self.failures: list[str] = []
         self.verify_us: float | None = None  # one Ed25519 verification here (node.bench)
         self.lost: int | None = None  # most acknowledged txs missing from one node; None: unchecked
+        self.killed_now: set[str] = set()  # by the kill fault in progress (loopback mode)
 
     # -- the cluster ------------------------------------------------------------------------
 
@@ -159,8 +163,11 @@ class Chaos:
     def kill(self, name: str) -> None:
         pid = self.pid(name)
         if pid is None:
+            self.check(False, f"{name} was already dead when the fault came to kill it; its log "
+                       f"ends: {self.log_tail(name)}")
             return
         os.kill(pid, signal.SIGKILL)
+        self.killed_now.add(name)
         deadline = time.monotonic() + 10
         while clustermod.is_alive(pid, self.dir, name) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -234,6 +241,8 @@ class Chaos:
             self.primary_kills += 1
         else:
             self.kill(self.random.choice(self.names))
+        self.check_alive(self.killed_now, "before the restart")
+        self.killed_now = set()
         recovery = self.restart()
         self.recoveries.append(recovery)
         log(f"recovered in {recovery:.1f} s; {len(self.acknowledged)} acknowledged so far")
@@ -285,6 +294,10 @@ class Chaos:
         log(f"fault {episode.number} at {began - self.started:.1f} s: {what}")
         self.nemesis.keep(episode)
         tip = self.monitor.tip()
+        problems = self.nemesis.evidence(episode, time.monotonic() - began)
+        self.check(not problems, f"fault {episode.number} ({what}) took effect: "
+                   f"{'; '.join(problems) or 'seen where it lives'}")
+        self.check_alive(self.nemesis.killed(), f"before the heal of fault {episode.number}")
         healed = time.monotonic()
         undone = self.nemesis.heal_all()
         log(f"healed {episode.number} at {healed - self.started:.1f} s ({'; '.join(undone)}), "
@@ -304,6 +317,10 @@ class Chaos:
                   "relinked_s": since(relinked, healed), "resume_s": since(resumed, healed),
                   "rejoin_s": since(rejoined, healed)}
         self.episodes.append(record)
+        if cut and record["held_s"] >= NOTICE_BOUND_S:
+            self.check(record["noticed_s"] is not None,
+                       f"fault {episode.number} ({what}), held {record['held_s']} s: both ends "
+                       f"of every cut link dropped it (heartbeat: 7.5-8 s)")
         log(f"recovered {episode.number}: noticed {record['noticed_s']} s after the fault; "
             f"after the heal relinked {record['relinked_s']} s, resume {record['resume_s']} s, "
             f"rejoin {record['rejoin_s']} s; {len(self.acknowledged)} acknowledged so far")
@@ -350,6 +367,23 @@ class Chaos:
 
     # -- checks -----------------------------------------------------------------------------
 
+    def check_alive(self, killed: set[str], when: str) -> None:
+        """Every node is running but those the harness killed itself: a node that died on its
+        own (an exception escaping a task ends a node) fails the run, with its log's end,
+        before a restart hides it."""
+        for name in self.names:
+            if name not in killed and self.pid(name) is None:
+                tail = self.log_tail(name)
+                self.check(False, f"{name} died without being killed ({when}); its log ends: "
+                           f"{tail}")
+
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        try:
+            text = (self.dir / "nodes" / name / "node.log").read_text(errors="replace")
+        except OSError as error:
+            return f"(no log: {error})"
+        return " | ".join(text.strip().splitlines()[-lines:])
+
     def check(self, ok: bool, what: str) -> None:
         if ok:
             self.passed += 1
@@ -359,7 +393,8 @@ class Chaos:
             log(f"FAILED: {what}")
 
     def settle(self) -> dict[str, dict[str, Any]]:
-        self.restart()  # a node killed by the last fault is back
+        self.check_alive(set(), "after the last fault")  # the last fault's victims are back
+        self.restart()
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         statuses: dict[str, dict[str, Any]] = {}
         while time.monotonic() < deadline:
@@ -475,6 +510,12 @@ def episode_figures(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     return figures
 
 
+def _stop_on_signal(number: int, frame: Any) -> None:
+    """SIGTERM (a CI timeout, `kill`) or SIGHUP ends the run through its `finally`: the nodes
+    and the relay run in sessions of their own and would outlive the harness, faults in force."""
+    raise SystemExit(f"stopped by {signal.Signals(number).name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0,
@@ -492,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--partitions: the fault kinds to deal (default: all of "
                              "%(default)s)")
     args = parser.parse_args(argv)
+    for number in (signal.SIGTERM, signal.SIGHUP):  # into the cleanup below, as Ctrl-C does
+        signal.signal(number, _stop_on_signal)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     log(f"seed {seed}")
     keep = args.dir is not None

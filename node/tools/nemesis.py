@@ -7,6 +7,9 @@ flap, slow). It remembers
 what it did, so that `heal_all` can undo everything, whatever state a failed run left.
 It tells the load which nodes it made unreachable (killed, paused, cut off), so that load goes
 to the others; a node on the far side of a relay partition still answers its RPC.
+What it logged is not evidence that a fault took effect: `evidence` reads each fault in force
+back from where it lives (the process table, the kernel's links and routes, the relay's
+counters of traffic it stopped or slowed) and names what it does not find there.
 
 `Monitor` polls each node's /v1/status in a thread of its own (a paused node blocks only its
 own poller) and keeps every change of what each answered (height, and the peers it has a
@@ -25,9 +28,11 @@ import signal
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from node.tools import cluster as clustermod
 from node.tools import faults, netns, relay
@@ -35,6 +40,9 @@ from node.tools.faults import Episode
 
 STATUS_TIMEOUT_S = 1.0
 KILL_WAIT_S = 10.0  # for a SIGKILLed process to be gone
+# A hold this long has stopped traffic across each cut pair in at least one direction: under
+# load PBFT messages flow between every pair, and an idle link sends a heartbeat PING after 5 s
+EVIDENT_HOLD_S = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +181,10 @@ class Nemesis:
         self._unplugged: set[str] = set()
         self._dropping: set[tuple[str, str]] = set()
         self._policy = False  # the relay holds or slows something
+        self._held: list[list[str]] = []  # the relay's held directions, as set
+        self._delayed: list[list[str | int]] = []
+        self._relay_before: dict[str, Counter[tuple[str, str]]] = {}  # counters at the set
+        self._problems: list[str] = []  # what a fault could not do (a victim already dead)
 
     def inject(self, episode: Episode, primary: Callable[[], str | None]
                ) -> tuple[str, list[tuple[str, str]]]:
@@ -180,6 +192,8 @@ class Nemesis:
         the pairs of nodes whose link it cuts (none for a flap, whose cuts are too short to
         notice, or a slow node)."""
         kind = episode.kind
+        if self.topology is not None:  # the relay's counters when the fault began
+            self._relay_before = _relay_counters(relay.control(self.control, {"op": "show"}))
         if kind in ("kill", "pause", "isolate"):
             victim = (primary() or episode.nodes[0]) if episode.primary else episode.nodes[0]
             {"kill": self.kill, "pause": self.pause, "isolate": self.unplug}[kind](victim)
@@ -202,6 +216,48 @@ class Nemesis:
             self.set_relay([], faults.slow_delays(episode.nodes[0], self.names,
                                                   episode.delay_ms))
         return episode.describe(), [] if kind == "flap" else cut
+
+    def evidence(self, episode: Episode, held_s: float) -> list[str]:
+        """What of the faults in force is not where it should be (see the module docstring),
+        read before the heal; also what a fault could not do when it was injected."""
+        problems, self._problems = self._problems, []
+        for name in sorted(self._killed):
+            if self.pid(name) is not None:
+                problems.append(f"{name} was killed but is running")
+        for name, pid in sorted(self._paused.items()):
+            if _process_state(pid) != "T":
+                problems.append(f"{name} (pid {pid}) was paused but is in state "
+                                f"{_process_state(pid)!r}")
+        if self.topology is not None:
+            for name in sorted(self._unplugged):
+                if netns.cable_connected(self.topology, name):
+                    problems.append(f"{name}'s cable was pulled but its link is up")
+            for source, destination in sorted(self._dropping):
+                if not netns.blackholed(self.topology, source, destination):
+                    problems.append(f"no blackhole route from {source} to {destination}")
+        if self._held or self._delayed:
+            problems += self._relay_evidence(episode, held_s)
+        return problems
+
+    def _relay_evidence(self, episode: Episode, held_s: float) -> list[str]:
+        after = _relay_counters(relay.control(self.control, {"op": "show"}))
+        grew = {key: after[key] - self._relay_before.get(key, Counter()) for key in after}
+        problems = []
+        if self._delayed and not any(grew["delayed"].values()):
+            problems.append("the relay slowed no traffic of the slowed node")
+        if not self._held or held_s < EVIDENT_HOLD_S:
+            return problems
+        if episode.kind == "flap":  # its last cut alone may be short: some traffic stopped
+            if not any(grew["stopped"].values()):
+                problems.append("the relay stopped no traffic across the flapping split")
+            return problems
+        held = {(a, b) for a, b in self._held}
+        pairs = sorted({tuple(sorted(direction)) for direction in held})
+        for a, b in pairs:
+            if not grew["stopped"][(a, b)] and not grew["stopped"][(b, a)]:
+                problems.append(f"the relay stopped no traffic between {a} and {b} in "
+                                f"{held_s:.1f} s of holding it")
+        return problems
 
     def keep(self, episode: Episode) -> None:
         """Keep the fault for its hold time; a flap heals and cuts again meanwhile, and ends
@@ -240,6 +296,10 @@ class Nemesis:
 
     # ---- processes -------------------------------------------------------------------
 
+    def killed(self) -> set[str]:
+        """The nodes this nemesis killed and has not restarted yet."""
+        return set(self._killed)
+
     def pid(self, name: str) -> int | None:
         entry = next(e for e in clustermod.read_cluster(self.dir)["nodes"] if e["name"] == name)
         pid = entry.get("pid")
@@ -250,6 +310,7 @@ class Nemesis:
         self._killed.add(name)
         pid = self.pid(name)
         if pid is None:
+            self._problems.append(f"{name} was already dead when the fault came to kill it")
             return
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + KILL_WAIT_S
@@ -259,6 +320,7 @@ class Nemesis:
     def pause(self, name: str) -> None:
         pid = self.pid(name)
         if pid is None:
+            self._problems.append(f"{name} was already dead when the fault came to pause it")
             return
         self._unreachable(name)
         os.kill(pid, signal.SIGSTOP)
@@ -300,6 +362,7 @@ class Nemesis:
     def set_relay(self, held: list[list[str]], delay_ms: list[list[str | int]]) -> None:
         relay.control(self.control, {"op": "set", "held": held, "delay_ms": delay_ms})
         self._policy = bool(held or delay_ms)
+        self._held, self._delayed = held, delay_ms
 
     def relay_stats(self) -> dict[str, int]:
         if self.topology is None:
@@ -311,3 +374,18 @@ class Nemesis:
 
     def _reachable(self, *names: str) -> None:
         self.unreachable = self.unreachable - set(names)
+
+
+def _relay_counters(shown: dict[str, Any]) -> dict[str, Counter[tuple[str, str]]]:
+    """The relay's `stopped` and `delayed` counters by direction, from its `show` answer."""
+    return {key: Counter({(a, b): count for a, b, count in shown.get(key, [])})
+            for key in ("stopped", "delayed")}
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat (T: stopped by a signal), or "" if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""

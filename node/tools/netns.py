@@ -205,6 +205,14 @@ def clear_blackholes(topology: Topology) -> None:
         _ip("-n", topology.namespace(name), "route", "flush", "type", "blackhole")
 
 
+def blackholed(topology: Topology, source: str, destination: str) -> bool:
+    """Whether the kernel in `source`'s namespace has the blackhole route `set_blackhole` adds
+    (read back from the kernel: what the harness logged is not evidence)."""
+    out = _run(["ip", "-n", topology.namespace(source), "route", "show", "type", "blackhole"])
+    return any(line.split()[1:2] == [topology.relay_address(destination)]
+               for line in out.splitlines())
+
+
 def cable_connected(topology: Topology, name: str) -> bool:
     out = _run(["ip", "-o", "link", "show", topology.veth(name)])
     return ",UP" in out or "<UP" in out

@@ -26,7 +26,11 @@ waited. A connection ends, both legs closed, when either side closes or fails.
 Control, on a Unix socket, one JSON object per line each way:
 
   {"op": "set", "held": [[a, b], ...], "delay_ms": [[a, b, ms], ...]}  replace the policy
-  {"op": "show"}   the policy, connections open and bytes forwarded per direction
+  {"op": "show"}   the policy, connections open and bytes forwarded per direction, and what
+                   the policy did: per direction, how often a hold stopped traffic
+                   (`stopped`: a pump half or a new connection waited) and how many chunks a
+                   delay slowed (`delayed`), counted since the relay started, so that a
+                   controller can check that a fault it set took effect
 
 `control()` is the client. The relay checks names against its config and limits everything it
 holds (see the constants); it never reads what it forwards.
@@ -158,6 +162,8 @@ class Relay:
         self.open: Counter[Direction] = Counter()  # connections open, by dialer -> acceptor
         self.parked: Counter[Direction] = Counter()  # pump halves stopped by a hold, now
         self.waiting_for_heal = 0  # new connections not yet connected onward, now
+        self.stopped: Counter[Direction] = Counter()  # holds that stopped traffic, ever
+        self.delayed: Counter[Direction] = Counter()  # chunks a delay slowed, ever
         self.stats: Counter[str] = Counter()
 
     async def start(self) -> None:
@@ -184,7 +190,9 @@ class Relay:
         return {**self.policy.to_json(), "stats": dict(self.stats),
                 "waiting_for_heal": self.waiting_for_heal,
                 "open": sorted([*pair, count] for pair, count in self.open.items() if count),
-                "bytes": sorted([*pair, count] for pair, count in self.bytes.items())}
+                "bytes": sorted([*pair, count] for pair, count in self.bytes.items()),
+                "stopped": sorted([*pair, count] for pair, count in self.stopped.items()),
+                "delayed": sorted([*pair, count] for pair, count in self.delayed.items())}
 
     # ---- one connection ---------------------------------------------------------------
 
@@ -246,6 +254,9 @@ class Relay:
         kept = b""
         reading = asyncio.ensure_future(reader.read(CHUNK_BYTES))
         self.waiting_for_heal += 1
+        for direction in directions:
+            if self._is_held(direction):
+                self.stopped[direction] += 1
         try:
             async with asyncio.timeout(HELD_CONNECT_WAIT_S):
                 while self._is_held(*directions):
@@ -278,6 +289,7 @@ class Relay:
         if not self._is_held(direction):
             return
         self.parked[direction] += 1
+        self.stopped[direction] += 1
         try:
             await self._wait_open(direction)
         finally:
@@ -299,8 +311,10 @@ class Relay:
                     data = await reader.read(CHUNK_BYTES)
                 except (OSError, ConnectionError):
                     data = b""
-                due = loop.time() + self.policy.delay_ms.get(direction, 0) / 1000
-                await queue.put((due, data))
+                delay_ms = self.policy.delay_ms.get(direction, 0)
+                if delay_ms and data:
+                    self.delayed[direction] += 1
+                await queue.put((loop.time() + delay_ms / 1000, data))
 
         reading = asyncio.create_task(read())
         try:

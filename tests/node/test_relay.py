@@ -110,6 +110,8 @@ async def test_a_held_direction_stops_until_the_heal_then_delivers_everything_in
     writer.write(b"held-2")
     await writer.drain()
     assert relay.bytes[("b", "a")] == 0 and relay.parked[("b", "a")] == 2
+    # what a controller reads back to know the hold took effect (node.tools.nemesis)
+    assert relay.show()["stopped"] == [["b", "a", 2]]
     relay.set_policy({"held": []})
     assert await read_exactly(far_reader, 12) == b"held-1held-2"
     writer.close()
@@ -122,6 +124,7 @@ async def test_a_new_connection_across_a_partition_waits_unconnected_until_the_h
     writer.write(b"hello")
     await wait_for(lambda: relay.waiting_for_heal == 1)
     assert sink.accepted == []  # not even a connection reached a
+    assert relay.show()["stopped"] == [["a", "c", 1], ["c", "a", 1]]
     relay.set_policy({"held": []})
     await wait_for(lambda: len(sink.accepted) == 1)
     assert await read_exactly(sink.accepted[0][0], 5) == b"hello"
@@ -162,6 +165,8 @@ async def test_a_slowed_direction_delays_each_chunk_in_order(relayed):
     assert loop.time() - sent >= 0.3  # never earlier than the delay (a lower bound only)
     far_writer.write(b"back")  # the other direction is not slowed: it simply arrives
     assert await read_exactly(reader, 4) == b"back"
+    assert relay.delayed[("b", "a")] >= 1 and relay.show()["delayed"] == [
+        ["b", "a", relay.delayed[("b", "a")]]]
     writer.close()
 
 
