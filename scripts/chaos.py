@@ -137,6 +137,7 @@ class Chaos:
         self.verify_us: float | None = None  # one Ed25519 verification here (node.bench)
         self.lost: int | None = None  # most acknowledged txs missing from one node; None: unchecked
         self.killed_now: set[str] = set()  # by the kill fault in progress (loopback mode)
+        self.acknowledged_at_heal: int | None = None  # --partitions: when the last heal came
 
     # -- the cluster ------------------------------------------------------------------------
 
@@ -315,7 +316,8 @@ class Chaos:
         record = {"n": episode.number, "at_s": round(began - self.started, 1), "fault": what,
                   "held_s": round(healed - began, 1), "noticed_s": since(noticed, began),
                   "relinked_s": since(relinked, healed), "resume_s": since(resumed, healed),
-                  "rejoin_s": since(rejoined, healed)}
+                  "rejoin_s": since(rejoined, healed), "outside_view": self.outside_view()}
+        self.acknowledged_at_heal = len(self.acknowledged)
         self.episodes.append(record)
         if cut and record["held_s"] >= NOTICE_BOUND_S:
             self.check(record["noticed_s"] is not None,
@@ -367,6 +369,18 @@ class Chaos:
 
     # -- checks -----------------------------------------------------------------------------
 
+    def outside_view(self) -> list[str]:
+        """The nodes not in the view most nodes are in. A replica that changed view alone (it
+        was cut off, or paused past its timeout) follows by fetching blocks but does not vote
+        until the others change view too: the cluster then runs on 2f + 1 voters. Reported,
+        not failed: PBFT has no safe way back to a lower view once a VIEW-CHANGE is sent."""
+        views = {name: self.status(name).get("view") for name in self.names}
+        counts: dict[Any, int] = {}
+        for view in views.values():
+            counts[view] = counts.get(view, 0) + 1
+        common = max(sorted(counts, key=str), key=lambda view: counts[view])
+        return sorted(name for name, view in views.items() if view != common)
+
     def check_alive(self, killed: set[str], when: str) -> None:
         """Every node is running but those the harness killed itself: a node that died on its
         own (an exception escaping a task ends a node) fails the run, with its log's end,
@@ -413,6 +427,12 @@ class Chaos:
         return http(self.urls[name] + path, headers={"Authorization": auth}, timeout_s=30.0)
 
     def verify(self) -> None:
+        self.check(len(self.acknowledged) > 0, "the load committed transactions")
+        if self.acknowledged_at_heal is not None:
+            self.check(len(self.acknowledged) > self.acknowledged_at_heal,
+                       "the load committed transactions after the last heal "
+                       f"({self.acknowledged_at_heal} before it, {len(self.acknowledged)} "
+                       f"in all)")
         statuses = self.settle()
         heights = {name: s.get("height") for name, s in statuses.items()}
         self.check(len(set(heights.values())) == 1, f"every node at the same height: {heights}")
@@ -454,6 +474,7 @@ class Chaos:
                            for code, receipt in answered),
                        f"{name} answers GET /v1/tx for a sample of 50 acknowledged")
         self.views = {name: s.get("view") for name, s in statuses.items()}
+        self.final_outside_view = self.outside_view()
         if self.partitions:
             self.p2p = self.p2p_counters()
             self.p2p.update({f"relay_{key}": value
@@ -488,7 +509,10 @@ class Chaos:
                 del figures[key]
             figures.update(episode_figures(self.episodes), p2p=self.p2p, episodes=self.episodes,
                            nodes=self.n, seed=self.seed,
-                           peak_rss_mb=self.peak_rss_mb)
+                           peak_rss_mb=self.peak_rss_mb, views=getattr(self, "views", None),
+                           outside_view_at_end=getattr(self, "final_outside_view", None),
+                           episodes_leaving_a_node_outside_the_view=sum(
+                               1 for record in self.episodes if record["outside_view"]))
         print(json.dumps(figures))
         for failure in self.failures:
             print(f"FAILED: {failure}")
