@@ -14,8 +14,15 @@ def register(sub: Any) -> None:
         description="Start a local cluster, register investors, create and issue a token, "
                     "transfer it (some transfers refused by the restriction rules), pay a "
                     "dividend with withholding, let brokers trade it for their clients on the "
-                    "market (delivery versus payment), and print an audit.")
-    demo.add_argument("--dir", default="demo-net", help="network folder (default %(default)s)")
+                    "market (delivery versus payment), watch surveillance raise an alert and the "
+                    "FDS responder hold the accounts, run a public offering with its allocation, "
+                    "redeem a token, and print an audit. DIR is replaced: when it holds a network "
+                    "of an earlier run, its running cluster is stopped and the folder deleted "
+                    "(the demo says so); a folder that is not a stoledger network, or a network "
+                    "holding files the tools did not write (a key you made in DIR/keys/, a "
+                    "proof), is refused and left as it is.")
+    demo.add_argument("--dir", default="demo-net",
+                      help="network folder, replaced (default %(default)s)")
     demo.add_argument("-n", type=operator_count, default=4,
                       help="operators, 3f+1 (default %(default)s)")
     demo.add_argument("--keep", action="store_true", help="leave the cluster running")

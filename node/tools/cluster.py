@@ -3,7 +3,10 @@
 `up` builds DIR with `genesis init` when it is empty, starts every node that is not running
 (each in its own session, log in DIR/nodes/<name>/node.log, pid recorded in cluster.json) and
 returns once all of them answer /readyz. Run again after a node died, it starts only that node.
-`down` stops them by pid (SIGTERM, then SIGKILL after a grace period).
+`down` stops them by pid (SIGTERM, then SIGKILL after a grace period). Both hold DIR's lock
+while they work (`exclusive`): a second `up` or `down` on the same folder is refused, never run
+beside the first. `replace` makes room for a new network (the demo's), deleting only a network
+the tools made.
 
 With `netns=True` (`cluster up --netns`, root only) each node runs in its own network namespace
 on its own address, and every peer link passes through a relay process that can hold or slow
@@ -15,14 +18,18 @@ link it made, after the nodes.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +41,12 @@ RELAY_READY_TIMEOUT_S = 20.0
 
 
 def read_cluster(directory: str | Path) -> dict[str, Any]:
-    with open(Path(directory) / "cluster.json") as handle:
-        return json.load(handle)  # type: ignore[no-any-return]
+    try:
+        with open(Path(directory) / "cluster.json") as handle:
+            return json.load(handle)  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        raise SystemExit(f"{directory} is not a cluster folder (it has no cluster.json); "
+                         f"`stoledger cluster up --dir {directory}` makes one") from None
 
 
 def write_cluster(directory: str | Path, cluster: dict[str, Any]) -> None:
@@ -108,15 +119,46 @@ def http_json(url: str, timeout_s: float = 2.0) -> tuple[int, Any]:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        try:  # another program on the port answers, in its own words
+            return error.code, json.loads(error.read() or b"null")
+        except (OSError, ValueError):
+            return error.code, None
     except (OSError, ValueError):
         return 0, None
+
+
+@contextmanager
+def exclusive(directory: Path) -> Iterator[None]:
+    """Hold DIR's lock, or refuse: two `cluster up` at once (a double click in a script, `up`
+    run again while the first still waits for readiness) would each start every node, the
+    second set dying on the first's store locks while its pids overwrite cluster.json, and
+    `down` could then stop neither set. The lock is flock(2) on the folder itself: no file to
+    leave behind, and the kernel releases it when the process ends, however it ends. Not
+    re-entrant: take it once per command, at `up`, `down` and `replace`."""
+    handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)  # not inherited by the nodes
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"another stoledger command (cluster up, cluster down or demo) is "
+                             f"working on {directory}; let it finish, then run this again"
+                             ) from None
+        yield
+    finally:
+        os.close(handle)
 
 
 def up(directory: str | Path, n: int = 4, observer: bool = False,
        progress: Callable[[str], None] = print, base_port: int = 0,
        timeout_s: float = READY_TIMEOUT_S, netns: bool = False) -> dict[str, Any]:
     directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with exclusive(directory):
+        return _up(directory, n, observer, progress, base_port, timeout_s, netns)
+
+
+def _up(directory: Path, n: int, observer: bool, progress: Callable[[str], None],
+        base_port: int, timeout_s: float, netns: bool) -> dict[str, Any]:
     if not (directory / "cluster.json").exists():
         from genesis.builder import init_network
 
@@ -156,9 +198,7 @@ def wait_ready(directory: Path, cluster: dict[str, Any], progress: Callable[[str
                 if status == 200:
                     waiting.remove(entry["name"])
                 elif not is_alive(entry["pid"], directory, entry["name"]):
-                    log = directory / "nodes" / entry["name"] / "node.log"
-                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                    raise SystemExit(f"node {entry['name']} exited; its log ends:\n{tail}")
+                    raise SystemExit(died_at_start(directory, entry["name"]))
         line = f"ready {len(cluster['nodes']) - len(waiting)}/{len(cluster['nodes'])}"
         if line != shown:
             progress(line)
@@ -170,8 +210,30 @@ def wait_ready(directory: Path, cluster: dict[str, Any], progress: Callable[[str
             time.sleep(0.1)
 
 
+ERROR_LINE = re.compile(r"^(stoledger\b|[A-Za-z_][\w.]*(Error|Exception|Exit)\b)")
+
+
+def died_at_start(directory: Path, name: str) -> str:
+    """What `up` says of a node that exited before it was ready: its log's last line (the
+    error that ended it: a store locked by another process, a port taken) and where the rest
+    is. Nodes that did start keep running."""
+    log = directory / "nodes" / name / "node.log"
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    errors = [line for line in lines if ERROR_LINE.match(line)]  # not shutdown's noise after it
+    last = (errors or lines or ["(its log is empty)"])[-1]
+    return (f"node {name} exited at start-up: {last}\n"
+            f"(its log: {log}; the nodes that started are still running, `stoledger cluster "
+            f"down --dir {directory}` stops them)")
+
+
 def down(directory: str | Path, progress: Callable[[str], None] = print) -> None:
     directory = Path(directory)
+    read_cluster(directory)  # no cluster.json: say so before taking a lock
+    with exclusive(directory):
+        _down(directory, progress)
+
+
+def _down(directory: Path, progress: Callable[[str], None]) -> None:
     cluster = read_cluster(directory)
     running = [(e, e["pid"]) for e in cluster["nodes"]
                if is_running(e.get("pid"), directory, e["name"])]
@@ -199,6 +261,63 @@ def down(directory: str | Path, progress: Callable[[str], None] = print) -> None
         progress(f"removed namespaces, cables and bridge {topology.bridge}"
                  if not left else f"could not remove: {', '.join(left)}")
     write_cluster(directory, cluster)
+
+
+# What the tools write into a network folder: genesis init, the nodes, `fds run`, the relay.
+MADE_HERE = frozenset({"genesis.json", "cluster.json", "cluster.json.tmp", "ca.crt", "ca.key",
+                       "nodes", "keys", "fds", "fds.log", "relay.json", "relay.sock",
+                       "relay.log"})
+
+
+def replace(directory: str | Path, progress: Callable[[str], None] = print) -> None:
+    """Make room for a new network in `directory` (the demo's), deleting only what the tools
+    made. Absent or empty: nothing to do. A network (genesis.json or cluster.json): its running
+    nodes are stopped and the folder removed, and `progress` says so. Refused: a folder that is
+    not a network, and a network that holds files the tools did not write (a key the user made
+    in keys/, a proof saved there): the user moves them first."""
+    directory = Path(directory)
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise SystemExit(f"{directory} exists and is not a folder; choose another --dir")
+    if not any(directory.iterdir()):
+        return
+    if not ((directory / "genesis.json").exists() or (directory / "cluster.json").exists()):
+        raise SystemExit(f"{directory} is not a stoledger network (no genesis.json or "
+                         f"cluster.json) and is not empty: refusing to replace it; choose a new "
+                         f"folder with --dir")
+    foreign = _not_made_here(directory)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+                                          else "")
+        raise SystemExit(f"{directory} is a stoledger network that also holds files the tools "
+                         f"did not write ({shown}): move them out, or choose another --dir; "
+                         f"the demo replaces the whole folder")
+    with exclusive(directory):
+        running = []
+        if (directory / "cluster.json").exists():
+            running = [entry["name"] for entry in read_cluster(directory)["nodes"]
+                       if is_running(entry.get("pid"), directory, entry["name"])]
+            _down(directory, lambda line: None)
+        shutil.rmtree(directory)
+    progress(f"replacing the network in {directory}/ (its chain, keys and logs are deleted"
+             + (f"; its running cluster was stopped: {', '.join(running)})" if running
+                else ")"))
+
+
+def _not_made_here(directory: Path) -> list[str]:
+    """The entries of a network folder that no tool of ours writes, as paths inside it."""
+    foreign = [entry.name for entry in directory.iterdir() if entry.name not in MADE_HERE]
+    try:
+        orgs = {org["name"] for org in json.loads(
+            (directory / "genesis.json").read_text())["orgs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        orgs = set()
+    keys = directory / "keys"
+    if keys.is_dir():
+        foreign += [f"keys/{entry.name}" for entry in keys.iterdir()
+                    if entry.name not in {f"{org}.json" for org in orgs}]
+    return sorted(foreign)
 
 
 def status(directory: str | Path) -> list[dict[str, Any]]:

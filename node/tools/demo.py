@@ -16,7 +16,6 @@ Every step is a signed transaction over HTTP to real node processes; nothing is 
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -191,10 +190,7 @@ class Story:
 
 def run_demo(directory: str = "demo-net", n: int = 4, keep: bool = False) -> None:
     path = Path(directory)
-    if (path / "cluster.json").exists():
-        clustermod.down(path, progress=lambda line: None)
-    if path.exists():
-        shutil.rmtree(path)
+    clustermod.replace(path, progress=lambda line: say("== " + line[0].upper() + line[1:]))
     say(f"== Starting a local cluster of {n} operator nodes in {path}/")
     started = time.monotonic()
     clustermod.up(path, n=n, progress=lambda line: say("   " + line))
