@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Run one command. What a user can cause or fix (a node down, output piped into `head`,
-    Ctrl-C) ends with a sentence and an exit status, never a traceback; anything else is our
-    bug and keeps its traceback."""
+    Ctrl-C, a file or folder that is missing or wrong, arguments that cannot be encoded: see
+    `user_errors`) ends with a sentence and an exit status, never a traceback; anything else
+    is our bug and keeps its traceback."""
     from node.cli.common import unreachable
     from node.tools.client import NodeUnreachable
 
@@ -83,3 +84,29 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(128 + signal.SIGPIPE) from None
     except KeyboardInterrupt:
         raise SystemExit(128 + signal.SIGINT) from None
+    except user_errors() as error:
+        raise SystemExit(f"stoledger: {said(error)}") from None
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean bad input or a bad environment, not a bug of ours: a config, key
+    or genesis file that cannot be used, arguments with no canonical encoding (a float, an
+    integer past 64 bits), and the operating system's refusals (a missing folder, a
+    directory given for a file, a port taken, a store locked by its running node). Imported
+    only when an error is on its way (an except clause's tuple is evaluated then)."""
+    from consensus.codec import EncodingError
+    from genesis.builder import ConfigError
+    from genesis.schema import GenesisError
+
+    return (ConfigError, GenesisError, EncodingError, OSError)
+
+
+def said(error: Exception) -> str:
+    """One line for a user error: an OSError names the file it is about."""
+    from consensus.codec import EncodingError
+
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    if isinstance(error, EncodingError):
+        return f"the arguments cannot be encoded: {error}"
+    return str(error)

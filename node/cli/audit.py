@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from node.cli.common import DEFAULT_DIR, print_json, table
+from node.cli.common import DEFAULT_DIR, node_url, out_file, print_json, table
 from node.cli.common import client as make_client
 from node.cli.show import Names, account_arg, count, hex_arg
 from node.clock import duration_text, kst_text
@@ -78,7 +78,7 @@ def register(sub: Any) -> None:
 
     proof = _route(actions, "proof", "a block's header and commit certificate")
     proof.add_argument("--height", type=int, help="block height (default the latest)")
-    proof.add_argument("--out", help="also write the proof JSON to this file")
+    proof.add_argument("--out", type=out_file, help="also write the proof JSON to this file")
 
     access = _route(actions, "access-log", "who read what, when")
     access.add_argument("--from", dest="from_", type=int, metavar="SEQ",
@@ -129,7 +129,8 @@ def _route(actions: Any, name: str, summary: str) -> argparse.ArgumentParser:
                                                          + summary[1:] + ".")
     parser.add_argument("--dir", default=DEFAULT_DIR, help="local cluster folder (default "
                         "%(default)s)")
-    parser.add_argument("--node", help="node RPC URL (default: the first node of --dir)")
+    parser.add_argument("--node", type=node_url,
+                        help="node RPC URL (default: the first node of --dir)")
     parser.add_argument("--key", default="fss", help="key file, or an organisation name in "
                         "DIR/keys (default %(default)s)")
     output = parser.add_mutually_exclusive_group()

@@ -106,8 +106,14 @@ def unreachable(args: argparse.Namespace, error: Any) -> str:
 
 
 def json_arg(text: str) -> dict[str, Any]:
+    """ARGS_JSON as a dict. A number with a fraction or an exponent (`1.5`, `1e6`) is refused
+    here, naming it: the chain's encoding has integers only (a million is 1000000)."""
+    def no_float(number: str) -> Any:
+        raise SystemExit(f"ARGS: {number} is not an integer; numbers on the chain are whole "
+                         f"(write a million as 1000000)")
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=no_float)
     except ValueError as error:
         raise SystemExit(f"ARGS must be a JSON object: {error}") from None
     if not isinstance(value, dict):
@@ -122,6 +128,28 @@ def progress(label: str) -> Any:
                   file=sys.stderr, flush=True)
 
     return show
+
+
+def node_url(text: str) -> str:
+    """`--node`: an http(s) URL with a host, or a usage error."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a node's URL (like "
+                                         "http://127.0.0.1:8001; cluster.json lists them)")
+    return text
+
+
+def out_file(text: str) -> str:
+    """`--out FILE`: a file we can write, checked before any node is asked (its folder exists;
+    it is not itself a folder), or a usage error."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name in it")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: there is no folder {path.parent}")
+    return text
 
 
 def dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +184,8 @@ def size_args(parser: argparse.ArgumentParser) -> None:
 def client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=DEFAULT_DIR, help="local cluster folder (default "
                         "%(default)s)")
-    parser.add_argument("--node", help="node RPC URL (default: the first node of --dir)")
+    parser.add_argument("--node", type=node_url,
+                        help="node RPC URL (default: the first node of --dir)")
     parser.add_argument("--key", required=True,
                         help="key file, or an organisation name in DIR/keys (ksd, fss, bank...)")
     from chaincode import builtin_registry

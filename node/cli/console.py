@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import dir_arg
+from node.cli.common import dir_arg, node_url
 
 
 def register(sub: Any) -> None:
@@ -17,8 +17,8 @@ def register(sub: Any) -> None:
                     "file from DIR/keys/ (fss.json for the regulator): the page signs each "
                     "request itself and the key never leaves the page.")
     dir_arg(console)
-    console.add_argument("--node", help="which node's console (default: the first that is "
-                         "up)")
+    console.add_argument("--node", type=node_url,
+                         help="which node's console (default: the first that is up)")
     console.set_defaults(func=cmd_console)
 
 

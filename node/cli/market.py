@@ -20,7 +20,7 @@ import argparse
 import sys
 from typing import Any
 
-from node.cli.common import DEFAULT_DIR, print_json, table
+from node.cli.common import DEFAULT_DIR, node_url, print_json, table
 from node.cli.common import client as make_client
 from node.cli.show import Names, account_arg, hex_arg
 from node.clock import kst_text
@@ -98,7 +98,8 @@ def _action(actions: Any, name: str, summary: str, example: str) -> argparse.Arg
         epilog=f"example: {example}")
     parser.add_argument("--dir", default=DEFAULT_DIR, help="local cluster folder (default "
                                                            "%(default)s)")
-    parser.add_argument("--node", help="node RPC URL (default: the first node of --dir)")
+    parser.add_argument("--node", type=node_url,
+                        help="node RPC URL (default: the first node of --dir)")
     parser.add_argument("--key", required=True,
                         help="key file, or an organisation name in DIR/keys (broker-a, fss...)")
     parser.add_argument("--json", action="store_true", help="print the node's answer as JSON")

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from node.cli.common import DEFAULT_DIR, print_json
+from node.cli.common import DEFAULT_DIR, node_url, print_json
 from node.cli.common import client as make_client
 from node.cli.show import Names, account_arg, hex_arg
 
@@ -119,7 +119,8 @@ def _action(actions: Any, name: str, summary: str, example: str) -> argparse.Arg
         epilog=f"example: {example}")
     parser.add_argument("--dir", default=DEFAULT_DIR, help="local cluster folder (default "
                                                            "%(default)s)")
-    parser.add_argument("--node", help="node RPC URL (default: the first node of --dir)")
+    parser.add_argument("--node", type=node_url,
+                        help="node RPC URL (default: the first node of --dir)")
     parser.add_argument("--key", required=True,
                         help="key file, or an organisation name in DIR/keys (issuer-1, "
                              "broker-a, fss...)")

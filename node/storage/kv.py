@@ -121,6 +121,14 @@ def make_private(path: str) -> None:
             os.chmod(entry.path, PRIVATE_FILE_MODE)
 
 
+class StoreLocked(OSError):
+    """The store is open in another process (LevelDB's LOCK file): its node is running."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"the store {path} is in use by another process: its node is "
+                         "running (`stoledger cluster status` shows it); stop it first")
+
+
 class LevelDB:
     """LevelDB on disk. A synced write returns only once the batch is on disk. Its folder is
     0700 and its files 0600 (`make_private`)."""
@@ -138,6 +146,10 @@ class LevelDB:
                                  max_open_files=LEVELDB_MAX_OPEN_FILES,
                                  write_buffer_size=LEVELDB_WRITE_BUFFER_BYTES,
                                  max_file_size=LEVELDB_MAX_FILE_BYTES)
+        except plyvel.IOError as error:
+            if "lock" not in str(error).lower():
+                raise
+            raise StoreLocked(path) from None
         finally:
             os.umask(old_umask)
         make_private(path)
