@@ -7,6 +7,11 @@ registrar, the regulator); else the label of a key file in DIR/keys (its file na
 for DIR/keys/yoon.json); else the first 12 hex characters and "…", as the web console writes
 an account it cannot name. `--hex` writes every account as its full 64-hex id instead.
 
+A name is free text its broker chose, so it is not trusted to be unique: an account whose name
+is an organisation's (genesis.json's orgs) without being that organisation's admin, or is the
+name of another account this command knows, is written with its first hex characters,
+`lee (eaf355…)`, every time it appears. The organisations' own accounts keep their plain name.
+
 Each identity record costs one signed query, asked once per command for the accounts of the
 rows it prints (`learn`), at most MAX_LOOKUPS of them; the rest are named from the keystore
 alone. Times and durations: node.clock (KST with the zone, like the console).
@@ -22,6 +27,7 @@ from typing import Any
 MAX_LOOKUPS = 200  # identity queries one command may make to name accounts: ~1 ms each on
 # loopback, so a 1,000-row page does not wait seconds for names (the rest show keystore or hex)
 SHORT_HEX = 12  # the hex characters of an account shown when it has no name (the console's)
+TELL_APART_HEX = 6  # the hex characters after a name that is not unique: `lee (eaf355…)`
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
@@ -62,6 +68,15 @@ def identity_name(record: Any) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+def org_accounts(directory: str | None) -> dict[str, str]:
+    """organisation name -> its admin account, from DIR/genesis.json (none without it)."""
+    try:
+        orgs = json.loads(Path(directory or "", "genesis.json").read_text())["orgs"]
+        return {str(org["name"]): str(org["account"]) for org in orgs}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 class Names:
     """Account labels for one command (module docstring)."""
 
@@ -69,12 +84,13 @@ class Names:
         self.client = client
         self.full_hex = full_hex
         self.keystore = keystore_labels(directory)
+        self.orgs = org_accounts(directory)
         self.records: dict[str, str | None] = {}
 
     def learn(self, accounts: Any) -> None:
         """Ask for the identity records of `accounts` not asked for yet (within the bound)."""
         from chaincode.runtime import is_account
-        from node.tools.client import ApiError
+        from node.tools.client import ApiError, NodeUnreachable
 
         if self.full_hex or self.client is None or self.client.signer is None:
             return
@@ -86,15 +102,35 @@ class Names:
                 record = self.client.query("identity", "get", {"account": account})
             except ApiError:  # forbidden for this key, or not registered: no name from it
                 record = None
+            except NodeUnreachable:  # no node to ask: the keystore names what it can
+                return
             self.records[account] = identity_name(record)
+            if isinstance(record, dict) and isinstance(record.get("org"), str):
+                self.orgs.setdefault(record["org"], account)
+
+    def name(self, account: str) -> str | None:
+        """The account's name as its record or the keystore gives it, not told apart."""
+        return self.records.get(account) or self.keystore.get(account)
 
     def label(self, account: str | None) -> str:
         if not account:
             return "-"
         if self.full_hex:
             return account
-        return (self.records.get(account) or self.keystore.get(account)
-                or short_hex(account))
+        name = self.name(account)
+        if name is None:
+            return short_hex(account)
+        if self.is_shared(account, name):
+            return f"{name} ({account[:TELL_APART_HEX]}…)"
+        return name
+
+    def is_shared(self, account: str, name: str) -> bool:
+        """Whether `name` may mean someone else: an organisation's name on another account,
+        or the name of another account this command knows."""
+        if name in self.orgs:
+            return self.orgs[name] != account
+        known = set(self.records) | set(self.keystore)
+        return any(other != account and self.name(other) == name for other in known)
 
     def named_in(self, text: str, accounts: list[str]) -> str:
         """`text` with each account's 12-hex prefix written as its label (alert

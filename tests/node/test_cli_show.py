@@ -118,3 +118,61 @@ def test_tx_and_query_help_name_every_contract_of_the_registry(capsys) -> None:
             main([*command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert f"one of {', '.join(contracts)}" in text, command
+
+
+def test_a_name_that_is_not_unique_is_told_apart_by_its_hex(tmp_path: Path) -> None:
+    """A broker chooses its investor's name: one named after an organisation, or two named
+    alike, are written with their first hex characters; the organisation's own account and a
+    unique name stay plain (walkthrough red team F4)."""
+    ksd, fake_ksd, other_lee = "e5" * 32, "f6" * 32, "07" * 32
+    (tmp_path / "genesis.json").write_text(json.dumps(
+        {"orgs": [{"name": "ksd", "role": "registrar", "account": ksd}]}))
+    client = Records({KIM: {"attrs": {"name": "kim"}}, LEE: {"attrs": {"name": "lee"}},
+                      other_lee: {"attrs": {"name": "lee"}}, ksd: {"org": "ksd"},
+                      fake_ksd: {"attrs": {"name": "ksd"}}})
+    names = Names(client, str(tmp_path))
+    names.learn([KIM, LEE, other_lee, ksd, fake_ksd])
+    assert [names.label(a) for a in (KIM, LEE, other_lee, ksd, fake_ksd)] == [
+        "kim", "lee (b2b2b2…)", "lee (070707…)", "ksd", "ksd (f6f6f6…)"]
+
+
+UI_SCRIPT = """
+globalThis.location = { origin: "http://127.0.0.1" };
+globalThis.localStorage = { getItem: () => null, setItem: () => {} };
+const { session } = await import(%(api)s);
+const { label, learnNames } = await import(%(ui)s);
+const records = %(records)s;
+globalThis.fetch = async (path, request) => {
+  const { args } = JSON.parse(new TextDecoder().decode(request.body));
+  return new Response(JSON.stringify({ result: records[args.account] }),
+                      { headers: { "Content-Type": "application/json" } });
+};
+const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign"]);
+session.key = { account: "99".repeat(32), privateKey: pair.privateKey };
+session.chainId = "chain-x";
+session.genesis = %(genesis)s;
+await learnNames(%(accounts)s);
+console.log(JSON.stringify(%(accounts)s.map(label)));
+"""
+
+
+def test_the_console_tells_names_apart_as_the_cli_does() -> None:
+    import shutil
+    import subprocess
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    assert node is not None, "Node.js runs the console's label() here (apt-get install nodejs)"
+    ksd, fake_ksd, other_lee = "e5" * 32, "f6" * 32, "07" * 32
+    records = {KIM: {"attrs": {"name": "kim"}}, LEE: {"attrs": {"name": "lee"}},
+               other_lee: {"attrs": {"name": "lee"}}, fake_ksd: {"attrs": {"name": "ksd"}}}
+    accounts = [KIM, LEE, other_lee, ksd, fake_ksd]
+    script = UI_SCRIPT % {
+        "api": json.dumps((CONSOLE / "api.js").resolve().as_uri()),
+        "ui": json.dumps((CONSOLE / "ui.js").resolve().as_uri()),
+        "records": json.dumps(records), "accounts": json.dumps(accounts),
+        "genesis": json.dumps({"orgs": [{"name": "ksd", "account": ksd}]})}
+    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["kim", "lee (b2b2b2…)", "lee (070707…)", "ksd",
+                                       "ksd (f6f6f6…)"]

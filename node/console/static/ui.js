@@ -46,10 +46,22 @@ export async function learnNames(accounts) {
 
 // An account as people know it: the organisation name from genesis, the name its identity
 // record gives, or its first 12 hex characters; ★ marks the loaded key's own.
+// A name is free text its broker chose: one that is an organisation's (on another account) or
+// another known account's is told apart by its first hex characters, `lee (eaf355…)`, as the
+// CLI writes it (node/cli/show.py, TELL_APART_HEX).
 export function label(account) {
   if (!account) return "–";
   const org = orgOf(account);
-  return org ? org.name : (namesOf === session.key?.account && names.get(account)) || short(account, 12);
+  if (org) return org.name;
+  const name = namesOf === session.key?.account && names.get(account);
+  if (!name) return short(account, 12);
+  return isShared(account, name) ? `${name} (${short(account, 6)})` : name;
+}
+
+function isShared(account, name) {
+  if ((session.genesis?.orgs || []).some((o) => o.name === name)) return true; // not its admin
+  for (const [other, otherName] of names) if (other !== account && otherName === name) return true;
+  return false;
 }
 
 export function who(account) {
