@@ -244,10 +244,12 @@ def _more(pages: list[dict[str, Any]]) -> str:
 ACCOUNT_FIELDS = {"holdings": ("account",), "captable": ("account",), "history": ("sender",),
                   "rejected": ("sender",), "access-log": ("account",),
                   "orders": ("account", "broker"), "trades": ("buyer", "seller"),
-                  "alerts": ("accounts",), "holds": ("account", "by", "released_by")}
+                  "alerts": ("accounts",), "holds": ("account", "by", "released_by"),
+                  "offerings": ("account", "broker"),
+                  "supply": (), "dividends": (), "proof": ()}  # every route: a new one says
 ROW_KEYS = {"captable": "holders", "history": "transactions", "rejected": "transactions",
             "access-log": "entries", "orders": "orders", "trades": "trades",
-            "alerts": "alerts", "holds": "holds"}
+            "alerts": "alerts", "holds": "holds", "offerings": "subscriptions"}
 
 
 def accounts_in(route: str, pages: list[dict[str, Any]]) -> list[str]:

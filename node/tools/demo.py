@@ -103,6 +103,21 @@ class Story:
         self.offering: dict[str, Any] = {}  # what the offering and redemption acts did
         self.redemption: dict[str, Any] = {}
 
+    def register(self, name: str, broker: str, attrs: dict[str, Any]) -> Signer:
+        """A new investor `name` registered by `broker` with its consent; its identity record
+        carries `name`, so every view (the audit, the console) calls it what the demo does."""
+        signer = Signer.generate()
+        self.investors[name] = signer
+        self.names[signer.account] = name
+        # the investor's own signature of consent to be registered by this broker
+        consent = sign_consent(signer, self.chain_id, self.account(broker), "investor")
+        self.tx(broker, "identity", "register", {
+            "account": signer.account, "role": "investor",
+            "attrs": {**attrs, "kyc_expires": int(time.time() * 1000) + 365 * DAY_MS,
+                      "name": name},
+            "consent": consent})
+        return signer
+
     def client(self, who: str) -> Client:
         signer = self.keys.get(who) or self.investors[who]
         self.turn += 1  # spread requests over the nodes: any node admits any transaction
@@ -212,19 +227,10 @@ def run_demo(directory: str = "demo-net", n: int = 4, keep: bool = False) -> Non
 
 def story(path: Path) -> Story:
     s = Story(path)
-    now = int(time.time() * 1000)
 
     say("\n== 1. Brokers register KYC-verified investors (identity.register)")
     for name, broker, attrs in INVESTORS:
-        signer = Signer.generate()
-        s.investors[name] = signer
-        s.names[signer.account] = name
-        # the investor's own signature of consent to be registered by this broker
-        consent = sign_consent(signer, s.chain_id, s.account(broker), "investor")
-        s.tx(broker, "identity", "register", {
-            "account": signer.account, "role": "investor",
-            "attrs": {**attrs, "kyc_expires": now + 365 * DAY_MS, "name": name},
-            "consent": consent})
+        s.register(name, broker, attrs)
         say(f"  {name:8} {attrs['investor_type']:12} {attrs['legal_form']:11} "
             f"{attrs['country']}  aml {attrs['aml_risk']:6} by {broker} (with its consent)")
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chaincode.identity import sign_consent
-from consensus.crypto import Signer
 from node.tools.offering_view import (
     ALLOCATION_HEADER,
     REDEMPTION_HEADER,
@@ -56,15 +54,8 @@ def offering_act(s: Any) -> dict[str, Any]:
         "symbol": SYMBOL, "name": "prospectus", "uri": "https://example.invalid/busan1.pdf",
         "sha256": "cd" * 32})
     s.tx("ksd", "token", "approve", {"symbol": SYMBOL, "cap": 50_000})
-    jung = Signer.generate()
-    s.investors["jung"] = jung
-    s.names[jung.account] = "jung"
-    s.tx("broker-b", "identity", "register", {
-        "account": jung.account, "role": "investor",
-        "attrs": {"investor_type": "general", "legal_form": "individual", "country": "KR",
-                  "resident": True, "aml_risk": "low",
-                  "kyc_expires": int(time.time() * 1000) + 365 * 86_400_000},
-        "consent": sign_consent(jung, s.chain_id, s.account("broker-b"), "investor")})
+    s.register("jung", "broker-b", {"investor_type": "general", "legal_form": "individual",
+                                     "country": "KR", "resident": True, "aml_risk": "low"})
     for name in ("park", "hanbit", "lionfund", "tanaka", "jung"):
         s.tx("bank", "cash", "mint", {"to": s.account(name), "amount": 100_000_000})
     say(f"  {SYMBOL}: unit price {won(UNIT_PRICE)} KRW, prospectus (증권신고서) filed, cap "

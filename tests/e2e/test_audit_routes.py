@@ -149,3 +149,17 @@ def test_the_dividend_answer_lists_the_release_after_the_pay_steps(demo) -> None
     release = declaration["payments"][-1]
     assert release["account"] == s.account("hanbit") and release["net"] > 0
     assert sum(p["gross"] for p in declaration["payments"][:-1]) == declaration["total"]
+
+
+def test_the_demo_names_each_investor_as_its_identity_record_does(demo) -> None:
+    """The demo's tables and the audit's agree on every holder's name: each investor the demo
+    registers carries its name in its identity record (act 9's jung once did not: walkthrough
+    red team F12)."""
+    from node.cli.show import identity_name
+
+    net, s = demo
+    fss = net.client("fss")
+    for name, signer in s.investors.items():
+        record = fss.query("identity", "get", {"account": signer.account})
+        assert identity_name(record) == name, (name, record)
+    assert "jung" in s.investors

@@ -176,3 +176,28 @@ def test_the_console_tells_names_apart_as_the_cli_does() -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["kim", "lee (b2b2b2…)", "lee (070707…)", "ksd",
                                        "ksd (f6f6f6…)"]
+
+
+def test_every_audit_route_says_which_of_its_fields_are_accounts() -> None:
+    """The accounts a table prints are the ones asked for names (accounts_in): a route left
+    out printed its accounts as hex (`audit offerings`, walkthrough red team F12)."""
+    import argparse
+
+    from node.cli import build_parser
+    from node.cli.audit import ACCOUNT_FIELDS, accounts_in, render
+
+    audit = next(a for a in build_parser()._actions
+                 if isinstance(a, argparse._SubParsersAction)).choices["audit"]
+    routes = set(next(a for a in audit._actions
+                      if isinstance(a, argparse._SubParsersAction)).choices) - {"verify"}
+    assert routes == set(ACCOUNT_FIELDS)
+    page = {"as_of": {"height": 9, "block_hash": "ab" * 32}, "symbol": "BUSAN1",
+            "offerings": [], "next_cursor": None, "subscriptions": [
+                {"offering_id": 1, "account": KIM, "broker": LEE, "qty": 5, "equal": 1,
+                 "pro_rata": 1, "allocated": 2, "refunded": 0, "status": "allocated",
+                 "code": None}]}
+    assert accounts_in("offerings", [page]) == [KIM, LEE]
+    names = Names(Records({KIM: {"attrs": {"name": "kim"}}, LEE: {"org": "broker-a"}}), None)
+    names.learn(accounts_in("offerings", [page]))
+    assert "kim" in render("offerings", [page], names).splitlines()[-1]
+    assert "broker-a" in render("offerings", [page], names).splitlines()[-1]
