@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import signal
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 from node.cli.common import dir_arg, table
+from node.cli.show import Names, hex_arg
+from node.clock import kst_text, now_ms
 
 POLICY_HELP = """\
 The policy file is JSON:
@@ -69,6 +70,10 @@ def register(sub: Any) -> None:
     status.add_argument("--last", type=int, default=20, help="decisions shown (default "
                         "%(default)s)")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--key", default="fss", help="the key that reads the accounts' names: "
+                        "an organisation's name in DIR/keys or a key file (default "
+                        "%(default)s)")
+    hex_arg(status)
     status.set_defaults(func=cmd_status)
 
 
@@ -105,11 +110,17 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise SystemExit(str(error)) from None
 
     def log(line: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        print(f"{stamp} {line}", flush=True)
+        print(f"{kst_text(now_ms())} {line}", flush=True)
 
-    responder = Responder(Path(args.dir), _signer(args.dir, args.key), policy, journal,
-                          args.from_height, log)
+    signer = _signer(args.dir, args.key)
+    names = account_names(args.dir, args.key)
+
+    def label(account: str) -> str:
+        names.learn([account])
+        return names.label(account)
+
+    responder = Responder(Path(args.dir), signer, policy, journal, args.from_height, log,
+                          label)
     def stop(*_: Any) -> None:
         # raised, not only flagged: it interrupts a read blocked on a quiet stream (a stop
         # anywhere is safe: the journal's files are written whole or ignored when cut)
@@ -128,6 +139,19 @@ def cmd_run(args: argparse.Namespace) -> None:
     finally:
         journal.release()
         log("stopped")
+
+
+def account_names(directory: str, key: str, full_hex: bool = False) -> Names:
+    """Names for the accounts of the responder's decisions, read with `key` (the regulator's
+    or the registrar's may read every identity record) from a node of DIR when there is one;
+    the keystore's names alone without."""
+    from node.cli.common import client, key_path
+
+    where = argparse.Namespace(dir=directory, node=None, key=key)
+    if not Path(directory, "cluster.json").exists() or not key_path(where, key).exists():
+        return Names(None, directory, full_hex)
+    reader = client(where)
+    return Names(reader, directory, full_hex)
 
 
 class Stopped(Exception):
@@ -165,9 +189,11 @@ def cmd_status(args: argparse.Namespace) -> None:
     print("decisions: " + (", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
                            or "none"))
     if last:
-        rows = [{"when": time.strftime("%m-%d %H:%M:%S", time.localtime(d["time"] / 1000)),
+        names = account_names(args.dir, args.key, args.hex)
+        names.learn(d["account"] for d in last if d["account"])
+        rows = [{"when": kst_text(d["time"]),
                  "alert": d["alert_id"][:12], "rule": d["rule"],
-                 "account": (d["account"] or "")[:12], "scope": d["scope"],
+                 "account": names.label(d["account"]), "scope": d["scope"],
                  "outcome": d["outcome"], "hold": d["hold_id"], "code": d["code"]}
                 for d in last]
         print(table(rows, ["when", "alert", "rule", "account", "scope", "outcome", "hold",

@@ -63,6 +63,11 @@ SAVE_EVERY_S = 1.0  # block events move the position on disk at most this often
 Log = Callable[[str], None]
 
 
+def short_account(account: str) -> str:
+    """An account in the log when no one names it: its first 12 hex characters."""
+    return account[:12] + "…"
+
+
 class NodeLost(Exception):
     """The node being followed stopped answering; the loop moves to another."""
 
@@ -75,6 +80,7 @@ class Responder:
     journal: Journal
     from_height: int | None = None
     log: Log = print
+    label: Callable[[str], str] = short_account  # an account as the log writes it (a name)
     stop: threading.Event = field(default_factory=threading.Event)
     chain_id: str = ""
     node: str = ""  # the name of the node followed
@@ -166,7 +172,8 @@ class Responder:
         for alert in self._alerts_from(client, start):
             self.handle(client, alert)
             count += 1
-        self.log(f"caught up from height {start}: {count} alerts read")
+        self.log(f"caught up from height {start}: {count} alert{'' if count == 1 else 's'} "
+                 "read")
         if height > self.position[0]:
             self.position = (height, f"{height}.0")
         self._save(force=True)
@@ -254,7 +261,7 @@ class Responder:
                     "hold_id": hold_id, "code": code, "message": message, "node": self.node,
                     "tx_id": tx_id, "source": source}
         self.journal.record(decision)
-        self.log(describe(decision))
+        self.log(describe(decision, self.label))
 
     def _save(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -264,12 +271,12 @@ class Responder:
         self._saved_at = now
 
 
-def describe(decision: dict[str, Any]) -> str:
-    """One line of the log for a decision."""
+def describe(decision: dict[str, Any], label: Callable[[str], str] = short_account) -> str:
+    """One line of the log for a decision, its account written by `label`."""
     head = f"alert {decision['alert_id'][:12]} {decision['rule']} ({decision['severity']})"
     if decision["outcome"] == "no_rule":
         return f"{head}: no policy entry; left to a person"
-    target = f"{decision['scope']} hold on {decision['account'][:12]}"
+    target = f"{decision['scope']} hold on {label(decision['account'])}"
     if decision["outcome"] == "held":
         return f"{head}: {target} placed, hold {decision['hold_id']} (tx {decision['tx_id'][:12]})"
     if decision["outcome"] == "already_held":

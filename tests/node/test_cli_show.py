@@ -201,3 +201,24 @@ def test_every_audit_route_says_which_of_its_fields_are_accounts() -> None:
     names.learn(accounts_in("offerings", [page]))
     assert "kim" in render("offerings", [page], names).splitlines()[-1]
     assert "broker-a" in render("offerings", [page], names).splitlines()[-1]
+
+
+def test_fds_status_and_the_responder_log_write_kst_and_names(tmp_path: Path, capsys) -> None:
+    """`fds status` and `fds run`'s decision lines go through node.clock and Names like every
+    other command (walkthrough red team F2: host-local times without a zone, 12-hex)."""
+    from node.cli import main
+    from node.fds.journal import Journal
+    from node.fds.responder import describe
+
+    directory = keystore(tmp_path, {"hanbit": KIM})
+    decision = {"time": 1_796_615_194_847, "alert_id": "ef" * 32, "rule": "S1",
+                "severity": "high", "account": KIM, "scope": "trading", "outcome": "held",
+                "hold_id": 1, "code": None, "message": None, "node": "ksd", "tx_id": "01" * 32,
+                "source": None}
+    Journal(directory).record(decision)
+    main(["fds", "status", "--dir", directory])
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith("2026-12-07 12:46:34 KST") and " hanbit " in row, row
+    assert KIM[:12] not in row
+    names = Names(None, directory)
+    assert "trading hold on hanbit placed" in describe(decision, names.label)
