@@ -37,7 +37,8 @@ from node.clock import duration_text, kst_text
 
 TABLE_ROUTES = {"holdings", "captable", "history", "rejected", "dividends", "access-log",
                 "orders", "trades", "alerts", "holds", "offerings"}
-ACCOUNT_HELP = "account id (64 hex), key file, or key name in DIR/keys"
+ACCOUNT_HELP = ("account id (64 hex), key file, key name in DIR/keys, or a name the identity "
+                "records give (kim)")
 MAX_ALL_PAGES = 10_000  # --all follows next_cursor at most this many times
 
 

@@ -50,8 +50,9 @@ def register(sub: Any) -> None:
                     "--origin <64 hex>")
     place.add_argument("--symbol", required=True)
     place.add_argument("--account", required=True,
-                       help="the investor: account id (64 hex), key file, or key name in "
-                            "DIR/keys")
+                       help="the investor: account id (64 hex), key file, key name in "
+                            "DIR/keys, or its name in the identity records (looked up with a "
+                            "regulator's or registrar's key)")
     place.add_argument("--side", required=True, choices=("buy", "sell"))
     place.add_argument("--price", required=True, type=int, help="limit price in won")
     place.add_argument("--qty", required=True, type=int, help="units")

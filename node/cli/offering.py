@@ -132,8 +132,9 @@ def _action(actions: Any, name: str, summary: str, example: str) -> argparse.Arg
 def _client_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offering", required=True, type=int, help="offering id")
     parser.add_argument("--account", required=True,
-                        help="the investor: account id (64 hex), key file, or key name in "
-                             "DIR/keys")
+                        help="the investor: account id (64 hex), key file, key name in "
+                             "DIR/keys, or its name in the identity records (looked up with a "
+                             "regulator's or registrar's key)")
 
 
 # ---- talking to the node ---------------------------------------------------------------------

@@ -143,7 +143,10 @@ class Names:
 
 
 def account_arg(args: argparse.Namespace, text: str, option: str = "--account") -> str:
-    """An account given as its 64-hex id, a key file, or a key's name in DIR/keys."""
+    """An account given as its 64-hex id, a key file, a key's name in DIR/keys, or a name
+    the identity records give (what the tables print: `kim`), looked up with --key on the
+    node (GET /v1/audit/accounts, the regulator's and the registrar's). A name several
+    accounts share is refused, listing them: a name is free text, never unique."""
     from chaincode.runtime import is_account
     from node.cli.common import key_path, load_key
 
@@ -151,6 +154,32 @@ def account_arg(args: argparse.Namespace, text: str, option: str = "--account") 
         return text
     if key_path(args, text).exists():
         return str(load_key(args, text).account)
-    keys = f" nor a key name in {Path(args.dir, 'keys')}" if args.dir else ""
-    raise SystemExit(f"{option} {text!r} is neither an account id (64 lowercase hex) nor a key "
-                     f"file{keys}")
+    return account_named(args, text, option)
+
+
+def account_named(args: argparse.Namespace, text: str, option: str) -> str:
+    from urllib.parse import quote
+
+    from node.cli.common import client
+    from node.tools.client import ApiError
+
+    keys = f", a key name in {Path(args.dir, 'keys')}" if args.dir else ""
+    neither = f"{option} {text!r} is not an account id (64 lowercase hex), a key file{keys}"
+    if not getattr(args, "key", None):
+        raise SystemExit(neither)
+    try:
+        page = client(args).get(f"/v1/audit/accounts?name={quote(text)}", signed=True)
+    except ApiError as error:
+        if error.status == 403:
+            raise SystemExit(f"{neither}; a name from the identity records is looked up with "
+                             "the regulator's or the registrar's key (--key fss or ksd)"
+                             ) from None
+        raise SystemExit(f"{neither}, and the name look-up was refused: {error}") from None
+    accounts = page["accounts"]
+    if not accounts:
+        raise SystemExit(f"{neither}, nor a name in the identity records")
+    if len(accounts) > 1:
+        listed = "; ".join(f"{a['account']} ({a['role']}, {a['status']})" for a in accounts)
+        raise SystemExit(f"{option} {text!r} is the name of {len(accounts)} accounts: {listed}"
+                         f"{'' if page['complete'] else ' and more'}; give the account id")
+    return str(accounts[0]["account"])

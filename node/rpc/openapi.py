@@ -54,11 +54,13 @@ PARAMS: dict[str, dict[str, Any]] = {
               "description": "an alert id (64 lowercase hex)"},
     "offering_id": {"type": "integer", "minimum": 0, "maximum": 10**18,
                     "description": "an offering id (a non-negative integer)"},
+    "name": {"type": "string", "maxLength": 64, "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+             "description": "a name (1 to 64 characters, no control characters)"},
 }
 # Query parameters a route cannot do without.
 REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
             ("/v1/audit/supply", "symbol"), ("/v1/audit/dividends", "symbol"),
-            ("/v1/audit/offerings", "symbol")}
+            ("/v1/audit/offerings", "symbol"), ("/v1/audit/accounts", "name")}
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "tx_id": {"type": "string", "pattern": HEX_64},
     "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
@@ -157,6 +159,9 @@ ROUTES: list[tuple[str, str, str, bool, list[str], list[int]]] = [
     ("get", "/v1/audit/holds", "Every fds hold (of an account, or placed on an alert's "
      "evidence) with who placed and released it, when, why and on which alert.", True,
      ["account", "alert", "at", "format", "limit", "cursor"], [400]),
+    ("get", "/v1/audit/accounts", "The accounts whose identity record gives a name (an "
+     "organisation's, or the name its broker registered), all of them when several share it "
+     "(regulator and registrar).", True, ["name", "at"], [400]),
 ]
 
 TEXT_ROUTES = {"/metrics": "text/plain"}

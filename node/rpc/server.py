@@ -452,13 +452,14 @@ def make_app(node: NodeApi) -> web.Application:
     app.router.add_get("/readyz", get_readyz)
     app.router.add_get("/v1/openapi.json", get_openapi)
     from node import console
-    from node.rpc import alerts, audit, audit_holds, audit_market, audit_offering
+    from node.rpc import alerts, audit, audit_holds, audit_market, audit_names, audit_offering
 
     audit.add_routes(app)
     audit_market.add_routes(app)
     audit_offering.add_routes(app)
     alerts.add_routes(app)
     audit_holds.add_routes(app)
+    audit_names.add_routes(app)
     console.add_routes(app)  # /console/: the regulator's console, static files
     return app
 

@@ -54,9 +54,11 @@ SHAPES: dict[str, tuple[set[str], str | None, set[str]]] = {
                "status", "released_by", "released_reason", "released_height"}),
     # the demo's offering is of BUSAN1, not SYMBOL: here the shape, with no rows to check
     "offerings": ({"symbol", "offerings", "subscriptions", "next_cursor"}, None, set()),
+    "accounts": ({"name", "accounts", "complete"}, "accounts",
+                 {"account", "role", "org", "broker", "status"}),
 }
 REGISTRAR_READS = {"captable", "supply", "access-log", "orders", "trades", "alerts", "holds",
-                   "offerings"}
+                   "offerings", "accounts"}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +114,7 @@ def test_every_audit_route_answers_on_the_finished_demo_chain(demo, capsys) -> N
     net, s = demo
     capsys.readouterr()
     fss, ksd, broker = net.client("fss"), net.client("ksd"), net.client("broker-a")
-    samples = {"account": s.account("lee"), "symbol": SYMBOL}
+    samples = {"account": s.account("lee"), "symbol": SYMBOL, "name": "lee"}
     routes = audit_routes(fss)
     assert set(SHAPES) <= set(routes)
     height = fss.status()["height"]

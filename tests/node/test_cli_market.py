@@ -120,7 +120,7 @@ async def test_audit_orders_and_trades_commands(cli, market_story):
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["--account", "nobody"], "neither an account id"),
+    (["--account", "nobody"], "is not an account id"),
     (["--origin", "xyz"], "64 lowercase hex"),
     ([], "--origin HEX, or --ip and --device"),
     (["--origin", "ab" * 32, "--ip", "1.2.3.4"], "not both"),
