@@ -67,7 +67,7 @@ from node.rpc.events import (
     replay,
 )
 from node.rpc.openapi import conforming_query, document
-from node.rpc.receipts import receipt_json, sender_of, shown_receipt
+from node.rpc.receipts import receipt_json, shown_receipt, transaction_of
 
 
 def _is_msgpack(request: web.Request) -> bool:
@@ -150,10 +150,11 @@ async def _viewer(request: web.Request, body: bytes = b"") -> Viewer | None:
 
 
 def _receipt_for(node: NodeApi, receipt: Receipt, viewer: Viewer | None,
-                 sender: str | None = None) -> dict[str, Any]:
-    if sender is None and viewer is not None and viewer.role not in SEES_EVERYTHING:
-        sender = sender_of(node.executor, receipt)
-    return shown_receipt(receipt, viewer, sender, registering_broker(node.executor))
+                 tx: Any = None) -> dict[str, Any]:
+    if tx is None and viewer is not None and viewer.role not in SEES_EVERYTHING:
+        tx = transaction_of(node.executor, receipt)
+    return shown_receipt(receipt, viewer, tx.sender_hex if tx is not None else None,
+                         registering_broker(node.executor), tx.args if tx is not None else None)
 
 
 async def post_tx(request: web.Request) -> web.Response:
@@ -176,7 +177,7 @@ async def post_tx(request: web.Request) -> web.Response:
     if waiting:
         receipt = node.executor.receipt(tx.tx_id)
         if receipt is not None:
-            return answer(request, _receipt_for(node, receipt, viewer, tx.sender_hex))
+            return answer(request, _receipt_for(node, receipt, viewer, tx))
     return answer(request, {"tx_id": tx.tx_id_hex, "status": "pending"}, 202)
 
 
