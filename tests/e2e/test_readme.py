@@ -9,6 +9,12 @@ language: ```` ```console slow ```` (it takes more than a minute, or runs until 
 ```` ```console browser ```` (it needs a browser). A command that is meant to fail says so at
 the end of its line: `# exit status 1`.
 
+Key figures. What a block shows after a command is an example, but its key figures are
+checked (KEY_FIGURES: heights, counts, the `by code` line), so the README's samples cannot
+drift from what the commands print (walkthrough red team F8: the samples said height 53 and
+9 refusals long after the demo ended at 85 with 11). Each figure the sample shows must be in
+the command's output.
+
 How they run. All commands run in order in one bash session (so `ISSUER=...` in one block
 serves the next), from a fresh folder holding links to the repository's top-level entries
 (scripts/, .venv/, ...) but none of its network folders: the README's own `stoledger cluster
@@ -40,11 +46,18 @@ SECONDS_PER_COMMAND = 120  # the deadline's share per command: a hang detector, 
 MIN_DEADLINE_S = 900.0
 
 
+KEY_FIGURES = (re.compile(r"as of height \d+"), re.compile(r"heights 1\.\.\d+"),
+               re.compile(r"\(height \d+\)"), re.compile(r"^by code: .*$", re.M),
+               re.compile(r"^\d+ (?:holders?|transactions?|trades?|orders?|holds?|alerts?)\b",
+                          re.M))
+
+
 @dataclass(frozen=True)
 class Command:
     line: int  # in README.md
     text: str
     status: int  # the exit status it must end with
+    shown: str = ""  # what the README shows it printing (the lines after it in its block)
 
 
 def command_blocks(markdown: str) -> list[tuple[str, list[Command]]]:
@@ -81,9 +94,20 @@ def parse_commands(body: list[str], first_line: int) -> list[Command]:
             parts.append(body[index])
         text = "\n".join(parts)
         wanted = EXIT_STATUS.search(text)
-        commands.append(Command(line, text, int(wanted.group(1)) if wanted else 0))
+        shown = []
+        while index + 1 < len(body) and not body[index + 1].startswith("$ "):
+            index += 1
+            shown.append(body[index])
+        commands.append(Command(line, text, int(wanted.group(1)) if wanted else 0,
+                                "\n".join(shown)))
         index += 1
     return commands
+
+
+def figures_missing(command: Command, out: str) -> list[str]:
+    """The key figures the README shows for `command` that its output does not have."""
+    return [figure for pattern in KEY_FIGURES for figure in pattern.findall(command.shown)
+            if figure not in out]
 
 
 def runnable(markdown: str) -> list[Command]:
@@ -101,9 +125,23 @@ def test_blocks_are_found_and_marked_as_documented() -> None:
     assert [(c.line, c.text, c.status) for c in runnable(sample)] == [
         (2, "echo one", 0), (4, "false   # exit status 1", 1),
         (17, "echo two \\\n  three", 0)]
+    assert runnable(sample)[0].shown == "one"
     blocks = command_blocks(sample)
     assert [info for info, _ in blocks] == ["console", "console slow", "console browser", "sh"]
     assert blocks[1][1][0].text == "sleep 600 \\\n    && echo done"
+
+
+def test_key_figures_of_a_sample_are_checked() -> None:
+    [command] = runnable("```console\n$ stoledger audit rejected\n11 transactions, heights "
+                         "1..85, as of height 85 (block ab...)\nby code: AML_BLOCKED 2\n"
+                         "16  0  ...\n```")
+    printed = ("11 transactions, heights 1..85, as of height 85 (block cd...)\n"
+               "by code: AML_BLOCKED 2\n16  0  x\n")
+    assert figures_missing(command, printed) == []
+    assert figures_missing(command, printed.replace("85", "91")) == [
+        "as of height 85", "heights 1..85"]
+    assert figures_missing(command, printed.replace("11 trans", "9 trans")) == [
+        "11 transactions"]
 
 
 def test_the_readme_has_command_blocks_to_run() -> None:
@@ -179,6 +217,10 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
                             f"  {(err or out)[-1500:]}")
         if "Traceback (most recent call last)" in out + err:
             failures.append(f"{where}\n  printed a traceback:\n{(err + out)[-3000:]}")
+        missing = figures_missing(command, out)
+        if missing and status == command.status:
+            failures.append(f"{where}\n  the README shows {missing}; it printed:\n"
+                            f"{out[-1500:]}")
     assert not failures, "\n\n".join(failures)
     written = sorted(e.name for e in work.iterdir() if not e.is_symlink() and e.name != ".readme")
     assert set(written) <= NETWORK_FOLDERS, (
