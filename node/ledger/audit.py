@@ -2,14 +2,17 @@
 
     a/acct/<account>\\x00<height><index>   -> tx id     every tx whose sender, args or events
                                                         name the account
-    a/sym/<symbol>\\x00<height><index>     -> tx id     every tx whose args or events name it
+    a/sym/<symbol>\\x00<height><index>     -> tx id     every tx whose args or events name it,
+                                                        or whose args name one of its records
+                                                        (an offering, redemption or dividend id)
     a/rej/<code>\\x00<height><index>       -> tx id     every committed tx chaincode refused
     a/rej/*\\x00<height><index>            -> tx id     the same, across codes, for ranges
     a/div/<symbol>\\x00<height><index>     -> tx id     every successful dividend transaction
                                                         (declare, pay) of the token
 
-Deterministic: built only from the block's transactions and receipts, in block order, and
-written into the block's own batch (nothing here reads the store or the clock). A node that
+Deterministic: built only from the block's transactions and receipts and the state as of the
+end of the block (`AppliedBlock.read`, to find the token of an offering id), in block order,
+and written into the block's own batch (nothing here reads the clock). A node that
 indexed blocks before an index kind existed lacks it for those blocks; replaying its store
 from genesis (a fresh data directory) rebuilds every index.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaincode.runtime import is_account
+from consensus import codec
 from node.ledger.executor import AppliedBlock
 from node.storage import Batch
 from node.storage import schema as s
@@ -57,6 +61,33 @@ def symbols_named(args: Any, events: list[dict[str, Any]]) -> set[str]:
     return found
 
 
+# Arguments that name a token through a record of it: an offering's steps (subscribe, withdraw,
+# allocate, cancel), a redemption's settle and a dividend's pay and release carry the record's
+# id, not the symbol (walkthrough red team F5: `history --symbol` missed them, and the
+# subscriptions refused on an offering of the token).
+RECORDS_BY_ID = {("offering", "offering_id"): "offering/off/",
+                 ("offering", "redemption_id"): "offering/red/",
+                 ("dividend", "dividend_id"): "dividend/div/"}
+MAX_RECORD_ID = 10**12 - 1  # ids are 12 digits in their keys
+
+
+def symbols_of_records(contract: str, args: Any, read: Any) -> set[str]:
+    """The tokens of the records `args` names by id (RECORDS_BY_ID), as of the block's end."""
+    found: set[str] = set()
+    if read is None or not isinstance(args, dict):
+        return found
+    for (owner, field), prefix in RECORDS_BY_ID.items():
+        value = args.get(field)
+        if (contract != owner or not isinstance(value, int) or isinstance(value, bool)
+                or not 0 < value <= MAX_RECORD_ID):
+            continue
+        raw = read(f"{prefix}{value:012d}")
+        record = codec.unpack(raw) if raw else None
+        if isinstance(record, dict) and isinstance(record.get("symbol"), str):
+            found.add(record["symbol"])
+    return found
+
+
 def audit_indexer(applied: AppliedBlock, batch: Batch) -> None:
     put = batch.put
     for tx, receipt in zip(applied.txs, applied.receipts, strict=True):
@@ -67,7 +98,9 @@ def audit_indexer(applied: AppliedBlock, batch: Batch) -> None:
             accounts_named(event.get("data"), accounts)
         for account in sorted(accounts):
             put(s.audit_prefix("acct", account) + position, b"")
-        for symbol in sorted(symbols_named(tx.args, receipt.events)):
+        symbols = symbols_named(tx.args, receipt.events)
+        symbols |= symbols_of_records(tx.contract, tx.args, applied.read)
+        for symbol in sorted(symbols):
             put(s.audit_prefix("sym", symbol) + position, b"")
         if not receipt.ok and receipt.error is not None:
             put(s.audit_prefix("rej", receipt.error["code"]) + position, b"")

@@ -178,6 +178,9 @@ class AppliedBlock:
     notes: dict[str, Any] = field(default_factory=dict)
     # events of the begin-block hooks, {"contract", "name", "data"}, before any transaction's
     hook_events: list[dict[str, Any]] = field(default_factory=list)
+    # the state as of the end of this block (its writes over the state before it), for
+    # indexers that name a record's owner (node.ledger.audit: an offering id's token)
+    read: Callable[[str], bytes | None] | None = None
 
 
 Indexer = Callable[[AppliedBlock, Batch], None]
@@ -322,8 +325,13 @@ class Executor:
             txs.append(tx)
         writes = dict(sorted(overlay.writes.items()))
         app_hash = compute_app_hash(self.app_hash, writes)
+        before = self.state
+
+        def read(key: str) -> bytes | None:
+            return writes[key] if key in writes else before.get(key)
+
         applied = AppliedBlock(block, certificate, txs, receipts, app_hash, dropped, writes,
-                               hook_events=hook_events)
+                               hook_events=hook_events, read=read)
         batch = Batch()
         batch.put(s.block_key(header.height), block.encode())
         batch.put(s.cert_key(header.height), certificate.encode())

@@ -179,3 +179,24 @@ async def test_the_register_is_the_captable_at_the_record_height(api, story):
     register = {entry["account"]: entry["units"] for entry in redemption["entries"]}
     assert register == at_record and len(register) == 3
     assert redemption["status"] == "done" and redemption["returned"] == 5 * 1_500
+
+
+async def test_the_history_of_the_token_has_every_step_of_its_offering_and_redemption(
+        api, story):
+    """Steps that carry an offering's or a redemption's id, not the symbol (allocate and
+    settle passes that emit nothing among them), are the token's history too (walkthrough
+    red team F5)."""
+    ledger, _ = story
+    value = await api.ok(f"/v1/audit/history?symbol={SYMBOL}&limit=1000")
+    listed = {row["tx_id"] for row in value["transactions"]}
+    steps = {tx_id for tx_id, receipt in ledger.receipts.items()
+             if _call(ledger, receipt)[0] == "offering"}
+    assert len(steps) >= 10 and steps <= listed, len(steps - listed)
+
+
+def _call(ledger: Ledger, receipt: Any) -> tuple[str, str]:
+    from node.admission.tx import decode_body
+
+    body, sig = ledger.executor.block(receipt.height).txs[receipt.index]
+    tx = decode_body(body, sig)
+    return tx.contract, tx.method
