@@ -91,9 +91,11 @@ from chaincode.runtime import (
     Contract,
     Forbidden,
     begin_block,
+    duration_text,
     query,
     require_account,
     require_int,
+    time_text,
     transaction,
 )
 from chaincode.token import MAX_AMOUNT, require_symbol
@@ -135,8 +137,8 @@ def check_record_time(ctx: Context, record_time: Any) -> int:
     record_time = require_int("record_time", record_time, 0, 10**TIME_DIGITS - 1)
     if not ctx.time <= record_time <= ctx.time + MAX_RECORD_AHEAD_MS:
         raise ChaincodeError("BAD_ARGS", "record_time is never before the declaring "
-                             f"block's time ({ctx.time}) nor more than "
-                             f"{MAX_RECORD_AHEAD_MS} ms after it")
+                             f"block's time ({time_text(ctx.time)}) nor more than "
+                             f"{duration_text(MAX_RECORD_AHEAD_MS)} after it")
     return record_time
 
 
@@ -298,8 +300,8 @@ class Dividend(Contract):
         status = declaration["status"]
         if status == "pending":
             raise ChaincodeError("RECORD_DATE_PENDING", f"the record date of dividend "
-                                 f"{dividend_id} is {declaration['record_time']}; no block has "
-                                 "reached it yet")
+                                 f"{dividend_id} is {time_text(declaration['record_time'])}; "
+                                 "no block has reached it yet")
         if was_cancelled:
             raise ChaincodeError("NO_ENTITLED_HOLDERS", f"nobody was entitled to dividend "
                                  f"{dividend_id} at its record height; it was cancelled")

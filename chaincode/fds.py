@@ -97,11 +97,13 @@ from chaincode.runtime import (
     Context,
     Contract,
     Forbidden,
+    duration_text,
     internal,
     query,
     require_account,
     require_int,
     require_str,
+    time_text,
     transaction,
 )
 
@@ -435,9 +437,10 @@ class Fds(Contract):
         params = ctx.params["fds"]
         delay_end = compute_delay_end(ctx.state.get(_deposits_key(account)), params)
         if ctx.time < delay_end:
-            return ["WITHDRAWAL_DELAYED", f"{account} may send cash out from block time "
-                    f"{delay_end} ({params['new_account_hold_ms']} ms after its first "
-                    f"deposit, {params['deposit_hold_ms']} ms after its latest)"]
+            return ["WITHDRAWAL_DELAYED", f"{account} may send cash out from "
+                    f"{time_text(delay_end)} ({duration_text(params['new_account_hold_ms'])} "
+                    f"after its first deposit, {duration_text(params['deposit_hold_ms'])} "
+                    "after its latest)"]
         limit = params["daily_outflow_krw"]
         today = compute_outflow_today(ctx.state.get(_outflow_key(account)), ctx.time)
         if limit and today + amount > limit:

@@ -132,10 +132,12 @@ from chaincode.runtime import (
     Contract,
     Forbidden,
     begin_block,
+    duration_text,
     query,
     require_account,
     require_int,
     require_str,
+    time_text,
     transaction,
 )
 from chaincode.token import MAX_AMOUNT, require_symbol
@@ -238,10 +240,10 @@ class Offering(Contract):
         end_time = require_int("end_time", end_time, 1, MAX_TIME_MS)
         if not start_time < end_time or end_time <= ctx.time:
             raise ChaincodeError("BAD_ARGS", "the window must start before it ends, and end "
-                                 f"after this block's time ({ctx.time} ms)")
+                                 f"after this block's time ({time_text(ctx.time)})")
         if end_time - start_time > MAX_WINDOW_MS:
-            raise ChaincodeError("BAD_ARGS", f"the window may last at most {MAX_WINDOW_MS} ms "
-                                 "(31 days)")
+            raise ChaincodeError("BAD_ARGS", "the window may last at most "
+                                 f"{duration_text(MAX_WINDOW_MS)}")
         min_qty = require_int("min_qty", min_qty, 1, qty)
         max_qty = require_int("max_qty", max_qty, min_qty, qty)
         equal_bps = require_int("equal_bps", equal_bps, 0, allocation.BPS)
@@ -327,8 +329,8 @@ class Offering(Contract):
         if status != "open":
             raise ChaincodeError("SUBSCRIPTION_CLOSED", f"offering {offering_id} is {status}: "
                                  "it takes subscriptions from "
-                                 f"{offering['start_time']} ms until {offering['end_time']} ms "
-                                 "of block time")
+                                 f"{time_text(offering['start_time'])} until "
+                                 f"{time_text(offering['end_time'])} (block time)")
         return offering, account
 
     # ---- allocate ----------------------------------------------------------------------------
@@ -343,7 +345,7 @@ class Offering(Contract):
             raise ChaincodeError("ALREADY_CANCELLED", f"offering {offering_id} was cancelled")
         if ctx.time < offering["end_time"]:
             raise ChaincodeError("SUBSCRIPTION_OPEN", f"offering {offering_id} takes "
-                                 f"subscriptions until {offering['end_time']}")
+                                 f"subscriptions until {time_text(offering['end_time'])}")
         if offering["phase"] == ALLOCATED:
             raise ChaincodeError("ALREADY_ALLOCATED", f"offering {offering_id} is allocated")
         allocation.run(ctx, offering, token, budget)

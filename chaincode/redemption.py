@@ -87,7 +87,7 @@ from chaincode.dividend import (
 )
 from chaincode.fds import is_held
 from chaincode.identity import caller_role, require_registered_reader, require_role
-from chaincode.runtime import ChaincodeError, Context, require_account, require_int
+from chaincode.runtime import ChaincodeError, Context, require_account, require_int, time_text
 from chaincode.token import MAX_AMOUNT, require_symbol
 
 MAX_STEPS = 1_000  # steps of one settle call (as dividend.pay)
@@ -124,7 +124,7 @@ def declare(ctx: Context, symbol: Any, price: Any, record_time: Any) -> dict[str
     record_time = check_record_time(ctx, ctx.time + 1 if record_time is None else record_time)
     if record_time <= ctx.time:
         raise ChaincodeError("BAD_ARGS", "a redemption's record_time is after the declaring "
-                             f"block's time ({ctx.time} ms): the register is never a block "
+                             f"block's time ({time_text(ctx.time)}): the register is never a block "
                              "whose successors already moved units")
     token = _token(ctx, symbol)
     if caller_role(ctx) != "issuer" or token["issuer"] != ctx.caller:
@@ -218,8 +218,8 @@ def settle(ctx: Context, redemption_id: Any, max_steps: Any) -> dict[str, Any]:
         _fix_due(ctx, redemption)
     if redemption["status"] == "pending":
         raise ChaincodeError("RECORD_DATE_PENDING", f"the record date of redemption "
-                             f"{redemption_id} is {redemption['record_time']}; no block has "
-                             "reached it yet")
+                             f"{redemption_id} is {time_text(redemption['record_time'])}; "
+                             "no block has reached it yet")
     if redemption["done"]:
         raise ChaincodeError("ALREADY_PAID", f"redemption {redemption_id} is settled")
     registered = _register_step(ctx, redemption, budget)

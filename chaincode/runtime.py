@@ -515,3 +515,48 @@ def require_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ChaincodeError("BAD_ARGS", f"{name} must be true or false")
     return value
+
+
+# How a refusal's message writes a time and a duration: as people read them everywhere else
+# (node.clock: `2026-12-07 23:31:45 KST`, `3 d`, `1 min 30 s`), in integer arithmetic alone
+# (no clock, no time-zone database, no float: every node writes the same bytes). KST is UTC+9
+# without daylight saving.
+
+KST_OFFSET_MS = 9 * 3_600_000
+DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000),
+                  ("ms", 1))
+
+
+def time_text(time_ms: int) -> str:
+    """A block time (Unix ms) as `2026-12-07 23:31:45 KST`, to the second."""
+    days, second = divmod((time_ms + KST_OFFSET_MS) // 1000, 86_400)
+    year, month, day = _civil_from_days(days)
+    return (f"{year:04d}-{month:02d}-{day:02d} {second // 3600:02d}:"
+            f"{second % 3600 // 60:02d}:{second % 60:02d} KST")
+
+
+def duration_text(ms: int) -> str:
+    """`3 d`, `1 min 30 s`, `0 ms`: every non-zero unit, largest first."""
+    if ms < 0:
+        return "-" + duration_text(-ms)
+    parts = []
+    for unit, size in DURATION_UNITS:
+        count, ms = divmod(ms, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts) or "0 ms"
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of a count of days since 1970-01-01, proleptic Gregorian (Howard
+    Hinnant's `civil_from_days`: 400-year eras of 146,097 days, years starting in March)."""
+    shifted = days + 719_468
+    era = shifted // 146_097
+    day_of_era = shifted - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524
+                   - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    return year_of_era + era * 400 + (month <= 2), month, day

@@ -140,7 +140,9 @@ def _submit(args: argparse.Namespace, method: str, values: dict[str, Any]) -> di
     if not receipt.get("ok"):
         error = receipt.get("error") or {}
         if not args.json:
-            print(f"refused: {error.get('code')}: {error.get('message')}", file=sys.stderr)
+            said = Names(node, args.dir, getattr(args, "hex", False)).in_words(
+                str(error.get("message")))
+            print(f"refused: {error.get('code')}: {said}", file=sys.stderr)
         sys.exit(1)
     return receipt
 

@@ -155,7 +155,9 @@ def _submit(node: Any, args: argparse.Namespace, method: str, values: dict[str, 
     if not receipt.get("ok"):
         error = receipt.get("error") or {}
         if not args.json:
-            print(f"refused: {error.get('code')}: {error.get('message')}", file=sys.stderr)
+            said = Names(node, args.dir, getattr(args, "hex", False)).in_words(
+                str(error.get("message")))
+            print(f"refused: {error.get('code')}: {said}", file=sys.stderr)
         sys.exit(1)
     return receipt
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 MAX_LOOKUPS = 200  # identity queries one command may make to name accounts: ~1 ms each on
 # loopback, so a 1,000-row page does not wait seconds for names (the rest show keystore or hex)
 SHORT_HEX = 12  # the hex characters of an account shown when it has no name (the console's)
+ACCOUNT_IN_TEXT = re.compile(r"\b[0-9a-f]{64}\b")
 TELL_APART_HEX = 6  # the hex characters after a name that is not unique: `lee (eaf355…)`
 
 
@@ -131,6 +133,12 @@ class Names:
             return self.orgs[name] != account
         known = set(self.records) | set(self.keystore)
         return any(other != account and self.name(other) == name for other in known)
+
+    def in_words(self, text: str) -> str:
+        """`text` (a refusal's message) with each account id in it written as its label."""
+        found = ACCOUNT_IN_TEXT.findall(text)
+        self.learn(found)
+        return ACCOUNT_IN_TEXT.sub(lambda match: self.label(match.group(0)), text)
 
     def named_in(self, text: str, accounts: list[str]) -> str:
         """`text` with each account's 12-hex prefix written as its label (alert

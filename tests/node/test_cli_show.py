@@ -222,3 +222,12 @@ def test_fds_status_and_the_responder_log_write_kst_and_names(tmp_path: Path, ca
     assert KIM[:12] not in row
     names = Names(None, directory)
     assert "trading hold on hanbit placed" in describe(decision, names.label)
+
+
+def test_a_refusal_names_the_accounts_it_mentions(tmp_path: Path) -> None:
+    """`NOT_YOUR_CLIENT: <64 hex> is not an investor this broker registered` reads with the
+    name the keystore or the identity record gives (walkthrough red team F6)."""
+    names = Names(Records({}), keystore(tmp_path, {"seo": YOON}))
+    said = names.in_words(f"{YOON} is not an investor this broker registered; {STRANGER} "
+                          "neither")
+    assert said == f"seo is not an investor this broker registered; {STRANGER[:12]}… neither"
