@@ -243,7 +243,7 @@ def _more(pages: list[dict[str, Any]]) -> str:
 
 
 ACCOUNT_FIELDS = {"holdings": ("account",), "captable": ("account",), "history": ("sender",),
-                  "rejected": ("sender",), "access-log": ("account",),
+                  "rejected": ("sender",), "access-log": ("account", "subject"),
                   "orders": ("account", "broker"), "trades": ("buyer", "seller"),
                   "alerts": ("accounts",), "holds": ("account", "by", "released_by"),
                   "offerings": ("account", "broker"),
@@ -356,10 +356,12 @@ def render(route: str, pages: list[dict[str, Any]], names: Names | None = None,
             "offering_id", "account", "broker", "qty", "equal", "pro_rata", "allocated",
             "refunded", "status"]) + _more(pages)
     assert route == "access-log", route
-    rows = [dict(row, time=kst_text(row["time"]), account=names.label(row["account"]))
+    rows = [dict(row, time=kst_text(row["time"]), account=names.label(row["account"]),
+                 read=row.get("read") or "",
+                 subject=names.label(row["subject"]) if row.get("subject") else "")
             for row in _rows(pages, "entries")]
     return head + "\n" + table(rows, ["seq", "time", "account", "role", "method", "path",
-                                       "height"]) + _more(pages)
+                                       "read", "subject", "height"]) + _more(pages)
 
 
 def render_proof(page: dict[str, Any], out: str | None, directory: str | None) -> str:

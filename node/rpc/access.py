@@ -1,7 +1,10 @@
 """The access log (PROTOCOL.md: "every signed read is written to the node's access log").
 
 One entry per signed read, keyed by a sequence number in the node's own store (not consensus
-state): who (account and role), what (method and path), when (wall clock and height). Entries
+state): who (account and role), what (method and path; for `POST /v1/query`, whose path says
+nothing, also `read`, the query's `contract.method`, and `subject`, the first account its
+arguments name: "the regulator read kim's identity record" is told from "read the cash
+supply"), when (wall clock and height). Entries
 are written unsynced: a crash may lose the last few, never corrupt the store. The audit route
 `/v1/audit/access-log` pages through them.
 
@@ -33,13 +36,15 @@ class AccessLog:
             return s.read_u64(raw[len(s.ACCESS):])
         return 0
 
-    def record(self, account: str, role: str | None, method: str, path: str) -> None:
+    def record(self, account: str, role: str | None, method: str, path: str,
+               read: str | None = None, subject: str | None = None) -> None:
         if role is None:
             self.unregistered += 1
             return
         self.seq += 1
         entry = {"seq": self.seq, "account": account, "role": role, "method": method,
-                 "path": path, "time": now_ms(), "height": self.height()}
+                 "path": path, "read": read, "subject": subject, "time": now_ms(),
+                 "height": self.height()}
         batch = Batch()
         batch.put(s.access_key(self.seq), codec.pack(entry))
         self.store.write(batch, sync=False)

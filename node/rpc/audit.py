@@ -67,7 +67,7 @@ CAPTABLE_COLUMNS = ["account", "balance", "frozen", "locked", "share_bps"]
 DIVIDEND_COLUMNS = ["dividend_id", "record_height", "record_time", "total", "entitled",
                     "holders", "income_tax", "local_tax", "net", "paid_count", "paid_gross",
                     "paid_income_tax", "paid_local_tax", "paid_net", "done"]
-ACCESS_COLUMNS = ["seq", "account", "role", "method", "path", "time", "height"]
+ACCESS_COLUMNS = ["seq", "account", "role", "method", "path", "read", "subject", "time", "height"]
 PAYMENT_FIELDS = {"pay": ("paid", "gross", "withheld", "done"),
                   "release": ("account", "paid_to", "net")}
 

@@ -225,8 +225,10 @@ def choice_param(request: web.Request, name: str, allowed: tuple[str, ...]) -> s
     return text
 
 
-async def signed_caller(request: web.Request, body: bytes = b"") -> tuple[str, str | None]:
-    """(account, role) of a signed request; 401 if the signature does not hold."""
+async def signed_caller(request: web.Request, body: bytes = b"", record: bool = True
+                        ) -> tuple[str, str | None]:
+    """(account, role) of a signed request; 401 if the signature does not hold. Written to
+    the access log unless `record` is False (the caller writes it, saying what was read)."""
     node = request.app[NODE_KEY]
     try:
         account = verify_request(request.headers.get("Authorization"), node.genesis.chain_id,
@@ -234,7 +236,8 @@ async def signed_caller(request: web.Request, body: bytes = b"") -> tuple[str, s
     except AuthError as error:
         raise fail(401, "unauthorized", str(error)) from None
     role = role_of(node, account)
-    node.access.record(account, role, request.method, request.raw_path)
+    if record:
+        node.access.record(account, role, request.method, request.raw_path)
     return account, role
 
 

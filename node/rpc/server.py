@@ -27,6 +27,7 @@ from node.admission.tx import (
     read_envelope_list,
     to_json,
 )
+from node.ledger.audit import accounts_named
 from node.ledger.executor import Receipt
 from node.rpc.api import NodeApi
 from node.rpc.common import (
@@ -252,14 +253,18 @@ async def get_tx(request: web.Request) -> web.Response:
 async def post_query(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     body = await read_body(request, MAX_BODY_BYTES)
-    caller, _ = await signed_caller(request, body)
-    if _is_msgpack(request):
-        try:
-            value = msgpack.unpackb(body, raw=False, strict_map_key=True)
-        except Exception:
-            raise fail(400, "bad_encoding", "body is not msgpack") from None
-    else:
-        value = parse_json(body)
+    caller, role = await signed_caller(request, body, record=False)
+    value: Any = None
+    try:
+        if _is_msgpack(request):
+            try:
+                value = msgpack.unpackb(body, raw=False, strict_map_key=True)
+            except Exception:
+                raise fail(400, "bad_encoding", "body is not msgpack") from None
+        else:
+            value = parse_json(body)
+    finally:  # every signed request is in the access log, saying what it read when it can
+        node.access.record(caller, role, request.method, request.raw_path, *what_read(value))
     if not isinstance(value, dict) or not {"contract", "method"} <= set(value):
         raise fail(400, "bad_request", "body is {\"contract\", \"method\", \"args\"}")
     contract, method, args = value["contract"], value["method"], value.get("args", {})
@@ -275,6 +280,24 @@ async def post_query(request: web.Request) -> web.Response:
             raise fail(403, "forbidden", error.message) from None
         raise fail(400, error.code.lower(), error.message) from None
     return answer(request, {"height": height, "result": to_json(result)})
+
+
+MAX_READ_TEXT = 96  # characters of `contract.method` an access-log entry keeps (both are
+# checked after it is written: a hostile body must not grow the log's entries)
+
+
+def what_read(value: Any) -> tuple[str | None, str | None]:
+    """(`contract.method`, subject account) of a query's body, for its access-log entry; the
+    subject is the `account` argument, else the first account the arguments name."""
+    if not isinstance(value, dict):
+        return None, None
+    contract, method, args = value.get("contract"), value.get("method"), value.get("args")
+    read = (f"{contract}.{method}"[:MAX_READ_TEXT]
+            if isinstance(contract, str) and isinstance(method, str) else None)
+    named: set[str] = set()
+    accounts_named(args, named)
+    subject = args.get("account") if isinstance(args, dict) else None
+    return read, subject if subject in named else min(named, default=None)
 
 
 BLOCK_READERS = frozenset({"operator", "observer", "registrar", "regulator"})

@@ -532,6 +532,27 @@ async def test_every_audit_read_is_in_the_access_log(api, story):
     assert csv_rows(text)[0]["seq"] == "2"
 
 
+async def test_a_query_in_the_access_log_says_what_it_read_and_about_whom(api, story):
+    """`POST /v1/query`'s path says nothing: its entry names the query and the account its
+    arguments name (walkthrough red team F11: the log could not tell "read kim's identity
+    record" from "read the cash supply")."""
+    import json
+
+    ledger, _ = story
+    alice = ledger.account("alice")
+    for args in ({"contract": "identity", "method": "get", "args": {"account": alice}},
+                 {"contract": "cash", "method": "supply", "args": {}}, [1, 2]):
+        body = json.dumps(args).encode()
+        headers = {"Authorization": sign_request(ledger.signers["fss"], ledger.genesis.chain_id,
+                                                 "POST", "/v1/query", int(time.time() * 1000),
+                                                 body), "Content-Type": "application/json"}
+        await api.client.post("/v1/query", data=body, headers=headers)
+    log = await api.ok("/v1/audit/access-log?limit=1000", who="ksd")
+    assert [(e["path"], e["read"], e["subject"]) for e in log["entries"][-4:-1]] == [
+        ("/v1/query", "identity.get", alice), ("/v1/query", "cash.supply", None),
+        ("/v1/query", None, None)]  # a bad body is written too, reading nothing
+
+
 # ---- access and bad parameters ---------------------------------------------------------------
 
 ROUTES = [f"/v1/audit/holdings?account={'ab' * 32}", f"/v1/audit/captable?symbol={SYMBOL}",
