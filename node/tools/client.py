@@ -13,6 +13,11 @@ committed at most once, whichever node admits it. When a resent envelope meets
 `duplicate` (the node that went away had admitted it), `send` waits for its receipt instead.
 When no node can be reached, the request raises `NodeUnreachable`, which names each node and
 why; an HTTP error answer is never retried elsewhere (the node did answer).
+
+A stuck node (paused, or too busy to answer) still accepts connections: the kernel does, so
+only the request's own timeout tells, 30 s. With fallbacks, the client therefore first asks
+each node it has not heard from for `/healthz` with PROBE_TIMEOUT_S, and moves on when it
+gets no answer (walkthrough red team F12: every command waited 30 s for a paused node).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ RECEIPT_POLL_S = 0.1  # how often `send` asks for the receipt of a resent duplic
 # What a request that never reached a node (or whose node went away) raises. HTTPError is an
 # answer, not one of these: `request` returns it.
 UNREACHABLE = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
+PROBE_TIMEOUT_S = 2.0  # a node that does not answer /healthz in this long is taken as stuck
+# (a healthy node answers it at once, without touching its store, even while busy committing)
 
 
 def market_origin(ip: str, device: str) -> str:
@@ -85,6 +92,7 @@ class Client:
         self.fallbacks = [u.rstrip("/") for u in fallbacks if u.rstrip("/") != self.url]
         self.on_switch = on_switch
         self.switched = False  # a request of this client went to another node
+        self.heard: set[str] = set()  # nodes that answered this client (no probe needed)
 
     def request(self, method: str, path: str, body: bytes | None = None, signed: bool = False,
                 content_type: str = "application/json") -> tuple[int, Any]:
@@ -93,16 +101,28 @@ class Client:
         tried: list[tuple[str, str]] = []
         for url in [self.url, *(u for u in self.fallbacks if u != self.url)]:
             try:
+                if self.fallbacks and url not in self.heard:
+                    self._probe(url)
                 answer = self._request_once(url, method, path, body, signed, content_type)
             except UNREACHABLE as error:
                 tried.append((url, unreachable_reason(error)))
                 continue
+            self.heard.add(url)
             if tried:
                 self.url, self.switched = url, True
                 if self.on_switch is not None:
                     self.on_switch(tried, url)
             return answer
         raise NodeUnreachable(tried)
+
+    def _probe(self, url: str) -> None:
+        """GET /healthz with PROBE_TIMEOUT_S: raises one of UNREACHABLE when `url` is down or
+        stuck; any HTTP answer will do (the node answered)."""
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=PROBE_TIMEOUT_S) as answer:
+                answer.read()
+        except urllib.error.HTTPError:
+            pass
 
     def _request_once(self, url: str, method: str, path: str, body: bytes | None, signed: bool,
                       content_type: str) -> tuple[int, Any]:

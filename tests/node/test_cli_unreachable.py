@@ -230,3 +230,32 @@ def test_output_into_a_closed_pipe_ends_quietly(argv: list[str]) -> None:
     assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr, \
         done.stderr.decode()
     assert done.returncode in (0, 141)
+
+
+def test_a_stuck_node_is_probed_briefly_then_skipped(live_url: str) -> None:
+    """A paused node accepts connections (the kernel does) and never answers: the client asks
+    it for /healthz with a short timeout instead of waiting out a whole request (walkthrough
+    red team F12: 30 s on every command)."""
+    heard: list[bytes] = []
+    held: list[socket.socket] = []
+    with socket.socket() as stuck:
+        stuck.bind(("127.0.0.1", 0))
+        stuck.listen()
+
+        def accept() -> None:
+            connection, _ = stuck.accept()
+            held.append(connection)
+            heard.append(connection.recv(4096).split(b"\r\n", 1)[0])  # and never answer
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{stuck.getsockname()[1]}"
+        switched: list[Any] = []
+        client = Client(url, "chain-x", fallbacks=[url, live_url], timeout_s=5.0,
+                        on_switch=lambda tried, answered: switched.append((tried, answered)))
+        assert client.status()["height"] == 7
+        thread.join(timeout=10)
+        for connection in held:
+            connection.close()
+    assert heard == [b"GET /healthz HTTP/1.1"]
+    assert switched == [([(url, "no answer in time")], live_url)]
