@@ -121,7 +121,14 @@ def order_origin(args: argparse.Namespace) -> str:
         return str(args.origin)
     if not (args.ip and args.device):
         raise SystemExit("say where the order came from: --origin HEX, or --ip and --device")
-    return market_origin(args.ip, args.device)
+    import ipaddress
+
+    try:
+        ip = str(ipaddress.ip_address(args.ip))  # one spelling per address: one origin
+    except ValueError:
+        raise SystemExit(f"--ip {args.ip!r} is not an IP address (203.0.113.9, 2001:db8::1)"
+                         ) from None
+    return market_origin(ip, args.device)
 
 
 def _submit(args: argparse.Namespace, method: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +172,8 @@ def cmd_cancel(args: argparse.Namespace) -> None:
     if not args.json:
         order = receipt["result"]
         print(f"order {order['order_id']} cancelled: {order['side']} {order['symbol']} @ "
-              f"{_won(order['price'])}, filled {order['filled']}, released {order['remaining']}"
+              f"{_won(order['price'])}, filled {_won(order['filled'])}, released "
+              f"{_won(order['remaining'])}"
               f" (height {receipt['height']})")
 
 

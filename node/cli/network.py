@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from node.cli.common import dir_arg, print_json, progress, size_args, table
@@ -167,6 +168,17 @@ def cmd_node_check(args: argparse.Namespace) -> None:
 
 def cmd_cluster_up(args: argparse.Namespace) -> None:
     from node.tools import cluster, netns
+
+    existing = Path(args.dir, "cluster.json")
+    if existing.exists() and (args.n != 4 or args.observer or args.netns):
+        roles = [node["role"] for node in cluster.read_cluster(args.dir)["nodes"]]
+        has = (f"{roles.count('operator')} operator{'' if roles.count('operator') == 1 else 's'}"
+               f"{' and an observer' if 'observer' in roles else ''}")
+        asked = (args.n, args.observer) != (roles.count("operator"), "observer" in roles)
+        if asked or (args.netns and cluster.topology_of(args.dir) is None):
+            sys.exit(f"{args.dir} already holds a network ({has}); -n, --observer and "
+                     f"--netns shape a new one only: start this one without them, or choose "
+                     f"another --dir")
 
     try:
         cluster.up(args.dir, n=args.n, observer=args.observer, base_port=args.base_port,

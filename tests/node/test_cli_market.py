@@ -124,6 +124,7 @@ async def test_audit_orders_and_trades_commands(cli, market_story):
     (["--origin", "xyz"], "64 lowercase hex"),
     ([], "--origin HEX, or --ip and --device"),
     (["--origin", "ab" * 32, "--ip", "1.2.3.4"], "not both"),
+    (["--ip", "not-an-ip", "--device", "d"], "--ip 'not-an-ip' is not an IP address"),
 ])
 async def test_place_explains_bad_arguments_before_sending(cli, extra: list[str], words: str):
     argv = ["market", "place", "--symbol", SYMBOL, "--side", "buy", "--price", "1000",

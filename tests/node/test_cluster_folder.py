@@ -104,3 +104,15 @@ def test_a_node_that_dies_at_start_up_fails_up_with_its_last_log_line(tmp_path: 
     assert said.startswith(f"node {entry['name']} exited at start-up: "), said
     assert "address already in use" in said.splitlines()[0].lower(), said
     assert "Traceback" not in said
+
+
+def test_cluster_up_with_another_shape_than_the_folder_holds_is_refused(tmp_path: Path) -> None:
+    """`cluster up -n 7 --observer` on a folder holding a 1-operator network started what
+    was there and said nothing (walkthrough red team, smaller findings)."""
+    net = tmp_path / "net"
+    init_network(net, n=1)
+    before = files_of(net)
+    with pytest.raises(SystemExit) as refused:
+        main(["cluster", "up", "--dir", str(net), "-n", "7", "--observer"])
+    assert f"{net} already holds a network (1 operator);" in str(refused.value.code)
+    assert files_of(net) == before
