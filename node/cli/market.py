@@ -192,10 +192,28 @@ def _won(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def ladder(book: dict[str, Any], quote: dict[str, Any] | None = None) -> str:
+def market_state(book: dict[str, Any], paused: bool) -> str:
+    """paused (the token: no order is taken, e.g. for good once a redemption's record height
+    is fixed), halted, open or closed."""
+    if paused:
+        return "paused (orders are refused TOKEN_PAUSED)"
+    return "halted" if book["halted"] else ("open" if book["open"] else "closed")
+
+
+def _paused(args: argparse.Namespace) -> bool:
+    from node.tools.client import ApiError
+
+    try:
+        return bool(make_client(args).query("token", "info", {"symbol": args.symbol})["paused"])
+    except ApiError as error:
+        raise SystemExit(f"refused: {error}") from None
+
+
+def ladder(book: dict[str, Any], quote: dict[str, Any] | None = None,
+           paused: bool = False) -> str:
     """The book as a ladder: asks from the highest down to the best, a rule with the spread,
     then bids from the best down. One line per price level: side, price, qty, orders."""
-    state = "halted" if book["halted"] else ("open" if book["open"] else "closed")
+    state = market_state(book, paused)
     head = f"{book['symbol']}  {state}"
     if quote is not None:
         band = quote["band"]
@@ -227,7 +245,7 @@ def cmd_book(args: argparse.Namespace) -> None:
     if args.json:
         print_json(book)
         return
-    print(ladder(book, _query(args, "quote", {"symbol": args.symbol})))
+    print(ladder(book, _query(args, "quote", {"symbol": args.symbol}), _paused(args)))
 
 
 def cmd_quote(args: argparse.Namespace) -> None:
@@ -244,8 +262,7 @@ def cmd_quote(args: argparse.Namespace) -> None:
             ("day volume / value", f"{_won(quote['day_volume'])} / {_won(quote['day_value'])}"
                                    " KRW"),
             ("trades", _won(quote["trades"])),
-            ("market", "halted" if quote["halted"] else ("open" if quote["open"] else
-                                                         "closed"))]
+            ("market", market_state(quote, _paused(args)))]
     print(quote["symbol"])
     for name, value in rows:
         print(f"  {name:<20}{value}")

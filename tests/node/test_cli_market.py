@@ -69,6 +69,7 @@ def test_the_ladder_puts_asks_above_bids_below():
     assert body[4] == ["bid", "990", "5", "1"]
     assert "no bids" in ladder(dict(book, bids=[]))
     assert ladder(dict(book, halted=True)).startswith("SEOUL1  halted")
+    assert ladder(book, paused=True).startswith("SEOUL1  paused (orders are refused TOKEN_PAUSED)")
 
 
 async def test_book_prints_the_ladder_with_the_quote(cli):
