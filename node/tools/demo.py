@@ -31,6 +31,7 @@ from node.ledger.proof import verify_proof
 from node.tools import cluster as clustermod
 from node.tools.client import ApiError, Client, market_origin
 from node.tools.demo_offering import offering_act, redemption_act
+from node.tools.offering_view import TAX_LABELS
 
 SYMBOL = "SEOUL1"
 UNIT_PRICE = 5_000  # KRW per unit
@@ -54,10 +55,6 @@ INVESTORS = [
     ("choi", "broker-b", {"investor_type": "general", "legal_form": "individual",
                           "country": "KR", "resident": True, "aml_risk": "high"}),
 ]
-TAX_LABELS = {"resident_individual": "resident individual 15.4%",
-              "non_resident_individual": "non-resident individual 22%",
-              "domestic_corporation": "domestic corporation 0%",
-              "foreign_corporation": "foreign corporation 22%"}
 
 
 def say(text: str = "") -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from node.tools.offering_view import (
     ALLOCATION_HEADER,
     REDEMPTION_HEADER,
+    TAX_LABELS,
     allocation_rows,
     redemption_rows,
     text_table,
@@ -28,10 +29,6 @@ WINDOW_MS = 12_000  # long enough for the subscriptions below to commit on a loa
 ASKS = {"park": 15_000, "hanbit": 12_000, "lionfund": 10_000, "tanaka": 9_000,
         "jung": 9_000, "kim": 5_000}  # 60,000: three times the offering (kim: at its limit)
 REDEMPTION_PRICE = 5_600  # 600 KRW a unit over the unit price: the gain that is taxed
-TAX_LABELS = {"resident_individual": "resident individual 15.4%",
-              "non_resident_individual": "non-resident individual 22%",
-              "domestic_corporation": "domestic corporation 0%",
-              "foreign_corporation": "foreign corporation 22%"}
 
 
 def say(text: str = "") -> None:

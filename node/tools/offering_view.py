@@ -18,6 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# A holder's tax class as people read it, with its withholding rate (PROTOCOL "dividend"):
+# the same words in the demo, `offering redeem` and the demo's dividend table.
+TAX_LABELS = {"resident_individual": "resident individual 15.4%",
+              "non_resident_individual": "non-resident individual 22%",
+              "domestic_corporation": "domestic corporation 0%",
+              "foreign_corporation": "foreign corporation 22%"}
+
 ALLOCATION_HEADER = ["subscriber", "asked", "equal share", "pro-rata share", "allocated",
                      "refunded KRW", "status"]
 REDEMPTION_HEADER = ["holder", "tax class", "units", "gross KRW", "gain KRW", "income tax",
@@ -61,7 +68,8 @@ def redemption_rows(entries: list[dict[str, Any]], name: Callable[[str], str],
     for entry in entries:
         values = (entry["units"], entry["gross"], entry["gain"], entry["income_tax"],
                   entry["local_tax"], entry["net"])
-        rows.append([name(entry["account"]), (labels or {}).get(entry["class"], entry["class"])]
+        rows.append([name(entry["account"]),
+                     (labels or TAX_LABELS).get(entry["class"], entry["class"])]
                     + [won(v) for v in values] + [entry["status"]])
         totals = [a + b for a, b in zip(totals, values, strict=True)]
     rows.append(["total", ""] + [won(v) for v in totals] + [""])

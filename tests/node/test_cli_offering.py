@@ -73,3 +73,13 @@ async def test_audit_offerings_and_supply(cli, offering_story):
     code, out = await cli("audit", "supply", "--symbol", SYMBOL, "--at",
                           str(marks["subscribed_height"]))
     assert code == 0 and "reserved         100" in out and "reconciles       True" in out
+
+
+def test_the_redemption_table_writes_tax_classes_as_the_demo_does() -> None:
+    """`offering redeem` printed `resident_individual` where the demo prints `resident
+    individual 15.4%` (walkthrough red team, smaller findings)."""
+    from node.tools.offering_view import redemption_rows
+
+    entry = {"account": "ab" * 32, "class": "resident_individual", "units": 1, "gross": 2,
+             "gain": 1, "income_tax": 0, "local_tax": 0, "net": 2, "status": "paid"}
+    assert redemption_rows([entry], str)[0][1] == "resident individual 15.4%"
