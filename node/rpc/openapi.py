@@ -57,6 +57,19 @@ PARAMS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "maxLength": 64, "pattern": "^[^\\x00-\\x1f\\x7f]+$",
              "description": "a name (1 to 64 characters, no control characters)"},
 }
+# A parameter that means something else on one route: the access log's `from` is an entry's
+# sequence number, not a block height.
+ROUTE_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/v1/audit/access-log", "from"): {
+        "type": "integer", "minimum": 1, "maximum": 10**18,
+        "description": "an access-log sequence number (an integer 1..10^18)"},
+}
+
+
+def param_schema(path: str, name: str) -> dict[str, Any]:
+    return ROUTE_PARAMS.get((path, name), PARAMS[name])
+
+
 # Query parameters a route cannot do without.
 REQUIRED = {("/v1/audit/holdings", "account"), ("/v1/audit/captable", "symbol"),
             ("/v1/audit/supply", "symbol"), ("/v1/audit/dividends", "symbol"),
@@ -208,7 +221,7 @@ def _operation(method: str, path: str, summary: str, signed: bool, params: list[
         responses[str(status)] = response
     operation: dict[str, Any] = {"summary": summary, "responses": responses}
     parameters = [{"name": name, "in": "query", "required": (path, name) in REQUIRED,
-                   "schema": PARAMS[name]} for name in params]
+                   "schema": param_schema(path, name)} for name in params]
     for name, schema in PATH_PARAMS.items():
         if "{" + name + "}" in path:
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
@@ -267,9 +280,9 @@ async def conforming_query(request: web.Request, handler: Handler) -> web.Stream
         values = request.query.getall(name, [])
         if len(values) > 1:
             raise fail(400, "bad_request", f"parameter {name} is given more than once")
-        if values and violation(values[0], PARAMS[name]):
-            raise fail(400, "bad_request",
-                       f"parameter {name} is not {PARAMS[name]['description']}")
+        schema = param_schema(resource.canonical, name) if resource is not None else PARAMS[name]
+        if values and violation(values[0], schema):
+            raise fail(400, "bad_request", f"parameter {name} is not {schema['description']}")
     return await handler(request)
 
 

@@ -527,6 +527,8 @@ async def test_every_audit_read_is_in_the_access_log(api, story):
     assert rest["entries"][0]["seq"] == 3 and rest["next_cursor"] is None
     seqs = [e["seq"] for e in first["entries"] + rest["entries"]]
     assert seqs == list(range(1, len(seqs) + 1))
+    status, said = await api.get("/v1/audit/access-log?from=0")  # a sequence number
+    assert status == 400 and "not an access-log sequence number" in said["error"]["message"]
     status, (text, _) = await api.get("/v1/audit/access-log?from=2&format=csv")
     assert status == 200
     assert csv_rows(text)[0]["seq"] == "2"
