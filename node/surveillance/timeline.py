@@ -53,6 +53,11 @@ class Timeline(Generic[T]):
         """The records at or after `time`, oldest first."""
         return self.items[bisect_left(self.times, time, self.head):]
 
+    def first_at(self, time: int) -> T | None:
+        """The first record at or after `time`, or None."""
+        index = bisect_left(self.times, time, self.head)
+        return self.items[index] if index < len(self.items) else None
+
     def between(self, start: int, stop: int) -> list[T]:
         """The records with `start <= time < stop`."""
         low = bisect_left(self.times, start, self.head)

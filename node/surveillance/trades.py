@@ -106,6 +106,16 @@ class Trades:
         timeline = self.by_symbol.get(symbol)
         return timeline.since(time) if timeline else []
 
+    def price_at(self, symbol: str, time: int) -> int:
+        """The token's last price as of `time` (0: none known): the price before the first
+        trade at or after it (that trade's own, when it was the token's first), else the
+        last price."""
+        timeline = self.by_symbol.get(symbol)
+        later = timeline.first_at(time) if timeline else None
+        if later is None:
+            return self.last_price.get(symbol, 0)
+        return later.prev_price or later.price
+
     def between(self, symbol: str, start: int, stop: int) -> list[Trade]:
         timeline = self.by_symbol.get(symbol)
         return timeline.between(start, stop) if timeline else []

@@ -324,6 +324,32 @@ def test_s12_a_quoter_offering_what_it_buys_is_not_pegging(offer):
                                                           [desk.accounts("a")])
 
 
+def test_s12_a_level_above_where_the_price_was_and_let_go_after():
+    """a's bids hold 9,950 before a record date; the price was 9,900 half an hour before it
+    began and falls back there once a lets go: neither breaks the level it held."""
+    desk = Desk()
+    desk.background()
+    desk.place("k", "sell", 9_900, 10)
+    desk.place("l", "buy", 9_900, 10)
+    desk.step(30 * MINUTE)
+    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
+    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
+                    record_time=desk.time + 2 * DAY)
+    desk.step()
+    bids = []
+    for _ in range(6):
+        bids.append(desk.place("a", "buy", 9_950, 100))
+        desk.step()
+        desk.place("k", "sell", 9_950, 100)
+        desk.step(MINUTE)
+    desk.place("k", "sell", 9_900, 10)
+    desk.place("l", "buy", 9_900, 10)
+    desk.step()
+    alert = one(desk, "S12")
+    assert alert["accounts"] == desk.accounts("a") and tx_ids(*bids[:5]) <= set(
+        alert["evidence"])
+
+
 # ---- exact shapes: S5 ------------------------------------------------------------------------
 
 def to_the_close(desk: Desk, before_ms: int) -> int:
@@ -483,6 +509,26 @@ def test_s8_buying_25_hours_before_the_news():
     assert alert["accounts"] == desk.accounts("a") and alert["metrics"]["insider"] is False
     assert tx_ids(*buys, news) <= set(alert["evidence"])
     assert alert["price_effect"]["from"] == 10_000 and alert["price_effect"]["to"] == 10_600
+
+
+def test_s8_a_leak_that_moved_the_price_before_the_news():
+    """a's buying lifts the price 3% in the hours before the news, which then moves it little
+    (the information leaked): the effect counts from the price a day before (`run_up_ms`),
+    not only from the last price before the news."""
+    desk = Desk()
+    desk.background()
+    buys = []
+    for price in (10_100, 10_200, 10_300):
+        desk.place("k", "sell", price, 1_200)
+        buys.append(desk.place("a", "buy", price, 1_200))
+        desk.step(HOUR)
+    news = document(desk)
+    desk.step()
+    news_moves_the_price(desk, 10_350)  # 48 bps from the last price before the news
+    alert = one(desk, "S8")
+    assert alert["accounts"] == desk.accounts("a") and tx_ids(*buys, news) <= set(
+        alert["evidence"])
+    assert alert["price_effect"] == {"from": 10_000, "to": 10_350, "bps": 350}
 
 
 def material(desk: Desk, kind: str, insider: str) -> object:

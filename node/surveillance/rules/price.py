@@ -239,8 +239,10 @@ def compute_s12(p: dict[str, int], j: Judge) -> list[Finding]:
 def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: list[Trade]
                 ) -> Finding | None:
     """The owner's bids that sellers hit at its lowest price in the window (its level), when
-    the price never went more than `level_bps` under that level and the owner bought most
-    of what traded at or under it."""
+    the price never went more than `level_bps` under that level while the owner held it
+    (from its first such fill to its last: where the price was before, and where it fell
+    once let go, say nothing against a peg) and the owner bought most of what traded at or
+    under it then."""
     members = set(owner.accounts)
     passive = [t for t in window if t.buyer in members and t.seller not in members
                and t.aggressor == "sell"]
@@ -248,9 +250,10 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
         return None
     low = min(t.price for t in passive)
     floor = low - low * p["level_bps"] // BPS
-    if min(t.price for t in window) < floor:
+    held_span = [t for t in window if passive[0].trade_id <= t.trade_id <= passive[-1].trade_id]
+    if min(t.price for t in held_span) < floor:
         return None  # the level broke
-    level = [t for t in window if t.price <= low]
+    level = [t for t in held_span if t.price <= low]
     held = [t for t in passive if t.price <= low]  # window order; not `in passive`
     orders = sorted({t.buy_order for t in held})
     near = j.pending.near_peg_date(symbol, j.now)

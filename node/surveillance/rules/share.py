@@ -200,11 +200,25 @@ def compute_s8(p: dict[str, int], j: Judge) -> list[Finding]:
     for symbol in sorted({t.symbol for t in j.facts.trades}):
         last = j.trades.last_price.get(symbol, 0)
         for event in j.pending.waiting(symbol):
-            if event.price_before and abs(signed_bps(event.price_before, last)) >= \
-                    p["min_effect_bps"]:
-                findings += unusual_findings(p, j, event, last)
+            start = effect_start(p, j, event, last)
+            if start is not None:
+                findings += unusual_findings(p, j, event, start, last)
                 j.settled.append(event)
     return findings
+
+
+def effect_start(p: dict[str, int], j: Judge, event: MaterialEvent, last: int) -> int | None:
+    """The price the event's effect is measured from, once the price has moved
+    `min_effect_bps` from it: the last price before the event, or the price `run_up_ms`
+    before it when the information leaked (the buying before the news moved the price
+    first, so that the news itself moved it little). The larger move wins; None if neither
+    is large enough yet."""
+    moves = []
+    for start in (event.price_before, j.trades.price_at(event.symbol,
+                                                        event.time - p["run_up_ms"])):
+        if start and abs(signed_bps(start, last)) >= p["min_effect_bps"]:
+            moves.append((abs(signed_bps(start, last)), start))
+    return max(moves)[1] if moves else None
 
 
 def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
@@ -218,11 +232,11 @@ def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[
     return findings
 
 
-def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, last: int
+def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, start: int, last: int
                      ) -> list[Finding]:
     trades = before(j.trades.since(event.symbol, event.time - p["lookback_ms"]), event)
     volume = sum(t.qty for t in trades)
-    direction = 1 if last > event.price_before else -1
+    direction = 1 if last > start else -1
     net: dict[str, int] = {}
     for t in trades:
         net[t.buyer] = net.get(t.buyer, 0) + t.qty
@@ -239,12 +253,12 @@ def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, last: in
         if (qty * direction <= 0 or bps(abs(qty), volume) < p["min_share_bps"]
                 or abs(value) < p["min_value"]):
             continue
-        findings.append(s8_finding(p, j, event, owner, mine, False, last))
+        findings.append(s8_finding(p, j, event, owner, mine, False, (start, last)))
     return findings
 
 
 def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
-               trades: list[Trade], insider: bool, last: int | None) -> Finding:
+               trades: list[Trade], insider: bool, effect: tuple[int, int] | None) -> Finding:
     members = set(owner.accounts)
     accounts = participants(trades, owner)
     qty = sum(t.qty if t.buyer in members else -t.qty for t in trades)
@@ -253,17 +267,17 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
     volume = sum(t.qty for t in before(j.trades.since(event.symbol, window_start), event))
 
     def detail() -> Detail:
-        why = ("an insider of the issuer (identity insider_of)" if insider else
-               f"a net position of {bps(abs(qty), volume)} bps of the volume (threshold "
-               f"{p['min_share_bps']} bps, {p['min_value']} KRW), and the price then moved "
-               f"from {event.price_before} to {last} won")
+        why = ("an insider of the issuer (identity insider_of)" if insider or effect is None
+               else f"a net position of {bps(abs(qty), volume)} bps of the volume (threshold "
+               f"{p['min_share_bps']} bps, {p['min_value']} KRW), and the price moved from "
+               f"{effect[0]} to {effect[1]} won")
         return Detail(
             {"event": event.kind, "event_tx": event.tx_id, "event_time": event.time,
              "insider": insider, "net_qty": qty, "net_value": value,
              "share_bps": bps(abs(qty), volume), "volume": volume,
              "lookback_ms": p["lookback_ms"], "min_share_bps": p["min_share_bps"],
              "min_value": p["min_value"], "min_effect_bps": p["min_effect_bps"],
-             "effect_ms": p["effect_ms"]},
+             "effect_ms": p["effect_ms"], "run_up_ms": p["run_up_ms"]},
             evidence([*of_trades(trades), (event.height, event.index, event.tx_id)]),
             f"{', '.join(short(a) for a in accounts)} (one owner) traded {event.symbol} (net "
             f"{qty} units, {value} KRW) in the {duration_text(p['lookback_ms'])} before the "
@@ -272,7 +286,7 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
             ids(i for t in trades for i in (t.buy_order, t.sell_order)
                 if (t.buyer if i == t.buy_order else t.seller) in members),
             ids(t.trade_id for t in trades),
-            None if last is None else (event.price_before, last),
+            effect,
             tuple(owner.links_among(accounts)))
     kind = "insider" if insider else "unusual"
     return Finding("S8", event.symbol, f"{event.symbol}/{owner.key}/{event.tx_id}/{kind}",
