@@ -106,21 +106,40 @@ def campaign(market: Market, start: int, span_ms: int, attempts: int,
 
 
 def sweep(market: Market, trader: Trader, symbol: str, up_bps: int, min_qty: int = 1,
-          origin: str | None = None, min_reach_bps: int = 0) -> bool:
+          origin: str | None = None, min_reach_bps: int = 0, limit: int | None = None,
+          through: bool = False) -> int:
     """An immediate-or-cancel buy of every ask up to `up_bps` over the last price (at least the
-    first ask above it), if there are `min_qty` of them reaching `min_reach_bps` over it."""
+    first ask above it), or up to `limit`, if there are `min_qty` of them reaching
+    `min_reach_bps` over it. Returns its limit (0: no sweep). The market fills at most 64
+    resting orders per order (MAX_FILLS), so one order may stop short of its limit: `through`
+    sweeps again to it each second while the price is under it (`sweep_through`)."""
     last = market.last[symbol]
     asks = market.book(symbol)["asks"]
     above = [level["price"] for level in asks if level["price"] > last]
-    if not above:
-        return False
-    limit = max(above[0], market.clip(symbol, last * (10_000 + up_bps) / 10_000))
+    if not above or (limit is not None and above[0] > limit):
+        return 0
+    if limit is None:
+        limit = max(above[0], market.clip(symbol, last * (10_000 + up_bps) / 10_000))
     qty = sum(level["qty"] for level in asks if level["price"] <= limit)
     reach = max(level["price"] for level in asks if level["price"] <= limit)
     if qty < min_qty or (reach - last) * 10_000 < min_reach_bps * last:
-        return False
+        return 0
     market.place(trader, symbol, "buy", limit, qty, "ioc", origin=origin)
-    return True
+    if through:
+        sweep_through(market, trader, symbol, reach, origin)
+    return limit
+
+
+def sweep_through(market: Market, trader: Trader, symbol: str, reach: int,
+                  origin: str | None = None, tries: int = 10) -> None:
+    """From the next second, sweep to `reach` again while the last price is under it and asks
+    remain at or under it, at most `tries` times: what one order the fill cap stopped short
+    did not do."""
+    def again(left: int) -> None:
+        if market.last[symbol] < reach and sweep(market, trader, symbol, 0, origin=origin,
+                                                 limit=reach) and left > 1:
+            market.at(market.now + 1_000, lambda: again(left - 1))
+    market.at(market.now + 1_000, lambda: again(tries))
 
 
 def cross(market: Market, symbol: str, seller: Trader, buyer: Trader, qty: int,

@@ -31,7 +31,8 @@ as a manipulator would:
   replaced whenever sellers fill it, until seven fills (at most ninety minutes).
 - S13 order involvement: 150 small bids 3-5% under the market, each cancelled after half a
   minute, over two hours.
-- S14 moving the open: three sweeps up 1% each in the first ten minutes of a session.
+- S14 moving the open: five sweeps up 1% each in the first half hour of a session, and up to
+  five more while the price is not 3% over the previous close.
 
 The variations that escaped the old rules are in node.surveillance.evasions.
 """
@@ -198,8 +199,8 @@ def mark_close(market: Market, marker: Trader, symbol: str, day: int, before_ms:
                stop_ms: int = 1_000, reach_bps: int = 0) -> None:
     """From `before_ms` before the close of `day` until `stop_ms` before it, sweeps at least
     `every_ms` apart up to `up_bps` over the last price, each once the asks reach `reach_bps`
-    over it (one sweep if `once`); again the next day if the price did not rise 3% from before
-    the first."""
+    over it (one sweep if `once`, carried through to its limit by as many orders as the fill
+    cap asks); again the next day if the price did not rise 3% from before the first."""
     close = session_open(day) + SESSION_MS
     base: list[int] = []
     bought = [0]
@@ -209,7 +210,7 @@ def mark_close(market: Market, marker: Trader, symbol: str, day: int, before_ms:
             market.at(close, judge)
             return
         if market.now - bought[0] >= every_ms and sweep(market, marker, symbol, up_bps,
-                                                        min_reach_bps=reach_bps):
+                                                        min_reach_bps=reach_bps, through=once):
             if not base:
                 base.append(market.last[symbol])
             bought[0] = market.now
@@ -476,21 +477,27 @@ def plant_s13(market: Market) -> None:
 
 def open_push(market: Market, opener: Trader, symbol: str, day: int, up_bps: int,
               sweeps: int, min_qty: int, reach_bps: int = 0, start_ms: int = 2 * MINUTE_MS,
-              span_ms: int = 25 * MINUTE_MS) -> None:
+              span_ms: int = 25 * MINUTE_MS, at_most: int | None = None) -> None:
     """From `start_ms` into a session for `span_ms`, sweeps a minute or more apart taking the
     asks up to `up_bps` over the last price once at least `min_qty` is there reaching
-    `reach_bps` over it (the book is empty at the bell), until `sweeps` have traded and the
-    price is 3% over the previous close."""
+    `reach_bps` over it (the book is empty at the bell), each carried through to its limit by
+    as many orders as the fill cap asks, until `sweeps` have traded and the price is 3% over
+    the previous close (more sweeps, up to `at_most`, while it is not: sellers may undo them)."""
     done = [0, 0]  # sweeps placed, when the last was
+    most = sweeps if at_most is None else at_most
+
+    def moved() -> bool:
+        return market.last[symbol] * 100 >= market.prev_close[symbol] * 103
 
     def act() -> None:
-        if done[0] < sweeps and market.now - done[1] >= MINUTE_MS and \
-                sweep(market, opener, symbol, up_bps, min_qty, min_reach_bps=reach_bps):
+        wanted = done[0] < sweeps or (done[0] < most and not moved())
+        if wanted and market.now - done[1] >= MINUTE_MS and \
+                sweep(market, opener, symbol, up_bps, min_qty, min_reach_bps=reach_bps,
+                      through=True):
             done[:] = [done[0] + 1, market.now]
 
     campaign(market, session_open(day) + start_ms, span_ms, 1, lambda: None, act,
-             lambda: done[0] >= sweeps and market.last[symbol] * 100 >= market.prev_close[
-                 symbol] * 103)
+             lambda: done[0] >= sweeps and moved())
 
 
 def plant_s14(market: Market) -> None:
@@ -498,7 +505,7 @@ def plant_s14(market: Market) -> None:
     (opener,) = traders = kit.traders(1)
     symbol, day = market.take_slot()
     kit.record(symbol, traders, (day,))
-    open_push(market, opener, symbol, day, 100, 5, 20)
+    open_push(market, opener, symbol, day, 100, 5, 20, at_most=10)
 
 
 PLANTS: dict[str, Callable[[Market], Any]] = {

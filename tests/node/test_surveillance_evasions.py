@@ -350,6 +350,24 @@ def test_s12_a_level_above_where_the_price_was_and_let_go_after():
         alert["evidence"])
 
 
+def test_s12_one_sale_through_the_bids_does_not_break_the_level():
+    """a holds 9,950 before a record date; one sale of k's takes a's bid and goes on to l's
+    bid at 9,900 in the same order, and a bids at its level again: held all the same."""
+    desk = Desk()
+    desk.background()
+    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
+    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
+                    record_time=desk.time + 2 * DAY)
+    desk.place("l", "buy", 9_900, 50)
+    desk.step()
+    for number in range(6):
+        desk.place("a", "buy", 9_950, 100)
+        desk.step()
+        desk.place("k", "sell", 9_900 if number == 2 else 9_950, 150 if number == 2 else 100)
+        desk.step(MINUTE)
+    assert [a["accounts"] for a in desk.alerts("S12")][-1:] == [desk.accounts("a")]
+
+
 # ---- exact shapes: S5 ------------------------------------------------------------------------
 
 def to_the_close(desk: Desk, before_ms: int) -> int:

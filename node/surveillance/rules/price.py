@@ -241,8 +241,9 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
     """The owner's bids that sellers hit at its lowest price in the window (its level), when
     the price never went more than `level_bps` under that level while the owner held it
     (from its first such fill to its last: where the price was before, and where it fell
-    once let go, say nothing against a peg) and the owner bought most of what traded at or
-    under it then."""
+    once let go, say nothing against a peg; nor does one sale that took all of the owner's
+    bids and went on below them: the bids were too few, the level was not let go) and the
+    owner bought most of what traded at or under it then."""
     members = set(owner.accounts)
     passive = [t for t in window if t.buyer in members and t.seller not in members
                and t.aggressor == "sell"]
@@ -251,7 +252,8 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
     low = min(t.price for t in passive)
     floor = low - low * p["level_bps"] // BPS
     held_span = [t for t in window if passive[0].trade_id <= t.trade_id <= passive[-1].trade_id]
-    if min(t.price for t in held_span) < floor:
+    swept = {t.tx_id for t in passive}  # a sale that took the owner's bids and went on
+    if any(t.price < floor and t.tx_id not in swept for t in held_span):
         return None  # the level broke
     level = [t for t in held_span if t.price <= low]
     held = [t for t in passive if t.price <= low]  # window order; not `in passive`
