@@ -105,11 +105,13 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # S8 insider timing (미공개정보 이용): at each material event (PROTOCOL "Material
     # information"), every owner with an insider of the issuer (identity `insider_of`) that
     # traded the token in the `lookback_ms` before it [FSS cases span weeks; GEN: 30 days];
-    # and, once the price has moved `min_effect_bps` within `effect_ms` [GEN: 3% in a day]
-    # from its last price before the event, or from its price `run_up_ms` before the event
-    # (a leak: the buying before the news moves the price first, and the news then moves it
-    # little) [GEN: a day; the generator's insider buys for three hours, lifting the price
-    # 3-4% before news worth 5%], every owner whose net position built in the
+    # and, once the price has moved `min_effect_bps` from its last price before the event
+    # within `effect_ms` [GEN: 3% in a day], or, that window over without it, from its price
+    # `run_up_ms` before the event to the last (a leak: the buying before the news moves the
+    # price first, and the news then moves it little) [GEN: a day; the generator's insider
+    # buys for three hours, lifting the price 3-4% before news worth 5%; judged only once the
+    # news had its day, so that a drift before good news is not taken for its effect], every
+    # owner whose net position built in the
     # lookback is at least `min_share_bps` of its volume [GEN: 10%; an institution's block
     # orders reach 5-9% of a thin token's volume] and `min_value` KRW [GEN: three times the
     # CTR threshold; one block order of an institution stays under it].

@@ -72,6 +72,7 @@ class BlockFacts:
     material: list[MaterialEvent] = field(default_factory=list)
     closes: list[tuple[str, SessionCheck]] = field(default_factory=list)  # S5 due
     openings: list[tuple[str, SessionCheck]] = field(default_factory=list)  # S14 due
+    lapsed: list[MaterialEvent] = field(default_factory=list)  # S8: effect window over
 
 
 @dataclass

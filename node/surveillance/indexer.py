@@ -149,7 +149,7 @@ class Surveillance:
         self.trades.prune(now)
         self.flows.prune(now)
         self.owners.prune(now)
-        self.pending.prune(now)
+        facts.lapsed = self.pending.prune(now)
         self.episodes.prune(now)
         opening_ms = self.params["S14"]["opening_ms"]
         for symbol in sorted(self.pending.sessions):

@@ -543,10 +543,29 @@ def test_s8_a_leak_that_moved_the_price_before_the_news():
     news = document(desk)
     desk.step()
     news_moves_the_price(desk, 10_350)  # 48 bps from the last price before the news
+    assert desk.alerts("S8") == []  # judged from the run-up once the news had its day
+    desk.step(DAY)
     alert = one(desk, "S8")
     assert alert["accounts"] == desk.accounts("a") and tx_ids(*buys, news) <= set(
         alert["evidence"])
     assert alert["price_effect"] == {"from": 10_000, "to": 10_350, "bps": 350}
+
+
+def test_s8_a_drift_before_good_news_is_not_its_effect():
+    """The price drifts 3.5% down (others trading) after a bought, then good news lifts it
+    3.6%: the effect is the news's (up, a's way), not the drift's."""
+    desk = Desk()
+    desk.background()
+    buys = buy_quietly(desk, "a")
+    news_moves_the_price(desk, 9_650)
+    news = document(desk)
+    desk.step()
+    news_moves_the_price(desk, 9_650)
+    assert desk.alerts("S8") == []
+    news_moves_the_price(desk, 10_000)
+    alert = one(desk, "S8")
+    assert alert["accounts"] == desk.accounts("a") and tx_ids(*buys, news) <= set(
+        alert["evidence"])
 
 
 def material(desk: Desk, kind: str, insider: str) -> object:

@@ -200,25 +200,25 @@ def compute_s8(p: dict[str, int], j: Judge) -> list[Finding]:
     for symbol in sorted({t.symbol for t in j.facts.trades}):
         last = j.trades.last_price.get(symbol, 0)
         for event in j.pending.waiting(symbol):
-            start = effect_start(p, j, event, last)
-            if start is not None:
-                findings += unusual_findings(p, j, event, start, last)
+            if moved(p, event.price_before, last):
+                findings += unusual_findings(p, j, event, event.price_before, last)
                 j.settled.append(event)
+    for event in j.facts.lapsed:
+        findings += run_up_findings(p, j, event)
     return findings
 
 
-def effect_start(p: dict[str, int], j: Judge, event: MaterialEvent, last: int) -> int | None:
-    """The price the event's effect is measured from, once the price has moved
-    `min_effect_bps` from it: the last price before the event, or the price `run_up_ms`
-    before it when the information leaked (the buying before the news moved the price
-    first, so that the news itself moved it little). The larger move wins; None if neither
-    is large enough yet."""
-    moves = []
-    for start in (event.price_before, j.trades.price_at(event.symbol,
-                                                        event.time - p["run_up_ms"])):
-        if start and abs(signed_bps(start, last)) >= p["min_effect_bps"]:
-            moves.append((abs(signed_bps(start, last)), start))
-    return max(moves)[1] if moves else None
+def moved(p: dict[str, int], start: int, last: int) -> bool:
+    return bool(start) and abs(signed_bps(start, last)) >= p["min_effect_bps"]
+
+
+def run_up_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
+    """An event whose effect window ended with the price under `min_effect_bps` from the last
+    price before it, judged from the price `run_up_ms` before it: when the information leaked,
+    the buying before the news moved the price first and the news itself moved it little."""
+    start = j.trades.price_at(event.symbol, event.time - p["run_up_ms"])
+    last = j.trades.last_price.get(event.symbol, 0)
+    return unusual_findings(p, j, event, start, last) if moved(p, start, last) else []
 
 
 def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
