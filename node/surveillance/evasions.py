@@ -31,6 +31,7 @@ from typing import Any
 
 from node.surveillance.generator import (
     DAY_MS,
+    SESSION_MS,
     SYMBOLS,
     TICK,
     Market,
@@ -434,13 +435,21 @@ def s9_decoy(market: Market) -> None:
 def s14_sweep(market: Market) -> None:
     kit = Kit(market, "S14", "sweep")
     (opener,) = traders = kit.traders(1)
-    symbol, day = market.take_slot()
-    kit.record(symbol, traders, (day,))
+    symbol, day = market.take_slot(market.first_day)
+    kit.record(symbol, traders, tuple(range(day, market.config.days)))
     # Late in the opening window, at least 150 units, up to 7% over the last: a 102-unit
     # sweep at minute 4 was undone by minute 30, and one at minute 20 from an open under the
-    # previous close left the price under 2% over it (seed 3).
-    open_push(market, opener, symbol, day, 700, 1, 150, reach_bps=250,
-              start_ms=20 * MINUTE_MS, span_ms=8 * MINUTE_MS)
+    # previous close left the price under 2% over it (seed 3). On the first plant day, and
+    # again the next if the asks never allowed it (seed 12: no sweep at all).
+    def push(on: int) -> list[int]:
+        return open_push(market, opener, symbol, on, 700, 1, 150, reach_bps=250,
+                         start_ms=20 * MINUTE_MS, span_ms=8 * MINUTE_MS)
+    done = push(day)
+
+    def again() -> None:
+        if not done[0] and day + 1 < market.config.days:
+            push(day + 1)
+    market.at(session_open(day) + SESSION_MS, again)
 
 
 EVASIONS: dict[str, Callable[[Market], Any]] = {

@@ -351,7 +351,10 @@ def buy_before_news(market: Market, buyer: Trader, symbol: str, start: int, lead
 def plant_s8(market: Market) -> None:
     kit = Kit(market, "S8")
     (buyer,) = traders = kit.traders(1)
-    start, symbol, day = kit.start(earliest_ms=30 * MINUTE_MS, room_ms=NEWS_ROOM_MS, mover=True)
+    # On the first plant day, so the news has its day before the run ends (seed 8: on the
+    # last day, three hours were left, and the price had moved 1%).
+    start, symbol, day = kit.start(earliest_ms=30 * MINUTE_MS, room_ms=NEWS_ROOM_MS, mover=True,
+                                   day=market.first_day)
     kit.record(symbol, traders, (day,))
     buy_before_news(market, buyer, symbol, start, 3 * HOUR_MS + 300_000,
                     lambda: market.news(symbol, 0.05))
@@ -477,12 +480,13 @@ def plant_s13(market: Market) -> None:
 
 def open_push(market: Market, opener: Trader, symbol: str, day: int, up_bps: int,
               sweeps: int, min_qty: int, reach_bps: int = 0, start_ms: int = 2 * MINUTE_MS,
-              span_ms: int = 25 * MINUTE_MS, at_most: int | None = None) -> None:
+              span_ms: int = 25 * MINUTE_MS, at_most: int | None = None) -> list[int]:
     """From `start_ms` into a session for `span_ms`, sweeps a minute or more apart taking the
     asks up to `up_bps` over the last price once at least `min_qty` is there reaching
     `reach_bps` over it (the book is empty at the bell), each carried through to its limit by
     as many orders as the fill cap asks, until `sweeps` have traded and the price is 3% over
-    the previous close (more sweeps, up to `at_most`, while it is not: sellers may undo them)."""
+    the previous close (more sweeps, up to `at_most`, while it is not: sellers may undo them).
+    Returns [sweeps placed, when the last was]."""
     done = [0, 0]  # sweeps placed, when the last was
     most = sweeps if at_most is None else at_most
 
@@ -498,6 +502,7 @@ def open_push(market: Market, opener: Trader, symbol: str, day: int, up_bps: int
 
     campaign(market, session_open(day) + start_ms, span_ms, 1, lambda: None, act,
              lambda: done[0] >= sweeps and moved())
+    return done
 
 
 def plant_s14(market: Market) -> None:

@@ -75,9 +75,7 @@ def test_a_busy_honest_market_with_its_lookalikes_raises_no_alert():
 # "Market surveillance", has the table over seeds 1-12). The list is exact both ways: a plant
 # missed that is not here fails the test, and so does one listed here that is now caught
 # (take it off). It names known gaps; it is not a tolerance.
-KNOWN_MISSES = {
-    (8, "evasive"): {("S7", "linked")},
-}
+KNOWN_MISSES: dict[tuple[int, str], set[tuple[str, str]]] = {}
 
 
 @pytest.mark.slow
