@@ -286,6 +286,24 @@ def test_a_market_maker_quoting_at_the_touch_is_not_spoofing():
 
 
 @pytest.mark.parametrize("quoter", [True, False])
+def test_s13_a_two_sided_quoter_with_few_fills_is_not_an_order_flood(quoter):
+    """A hundred orders of a's in a day and none traded: bids and offers both (a market
+    maker's quotes, replaced every minute or two) are not the order flood the order-to-trade
+    ratio looks for; a hundred bids are."""
+    desk = Desk()
+    desk.background()
+    for name in "cdefghij":
+        desk.place(name, "buy", 9_000, 2_000)
+        desk.place(name, "sell", 11_000, 2_000)
+    for number in range(100):
+        side = "sell" if quoter and number % 2 else "buy"
+        desk.place("a", side, 10_100 if side == "sell" else 9_900, 10)
+    desk.step()
+    alerts = desk.alerts("S13")
+    assert [a["accounts"] for a in alerts] == ([] if quoter else [desk.accounts("a")])
+
+
+@pytest.mark.parametrize("quoter", [True, False])
 def test_s13_order_involvement_is_one_sided(quoter):
     """Sixty orders of 100 among ten small traders: bids and offers both (a market maker's
     quotes, no demand shown) are not order involvement; sixty bids are."""

@@ -153,7 +153,8 @@ def compute_s13(p: dict[str, int], j: Judge) -> list[Finding]:
             crowded = (placed >= p["min_orders"] and share >= p["order_share_bps"]
                        and share >= p["fair_multiple"] * fair)
             chatty = (placed >= p["otr_min_orders"]
-                      and placed >= p["max_otr"] * max(1, traded))
+                      and placed >= p["max_otr"] * max(1, traded)
+                      and bps(abs(net), qty) >= p["otr_side_bps"])  # not a two-sided quoter
             if crowded or chatty:
                 findings.append(s13_finding(p, j, symbol, owner, placed, qty, traded, share,
                                             len(counts)))
