@@ -72,3 +72,47 @@ def test_the_rules_never_compare_records_by_value(monkeypatch) -> None:
     desk.step()
     pegging(desk)
     assert [a["rule"] for a in desk.alerts("S12")]  # the rule ran to its end and raised
+
+
+def test_owners_remembered_across_blocks_are_what_a_walk_now_gives() -> None:
+    """The property behind `lasting_owner`: through random uses, transfers, recoveries, drops
+    at the limits and lapses at the windows, with time moving on, every remembered owner has
+    the accounts and the cut (`partial`) a fresh walk finds. Small limits and windows make
+    every path happen."""
+    import random
+
+    from node.surveillance.owners import ALL_KINDS, CASH_KINDS, RECOVER
+
+    for seed in range(40):
+        rng = random.Random(seed)
+        graph = OwnerGraph(OwnerParams(link_window_ms=5_000, transfer_window_ms=8_000,
+                                       max_transfer_partners=3),
+                           Limits(per_origin=4, per_account=3, owner_accounts=5, links=30,
+                                  origin_uses=40), Staged())
+        accounts = [f"{index:02d}" for index in range(14)]
+        now = 1_000_000
+        hits = 0
+        for _ in range(300):
+            now += rng.choice((0, 0, 100, 700, 3_000))
+            action = rng.random()
+            if action < 0.35:
+                graph.use(rng.choice(accounts), f"o{rng.randrange(6)}", now)
+            elif action < 0.6:
+                graph.link(TRANSFER, rng.choice(accounts), rng.choice(accounts), now, "tx")
+            elif action < 0.63:
+                graph.link(RECOVER, rng.choice(accounts), rng.choice(accounts), now, "tx")
+            elif action < 0.75:
+                graph.prune(now)
+            for account in rng.sample(accounts, 4):
+                kinds = rng.choice((ALL_KINDS, CASH_KINDS))
+                walked: list[str] = []
+
+                def walk(account=account, kinds=kinds, graph=graph, now=now, walked=walked):
+                    walked.append(account)
+                    return graph.owner(account, now, kinds)
+
+                kept = graph.lasting_owner(account, now, kinds, walk)
+                afresh = graph.owner(account, now, kinds)
+                assert (kept.accounts, kept.partial) == (afresh.accounts, afresh.partial), seed
+                hits += not walked
+        assert hits > 0  # the cache was used, not only filled

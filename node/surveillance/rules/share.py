@@ -42,7 +42,7 @@ def owner_volumes(j: Judge, volumes: dict[str, int]) -> dict[str, tuple[int, Own
         if j.owner_of.graph.is_alone(account):
             found[account] = (volumes[account], None)
             continue
-        owner = j.owner_of(account)
+        owner = j.owner_of.lasting(account)
         qty, _ = found.get(owner.key, (0, owner))
         found[owner.key] = (qty + volumes[account], owner)
     return found
@@ -80,6 +80,15 @@ def compute_s6(p: dict[str, int], j: Judge) -> list[Finding]:
     return findings
 
 
+def fresh(j: Judge, owner: Owner | None) -> Owner | None:
+    """The owner walked now, for its links' times (`lasting` may hold older ones): from its
+    key when complete (the same accounts from any of them), else from the account its walk
+    began at."""
+    if owner is None:
+        return None
+    return j.owner_of(owner.key if not owner.partial else next(iter(owner.parent)))
+
+
 def members_of(key: str, owners: dict[str, tuple[int, Owner | None]]) -> tuple[str, ...]:
     owner = owners[key][1]
     return (key,) if owner is None else owner.accounts
@@ -108,7 +117,7 @@ def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
 
     def detail() -> Detail:
         mine = j.trades.of_accounts(symbol, accounts, since)
-        links = [link for key in keys if (owner := owners[key][1]) is not None
+        links = [link for key in keys if (owner := fresh(j, owners[key][1])) is not None
                  for link in owner.links_among([a for a in accounts if a in owner.accounts])]
         return Detail(
             {"trades": trades, "volume": total // 2, "share_bps": share, "owners": len(keys),
