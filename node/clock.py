@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime
 import time
 
+# one definition: the chaincode's refusal messages and what the tools print write durations alike
+from chaincode.runtime import DURATION_UNITS, duration_text  # noqa: F401 (re-exported)
+
 KST = datetime.timezone(datetime.timedelta(hours=9), "KST")
-DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000),
-                  ("ms", 1))
 
 
 def now_ms() -> int:
@@ -26,15 +27,3 @@ def kst_text(time_ms: int) -> str:
     """`2026-12-07 21:46:34 KST`: the second in Korea Standard Time, with the zone."""
     moment = datetime.datetime.fromtimestamp(time_ms // 1000, KST)
     return moment.strftime("%Y-%m-%d %H:%M:%S KST")
-
-
-def duration_text(ms: int) -> str:
-    """`1 d`, `2 h 5 min`, `1 min 30 s`, `94 ms`, `0 ms`: every non-zero unit, largest first."""
-    if ms < 0:
-        return "-" + duration_text(-ms)
-    parts = []
-    for unit, size in DURATION_UNITS:
-        count, ms = divmod(ms, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    return " ".join(parts) or "0 ms"

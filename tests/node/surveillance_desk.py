@@ -137,6 +137,14 @@ class Desk:
     def accounts(self, *names: str) -> list[str]:
         return sorted(self[name] for name in names)
 
+    def record_date_ahead(self, days: int = 2) -> None:
+        """The issuer declares a dividend with its record date `days` ahead (a material event
+        S12's pegging is judged against), then a block."""
+        self.world.send("bank", "cash", "mint", to=self.world.account("issuer-1"), amount=10**9)
+        self.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
+                        record_time=self.time + days * DAY)
+        self.step()
+
     def background(self, rounds: int = 5, price: int = 10_000, qty: int = 10) -> None:
         """Ordinary trading between k and l (their own origins): a last price and sizes."""
         for _ in range(rounds):

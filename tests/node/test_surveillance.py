@@ -492,10 +492,7 @@ def pegging(desk: Desk) -> list:
 def test_s12_pegging_before_a_record_date():
     desk = Desk()
     desk.background()
-    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
-    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
-                    record_time=desk.time + 2 * DAY)
-    desk.step()
+    desk.record_date_ahead()
     bids = pegging(desk)
     assert {a["rule"] for a in desk.alerts()} == {"S12"}
     alert = desk.alerts("S12")[-1]  # 5 bids, then 6: the same alert

@@ -14,7 +14,7 @@ from __future__ import annotations
 from node.surveillance.owners import TRANSFER, OwnerCache, OwnerGraph, OwnerParams
 from node.surveillance.records import Limits, Order, Trade
 from node.surveillance.staged import Staged
-from tests.node.surveillance_desk import DAY, SYMBOL, Desk
+from tests.node.surveillance_desk import Desk
 from tests.node.test_surveillance import pegging
 
 DAY_MS = 86_400_000
@@ -66,10 +66,7 @@ def test_the_rules_never_compare_records_by_value(monkeypatch) -> None:
         monkeypatch.setattr(record, "__eq__", refuse)
     desk = Desk()
     desk.background()
-    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
-    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
-                    record_time=desk.time + 2 * DAY)
-    desk.step()
+    desk.record_date_ahead()
     pegging(desk)
     assert [a["rule"] for a in desk.alerts("S12")]  # the rule ran to its end and raised
 

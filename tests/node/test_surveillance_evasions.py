@@ -326,10 +326,7 @@ def test_s12_a_quoter_offering_what_it_buys_is_not_pegging(offer):
     it up, a decoy offer further above caps nothing and is pegging all the same."""
     desk = Desk()
     desk.background()
-    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
-    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
-                    record_time=desk.time + 2 * DAY)
-    desk.step()
+    desk.record_date_ahead()
     for _ in range(6):
         desk.place("a", "buy", 9_950, 100)
         if offer:
@@ -350,10 +347,7 @@ def test_s12_a_level_above_where_the_price_was_and_let_go_after():
     desk.place("k", "sell", 9_900, 10)
     desk.place("l", "buy", 9_900, 10)
     desk.step(30 * MINUTE)
-    desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
-    desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8,
-                    record_time=desk.time + 2 * DAY)
-    desk.step()
+    desk.record_date_ahead()
     bids = []
     for _ in range(6):
         bids.append(desk.place("a", "buy", 9_950, 100))
