@@ -94,10 +94,11 @@ class Judge:
 
     def owners(self, accounts: Iterable[str], kinds: frozenset[str] = ALL_KINDS
                ) -> dict[str, Owner]:
-        """Owner key -> owner, for the owners of `accounts`."""
+        """Owner key -> owner, for the owners of `accounts` (remembered across blocks: for
+        their accounts; a finding's links come from `owner_of.fresh`)."""
         found: dict[str, Owner] = {}
         for account in accounts:
-            owner = self.owner_of(account, kinds)
+            owner = self.owner_of.lasting(account, kinds)
             found.setdefault(owner.key, owner)
         return found
 

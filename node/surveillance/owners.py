@@ -421,6 +421,12 @@ class OwnerCache:
             lambda: self.graph.owner(account, self.now, kinds,
                                      lambda current: self._neighbours(current, kinds)))
 
+    def fresh(self, owner: Owner, kinds: frozenset[str] = ALL_KINDS) -> Owner:
+        """`owner` walked in this block, for its links' times (a `lasting` owner may carry
+        older ones): from its key when complete (the same accounts from any of them), else
+        from the account its walk began at. Evidence takes its links from here."""
+        return self(owner.key if not owner.partial else next(iter(owner.parent)), kinds)
+
     def _neighbours(self, account: str, kinds: frozenset[str]) -> list[Link]:
         found = self.edges.get((account, kinds))
         if found is None:

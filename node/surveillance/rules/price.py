@@ -81,8 +81,8 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
                 or len(orders) < p["min_orders"]
                 or pushed * BPS < p["min_push_bps"] * abs(end - start)):
             continue
-        findings.append(involvement_finding(rule, p, symbol, owner, check, side + mine,
-                                            orders, (start, end), share, pushed))
+        findings.append(involvement_finding(rule, p, symbol, j.owner_of.fresh(owner), check,
+                                            side + mine, orders, (start, end), share, pushed))
     return findings
 
 
@@ -119,7 +119,7 @@ def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
 # ---- S7 pump and dump ------------------------------------------------------------------------
 
 def compute_s7(p: dict[str, int], j: Judge) -> list[Finding]:
-    sellers = {(t.symbol, j.owner_of(t.seller).key): j.owner_of(t.seller)
+    sellers = {(t.symbol, j.owner_of.lasting(t.seller).key): j.owner_of.lasting(t.seller)
                for t in j.facts.trades}
     findings = []
     for (symbol, _), owner in sorted(sellers.items()):
@@ -167,7 +167,7 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
             f"{paid // bought}).",
             ids(t.buy_order for t in buys) + ids(t.sell_order for t in sells),
             ids(t.trade_id for t in buys + sells), (base, peak),
-            tuple(owner.links_among(accounts)))
+            tuple(j.owner_of.fresh(owner).links_among(accounts)))
     return Finding("S7", symbol, f"{symbol}/{owner.key}", accounts, first, (bought, sold),
                    detail)
 
@@ -223,7 +223,7 @@ def s11_finding(p: dict[str, int], symbol: str, kind: str, metrics: dict[str, in
 # ---- S12 price pegging -----------------------------------------------------------------------
 
 def compute_s12(p: dict[str, int], j: Judge) -> list[Finding]:
-    buyers = {(t.symbol, j.owner_of(t.buyer).key): j.owner_of(t.buyer)
+    buyers = {(t.symbol, j.owner_of.lasting(t.buyer).key): j.owner_of.lasting(t.buyer)
               for t in j.facts.trades}
     windows: dict[str, list[Trade]] = {}
     findings = []
@@ -289,7 +289,7 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
             f"selling {sold} of {bought} bought"
             + (f", {near[1]} at {kst_text(near[0])}" if near else "") + ".",
             ids(orders), ids(t.trade_id for t in held), (window[0].prev_price, window[-1].price),
-            tuple(owner.links_among(accounts)))
+            tuple(j.owner_of.fresh(owner).links_among(accounts)))
     return Finding("S12", symbol, f"{symbol}/{owner.key}", accounts, held[0].time,
                    (len(orders), sum(t.qty for t in held)), detail,
                    "high" if near else None)

@@ -80,15 +80,6 @@ def compute_s6(p: dict[str, int], j: Judge) -> list[Finding]:
     return findings
 
 
-def fresh(j: Judge, owner: Owner | None) -> Owner | None:
-    """The owner walked now, for its links' times (`lasting` may hold older ones): from its
-    key when complete (the same accounts from any of them), else from the account its walk
-    began at."""
-    if owner is None:
-        return None
-    return j.owner_of(owner.key if not owner.partial else next(iter(owner.parent)))
-
-
 def members_of(key: str, owners: dict[str, tuple[int, Owner | None]]) -> tuple[str, ...]:
     owner = owners[key][1]
     return (key,) if owner is None else owner.accounts
@@ -117,7 +108,8 @@ def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
 
     def detail() -> Detail:
         mine = j.trades.of_accounts(symbol, accounts, since)
-        links = [link for key in keys if (owner := fresh(j, owners[key][1])) is not None
+        links = [link for key in keys if (kept := owners[key][1]) is not None
+                 and (owner := j.owner_of.fresh(kept)) is not None
                  for link in owner.links_among([a for a in accounts if a in owner.accounts])]
         return Detail(
             {"trades": trades, "volume": total // 2, "share_bps": share, "owners": len(keys),
@@ -192,7 +184,7 @@ def s13_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, placed: 
             f"within {duration_text(p['window_ms'])}, {traded} of which traded (thresholds "
             f"{p['order_share_bps']} bps, or {p['max_otr']} orders per order that traded).",
             ids(o.order_id for o in orders), (), None,
-            tuple(owner.links_among(accounts)))
+            tuple(j.owner_of.fresh(owner).links_among(accounts)))
     return Finding("S13", symbol, f"{symbol}/{owner.key}", accounts, since, (placed, qty),
                    detail)
 
@@ -297,7 +289,7 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
                 if (t.buyer if i == t.buy_order else t.seller) in members),
             ids(t.trade_id for t in trades),
             effect,
-            tuple(owner.links_among(accounts)))
+            tuple(j.owner_of.fresh(owner).links_among(accounts)))
     kind = "insider" if insider else "unusual"
     return Finding("S8", event.symbol, f"{event.symbol}/{owner.key}/{event.tx_id}/{kind}",
                    accounts, window_start, (abs(value),), detail,

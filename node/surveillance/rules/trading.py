@@ -30,12 +30,14 @@ from node.surveillance.records import Order, Trade
 
 
 def same_owner(j: Judge, trade: Trade) -> Owner | None:
-    """The owner on both sides of `trade`, or None."""
-    owner = j.owner_of(trade.buyer)
-    if trade.seller in owner.accounts:
-        return owner
-    other = j.owner_of(trade.seller)
-    return other if trade.buyer in other.accounts else None
+    """The owner on both sides of `trade`, or None. Asked of every trade, so the question is
+    put to the owners remembered across blocks (`lasting`), and only a wash is walked afresh,
+    for its evidence."""
+    if trade.seller in j.owner_of.lasting(trade.buyer).accounts:
+        return j.owner_of(trade.buyer)
+    if trade.buyer in j.owner_of.lasting(trade.seller).accounts:
+        return j.owner_of(trade.seller)
+    return None
 
 
 def compute_s1(p: dict[str, int], j: Judge) -> list[Finding]:
@@ -181,11 +183,11 @@ def is_layer(p: dict[str, int], order: Order, mean: int) -> bool:
 
 
 def compute_s3(p: dict[str, int], j: Judge) -> list[Finding]:
-    touched = {(o.symbol, j.owner_of(o.account).key): j.owner_of(o.account)
+    touched = {(o.symbol, j.owner_of.lasting(o.account).key): j.owner_of.lasting(o.account)
                for o in j.facts.removed}
     for trade in j.facts.trades:
         for account in (trade.buyer, trade.seller):
-            owner = j.owner_of(account)
+            owner = j.owner_of.lasting(account)
             touched.setdefault((trade.symbol, owner.key), owner)
     findings = []
     for (symbol, _), owner in sorted(touched.items()):
@@ -238,7 +240,7 @@ def s3_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, side: str
             f"side (during the layer or within {duration_text(p['after_ms'])} after it).",
             ids(o.order_id for o in layer), ids(t.trade_id for t in other),
             (layer[0].last_price or layer[0].price, best),
-            tuple(owner.links_among(accounts)))
+            tuple(j.owner_of.fresh(owner).links_among(accounts)))
     return Finding("S3", symbol, f"{symbol}/{owner.key}/{side}", accounts, layer[0].time,
                    (layered, traded), detail)
 
@@ -250,7 +252,7 @@ def is_uptick(trade: Trade) -> bool:
 
 
 def compute_s4(p: dict[str, int], j: Judge) -> list[Finding]:
-    lifters = {(t.symbol, j.owner_of(t.buyer).key): j.owner_of(t.buyer)
+    lifters = {(t.symbol, j.owner_of.lasting(t.buyer).key): j.owner_of.lasting(t.buyer)
                for t in j.facts.trades if is_uptick(t)}
     findings = []
     for (symbol, _), owner in sorted(lifters.items()):
@@ -265,7 +267,8 @@ def compute_s4(p: dict[str, int], j: Judge) -> list[Finding]:
         pushed = sum(t.price - t.prev_price for t in ups)
         if rise < p["min_rise_bps"] or pushed * BPS < p["min_push_bps"] * (top - base):
             continue
-        findings.append(s4_finding(p, owner, symbol, ups, orders, base, top, pushed))
+        findings.append(s4_finding(p, j.owner_of.fresh(owner), symbol, ups, orders, base, top,
+                                      pushed))
     return findings
 
 
