@@ -146,7 +146,8 @@ class OwnerGraph:
         accounts = self.uses.setdefault(origin, {})
         if account not in accounts:  # one heap entry per use; a later time is re-pushed lazily
             self.use_count += 1
-            self.edges_version += 1
+            if accounts:  # a use of an origin no other account used links nobody
+                self.edges_version += 1
             heapq.heappush(self.use_heap, (time, origin, account))
         accounts[account] = time
         self.origins.setdefault(account, {})[origin] = time
@@ -185,6 +186,8 @@ class OwnerGraph:
     # ---- dropping ----------------------------------------------------------------------------
 
     def _drop_use(self, origin: str, account: str) -> None:
+        if len(self.uses[origin]) > 1:  # it linked the account to the origin's others
+            self.edges_version += 1
         del self.uses[origin][account]
         if not self.uses[origin]:
             del self.uses[origin]
@@ -192,7 +195,6 @@ class OwnerGraph:
         if not self.origins[account]:
             del self.origins[account]
         self.use_count -= 1
-        self.edges_version += 1
         self.staged.delete(s.surv_use_key(origin, account))
 
     def _oldest_use(self) -> tuple[int, str, str] | None:
