@@ -97,16 +97,30 @@ def is_matched(p: dict[str, int], j: Judge, trade: Trade) -> bool:
             and trade.qty * BPS >= (BPS - tolerance) * big)
 
 
-def matched_group(p: dict[str, int], j: Judge, symbol: str, start: str
-                  ) -> tuple[list[str], list[Trade]]:
+def matched_of(p: dict[str, int], j: Judge, symbol: str, account: str,
+               memo: dict[str, list[Trade]]) -> list[Trade]:
+    """The account's matched trades in the window, found once per block (`memo`): the groups
+    grown from each of a block's matched sellers cross the same accounts, and a busy account
+    has hundreds of trades in the hour (a block of the market bench spent three quarters of
+    its surveillance here)."""
+    found = memo.get(account)
+    if found is None:
+        found = memo[account] = [t for t in j.trades.of_account(symbol, account,
+                                                                 j.now - p["window_ms"])
+                                 if is_matched(p, j, t)]
+    return found
+
+
+def matched_group(p: dict[str, int], j: Judge, symbol: str, start: str,
+                  memo: dict[str, list[Trade]] | None = None) -> tuple[list[str], list[Trade]]:
     """The accounts joined to `start` by matched trades in the window, and those trades,
     pruned until every account left both bought and sold among them (a pair trading back
     and forth, a ring)."""
-    since = j.now - p["window_ms"]
+    memo = {} if memo is None else memo
     members, queue, trades = {start}, [start], {}
     for account in queue:
-        for trade in j.trades.of_account(symbol, account, since):
-            if trade.trade_id in trades or not is_matched(p, j, trade):
+        for trade in matched_of(p, j, symbol, account, memo):
+            if trade.trade_id in trades:
                 continue
             trades[trade.trade_id] = trade
             for other in (trade.buyer, trade.seller):
@@ -126,8 +140,9 @@ def matched_group(p: dict[str, int], j: Judge, symbol: str, start: str
 def compute_s2(p: dict[str, int], j: Judge) -> list[Finding]:
     starts = sorted({(t.symbol, t.seller) for t in j.facts.trades if is_matched(p, j, t)})
     findings: dict[tuple[str, tuple[str, ...]], Finding] = {}
+    memos: dict[str, dict[str, list[Trade]]] = {}  # symbol -> account -> its matched trades
     for symbol, start in starts:
-        members, trades = matched_group(p, j, symbol, start)
+        members, trades = matched_group(p, j, symbol, start, memos.setdefault(symbol, {}))
         if len(members) < 2 or len(trades) < p["min_matched"]:
             continue
         key = (symbol, tuple(members))
