@@ -142,7 +142,12 @@ def compute_s2(p: dict[str, int], j: Judge) -> list[Finding]:
     findings: dict[tuple[str, tuple[str, ...]], Finding] = {}
     memos: dict[str, dict[str, list[Trade]]] = {}  # symbol -> account -> its matched trades
     for symbol, start in starts:
-        members, trades = matched_group(p, j, symbol, start, memos.setdefault(symbol, {}))
+        memo = memos.setdefault(symbol, {})
+        if not any(t.buyer == start for t in matched_of(p, j, symbol, start, memo)):
+            # Every account of a group both bought and sold in it, so this seller is in none;
+            # a group with a trade of this block is grown from that trade's seller instead.
+            continue
+        members, trades = matched_group(p, j, symbol, start, memo)
         if len(members) < 2 or len(trades) < p["min_matched"]:
             continue
         key = (symbol, tuple(members))
