@@ -28,7 +28,7 @@ entry is acted on only if it is the edge's current time, so both drop the same e
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -348,9 +348,9 @@ class OwnerGraph:
         edges cannot have changed: none appeared or went since, and `now` is not past the
         earliest lapse of those stored when it was walked (a use seen again only extends an
         edge). Its accounts and `partial` are what a walk now would give; the times on its
-        links may be older: evidence takes a fresh walk. Rules that group every participant
-        (S6) use it, so that a component of a thousand transfer-linked accounts is not walked
-        a thousand times on every block (it was 41 % of a node's CPU per order)."""
+        links may be older: evidence takes a fresh walk. The rules group trades and orders by
+        these, so that a component of a thousand transfer-linked accounts is not walked a
+        thousand times on every block (it was 41 % of a node's CPU per order)."""
         if self._lasting_version != self.edges_version or now > self._lasting_until:
             self._lasting.clear()
             self._lasting_version = self.edges_version
@@ -363,8 +363,7 @@ class OwnerGraph:
             found = walk()
             if len(self._lasting) >= LASTING_OWNERS:  # a bound on memory: it only costs walks
                 self._lasting.clear()
-            for member in (found.accounts if not found.partial else (account,)):
-                self._lasting[(member, kinds)] = found
+            remember(self._lasting, found, account, kinds)
         return found
 
     # ---- loading -----------------------------------------------------------------------------
@@ -408,26 +407,35 @@ class OwnerCache:
     def __call__(self, account: str, kinds: frozenset[str] = ALL_KINDS) -> Owner:
         found = self.cached.get((account, kinds))
         if found is None:
-            found = self.graph.owner(account, self.now, kinds,
-                                     lambda current: self._neighbours(current, kinds))
-            for member in (found.accounts if not found.partial else (account,)):
-                self.cached[(member, kinds)] = found
+            found = self._walk(account, kinds)
+            remember(self.cached, found, account, kinds)
         return found
 
     def lasting(self, account: str, kinds: frozenset[str] = ALL_KINDS) -> Owner:
         """The owner's accounts, remembered across blocks (OwnerGraph.lasting_owner); never
         through this block's cache, so what the other rules' walks give (their trees, and so
         their evidence) does not depend on what was remembered."""
-        return self.graph.lasting_owner(
-            account, self.now, kinds,
-            lambda: self.graph.owner(account, self.now, kinds,
-                                     lambda current: self._neighbours(current, kinds)))
+        return self.graph.lasting_owner(account, self.now, kinds,
+                                        lambda: self._walk(account, kinds))
+
+    def grouped(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Owner]:
+        """(symbol, owner key) -> `lasting` owner for (symbol, account) pairs, each asked
+        once; of two partial owners with one key, the later asked stays."""
+        found: dict[tuple[str, str], Owner] = {}
+        for symbol, account in pairs:
+            owner = self.lasting(account)
+            found[(symbol, owner.key)] = owner
+        return found
 
     def fresh(self, owner: Owner, kinds: frozenset[str] = ALL_KINDS) -> Owner:
         """`owner` walked in this block, for its links' times (a `lasting` owner may carry
         older ones): from its key when complete (the same accounts from any of them), else
         from the account its walk began at. Evidence takes its links from here."""
         return self(owner.key if not owner.partial else next(iter(owner.parent)), kinds)
+
+    def _walk(self, account: str, kinds: frozenset[str]) -> Owner:
+        return self.graph.owner(account, self.now, kinds,
+                                lambda current: self._neighbours(current, kinds))
 
     def _neighbours(self, account: str, kinds: frozenset[str]) -> list[Link]:
         found = self.edges.get((account, kinds))
@@ -441,3 +449,11 @@ class OwnerCache:
         if found is None:
             found = self.hubs[account] = self.graph.is_hub(account, self.now)
         return found
+
+
+def remember(cache: dict[tuple[str, frozenset[str]], Owner], owner: Owner, account: str,
+             kinds: frozenset[str]) -> None:
+    """A complete owner under each of its accounts; a partial one only under the account its
+    walk began at (another account's walk would stop elsewhere)."""
+    for member in (owner.accounts if not owner.partial else (account,)):
+        cache[(member, kinds)] = owner

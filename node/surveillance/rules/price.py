@@ -119,8 +119,7 @@ def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
 # ---- S7 pump and dump ------------------------------------------------------------------------
 
 def compute_s7(p: dict[str, int], j: Judge) -> list[Finding]:
-    sellers = {(t.symbol, j.owner_of.lasting(t.seller).key): j.owner_of.lasting(t.seller)
-               for t in j.facts.trades}
+    sellers = j.owner_of.grouped((t.symbol, t.seller) for t in j.facts.trades)
     findings = []
     for (symbol, _), owner in sorted(sellers.items()):
         found = s7_finding(p, j, symbol, owner)
@@ -223,8 +222,7 @@ def s11_finding(p: dict[str, int], symbol: str, kind: str, metrics: dict[str, in
 # ---- S12 price pegging -----------------------------------------------------------------------
 
 def compute_s12(p: dict[str, int], j: Judge) -> list[Finding]:
-    buyers = {(t.symbol, j.owner_of.lasting(t.buyer).key): j.owner_of.lasting(t.buyer)
-              for t in j.facts.trades}
+    buyers = j.owner_of.grouped((t.symbol, t.buyer) for t in j.facts.trades)
     windows: dict[str, list[Trade]] = {}
     findings = []
     for (symbol, _), owner in sorted(buyers.items()):

@@ -203,8 +203,7 @@ def is_layer(p: dict[str, int], order: Order, mean: int) -> bool:
 
 
 def compute_s3(p: dict[str, int], j: Judge) -> list[Finding]:
-    touched = {(o.symbol, j.owner_of.lasting(o.account).key): j.owner_of.lasting(o.account)
-               for o in j.facts.removed}
+    touched = j.owner_of.grouped((o.symbol, o.account) for o in j.facts.removed)
     for trade in j.facts.trades:
         for account in (trade.buyer, trade.seller):
             owner = j.owner_of.lasting(account)
@@ -272,8 +271,7 @@ def is_uptick(trade: Trade) -> bool:
 
 
 def compute_s4(p: dict[str, int], j: Judge) -> list[Finding]:
-    lifters = {(t.symbol, j.owner_of.lasting(t.buyer).key): j.owner_of.lasting(t.buyer)
-               for t in j.facts.trades if is_uptick(t)}
+    lifters = j.owner_of.grouped((t.symbol, t.buyer) for t in j.facts.trades if is_uptick(t))
     findings = []
     for (symbol, _), owner in sorted(lifters.items()):
         members = set(owner.accounts)
