@@ -116,6 +116,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from chaincode import market_book as book
+from chaincode.fds import is_held
 from chaincode.identity import caller_role, require_registered_reader, require_role
 from chaincode.market_matching import Matching, Stop, match, uncross
 from chaincode.market_sessions import (
@@ -212,14 +213,16 @@ class Market(Contract):
                 raise ChaincodeError("INSUFFICIENT_CASH", f"only {cash} KRW is available, "
                                      f"less than the {price} x {qty} KRW the order needs")
         # the transfer rules that can be known now (chaincode.compliance, via the token)
+        held = is_held(ctx, account, "trading")
         verdict = ctx.call("token", "order_verdict", token=token, account=account,
-                           record=record, side=side, amount=qty)
+                           record=record, held=held, side=side, amount=qty)
         if verdict is not None:
             raise ChaincodeError(*verdict)
         if book.open_count(ctx, account) >= MAX_OPEN_ORDERS:
             raise ChaincodeError("TOO_MANY_ORDERS", f"an account may have at most "
                                  f"{MAX_OPEN_ORDERS} open orders")
         m = Matching(token, session, band, market["trade_tax_bps"], MAX_FILLS, MAX_CANCELS)
+        m.know(account, record, held)
         uncross(ctx, m, symbol)
         order = self._accept(ctx, symbol, account, side, price, qty, tif, media, origin,
                              session)

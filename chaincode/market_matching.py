@@ -28,6 +28,7 @@ from enum import Enum
 from typing import Any
 
 from chaincode.compliance import SENDER
+from chaincode.fds import is_held
 from chaincode.market_book import (
     account_trade_key,
     best_order_id,
@@ -61,7 +62,10 @@ class Stop(Enum):
 class Matching:
     """What one transaction's matching may still do, what it did, and the facts it reads once:
     the token record (kept current by the token contract), the session, the day's band, the
-    tax rate, the brokers found active, the tax account, the last trade id."""
+    tax rate, the brokers found active, the tax account, the last trade id, and each party's
+    identity facts and trading hold (`party`). Nothing a `place` does writes an identity
+    record or a hold (it calls token, cash and reads of identity and fds only), so what one
+    fill read of a party holds for every later fill of the same transaction."""
 
     token: dict[str, Any]
     session: int
@@ -73,6 +77,21 @@ class Matching:
     active_brokers: dict[str, bool] = field(default_factory=dict)
     tax_account: str | None = None
     last_trade_id: int | None = None
+    parties: dict[str, tuple[dict[str, Any] | None, bool]] = field(default_factory=dict)
+
+    def know(self, account: str, record: dict[str, Any] | None, held: bool) -> None:
+        """What `place` read of its own account: its identity record and trading hold."""
+        self.parties[account] = (record, held)
+
+    def party(self, ctx: Context, account: str) -> tuple[dict[str, Any] | None, bool]:
+        """(identity record as stored, under a trading hold) of `account`, read once per
+        transaction."""
+        known = self.parties.get(account)
+        if known is None:
+            known = self.parties[account] = (
+                ctx.call("identity", "facts", account=account),
+                is_held(ctx, account, "trading"))
+        return known
 
     def next_trade_id(self, ctx: Context) -> int:
         if self.last_trade_id is None:
@@ -196,9 +215,13 @@ def fill(ctx: Context, m: Matching, aggressor: dict[str, Any], resting: dict[str
     qty = min(aggressor["remaining"], resting["remaining"])
     price = resting["price"]
     trade_id = m.next_trade_id(ctx)
+    (seller_record, seller_held), (buyer_record, buyer_held) = (
+        m.party(ctx, sell["account"]), m.party(ctx, buy["account"]))
     refusal: list[Any] | None = ctx.call(
         "token", "deliver", token=m.token, seller=sell["account"], buyer=buy["account"],
-        amount=qty, price=price, trade_id=trade_id, escrowed=sell["status"] == "resting")
+        amount=qty, price=price, trade_id=trade_id, escrowed=sell["status"] == "resting",
+        seller_record=seller_record, buyer_record=buyer_record, seller_held=seller_held,
+        buyer_held=buyer_held)
     if refusal is not None:
         return refusal
     value = qty * price

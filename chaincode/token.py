@@ -953,12 +953,12 @@ class Token(Contract):
 
     @internal
     def order_verdict(self, ctx: Context, token: dict[str, Any], account: str,
-                      record: dict[str, Any] | None, side: str, amount: int
+                      record: dict[str, Any] | None, held: bool, side: str, amount: int
                       ) -> list[str] | None:
         """The first failing order-time check of a market order ([code, message]) or None:
-        compliance.check_seller for a sell, compliance.check_buyer for a buy. `token` and the
-        account's identity `record` as the market read them in this transaction."""
-        held = is_held(ctx, account, "trading")
+        compliance.check_seller for a sell, compliance.check_buyer for a buy. `token`, the
+        account's identity `record` and whether a trading hold covers it (`held`) as the
+        market read them in this transaction."""
         if side == "sell":
             holding = load_holding(ctx, token["symbol"], account)
             verdict = compliance.check_seller(token=token, amount=amount, now=ctx.time,
@@ -985,18 +985,22 @@ class Token(Contract):
 
     @internal
     def deliver(self, ctx: Context, token: dict[str, Any], seller: str, buyer: str, amount: int,
-                price: int, trade_id: int, escrowed: bool) -> list[Any] | None:
+                price: int, trade_id: int, escrowed: bool, seller_record: dict[str, Any] | None,
+                buyer_record: dict[str, Any] | None, seller_held: bool, buyer_held: bool
+                ) -> list[Any] | None:
         """The units leg of a market fill: `amount` units of `seller` go to `buyer`, from the
         units escrowed for the seller's resting order (`escrowed`) or from its available units
         (an incoming order, escrowed only for what rests). `token` is the record the market
-        loaded in this transaction; a change of holders is written to it and to state.
+        loaded in this transaction; a change of holders is written to it and to state. The
+        parties' identity facts (Identity.facts) and trading holds are what the market read of
+        them in this transaction (chaincode.market_matching.Matching.party): a fill writes
+        neither, so a place with many fills reads each party's once.
 
         Runs compliance.refuse_transfer (the rules of `transfer`, a trading hold on either side
         refusing it with ACCOUNT_HELD) with the escrowed units released and the purchase valued
         at `price`: the refusal ([code, message, party at fault]) comes back before anything
         is written. The investment windows count the fill at `price` on both sides."""
         symbol = token["symbol"]
-        seller_record, buyer_record = identity_facts(ctx, seller), identity_facts(ctx, buyer)
         seller_holding = load_holding(ctx, symbol, seller)
         on_order = seller_holding.get("on_order", 0)
         if escrowed:
@@ -1012,8 +1016,7 @@ class Token(Contract):
             investors=limited_investor_count(ctx, token),
             sender_is_issuer=seller == token["issuer"],
             recipient_is_issuer=buyer == token["issuer"], price=price,
-            sender_held=is_held(ctx, seller, "trading"),
-            recipient_held=is_held(ctx, buyer, "trading"))
+            sender_held=seller_held, recipient_held=buyer_held)
         if refusal is not None:
             return list(refusal)
         if escrowed:
