@@ -8,9 +8,10 @@ escrow: units on order for a sell (chaincode.token), a cash escrow for a buy (ch
 The best order of a side is its `head/` entry, [the smallest book key of the side, the side's
 number of orders], present exactly while the side has an order. Matching reads the head (one
 read) instead of ranging the book, and only the best order leaving a side that still has others
-ranges the book, from its own key: a LevelDB range visits every deleted key in its way until a
-compaction drops them, and the keys before the head are all deleted ones (filled or cancelled
-orders), thousands at saturation.
+looks for the next: the first book key after its own (`first_after`, one read, not a range
+merged through the transaction's and the block's overlays). A LevelDB range visits every
+deleted key in its way until a compaction drops them, and the keys before the head are all
+deleted ones (filled or cancelled orders), thousands at saturation.
 
 What it may not do: match, settle or decide why an order ends; chaincode.market_matching and
 chaincode.market do. Everything here keeps the book, its levels, heads and the open-order
@@ -214,8 +215,8 @@ def unbook(ctx: Context, order: dict[str, Any], qty: int) -> None:
     if count == 1:
         assert best == key, "the head is not the last order of its side"
         ctx.state.delete(head)
-    elif best == key:  # the next best, ranged from here: nothing before it lives
-        following = next(ctx.state.range(book_prefix(symbol, session, side), key), None)
+    elif best == key:  # the next best, the first key after this one: nothing before it lives
+        following = ctx.state.first_after(book_prefix(symbol, session, side), key)
         assert following is not None, "a side's order count out of step"
         ctx.state.put(head, [following[0], count - 1])
     else:

@@ -178,9 +178,37 @@ class Overlay:
                 if first.get(k, taken) >= taken)  # not written before iteration began
         yield from heapq.merge(own, base, key=lambda item: item[0])  # disjoint keys
 
+    def first(self, prefix: str, start: str = "") -> tuple[str, bytes] | None:
+        """The first item `range(prefix, start)` yields, or None, without merging ranges:
+        the smallest live key this overlay wrote there (one bisect) against the first key of
+        the base's that this overlay did not write over (an overlay base answers the same way,
+        key by key; a store, with one range read as far as that key). A book's next best
+        order is one such read, where a range built the overlay's list of the side's live
+        keys, and its base's, to yield one."""
+        live = self._live
+        index = bisect.bisect_left(live, max(prefix, start))
+        own = live[index] if index < len(live) and live[index].startswith(prefix) else None
+        for key, value in _base_items(self.base, prefix, start):
+            if own is not None and key >= own:
+                break  # a base key this overlay wrote over, or one after its own
+            if key not in self.writes:
+                return key, value
+        return None if own is None else (own, self.writes[own])  # type: ignore[return-value]
+
     def merge_into(self, parent: Overlay) -> None:
         for key, value in self.writes.items():
             parent._write(key, value)
+
+
+def _base_items(base: StateReader, prefix: str, start: str) -> Iterator[tuple[str, bytes]]:
+    """`base.range(prefix, start)`; an overlay's item by item through its `first` (the key
+    after `key` is `key + NUL`: no state key contains NUL, StateView._key)."""
+    if not isinstance(base, Overlay):
+        yield from base.range(prefix, start)
+        return
+    while (found := base.first(prefix, start)) is not None:
+        yield found
+        start = found[0] + "\x00"
 
 
 class StateView:
@@ -211,6 +239,13 @@ class StateView:
         if not self._writable:
             raise ChaincodeError("READ_ONLY", "a query cannot write state")
         self._overlay.delete(self._key(key))
+
+    def first_after(self, prefix: str, key: str) -> tuple[str, Any] | None:
+        """The first (key without the namespace, value) of `range(prefix)` after `key`, or
+        None: one read (Overlay.first), not a range."""
+        found = self._overlay.first(self._prefix + prefix, self._key(key) + "\x00")
+        return None if found is None else (found[0][len(self._prefix):],
+                                           codec.unpack_trusted(found[1]))
 
     def range(self, prefix: str = "", start: str = "") -> Iterator[tuple[str, Any]]:
         """(key without the namespace, value) for keys starting with `prefix`, in key order;

@@ -1,7 +1,8 @@
 """chaincode.runtime.Overlay keeps its written keys sorted so that a range does not scan every
 write of the block; it must yield exactly what the plain merge it replaced yielded (the
 reference below, the code before), for any writes, deletions, nesting and writes made while a
-range is being iterated. Otherwise two node versions would compute different states."""
+range is being iterated; and `first` must be its first item. Otherwise two node versions would
+compute different states."""
 
 from __future__ import annotations
 
@@ -87,12 +88,16 @@ def test_ranges_match_the_plain_merge(base_values, ops):
                             _apply(overlay, key, value)
                 seen.append(out)
             assert seen[0] == seen[1], (prefix, start)
+            assert new.first(prefix, start) == next(old.range(prefix, start), None)
         else:
             children = (Overlay(new), ReferenceOverlay(old))
             for child in children:
                 for key, value in op[1]:
                     _apply(child, key, value)
             assert list(children[0].range("")) == list(children[1].range(""))
+            for prefix, start in (("", ""), ("a/", ""), ("a/", "a/10"), ("b/", "b/1")):
+                assert (children[0].first(prefix, start)  # over an overlay, key by key
+                        == next(children[1].range(prefix, start), None)), (prefix, start)
             children[0].merge_into(new)
             children[1].merge_into(old)
         assert new.writes == old.writes
