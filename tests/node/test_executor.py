@@ -17,7 +17,7 @@ from consensus.block import ZERO_HASH, CommitCertificate, make_block
 from consensus.crypto import Signer
 from node.admission import tx as txmod
 from node.admission.mempool import Mempool
-from node.ledger.executor import Executor, HistoricalState
+from node.ledger.executor import Executor, HistoricalState, compute_app_hash
 from node.storage import LevelDB, MemoryKV
 from node.storage import schema as s
 
@@ -107,6 +107,16 @@ def test_app_hash_chains_and_is_deterministic():
     third = _executor()
     _commit(third, txs[:1])
     assert third.app_hash != one.app_hash
+
+
+def test_the_app_hash_is_of_the_canonical_encoding_of_the_writes():
+    """compute_app_hash packs the writes with msgpack directly: the bytes must be codec.pack's
+    (PROTOCOL.md's app hash), whatever the keys and values (non-ASCII, empty, deleted, long)."""
+    writes = {"a": b"", "market/order/000000000001": b"\x81\xa1a\x01", "z\u00e9/\u4e00": None,
+              "token/bal/X/" + "f" * 64: bytes(range(256)) * 300, "\u00ff" * 40: b"x" * 70_000}
+    ordered = dict(sorted(writes.items()))
+    canonical = codec.pack([[key, value] for key, value in ordered.items()])
+    assert compute_app_hash(b"p" * 32, ordered) == codec.sha256(b"p" * 32 + canonical)
 
 
 def test_history_reads_state_as_of_any_height():
