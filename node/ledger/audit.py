@@ -28,6 +28,7 @@ from node.storage import Batch
 from node.storage import schema as s
 
 ALL_CODES = "*"
+ACCOUNT_CHARS = 64  # an account id is 64 lowercase hex (chaincode.runtime.is_account)
 DIVIDENDS = "div"
 
 
@@ -40,13 +41,17 @@ NOT_ACCOUNTS = frozenset({"origin", "buy_origin", "sell_origin", "sha256", "tx_i
 
 def accounts_named(value: Any, into: set[str]) -> None:
     """Add to `into` every account id in `value` (nested maps and lists), skipping the fields
-    of NOT_ACCOUNTS."""
+    of NOT_ACCOUNTS. A map's string values are tested in place, not by a call each: most of
+    the fields of a transaction's args and events are short strings and integers."""
     if isinstance(value, str):
         if is_account(value):
             into.add(value)
     elif isinstance(value, dict):
         for name, item in value.items():
-            if name not in NOT_ACCOUNTS:
+            if isinstance(item, str):
+                if len(item) == ACCOUNT_CHARS and name not in NOT_ACCOUNTS and is_account(item):
+                    into.add(item)
+            elif isinstance(item, dict | list) and name not in NOT_ACCOUNTS:
                 accounts_named(item, into)
     elif isinstance(value, list):
         for item in value:
