@@ -34,12 +34,15 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # terminal or a phone desk is the broker's staff and links nobody) within `link_window_ms`
     # [PROTOCOL: 30 days], when cash or units moved between them outside the market within
     # `transfer_window_ms` [GEN: the same month], or when one's key was recovered to the
-    # other's (for good). An account that moved cash or units with more than
-    # `max_transfer_partners` others in that window is a hub (a payee, a payroll), and its
-    # transfers link nobody [GEN: a nominee ring of up to 8 stays linked; the generator's
-    # honest payees, receiving from dozens, do not make one owner of their payers].
+    # other's (for good). An account paid by more than `max_transfer_partners` others in
+    # that window is a hub (a payee: a shop, a landlord), and a payment to it links nobody
+    # [GEN: a nominee ring of up to 8 stays linked; the generator's honest payees, paid by
+    # dozens, do not make one owner of their payers]; paying others makes no hub. A transfer
+    # links only when worth at least `min_link_krw` (units at the token's last price) [GEN:
+    # KRW 500,000: a nominee's transfers move millions; framing a stranger as one's own
+    # account then costs half a million won a victim, not one won (issue 30)].
     "owners": {"link_window_ms": 30 * DAY_MS, "transfer_window_ms": 30 * DAY_MS,
-               "max_transfer_partners": 8},
+               "max_transfer_partners": 8, "min_link_krw": 500_000},
     # S1 wash trade (가장매매): a trade whose two sides are one owner. `window_ms` is how far
     # back one alert gathers the owner's trades with itself [FSS: a day is the unit of review].
     "S1": {"window_ms": DAY_MS, "enabled": 1},
@@ -194,7 +197,7 @@ def limits_of(name: str) -> tuple[int, int]:
     for ending, limits in FIELD_LIMITS.items():
         if name.endswith(ending):
             return limits
-    if name in ("threshold", "min_value"):
+    if name in ("threshold", "min_value", "min_link_krw"):
         return (1, 2**62)
     return COUNT_LIMITS
 

@@ -17,6 +17,7 @@ EPISODES = "node/surveillance/episodes.py"
 RULES = "node/surveillance/rules/__init__.py"
 DESK = "tests/node/test_surveillance.py::"
 EVASIONS = "tests/node/test_surveillance_evasions.py::"
+OWNED = "tests/node/test_surveillance_owners.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", TRADING,
@@ -116,6 +117,22 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "or any(new >= 2 * old and new > old", "or any(False",
      DESK + "test_more_of_the_same_activity_makes_versions_of_one_alert",
      EVASIONS + "test_a_decoy_wash_does_not_hide_the_wash_after_it"),
+    # The owner graph against links the attacker controls (issue 30, F1, F1b, F2)
+    ("surveillance_owners_payees_make_a_hub", OWNERS,
+     "if kind == TRANSFER and time >= since and self.paid(other, account):",
+     "if kind == TRANSFER and time >= since:",
+     OWNED + "test_paying_many_others_does_not_cut_the_payers_real_link"),
+    ("surveillance_owners_a_hub_links_nobody", OWNERS,
+     "went to one that is no hub.\"\"\"\n",
+     "went to one that is no hub.\"\"\"\n        if is_hub(account) or is_hub(other):\n"
+     "            return False\n",
+     OWNED + "test_payers_of_one_payee_are_not_one_owner"),
+    ("surveillance_owners_any_transfer_links", OWNERS,
+     "and value < self.params.min_link_krw):", "and value < 1):",
+     OWNED + "test_a_trivial_transfer_to_a_stranger_links_nobody"),
+    ("surveillance_owners_forget_the_oldest_origin", OWNERS,
+     "key=lambda o: (len(self.uses[o]) > 1, mine[o], o)", "key=lambda o: (mine[o], o)",
+     OWNED + "test_orders_from_fresh_origins_do_not_push_out_a_shared_device"),
 ]
 
 

@@ -101,7 +101,8 @@ class Surveillance:
         owners = p["owners"]
         self.owners = OwnerGraph(OwnerParams(owners["link_window_ms"],
                                              owners["transfer_window_ms"],
-                                             owners["max_transfer_partners"]), limits, staged)
+                                             owners["max_transfer_partners"],
+                                             owners["min_link_krw"]), limits, staged)
         self.insiders = Insiders(limits, staged)
         self.pending = Pending(p["S8"]["effect_ms"], p["S12"]["event_ms"], limits, staged)
         self.episodes = Episodes(p, limits, staged, store)

@@ -5,9 +5,13 @@ How it works. The graph keeps three kinds of edge, each with the time of its lat
 - an origin use (origin, account): the account placed an order from that client origin (media
   hts, mts or api; a branch terminal or a phone desk is the broker's staff and is never used);
   two accounts are linked through an origin when both used it within `link_window_ms` of now;
-- a transfer link (a, b): cash or units moved between them outside the market, valid for
-  `transfer_window_ms`; an account with more than `max_transfer_partners` valid partners is a
-  hub (a payee, a payroll) and links nobody through its transfers;
+- a transfer link (a, b): cash or units worth at least `min_link_krw` moved between them
+  outside the market, valid for `transfer_window_ms`, with the directions it was paid in; an
+  account paid by more than `max_transfer_partners` valid payers is a hub (a payee: a shop, a
+  landlord), and a transfer *to* a hub links nobody. What the payer alone decides cannot cut a
+  link: paying others makes nobody a hub, and a trivial sum to a stranger links nobody
+  (issue 30: one-won transfers made a payer a hub and cut its real partner, or framed a
+  stranger as one owner with the payer);
 - a recovery link (old, new): `token.recover` moved old's key to new; valid for good, so the
   surveillance history of the old key stays with the new one.
 `owner(account, now)` walks the valid edges breadth first, neighbours in sorted order, and
@@ -43,6 +47,7 @@ MAX_TIME = 2**63 - 1
 LASTING_OWNERS = 20_000  # accounts whose owner is remembered across blocks (each <= 64 accounts)
 LINKED = (TRANSFER, RECOVER)  # the kinds kept as account-to-account links
 ALL_KINDS = frozenset({ORIGIN, TRANSFER, RECOVER})
+FIRST_PAID, SECOND_PAID = 1, 2  # a transfer link's directions: which of its sorted pair paid
 CASH_KINDS = frozenset({ORIGIN, RECOVER})  # S9: a transfer is what it judges, not a link
 
 
@@ -112,7 +117,8 @@ class Owner:
 class OwnerParams:
     link_window_ms: int
     transfer_window_ms: int
-    max_transfer_partners: int
+    max_transfer_partners: int  # payers: an account paid by more is a hub
+    min_link_krw: int = 1  # the least value of a transfer that links its two accounts
 
 
 @dataclass
@@ -124,8 +130,9 @@ class OwnerGraph:
     origins: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> origin -> t
     use_heap: list[tuple[int, str, str]] = field(default_factory=list)  # (time, origin, acct)
     use_count: int = 0
-    # kind -> (a, b) with a < b -> (time, tx id); partners: account -> (kind, other) -> time
-    links: dict[str, dict[tuple[str, str], tuple[int, str]]] = field(
+    # kind -> (a, b) with a < b -> (time, tx id, directions paid: FIRST_PAID | SECOND_PAID);
+    # partners: account -> (kind, other) -> time
+    links: dict[str, dict[tuple[str, str], tuple[int, str, int]]] = field(
         default_factory=lambda: {kind: {} for kind in LINKED})
     partners: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
     # kind -> heap of (time, a, b): the oldest link of each kind
@@ -142,7 +149,10 @@ class OwnerGraph:
     # ---- evidence in -------------------------------------------------------------------------
 
     def use(self, account: str, origin: str, time: int) -> None:
-        """`account` placed an order from its own device `origin` at `time`."""
+        """`account` placed an order from its own device `origin` at `time`. Past the limit of
+        origins per account, the oldest one no other account used is forgotten, and a shared
+        one only when every one is shared: orders from fresh origins (a VPN's exits, which
+        cost nothing) cannot push out the device an account shares (issue 30)."""
         accounts = self.uses.setdefault(origin, {})
         if account not in accounts:  # one heap entry per use; a later time is re-pushed lazily
             self.use_count += 1
@@ -156,25 +166,32 @@ class OwnerGraph:
             self._drop_use(origin, min(accounts, key=lambda a: (accounts[a], a)))
         mine = self.origins[account]
         if len(mine) > self.limits.per_account:
-            self._drop_use(min(mine, key=lambda o: (mine[o], o)), account)
+            self._drop_use(min(mine, key=lambda o: (len(self.uses[o]) > 1, mine[o], o)), account)
         while self.use_count > self.limits.origin_uses:
             self._drop_oldest_use()
 
-    def link(self, kind: str, first: str, second: str, time: int, tx_id: str) -> None:
-        """Cash or units moved between two accounts (TRANSFER), or `first`'s key was recovered
-        to `second` (RECOVER)."""
-        if first == second:
+    def link(self, kind: str, first: str, second: str, time: int, tx_id: str,
+             value: int | None = None) -> None:
+        """`first` paid `second` cash or units worth `value` (TRANSFER; None: unknown, a token
+        never traded), or `first`'s key was recovered to `second` (RECOVER). A transfer worth
+        less than `min_link_krw` is no link."""
+        if first == second or (kind == TRANSFER and value is not None
+                               and value < self.params.min_link_krw):
             return
         pair = (first, second) if first < second else (second, first)
         found = self.links[kind]
+        paid = FIRST_PAID if first < second else SECOND_PAID
         if pair not in found:  # one heap entry per link, as for uses
             self.link_count += 1
             self.edges_version += 1
             heapq.heappush(self.link_heaps[kind], (time, *pair))
-        found[pair] = (time, tx_id)
+        elif not found[pair][2] & paid:
+            self.edges_version += 1  # a new direction may link a hub's payee
+        directions = paid | (found[pair][2] if pair in found else 0)
+        found[pair] = (time, tx_id, directions)
         for one, other in (pair, pair[::-1]):
             self.partners.setdefault(one, {})[(kind, other)] = time
-        self.staged.put(s.surv_link_key(kind, *pair), codec.pack([time, tx_id]))
+        self.staged.put(s.surv_link_key(kind, *pair), codec.pack([time, tx_id, directions]))
         for account in pair:
             mine = self.partners.get(account, {})  # dropping for the first may empty it
             if len(mine) > self.limits.per_account:
@@ -272,10 +289,27 @@ class OwnerGraph:
         return all(len(self.uses[origin]) == 1 for origin in self.origins.get(account, ()))
 
     def is_hub(self, account: str, now: int) -> bool:
+        """Paid by more than `max_transfer_partners` accounts within the transfer window: a
+        payee, whose payers are not one owner through it. Only payers make a hub, so an
+        account cannot make itself one by paying others."""
         since = now - self.params.transfer_window_ms
-        partners = {other for (kind, other), time in self.partners.get(account, {}).items()
-                    if kind == TRANSFER and time >= since}
-        return len(partners) > self.params.max_transfer_partners
+        payers = 0
+        for (kind, other), time in self.partners.get(account, {}).items():
+            if kind == TRANSFER and time >= since and self.paid(other, account):
+                payers += 1
+        return payers > self.params.max_transfer_partners
+
+    def paid(self, payer: str, payee: str) -> bool:
+        """Whether the transfer link of the two holds a payment from `payer` to `payee`."""
+        pair, direction = ((payer, payee), FIRST_PAID) if payer < payee else \
+            ((payee, payer), SECOND_PAID)
+        found = self.links[TRANSFER].get(pair)
+        return found is not None and bool(found[2] & direction)
+
+    def carries(self, account: str, other: str, is_hub: Callable[[str], bool]) -> bool:
+        """A transfer link joins the two when a payment in it went to one that is no hub."""
+        return (self.paid(account, other) and not is_hub(other)) or \
+            (self.paid(other, account) and not is_hub(account))
 
     def neighbours(self, account: str, now: int, kinds: frozenset[str],
                    is_hub: Callable[[str], bool] | None = None) -> list[Link]:
@@ -296,13 +330,13 @@ class OwnerGraph:
         partners = self.partners.get(account, {})
         if partners and (TRANSFER in kinds or RECOVER in kinds):
             since = now - self.params.transfer_window_ms
-            hub = TRANSFER in kinds and is_hub(account)
             for kind, other in sorted(partners):
                 if kind not in kinds or (kind == TRANSFER and (
-                        hub or partners[(kind, other)] < since or is_hub(other))):
+                        partners[(kind, other)] < since
+                        or not self.carries(account, other, is_hub))):
                     continue
                 pair = (account, other) if account < other else (other, account)
-                time, tx_id = self.links[kind][pair]
+                time, tx_id, _ = self.links[kind][pair]
                 found.append(Link(account, other, kind, tx_id, time))
         found.sort(key=lambda link: (link.b, link.kind, link.via))
         return found
@@ -379,8 +413,9 @@ class OwnerGraph:
         heapq.heapify(self.use_heap)
         for raw, value in store.iterate(s.SURV_LINK):
             kind, first, second = raw[len(s.SURV_LINK):].decode().split("/")
-            time, tx_id = codec.unpack(value)
-            self.links[kind][(first, second)] = (time, tx_id)
+            time, tx_id, *directions = codec.unpack(value)  # stored before directions: both
+            self.links[kind][(first, second)] = (time, tx_id,
+                                                 directions[0] if directions else 3)
             for one, other in ((first, second), (second, first)):
                 self.partners.setdefault(one, {})[(kind, other)] = time
             self.link_heaps[kind].append((time, first, second))

@@ -178,7 +178,8 @@ class Reader:
             if data.get("memo") is not None or tx_contract != "cash":
                 return  # a settlement, an escrow, a dividend, a recovery: not a client's
             sender, recipient = account_id(data["from"]), account_id(data["to"])
-            self.owners.link(TRANSFER, sender, recipient, facts.time, tx_id)
+            self.owners.link(TRANSFER, sender, recipient, facts.time, tx_id,
+                             int(data["amount"]))
         elif name == "Minted":
             sender, recipient = None, account_id(data["to"])
         elif name == "Burned":
@@ -192,8 +193,9 @@ class Reader:
 
     def _token_link(self, name: str, data: dict[str, Any], time: int, tx_id: str) -> None:
         if name == "Transfer" and data.get("trade_id") is None:
+            price = self.trades.last_price.get(str(data.get("symbol")))  # None: never traded
             self.owners.link(TRANSFER, account_id(data["from"]), account_id(data["to"]), time,
-                             tx_id)
+                             tx_id, None if price is None else price * int(data["amount"]))
         elif name == "Recovered":
             self.owners.link(RECOVER, account_id(data["old"]), account_id(data["new"]), time,
                              tx_id)
