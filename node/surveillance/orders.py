@@ -13,8 +13,10 @@ records, so everything below is derived from the orders retained and nothing els
 - the mean order size per token and per (token, account) (S3);
 - the activity window (S13): per token, the orders placed within `activity_ms` and each
   account's orders, quantity and orders that traded among them.
-Closed orders go after `horizon_ms`, or oldest first beyond Limits.closed_orders, in the block
-that went past it; every index forgets them in the same step. Reads never write.
+Closed orders go after `horizon_ms` in the block that went past it; every index forgets them in
+the same step. Beyond Limits.closed_orders (all accounts' together) the account holding the
+most closed orders gives its oldest (node.surveillance.caps), so one account's flood of unfilled
+orders never drops another's (issue 30, F15b). Reads never write.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from node.storage import KV
 from node.storage import schema as s
+from node.surveillance.caps import STALE_SLACK, Holdings
 from node.surveillance.records import Limits, Order, pack, unpack
 from node.surveillance.staged import Staged
 from node.surveillance.timeline import Timeline
@@ -44,7 +47,11 @@ class Orders:
         self.limits = limits
         self.staged = staged
         self.orders: dict[int, Order] = {}
-        self.closed: list[tuple[int, int]] = []  # heap of (closed_time, order_id), exact
+        # heaps of (closed_time, order_id): of all closed orders and of each account's; an
+        # entry whose order is gone is skipped, and a heap mostly of such is rebuilt
+        self.closed: list[tuple[int, int]] = []
+        self.closed_of: dict[str, list[tuple[int, int]]] = {}
+        self.holdings = Holdings()  # closed orders kept per account
         self.by_account: dict[str, dict[int, None]] = {}  # ordered sets: ids in id order
         self.by_origin: dict[tuple[str, str], dict[int, None]] = {}  # client media only
         self.removed: dict[tuple[str, str], dict[int, None]] = {}  # cancelled gtc orders
@@ -102,8 +109,14 @@ class Orders:
     def _close(self, order: Order, time: int, code: str | None) -> None:
         order.closed_time = time
         order.code = code
-        heapq.heappush(self.closed, (time, order.order_id))
-        if code is not None and order.tif == "gtc":
+        self._keep_closed(order)
+
+    def _keep_closed(self, order: Order) -> None:
+        entry = (order.closed_time, order.order_id)
+        heapq.heappush(self.closed, entry)
+        heapq.heappush(self.closed_of.setdefault(order.account, []), entry)
+        self.holdings.add(order.account)
+        if order.code is not None and order.tif == "gtc":
             self.removed.setdefault((order.symbol, order.account), {})[order.order_id] = None
 
     # ---- derived indexes ---------------------------------------------------------------------
@@ -159,6 +172,10 @@ class Orders:
 
     def _drop(self, order_id: int) -> None:
         order = self.orders.pop(order_id)
+        if not order.is_open:
+            self.holdings.remove(order.account)
+            if order.account not in self.holdings.counts:
+                del self.closed_of[order.account]
         account_ids = self.by_account[order.account]
         del account_ids[order_id]
         if not account_ids:
@@ -234,9 +251,16 @@ class Orders:
     # ---- bounds ------------------------------------------------------------------------------
 
     def prune(self, now: int) -> None:
-        while self.closed and (self.closed[0][0] < now - self.horizon_ms
-                               or len(self.closed) > self.limits.closed_orders):
-            self._drop(heapq.heappop(self.closed)[1])
+        while self.closed and self.closed[0][0] < now - self.horizon_ms:
+            order_id = heapq.heappop(self.closed)[1]
+            if order_id in self.orders:
+                self._drop(order_id)
+        while self.holdings.total > self.limits.closed_orders:
+            heap = self.closed_of[self.holdings.largest()]
+            while heap[0][1] not in self.orders:
+                heapq.heappop(heap)
+            self._drop(heapq.heappop(heap)[1])
+        self._tidy_closed()
         since = now - self.activity_ms
         for symbol in sorted(self.activity):
             window = self.activity[symbol]
@@ -251,6 +275,18 @@ class Orders:
             if key in self.heaps:
                 self._tidy_heap(key)
         self.touched.clear()
+
+    def _tidy_closed(self) -> None:
+        """Rebuild the heaps of closed orders that hold mostly orders gone (memory only: every
+        choice is made on the orders kept)."""
+        if len(self.closed) > 2 * self.holdings.total + STALE_SLACK:
+            self.closed = [(o.closed_time, o.order_id) for o in self.orders.values()
+                           if not o.is_open]
+            heapq.heapify(self.closed)
+            for account, heap in self.closed_of.items():
+                if len(heap) > 2 * self.holdings.counts[account] + STALE_SLACK:
+                    heap[:] = [entry for entry in heap if entry[1] in self.orders]
+                    heapq.heapify(heap)
 
     def _tidy_heap(self, key: tuple[str, int, str]) -> None:
         """Drop heap entries of emptied levels (prune only: reads never write)."""
@@ -277,10 +313,7 @@ class Orders:
             if order.is_open:
                 self._add_to_level(order, order.remaining)
             else:
-                heapq.heappush(self.closed, (order.closed_time, order.order_id))
-                if order.code is not None and order.tif == "gtc":
-                    self.removed.setdefault((order.symbol, order.account),
-                                            {})[order.order_id] = None
+                self._keep_closed(order)
             if order.time >= since:
                 self._count(order)
 

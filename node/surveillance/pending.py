@@ -8,7 +8,10 @@
   subscriptions and redemptions that make pegging more serious (S12, `v/k/`), and the session
   of each token's last trade, whose opening minutes (S14) and close (S5) are judged once they
   are over (`v/s/`).
-All of it is persisted as it changes and bounded by Limits.pending (the oldest goes first).
+All of it is persisted as it changes and bounded by Limits.pending per token (the token's
+oldest goes first): one issuer's flood of trivial declarations on its own token cannot push
+another token's news out unjudged (issue 30, F15). Tokens are few (each one is created by
+the registrar), so the bound on all of it is the tokens times the limit.
 """
 
 from __future__ import annotations
@@ -104,10 +107,9 @@ class Pending:
                         codec.pack([event.symbol, event.issuer, event.kind, event.time,
                                     event.height, event.index, event.tx_id,
                                     event.price_before, event.account]))
-        while sum(len(events) for events in self.material.values()) > self.limits.pending:
-            oldest = min((e.time, e.height, e.index, e.symbol) for events in
-                         self.material.values() for e in events.values())
-            self.settle(self.material[oldest[3]][(oldest[1], oldest[2])])
+        events = self.material[event.symbol]
+        if len(events) > self.limits.pending:  # (height, index): the token's oldest
+            self.settle(events[min(events)])
 
     def settle(self, event: MaterialEvent) -> None:
         """The event's effect was judged (or can no longer come)."""
@@ -126,9 +128,8 @@ class Pending:
     def peg_date(self, symbol: str, time: int, kind: str) -> None:
         self.pegs.setdefault(symbol, {})[time] = kind
         self.staged.put(s.surv_peg_key(symbol, time), kind.encode())
-        while sum(len(dates) for dates in self.pegs.values()) > self.limits.pending:
-            _, oldest_symbol = min((t, sym) for sym, dates in self.pegs.items() for t in dates)
-            self._drop_peg(oldest_symbol, min(self.pegs[oldest_symbol]))
+        if len(self.pegs[symbol]) > self.limits.pending:  # the token's earliest date
+            self._drop_peg(symbol, min(self.pegs[symbol]))
 
     def _drop_peg(self, symbol: str, time: int) -> None:
         del self.pegs[symbol][time]

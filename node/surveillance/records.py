@@ -26,16 +26,19 @@ STAFF_MEDIA = frozenset({"branch", "phone"})  # entered by the broker's staff: l
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    closed_orders: int = 500_000  # closed orders kept for the order rules (a busy day)
-    trades: int = 500_000  # across tokens, for the trade rules (S8 looks back a month)
-    flows: int = 1_000_000  # cash movements for S9 (a week of a busy chain's transfers)
+    closed_orders: int = 500_000  # closed orders kept for the order rules (a busy day); the
+    # account holding the most gives first
+    trades: int = 500_000  # all tokens', for the trade rules (S8 looks back a month); the
+    # token holding the most gives first
+    flows: int = 1_000_000  # cash movements for S9 (a week of a busy chain's transfers); the
+    # account that moved the most gives first
     origin_uses: int = 1_000_000  # (origin, account) pairs of the owner graph
     links: int = 500_000  # transfer and recovery links of the owner graph
     per_origin: int = 64  # accounts remembered per origin (a device shared by more is S10)
     per_account: int = 64  # origins, and transfer partners, remembered per account
     owner_accounts: int = 64  # accounts one owner may gather (a walk of the graph stops there)
     episodes: int = 200_000  # open alerts that a later finding may add a version to
-    pending: int = 1_024  # material events waiting for their price effect (S8), session checks
+    pending: int = 1_024  # per token: material events waiting for their effect (S8), peg dates
     insiders: int = 100_000  # (issuer, account) pairs with `insider_of`
 
 

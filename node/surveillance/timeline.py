@@ -62,3 +62,12 @@ class Timeline(Generic[T]):
         """The records with `start <= time < stop`."""
         low = bisect_left(self.times, start, self.head)
         return self.items[low:bisect_left(self.times, stop, low)]
+
+    def remove(self, time: int, item: T) -> None:
+        """Remove `item`, appended at `time`, wherever it is (a capped collection's largest
+        holder gives a record that another's timeline also holds)."""
+        index = bisect_left(self.times, time, self.head)
+        while self.items[index] is not item:
+            index += 1
+        del self.items[index]
+        del self.times[index]

@@ -9,13 +9,14 @@ on a live and on a restarted node:
 - per token, the statistics of its last trading days (S11): close, volume, trades, high, low,
   `v/d/` keys of their own, the last `history_days` + 1 days;
 - per token, the last trade price (`v/p/`).
-Trades go after `horizon_ms`, or oldest first beyond Limits.trades (across tokens: trade ids are
-one sequence), in the block that went past it, and every index forgets them in the same step.
+Trades go after `horizon_ms`, in the block that went past it, and every index forgets them in
+the same step. Beyond Limits.trades (all tokens' together) the token that holds the most gives
+its oldest trade, so a flood of trading in one token never drops another's evidence (issue 30,
+F15b: APT2's trades pushed APT1's insider trades out of S8's lookback).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from chaincode.market import kst_day
@@ -55,7 +56,7 @@ class Trades:
         self.limits = limits
         self.staged = staged
         self.by_symbol: dict[str, Timeline[Trade]] = {}
-        self.by_id: deque[tuple[int, str]] = deque()  # every trade kept, in id order
+        self.count = 0  # trades kept, all tokens
         self.by_account: dict[tuple[str, str], Timeline[Trade]] = {}
         self.participation: dict[str, Timeline[Trade]] = {}
         self.volumes: dict[str, dict[str, int]] = {}  # symbol -> account -> qty in the window
@@ -75,7 +76,7 @@ class Trades:
 
     def _index(self, trade: Trade) -> None:
         self.by_symbol.setdefault(trade.symbol, Timeline()).append(trade.time, trade)
-        self.by_id.append((trade.trade_id, trade.symbol))
+        self.count += 1
         for account in (trade.buyer, trade.seller):
             self.by_account.setdefault((trade.symbol, account), Timeline()).append(
                 trade.time, trade)
@@ -149,9 +150,11 @@ class Trades:
 
     def prune(self, now: int) -> None:
         horizon = now - self.horizon_ms
-        while self.by_id and (len(self.by_id) > self.limits.trades
-                              or self.by_symbol[self.by_id[0][1]].first_time() < horizon):
-            self._drop(self.by_id.popleft()[1])
+        for symbol in sorted(self.by_symbol):
+            while symbol in self.by_symbol and self.by_symbol[symbol].first_time() < horizon:
+                self._drop(symbol)
+        while self.count > self.limits.trades:
+            self._drop(self.largest())
         since = now - self.participation_ms
         for symbol in sorted(self.participation):
             window = self.participation[symbol]
@@ -160,10 +163,16 @@ class Trades:
             if not window:
                 del self.participation[symbol]
 
+    def largest(self) -> str:
+        """The token holding the most trades (of two alike, the first by name): the one that
+        gives at the limit. Tokens are few (the registrar creates each)."""
+        return min(self.by_symbol, key=lambda symbol: (-len(self.by_symbol[symbol]), symbol))
+
     def _drop(self, symbol: str) -> None:
-        """Drop the token's oldest trade (the oldest of all kept, when called by `prune`)."""
+        """Drop the token's oldest trade."""
         timeline = self.by_symbol[symbol]
         trade = timeline.pop_first()
+        self.count -= 1
         if not timeline:
             del self.by_symbol[symbol]
         for account in (trade.buyer, trade.seller):
