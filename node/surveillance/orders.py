@@ -54,6 +54,9 @@ class Orders:
         self.holdings = Holdings()  # closed orders kept per account
         self.by_account: dict[str, dict[int, None]] = {}  # ordered sets: ids in id order
         self.by_origin: dict[tuple[str, str], dict[int, None]] = {}  # client media only
+        # (token, origin) -> account -> [its orders kept, the latest one's time at most]: S10
+        # counts an origin's accounts here instead of reading every order of it each block
+        self.origin_accounts: dict[tuple[str, str], dict[str, list[int]]] = {}
         self.removed: dict[tuple[str, str], dict[int, None]] = {}  # cancelled gtc orders
         self.sizes: dict[str, list[int]] = {}  # symbol -> [sum of qty, orders]
         self.own_sizes: dict[tuple[str, str], list[int]] = {}
@@ -126,6 +129,10 @@ class Orders:
         self.by_account.setdefault(order.account, {})[order.order_id] = None
         if not order.is_staff:
             self.by_origin.setdefault((order.symbol, order.origin), {})[order.order_id] = None
+            row = self.origin_accounts.setdefault((order.symbol, order.origin), {}).setdefault(
+                order.account, [0, 0])
+            row[0] += 1
+            row[1] = max(row[1], order.time)
         for totals in (self.sizes.setdefault(order.symbol, [0, 0]),
                        self.own_sizes.setdefault((order.symbol, order.account), [0, 0])):
             totals[0] += order.qty
@@ -187,12 +194,24 @@ class Orders:
                 del ids[order_id]
                 if not ids:
                     del index[key]
+        if not order.is_staff:
+            self._unorigin(order)
         self._unsize(self.sizes, order.symbol, order.qty)
         self._unsize(self.own_sizes, (order.symbol, order.account), order.qty)
         if order_id in self.active:
             self._uncount(order)
         self.changed.discard(order_id)
         self.staged.delete(s.surv_order_key(order_id))
+
+    def _unorigin(self, order: Order) -> None:
+        key = (order.symbol, order.origin)
+        accounts = self.origin_accounts[key]
+        row = accounts[order.account]
+        row[0] -= 1
+        if not row[0]:
+            del accounts[order.account]
+            if not accounts:
+                del self.origin_accounts[key]
 
     @staticmethod
     def _unsize(totals: dict[Any, list[int]], key: Any, qty: int) -> None:
@@ -227,6 +246,13 @@ class Orders:
         return [order for order in (self.orders[i] for i in self.by_origin.get((symbol, origin),
                                                                                 {}))
                 if order.time >= since]
+
+    def origin_reach(self, symbol: str, origin: str, since: int) -> int:
+        """At least as many accounts as placed the token's orders from `origin` at or after
+        `since` (an account whose latest order went first may be counted): a cheap bound
+        before `from_origin` reads the orders, per account of the origin, not per order."""
+        accounts = self.origin_accounts.get((symbol, origin), {})
+        return sum(1 for _, latest in accounts.values() if latest >= since)
 
     def removed_since(self, symbol: str, account: str, since: int) -> list[Order]:
         """The account's gtc orders of the token cancelled (by any code) at or after

@@ -136,3 +136,34 @@ def test_an_origin_forgotten_at_the_limit_unlinks_remembered_owners() -> None:
     graph.use("a", "desk", NOW + 5)  # every origin shared: the laptop, the oldest, goes
     assert graph.owner("a", NOW + 10).accounts == ("a", "c")
     assert graph.lasting_owner("a", NOW + 10, ALL_KINDS, walk).accounts == ("a", "c")
+
+
+def test_s10_does_not_read_every_kept_order_of_an_origin_on_each_block():
+    """An account's unfilled IOC orders from its own device cost it nothing; S10 read every
+    kept order of the (token, origin) on each block with one more from it: quadratic over a
+    day (red team F14: 14 ms a block at 80,000 orders). It now counts the origin's accounts
+    first, and reads orders only when enough accounts used it."""
+    desk = Desk()
+    orders = desk.world.surveillance.orders
+    read: list[int] = []
+    plain = orders.from_origin
+
+    def counting(symbol, origin, since):
+        found = plain(symbol, origin, since)
+        read.append(len(found))
+        return found
+
+    orders.from_origin = counting  # type: ignore[method-assign]
+    for _ in range(4):
+        for _ in range(100):
+            desk.place("a", "buy", 9_000, 1, tif="ioc")
+        desk.step()
+    read.clear()
+    for _ in range(5):  # five blocks with one order each from the same device
+        desk.place("a", "buy", 9_000, 1, tif="ioc")
+        desk.step()
+    assert sum(read) <= 5, read  # not 400 orders a block
+    for name in "bc":  # two more accounts on a's device: S10 reads its orders then
+        desk.place(name, "buy", 9_000, 1, where="a", tif="ioc")
+    desk.step()
+    assert desk.alerts("S10") and sum(read) > 400

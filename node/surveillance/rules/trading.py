@@ -320,6 +320,8 @@ def compute_s10(p: dict[str, int], j: Judge) -> list[Finding]:
     since = j.now - p["window_ms"]
     for symbol, origin in sorted({(o.symbol, o.origin) for o in j.facts.orders
                                   if not o.is_staff}):
+        if j.orders.origin_reach(symbol, origin, since) < p["min_accounts"]:
+            continue  # one account's flood from its own device is not read order by order
         orders = j.orders.from_origin(symbol, origin, since)
         accounts = tuple(sorted({o.account for o in orders}))
         if len(accounts) < p["min_accounts"]:
