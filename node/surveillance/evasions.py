@@ -4,7 +4,10 @@ its plant).
 
 - S1: a device shared 25 hours before the wash (`25h`), linked only through a third account
   (`transitive`), by a cash transfer (`transfer`), by a recovered key (`recover`); a 1-unit
-  decoy wash before a 3,000-unit one (`decoy`: caught only by an alert showing the big one).
+  decoy wash before a 3,000-unit one (`decoy`: caught only by an alert showing the big one);
+  the pair linked by a payment, then the payee paying nine others to make itself a "hub"
+  (`hub`), or by a shared device, then 64 orders from fresh origins to push the device out
+  of what the graph keeps (`flush`): the owner graph driven by counts the attacker controls.
 - S2: sizes off by one (`off_by_one`), a ring of three (`ring`), orders 6 s apart (`6s`).
 - S3: the layer in one account and the sale in a linked one (`linked`), the sale one block
   after the layer is gone (`after`), the layer removed by a self-trade (`self_trade`), one
@@ -452,6 +455,32 @@ def s14_sweep(market: Market) -> None:
     market.at(session_open(day) + SESSION_MS, again)
 
 
+def s1_hub(market: Market) -> None:
+    kit = Kit(market, "S1", "hub")
+    first, second = traders = kit.traders(2)
+    start, symbol, day = kit.start()
+    kit.record(symbol, traders, (day,))
+    others = kit.traders(9)  # accounts of the ring that never trade
+    market.at(start, lambda: transfer(market, second, first.account, 3_000_000))
+    for number, other in enumerate(others):
+        market.at(start + MINUTE_MS + number, lambda o=other: transfer(
+            market, first, o.account, 600_000))
+    washes(market, first, second, symbol, start + 10 * MINUTE_MS)
+
+
+def s1_flush(market: Market) -> None:
+    kit = Kit(market, "S1", "flush")
+    first, second = traders = kit.traders(2)
+    start, symbol, day = kit.start()
+    kit.record(symbol, traders, (day,))
+    share_device(market, traders, kit.device("laptop"), start)
+    for exit_ in range(64):  # unfilled IOC bids from a VPN's exits
+        market.at(start + MINUTE_MS + exit_, lambda n=exit_: market.place(
+            first, symbol, "buy", market.clip(symbol, market.last[symbol] * 0.95), 1, "ioc",
+            origin=kit.device(f"vpn-{n}")))
+    washes(market, first, second, symbol, start + 10 * MINUTE_MS)
+
+
 EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S1.25h": s1_25h, "S1.transitive": s1_transitive, "S1.transfer": s1_transfer,
     "S1.recover": s1_recover, "S1.decoy": s1_decoy, "S2.off_by_one": s2_off_by_one,
@@ -461,4 +490,4 @@ EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S7.linked": s7_linked, "S7.four_sweeps": s7_four_sweeps, "S8.25h": s8_25h,
     "S8.insider": s8_insider, "S8.nominee": s8_nominee, "S9.split": s9_split,
     "S9.fan_in": s9_fan_in, "S9.withdrawals": s9_withdrawals, "S9.decoy": s9_decoy,
-    "S14.sweep": s14_sweep}
+    "S14.sweep": s14_sweep, "S1.hub": s1_hub, "S1.flush": s1_flush}

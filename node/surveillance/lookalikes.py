@@ -15,16 +15,21 @@
   a tenth of a day's volume),
   some sweeping a little of the book, some resting (not S4, S5, S7, S8).
 - Cash: deposits and withdrawals at the bank, payments to a handful of payees (landlords,
-  shops: each with a dozen customers outside the market from the start, so a hub), and
+  shops: each paid KRW 1,000,000 by a dozen customers outside the market from the start, so
+  a hub: only payments of at least `min_link_krw` count), and
   transfers within households (a trader and
   a family member who does not trade), in amounts from KRW 10,000 to 50,000,000 (not S9, and
   no owner made of strangers).
+- Strangers: an honest account sends another it does not know small sums (a won, a
+  refund of KRW 100,000: under `min_link_krw`), and the two later trade with each other on
+  the market (not S1: a trivial transfer is no link, or anyone could frame anyone).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
 from __future__ import annotations
 
 import math
+import random
 
 from node.ledger.executor import Receipt
 from node.surveillance.generator import (
@@ -38,6 +43,7 @@ from node.surveillance.generator import (
     origin_of,
     session_open,
 )
+from node.surveillance.planting import cross, retry
 
 BRANCH_CLIENTS = 24  # honest traders who order through a branch or a phone desk
 MM_REFRESH_MS = (60_000, 120_000)
@@ -52,6 +58,8 @@ INSTITUTION_SIZES = (500, 1_500)
 PAYEES = 10
 PAYEE_CUSTOMERS = 12  # accounts outside the market that have paid each payee before the run
 HOUSEHOLD_SHARE = 0.3  # of honest traders with a family member they move cash with
+STRANGER_PAIRS = 3
+STRANGER_SUMS = (1, 100_000)  # won: under min_link_krw
 
 
 def add_lookalikes(market: Market) -> None:
@@ -61,6 +69,7 @@ def add_lookalikes(market: Market) -> None:
     thin_token(market)
     institutions(market)
     Cash(market).start()
+    strangers(market)
 
 
 def branch_terminals(market: Market) -> None:
@@ -170,7 +179,7 @@ class Cash:
             world.enrol(name, "broker-b", {}, 0, 10**9)
         for payee in self.payees:
             for name in customers:
-                world.send(name, "cash", "transfer", to=payee, amount=50_000)
+                world.send(name, "cash", "transfer", to=payee, amount=1_000_000)  # a rent
         self.homes: dict[str, str] = {}  # trader name -> its family member's name
         for trader in market.traders:
             if market.rng.random() < HOUSEHOLD_SHARE:
@@ -210,3 +219,20 @@ class Cash:
             else:
                 world.send(home, "cash", "transfer", to=trader.account,
                            amount=self.amount(10_000, 20_000_000))
+
+
+def strangers(market: Market) -> None:
+    """Pairs of honest traders: small transfers from one to the other, then a trade between
+    them. Drawn from a generator of their own, so the plants after them keep their draws."""
+    rng = random.Random(f"{market.config.seed}:strangers")
+    clients = [t for t in market.traders if t.media not in ("branch", "phone")]
+    for _ in range(STRANGER_PAIRS):
+        payer, payee = rng.sample(clients, 2)
+        day = rng.randrange(1, market.config.days) if market.config.days > 1 else 0
+        start = session_open(day) + rng.randrange(600_000, SESSION_MS - 3_600_000)
+        symbol = rng.choice(sorted(SYMBOLS))
+        for number, amount in enumerate(STRANGER_SUMS):
+            market.at(start + number, lambda a=amount, p=payer, q=payee: market.world.send(
+                p.name, "cash", "transfer", to=q.account, amount=a))
+        market.at(start + 10 * 60_000, retry(market, lambda p=payer, q=payee, s=symbol: cross(
+            market, s, q, p, 20) is not None))

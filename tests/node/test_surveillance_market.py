@@ -21,7 +21,7 @@ from node.surveillance.runs import EVASIVE, SIMPLE, build, generate
 from node.surveillance.world import MarketWorld
 
 TINY = Limits(closed_orders=40, trades=60, flows=6, origin_uses=30, links=4, per_origin=3,
-              per_account=3, owner_accounts=3, episodes=5, pending=2, insiders=1)
+              per_account=3, owner_accounts=3, episodes=2, pending=2, insiders=1)
 BUSY = ("S1", "S3", "S4", "S7", "S9", "S10", "S12", "S13", "S1.transfer", "S1.recover",
         "S8.insider", "S8.nominee", "S9.fan_in")
 
@@ -56,7 +56,7 @@ def test_restarted_and_replaying_nodes_derive_the_same_alerts_past_every_bound()
     assert len(memory.episodes.open) == TINY.episodes
     # the capped collections gave from their largest holders, so smaller ones kept theirs
     assert len(memory.trades.by_symbol) > 1 and len(memory.flows.holdings.counts) > 1
-    assert report.alerts >= 10
+    assert report.alerts >= 6  # of several rules (8 of S1, S3, S4, S10, S11 today)
     # ... and a node that restarted every 37 blocks, and one that replayed them all, agree
     expected = surveillance_keys(live.store)
     restarted = replay(live, restart_every=37)
