@@ -20,9 +20,9 @@ EVASIONS = "tests/node/test_surveillance_evasions.py::"
 OWNED = "tests/node/test_surveillance_owners.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
-    ("surveillance_s1_owner_trades_need_one_side_only", TRADING,
-     "if t.buyer in members and t.seller in members]\n    accounts = participants(",
-     "if t.buyer in members]\n    accounts = participants(",
+    ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
+     "if t.trade_id > after and t.buyer in members and t.seller in members]",
+     "if t.trade_id > after and t.buyer in members]",
      DESK + "test_s1_wash_trade_between_accounts_linked_by_an_origin",
      EVASIONS + "test_s1_links_are_transitive"),
     ("surveillance_s1_origin_links_forget_after_an_hour", OWNERS,

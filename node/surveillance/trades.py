@@ -8,7 +8,9 @@ on a live and on a restarted node:
   account's traded quantity in it (buys plus sells);
 - per token, the statistics of its last trading days (S11): close, volume, trades, high, low,
   `v/d/` keys of their own, the last `history_days` + 1 days;
-- per token, the last trade price (`v/p/`).
+- per token, the last trade price (`v/p/`);
+- per (token, owner's accounts), the trades among them in a window (S1), kept as blocks arrive
+  (`among`): memory only, exact, rebuilt whenever it could be stale.
 Trades go after `horizon_ms`, in the block that went past it, and every index forgets them in
 the same step. Beyond Limits.trades (all tokens' together) the token that holds the most gives
 its oldest trade, so a flood of trading in one token never drops another's evidence (issue 30,
@@ -17,7 +19,9 @@ F15b: APT2's trades pushed APT1's insider trades out of S8's lookback).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from operator import attrgetter
 
 from chaincode.market import kst_day
 from consensus import codec
@@ -26,6 +30,8 @@ from node.storage import schema as s
 from node.surveillance.records import Limits, Trade, pack, unpack
 from node.surveillance.staged import Staged
 from node.surveillance.timeline import Timeline
+
+TALLIES = 4_096  # (token, owner) tallies of trades among accounts kept (memory only: walks)
 
 
 @dataclass(slots=True)
@@ -57,6 +63,9 @@ class Trades:
         self.staged = staged
         self.by_symbol: dict[str, Timeline[Trade]] = {}
         self.count = 0  # trades kept, all tokens
+        self.evicted = 0  # trades dropped at the limit (from inside a window): stales tallies
+        # (token, accounts) -> (evicted then, last trade id read, the trades among them)
+        self.tallies: dict[tuple[str, tuple[str, ...]], tuple[int, int, list[Trade]]] = {}
         self.by_account: dict[tuple[str, str], Timeline[Trade]] = {}
         self.participation: dict[str, Timeline[Trade]] = {}
         self.volumes: dict[str, dict[str, int]] = {}  # symbol -> account -> qty in the window
@@ -135,6 +144,34 @@ class Trades:
                 found[trade.trade_id] = trade
         return [found[trade_id] for trade_id in sorted(found)]
 
+    def among(self, symbol: str, accounts: tuple[str, ...], since: int) -> list[Trade]:
+        """The token's trades since `since` whose buyer and seller are both of `accounts`, in
+        id order: what `of_accounts` filtered would give, but read incrementally. The tally
+        of the same accounts is extended by each account's trades after the last one it read
+        (a bisection per account, then only the new trades), and its front cut at `since`; a
+        tally made before a trade was evicted at the limit is rebuilt. Without it S1 read
+        every trade of a washing owner in the window on each block (red team F14)."""
+        key = (symbol, accounts)
+        found = self.tallies.get(key)
+        if found is None or found[0] != self.evicted:
+            last, trades = -1, self._among(symbol, accounts, since, -1)
+        else:
+            _, last, trades = found
+            del trades[:bisect_left(trades, since, key=attrgetter("time"))]
+            trades += self._among(symbol, accounts, trades[-1].time if trades else since, last)
+        if trades:
+            last = trades[-1].trade_id
+        if len(self.tallies) >= TALLIES and key not in self.tallies:
+            self.tallies.clear()
+        self.tallies[key] = (self.evicted, last, trades)
+        return list(trades)
+
+    def _among(self, symbol: str, accounts: tuple[str, ...], since: int, after: int
+               ) -> list[Trade]:
+        members = set(accounts)
+        return [t for t in self.of_accounts(symbol, accounts, since)
+                if t.trade_id > after and t.buyer in members and t.seller in members]
+
     def participation_of(self, symbol: str) -> tuple[int, dict[str, int]]:
         """(trades, account -> qty bought and sold) in the token's participation window as of
         the last prune."""
@@ -155,6 +192,7 @@ class Trades:
                 self._drop(symbol)
         while self.count > self.limits.trades:
             self._drop(self.largest())
+            self.evicted += 1
         since = now - self.participation_ms
         for symbol in sorted(self.participation):
             window = self.participation[symbol]

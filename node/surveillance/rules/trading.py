@@ -50,9 +50,7 @@ def compute_s1(p: dict[str, int], j: Judge) -> list[Finding]:
 
 
 def s1_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding:
-    members = set(owner.accounts)
-    trades = [t for t in j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
-              if t.buyer in members and t.seller in members]
+    trades = j.trades.among(symbol, owner.accounts, j.now - p["window_ms"])
     accounts = participants(trades, owner)
     qty = sum(t.qty for t in trades)
 
