@@ -18,6 +18,8 @@ RULES = "node/surveillance/rules/__init__.py"
 DESK = "tests/node/test_surveillance.py::"
 EVASIONS = "tests/node/test_surveillance_evasions.py::"
 OWNED = "tests/node/test_surveillance_owners.py::"
+CAPS = "tests/node/test_surveillance_caps.py::"
+COST = "tests/node/test_surveillance_cost.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -133,6 +135,25 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_owners_forget_the_oldest_origin", OWNERS,
      "key=lambda o: (len(self.uses[o]) > 1, mine[o], o)", "key=lambda o: (mine[o], o)",
      OWNED + "test_orders_from_fresh_origins_do_not_push_out_a_shared_device"),
+    # Caps give from the largest holder (F15, F15b) and the incremental reads (F14)
+    ("surveillance_trades_smallest_token_gives", "node/surveillance/trades.py",
+     "key=lambda symbol: (-len(self.by_symbol[symbol]), symbol))",
+     "key=lambda symbol: (len(self.by_symbol[symbol]), symbol))",
+     CAPS + "test_trading_in_another_token_keeps_a_tokens_insider_trades"),
+    ("surveillance_holdings_smallest_gives", "node/surveillance/caps.py",
+     "heapq.heappush(self.heap, (-count, subject))",
+     "heapq.heappush(self.heap, (count, subject))",
+     CAPS + "test_one_senders_flood_of_transfers_keeps_anothers_structuring",
+     CAPS + "test_one_accounts_flood_of_unfilled_orders_keeps_anothers_shared_device"),
+    ("surveillance_pending_one_limit_for_all_tokens", "node/surveillance/pending.py",
+     "        events = self.material[event.symbol]\n        if len(events) > self.limits.pending:",
+     "        events = min(self.material.values(), key=len)\n"
+     "        if sum(map(len, self.material.values())) > self.limits.pending:",
+     CAPS + "test_another_issuers_flood_of_dividends_leaves_a_tokens_news_waiting"),
+    ("surveillance_s10_reads_every_origin", TRADING,
+     "if j.orders.origin_reach(symbol, origin, since) < p[\"min_accounts\"]:",
+     "if j.orders.origin_reach(symbol, origin, since) < 1:",
+     COST + "test_s10_does_not_read_every_kept_order_of_an_origin_on_each_block"),
 ]
 
 
