@@ -29,7 +29,9 @@ its plant).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from node.surveillance.generator import (
@@ -455,7 +457,29 @@ def s14_sweep(market: Market) -> None:
     market.at(session_open(day) + SESSION_MS, again)
 
 
+@contextmanager
+def own_draws(market: Market, label: str) -> Iterator[None]:
+    """The plant draws from a generator of its own: the honest market after it keeps the
+    draws it had before the plant was added (plants added later change no seed's market)."""
+    shared = market.rng
+    market.rng = random.Random(f"{market.config.seed}:{label}")
+    try:
+        yield
+    finally:
+        market.rng = shared
+
+
 def s1_hub(market: Market) -> None:
+    with own_draws(market, "S1.hub"):
+        _s1_hub(market)
+
+
+def s1_flush(market: Market) -> None:
+    with own_draws(market, "S1.flush"):
+        _s1_flush(market)
+
+
+def _s1_hub(market: Market) -> None:
     kit = Kit(market, "S1", "hub")
     first, second = traders = kit.traders(2)
     start, symbol, day = kit.start()
@@ -468,7 +492,7 @@ def s1_hub(market: Market) -> None:
     washes(market, first, second, symbol, start + 10 * MINUTE_MS)
 
 
-def s1_flush(market: Market) -> None:
+def _s1_flush(market: Market) -> None:
     kit = Kit(market, "S1", "flush")
     first, second = traders = kit.traders(2)
     start, symbol, day = kit.start()
