@@ -13,6 +13,7 @@ one read.
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 
 from node.storage import KV
 from node.storage import schema as s
@@ -74,9 +75,9 @@ class CashFlows:
 
     def oldest_of(self, mover: str) -> Flow:
         """The mover's oldest movement: its first outflow, or a deposit before it."""
-        sent = self.out.get(mover)
+        sent, received = self.out.get(mover), self.inn.get(mover)
         first = sent.first() if sent else None
-        for flow in self.inn.get(mover, ()):
+        for flow in islice(received.items, received.head, None) if received else ():
             if first is not None and flow.seq > first.seq:
                 break
             if flow.sender is None:
