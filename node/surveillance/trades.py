@@ -20,7 +20,7 @@ F15b: APT2's trades pushed APT1's insider trades out of S8's lookback).
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 
 from chaincode.market import kst_day
@@ -53,6 +53,39 @@ class DayStats:
         self.trades += 1
 
 
+@dataclass(slots=True)
+class Tally:
+    """The trades among some accounts in a window (Trades.among), with their total quantity
+    and how many of them each account was in, kept as trades come and leave."""
+
+    evicted: int  # Trades.evicted when it was begun: a later eviction makes it stale
+    last: int = -1  # the last trade id read
+    trades: list[Trade] = field(default_factory=list)
+    qty: int = 0
+    accounts: dict[str, int] = field(default_factory=dict)
+
+    def extend(self, trades: list[Trade]) -> None:
+        for trade in trades:
+            self.trades.append(trade)
+            self.qty += trade.qty
+            for account in {trade.buyer, trade.seller}:
+                self.accounts[account] = self.accounts.get(account, 0) + 1
+            self.last = trade.trade_id
+
+    def cut(self, since: int) -> None:
+        """Forget the trades before `since`."""
+        gone = bisect_left(self.trades, since, key=attrgetter("time"))
+        for trade in self.trades[:gone]:
+            self.qty -= trade.qty
+            for account in {trade.buyer, trade.seller}:
+                left = self.accounts[account] - 1
+                if left:
+                    self.accounts[account] = left
+                else:
+                    del self.accounts[account]
+        del self.trades[:gone]
+
+
 class Trades:
     def __init__(self, horizon_ms: int, participation_ms: int, history_days: int,
                  limits: Limits, staged: Staged) -> None:
@@ -64,8 +97,7 @@ class Trades:
         self.by_symbol: dict[str, Timeline[Trade]] = {}
         self.count = 0  # trades kept, all tokens
         self.evicted = 0  # trades dropped at the limit (from inside a window): stales tallies
-        # (token, accounts) -> (evicted then, last trade id read, the trades among them)
-        self.tallies: dict[tuple[str, tuple[str, ...]], tuple[int, int, list[Trade]]] = {}
+        self.tallies: dict[tuple[str, tuple[str, ...]], Tally] = {}  # (token, accounts) ->
         self.by_account: dict[tuple[str, str], Timeline[Trade]] = {}
         self.participation: dict[str, Timeline[Trade]] = {}
         self.volumes: dict[str, dict[str, int]] = {}  # symbol -> account -> qty in the window
@@ -144,27 +176,28 @@ class Trades:
                 found[trade.trade_id] = trade
         return [found[trade_id] for trade_id in sorted(found)]
 
-    def among(self, symbol: str, accounts: tuple[str, ...], since: int) -> list[Trade]:
+    def among(self, symbol: str, accounts: tuple[str, ...], since: int) -> Tally:
         """The token's trades since `since` whose buyer and seller are both of `accounts`, in
-        id order: what `of_accounts` filtered would give, but read incrementally. The tally
-        of the same accounts is extended by each account's trades after the last one it read
-        (a bisection per account, then only the new trades), and its front cut at `since`; a
-        tally made before a trade was evicted at the limit is rebuilt. Without it S1 read
-        every trade of a washing owner in the window on each block (red team F14)."""
+        id order, with their quantity and the accounts in them: what `of_accounts` filtered
+        would give, but read incrementally. The tally of the same accounts is extended by each
+        account's trades after the last one it read (a bisection per account, then only the
+        new trades), and its front cut at `since`; a tally made before a trade was evicted at
+        the limit is rebuilt. Without it S1 read every trade of a washing owner in the window
+        on each block (red team F14). The tally is the reader's to read, not to change."""
         key = (symbol, accounts)
-        found = self.tallies.get(key)
-        if found is None or found[0] != self.evicted:
-            last, trades = -1, self._among(symbol, accounts, since, -1)
+        tally = self.tallies.get(key)
+        if tally is None or tally.evicted != self.evicted:
+            tally = Tally(self.evicted)
+            tally.extend(self._among(symbol, accounts, since, -1))
         else:
-            _, last, trades = found
-            del trades[:bisect_left(trades, since, key=attrgetter("time"))]
-            trades += self._among(symbol, accounts, trades[-1].time if trades else since, last)
-        if trades:
-            last = trades[-1].trade_id
+            tally.cut(since)
+            tally.extend(self._among(symbol, accounts,
+                                     tally.trades[-1].time if tally.trades else since,
+                                     tally.last))
         if len(self.tallies) >= TALLIES and key not in self.tallies:
             self.tallies.clear()
-        self.tallies[key] = (self.evicted, last, trades)
-        return list(trades)
+        self.tallies[key] = tally
+        return tally
 
     def _among(self, symbol: str, accounts: tuple[str, ...], since: int, after: int
                ) -> list[Trade]:

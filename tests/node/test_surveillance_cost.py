@@ -201,4 +201,6 @@ def test_s1_reads_a_washing_owners_new_trades_not_its_whole_window():
     assert desk.alerts("S1")
     pair, since = tuple(desk.accounts("a", "b")), desk.time - DAY_MS  # S1's window: a day
     whole = [t for t in plain(SYMBOL, pair, since) if {t.buyer, t.seller} == set(pair)]
-    assert len(whole) == 120 and trades.among(SYMBOL, pair, since) == whole
+    tally = trades.among(SYMBOL, pair, since)
+    assert len(whole) == 120 and tally.trades == whole
+    assert tally.qty == sum(t.qty for t in whole) and tuple(sorted(tally.accounts)) == pair

@@ -50,9 +50,8 @@ def compute_s1(p: dict[str, int], j: Judge) -> list[Finding]:
 
 
 def s1_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding:
-    trades = j.trades.among(symbol, owner.accounts, j.now - p["window_ms"])
-    accounts = participants(trades, owner)
-    qty = sum(t.qty for t in trades)
+    tally = j.trades.among(symbol, owner.accounts, j.now - p["window_ms"])
+    trades, qty, accounts = list(tally.trades), tally.qty, tuple(sorted(tally.accounts))
 
     def detail() -> Detail:
         orders = [o for t in trades for i in (t.buy_order, t.sell_order)
