@@ -4,9 +4,9 @@ How one point of a run works
 ----------------------------
 1. A real N-node cluster on loopback (`node.tools.cluster.up` in a temporary folder), or the running
    cluster of `--dir`.
-2. Setup, not timed: broker-a registers `--accounts` professional investors (no investment
-   limit), issuer-1 creates a token with no restriction that a transfer could hit, ksd approves
-   its cap, and issuer-1 issues units to every investor.
+2. Setup, not timed: broker-a and broker-b register `--accounts` professional investors in
+   turn (no investment limit), issuer-1 creates a token with no restriction that a transfer
+   could hit, ksd approves its cap, and issuer-1 issues units to every investor.
 3. Every transfer of the point is built and SIGNED BEFORE timing (in a process pool): investor
    i sends 1 unit to investor i+1. The envelopes are cut into msgpack batches for `POST /v1/txs`.
 4. A SEPARATE load process (multiprocessing, spawn) sends the batches round-robin over the nodes:

@@ -1,16 +1,23 @@
 """`stoledger bench --workload market`: orders that cross, instead of transfers.
 
 What differs from the transfer workload (node/bench/__init__.py runs both the same way):
-- Setup, not timed: the transfer setup (broker-a registers `--accounts` professional investors,
-  the token BENCH1 at unit price 1 KRW, units issued to each), then the bank mints KRW to every
-  investor so that each can pay for its buys.
-- The load: pre-signed `market.place` orders, every one sent by broker-a (an order is always a
-  broker's transaction) for one of its investors. The investors are split in two halves that
-  never meet themselves: order k is a sell of 1 unit by seller k/2 when k is even, a buy of 1
-  unit by buyer k/2 when k is odd, all at 1 KRW (the only price inside the +-30% band around
-  a unit price of 1). Whatever order the blocks put them in, each buy meets a resting sell or
-  rests until one comes: in a drained run the trades are min(sells, buys) less what rests. No
-  order can self-trade (halves are disjoint), and no transfer rule can refuse a fill.
+- Setup, not timed: the transfer setup (`--accounts` professional investors registered by
+  broker-a and broker-b in turn, node/bench/setup.py `registrar`; the token BENCH1 at unit
+  price 1 KRW, units issued to each), then the bank mints KRW to every investor so that each
+  can pay for its buys.
+- The load: pre-signed `market.place` orders, each sent by the broker that registered its
+  investor (an order is always a broker's transaction, and the market's real shape is brokers
+  sending for their clients: the pool sees two senders, as offering.py's subscriptions do, not
+  one sender holding the whole stream, which a node's per-sender fair share would throttle).
+  The investors are split in two halves that never meet themselves: order k is a sell of 1
+  unit by seller k/2 when k is even, a buy of 1 unit by buyer k/2 when k is odd
+  (`order_party`), all at 1 KRW (the only price inside the +-30% band around a unit price of
+  1). Each half holds investors of both brokers, and a batch of the load carries as many
+  orders of one broker as of the other (give or take one). Whatever order the blocks put them
+  in, each buy meets a resting sell or rests until one comes: in a drained run the trades are
+  min(sells, buys) less what rests. No order can self-trade (halves are disjoint), and no
+  transfer rule can refuse a fill. The batches, their size, pacing and the round-robin over
+  the entry nodes are the transfer point's (node/bench/load.py: the same `run_point`).
 - The point's figures are the transfer workload's: `committed_tps` counts committed orders
   (transactions); plus `trades_tps`, the `Trade` events of the blocks inside the timed window
   per second, and `trades`, all the run's trades.
@@ -104,8 +111,8 @@ class MarketWorkload:
     def presign(self, bench: Any, count: int, nonce_base: int) -> list[tuple[bytes, bytes]]:
         accounts = [Signer(seed).account for seed in bench.seeds]
         expires = int(time.time() * 1000) + EXPIRY_MS
-        broker = bench.keys["broker-a"].seed
-        jobs = [(bench.chain_id, broker, accounts, nonce_base, start,
+        brokers = [bench.key(org).seed for org in bench.brokers]
+        jobs = [(bench.chain_id, brokers, accounts, nonce_base, start,
                  min(PRESIGN_CHUNK, count - start), expires)
                 for start in range(0, count, PRESIGN_CHUNK)]
         context = multiprocessing.get_context("spawn")
@@ -139,24 +146,31 @@ class MarketWorkload:
                            surveillance_share=surveillance.share)
 
 
+def order_party(accounts: int, index: int) -> int:
+    """The investor (an index into the accounts) of order `index`: even orders are sells by
+    the first half, odd ones buys by the second half, so no order meets its own account."""
+    half = accounts // 2
+    pair = index // 2
+    return pair % half if index % 2 == 0 else half + pair % (accounts - half)
+
+
 def order_args(accounts: list[str], index: int) -> dict[str, Any]:
     """Order `index` of the stream: even a sell by a seller, odd a buy by a buyer."""
-    half = len(accounts) // 2
-    pair = index // 2
-    if index % 2 == 0:
-        side, account = "sell", accounts[pair % half]
-    else:
-        side, account = "buy", accounts[half + pair % (len(accounts) - half)]
-    return {"symbol": SYMBOL, "account": account, "side": side, "price": PRICE, "qty": 1,
-            "media": "api", "origin": market_origin("198.51.100.10", account[:16])}
+    account = accounts[order_party(len(accounts), index)]
+    return {"symbol": SYMBOL, "account": account, "side": "sell" if index % 2 == 0 else "buy",
+            "price": PRICE, "qty": 1, "media": "api",
+            "origin": market_origin("198.51.100.10", account[:16])}
 
 
-def sign_orders(job: tuple[str, bytes, list[str], int, int, int, int]
+def sign_orders(job: tuple[str, list[bytes], list[str], int, int, int, int]
                 ) -> list[tuple[bytes, bytes]]:
-    chain, broker_seed, accounts, nonce_base, start, count, expires = job
-    broker = Signer(broker_seed)
+    """Orders start..start+count, each signed by its investor's broker (`brokers[i]` is the
+    seed of the broker that registered `accounts[i]`)."""
+    chain, brokers, accounts, nonce_base, start, count, expires = job
+    signers = {seed: Signer(seed) for seed in set(brokers)}
     out = []
     for index in range(start, start + count):
+        broker = signers[brokers[order_party(len(accounts), index)]]
         body = codec.pack({"v": 1, "chain": chain, "sender": broker.public_key,
                            "nonce": nonce_base + index, "expires": expires,
                            "contract": "market", "method": "place",
@@ -185,4 +199,4 @@ def _trade_counter(bench: Any) -> int:
 
 
 __all__ = ["MarketPoint", "MarketWorkload", "compare_to_transfers", "order_args",
-           "sign_orders"]
+           "order_party", "sign_orders"]

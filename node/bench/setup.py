@@ -31,6 +31,13 @@ from node.bench.load import Http, envelope, pack_batch
 from node.bench.measure import cpu_seconds, parse_metrics
 from node.rpc.auth import sign_request
 
+BROKERS = ("broker-a", "broker-b")  # the consortium's brokers; investor i is registrar(i)'s
+
+
+def registrar(index: int) -> str:
+    """The broker that registers investor `index` of the setup: the two take turns."""
+    return BROKERS[index % len(BROKERS)]
+
 
 class Bench:
     """A cluster ready for load: keys, connections and the investor accounts."""
@@ -50,6 +57,7 @@ class Bench:
                      for org in ("ksd", "fss", "broker-a", "issuer-1")}
         self.http = Http(self.urls[0], self.chain_id)
         self.seeds: list[bytes] = []
+        self.brokers: list[str] = []  # the organisation that registered seeds[i]
 
     def status(self) -> dict[str, Any]:
         return self.http.request("GET", "/v1/status")[1]
@@ -112,19 +120,25 @@ class Bench:
                 time.sleep(0.05)
 
     def prepare(self, accounts: int) -> None:
-        """Register investors, create, approve and issue the token (once per cluster)."""
+        """Register investors, create, approve and issue the token (once per cluster).
+
+        Investor i is registered by `registrar(i)` (`self.brokers[i]`), as the consortium's
+        clients are spread over its two brokers: transfers are signed by the investors and do
+        not care, but an order is its broker's transaction (node/bench/market.py)."""
         self.progress(f"setup: registering {accounts} investors, creating {SYMBOL}")
         signers = [Signer.generate() for _ in range(accounts)]
         self.seeds = [signer.seed for signer in signers]
+        self.brokers = [registrar(i) for i in range(accounts)]
         kyc_expires = int(time.time() * 1000) + 365 * 86_400_000
         attrs = {"investor_type": "professional", "legal_form": "individual", "country": "KR",
                  "resident": True, "kyc_expires": kyc_expires, "aml_risk": "low"}
-        broker = self.keys["broker-a"]
-        self.submit_and_wait(broker, [
-            ("identity", "register", {
-                "account": s.account, "role": "investor", "attrs": attrs,
-                "consent": sign_consent(s, self.chain_id, broker.account, "investor")})
-            for s in signers])
+        for org in BROKERS:
+            broker = self.key(org)
+            self.submit_and_wait(broker, [
+                ("identity", "register", {
+                    "account": s.account, "role": "investor", "attrs": attrs,
+                    "consent": sign_consent(s, self.chain_id, broker.account, "investor")})
+                for s, registrar in zip(signers, self.brokers, strict=True) if registrar == org])
         status, _ = self.http.request("POST", "/v1/query", codec.pack(
             {"contract": "token", "method": "info", "args": {"symbol": SYMBOL}}),
             self.keys["fss"])

@@ -1,6 +1,7 @@
 """The market workload of the bench: the order stream crosses and never self-trades, its orders
-are real signed `market.place` transactions of broker-a, and a short real run on a 1-node
-cluster checks every receipt and counts trades (never asserting on a timing figure)."""
+are real signed `market.place` transactions of each investor's broker (both brokers send), and
+a short real run on a 1-node cluster checks every receipt and counts trades (never asserting on
+a timing figure)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from consensus.crypto import Signer
 from node import bench
 from node.admission.tx import decode_body
 from node.bench.market import order_args, sign_orders
+from node.bench.setup import registrar
 
 
 def test_the_stream_alternates_sells_and_buys_of_disjoint_halves():
@@ -26,7 +28,7 @@ def test_the_stream_alternates_sells_and_buys_of_disjoint_halves():
 def test_orders_are_signed_by_the_broker_with_fresh_nonces():
     broker = Signer.generate()
     accounts = [Signer.generate().account for _ in range(4)]
-    signed = sign_orders(("chain-x", broker.seed, accounts, 1_000, 6, 3, 2**40))
+    signed = sign_orders(("chain-x", [broker.seed] * 4, accounts, 1_000, 6, 3, 2**40))
     assert len({tx_id for tx_id, _ in signed}) == 3
     import msgpack
 
@@ -36,6 +38,27 @@ def test_orders_are_signed_by_the_broker_with_fresh_nonces():
         assert tx.tx_id == tx_id and tx.sender_hex == broker.account
         assert (tx.contract, tx.method, tx.nonce) == ("market", "place", 1_006 + offset)
         assert tx.args == order_args(accounts, 6 + offset)
+
+
+def test_each_order_is_sent_by_its_investors_broker_and_both_brokers_send():
+    """The market's shape: brokers send for their clients, the setup's two brokers alike, in
+    each half of the stream (sells and buys) and in every batch of the load."""
+    import msgpack
+
+    brokers = {org: Signer.generate() for org in ("broker-a", "broker-b")}
+    accounts = [Signer.generate().account for _ in range(8)]
+    registrars = [registrar(i) for i in range(len(accounts))]
+    seeds = [brokers[org].seed for org in registrars]
+    signed = sign_orders(("chain-x", seeds, accounts, 0, 0, 40, 2**40))
+    senders: dict[str, list[str]] = {"sell": [], "buy": []}
+    for _, raw in signed:
+        env = msgpack.unpackb(raw, raw=False)
+        tx = decode_body(env["body"], env["sig"])
+        org = registrars[accounts.index(tx.args["account"])]
+        assert tx.sender_hex == brokers[org].account  # the investor's own broker
+        senders[tx.args["side"]].append(org)
+    for side in ("sell", "buy"):
+        assert senders[side].count("broker-a") == senders[side].count("broker-b") == 10
 
 
 def test_cli_takes_the_workload_switch():
