@@ -4,12 +4,18 @@ An episode is one rule's open alert on one subject (an owner of a token, a ring,
 ...). The first finding on a subject writes version 1 of a new alert, whose `alert_id` is
 sha256(canonical [rule, symbol, accounts, window start]). While later findings on the subject
 keep coming within the rule's window (`quiet_ms`) the episode stays open, and a finding that
-names an account the alert has not named, whose severity is higher, or one of whose measures
+names an account the alert has not named, whose severity is higher, one of whose measures
 (finding.measure: the rule's sizes, such as quantity and trades) has at least doubled since
-the last version, writes the next version of the same alert: the decoy's 1-unit wash and the
-10,000 units washed after it are versions 1 and 2, and every version is listed and sent on
-`/v1/events`. A finding after the episode went quiet opens a new alert. So every alert
-understates what it saw since its last version by less than half, and never hides it.
+the last version, or whose evidence has a transaction of a block after the newest the
+episode's versions listed (`seen_height`), writes the next version of the same alert: the
+decoy's 1-unit wash and the 10,000 units washed after it are versions 1 and 2, and every
+version is listed and sent on `/v1/events`. A finding after the episode went quiet opens a new
+alert. Rules measure over a sliding window, so steady abuse never doubles its measure and keeps
+its episode open for days: it is the new evidence that writes a version, so every transaction
+a finding judged is listed by some version (at most one version of an episode per block, as the
+abuse that wrote it was in that block), and no alert hides what came after it. A finding that
+names no account (S11's outlier day, S6's market-wide concentration) is a token's state, not
+an owner's acts: its versions still come from doubling alone.
 
 Each version is a record of its own (`v/V/<alert_id><version>`, the latest also at
 `v/a/<alert_id>`), listed at the height of the block that wrote it under the `v/i/` indexes. The
@@ -26,7 +32,7 @@ from typing import Any
 from consensus import codec
 from node.storage import KV
 from node.storage import schema as s
-from node.surveillance.facts import BlockFacts, Finding, price_effect
+from node.surveillance.facts import BlockFacts, Detail, Finding, price_effect
 from node.surveillance.records import Limits
 from node.surveillance.rules import NAMES, SEVERITY
 from node.surveillance.staged import Staged
@@ -59,17 +65,19 @@ class Episode:
     accounts: tuple[str, ...]  # every account a version named
     measure: tuple[int, ...]  # of the last version
     severity: str
+    seen_height: int = 0  # the newest block of evidence a version listed
 
     def pack(self) -> bytes:
         return codec.pack([self.alert_id, self.version, self.from_time, self.last_time,
-                           list(self.accounts), list(self.measure), self.severity])
+                           list(self.accounts), list(self.measure), self.severity,
+                           self.seen_height])
 
     @classmethod
     def unpack(cls, raw: bytes) -> Episode:
-        alert_id, version, from_time, last_time, accounts, measure, severity = \
+        alert_id, version, from_time, last_time, accounts, measure, severity, seen = \
             codec.unpack(raw)
         return cls(alert_id, version, from_time, last_time, tuple(accounts), tuple(measure),
-                   severity)
+                   severity, seen)
 
 
 def is_escalation(episode: Episode, finding: Finding, severity: str) -> bool:
@@ -77,6 +85,10 @@ def is_escalation(episode: Episode, finding: Finding, severity: str) -> bool:
             or SEVERITY_ORDER[severity] > SEVERITY_ORDER[episode.severity]
             or any(new >= 2 * old and new > old
                    for new, old in zip(finding.measure, episode.measure, strict=True)))
+
+
+def newest_height(detail: Detail) -> int:
+    return max((height for height, _, _ in detail.evidence), default=0)
 
 
 class Episodes:
@@ -110,17 +122,20 @@ class Episodes:
             episode = None  # quiet for the rule's window: a new alert
         if episode is None:
             episode = self._begin(finding, severity)
-        fresh = episode.version == 0 or is_escalation(episode, finding, severity)
+        detail = finding.detail()
+        fresh = (episode.version == 0 or is_escalation(episode, finding, severity)
+                 or (bool(finding.accounts) and newest_height(detail) > episode.seen_height))
         episode.last_time = facts.time
         if fresh:
             episode.version += 1
             episode.accounts = tuple(sorted(set(episode.accounts) | set(finding.accounts)))
             episode.measure = finding.measure
             episode.severity = severity
+            episode.seen_height = max(episode.seen_height, newest_height(detail))
         self._keep(key, episode)
         if not fresh:
             return None
-        return self._write(finding, facts, episode, severity, seq)
+        return self._write(finding, detail, facts, episode, severity, seq)
 
     def _begin(self, finding: Finding, severity: str) -> Episode:
         alert_id = compute_alert_id(finding.rule, finding.symbol, finding.accounts,
@@ -135,7 +150,8 @@ class Episodes:
         # episode was dropped, and this finding is its next version if it grew
         known = codec.unpack(latest)
         return Episode(alert_id, known["version"], finding.from_time, finding.from_time,
-                       tuple(known["accounts"]), tuple(known["measure"]), known["severity"])
+                       tuple(known["accounts"]), tuple(known["measure"]), known["severity"],
+                       max(known["heights"], default=0))
 
     def _keep(self, key: tuple[str, str], episode: Episode) -> None:
         if key not in self.open:
@@ -147,9 +163,8 @@ class Episodes:
             assert oldest is not None
             self._close(oldest[1], oldest[2])
 
-    def _write(self, finding: Finding, facts: BlockFacts, episode: Episode, severity: str,
-               seq: int) -> dict[str, Any]:
-        detail = finding.detail()
+    def _write(self, finding: Finding, detail: Detail, facts: BlockFacts, episode: Episode,
+               severity: str, seq: int) -> dict[str, Any]:
         alert = {"alert_id": episode.alert_id.hex(), "version": episode.version,
                  "rule": finding.rule, "name": NAMES[finding.rule], "severity": severity,
                  "symbol": finding.symbol, "accounts": list(finding.accounts),

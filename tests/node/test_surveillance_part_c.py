@@ -1,0 +1,49 @@
+"""Issue 30, red-team part C: later activity judged afresh (no open episode swallows steady
+abuse), S7 asking who caused the rise, S8 judging the insider status an account had when it
+traded, and S9 linking owners by transfers with structuring as the sender's act
+(tests/node/surveillance_desk.py: the real market contract in an in-memory executor)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.node.surveillance_desk import DAY, HOUR, Desk
+
+
+def tx_ids(*txs) -> set[str]:
+    return {tx.tx_id.hex() for tx in txs}
+
+
+def listed(desk: Desk, rule: str) -> set[str]:
+    """Every transaction some version of some alert of `rule` lists as evidence."""
+    return {tx for alert in desk.alerts(rule) for tx in alert["evidence"]}
+
+
+# ---- afresh: steady abuse over a sliding window --------------------------------------------
+
+@pytest.mark.parametrize("gaps_h", [(1,), (1, 3, 2), (5, 1, 1, 7)])
+def test_every_wash_of_a_long_steady_stream_is_in_some_alert(gaps_h):
+    """Property: over days of repeated washes (the measure over S1's sliding window never
+    doubles, and the episode never goes quiet), the union of the evidence of the alerts and
+    their versions holds every wash trade."""
+    desk = Desk()
+    desk.background()
+    desk.pay("a", "b", 1_000)
+    desk.step()
+    washes = []
+    for n in range(60):
+        seller, buyer = ("a", "b") if n % 2 else ("b", "a")
+        washes.append(desk.place(seller, "sell", 10_000, 20))
+        washes.append(desk.place(buyer, "buy", 10_000, 20))
+        desk.step(gaps_h[n % len(gaps_h)] * HOUR)
+    assert tx_ids(*washes) <= listed(desk, "S1")
+    assert len(desk.alerts("S1")) <= 60  # at most one version per block of abuse
+
+
+def test_every_structured_payment_of_weeks_is_in_some_alert():
+    desk = Desk()
+    payments = []
+    for day in range(21):
+        payments.append(desk.pay("a", "bcdefg"[day % 6], 9_600_000))
+        desk.step(DAY)
+    assert tx_ids(*payments) <= listed(desk, "S9")
