@@ -27,7 +27,7 @@ key from the height it was written at.
     v/c/<seq 8>                          a cash movement (S9), seq = chain position
     v/u/<origin>/<account>               the last time the account ordered from the origin
     v/l/<kind>/<a>/<b>                   a transfer or recovery link between two accounts
-    v/n/<issuer>/<account>               the account is an insider of the issuer (S8)
+    v/n/<issuer>/<account>               an insider of the issuer (S8; a value: was one until then)
     v/q/<symbol>\\x00<height 8><index 4> a material event waiting for its price effect (S8)
     v/s/<symbol>                         the session of the token's last trade (S5, S14)
     v/k/<symbol>\\x00<time 8>            a record date, subscription or redemption (S12)

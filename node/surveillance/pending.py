@@ -16,6 +16,7 @@ the registrar), so the bound on all of it is the tokens times the limit.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from consensus import codec
@@ -23,6 +24,8 @@ from node.storage import KV
 from node.storage import schema as s
 from node.surveillance.records import Limits
 from node.surveillance.staged import Staged
+
+FOREVER = 2**63 - 1  # the end of a current insider's status
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,25 +51,45 @@ class SessionCheck:
 
 
 class Insiders:
+    """Current insiders, and former ones with the time they stopped being one: S8 judges the
+    status an account had when it traded, so a resignation between the trades and the news
+    hides nothing. A former pair is kept until the index is full (the oldest former goes
+    first, before any current pair is refused); S8 reads only those that ended within its
+    lookback. Stored as `v/n/<issuer>/<account>`: an empty value for a current insider, the
+    packed end time for a former one."""
+
     def __init__(self, limits: Limits, staged: Staged) -> None:
         self.limits = limits
         self.staged = staged
         self.of_issuer: dict[str, set[str]] = {}
         self.of_account: dict[str, set[str]] = {}
-        self.count = 0
+        self.former: dict[str, dict[str, int]] = {}  # issuer -> account -> ended (ms)
+        self.ended: list[tuple[int, str, str]] = []  # heap of (ended, issuer, account), lazy
+        self.count = 0  # current and former pairs
 
-    def refresh(self, account: str, issuers: list[str]) -> None:
+    def refresh(self, account: str, issuers: list[str], time: int) -> None:
         wanted = set(issuers)
         known = self.of_account.get(account, set())
         for issuer in sorted(known - wanted):
             self._remove(issuer, account)
+            self._end(issuer, account, time)
         for issuer in sorted(wanted - known):
-            if self.count >= self.limits.insiders:
+            self._forget(issuer, account)
+            if self.count >= self.limits.insiders and not self._drop_oldest_former():
                 break  # a full index keeps what it has: named in the report, never silent
             self.of_issuer.setdefault(issuer, set()).add(account)
             self.of_account.setdefault(account, set()).add(issuer)
             self.count += 1
             self.staged.put(s.surv_insider_key(issuer, account), b"")
+
+    def was_insider(self, issuer: str, since: int) -> dict[str, int]:
+        """Account -> until when it was an insider of `issuer`, for those that were one at
+        `since` or later (a current insider: until forever)."""
+        found = {account: ended for account, ended in self.former.get(issuer, {}).items()
+                 if ended >= since}
+        for account in self.of_issuer.get(issuer, ()):
+            found[account] = FOREVER
+        return found
 
     def _remove(self, issuer: str, account: str) -> None:
         self.of_issuer[issuer].discard(account)
@@ -78,15 +101,43 @@ class Insiders:
         self.count -= 1
         self.staged.delete(s.surv_insider_key(issuer, account))
 
+    def _end(self, issuer: str, account: str, time: int) -> None:
+        self.former.setdefault(issuer, {})[account] = time
+        heapq.heappush(self.ended, (time, issuer, account))
+        self.count += 1
+        self.staged.put(s.surv_insider_key(issuer, account), codec.pack(time))
+
+    def _forget(self, issuer: str, account: str) -> None:
+        if account in self.former.get(issuer, {}):
+            del self.former[issuer][account]
+            if not self.former[issuer]:
+                del self.former[issuer]
+            self.count -= 1
+            self.staged.delete(s.surv_insider_key(issuer, account))
+
+    def _drop_oldest_former(self) -> bool:
+        while self.ended:
+            ended, issuer, account = heapq.heappop(self.ended)
+            if self.former.get(issuer, {}).get(account) == ended:
+                self._forget(issuer, account)
+                return True
+        return False
+
     def is_insider(self, account: str, issuers: tuple[str, ...]) -> bool:
         return bool(self.of_account.get(account, set()) & set(issuers))
 
     def load(self, store: KV) -> None:
-        for raw, _ in store.iterate(s.SURV_INSIDER):
+        for raw, value in store.iterate(s.SURV_INSIDER):
             issuer, account = raw[len(s.SURV_INSIDER):].decode().split("/")
-            self.of_issuer.setdefault(issuer, set()).add(account)
-            self.of_account.setdefault(account, set()).add(issuer)
+            if value:
+                ended = codec.unpack(value)
+                self.former.setdefault(issuer, {})[account] = ended
+                self.ended.append((ended, issuer, account))
+            else:
+                self.of_issuer.setdefault(issuer, set()).add(account)
+                self.of_account.setdefault(account, set()).add(issuer)
             self.count += 1
+        heapq.heapify(self.ended)
 
 
 class Pending:

@@ -97,7 +97,7 @@ class Reader:
                 elif contract == "token" and name in ("Transfer", "Recovered"):
                     self._token_link(name, data, facts.time, tx_id)
                 elif contract == "identity" and name in ("Registered", "Updated"):
-                    self._refresh_insider(str(data["account"]))
+                    self._refresh_insider(str(data["account"]), facts.time)
                 key = (contract, name)
                 if key in MATERIAL:
                     self._material(MATERIAL[key], data, facts, receipt.index, tx_id)
@@ -207,10 +207,11 @@ class Reader:
         raw = self.writes[key] if key in self.writes else self.store.get(s.state_key(key))
         return codec.unpack(raw) if raw else None
 
-    def _refresh_insider(self, account: str) -> None:
+    def _refresh_insider(self, account: str, time: int) -> None:
         record = self.state(s.identity_record(account)) or {}
         issuers = (record.get("attrs") or {}).get("insider_of") or []
-        self.insiders.refresh(account, sorted(i for i in issuers if isinstance(i, str)))
+        self.insiders.refresh(account, sorted(i for i in issuers if isinstance(i, str)),
+                              time)
 
     def _material(self, kind: str, data: dict[str, Any], facts: BlockFacts, index: int,
                   tx_id: str) -> None:

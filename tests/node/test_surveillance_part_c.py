@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.node.surveillance_desk import DAY, HOUR, Desk
+from consensus import codec
+from node.surveillance.records import Limits
+from tests.node.surveillance_desk import DAY, HOUR, MINUTE, SYMBOL, Desk
 
 
 def tx_ids(*txs) -> set[str]:
@@ -47,3 +49,54 @@ def test_every_structured_payment_of_weeks_is_in_some_alert():
         payments.append(desk.pay("a", "bcdefg"[day % 6], 9_600_000))
         desk.step(DAY)
     assert tx_ids(*payments) <= listed(desk, "S9")
+
+
+# ---- S8: the status an account had when it traded ------------------------------------------
+
+def publish(desk: Desk) -> None:
+    desk.world.send("issuer-1", "token", "set_document", symbol=SYMBOL, name="r",
+                    uri="https://example.org/r", sha256=codec.sha256(b"r").hex())
+    desk.step()
+
+
+def resign(desk: Desk, name: str) -> None:
+    desk.world.send("broker-a", "identity", "update", account=desk[name],
+                    attrs={"insider_of": []})
+    desk.step(MINUTE)
+
+
+def test_s8_an_insider_who_resigned_after_buying_is_judged_as_one():
+    desk = Desk()
+    desk.background()
+    desk.make_insider("b")
+    desk.step()
+    buys = []
+    for _ in range(2):
+        desk.place("k", "sell", 10_000, 100)
+        buys.append(desk.place("b", "buy", 10_000, 100))
+        desk.step(HOUR)
+    resign(desk, "b")
+    desk.place("k", "sell", 10_000, 5)
+    after = desk.place("b", "buy", 10_000, 5)  # no longer an insider: not an insider trade
+    desk.step(HOUR)
+    publish(desk)
+    alerts = [a for a in desk.alerts("S8") if a["metrics"]["insider"]]
+    assert [a["accounts"] for a in alerts] == [desk.accounts("b")]
+    assert tx_ids(*buys) <= set(alerts[0]["evidence"])
+    assert not tx_ids(after) & set(alerts[0]["evidence"])
+
+
+def test_s8_a_former_insider_gives_way_to_a_current_one_in_a_full_index():
+    desk = Desk(limits=Limits(insiders=1))
+    desk.background()
+    desk.make_insider("b")
+    desk.step()
+    resign(desk, "b")  # b's former status fills the index
+    desk.make_insider("c")
+    desk.step()
+    desk.place("k", "sell", 10_000, 100)
+    desk.place("c", "buy", 10_000, 100)
+    desk.step(HOUR)
+    publish(desk)
+    alerts = [a for a in desk.alerts("S8") if a["metrics"]["insider"]]
+    assert [a["accounts"] for a in alerts] == [desk.accounts("c")]

@@ -224,11 +224,16 @@ def run_up_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[F
 
 
 def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
-    insiders = sorted(j.insiders.of_issuer.get(event.issuer, ()))
+    """Every owner with an account that was an insider of the issuer within the lookback, and
+    its trades before the event made while that account still was one (a resignation between
+    the trades and the news hides nothing: the status judged is the one it traded with)."""
+    since = event.time - p["lookback_ms"]
+    until = j.insiders.was_insider(event.issuer, since)
     findings = []
-    for _, owner in sorted(j.owners(insiders).items()):
-        trades = before(j.trades.of_accounts(event.symbol, owner.accounts,
-                                             event.time - p["lookback_ms"]), event)
+    for _, owner in sorted(j.owners(sorted(until)).items()):
+        ended = max(until.get(account, 0) for account in owner.accounts)
+        trades = [t for t in before(j.trades.of_accounts(event.symbol, owner.accounts, since),
+                                    event) if t.time <= ended]
         if trades:
             findings.append(s8_finding(p, j, event, owner, trades, True, None))
     return findings
