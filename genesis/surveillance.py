@@ -123,9 +123,11 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # S9 cash structuring (분할 거래): within `window_ms`, at least `min_count` units of one
     # owner each just under the `threshold` [CTR: KRW 10,000,000 a day], within `near_bps`
     # below it, together above it. A unit is a day's total of the owner's outflows
-    # (transfers and withdrawals) or inflows (transfers and deposits) when that total is near
-    # the threshold, else each near single amount of a day whose total passed it. Owners here
-    # are linked by origins and recoveries only: a transfer is what S9 judges.
+    # (transfers and withdrawals) or deposits when that total is near the threshold, else,
+    # of a day whose total (transfers received included) passed it, each counterparty's day
+    # total or single amount near it. Owners are judged twice: linked by origins and
+    # recoveries (their transfers to anyone else count: a transfer is what S9 judges), and
+    # linked by transfers too (the movements leaving the owner count).
     "S9": {"threshold": 10_000_000, "near_bps": 1_000, "min_count": 3,
            "window_ms": 7 * DAY_MS, "enabled": 1},
     # S10 shared origin (차명 의심): at least `min_accounts` accounts placing orders in one

@@ -100,3 +100,56 @@ def test_s8_a_former_insider_gives_way_to_a_current_one_in_a_full_index():
     publish(desk)
     alerts = [a for a in desk.alerts("S8") if a["metrics"]["insider"]]
     assert [a["accounts"] for a in alerts] == [desk.accounts("c")]
+
+
+# ---- S9: transfers link, per-recipient totals, the sender's act ----------------------------
+
+def alert_ids(desk: Desk, rule: str) -> dict[str, dict]:
+    """alert_id -> its latest version."""
+    return {a["alert_id"]: a for a in desk.alerts(rule)}
+
+
+def test_s9_withdrawals_split_over_two_accounts_linked_by_a_transfer():
+    desk = Desk()
+    desk.pay("a", "b", 1_000)  # one owner under PROTOCOL: cash moved between them
+    desk.step(3 * DAY)  # the FDS delay of a new account's first withdrawal (chaincode.fds)
+    burns = []
+    for _ in range(3):
+        burns += [desk.withdraw("a", 5_000_000), desk.withdraw("b", 4_500_000)]
+        desk.step(DAY)
+    (alert,) = alert_ids(desk, "S9").values()
+    assert alert["accounts"] == desk.accounts("a", "b") and alert["metrics"]["units"] == 3
+    assert set(alert["evidence"]) == tx_ids(*burns)
+
+
+def test_s9_one_account_linked_by_a_transfer_is_one_alert():
+    desk = Desk()
+    desk.pay("a", "b", 1_000)
+    desk.step(3 * DAY)
+    for _ in range(5):
+        desk.withdraw("a", 9_500_000)
+        desk.step(DAY)
+    assert [a["accounts"] for a in alert_ids(desk, "S9").values()] == [desk.accounts("a")]
+    assert [a["version"] for a in desk.alerts("S9")] == [1, 2, 3]  # days 3, 4 and 5
+
+
+def test_s9_per_recipient_day_totals_each_split_in_two():
+    desk = Desk()
+    payments = []
+    for _ in range(3):
+        for to in "cd":
+            payments += [desk.pay("a", to, 5_000_000), desk.pay("a", to, 4_600_000)]
+        desk.step(DAY)
+    (alert,) = alert_ids(desk, "S9").values()
+    assert alert["accounts"] == desk.accounts("a") and alert["metrics"]["direction"] == "out"
+    assert alert["metrics"]["units"] == 6 and set(alert["evidence"]) == tx_ids(*payments)
+
+
+def test_s9_a_landlord_receiving_rents_is_not_structuring():
+    """Three tenants each pay a month's rent of 9.5M in one week: each is one payment of its
+    sender's, and no day's receipts passed the threshold."""
+    desk = Desk()
+    for tenant in "cde":
+        desk.pay(tenant, "a", 9_500_000)
+        desk.step(2 * DAY)
+    assert desk.alerts("S9") == []

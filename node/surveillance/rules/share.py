@@ -307,47 +307,93 @@ def is_near(p: dict[str, int], amount: int) -> bool:
     return p["threshold"] * (BPS - p["near_bps"]) // BPS <= amount < p["threshold"]
 
 
-def units(p: dict[str, int], flows: list[Flow]) -> list[tuple[int, list[Flow]]]:
-    """(amount, movements) of each unit: a day's total near the threshold, or each near single
-    amount of a day whose total passed it."""
+def units(p: dict[str, int], flows: list[Flow], direction: str) -> list[tuple[int, list[Flow]]]:
+    """(amount, movements) of each unit: a day's total near the threshold; else, of a day whose
+    total passed it, each counterparty's day total near it (PROTOCOL "per-recipient totals":
+    5.0M + 4.6M to one recipient is one 9.6M unit; withdrawals or deposits count as one
+    counterparty), else each near single amount. Inflows: a day's total near the threshold is
+    a unit only when it was deposited; a transfer received is the sender's act, and counts
+    only in a day whose receipts passed the threshold in pieces just under it (the collector
+    of a fan-in), so a landlord's rents, one a day, are no recipient's structuring."""
     days: dict[int, list[Flow]] = {}
     for flow in flows:
         days.setdefault(kst_day(flow.time), []).append(flow)
     found = []
     for day in sorted(days):
         total = sum(f.amount for f in days[day])
-        if is_near(p, total):
+        if is_near(p, total) and (direction == "out" or not any(f.sender for f in days[day])):
             found.append((total, days[day]))
         elif total >= p["threshold"]:
-            found += [(f.amount, [f]) for f in days[day] if is_near(p, f.amount)]
+            found += per_counterparty(p, days[day], direction)
+    return found
+
+
+def per_counterparty(p: dict[str, int], flows: list[Flow], direction: str
+                     ) -> list[tuple[int, list[Flow]]]:
+    by: dict[str, list[Flow]] = {}
+    for flow in flows:
+        other = flow.recipient if direction == "out" else flow.sender
+        by.setdefault(other or "", []).append(flow)
+    found = []
+    for other in sorted(by):
+        total = sum(f.amount for f in by[other])
+        if is_near(p, total):
+            found.append((total, by[other]))
+        else:
+            found += [(f.amount, [f]) for f in by[other] if is_near(p, f.amount)]
     return found
 
 
 def compute_s9(p: dict[str, int], j: Judge) -> list[Finding]:
-    touched: dict[tuple[str, str], Owner] = {}
-    for flow in j.facts.flows:
-        for direction, account in (("out", flow.sender), ("in", flow.recipient)):
-            if account is not None:
-                owner = j.owner_of(account, CASH_KINDS)
-                touched.setdefault((direction, owner.key), owner)
+    """Each owner's units both ways, twice: the owner linked by origins and recoveries, whose
+    transfers to anyone else count (a transfer is what S9 judges, so it cannot be the link
+    that hides it), and, where transfers link more accounts, the owner linked by them too,
+    whose movements leaving it count (withdrawals, and transfers to accounts outside it):
+    structuring split over accounts that paid each other; inflows the same way round."""
     findings = []
-    since = j.now - p["window_ms"]
-    for (direction, _), owner in sorted(touched.items()):
+    for (direction, key), owner in sorted(touched_owners(j).items()):
         members = set(owner.accounts)
         seen: dict[int, Flow] = {}
         for account in owner.accounts:
-            for flow in (j.flows.outflows(account, since) if direction == "out" else
-                         j.flows.inflows(account, since)):
+            for flow in moves(j, direction, account, j.now - p["window_ms"]):
                 if not (flow.sender in members and flow.recipient in members):
                     seen[flow.seq] = flow
-        found = units(p, [seen[seq] for seq in sorted(seen)])
+        found = units(p, [seen[seq] for seq in sorted(seen)], direction)
         total = sum(amount for amount, _ in found)
         if len(found) >= p["min_count"] and total >= p["threshold"]:
-            findings.append(s9_finding(p, direction, owner, found, total))
+            finding = s9_finding(p, direction, key, owner, found, total)
+            if not (key.startswith("linked/") and is_one_cash_owner(j, finding.accounts)):
+                findings.append(finding)
     return findings
 
 
-def s9_finding(p: dict[str, int], direction: str, owner: Owner,
+def is_one_cash_owner(j: Judge, accounts: tuple[str, ...]) -> bool:
+    """Whether accounts linked by transfers acted within one origin-linked owner (which the
+    first pass reports: the same structuring is one alert, not two)."""
+    return set(accounts) <= set(j.owner_of(accounts[0], CASH_KINDS).accounts)
+
+
+def touched_owners(j: Judge) -> dict[tuple[str, str], Owner]:
+    """(direction, subject) -> owner, for the owners of the block's movements."""
+    touched: dict[tuple[str, str], Owner] = {}
+    for flow in j.facts.flows:
+        for direction, account in (("out", flow.sender), ("in", flow.recipient)):
+            if account is None:
+                continue
+            cash = j.owner_of(account, CASH_KINDS)
+            touched.setdefault((direction, cash.key), cash)
+            linked = j.owner_of(account)
+            if len(linked.accounts) > len(cash.accounts):
+                touched.setdefault((direction, f"linked/{linked.key}"), linked)
+    return touched
+
+
+def moves(j: Judge, direction: str, account: str, since: int) -> list[Flow]:
+    return (j.flows.outflows(account, since) if direction == "out" else
+            j.flows.inflows(account, since))
+
+
+def s9_finding(p: dict[str, int], direction: str, key: str, owner: Owner,
                found: list[tuple[int, list[Flow]]], total: int) -> Finding:
     flows = [flow for _, group in found for flow in group]
     members = set(owner.accounts)
@@ -371,5 +417,5 @@ def s9_finding(p: dict[str, int], direction: str, owner: Owner,
             f"{duration_text(p['window_ms'])}, {total} won "
             f"in all, in {len(flows)} movements.",
             links=tuple(owner.links_among(accounts)))
-    return Finding("S9", None, f"{direction}/{owner.key}", accounts, flows[0].time,
+    return Finding("S9", None, f"{direction}/{key}", accounts, flows[0].time,
                    (total, len(found)), detail)
