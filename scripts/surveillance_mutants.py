@@ -14,12 +14,14 @@ PRICE = "node/surveillance/rules/price.py"
 SHARE = "node/surveillance/rules/share.py"
 OWNERS = "node/surveillance/owners.py"
 EPISODES = "node/surveillance/episodes.py"
+PENDING = "node/surveillance/pending.py"
 RULES = "node/surveillance/rules/__init__.py"
 DESK = "tests/node/test_surveillance.py::"
 EVASIONS = "tests/node/test_surveillance_evasions.py::"
 OWNED = "tests/node/test_surveillance_owners.py::"
 CAPS = "tests/node/test_surveillance_caps.py::"
 COST = "tests/node/test_surveillance_cost.py::"
+PART_C = "tests/node/test_surveillance_part_c.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -79,9 +81,12 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "None if insider else \"medium\")", "None)",
      DESK + "test_s8_unusual_buying_before_news_that_moved_the_price"),
     ("surveillance_s9_single_amounts_only", SHARE,
-     "        if is_near(p, total):\n            found.append((total, days[day]))\n"
-     "        elif total >= p[\"threshold\"]:",
-     "        if False:\n            pass\n        elif True:",
+     "        if is_near(p, total) and (direction == \"out\" or not any(f.sender for f in "
+     "days[day])):\n            found.append((total, days[day]))\n"
+     "        elif total >= p[\"threshold\"]:\n"
+     "            found += per_counterparty(p, days[day], direction)",
+     "        if False:\n            pass\n        elif True:\n"
+     "            found += [(f.amount, [f]) for f in days[day] if is_near(p, f.amount)]",
      EVASIONS + "test_s9_each_days_total_split_in_two"),
     ("surveillance_s1_s10_staff_media_link_clients", "node/surveillance/records.py",
      'STAFF_MEDIA = frozenset({"branch", "phone"})', "STAFF_MEDIA: frozenset[str] = frozenset()",
@@ -117,8 +122,7 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      DESK + "test_s9_cash_structuring_just_under_the_reporting_threshold"),
     ("surveillance_no_new_version_on_growth", EPISODES,
      "or any(new >= 2 * old and new > old", "or any(False",
-     DESK + "test_more_of_the_same_activity_makes_versions_of_one_alert",
-     EVASIONS + "test_a_decoy_wash_does_not_hide_the_wash_after_it"),
+     PART_C + "test_a_token_outlier_makes_a_version_only_when_its_measure_doubles"),
     # The owner graph against links the attacker controls (issue 30, F1, F1b, F2)
     ("surveillance_owners_payees_make_a_hub", OWNERS,
      "if kind == TRANSFER and time >= since and self.paid(other, account):",
@@ -154,6 +158,47 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if j.orders.origin_reach(symbol, origin, since) < p[\"min_accounts\"]:",
      "if j.orders.origin_reach(symbol, origin, since) < 1:",
      COST + "test_s10_does_not_read_every_kept_order_of_an_origin_on_each_block"),
+    # issue 30, red-team part C (afresh, S8 status at the trade, S9 links and the sender's act)
+    ("surveillance_no_version_on_new_evidence", EPISODES,
+     "\n                 or (bool(finding.accounts) and newest_height(detail) > "
+     "episode.seen_height))", ")",
+     PART_C + "test_every_wash_of_a_long_steady_stream_is_in_some_alert"),
+    ("surveillance_versions_of_a_token_state_every_block", EPISODES,
+     "(bool(finding.accounts) and newest_height", "(True and newest_height",
+     PART_C + "test_a_token_outlier_makes_a_version_only_when_its_measure_doubles"),
+    ("surveillance_s8_insider_status_read_at_the_event", PENDING,
+     "found = {account: ended for account, ended in self.former.get(issuer, {}).items()\n"
+     "                 if ended >= since}", "found = {}",
+     PART_C + "test_s8_an_insider_who_resigned_after_buying_is_judged_as_one"),
+    ("surveillance_s8_trades_after_resigning_are_an_insiders", SHARE,
+     "event) if t.time <= ended]", "event)]",
+     PART_C + "test_s8_an_insider_who_resigned_after_buying_is_judged_as_one"),
+    ("surveillance_s8_a_former_insider_fills_the_index", PENDING,
+     "if self.count >= self.limits.insiders and not self._drop_oldest_former():",
+     "if self.count >= self.limits.insiders:",
+     PART_C + "test_s8_a_former_insider_gives_way_to_a_current_one_in_a_full_index"),
+    ("surveillance_s9_owners_by_origins_only", SHARE,
+     "if len(linked.accounts) > len(cash.accounts):", "if False:",
+     PART_C + "test_s9_withdrawals_split_over_two_accounts_linked_by_a_transfer"),
+    ("surveillance_s9_no_per_recipient_totals", SHARE,
+     "found += per_counterparty(p, days[day], direction)",
+     "found += [(f.amount, [f]) for f in days[day] if is_near(p, f.amount)]",
+     PART_C + "test_s9_per_recipient_day_totals_each_split_in_two"),
+    ("surveillance_s9_rents_are_the_recipients_structuring", SHARE,
+     "(direction == \"out\" or not any(f.sender for f in days[day]))", "True",
+     PART_C + "test_s9_a_landlord_receiving_rents_is_not_structuring"),
+    ("surveillance_s9_one_structuring_two_episodes", SHARE,
+     "if not (key.startswith(\"linked/\") and is_one_cash_owner(j, finding.accounts)):",
+     "if True:",
+     PART_C + "test_s9_one_account_linked_by_a_transfer_is_one_alert"),
+    ("surveillance_s7_every_buy_is_the_pumps", PRICE,
+     "pushes = [t for t in bought_from if is_push(t)]", "pushes = bought_from",
+     PART_C + "test_s7_a_small_buy_hours_before_does_not_dilute_the_pump",
+     PART_C + "test_s7_an_investor_whose_bids_others_hit_while_others_lift_the_price"),
+    ("surveillance_s7_only_lifted_offers_push", PRICE,
+     "    return trade.price > trade.prev_price",
+     "    return trade.aggressor == \"buy\" and trade.price > trade.prev_price",
+     PART_C + "test_s7_a_pump_by_bids_above_the_last_that_sellers_hit"),
 ]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from consensus import codec
 from node.surveillance.records import Limits
+from node.surveillance.rules.sessions import compute_session_close
 from tests.node.surveillance_desk import DAY, HOUR, MINUTE, SYMBOL, Desk
 
 
@@ -40,6 +41,19 @@ def test_every_wash_of_a_long_steady_stream_is_in_some_alert(gaps_h):
         desk.step(gaps_h[n % len(gaps_h)] * HOUR)
     assert tx_ids(*washes) <= listed(desk, "S1")
     assert len(desk.alerts("S1")) <= 60  # at most one version per block of abuse
+
+
+def test_a_token_outlier_makes_a_version_only_when_its_measure_doubles():
+    """A finding that names no account (S11: a token's day) is a state, not an owner's acts:
+    more trades at the same distance from the mean are no new version, twice the distance
+    is."""
+    desk = Desk()
+    desk.background()
+    desk.step(compute_session_close("always", desk.time) - desk.time + 10 * MINUTE)
+    for price in (11_200, 11_200, 11_200, 12_500, 12_500):
+        desk.background(rounds=1, price=price)
+    moves = [(a["version"], a["metrics"]["move_bps"]) for a in desk.alerts("S11")]
+    assert moves == [(1, 1_200), (2, 2_500)]
 
 
 def test_every_structured_payment_of_weeks_is_in_some_alert():
@@ -153,3 +167,74 @@ def test_s9_a_landlord_receiving_rents_is_not_structuring():
         desk.pay(tenant, "a", 9_500_000)
         desk.step(2 * DAY)
     assert desk.alerts("S9") == []
+
+
+# ---- S7: who caused the rise -----------------------------------------------------------------
+
+def trade(desk: Desk, seller: str, buyer: str, qty: int, price: int = 10_000) -> None:
+    desk.place(seller, "sell", price, qty)
+    desk.place(buyer, "buy", price, qty)
+    desk.step()
+
+
+def pump_and_dump(desk: Desk, passive: bool = False) -> list:
+    """a sets five prices 1% apart (lifting g's offers, or bidding above the last for g to
+    hit), then sells 400 into h's bid above where the rise began."""
+    orders = []
+    for step in range(1, 6):
+        price = 10_000 + 100 * step
+        first, second = (("a", "buy"), ("g", "sell")) if passive else (("g", "sell"), ("a", "buy"))
+        placed = desk.place(first[0], first[1], price, 100)
+        desk.step()
+        hit = desk.place(second[0], second[1], price, 100)
+        orders.append(placed if passive else hit)
+        desk.step(MINUTE)
+    desk.place("h", "buy", 10_450, 400)
+    desk.step()
+    orders.append(desk.place("a", "sell", 10_450, 400))
+    desk.step(MINUTE)
+    return orders
+
+
+def test_s7_a_small_buy_hours_before_does_not_dilute_the_pump():
+    desk = Desk()
+    desk.background()
+    trade(desk, "k", "a", 1)  # the seed buy, 20 hours before the pump
+    for _ in range(20):  # an honest day: 200 units an hour
+        trade(desk, "k", "l", 200)
+        desk.step(HOUR)
+    orders = pump_and_dump(desk)
+    alerts = desk.alerts("S7")
+    assert [a["accounts"] for a in alerts] == [desk.accounts("a")]
+    assert alerts[0]["metrics"]["buy_share_bps"] == 10_000
+    assert tx_ids(*orders) <= set(alerts[0]["evidence"])
+
+
+def test_s7_a_pump_by_bids_above_the_last_that_sellers_hit():
+    desk = Desk()
+    desk.background()
+    pump_and_dump(desk, passive=True)
+    assert [a["accounts"] for a in desk.alerts("S7")] == [desk.accounts("a")]
+
+
+def test_s7_an_investor_whose_bids_others_hit_while_others_lift_the_price():
+    """b's bids are hit at or under the last while k and l lift the price 5%; b then sells
+    half above where it began: others caused the rise."""
+    desk = Desk()
+    desk.background()
+    desk.place("b", "buy", 10_000, 100)
+    desk.step()
+    desk.place("g", "sell", 10_000, 100)
+    desk.step(MINUTE)
+    for price in (10_150, 10_300, 10_500):
+        trade(desk, "k", "l", 50, price)
+        desk.step(MINUTE)
+    desk.place("b", "buy", 10_450, 100)
+    desk.step()
+    desk.place("h", "sell", 10_450, 100)
+    desk.step(HOUR)
+    desk.place("i", "buy", 10_400, 100)
+    desk.step()
+    desk.place("b", "sell", 10_400, 100)
+    desk.step(MINUTE)
+    assert desk.alerts("S7") == []

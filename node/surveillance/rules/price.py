@@ -128,13 +128,27 @@ def compute_s7(p: dict[str, int], j: Judge) -> list[Finding]:
     return findings
 
 
+def is_push(trade: Trade) -> bool:
+    """A buy that set a price above the last: lifting an offer, or a bid above the last that a
+    seller hit (the buyer's order set the price either way)."""
+    return trade.price > trade.prev_price
+
+
 def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding | None:
+    """The rise is the owner's when its buys set the rising prices: the span runs from its
+    first buy that set a price above the last to its last, and its buys in the span count when
+    they took offers or set a price (a bid others' sellers hit at or under the last is no
+    pump: others lifted the price, F17), so a small buy hours before cannot stretch the span
+    over a day's volume (F6)."""
     members = set(owner.accounts)
     mine = j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
-    buys = [t for t in mine if t.buyer in members and t.seller not in members]
-    if len({t.buy_order for t in buys}) < p["min_buys"]:
+    bought_from = [t for t in mine if t.buyer in members and t.seller not in members]
+    pushes = [t for t in bought_from if is_push(t)]
+    if len({t.buy_order for t in pushes}) < p["min_buys"]:
         return None
-    first, last = buys[0].time, buys[-1].time
+    first, last = pushes[0].time, pushes[-1].time
+    buys = [t for t in bought_from if first <= t.time <= last
+            and (t.aggressor == "buy" or is_push(t))]
     sells = [t for t in mine if t.seller in members and t.buyer not in members
              and t.time >= first]
     bought, sold = sum(t.qty for t in buys), sum(t.qty for t in sells)
