@@ -25,6 +25,8 @@ its plant).
 - S9: each day's total split in two (`split`), the collector of a fan-in (`fan_in`),
   withdrawals (`withdrawals`), more structuring after an alert (`decoy`).
 - S14: the open moved by one sweeping order (`sweep`).
+- S1 again: a 1-unit decoy, then a wash every half hour over days (`afresh`: an episode
+  that never goes quiet must still show the last wash).
 """
 
 from __future__ import annotations
@@ -505,6 +507,31 @@ def _s1_flush(market: Market) -> None:
     washes(market, first, second, symbol, start + 10 * MINUTE_MS)
 
 
+def s1_afresh(market: Market) -> None:
+    """A 1-unit decoy wash, then a wash every half hour over every plant day: the measure over
+    S1's sliding day never doubles after the first day, and the episode never goes quiet
+    (caught only by an alert showing the last wash)."""
+    kit = Kit(market, "S1", "afresh")
+    first, second = traders = kit.traders(2, shared=True)
+    days = tuple(range(market.first_day, market.config.days))
+    symbol = market.rng.choice(sorted(SYMBOLS))
+    case = kit.record(symbol, traders, days)
+    market.at(session_open(days[0]) + 10 * MINUTE_MS,
+              retry(market, lambda: cross(market, symbol, first, second, 1) is not None))
+    times = [session_open(day) + (n + 1) * HOUR_MS // 2 for day in days for n in range(12)]
+    for number, time in enumerate(times):
+        seller, buyer = (first, second) if number % 2 == 0 else (second, first)
+        qty = market.rng.randrange(50, 200)
+
+        def wash(s: Trader = seller, b: Trader = buyer, q: int = qty,
+                 last: bool = number == len(times) - 1) -> bool:
+            placed = cross(market, symbol, s, b, q)
+            if placed is not None and last:
+                case.key_txs |= {tx.tx_id.hex() for tx in placed}  # type: ignore[attr-defined]
+            return placed is not None
+        market.at(time, retry(market, wash))
+
+
 EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S1.25h": s1_25h, "S1.transitive": s1_transitive, "S1.transfer": s1_transfer,
     "S1.recover": s1_recover, "S1.decoy": s1_decoy, "S2.off_by_one": s2_off_by_one,
@@ -514,4 +541,4 @@ EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S7.linked": s7_linked, "S7.four_sweeps": s7_four_sweeps, "S8.25h": s8_25h,
     "S8.insider": s8_insider, "S8.nominee": s8_nominee, "S9.split": s9_split,
     "S9.fan_in": s9_fan_in, "S9.withdrawals": s9_withdrawals, "S9.decoy": s9_decoy,
-    "S14.sweep": s14_sweep, "S1.hub": s1_hub, "S1.flush": s1_flush}
+    "S14.sweep": s14_sweep, "S1.hub": s1_hub, "S1.flush": s1_flush, "S1.afresh": s1_afresh}

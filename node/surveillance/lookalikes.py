@@ -23,6 +23,11 @@
 - Strangers: an honest account sends another it does not know small sums (a won, a
   refund of KRW 100,000: under `min_link_krw`), and the two later trade with each other on
   the market (not S1: a trivial transfer is no link, or anyone could frame anyone).
+- Rents: a landlord receives a month's rent of 9.5-9.99M from each of three tenants, on
+  different days (not S9: each payment is its sender's one act).
+- Patient investors: two resting bids a little under the last, hours apart, hit by sellers
+  while others move the price, and half sold later at the best bid if above the first buy
+  (not S7: its bids set no price).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
@@ -56,6 +61,7 @@ THIN_ORDERS_PER_DAY = 60
 INSTITUTIONS = 3
 INSTITUTION_SIZES = (500, 1_500)
 PAYEES = 10
+HOUR_MS = 3_600_000
 PAYEE_CUSTOMERS = 12  # accounts outside the market that have paid each payee before the run
 HOUSEHOLD_SHARE = 0.3  # of honest traders with a family member they move cash with
 STRANGER_PAIRS = 3
@@ -70,6 +76,8 @@ def add_lookalikes(market: Market) -> None:
     institutions(market)
     Cash(market).start()
     strangers(market)
+    rents(market)
+    patient_investors(market)
 
 
 def branch_terminals(market: Market) -> None:
@@ -236,3 +244,50 @@ def strangers(market: Market) -> None:
                 p.name, "cash", "transfer", to=q.account, amount=a))
         market.at(start + 10 * 60_000, retry(market, lambda p=payer, q=payee, s=symbol: cross(
             market, s, q, p, 20) is not None))
+
+
+def own_trader(market: Market, name: str) -> Trader:
+    """An honest account of its own device, drawing nothing from the market's random
+    sequence (look-alikes added last change the seeded markets as little as they can)."""
+    return market.new_trader(name, origins=(origin_of(f"{market.config.seed}:{name}"),),
+                             media="hts", broker="broker-a")
+
+
+def rents(market: Market) -> None:
+    rng = random.Random(f"{market.config.seed}:rents")
+    landlord = own_trader(market, "landlord")
+    for number in range(3):
+        tenant = own_trader(market, f"tenant-{number}")
+        day = min(number, market.config.days - 1)
+        rent = rng.randrange(9_500_000, 9_990_000)
+        market.at(session_open(day) + rng.randrange(SESSION_MS),
+                  lambda t=tenant, a=rent: market.world.send(  # type: ignore[misc]
+                      t.name, "cash", "transfer", to=landlord.account, amount=a))
+
+
+def patient_investors(market: Market) -> None:
+    rng = random.Random(f"{market.config.seed}:patient")
+    for number in range(2):
+        trader = own_trader(market, f"patient-{number}")
+        symbol = rng.choice(sorted(SYMBOLS))
+        day = rng.randrange(market.first_day, market.config.days)
+        start = session_open(day) + rng.randrange(SESSION_MS // 2)
+        paid: list[int] = []
+        for offset in (0, HOUR_MS):
+            qty = rng.randrange(100, 300)
+            market.at(start + offset, lambda t=trader, s=symbol, q=qty,
+                      p=paid: patient_bid(market, t, s, q, p))  # type: ignore[misc]
+        market.at(start + 3 * HOUR_MS, lambda t=trader, s=symbol, p=paid: take_profit(
+            market, t, s, p))  # type: ignore[misc]
+
+
+def patient_bid(market: Market, trader: Trader, symbol: str, qty: int, paid: list[int]) -> None:
+    price = market.clip(symbol, market.last[symbol] * 0.998)
+    paid.append(price)
+    market.place(trader, symbol, "buy", price, qty)
+
+
+def take_profit(market: Market, trader: Trader, symbol: str, paid: list[int]) -> None:
+    bid, _ = market.best(symbol)
+    if paid and bid is not None and bid > paid[0]:
+        market.place(trader, symbol, "sell", bid, 50, "ioc")

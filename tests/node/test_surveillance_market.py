@@ -42,7 +42,7 @@ def replay(live: MarketWorld, restart_every: int | None) -> MarketWorld:
 
 
 def test_restarted_and_replaying_nodes_derive_the_same_alerts_past_every_bound():
-    market = build(GeneratorConfig(seed=5, honest_orders=900, honest_accounts=60, plant=BUSY,
+    market = build(GeneratorConfig(seed=6, honest_orders=900, honest_accounts=60, plant=BUSY,
                                    limits=TINY, keep_blocks=True))
     report = market.run()
     live = market.world
