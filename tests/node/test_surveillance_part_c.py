@@ -31,7 +31,7 @@ def test_every_wash_of_a_long_steady_stream_is_in_some_alert(gaps_h):
     their versions holds every wash trade."""
     desk = Desk()
     desk.background()
-    desk.pay("a", "b", 1_000)
+    desk.pay("a", "b", 1_000_000)
     desk.step()
     washes = []
     for n in range(60):
@@ -125,7 +125,7 @@ def alert_ids(desk: Desk, rule: str) -> dict[str, dict]:
 
 def test_s9_withdrawals_split_over_two_accounts_linked_by_a_transfer():
     desk = Desk()
-    desk.pay("a", "b", 1_000)  # one owner under PROTOCOL: cash moved between them
+    desk.pay("a", "b", 1_000_000)  # one owner under PROTOCOL: cash moved between them
     desk.step(3 * DAY)  # the FDS delay of a new account's first withdrawal (chaincode.fds)
     burns = []
     for _ in range(3):
@@ -138,7 +138,7 @@ def test_s9_withdrawals_split_over_two_accounts_linked_by_a_transfer():
 
 def test_s9_one_account_linked_by_a_transfer_is_one_alert():
     desk = Desk()
-    desk.pay("a", "b", 1_000)
+    desk.pay("a", "b", 1_000_000)
     desk.step(3 * DAY)
     for _ in range(5):
         desk.withdraw("a", 9_500_000)
