@@ -22,6 +22,7 @@ OWNED = "tests/node/test_surveillance_owners.py::"
 CAPS = "tests/node/test_surveillance_caps.py::"
 COST = "tests/node/test_surveillance_cost.py::"
 PART_C = "tests/node/test_surveillance_part_c.py::"
+SHAPES = "tests/node/test_surveillance_shapes.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -111,6 +112,11 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s13_a_quoter_is_an_order_flood", SHARE,
      "\n                      and bps(abs(net), qty) >= p[\"otr_side_bps\"])", ")",
      EVASIONS + "test_s13_a_two_sided_quoter_with_few_fills_is_not_an_order_flood"),
+    ("surveillance_s5_s14_aggressive_pushes_only", PRICE,
+     "pushes = [t for t in window if is_push(t, members)]",
+     "pushes = [t for t in window if is_push(t, members) and t.aggressor_account in members]",
+     SHAPES + "test_s5_the_close_set_by_a_resting_bid_an_honest_seller_hit",
+     SHAPES + "test_s14_the_open_set_by_a_resting_bid_an_honest_seller_hit"),
     ("surveillance_alert_id_without_the_window_start", EPISODES,
      "codec.pack([rule, symbol or \"\", list(accounts), from_time])",
      "codec.pack([rule, symbol or \"\", list(accounts)])",

@@ -210,7 +210,7 @@ def test_s5_marking_the_close():
     alert = only(desk, "S5")
     assert alert["accounts"] == desk.accounts("h") and alert["severity"] == "medium"
     assert alert["metrics"]["move_bps"] == 300 and alert["metrics"]["close_time"] == close
-    assert alert["metrics"]["share_bps"] == 10_000 and alert["metrics"]["aggressive_orders"] == 3
+    assert alert["metrics"]["share_bps"] == 10_000 and alert["metrics"]["moving_orders"] == 3
     assert tx_ids(*buys) <= set(alert["evidence"])
 
 
@@ -231,7 +231,7 @@ def test_s5_another_accounts_trade_carries_the_close_over_the_threshold():
     alert = only(desk, "S5")
     assert alert["accounts"] == desk.accounts("h")  # g moved it 60 won of 210
     assert alert["metrics"]["move_bps"] == 210 and alert["metrics"]["moved_won"] == 150
-    assert alert["metrics"]["aggressive_orders"] == 3 and alert["metrics"]["close_time"] == close
+    assert alert["metrics"]["moving_orders"] == 3 and alert["metrics"]["close_time"] == close
 
 
 def test_s5_a_close_moved_less_than_min_move_is_not_marked():

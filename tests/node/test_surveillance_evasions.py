@@ -402,7 +402,7 @@ def test_s5_one_order_sweeping_the_asks_before_the_close():
     desk.step(close - desk.time + 1_000)  # the first block after the close
     alert = one(desk, "S5")
     assert alert["accounts"] == desk.accounts("h") and sweep.tx_id.hex() in alert["evidence"]
-    assert alert["metrics"]["aggressive_orders"] == 1
+    assert alert["metrics"]["moving_orders"] == 1
     assert alert["metrics"]["share_bps"] == 10_000  # it bought every unit of the window
     assert alert["price_effect"] == {"from": 10_000, "to": 10_300, "bps": 300}
 

@@ -50,19 +50,20 @@ def compute_s14(p: dict[str, int], j: Judge) -> list[Finding]:
 
 def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: list[Trade],
                 base: int | None, check: SessionCheck) -> list[Finding]:
-    """Owners whose aggressive orders in `window` moved the price: S5 from before their first
-    push to the close (the window's last price), S14 from the previous close (`base`) to the
-    price their last push left (the opening prices they set), with a share of the volume on
-    the side of the move."""
+    """Owners whose trades in `window` moved the price: S5 from before their first push to
+    the close (the window's last price), S14 from the previous close (`base`) to the price
+    their last push left (the opening prices they set), with a share of the volume on the
+    side of the move. A push is a trade the owner bought above the last price or sold below
+    it, whichever side was the aggressor: a bid rested above the market and hit by an honest
+    seller sets the price as surely as a lift (`is_push`)."""
     if not window:
         return []
     volume = sum(t.qty for t in window)
-    owners = j.owners(sorted({t.aggressor_account for t in window}))
+    owners = j.owners(sorted({a for t in window for a in (t.buyer, t.seller)}))
     findings = []
     for _, owner in sorted(owners.items()):
         members = set(owner.accounts)
-        pushes = [t for t in window if t.aggressor_account in members
-                  and t.price != t.prev_price]
+        pushes = [t for t in window if is_push(t, members)]
         if not pushes:
             continue
         start = pushes[0].prev_price if base is None else base
@@ -71,7 +72,7 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
             continue
         direction = 1 if end > start else -1
         mine = [t for t in pushes if direction * (t.price - t.prev_price) > 0]
-        orders = sorted({t.aggressor_order for t in mine})
+        orders = sorted({t.buy_order if direction > 0 else t.sell_order for t in mine})
         side = [t for t in window if (t.buyer if direction > 0 else t.seller) in members
                 and (t.seller if direction > 0 else t.buyer) not in members]
         share = bps(sum(t.qty for t in side), volume)
@@ -84,6 +85,14 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
         findings.append(involvement_finding(rule, p, symbol, j.owner_of.fresh(owner), check,
                                             side + mine, orders, (start, end), share, pushed))
     return findings
+
+
+def is_push(trade: Trade, members: set[str]) -> bool:
+    """The owner bought `trade` above the last price, or sold it below, from another owner."""
+    if (trade.buyer in members) == (trade.seller in members):
+        return False
+    return trade.price > trade.prev_price if trade.buyer in members else (
+        trade.price < trade.prev_price)
 
 
 def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
@@ -99,14 +108,14 @@ def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
         return Detail(
             {("close_time" if closing else "open_time"): check.close if closing else check.open,
              "from_price": price[0], "to_price": price[1], "move_bps": move,
-             "share_bps": share, "aggressive_orders": len(orders), "moved_won": pushed,
+             "share_bps": share, "moving_orders": len(orders), "moved_won": pushed,
              "min_share_bps": p["min_share_bps"], "min_move_bps": p["min_move_bps"],
              "min_orders": p["min_orders"], "min_push_bps": p["min_push_bps"],
              ("closing_ms" if closing else "opening_ms"): span},
             evidence(of_trades(trades)),
             f"In the {'last' if closing else 'first'} {duration_text(span)} of the session, "
             f"{', '.join(short(a) for a in accounts)} (one owner) took {share} bps of "
-            f"{symbol}'s volume on the side of the move with {len(orders)} aggressive "
+            f"{symbol}'s volume on the side of the move with {len(orders)} moving "
             f"order(s), which moved the price {pushed} won of the way from {price[0]} to "
             f"{price[1]} ({move} bps) {'at the close' if closing else 'at the open'} "
             f"(thresholds {p['min_share_bps']} bps share, {p['min_move_bps']} bps move).",

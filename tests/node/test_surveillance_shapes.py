@@ -1,0 +1,74 @@
+"""Evasions by shape (issue 30, the red team's F3-F5, F10-F13): the same effect in another
+shape of orders, which per-order or per-fill thresholds, or rules counting only aggressive
+orders, let through; each on the desk (tests/node/surveillance_desk.py), with the honest
+look-alike that must stay quiet where the fix could reach it."""
+
+from __future__ import annotations
+
+from node.surveillance.rules.sessions import compute_session_close
+from tests.node.surveillance_desk import MINUTE, Desk
+
+
+def tx_ids(*txs) -> set[str]:
+    return {tx.tx_id.hex() for tx in txs}
+
+
+def the_one(desk: Desk, rule: str) -> dict:
+    """The latest version of the one alert of `rule`."""
+    found = desk.alerts(rule)
+    assert found and len({a["alert_id"] for a in found}) == 1, found
+    return max(found, key=lambda a: a["version"])
+
+
+def to_the_session_end(desk: Desk, before_ms: int) -> int:
+    """Step to `before_ms` before the session's close (KST midnight: sessions `always`)."""
+    close = compute_session_close("always", desk.time)
+    desk.step(close - desk.time - before_ms)
+    return close
+
+
+# ---- S5 / S14: a bid rested above the market and hit by an honest seller ---------------------
+
+def test_s5_the_close_set_by_a_resting_bid_an_honest_seller_hit():
+    desk = Desk()
+    desk.background()
+    close = to_the_session_end(desk, 20 * MINUTE)
+    bid = desk.place("a", "buy", 10_500, 30)  # 5% over the last, resting: no offer under it
+    (placed,) = desk.step(MINUTE)
+    hit = desk.place("g", "sell", 10_400, 30)  # an honest seller hits it: 30 at 10,500
+    desk.step(MINUTE)
+    desk.step(close - desk.time + 1_000)
+    alert = the_one(desk, "S5")
+    assert alert["accounts"] == desk.accounts("a") and hit.tx_id.hex() in alert["evidence"]
+    assert bid.tx_id.hex() not in alert["evidence"]  # the trade's transaction is the seller's
+    assert placed.result["order_id"] in alert["orders"]  # named by its order id
+    assert alert["price_effect"] == {"from": 10_000, "to": 10_500, "bps": 500}
+    assert alert["metrics"]["moving_orders"] == 1
+
+
+def test_s14_the_open_set_by_a_resting_bid_an_honest_seller_hit():
+    desk = Desk()
+    desk.background()
+    to_the_session_end(desk, 0)
+    desk.step(5 * MINUTE)  # the opening minutes of the next session
+    desk.place("a", "buy", 10_500, 30)
+    (placed,) = desk.step(MINUTE)
+    hit = desk.place("g", "sell", 10_400, 30)
+    desk.step(MINUTE)
+    desk.step(30 * MINUTE)
+    alert = the_one(desk, "S14")
+    assert alert["accounts"] == desk.accounts("a") and hit.tx_id.hex() in alert["evidence"]
+    assert placed.result["order_id"] in alert["orders"]
+    assert alert["price_effect"] == {"from": 10_000, "to": 10_500, "bps": 500}
+
+
+def test_s5_a_seller_hitting_a_high_bid_is_not_the_one_moving_the_close():
+    """The honest seller of the test above sold into the rise: S5 names the buyer only."""
+    desk = Desk()
+    desk.background()
+    close = to_the_session_end(desk, 20 * MINUTE)
+    desk.place("a", "buy", 10_500, 30)
+    desk.step(MINUTE)
+    desk.place("g", "sell", 10_400, 30)
+    desk.step(close - desk.time + 1_000)
+    assert all(desk["g"] not in alert["accounts"] for alert in desk.alerts())
