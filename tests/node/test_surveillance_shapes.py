@@ -72,3 +72,36 @@ def test_s5_a_seller_hitting_a_high_bid_is_not_the_one_moving_the_close():
     desk.place("g", "sell", 10_400, 30)
     desk.step(close - desk.time + 1_000)
     assert all(desk["g"] not in alert["accounts"] for alert in desk.alerts())
+
+
+# ---- S2: matched quantity over the pair's orders, not order by order ------------------------
+
+def back_and_forth(desk: Desk, takes) -> list:
+    """Six rounds, a and b in turn: the seller rests 100, `takes(buyer)` buys it at once."""
+    txs = []
+    for number in range(6):
+        seller, buyer = ("a", "b") if number % 2 == 0 else ("b", "a")
+        txs.append(desk.place(seller, "sell", 10_000, 100))
+        txs += takes(buyer)
+        desk.step()
+        desk.step(MINUTE)
+    return txs
+
+
+def test_s2_an_ioc_for_twice_the_offer_it_takes():
+    desk = Desk()
+    desk.background()
+    txs = back_and_forth(desk, lambda b: [desk.place(b, "buy", 10_000, 200, tif="ioc")])
+    alert = the_one(desk, "S2")
+    assert alert["accounts"] == desk.accounts("a", "b")
+    # the alert's first version, at the fourth trade (a version is written when it doubles)
+    assert alert["metrics"]["matched_trades"] == 4 and tx_ids(*txs[:8]) <= set(alert["evidence"])
+
+
+def test_s2_an_offer_taken_by_four_bids_of_a_quarter():
+    desk = Desk()
+    desk.background()
+    back_and_forth(desk, lambda b: [desk.place(b, "buy", 10_000, 25) for _ in range(4)])
+    alert = the_one(desk, "S2")
+    assert alert["accounts"] == desk.accounts("a", "b") and alert["metrics"]["qty"] == 400
+

@@ -82,16 +82,38 @@ def is_same_device(j: Judge, trade: Trade) -> bool:
 
 # ---- S2 matched orders -----------------------------------------------------------------------
 
-def is_matched(p: dict[str, int], j: Judge, trade: Trade) -> bool:
-    """Two orders placed within `match_ms`, of sizes within `size_tolerance_bps` of each
-    other, the trade filling at least that share of both."""
+Quick = tuple[Trade, Order, Order]  # a trade, its buy order and its sell order
+
+
+def quick(p: dict[str, int], j: Judge, trade: Trade) -> Quick | None:
+    """The trade with its two orders, when they were placed within `match_ms` of each
+    other."""
     buy, sell = j.orders.get(trade.buy_order), j.orders.get(trade.sell_order)
     if buy is None or sell is None or abs(buy.time - sell.time) > p["match_ms"]:
-        return False
-    big = max(buy.qty, sell.qty)
-    tolerance = p["size_tolerance_bps"]
-    return (abs(buy.qty - sell.qty) * BPS <= tolerance * big
-            and trade.qty * BPS >= (BPS - tolerance) * big)
+        return None
+    return trade, buy, sell
+
+
+def shown(order: Order) -> int:
+    """What an order offered the market: an ioc's unfilled rest was never shown."""
+    return order.filled if order.tif == "ioc" else order.qty
+
+
+def is_matched(p: dict[str, int], one: Quick, pair: list[Quick]) -> bool:
+    """A quick trade judged with the others of its seller to its buyer (`pair`: their quick
+    trades that way in the window) whose orders were placed within `match_ms` of its first
+    order: the seller's orders and the buyer's, each side's sizes summed (an ioc's as
+    filled), within `size_tolerance_bps` of each other, the trades filling at least that
+    share of both. So an offer of 100 taken by four bids of 25, or by an ioc for 200, is
+    matched by what the pair traded, not order by order."""
+    first = min(one[1].time, one[2].time)
+    near = [q for q in pair
+            if abs(q[1].time - first) <= p["match_ms"] and abs(q[2].time - first) <= p["match_ms"]]
+    bought = sum(shown(o) for o in {q[1].order_id: q[1] for q in near}.values())
+    sold = sum(shown(o) for o in {q[2].order_id: q[2] for q in near}.values())
+    big, tolerance = max(bought, sold), p["size_tolerance_bps"]
+    return (abs(bought - sold) * BPS <= tolerance * big
+            and sum(q[0].qty for q in near) * BPS >= (BPS - tolerance) * big)
 
 
 def matched_of(p: dict[str, int], j: Judge, symbol: str, account: str,
@@ -99,12 +121,16 @@ def matched_of(p: dict[str, int], j: Judge, symbol: str, account: str,
     """The account's matched trades in the window, found once per block (`memo`): the groups
     grown from each of a block's matched sellers cross the same accounts, and a busy account
     has hundreds of trades in the hour (a block of the market bench spent three quarters of
-    its surveillance here)."""
+    its surveillance here). Its quick trades are grouped by (seller, buyer) first, so that
+    each is judged with its pair's only."""
     found = memo.get(account)
     if found is None:
-        found = memo[account] = [t for t in j.trades.of_account(symbol, account,
-                                                                 j.now - p["window_ms"])
-                                 if is_matched(p, j, t)]
+        pairs: dict[tuple[str, str], list[Quick]] = {}
+        for trade in j.trades.of_account(symbol, account, j.now - p["window_ms"]):
+            if (one := quick(p, j, trade)) is not None:
+                pairs.setdefault((trade.seller, trade.buyer), []).append(one)
+        matched = [q[0] for pair in pairs.values() for q in pair if is_matched(p, q, pair)]
+        found = memo[account] = sorted(matched, key=lambda t: t.trade_id)
     return found
 
 
@@ -135,14 +161,19 @@ def matched_group(p: dict[str, int], j: Judge, symbol: str, start: str,
 
 
 def compute_s2(p: dict[str, int], j: Judge) -> list[Finding]:
-    starts = sorted({(t.symbol, t.seller) for t in j.facts.trades if is_matched(p, j, t)})
+    starts = sorted({(t.symbol, t.seller) for t in j.facts.trades
+                     if quick(p, j, t) is not None})
+    block = {t.trade_id for t in j.facts.trades}
     findings: dict[tuple[str, tuple[str, ...]], Finding] = {}
     memos: dict[str, dict[str, list[Trade]]] = {}  # symbol -> account -> its matched trades
     for symbol, start in starts:
         memo = memos.setdefault(symbol, {})
-        if not any(t.buyer == start for t in matched_of(p, j, symbol, start, memo)):
-            # Every account of a group both bought and sold in it, so this seller is in none;
-            # a group with a trade of this block is grown from that trade's seller instead.
+        mine = matched_of(p, j, symbol, start, memo)
+        if not any(t.trade_id in block for t in mine) or not any(t.buyer == start
+                                                                 for t in mine):
+            # No matched trade of this block, or every account of a group both bought and
+            # sold in it, so this seller is in none; a group with a trade of this block is
+            # grown from that trade's seller instead.
             continue
         members, trades = matched_group(p, j, symbol, start, memo)
         if len(members) < 2 or len(trades) < p["min_matched"]:
