@@ -56,16 +56,19 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
            "min_matched": 4, "enabled": 1},
     # S3 spoofing / layering (허수성 주문): at least `min_orders` orders of one owner on one side
     # within `window_ms` [KRX: the expected price swung within 5 minutes; GEN: 10 minutes takes
-    # one order every 35 s], each at least `size_multiple` times the mean size of the other
-    # accounts' orders [OSS: large orders], behind the best price of its side when placed (or
-    # the last price when that side was empty) by at least `min_away_bps` [GEN: 0.2%; a
-    # market maker's quote races the book by a tick], removed by any means (cancel, expiry, a
+    # one order every 35 s], together at least `layer_multiple` times the mean size of the
+    # other accounts' orders [OSS: large orders; GEN: 15, three orders of five times the mean,
+    # the smallest layer the rule caught order by order, which twelve orders of 4.5x escaped],
+    # each at least `size_multiple` times it [GEN: an order under the mean size is no large
+    # order], behind the best price of its side when placed (or the last price when that
+    # side was empty) by at least `min_away_bps` [GEN: 0.2%; a market maker's quote races
+    # the book by a tick], removed by any means (cancel, expiry, a
     # self-trade) within `cancel_ms` of being placed with at most `max_fill_bps` of it filled,
     # while the owner traded the other side between the first order and `after_ms` after the
     # last removal [PROTOCOL: "during or shortly after"; GEN: a minute].
     "S3": {"window_ms": 10 * MINUTE_MS, "cancel_ms": MINUTE_MS, "after_ms": MINUTE_MS,
-           "min_orders": 3, "size_multiple": 5, "max_fill_bps": 1_000, "min_away_bps": 20,
-           "enabled": 1},
+           "min_orders": 3, "size_multiple": 1, "layer_multiple": 15, "max_fill_bps": 1_000,
+           "min_away_bps": 20, "enabled": 1},
     # S4 repeated high bids (고가매수 반복): within `window_ms`, at least `min_upticks` of one
     # owner's aggressive buy orders each trading above the last price [FSS: "반복적인 고가
     # 매수주문"], lifting it at least `min_rise_bps` [KRX: 2% is a tenth of the 20% moves

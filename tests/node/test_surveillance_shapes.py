@@ -105,3 +105,37 @@ def test_s2_an_offer_taken_by_four_bids_of_a_quarter():
     alert = the_one(desk, "S2")
     assert alert["accounts"] == desk.accounts("a", "b") and alert["metrics"]["qty"] == 400
 
+
+
+# ---- S3: the layer's size, not each order's -------------------------------------------------
+
+def layered(desk: Desk, orders: int, size: int) -> list:
+    """Others quote 10s; a shows `orders` bids of `size` behind the best, sells into the best
+    bid while they rest, and cancels them."""
+    desk.background(qty=10)
+    desk.place("k", "buy", 9_990, 10)
+    desk.place("l", "sell", 10_010, 10)
+    desk.step()
+    bids = [desk.place("a", "buy", 9_950 - number, size) for number in range(orders)]
+    order_ids = [r.result["order_id"] for r in desk.step(2_000)]
+    sale = desk.place("a", "sell", 9_990, 10)
+    desk.step(2_000)
+    for order_id in order_ids:
+        desk.cancel(order_id)
+    desk.step(10_000)
+    return [*bids, sale]
+
+
+def test_s3_a_layer_of_twelve_orders_each_under_five_times_the_mean():
+    desk = Desk()
+    txs = layered(desk, 12, 45)  # 4.5x the mean of 10 each, 540 in all
+    alert = the_one(desk, "S3")
+    assert alert["accounts"] == desk.accounts("a") and tx_ids(*txs) <= set(alert["evidence"])
+    assert alert["metrics"]["layer_orders"] == 12 and alert["metrics"]["layer_qty"] == 540
+
+
+def test_s3_three_ordinary_orders_withdrawn_are_no_layer():
+    """Three bids of twice the mean (60 in all, 6x) withdrawn while selling: too small a layer."""
+    desk = Desk()
+    layered(desk, 3, 20)
+    assert desk.alerts("S3") == []

@@ -253,8 +253,9 @@ def s3_findings(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> list[
         layer = sorted((o for o in removed if o.side == side and is_layer(p, o, mean)),
                        key=lambda o: (o.time, o.order_id))
         layer = [o for o in layer if o.time >= layer[-1].time - p["window_ms"]] if layer else []
-        if len(layer) < p["min_orders"]:
-            continue
+        if (len(layer) < p["min_orders"]
+                or sum(o.qty for o in layer) < p["layer_multiple"] * mean):
+            continue  # judged by the layer's size: twelve orders of 4.5x are one of 54x
         start, end = layer[0].time, max(o.closed_time for o in layer) + p["after_ms"]
         other = [t for t in j.trades.of_accounts(symbol, owner.accounts, start)
                  if t.time <= end and (t.seller if side == "buy" else t.buyer) in owner.accounts
@@ -277,12 +278,14 @@ def s3_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, side: str
              "max_lifetime_ms": max(o.closed_time - o.time for o in layer),
              "opposite_trades": len(other), "opposite_qty": traded,
              "min_orders": p["min_orders"], "size_multiple": p["size_multiple"],
+             "layer_multiple": p["layer_multiple"],
              "cancel_ms": p["cancel_ms"], "after_ms": p["after_ms"],
              "window_ms": p["window_ms"]},
             evidence(of_orders(layer) + of_trades(other)),
             f"{', '.join(short(a) for a in accounts)} (one owner) showed {len(layer)} {side} "
-            f"orders of {symbol} behind the best price, each at least {p['size_multiple']}x "
-            f"the mean size {mean} of other accounts' orders ({layered} in all), and removed "
+            f"orders of {symbol} behind the best price, {layered} in all (at least "
+            f"{p['layer_multiple']}x the mean size {mean} of other accounts' orders, each "
+            f"at least {p['size_multiple']}x), and removed "
             f"each within {duration_text(p['cancel_ms'])}, while trading {traded} on the other "
             f"side (during the layer or within {duration_text(p['after_ms'])} after it).",
             ids(o.order_id for o in layer), ids(t.trade_id for t in other),
