@@ -140,9 +140,11 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # a token whose last price is `price_bps` away from the mean close of its previous
     # `history_days` trading days [KRX overheating: 130% of a 40-day mean; GEN: 10% over 20
     # days], or whose day volume is `volume_multiple` times their mean [GEN] with at least
-    # `min_trades` trades today, once `min_history_days` days are known.
+    # `min_trades` trades today, or `few_trades_multiple` times it in fewer [GEN: 20x; the
+    # count keeps one large trade of a thin token quiet, and it let 19 trades of 1,900x
+    # through], once `min_history_days` days are known.
     "S11": {"history_days": 20, "min_history_days": 1, "price_bps": 1_000,
-            "volume_multiple": 5, "min_trades": 20, "enabled": 1},
+            "volume_multiple": 5, "min_trades": 20, "few_trades_multiple": 20, "enabled": 1},
     # S12 price pegging (시세 고정) [FSS: "시세를 ... 고정시키는 행위"]: within `window_ms`, one
     # owner's bids that sellers hit at its level (the lowest price they filled at), the price
     # never more than `level_bps` under that level [GEN: two ticks], the owner buying at least

@@ -139,3 +139,30 @@ def test_s3_three_ordinary_orders_withdrawn_are_no_layer():
     desk = Desk()
     layered(desk, 3, 20)
     assert desk.alerts("S3") == []
+
+
+# ---- S11: a volume outlier in fewer trades than min_trades ----------------------------------
+
+def day_of(desk: Desk, trades: int, qty: int) -> None:
+    """A day of 50 units, then the next: `trades` trades of `qty` between k and l."""
+    desk.background()  # 5 trades of 10
+    desk.step(compute_session_close("always", desk.time) - desk.time + 10 * MINUTE)
+    for _ in range(trades):
+        desk.place("k", "sell", 10_000, qty)
+        desk.step()
+        desk.step(40_000)  # a resting offer taken 41 s later: no matched pair (S2)
+        desk.place("l", "buy", 10_000, qty)
+        desk.step(20_000)
+
+
+def test_s11_nineteen_trades_of_a_hundred_times_the_days_mean():
+    desk = Desk()
+    day_of(desk, 19, 300)  # 5,700 units against a mean of 50 a day: 114x
+    alert = the_one(desk, "S11")
+    assert alert["metrics"]["kind"] == "volume" and alert["metrics"]["trades"] < 20
+
+
+def test_s11_one_trade_of_six_times_the_mean_in_a_thin_token_is_no_outlier():
+    desk = Desk()
+    day_of(desk, 1, 300)  # 6x the mean, in one trade: under min_trades and under 20x
+    assert desk.alerts("S11") == []

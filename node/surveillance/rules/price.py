@@ -214,8 +214,9 @@ def compute_s11(p: dict[str, int], j: Judge) -> list[Finding]:
         if abs(move) >= p["price_bps"]:
             findings.append(s11_finding(p, symbol, "price", dict(common, move_bps=move),
                                         (abs(move),), block, (mean_close, stats.close)))
-        if (stats.trades >= p["min_trades"] and mean_volume > 0
-                and stats.volume >= p["volume_multiple"] * mean_volume):
+        if mean_volume > 0 and stats.volume >= p["volume_multiple"] * mean_volume and (
+                stats.trades >= p["min_trades"]
+                or stats.volume >= p["few_trades_multiple"] * mean_volume):
             findings.append(s11_finding(p, symbol, "volume", dict(
                 common, multiple_x100=stats.volume * 100 // mean_volume), (stats.volume,),
                 block, (mean_close, stats.close)))
@@ -233,7 +234,8 @@ def s11_finding(p: dict[str, int], symbol: str, kind: str, metrics: dict[str, in
                 f"the mean {metrics['mean_volume']} of its last {metrics['history_days']} "
                 f"trading days (threshold {p['volume_multiple']}x)")
         return Detail(dict(metrics, kind=kind, price_bps=p["price_bps"],
-                           volume_multiple=p["volume_multiple"], min_trades=p["min_trades"]),
+                           volume_multiple=p["volume_multiple"], min_trades=p["min_trades"],
+                           few_trades_multiple=p["few_trades_multiple"]),
                       evidence(of_trades(block)),
                       f"{symbol} on KST day {metrics['day']}: {what}. The first extraction "
                       "stage: the token and the period for the participation rules.",
