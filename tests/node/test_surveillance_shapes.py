@@ -5,6 +5,8 @@ look-alike that must stay quiet where the fix could reach it."""
 
 from __future__ import annotations
 
+import pytest
+
 from node.surveillance.rules.sessions import compute_session_close
 from tests.node.surveillance_desk import MINUTE, Desk
 
@@ -166,3 +168,28 @@ def test_s11_one_trade_of_six_times_the_mean_in_a_thin_token_is_no_outlier():
     desk = Desk()
     day_of(desk, 1, 300)  # 6x the mean, in one trade: under min_trades and under 20x
     assert desk.alerts("S11") == []
+
+
+# ---- S12: the pegger's own print under its level -------------------------------------------
+
+@pytest.mark.parametrize("breaker", ["a", "h"])
+def test_s12_a_unit_sold_under_the_level_breaks_it_unless_the_pegger_sold_it(breaker):
+    """a holds 10,000 with ten bids that sellers hit, two minutes apart; halfway, `breaker`
+    sells one unit into an honest bid at 9,900: a's own print says nothing against its
+    peg, anyone else's shows the level did not hold."""
+    desk = Desk()
+    desk.background()
+    desk.place("k", "buy", 9_900, 50)  # an honest deep bid
+    desk.step()
+    for number in range(10):
+        desk.place("a", "buy", 10_000, 20)
+        desk.step()
+        desk.place("cdefghij"[number % 8], "sell", 10_000, 20)
+        desk.step(2 * MINUTE)
+        if number == 5:
+            desk.place(breaker, "sell", 9_900, 1, tif="ioc")
+            desk.step()
+    if breaker == "a":
+        assert the_one(desk, "S12")["accounts"] == desk.accounts("a")
+    else:
+        assert desk.alerts("S12") == []

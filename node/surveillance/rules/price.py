@@ -265,8 +265,9 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
     the price never went more than `level_bps` under that level while the owner held it
     (from its first such fill to its last: where the price was before, and where it fell
     once let go, say nothing against a peg; nor does one sale that took all of the owner's
-    bids and went on below them: the bids were too few, the level was not let go) and the
-    owner bought most of what traded at or under it then."""
+    bids and went on below them: the bids were too few, the level was not let go; nor the
+    owner's own sale under it: one unit sold into an honest bid would veto an hour of held
+    bids) and the owner bought most of what traded at or under it then."""
     members = set(owner.accounts)
     passive = [t for t in window if t.buyer in members and t.seller not in members
                and t.aggressor == "sell"]
@@ -276,8 +277,9 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
     floor = low - low * p["level_bps"] // BPS
     held_span = [t for t in window if passive[0].trade_id <= t.trade_id <= passive[-1].trade_id]
     swept = {t.tx_id for t in passive}  # a sale that took the owner's bids and went on
-    if any(t.price < floor and t.tx_id not in swept for t in held_span):
-        return None  # the level broke
+    if any(t.price < floor and t.tx_id not in swept and t.seller not in members
+           for t in held_span):
+        return None  # the level broke (the owner's own sale under it breaks nothing)
     level = [t for t in held_span if t.price <= low]
     held = [t for t in passive if t.price <= low]  # window order; not `in passive`
     orders = sorted({t.buy_order for t in held})
