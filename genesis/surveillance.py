@@ -166,13 +166,15 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # `order_share_bps` [K-OTC: 40% of a day's buys] and `fair_multiple` times an equal
     # share, with at least `min_orders` orders; or its orders over those that traded at least
     # `max_otr` [OSS: ~15] with at least `otr_min_orders` orders, `otr_side_bps` of their
-    # quantity on one side (what it ordered to buy less what it ordered to sell, or the
-    # reverse, over all it ordered) [GEN: 80%; a market maker quoting both sides for forty
-    # minutes places a hundred orders with a few fills, its skewed quotes at most 50% one
-    # side; an order flood shows one side].
+    # quantity no two-sided quote (all it ordered less twice the smaller side of what it
+    # ordered within `near_bps` of the last price, over all it ordered) [GEN: 80%; a market
+    # maker quoting both sides for forty minutes places a hundred orders with a few fills, its
+    # skewed quotes at most 50% one side; an order flood shows one side, or sits far from
+    # the market on both; GEN: 2%, the generator's market makers quote at the touch, and a
+    # flood 10% off on both sides is no quote].
     "S13": {"window_ms": DAY_MS, "order_share_bps": 4_000, "fair_multiple": 3,
             "min_orders": 50, "max_otr": 15, "otr_min_orders": 100, "otr_side_bps": 8_000,
-            "enabled": 1},
+            "near_bps": 200, "enabled": 1},
     # S14 opening involvement (시가 관여): judged once the first `opening_ms` of a session are
     # over [KRX: participation in the opening minutes; GEN: 30 minutes, as for S5], as S5
     # from the previous close to the last price of the window.

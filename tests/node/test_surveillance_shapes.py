@@ -193,3 +193,25 @@ def test_s12_a_unit_sold_under_the_level_breaks_it_unless_the_pegger_sold_it(bre
         assert the_one(desk, "S12")["accounts"] == desk.accounts("a")
     else:
         assert desk.alerts("S12") == []
+
+
+# ---- S13: a two-sided flood far from the market ---------------------------------------------
+
+@pytest.mark.parametrize("shape", ["both_sides_far", "netted_by_one_far_order"])
+def test_s13_an_order_flood_far_from_the_market_on_both_sides(shape):
+    """200 orders 9-10% off the market, none traded: half bids and half offers, or all bids
+    after one offer as large 10% over. Neither is a market maker's two-sided quote."""
+    desk = Desk()
+    desk.background()
+    orders = []
+    if shape == "netted_by_one_far_order":  # first, so that no block shows one side alone
+        orders.append(desk.place("a", "sell", 11_000, 2_000))
+    for number in range(200):
+        buy = shape == "netted_by_one_far_order" or number % 2 == 0
+        price = 9_000 - number % 50 if buy else 11_000 + number % 50
+        orders.append(desk.place("a", "buy" if buy else "sell", price, 10))
+        if number % 20 == 19:
+            desk.step()
+    desk.step()
+    alert = the_one(desk, "S13")
+    assert alert["accounts"] == desk.accounts("a") and alert["metrics"]["traded_orders"] == 0

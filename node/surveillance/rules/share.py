@@ -30,7 +30,7 @@ from node.surveillance.facts import (
 )
 from node.surveillance.owners import CASH_KINDS, Owner
 from node.surveillance.pending import MaterialEvent
-from node.surveillance.records import Flow, Trade
+from node.surveillance.records import Flow, Order, Trade
 
 # ---- S6 participation concentration ----------------------------------------------------------
 
@@ -155,11 +155,36 @@ def compute_s13(p: dict[str, int], j: Judge) -> list[Finding]:
                        and share >= p["fair_multiple"] * fair)
             chatty = (placed >= p["otr_min_orders"]
                       and placed >= p["max_otr"] * max(1, traded)
-                      and bps(abs(net), qty) >= p["otr_side_bps"])  # not a two-sided quoter
+                      and (bps(abs(net), qty) >= p["otr_side_bps"]  # the tally: one side
+                           or one_sided_bps(p, j, symbol, owner) >= p["otr_side_bps"]))
             if crowded or chatty:
                 findings.append(s13_finding(p, j, symbol, owner, placed, qty, traded, share,
                                             len(counts)))
     return findings
+
+
+def is_quote(p: dict[str, int], order: Order) -> bool:
+    """Placed within `near_bps` of the token's last price (or, none yet, its side's best)."""
+    reference = order.last_price or order.best
+    return not reference or abs(order.price - reference) * BPS < p["near_bps"] * reference
+
+
+def one_sided_bps(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> int:
+    """The share of the owner's quantity ordered in the window that is no two-sided quote:
+    all of it less twice the smaller side of what it ordered near the market (`is_quote`).
+    A market maker quoting both sides at the touch comes to little; a flood far from the
+    market, on one side or both, or netted by one giant order far off, to all of it. At
+    least the tally's one-sided share (|bought - sold| over all), so it is asked only when
+    that share is under the bar for an owner over the order-to-trade gates: its orders of
+    the window are read then (a market maker quoting all day is read each block it quotes;
+    the tally does not know how far an order was from the market)."""
+    since = j.now - p["window_ms"]
+    orders = [o for a in owner.accounts for o in j.orders.of_account(a)
+              if o.symbol == symbol and o.time >= since]
+    near = {side: sum(o.qty for o in orders if o.side == side and is_quote(p, o))
+            for side in ("buy", "sell")}
+    qty = sum(o.qty for o in orders)
+    return bps(qty - 2 * min(near["buy"], near["sell"]), qty)
 
 
 def s13_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, placed: int, qty: int,
