@@ -27,6 +27,8 @@ its plant).
 - S14: the open moved by one sweeping order (`sweep`).
 - S1 again: a 1-unit decoy, then a wash every half hour over days (`afresh`: an episode
   that never goes quiet must still show the last wash).
+- Shapes (node.surveillance.shapes_plants, at the end): `S2.ioc`, `S3.split`, `S14.passive`,
+  `S11.few`, `S13.far`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from node.surveillance.plants import (
     ramp,
     transfer,
 )
+from node.surveillance.shapes_plants import SHAPES
 
 
 def share_device(market: Market, traders: list[Trader], device: str, start: int,
@@ -542,3 +545,13 @@ EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S8.insider": s8_insider, "S8.nominee": s8_nominee, "S9.split": s9_split,
     "S9.fan_in": s9_fan_in, "S9.withdrawals": s9_withdrawals, "S9.decoy": s9_decoy,
     "S14.sweep": s14_sweep, "S1.hub": s1_hub, "S1.flush": s1_flush, "S1.afresh": s1_afresh}
+
+
+def drawn_apart(name: str, plant: Callable[[Market], Any]) -> Callable[[Market], Any]:
+    def run(market: Market) -> None:
+        with own_draws(market, name):
+            plant(market)
+    return run
+
+
+EVASIONS.update({name: drawn_apart(name, plant) for name, plant in SHAPES.items()})

@@ -70,10 +70,10 @@ MATCH_ATTEMPTS = 4
 
 
 def matched_legs(market: Market, kit: Kit, traders: list[Trader], sizes: list[tuple[int, int]],
-                 gap_ms: int = 0) -> None:
+                 gap_ms: int = 0, tif: str = "gtc") -> None:
     """The accounts trade in turn (each leg: traders[i] sells to traders[i+1], around the
-    group) at a price inside the spread, each leg's two orders `gap_ms` apart, a minute or more
-    between legs, until every leg went through whole."""
+    group) at a price inside the spread, each leg's two orders `gap_ms` apart (the buy's
+    `tif`), a minute or more between legs, until every leg went through whole."""
     start, symbol, day = kit.start(room_ms=MATCH_ATTEMPTS * HOUR_MS)
     kit.record(symbol, traders, (day,))
     done: list[int] = []  # legs that traded whole
@@ -107,9 +107,9 @@ def matched_legs(market: Market, kit: Kit, traders: list[Trader], sizes: list[tu
         market.place(seller, symbol, "sell", price, sell_qty)
         if gap_ms:
             market.at(market.now + gap_ms, lambda: market.place(buyer, symbol, "buy", price,
-                                                                buy_qty))
+                                                                buy_qty, tif))
         else:
-            market.place(buyer, symbol, "buy", price, buy_qty)
+            market.place(buyer, symbol, "buy", price, buy_qty, tif)
         placed[0] = market.now
 
     campaign(market, start, MATCH_SPAN_MS, MATCH_ATTEMPTS, begin, leg,

@@ -1,0 +1,120 @@
+"""Evasive plants of the shapes the red team found (issue 30, F3-F5, F11-F13): the same
+effect in another shape of orders, which per-order or per-fill thresholds, or rules counting
+only aggressive orders, let through. evasions.EVASIONS lists them at its end.
+
+- `S2.ioc`: each buy an ioc for twice the offer it takes.
+- `S3.split`: twelve layer bids of 4.5x the mean size, none of 5x.
+- `S14.passive`: the open moved by bids an honest seller hits, in the thin token (S5 shares
+  its rule; the same bids before a close missed on seed 8, the thin token's asks near the
+  last).
+- `S11.few`: 40x the thin token's day volume in 19 trades.
+- `S13.far`: 200 orders 9-10% off the market, on both sides.
+
+Each draws from a generator of its own at build time (`own_draws`) and from none while the
+market runs, so adding them changes no seed's honest market.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.surveillance.generator import THIN, TICK, Market, Trader, session_open
+from node.surveillance.planting import HOUR_MS, Kit, cross, retry
+from node.surveillance.plants import MINUTE_MS, matched_legs
+
+
+def s2_ioc(market: Market) -> None:
+    kit = Kit(market, "S2", "ioc")  # each buy an ioc for twice the offer it takes
+    sizes = [(qty, 2 * qty) for qty in (market.rng.randrange(100, 300) for _ in range(6))]
+    matched_legs(market, kit, kit.traders(2), sizes, tif="ioc")
+
+
+def s3_split(market: Market) -> None:
+    kit = Kit(market, "S3", "split")  # twelve bids of 4.5x the mean, none of 5x
+    (spoofer,) = traders = kit.traders(1)
+    start, symbol, day = kit.start()
+    kit.record(symbol, traders, (day,))
+
+    def show() -> bool:
+        bid, _ = market.best(symbol)
+        if bid is None:
+            return False
+        size = 9 * max(1, market.world.surveillance.orders.mean_qty(symbol)) // 2
+        placed: list[int] = []
+
+        def remember(receipt: Any) -> None:
+            if receipt.ok and receipt.result["status"] == "resting":
+                placed.append(receipt.result["order_id"])
+        for level in range(12):
+            market.place(spoofer, symbol, "buy", bid - (4 + level) * TICK, size, then=remember)
+        market.at(market.now + 1_000, lambda: market.place(spoofer, symbol, "sell", bid, 30,
+                                                           "ioc"))
+        market.at(market.now + 3_000, lambda: [market.cancel(spoofer, i) for i in placed])
+        return True
+    market.at(start, retry(market, show))
+
+
+def passive_push(market: Market, marker: Trader, symbol: str, begin: int, end: int) -> None:
+    """From `begin` to `end`, a bid 4% over the last price at `begin` (a tick under the best
+    ask when one is under that: it never lifts an offer) that honest sellers hit, placed
+    again every 20 s once the last is filled; what rests at `end` is withdrawn."""
+    top: list[int] = []
+    resting: list[int] = []
+
+    def bid() -> None:
+        resting[:] = [i for i in resting if i in market.open_orders]
+        if market.now >= end:
+            for order_id in resting:
+                market.cancel(marker, order_id)
+            return
+        _, ask = market.best(symbol)
+        top[:] = top or [market.last[symbol] * 104 // 100 // TICK * TICK]
+        price = top[0] if ask is None else min(top[0], ask - TICK)
+        if not resting and price > market.last[symbol]:
+            market.place(marker, symbol, "buy", price, 50,
+                         then=remember)
+        market.at(market.now + 20_000, bid)
+
+    def remember(receipt: Any) -> None:
+        if receipt.ok and receipt.result["status"] == "resting":
+            resting.append(receipt.result["order_id"])
+    market.at(begin, bid)
+
+
+def s14_passive(market: Market) -> None:
+    kit = Kit(market, "S14", "passive")  # in the thin token, whose book is thin at the bell
+    (opener,) = traders = kit.traders(1)
+    days = tuple(range(market.first_day, market.config.days))
+    kit.record(THIN[0], traders, days)
+    for day in days:  # each day: on some the asks at the bell sit a tick over the last
+        passive_push(market, opener, THIN[0], session_open(day),
+                     session_open(day) + 28 * MINUTE_MS)
+
+
+def s11_few(market: Market) -> None:
+    kit = Kit(market, "S11", "few")  # the thin token's volume, 40x its day, in 19 trades
+    seller, buyer = traders = kit.traders(2)
+    symbol, day = THIN[0], market.config.days - 1
+    kit.record(symbol, traders, (day,))
+    start = session_open(day) + 30 * MINUTE_MS
+    for number in range(19):
+        market.at(start + number * 5 * MINUTE_MS, retry(market, lambda: cross(
+            market, symbol, seller, buyer, 2_000) is not None))
+
+
+def s13_far(market: Market) -> None:
+    kit = Kit(market, "S13", "far")  # 200 orders 9-10% off the market, on both sides
+    (chatter,) = traders = kit.traders(1)
+    start, symbol, day = kit.start(room_ms=2 * HOUR_MS)
+    kit.record(symbol, traders, (day,))
+
+    def place(number: int) -> None:
+        side, off = ("buy", -1) if number % 2 else ("sell", 1)
+        price = market.clip(symbol, market.last[symbol] * (1 + off * (0.09 + number % 10 / 1000)))
+        market.place(chatter, symbol, side, price, 1 + number % 9)
+    for number in range(200):
+        market.at(start + number * 20_000, lambda n=number: place(n))
+
+
+SHAPES: dict[str, Any] = {"S2.ioc": s2_ioc, "S3.split": s3_split, "S14.passive": s14_passive,
+                          "S11.few": s11_few, "S13.far": s13_far}
