@@ -76,6 +76,23 @@ def test_s5_a_seller_hitting_a_high_bid_is_not_the_one_moving_the_close():
     assert all(desk["g"] not in alert["accounts"] for alert in desk.alerts())
 
 
+def test_s5_a_quoter_whose_bid_and_offer_are_hit_in_turn_is_not_marking_the_close():
+    """j quotes 10,200 / 10,300 over a last of 10,000; a seller hits its bid, a buyer lifts
+    its offer: the close moved 3%, two thirds of it at j's bid, but j sold what it bought."""
+    desk = Desk()
+    desk.background()
+    close = to_the_session_end(desk, 20 * MINUTE)
+    desk.place("j", "buy", 10_200, 30)
+    desk.step(MINUTE)
+    desk.place("g", "sell", 10_100, 30)
+    desk.step(MINUTE)
+    desk.place("j", "sell", 10_300, 30)
+    desk.step(MINUTE)
+    desk.place("h", "buy", 10_300, 30)
+    desk.step(MINUTE)
+    desk.step(close - desk.time + 1_000)
+    assert desk.alerts("S5") == []
+
 # ---- S2: matched quantity over the pair's orders, not order by order ------------------------
 
 def back_and_forth(desk: Desk, takes) -> list:

@@ -53,9 +53,10 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
     """Owners whose trades in `window` moved the price: S5 from before their first push to
     the close (the window's last price), S14 from the previous close (`base`) to the price
     their last push left (the opening prices they set), with a share of the volume on the
-    side of the move. A push is a trade the owner bought above the last price or sold below
-    it, whichever side was the aggressor: a bid rested above the market and hit by an honest
-    seller sets the price as surely as a lift (`is_push`)."""
+    side of the move, net of what the owner traded the other way (a market maker's bids and
+    offers hit in turn come to little). A push is a trade the owner bought above the last
+    price or sold below it, whichever side was the aggressor: a bid rested above the market
+    and hit by an honest seller sets the price as surely as a lift (`is_push`)."""
     if not window:
         return []
     volume = sum(t.qty for t in window)
@@ -63,7 +64,7 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
     findings = []
     for _, owner in sorted(owners.items()):
         members = set(owner.accounts)
-        pushes = [t for t in window if is_push(t, members)]
+        pushes = [t for t in window if is_push(j, t, members)]
         if not pushes:
             continue
         start = pushes[0].prev_price if base is None else base
@@ -75,7 +76,9 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
         orders = sorted({t.buy_order if direction > 0 else t.sell_order for t in mine})
         side = [t for t in window if (t.buyer if direction > 0 else t.seller) in members
                 and (t.seller if direction > 0 else t.buyer) not in members]
-        share = bps(sum(t.qty for t in side), volume)
+        back = sum(t.qty for t in window if (t.seller if direction > 0 else t.buyer) in members
+                   and (t.buyer if direction > 0 else t.seller) not in members)
+        share = bps(max(0, sum(t.qty for t in side) - back), volume)  # net: a quoter's is small
         pushed = sum(direction * (t.price - t.prev_price) for t in mine)
         move = bps(abs(end - start), start)
         if (move < p["min_move_bps"] or share < p["min_share_bps"]
@@ -87,12 +90,24 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
     return findings
 
 
-def is_push(trade: Trade, members: set[str]) -> bool:
-    """The owner bought `trade` above the last price, or sold it below, from another owner."""
-    if (trade.buyer in members) == (trade.seller in members):
+def is_push(j: Judge, trade: Trade, members: set[str]) -> bool:
+    """The owner bought `trade` above the last price, or sold it below, from another owner:
+    by its aggressive order, or by a resting one it placed beyond the last price of its time
+    and ahead of its side's best (a bid over both, an offer under both). A market maker
+    joining the best bid, or quoting under the last price, made no price: not its push."""
+    buying = trade.buyer in members
+    if buying == (trade.seller in members):
         return False
-    return trade.price > trade.prev_price if trade.buyer in members else (
-        trade.price < trade.prev_price)
+    if not (trade.price > trade.prev_price if buying else trade.price < trade.prev_price):
+        return False
+    if trade.aggressor == ("buy" if buying else "sell"):
+        return True
+    order = j.orders.get(trade.buy_order if buying else trade.sell_order)
+    if order is None or not order.last_price:
+        return False
+    if buying:
+        return order.price > order.last_price and order.price > order.best
+    return order.price < order.last_price and (not order.best or order.price < order.best)
 
 
 def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
@@ -115,7 +130,7 @@ def involvement_finding(rule: str, p: dict[str, int], symbol: str, owner: Owner,
             evidence(of_trades(trades)),
             f"In the {'last' if closing else 'first'} {duration_text(span)} of the session, "
             f"{', '.join(short(a) for a in accounts)} (one owner) took {share} bps of "
-            f"{symbol}'s volume on the side of the move with {len(orders)} moving "
+            f"{symbol}'s volume on the side of the move (net) with {len(orders)} moving "
             f"order(s), which moved the price {pushed} won of the way from {price[0]} to "
             f"{price[1]} ({move} bps) {'at the close' if closing else 'at the open'} "
             f"(thresholds {p['min_share_bps']} bps share, {p['min_move_bps']} bps move).",
