@@ -237,7 +237,7 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if True:",
      PART_C + "test_s9_one_account_linked_by_a_transfer_is_one_alert"),
     ("surveillance_s7_every_buy_is_the_pumps", PRICE,
-     "pushes = [t for t in bought_from if is_push(t)]", "pushes = bought_from",
+     "pushes = [t for t in bought_from if is_rise(t)]", "pushes = bought_from",
      PART_C + "test_s7_a_small_buy_hours_before_does_not_dilute_the_pump",
      PART_C + "test_s7_an_investor_whose_bids_others_hit_while_others_lift_the_price"),
     ("surveillance_s7_only_lifted_offers_push", PRICE,

@@ -152,7 +152,7 @@ def compute_s7(p: dict[str, int], j: Judge) -> list[Finding]:
     return findings
 
 
-def is_push(trade: Trade) -> bool:
+def is_rise(trade: Trade) -> bool:
     """A buy that set a price above the last: lifting an offer, or a bid above the last that a
     seller hit (the buyer's order set the price either way)."""
     return trade.price > trade.prev_price
@@ -167,12 +167,12 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
     members = set(owner.accounts)
     mine = j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
     bought_from = [t for t in mine if t.buyer in members and t.seller not in members]
-    pushes = [t for t in bought_from if is_push(t)]
+    pushes = [t for t in bought_from if is_rise(t)]
     if len({t.buy_order for t in pushes}) < p["min_buys"]:
         return None
     first, last = pushes[0].time, pushes[-1].time
     buys = [t for t in bought_from if first <= t.time <= last
-            and (t.aggressor == "buy" or is_push(t))]
+            and (t.aggressor == "buy" or is_rise(t))]
     sells = [t for t in mine if t.seller in members and t.buyer not in members
              and t.time >= first]
     bought, sold = sum(t.qty for t in buys), sum(t.qty for t in sells)
