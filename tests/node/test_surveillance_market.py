@@ -77,10 +77,7 @@ def test_a_busy_honest_market_with_its_lookalikes_raises_no_alert():
 # "Market surveillance", has the table over seeds 1-12). The list is exact both ways: a plant
 # missed that is not here fails the test, and so does one listed here that is now caught
 # (take it off). It names known gaps; it is not a tolerance.
-# Seed 8's S14.sweep: missed since the S1.afresh plant and the rent and patient-investor
-# look-alikes (added last) changed seed 8's market; S14.sweep is missed on five other seeds
-# in the README's table (the share condition: one order moving the open), not diagnosed here.
-KNOWN_MISSES: dict[tuple[int, str], set[tuple[str, str]]] = {(8, "evasive"): {("S14", "sweep")}}
+KNOWN_MISSES: dict[tuple[int, str], set[tuple[str, str]]] = {}
 
 
 @pytest.mark.slow
