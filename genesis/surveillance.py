@@ -38,7 +38,8 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # that window is a hub (a payee: a shop, a landlord), and a payment to it links nobody
     # [GEN: a nominee ring of up to 8 stays linked; the generator's honest payees, paid by
     # dozens, do not make one owner of their payers]; paying others makes no hub. A transfer
-    # links only when worth at least `min_link_krw` (units at the token's last price) [GEN:
+    # links only when worth at least `min_link_krw` (units at the token's last price, a token
+    # never traded at its issue price) [GEN:
     # KRW 500,000: a nominee's transfers move millions; framing a stranger as one's own
     # account then costs half a million won a victim, not one won (issue 30)].
     "owners": {"link_window_ms": 30 * DAY_MS, "transfer_window_ms": 30 * DAY_MS,

@@ -16,6 +16,7 @@ OWNERS = "node/surveillance/owners.py"
 EPISODES = "node/surveillance/episodes.py"
 PENDING = "node/surveillance/pending.py"
 RULES = "node/surveillance/rules/__init__.py"
+READER = "node/surveillance/reader.py"
 DESK = "tests/node/test_surveillance.py::"
 EVASIONS = "tests/node/test_surveillance_evasions.py::"
 OWNED = "tests/node/test_surveillance_owners.py::"
@@ -181,6 +182,10 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_owners_any_transfer_links", OWNERS,
      "and value < self.params.min_link_krw):", "and value < 1):",
      OWNED + "test_a_trivial_transfer_to_a_stranger_links_nobody"),
+    ("surveillance_owners_a_never_traded_token_links_at_any_size", READER,
+     "tx_id, price * int(data[\"amount\"]))",
+     "tx_id, price * int(data[\"amount\"]) if symbol in self.trades.last_price else None)",
+     OWNED + "test_a_unit_of_a_never_traded_token_links_nobody"),
     ("surveillance_owners_forget_the_oldest_origin", OWNERS,
      "key=lambda o: (len(self.uses[o]) > 1, mine[o], o)", "key=lambda o: (mine[o], o)",
      OWNED + "test_orders_from_fresh_origins_do_not_push_out_a_shared_device"),

@@ -193,9 +193,13 @@ class Reader:
 
     def _token_link(self, name: str, data: dict[str, Any], time: int, tx_id: str) -> None:
         if name == "Transfer" and data.get("trade_id") is None:
-            price = self.trades.last_price.get(str(data.get("symbol")))  # None: never traded
+            symbol = str(data.get("symbol"))
+            price = self.trades.last_price.get(symbol)  # None: never traded
+            if price is None:  # a never-traded token is worth its issue price, else nothing
+                unit_price = (self.state(f"token/meta/{symbol}") or {}).get("unit_price")
+                price = unit_price if isinstance(unit_price, int) else 0
             self.owners.link(TRANSFER, account_id(data["from"]), account_id(data["to"]), time,
-                             tx_id, None if price is None else price * int(data["amount"]))
+                             tx_id, price * int(data["amount"]))
         elif name == "Recovered":
             self.owners.link(RECOVER, account_id(data["old"]), account_id(data["new"]), time,
                              tx_id)

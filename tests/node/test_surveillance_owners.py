@@ -77,3 +77,16 @@ def test_orders_from_fresh_origins_do_not_push_out_a_shared_device():
     desk.step()
     wash(desk, "a", "b")
     assert s1_on(desk, "a", "b")
+
+
+def test_a_unit_of_a_never_traded_token_links_nobody():
+    """Red team rt37 F1: with no last price the transfer's value was unknown and linked at any
+    size. A token never traded is worth its issue price (KRW 10,000 here): one unit is under
+    `min_link_krw`, fifty reach it."""
+    desk = Desk()
+    desk.give("a", "c", 1)  # no trade yet: the attacker frames c with one unit
+    desk.give("a", "b", 50)  # and moves KRW 500,000 of units to b, its nominee
+    desk.step()
+    trade(desk, "c", "a")  # c sells to a on the market, honestly
+    trade(desk, "b", "a")
+    assert [a["accounts"] for a in desk.alerts("S1")] == [desk.accounts("a", "b")]
