@@ -53,10 +53,12 @@ class SessionCheck:
 class Insiders:
     """Current insiders, and former ones with the time they stopped being one: S8 judges the
     status an account had when it traded, so a resignation between the trades and the news
-    hides nothing. A former pair is kept until the index is full (the oldest former goes
-    first, before any current pair is refused); S8 reads only those that ended within its
-    lookback. Stored as `v/n/<issuer>/<account>`: an empty value for a current insider, the
-    packed end time for a former one."""
+    hides nothing, and trades before the appointment count for nothing (an interval: from
+    when `insider_of` named the issuer; one re-appointed while still kept keeps its first
+    start). A former pair is kept until the index is full (the oldest former goes first,
+    before any current pair is refused); S8 reads only those that ended within its lookback.
+    Stored as `v/n/<issuer>/<account>`: the packed [start] for a current insider, [start,
+    end] for a former one (an older store's empty value or bare end: start 0)."""
 
     def __init__(self, limits: Limits, staged: Staged) -> None:
         self.limits = limits
@@ -65,6 +67,7 @@ class Insiders:
         self.of_account: dict[str, set[str]] = {}
         self.former: dict[str, dict[str, int]] = {}  # issuer -> account -> ended (ms)
         self.ended: list[tuple[int, str, str]] = []  # heap of (ended, issuer, account), lazy
+        self.started: dict[str, dict[str, int]] = {}  # issuer -> account -> start (ms)
         self.count = 0  # current and former pairs
 
     def refresh(self, account: str, issuers: list[str], time: int) -> None:
@@ -74,21 +77,24 @@ class Insiders:
             self._remove(issuer, account)
             self._end(issuer, account, time)
         for issuer in sorted(wanted - known):
+            start = self.started.get(issuer, {}).get(account, time)  # a kept former: its start
             self._forget(issuer, account)
             if self.count >= self.limits.insiders and not self._drop_oldest_former():
                 break  # a full index keeps what it has: named in the report, never silent
             self.of_issuer.setdefault(issuer, set()).add(account)
             self.of_account.setdefault(account, set()).add(issuer)
+            self.started.setdefault(issuer, {})[account] = start
             self.count += 1
-            self.staged.put(s.surv_insider_key(issuer, account), b"")
+            self.staged.put(s.surv_insider_key(issuer, account), codec.pack([start]))
 
-    def was_insider(self, issuer: str, since: int) -> dict[str, int]:
-        """Account -> until when it was an insider of `issuer`, for those that were one at
-        `since` or later (a current insider: until forever)."""
-        found = {account: ended for account, ended in self.former.get(issuer, {}).items()
-                 if ended >= since}
+    def was_insider(self, issuer: str, since: int) -> dict[str, tuple[int, int]]:
+        """Account -> (from, until) when it was an insider of `issuer`, for those that were one
+        at `since` or later (a current insider: until forever)."""
+        started = self.started.get(issuer, {})
+        found = {account: (started[account], ended)
+                 for account, ended in self.former.get(issuer, {}).items() if ended >= since}
         for account in self.of_issuer.get(issuer, ()):
-            found[account] = FOREVER
+            found[account] = (started[account], FOREVER)
         return found
 
     def _remove(self, issuer: str, account: str) -> None:
@@ -105,13 +111,17 @@ class Insiders:
         self.former.setdefault(issuer, {})[account] = time
         heapq.heappush(self.ended, (time, issuer, account))
         self.count += 1
-        self.staged.put(s.surv_insider_key(issuer, account), codec.pack(time))
+        start = self.started[issuer][account]
+        self.staged.put(s.surv_insider_key(issuer, account), codec.pack([start, time]))
 
     def _forget(self, issuer: str, account: str) -> None:
         if account in self.former.get(issuer, {}):
             del self.former[issuer][account]
             if not self.former[issuer]:
                 del self.former[issuer]
+            del self.started[issuer][account]
+            if not self.started[issuer]:
+                del self.started[issuer]
             self.count -= 1
             self.staged.delete(s.surv_insider_key(issuer, account))
 
@@ -129,8 +139,11 @@ class Insiders:
     def load(self, store: KV) -> None:
         for raw, value in store.iterate(s.SURV_INSIDER):
             issuer, account = raw[len(s.SURV_INSIDER):].decode().split("/")
-            if value:
-                ended = codec.unpack(value)
+            packed = codec.unpack(value) if value else [0]
+            span = packed if isinstance(packed, list) else [0, packed]
+            self.started.setdefault(issuer, {})[account] = span[0]
+            if len(span) > 1:
+                ended = span[1]
                 self.former.setdefault(issuer, {})[account] = ended
                 self.ended.append((ended, issuer, account))
             else:

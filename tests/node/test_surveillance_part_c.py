@@ -100,6 +100,29 @@ def test_s8_an_insider_who_resigned_after_buying_is_judged_as_one():
     assert not tx_ids(after) & set(alerts[0]["evidence"])
 
 
+def test_s8_a_trade_before_the_appointment_is_no_insiders():
+    """Red team rt37 F5: a current insider was one forever back, so an investor appointed an
+    officer a day after buying was named a high insider of its own earlier buy."""
+    desk = Desk()
+    desk.background()
+    desk.place("k", "sell", 10_000, 100)
+    desk.place("c", "buy", 10_000, 100)  # c buys as a plain investor
+    desk.step(DAY)
+    desk.make_insider("c")  # and is appointed an officer a day later
+    desk.step(DAY)
+    publish(desk)  # a routine document
+    desk.step(HOUR)
+    assert not [a for a in desk.alerts("S8") if a["metrics"]["insider"]]
+    desk.place("k", "sell", 10_000, 5)
+    later = desk.place("c", "buy", 10_000, 5)  # now an insider's buy
+    desk.step(HOUR)
+    publish(desk)
+    alerts = [a for a in desk.alerts("S8") if a["metrics"]["insider"]]
+    assert [a["accounts"] for a in alerts] == [desk.accounts("c")]
+    assert tx_ids(later) <= set(alerts[0]["evidence"])
+    assert alerts[0]["metrics"]["net_qty"] == 5
+
+
 def test_s8_a_former_insider_gives_way_to_a_current_one_in_a_full_index():
     desk = Desk(limits=Limits(insiders=1))
     desk.background()

@@ -250,15 +250,16 @@ def run_up_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[F
 
 def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
     """Every owner with an account that was an insider of the issuer within the lookback, and
-    its trades before the event made while that account still was one (a resignation between
-    the trades and the news hides nothing: the status judged is the one it traded with)."""
+    its trades before the event made while that account was one (a resignation between the
+    trades and the news hides nothing, and a trade before the appointment is no insider's: the
+    status judged is the one it traded with)."""
     since = event.time - p["lookback_ms"]
-    until = j.insiders.was_insider(event.issuer, since)
+    spans = j.insiders.was_insider(event.issuer, since)
     findings = []
-    for _, owner in sorted(j.owners(sorted(until)).items()):
-        ended = max(until.get(account, 0) for account in owner.accounts)
+    for _, owner in sorted(j.owners(sorted(spans)).items()):
+        held = [spans[account] for account in owner.accounts if account in spans]
         trades = [t for t in before(j.trades.of_accounts(event.symbol, owner.accounts, since),
-                                    event) if t.time <= ended]
+                                    event) if any(start <= t.time <= end for start, end in held)]
         if trades:
             findings.append(s8_finding(p, j, event, owner, trades, True, None))
     return findings
