@@ -123,6 +123,27 @@ def test_s8_a_trade_before_the_appointment_is_no_insiders():
     assert alerts[0]["metrics"]["net_qty"] == 5
 
 
+def test_s8_buying_before_the_appointment_is_still_judged_as_unusual():
+    """An investor's buying before it became an insider is no insider's trade, but neither
+    does the appointment hide it: the news's effect judges it as anyone's."""
+    desk = Desk()
+    desk.background()
+    for _ in range(3):
+        desk.place("k", "sell", 10_000, 1_200)
+        desk.place("a", "buy", 10_000, 1_200)
+        desk.step(HOUR)
+    desk.make_insider("a")
+    desk.step(HOUR)
+    publish(desk)
+    for price in (10_200, 10_400):
+        desk.place("k", "sell", price, 10)
+        desk.place("l", "buy", price, 10)
+        desk.step(HOUR)
+    alerts = desk.alerts("S8")
+    assert [(a["accounts"], a["metrics"]["insider"]) for a in alerts] == [
+        (desk.accounts("a"), False)]
+
+
 def test_s8_a_former_insider_gives_way_to_a_current_one_in_a_full_index():
     desk = Desk(limits=Limits(insiders=1))
     desk.background()

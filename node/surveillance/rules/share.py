@@ -275,12 +275,15 @@ def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, start: i
         net[t.buyer] = net.get(t.buyer, 0) + t.qty
         net[t.seller] = net.get(t.seller, 0) - t.qty
     insiders = j.insiders.of_issuer.get(event.issuer, set())
+    spans = j.insiders.was_insider(event.issuer, event.time - p["lookback_ms"])
     findings = []
     for _, owner in sorted(j.owners(sorted(net)).items()):
-        if insiders & set(owner.accounts):
-            continue  # judged at the event, as an insider
         members = set(owner.accounts)
         mine = [t for t in trades if (t.buyer in members) != (t.seller in members)]
+        held = [spans[account] for account in owner.accounts if account in spans]
+        if insiders & members and any(start <= t.time <= end for t in mine
+                                      for start, end in held):
+            continue  # judged at the event, as an insider (trades before it became one: here)
         qty = sum(t.qty if t.buyer in members else -t.qty for t in mine)
         value = sum(t.qty * t.price if t.buyer in members else -t.qty * t.price for t in mine)
         if (qty * direction <= 0 or bps(abs(qty), volume) < p["min_share_bps"]
