@@ -15,6 +15,7 @@ import sys
 
 from node.surveillance.owners import TRANSFER, OwnerCache, OwnerGraph, OwnerParams
 from node.surveillance.records import Limits, Order, Trade
+from node.surveillance.rules import RULES
 from node.surveillance.staged import Staged
 from tests.node.surveillance_desk import SYMBOL, Desk
 from tests.node.test_surveillance import pegging
@@ -204,3 +205,44 @@ def test_s1_reads_a_washing_owners_new_trades_not_its_whole_window():
     tally = trades.among(SYMBOL, pair, since)
     assert len(whole) == 120 and tally.trades == whole
     assert tally.qty == sum(t.qty for t in whole) and tuple(sorted(tally.accounts)) == pair
+
+
+def test_s2_reads_of_order_times_grow_with_the_window_not_with_its_square(monkeypatch) -> None:
+    """A pair washing one unit a block: S2 judged each of the pair's quick trades against
+    every other trade of the pair in the window, reading two order times for each (red team
+    F8: 21 -> 176 ms a block from 400 to 1,600 trades in the hour). It now finds the others
+    by a bisection on their buy order times. Counted here: the order times S2 reads in a
+    block, at 80 and at 160 trades in the window (quadratic: four times as many)."""
+    reading = [False]
+    read = [0]
+    slot = Order.__dict__["time"]
+
+    def get(order: Order) -> int:
+        read[0] += reading[0]
+        return slot.__get__(order, Order)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Order, "time", property(get, slot.__set__))
+    plain = RULES["S2"]
+
+    def counting(p, j):
+        reading[0] = True
+        try:
+            return plain(p, j)
+        finally:
+            reading[0] = False
+
+    monkeypatch.setitem(RULES, "S2", counting)
+    desk = Desk()
+    desk.background()
+    per_block: list[int] = []
+    for number in range(160):
+        seller, buyer = ("a", "b") if number % 2 else ("b", "a")
+        desk.place(seller, "sell", 10_000, 1)
+        desk.place(buyer, "buy", 10_000, 1)
+        read[0] = 0
+        desk.step(20_000)
+        per_block.append(read[0])
+    early, late = sum(per_block[70:80]), sum(per_block[150:160])
+    assert 0 < late <= 2 * early + 1_000 and late <= 10 * 40 * 160, (early, late)
+    found = desk.alerts("S2")
+    assert found and found[-1]["metrics"]["matched_trades"] == 160, found[-1]
