@@ -24,6 +24,7 @@ from node.ledger.executor import AppliedBlock, Receipt
 from node.storage import Batch
 from node.surveillance.alerts import all_alerts
 from node.surveillance.records import Limits
+from node.surveillance.rules.sessions import compute_session_close
 from node.surveillance.world import CHAIN, MarketWorld
 
 KST = datetime.timezone(datetime.timedelta(hours=9))
@@ -151,3 +152,12 @@ class Desk:
             self.place("k", "sell", price, qty)
             self.place("l", "buy", price, qty)
             self.step(60_000)
+
+
+def to_the_close(desk: Desk, before_ms: int) -> int:
+    """Step to `before_ms` before the session's close (KST midnight: sessions `always`); the
+    close's time."""
+    close = compute_session_close("always", desk.time)
+    assert close is not None
+    desk.step(close - desk.time - before_ms)
+    return close

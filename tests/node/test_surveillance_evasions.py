@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from consensus import codec
-from tests.node.surveillance_desk import DAY, HOUR, MINUTE, SYMBOL, Desk, origin
+from tests.node.surveillance_desk import DAY, HOUR, MINUTE, SYMBOL, Desk, origin, to_the_close
 
 
 def tx_ids(*txs) -> set[str]:
@@ -381,12 +381,6 @@ def test_s12_one_sale_through_the_bids_does_not_break_the_level():
 
 
 # ---- exact shapes: S5 ------------------------------------------------------------------------
-
-def to_the_close(desk: Desk, before_ms: int) -> int:
-    """Step to `before_ms` before the session's close (KST midnight: sessions `always`)."""
-    close = (desk.time + 9 * HOUR) // DAY * DAY + DAY - 9 * HOUR
-    desk.step(close - desk.time - before_ms)
-    return close
 
 
 def test_s5_one_order_sweeping_the_asks_before_the_close():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from node.surveillance.rules.sessions import compute_session_close
-from tests.node.surveillance_desk import MINUTE, Desk
+from tests.node.surveillance_desk import MINUTE, Desk, to_the_close
 
 
 def tx_ids(*txs) -> set[str]:
@@ -22,19 +22,13 @@ def the_one(desk: Desk, rule: str) -> dict:
     return max(found, key=lambda a: a["version"])
 
 
-def to_the_session_end(desk: Desk, before_ms: int) -> int:
-    """Step to `before_ms` before the session's close (KST midnight: sessions `always`)."""
-    close = compute_session_close("always", desk.time)
-    desk.step(close - desk.time - before_ms)
-    return close
-
 
 # ---- S5 / S14: a bid rested above the market and hit by an honest seller ---------------------
 
 def test_s5_the_close_set_by_a_resting_bid_an_honest_seller_hit():
     desk = Desk()
     desk.background()
-    close = to_the_session_end(desk, 20 * MINUTE)
+    close = to_the_close(desk, 20 * MINUTE)
     bid = desk.place("a", "buy", 10_500, 30)  # 5% over the last, resting: no offer under it
     (placed,) = desk.step(MINUTE)
     hit = desk.place("g", "sell", 10_400, 30)  # an honest seller hits it: 30 at 10,500
@@ -51,7 +45,7 @@ def test_s5_the_close_set_by_a_resting_bid_an_honest_seller_hit():
 def test_s14_the_open_set_by_a_resting_bid_an_honest_seller_hit():
     desk = Desk()
     desk.background()
-    to_the_session_end(desk, 0)
+    to_the_close(desk, 0)
     desk.step(5 * MINUTE)  # the opening minutes of the next session
     desk.place("a", "buy", 10_500, 30)
     (placed,) = desk.step(MINUTE)
@@ -68,7 +62,7 @@ def test_s5_a_seller_hitting_a_high_bid_is_not_the_one_moving_the_close():
     """The honest seller of the test above sold into the rise: S5 names the buyer only."""
     desk = Desk()
     desk.background()
-    close = to_the_session_end(desk, 20 * MINUTE)
+    close = to_the_close(desk, 20 * MINUTE)
     desk.place("a", "buy", 10_500, 30)
     desk.step(MINUTE)
     desk.place("g", "sell", 10_400, 30)
@@ -81,7 +75,7 @@ def test_s5_a_quoter_whose_bid_and_offer_are_hit_in_turn_is_not_marking_the_clos
     its offer: the close moved 3%, two thirds of it at j's bid, but j sold what it bought."""
     desk = Desk()
     desk.background()
-    close = to_the_session_end(desk, 20 * MINUTE)
+    close = to_the_close(desk, 20 * MINUTE)
     desk.place("j", "buy", 10_200, 30)
     desk.step(MINUTE)
     desk.place("g", "sell", 10_100, 30)
