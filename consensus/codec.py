@@ -27,6 +27,13 @@ class EncodingError(ValueError):
 
 _INT_LOW = -(2**63)
 _INT_HIGH = 2**64
+_FLAT = frozenset({str, bytes, type(None), bool, int})  # the exact types of a flat map's values
+_STR_KEYS = frozenset({str})
+# The one packer `pack` reuses: msgpack's `packb` builds a Packer per call, which cost more
+# than packing a small value. Shared by threads safely: `Packer.pack` runs in C holding the GIL
+# from start to end (no `default` hook calls back into Python) and resets its buffer when it
+# raises, so calls never interleave or leave bytes behind.
+_PACKER = msgpack.Packer(use_bin_type=True)
 
 
 def _normalize(value: Any, depth: int = 0) -> Any:
@@ -34,16 +41,19 @@ def _normalize(value: Any, depth: int = 0) -> Any:
 
     The fast path handles the exact built-in types inline; anything else (subclasses, non-str
     keys, errors) goes to `_normalize_general`, which is the definition. Sorting `str` keys by
-    code point is sorting them by their UTF-8 bytes (UTF-8 preserves code point order)."""
+    code point is sorting them by their UTF-8 bytes (UTF-8 preserves code point order). A flat
+    map (every value a str, bytes, None, bool or int: a stored record) is sorted whole, its
+    types read by `map` rather than item by item; an integer in it outside the 64-bit range
+    is refused by `pack`'s packer, not here (tests/consensus/test_codec_fast_path.py)."""
     kind = type(value)
     if depth >= MAX_DEPTH:  # near the bound: the definition, with its depth checks
         return _normalize_general(value, depth)
     if kind is dict:
-        keys = list(value)
-        for key in keys:
-            if type(key) is not str:
-                return _normalize_general(value, depth)
-        keys.sort()
+        if set(map(type, value)) != _STR_KEYS:  # a non-str key, or no key at all
+            return _normalize_general(value, depth)
+        if set(map(type, value.values())) <= _FLAT:  # a flat map (a record): sorted, its
+            return {key: value[key] for key in sorted(value)}  # ints: the packer's check
+        keys = sorted(value)
         out = {}
         for key in keys:
             item = value[key]
@@ -115,8 +125,12 @@ def check(value: Any, depth: int = 0) -> None:
 
 
 def pack(value: Any) -> bytes:
-    """The canonical bytes of `value`."""
-    return msgpack.packb(_normalize(value), use_bin_type=True)
+    """The canonical bytes of `value`. The packer (`_PACKER`) refuses an integer outside the
+    64-bit range (OverflowError), which `_normalize` leaves to it in a flat map."""
+    try:
+        return _PACKER.pack(_normalize(value))  # type: ignore[no-any-return]
+    except OverflowError:
+        raise EncodingError("bad_encoding", "integer out of the 64-bit range") from None
 
 
 def unpack(data: bytes, *, max_bytes: int | None = None) -> Any:

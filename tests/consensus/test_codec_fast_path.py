@@ -16,17 +16,35 @@ VALUES = st.recursive(
     max_leaves=30)
 
 
-def _outcome(normalize, value):
+def _outcome(pack, value):
     try:
-        return "ok", msgpack.packb(normalize(value), use_bin_type=True)
+        return "ok", pack(value)
     except Exception as error:  # the kind of error must match too
         return "error", type(error).__name__
+
+
+def _definition(value):
+    return msgpack.packb(codec._normalize_general(value), use_bin_type=True)
 
 
 @settings(max_examples=2000, deadline=None)
 @given(VALUES)
 def test_fast_path_matches_the_definition(value):
-    assert _outcome(codec._normalize, value) == _outcome(codec._normalize_general, value)
+    assert _outcome(codec.pack, value) == _outcome(_definition, value)
+
+
+@given(st.dictionaries(st.text(max_size=4), SCALARS, min_size=1, max_size=6))
+def test_a_flat_map_packs_as_the_definition(value):
+    """The flat-map path (sorted whole, ints left to the packer's range check)."""
+    assert _outcome(codec.pack, value) == _outcome(_definition, value)
+
+
+def test_the_packer_is_reused_after_a_refusal():
+    """An integer out of range inside a map, then a good value: the reused packer kept
+    nothing of the refused one."""
+    for bad in ({"a": 2**64}, {"b": [1, -(2**63) - 1]}, {"c": {"d": 2**70}}):
+        assert _outcome(codec.pack, bad) == ("error", "EncodingError")
+        assert codec.pack({"z": 1, "a": [2]}) == _definition({"z": 1, "a": [2]})
 
 
 def _nested_near_the_bound():
@@ -40,7 +58,7 @@ def _nested_near_the_bound():
 
 def test_depth_bound_is_unchanged():
     for value in _nested_near_the_bound():
-        assert _outcome(codec._normalize, value) == _outcome(codec._normalize_general, value)
+        assert _outcome(codec.pack, value) == _outcome(_definition, value)
 
 
 ODD = st.one_of(st.floats(allow_nan=False), st.frozensets(st.integers(0, 3), max_size=2),
