@@ -97,9 +97,14 @@ def _put_positive(ctx: Context, key: str, value: int) -> None:
         ctx.state.put(key, value)
 
 
+def _credit(ctx: Context, account: str, amount: int) -> None:
+    """A balance that rises still covers its escrows: no escrow read."""
+    _put_positive(ctx, f"bal/{account}", _balance(ctx, account) + amount)
+
+
 def _move(ctx: Context, sender: str, to: str, amount: int) -> None:
     _set_balance(ctx, sender, _balance(ctx, sender) - amount)
-    _set_balance(ctx, to, _balance(ctx, to) + amount)
+    _credit(ctx, to, amount)
 
 
 def _check_outflow(ctx: Context, account: str, record: dict[str, Any] | None, amount: int
@@ -152,7 +157,7 @@ class Cash(Contract):
         if supply > MAX_SUPPLY:
             raise ChaincodeError("SUPPLY_OVERFLOW", "the KRW supply would overflow")
         ctx.state.put("supply", supply)
-        _set_balance(ctx, to, _balance(ctx, to) + amount)
+        _credit(ctx, to, amount)
         ctx.call("fds", "record_deposit", account=to)
         ctx.emit("Minted", {"to": to, "amount": amount})
         return {"to": to, "amount": amount, "balance": _balance(ctx, to), "supply": supply}
@@ -279,14 +284,17 @@ class Cash(Contract):
         then `refund` of the escrow goes back to the buyer (a fill below the order's limit)."""
         assert 0 <= tax <= amount and (tax == 0 or tax_account is not None), "bad tax"
         if ref is None:
-            assert refund == 0 and amount <= _available(ctx, buyer), "settle beyond cash"
+            assert refund == 0, "a refund comes out of an escrow"
         else:
             assert _take_from_escrow(ctx, ref, amount) == buyer, "escrow of another account"
+        # the whole amount leaves the buyer at once; `_set_balance` asserts that what is left
+        # still covers its escrows (with no `ref`: that `amount` was available)
+        _set_balance(ctx, buyer, _balance(ctx, buyer) - amount)
         for to, paid, note in ((seller, amount - tax, memo),
                                (tax_account, tax, f"{memo} securities transaction tax")):
             if paid:
                 assert to is not None
-                _move(ctx, buyer, to, paid)
+                _credit(ctx, to, paid)
                 ctx.emit("CashTransfer", {"from": buyer, "to": to, "amount": paid,
                                           "memo": note})
         if refund:
@@ -314,7 +322,7 @@ class Cash(Contract):
         amount = _balance(ctx, old)
         if amount:
             ctx.state.delete(f"bal/{old}")
-            _set_balance(ctx, new, _balance(ctx, new) + amount)
+            _set_balance(ctx, new, _balance(ctx, new) + amount)  # covers the moved escrows
             ctx.emit("CashTransfer", {"from": old, "to": new, "amount": amount,
                                       "memo": "key recovery"})
         return amount
