@@ -201,7 +201,8 @@ class Market(Contract):
             raise ChaincodeError("MARKET_CLOSED", f"trading in {symbol} is halted")
         record = self._client(ctx, account)
         self._check_order(price, qty, market["tick"])
-        reference = self._reference_price(ctx, token)
+        stats = ctx.state.get(book.stats_key(symbol))
+        reference = compute_reference_price(stats, token["unit_price"], kst_day(ctx.time))
         band = compute_band(reference, market["price_band_bps"])
         if not is_in_band(band, price):
             assert band is not None
@@ -221,7 +222,8 @@ class Market(Contract):
         if book.open_count(ctx, account) >= MAX_OPEN_ORDERS:
             raise ChaincodeError("TOO_MANY_ORDERS", f"an account may have at most "
                                  f"{MAX_OPEN_ORDERS} open orders")
-        m = Matching(token, session, band, market["trade_tax_bps"], MAX_FILLS, MAX_CANCELS)
+        m = Matching(token, session, band, market["trade_tax_bps"], MAX_FILLS, MAX_CANCELS,
+                     stats)
         m.know(account, record, held)
         uncross(ctx, m, symbol)
         order = self._accept(ctx, symbol, account, side, price, qty, tif, media, origin,
@@ -294,11 +296,6 @@ class Market(Contract):
                                  f"{tick} KRW")
         if price * qty > MAX_AMOUNT:
             raise ChaincodeError("BAD_ORDER", f"price x qty must be at most {MAX_AMOUNT} KRW")
-
-    def _reference_price(self, ctx: Context, token: dict[str, Any]) -> int:
-        """Today's reference price: the band is +-`price_band_bps` of it."""
-        return compute_reference_price(ctx.state.get(book.stats_key(token["symbol"])),
-                                       token["unit_price"], kst_day(ctx.time))
 
     def _accept(self, ctx: Context, symbol: str, account: str, side: str, price: int,
                 qty: int, tif: str, media: str, origin: str, session: int) -> dict[str, Any]:

@@ -62,10 +62,12 @@ class Stop(Enum):
 class Matching:
     """What one transaction's matching may still do, what it did, and the facts it reads once:
     the token record (kept current by the token contract), the session, the day's band, the
-    tax rate, the brokers found active, the tax account, the last trade id, and each party's
-    identity facts and trading hold (`party`). Nothing a `place` does writes an identity
-    record or a hold (it calls token, cash and reads of identity and fds only), so what one
-    fill read of a party holds for every later fill of the same transaction."""
+    tax rate, the token's market stats (`place` read them for the reference price; only
+    `record_stats` writes them, and keeps this copy current), the brokers found active, the
+    tax account, the last trade id, and each party's identity facts and trading hold
+    (`party`). Nothing a `place` does writes an identity record or a hold (it calls token,
+    cash and reads of identity and fds only), so what one fill read of a party holds for
+    every later fill of the same transaction."""
 
     token: dict[str, Any]
     session: int
@@ -73,6 +75,7 @@ class Matching:
     tax_bps: int
     fills_left: int
     cancels_left: int
+    stats: dict[str, Any] | None  # stats/<symbol> as stored (None before the first trade)
     trade_ids: list[int] = field(default_factory=list)
     active_brokers: dict[str, bool] = field(default_factory=dict)
     tax_account: str | None = None
@@ -266,13 +269,14 @@ def record_trade(ctx: Context, m: Matching, buy: dict[str, Any], sell: dict[str,
     ctx.state.put(symbol_trade_key(symbol, trade_id), trade_id)
     ctx.state.put(account_trade_key(buy["account"], trade_id), trade_id)
     ctx.state.put(account_trade_key(sell["account"], trade_id), trade_id)
-    record_stats(ctx, m.token, price, qty, value)
+    record_stats(ctx, m, price, qty, value)
 
 
-def record_stats(ctx: Context, token: dict[str, Any], price: int, qty: int, value: int
-                 ) -> None:
+def record_stats(ctx: Context, m: Matching, price: int, qty: int, value: int) -> None:
+    """The token's market stats after a trade (`m.stats`, written back and kept)."""
+    token = m.token
     symbol, day = token["symbol"], kst_day(ctx.time)
-    stats = ctx.state.get(stats_key(symbol))
+    stats = m.stats
     if stats is None:
         stats = {"last_price": token["unit_price"], "day": day,
                  "prev_close": token["unit_price"], "day_volume": 0, "day_value": 0,
@@ -285,3 +289,4 @@ def record_stats(ctx: Context, token: dict[str, Any], price: int, qty: int, valu
     stats["trades"] += 1
     stats["last_time"] = ctx.time
     ctx.state.put(stats_key(symbol), stats)
+    m.stats = stats
