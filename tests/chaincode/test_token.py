@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chaincode.runtime import ChaincodeError
+from chaincode.token import require_sha256
 from tests.chaincode.helpers import DAY_MS, YEAR_MS, Chain, account_of, world
 
 
@@ -489,3 +490,16 @@ def test_balance_holders_info_read_access() -> None:
     with pytest.raises(ChaincodeError) as caught:
         chain.query("alice", "token", "info", symbol="NOPE")
     assert caught.value.code == "UNKNOWN_TOKEN"
+
+
+def test_a_sha256_is_32_bytes_or_64_lowercase_hex() -> None:
+    """require_sha256 (a document's digest, an order's origin): exactly 64 lowercase hex
+    characters or 32 bytes; anything else is BAD_ARGS."""
+    digest = "0123456789abcdef" * 4
+    assert require_sha256(digest) == digest
+    assert require_sha256(bytes(range(32))) == bytes(range(32)).hex()
+    for bad in (digest.upper(), digest[:-1], digest + "0", digest[:-1] + "g", digest[:-1] + "\n",
+                "\n" + digest[1:], " " + digest[1:], bytes(31), 12, None, [digest]):
+        with pytest.raises(ChaincodeError) as refused:
+            require_sha256(bad)
+        assert refused.value.code == "BAD_ARGS", bad
