@@ -302,12 +302,13 @@ class Market(Contract):
         """Number the order, index it, announce it (it escrows only what rests, `_end`)."""
         order_id = int(ctx.state.get("next_order", 0)) + 1
         ctx.state.put("next_order", order_id)
-        order = {"order_id": order_id, "symbol": symbol, "account": account,
-                 "broker": ctx.caller, "side": side, "price": price, "qty": qty, "filled": 0,
-                 "remaining": qty, "value": 0, "fills": 0, "tif": tif, "media": media,
-                 "origin": origin, "status": "open", "code": None, "session": session,
-                 "placed_height": ctx.height, "placed_time": ctx.time, "placed_tx": ctx.tx_id,
-                 "closed_height": None, "closed_time": None}
+        order = {  # in key order, as it is stored: codec.pack then packs it as it is
+            "account": account, "broker": ctx.caller, "closed_height": None,
+            "closed_time": None, "code": None, "filled": 0, "fills": 0, "media": media,
+            "order_id": order_id, "origin": origin, "placed_height": ctx.height,
+            "placed_time": ctx.time, "placed_tx": ctx.tx_id, "price": price, "qty": qty,
+            "remaining": qty, "session": session, "side": side, "status": "open",
+            "symbol": symbol, "tif": tif, "value": 0}
         ctx.state.put(book.symbol_order_key(symbol, order_id), account)
         ctx.state.put(book.account_order_key(account, order_id), symbol)
         ctx.emit("OrderPlaced", {"order_id": order_id, "symbol": symbol, "account": account,

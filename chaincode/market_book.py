@@ -184,7 +184,7 @@ def rest(ctx: Context, order: dict[str, Any]) -> None:
     head = head_key(symbol, order["session"], order["side"])
     best, count = ctx.state.get(head) or (key, 0)
     ctx.state.put(head, [min(key, best), count + 1])
-    level = ctx.state.get(level_key(order)) or {"price": order["price"], "qty": 0, "orders": 0}
+    level = ctx.state.get(level_key(order)) or {"orders": 0, "price": order["price"], "qty": 0}
     level["qty"] += order["remaining"]
     level["orders"] += 1
     ctx.state.put(level_key(order), level)

@@ -261,11 +261,11 @@ def fill(ctx: Context, m: Matching, aggressor: dict[str, Any], resting: dict[str
 def record_trade(ctx: Context, m: Matching, buy: dict[str, Any], sell: dict[str, Any],
                  aggressor: str, trade_id: int, qty: int, price: int, tax: int) -> None:
     symbol, value = buy["symbol"], qty * price
-    ctx.state.put(trade_key(trade_id), {
-        "trade_id": trade_id, "symbol": symbol, "price": price, "qty": qty, "value": value,
-        "tax": tax, "buy_order": buy["order_id"], "sell_order": sell["order_id"],
-        "buyer": buy["account"], "seller": sell["account"], "aggressor": aggressor,
-        "height": ctx.height, "time": ctx.time, "tx_id": ctx.tx_id})
+    ctx.state.put(trade_key(trade_id), {  # in key order: codec.pack packs it as it is
+        "aggressor": aggressor, "buy_order": buy["order_id"], "buyer": buy["account"],
+        "height": ctx.height, "price": price, "qty": qty, "sell_order": sell["order_id"],
+        "seller": sell["account"], "symbol": symbol, "tax": tax, "time": ctx.time,
+        "trade_id": trade_id, "tx_id": ctx.tx_id, "value": value})
     ctx.state.put(symbol_trade_key(symbol, trade_id), trade_id)
     ctx.state.put(account_trade_key(buy["account"], trade_id), trade_id)
     ctx.state.put(account_trade_key(sell["account"], trade_id), trade_id)
@@ -278,9 +278,8 @@ def record_stats(ctx: Context, m: Matching, price: int, qty: int, value: int) ->
     symbol, day = token["symbol"], kst_day(ctx.time)
     stats = m.stats
     if stats is None:
-        stats = {"last_price": token["unit_price"], "day": day,
-                 "prev_close": token["unit_price"], "day_volume": 0, "day_value": 0,
-                 "trades": 0, "last_time": ctx.time}
+        stats = {"day": day, "day_value": 0, "day_volume": 0, "last_price": token["unit_price"],
+                 "last_time": ctx.time, "prev_close": token["unit_price"], "trades": 0}
     if stats["day"] < day:  # the first trade of a new trading day
         stats.update(prev_close=stats["last_price"], day=day, day_volume=0, day_value=0)
     stats["last_price"] = price

@@ -43,16 +43,22 @@ def _normalize(value: Any, depth: int = 0) -> Any:
     keys, errors) goes to `_normalize_general`, which is the definition. Sorting `str` keys by
     code point is sorting them by their UTF-8 bytes (UTF-8 preserves code point order). A flat
     map (every value a str, bytes, None, bool or int: a stored record) is sorted whole, its
-    types read by `map` rather than item by item; an integer in it outside the 64-bit range
-    is refused by `pack`'s packer, not here (tests/consensus/test_codec_fast_path.py)."""
+    types read by `map` rather than item by item, and packed as it is when its keys are in
+    order already (a record read from state keeps its order when a field changes); an
+    integer in it outside the 64-bit range is refused by `pack`'s packer, not here
+    (tests/consensus/test_codec_fast_path.py)."""
     kind = type(value)
     if depth >= MAX_DEPTH:  # near the bound: the definition, with its depth checks
         return _normalize_general(value, depth)
     if kind is dict:
         if set(map(type, value)) != _STR_KEYS:  # a non-str key, or no key at all
             return _normalize_general(value, depth)
-        if set(map(type, value.values())) <= _FLAT:  # a flat map (a record): sorted, its
-            return {key: value[key] for key in sorted(value)}  # ints: the packer's check
+        if set(map(type, value.values())) <= _FLAT:  # a flat map (a record): its ints are
+            keys = list(value)  # range-checked by the packer (`pack`)
+            ordered = sorted(keys)
+            if keys == ordered:  # a record read from state, or built in key order
+                return value
+            return {key: value[key] for key in ordered}
         keys = sorted(value)
         out = {}
         for key in keys:
