@@ -24,6 +24,7 @@ CAPS = "tests/node/test_surveillance_caps.py::"
 COST = "tests/node/test_surveillance_cost.py::"
 PART_C = "tests/node/test_surveillance_part_c.py::"
 SHAPES = "tests/node/test_surveillance_shapes.py::"
+RT37 = "tests/node/test_surveillance_rt37_rules.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -89,7 +90,7 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if (share >= p[\"account_share_bps\"]",
      EVASIONS + "test_s6_four_equal_traders_are_not_concentration"),
     ("surveillance_s7_dump_below_the_base", PRICE,
-     "or got // sold <= base:", ":",
+     " or got // sold <= base):", "):",
      DESK + "test_s7_selling_below_where_the_rise_began_is_no_dump"),
     ("surveillance_s8_lookback_a_day", SHARE,
      "    trades = before(j.trades.since(event.symbol, event.time - p[\"lookback_ms\"]), event)",
@@ -260,6 +261,10 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "    return trade.price > trade.prev_price",
      "    return trade.aggressor == \"buy\" and trade.price > trade.prev_price",
      PART_C + "test_s7_a_pump_by_bids_above_the_last_that_sellers_hit"),
+    # issue 30, red team rt37: the rule findings (F5b, F6, F7, F13, F14)
+    ("surveillance_s7_anyones_rise_is_the_pump", PRICE,
+     "\n            or pushed < p[\"min_rise_bps\"] or got", " or got",
+     RT37 + "test_s7_a_large_early_buyer_in_a_rise_others_made_is_no_pump"),
 ]
 
 

@@ -28,6 +28,10 @@
 - Patient investors: two resting bids a little under the last, hours apart, hit by sellers
   while others move the price, and half sold later at the best bid if above the first buy
   (not S7: its bids set no price).
+- Early buyers: two accounts each take a large block at the best offer early in a session,
+  a small top-up hours later, and sell 40% at the best bid an hour after if above the first
+  buy; on a day others lift the price, the block is most of the buying (not S7: its own buys
+  moved the price a tick or two, others made the rise).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
@@ -78,6 +82,7 @@ def add_lookalikes(market: Market) -> None:
     strangers(market)
     rents(market)
     patient_investors(market)
+    early_buyers(market)
 
 
 def branch_terminals(market: Market) -> None:
@@ -287,7 +292,31 @@ def patient_bid(market: Market, trader: Trader, symbol: str, qty: int, paid: lis
     market.place(trader, symbol, "buy", price, qty)
 
 
-def take_profit(market: Market, trader: Trader, symbol: str, paid: list[int]) -> None:
+def take_profit(market: Market, trader: Trader, symbol: str, paid: list[int],
+                qty: int = 50) -> None:
     bid, _ = market.best(symbol)
     if paid and bid is not None and bid > paid[0]:
-        market.place(trader, symbol, "sell", bid, 50, "ioc")
+        market.place(trader, symbol, "sell", bid, qty, "ioc")
+
+
+def early_buyers(market: Market) -> None:
+    rng = random.Random(f"{market.config.seed}:early")
+    for number in range(2):
+        trader = own_trader(market, f"early-{number}")
+        symbol = rng.choice(sorted(SYMBOLS))
+        day = rng.randrange(market.first_day, market.config.days)
+        start = session_open(day) + rng.randrange(SESSION_MS // 4)
+        paid: list[int] = []
+        block = rng.randrange(800, 1_200)
+        for offset, qty in ((0, block), (3 * HOUR_MS, 20)):
+            market.at(start + offset, lambda t=trader, s=symbol, q=qty,
+                      p=paid: at_the_offer(market, t, s, q, p))  # type: ignore[misc]
+        market.at(start + 4 * HOUR_MS, lambda t=trader, s=symbol, p=paid, q=block: take_profit(
+            market, t, s, p, q * 2 // 5))  # type: ignore[misc]
+
+
+def at_the_offer(market: Market, trader: Trader, symbol: str, qty: int, paid: list[int]) -> None:
+    _, ask = market.best(symbol)
+    if ask is not None:
+        paid.append(ask)
+        market.place(trader, symbol, "buy", ask, qty, "ioc")

@@ -163,7 +163,10 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
     first buy that set a price above the last to its last, and its buys in the span count when
     they took offers or set a price (a bid others' sellers hit at or under the last is no
     pump: others lifted the price, F17), so a small buy hours before cannot stretch the span
-    over a day's volume (F6)."""
+    over a day's volume (F6). The rise is judged twice: from where its buys began to the
+    highest trade while it bought, and by what its own rising buys moved the price (each one's
+    step over the last price, at most the whole rise): a large buy early in a rise that others
+    lifted made no pump (rt37 F7), however large its share of the buying."""
     members = set(owner.accounts)
     mine = j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
     bought_from = [t for t in mine if t.buyer in members and t.seller not in members]
@@ -182,8 +185,10 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
     share = bps(bought, sum(t.qty for t in during))
     base, peak = buys[0].prev_price, max(t.price for t in during)
     rise = bps(peak - base, base)
+    pushed = bps(min(peak - base, sum(t.price - t.prev_price for t in buys if is_rise(t))), base)
     got = sum(t.qty * t.price for t in sells)
-    if share < p["min_buy_share_bps"] or rise < p["min_rise_bps"] or got // sold <= base:
+    if (share < p["min_buy_share_bps"] or rise < p["min_rise_bps"]
+            or pushed < p["min_rise_bps"] or got // sold <= base):
         return None
     accounts = participants(buys + sells, owner)
     paid = sum(t.qty * t.price for t in buys)
@@ -193,13 +198,15 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
             {"buy_orders": len({t.buy_order for t in buys}), "bought": bought, "sold": sold,
              "avg_buy_price": paid // bought, "avg_sell_price": got // sold,
              "buy_share_bps": share, "from_price": base, "peak_price": peak,
-             "rise_bps": rise, "dump_bps": bps(sold, bought), "min_buys": p["min_buys"],
+             "rise_bps": rise, "pushed_bps": pushed, "dump_bps": bps(sold, bought),
+             "min_buys": p["min_buys"],
              "min_buy_share_bps": p["min_buy_share_bps"], "min_rise_bps": p["min_rise_bps"],
              "min_dump_bps": p["min_dump_bps"], "window_ms": p["window_ms"]},
             evidence(of_trades(buys + sells)),
             f"{', '.join(short(a) for a in accounts)} (one owner) bought {bought} {symbol} "
             f"({share} bps of all buying while it bought), and while it bought the price rose "
-            f"{rise} bps from {base} to {peak} won; then it sold {sold} at an average "
+            f"{rise} bps from {base} to {peak} won, {pushed} bps of it by its own buys; then "
+            f"it sold {sold} at an average "
             f"{got // sold} won, above where the rise began (its average cost "
             f"{paid // bought}).",
             ids(t.buy_order for t in buys) + ids(t.sell_order for t in sells),

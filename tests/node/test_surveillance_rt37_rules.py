@@ -1,0 +1,59 @@
+"""Issue 30, red team rt37 (/work/tmp/rt37/report.md), the rule findings: S7 naming the owner
+whose own buys made the rise (F7) and a dump after the pump's day (F6), S8's insider status
+kept to the insider's own accounts and devices with a value floor (F5b), S9 judging a
+recipient's receipts and slow structuring (F13, F14) (tests/node/surveillance_desk.py)."""
+
+from __future__ import annotations
+
+from tests.node.surveillance_desk import HOUR, MINUTE, Desk
+
+
+def s7_of(desk: Desk, name: str) -> list[dict]:
+    return [a for a in desk.alerts("S7") if desk[name] in a["accounts"]]
+
+
+# ---- S7: whose buys made the rise (F7) ------------------------------------------------------
+
+def test_s7_a_large_early_buyer_in_a_rise_others_made_is_no_pump():
+    """h's one large buy lifts the price a tick, then e lifts it 6% in three buys; h tops up
+    a tick and sells 40% into a bid: h's own buys made 2 ticks of the rise, not the pump."""
+    desk = Desk()
+    desk.background()
+    desk.place("k", "sell", 10_010, 1_000)
+    desk.step(MINUTE)
+    desk.place("h", "buy", 10_010, 1_000)
+    desk.step(MINUTE)
+    for price in (10_200, 10_400, 10_600):
+        desk.place("k", "sell", price, 10)
+        desk.step(MINUTE)
+        desk.place("e", "buy", price, 10)
+        desk.step(5 * MINUTE)
+    desk.place("k", "sell", 10_610, 10)
+    desk.step(MINUTE)
+    desk.place("h", "buy", 10_610, 10)
+    desk.step(30 * MINUTE)
+    desk.place("l", "buy", 10_550, 400)
+    desk.step(MINUTE)
+    desk.place("h", "sell", 10_550, 400)
+    desk.step(MINUTE)
+    assert s7_of(desk, "h") == []
+    assert [a["rule"] for a in desk.alerts() if desk["h"] in a["accounts"]
+            and a["severity"] == "high"] == []
+
+
+def test_s7_the_pumpers_own_lifts_are_the_rise():
+    """The same market with h lifting the price itself: the alert, with the won its own buys
+    moved the price."""
+    desk = Desk()
+    desk.background()
+    for price in (10_200, 10_400, 10_600):
+        desk.place("k", "sell", price, 300)
+        desk.step(MINUTE)
+        desk.place("h", "buy", price, 300)
+        desk.step(5 * MINUTE)
+    desk.place("l", "buy", 10_550, 400)
+    desk.step(MINUTE)
+    desk.place("h", "sell", 10_550, 400)
+    desk.step(MINUTE)
+    (alert,) = s7_of(desk, "h")
+    assert alert["metrics"]["pushed_bps"] == 600 and alert["metrics"]["rise_bps"] == 600
