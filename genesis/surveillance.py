@@ -121,9 +121,14 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # owner whose net position built in the
     # lookback is at least `min_share_bps` of its volume [GEN: 10%; an institution's block
     # orders reach 5-9% of a thin token's volume] and `min_value` KRW [GEN: three times the
-    # CTR threshold; one block order of an institution stays under it].
+    # CTR threshold; one block order of an institution stays under it]. An insider's trades
+    # (its own, or of an account sharing its device or key: not of accounts it only paid or
+    # was paid with) are high when worth `insider_min_value` KRW in all, else medium (shown,
+    # not held) [GEN: KRW 10M, after 자본시장법 시행령 art. 200: an officer's change of under
+    # 1,000 units and KRW 10M needs no ownership report].
     "S8": {"lookback_ms": 30 * DAY_MS, "min_share_bps": 1_000, "min_value": 30_000_000,
-           "effect_ms": DAY_MS, "min_effect_bps": 300, "run_up_ms": DAY_MS, "enabled": 1},
+           "effect_ms": DAY_MS, "min_effect_bps": 300, "run_up_ms": DAY_MS,
+           "insider_min_value": 10_000_000, "enabled": 1},
     # S9 cash structuring (분할 거래): within `window_ms`, at least `min_count` units of one
     # owner each just under the `threshold` [CTR: KRW 10,000,000 a day], within `near_bps`
     # below it, together above it. A unit is a day's total of the owner's outflows
@@ -207,7 +212,7 @@ def limits_of(name: str) -> tuple[int, int]:
     for ending, limits in FIELD_LIMITS.items():
         if name.endswith(ending):
             return limits
-    if name in ("threshold", "min_value", "min_link_krw"):
+    if name in ("threshold", "min_value", "min_link_krw", "insider_min_value"):
         return (1, 2**62)
     return COUNT_LIMITS
 

@@ -28,10 +28,15 @@
 - Patient investors: two resting bids a little under the last, hours apart, hit by sellers
   while others move the price, and half sold later at the best bid if above the first buy
   (not S7: its bids set no price).
-- Early buyers: two accounts each take a large block at the best offer early in a session,
-  a small top-up hours later, and sell 40% at the best bid an hour after if above the first
-  buy; on a day others lift the price, the block is most of the buying (not S7: its own buys
-  moved the price a tick or two, others made the rise).
+- Early buyers: two accounts each take a large block (up to two ticks over the best offer)
+  early in a session, a small top-up hours later, and sell 40% at the best bid an hour after
+  if above the first buy; on a day others lift the price, the block is most of the buying
+  (not S7: its own buys moved the price a tick or two, others made the rise).
+- Officers and clerks: near the last close, an officer is named an insider of an issuer and
+  pays a clerk a salary; the clerk and a newcomer each buy a block of 1,000-1,200 units (up
+  to two ticks over the offer), the newcomer is named an insider too, and the issuer files
+  a routine document (not S8: the clerk's buy is its own, the newcomer's was made before
+  its appointment).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
@@ -83,6 +88,7 @@ def add_lookalikes(market: Market) -> None:
     rents(market)
     patient_investors(market)
     early_buyers(market)
+    officers_and_clerks(market)
 
 
 def branch_terminals(market: Market) -> None:
@@ -316,7 +322,28 @@ def early_buyers(market: Market) -> None:
 
 
 def at_the_offer(market: Market, trader: Trader, symbol: str, qty: int, paid: list[int]) -> None:
+    """An immediate-or-cancel buy of `qty` up to two ticks over the best offer: a block that
+    moves the price a tick or two."""
     _, ask = market.best(symbol)
     if ask is not None:
         paid.append(ask)
-        market.place(trader, symbol, "buy", ask, qty, "ioc")
+        market.place(trader, symbol, "buy", ask + 2 * TICK, qty, "ioc")
+
+
+def officers_and_clerks(market: Market) -> None:
+    rng = random.Random(f"{market.config.seed}:officers")
+    symbol = rng.choice(sorted(SYMBOLS))
+    officer, clerk, newcomer = (own_trader(market, name)
+                                for name in ("officer", "clerk", "newcomer"))
+    start = session_open(market.config.days - 1) + SESSION_MS - HOUR_MS
+    issuer = market.world.account(SYMBOLS[symbol])
+    for trader, offset in ((officer, 0), (newcomer, 20)):
+        market.at(start + offset * 60_000, lambda t=trader: market.world.send(
+            t.broker, "identity", "update", account=t.account,  # type: ignore[misc]
+            attrs={"insider_of": [issuer]}))
+    market.at(start + 60_000, lambda: market.world.send(
+        officer.name, "cash", "transfer", to=clerk.account, amount=3_000_000))
+    for trader, offset in ((clerk, 10), (newcomer, 11)):
+        market.at(start + offset * 60_000, lambda t=trader: at_the_offer(  # type: ignore[misc]
+            market, t, symbol, rng.randrange(1_000, 1_200), []))
+    market.at(start + 30 * 60_000, lambda: market.disclose(symbol))

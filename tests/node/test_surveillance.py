@@ -385,8 +385,8 @@ def test_s8_an_insider_trading_before_the_issuers_dividend():
     desk.background()
     desk.make_insider("b")
     desk.step()
-    desk.place("k", "sell", 10_000, 5)
-    buy = desk.place("b", "buy", 10_000, 5)
+    desk.place("k", "sell", 10_000, 1_000)
+    buy = desk.place("b", "buy", 10_000, 1_000)  # KRW 10M: S8's insider_min_value
     desk.step(HOUR)
     desk.world.send("bank", "cash", "mint", to=desk.world.account("issuer-1"), amount=10**9)
     desk.world.send("issuer-1", "dividend", "declare", symbol=SYMBOL, total=10**8)

@@ -5,7 +5,10 @@ recipient's receipts and slow structuring (F13, F14) (tests/node/surveillance_de
 
 from __future__ import annotations
 
-from tests.node.surveillance_desk import HOUR, MINUTE, Desk
+import pytest
+
+from tests.node.surveillance_desk import DAY, HOUR, MINUTE, Desk
+from tests.node.test_surveillance_caps import document
 
 
 def s7_of(desk: Desk, name: str) -> list[dict]:
@@ -57,3 +60,42 @@ def test_s7_the_pumpers_own_lifts_are_the_rise():
     desk.step(MINUTE)
     (alert,) = s7_of(desk, "h")
     assert alert["metrics"]["pushed_bps"] == 600 and alert["metrics"]["rise_bps"] == 600
+
+
+# ---- S8: whose insider status (F5b) ---------------------------------------------------------
+
+def s8_of(desk: Desk, name: str) -> list[tuple[str, bool]]:
+    return [(a["severity"], a["metrics"]["insider"]) for a in desk.alerts("S8")
+            if desk[name] in a["accounts"]]
+
+
+def test_s8_an_account_paid_by_an_insider_trades_as_itself():
+    """Officer c pays clerk e a salary (a transfer link, one owner); e's own buy before a
+    routine document is not an insider's trade (nor, this small, an unusual position)."""
+    desk = Desk()
+    desk.background()
+    desk.make_insider("c")
+    desk.step()
+    desk.pay("c", "e", 3_000_000)
+    desk.step()
+    desk.place("k", "sell", 10_000, 1_000)
+    desk.place("e", "buy", 10_000, 1_000)
+    desk.step(DAY)
+    document(desk)
+    desk.step(HOUR)
+    assert s8_of(desk, "e") == []
+
+
+@pytest.mark.parametrize("qty, severity", [(999, "medium"), (1_000, "high")])
+def test_s8_an_insiders_trade_is_held_from_insider_min_value(qty, severity):
+    """An insider's buy worth under KRW 10M before the news is shown (medium), not held."""
+    desk = Desk()
+    desk.background()
+    desk.make_insider("c")
+    desk.step()
+    desk.place("k", "sell", 10_000, qty)
+    desk.place("c", "buy", 10_000, qty)
+    desk.step(DAY)
+    document(desk)
+    desk.step(HOUR)
+    assert s8_of(desk, "c") == [(severity, True)]

@@ -250,19 +250,35 @@ def run_up_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[F
 
 def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[Finding]:
     """Every owner with an account that was an insider of the issuer within the lookback, and
-    its trades before the event made while that account was one (a resignation between the
-    trades and the news hides nothing, and a trade before the appointment is no insider's: the
-    status judged is the one it traded with)."""
+    its insider trades before the event (`insider_trades`). High when their value reaches
+    `insider_min_value`, else medium: a small insider trade is shown to an examiner, not held
+    (rt37 F5b)."""
     since = event.time - p["lookback_ms"]
     spans = j.insiders.was_insider(event.issuer, since)
     findings = []
     for _, owner in sorted(j.owners(sorted(spans)).items()):
-        held = [spans[account] for account in owner.accounts if account in spans]
-        trades = [t for t in before(j.trades.of_accounts(event.symbol, owner.accounts, since),
-                                    event) if any(start <= t.time <= end for start, end in held)]
+        trades = insider_trades(j, event, owner, spans, since)
         if trades:
             findings.append(s8_finding(p, j, event, owner, trades, True, None))
     return findings
+
+
+def insider_trades(j: Judge, event: MaterialEvent, owner: Owner,
+                   spans: dict[str, tuple[int, int]], since: int) -> list[Trade]:
+    """The owner's trades before the event made by an account while it, or an account it
+    shares a device or a key with (its owner by origins and recoveries: the insider's
+    nominee), was an insider. The status judged is the one it traded with: a resignation
+    between the trades and the news hides nothing, and a trade before the appointment is no
+    insider's. The status does not spread along payments (rt37 F5b: a clerk paid by the
+    officer's employer, or by the officer, trades as itself; its trades are judged as an
+    unusual position)."""
+    held: dict[str, list[tuple[int, int]]] = {}
+    for account in owner.accounts:
+        device = j.owner_of(account, CASH_KINDS).accounts
+        held[account] = [spans[other] for other in device if other in spans]
+    return [t for t in before(j.trades.of_accounts(event.symbol, owner.accounts, since), event)
+            if any(start <= t.time <= end for account in (t.buyer, t.seller)
+                   for start, end in held.get(account, ()))]
 
 
 def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, start: int, last: int
@@ -274,15 +290,13 @@ def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, start: i
     for t in trades:
         net[t.buyer] = net.get(t.buyer, 0) + t.qty
         net[t.seller] = net.get(t.seller, 0) - t.qty
-    insiders = j.insiders.of_issuer.get(event.issuer, set())
-    spans = j.insiders.was_insider(event.issuer, event.time - p["lookback_ms"])
+    since = event.time - p["lookback_ms"]
+    spans = j.insiders.was_insider(event.issuer, since)
     findings = []
     for _, owner in sorted(j.owners(sorted(net)).items()):
         members = set(owner.accounts)
         mine = [t for t in trades if (t.buyer in members) != (t.seller in members)]
-        held = [spans[account] for account in owner.accounts if account in spans]
-        if insiders & members and any(start <= t.time <= end for t in mine
-                                      for start, end in held):
+        if members & set(spans) and insider_trades(j, event, owner, spans, since):
             continue  # judged at the event, as an insider (trades before it became one: here)
         qty = sum(t.qty if t.buyer in members else -t.qty for t in mine)
         value = sum(t.qty * t.price if t.buyer in members else -t.qty * t.price for t in mine)
@@ -301,6 +315,8 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
     value = sum(t.qty * t.price if t.buyer in members else -t.qty * t.price for t in trades)
     window_start = event.time - p["lookback_ms"]
     volume = sum(t.qty for t in before(j.trades.since(event.symbol, window_start), event))
+    gross = sum(t.qty * t.price for t in trades)
+    held = insider and gross >= p["insider_min_value"]
 
     def detail() -> Detail:
         why = ("an insider of the issuer (identity insider_of)" if insider or effect is None
@@ -312,13 +328,16 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
              "insider": insider, "net_qty": qty, "net_value": value,
              "share_bps": bps(abs(qty), volume), "volume": volume,
              "lookback_ms": p["lookback_ms"], "min_share_bps": p["min_share_bps"],
-             "min_value": p["min_value"], "min_effect_bps": p["min_effect_bps"],
+             "min_value": p["min_value"], "gross_value": gross,
+             "insider_min_value": p["insider_min_value"], "min_effect_bps": p["min_effect_bps"],
              "effect_ms": p["effect_ms"], "run_up_ms": p["run_up_ms"]},
             evidence([*of_trades(trades), (event.height, event.index, event.tx_id)]),
             f"{', '.join(short(a) for a in accounts)} (one owner) traded {event.symbol} (net "
             f"{qty} units, {value} KRW) in the {duration_text(p['lookback_ms'])} before the "
             "issuer's "
-            f"{event.kind.replace('_', ' ')} (material information), as {why}.",
+            f"{event.kind.replace('_', ' ')} (material information), as {why}"
+            + ("." if held or not insider else f", {gross} KRW in all (under "
+               f"{p['insider_min_value']} KRW: medium)."),
             ids(i for t in trades for i in (t.buy_order, t.sell_order)
                 if (t.buyer if i == t.buy_order else t.seller) in members),
             ids(t.trade_id for t in trades),
@@ -327,7 +346,7 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
     kind = "insider" if insider else "unusual"
     return Finding("S8", event.symbol, f"{event.symbol}/{owner.key}/{event.tx_id}/{kind}",
                    accounts, window_start, (abs(value),), detail,
-                   None if insider else "medium")  # an insider's: the rule's (high)
+                   None if held else "medium")  # an insider's of insider_min_value: high
 
 
 # ---- S9 cash structuring ---------------------------------------------------------------------
