@@ -106,9 +106,12 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # all buying while they lasted, the price rose at least `min_rise_bps` from before its
     # first buy to the highest trade while it bought [K-OTC warns at +110% over 3 days; within
     # a day's ±30% band, 5%], and the owner then sold at least `min_dump_bps` of what it
-    # bought at an average above where the rise began.
+    # bought at an average above where the rise began, within `dump_ms` of its last rising
+    # buy [K-OTC: a surge is judged over 3 days; a thin token's price holds overnight, and a
+    # dump a day later is the same dump]. The owner's own rising buys must move the price
+    # `min_rise_bps` themselves (others' lifts are not its pump).
     "S7": {"window_ms": DAY_MS, "min_buys": 2, "min_buy_share_bps": 3_000,
-           "min_rise_bps": 500, "min_dump_bps": 3_000, "enabled": 1},
+           "min_rise_bps": 500, "min_dump_bps": 3_000, "dump_ms": 3 * DAY_MS, "enabled": 1},
     # S8 insider timing (미공개정보 이용): at each material event (PROTOCOL "Material
     # information"), every owner with an insider of the issuer (identity `insider_of`) that
     # traded the token in the `lookback_ms` before it [FSS cases span weeks; GEN: 30 days];

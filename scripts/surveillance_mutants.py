@@ -271,6 +271,12 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s8_no_insider_floor", SHARE,
      "held = insider and gross >= p[\"insider_min_value\"]", "held = insider",
      RT37 + "test_s8_an_insiders_trade_is_held_from_insider_min_value"),
+    ("surveillance_s7_dump_within_the_pumps_day", PRICE,
+     "since = j.now - p[\"dump_ms\"] - p[\"window_ms\"]", "since = j.now - p[\"window_ms\"]",
+     RT37 + "test_s7_a_dump_up_to_dump_ms_after_the_pump"),
+    ("surveillance_s7_a_dump_any_time_after", PRICE,
+     "if not pushes or j.now - pushes[-1].time > p[\"dump_ms\"]:", "if not pushes:",
+     RT37 + "test_s7_a_dump_up_to_dump_ms_after_the_pump"),
 ]
 
 

@@ -18,7 +18,7 @@ its plant).
   minutes before the end (`early`).
 - S6: the concentration split across two accounts on one device (`linked`).
 - S7: the pump in one account and the dump in a linked one (`linked`), the pump in four
-  sweeping orders (`four_sweeps`).
+  sweeping orders (`four_sweeps`), the dump 25 hours after the pump (`25h`, at the end).
 - S8: buying 25 hours before the news (`25h`), an insider trading before a cap approval, a
   halt, a forced transfer or a freeze of itself (`insider`), an insider's nominee account
   (`nominee`).
@@ -322,6 +322,17 @@ def s7_four_sweeps(market: Market) -> None:
     market.at(start, Pump(market, pumper, pumper, symbol, buys=4, sweep_bps=250).pump)
 
 
+def s7_25h(market: Market) -> None:
+    """The pump on the first plant day and the dump 25 hours after its last buy, in the next
+    day's session (rt37 F6: past S7's old one-day window)."""
+    kit = Kit(market, "S7", "25h")
+    (pumper,) = traders = kit.traders(1)
+    start, symbol, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day,
+                                   mover=True)
+    kit.record(symbol, traders, (day, day + 1))
+    market.at(start, Pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)
+
+
 # ---- S8 --------------------------------------------------------------------------------------
 
 def make_insider(market: Market, trader: Trader, symbol: str) -> Any:
@@ -555,3 +566,4 @@ def drawn_apart(name: str, plant: Callable[[Market], Any]) -> Callable[[Market],
 
 
 EVASIONS.update({name: drawn_apart(name, plant) for name, plant in SHAPES.items()})
+EVASIONS["S7.25h"] = drawn_apart("S7.25h", s7_25h)  # rt37's, after the shapes

@@ -260,9 +260,10 @@ class Pump:
     the rise began, by `dumper`."""
 
     def __init__(self, market: Market, pumper: Trader, dumper: Trader, symbol: str,
-                 buys: int = PUMP_BUYS, sweep_bps: int = 200) -> None:
+                 buys: int = PUMP_BUYS, sweep_bps: int = 200, dump_after_ms: int = 0) -> None:
         self.market, self.pumper, self.dumper, self.symbol = market, pumper, dumper, symbol
         self.buys_needed, self.sweep_bps = buys, sweep_bps
+        self.dump_after_ms = dump_after_ms  # from the last buy to the first sale
         self.held = 0
         self.last = 0
         self.base = 0
@@ -302,7 +303,10 @@ class Pump:
         self.bids.clear()
         if step == 40 or (len(self.buys) >= self.buys_needed
                           and self.peak * 100 >= self.base * PUMP_PEAK_PCT):
-            self.dump(720)
+            if self.dump_after_ms:
+                market.at(market.now + self.dump_after_ms, lambda: self.dump(720))
+            else:
+                self.dump(720)
             return
         if not sweep(market, self.pumper, symbol, self.sweep_bps):
             price = market.clip(symbol, market.last[symbol] * 1.01)

@@ -62,6 +62,30 @@ def test_s7_the_pumpers_own_lifts_are_the_rise():
     assert alert["metrics"]["pushed_bps"] == 600 and alert["metrics"]["rise_bps"] == 600
 
 
+
+# ---- S7: a dump after the pump's day (F6) ---------------------------------------------------
+
+@pytest.mark.parametrize("gap_ms, caught", [(HOUR, True), (25 * HOUR, True),
+                                            (3 * DAY - 10 * MINUTE, True),
+                                            (3 * DAY + HOUR, False)])
+def test_s7_a_dump_up_to_dump_ms_after_the_pump(gap_ms, caught):
+    """a lifts the price 8% in three buys (under S4's five upticks), waits, and sells 600
+    into l's bid at +7%: a dump up to S7's dump_ms (3 days) after its last rising buy."""
+    desk = Desk()
+    desk.background()
+    for price in (10_200, 10_500, 10_800):
+        desk.place("k", "sell", price, 200)
+        desk.step(MINUTE)
+        desk.place("a", "buy", price, 200)
+        desk.step(MINUTE)
+    desk.step(gap_ms)
+    desk.place("l", "buy", 10_700, 600)
+    desk.step(MINUTE)
+    desk.place("a", "sell", 10_700, 600)
+    desk.step(MINUTE)
+    assert [a["severity"] for a in s7_of(desk, "a")] == (["high"] if caught else [])
+
+
 # ---- S8: whose insider status (F5b) ---------------------------------------------------------
 
 def s8_of(desk: Desk, name: str) -> list[tuple[str, bool]]:

@@ -166,11 +166,18 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
     over a day's volume (F6). The rise is judged twice: from where its buys began to the
     highest trade while it bought, and by what its own rising buys moved the price (each one's
     step over the last price, at most the whole rise): a large buy early in a rise that others
-    lifted made no pump (rt37 F7), however large its share of the buying."""
+    lifted made no pump (rt37 F7), however large its share of the buying. The pump is its
+    rising buys within `window_ms` before its last, and a sale counts up to `dump_ms` after
+    that last: a thin token's price holds overnight, and a dump 25 hours after the pump is
+    the same dump (rt37 F6)."""
     members = set(owner.accounts)
-    mine = j.trades.of_accounts(symbol, owner.accounts, j.now - p["window_ms"])
+    since = j.now - p["dump_ms"] - p["window_ms"]
+    mine = j.trades.of_accounts(symbol, owner.accounts, since)
     bought_from = [t for t in mine if t.buyer in members and t.seller not in members]
     pushes = [t for t in bought_from if is_rise(t)]
+    if not pushes or j.now - pushes[-1].time > p["dump_ms"]:
+        return None
+    pushes = [t for t in pushes if t.time >= pushes[-1].time - p["window_ms"]]
     if len({t.buy_order for t in pushes}) < p["min_buys"]:
         return None
     first, last = pushes[0].time, pushes[-1].time
@@ -201,7 +208,8 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
              "rise_bps": rise, "pushed_bps": pushed, "dump_bps": bps(sold, bought),
              "min_buys": p["min_buys"],
              "min_buy_share_bps": p["min_buy_share_bps"], "min_rise_bps": p["min_rise_bps"],
-             "min_dump_bps": p["min_dump_bps"], "window_ms": p["window_ms"]},
+             "min_dump_bps": p["min_dump_bps"], "window_ms": p["window_ms"],
+             "dump_ms": p["dump_ms"]},
             evidence(of_trades(buys + sells)),
             f"{', '.join(short(a) for a in accounts)} (one owner) bought {bought} {symbol} "
             f"({share} bps of all buying while it bought), and while it bought the price rose "
