@@ -139,9 +139,13 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # of a day whose total (transfers received included) passed it, each counterparty's day
     # total or single amount near it. Owners are judged twice: linked by origins and
     # recoveries (their transfers to anyone else count: a transfer is what S9 judges), and
-    # linked by transfers too (the movements leaving the owner count).
+    # linked by transfers too (the movements leaving the owner count). Receipts count at most
+    # one unit of each sender (a sender's repeats are its own act). Else, within
+    # `slow_window_ms`, `slow_min_count` units [GEN: a month, five: 9.5M every 4 days is seven
+    # or eight; an honest payer of three or four near-threshold bills a month stays under].
     "S9": {"threshold": 10_000_000, "near_bps": 1_000, "min_count": 3,
-           "window_ms": 7 * DAY_MS, "enabled": 1},
+           "window_ms": 7 * DAY_MS, "slow_window_ms": 30 * DAY_MS, "slow_min_count": 5,
+           "enabled": 1},
     # S10 shared origin (차명 의심): at least `min_accounts` accounts placing orders in one
     # token from one client origin within `window_ms` [FSS: order IP and media link accounts].
     "S10": {"window_ms": DAY_MS, "min_accounts": 3, "enabled": 1},

@@ -277,6 +277,15 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s7_a_dump_any_time_after", PRICE,
      "if not pushes or j.now - pushes[-1].time > p[\"dump_ms\"]:", "if not pushes:",
      RT37 + "test_s7_a_dump_up_to_dump_ms_after_the_pump"),
+    ("surveillance_s9_each_receipt_of_one_sender_a_unit", SHARE,
+     "return found if direction == \"out\" else one_per_sender(found)", "return found",
+     RT37 + "test_s9_one_senders_repeated_transfers_are_the_senders_not_the_recipients"),
+    ("surveillance_s9_a_week_only", SHARE,
+     "for tier in (p, slow):", "for tier in (p,):",
+     RT37 + "test_s9_slow_structuring_a_payment_every_four_days"),
+    ("surveillance_s9_slow_min_count_four", "genesis/surveillance.py",
+     "\"slow_min_count\": 5", "\"slow_min_count\": 4",
+     RT37 + "test_s9_slow_structuring_a_payment_every_four_days"),
 ]
 
 

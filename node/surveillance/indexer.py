@@ -74,10 +74,10 @@ def horizons(p: dict[str, dict[str, int]]) -> dict[str, int]:
                       p["S13"]["window_ms"]),
         "trades": max(p["S1"]["window_ms"], p["S2"]["window_ms"], p["S4"]["window_ms"],
                       p["S5"]["closing_ms"] + DAY_MS, p["S6"]["window_ms"],
-                      p["S7"]["window_ms"],
+                      p["S7"]["window_ms"] + p["S7"]["dump_ms"],
                       max(p["S8"]["lookback_ms"], p["S8"]["run_up_ms"]) + p["S8"]["effect_ms"],
                       p["S12"]["window_ms"], p["S14"]["opening_ms"] + DAY_MS),
-        "flows": p["S9"]["window_ms"],
+        "flows": max(p["S9"]["window_ms"], p["S9"]["slow_window_ms"]),
     }
 
 

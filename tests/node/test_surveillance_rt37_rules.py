@@ -123,3 +123,37 @@ def test_s8_an_insiders_trade_is_held_from_insider_min_value(qty, severity):
     document(desk)
     desk.step(HOUR)
     assert s8_of(desk, "c") == [(severity, True)]
+
+
+# ---- S9: a recipient framed (F13), slow structuring (F14) ------------------------------------
+
+def s9_of(desk: Desk, name: str) -> list[str]:
+    return sorted(a["metrics"]["direction"] for a in desk.alerts("S9")
+                  if desk[name] in a["accounts"])
+
+
+def test_s9_one_senders_repeated_transfers_are_the_senders_not_the_recipients():
+    """g sends c 3 x 9.5M in a day: g's structuring, not c's (an S9 alert naming c would
+    hold c's withdrawals)."""
+    desk = Desk()
+    transfers = [desk.pay("g", "c", 9_500_000) for _ in range(3)]
+    desk.step(DAY)
+    assert s9_of(desk, "c") == []
+    (alert,) = desk.alerts("S9")
+    assert alert["metrics"]["direction"] == "out" and alert["accounts"] == desk.accounts("g")
+    assert {tx.tx_id.hex() for tx in transfers} <= set(alert["evidence"])
+
+
+@pytest.mark.parametrize("payments, caught", [(4, False), (5, True), (6, True)])
+def test_s9_slow_structuring_a_payment_every_four_days(payments, caught):
+    """9.5M every 4 days (two a week: under S9's min_count of a week) is five units within
+    S9's slow_window_ms (30 days) by the fifth."""
+    desk = Desk()
+    for _ in range(payments):
+        desk.pay("a", "b", 9_500_000)
+        desk.step(4 * DAY)
+    alerts = [a for a in desk.alerts("S9") if desk["a"] in a["accounts"]]
+    assert bool(alerts) == caught
+    if caught:
+        assert alerts[-1]["metrics"]["units"] == payments
+        assert alerts[-1]["metrics"]["window_ms"] == 30 * DAY

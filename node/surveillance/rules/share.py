@@ -399,20 +399,46 @@ def compute_s9(p: dict[str, int], j: Judge) -> list[Finding]:
     whose movements leaving it count (withdrawals, and transfers to accounts outside it):
     structuring split over accounts that paid each other; inflows the same way round."""
     findings = []
+    slow = {**p, "window_ms": p["slow_window_ms"], "min_count": p["slow_min_count"]}
     for (direction, key), owner in sorted(touched_owners(j).items()):
-        members = set(owner.accounts)
-        seen: dict[int, Flow] = {}
-        for account in owner.accounts:
-            for flow in moves(j, direction, account, j.now - p["window_ms"]):
-                if not (flow.sender in members and flow.recipient in members):
-                    seen[flow.seq] = flow
-        found = units(p, [seen[seq] for seq in sorted(seen)], direction)
-        total = sum(amount for amount, _ in found)
-        if len(found) >= p["min_count"] and total >= p["threshold"]:
-            finding = s9_finding(p, direction, key, owner, found, total)
-            if not (key.startswith("linked/") and is_one_cash_owner(j, finding.accounts)):
-                findings.append(finding)
+        for tier in (p, slow):  # a week's units, else a month's more of them (rt37 F14)
+            found = owner_units(tier, j, direction, owner)
+            total = sum(amount for amount, _ in found)
+            if len(found) >= tier["min_count"] and total >= p["threshold"]:
+                finding = s9_finding(tier, direction, key, owner, found, total)
+                if not (key.startswith("linked/") and is_one_cash_owner(j, finding.accounts)):
+                    findings.append(finding)
+                break
     return findings
+
+
+def owner_units(p: dict[str, int], j: Judge, direction: str, owner: Owner
+                ) -> list[tuple[int, list[Flow]]]:
+    """The owner's units of `direction` within `window_ms`, movements within it left out."""
+    members = set(owner.accounts)
+    seen: dict[int, Flow] = {}
+    for account in owner.accounts:
+        for flow in moves(j, direction, account, j.now - p["window_ms"]):
+            if not (flow.sender in members and flow.recipient in members):
+                seen[flow.seq] = flow
+    found = units(p, [seen[seq] for seq in sorted(seen)], direction)
+    return found if direction == "out" else one_per_sender(found)
+
+
+def one_per_sender(found: list[tuple[int, list[Flow]]]) -> list[tuple[int, list[Flow]]]:
+    """Receipts: at most one unit of each sender. A sender's repeated amounts just under the
+    threshold are its own structuring (its outflows' alert), not the recipient's: a stranger's
+    three 9.5M transfers frame no recipient (rt37 F13); a fan-in collector's units come from
+    several senders, a depositor's from none."""
+    kept, senders = [], set()
+    for amount, flows in found:
+        sender = flows[0].sender
+        if sender is not None and all(f.sender == sender for f in flows):
+            if sender in senders:
+                continue
+            senders.add(sender)
+        kept.append((amount, flows))
+    return kept
 
 
 def is_one_cash_owner(j: Judge, accounts: tuple[str, ...]) -> bool:
