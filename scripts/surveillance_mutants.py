@@ -286,6 +286,13 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s9_slow_min_count_four", "genesis/surveillance.py",
      "\"slow_min_count\": 5", "\"slow_min_count\": 4",
      RT37 + "test_s9_slow_structuring_a_payment_every_four_days"),
+    ("surveillance_s9_no_padded_day", SHARE,
+     " or padded(p, days[day], direction)", "",
+     RT37 + "test_s9_halves_to_two_nominees_padded_over_the_threshold"),
+    ("surveillance_s9_padding_of_the_band_is_padding", SHARE,
+     "if f.amount * BPS >= p[\"threshold\"] * p[\"near_bps\"]]",
+     "if f.amount * BPS > p[\"threshold\"] * p[\"near_bps\"]]",
+     RT37 + "test_s9_halves_to_two_nominees_padded_over_the_threshold"),
 ]
 
 

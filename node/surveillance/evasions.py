@@ -23,7 +23,8 @@ its plant).
   halt, a forced transfer or a freeze of itself (`insider`), an insider's nominee account
   (`nominee`).
 - S9: each day's total split in two (`split`), the collector of a fan-in (`fan_in`),
-  withdrawals (`withdrawals`), more structuring after an alert (`decoy`).
+  withdrawals (`withdrawals`), more structuring after an alert (`decoy`), halves to two
+  nominees passed over the threshold by a small transfer (`padded`, at the end).
 - S14: the open moved by one sweeping order (`sweep`).
 - S1 again: a 1-unit decoy, then a wash every half hour over days (`afresh`: an episode
   that never goes quiet must still show the last wash).
@@ -546,6 +547,21 @@ def s1_afresh(market: Market) -> None:
         market.at(time, retry(market, wash))
 
 
+def s9_padded(market: Market) -> None:
+    """Each day's structured total in halves to two nominees, and a 600,000 transfer to a
+    friend that passes the day over the threshold (rt37 F14)."""
+    kit = Kit(market, "S9", "padded")
+    structurer, first, second, friend = traders = kit.traders(4)
+    kit.record(None, traders, (market.first_day, market.first_day + 1))
+    rng = market.rng
+    for time in at_days(session_open(market.first_day) + HOUR_MS, 3, (0,)):
+        for offset, (receiver, amount) in enumerate(
+                ((first, rng.randrange(4_600_000, 4_990_000)),
+                 (second, rng.randrange(4_600_000, 4_990_000)), (friend, 600_000))):
+            market.at(time + offset * MINUTE_MS, lambda r=receiver.account, a=amount: transfer(
+                market, structurer, r, a))  # type: ignore[misc]
+
+
 EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S1.25h": s1_25h, "S1.transitive": s1_transitive, "S1.transfer": s1_transfer,
     "S1.recover": s1_recover, "S1.decoy": s1_decoy, "S2.off_by_one": s2_off_by_one,
@@ -567,3 +583,4 @@ def drawn_apart(name: str, plant: Callable[[Market], Any]) -> Callable[[Market],
 
 EVASIONS.update({name: drawn_apart(name, plant) for name, plant in SHAPES.items()})
 EVASIONS["S7.25h"] = drawn_apart("S7.25h", s7_25h)  # rt37's, after the shapes
+EVASIONS["S9.padded"] = drawn_apart("S9.padded", s9_padded)

@@ -157,3 +157,20 @@ def test_s9_slow_structuring_a_payment_every_four_days(payments, caught):
     if caught:
         assert alerts[-1]["metrics"]["units"] == payments
         assert alerts[-1]["metrics"]["window_ms"] == 30 * DAY
+
+
+@pytest.mark.parametrize("padding, caught", [(600_000, True), (999_999, True),
+                                             (1_000_000, False)])
+def test_s9_halves_to_two_nominees_padded_over_the_threshold(padding, caught):
+    """9.5M a day in halves to b and c, and a transfer to e that passes the day over the
+    threshold: a padding smaller than the near band (KRW 1M) leaves the day a unit."""
+    desk = Desk()
+    sent = []
+    for _ in range(3):
+        sent += [desk.pay("a", "b", 4_750_000), desk.pay("a", "c", 4_750_000)]
+        desk.pay("a", "e", padding)
+        desk.step(DAY)
+    alerts = [a for a in desk.alerts("S9") if desk["a"] in a["accounts"]]
+    assert bool(alerts) == caught
+    if caught:
+        assert {tx.tx_id.hex() for tx in sent} <= set(alerts[-1]["evidence"])
