@@ -328,8 +328,14 @@ def s7_25h(market: Market) -> None:
     day's session (rt37 F6: past S7's old one-day window)."""
     kit = Kit(market, "S7", "25h")
     (pumper,) = traders = kit.traders(1)
-    start, symbol, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day,
-                                   mover=True)
+    start, _, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day)
+    # a token no other pump took, then the one fewest mover plants took on the dump's day and
+    # the pump's: the dump must not blur another pump
+    pumped = {case.symbol for case in market.cases if case.rule == "S7"}
+    symbol = min(sorted(SYMBOLS), key=lambda s: (s in pumped, market.slots.get((s, day + 1), 0),
+                                                 market.slots.get((s, day), 0)))
+    for slot in ((symbol, day), (symbol, day + 1)):
+        market.slots[slot] = market.slots.get(slot, 0) + 1
     kit.record(symbol, traders, (day, day + 1))
     market.at(start, Pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)
 
