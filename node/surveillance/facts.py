@@ -24,6 +24,7 @@ from node.surveillance.orders import Orders
 from node.surveillance.owners import ALL_KINDS, Link, Owner, OwnerCache
 from node.surveillance.pending import Insiders, MaterialEvent, Pending, SessionCheck
 from node.surveillance.records import Flow, Limits, Order, Trade
+from node.surveillance.tallies import Stamp, Tallies
 from node.surveillance.trades import Trades
 
 MAX_EVIDENCE = 64  # transactions listed in one alert; the audit routes give the rest
@@ -87,10 +88,16 @@ class Judge:
     facts: BlockFacts
     limits: Limits
     settled: list[MaterialEvent] = field(default_factory=list)  # S8 judged their effect
+    tallies: Tallies = field(default_factory=Tallies)  # the indexer's, kept across blocks
 
     @property
     def now(self) -> int:
         return self.facts.time
+
+    @property
+    def stamp(self) -> Stamp:
+        """What a tally begun now depends on (node.surveillance.tallies)."""
+        return self.trades.evicted, self.orders.evicted
 
     def owners(self, accounts: Iterable[str], kinds: frozenset[str] = ALL_KINDS
                ) -> dict[str, Owner]:

@@ -45,6 +45,7 @@ from node.surveillance.pending import Insiders, Pending
 from node.surveillance.reader import Reader
 from node.surveillance.records import Limits
 from node.surveillance.staged import Staged
+from node.surveillance.tallies import Tallies
 from node.surveillance.trades import Trades
 
 ALL = "*"
@@ -108,6 +109,7 @@ class Surveillance:
         self.episodes = Episodes(p, limits, staged, store)
         self.reader = Reader(store, market["sessions"], self.orders, self.trades, self.flows,
                              self.owners, self.insiders, self.pending)
+        self.tallies = Tallies()  # memory only: rebuilt from the windows when read
         self.load()
         self.meter = Meter()
 
@@ -131,7 +133,7 @@ class Surveillance:
         self.reader.read(applied, facts)
         judge = Judge(self.params, self.orders, self.trades, self.flows,
                       OwnerCache(self.owners, facts.time), self.insiders, self.pending, facts,
-                      self.limits)
+                      self.limits, tallies=self.tallies)
         findings = rules.run(judge)
         for event in judge.settled:
             if (event.height, event.index) in self.pending.material.get(event.symbol, {}):

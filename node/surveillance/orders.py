@@ -69,6 +69,7 @@ class Orders:
         self.counts: dict[str, dict[str, list[int]]] = {}
         self.changed: set[int] = set()
         self.touched: set[tuple[str, int, str]] = set()  # book sides changed since the prune
+        self.evicted = 0  # orders dropped at the limit (a window's): stales the rules' tallies
 
     # ---- evidence in -------------------------------------------------------------------------
 
@@ -286,6 +287,7 @@ class Orders:
             while heap[0][1] not in self.orders:
                 heapq.heappop(heap)
             self._drop(heapq.heappop(heap)[1])
+            self.evicted += 1
         self._tidy_closed()
         since = now - self.activity_ms
         for symbol in sorted(self.activity):

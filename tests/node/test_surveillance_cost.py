@@ -246,3 +246,53 @@ def test_s2_reads_of_order_times_grow_with_the_window_not_with_its_square(monkey
     assert 0 < late <= 2 * early + 1_000 and late <= 10 * 40 * 160, (early, late)
     found = desk.alerts("S2")
     assert found and found[-1]["metrics"]["matched_trades"] == 160, found[-1]
+
+
+def test_s2_and_s12_read_what_a_block_brought_not_their_windows(monkeypatch) -> None:
+    """A pair washing one unit a block and an investor whose bids are hit a block at a time,
+    for 150 blocks of an hour's windows: S2 read every quick trade of each account it met in
+    its window on every block (quick(): two order look-ups a trade), and S12 read the token's
+    whole window for each buying owner (41% and 40% of surveillance in the market bench). Both
+    now keep tallies across blocks (node.surveillance.tallies): counted here, the trades S2
+    asks `quick` of and the trades S12 is handed by the trade windows, per block."""
+    import node.surveillance.rules.trading as trading
+
+    quick_reads = [0]
+    plain_quick = trading.quick
+
+    def counting_quick(p, j, trade):
+        quick_reads[0] += 1
+        return plain_quick(p, j, trade)
+
+    monkeypatch.setattr(trading, "quick", counting_quick)
+    desk = Desk()
+    desk.background()
+    trades = desk.world.surveillance.trades
+    s12_reads = [0]
+
+    def counted(read):
+        def counting(*args):
+            found = read(*args)
+            if sys._getframe(1).f_code.co_name in ("s12_finding", "window_of", "compute_s12"):
+                s12_reads[0] += len(found)
+            return found
+        return counting
+
+    monkeypatch.setattr(trades, "since", counted(trades.since))
+    monkeypatch.setattr(trades, "of_accounts", counted(trades.of_accounts))
+    per_block: list[tuple[int, int]] = []
+    for number in range(150):
+        seller, buyer = ("a", "b") if number % 2 else ("b", "a")
+        desk.place(seller, "sell", 10_000, 1)
+        desk.place(buyer, "buy", 10_000, 1)
+        desk.place("c", "buy", 9_000 + 5 * number, 2)  # a rising bid: no level held
+        desk.place("d", "sell", 9_000 + 5 * number, 2)
+        quick_reads[0] = s12_reads[0] = 0
+        desk.step(20_000)
+        per_block.append((quick_reads[0], s12_reads[0]))
+    late = per_block[-20:]
+    # Two trades a block: a few reads each, where the windows hold 150 and 300 of them.
+    assert max(q for q, _ in late) <= 8 and max(r for _, r in late) <= 8, late
+    found = desk.alerts("S2")
+    assert found and found[-1]["metrics"]["matched_trades"] == 150, found[-1]
+    assert not desk.alerts("S12")

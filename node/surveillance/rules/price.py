@@ -8,6 +8,8 @@ block's sales, S11 and S12 by its trades.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chaincode.market import kst_day
 from node.clock import duration_text, kst_text
 from node.surveillance.facts import (
@@ -279,31 +281,49 @@ def s11_finding(p: dict[str, int], symbol: str, kind: str, metrics: dict[str, in
 def compute_s12(p: dict[str, int], j: Judge) -> list[Finding]:
     buyers = j.owner_of.grouped((t.symbol, t.buyer) for t in j.facts.trades)
     windows: dict[str, list[Trade]] = {}
-    findings = []
-    for (symbol, _), owner in sorted(buyers.items()):
+
+    def window_of(symbol: str) -> list[Trade]:
         if symbol not in windows:
             windows[symbol] = j.trades.since(symbol, j.now - p["window_ms"])
-        found = s12_finding(p, j, symbol, owner, windows[symbol])
+        return windows[symbol]
+
+    findings = []
+    for (symbol, _), owner in sorted(buyers.items()):
+        found = s12_finding(p, j, symbol, owner, window_of)
         if found is not None:
             findings.append(found)
     return findings
 
 
-def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: list[Trade]
-                ) -> Finding | None:
+def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner,
+                window_of: Callable[[str], list[Trade]]) -> Finding | None:
     """The owner's bids that sellers hit at its lowest price in the window (its level), when
     the price never went more than `level_bps` under that level while the owner held it
     (from its first such fill to its last: where the price was before, and where it fell
     once let go, say nothing against a peg; nor does one sale that took all of the owner's
     bids and went on below them: the bids were too few, the level was not let go; nor the
     owner's own sale under it: one unit sold into an honest bid would veto an hour of held
-    bids) and the owner bought most of what traded at or under it then."""
+    bids) and the owner bought most of what traded at or under it then.
+
+    The owner's trades with others come from its tally (node.surveillance.tallies: read as
+    they come, not from the token's window per buying owner each block, which was 40% of
+    surveillance in the market bench); the token's window is read only for an owner with
+    enough bids held at its level."""
     members = set(owner.accounts)
-    passive = [t for t in window if t.buyer in members and t.seller not in members
-               and t.aggressor == "sell"]
+    since = j.now - p["window_ms"]
+    tally = j.tallies.owner_of(symbol, owner.accounts, j.stamp)
+    tally.cut(since, members)
+    tally.read(j.trades.of_accounts(symbol, owner.accounts, max(since, tally.read_to)), members)
+    passive = list(tally.passive)  # window order
     if not passive:
         return None
     low = min(t.price for t in passive)
+    held = [t for t in passive if t.price <= low]  # window order; not `in passive`
+    orders = sorted({t.buy_order for t in held})
+    near = j.pending.near_peg_date(symbol, j.now)
+    if len(orders) < (p["min_orders_event"] if near else p["min_orders"]):
+        return None
+    window = window_of(symbol)
     floor = low - low * p["level_bps"] // BPS
     held_span = [t for t in window if passive[0].trade_id <= t.trade_id <= passive[-1].trade_id]
     swept = {t.tx_id for t in passive}  # a sale that took the owner's bids and went on
@@ -311,13 +331,7 @@ def s12_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner, window: 
            for t in held_span):
         return None  # the level broke (the owner's own sale under it breaks nothing)
     level = [t for t in held_span if t.price <= low]
-    held = [t for t in passive if t.price <= low]  # window order; not `in passive`
-    orders = sorted({t.buy_order for t in held})
-    near = j.pending.near_peg_date(symbol, j.now)
-    if len(orders) < (p["min_orders_event"] if near else p["min_orders"]):
-        return None
-    bought = sum(t.qty for t in window if t.buyer in members and t.seller not in members)
-    sold = sum(t.qty for t in window if t.seller in members and t.buyer not in members)
+    bought, sold = tally.bought, tally.sold
     quoted = low + low * p["quote_bps"] // BPS  # an offer above this caps nothing
     offered = sum(o.qty for a in owner.accounts for o in j.orders.of_account(a)
                   if o.symbol == symbol and o.side == "sell" and o.price <= quoted

@@ -27,6 +27,7 @@ from node.surveillance.facts import (
 )
 from node.surveillance.owners import Owner
 from node.surveillance.records import Order, Trade
+from node.surveillance.tallies import Quick
 
 # ---- S1 wash trade ---------------------------------------------------------------------------
 
@@ -84,9 +85,6 @@ def is_same_device(j: Judge, trade: Trade) -> bool:
 
 # ---- S2 matched orders -----------------------------------------------------------------------
 
-Quick = tuple[Trade, Order, Order]  # a trade, its buy order and its sell order
-
-
 def quick(p: dict[str, int], j: Judge, trade: Trade) -> Quick | None:
     """The trade with its two orders, when they were placed within `match_ms` of each
     other."""
@@ -139,18 +137,20 @@ def matched_in(p: dict[str, int], pair: list[Quick]) -> list[Trade]:
 def matched_of(p: dict[str, int], j: Judge, symbol: str, account: str,
                memo: dict[str, list[Trade]]) -> list[Trade]:
     """The account's matched trades in the window, found once per block (`memo`): the groups
-    grown from each of a block's matched sellers cross the same accounts, and a busy account
-    has hundreds of trades in the hour (a block of the market bench spent three quarters of
-    its surveillance here). Its quick trades are grouped by (seller, buyer) first, so that
-    each is judged with its pair's only."""
+    grown from each of a block's matched sellers cross the same accounts. Its quick trades
+    are kept across blocks by (seller, buyer) in a tally (node.surveillance.tallies) that
+    reads only the trades after the last it read, and each pair is judged again, with its own
+    quick trades only, when a trade of it came or left the window: a busy account has
+    hundreds of trades in the hour with hundreds of others (re-judging all of them every
+    block was 41% of surveillance in the market bench)."""
     found = memo.get(account)
     if found is None:
-        pairs: dict[tuple[str, str], list[Quick]] = {}
-        for trade in j.trades.of_account(symbol, account, j.now - p["window_ms"]):
-            if (one := quick(p, j, trade)) is not None:
-                pairs.setdefault((trade.seller, trade.buyer), []).append(one)
-        matched = [trade for pair in pairs.values() for trade in matched_in(p, pair)]
-        found = memo[account] = sorted(matched, key=lambda t: t.trade_id)
+        since = j.now - p["window_ms"]
+        tally = j.tallies.quick_of(symbol, account, j.stamp)
+        tally.cut(since)
+        tally.read(j.trades.of_account(symbol, account, max(since, tally.read_to)),
+                   lambda trade: quick(p, j, trade))
+        found = memo[account] = tally.matched(lambda pair: matched_in(p, pair))
     return found
 
 

@@ -1,0 +1,151 @@
+"""What S2 and S12 keep across blocks so that a block costs what it brought, not its windows.
+
+Memory only and derived: each tally is what a rule would read afresh from the trade and order
+windows (node.surveillance.trades, orders), extended by the trades after the last one it read
+and cut at the front of its window as blocks go. A tally begun before a trade or an order was
+dropped at its limit (`Trades.evicted`, `Orders.evicted`) is begun again, since the records it
+holds may be gone from the windows; a restarted node begins every tally afresh. So what a rule
+reads through a tally is exactly what it would read afresh, on every node alike.
+
+- `QuickTally` (S2): one account's quick trades in the window (their two orders placed within
+  `match_ms`), by (seller, buyer), with each pair's matched trades kept while no trade of the
+  pair came or left: a block re-judges only the pairs it changed (a busy account trades with
+  hundreds of others in the hour; S2 re-judged every pair of every account it met, every block).
+- `OwnerTally` (S12): an owner's trades with other owners in the window: the bids of it that
+  sellers hit, and what it bought and sold (S12 read the token's whole window once per buying
+  owner, every block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from node.surveillance.records import Order, Trade
+from node.surveillance.timeline import Timeline
+
+# Tallies kept of each kind: at the limit every tally of the kind is forgotten (they are begun
+# again from the windows when next read). Accounts judged by S2, and owners buying, within the
+# hour; a market of 300 honest accounts keeps a few hundred.
+TALLIES = 4_096
+
+Quick = tuple[Trade, Order, Order]  # a trade, its buy order and its sell order
+Stamp = tuple[int, int]  # (Trades.evicted, Orders.evicted) when a tally was begun
+
+
+@dataclass(slots=True)
+class QuickTally:
+    """One account's quick trades in S2's window, grouped by (seller, buyer)."""
+
+    stamp: Stamp
+    last: int = -1  # the last trade id read
+    read_to: int = 0  # that trade's time
+    quick: Timeline[Quick] = field(default_factory=Timeline)  # in trade id order
+    pairs: dict[tuple[str, str], list[Quick]] = field(default_factory=dict)
+    judged: dict[tuple[str, str], list[Trade]] = field(default_factory=dict)  # while unchanged
+    found: list[Trade] | None = None  # every pair's judged trades in id order, while unchanged
+
+    def read(self, trades: Iterable[Trade], quick: Callable[[Trade], Quick | None]) -> None:
+        """Add the trades after the last one read (`trades`: the account's, in id order)."""
+        for trade in trades:
+            if trade.trade_id <= self.last:
+                continue
+            self.last, self.read_to = trade.trade_id, trade.time
+            one = quick(trade)
+            if one is not None:
+                key = (trade.seller, trade.buyer)
+                self.quick.append(trade.time, one)
+                self.pairs.setdefault(key, []).append(one)
+                self._changed(key)
+
+    def cut(self, since: int) -> None:
+        """Forget the quick trades before `since` (each is the first of its pair)."""
+        while self.quick and self.quick.first_time() < since:
+            trade = self.quick.pop_first()[0]
+            key = (trade.seller, trade.buyer)
+            pair = self.pairs[key]
+            del pair[0]
+            if not pair:
+                del self.pairs[key]
+            self._changed(key)
+
+    def _changed(self, key: tuple[str, str]) -> None:
+        self.judged.pop(key, None)
+        self.found = None
+
+    def matched(self, judge: Callable[[list[Quick]], list[Trade]]) -> list[Trade]:
+        """The matched trades of every pair, in id order: `judge` (S2's matched_in) asked
+        again only of the pairs changed since it was last asked."""
+        if self.found is None:
+            for key in sorted(self.pairs):
+                if key not in self.judged:
+                    self.judged[key] = judge(self.pairs[key])
+            self.found = sorted((t for trades in self.judged.values() for t in trades),
+                                key=lambda t: t.trade_id)
+        return self.found
+
+
+@dataclass(slots=True)
+class OwnerTally:
+    """An owner's trades of a token with other owners in S12's window: the bids of it that
+    sellers hit (`passive`, in id order) and the quantities it bought and sold."""
+
+    stamp: Stamp
+    last: int = -1
+    read_to: int = 0
+    outside: Timeline[Trade] = field(default_factory=Timeline)  # bought or sold, id order
+    passive: Timeline[Trade] = field(default_factory=Timeline)
+    bought: int = 0
+    sold: int = 0
+
+    def read(self, trades: Iterable[Trade], accounts: set[str]) -> None:
+        for trade in trades:
+            if trade.trade_id <= self.last:
+                continue
+            self.last, self.read_to = trade.trade_id, trade.time
+            buying, selling = trade.buyer in accounts, trade.seller in accounts
+            if buying == selling:
+                continue  # among its own accounts: neither bought nor sold
+            self.outside.append(trade.time, trade)
+            if buying:
+                self.bought += trade.qty
+                if trade.aggressor == "sell":
+                    self.passive.append(trade.time, trade)
+            else:
+                self.sold += trade.qty
+
+    def cut(self, since: int, members: set[str]) -> None:
+        while self.outside and self.outside.first_time() < since:
+            trade = self.outside.pop_first()
+            if trade.buyer in members:
+                self.bought -= trade.qty
+            else:
+                self.sold -= trade.qty
+        while self.passive and self.passive.first_time() < since:
+            self.passive.pop_first()
+
+
+@dataclass(slots=True)
+class Tallies:
+    """Every rule's tallies (memory only), kept by the indexer across blocks."""
+
+    quick: dict[tuple[str, str], QuickTally] = field(default_factory=dict)  # (token, account)
+    owners: dict[tuple[str, tuple[str, ...]], OwnerTally] = field(default_factory=dict)
+
+    def quick_of(self, symbol: str, account: str, stamp: Stamp) -> QuickTally:
+        key = (symbol, account)
+        tally = self.quick.get(key)
+        if tally is None or tally.stamp != stamp:
+            if len(self.quick) >= TALLIES and key not in self.quick:
+                self.quick.clear()
+            tally = self.quick[key] = QuickTally(stamp)
+        return tally
+
+    def owner_of(self, symbol: str, accounts: tuple[str, ...], stamp: Stamp) -> OwnerTally:
+        key = (symbol, accounts)
+        tally = self.owners.get(key)
+        if tally is None or tally.stamp != stamp:
+            if len(self.owners) >= TALLIES and key not in self.owners:
+                self.owners.clear()
+            tally = self.owners[key] = OwnerTally(stamp)
+        return tally
