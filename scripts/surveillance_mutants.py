@@ -293,6 +293,17 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if f.amount * BPS >= p[\"threshold\"] * p[\"near_bps\"]]",
      "if f.amount * BPS > p[\"threshold\"] * p[\"near_bps\"]]",
      RT37 + "test_s9_halves_to_two_nominees_padded_over_the_threshold"),
+    ("surveillance_s2_tally_kept_past_an_eviction", "node/surveillance/tallies.py",
+     "tally = self.quick.get(key)\n        if tally is None or tally.stamp != stamp:",
+     "tally = self.quick.get(key)\n        if tally is None:",
+     COST + "test_tallies_hold_what_the_windows_hold_after_records_are_dropped_at_a_limit"),
+    ("surveillance_s12_tally_kept_past_an_eviction", "node/surveillance/tallies.py",
+     "tally = self.owners.get(key)\n        if tally is None or tally.stamp != stamp:",
+     "tally = self.owners.get(key)\n        if tally is None:",
+     COST + "test_tallies_hold_what_the_windows_hold_after_records_are_dropped_at_a_limit"),
+    ("surveillance_tallies_miss_orders_dropped_at_the_limit", "node/surveillance/orders.py",
+     "            self.evicted += 1\n", "",
+     COST + "test_tallies_hold_what_the_windows_hold_after_records_are_dropped_at_a_limit"),
 ]
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from node.surveillance.owners import TRANSFER, OwnerCache, OwnerGraph, OwnerParams
 from node.surveillance.records import Limits, Order, Trade
 from node.surveillance.rules import RULES
@@ -296,3 +298,40 @@ def test_s2_and_s12_read_what_a_block_brought_not_their_windows(monkeypatch) -> 
     found = desk.alerts("S2")
     assert found and found[-1]["metrics"]["matched_trades"] == 150, found[-1]
     assert not desk.alerts("S12")
+
+
+@pytest.mark.parametrize("limits", [Limits(trades=40), Limits(closed_orders=40)],
+                         ids=["trades", "orders"])
+def test_tallies_hold_what_the_windows_hold_after_records_are_dropped_at_a_limit(limits):
+    """S2's and S12's tallies (node.surveillance.tallies) are read afresh from the windows
+    once a trade or an order was dropped at its limit: one kept on would still hold a trade
+    whose orders or whose record are gone (and a restarted node, which begins its tallies
+    afresh, would then judge otherwise). Checked after every block against the windows."""
+    desk = Desk(limits=limits)
+    desk.background()
+    surveillance = desk.world.surveillance
+    window = surveillance.params["S2"]["window_ms"]
+    assert window == surveillance.params["S12"]["window_ms"]
+    a, c = desk["a"], desk["c"]
+    checked = 0
+    for number in range(60):
+        seller, buyer = ("a", "b") if number % 2 else ("b", "a")
+        desk.place(seller, "sell", 10_000, 1)
+        desk.place(buyer, "buy", 10_000, 1)
+        desk.place("c", "buy", 9_000 + 5 * number, 2)
+        desk.place("d", "sell", 9_000 + 5 * number, 2)
+        desk.step(20_000)
+        since = desk.time - window
+        kept = surveillance.tallies.quick.get((SYMBOL, a))
+        owner = surveillance.tallies.owners.get((SYMBOL, (c,)))
+        if kept is None or owner is None:
+            continue  # not read in this block (S2 met a only when b sold)
+        checked += 1
+        orders = surveillance.orders
+        afresh = [t.trade_id for t in surveillance.trades.of_account(SYMBOL, a, since)
+                  if orders.get(t.buy_order) is not None and orders.get(t.sell_order)]
+        assert [q[0].trade_id for q in kept.quick] == afresh, number
+        hit = [t.trade_id for t in surveillance.trades.of_account(SYMBOL, c, since)
+               if t.buyer == c and t.aggressor == "sell"]
+        assert [t.trade_id for t in owner.passive] == hit, number
+    assert checked >= 30 and (surveillance.trades.evicted or surveillance.orders.evicted)
