@@ -212,8 +212,8 @@ def test_s1_reads_a_washing_owners_new_trades_not_its_whole_window():
 def test_s2_reads_of_order_times_grow_with_the_window_not_with_its_square(monkeypatch) -> None:
     """A pair washing one unit a block: S2 judged each of the pair's quick trades against
     every other trade of the pair in the window, reading two order times for each (red team
-    F8: 21 -> 176 ms a block from 400 to 1,600 trades in the hour). It now finds the others
-    by a bisection on their buy order times. Counted here: the order times S2 reads in a
+    F8: 21 -> 176 ms a block from 400 to 1,600 trades in the hour). It now sums them in one
+    sweep over their first order times (matched_in). Counted here: the order times S2 reads in a
     block, at 80 and at 160 trades in the window (quadratic: four times as many)."""
     reading = [False]
     read = [0]
@@ -335,3 +335,60 @@ def test_tallies_hold_what_the_windows_hold_after_records_are_dropped_at_a_limit
                if t.buyer == c and t.aggressor == "sell"]
         assert [t.trade_id for t in owner.passive] == hit, number
     assert checked >= 30 and (surveillance.trades.evicted or surveillance.orders.evicted)
+
+
+def judged_one_by_one(p, pair):
+    """S2's definition read literally: each quick trade with the pair's trades whose two
+    orders were both placed within `match_ms` of its first order (what matched_in computes in
+    one sweep)."""
+    from node.surveillance.rules.trading import is_balanced, shown
+
+    found = []
+    for trade, buy, sell in pair:
+        first = min(buy.time, sell.time)
+        near = [q for q in pair if abs(q[1].time - first) <= p["match_ms"]
+                and abs(q[2].time - first) <= p["match_ms"]]
+        bought = sum(shown(o) for o in {q[1].order_id: q[1] for q in near}.values())
+        sold = sum(shown(o) for o in {q[2].order_id: q[2] for q in near}.values())
+        if is_balanced(p, bought, sold, sum(q[0].qty for q in near)):
+            found.append(trade)
+    return found
+
+
+def test_s2_sweep_matches_what_judging_each_trade_with_its_near_trades_gives() -> None:
+    """matched_in's sweep over first order times against the definition, on random pairs:
+    orders reused by several trades (partial fills), ioc orders, times clustered within and
+    around `match_ms`, sizes close to and far from each other."""
+    import random
+
+    from node.surveillance.rules.trading import matched_in
+
+    p = {"match_ms": 30_000, "size_tolerance_bps": 500}
+
+    def order(order_id, side, time, qty, tif, filled):
+        return Order(order_id, SYMBOL, side, "broker", side, 10_000, qty, tif, "hts", "o", 0,
+                     0, 0, time, 1, 0, "tx", filled)
+
+    agreed = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        buys, sells, pair = [], [], []
+        for trade_id in range(rng.randrange(1, 30)):
+            if not buys or rng.random() < 0.6:
+                buys.append(order(2 * trade_id, "buy", rng.randrange(0, 120_000, 5_000),
+                                  rng.choice([1, 10, 19, 20, 21, 40]), rng.choice(["gtc", "ioc"]),
+                                  rng.choice([1, 10, 20])))
+            if not sells or rng.random() < 0.6:
+                sells.append(order(2 * trade_id + 1, "sell", rng.randrange(0, 120_000, 5_000),
+                                   rng.choice([1, 10, 20, 21, 40]), "gtc", 0))
+            buy, sell = rng.choice(buys), rng.choice(sells)
+            if abs(buy.time - sell.time) > p["match_ms"]:
+                continue  # not quick: never in a pair
+            pair.append((Trade(trade_id, SYMBOL, 10_000, rng.choice([1, 10, 20]), "b", "s",
+                               buy.order_id, sell.order_id, "buy", 10_000, 0, 1, 0, "tx"),
+                         buy, sell))
+        swept = sorted(t.trade_id for t in matched_in(p, pair))
+        literal = sorted(t.trade_id for t in judged_one_by_one(p, pair))
+        assert swept == literal, seed
+        agreed += bool(literal) and len(literal) < len(pair)
+    assert agreed > 20  # pairs with some trades matched and some not were met
