@@ -37,9 +37,11 @@ Stamp = tuple[int, int]  # (Trades.evicted, Orders.evicted) when a tally was beg
 class QuickTally:
     """One account's quick trades in S2's window, grouped by (seller, buyer)."""
 
+    account: str
     stamp: Stamp
     last: int = -1  # the last trade id read
     read_to: int = 0  # that trade's time
+    buying: int = 0  # of its quick trades, those it bought
     quick: Timeline[Quick] = field(default_factory=Timeline)  # in trade id order
     pairs: dict[tuple[str, str], list[Quick]] = field(default_factory=dict)
     judged: dict[tuple[str, str], list[Trade]] = field(default_factory=dict)  # while unchanged
@@ -56,12 +58,14 @@ class QuickTally:
                 key = (trade.seller, trade.buyer)
                 self.quick.append(trade.time, one)
                 self.pairs.setdefault(key, []).append(one)
+                self.buying += trade.buyer == self.account
                 self._changed(key)
 
     def cut(self, since: int) -> None:
         """Forget the quick trades before `since` (each is the first of its pair)."""
         while self.quick and self.quick.first_time() < since:
             trade = self.quick.pop_first()[0]
+            self.buying -= trade.buyer == self.account
             key = (trade.seller, trade.buyer)
             pair = self.pairs[key]
             del pair[0]
@@ -138,7 +142,7 @@ class Tallies:
         if tally is None or tally.stamp != stamp:
             if len(self.quick) >= TALLIES and key not in self.quick:
                 self.quick.clear()
-            tally = self.quick[key] = QuickTally(stamp)
+            tally = self.quick[key] = QuickTally(account, stamp)
         return tally
 
     def owner_of(self, symbol: str, accounts: tuple[str, ...], stamp: Stamp) -> OwnerTally:

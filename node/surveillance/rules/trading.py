@@ -25,7 +25,7 @@ from node.surveillance.facts import (
 )
 from node.surveillance.owners import Owner
 from node.surveillance.records import Order, Trade
-from node.surveillance.tallies import Quick
+from node.surveillance.tallies import Quick, QuickTally
 
 # ---- S1 wash trade ---------------------------------------------------------------------------
 
@@ -169,22 +169,28 @@ def matched_in(p: dict[str, int], pair: list[Quick]) -> list[Trade]:
     return found
 
 
+def quick_tally(p: dict[str, int], j: Judge, symbol: str, account: str) -> QuickTally:
+    """The account's quick trades in the window, by pair (node.surveillance.tallies): read
+    from the trades after the last it read, cut at the window's front."""
+    since = j.now - p["window_ms"]
+    tally = j.tallies.quick_of(symbol, account, j.stamp)
+    tally.cut(since)
+    tally.read(j.trades.of_account(symbol, account, max(since, tally.read_to)),
+               lambda trade: quick(p, j, trade))
+    return tally
+
+
 def matched_of(p: dict[str, int], j: Judge, symbol: str, account: str,
                memo: dict[str, list[Trade]]) -> list[Trade]:
     """The account's matched trades in the window, found once per block (`memo`): the groups
     grown from each of a block's matched sellers cross the same accounts. Its quick trades
-    are kept across blocks by (seller, buyer) in a tally (node.surveillance.tallies) that
-    reads only the trades after the last it read, and each pair is judged again, with its own
-    quick trades only, when a trade of it came or left the window: a busy account has
-    hundreds of trades in the hour with hundreds of others (re-judging all of them every
-    block was 41% of surveillance in the market bench)."""
+    are kept across blocks by (seller, buyer) (`quick_tally`), and each pair is judged again,
+    with its own quick trades only, when a trade of it came or left the window: a busy
+    account has hundreds of trades in the hour with hundreds of others (re-judging all of
+    them every block was 41% of surveillance in the market bench)."""
     found = memo.get(account)
     if found is None:
-        since = j.now - p["window_ms"]
-        tally = j.tallies.quick_of(symbol, account, j.stamp)
-        tally.cut(since)
-        tally.read(j.trades.of_account(symbol, account, max(since, tally.read_to)),
-                   lambda trade: quick(p, j, trade))
+        tally = quick_tally(p, j, symbol, account)
         found = memo[account] = tally.matched(lambda pair: matched_in(p, pair))
     return found
 
@@ -223,6 +229,8 @@ def compute_s2(p: dict[str, int], j: Judge) -> list[Finding]:
     memos: dict[str, dict[str, list[Trade]]] = {}  # symbol -> account -> its matched trades
     for symbol, start in starts:
         memo = memos.setdefault(symbol, {})
+        if not quick_tally(p, j, symbol, start).buying:
+            continue  # bought nothing quickly, so nothing matched either (below)
         mine = matched_of(p, j, symbol, start, memo)
         if not any(t.trade_id in block for t in mine) or not any(t.buyer == start
                                                                  for t in mine):
