@@ -6,12 +6,15 @@ How it works. The graph keeps three kinds of edge, each with the time of its lat
   hts, mts or api; a branch terminal or a phone desk is the broker's staff and is never used);
   two accounts are linked through an origin when both used it within `link_window_ms` of now;
 - a transfer link (a, b): cash or units worth at least `min_link_krw` moved between them
-  outside the market, valid for `transfer_window_ms`, with the directions it was paid in; an
-  account paid by more than `max_transfer_partners` valid payers is a hub (a payee: a shop, a
-  landlord), and a transfer *to* a hub links nobody. What the payer alone decides cannot cut a
-  link: paying others makes nobody a hub, and a trivial sum to a stranger links nobody
-  (issue 30: one-won transfers made a payer a hub and cut its real partner, or framed a
-  stranger as one owner with the payer);
+  outside the market, valid for `transfer_window_ms`, with the directions it was paid in. An
+  account paid one way by more than `max_transfer_partners` valid payers is a payee hub (a
+  shop, a landlord), and one that paid more than that many one way is a payer hub (an
+  employer, a distributor); a payment to a payee hub or from a payer hub links nobody, so
+  neither the customers of a shop nor the staff of an employer are one owner through it
+  (rt37 F2). Two-way links count for neither, so round trips make no hub (rt37 F4). A trivial
+  sum to a stranger links nobody (issue 30: one-won transfers framed a stranger as one owner
+  with the payer). What a hub costs to make: more than `max_transfer_partners` accounts and
+  `min_link_krw` each moved one way, for good;
 - a recovery link (old, new): `token.recover` moved old's key to new; valid for good, so the
   surveillance history of the old key stays with the new one.
 `owner(account, now)` walks the valid edges breadth first, neighbours in sorted order, and
@@ -21,12 +24,17 @@ accounts; an owner cut there is marked `partial` and is never cached for its oth
 so what a rule sees does not depend on which account it asked about first.
 
 Bounds and determinism. Every edge is a `v/` key (node.storage.schema), put or deleted in the
-block that changed it, and `load` rebuilds the graph from those keys. The per-origin,
-per-account and global limits (records.Limits) drop the oldest edge (by time, then key) in the
-block that went past them, and the windows drop edges older than they are in `prune`, by block
-time; reads filter by time too, so when pruning ran never changes an answer. The heaps that
-find the oldest edge may hold stale entries on a live node and none on a restarted one; an
-entry is acted on only if it is the edge's current time, so both drop the same edge.
+block that changed it, and `load` rebuilds the graph from those keys. Past a limit
+(records.Limits) an edge is dropped in the block that went past it: past the per-origin limit
+the origin's oldest use; past the per-account or global limit of origin uses, the least needed
+origin (`_least_needed`) of the account, or of the account holding the most uses; past the
+per-account or global limit of links, the oldest link (by time, then key) of the account, or of
+the account in the most links (caps.Holdings: a flood of edges by others never drops an
+account's edges unless it holds as many; rt37 F12). The windows drop edges older than they are
+in `prune`, by block time; reads filter by time too, so when pruning ran never changes an
+answer. The heaps that find the oldest edge may hold stale entries on a live node and none on
+a restarted one; an entry is acted on only if it is the edge's current time, so both drop the
+same edge.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from typing import Any
 from consensus import codec
 from node.storage import KV
 from node.storage import schema as s
+from node.surveillance.caps import Holdings
 from node.surveillance.records import Limits
 from node.surveillance.staged import Staged
 
@@ -48,6 +57,7 @@ LASTING_OWNERS = 20_000  # accounts whose owner is remembered across blocks (eac
 LINKED = (TRANSFER, RECOVER)  # the kinds kept as account-to-account links
 ALL_KINDS = frozenset({ORIGIN, TRANSFER, RECOVER})
 FIRST_PAID, SECOND_PAID = 1, 2  # a transfer link's directions: which of its sorted pair paid
+PAYEE_HUB, PAYER_HUB = 1, 2  # OwnerGraph.hub: paid by many one way, or paid many one way
 CASH_KINDS = frozenset({ORIGIN, RECOVER})  # S9: a transfer is what it judges, not a link
 
 
@@ -130,6 +140,7 @@ class OwnerGraph:
     origins: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> origin -> t
     use_heap: list[tuple[int, str, str]] = field(default_factory=list)  # (time, origin, acct)
     use_count: int = 0
+    use_holders: Holdings = field(default_factory=Holdings)  # account -> origins it used
     # kind -> (a, b) with a < b -> (time, tx id, directions paid: FIRST_PAID | SECOND_PAID);
     # partners: account -> (kind, other) -> time
     links: dict[str, dict[tuple[str, str], tuple[int, str, int]]] = field(
@@ -139,6 +150,7 @@ class OwnerGraph:
     link_heaps: dict[str, list[tuple[int, str, str]]] = field(
         default_factory=lambda: {kind: [] for kind in LINKED})
     link_count: int = 0
+    link_holders: Holdings = field(default_factory=Holdings)  # account -> links it is in
     # Owners that last from block to block (`lasting_owner`): valid while no edge appeared or
     # went (`edges_version`) and no edge stored when they were walked has lapsed (`_lasting_until`)
     edges_version: int = 0
@@ -150,12 +162,14 @@ class OwnerGraph:
 
     def use(self, account: str, origin: str, time: int) -> None:
         """`account` placed an order from its own device `origin` at `time`. Past the limit of
-        origins per account, the oldest one no other account used is forgotten, and a shared
-        one only when every one is shared: orders from fresh origins (a VPN's exits, which
-        cost nothing) cannot push out the device an account shares (issue 30)."""
+        origins per account, the account forgets its least needed origin (`_least_needed`);
+        past the limit of all uses, the account holding the most uses does. Orders from fresh
+        origins (a VPN's exits, which cost nothing), alone or shared with a helper, cannot
+        push out the device an account shares (issue 30; rt37 F3, F12)."""
         accounts = self.uses.setdefault(origin, {})
         if account not in accounts:  # one heap entry per use; a later time is re-pushed lazily
             self.use_count += 1
+            self.use_holders.add(account)
             if accounts:  # a use of an origin no other account used links nobody
                 self.edges_version += 1
             heapq.heappush(self.use_heap, (time, origin, account))
@@ -164,11 +178,29 @@ class OwnerGraph:
         self.staged.put(s.surv_use_key(origin, account), s.u64(time))
         if len(accounts) > self.limits.per_origin:
             self._drop_use(origin, min(accounts, key=lambda a: (accounts[a], a)))
-        mine = self.origins[account]
-        if len(mine) > self.limits.per_account:
-            self._drop_use(min(mine, key=lambda o: (len(self.uses[o]) > 1, mine[o], o)), account)
+        if len(self.origins[account]) > self.limits.per_account:
+            self._drop_use(self._least_needed(account), account)
         while self.use_count > self.limits.origin_uses:
-            self._drop_oldest_use()
+            largest = self.use_holders.largest()
+            self._drop_use(self._least_needed(largest), largest)
+
+    def _least_needed(self, account: str) -> str:
+        """The origin of `account` to forget first: the oldest (then first by name) of those
+        that link it to nobody its other origins do not (lone, or shared only with accounts
+        it shares another origin with), else the oldest. A helper sharing many origins with
+        the account makes them all redundant, not needed (rt37 F3); pushing out a device
+        shared with a partner takes as many distinct accounts as the account keeps origins.
+        At most `per_account` origins of `per_origin` accounts are read."""
+        mine = self.origins[account]
+        sharing: dict[str, int] = {}  # other account -> how many of mine it used
+        for origin in mine:
+            for other in self.uses[origin]:
+                sharing[other] = sharing.get(other, 0) + 1
+
+        def needed(origin: str) -> bool:
+            return any(sharing[other] == 1 for other in self.uses[origin] if other != account)
+
+        return min(mine, key=lambda origin: (needed(origin), mine[origin], origin))
 
     def link(self, kind: str, first: str, second: str, time: int, tx_id: str,
              value: int | None = None) -> None:
@@ -185,6 +217,8 @@ class OwnerGraph:
             self.link_count += 1
             self.edges_version += 1
             heapq.heappush(self.link_heaps[kind], (time, *pair))
+            for account in pair:
+                self.link_holders.add(account)
         elif not found[pair][2] & paid:
             self.edges_version += 1  # a new direction may link a hub's payee
         directions = paid | (found[pair][2] if pair in found else 0)
@@ -193,12 +227,10 @@ class OwnerGraph:
             self.partners.setdefault(one, {})[(kind, other)] = time
         self.staged.put(s.surv_link_key(kind, *pair), codec.pack([time, tx_id, directions]))
         for account in pair:
-            mine = self.partners.get(account, {})  # dropping for the first may empty it
-            if len(mine) > self.limits.per_account:
-                kind_, other = min(mine, key=lambda key: (mine[key], key))
-                self._drop_link(kind_, account, other)
-        while self.link_count > self.limits.links:
-            self._drop_oldest_link()
+            if len(self.partners.get(account, {})) > self.limits.per_account:
+                self._drop_least_needed_link(account, time)
+        while self.link_count > self.limits.links:  # the account holding the most links gives
+            self._drop_least_needed_link(self.link_holders.largest(), time)
 
     # ---- dropping ----------------------------------------------------------------------------
 
@@ -212,6 +244,7 @@ class OwnerGraph:
         if not self.origins[account]:
             del self.origins[account]
         self.use_count -= 1
+        self.use_holders.remove(account)
         self.staged.delete(s.surv_use_key(origin, account))
 
     def _oldest_use(self) -> tuple[int, str, str] | None:
@@ -229,12 +262,6 @@ class OwnerGraph:
                 heapq.heapreplace(heap, (current, origin, account))
         return None
 
-    def _drop_oldest_use(self) -> None:
-        oldest = self._oldest_use()
-        assert oldest is not None, "a use count above zero with no use"
-        heapq.heappop(self.use_heap)
-        self._drop_use(oldest[1], oldest[2])
-
     def _drop_link(self, kind: str, first: str, second: str) -> None:
         pair = (first, second) if first < second else (second, first)
         del self.links[kind][pair]
@@ -243,6 +270,7 @@ class OwnerGraph:
             del mine[(kind, other)]
             if not mine:
                 del self.partners[one]
+            self.link_holders.remove(one)
         self.link_count -= 1
         self.edges_version += 1
         self.staged.delete(s.surv_link_key(kind, *pair))
@@ -261,12 +289,24 @@ class OwnerGraph:
                 heapq.heapreplace(heap, (current[0], first, second))
         return None
 
-    def _drop_oldest_link(self) -> None:
-        oldest = min((entry[0], kind, entry[1], entry[2]) for kind in LINKED
-                     if (entry := self._oldest_link(kind)) is not None)
-        _, kind, first, second = oldest
-        heapq.heappop(self.link_heaps[kind])
-        self._drop_link(kind, first, second)
+    def _drop_least_needed_link(self, account: str, now: int) -> None:
+        """Drop `account`'s oldest link (by time, then kind and partner) of those that join
+        nobody (a payment into a payee hub or out of a payer hub), else its oldest: payments
+        from many helpers make the account a hub, and cannot push out the link it has with
+        its nominee (rt37 F3's class, for links). Reads at most `per_account` links and theirs."""
+        mine = self.partners[account]
+        hubs: dict[str, int] = {}
+
+        def hub(other: str) -> int:
+            if other not in hubs:
+                hubs[other] = self.hub(other, now)
+            return hubs[other]
+
+        def joins(key: tuple[str, str]) -> bool:
+            return key[0] == RECOVER or self.carries(account, key[1], hub)
+
+        kind, other = min(mine, key=lambda key: (joins(key), mine[key], key))
+        self._drop_link(kind, account, other)
 
     def prune(self, now: int) -> None:
         """Forget origin uses and transfer links older than their windows (recoveries stay)."""
@@ -288,16 +328,24 @@ class OwnerGraph:
             return False
         return all(len(self.uses[origin]) == 1 for origin in self.origins.get(account, ()))
 
-    def is_hub(self, account: str, now: int) -> bool:
-        """Paid by more than `max_transfer_partners` accounts within the transfer window: a
-        payee, whose payers are not one owner through it. Only payers make a hub, so an
-        account cannot make itself one by paying others."""
+    def hub(self, account: str, now: int) -> int:
+        """Which kind of hub `account` is within the transfer window (PAYEE_HUB | PAYER_HUB,
+        0: none). Paid one way by more than `max_transfer_partners` accounts, it is a payee
+        (a shop, a landlord), whose payers are not one owner through it; having paid one way
+        more than that many, it is a payer (an employer, a distributor), whose payees are not
+        one owner through it (rt37 F2: payroll made ten staff one owner). A payment returned
+        is a two-way link and counts for neither (rt37 F4: nine round trips made a nominee a
+        payee hub for nothing)."""
         since = now - self.params.transfer_window_ms
-        payers = 0
+        payers = payees = 0
         for (kind, other), time in self.partners.get(account, {}).items():
-            if kind == TRANSFER and time >= since and self.paid(other, account):
-                payers += 1
-        return payers > self.params.max_transfer_partners
+            if kind != TRANSFER or time < since:
+                continue
+            paid_in, paid_out = self.paid(other, account), self.paid(account, other)
+            payers += paid_in and not paid_out
+            payees += paid_out and not paid_in
+        most = self.params.max_transfer_partners
+        return (PAYEE_HUB if payers > most else 0) | (PAYER_HUB if payees > most else 0)
 
     def paid(self, payer: str, payee: str) -> bool:
         """Whether the transfer link of the two holds a payment from `payer` to `payee`."""
@@ -306,18 +354,20 @@ class OwnerGraph:
         found = self.links[TRANSFER].get(pair)
         return found is not None and bool(found[2] & direction)
 
-    def carries(self, account: str, other: str, is_hub: Callable[[str], bool]) -> bool:
-        """A transfer link joins the two when a payment in it went to one that is no hub."""
-        return (self.paid(account, other) and not is_hub(other)) or \
-            (self.paid(other, account) and not is_hub(account))
+    def carries(self, account: str, other: str, hub: Callable[[str], int]) -> bool:
+        """A transfer link joins the two when a payment in it went from no payer hub to no
+        payee hub."""
+        return any(self.paid(payer, payee) and not hub(payee) & PAYEE_HUB
+                   and not hub(payer) & PAYER_HUB
+                   for payer, payee in ((account, other), (other, account)))
 
     def neighbours(self, account: str, now: int, kinds: frozenset[str],
-                   is_hub: Callable[[str], bool] | None = None) -> list[Link]:
-        """Every valid edge from `account` to another account, in sorted order. `is_hub`
-        answers `self.is_hub(account, now)` (OwnerCache passes one that remembers)."""
-        if is_hub is None:
-            def is_hub(other: str) -> bool:
-                return self.is_hub(other, now)
+                   hub: Callable[[str], int] | None = None) -> list[Link]:
+        """Every valid edge from `account` to another account, in sorted order. `hub`
+        answers `self.hub(account, now)` (OwnerCache passes one that remembers)."""
+        if hub is None:
+            def hub(other: str) -> int:
+                return self.hub(other, now)
         found: list[Link] = []
         if ORIGIN in kinds:
             since = now - self.params.link_window_ms
@@ -333,7 +383,7 @@ class OwnerGraph:
             for kind, other in sorted(partners):
                 if kind not in kinds or (kind == TRANSFER and (
                         partners[(kind, other)] < since
-                        or not self.carries(account, other, is_hub))):
+                        or not self.carries(account, other, hub))):
                     continue
                 pair = (account, other) if account < other else (other, account)
                 time, tx_id, _ = self.links[kind][pair]
@@ -410,6 +460,7 @@ class OwnerGraph:
             self.origins.setdefault(account, {})[origin] = time
             self.use_heap.append((time, origin, account))
             self.use_count += 1
+            self.use_holders.add(account)
         heapq.heapify(self.use_heap)
         for raw, value in store.iterate(s.SURV_LINK):
             kind, first, second = raw[len(s.SURV_LINK):].decode().split("/")
@@ -418,6 +469,7 @@ class OwnerGraph:
                                                  directions[0] if directions else 3)
             for one, other in ((first, second), (second, first)):
                 self.partners.setdefault(one, {})[(kind, other)] = time
+                self.link_holders.add(one)
             self.link_heaps[kind].append((time, first, second))
             self.link_count += 1
         for heap in self.link_heaps.values():
@@ -437,7 +489,7 @@ class OwnerCache:
         self.now = now
         self.cached: dict[tuple[str, frozenset[str]], Owner] = {}
         self.edges: dict[tuple[str, frozenset[str]], list[Link]] = {}
-        self.hubs: dict[str, bool] = {}
+        self.hubs: dict[str, int] = {}
 
     def __call__(self, account: str, kinds: frozenset[str] = ALL_KINDS) -> Owner:
         found = self.cached.get((account, kinds))
@@ -475,14 +527,14 @@ class OwnerCache:
     def _neighbours(self, account: str, kinds: frozenset[str]) -> list[Link]:
         found = self.edges.get((account, kinds))
         if found is None:
-            found = self.graph.neighbours(account, self.now, kinds, self._is_hub)
+            found = self.graph.neighbours(account, self.now, kinds, self._hub)
             self.edges[(account, kinds)] = found
         return found
 
-    def _is_hub(self, account: str) -> bool:
+    def _hub(self, account: str) -> int:
         found = self.hubs.get(account)
         if found is None:
-            found = self.hubs[account] = self.graph.is_hub(account, self.now)
+            found = self.hubs[account] = self.graph.hub(account, self.now)
         return found
 
 

@@ -123,8 +123,8 @@ def test_owners_remembered_across_blocks_are_what_a_walk_now_gives() -> None:
 
 def test_an_origin_forgotten_at_the_limit_unlinks_remembered_owners() -> None:
     """Lone origins link nobody and leave remembered owners alone; but the limit of origins per
-    account, once every origin is shared, forgets the oldest shared one, and the link it made
-    must go with it."""
+    account, once every origin links it to someone no other origin does, forgets the oldest,
+    and the link it made must go with it."""
     from node.surveillance.owners import ALL_KINDS
 
     graph = OwnerGraph(OwnerParams(link_window_ms=DAY_MS, transfer_window_ms=DAY_MS,
@@ -137,10 +137,10 @@ def test_an_origin_forgotten_at_the_limit_unlinks_remembered_owners() -> None:
     graph.use("a", "vpn-2", NOW + 2)  # a third origin: the lone vpn-1 goes, not the laptop
     assert graph.owner("a", NOW + 10).accounts == ("a", "b")
     graph.use("c", "vpn-2", NOW + 3)
-    graph.use("c", "desk", NOW + 4)
-    graph.use("a", "desk", NOW + 5)  # every origin shared: the laptop, the oldest, goes
-    assert graph.owner("a", NOW + 10).accounts == ("a", "c")
-    assert graph.lasting_owner("a", NOW + 10, ALL_KINDS, walk).accounts == ("a", "c")
+    graph.use("d", "desk", NOW + 4)
+    graph.use("a", "desk", NOW + 5)  # every origin needed: the laptop, the oldest, goes
+    assert graph.owner("a", NOW + 10).accounts == ("a", "c", "d")
+    assert graph.lasting_owner("a", NOW + 10, ALL_KINDS, walk).accounts == ("a", "c", "d")
 
 
 def test_s10_does_not_read_every_kept_order_of_an_origin_on_each_block():

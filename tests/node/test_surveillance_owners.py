@@ -12,6 +12,12 @@ alone, for nothing, must neither cut a link nor make one.
 
 from __future__ import annotations
 
+import random
+
+from node.storage import Batch, MemoryKV
+from node.surveillance.owners import ORIGIN, TRANSFER, OwnerGraph, OwnerParams
+from node.surveillance.records import Limits
+from node.surveillance.staged import Staged
 from tests.node.surveillance_desk import Desk
 from tests.node.test_surveillance_evasions import trade
 
@@ -40,11 +46,12 @@ def test_paying_many_others_does_not_cut_the_payers_real_link():
 
 
 def test_payers_of_one_payee_are_not_one_owner():
-    """A shop paid by nine customers is a hub: two of them trading is no wash; one that
-    the shop pays back (a refund) is still linked to it."""
+    """A shop paid by ten customers is a hub: two of them trading is no wash; one that the
+    shop pays back (a refund) is still linked to it, and no longer counts as its customer
+    (rt37 F4: a payment returned is a two-way link), so nine remain."""
     desk = Desk(names=NAMES)
     desk.background()
-    for payer in "abcdefghi":
+    for payer in "abcdefghij":
         desk.pay(payer, "p", 1_000_000)
     desk.step()
     wash(desk, "a", "b")
@@ -90,3 +97,124 @@ def test_a_unit_of_a_never_traded_token_links_nobody():
     trade(desk, "c", "a")  # c sells to a on the market, honestly
     trade(desk, "b", "a")
     assert [a["accounts"] for a in desk.alerts("S1")] == [desk.accounts("a", "b")]
+
+
+def test_staff_paid_by_one_employer_are_not_one_owner():
+    """Red team rt37 F2: an employer paying ten staff made every payee one owner (the walk ran
+    payee -> payer -> payee), so two staff trading by chance was a high S1 and a trading hold.
+    A payer of more than `max_transfer_partners` one-way payees is a hub too."""
+    desk = Desk(names=NAMES)
+    desk.background()
+    for staff in "abcdefghij":
+        desk.pay("p", staff, 3_000_000)
+    desk.step()
+    wash(desk, "a", "b")
+    assert not desk.alerts("S1")
+
+
+def test_payees_that_pay_back_do_not_make_a_hub():
+    """Red team rt37 F4: nine accounts paid b 500,000 and b paid each back, so b was a payee
+    hub and a's payment to b (its nominee) linked nobody. A payment returned is a two-way
+    link, not a customer's: only one-way payers count towards a hub."""
+    desk = Desk(names=NAMES)
+    desk.background()
+    desk.pay("a", "b", 1_000_000)
+    desk.step()
+    for other in "cdefghijm":
+        desk.pay(other, "b", 500_000)
+    desk.step()
+    for other in "cdefghijm":
+        desk.pay("b", other, 500_000)
+    desk.step()
+    wash(desk, "a", "b")
+    assert s1_on(desk, "a", "b")
+
+
+def test_a_helpers_origins_do_not_push_out_a_shared_device():
+    """Red team rt37 F3: a helper that never trades used 64 VPN exits, then `a` used them, so
+    all of a's origins were shared and the laptop a shares with b, the oldest, was forgotten.
+    An origin that links the account to nobody its other origins do not is kept first."""
+    desk = Desk(names=NAMES)
+    desk.background()
+    desk.place("a", "buy", 9_000, 1, where="laptop", tif="ioc")
+    desk.place("b", "buy", 9_000, 1, where="laptop", tif="ioc")
+    desk.step()
+    for exit_ in range(64):
+        desk.place("h", "buy", 9_000, 1, where=f"vpn-{exit_}", tif="ioc")
+    desk.step()
+    for exit_ in range(64):
+        desk.place("a", "buy", 9_000, 1, where=f"vpn-{exit_}", tif="ioc")
+    desk.step()
+    wash(desk, "a", "b")
+    assert s1_on(desk, "a", "b")
+
+
+# ---- the owner graph's limits against floods (rt37 F3, F12), on the graph alone ----------------
+
+DAY_MS = 86_400_000
+NOW = 1_767_225_600_000
+
+
+def graph(limits: Limits, store: MemoryKV | None = None) -> OwnerGraph:
+    found = OwnerGraph(OwnerParams(link_window_ms=DAY_MS, transfer_window_ms=DAY_MS,
+                                   max_transfer_partners=2, min_link_krw=1), limits, Staged())
+    if store is not None:
+        found.load(store)
+    return found
+
+
+def test_payments_from_helpers_do_not_push_out_a_nominees_link():
+    """A link to a payee hub joins nobody, so it is the first to go at the limit of links per
+    account: five helpers paying `a` make it a hub, and a's link to b stays."""
+    owners = graph(Limits(per_account=4))
+    owners.link(TRANSFER, "a", "b", NOW, "tx-ab", 10)
+    for index in range(5):
+        owners.link(TRANSFER, f"h{index}", "a", NOW + 1 + index, f"tx-h{index}", 10)
+    assert "b" in owners.owner("a", NOW + 10).accounts
+
+
+def flood(seed: int, steps: int = 300) -> None:
+    """Helpers h0-h2 and `a` itself flood the graph at random, under tiny limits: lone origins,
+    exits shared among them, payments among helpers and bystanders. `a` and `b` share a laptop
+    and a payment, which neither the flood nor `a`'s own orders may cut. The bound is three
+    helpers: with four (seed 7), each of a's five origins links it to a helper the others do
+    not, `a` holds as many uses as the largest holder, and gives its oldest, the laptop. A
+    graph reloaded from the store every 50 steps makes the same edges as the live one."""
+    limits = Limits(per_origin=4, per_account=6, origin_uses=24, links=8)
+    store = MemoryKV()
+    live, restarted = graph(limits), graph(limits)
+    rng = random.Random(seed)
+    now = NOW
+    actions: list[tuple[str, ...]] = [("use", "a", "laptop"), ("use", "b", "laptop"),
+                                      ("pay", "a", "b")]
+    for step in range(steps):
+        helper = f"h{rng.randrange(3)}"
+        kind = rng.randrange(3)
+        if kind == 0:
+            actions.append(("use", helper, f"lone-{step}"))
+        elif kind == 1:
+            actions.append(("use", rng.choice([helper, "a"]), f"exit-{rng.randrange(12)}"))
+        else:
+            actions.append(("pay", helper, rng.choice([f"h{rng.randrange(3)}",
+                                                       f"x{rng.randrange(8)}"])))
+    for step, (what, account, other) in enumerate(actions):
+        now += 1_000
+        for owners in (live, restarted):
+            if what == "use":
+                owners.use(account, other, now)
+            else:
+                owners.link(TRANSFER, account, other, now, f"tx-{step}", 10)
+        for kind in (ORIGIN, TRANSFER) if step >= 2 else ():  # each link on its own
+            assert "b" in live.owner("a", now, frozenset({kind})).accounts, (seed, step, kind)
+        batch = Batch()
+        live.staged.flush(batch)
+        store.write(batch)
+        restarted.staged.ops.clear()
+        if step % 50 == 49:
+            restarted = graph(limits, store)
+    assert (restarted.uses, restarted.links) == (live.uses, live.links)
+
+
+def test_floods_of_edges_by_others_keep_a_pairs_links():
+    for seed in range(10):  # 0.2 s each
+        flood(seed)
