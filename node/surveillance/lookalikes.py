@@ -37,6 +37,9 @@
   to two ticks over the offer), the newcomer is named an insider too, and the issuer files
   a routine document (not S8: the clerk's buy is its own, the newcomer's was made before
   its appointment).
+- Payroll: an employer pays its ten staff a salary of KRW 2-4M each on the first day, and
+  three pairs of staff later trade with each other on the market, by chance (not S1: an
+  employer is a payer hub, and its staff are not one owner through it; rt37 F2).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
@@ -75,6 +78,8 @@ PAYEE_CUSTOMERS = 12  # accounts outside the market that have paid each payee be
 HOUSEHOLD_SHARE = 0.3  # of honest traders with a family member they move cash with
 STRANGER_PAIRS = 3
 STRANGER_SUMS = (1, 100_000)  # won: under min_link_krw
+STAFF = 10  # an employer's payees: more than max_transfer_partners (8)
+SALARY = (2_000_000, 4_000_000)  # KRW, each over min_link_krw
 
 
 def add_lookalikes(market: Market) -> None:
@@ -89,6 +94,7 @@ def add_lookalikes(market: Market) -> None:
     patient_investors(market)
     early_buyers(market)
     officers_and_clerks(market)
+    payroll(market)
 
 
 def branch_terminals(market: Market) -> None:
@@ -347,3 +353,20 @@ def officers_and_clerks(market: Market) -> None:
         market.at(start + offset * 60_000, lambda t=trader: at_the_offer(  # type: ignore[misc]
             market, t, symbol, rng.randrange(1_000, 1_200), []))
     market.at(start + 30 * 60_000, lambda: market.disclose(symbol))
+
+
+def payroll(market: Market) -> None:
+    rng = random.Random(f"{market.config.seed}:payroll")
+    employer = own_trader(market, "employer")
+    staff = [own_trader(market, f"staff-{number}") for number in range(STAFF)]
+    for number, member in enumerate(staff):
+        salary = rng.randrange(*SALARY)
+        market.at(session_open(0) + number, lambda m=member, a=salary: market.world.send(
+            employer.name, "cash", "transfer", to=m.account, amount=a))
+    for _ in range(3):
+        seller, buyer = rng.sample(staff, 2)
+        day = rng.randrange(1, market.config.days) if market.config.days > 1 else 0
+        symbol = rng.choice(sorted(SYMBOLS))
+        start = session_open(day) + rng.randrange(600_000, SESSION_MS - 3_600_000)
+        market.at(start, retry(market, lambda s=seller, b=buyer, y=symbol: cross(
+            market, y, s, b, 20) is not None))

@@ -14,11 +14,12 @@ from typing import Any
 from node.surveillance.evasions import EVASIONS
 from node.surveillance.generator import GeneratorConfig, Market, Report
 from node.surveillance.lookalikes import add_lookalikes
+from node.surveillance.owner_plants import OWNER_EVASIONS
 from node.surveillance.plants import PLANTS
 
-ALL_PLANTS: dict[str, Callable[[Market], Any]] = {**PLANTS, **EVASIONS}
+ALL_PLANTS: dict[str, Callable[[Market], Any]] = {**PLANTS, **EVASIONS, **OWNER_EVASIONS}
 SIMPLE = tuple(PLANTS)
-EVASIVE = tuple(EVASIONS)
+EVASIVE = (*EVASIONS, *OWNER_EVASIONS)
 
 
 def build(config: GeneratorConfig) -> Market:

@@ -2,12 +2,18 @@
 alone, for nothing, must neither cut a link nor make one.
 
 - F1: paying others (eight one-won transfers, or eight real ones) made the payer a "hub", and a
-  hub's transfer links were all dropped, so its real partner washed unseen. Only payers make a
-  hub now, and a payment to a hub is what stops linking.
+  hub's transfer links were all dropped, so its real partner washed unseen. A hub now stops
+  only the payments of its kind: into a payee hub, out of a payer hub (rt37 F2); a partner's
+  payment to one that paid nine others still links.
 - F1b: 64 orders from fresh origins (a VPN's exits) pushed a shared device out of the limit of
   origins per account. Lone origins are forgotten first now.
 - F2: one won sent to a stranger made it one owner with the payer, so its honest sale to the
   payer was a high S1 alert naming it. A transfer links from `min_link_krw` up now.
+- rt37 F2, F4: payroll made an employer's staff one owner, and round trips made a nominee a
+  payee hub. A payer of many one way is a hub too, and two-way links count for no hub.
+- rt37 F3, F12: a helper's VPN exits shared with `a`, or a flood of edges by others, pushed
+  out a shared device or a payment at the limits. An account forgets first what joins it to
+  nobody else, and past a global limit the account holding the most edges gives.
 """
 
 from __future__ import annotations

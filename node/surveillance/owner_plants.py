@@ -1,0 +1,61 @@
+"""Evasive plants against the owner graph found by the red team rt37 (issue 30), kept apart
+from node.surveillance.evasions (at its line cap); node.surveillance.runs lists them after
+`EVASIONS`, so the seeded markets of the plants before them do not change.
+
+- S1.round_trip (F4): the pair linked by a payment, then nine accounts of the ring each pay
+  the payee KRW 500,000 and are paid back: no money lost, and the payee a "hub" if round
+  trips counted.
+- S1.helper_exits (F3): the pair shares a laptop; a helper that never trades places 64
+  unfilled bids from a VPN's exits, then the first does from the same exits, so that every
+  origin of the first is shared and the laptop, its oldest, would be forgotten if shared
+  origins were all alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from node.surveillance.evasions import own_draws, share_device, washes
+from node.surveillance.generator import Market
+from node.surveillance.planting import Kit
+from node.surveillance.plants import MINUTE_MS, transfer
+
+RING = 9  # accounts that pay the payee and are paid back: more than max_transfer_partners
+EXITS = 64  # a VPN's exits: as many origins as an account keeps (Limits.per_account)
+
+
+def s1_round_trip(market: Market) -> None:
+    with own_draws(market, "S1.round_trip"):
+        kit = Kit(market, "S1", "round_trip")
+        first, second = traders = kit.traders(2)
+        start, symbol, day = kit.start()
+        kit.record(symbol, traders, (day,))
+        others = kit.traders(RING)  # accounts of the ring that never trade
+        market.at(start, lambda: transfer(market, first, second.account, 1_000_000))
+        for number, other in enumerate(others):
+            market.at(start + MINUTE_MS + number, lambda o=other: transfer(
+                market, o, second.account, 500_000))
+            market.at(start + 2 * MINUTE_MS + number, lambda o=other: transfer(
+                market, second, o.account, 500_000))
+        washes(market, first, second, symbol, start + 10 * MINUTE_MS)
+
+
+def s1_helper_exits(market: Market) -> None:
+    with own_draws(market, "S1.helper_exits"):
+        kit = Kit(market, "S1", "helper_exits")
+        first, second = traders = kit.traders(2)
+        start, symbol, day = kit.start()
+        kit.record(symbol, traders, (day,))
+        (helper,) = kit.traders(1)
+        share_device(market, traders, kit.device("laptop"), start)
+        for offset, trader in ((MINUTE_MS, helper), (2 * MINUTE_MS, first)):
+            for exit_ in range(EXITS):
+                market.at(start + offset + exit_, lambda t=trader, n=exit_: market.place(
+                    t, symbol, "buy", market.clip(symbol, market.last[symbol] * 0.95), 1,
+                    "ioc", origin=kit.device(f"vpn-{n}")))
+        washes(market, first, second, symbol, start + 10 * MINUTE_MS)
+
+
+OWNER_EVASIONS: dict[str, Callable[[Market], Any]] = {
+    "S1.round_trip": s1_round_trip, "S1.helper_exits": s1_helper_exits}
