@@ -216,9 +216,16 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "self._drop_link(TRANSFER, *self._oldest_link(TRANSFER)[1:])  # type: ignore[index]",
      OWNED + "test_floods_of_edges_by_others_keep_a_pairs_links"),
     # Caps give from the largest holder (F15, F15b) and the incremental reads (F14)
-    ("surveillance_trades_smallest_token_gives", "node/surveillance/trades.py",
-     "key=lambda symbol: (-len(self.by_symbol[symbol]), symbol))",
-     "key=lambda symbol: (len(self.by_symbol[symbol]), symbol))",
+    ("surveillance_trades_largest_token_gives", "node/surveillance/trades.py",
+     "self._drop(self.by_account[(symbol, account)].first())",
+     "self._drop(self.by_symbol[min(self.by_symbol, key=lambda name: (\n"
+     "                -len(self.by_symbol[name]), name))].first())",
+     CAPS + "test_others_trading_in_the_same_token_keeps_an_insiders_trade",
+     CAPS + "test_floods_of_trades_keep_a_quiet_accounts_trade_and_every_index_whole"),
+    ("surveillance_trades_oldest_of_all_gives", "node/surveillance/trades.py",
+     "self._drop(self.by_account[(symbol, account)].first())",
+     "self._drop(min((line.first() for line in self.by_symbol.values()),\n"
+     "                           key=lambda trade: trade.trade_id))",
      CAPS + "test_trading_in_another_token_keeps_a_tokens_insider_trades"),
     ("surveillance_holdings_smallest_gives", "node/surveillance/caps.py",
      "heapq.heappush(self.heap, (-count, subject))",

@@ -12,9 +12,10 @@ on a live and on a restarted node:
 - per (token, owner's accounts), the trades among them in a window (S1), kept as blocks arrive
   (`among`): memory only, exact, rebuilt whenever it could be stale.
 Trades go after `horizon_ms`, in the block that went past it, and every index forgets them in
-the same step. Beyond Limits.trades (all tokens' together) the token that holds the most gives
-its oldest trade, so a flood of trading in one token never drops another's evidence (issue 30,
-F15b: APT2's trades pushed APT1's insider trades out of S8's lookback).
+the same step. Beyond Limits.trades (all tokens' together) the (token, account) that is in the
+most trades gives its oldest (caps.Holdings), so a flood of trading never drops another's
+evidence, in another token (issue 30, F15b: APT2's trades pushed APT1's insider trades out of
+S8's lookback) or in the same one (rt37 F11: two others' 120 trades in APT1 did).
 """
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ from chaincode.market import kst_day
 from consensus import codec
 from node.storage import KV
 from node.storage import schema as s
+from node.surveillance.caps import Holdings
 from node.surveillance.records import Limits, Trade, pack, unpack
 from node.surveillance.staged import Staged
 from node.surveillance.timeline import Timeline
 
 TALLIES = 4_096  # (token, owner) tallies of trades among accounts kept (memory only: walks)
+SUBJECT_SEP = "/"  # in a Holdings subject: token symbols and account ids hold no "/"
+
+
+def subject(symbol: str, account: str) -> str:
+    """A (token, account) as one Holdings subject."""
+    return f"{symbol}{SUBJECT_SEP}{account}"
 
 
 @dataclass(slots=True)
@@ -96,6 +104,7 @@ class Trades:
         self.staged = staged
         self.by_symbol: dict[str, Timeline[Trade]] = {}
         self.count = 0  # trades kept, all tokens
+        self.holdings = Holdings()  # subject(token, account) -> trades it is in
         self.evicted = 0  # trades dropped at the limit (from inside a window): stales tallies
         self.tallies: dict[tuple[str, tuple[str, ...]], Tally] = {}  # (token, accounts) ->
         self.by_account: dict[tuple[str, str], Timeline[Trade]] = {}
@@ -121,6 +130,7 @@ class Trades:
         for account in (trade.buyer, trade.seller):
             self.by_account.setdefault((trade.symbol, account), Timeline()).append(
                 trade.time, trade)
+            self.holdings.add(subject(trade.symbol, account))
 
     def _participate(self, trade: Trade) -> None:
         self.participation.setdefault(trade.symbol, Timeline()).append(trade.time, trade)
@@ -222,9 +232,10 @@ class Trades:
         horizon = now - self.horizon_ms
         for symbol in sorted(self.by_symbol):
             while symbol in self.by_symbol and self.by_symbol[symbol].first_time() < horizon:
-                self._drop(symbol)
+                self._drop(self.by_symbol[symbol].first())
         while self.count > self.limits.trades:
-            self._drop(self.largest())
+            symbol, account = self.holdings.largest().split(SUBJECT_SEP)
+            self._drop(self.by_account[(symbol, account)].first())
             self.evicted += 1
         since = now - self.participation_ms
         for symbol in sorted(self.participation):
@@ -234,32 +245,33 @@ class Trades:
             if not window:
                 del self.participation[symbol]
 
-    def largest(self) -> str:
-        """The token holding the most trades (of two alike, the first by name): the one that
-        gives at the limit. Tokens are few (the registrar creates each)."""
-        return min(self.by_symbol, key=lambda symbol: (-len(self.by_symbol[symbol]), symbol))
-
-    def _drop(self, symbol: str) -> None:
-        """Drop the token's oldest trade."""
+    def _drop(self, trade: Trade) -> None:
+        """Forget `trade` in every index: the oldest of its token, or of one of its accounts
+        in it (then it may be in the middle of the token's and the other account's)."""
+        symbol = trade.symbol
         timeline = self.by_symbol[symbol]
-        trade = timeline.pop_first()
+        timeline.remove(trade.time, trade)
         self.count -= 1
         if not timeline:
             del self.by_symbol[symbol]
         for account in (trade.buyer, trade.seller):
             key = (symbol, account)
-            mine = self.by_account.get(key)
-            if mine and mine.first().trade_id == trade.trade_id:
-                mine.pop_first()
-                if not mine:
-                    del self.by_account[key]
+            mine = self.by_account[key]  # indexed under each side, as `_index` did
+            mine.remove(trade.time, trade)
+            if not mine:
+                del self.by_account[key]
+            self.holdings.remove(subject(symbol, account))
         window = self.participation.get(symbol)
-        if window and window.first().trade_id == trade.trade_id:
-            self._leave_participation(symbol)
+        if window and window.first_time() <= trade.time:
+            window.remove(trade.time, trade)
+            self._leave_volumes(trade)
         self.staged.delete(s.surv_trade_key(symbol, trade.trade_id))
 
     def _leave_participation(self, symbol: str) -> None:
-        trade = self.participation[symbol].pop_first()
+        self._leave_volumes(self.participation[symbol].pop_first())
+
+    def _leave_volumes(self, trade: Trade) -> None:
+        symbol = trade.symbol
         volumes = self.volumes[symbol]
         for account in (trade.buyer, trade.seller):
             left = volumes[account] - trade.qty

@@ -4,9 +4,14 @@ flood may push out only its own records."""
 
 from __future__ import annotations
 
+import random
+
 from consensus import codec
-from node.surveillance.records import Limits
-from tests.node.surveillance_desk import DAY, HOUR, SYMBOL, Desk, origin
+from node.storage import Batch, MemoryKV
+from node.surveillance.records import Limits, Trade
+from node.surveillance.staged import Staged
+from node.surveillance.trades import Trades
+from tests.node.surveillance_desk import DAY, HOUR, SYMBOL, T0, Desk, origin
 from tests.node.test_surveillance_evasions import trade
 
 
@@ -94,3 +99,78 @@ def test_one_accounts_flood_of_unfilled_orders_keeps_anothers_shared_device():
     desk.place("d", "buy", 9_000, 1, where="shared", tif="ioc")  # a third account on it
     desk.step()
     assert [x for x in desk.alerts("S10") if x["accounts"] == desk.accounts("b", "c", "d")]
+
+
+def test_others_trading_in_the_same_token_keeps_an_insiders_trade():
+    """Red team rt37 F11: the limit took from the token holding the most trades, so 120 trades
+    between e and f in APT1 itself pushed out the insider b's buy in APT1, and S8 saw nothing.
+    The (token, account) holding the most gives now: e's and f's own trades go."""
+    desk = Desk(limits=Limits(trades=100))
+    desk.background()
+    desk.make_insider("b")
+    desk.step()
+    desk.place("k", "sell", 10_000, 100)
+    desk.place("b", "buy", 10_000, 100)  # the insider buys before the news
+    desk.step(HOUR)
+    for _ in range(4):  # 120 one-unit trades between two others in the same token
+        for _ in range(30):
+            desk.place("e", "sell", 10_000, 1)
+            desk.place("f", "buy", 10_000, 1)
+        desk.step()
+    document(desk)
+    assert [a for a in desk.alerts("S8") if desk["b"] in a["accounts"]]
+
+
+def test_floods_of_trades_keep_a_quiet_accounts_trade_and_every_index_whole():
+    """rt37 F11 as a property: flooders e, f, g trade at random in two tokens under a limit of
+    20 trades; b's one buy in APT1 stays (while the limit binds some flooder holds more),
+    every index agrees with the trades kept (a trade given from the middle of a token's
+    timeline leaves each index it was in), and a store reload every 25 steps agrees."""
+    for seed in range(10):
+        rng = random.Random(seed)
+        store = MemoryKV()
+        live = Trades(HOUR, 10 * 60_000, 5, Limits(trades=20), Staged())
+        now = bought = T0
+        for step in range(150):
+            now += rng.choice((1_000, 60_000))
+            if step == 3:
+                buyer, seller = "b", "k"
+            else:
+                buyer, seller = rng.sample("efg", 2)
+            live.add(Trade(step, rng.choice((SYMBOL, "APT2")) if step != 3 else SYMBOL,
+                           10_000, rng.randrange(1, 9), buyer, seller, 2 * step, 2 * step + 1,
+                           "buy", 10_000, now, step, 0, f"tx-{step}"))
+            live.prune(now)
+            batch = Batch()
+            live.staged.flush(batch)
+            store.write(batch)
+            kept = [t for line in live.by_symbol.values() for t in line]
+            assert len(kept) == live.count <= 20
+            bought = bought if step != 3 else now
+            if step >= 3 and bought >= now - HOUR:  # within the horizon: kept
+                assert [t.trade_id for t in live.of_account(SYMBOL, "b", 0)] == [3], (seed, step)
+            assert live.volumes == volumes_of(live), (seed, step)
+            assert {key: list(line) for key, line in live.by_account.items()} == by_account(kept)
+            if step % 25 == 24:
+                reloaded = Trades(HOUR, 10 * 60_000, 5, Limits(trades=20), Staged())
+                reloaded.load(store, now)
+                assert sorted(t.trade_id for line in reloaded.by_symbol.values()
+                              for t in line) == sorted(t.trade_id for t in kept)
+
+
+def volumes_of(trades: Trades) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for symbol, window in trades.participation.items():
+        for t in window:
+            for account in (t.buyer, t.seller):
+                mine = found.setdefault(symbol, {})
+                mine[account] = mine.get(account, 0) + t.qty
+    return found
+
+
+def by_account(kept: list[Trade]) -> dict[tuple[str, str], list[Trade]]:
+    found: dict[tuple[str, str], list[Trade]] = {}
+    for t in sorted(kept, key=lambda t: t.trade_id):
+        for account in (t.buyer, t.seller):
+            found.setdefault((t.symbol, account), []).append(t)
+    return found
