@@ -29,11 +29,13 @@ class Limits:
     closed_orders: int = 500_000  # closed orders kept for the order rules (a busy day); the
     # account holding the most gives first
     trades: int = 500_000  # all tokens', for the trade rules (S8 looks back a month); the
-    # token holding the most gives first
+    # (token, account) in the most trades gives first
     flows: int = 1_000_000  # cash movements for S9 (a week of a busy chain's transfers); the
     # account that moved the most gives first
-    origin_uses: int = 1_000_000  # (origin, account) pairs of the owner graph
-    links: int = 500_000  # transfer and recovery links of the owner graph
+    origin_uses: int = 1_000_000  # (origin, account) pairs of the owner graph; the account
+    # holding the most gives its least needed first (OwnerGraph._least_needed)
+    links: int = 500_000  # transfer and recovery links of the owner graph; the account in the
+    # most gives its least needed first
     per_origin: int = 64  # accounts remembered per origin (a device shared by more is S10)
     per_account: int = 64  # origins, and transfer partners, remembered per account
     owner_accounts: int = 64  # accounts one owner may gather (a walk of the graph stops there)
