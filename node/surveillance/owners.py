@@ -28,13 +28,13 @@ block that changed it, and `load` rebuilds the graph from those keys. Past a lim
 (records.Limits) an edge is dropped in the block that went past it: past the per-origin limit
 the origin's oldest use; past the per-account or global limit of origin uses, the least needed
 origin (`_least_needed`) of the account, or of the account holding the most uses; past the
-per-account or global limit of links, the oldest link (by time, then key) of the account, or of
-the account in the most links (caps.Holdings: a flood of edges by others never drops an
-account's edges unless it holds as many; rt37 F12). The windows drop edges older than they are
-in `prune`, by block time; reads filter by time too, so when pruning ran never changes an
-answer. The heaps that find the oldest edge may hold stale entries on a live node and none on
-a restarted one; an entry is acted on only if it is the edge's current time, so both drop the
-same edge.
+per-account or global limit of links, the least needed link (`_drop_least_needed_link`) of
+the account, or of the account in the most links (caps.Holdings: a flood of edges by others
+never drops an account's edges unless it holds as many; rt37 F12). The windows drop edges
+older than they are in `prune`, by block time; reads filter by time too, so when pruning ran
+never changes an answer. The heaps that find the oldest edge may hold stale entries on a live
+node and none on a restarted one; an entry is acted on only if it is the edge's current time,
+so both drop the same edge.
 """
 
 from __future__ import annotations
