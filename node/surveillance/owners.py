@@ -332,20 +332,32 @@ class OwnerGraph:
         """Which kind of hub `account` is within the transfer window (PAYEE_HUB | PAYER_HUB,
         0: none). Paid one way by more than `max_transfer_partners` accounts, it is a payee
         (a shop, a landlord), whose payers are not one owner through it; having paid one way
-        more than that many, it is a payer (an employer, a distributor), whose payees are not
-        one owner through it (rt37 F2: payroll made ten staff one owner). A payment returned
-        is a two-way link and counts for neither (rt37 F4: nine round trips made a nominee a
-        payee hub for nothing)."""
+        more than that many that are no payee hub, it is a payer (an employer, a distributor),
+        whose payees are not one owner through it (rt37 F2: payroll made ten staff one owner;
+        paying nine shops' bills makes nobody a payer hub). A payment returned is a two-way
+        link and counts for neither (rt37 F4: nine round trips made a nominee a payee hub for
+        nothing). Reads the account's links, and its payees' when it paid more than that."""
+        payers, payees = self._one_way(account, now)
+        most = self.params.max_transfer_partners
+        found = PAYEE_HUB if len(payers) > most else 0
+        if len(payees) > most and sum(
+                len(self._one_way(payee, now)[0]) <= most for payee in payees) > most:
+            found |= PAYER_HUB
+        return found
+
+    def _one_way(self, account: str, now: int) -> tuple[list[str], list[str]]:
+        """(the accounts that paid `account`, those it paid) within the transfer window, in
+        links paid one way only."""
         since = now - self.params.transfer_window_ms
-        payers = payees = 0
+        payers: list[str] = []
+        payees: list[str] = []
         for (kind, other), time in self.partners.get(account, {}).items():
             if kind != TRANSFER or time < since:
                 continue
             paid_in, paid_out = self.paid(other, account), self.paid(account, other)
-            payers += paid_in and not paid_out
-            payees += paid_out and not paid_in
-        most = self.params.max_transfer_partners
-        return (PAYEE_HUB if payers > most else 0) | (PAYER_HUB if payees > most else 0)
+            if paid_in != paid_out:
+                (payers if paid_in else payees).append(other)
+        return payers, payees
 
     def paid(self, payer: str, payee: str) -> bool:
         """Whether the transfer link of the two holds a payment from `payer` to `payee`."""

@@ -224,3 +224,16 @@ def flood(seed: int, steps: int = 300) -> None:
 def test_floods_of_edges_by_others_keep_a_pairs_links():
     for seed in range(10):  # 0.2 s each
         flood(seed)
+
+
+def test_paying_shops_makes_no_payer_hub():
+    """Payments into a payee hub link nobody, and do not count towards making the payer a
+    payer hub: `a`, paying three shops' bills (each paid by three customers), still links to
+    b, whom it funds (max_transfer_partners 2 here)."""
+    owners = graph(Limits())
+    owners.link(TRANSFER, "a", "b", NOW, "tx-ab", 10)
+    for shop in ("s0", "s1", "s2"):
+        for customer in ("a", "c", "d"):
+            owners.link(TRANSFER, customer, shop, NOW + 1, f"tx-{customer}-{shop}", 10)
+    assert owners.hub("s0", NOW + 10) and not owners.hub("a", NOW + 10)
+    assert "b" in owners.owner("a", NOW + 10).accounts
