@@ -9,6 +9,9 @@ from node.surveillance.evasions (at its line cap); node.surveillance.runs lists 
   unfilled bids from a VPN's exits, then the first does from the same exits, so that every
   origin of the first is shared and the laptop, its oldest, would be forgotten if shared
   origins were all alike.
+Their washes move the price, so each takes a token and day apart from the plants that move
+it (`mover`, Market.take_slot): a wash on any token changed the close seed 8's S5.sweep marks
+(it was missed).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def s1_round_trip(market: Market) -> None:
     with own_draws(market, "S1.round_trip"):
         kit = Kit(market, "S1", "round_trip")
         first, second = traders = kit.traders(2)
-        start, symbol, day = kit.start()
+        start, symbol, day = kit.start(mover=True)  # see above
         kit.record(symbol, traders, (day,))
         others = kit.traders(RING)  # accounts of the ring that never trade
         market.at(start, lambda: transfer(market, first, second.account, 1_000_000))
@@ -45,7 +48,7 @@ def s1_helper_exits(market: Market) -> None:
     with own_draws(market, "S1.helper_exits"):
         kit = Kit(market, "S1", "helper_exits")
         first, second = traders = kit.traders(2)
-        start, symbol, day = kit.start()
+        start, symbol, day = kit.start(mover=True)  # see above
         kit.record(symbol, traders, (day,))
         (helper,) = kit.traders(1)
         share_device(market, traders, kit.device("laptop"), start)
