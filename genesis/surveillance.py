@@ -36,10 +36,11 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # `transfer_window_ms` [GEN: the same month], or when one's key was recovered to the
     # other's (for good). An account paid one way by more than `max_transfer_partners`
     # others in that window is a payee hub (a shop, a landlord), and one that paid more than
-    # that many one way is a payer hub (an employer); a payment to a payee hub or from a
-    # payer hub links nobody, and a payment returned (a two-way link) counts for neither
-    # [GEN: a nominee ring of up to 8 stays linked; the generator's honest payees, paid by
-    # dozens, and payroll look-alikes do not make one owner of their payers or staff]. A transfer
+    # that many one way, payee hubs aside, is a payer hub (an employer); a payment to a payee
+    # hub or from a payer hub links nobody, and a payment returned (a two-way link) counts
+    # for neither [GEN: a nominee ring of up to 8 stays linked; the generator's honest
+    # payees, paid by dozens, and its payroll look-alike do not make one owner of their
+    # payers or staff]. A transfer
     # links only when worth at least `min_link_krw` (units at the token's last price, a token
     # never traded at its issue price) [GEN:
     # KRW 500,000: a nominee's transfers move millions; framing a stranger as one's own
