@@ -38,8 +38,9 @@
   a routine document (not S8: the clerk's buy is its own, the newcomer's was made before
   its appointment).
 - Payroll: an employer pays its ten staff a salary of KRW 2-4M each on the first day, and
-  three pairs of staff later trade with each other on the market, by chance (not S1: an
-  employer is a payer hub, and its staff are not one owner through it; rt37 F2).
+  three pairs of staff later trade with each other in the thin token at its last price, by
+  chance (not S1: an employer is a payer hub, and its staff are not one owner through it;
+  rt37 F2).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
@@ -80,6 +81,7 @@ STRANGER_PAIRS = 3
 STRANGER_SUMS = (1, 100_000)  # won: under min_link_krw
 STAFF = 10  # an employer's payees: more than max_transfer_partners (8)
 SALARY = (2_000_000, 4_000_000)  # KRW, each over min_link_krw
+STAFF_TRIES = 900  # every 2 s for half an hour: until the thin token's last is inside its spread
 
 
 def add_lookalikes(market: Market) -> None:
@@ -366,7 +368,20 @@ def payroll(market: Market) -> None:
     for _ in range(3):
         seller, buyer = rng.sample(staff, 2)
         day = rng.randrange(1, market.config.days) if market.config.days > 1 else 0
-        symbol = rng.choice(sorted(SYMBOLS))
         start = session_open(day) + rng.randrange(600_000, SESSION_MS - 3_600_000)
-        market.at(start, retry(market, lambda s=seller, b=buyer, y=symbol: cross(
-            market, y, s, b, 20) is not None))
+        market.at(start, retry(market, lambda s=seller, b=buyer: at_the_last(
+            market, THIN[0], s, b, 20), tries=STAFF_TRIES))
+
+
+def at_the_last(market: Market, symbol: str, seller: Trader, buyer: Trader, qty: int) -> bool:
+    """`seller` and `buyer` trade `qty` at the token's last price, when it is strictly inside
+    the spread (False: not now): the price and the book stay as they were, so the markets
+    the plants are judged in do not change (seed 3's S12.simple was missed when staff traded
+    inside the spread of a liquid token)."""
+    bid, ask = market.best(symbol)
+    last = market.last[symbol]
+    if (bid is not None and bid >= last) or (ask is not None and ask <= last):
+        return False
+    market.place(seller, symbol, "sell", last, qty)
+    market.place(buyer, symbol, "buy", last, qty)
+    return True
