@@ -85,9 +85,12 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # call is 10 minutes; GEN: 30 takes a close set 12 minutes early], one owner that bought
     # (sold) at least `min_share_bps` of the window's volume [KRX: 20%] with at least
     # `min_orders` aggressive orders whose lifts made at least `min_push_bps` of the move from
-    # the price before its first push to the close, the move at least `min_move_bps`.
+    # the price before its first push to the close, the move at least `min_move_bps`. An owner
+    # whose own pushes alone came to `min_move_bps`, the close left that far their way, needs
+    # only `mover_share_bps` [GEN: 5%; one sweep of 150 units moves a close or an open worth
+    # 1,500 units, while no honest account's own pushes reached 1.2% over seeds 16-19].
     "S5": {"closing_ms": 30 * MINUTE_MS, "min_share_bps": 2_000, "min_move_bps": 200,
-           "min_orders": 1, "min_push_bps": 5_000, "enabled": 1},
+           "min_orders": 1, "min_push_bps": 5_000, "mover_share_bps": 500, "enabled": 1},
     # S6 participation concentration (매매 관여율): over `window_ms` [KRX: 3 days], one owner's
     # share of the volume (buys plus sells over twice the volume) at least
     # `account_share_bps`, or the top `top_accounts` [KRX: 10] owners below it, each with at
@@ -193,9 +196,10 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
             "near_bps": 200, "enabled": 1},
     # S14 opening involvement (시가 관여): judged once the first `opening_ms` of a session are
     # over [KRX: participation in the opening minutes; GEN: 30 minutes, as for S5], as S5
-    # from the previous close to the last price of the window.
+    # from the previous close to the price of the owner's last push (the sole mover: to the
+    # last price of the window).
     "S14": {"opening_ms": 30 * MINUTE_MS, "min_share_bps": 2_000, "min_move_bps": 200,
-            "min_orders": 1, "min_push_bps": 5_000, "enabled": 1},
+            "min_orders": 1, "min_push_bps": 5_000, "mover_share_bps": 500, "enabled": 1},
 }
 
 # (lowest, highest) of each kind of field, by its name's ending.

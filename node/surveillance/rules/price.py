@@ -83,13 +83,32 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
         share = bps(max(0, sum(t.qty for t in side) - back), volume)  # net: a quoter's is small
         pushed = sum(direction * (t.price - t.prev_price) for t in mine)
         move = bps(abs(end - start), start)
-        if (move < p["min_move_bps"] or share < p["min_share_bps"]
+        left = max(end, window[-1].price) if direction > 0 else min(end, window[-1].price)
+        if is_sole_mover(p, start, left, direction, pushed):
+            if share < p["mover_share_bps"] or len(orders) < p["min_orders"]:
+                continue
+            end = left
+        elif (move < p["min_move_bps"] or share < p["min_share_bps"]
                 or len(orders) < p["min_orders"]
                 or pushed * BPS < p["min_push_bps"] * abs(end - start)):
             continue
         findings.append(involvement_finding(rule, p, symbol, j.owner_of.fresh(owner), check,
                                             side + mine, orders, (start, end), share, pushed))
     return findings
+
+
+def is_sole_mover(p: dict[str, int], start: int, left: int, direction: int, pushed: int
+                  ) -> bool:
+    """The owner's own pushes came to a whole `min_move_bps` of the start, and the price was
+    `left` that far from it their way (S5: the close; S14: its last push or the last price of
+    the opening minutes, the farther). Such an owner moved the price by itself, however busy
+    the window: one sweep of the asks moves the open with a tenth of its volume, and honest
+    sellers undoing a push between two more leave its last push short of the move it made.
+    It needs only
+    `mover_share_bps` of the volume; honest traders' own pushes stay far under a whole move
+    (a marketable order goes at most 0.6% past the price, an institution's sweep 0.8%)."""
+    return (pushed * BPS >= p["min_move_bps"] * start
+            and direction * (left - start) * BPS >= p["min_move_bps"] * start)
 
 
 def is_push(j: Judge, trade: Trade, members: set[str]) -> bool:
