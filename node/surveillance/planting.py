@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chaincode.market import MAX_DEPTH
 from node.ledger.executor import Receipt
 from node.surveillance.generator import (
     SESSION_MS,
@@ -112,9 +113,11 @@ def sweep(market: Market, trader: Trader, symbol: str, up_bps: int, min_qty: int
     first ask above it), or up to `limit`, if there are `min_qty` of them reaching
     `min_reach_bps` over it. Returns its limit (0: no sweep). The market fills at most 64
     resting orders per order (MAX_FILLS), so one order may stop short of its limit: `through`
-    sweeps again to it each second while the price is under it (`sweep_through`)."""
+    sweeps again to it each second while the price is under it (`sweep_through`). A sweep
+    that must reach `min_reach_bps` reads the book to MAX_DEPTH levels: a dense book's first 20
+    levels may span less than the reach (seed 17: S5.sweep never saw its asks)."""
     last = market.last[symbol]
-    asks = market.book(symbol)["asks"]
+    asks = market.book(symbol, MAX_DEPTH if min_reach_bps else 20)["asks"]
     above = [level["price"] for level in asks if level["price"] > last]
     if not above or (limit is not None and above[0] > limit):
         return 0

@@ -22,6 +22,8 @@ from node.surveillance.generator import THIN, TICK, Market, Trader, session_open
 from node.surveillance.planting import HOUR_MS, Kit, cross, retry
 from node.surveillance.plants import MINUTE_MS, matched_legs
 
+HALT_TRIES = 900  # S3.split tries every 2 s for half an hour: a halt lasts 10 minutes
+
 
 def s2_ioc(market: Market) -> None:
     kit = Kit(market, "S2", "ioc")  # each buy an ioc for twice the offer it takes
@@ -35,9 +37,9 @@ def s3_split(market: Market) -> None:
     start, symbol, day = kit.start()
     kit.record(symbol, traders, (day,))
 
-    def show() -> bool:
+    def show() -> bool:  # not while the token is halted (S8.insider's halt refused it all)
         bid, _ = market.best(symbol)
-        if bid is None:
+        if bid is None or market.book(symbol, 1)["halted"]:
             return False
         size = 9 * max(1, market.world.surveillance.orders.mean_qty(symbol)) // 2
         placed: list[int] = []
@@ -51,7 +53,7 @@ def s3_split(market: Market) -> None:
                                                            "ioc"))
         market.at(market.now + 3_000, lambda: [market.cancel(spoofer, i) for i in placed])
         return True
-    market.at(start, retry(market, show))
+    market.at(start, retry(market, show, tries=HALT_TRIES))
 
 
 def passive_push(market: Market, marker: Trader, symbol: str, begin: int, end: int) -> None:
