@@ -25,6 +25,7 @@ COST = "tests/node/test_surveillance_cost.py::"
 PART_C = "tests/node/test_surveillance_part_c.py::"
 SHAPES = "tests/node/test_surveillance_shapes.py::"
 RT37 = "tests/node/test_surveillance_rt37_rules.py::"
+RECALL = "tests/node/test_surveillance_recall.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -339,6 +340,15 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_tallies_miss_orders_dropped_at_the_limit", "node/surveillance/orders.py",
      "            self.evicted += 1\n", "",
      COST + "test_tallies_hold_what_the_windows_hold_after_records_are_dropped_at_a_limit"),
+    ("surveillance_s5_s14_sole_mover_any_share", PRICE,
+     "if share < p[\"mover_share_bps\"]", "if share < 0",
+     RECALL + "test_a_sole_mover_with_a_sliver_of_the_volume_is_not_named"),
+    ("surveillance_s5_s14_sole_mover_any_push", PRICE,
+     "return (pushed * BPS >= p[\"min_move_bps\"] * start", "return (pushed >= 0",
+     RECALL + "test_a_lift_short_of_a_whole_move_in_a_busy_open_is_not_the_mover"),
+    ("surveillance_s5_s14_sole_mover_price_not_left_moved", PRICE,
+     "and direction * (left - start) * BPS >= p[\"min_move_bps\"] * start)", ")",
+     RECALL + "test_a_sole_mover_whose_push_was_undone_before_the_close_did_not_mark_it"),
 ]
 
 

@@ -91,11 +91,11 @@ def test_s5_one_sweep_marks_a_busy_close_with_a_small_share():
 
 
 def test_a_lift_short_of_a_whole_move_in_a_busy_open_is_not_the_mover():
-    """a lifts 1.5% with 7% of the volume; i carries the price on to 3% with 2%: neither
+    """a lifts 1.5% with 7% of the volume; i carries the price on to 3% with 3%: neither
     pushed a whole `min_move_bps` by itself, nor took `min_share_bps`."""
     desk = Desk()
     opening(desk)
-    busy(desk)
+    busy(desk, rounds=2)
     offers(desk, 10_050, 10_150)
     desk.place("a", "buy", 10_150, 60, tif="ioc")
     desk.step(MINUTE)
