@@ -28,7 +28,9 @@ as a manipulator would:
   up) and sweeps every three minutes, until the price is 12% over the previous close.
 - S12 pegging: a dividend with its record date two days ahead while sellers come (the fair
   value 7% lower), and two bids of 150 at the best bid of that moment kept there, each
-  replaced whenever sellers fill it, until seven fills (at most ninety minutes).
+  replaced whenever sellers fill it, until seven fills (at most ninety minutes, and ninety
+  more at the best bid of then if fewer); sellers breaking through the level in one block,
+  it holds the best bid of then instead.
 - S13 order involvement: 150 small bids 3-5% under the market, each cancelled after half a
   minute, over two hours.
 - S14 moving the open: five sweeps up 1% each in the first half hour of a session, and up to
@@ -48,6 +50,8 @@ from node.surveillance.planting import HOUR_MS, Kit, Lifts, campaign, cross, ret
 
 MINUTE_MS = 60_000
 PEG_FILLS, PEG_SIZE = 7, 150  # bids at its level that sellers must fill (S12 asks 5 near a date)
+PEG_MS = 90 * MINUTE_MS  # how long it holds a level, and once more if sellers left it
+PEG_BROKEN = 9_970  # a last price 0.3% under its level: the level is lost (S12 allows 0.2%)
 
 
 # ---- the plants ------------------------------------------------------------------------------
@@ -438,12 +442,19 @@ def plant_s12(market: Market) -> None:
         if receipt.ok and receipt.result["status"] == "resting":
             resting.append(receipt.result["order_id"])
 
-    def hold(until: int) -> None:
+    def hold(until: int, again: int = 1) -> None:
         resting[:] = [i for i in resting if i in market.open_orders]
         if len(fills) >= PEG_FILLS or market.now >= until:
             for order_id in resting:
                 market.cancel(pegger, order_id)
+            if len(fills) < PEG_FILLS and again:  # sellers left its level: it holds afresh
+                level.clear()
+                fills.clear()
+                market.at(market.now + 2_000, lambda: hold(market.now + PEG_MS, again - 1))
             return
+        if level and not resting and market.last[symbol] * 10_000 < level[0] * PEG_BROKEN:
+            level.clear()  # sellers broke through its level in one block: it holds a new one
+            fills.clear()
         if not level:
             bid, _ = market.best(symbol)
             if bid is not None:
@@ -451,7 +462,7 @@ def plant_s12(market: Market) -> None:
         _, ask = market.best(symbol)
         if level and len(resting) < 2 and (ask is None or ask > level[0]):  # bids, not lifts
             market.place(pegger, symbol, "buy", level[0], PEG_SIZE, then=remember)
-        market.at(market.now + 2_000, lambda: hold(until))
+        market.at(market.now + 2_000, lambda: hold(until, again))
 
     issuer = SYMBOLS[symbol]
 
@@ -460,7 +471,7 @@ def plant_s12(market: Market) -> None:
                           record_time=market.now + 2 * 86_400_000)
         market.fair[symbol] *= 0.93
     market.at(start, declare)
-    market.at(start + MINUTE_MS, lambda: hold(market.now + 90 * MINUTE_MS))
+    market.at(start + MINUTE_MS, lambda: hold(market.now + PEG_MS))
 
 
 def plant_s13(market: Market) -> None:
