@@ -152,3 +152,16 @@ def test_a_sole_mover_whose_push_was_undone_before_the_close_did_not_mark_it():
     desk.step(MINUTE)
     desk.step(close - desk.time + 1_000)
     assert desk.alerts("S5") == []
+
+
+def test_a_lift_of_two_percent_alone_is_not_the_sole_mover():
+    """a lifts 2.2% with 7% of the volume, and the open stays there: under `mover_push_bps`
+    (2.5%), near what the busiest honest account of the seeds pushed by itself (1.65%)."""
+    desk = Desk()
+    opening(desk)
+    busy(desk, rounds=2)
+    offers(desk, 10_100, 10_220)
+    desk.place("a", "buy", 10_220, 60, tif="ioc")
+    desk.step(MINUTE)
+    desk.step(30 * MINUTE)
+    assert desk.alerts("S14") == []

@@ -99,15 +99,15 @@ def involvement(rule: str, p: dict[str, int], j: Judge, symbol: str, window: lis
 
 def is_sole_mover(p: dict[str, int], start: int, left: int, direction: int, pushed: int
                   ) -> bool:
-    """The owner's own pushes came to a whole `min_move_bps` of the start, and the price was
+    """The owner's own pushes came to `mover_push_bps` of the start, and the price was
     `left` that far from it their way (S5: the close; S14: its last push or the last price of
     the opening minutes, the farther). Such an owner moved the price by itself, however busy
     the window: one sweep of the asks moves the open with a tenth of its volume, and honest
     sellers undoing a push between two more leave its last push short of the move it made.
     It needs only
-    `mover_share_bps` of the volume; honest traders' own pushes stay far under a whole move
-    (a marketable order goes at most 0.6% past the price, an institution's sweep 0.8%)."""
-    return (pushed * BPS >= p["min_move_bps"] * start
+    `mover_share_bps` of the volume; honest traders' own pushes stay under it (a marketable
+    order goes at most 0.6% past the price, an institution's sweep 0.8%)."""
+    return (pushed * BPS >= p["mover_push_bps"] * start
             and direction * (left - start) * BPS >= p["min_move_bps"] * start)
 
 
