@@ -26,6 +26,7 @@ PART_C = "tests/node/test_surveillance_part_c.py::"
 SHAPES = "tests/node/test_surveillance_shapes.py::"
 RT37 = "tests/node/test_surveillance_rt37_rules.py::"
 RECALL = "tests/node/test_surveillance_recall.py::"
+DECOYS = "tests/node/test_surveillance_decoys.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -290,7 +291,7 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if True:",
      PART_C + "test_s9_one_account_linked_by_a_transfer_is_one_alert"),
     ("surveillance_s7_every_buy_is_the_pumps", PRICE,
-     "pushes = [t for t in bought_from if is_rise(t)]", "pushes = bought_from",
+     "[t for t in bought_from if is_rise(t)]", "bought_from",
      PART_C + "test_s7_a_small_buy_hours_before_does_not_dilute_the_pump",
      PART_C + "test_s7_an_investor_whose_bids_others_hit_while_others_lift_the_price"),
     ("surveillance_s7_only_lifted_offers_push", PRICE,
@@ -311,7 +312,7 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "since = j.now - p[\"dump_ms\"] - p[\"window_ms\"]", "since = j.now - p[\"window_ms\"]",
      RT37 + "test_s7_a_dump_up_to_dump_ms_after_the_pump"),
     ("surveillance_s7_a_dump_any_time_after", PRICE,
-     "if not pushes or j.now - pushes[-1].time > p[\"dump_ms\"]:", "if not pushes:",
+     "if now - last.time <= p[\"dump_ms\"]:", "if True:",
      RT37 + "test_s7_a_dump_up_to_dump_ms_after_the_pump"),
     ("surveillance_s9_each_receipt_of_one_sender_a_unit", SHARE,
      "return found if direction == \"out\" else one_per_sender(found)", "return found",
@@ -353,6 +354,11 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s5_s14_sole_mover_price_not_left_moved", PRICE,
      "and direction * (left - start) * BPS >= p[\"min_move_bps\"] * start)", ")",
      RECALL + "test_a_sole_mover_whose_push_was_undone_before_the_close_did_not_mark_it"),
+    # issue 30, red team rt38: S7's pump anchor (F5)
+    ("surveillance_s7_the_last_window_only", PRICE,
+     "for *_, first, end in sorted(windows)[:MAX_PUMP_WINDOWS]]",
+     "for *_, first, end in sorted(windows, key=lambda w: w[1])[:1]]",
+     DECOYS + "test_s7_decoy_lifts_before_the_dump_never_remove_the_alert"),
 ]
 
 

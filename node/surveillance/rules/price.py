@@ -179,26 +179,60 @@ def is_rise(trade: Trade) -> bool:
     return trade.price > trade.prev_price
 
 
+MAX_PUMP_WINDOWS = 4  # pump windows judged per owner and block, the owner's largest rises
+# first: a decoy after the pump is one more window with a small rise, and each window judged
+# reads the token's trades while it bought
+
+
+def pump_windows(p: dict[str, int], now: int, pushes: list[Trade]) -> list[list[Trade]]:
+    """The owner's candidate pumps: for each of its rising buys within `dump_ms` before now
+    (a pump whose dump horizon is still open), its rising buys within `window_ms` before it,
+    keeping only the windows no later one holds whole. Anchoring only on the last rising buy
+    let two one-unit lifts a day after the pump stand for it (rt38 F5): every open window is
+    judged, the largest rise its own buys made first (their steps over the last price)."""
+    windows: list[tuple[int, int, int, int]] = []  # (-steps, -anchor time, first, end)
+    steps = [0]
+    for t in pushes:
+        steps.append(steps[-1] + t.price - t.prev_price)
+    first = 0
+    for end, last in enumerate(pushes):
+        while pushes[first].time < last.time - p["window_ms"]:
+            first += 1
+        later = pushes[end + 1] if end + 1 < len(pushes) else None
+        if later is not None and pushes[first].time >= later.time - p["window_ms"]:
+            continue  # the next rising buy's window holds this one whole
+        if now - last.time <= p["dump_ms"]:
+            windows.append((steps[first] - steps[end + 1], -last.time, first, end))
+    return [pushes[first:end + 1] for *_, first, end in sorted(windows)[:MAX_PUMP_WINDOWS]]
+
+
 def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding | None:
-    """The rise is the owner's when its buys set the rising prices: the span runs from its
-    first buy that set a price above the last to its last, and its buys in the span count when
-    they took offers or set a price (a bid others' sellers hit at or under the last is no
-    pump: others lifted the price, F17), so a small buy hours before cannot stretch the span
-    over a day's volume (F6). The rise is judged twice: from where its buys began to the
-    highest trade while it bought, and by what its own rising buys moved the price (each one's
-    step over the last price, at most the whole rise): a large buy early in a rise that others
-    lifted made no pump (rt37 F7), however large its share of the buying. The pump is its
-    rising buys within `window_ms` before its last, and a sale counts up to `dump_ms` after
-    that last: a thin token's price holds overnight, and a dump 25 hours after the pump is
-    the same dump (rt37 F6)."""
+    """The owner's pump and dump: each candidate pump (`pump_windows`) judged in turn, the
+    first that makes one (`judge_pump`)."""
     members = set(owner.accounts)
     since = j.now - p["dump_ms"] - p["window_ms"]
     mine = j.trades.of_accounts(symbol, owner.accounts, since)
     bought_from = [t for t in mine if t.buyer in members and t.seller not in members]
-    pushes = [t for t in bought_from if is_rise(t)]
-    if not pushes or j.now - pushes[-1].time > p["dump_ms"]:
-        return None
-    pushes = [t for t in pushes if t.time >= pushes[-1].time - p["window_ms"]]
+    for pushes in pump_windows(p, j.now, [t for t in bought_from if is_rise(t)]):
+        found = judge_pump(p, j, symbol, owner, mine, bought_from, pushes)
+        if found is not None:
+            return found
+    return None
+
+
+def judge_pump(p: dict[str, int], j: Judge, symbol: str, owner: Owner, mine: list[Trade],
+               bought_from: list[Trade], pushes: list[Trade]) -> Finding | None:
+    """The rise is the owner's when its buys set the rising prices: the span runs from its
+    first buy that set a price above the last to its last (`pushes`), and its buys in the
+    span count when they took offers or set a price (a bid others' sellers hit at or under
+    the last is no pump: others lifted the price, F17), so a small buy hours before cannot
+    stretch the span over a day's volume (F6). The rise is judged twice: from where its buys
+    began to the highest trade while it bought, and by what its own rising buys moved the
+    price (each one's step over the last price, at most the whole rise): a large buy early in
+    a rise that others lifted made no pump (rt37 F7), however large its share of the buying.
+    A sale counts up to `dump_ms` after the window's last rising buy: a thin token's price
+    holds overnight, and a dump 25 hours after the pump is the same dump (rt37 F6)."""
+    members = set(owner.accounts)
     if len({t.buy_order for t in pushes}) < p["min_buys"]:
         return None
     first, last = pushes[0].time, pushes[-1].time
