@@ -29,7 +29,7 @@ its plant).
 - S1 again: a 1-unit decoy, then a wash every half hour over days (`afresh`: an episode
   that never goes quiet must still show the last wash).
 - Shapes (node.surveillance.shapes_plants, at the end): `S2.ioc`, `S3.split`, `S14.passive`,
-  `S11.few`, `S13.far`.
+  `S11.few`, `S13.far`; then `S7.decoy`: `25h` with two one-unit lifts just before the dump.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from node.surveillance.plants import (
     ramp,
     transfer,
 )
-from node.surveillance.shapes_plants import SHAPES
+from node.surveillance.shapes_plants import SHAPES, DecoyPump
 
 
 def share_device(market: Market, traders: list[Trader], device: str, start: int,
@@ -323,10 +323,11 @@ def s7_four_sweeps(market: Market) -> None:
     market.at(start, Pump(market, pumper, pumper, symbol, buys=4, sweep_bps=250).pump)
 
 
-def s7_25h(market: Market) -> None:
+def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> None:
     """The pump on the first plant day and the dump 25 hours after its last buy, in the next
-    day's session (rt37 F6: past S7's old one-day window)."""
-    kit = Kit(market, "S7", "25h")
+    day's session (rt37 F6: past S7's old one-day window); `S7.decoy` the same by a
+    `DecoyPump` (node.surveillance.shapes_plants)."""
+    kit = Kit(market, "S7", variant)
     (pumper,) = traders = kit.traders(1)
     start, _, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day)
     # a token no other pump took, then the one fewest mover plants took on the dump's day and
@@ -337,7 +338,7 @@ def s7_25h(market: Market) -> None:
     for slot in ((symbol, day), (symbol, day + 1)):
         market.slots[slot] = market.slots.get(slot, 0) + 1
     kit.record(symbol, traders, (day, day + 1))
-    market.at(start, Pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)
+    market.at(start, pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)
 
 
 # ---- S8 --------------------------------------------------------------------------------------
@@ -590,3 +591,4 @@ def drawn_apart(name: str, plant: Callable[[Market], Any]) -> Callable[[Market],
 EVASIONS.update({name: drawn_apart(name, plant) for name, plant in SHAPES.items()})
 EVASIONS["S7.25h"] = drawn_apart("S7.25h", s7_25h)  # rt37's, after the shapes
 EVASIONS["S9.padded"] = drawn_apart("S9.padded", s9_padded)
+EVASIONS["S7.decoy"] = drawn_apart("S7.decoy", lambda market: s7_25h(market, "decoy", DecoyPump))

@@ -9,6 +9,8 @@ only aggressive orders, let through. evasions.EVASIONS lists them at its end.
   last).
 - `S11.few`: 40x the thin token's day volume in 19 trades.
 - `S13.far`: 200 orders 9-10% off the market, on both sides.
+- `S7.decoy` (evasions.s7_25h with `DecoyPump`): the dump 25 hours after the pump, two
+  one-unit lifts of the lowest ask a minute apart just before it (rt38 F5).
 
 Each draws from a generator of its own at build time (`own_draws`) and from none while the
 market runs, so adding them changes no seed's honest market.
@@ -20,7 +22,7 @@ from typing import Any
 
 from node.surveillance.generator import THIN, TICK, Market, Trader, session_open
 from node.surveillance.planting import HOUR_MS, Kit, cross, retry
-from node.surveillance.plants import MINUTE_MS, matched_legs
+from node.surveillance.plants import MINUTE_MS, Pump, matched_legs
 
 HALT_TRIES = 900  # S3.split tries every 2 s for half an hour: a halt lasts 10 minutes
 
@@ -116,6 +118,29 @@ def s13_far(market: Market) -> None:
         market.place(chatter, symbol, side, price, 1 + number % 9)
     for number in range(200):
         market.at(start + number * 20_000, lambda n=number: place(n))
+
+
+DECOY_LIFTS = 2  # rt38 F5: two one-unit lifts made S7's "last pump" of a few won
+
+
+class DecoyPump(Pump):
+    """A pump whose dump begins after `DECOY_LIFTS` one-unit lifts of the lowest ask above the
+    last price, a minute apart: a cheap act just before the judged one (rt38 F5)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.decoys = DECOY_LIFTS
+
+    def dump(self, left: int) -> None:
+        if not self.decoys:
+            super().dump(left)
+            return
+        self.decoys -= 1
+        market, symbol = self.market, self.symbol
+        asks = market.book(symbol, 1)["asks"]
+        if asks and asks[0]["price"] > market.last[symbol]:
+            market.place(self.pumper, symbol, "buy", asks[0]["price"], 1, "ioc")
+        market.at(market.now + MINUTE_MS, lambda: self.dump(left))
 
 
 SHAPES: dict[str, Any] = {"S2.ioc": s2_ioc, "S3.split": s3_split, "S14.passive": s14_passive,
