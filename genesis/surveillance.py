@@ -55,7 +55,9 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # room, and no honest pair of the generator repeats within it] with sizes within
     # `size_tolerance_bps` of each other [GEN: 5%; 201 against 200 is 0.5%], filling at least
     # that share of both; at least `min_matched` such trades in `window_ms` among a group of
-    # accounts (a pair, or a ring) in which every account both bought and sold.
+    # accounts (a pair, or a ring) in which every account both bought and sold. A resting
+    # order that was one side of its account's two-sided quote at the touch (the other side
+    # placed within `match_ms` of it) and taken by a later order is no match [GEN: rt38 F6].
     "S2": {"window_ms": HOUR_MS, "match_ms": 30_000, "size_tolerance_bps": 500,
            "min_matched": 4, "enabled": 1},
     # S3 spoofing / layering (허수성 주문): at least `min_orders` orders of one owner on one side

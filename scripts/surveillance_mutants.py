@@ -359,6 +359,13 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "for *_, first, end in sorted(windows)[:MAX_PUMP_WINDOWS]]",
      "for *_, first, end in sorted(windows, key=lambda w: w[1])[:1]]",
      DECOYS + "test_s7_decoy_lifts_before_the_dump_never_remove_the_alert"),
+    # issue 30, red team rt38: S2 asking who answered whom (F6)
+    ("surveillance_s2_a_taken_quote_is_matched", TRADING,
+     "    if is_quote_taken(p, j, resting, taker):\n        return None\n", "",
+     DECOYS + "test_s2_a_stranger_taking_a_market_makers_fresh_quotes_matches_nothing"),
+    ("surveillance_s2_a_quote_anywhere_in_the_book", TRADING,
+     "and other.time <= taker.time and is_at_touch(other)", "and other.time <= taker.time",
+     DECOYS + "test_s2_a_pair_behind_a_token_bid_far_under_the_market_still_matches"),
 ]
 
 

@@ -22,6 +22,7 @@ orders never drops another's (issue 30, F15b). Reads never write.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from typing import Any
 
 from node.storage import KV
@@ -241,6 +242,11 @@ class Orders:
 
     def of_account(self, account: str) -> list[Order]:
         return [self.orders[i] for i in self.by_account.get(account, {})]
+
+    def newest_of(self, account: str) -> Iterator[Order]:
+        """The account's orders kept, the last placed first."""
+        for order_id in reversed(self.by_account.get(account, {})):
+            yield self.orders[order_id]
 
     def from_origin(self, symbol: str, origin: str, since: int) -> list[Order]:
         """The token's client orders from `origin` placed at or after `since`, in id order."""

@@ -84,12 +84,47 @@ def is_same_device(j: Judge, trade: Trade) -> bool:
 # ---- S2 matched orders -----------------------------------------------------------------------
 
 def quick(p: dict[str, int], j: Judge, trade: Trade) -> Quick | None:
-    """The trade with its two orders, when they were placed within `match_ms` of each
-    other."""
+    """The trade with its two orders, when they were placed within `match_ms` of each other
+    and the resting one was not a two-sided quote its taker answered (`is_quote_taken`)."""
     buy, sell = j.orders.get(trade.buy_order), j.orders.get(trade.sell_order)
     if buy is None or sell is None or abs(buy.time - sell.time) > p["match_ms"]:
         return None
+    taker, resting = (buy, sell) if trade.aggressor == "buy" else (sell, buy)
+    if is_quote_taken(p, j, resting, taker):
+        return None
     return trade, buy, sell
+
+
+def is_at_touch(order: Order) -> bool:
+    """At or better than the best price of its side when placed (or that side was empty):
+    shown to everyone first."""
+    return order.best == 0 or (order.price >= order.best if order.side == "buy"
+                               else order.price <= order.best)
+
+
+def is_quote_taken(p: dict[str, int], j: Judge, resting: Order, taker: Order) -> bool:
+    """The resting order was one side of its account's two-sided quote, and another account's
+    order answered it: placed before the taker's, at the touch, with an order of the account
+    on the other side of the token, also at the touch, placed within `match_ms` of it and
+    still open within `match_ms` before the taker's (a market maker's bid and offer). Whoever
+    takes a quote, however fast, chose to: the quote's owner matched nothing (rt38 F6: a
+    stranger taking a market maker's fresh quotes both ways framed it for S2). A pair that
+    pre-arranges its trades acts on each other's orders, each order one-sided (the S2 plants).
+    The other side is read from the account's orders newest first, back to `match_ms` before
+    the resting one; whether it was open is read from when it closed, so the answer is the
+    same whenever the trade is read (it closed at most `match_ms` before the taker's order,
+    well inside the orders' horizon)."""
+    if not (resting.time < taker.time and is_at_touch(resting)):
+        return False
+    for other in j.orders.newest_of(resting.account):
+        if other.time < resting.time - p["match_ms"]:
+            return False
+        if (other.symbol == resting.symbol and other.side != resting.side
+                and other.time <= taker.time and is_at_touch(other)
+                and (other.is_open or other.closed_time >= max(resting.time,
+                                                               taker.time - p["match_ms"]))):
+            return True
+    return False
 
 
 def shown(order: Order) -> int:
