@@ -41,6 +41,10 @@
   three pairs of staff later trade with each other in the thin token at its last price, by
   chance (not S1: an employer is a payer hub, and its staff are not one owner through it;
   rt37 F2).
+- Arbitrageur: a quoter improves both sides of the thin token's spread by a tick, four times
+  ten minutes apart on one day; an arbitrageur takes each quote within seconds, both sides,
+  size for size (ioc), the side nearer the last price second, so the book ends as it was
+  (not S2: it answered quotes open to everyone, and the quoter arranged nothing; rt38 F6).
 All of them are honest accounts of the run: an alert naming one is a false alert.
 """
 
@@ -82,6 +86,9 @@ STRANGER_SUMS = (1, 100_000)  # won: under min_link_krw
 STAFF = 10  # an employer's payees: more than max_transfer_partners (8)
 SALARY = (2_000_000, 4_000_000)  # KRW, each over min_link_krw
 STAFF_TRIES = 900  # every 2 s for half an hour: until the thin token's last is inside its spread
+ARBITRAGE_ROUNDS, ARBITRAGE_QTY = 4, 20  # rt38 F6: four rounds in 40 minutes made three S2
+ARBITRAGE_GAP_MS = (2_000, 6_000)  # from the quote to its taking: well within S2's match_ms
+ARBITRAGE_EVERY_MS = 600_000  # ten minutes between rounds: four within S2's hour
 
 
 def add_lookalikes(market: Market) -> None:
@@ -97,6 +104,7 @@ def add_lookalikes(market: Market) -> None:
     early_buyers(market)
     officers_and_clerks(market)
     payroll(market)
+    arbitrageur(market)
 
 
 def branch_terminals(market: Market) -> None:
@@ -384,4 +392,37 @@ def at_the_last(market: Market, symbol: str, seller: Trader, buyer: Trader, qty:
         return False
     market.place(seller, symbol, "sell", last, qty)
     market.place(buyer, symbol, "buy", last, qty)
+    return True
+
+
+def arbitrageur(market: Market) -> None:
+    rng = random.Random(f"{market.config.seed}:arbitrageur")
+    quoter, taker = own_trader(market, "quoter"), own_trader(market, "arbitrageur")
+    day = rng.randrange(1, market.config.days) if market.config.days > 1 else 0
+    start = session_open(day) + rng.randrange(600_000, SESSION_MS - 3_600_000)
+    for number in range(ARBITRAGE_ROUNDS):
+        market.at(start + number * ARBITRAGE_EVERY_MS, retry(market, lambda: quote_and_take(
+            market, quoter, taker, rng.randrange(*ARBITRAGE_GAP_MS)), tries=STAFF_TRIES))
+
+
+def quote_and_take(market: Market, quoter: Trader, taker: Trader, gap_ms: int) -> bool:
+    """`quoter` improves both sides of the thin token's spread by a tick, when it is at least
+    three ticks wide (False: not now); `gap_ms` later `taker` takes both quotes, the one
+    nearer the last price second, so the last moves as little as it can."""
+    symbol = THIN[0]
+    bid, ask = market.best(symbol)
+    if bid is None or ask is None or ask - bid < 3 * TICK:
+        return False
+    quoted = {"buy": bid + TICK, "sell": ask - TICK}
+    market.place(quoter, symbol, "buy", quoted["buy"], ARBITRAGE_QTY)
+    market.place(quoter, symbol, "sell", quoted["sell"], ARBITRAGE_QTY)
+    last = market.last[symbol]
+    order = ("buy", "sell") if abs(quoted["sell"] - last) >= abs(quoted["buy"] - last) else (
+        "sell", "buy")
+
+    def take() -> None:
+        for side in order:  # the taker buys at the quoter's offer, sells at its bid
+            market.place(taker, symbol, side, quoted["sell" if side == "buy" else "buy"],
+                         ARBITRAGE_QTY, "ioc")
+    market.at(market.now + gap_ms, take)
     return True
