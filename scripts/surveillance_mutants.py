@@ -182,8 +182,8 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "(payers if paid_in or paid_out else payees).append(other)",
      OWNED + "test_paying_many_others_does_not_cut_the_payers_real_link"),
     ("surveillance_owners_a_hub_links_nobody", OWNERS,
-     "        payee hub.\"\"\"\n",
-     "        payee hub.\"\"\"\n        if hub(account) or hub(other):\n"
+     "no payer hub to no payee hub.\"\"\"\n",
+     "no payer hub to no payee hub.\"\"\"\n        if hub(account) or hub(other):\n"
      "            return False\n",
      OWNED + "test_payers_of_one_payee_are_not_one_owner"),
     ("surveillance_owners_any_transfer_links", OWNERS,
@@ -208,6 +208,12 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "len(self._one_way(payee, now)[0]) <= most for payee in payees",
      "True for payee in payees",
      OWNED + "test_paying_shops_makes_no_payer_hub"),
+    ("surveillance_owners_trading_partners_cut_by_a_hub", OWNERS,
+     "if self.links[TRANSFER][pair][2] & TRADED:", "if False:",
+     OWNED + "test_a_payer_hub_still_links_the_payee_that_trades_with_it"),
+    ("surveillance_s1_a_payers_act_alone_holds_the_payee", TRADING,
+     "\"medium\" if is_payers_act_alone(j, owner, accounts, trades) else None)", "None)",
+     OWNED + "test_a_payment_and_a_sale_into_the_payees_bid_hold_only_the_payer"),
     ("surveillance_owners_any_shared_origin_is_needed", OWNERS,
      "return any(sharing[other] == 1 for", "return any(sharing[other] >= 1 for",
      OWNED + "test_a_helpers_origins_do_not_push_out_a_shared_device"),

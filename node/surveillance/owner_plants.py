@@ -9,6 +9,9 @@ from node.surveillance.evasions (at its line cap); node.surveillance.runs lists 
   unfilled bids from a VPN's exits, then the first does from the same exits, so that every
   origin of the first is shared and the laptop, its oldest, would be forgotten if shared
   origins were all alike.
+- S1.payer_hub (rt38 F1): the first funds the second, then pays nine accounts of its own
+  KRW 500,000 one way, one more than makes it a payer hub: the hub status the attacker
+  declares must not cut the link its nominee then washes on.
 Their washes move the price, so each takes a token and day apart from the plants that move
 it (`mover`, Market.take_slot): a wash on any token changed the close seed 8's S5.sweep marks
 (it was missed).
@@ -60,5 +63,20 @@ def s1_helper_exits(market: Market) -> None:
         washes(market, first, second, symbol, start + 10 * MINUTE_MS)
 
 
+def s1_payer_hub(market: Market) -> None:
+    with own_draws(market, "S1.payer_hub"):
+        kit = Kit(market, "S1", "payer_hub")
+        first, second = traders = kit.traders(2)
+        start, symbol, day = kit.start(mover=True)  # see above
+        kit.record(symbol, traders, (day,))
+        own = kit.traders(RING)  # the payer's own accounts, paid one way, never trading
+        market.at(start, lambda: transfer(market, first, second.account, 5_000_000))
+        for number, other in enumerate(own):
+            market.at(start + MINUTE_MS + number, lambda o=other: transfer(
+                market, first, o.account, 500_000))
+        washes(market, first, second, symbol, start + 10 * MINUTE_MS)
+
+
 OWNER_EVASIONS: dict[str, Callable[[Market], Any]] = {
-    "S1.round_trip": s1_round_trip, "S1.helper_exits": s1_helper_exits}
+    "S1.round_trip": s1_round_trip, "S1.helper_exits": s1_helper_exits,
+    "S1.payer_hub": s1_payer_hub}

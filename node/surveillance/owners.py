@@ -14,7 +14,9 @@ How it works. The graph keeps three kinds of edge, each with the time of its lat
   (rt37 F2). Two-way links count for neither, so round trips make no hub (rt37 F4). A trivial
   sum to a stranger links nobody (issue 30: one-won transfers framed a stranger as one owner
   with the payer). What a hub costs to make: more than `max_transfer_partners` accounts and
-  `min_link_krw` each moved one way, for good;
+  `min_link_krw` each moved one way, for good. So a link the two then trade on (`traded`:
+  the payee is no customer or staff of the payer then) joins them past any hub status (rt38
+  F1: a paid eight of its own accounts to be a payer hub, and its nominee washed with it);
 - a recovery link (old, new): `token.recover` moved old's key to new; valid for good, so the
   surveillance history of the old key stays with the new one.
 `owner(account, now)` walks the valid edges breadth first, neighbours in sorted order, and
@@ -57,6 +59,7 @@ LASTING_OWNERS = 20_000  # accounts whose owner is remembered across blocks (eac
 LINKED = (TRANSFER, RECOVER)  # the kinds kept as account-to-account links
 ALL_KINDS = frozenset({ORIGIN, TRANSFER, RECOVER})
 FIRST_PAID, SECOND_PAID = 1, 2  # a transfer link's directions: which of its sorted pair paid
+TRADED = 4  # with the directions: the two traded with each other while the link was valid
 PAYEE_HUB, PAYER_HUB = 1, 2  # OwnerGraph.hub: paid by many one way, or paid many one way
 CASH_KINDS = frozenset({ORIGIN, RECOVER})  # S9: a transfer is what it judges, not a link
 
@@ -232,6 +235,19 @@ class OwnerGraph:
         while self.link_count > self.limits.links:  # the account holding the most links gives
             self._drop_least_needed_link(self.link_holders.largest(), time)
 
+    def traded(self, buyer: str, seller: str) -> None:
+        """`buyer` and `seller` traded with each other: a transfer link between them is marked
+        TRADED for as long as it lasts, and joins them whatever hubs they are (`carries`)."""
+        pair = (buyer, seller) if buyer < seller else (seller, buyer)
+        found = self.links[TRANSFER].get(pair)
+        if found is None or found[2] & TRADED:
+            return
+        time, tx_id, directions = found
+        self.links[TRANSFER][pair] = (time, tx_id, directions | TRADED)
+        self.edges_version += 1
+        self.staged.put(s.surv_link_key(TRANSFER, *pair),
+                        codec.pack([time, tx_id, directions | TRADED]))
+
     # ---- dropping ----------------------------------------------------------------------------
 
     def _drop_use(self, origin: str, account: str) -> None:
@@ -367,8 +383,11 @@ class OwnerGraph:
         return found is not None and bool(found[2] & direction)
 
     def carries(self, account: str, other: str, hub: Callable[[str], int]) -> bool:
-        """A transfer link joins the two when a payment in it went from no payer hub to no
-        payee hub."""
+        """A transfer link joins the two when they traded with each other (TRADED), or when a
+        payment in it went from no payer hub to no payee hub."""
+        pair = (account, other) if account < other else (other, account)
+        if self.links[TRANSFER][pair][2] & TRADED:
+            return True
         return any(self.paid(payer, payee) and not hub(payee) & PAYEE_HUB
                    and not hub(payer) & PAYER_HUB
                    for payer, payee in ((account, other), (other, account)))

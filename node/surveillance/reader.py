@@ -166,6 +166,7 @@ class Reader:
                 if earlier.opening_due:
                     facts.openings.append((symbol, earlier))
         self.trades.add(trade)
+        self.owners.traded(trade.buyer, trade.seller)
         self.orders.fill(trade.buy_order, trade.qty, facts.time)
         self.orders.fill(trade.sell_order, trade.qty, facts.time)
         facts.trades.append(trade)

@@ -35,6 +35,13 @@ def wash(desk: Desk, first: str, second: str) -> None:
     trade(desk, second, first)
 
 
+def owner_of(desk: Desk, name: str) -> list[str]:
+    """The accounts of `name`'s owner on the graph now, before any trade between them marks a
+    link TRADED (which joins past hubs, rt38 F1): what the payments alone make."""
+    world = desk.world
+    return list(world.surveillance.owners.owner(desk[name], desk.time).accounts)
+
+
 def s1_on(desk: Desk, *names: str) -> list[dict]:
     return [a for a in desk.alerts("S1") if a["accounts"] == desk.accounts(*names)]
 
@@ -47,6 +54,7 @@ def test_paying_many_others_does_not_cut_the_payers_real_link():
     for other in "cdefghijm":  # a then pays nine others, each in earnest
         desk.pay("a", other, 1_000_000)
     desk.step()
+    assert desk["b"] in owner_of(desk, "a")
     wash(desk, "a", "b")
     assert s1_on(desk, "a", "b")
 
@@ -132,6 +140,7 @@ def test_payees_that_pay_back_do_not_make_a_hub():
     for other in "cdefghijm":
         desk.pay("b", other, 500_000)
     desk.step()
+    assert desk["b"] in owner_of(desk, "a")
     wash(desk, "a", "b")
     assert s1_on(desk, "a", "b")
 
@@ -237,3 +246,52 @@ def test_paying_shops_makes_no_payer_hub():
             owners.link(TRANSFER, customer, shop, NOW + 1, f"tx-{customer}-{shop}", 10)
     assert owners.hub("s0", NOW + 10) and not owners.hub("a", NOW + 10)
     assert "b" in owners.owner("a", NOW + 10).accounts
+
+
+def test_a_payer_hub_still_links_the_payee_that_trades_with_it():
+    """Red team rt38 F1: a paid its nominee b, then eight more accounts KRW 500,000 one way
+    (its own), so it was a payer hub, its payment to b linked nobody and a/b washed unseen.
+    A payee that trades with its payer is not the payer's staff: a trade between the two after
+    a payment lets the payment link past any hub status. Swept across the threshold: more of
+    a's own payments never cut b from a's owner."""
+    for others in range(11):
+        desk = Desk(names=NAMES)
+        desk.background()
+        desk.pay("a", "b", 5_000_000)
+        desk.step()
+        for other in "cdefghijmno"[:others]:
+            desk.pay("a", other, 500_000)
+        desk.step()
+        wash(desk, "a", "b")
+        assert s1_on(desk, "a", "b"), f"a paid b and {others} others"
+
+
+def test_a_payment_and_a_sale_into_the_payees_bid_hold_only_the_payer():
+    """Red team rt38 F2: a paid a stranger b KRW 500,000, then sold into b's honest resting bid:
+    a high S1 (a trading hold) named b, by a's acts alone. A payee whose resting order the
+    payer took, linked by that one-way payment only, has not acted on the link: the S1 alert
+    stays, at medium. Once b takes a's order, or pays a back, it is high."""
+    desk = Desk(names=NAMES)
+    desk.background()
+    desk.pay("a", "b", 500_000)
+    desk.step()
+    trade(desk, "a", "b")  # a rests a sell, b lifts it: b acted
+    trade(desk, "b", "a")
+    severities = [a["severity"] for a in s1_on(desk, "a", "b")]
+    assert severities and set(severities) == {"high"}
+    desk = Desk(names=NAMES)
+    desk.background()
+    desk.pay("a", "b", 500_000)
+    desk.step()
+    desk.place("b", "buy", 10_000, 20)  # b's honest resting bid
+    desk.step()
+    desk.place("a", "sell", 10_000, 20)  # a hits it
+    desk.step()
+    assert [a["severity"] for a in s1_on(desk, "a", "b")] == ["medium"]
+    desk.pay("b", "a", 500_000)  # b pays a back: now both acted
+    desk.step()
+    desk.place("b", "buy", 10_000, 20)
+    desk.step()
+    desk.place("a", "sell", 10_000, 20)
+    desk.step()
+    assert "high" in [a["severity"] for a in s1_on(desk, "a", "b")]

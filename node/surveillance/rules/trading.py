@@ -23,7 +23,7 @@ from node.surveillance.facts import (
     participants,
     short,
 )
-from node.surveillance.owners import Owner
+from node.surveillance.owners import TRANSFER, Owner
 from node.surveillance.records import Order, Trade
 from node.surveillance.tallies import Quick, QuickTally
 
@@ -72,7 +72,28 @@ def s1_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
             ids(t.trade_id for t in trades), (trades[0].prev_price, trades[-1].price),
             tuple(links))
     return Finding("S1", symbol, f"{symbol}/{owner.key}", accounts, trades[0].time,
-                   (qty, len(trades)), detail)
+                   (qty, len(trades)), detail,
+                   "medium" if is_payers_act_alone(j, owner, accounts, trades) else None)
+
+
+def is_payers_act_alone(j: Judge, owner: Owner, accounts: tuple[str, ...],
+                        trades: list[Trade]) -> bool:
+    """Whether one account made this wash alone (rt38 F2: a paid a stranger b KRW 500,000,
+    then sold into b's honest resting bid, and b was held): two accounts, joined only by
+    payments from the payer, and every trade taken by the payer from the payee's resting
+    order. The payee has not acted on the link (paid back, shared a device, taken an order),
+    so the alert is medium (no hold) until it does."""
+    if len(accounts) != 2:
+        return False
+    links = j.owner_of.fresh(owner).links_among(accounts)
+    if len(links) != 1 or links[0].kind != TRANSFER:
+        return False
+    first, second = accounts
+    graph = j.owner_of.graph
+    if graph.paid(first, second) == graph.paid(second, first):
+        return False
+    payer = first if graph.paid(first, second) else second
+    return all(t.aggressor_account == payer for t in trades)
 
 
 def is_same_device(j: Judge, trade: Trade) -> bool:
