@@ -139,10 +139,14 @@ SURVEILLANCE_DEFAULTS: dict[str, dict[str, int]] = {
     # (its own, or of an account sharing its device or key: not of accounts it only paid or
     # was paid with) are high when worth `insider_min_value` KRW in all, else medium (shown,
     # not held) [GEN: KRW 10M, after 자본시장법 시행령 art. 200: an officer's change of under
-    # 1,000 units and KRW 10M needs no ownership report].
+    # 1,000 units and KRW 10M needs no ownership report]. An account the insiders paid, within
+    # the lookback, at least `funded_share_bps` of what it traded in the token (when that
+    # reached `insider_min_value`) trades as their nominee: medium at most [GEN: half; a
+    # nominee trades the insider's money (rt38 F4), a salary is a small part of what an
+    # employee invests].
     "S8": {"lookback_ms": 30 * DAY_MS, "min_share_bps": 1_000, "min_value": 30_000_000,
            "effect_ms": DAY_MS, "min_effect_bps": 300, "run_up_ms": DAY_MS,
-           "insider_min_value": 10_000_000, "enabled": 1},
+           "insider_min_value": 10_000_000, "funded_share_bps": 5_000, "enabled": 1},
     # S9 cash structuring (분할 거래): within `window_ms`, at least `min_count` units of one
     # owner each just under the `threshold` [CTR: KRW 10,000,000 a day], within `near_bps`
     # below it, together above it. A unit is a day's total of the owner's outflows

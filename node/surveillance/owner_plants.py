@@ -12,6 +12,9 @@ from node.surveillance.evasions (at its line cap); node.surveillance.runs lists 
 - S1.payer_hub (rt38 F1): the first funds the second, then pays nine accounts of its own
   KRW 500,000 one way, one more than makes it a payer hub: the hub status the attacker
   declares must not cut the link its nominee then washes on.
+- S8.funded (rt38 F4): S8.nominee with the insider's money instead of its device: the insider
+  pays the nominee what its twelve bids cost, a tenth more, and the nominee buys before the
+  news.
 Their washes move the price, so each takes a token and day apart from the plants that move
 it (`mover`, Market.take_slot): a wash on any token changed the close seed 8's S5.sweep marks
 (it was missed).
@@ -22,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from node.surveillance.evasions import own_draws, share_device, washes
+from node.surveillance.evasions import make_insider, own_draws, share_device, washes
 from node.surveillance.generator import Market
 from node.surveillance.planting import Kit
-from node.surveillance.plants import MINUTE_MS, transfer
+from node.surveillance.plants import HOUR_MS, MINUTE_MS, NEWS_ROOM_MS, buy_before_news, transfer
 
 RING = 9  # accounts that pay the payee and are paid back: more than max_transfer_partners
 EXITS = 64  # a VPN's exits: as many origins as an account keeps (Limits.per_account)
@@ -77,6 +80,22 @@ def s1_payer_hub(market: Market) -> None:
         washes(market, first, second, symbol, start + 10 * MINUTE_MS)
 
 
+def s8_funded(market: Market) -> None:
+    with own_draws(market, "S8.funded"):
+        kit = Kit(market, "S8", "funded")
+        insider, nominee = kit.traders(2)
+        start, symbol, day = kit.start(earliest_ms=40 * MINUTE_MS, room_ms=NEWS_ROOM_MS - 10 *
+                                       MINUTE_MS, mover=True)
+        kit.record(symbol, [nominee], (day,))
+        kit.add([insider])
+        market.at(start - 30 * MINUTE_MS, lambda: make_insider(market, insider, symbol))
+        market.at(start - 20 * MINUTE_MS, lambda: transfer(
+            market, insider, nominee.account, int(market.last[symbol] * 12 * 700 * 1.1)))
+        buy_before_news(market, nominee, symbol, start, 3 * HOUR_MS + 300_000,
+                        lambda: market.news(symbol, 0.05))
+
+
 OWNER_EVASIONS: dict[str, Callable[[Market], Any]] = {
     "S1.round_trip": s1_round_trip, "S1.helper_exits": s1_helper_exits,
-    "S1.payer_hub": s1_payer_hub}
+    "S1.payer_hub": s1_payer_hub,
+    "S8.funded": s8_funded}

@@ -174,3 +174,45 @@ def test_s9_halves_to_two_nominees_padded_over_the_threshold(padding, caught):
     assert bool(alerts) == caught
     if caught:
         assert {tx.tx_id.hex() for tx in sent} <= set(alerts[-1]["evidence"])
+
+
+@pytest.mark.parametrize("paid, qty, found", [
+    (14_000_000, 2_900, []), (15_000_000, 2_900, [("medium", True)]),
+    (10_000_000, 999, []), (10_000_000, 1_000, [("medium", True)])])
+def test_s8_a_nominee_trading_with_the_insiders_money(paid, qty, found):
+    """Red team rt38 F4: insider c paid e KRW 29M, e bought 29M before a document: no alert
+    (status spread only along devices and keys). An account the insider itself paid at least
+    `funded_share_bps` (50%) of what it bought, worth `insider_min_value` (10M) or more,
+    trades as the insider's nominee: medium (shown, not held: a salary paid by the officer,
+    the test above, is no nominee, nor is a small buy with it)."""
+    desk = Desk()
+    desk.background()
+    desk.make_insider("c")
+    desk.step()
+    desk.pay("c", "e", paid)
+    desk.step()
+    desk.place("k", "sell", 10_000, qty)
+    desk.place("e", "buy", 10_000, qty)
+    desk.step(DAY)
+    document(desk)
+    desk.step(HOUR)
+    assert s8_of(desk, "e") == found
+
+
+@pytest.mark.parametrize("moved_on, severity", [(0, "low"), (9_000_000, "low"),
+                                                (10_000_000, "medium")])
+def test_s9_rent_day_is_no_fan_in_until_the_money_moves_on(moved_on, severity):
+    """Red team rt38 F3: three tenants paid landlord l 9.5M each on the same day: S9 medium,
+    a withdrawal hold. Receipts of distinct senders are a fan-in the receiver collected only
+    once it moves at least S9's threshold on (a withdrawal or a transfer out of its owner)
+    since the first of them: until then the alert is low (shown, not held)."""
+    desk = Desk()
+    desk.step(3 * DAY)  # the FDS delay of a new account's first withdrawal (chaincode.fds)
+    for tenant in "abc":
+        desk.pay(tenant, "l", 9_500_000)
+        desk.step(HOUR)
+    if moved_on:
+        desk.withdraw("l", moved_on)
+        desk.step(HOUR)
+    alerts = [a for a in desk.alerts("S9") if desk["l"] in a["accounts"]]
+    assert alerts and alerts[-1]["severity"] == severity

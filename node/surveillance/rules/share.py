@@ -11,6 +11,7 @@ the token.
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 
 from chaincode.market import kst_day
 from node.clock import duration_text
@@ -255,12 +256,42 @@ def insider_findings(p: dict[str, int], j: Judge, event: MaterialEvent) -> list[
     (rt37 F5b)."""
     since = event.time - p["lookback_ms"]
     spans = j.insiders.was_insider(event.issuer, since)
+    payees = {f.recipient for insider in spans for f in j.flows.outflows(insider, since)
+              if f.recipient is not None}
     findings = []
-    for _, owner in sorted(j.owners(sorted(spans)).items()):
-        trades = insider_trades(j, event, owner, spans, since)
+    for _, owner in sorted(j.owners(sorted(set(spans) | payees)).items()):
+        trades, funded = as_insider(p, j, event, owner, spans, since)
         if trades:
-            findings.append(s8_finding(p, j, event, owner, trades, True, None))
+            findings.append(s8_finding(p, j, event, owner, trades, True, None, funded))
     return findings
+
+
+def as_insider(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
+               spans: dict[str, tuple[int, int]], since: int) -> tuple[list[Trade], bool]:
+    """The owner's insider trades (`insider_trades`), else those of its accounts that traded
+    the insiders' money (`funded_trades`: True, medium at most), else none."""
+    trades = insider_trades(j, event, owner, spans, since)
+    if trades:
+        return trades, False
+    trades = funded_trades(p, j, event, owner, spans, since)
+    return trades, bool(trades)
+
+
+def funded_trades(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
+                  spans: dict[str, tuple[int, int]], since: int) -> list[Trade]:
+    """The trades before the event of each account the insiders paid, within the lookback,
+    at least `funded_share_bps` of what it traded in the token, when that reached
+    `insider_min_value` (rt38 F4: a nominee buying with the insider's 29M was no insider; a
+    clerk's salary stays under the share, and a small buy with it under the value)."""
+    found: list[Trade] = []
+    for account in owner.accounts:
+        paid = sum(f.amount for f in j.flows.inflows(account, since) if f.sender in spans)
+        mine = [t for t in before(j.trades.of_accounts(event.symbol, (account,), since), event)
+                if account in (t.buyer, t.seller)]
+        value = sum(t.qty * t.price for t in mine)
+        if value >= p["insider_min_value"] and paid * BPS >= p["funded_share_bps"] * value:
+            found += mine
+    return sorted(set(found), key=lambda t: (t.height, t.index, t.trade_id))
 
 
 def insider_trades(j: Judge, event: MaterialEvent, owner: Owner,
@@ -296,7 +327,7 @@ def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, start: i
     for _, owner in sorted(j.owners(sorted(net)).items()):
         members = set(owner.accounts)
         mine = [t for t in trades if (t.buyer in members) != (t.seller in members)]
-        if members & set(spans) and insider_trades(j, event, owner, spans, since):
+        if as_insider(p, j, event, owner, spans, since)[0]:
             continue  # judged at the event, as an insider (trades before it became one: here)
         qty = sum(t.qty if t.buyer in members else -t.qty for t in mine)
         value = sum(t.qty * t.price if t.buyer in members else -t.qty * t.price for t in mine)
@@ -308,7 +339,8 @@ def unusual_findings(p: dict[str, int], j: Judge, event: MaterialEvent, start: i
 
 
 def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
-               trades: list[Trade], insider: bool, effect: tuple[int, int] | None) -> Finding:
+               trades: list[Trade], insider: bool, effect: tuple[int, int] | None,
+               funded: bool = False) -> Finding:
     members = set(owner.accounts)
     accounts = participants(trades, owner)
     qty = sum(t.qty if t.buyer in members else -t.qty for t in trades)
@@ -316,10 +348,11 @@ def s8_finding(p: dict[str, int], j: Judge, event: MaterialEvent, owner: Owner,
     window_start = event.time - p["lookback_ms"]
     volume = sum(t.qty for t in before(j.trades.since(event.symbol, window_start), event))
     gross = sum(t.qty * t.price for t in trades)
-    held = insider and gross >= p["insider_min_value"]
+    held = insider and not funded and gross >= p["insider_min_value"]
 
     def detail() -> Detail:
-        why = ("an insider of the issuer (identity insider_of)" if insider or effect is None
+        why = ("an account paid by an insider of the issuer, with that money" if funded
+               else "an insider of the issuer (identity insider_of)" if insider or effect is None
                else f"a net position of {bps(abs(qty), volume)} bps of the volume (threshold "
                f"{p['min_share_bps']} bps, {p['min_value']} KRW), and the price moved from "
                f"{effect[0]} to {effect[1]} won")
@@ -415,10 +448,27 @@ def compute_s9(p: dict[str, int], j: Judge) -> list[Finding]:
             total = sum(amount for amount, _ in found)
             if len(found) >= tier["min_count"] and total >= p["threshold"]:
                 finding = s9_finding(tier, direction, key, owner, found, total)
+                if direction == "in" and not is_moved_on(p, j, owner, found):
+                    finding = replace(finding, severity="low")
                 if not (key.startswith("linked/") and is_one_cash_owner(j, finding.accounts)):
                     findings.append(finding)
                 break
     return findings
+
+
+def is_moved_on(p: dict[str, int], j: Judge, owner: Owner,
+                found: list[tuple[int, list[Flow]]]) -> bool:
+    """Whether receipts are the owner's act: a unit deposited (by the owner), or at least
+    `threshold` moved out of the owner (withdrawn, or paid to others) since the first of them.
+    Receipts of distinct senders alone are not (rt38 F3: three tenants' rents on one day put
+    the landlord on a withdrawal hold); a fan-in's collector moves the money on."""
+    if any(all(f.sender is None for f in flows) for _, flows in found):
+        return True
+    first = min(f.time for _, flows in found for f in flows)
+    members = set(owner.accounts)
+    out = sum(f.amount for account in owner.accounts
+              for f in j.flows.outflows(account, first) if f.recipient not in members)
+    return out >= p["threshold"]
 
 
 def owner_units(p: dict[str, int], j: Judge, direction: str, owner: Owner
@@ -457,10 +507,12 @@ def is_one_cash_owner(j: Judge, accounts: tuple[str, ...]) -> bool:
 
 
 def touched_owners(j: Judge) -> dict[tuple[str, str], Owner]:
-    """(direction, subject) -> owner, for the owners of the block's movements."""
+    """(direction, subject) -> owner, for the owners of the block's movements; a sender's
+    receipts too (money it moves on may make them a fan-in it collected: `is_moved_on`)."""
     touched: dict[tuple[str, str], Owner] = {}
     for flow in j.facts.flows:
-        for direction, account in (("out", flow.sender), ("in", flow.recipient)):
+        for direction, account in (("out", flow.sender), ("in", flow.recipient),
+                                   ("in", flow.sender)):
             if account is None:
                 continue
             cash = j.owner_of(account, CASH_KINDS)
