@@ -295,3 +295,21 @@ def test_a_payment_and_a_sale_into_the_payees_bid_hold_only_the_payer():
     desk.place("a", "sell", 10_000, 20)
     desk.step()
     assert "high" in [a["severity"] for a in s1_on(desk, "a", "b")]
+
+
+def test_a_restarted_graph_keeps_what_the_two_traded_on():
+    """TRADED is stored with the link's directions: a graph loaded from the store joins the
+    payer hub's payee as the live one does."""
+    store = MemoryKV()
+    live = graph(Limits())
+    for payee in ("b", "c", "d", "e"):  # more than max_transfer_partners (2): a payer hub
+        live.link(TRANSFER, "a", payee, NOW, f"tx-{payee}", 10)
+    assert "b" not in live.owner("a", NOW + 1).accounts
+    live.traded("b", "a")
+    batch = Batch()
+    live.staged.flush(batch)
+    store.write(batch)
+    restarted = graph(Limits(), store)
+    assert restarted.links == live.links
+    assert restarted.owner("a", NOW + 1).accounts == live.owner("a", NOW + 1).accounts == (
+        "a", "b")
