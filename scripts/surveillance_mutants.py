@@ -297,7 +297,7 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if any(t.time <= end for account in (t.buyer, t.seller)",
      PART_C + "test_s8_a_trade_before_the_appointment_is_no_insiders"),
     ("surveillance_s8_an_insider_is_never_unusual", SHARE,
-     "if members & set(spans) and insider_trades(j, event, owner, spans, since):",
+     "if as_insider(p, j, event, owner, spans, since)[0]:",
      "if members & set(spans):",
      PART_C + "test_s8_buying_before_the_appointment_is_still_judged_as_unusual"),
     ("surveillance_s8_a_former_insider_fills_the_index", PENDING,
