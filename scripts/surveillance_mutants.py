@@ -108,12 +108,12 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "None if held else \"medium\")", "None)",
      DESK + "test_s8_unusual_buying_before_news_that_moved_the_price"),
     ("surveillance_s9_single_amounts_only", SHARE,
-     "        if is_near(p, total) and (direction == \"out\" or not any(f.sender for f in "
-     "days[day])):\n            found.append((total, days[day]))\n"
-     "        elif total >= p[\"threshold\"]:\n"
-     "            found += per_counterparty(p, days[day], direction)",
-     "        if False:\n            pass\n        elif True:\n"
-     "            found += [(f.amount, [f]) for f in days[day] if is_near(p, f.amount)]",
+     "    if is_near(p, day.total) and (direction == \"out\" or not day.senders):\n"
+     "        return [(day.total, list(day.flows))]\n"
+     "    if day.total >= p[\"threshold\"]:\n"
+     "        return per_counterparty(p, day) or padded(p, day, direction)",
+     "    if False:\n        pass\n    if True:\n"
+     "        return [(f.amount, [f]) for f in day.flows if is_near(p, f.amount)]",
      EVASIONS + "test_s9_each_days_total_split_in_two"),
     ("surveillance_s1_s10_staff_media_link_clients", "node/surveillance/records.py",
      'STAFF_MEDIA = frozenset({"branch", "phone"})', "STAFF_MEDIA: frozenset[str] = frozenset()",
@@ -308,11 +308,11 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "if len(linked.accounts) > len(cash.accounts):", "if False:",
      PART_C + "test_s9_withdrawals_split_over_two_accounts_linked_by_a_transfer"),
     ("surveillance_s9_no_per_recipient_totals", SHARE,
-     "found += per_counterparty(p, days[day], direction)",
-     "found += [(f.amount, [f]) for f in days[day] if is_near(p, f.amount)]",
+     "return per_counterparty(p, day) or",
+     "return [(f.amount, [f]) for f in day.flows if is_near(p, f.amount)] or",
      PART_C + "test_s9_per_recipient_day_totals_each_split_in_two"),
     ("surveillance_s9_rents_are_the_recipients_structuring", SHARE,
-     "(direction == \"out\" or not any(f.sender for f in days[day]))", "True",
+     "(direction == \"out\" or not day.senders)", "True",
      PART_C + "test_s9_a_landlord_receiving_rents_is_not_structuring"),
     ("surveillance_s9_one_structuring_two_episodes", SHARE,
      "if not (key.startswith(\"linked/\") and is_one_cash_owner(j, finding.accounts)):",
@@ -353,12 +353,19 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      "\"slow_min_count\": 5", "\"slow_min_count\": 4",
      RT37 + "test_s9_slow_structuring_a_payment_every_four_days"),
     ("surveillance_s9_no_padded_day", SHARE,
-     " or padded(p, days[day], direction)", "",
+     " or padded(p, day, direction)", "",
      RT37 + "test_s9_halves_to_two_nominees_padded_over_the_threshold"),
     ("surveillance_s9_padding_of_the_band_is_padding", SHARE,
-     "if f.amount * BPS >= p[\"threshold\"] * p[\"near_bps\"]]",
-     "if f.amount * BPS > p[\"threshold\"] * p[\"near_bps\"]]",
+     "return amount * BPS >= p[\"threshold\"] * p[\"near_bps\"]",
+     "return amount * BPS > p[\"threshold\"] * p[\"near_bps\"]",
      RT37 + "test_s9_halves_to_two_nominees_padded_over_the_threshold"),
+    ("surveillance_s9_tally_kept_past_an_eviction", "node/surveillance/tallies.py",
+     "tally = self.cash.get(key)\n        if tally is None or tally.stamp != stamp:",
+     "tally = self.cash.get(key)\n        if tally is None:",
+     COST + "test_s9_tallies_hold_what_the_cash_window_holds"),
+    ("surveillance_s9_tally_never_cut", "node/surveillance/tallies.py",
+     "while self.flows and self.flows[0].time < since:", "while False:",
+     COST + "test_s9_tallies_hold_what_the_cash_window_holds"),
     ("surveillance_s2_tally_kept_past_an_eviction", "node/surveillance/tallies.py",
      "tally = self.quick.get(key)\n        if tally is None or tally.stamp != stamp:",
      "tally = self.quick.get(key)\n        if tally is None:",

@@ -33,6 +33,7 @@ class CashFlows:
         self.out: dict[str, Timeline[Flow]] = {}
         self.inn: dict[str, Timeline[Flow]] = {}
         self.holdings = Holdings()  # flows kept per mover (subject)
+        self.evicted = 0  # flows dropped at the limit (from inside a window): stales S9 tallies
 
     def add(self, flow: Flow) -> None:
         self._index(flow)
@@ -69,6 +70,7 @@ class CashFlows:
                 self._drop(self.all[0])
         while self.holdings.total > self.limits.flows:
             self._drop(self.oldest_of(self.holdings.largest()))
+            self.evicted += 1
         if len(self.all) > 2 * self.holdings.total + STALE_SLACK:
             self.all = deque(flow for flow in self.all if flow.seq not in self.gone)
             self.gone.clear()

@@ -14,14 +14,19 @@ reads through a tally is exactly what it would read afresh, on every node alike.
 - `OwnerTally` (S12): an owner's trades with other owners in the window: the bids of it that
   sellers hit, and what it bought and sold (S12 read the token's whole window once per buying
   owner, every block).
+- `CashTally` (S9): an owner's cash movements of one direction in one window, by KST day, with
+  each day's sums (S9 read the owner's whole month of movements on every block it moved cash;
+  a tally begun before a movement was dropped at its limit, `CashFlows.evicted`, is begun
+  again).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from node.surveillance.records import Order, Trade
+from node.surveillance.records import Flow, Order, Trade
 from node.surveillance.timeline import Timeline
 
 # Tallies kept of each kind: at the limit every tally of the kind is forgotten (they are begun
@@ -135,6 +140,7 @@ class Tallies:
 
     quick: dict[tuple[str, str], QuickTally] = field(default_factory=dict)  # (token, account)
     owners: dict[tuple[str, tuple[str, ...]], OwnerTally] = field(default_factory=dict)
+    cash: dict[tuple[str, tuple[str, ...], int], CashTally] = field(default_factory=dict)
 
     def quick_of(self, symbol: str, account: str, stamp: Stamp) -> QuickTally:
         key = (symbol, account)
@@ -153,3 +159,110 @@ class Tallies:
                 self.owners.clear()
             tally = self.owners[key] = OwnerTally(stamp)
         return tally
+
+    def cash_of(self, key: tuple[str, tuple[str, ...], int], stamp: int,
+                begin: Callable[[], CashTally]) -> CashTally:
+        """The S9 tally of (direction, owner's accounts, window), begun by `begin` when there
+        is none or a movement was dropped at the limit since it was begun."""
+        tally = self.cash.get(key)
+        if tally is None or tally.stamp != stamp:
+            if len(self.cash) >= TALLIES and key not in self.cash:
+                self.cash.clear()
+            tally = self.cash[key] = begin()
+        return tally
+
+
+# ---- S9 ------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Party:
+    """One counterparty's movements with the owner in one day (withdrawals or deposits: "")."""
+
+    flows: deque[Flow] = field(default_factory=deque)
+    total: int = 0
+    near: deque[Flow] = field(default_factory=deque)  # its single amounts near the threshold
+
+
+@dataclass(slots=True)
+class CashDay:
+    """The owner's movements of one direction in one KST day, with the sums S9's units are
+    made of (rules.share.day_units): the day's total, each counterparty's, and the total of
+    the movements not smaller than the `near_bps` band (`kept`). `units` is the day's units
+    while no movement came or left."""
+
+    flows: deque[Flow] = field(default_factory=deque)
+    total: int = 0
+    senders: int = 0  # movements with a sender (a receipt that was no deposit)
+    parties: dict[str, Party] = field(default_factory=dict)
+    kept: deque[Flow] = field(default_factory=deque)
+    kept_total: int = 0
+    units: list[tuple[int, list[Flow]]] | None = None
+
+
+@dataclass(slots=True)
+class CashTally:
+    """An owner's movements of one direction in one S9 window, by KST day: the movements
+    after the last one read are added and the front is cut at the window's start, so a block
+    costs its own movements and the days it changed, not the month (rt38 F9: S9 re-read a
+    payer's whole 30-day window on every block it paid). Movements among the owner's own
+    accounts are left out, as S9 leaves them out."""
+
+    direction: str
+    members: frozenset[str]
+    near: Callable[[int], bool]  # a single amount near the threshold
+    keeps: Callable[[int], bool]  # an amount not under the `near_bps` band
+    stamp: int  # CashFlows.evicted when it was begun
+    last: int = -1  # the last movement read (its seq)
+    read_to: int = 0  # that movement's time
+    flows: deque[Flow] = field(default_factory=deque)  # in chain order
+    days: dict[int, CashDay] = field(default_factory=dict)
+
+    def read(self, flows: Iterable[Flow], day_of: Callable[[int], int]) -> None:
+        """Add the movements after the last one read (`flows`: in chain order)."""
+        for flow in flows:
+            if flow.seq <= self.last:
+                continue
+            self.last, self.read_to = flow.seq, flow.time
+            if flow.sender in self.members and flow.recipient in self.members:
+                continue
+            self.flows.append(flow)
+            day = self.days.setdefault(day_of(flow.time), CashDay())
+            day.flows.append(flow)
+            day.total += flow.amount
+            day.senders += bool(flow.sender)
+            party = day.parties.setdefault(self.other(flow), Party())
+            party.flows.append(flow)
+            party.total += flow.amount
+            if self.near(flow.amount):
+                party.near.append(flow)
+            if self.keeps(flow.amount):
+                day.kept.append(flow)
+                day.kept_total += flow.amount
+            day.units = None
+
+    def cut(self, since: int, day_of: Callable[[int], int]) -> None:
+        """Forget the movements before `since` (each is the first of its day and party)."""
+        while self.flows and self.flows[0].time < since:
+            flow = self.flows.popleft()
+            key = day_of(flow.time)
+            day = self.days[key]
+            day.flows.popleft()
+            day.total -= flow.amount
+            day.senders -= bool(flow.sender)
+            other = self.other(flow)
+            party = day.parties[other]
+            party.flows.popleft()
+            party.total -= flow.amount
+            if party.near and party.near[0] is flow:
+                party.near.popleft()
+            if not party.flows:
+                del day.parties[other]
+            if day.kept and day.kept[0] is flow:
+                day.kept.popleft()
+                day.kept_total -= flow.amount
+            day.units = None
+            if not day.flows:
+                del self.days[key]
+
+    def other(self, flow: Flow) -> str:
+        return (flow.recipient if self.direction == "out" else flow.sender) or ""

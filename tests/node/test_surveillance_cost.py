@@ -392,3 +392,97 @@ def test_s2_sweep_matches_what_judging_each_trade_with_its_near_trades_gives() -
         assert swept == literal, seed
         agreed += bool(literal) and len(literal) < len(pair)
     assert agreed > 20  # pairs with some trades matched and some not were met
+
+
+def reads_per_rule(monkeypatch) -> dict[str, int]:
+    """Records each rule reads from the windows (every `Timeline` bisection's result, by
+    record), counted by the rule that asked: a counter, not a clock."""
+    from node.surveillance import rules as rules_module
+    from node.surveillance.timeline import Timeline
+
+    counts: dict[str, int] = {}
+    running: list[str] = []
+    for name, compute in list(RULES.items()):
+        def counted(p, j, compute=compute, name=name):
+            running.append(name)
+            try:
+                return compute(p, j)
+            finally:
+                running.pop()
+        monkeypatch.setitem(rules_module.RULES, name, counted)
+    for method in ("since", "between"):
+        plain = getattr(Timeline, method)
+
+        def counting(self, *args, plain=plain):
+            found = plain(self, *args)
+            if running:
+                counts[running[-1]] = counts.get(running[-1], 0) + len(found)
+            return found
+        monkeypatch.setattr(Timeline, method, counting)
+    return counts
+
+
+@pytest.mark.parametrize("rule, step_ms", [("S9", 2 * 3_600_000)])
+def test_a_steady_streams_reads_per_block_stay_flat_as_history_grows(monkeypatch, rule,
+                                                                      step_ms) -> None:
+    """Red team rt38 F9: a market maker's one trade and a payer's one 30,000-won payment a
+    block. S9 re-read the payer's whole month on every block (30 days of movements), S6 and
+    S7 their windows of trades: the work of a block grew with history. Each block brings the
+    same records, so each rule must read about the same number of them on a block late in its
+    window as on one early in it."""
+    counts = reads_per_rule(monkeypatch)
+    desk = Desk(names=tuple("abcdefghijklm"))
+    p = desk.world.surveillance.params[rule]
+    window = max(p.get(key, 0) for key in ("window_ms", "slow_window_ms"))
+    blocks = window // step_ms + 40
+    marks = []
+    for block in range(blocks):
+        buyer = "abcdefghij"[block % 10]
+        desk.place("k", "sell", 10_000, 1)
+        desk.place(buyer, "buy", 10_000, 1)
+        desk.pay("m", buyer, 30_000)
+        desk.step(step_ms)
+        if block in (19, 39, blocks - 21, blocks - 1):
+            marks.append(counts.get(rule, 0))
+    early, late = marks[1] - marks[0], marks[3] - marks[2]
+    assert early > 0  # the rule read something
+    assert late <= 2 * early, (rule, early, late)
+
+
+@pytest.mark.parametrize("limits", [Limits(), Limits(flows=12)], ids=["kept", "dropped"])
+def test_s9_tallies_hold_what_the_cash_window_holds(limits) -> None:
+    """S9's tallies (node.surveillance.tallies.CashTally) are cut at the window's start as
+    days go, and read afresh once a movement was dropped at the flows limit: after every
+    block, the payer's tally holds exactly its outflows in the window, and each day's sums
+    are those of the day's movements (a restarted node begins its tallies afresh)."""
+    from chaincode.market import kst_day
+
+    desk = Desk(limits=limits)
+    surveillance = desk.world.surveillance
+    window = surveillance.params["S9"]["window_ms"]
+    m = desk["l"]
+    checked = 0
+    for number in range(60):
+        desk.pay("l", "abcdefghij"[number % 10], 9_500_000 + 1_000 * number)
+        desk.pay("a", "l", 30_000)  # an inflow: left out of the outflows
+        if number % 7 == 0:
+            desk.withdraw("l", 9_600_000)
+        desk.step(6 * 3_600_000)
+        tally = surveillance.tallies.cash.get(("out", (m,), window))
+        if tally is None:
+            continue
+        checked += 1
+        afresh = surveillance.flows.outflows(m, desk.time - window)
+        assert [f.seq for f in tally.flows] == [f.seq for f in afresh], number
+        days: dict[int, list] = {}
+        for flow in afresh:
+            days.setdefault(kst_day(flow.time), []).append(flow)
+        assert sorted(tally.days) == sorted(days), number
+        for key, day in tally.days.items():
+            assert list(day.flows) == days[key]
+            assert day.total == sum(f.amount for f in days[key])
+            assert {o: p.total for o, p in day.parties.items()} == {
+                o: sum(f.amount for f in days[key] if (f.recipient or "") == o)
+                for o in {f.recipient or "" for f in days[key]}}
+    assert checked >= 50
+    assert (surveillance.flows.evicted > 0) == (limits.flows == 12)

@@ -32,6 +32,7 @@ from node.surveillance.facts import (
 from node.surveillance.owners import CASH_KINDS, Owner
 from node.surveillance.pending import MaterialEvent
 from node.surveillance.records import Flow, Order, Trade
+from node.surveillance.tallies import CashDay, CashTally
 
 # ---- S6 participation concentration ----------------------------------------------------------
 
@@ -388,49 +389,45 @@ def is_near(p: dict[str, int], amount: int) -> bool:
     return p["threshold"] * (BPS - p["near_bps"]) // BPS <= amount < p["threshold"]
 
 
-def units(p: dict[str, int], flows: list[Flow], direction: str) -> list[tuple[int, list[Flow]]]:
-    """(amount, movements) of each unit: a day's total near the threshold; else, of a day whose
-    total passed it, each counterparty's day total near it (PROTOCOL "per-recipient totals":
-    5.0M + 4.6M to one recipient is one 9.6M unit; withdrawals or deposits count as one
-    counterparty), else each near single amount. Inflows: a day's total near the threshold is
-    a unit only when it was deposited; a transfer received is the sender's act, and counts
-    only in a day whose receipts passed the threshold in pieces just under it (the collector
-    of a fan-in), so a landlord's rents, one a day, are no recipient's structuring."""
-    days: dict[int, list[Flow]] = {}
-    for flow in flows:
-        days.setdefault(kst_day(flow.time), []).append(flow)
-    found = []
-    for day in sorted(days):
-        total = sum(f.amount for f in days[day])
-        if is_near(p, total) and (direction == "out" or not any(f.sender for f in days[day])):
-            found.append((total, days[day]))
-        elif total >= p["threshold"]:
-            found += per_counterparty(p, days[day], direction) or padded(p, days[day], direction)
-    return found
+Unit = tuple[int, list[Flow]]  # (amount, movements)
 
 
-def padded(p: dict[str, int], flows: list[Flow], direction: str) -> list[tuple[int, list[Flow]]]:
+def units(p: dict[str, int], day: CashDay, direction: str) -> list[Unit]:
+    """(amount, movements) of each unit of one day: the day's total near the threshold; else,
+    of a day whose total passed it, each counterparty's day total near it (PROTOCOL
+    "per-recipient totals": 5.0M + 4.6M to one recipient is one 9.6M unit; withdrawals or
+    deposits count as one counterparty), else each near single amount. Inflows: a day's total
+    near the threshold is a unit only when it was deposited; a transfer received is the
+    sender's act, and counts only in a day whose receipts passed the threshold in pieces just
+    under it (the collector of a fan-in), so a landlord's rents, one a day, are no recipient's
+    structuring. The sums are the tally's (node.surveillance.tallies.CashDay)."""
+    if is_near(p, day.total) and (direction == "out" or not day.senders):
+        return [(day.total, list(day.flows))]
+    if day.total >= p["threshold"]:
+        return per_counterparty(p, day) or padded(p, day, direction)
+    return []
+
+
+def padded(p: dict[str, int], day: CashDay, direction: str) -> list[Unit]:
     """An outflow day over the threshold with no unit of a counterparty: its total without
     the movements smaller than the `near_bps` band, when near the threshold (rt37 F14: 9.5M in
     halves to two nominees, passed over the threshold by a 600,000 transfer)."""
-    kept = [f for f in flows if f.amount * BPS >= p["threshold"] * p["near_bps"]]
-    total = sum(f.amount for f in kept)
-    return [(total, kept)] if direction == "out" and is_near(p, total) else []
+    near = direction == "out" and is_near(p, day.kept_total)
+    return [(day.kept_total, list(day.kept))] if near else []
 
 
-def per_counterparty(p: dict[str, int], flows: list[Flow], direction: str
-                     ) -> list[tuple[int, list[Flow]]]:
-    by: dict[str, list[Flow]] = {}
-    for flow in flows:
-        other = flow.recipient if direction == "out" else flow.sender
-        by.setdefault(other or "", []).append(flow)
-    found = []
-    for other in sorted(by):
-        total = sum(f.amount for f in by[other])
-        if is_near(p, total):
-            found.append((total, by[other]))
+def is_kept(p: dict[str, int], amount: int) -> bool:
+    return amount * BPS >= p["threshold"] * p["near_bps"]
+
+
+def per_counterparty(p: dict[str, int], day: CashDay) -> list[Unit]:
+    found: list[Unit] = []
+    for other in sorted(day.parties):
+        party = day.parties[other]
+        if is_near(p, party.total):
+            found.append((party.total, list(party.flows)))
         else:
-            found += [(f.amount, [f]) for f in by[other] if is_near(p, f.amount)]
+            found += [(f.amount, [f]) for f in party.near]
     return found
 
 
@@ -471,20 +468,38 @@ def is_moved_on(p: dict[str, int], j: Judge, owner: Owner,
     return out >= p["threshold"]
 
 
-def owner_units(p: dict[str, int], j: Judge, direction: str, owner: Owner
-                ) -> list[tuple[int, list[Flow]]]:
-    """The owner's units of `direction` within `window_ms`, movements within it left out."""
-    members = set(owner.accounts)
-    seen: dict[int, Flow] = {}
-    for account in owner.accounts:
-        for flow in moves(j, direction, account, j.now - p["window_ms"]):
-            if not (flow.sender in members and flow.recipient in members):
-                seen[flow.seq] = flow
-    found = units(p, [seen[seq] for seq in sorted(seen)], direction)
+def owner_units(p: dict[str, int], j: Judge, direction: str, owner: Owner) -> list[Unit]:
+    """The owner's units of `direction` within `window_ms`, movements within it left out:
+    each day's, kept with the day's sums across blocks until a movement comes or leaves."""
+    tally = cash_tally(p, j, direction, owner)
+    found = []
+    for key in sorted(tally.days):
+        day = tally.days[key]
+        if day.units is None:
+            day.units = units(p, day, direction)
+        found += day.units
     return found if direction == "out" else one_per_sender(found)
 
 
-def one_per_sender(found: list[tuple[int, list[Flow]]]) -> list[tuple[int, list[Flow]]]:
+def cash_tally(p: dict[str, int], j: Judge, direction: str, owner: Owner) -> CashTally:
+    """The owner's tally, its front cut at the window's start and the movements since the
+    last one it read added (a bisection per account, then only the new movements)."""
+    since = j.now - p["window_ms"]
+    tally = j.tallies.cash_of(
+        (direction, owner.accounts, p["window_ms"]), j.flows.evicted,
+        lambda: CashTally(direction, frozenset(owner.accounts), lambda a: is_near(p, a),
+                          lambda a: is_kept(p, a), j.flows.evicted))
+    tally.cut(since, kst_day)
+    new: dict[int, Flow] = {}
+    for account in owner.accounts:
+        for flow in moves(j, direction, account, max(since, tally.read_to)):
+            if flow.seq > tally.last:
+                new[flow.seq] = flow
+    tally.read((new[seq] for seq in sorted(new)), kst_day)
+    return tally
+
+
+def one_per_sender(found: list[Unit]) -> list[Unit]:
     """Receipts: at most one unit of each sender. A sender's repeated amounts just under the
     threshold are its own structuring (its outflows' alert), not the recipient's: a stranger's
     three 9.5M transfers frame no recipient (rt37 F13); a fan-in collector's units come from
