@@ -14,6 +14,8 @@ reads through a tally is exactly what it would read afresh, on every node alike.
 - `OwnerTally` (S12): an owner's trades with other owners in the window: the bids of it that
   sellers hit, and what it bought and sold (S12 read the token's whole window once per buying
   owner, every block).
+- `TradedOrders` (S6): the orders an owner traded with in a token in the window;
+- `LastPush` (S7): when an owner last bought a token at a rising price;
 - `CashTally` (S9): an owner's cash movements of one direction in one window, by KST day, with
   each day's sums (S9 read the owner's whole month of movements on every block it moved cash;
   a tally begun before a movement was dropped at its limit, `CashFlows.evicted`, is begun
@@ -141,6 +143,8 @@ class Tallies:
     quick: dict[tuple[str, str], QuickTally] = field(default_factory=dict)  # (token, account)
     owners: dict[tuple[str, tuple[str, ...]], OwnerTally] = field(default_factory=dict)
     cash: dict[tuple[str, tuple[str, ...], int], CashTally] = field(default_factory=dict)
+    traded: dict[tuple[str, tuple[str, ...]], TradedOrders] = field(default_factory=dict)
+    pushes: dict[tuple[str, tuple[str, ...]], LastPush] = field(default_factory=dict)
 
     def quick_of(self, symbol: str, account: str, stamp: Stamp) -> QuickTally:
         key = (symbol, account)
@@ -160,6 +164,24 @@ class Tallies:
             tally = self.owners[key] = OwnerTally(stamp)
         return tally
 
+    def traded_of(self, symbol: str, accounts: tuple[str, ...], stamp: Stamp) -> TradedOrders:
+        key = (symbol, accounts)
+        tally = self.traded.get(key)
+        if tally is None or tally.stamp != stamp:
+            if len(self.traded) >= TALLIES and key not in self.traded:
+                self.traded.clear()
+            tally = self.traded[key] = TradedOrders(stamp)
+        return tally
+
+    def push_of(self, symbol: str, accounts: tuple[str, ...]) -> LastPush:
+        key = (symbol, accounts)
+        tally = self.pushes.get(key)
+        if tally is None:
+            if len(self.pushes) >= TALLIES:
+                self.pushes.clear()
+            tally = self.pushes[key] = LastPush()
+        return tally
+
     def cash_of(self, key: tuple[str, tuple[str, ...], int], stamp: int,
                 begin: Callable[[], CashTally]) -> CashTally:
         """The S9 tally of (direction, owner's accounts, window), begun by `begin` when there
@@ -170,6 +192,56 @@ class Tallies:
                 self.cash.clear()
             tally = self.cash[key] = begin()
         return tally
+
+
+@dataclass(slots=True)
+class TradedOrders:
+    """S6: the orders of an owner's side of its trades in a token within the window, each
+    with how many of those trades it made (S6 read the owner's three days of trades on every
+    block it traded: a market maker's whole window, rt38 F9)."""
+
+    stamp: Stamp
+    last: int = -1
+    read_to: int = 0
+    trades: deque[tuple[int, int]] = field(default_factory=deque)  # (time, order), id order
+    orders: dict[int, int] = field(default_factory=dict)  # order id -> its trades
+
+    def read(self, trades: Iterable[Trade], members: tuple[str, ...]) -> None:
+        for trade in trades:
+            if trade.trade_id <= self.last:
+                continue
+            self.last, self.read_to = trade.trade_id, trade.time
+            order = trade.buy_order if trade.buyer in members else trade.sell_order
+            self.trades.append((trade.time, order))
+            self.orders[order] = self.orders.get(order, 0) + 1
+
+    def cut(self, since: int) -> None:
+        while self.trades and self.trades[0][0] < since:
+            order = self.trades.popleft()[1]
+            self.orders[order] -= 1
+            if not self.orders[order]:
+                del self.orders[order]
+
+
+@dataclass(slots=True)
+class LastPush:
+    """S7: the time of an owner's last rising buy from another owner in a token, or None: no
+    pump is judged when it is older than `dump_ms` (S7 read every seller's four days of
+    trades on every block it sold, rt38 F9). Only ever later than the true last one (a trade
+    dropped at a limit may have been it), so it never skips an owner S7 would judge."""
+
+    last: int = -1
+    read_to: int = 0
+    time: int | None = None
+
+    def read(self, trades: Iterable[Trade], members: tuple[str, ...],
+             rises: Callable[[Trade], bool]) -> None:
+        for trade in trades:
+            if trade.trade_id <= self.last:
+                continue
+            self.last, self.read_to = trade.trade_id, trade.time
+            if trade.buyer in members and trade.seller not in members and rises(trade):
+                self.time = trade.time
 
 
 # ---- S9 ------------------------------------------------------------------------------------

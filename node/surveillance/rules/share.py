@@ -88,10 +88,13 @@ def members_of(key: str, owners: dict[str, tuple[int, Owner | None]]) -> tuple[s
 
 
 def orders_in(j: Judge, p: dict[str, int], symbol: str, accounts: tuple[str, ...]) -> int:
-    """How many of the accounts' orders traded in the participation window."""
-    members = set(accounts)
-    return len({t.buy_order if t.buyer in members else t.sell_order
-                for t in j.trades.of_accounts(symbol, accounts, j.now - p["window_ms"])})
+    """How many of the accounts' orders traded in the participation window (a tally of them
+    kept across blocks: node.surveillance.tallies.TradedOrders)."""
+    since = j.now - p["window_ms"]
+    tally = j.tallies.traded_of(symbol, accounts, j.stamp)
+    tally.cut(since)
+    tally.read(j.trades.of_accounts(symbol, accounts, max(since, tally.read_to)), accounts)
+    return len(tally.orders)
 
 
 def s6_finding(p: dict[str, int], j: Judge, symbol: str, keys: list[str],
