@@ -225,8 +225,8 @@ class TradedOrders:
 
 @dataclass(slots=True)
 class LastPush:
-    """S7: the time of an owner's last rising buy from another owner in a token, or None: no
-    pump is judged when it is older than `dump_ms` (S7 read every seller's four days of
+    """S7: the time of an owner's last rising buy from another owner in a token, or None: an
+    owner with none in S7's window has no pump to judge (S7 read every seller's four days of
     trades on every block it sold, rt38 F9). Only ever later than the true last one (a trade
     dropped at a limit may have been it), so it never skips an owner S7 would judge."""
 

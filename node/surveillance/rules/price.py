@@ -206,15 +206,15 @@ def pump_windows(p: dict[str, int], now: int, pushes: list[Trade]) -> list[list[
     return [pushes[first:end + 1] for *_, first, end in sorted(windows)[:MAX_PUMP_WINDOWS]]
 
 
-def pushed_lately(p: dict[str, int], j: Judge, symbol: str, accounts: tuple[str, ...],
-                  since: int) -> bool:
-    """Whether the owner's last rising buy may be within `dump_ms`: read from a tally of it
-    kept across blocks, so a seller that bought nothing at a rise is passed over without
-    reading its window (node.surveillance.tallies.LastPush)."""
+def pushed_since(j: Judge, symbol: str, accounts: tuple[str, ...], since: int) -> bool:
+    """Whether the owner may have a rising buy since `since` (without one it has no pump
+    window): read from a tally of its last one kept across blocks, so a seller that bought
+    nothing at a rise is passed over without reading its window (node.surveillance.tallies.
+    LastPush). Which windows are still open is `pump_windows`'s to say."""
     tally = j.tallies.push_of(symbol, accounts)
     tally.read(j.trades.of_accounts(symbol, accounts, max(since, tally.read_to)), accounts,
                is_rise)
-    return tally.time is not None and j.now - tally.time <= p["dump_ms"]
+    return tally.time is not None and tally.time >= since
 
 
 def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Finding | None:
@@ -222,7 +222,7 @@ def s7_finding(p: dict[str, int], j: Judge, symbol: str, owner: Owner) -> Findin
     first that makes one (`judge_pump`)."""
     members = set(owner.accounts)
     since = j.now - p["dump_ms"] - p["window_ms"]
-    if not pushed_lately(p, j, symbol, owner.accounts, since):
+    if not pushed_since(j, symbol, owner.accounts, since):
         return None
     mine = j.trades.of_accounts(symbol, owner.accounts, since)
     bought_from = [t for t in mine if t.buyer in members and t.seller not in members]
