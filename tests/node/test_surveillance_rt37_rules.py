@@ -9,6 +9,7 @@ import pytest
 
 from tests.node.surveillance_desk import DAY, HOUR, MINUTE, Desk
 from tests.node.test_surveillance_caps import document
+from tests.node.test_surveillance_decoys import pump_then_dump
 
 
 def s7_of(desk: Desk, name: str) -> list[dict]:
@@ -71,18 +72,7 @@ def test_s7_the_pumpers_own_lifts_are_the_rise():
 def test_s7_a_dump_up_to_dump_ms_after_the_pump(gap_ms, caught):
     """a lifts the price 8% in three buys (under S4's five upticks), waits, and sells 600
     into l's bid at +7%: a dump up to S7's dump_ms (3 days) after its last rising buy."""
-    desk = Desk()
-    desk.background()
-    for price in (10_200, 10_500, 10_800):
-        desk.place("k", "sell", price, 200)
-        desk.step(MINUTE)
-        desk.place("a", "buy", price, 200)
-        desk.step(MINUTE)
-    desk.step(gap_ms)
-    desk.place("l", "buy", 10_700, 600)
-    desk.step(MINUTE)
-    desk.place("a", "sell", 10_700, 600)
-    desk.step(MINUTE)
+    desk = pump_then_dump(gap_ms, decoys=0)
     assert [a["severity"] for a in s7_of(desk, "a")] == (["high"] if caught else [])
 
 
