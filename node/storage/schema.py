@@ -32,8 +32,9 @@ key from the height it was written at.
     v/s/<symbol>                         the session of the token's last trade (S5, S14)
     v/k/<symbol>\\x00<time 8>            a record date, subscription or redemption (S12)
     v/e/<rule>/<subject>                 an open alert a later finding adds a version to
-    v/a/<alert_id 32>                    an alert's latest version (canonical map)
-    v/V/<alert_id 32><version 4>         every version of an alert
+    v/a/<alert_id 32>                    an alert's latest version number (u32)
+    v/V/<alert_id 32><version 4>         every version of an alert, as what changed
+                                         (node.surveillance.episodes: `same` points back)
     v/i/<kind>/<subject>\\x00<height 8><seq 4>   alert indexes -> alert id + version (36
                                          bytes); kind `*` (all), `rule`, `sym`, `acct`
 
@@ -88,12 +89,21 @@ META_GENESIS = META + b"genesis_hash"
 META_GENESIS_TIME = META + b"genesis_time"
 META_LAYOUT = META + b"layout"
 META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.ledger.committed)
-LAYOUT = 3  # 1: receipts keyed by tx id, audit index values the tx id; 2: surveillance
-# before owners and alert versions (issue 30): a node rebuilds its `v/` keys by replaying
+LAYOUT = 4  # 1: receipts keyed by tx id, audit index values the tx id; 2: surveillance
+# before owners and alert versions (issue 30); 3: alert versions stored whole: a node rebuilds
+# its `v/` keys by replaying
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 _POSITION = struct.Struct(">QI")
+
+
+def u32(value: int) -> bytes:
+    return _U32.pack(value)
+
+
+def read_u32(raw: bytes) -> int:
+    return int(_U32.unpack(raw)[0])
 
 
 def u64(value: int) -> bytes:

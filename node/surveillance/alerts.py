@@ -41,7 +41,7 @@ def matches(alert: dict[str, Any], rule: str | None, symbol: str | None,
 
 def read_ref(store: KV, ref: bytes) -> dict[str, Any]:
     alert_id, version = s.read_version_ref(ref)
-    alert = read_alert(store, alert_id, version)
+    alert = read_alert(store.get, alert_id, version)
     assert alert is not None, "an alert index names a missing alert version"
     return alert
 

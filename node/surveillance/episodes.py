@@ -17,22 +17,50 @@ abuse that wrote it was in that block), and no alert hides what came after it. A
 names no account (S11's outlier day, S6's market-wide concentration) is a token's state, not
 an owner's acts: its versions still come from doubling alone.
 
-Each version is a record of its own (`v/V/<alert_id><version>`, the latest also at
-`v/a/<alert_id>`), listed at the height of the block that wrote it under the `v/i/` indexes. The
-episodes are `v/e/` keys; the oldest goes first beyond Limits.episodes (its subject then opens a
-new alert: a fresh one, never a suppressed one).
+Every transaction a finding judged is listed by some version, however many came in one block,
+and a version lists only what no earlier version of the alert listed: the episode remembers the
+transactions its versions listed (`listed`, from its `floor`, the oldest block of evidence its
+latest finding judged: windows only slide forward, so evidence older than that is not judged
+again), and a version's `evidence` is the judged transactions not in it, in chain order. More
+than MAX_EVIDENCE of them make several versions in the same block, each listing the next
+MAX_EVIDENCE (`part`: [i, n], the i-th of the n versions the block wrote; the metrics and the
+explanation are the finding's, in each). A version written for an escalation that brings no
+new transaction lists the newest MAX_EVIDENCE the finding judged again, so no version is
+without evidence. `orders` and `trades` list the ids above the highest its earlier versions
+listed (MAX_IDS at most, the first and newest). `heights` are the blocks of its `evidence`.
+
+Storage. Each version is a record of its own (`v/V/<alert_id><version>`) that holds only what
+changed: its evidence (tx ids as 32 bytes), heights, orders, trades, and each other field whose
+value differs from the previous version's; for a field that did not change, `same` names the
+version that holds it (always one that stores it, so a read is one hop). `read_alert`
+reassembles the whole alert, field for field what was sent on `/v1/events`. `v/a/<alert_id>`
+holds the latest version's number. A version is listed at the height of the block that wrote
+it under the `v/i/` indexes. The episodes are `v/e/` keys (the listed transactions are not
+stored there: a load rebuilds them from the versions written at or after the floor); the
+oldest goes first beyond Limits.episodes (its subject then opens a new alert: a fresh one,
+never a suppressed one).
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from consensus import codec
 from node.storage import KV
 from node.storage import schema as s
-from node.surveillance.facts import BlockFacts, Detail, Finding, price_effect
+from node.surveillance.facts import (
+    MAX_EVIDENCE,
+    MAX_IDS,
+    BlockFacts,
+    Detail,
+    Evidence,
+    Finding,
+    head_and_tail,
+    price_effect,
+)
 from node.surveillance.records import Limits
 from node.surveillance.rules import NAMES, SEVERITY
 from node.surveillance.staged import Staged
@@ -41,6 +69,11 @@ ALL = "*"
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2}
 DAY_MS = 86_400_000
 WINDOW_FIELDS = ("window_ms", "lookback_ms", "closing_ms", "opening_ms")
+OWN_FIELDS = ("version", "height", "part", "evidence", "heights", "orders", "trades")  # stored
+# in every version (evidence as [height, index, tx id bytes], heights read from it); the other
+# fields only where they changed (`same` points back otherwise)
+
+Get = Callable[[bytes], bytes | None]
 
 
 def compute_alert_id(rule: str, symbol: str | None, accounts: tuple[str, ...],
@@ -65,19 +98,30 @@ class Episode:
     accounts: tuple[str, ...]  # every account a version named
     measure: tuple[int, ...]  # of the last version
     severity: str
-    seen_height: int = 0  # the newest block of evidence a version listed
+    floor: int = 0  # evidence of a block before this one counts as listed
+    order_seen: int = 0  # the highest order id a version listed
+    trade_seen: int = 0  # the highest trade id a version listed
+    listed: set[Evidence] = field(default_factory=set)  # at or after `floor`; not packed
 
     def pack(self) -> bytes:
         return codec.pack([self.alert_id, self.version, self.from_time, self.last_time,
                            list(self.accounts), list(self.measure), self.severity,
-                           self.seen_height])
+                           self.floor, self.order_seen, self.trade_seen])
 
     @classmethod
     def unpack(cls, raw: bytes) -> Episode:
-        alert_id, version, from_time, last_time, accounts, measure, severity, seen = \
-            codec.unpack(raw)
+        (alert_id, version, from_time, last_time, accounts, measure, severity, floor,
+         order_seen, trade_seen) = codec.unpack(raw)
         return cls(alert_id, version, from_time, last_time, tuple(accounts), tuple(measure),
-                   severity, seen)
+                   severity, floor, order_seen, trade_seen)
+
+    def unlisted(self, detail: Detail) -> list[Evidence]:
+        return [e for e in detail.evidence if e[0] >= self.floor and e not in self.listed]
+
+    def list_evidence(self, detail: Detail, fresh: list[Evidence]) -> None:
+        self.listed.update(fresh)
+        self.floor = max(self.floor, min((e[0] for e in detail.evidence), default=0))
+        self.listed = {e for e in self.listed if e[0] >= self.floor}
 
 
 def is_escalation(episode: Episode, finding: Finding, severity: str) -> bool:
@@ -87,8 +131,16 @@ def is_escalation(episode: Episode, finding: Finding, severity: str) -> bool:
                    for new, old in zip(finding.measure, episode.measure, strict=True)))
 
 
-def newest_height(detail: Detail) -> int:
-    return max((height for height, _, _ in detail.evidence), default=0)
+def evidence_parts(fresh: list[Evidence], detail: Detail) -> list[list[Evidence]]:
+    """The evidence of each version a fresh finding writes: the unlisted transactions,
+    MAX_EVIDENCE a version; or, when there are none, the newest MAX_EVIDENCE it judged."""
+    if not fresh:
+        return [list(detail.evidence[-MAX_EVIDENCE:])]
+    return [fresh[i:i + MAX_EVIDENCE] for i in range(0, len(fresh), MAX_EVIDENCE)]
+
+
+def above(values: tuple[int, ...], seen: int) -> tuple[int, ...]:
+    return tuple(head_and_tail([v for v in values if v > seen], MAX_IDS))
 
 
 class Episodes:
@@ -106,15 +158,19 @@ class Episodes:
 
     # ---- findings in, alerts out -------------------------------------------------------------
 
+    def get(self, key: bytes) -> bytes | None:
+        """A key as this block left it so far (staged) or the store has it."""
+        if key in self.staged.ops:
+            return self.staged.ops[key]
+        return self.store.get(key)
+
     def record(self, findings: list[Finding], facts: BlockFacts) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = []
         for finding in findings:
-            alert = self._record(finding, facts, len(alerts))
-            if alert is not None:
-                alerts.append(alert)
+            alerts += self._record(finding, facts, len(alerts))
         return alerts
 
-    def _record(self, finding: Finding, facts: BlockFacts, seq: int) -> dict[str, Any] | None:
+    def _record(self, finding: Finding, facts: BlockFacts, seq: int) -> list[dict[str, Any]]:
         key = (finding.rule, finding.subject)
         severity = finding.severity or SEVERITY[finding.rule]
         episode = self.open.get(key)
@@ -123,35 +179,47 @@ class Episodes:
         if episode is None:
             episode = self._begin(finding, severity)
         detail = finding.detail()
+        unlisted = episode.unlisted(detail)
         fresh = (episode.version == 0 or is_escalation(episode, finding, severity)
-                 or (bool(finding.accounts) and newest_height(detail) > episode.seen_height))
+                 or (bool(finding.accounts) and bool(unlisted)))
         episode.last_time = facts.time
+        alerts: list[dict[str, Any]] = []
         if fresh:
-            episode.version += 1
             episode.accounts = tuple(sorted(set(episode.accounts) | set(finding.accounts)))
             episode.measure = finding.measure
             episode.severity = severity
-            episode.seen_height = max(episode.seen_height, newest_height(detail))
+            orders = above(detail.orders, episode.order_seen)
+            trades = above(detail.trades, episode.trade_seen)
+            episode.order_seen = max((episode.order_seen, *orders))
+            episode.trade_seen = max((episode.trade_seen, *trades))
+            parts = evidence_parts(unlisted, detail)
+            for part, evidence in enumerate(parts, start=1):
+                episode.version += 1
+                alerts.append(self._write(
+                    finding, detail, facts, episode, severity, seq + len(alerts),
+                    {"part": [part, len(parts)], "evidence": evidence,
+                     "orders": orders if part == 1 else (),
+                     "trades": trades if part == 1 else ()}))
+            episode.list_evidence(detail, unlisted)
         self._keep(key, episode)
-        if not fresh:
-            return None
-        return self._write(finding, detail, facts, episode, severity, seq)
+        return alerts
 
     def _begin(self, finding: Finding, severity: str) -> Episode:
         alert_id = compute_alert_id(finding.rule, finding.symbol, finding.accounts,
                                     finding.from_time)
-        raw = self.store.get(s.surv_alert_key(alert_id))
-        staged = self.staged.ops.get(s.surv_alert_key(alert_id))
-        latest = staged if staged is not None else raw
+        latest = read_alert(self.get, alert_id)
         if latest is None:
             return Episode(alert_id, 0, finding.from_time, finding.from_time, (),
                            tuple(0 for _ in finding.measure), severity)
         # the same rule, token, accounts and window start as an alert already written: its
-        # episode was dropped, and this finding is its next version if it grew
-        known = codec.unpack(latest)
-        return Episode(alert_id, known["version"], finding.from_time, finding.from_time,
-                       tuple(known["accounts"]), tuple(known["measure"]), known["severity"],
-                       max(known["heights"], default=0))
+        # episode was dropped, and this finding is its next version if it grew; what came
+        # before the latest version's block counts as listed
+        episode = Episode(alert_id, latest["version"], finding.from_time, finding.from_time,
+                          tuple(latest["accounts"]), tuple(latest["measure"]),
+                          latest["severity"], latest["height"],
+                          max(latest["orders"], default=0), max(latest["trades"], default=0))
+        episode.listed = listed_since(self.get, episode)
+        return episode
 
     def _keep(self, key: tuple[str, str], episode: Episode) -> None:
         if key not in self.open:
@@ -164,22 +232,28 @@ class Episodes:
             self._close(oldest[1], oldest[2])
 
     def _write(self, finding: Finding, detail: Detail, facts: BlockFacts, episode: Episode,
-               severity: str, seq: int) -> dict[str, Any]:
+               severity: str, seq: int, own: dict[str, Any]) -> dict[str, Any]:
+        evidence: list[Evidence] = own["evidence"]
         alert = {"alert_id": episode.alert_id.hex(), "version": episode.version,
                  "rule": finding.rule, "name": NAMES[finding.rule], "severity": severity,
                  "symbol": finding.symbol, "accounts": list(finding.accounts),
                  "window": {"from_time": episode.from_time, "to_time": facts.time},
-                 "height": facts.height,
-                 "heights": sorted({height for height, _, _ in detail.evidence}),
+                 "height": facts.height, "part": own["part"],
+                 "heights": sorted({height for height, _, _ in evidence}),
                  "metrics": detail.metrics,
-                 "evidence": [tx_id for _, _, tx_id in detail.evidence],
-                 "explanation": detail.explanation, "orders": list(detail.orders),
-                 "trades": list(detail.trades), "price_effect": price_effect(detail.price),
+                 "evidence": [tx_id for _, _, tx_id in evidence],
+                 "explanation": detail.explanation, "orders": list(own["orders"]),
+                 "trades": list(own["trades"]), "price_effect": price_effect(detail.price),
                  "links": [link.to_map() for link in detail.links],
                  "measure": list(finding.measure)}
-        packed = codec.pack(alert)
-        self.staged.put(s.surv_version_key(episode.alert_id, episode.version), packed)
-        self.staged.put(s.surv_alert_key(episode.alert_id), packed)
+        alert = codec.unpack(codec.pack(alert))  # as a read gives it back: canonical
+        stored = self._changes(episode.alert_id, alert)
+        stored["evidence"] = [[height, index, bytes.fromhex(tx_id)]
+                              for height, index, tx_id in evidence]
+        del stored["heights"]
+        self.staged.put(s.surv_version_key(episode.alert_id, episode.version),
+                        codec.pack(stored))
+        self.staged.put(s.surv_alert_key(episode.alert_id), s.u32(episode.version))
         ref = s.surv_version_ref(episode.alert_id, episode.version)
         subjects = [("*", ALL), ("rule", finding.rule)]
         if finding.symbol is not None:
@@ -188,6 +262,31 @@ class Episodes:
         for kind, subject in subjects:
             self.staged.put(s.surv_index_key(kind, subject, facts.height, seq), ref)
         return alert
+
+    def _changes(self, alert_id: bytes, alert: dict[str, Any]) -> dict[str, Any]:
+        """What version `alert` stores: its own fields, and the others where they changed."""
+        stored: dict[str, Any] = {name: alert[name] for name in OWN_FIELDS}
+        same: dict[str, int] = {}
+        previous = (read_stored(self.get, alert_id, alert["version"] - 1)
+                    if alert["version"] > 1 else None)
+        holders = dict(previous["same"]) if previous is not None else {}
+        cache: dict[int, dict[str, Any]] = {}
+        for name, value in alert.items():
+            if name in OWN_FIELDS:
+                continue
+            holder = (None if previous is None else
+                      alert["version"] - 1 if name in previous else holders.get(name))
+            if holder is not None:
+                if holder not in cache:
+                    found = read_stored(self.get, alert_id, holder)
+                    assert found is not None, "a version points to a missing version"
+                    cache[holder] = found
+                if cache[holder][name] == value:
+                    same[name] = holder
+                    continue
+            stored[name] = value
+        stored["same"] = same
+        return stored
 
     # ---- bounds ------------------------------------------------------------------------------
 
@@ -218,17 +317,50 @@ class Episodes:
         for raw, value in store.iterate(s.SURV_EPISODE):
             rule, subject = raw[len(s.SURV_EPISODE):].decode().split("/", 1)
             episode = Episode.unpack(value)
+            episode.listed = listed_since(store.get, episode)
             self.open[(rule, subject)] = episode
             self.expiry.append((self.expires(rule, episode), rule, subject))
         heapq.heapify(self.expiry)
 
 
-def read_alert(store: KV, alert_id: bytes, version: int | None = None) -> dict[str, Any] | None:
-    """The alert's latest version, or the one asked for."""
-    key = (s.surv_alert_key(alert_id) if version is None else
-           s.surv_version_key(alert_id, version))
-    raw = store.get(key)
+def read_stored(get: Get, alert_id: bytes, version: int) -> dict[str, Any] | None:
+    raw = get(s.surv_version_key(alert_id, version))
     if raw is None:
         return None
-    alert: dict[str, Any] = codec.unpack(raw)
-    return alert
+    stored: dict[str, Any] = codec.unpack(raw)
+    return stored
+
+
+def listed_since(get: Get, episode: Episode) -> set[Evidence]:
+    """The transactions of the episode's versions at or after its floor, newest first until a
+    version older than the floor (a version lists no block after its own)."""
+    listed: set[Evidence] = set()
+    for version in range(episode.version, 0, -1):
+        stored = read_stored(get, episode.alert_id, version)
+        assert stored is not None, "an episode names a missing alert version"
+        if stored["height"] < episode.floor:
+            break
+        listed.update((height, index, tx_id.hex()) for height, index, tx_id in stored["evidence"]
+                      if height >= episode.floor)
+    return listed
+
+
+def read_alert(get: Get, alert_id: bytes, version: int | None = None) -> dict[str, Any] | None:
+    """The alert's latest version, or the one asked for, whole (the fields it did not store
+    read from the versions `same` names). `get`: the store's, or one that sees staged keys."""
+    if version is None:
+        raw = get(s.surv_alert_key(alert_id))
+        if raw is None:
+            return None
+        version = s.read_u32(raw)
+    stored = read_stored(get, alert_id, version)
+    if stored is None:
+        return None
+    alert = {name: value for name, value in stored.items() if name != "same"}
+    alert["evidence"] = [tx_id.hex() for _, _, tx_id in stored["evidence"]]
+    alert["heights"] = sorted({height for height, _, _ in stored["evidence"]})
+    for name, holder in stored["same"].items():
+        found = read_stored(get, alert_id, holder)
+        assert found is not None, "a version points to a missing version"
+        alert[name] = found[name]
+    return dict(sorted(alert.items()))  # the order a packed map has (codec: canonical)

@@ -27,9 +27,10 @@ from node.surveillance.records import Flow, Limits, Order, Trade
 from node.surveillance.tallies import Stamp, Tallies
 from node.surveillance.trades import Trades
 
-MAX_EVIDENCE = 64  # transactions listed in one alert; the audit routes give the rest
-EVIDENCE_HEAD = 16  # of which the oldest kept when there are more (the rest: the newest)
-MAX_IDS = 128  # order and trade ids listed in one alert, kept the same way
+MAX_EVIDENCE = 64  # transactions listed in one alert version (node.surveillance.episodes: more
+# make more versions in the same block, so every transaction judged is listed)
+EVIDENCE_HEAD = 16  # of the ids below, the oldest kept when there are more (the rest: newest)
+MAX_IDS = 128  # order and trade ids listed in one alert version
 BPS = 10_000
 
 Evidence = tuple[int, int, str]  # (height, index of the transaction in its block, tx id)
@@ -147,11 +148,11 @@ def head_and_tail(items: list[Any], limit: int) -> list[Any]:
 
 
 def evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    """In chain order, each transaction once, at most MAX_EVIDENCE (the oldest and newest)."""
+    """In chain order, each transaction once, every one (episodes splits them into versions)."""
     seen: dict[str, Evidence] = {}
     for height, index, tx_id in sorted(items):
         seen.setdefault(tx_id, (height, index, tx_id))
-    return tuple(head_and_tail(sorted(seen.values()), MAX_EVIDENCE))
+    return tuple(sorted(seen.values()))
 
 
 def ids(values: Iterable[int]) -> tuple[int, ...]:

@@ -135,6 +135,13 @@ class Desk:
     def alerts(self, rule: str | None = None) -> list[dict[str, Any]]:
         return [a for a in all_alerts(self.world.store) if rule is None or a["rule"] == rule]
 
+    def listed(self, alert: dict[str, Any]) -> set[str]:
+        """Every transaction the versions of `alert` up to it list (a version lists only what
+        no earlier one did: node.surveillance.episodes)."""
+        return {tx for version in self.alerts(alert["rule"])
+                if version["alert_id"] == alert["alert_id"]
+                and version["version"] <= alert["version"] for tx in version["evidence"]}
+
     def accounts(self, *names: str) -> list[str]:
         return sorted(self[name] for name in names)
 

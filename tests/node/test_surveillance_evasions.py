@@ -299,7 +299,7 @@ def test_s13_a_two_sided_quoter_with_few_fills_is_not_an_order_flood(quoter):
         side = "sell" if quoter and number % 2 else "buy"
         desk.place("a", side, 10_100 if side == "sell" else 9_900, 10)
     desk.step()
-    alerts = desk.alerts("S13")
+    alerts = [a for a in desk.alerts("S13") if a["part"][0] == 1]  # a block's first version
     assert [a["accounts"] for a in alerts] == ([] if quoter else [desk.accounts("a")])
 
 
@@ -358,8 +358,7 @@ def test_s12_a_level_above_where_the_price_was_and_let_go_after():
     desk.place("l", "buy", 9_900, 10)
     desk.step()
     alert = one(desk, "S12")
-    assert alert["accounts"] == desk.accounts("a") and tx_ids(*bids[:5]) <= set(
-        alert["evidence"])
+    assert alert["accounts"] == desk.accounts("a") and tx_ids(*bids[:5]) <= desk.listed(alert)
 
 
 def test_s12_one_sale_through_the_bids_does_not_break_the_level():
@@ -711,4 +710,4 @@ def test_structuring_after_an_alert_is_reported_again():
         later.append(desk.pay("a", name, 9_700_000))
         desk.step(DAY)
     latest = max(desk.alerts("S9"), key=lambda a: (a["height"], a["version"]))
-    assert tx_ids(*later) <= set(latest["evidence"])
+    assert tx_ids(*later) <= desk.listed(latest)
