@@ -395,11 +395,18 @@ def render_alerts(pages: list[dict[str, Any]], names: Names | None = None) -> st
             "  accounts: " + ", ".join(names.label(a) for a in alert["accounts"]),
             "  metrics: " + ", ".join(f"{name}={metric_text(name, value)}" for name, value
                                       in sorted(alert["metrics"].items())),
-            f"  evidence ({count(len(alert['evidence']), 'transaction')}, "
+            f"  evidence ({count(len(alert['evidence']), 'transaction')}, {part_text(alert)}"
             f"{'height' if len(alert['heights']) == 1 else 'heights'} "
             f"{', '.join(str(h) for h in alert['heights'])}):"]
         lines += [f"    {tx_id}" for tx_id in alert["evidence"]]
     return "\n".join(lines) + _more(pages)
+
+
+def part_text(alert: dict[str, Any]) -> str:
+    """Which of its block's versions an alert version is, when a burst made several (each
+    lists the next 64 transactions: node.surveillance.episodes)."""
+    part, parts = alert.get("part", (1, 1))
+    return f"part {part} of {parts} of its block, " if parts > 1 else ""
 
 
 def metric_text(name: str, value: Any) -> str:

@@ -6,8 +6,11 @@ raised the alerts; `to` defaults to the latest and is the `as_of` height), `limi
 `format=csv`. Like every audit route it checks the signed request (401), the role (403 for
 anyone but the regulator and the registrar), then the parameters (400), and a cursor pins the
 height of its first page. Alerts are the node's own derivation from the chain, identical on
-every node at the same height. The CSV has one row per alert with `accounts`, `heights`,
-`metrics` and `evidence` as JSON cells.
+every node at the same height. Each alert version is a row; its `evidence` lists the
+transactions no earlier version of the alert listed (at most 64: a burst is several versions of
+one block, `part` [i, n]), so an alert's versions together list every transaction judged. The
+CSV has one row per version with `accounts`, `heights`, `metrics`, `evidence` and `part` as JSON
+cells.
 """
 
 from __future__ import annotations

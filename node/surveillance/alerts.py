@@ -2,10 +2,12 @@
 
 An alert version is listed at the height of the block that wrote it (node.surveillance.episodes:
 a later version of an open alert is a row of its own, with the same `alert_id` and the next
-`version`); the index to walk is the most selective one given (account, then symbol, then rule,
-then all), the other filters are applied to each version read. A page scans at most MAX_SCAN
-index entries, so a filter that matches little cannot make one request walk the whole index; it
-then ends early with a position.
+`version`; its `evidence` is the transactions it adds, at most MAX_EVIDENCE, so a burst is
+several versions of one block, `part` [i, n]; each is read back whole); the index to walk is
+the most selective one given (account, then symbol, then rule, then all), the other filters are
+applied to each version read. A page scans at most MAX_SCAN index entries, so a filter that
+matches little cannot make one request walk the whole index; it then ends early with a
+position.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from node.storage import schema as s
 from node.surveillance.episodes import ALL, read_alert
 
 MAX_SCAN = 50_000  # index entries one page may walk
-COLUMNS = ["alert_id", "version", "rule", "severity", "symbol", "accounts", "from_time",
+COLUMNS = ["alert_id", "version", "part", "rule", "severity", "symbol", "accounts", "from_time",
            "to_time", "height", "heights", "metrics", "evidence", "explanation", "orders",
            "trades", "price_effect", "links"]
 

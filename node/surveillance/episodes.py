@@ -6,22 +6,22 @@ sha256(canonical [rule, symbol, accounts, window start]). While later findings o
 keep coming within the rule's window (`quiet_ms`) the episode stays open, and a finding that
 names an account the alert has not named, whose severity is higher, one of whose measures
 (finding.measure: the rule's sizes, such as quantity and trades) has at least doubled since
-the last version, or whose evidence has a transaction of a block after the newest the
-episode's versions listed (`seen_height`), writes the next version of the same alert: the
-decoy's 1-unit wash and the 10,000 units washed after it are versions 1 and 2, and every
-version is listed and sent on `/v1/events`. A finding after the episode went quiet opens a new
-alert. Rules measure over a sliding window, so steady abuse never doubles its measure and keeps
-its episode open for days: it is the new evidence that writes a version, so every transaction
-a finding judged is listed by some version (at most one version of an episode per block, as the
-abuse that wrote it was in that block), and no alert hides what came after it. A finding that
-names no account (S11's outlier day, S6's market-wide concentration) is a token's state, not
-an owner's acts: its versions still come from doubling alone.
+the last version, or whose evidence has a transaction no version of the alert listed, writes
+the next version of the same alert: the decoy's 1-unit wash and the 10,000 units washed after
+it are versions 1 and 2, and every version is listed and sent on `/v1/events`. A finding after
+the episode went quiet opens a new alert. Rules measure over a sliding window, so steady abuse
+never doubles its measure and keeps its episode open for days: it is the new evidence that
+writes a version, and no alert hides what came after it. A finding that names no account
+(S11's outlier day, S6's market-wide concentration) is a token's state, not an owner's acts:
+its versions still come from doubling alone.
 
 Every transaction a finding judged is listed by some version, however many came in one block,
 and a version lists only what no earlier version of the alert listed: the episode remembers the
 transactions its versions listed (`listed`, from its `floor`, the oldest block of evidence its
 latest finding judged: windows only slide forward, so evidence older than that is not judged
-again), and a version's `evidence` is the judged transactions not in it, in chain order. More
+again; once dropped past Limits.episodes and taken up again, what came before its latest
+version's block counts as listed), and a version's `evidence` is the judged transactions not
+in it, in chain order. More
 than MAX_EVIDENCE of them make several versions in the same block, each listing the next
 MAX_EVIDENCE (`part`: [i, n], the i-th of the n versions the block wrote; the metrics and the
 explanation are the finding's, in each). A version written for an escalation that brings no
@@ -30,7 +30,8 @@ without evidence. `orders` and `trades` list the ids above the highest its earli
 listed (MAX_IDS at most, the first and newest). `heights` are the blocks of its `evidence`.
 
 Storage. Each version is a record of its own (`v/V/<alert_id><version>`) that holds only what
-changed: its evidence (tx ids as 32 bytes), heights, orders, trades, and each other field whose
+changed: its evidence ([height, index, tx id as 32 bytes]: the heights and the listed set are
+read from it), orders, trades, and each other field whose
 value differs from the previous version's; for a field that did not change, `same` names the
 version that holds it (always one that stores it, so a read is one hop). `read_alert`
 reassembles the whole alert, field for field what was sent on `/v1/events`. `v/a/<alert_id>`
