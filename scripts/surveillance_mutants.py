@@ -27,6 +27,7 @@ SHAPES = "tests/node/test_surveillance_shapes.py::"
 RT37 = "tests/node/test_surveillance_rt37_rules.py::"
 RECALL = "tests/node/test_surveillance_recall.py::"
 DECOYS = "tests/node/test_surveillance_decoys.py::"
+ALERTS = "tests/node/test_surveillance_alert_storage.py::"
 
 SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
     ("surveillance_s1_owner_trades_need_one_side_only", "node/surveillance/trades.py",
@@ -278,12 +279,26 @@ SURVEILLANCE_MUTANTS: list[tuple[str, ...]] = [
      COST + "test_s10_does_not_read_every_kept_order_of_an_origin_on_each_block"),
     # issue 30, red-team part C (afresh, S8 status at the trade, S9 links and the sender's act)
     ("surveillance_no_version_on_new_evidence", EPISODES,
-     "\n                 or (bool(finding.accounts) and newest_height(detail) > "
-     "episode.seen_height))", ")",
+     "\n                 or (bool(finding.accounts) and bool(unlisted)))", ")",
      PART_C + "test_every_wash_of_a_long_steady_stream_is_in_some_alert"),
     ("surveillance_versions_of_a_token_state_every_block", EPISODES,
-     "(bool(finding.accounts) and newest_height", "(True and newest_height",
+     "(bool(finding.accounts) and bool(unlisted))", "(True and bool(unlisted))",
      PART_C + "test_a_token_outlier_makes_a_version_only_when_its_measure_doubles"),
+    # issue 30: every transaction judged listed, by versions that store what changed
+    ("surveillance_a_burst_listed_by_its_first_version_only", EPISODES,
+     "for i in range(0, len(fresh), MAX_EVIDENCE)]",
+     "for i in range(0, min(len(fresh), 1), MAX_EVIDENCE)]",
+     ALERTS + "test_a_burst_of_200_wash_trades_in_one_block_lists_every_one"),
+    ("surveillance_a_version_lists_the_whole_window_again", EPISODES,
+     "if e[0] >= self.floor and e not in self.listed]", "]",
+     ALERTS + "test_a_wash_in_every_block_stores_a_small_version_per_block"),
+    ("surveillance_a_version_stores_every_field", EPISODES,
+     "                if cache[holder][name] == value:", "                if False:",
+     ALERTS + "test_a_wash_in_every_block_stores_a_small_version_per_block"),
+    ("surveillance_a_restart_forgets_what_was_listed", EPISODES,
+     "            episode.listed = listed_since(store.get, episode)",
+     "            episode.listed = set()",
+     ALERTS + "test_restarted_and_replaying_nodes_agree_on_split_versions_and_what_they_list"),
     ("surveillance_s8_insider_status_read_at_the_event", PENDING,
      "found = {account: (started[account], ended)\n                 for account, ended in "
      "self.former.get(issuer, {}).items() if ended >= since}", "found = {}",
