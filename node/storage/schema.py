@@ -35,6 +35,7 @@ key from the height it was written at.
     v/a/<alert_id 32>                    an alert's latest version number (u32)
     v/V/<alert_id 32><version 4>         every version of an alert, as what changed
                                          (node.surveillance.episodes: `same` points back)
+    v/L/<rule>/<subject>\\x00<height 8><index 4>  what an open episode's versions listed -> tx id
     v/i/<kind>/<subject>\\x00<height 8><seq 4>   alert indexes -> alert id + version (36
                                          bytes); kind `*` (all), `rule`, `sym`, `acct`
 
@@ -80,6 +81,7 @@ SURV_EPISODE = SURVEILLANCE + b"e/"
 SURV_ALERT = SURVEILLANCE + b"a/"
 SURV_VERSION = SURVEILLANCE + b"V/"
 SURV_INDEX = SURVEILLANCE + b"i/"
+SURV_LISTED = SURVEILLANCE + b"L/"
 
 META_HEIGHT = META + b"height"
 META_APP_HASH = META + b"app_hash"
@@ -243,6 +245,16 @@ def surv_alert_key(alert_id: bytes) -> bytes:
 
 def surv_version_key(alert_id: bytes, version: int) -> bytes:
     return SURV_VERSION + alert_id + _U32.pack(version)
+
+
+def surv_listed_key(rule: str, subject: str, height: int, index: int) -> bytes:
+    return SURV_LISTED + rule.encode() + b"/" + subject.encode() + b"\x00" + position(height, index)
+
+
+def read_listed_key(raw: bytes) -> tuple[str, str, int, int]:
+    rule, subject = raw[len(SURV_LISTED):-13].decode().split("/", 1)
+    height, index = read_position(raw)
+    return rule, subject, height, index
 
 
 def surv_version_ref(alert_id: bytes, version: int) -> bytes:

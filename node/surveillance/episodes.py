@@ -17,11 +17,10 @@ its versions still come from doubling alone.
 
 Every transaction a finding judged is listed by some version, however many came in one block,
 and a version lists only what no earlier version of the alert listed: the episode remembers the
-transactions its versions listed (`listed`, from its `floor`, the oldest block of evidence its
-latest finding judged: windows only slide forward, so evidence older than that is not judged
-again; once dropped past Limits.episodes and taken up again, what came before its latest
-version's block counts as listed), and a version's `evidence` is the judged transactions not
-in it, in chain order. More
+transactions its versions listed (`listed`) and forgets those older than everything its latest
+finding judged (windows slide forward; a transaction judged again after that, or after the
+episode was dropped past Limits.episodes and taken up again, is listed again rather than
+missed), and a version's `evidence` is the judged transactions not in it, in chain order. More
 than MAX_EVIDENCE of them make several versions in the same block, each listing the next
 MAX_EVIDENCE (`part`: [i, n], the i-th of the n versions the block wrote; the metrics and the
 explanation are the finding's, in each). A version written for an escalation that brings no
@@ -30,16 +29,15 @@ without evidence. `orders` and `trades` list the ids above the highest its earli
 listed (MAX_IDS at most, the first and newest). `heights` are the blocks of its `evidence`.
 
 Storage. Each version is a record of its own (`v/V/<alert_id><version>`) that holds only what
-changed: its evidence ([height, index, tx id as 32 bytes]: the heights and the listed set are
-read from it), orders, trades, and each other field whose
-value differs from the previous version's; for a field that did not change, `same` names the
-version that holds it (always one that stores it, so a read is one hop). `read_alert`
-reassembles the whole alert, field for field what was sent on `/v1/events`. `v/a/<alert_id>`
-holds the latest version's number. A version is listed at the height of the block that wrote
-it under the `v/i/` indexes. The episodes are `v/e/` keys (the listed transactions are not
-stored there: a load rebuilds them from the versions written at or after the floor); the
-oldest goes first beyond Limits.episodes (its subject then opens a new alert: a fresh one,
-never a suppressed one).
+changed: its evidence ([height, index, tx id as 32 bytes]; `heights` is read from it), orders,
+trades, and each other field whose value differs from the previous version's; for a field that
+did not change, `same` names the version that holds it (always one that stores it, so a read
+is one hop). `read_alert` reassembles the whole alert, field for field what was sent on
+`/v1/events`. `v/a/<alert_id>` holds the latest version's number. A version is listed at the
+height of the block that wrote it under the `v/i/` indexes. The episodes are `v/e/` keys and
+what each listed `v/L/` keys (as many as its finding's window holds: gone with the episode); the
+oldest episode goes first beyond Limits.episodes (its subject then opens a new alert: a fresh
+one, never a suppressed one).
 """
 
 from __future__ import annotations
@@ -99,30 +97,24 @@ class Episode:
     accounts: tuple[str, ...]  # every account a version named
     measure: tuple[int, ...]  # of the last version
     severity: str
-    floor: int = 0  # evidence of a block before this one counts as listed
     order_seen: int = 0  # the highest order id a version listed
     trade_seen: int = 0  # the highest trade id a version listed
-    listed: set[Evidence] = field(default_factory=set)  # at or after `floor`; not packed
+    listed: set[Evidence] = field(default_factory=set)  # mirrored by v/L/ keys; not packed
 
     def pack(self) -> bytes:
         return codec.pack([self.alert_id, self.version, self.from_time, self.last_time,
                            list(self.accounts), list(self.measure), self.severity,
-                           self.floor, self.order_seen, self.trade_seen])
+                           self.order_seen, self.trade_seen])
 
     @classmethod
     def unpack(cls, raw: bytes) -> Episode:
-        (alert_id, version, from_time, last_time, accounts, measure, severity, floor,
-         order_seen, trade_seen) = codec.unpack(raw)
+        (alert_id, version, from_time, last_time, accounts, measure, severity, order_seen,
+         trade_seen) = codec.unpack(raw)
         return cls(alert_id, version, from_time, last_time, tuple(accounts), tuple(measure),
-                   severity, floor, order_seen, trade_seen)
+                   severity, order_seen, trade_seen)
 
     def unlisted(self, detail: Detail) -> list[Evidence]:
-        return [e for e in detail.evidence if e[0] >= self.floor and e not in self.listed]
-
-    def list_evidence(self, detail: Detail, fresh: list[Evidence]) -> None:
-        self.listed.update(fresh)
-        self.floor = max(self.floor, min((e[0] for e in detail.evidence), default=0))
-        self.listed = {e for e in self.listed if e[0] >= self.floor}
+        return [e for e in detail.evidence if e not in self.listed]
 
 
 def is_escalation(episode: Episode, finding: Finding, severity: str) -> bool:
@@ -176,6 +168,7 @@ class Episodes:
         severity = finding.severity or SEVERITY[finding.rule]
         episode = self.open.get(key)
         if episode is not None and facts.time > self.expires(finding.rule, episode):
+            self._forget(key, episode)
             episode = None  # quiet for the rule's window: a new alert
         if episode is None:
             episode = self._begin(finding, severity)
@@ -201,7 +194,7 @@ class Episodes:
                     {"part": [part, len(parts)], "evidence": evidence,
                      "orders": orders if part == 1 else (),
                      "trades": trades if part == 1 else ()}))
-            episode.list_evidence(detail, unlisted)
+            self._list(key, episode, detail, unlisted)
         self._keep(key, episode)
         return alerts
 
@@ -213,14 +206,30 @@ class Episodes:
             return Episode(alert_id, 0, finding.from_time, finding.from_time, (),
                            tuple(0 for _ in finding.measure), severity)
         # the same rule, token, accounts and window start as an alert already written: its
-        # episode was dropped, and this finding is its next version if it grew; what came
-        # before the latest version's block counts as listed
-        episode = Episode(alert_id, latest["version"], finding.from_time, finding.from_time,
-                          tuple(latest["accounts"]), tuple(latest["measure"]),
-                          latest["severity"], latest["height"],
-                          max(latest["orders"], default=0), max(latest["trades"], default=0))
-        episode.listed = listed_since(self.get, episode)
-        return episode
+        # episode was dropped (and what it listed with it), and this finding is its next
+        # version if it grew or judged a transaction (it lists the window's again)
+        return Episode(alert_id, latest["version"], finding.from_time, finding.from_time,
+                       tuple(latest["accounts"]), tuple(latest["measure"]), latest["severity"],
+                       max(latest["orders"], default=0), max(latest["trades"], default=0))
+
+    def _list(self, key: tuple[str, str], episode: Episode, detail: Detail,
+              fresh: list[Evidence]) -> None:
+        """Remember what the versions just written listed, and forget what is older than all
+        the finding judged (windows slide forward: the rule will not judge it again, and if it
+        did, a version would list it again rather than miss it)."""
+        for height, index, tx_id in fresh:
+            episode.listed.add((height, index, tx_id))
+            self.staged.put(s.surv_listed_key(*key, height, index),
+                            bytes.fromhex(tx_id))
+        oldest = min((e[0] for e in detail.evidence), default=0)
+        for height, index, tx_id in sorted(e for e in episode.listed if e[0] < oldest):
+            episode.listed.discard((height, index, tx_id))
+            self.staged.delete(s.surv_listed_key(*key, height, index))
+
+    def _forget(self, key: tuple[str, str], episode: Episode) -> None:
+        for height, index, _ in sorted(episode.listed):
+            self.staged.delete(s.surv_listed_key(*key, height, index))
+        episode.listed = set()
 
     def _keep(self, key: tuple[str, str], episode: Episode) -> None:
         if key not in self.open:
@@ -307,7 +316,7 @@ class Episodes:
 
     def _close(self, rule: str, subject: str) -> None:
         heapq.heappop(self.expiry)
-        del self.open[(rule, subject)]
+        self._forget((rule, subject), self.open.pop((rule, subject)))
         self.staged.delete(s.surv_episode_key(rule, subject))
 
     def prune(self, now: int) -> None:
@@ -315,13 +324,18 @@ class Episodes:
             self._close(oldest[1], oldest[2])
 
     def load(self, store: KV) -> None:
+        listed: dict[tuple[str, str], set[Evidence]] = {}
+        for raw, tx_id in store.iterate(s.SURV_LISTED):
+            rule, subject, height, index = s.read_listed_key(raw)
+            listed.setdefault((rule, subject), set()).add((height, index, tx_id.hex()))
         for raw, value in store.iterate(s.SURV_EPISODE):
             rule, subject = raw[len(s.SURV_EPISODE):].decode().split("/", 1)
             episode = Episode.unpack(value)
-            episode.listed = listed_since(store.get, episode)
+            episode.listed = listed.pop((rule, subject), set())
             self.open[(rule, subject)] = episode
             self.expiry.append((self.expires(rule, episode), rule, subject))
         heapq.heapify(self.expiry)
+        assert not listed, "v/L/ keys of an episode that is not open"
 
 
 def read_stored(get: Get, alert_id: bytes, version: int) -> dict[str, Any] | None:
@@ -330,20 +344,6 @@ def read_stored(get: Get, alert_id: bytes, version: int) -> dict[str, Any] | Non
         return None
     stored: dict[str, Any] = codec.unpack(raw)
     return stored
-
-
-def listed_since(get: Get, episode: Episode) -> set[Evidence]:
-    """The transactions of the episode's versions at or after its floor, newest first until a
-    version older than the floor (a version lists no block after its own)."""
-    listed: set[Evidence] = set()
-    for version in range(episode.version, 0, -1):
-        stored = read_stored(get, episode.alert_id, version)
-        assert stored is not None, "an episode names a missing alert version"
-        if stored["height"] < episode.floor:
-            break
-        listed.update((height, index, tx_id.hex()) for height, index, tx_id in stored["evidence"]
-                      if height >= episode.floor)
-    return listed
 
 
 def read_alert(get: Get, alert_id: bytes, version: int | None = None) -> dict[str, Any] | None:

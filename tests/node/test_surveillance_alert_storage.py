@@ -12,7 +12,7 @@ from node.surveillance.facts import MAX_EVIDENCE
 from node.surveillance.records import Limits
 from node.surveillance.world import MarketWorld
 from tests.node import surveillance_desk
-from tests.node.surveillance_desk import MINUTE, Desk
+from tests.node.surveillance_desk import HOUR, MINUTE, Desk
 from tests.node.test_surveillance_market import replay, surveillance_keys
 
 ALERT_KEYS = (s.SURV_ALERT, s.SURV_VERSION, s.SURV_INDEX)  # what alerts leave in the store
@@ -115,3 +115,41 @@ def test_restarted_and_replaying_nodes_agree_on_split_versions_and_what_they_lis
     replayed = replay(live, restart_every=None)
     assert surveillance_keys(replayed.store) == expected
     assert all_alerts(replayed.store) == all_alerts(live.store)
+
+
+def test_a_trade_judged_only_once_its_account_is_linked_is_listed_though_older():
+    """c sells to a before anything links them, then a and b wash for a while; once c pays a
+    (one owner), S1 judges c's older sale a wash too, and a version lists it, though it is older
+    than every wash the alert listed before."""
+    desk = Desk()
+    desk.background()
+    desk.pay("a", "b", 1_000_000)
+    desk.step()
+    early = [desk.place("c", "sell", 10_000, 20), desk.place("a", "buy", 10_000, 20)]
+    desk.step(MINUTE)
+    wash(desk, 5)
+    assert not any(early[0].tx_id.hex() in a["evidence"] for a in desk.alerts("S1"))
+    desk.pay("c", "a", 1_000_000)
+    desk.step(MINUTE)
+    wash(desk, 3)
+    listed = {tx for a in desk.alerts("S1") for tx in a["evidence"]}
+    assert tx_ids(*early) <= listed
+    assert any(a["accounts"] == desk.accounts("a", "b", "c") for a in desk.alerts("S1"))
+
+
+def test_an_episode_remembers_only_what_its_window_can_judge_again():
+    """An hourly wash for two days: what the S1 episode remembers having listed (its `v/L/`
+    keys) is the last day's washes (S1's window), not all 48 hours of them."""
+    desk = Desk()
+    linked(desk)
+    heights = []
+    for n in range(48):
+        seller, buyer = ("a", "b") if n % 2 else ("b", "a")
+        desk.place(seller, "sell", 10_000, 20)
+        desk.place(buyer, "buy", 10_000, 20)
+        desk.step(HOUR)
+        heights.append(desk.world.executor.height)
+    listed = [s.read_listed_key(key) for key, _ in desk.world.store.iterate(s.SURV_LISTED)]
+    s1 = sorted(height for rule, _, height, _ in listed if rule == "S1")
+    assert 2 * 23 <= len(s1) <= 2 * 25 and s1[0] >= heights[-26]
+    assert len({a["alert_id"] for a in desk.alerts("S1")}) == 1  # one episode all along
