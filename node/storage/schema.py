@@ -88,8 +88,10 @@ META_GENESIS = META + b"genesis_hash"
 META_GENESIS_TIME = META + b"genesis_time"
 META_LAYOUT = META + b"layout"
 META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.ledger.committed)
-LAYOUT = 3  # 1: receipts keyed by tx id, audit index values the tx id; 2: surveillance
-# before owners and alert versions (issue 30): a node rebuilds its `v/` keys by replaying
+LAYOUT = 4  # 1: receipts keyed by tx id, audit index values the tx id; 2: surveillance
+# before owners and alert versions (issue 30): a node rebuilds its `v/` keys by replaying;
+# 3: history entries and app-hash pairs for keys a block created and deleted again (issue 29,
+# node.ledger.executor.net_writes): a rebuild replays them away, and the app hashes with them
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
