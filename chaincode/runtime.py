@@ -195,6 +195,12 @@ class Overlay:
                 return key, value
         return None if own is None else (own, self.writes[own])  # type: ignore[return-value]
 
+    def sorted_keys(self, deleted: list[str]) -> list[str]:
+        """The keys written with a value, and `deleted` (keys written with None), in key
+        order: the live keys are kept sorted, so this merges two runs instead of sorting
+        every write of a block (the executor's net writes)."""
+        return sorted(self._live + deleted)
+
     def merge_into(self, parent: Overlay) -> None:
         for key, value in self.writes.items():
             parent._write(key, value)

@@ -339,7 +339,7 @@ class Executor:
                                     outcome.result, outcome.error,
                                     [event.to_map() for event in outcome.events], block_hash))
             txs.append(tx)
-        writes = net_writes(overlay.writes, self.state)
+        writes = net_writes(overlay, self.state)
         app_hash = compute_app_hash(self.app_hash, writes)
         before = self.state
 
@@ -460,13 +460,15 @@ class Executor:
         return ctx.identity(account)
 
 
-def net_writes(writes: dict[str, bytes | None], before: StoreState) -> dict[str, bytes | None]:
-    """A block's writes in key order, less the keys it created and deleted again: a deleted
-    key that did not exist before the block (`before`, the committed state) changed nothing.
-    Only deletions are looked up: one the chaincode read from the store before deleting it is
-    in the cache; one it created in the block costs a store read (a miss)."""
-    return {key: value for key, value in sorted(writes.items())
-            if value is not None or before.existed(key)}
+def net_writes(overlay: Overlay, before: StoreState) -> dict[str, bytes | None]:
+    """A block's writes (`overlay`'s) in key order, less the keys it created and deleted
+    again: a deleted key that did not exist before the block (`before`, the committed state)
+    changed nothing. Only deletions are looked up: one the chaincode read from the store
+    before deleting it is in the cache; one it created in the block costs a store read (a
+    miss)."""
+    writes = overlay.writes
+    deleted = [key for key, value in writes.items() if value is None and before.existed(key)]
+    return {key: writes[key] for key in overlay.sorted_keys(deleted)}
 
 
 def compute_app_hash(previous: bytes, writes: dict[str, bytes | None]) -> bytes:

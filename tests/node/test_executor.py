@@ -335,3 +335,14 @@ def test_a_key_created_and_deleted_within_a_block_leaves_nothing():
     assert _history(churned, "scratch/again") == []
     assert churned.app_hash == compute_app_hash(
         churned.app_hash_at(1), {"scratch/kept": None, "scratch/old": None})
+
+
+def test_the_net_writes_are_in_key_order():
+    signer = Signer.generate()
+    executor = _scratch_executor()
+    names = ["m", "z", "a", "old", "b/x", "b", "y"]
+    applied = _commit(executor, [_scratch(signer, "delete" if name in ("old", "b") else "put",
+                                          name, nonce) for nonce, name in enumerate(names)])
+    assert list(applied.writes) == ["scratch/a", "scratch/b/x", "scratch/m", "scratch/old",
+                                    "scratch/y", "scratch/z"]
+    assert applied.writes["scratch/old"] is None
