@@ -16,6 +16,13 @@ certificate, state writes, state history, tx index, receipts, hook events, extra
 none of it.
 
     app_hash(h) = sha256(app_hash(h-1) || canonical(sorted [key, value|nil] writes of block h))
+
+A block's writes are its net writes (`net_writes`): a key the block created and deleted again
+(absent before the block and after it: a resting sell filled by a later order of the same
+block writes and deletes its book key, open-order entry and count) leaves nothing, neither a
+state write, nor a history entry, nor a pair in the app hash, exactly as if it was never
+written. Every other written key is kept, its last value or nil, even one that ends the block
+holding the value it had before it.
 """
 
 from __future__ import annotations
@@ -58,6 +65,15 @@ class StoreState:
             cache.clear()
         cache[key] = value
         return value
+
+    def existed(self, key: str) -> bool:
+        """Whether `key` holds a value in the committed state, read past the cache when it
+        is not there (not kept: a key created and deleted within a block is rarely read
+        again, and would crowd out what is)."""
+        cache = self.cache
+        if key in cache:
+            return cache[key] is not None
+        return self.store.get(s.state_key(key)) is not None
 
     def written(self, writes: dict[str, bytes | None]) -> None:
         if len(self.cache) + len(writes) >= STATE_CACHE_ENTRIES:
@@ -323,7 +339,7 @@ class Executor:
                                     outcome.result, outcome.error,
                                     [event.to_map() for event in outcome.events], block_hash))
             txs.append(tx)
-        writes = dict(sorted(overlay.writes.items()))
+        writes = net_writes(overlay, self.state)
         app_hash = compute_app_hash(self.app_hash, writes)
         before = self.state
 
@@ -442,6 +458,17 @@ class Executor:
         ctx = Context(self.registry, Overlay(self.state), "identity", "", "", self.height,
                       self.last_block_time, writable=False)
         return ctx.identity(account)
+
+
+def net_writes(overlay: Overlay, before: StoreState) -> dict[str, bytes | None]:
+    """A block's writes (`overlay`'s) in key order, less the keys it created and deleted
+    again: a deleted key that did not exist before the block (`before`, the committed state)
+    changed nothing. Only deletions are looked up: one the chaincode read from the store
+    before deleting it is in the cache; one it created in the block costs a store read (a
+    miss)."""
+    writes = overlay.writes
+    deleted = [key for key, value in writes.items() if value is None and before.existed(key)]
+    return {key: writes[key] for key in overlay.sorted_keys(deleted)}
 
 
 def compute_app_hash(previous: bytes, writes: dict[str, bytes | None]) -> bytes:

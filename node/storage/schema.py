@@ -92,8 +92,10 @@ META_GENESIS_TIME = META + b"genesis_time"
 META_LAYOUT = META + b"layout"
 META_MAX_EXPIRES = META + b"max_expires"  # the highest `expires` committed (node.ledger.committed)
 LAYOUT = 4  # 1: receipts keyed by tx id, audit index values the tx id; 2: surveillance
-# before owners and alert versions (issue 30); 3: alert versions stored whole: a node rebuilds
-# its `v/` keys by replaying
+# before owners and alert versions (issue 30); 3: alert versions stored whole, and history
+# entries and app-hash pairs for keys a block created and deleted again (issue 29,
+# node.ledger.executor.net_writes): a node rebuilds its `v/` keys, and its app hashes, by
+# replaying
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")

@@ -114,3 +114,38 @@ def test_a_range_does_not_scan_the_deleted_keys_of_the_block():
         assert next(overlay.range("book/")) == (key, b"x")
         overlay.delete(key)
     assert time.process_time() - started < 10.0  # the scan of every write took minutes
+
+
+TX_OPS = st.lists(st.tuples(st.lists(st.tuples(KEYS, VALUES), max_size=5), st.booleans(),
+                            st.sampled_from(["", "a/", "b/"])), max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(KEYS, st.binary(min_size=1, max_size=2)), TX_OPS)
+def test_a_transaction_in_the_block_overlay_is_a_child_overlay_merged_or_dropped(base_values,
+                                                                                  txs):
+    """Registry.execute runs a transaction in the block's overlay (begin, then commit or
+    rollback) where it ran in an overlay of its own, merged on success and dropped on refusal:
+    every read, range and write, and the block's writes after it, must be the same; a rollback
+    leaves the sorted live keys and the first-write order exactly as before `begin`."""
+    block, old = Overlay(MemoryState(base_values)), ReferenceOverlay(MemoryState(base_values))
+    for writes, commits, prefix in txs:
+        before = (dict(block.writes), list(block._live), dict(block._first))
+        child = ReferenceOverlay(old)
+        block.begin()
+        for key, value in writes:
+            _apply(block, key, value)
+            _apply(child, key, value)
+            assert list(block.range(prefix)) == list(child.range(prefix)), prefix
+            assert block.first(prefix) == next(child.range(prefix), None)
+            assert block.get(key) == child.get(key)
+        if commits:
+            assert block.commit() == child.writes
+            child.merge_into(old)
+        else:
+            block.rollback()
+            assert (block.writes, block._live, block._first) == before
+        assert block.writes == old.writes
+        assert list(block.range("")) == list(old.range(""))
+        assert block._live == sorted(k for k, v in block.writes.items() if v is not None)
+        assert sorted(block._first.values()) == list(range(len(block.writes)))

@@ -280,3 +280,69 @@ def test_whether_committed_is_answered_from_memory_where_it_surely_is_not(tmp_pa
     later = _tx(signer, nonce=4, expires=now + 2)  # expires after all that was committed
     assert not restarted.is_committed(later.tx_id, later.expires)
     assert store.tx_reads == [held.tx_id, fresh.tx_id]
+
+
+class Scratch(Contract):
+    """Writes and deletes keys on demand."""
+
+    name = "scratch"
+
+    @transaction
+    def put(self, ctx, key):
+        ctx.state.put(key, 1)
+
+    @transaction
+    def delete(self, ctx, key):
+        ctx.state.delete(key)
+
+
+def _scratch_executor():
+    executor = Executor(MemoryKV(), Registry([Scratch()]), CHAIN)
+    executor.init_genesis(b"g" * 32, 1000, {"scratch/old": codec.pack(1)})
+    return executor
+
+
+def _scratch(signer, method, key, nonce):
+    return txmod.build(signer, CHAIN, "scratch", method, {"key": key}, nonce, 10**13)
+
+
+def _history(executor, key):
+    return [value for _, value in executor.store.iterate(s.history_prefix(key))]
+
+
+def test_a_key_created_and_deleted_within_a_block_leaves_nothing():
+    """Net writes: a key absent before the block and after it has no state, no history entry
+    and no pair in the app hash (the same hash as a block that never wrote it); a key that
+    existed before is still recorded when deleted, and one created in an earlier block too."""
+    signer = Signer.generate()
+    churned = _scratch_executor()
+    applied = _commit(churned, [_scratch(signer, "put", "gone", 1),
+                                _scratch(signer, "put", "kept", 2),
+                                _scratch(signer, "delete", "gone", 3),
+                                _scratch(signer, "delete", "never", 4)])
+    quiet = _scratch_executor()
+    _commit(quiet, [_scratch(signer, "put", "kept", 2)])
+    assert churned.app_hash == quiet.app_hash
+    assert applied.writes == {"scratch/kept": codec.pack(1)}
+    assert _history(churned, "scratch/gone") == [] and _history(churned, "scratch/never") == []
+    assert churned.store.get(s.state_key("scratch/gone")) is None
+    _commit(churned, [_scratch(signer, "delete", "old", 5), _scratch(signer, "delete", "kept", 6),
+                      _scratch(signer, "put", "again", 7), _scratch(signer, "delete", "again", 8)])
+    _commit(quiet, [_scratch(signer, "delete", "old", 5), _scratch(signer, "delete", "kept", 6)])
+    assert churned.app_hash == quiet.app_hash
+    assert _history(churned, "scratch/old") == [codec.pack(1), b""]
+    assert _history(churned, "scratch/kept") == [codec.pack(1), b""]
+    assert _history(churned, "scratch/again") == []
+    assert churned.app_hash == compute_app_hash(
+        churned.app_hash_at(1), {"scratch/kept": None, "scratch/old": None})
+
+
+def test_the_net_writes_are_in_key_order():
+    signer = Signer.generate()
+    executor = _scratch_executor()
+    names = ["m", "z", "a", "old", "b/x", "b", "y"]
+    applied = _commit(executor, [_scratch(signer, "delete" if name in ("old", "b") else "put",
+                                          name, nonce) for nonce, name in enumerate(names)])
+    assert list(applied.writes) == ["scratch/a", "scratch/b/x", "scratch/m", "scratch/old",
+                                    "scratch/y", "scratch/z"]
+    assert applied.writes["scratch/old"] is None
