@@ -349,7 +349,7 @@ def good_news(market: Market, symbol: str, jump: float = 0.05) -> Any:
     """News worth `jump` over the price the token trades at: material information moves a
     price when it becomes known (PROTOCOL "Material information"). The fair value is first
     raised to the last price when it was under it: where another plant's sellers or pegging,
-    or the honest market's own bad news, had left the fair value 8-13% under the price (seeds
+    or the honest market's own bad news, had left the fair value 7-14% under the price (seeds
     12, 17, 19: the news 5% over that fair value was still under the price, which fell after
     it), news worth 5% over the fair value was no good news to the market, and the plant then
     planted no insider timing at all."""
