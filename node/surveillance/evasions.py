@@ -54,6 +54,7 @@ from node.surveillance.plants import (
     NEWS_ROOM_MS,
     Pump,
     buy_before_news,
+    good_news,
     heavy_day,
     layer,
     mark_close,
@@ -356,7 +357,7 @@ def s8_25h(market: Market) -> None:
                                  room_ms=NEWS_ROOM_MS, mover=True)
     kit.record(symbol, traders, (market.first_day, market.first_day + 1))
     buy_before_news(market, buyer, symbol, start, 25 * HOUR_MS,
-                    lambda: market.news(symbol, 0.05), step_ms=10 * MINUTE_MS)
+                    lambda: good_news(market, symbol), step_ms=10 * MINUTE_MS)
 
 
 INSIDER_EVENTS = ("cap_approval", "halt", "forced_transfer", "freeze")
@@ -401,7 +402,7 @@ def s8_nominee(market: Market) -> None:
     market.at(start - 30 * MINUTE_MS, lambda: make_insider(market, insider, symbol))
     share_device(market, traders, kit.device("home-pc"), start - 20 * MINUTE_MS)
     buy_before_news(market, nominee, symbol, start, 3 * HOUR_MS + 300_000,
-                    lambda: market.news(symbol, 0.05))
+                    lambda: good_news(market, symbol))
 
 
 # ---- S9 --------------------------------------------------------------------------------------

@@ -28,7 +28,14 @@ from typing import Any
 from node.surveillance.evasions import make_insider, own_draws, share_device, washes
 from node.surveillance.generator import Market
 from node.surveillance.planting import Kit
-from node.surveillance.plants import HOUR_MS, MINUTE_MS, NEWS_ROOM_MS, buy_before_news, transfer
+from node.surveillance.plants import (
+    HOUR_MS,
+    MINUTE_MS,
+    NEWS_ROOM_MS,
+    buy_before_news,
+    good_news,
+    transfer,
+)
 
 RING = 9  # accounts that pay the payee and are paid back: more than max_transfer_partners
 EXITS = 64  # a VPN's exits: as many origins as an account keeps (Limits.per_account)
@@ -92,7 +99,7 @@ def s8_funded(market: Market) -> None:
         market.at(start - 20 * MINUTE_MS, lambda: transfer(
             market, insider, nominee.account, int(market.last[symbol] * 12 * 700 * 1.1)))
         buy_before_news(market, nominee, symbol, start, 3 * HOUR_MS + 300_000,
-                        lambda: market.news(symbol, 0.05))
+                        lambda: good_news(market, symbol))
 
 
 OWNER_EVASIONS: dict[str, Callable[[Market], Any]] = {
