@@ -24,8 +24,8 @@ EVASIVE = (*EVASIONS, *OWNER_EVASIONS)
 # first (Market.take_time), then the heavy days (a whole day of a token), and the others fit
 # around them (seed 13: S14.sweep, taken late, found its first day's opening taken by
 # S4.split's ramp; the plants are built in this order, their accounts made in it).
-PINNED = ("S8", "S11", "S5.sweep", "S14.sweep", "S7.25h", "S7.decoy", "S8.25h", "S6",
-          "S6.linked")
+PINNED = ("S8", "S11", "S5.sweep", "S5.early", "S14.sweep", "S7.25h", "S7.decoy", "S8.25h",
+          "S6", "S6.linked")
 
 
 def build(config: GeneratorConfig) -> Market:
