@@ -366,7 +366,8 @@ INSIDER_EVENTS = ("cap_approval", "halt", "forced_transfer", "freeze")
 def s8_insider(market: Market) -> None:
     kit = Kit(market, "S8", "insider")
     insider, other = traders = kit.traders(2)
-    start, symbol, day = kit.start(room_ms=2 * HOUR_MS)
+    start, symbol, day = kit.start(room_ms=2 * HOUR_MS, moves=(  # its event, a halt's ten
+        (HOUR_MS, HOUR_MS + 10 * MINUTE_MS),))  # minutes (seed 8: S1.helper_exits' washes)
     kit.record(symbol, traders, (day,))
     event = market.rng.choice(INSIDER_EVENTS)
     kit.case.variant = f"insider_{event}"  # type: ignore[union-attr]

@@ -15,7 +15,7 @@ from node.surveillance.evasions (at its line cap); node.surveillance.runs lists 
 - S8.funded (rt38 F4): S8.nominee with the insider's money instead of its device: the insider
   pays the nominee what its twelve bids cost, a tenth more, and the nominee buys before the
   news.
-Their washes move the price, so each takes a token and day apart from the plants that move
+Their washes move the price, so each takes a token and time apart from the plants that move
 it (`moves`, Market.take_time): a wash on any token changed the close seed 8's S5.sweep marks
 (it was missed).
 """
