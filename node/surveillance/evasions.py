@@ -50,8 +50,12 @@ from node.surveillance.generator import (
 )
 from node.surveillance.planting import HOUR_MS, Kit, cross, retry
 from node.surveillance.plants import (
+    CLOSE_MOVES,
     MINUTE_MS,
+    NEWS_LEAD_MS,
     NEWS_ROOM_MS,
+    OPEN_MOVES,
+    PUMP_MOVES,
     Pump,
     buy_before_news,
     good_news,
@@ -59,6 +63,7 @@ from node.surveillance.plants import (
     layer,
     mark_close,
     matched_legs,
+    news_moves,
     open_push,
     ramp,
     transfer,
@@ -281,7 +286,7 @@ def s4_slow(market: Market) -> None:
 def s5_sweep(market: Market) -> None:
     kit = Kit(market, "S5", "sweep")
     (marker,) = traders = kit.traders(1)
-    symbol, day = market.take_slot(market.first_day)
+    symbol, day = market.take_slot(market.first_day, CLOSE_MOVES)
     kit.record(symbol, traders, tuple(range(day, market.config.days)))
     # Two minutes before the close: a sweep 28 minutes (seed 3) or even 5 minutes (seed 8)
     # early was undone by honest sellers before the close, so it did not mark the close. On
@@ -294,7 +299,9 @@ def s5_sweep(market: Market) -> None:
 def s5_early(market: Market) -> None:
     kit = Kit(market, "S5", "early")
     (marker,) = traders = kit.traders(1)
-    symbol, day = market.take_slot()
+    # On the first plant day, as S5.sweep: honest sellers undid the close of the last day,
+    # with no day left to mark again (seed 8: up 1.8% at the close, 4.5% before it)
+    symbol, day = market.take_slot(market.first_day, CLOSE_MOVES)
     kit.record(symbol, traders, tuple(range(day, market.config.days)))
     mark_close(market, marker, symbol, day, 20 * MINUTE_MS, stop_ms=12 * MINUTE_MS)
 
@@ -310,7 +317,7 @@ def s6_linked(market: Market) -> None:
 def s7_linked(market: Market) -> None:
     kit = Kit(market, "S7", "linked")
     pumper, dumper = traders = kit.traders(2)
-    start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, mover=True)
+    start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, moves=PUMP_MOVES)
     kit.record(symbol, traders, (day,))
     share_device(market, traders, kit.device("tablet"), start - 5 * MINUTE_MS)
     market.at(start, Pump(market, pumper, dumper, symbol).pump)
@@ -319,7 +326,7 @@ def s7_linked(market: Market) -> None:
 def s7_four_sweeps(market: Market) -> None:
     kit = Kit(market, "S7", "four_sweeps")
     (pumper,) = traders = kit.traders(1)
-    start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, mover=True)
+    start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, moves=PUMP_MOVES)
     kit.record(symbol, traders, (day,))
     market.at(start, Pump(market, pumper, pumper, symbol, buys=4, sweep_bps=250).pump)
 
@@ -330,14 +337,8 @@ def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> Non
     `DecoyPump` (node.surveillance.shapes_plants)."""
     kit = Kit(market, "S7", variant)
     (pumper,) = traders = kit.traders(1)
-    start, _, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day)
-    # a token no other pump took, then the one fewest mover plants took on the dump's day and
-    # the pump's: the dump must not blur another pump
-    pumped = {case.symbol for case in market.cases if case.rule == "S7"}
-    symbol = min(sorted(SYMBOLS), key=lambda s: (s in pumped, market.slots.get((s, day + 1), 0),
-                                                 market.slots.get((s, day), 0)))
-    for slot in ((symbol, day), (symbol, day + 1)):
-        market.slots[slot] = market.slots.get(slot, 0) + 1
+    start, symbol, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day, moves=(
+        (0, HOUR_MS), (25 * HOUR_MS, 27 * HOUR_MS)))  # the pump may take 30 min (seed 3)
     kit.record(symbol, traders, (day, day + 1))
     market.at(start, pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)
 
@@ -354,7 +355,7 @@ def s8_25h(market: Market) -> None:
     kit = Kit(market, "S8", "25h")
     (buyer,) = traders = kit.traders(1)
     start, symbol, _ = kit.start(day=market.first_day, earliest_ms=30 * MINUTE_MS,
-                                 room_ms=NEWS_ROOM_MS, mover=True)
+                                 room_ms=NEWS_ROOM_MS, moves=news_moves(25 * HOUR_MS))
     kit.record(symbol, traders, (market.first_day, market.first_day + 1))
     buy_before_news(market, buyer, symbol, start, 25 * HOUR_MS,
                     lambda: good_news(market, symbol), step_ms=10 * MINUTE_MS)
@@ -366,7 +367,8 @@ INSIDER_EVENTS = ("cap_approval", "halt", "forced_transfer", "freeze")
 def s8_insider(market: Market) -> None:
     kit = Kit(market, "S8", "insider")
     insider, other = traders = kit.traders(2)
-    start, symbol, day = kit.start(room_ms=2 * HOUR_MS)
+    start, symbol, day = kit.start(room_ms=2 * HOUR_MS, moves=(  # its event, a halt's ten
+        (HOUR_MS, HOUR_MS + 10 * MINUTE_MS),))  # minutes (seed 8: S1.helper_exits' washes)
     kit.record(symbol, traders, (day,))
     event = market.rng.choice(INSIDER_EVENTS)
     kit.case.variant = f"insider_{event}"  # type: ignore[union-attr]
@@ -396,12 +398,12 @@ def s8_nominee(market: Market) -> None:
     kit = Kit(market, "S8", "nominee")
     insider, nominee = traders = kit.traders(2)
     start, symbol, day = kit.start(earliest_ms=40 * MINUTE_MS, room_ms=NEWS_ROOM_MS - 10 *
-                                   MINUTE_MS, mover=True)
+                                   MINUTE_MS, moves=news_moves(NEWS_LEAD_MS))
     kit.record(symbol, [nominee], (day,))
     kit.add([insider])
     market.at(start - 30 * MINUTE_MS, lambda: make_insider(market, insider, symbol))
     share_device(market, traders, kit.device("home-pc"), start - 20 * MINUTE_MS)
-    buy_before_news(market, nominee, symbol, start, 3 * HOUR_MS + 300_000,
+    buy_before_news(market, nominee, symbol, start, NEWS_LEAD_MS,
                     lambda: good_news(market, symbol))
 
 
@@ -465,7 +467,7 @@ def s9_decoy(market: Market) -> None:
 def s14_sweep(market: Market) -> None:
     kit = Kit(market, "S14", "sweep")
     (opener,) = traders = kit.traders(1)
-    symbol, day = market.take_slot(market.first_day)
+    symbol, day = market.take_slot(market.first_day, OPEN_MOVES)
     kit.record(symbol, traders, tuple(range(day, market.config.days)))
     # Late in the opening window, at least 150 units, up to 7% over the last: a 102-unit
     # sweep at minute 4 was undone by minute 30, and one at minute 20 from an open under the

@@ -63,6 +63,8 @@ TICK = 10
 UNITS_EACH = 50_000
 CASH_EACH = 5_000_000_000
 ISSUER_CASH = 10**12  # for dividends
+MINUTE_MS = 60_000
+Span = tuple[int, int]  # [from, to) in ms
 RULES = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "S13",
          "S14")
 
@@ -169,7 +171,8 @@ class Market:
         self.cumulative: list[float] = []
         self.cases: list[Case] = []
         self.manipulators: set[str] = set()
-        self.slots: dict[tuple[str, int], int] = {}  # (token, day) -> price-moving plants on it
+        self.moving: dict[str, list[Span]] = {symbol: [] for symbol in SYMBOLS}  # when
+        # price-moving plants act on each liquid token (UTC ms, `take_time`)
         self.orders = self.honest_orders = self.trades = 0
         self.now = session_open(0)
 
@@ -183,16 +186,39 @@ class Market:
     def plant_day(self) -> int:
         return self.rng.randrange(self.first_day, self.config.days)
 
-    def take_slot(self, day: int | None = None) -> tuple[str, int]:
-        """A token and a day for a plant that moves the price, among those the fewest such
-        plants have taken (ties at random): two pumps on one token and day would blur each
-        other's effect."""
+    def take_slot(self, day: int | None = None, spans: tuple[Span, ...] = ((0, SESSION_MS),)
+                  ) -> tuple[str, int]:
+        """A token and a day for a plant that moves the price over `spans` of the session
+        (from its opening bell), among those other such plants overlap the least
+        (`take_time`)."""
+        _, symbol, day = self.take_time(spans, day, 0, SESSION_MS - 1)
+        return symbol, day
+
+    def take_time(self, spans: tuple[Span, ...], day: int | None = None, earliest_ms: int = 0,
+                  room_ms: int = 0) -> tuple[int, str, int]:
+        """A start (from `earliest_ms` into a session to `room_ms` before its close), a liquid
+        token and a trading day for a plant that moves the price over `spans` (from its
+        start; a span may reach into the next day), among those whose spans overlap the ones
+        other such plants took the least, ties at random: a pump while another plant pumps or
+        dumps the token would measure the other's move (seed 1: S4.slow's ramp took S7.decoy's
+        pump for its own rise), and counting plants per token and day let three share one."""
         days = range(self.first_day, self.config.days) if day is None else (day,)
-        slots = [(symbol, d) for d in days for symbol in sorted(SYMBOLS)]
-        fewest = min(self.slots.get(slot, 0) for slot in slots)
-        slot = self.rng.choice([s for s in slots if self.slots.get(s, 0) == fewest])
-        self.slots[slot] = fewest + 1
-        return slot
+        second = self.rng.randrange(min(MINUTE_MS, SESSION_MS - room_ms - earliest_ms))
+        options = [(session_open(d) + minute, symbol, d) for d in days
+                   for symbol in sorted(SYMBOLS)
+                   for minute in range(earliest_ms + second, SESSION_MS - room_ms, MINUTE_MS)]
+        overlaps = [self.overlap(symbol, start, spans) for start, symbol, _ in options]
+        fewest = min(overlaps)
+        start, symbol, day = self.rng.choice(
+            [option for option, overlap in zip(options, overlaps, strict=True)
+             if overlap == fewest])
+        self.moving[symbol] += [(start + begin, start + end) for begin, end in spans]
+        return start, symbol, day
+
+    def overlap(self, symbol: str, start: int, spans: tuple[Span, ...]) -> int:
+        """How long `spans` from `start` overlap what other price-moving plants took."""
+        return sum(max(0, min(start + end, taken_end) - max(start + begin, taken_begin))
+                   for begin, end in spans for taken_begin, taken_end in self.moving[symbol])
 
     def at(self, time: int, action: Callable[[], None]) -> None:
         self.seq += 1

@@ -15,8 +15,8 @@ from node.surveillance.evasions (at its line cap); node.surveillance.runs lists 
 - S8.funded (rt38 F4): S8.nominee with the insider's money instead of its device: the insider
   pays the nominee what its twelve bids cost, a tenth more, and the nominee buys before the
   news.
-Their washes move the price, so each takes a token and day apart from the plants that move
-it (`mover`, Market.take_slot): a wash on any token changed the close seed 8's S5.sweep marks
+Their washes move the price, so each takes a token and time apart from the plants that move
+it (`moves`, Market.take_time): a wash on any token changed the close seed 8's S5.sweep marks
 (it was missed).
 """
 
@@ -29,15 +29,17 @@ from node.surveillance.evasions import make_insider, own_draws, share_device, wa
 from node.surveillance.generator import Market
 from node.surveillance.planting import Kit
 from node.surveillance.plants import (
-    HOUR_MS,
     MINUTE_MS,
+    NEWS_LEAD_MS,
     NEWS_ROOM_MS,
     buy_before_news,
     good_news,
+    news_moves,
     transfer,
 )
 
 RING = 9  # accounts that pay the payee and are paid back: more than max_transfer_partners
+WASH_MOVES = ((0, 20 * MINUTE_MS),)  # the washes, from ten minutes in (`washes`)
 EXITS = 64  # a VPN's exits: as many origins as an account keeps (Limits.per_account)
 
 
@@ -45,7 +47,7 @@ def s1_round_trip(market: Market) -> None:
     with own_draws(market, "S1.round_trip"):
         kit = Kit(market, "S1", "round_trip")
         first, second = traders = kit.traders(2)
-        start, symbol, day = kit.start(mover=True)  # see above
+        start, symbol, day = kit.start(moves=WASH_MOVES)  # see above
         kit.record(symbol, traders, (day,))
         others = kit.traders(RING)  # accounts of the ring that never trade
         market.at(start, lambda: transfer(market, first, second.account, 1_000_000))
@@ -61,7 +63,7 @@ def s1_helper_exits(market: Market) -> None:
     with own_draws(market, "S1.helper_exits"):
         kit = Kit(market, "S1", "helper_exits")
         first, second = traders = kit.traders(2)
-        start, symbol, day = kit.start(mover=True)  # see above
+        start, symbol, day = kit.start(moves=WASH_MOVES)  # see above
         kit.record(symbol, traders, (day,))
         (helper,) = kit.traders(1)
         share_device(market, traders, kit.device("laptop"), start)
@@ -77,7 +79,7 @@ def s1_payer_hub(market: Market) -> None:
     with own_draws(market, "S1.payer_hub"):
         kit = Kit(market, "S1", "payer_hub")
         first, second = traders = kit.traders(2)
-        start, symbol, day = kit.start(mover=True)  # see above
+        start, symbol, day = kit.start(moves=WASH_MOVES)  # see above
         kit.record(symbol, traders, (day,))
         own = kit.traders(RING)  # the payer's own accounts, paid one way, never trading
         market.at(start, lambda: transfer(market, first, second.account, 5_000_000))
@@ -92,13 +94,13 @@ def s8_funded(market: Market) -> None:
         kit = Kit(market, "S8", "funded")
         insider, nominee = kit.traders(2)
         start, symbol, day = kit.start(earliest_ms=40 * MINUTE_MS, room_ms=NEWS_ROOM_MS - 10 *
-                                       MINUTE_MS, mover=True)
+                                       MINUTE_MS, moves=news_moves(NEWS_LEAD_MS))
         kit.record(symbol, [nominee], (day,))
         kit.add([insider])
         market.at(start - 30 * MINUTE_MS, lambda: make_insider(market, insider, symbol))
         market.at(start - 20 * MINUTE_MS, lambda: transfer(
             market, insider, nominee.account, int(market.last[symbol] * 12 * 700 * 1.1)))
-        buy_before_news(market, nominee, symbol, start, 3 * HOUR_MS + 300_000,
+        buy_before_news(market, nominee, symbol, start, NEWS_LEAD_MS,
                         lambda: good_news(market, symbol))
 
 

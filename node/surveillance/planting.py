@@ -21,6 +21,7 @@ from node.surveillance.generator import (
     TICK,
     Case,
     Market,
+    Span,
     Trader,
     origin_of,
     session_open,
@@ -50,16 +51,15 @@ class Kit:
                          f"{label}")
 
     def start(self, earliest_ms: int = 600_000, room_ms: int = HOUR_MS, day: int | None = None,
-              mover: bool = False) -> tuple[int, str, int]:
+              moves: tuple[Span, ...] = ()) -> tuple[int, str, int]:
         """A random time within a session leaving `room_ms` before the close, a liquid token,
-        and the trading day; a plant that moves the price (`mover`) takes a token and day
-        apart from the others' (Market.take_slot)."""
+        and the trading day; a plant that moves the price over `moves` (from its start) takes
+        a token and time apart from the others' (Market.take_time)."""
+        if moves:
+            return self.market.take_time(moves, day, earliest_ms, room_ms)
         rng = self.market.rng
-        if mover:
-            symbol, day = self.market.take_slot(day)
-        else:
-            day = self.market.plant_day() if day is None else day
-            symbol = rng.choice(sorted(SYMBOLS))
+        day = self.market.plant_day() if day is None else day
+        symbol = rng.choice(sorted(SYMBOLS))
         return session_open(day) + rng.randrange(earliest_ms, SESSION_MS - room_ms), symbol, day
 
     def record(self, symbol: str | None, traders: list[Trader], days: tuple[int, ...]) -> Case:

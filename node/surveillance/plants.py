@@ -45,7 +45,15 @@ from collections.abc import Callable
 from typing import Any
 
 from node.ledger.executor import Receipt
-from node.surveillance.generator import SESSION_MS, SYMBOLS, TICK, Market, Trader, session_open
+from node.surveillance.generator import (
+    DAY_MS,
+    SESSION_MS,
+    SYMBOLS,
+    TICK,
+    Market,
+    Trader,
+    session_open,
+)
 from node.surveillance.planting import HOUR_MS, Kit, Lifts, campaign, cross, retry, sweep
 
 MINUTE_MS = 60_000
@@ -165,13 +173,33 @@ def plant_s3(market: Market) -> None:
 RAMP_MS = 9 * MINUTE_MS
 RAMP_BUYS, RAMP_RISE_BPS = 6, 300  # what an attempt must reach (S4: 5 buys, 2%)
 RAMP_ATTEMPTS = 4
+# What price-moving plants take of a token's time (Market.take_time), from their start: no
+# other moves the token while their rule measures their move.
+RAMP_MOVES = ((0, 2 * HOUR_MS),)  # its first two attempts (S4 judges an hour)
+PUMP_MOVES = ((0, 2 * HOUR_MS),)  # the buys (minutes) and the sales, most of them within
+# the first hour and a half of the three hours it sells (seeds 1, 3, 13)
+# From the bell: S5's closing half hour, the next opening half hour (S14 measures from the
+# close), and the next day's close (marked again if the price fell back); S14's opening half
+# hour, the close before it (its base), and the next close and opening (it pushes again if
+# the asks never let it). Seed 13: S14.sweep opened from a close S5.sweep had marked.
+CLOSE = (SESSION_MS - 30 * MINUTE_MS, SESSION_MS)
+CLOSE_MOVES = (CLOSE, (DAY_MS, DAY_MS + 30 * MINUTE_MS), (DAY_MS + CLOSE[0], DAY_MS + CLOSE[1]))
+OPEN_MOVES = ((CLOSE[0] - DAY_MS, CLOSE[1] - DAY_MS), (0, 30 * MINUTE_MS), CLOSE,
+              (DAY_MS, DAY_MS + 30 * MINUTE_MS))
+NEWS_LEAD_MS = 3 * HOUR_MS + 300_000  # from the first bid to the news
+
+
+def news_moves(lead_ms: int) -> tuple[tuple[int, int], ...]:
+    """The news `lead_ms` after the first bid and the next hour and a half: S8 judges the
+    price's move after it."""
+    return ((lead_ms - 10 * MINUTE_MS, lead_ms + 90 * MINUTE_MS),)
 
 
 def ramp(market: Market, kit: Kit, traders: list[Trader], every_ms: int = 20_000,
          span_ms: int = RAMP_MS, origin: str | None = None) -> None:
     """Aggressive buys at least `every_ms` apart, taking the asks up to 1% over the last price,
     by the traders in turn, until six have lifted the price 3%."""
-    start, symbol, day = kit.start(room_ms=RAMP_ATTEMPTS * HOUR_MS, mover=True)
+    start, symbol, day = kit.start(room_ms=RAMP_ATTEMPTS * HOUR_MS, moves=RAMP_MOVES)
     kit.record(symbol, traders, (day,))
     lifts = Lifts(market, traders, symbol)
     bought = [0, 0]  # when the last lift was placed, and how many
@@ -231,7 +259,7 @@ def mark_close(market: Market, marker: Trader, symbol: str, day: int, before_ms:
 def plant_s5(market: Market) -> None:
     kit = Kit(market, "S5")
     (marker,) = traders = kit.traders(1)
-    symbol, day = market.take_slot()
+    symbol, day = market.take_slot(spans=CLOSE_MOVES)
     kit.record(symbol, traders, tuple(range(day, market.config.days)))
     mark_close(market, marker, symbol, day, CLOSING_MS - 30_000)
 
@@ -337,7 +365,7 @@ class Pump:
 def plant_s7(market: Market) -> None:
     kit = Kit(market, "S7")
     (pumper,) = traders = kit.traders(1)
-    start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, mover=True)
+    start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, moves=PUMP_MOVES)
     kit.record(symbol, traders, (day,))
     market.at(start, Pump(market, pumper, pumper, symbol).pump)
 
@@ -373,10 +401,10 @@ def plant_s8(market: Market) -> None:
     (buyer,) = traders = kit.traders(1)
     # On the first plant day, so the news has its day before the run ends (seed 8: on the
     # last day, three hours were left, and the price had moved 1%).
-    start, symbol, day = kit.start(earliest_ms=30 * MINUTE_MS, room_ms=NEWS_ROOM_MS, mover=True,
-                                   day=market.first_day)
+    start, symbol, day = kit.start(earliest_ms=30 * MINUTE_MS, room_ms=NEWS_ROOM_MS,
+                                   moves=news_moves(NEWS_LEAD_MS), day=market.first_day)
     kit.record(symbol, traders, (day,))
-    buy_before_news(market, buyer, symbol, start, 3 * HOUR_MS + 300_000,
+    buy_before_news(market, buyer, symbol, start, NEWS_LEAD_MS,
                     lambda: good_news(market, symbol))
 
 
@@ -412,7 +440,7 @@ def plant_s10(market: Market) -> None:
 def plant_s11(market: Market) -> None:
     kit = Kit(market, "S11")
     (pusher,) = traders = kit.traders(1)
-    symbol, day = market.take_slot(market.config.days - 1)
+    symbol, day = market.take_slot(market.config.days - 1)  # the whole day
     kit.record(symbol, traders, (day,))
 
     def rumour() -> None:  # a false report (허위 보도자료): the others believe it
@@ -431,7 +459,7 @@ def plant_s11(market: Market) -> None:
 def plant_s12(market: Market) -> None:
     kit = Kit(market, "S12")
     (pegger,) = traders = kit.traders(1)
-    start, symbol, day = kit.start(room_ms=2 * HOUR_MS, mover=True)
+    start, symbol, day = kit.start(room_ms=2 * HOUR_MS, moves=((0, 2 * HOUR_MS),))
     kit.record(symbol, traders, (day,))
     fills: set[int] = set()
     resting: list[int] = []
@@ -535,7 +563,7 @@ def open_push(market: Market, opener: Trader, symbol: str, day: int, up_bps: int
 def plant_s14(market: Market) -> None:
     kit = Kit(market, "S14")
     (opener,) = traders = kit.traders(1)
-    symbol, day = market.take_slot()
+    symbol, day = market.take_slot(spans=OPEN_MOVES)
     kit.record(symbol, traders, (day,))
     open_push(market, opener, symbol, day, 100, 5, 20, at_most=10)
 
