@@ -323,6 +323,17 @@ def s7_four_sweeps(market: Market) -> None:
     market.at(start, Pump(market, pumper, pumper, symbol, buys=4, sweep_bps=250).pump)
 
 
+DUMP_SPAN_MS = 29 * HOUR_MS  # from the pump's start to its dump's end: at most 40 buys 45 s
+# apart, the dump 25 hours after the last, three hours of sales
+
+
+def falls(market: Market, symbol: str, start: int, end: int) -> bool:
+    """Whether the token's real news (Market.real_news) cuts its value between `start` and
+    `end`."""
+    time, jump = market.real_news.get(symbol, (0, 0.0))
+    return jump < 0 and start <= time <= end
+
+
 def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> None:
     """The pump on the first plant day and the dump 25 hours after its last buy, in the next
     day's session (rt37 F6: past S7's old one-day window); `S7.decoy` the same by a
@@ -330,10 +341,14 @@ def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> Non
     kit = Kit(market, "S7", variant)
     (pumper,) = traders = kit.traders(1)
     start, _, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day)
-    # a token no other pump took, then the one fewest mover plants took on the dump's day and
-    # the pump's: the dump must not blur another pump
+    # a token whose real news does not cut its value between the pump and the dump: bad news
+    # takes the pumped price away, and with no bid left above where the rise began there is
+    # no dump (seed 2's S7.25h and seed 12's S7.decoy never sold); then one no other pump
+    # took, then the one fewest mover plants took on the dump's day and the pump's: the dump
+    # must not blur another pump
     pumped = {case.symbol for case in market.cases if case.rule == "S7"}
-    symbol = min(sorted(SYMBOLS), key=lambda s: (s in pumped, market.slots.get((s, day + 1), 0),
+    symbol = min(sorted(SYMBOLS), key=lambda s: (falls(market, s, start, start + DUMP_SPAN_MS),
+                                                 s in pumped, market.slots.get((s, day + 1), 0),
                                                  market.slots.get((s, day), 0)))
     for slot in ((symbol, day), (symbol, day + 1)):
         market.slots[slot] = market.slots.get(slot, 0) + 1

@@ -170,6 +170,7 @@ class Market:
         self.cases: list[Case] = []
         self.manipulators: set[str] = set()
         self.slots: dict[tuple[str, int], int] = {}  # (token, day) -> price-moving plants on it
+        self.real_news: dict[str, tuple[int, float]] = {}  # token -> (time, jump) of its news
         self.orders = self.honest_orders = self.trades = 0
         self.now = session_open(0)
 
@@ -349,8 +350,9 @@ class Market:
         for symbol in SYMBOLS:  # real news once a run
             day = rng.randrange(config.days)
             jump = rng.choice((-1, 1)) * rng.uniform(0.03, 0.06)
-            self.at(session_open(day) + rng.randrange(3_600_000, SESSION_MS - 3_600_000),
-                    lambda symbol=symbol, jump=jump: self.news(symbol, jump))  # type: ignore[misc]
+            time = session_open(day) + rng.randrange(3_600_000, SESSION_MS - 3_600_000)
+            self.real_news[symbol] = (time, jump)
+            self.at(time, lambda symbol=symbol, jump=jump: self.news(symbol, jump))  # type: ignore[misc]
 
     def drift(self) -> None:
         for symbol in self.fair:

@@ -1,15 +1,27 @@
-"""Issue 30: S7's plants do what S7 defines (node.surveillance.plants.Pump).
+"""Issue 30: S7's plants do what S7 defines (node.surveillance.plants.Pump, evasions.s7_25h).
 
 The pump stops when its own buys lifted the price 6%, not when honest buyers chasing it did (S7
 asks the owner's own rising buys for the rise: seed 20's S7.linked stopped at 4.93% of its own
-and was missed)."""
+and was missed); the 25-hour dump takes a token whose real news does not cut its value between
+the pump and the dump (seed 2's S7.25h and seed 12's S7.decoy found no bid above where their
+rise began the next day, and never dumped)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from node.ledger.executor import Receipt
-from node.surveillance.generator import Trader
+from node.surveillance.evasions import EVASIONS
+from node.surveillance.generator import (
+    SYMBOLS,
+    GeneratorConfig,
+    Market,
+    Trader,
+    session_open,
+)
+from node.surveillance.planting import HOUR_MS
 from node.surveillance.plants import Pump
 
 
@@ -50,3 +62,31 @@ def test_the_pump_stops_when_its_own_buys_lifted_the_price_not_when_others_did()
     assert not pump.pumped()
     tape.trade(pumper, 11_000)
     assert pump.pumped()
+
+
+def bare_market() -> Market:
+    market = Market(GeneratorConfig(seed=2, honest_accounts=10, honest_orders=90, plant=(),
+                                    lookalikes=False))
+    market.setup()
+    return market
+
+
+@pytest.mark.parametrize("spared", sorted(SYMBOLS))
+def test_the_25_hour_dump_takes_a_token_bad_news_does_not_hit_in_between(spared):
+    """Every token but `spared` has bad news on the dump's day (and `spared` good news): the
+    25-hour pump and its decoy variant take `spared`. Bad news before the pump's day is no
+    obstacle: with it on every token the choice is the usual one (no other pump's token)."""
+    for plant in ("S7.25h", "S7.decoy"):
+        market = bare_market()
+        day = market.first_day + 1
+        market.real_news = {s: (session_open(day) + HOUR_MS, 0.05 if s == spared else -0.05)
+                            for s in SYMBOLS}
+        EVASIONS[plant](market)
+        assert [case.symbol for case in market.cases] == [spared]
+        before = bare_market()
+        before.real_news = {s: (session_open(0) + HOUR_MS, -0.05) for s in SYMBOLS}
+        usual = bare_market()
+        usual.real_news = {}
+        EVASIONS[plant](before)
+        EVASIONS[plant](usual)
+        assert [case.symbol for case in before.cases] == [case.symbol for case in usual.cases]
