@@ -259,11 +259,12 @@ PUMP_BUYS, PUMP_PEAK_PCT = 6, 106  # then the pump stops buying (S7: up 5%)
 
 class Pump:
     """Buys every 45 s (sweeping the asks up 2%, or a bid 1% over the last when none is above
-    it) until `buys` have traded and its own buys have lifted the price 6% (the steps of its
-    buys over the last price: S7 asks the owner's own rising buys for the rise, and honest
-    buyers chasing a 5% pump to 6% left seed 20's S7.linked a pump of 4.93%), then sales every
-    15 s into the bids within 1% of the best for three hours, as far down as the average sale
-    stays above where the rise began, by `dumper`."""
+    it) until `buys` have traded and the price is 6% up, by its own buys (S7 judges both the
+    rise to the peak and the steps of the owner's own buys over the last price, at most the
+    rise: honest buyers chasing a 5% pump to 6% left seed 20's S7.linked a pump of 4.93% of its
+    own; honest sellers between its buys left seed 20's S7.decoy 6% of steps but a rise of
+    4.53%), then sales every 15 s into the bids within 1% of the best for three hours, as far
+    down as the average sale stays above where the rise began, by `dumper`."""
 
     def __init__(self, market: Market, pumper: Trader, dumper: Trader, symbol: str,
                  buys: int = PUMP_BUYS, sweep_bps: int = 200, dump_after_ms: int = 0) -> None:
@@ -274,6 +275,7 @@ class Pump:
         self.last = 0
         self.base = 0
         self.buys: set[int] = set()
+        self.peak = 0
         self.pushed = 0  # the steps of the pumper's buys over the last price
         self.sold = [0, 0]
         self.bids: list[int] = []
@@ -295,6 +297,8 @@ class Pump:
                 self.held -= data["qty"]
                 self.sold = [self.sold[0] + data["qty"],
                              self.sold[1] + data["qty"] * data["price"]]
+            if self.base:
+                self.peak = max(self.peak, data["price"])
             self.last = data["price"]
 
     def remember(self, receipt: Receipt) -> None:
@@ -302,9 +306,10 @@ class Pump:
             self.bids.append(receipt.result["order_id"])
 
     def pumped(self) -> bool:
-        """Whether `buys` orders have traded and their own steps lifted the price 6%."""
-        return (len(self.buys) >= self.buys_needed
-                and (self.base + self.pushed) * 100 >= self.base * PUMP_PEAK_PCT)
+        """Whether `buys` orders have traded and the price is 6% up, as far as their own steps
+        over the last price reach (S7's pushed_bps: the smaller of the two)."""
+        return (len(self.buys) >= self.buys_needed and (self.base + min(
+            self.peak - self.base, self.pushed)) * 100 >= self.base * PUMP_PEAK_PCT)
 
     def pump(self, step: int = 0) -> None:
         market, symbol = self.market, self.symbol

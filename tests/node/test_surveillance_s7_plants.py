@@ -1,10 +1,11 @@
 """Issue 30: S7's plants do what S7 defines (node.surveillance.plants.Pump, evasions.s7_25h).
 
-The pump stops when its own buys lifted the price 6%, not when honest buyers chasing it did (S7
-asks the owner's own rising buys for the rise: seed 20's S7.linked stopped at 4.93% of its own
-and was missed); the 25-hour dump takes a token whose real news does not cut its value between
-the pump and the dump (seed 2's S7.25h and seed 12's S7.decoy found no bid above where their
-rise began the next day, and never dumped)."""
+The pump stops when the price is 6% up by its own buys, not when honest buyers chasing it lifted
+it (S7 asks the owner's own rising buys for the rise: seed 20's S7.linked stopped at 4.93% of
+its own and was missed), nor when its steps sum to 6% of a smaller rise. The 25-hour dump takes,
+among the tokens no other pump took, one whose real news does not cut its value between the
+pump and the dump (seed 2's S7.25h found no bid above where its rise began the next day, after
+news of -5.7%, and never dumped)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,24 @@ def test_the_pump_stops_when_its_own_buys_lifted_the_price_not_when_others_did()
     assert pump.pumped()
 
 
+def test_the_pump_stops_when_the_price_is_up_6_percent_not_when_its_steps_sum_to_it():
+    """The pumper's six orders step 10,000 up 100 won each, and honest sellers take the price
+    back 50 won after each: 600 won of its own steps, a rise of 350 (3.5%). It goes on until
+    the price itself is 6% up."""
+    pumper, honest = trader("p"), trader("h")
+    pump = Pump(SimpleNamespace(hooks=[]), pumper, pumper, "APT1")  # type: ignore[arg-type]
+    tape = Tape(pump)
+    tape.trade(honest, 10_000)
+    for price in range(10_100, 10_351, 50):
+        tape.trade(pumper, price)
+        tape.trade(honest, price - 50)
+    assert pump.pushed == 600 and not pump.pumped()
+    tape.trade(pumper, 10_590)
+    assert not pump.pumped()
+    tape.trade(pumper, 10_600)
+    assert pump.pumped()
+
+
 def bare_market() -> Market:
     market = Market(GeneratorConfig(seed=2, honest_accounts=10, honest_orders=90, plant=(),
                                     lookalikes=False))
@@ -73,9 +92,10 @@ def bare_market() -> Market:
 
 @pytest.mark.parametrize("spared", sorted(SYMBOLS))
 def test_the_25_hour_dump_takes_a_token_bad_news_does_not_hit_in_between(spared):
-    """Every token but `spared` has bad news on the dump's day (and `spared` good news): the
-    25-hour pump and its decoy variant take `spared`. Bad news before the pump's day is no
-    obstacle: with it on every token the choice is the usual one (no other pump's token)."""
+    """With no other pump, every token but `spared` has bad news on the dump's day (and
+    `spared` good news): the 25-hour pump and its decoy variant take `spared`. Bad news
+    before the pump's day is no obstacle: with it on every token the choice is the usual one
+    (no other pump's token)."""
     for plant in ("S7.25h", "S7.decoy"):
         market = bare_market()
         day = market.first_day + 1
