@@ -341,14 +341,15 @@ def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> Non
     kit = Kit(market, "S7", variant)
     (pumper,) = traders = kit.traders(1)
     start, _, day = kit.start(room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day)
-    # a token whose real news does not cut its value between the pump and the dump: bad news
-    # takes the pumped price away, and with no bid left above where the rise began there is
-    # no dump (seed 2's S7.25h and seed 12's S7.decoy never sold); then one no other pump
-    # took, then the one fewest mover plants took on the dump's day and the pump's: the dump
-    # must not blur another pump
+    # a token no other pump took (the dump must not blur another pump: seed 11's S7.25h and
+    # S7.decoy sharing one token both went unsold), then one whose real news does not cut its
+    # value between the pump and the dump (bad news takes the pumped price away, and with no
+    # bid left above where the rise began there is no dump: seed 2's S7.25h never sold), then
+    # the one fewest mover plants took on the dump's day and the pump's
     pumped = {case.symbol for case in market.cases if case.rule == "S7"}
-    symbol = min(sorted(SYMBOLS), key=lambda s: (falls(market, s, start, start + DUMP_SPAN_MS),
-                                                 s in pumped, market.slots.get((s, day + 1), 0),
+    symbol = min(sorted(SYMBOLS), key=lambda s: (s in pumped,
+                                                 falls(market, s, start, start + DUMP_SPAN_MS),
+                                                 market.slots.get((s, day + 1), 0),
                                                  market.slots.get((s, day), 0)))
     for slot in ((symbol, day), (symbol, day + 1)):
         market.slots[slot] = market.slots.get(slot, 0) + 1
