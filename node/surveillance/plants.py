@@ -260,11 +260,12 @@ PUMP_BUYS, PUMP_PEAK_PCT = 6, 106  # then the pump stops buying (S7: up 5%)
 class Pump:
     """Buys every 45 s (sweeping the asks up 2%, or a bid 1% over the last when none is above
     it) until `buys` have traded and the price is 6% up, by its own buys (S7 judges both the
-    rise to the peak and the steps of the owner's own buys over the last price, at most the
-    rise: honest buyers chasing a 5% pump to 6% left seed 20's S7.linked a pump of 4.93% of its
-    own; honest sellers between its buys left seed 20's S7.decoy 6% of steps but a rise of
-    4.53%), then sales every 15 s into the bids within 1% of the best for three hours, as far
-    down as the average sale stays above where the rise began, by `dumper`."""
+    rise to the peak up to the owner's last rising buy and the steps of its own buys over the
+    last price, at most the rise: honest buyers chasing a 5% pump to 6% left seed 20's
+    S7.linked a pump of 4.93% of its own; honest sellers between its buys left seed 20's
+    S7.decoy 6% of steps but a rise of 4.53%), then sales every 15 s into the bids within 1% of
+    the best for three hours, as far down as the average sale stays above where the rise
+    began, by `dumper`."""
 
     def __init__(self, market: Market, pumper: Trader, dumper: Trader, symbol: str,
                  buys: int = PUMP_BUYS, sweep_bps: int = 200, dump_after_ms: int = 0) -> None:
@@ -275,7 +276,8 @@ class Pump:
         self.last = 0
         self.base = 0
         self.buys: set[int] = set()
-        self.peak = 0
+        self.high = 0  # the highest trade since its first buy
+        self.peak = 0  # the highest up to its last rising buy (S7's span ends there)
         self.pushed = 0  # the steps of the pumper's buys over the last price
         self.sold = [0, 0]
         self.bids: list[int] = []
@@ -287,10 +289,11 @@ class Pump:
             data = event["data"]
             if event["name"] != "Trade" or data["symbol"] != self.symbol:
                 continue
+            step = data["price"] - (self.last or data["price"])
             if data["buyer"] == self.pumper.account:
                 self.base = self.base or self.last or data["price"]
                 self.buys.add(data["buy_order"])
-                self.pushed += max(0, data["price"] - (self.last or data["price"]))
+                self.pushed += max(0, step)
             if data["buyer"] in owner:
                 self.held += data["qty"]
             if data["seller"] in owner:
@@ -298,7 +301,9 @@ class Pump:
                 self.sold = [self.sold[0] + data["qty"],
                              self.sold[1] + data["qty"] * data["price"]]
             if self.base:
-                self.peak = max(self.peak, data["price"])
+                self.high = max(self.high, data["price"])
+            if data["buyer"] == self.pumper.account and step > 0:
+                self.peak = self.high
             self.last = data["price"]
 
     def remember(self, receipt: Receipt) -> None:

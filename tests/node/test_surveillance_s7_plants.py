@@ -67,8 +67,9 @@ def test_the_pump_stops_when_its_own_buys_lifted_the_price_not_when_others_did()
 
 def test_the_pump_stops_when_the_price_is_up_6_percent_not_when_its_steps_sum_to_it():
     """The pumper's six orders step 10,000 up 100 won each, and honest sellers take the price
-    back 50 won after each: 600 won of its own steps, a rise of 350 (3.5%). It goes on until
-    the price itself is 6% up."""
+    back 50 won after each: 600 won of its own steps, a rise of 350 (3.5%); honest buyers then
+    chase it to 10,700. It goes on until the price is 6% up by its last lift (S7's span ends
+    at the owner's last rising buy)."""
     pumper, honest = trader("p"), trader("h")
     pump = Pump(SimpleNamespace(hooks=[]), pumper, pumper, "APT1")  # type: ignore[arg-type]
     tape = Tape(pump)
@@ -77,9 +78,9 @@ def test_the_pump_stops_when_the_price_is_up_6_percent_not_when_its_steps_sum_to
         tape.trade(pumper, price)
         tape.trade(honest, price - 50)
     assert pump.pushed == 600 and not pump.pumped()
-    tape.trade(pumper, 10_590)
+    tape.trade(honest, 10_700)  # buyers chasing it after its last lift: not its rise
     assert not pump.pumped()
-    tape.trade(pumper, 10_600)
+    tape.trade(pumper, 10_710)
     assert pump.pumped()
 
 
