@@ -18,7 +18,8 @@ as a manipulator would:
   did not move).
 - S6 concentration: one account placing ordinary orders in one token in a day, most of them
   marketable, as many as all honest traders place in it over the run.
-- S7 pump and dump: buys 45 s apart up 6%, then sales into the bids above where the rise began.
+- S7 pump and dump: buys 45 s apart until its own lifts have the price up 6%, then sales into
+  the bids above where the rise began.
 - S8 insider: twelve bids just over the last price in the three hours before real news (a
   dividend that moves the token's fair value 5%).
 - S9 structuring: four transfers of KRW 9.5-9.99 million to its two other accounts within a
