@@ -173,6 +173,7 @@ class Market:
         self.manipulators: set[str] = set()
         self.moving: dict[str, list[Span]] = {symbol: [] for symbol in SYMBOLS}  # when
         # price-moving plants act on each liquid token (UTC ms, `take_time`)
+        self.real_news: dict[str, tuple[int, float]] = {}  # token -> (time, jump) of its news
         self.orders = self.honest_orders = self.trades = 0
         self.now = session_open(0)
 
@@ -195,13 +196,15 @@ class Market:
         return symbol, day
 
     def take_time(self, spans: tuple[Span, ...], day: int | None = None, earliest_ms: int = 0,
-                  room_ms: int = 0) -> tuple[int, str, int]:
+                  room_ms: int = 0, worse: Callable[[str, int], bool] | None = None
+                  ) -> tuple[int, str, int]:
         """A start (from `earliest_ms` into a session to `room_ms` before its close), a liquid
         token and a trading day for a plant that moves the price over `spans` (from its
         start; a span may reach into the next day), among those whose spans overlap the ones
         other such plants took the least, ties at random: a pump while another plant pumps or
         dumps the token would measure the other's move (seed 1: S4.slow's ramp took S7.decoy's
-        pump for its own rise), and counting plants per token and day let three share one."""
+        pump for its own rise), and counting plants per token and day let three share one.
+        Among those, a start and token `worse` says the plant cannot act on are taken last."""
         days = range(self.first_day, self.config.days) if day is None else (day,)
         second = self.rng.randrange(min(MINUTE_MS, SESSION_MS - room_ms - earliest_ms))
         options = [(session_open(d) + minute, symbol, d) for d in days
@@ -209,9 +212,11 @@ class Market:
                    for minute in range(earliest_ms + second, SESSION_MS - room_ms, MINUTE_MS)]
         overlaps = [self.overlap(symbol, start, spans) for start, symbol, _ in options]
         fewest = min(overlaps)
-        start, symbol, day = self.rng.choice(
-            [option for option, overlap in zip(options, overlaps, strict=True)
-             if overlap == fewest])
+        apart = [option for option, overlap in zip(options, overlaps, strict=True)
+                 if overlap == fewest]
+        if worse is not None:
+            apart = [option for option in apart if not worse(option[1], option[0])] or apart
+        start, symbol, day = self.rng.choice(apart)
         self.moving[symbol] += [(start + begin, start + end) for begin, end in spans]
         return start, symbol, day
 
@@ -375,8 +380,9 @@ class Market:
         for symbol in SYMBOLS:  # real news once a run
             day = rng.randrange(config.days)
             jump = rng.choice((-1, 1)) * rng.uniform(0.03, 0.06)
-            self.at(session_open(day) + rng.randrange(3_600_000, SESSION_MS - 3_600_000),
-                    lambda symbol=symbol, jump=jump: self.news(symbol, jump))  # type: ignore[misc]
+            time = session_open(day) + rng.randrange(3_600_000, SESSION_MS - 3_600_000)
+            self.real_news[symbol] = (time, jump)
+            self.at(time, lambda symbol=symbol, jump=jump: self.news(symbol, jump))  # type: ignore[misc]
 
     def drift(self) -> None:
         for symbol in self.fair:

@@ -51,12 +51,13 @@ class Kit:
                          f"{label}")
 
     def start(self, earliest_ms: int = 600_000, room_ms: int = HOUR_MS, day: int | None = None,
-              moves: tuple[Span, ...] = ()) -> tuple[int, str, int]:
+              moves: tuple[Span, ...] = (), worse: Callable[[str, int], bool] | None = None
+              ) -> tuple[int, str, int]:
         """A random time within a session leaving `room_ms` before the close, a liquid token,
         and the trading day; a plant that moves the price over `moves` (from its start) takes
         a token and time apart from the others' (Market.take_time)."""
         if moves:
-            return self.market.take_time(moves, day, earliest_ms, room_ms)
+            return self.market.take_time(moves, day, earliest_ms, room_ms, worse)
         rng = self.market.rng
         day = self.market.plant_day() if day is None else day
         symbol = rng.choice(sorted(SYMBOLS))

@@ -18,7 +18,8 @@ as a manipulator would:
   did not move).
 - S6 concentration: one account placing ordinary orders in one token in a day, most of them
   marketable, as many as all honest traders place in it over the run.
-- S7 pump and dump: buys 45 s apart up 6%, then sales into the bids above where the rise began.
+- S7 pump and dump: buys 45 s apart until its own lifts have the price up 6%, then sales into
+  the bids above where the rise began.
 - S8 insider: twelve bids just over the last price in the three hours before real news (a
   dividend that moves the token's fair value 5%).
 - S9 structuring: four transfers of KRW 9.5-9.99 million to its two other accounts within a
@@ -287,9 +288,13 @@ PUMP_BUYS, PUMP_PEAK_PCT = 6, 106  # then the pump stops buying (S7: up 5%)
 
 class Pump:
     """Buys every 45 s (sweeping the asks up 2%, or a bid 1% over the last when none is above
-    it) until `buys` have traded and the price is 6% up, then sales every 15 s into the bids
-    within 1% of the best for three hours, as far down as the average sale stays above where
-    the rise began, by `dumper`."""
+    it) until `buys` have traded and the price is 6% up, by its own buys (S7 judges both the
+    rise to the peak up to the owner's last rising buy and the steps of its own buys over the
+    last price, at most the rise: honest buyers chasing a 5% pump to 6% left seed 20's
+    S7.linked a pump of 4.93% of its own; honest sellers between its buys left seed 20's
+    S7.decoy 6% of steps but a rise of 4.53%), then sales every 15 s into the bids within 1% of
+    the best for three hours, as far down as the average sale stays above where the rise
+    began, by `dumper`."""
 
     def __init__(self, market: Market, pumper: Trader, dumper: Trader, symbol: str,
                  buys: int = PUMP_BUYS, sweep_bps: int = 200, dump_after_ms: int = 0) -> None:
@@ -300,7 +305,9 @@ class Pump:
         self.last = 0
         self.base = 0
         self.buys: set[int] = set()
-        self.peak = 0
+        self.high = 0  # the highest trade since its first buy
+        self.peak = 0  # the highest up to its last rising buy (S7's span ends there)
+        self.pushed = 0  # the steps of the pumper's buys over the last price
         self.sold = [0, 0]
         self.bids: list[int] = []
         market.hooks.append(self.learn)
@@ -311,9 +318,11 @@ class Pump:
             data = event["data"]
             if event["name"] != "Trade" or data["symbol"] != self.symbol:
                 continue
+            step = data["price"] - (self.last or data["price"])
             if data["buyer"] == self.pumper.account:
                 self.base = self.base or self.last or data["price"]
                 self.buys.add(data["buy_order"])
+                self.pushed += max(0, step)
             if data["buyer"] in owner:
                 self.held += data["qty"]
             if data["seller"] in owner:
@@ -321,20 +330,27 @@ class Pump:
                 self.sold = [self.sold[0] + data["qty"],
                              self.sold[1] + data["qty"] * data["price"]]
             if self.base:
-                self.peak = max(self.peak, data["price"])
+                self.high = max(self.high, data["price"])
+            if data["buyer"] == self.pumper.account and step > 0:
+                self.peak = self.high
             self.last = data["price"]
 
     def remember(self, receipt: Receipt) -> None:
         if receipt.ok and receipt.result["status"] == "resting":
             self.bids.append(receipt.result["order_id"])
 
+    def pumped(self) -> bool:
+        """Whether `buys` orders have traded and the price is 6% up, as far as their own steps
+        over the last price reach (S7's pushed_bps: the smaller of the two)."""
+        return (len(self.buys) >= self.buys_needed and (self.base + min(
+            self.peak - self.base, self.pushed)) * 100 >= self.base * PUMP_PEAK_PCT)
+
     def pump(self, step: int = 0) -> None:
         market, symbol = self.market, self.symbol
         for order_id in self.bids:  # left resting they would buy from the dump's buyers
             market.cancel(self.pumper, order_id)
         self.bids.clear()
-        if step == 40 or (len(self.buys) >= self.buys_needed
-                          and self.peak * 100 >= self.base * PUMP_PEAK_PCT):
+        if step == 40 or self.pumped():
             if self.dump_after_ms:
                 market.at(market.now + self.dump_after_ms, lambda: self.dump(720))
             else:
