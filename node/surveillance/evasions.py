@@ -68,7 +68,7 @@ from node.surveillance.plants import (
     ramp,
     transfer,
 )
-from node.surveillance.shapes_plants import SHAPES, DecoyPump
+from node.surveillance.shapes_plants import SHAPES, DecoyPump, s7_25h
 
 
 def share_device(market: Market, traders: list[Trader], device: str, start: int,
@@ -329,35 +329,6 @@ def s7_four_sweeps(market: Market) -> None:
     start, symbol, day = kit.start(room_ms=3 * HOUR_MS + 1_800_000, moves=PUMP_MOVES)
     kit.record(symbol, traders, (day,))
     market.at(start, Pump(market, pumper, pumper, symbol, buys=4, sweep_bps=250).pump)
-
-
-DUMP_SPAN_MS = 29 * HOUR_MS  # from the pump's start to its dump's end: at most 40 buys 45 s
-# apart, the dump 25 hours after the last, three hours of sales
-
-
-def falls(market: Market, symbol: str, start: int, end: int) -> bool:
-    """Whether the token's real news (Market.real_news) cuts its value between `start` and
-    `end`."""
-    time, jump = market.real_news.get(symbol, (0, 0.0))
-    return jump < 0 and start <= time <= end
-
-
-def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> None:
-    """The pump on the first plant day and the dump 25 hours after its last buy, in the next
-    day's session (rt37 F6: past S7's old one-day window); `S7.decoy` the same by a
-    `DecoyPump` (node.surveillance.shapes_plants)."""
-    kit = Kit(market, "S7", variant)
-    (pumper,) = traders = kit.traders(1)
-    # apart from other movers (Market.take_time: seed 11's S7.25h and S7.decoy sharing one
-    # token both went unsold), then where the token's real news does not cut its value between
-    # the pump and the dump (bad news takes the pumped price away, and with no bid left above
-    # where the rise began there is no dump: seed 2's S7.25h never sold)
-    start, symbol, day = kit.start(
-        room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day,
-        moves=((0, HOUR_MS), (25 * HOUR_MS, 27 * HOUR_MS)),  # the pump may take 30 min (seed 3)
-        worse=lambda token, at: falls(market, token, at, at + DUMP_SPAN_MS))
-    kit.record(symbol, traders, (day, day + 1))
-    market.at(start, pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)
 
 
 # ---- S8 --------------------------------------------------------------------------------------

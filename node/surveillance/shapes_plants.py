@@ -9,7 +9,7 @@ only aggressive orders, let through. evasions.EVASIONS lists them at its end.
   last).
 - `S11.few`: 40x the thin token's day volume in 19 trades.
 - `S13.far`: 200 orders 9-10% off the market, on both sides.
-- `S7.decoy` (evasions.s7_25h with `DecoyPump`): the dump 25 hours after the pump, two
+- `S7.decoy` (`s7_25h` with `DecoyPump`): the dump 25 hours after the pump, two
   one-unit lifts of the lowest ask a minute apart just before it (rt38 F5).
 
 Each draws from a generator of its own at build time (`own_draws`) and from none while the
@@ -145,3 +145,32 @@ class DecoyPump(Pump):
 
 SHAPES: dict[str, Any] = {"S2.ioc": s2_ioc, "S3.split": s3_split, "S14.passive": s14_passive,
                           "S11.few": s11_few, "S13.far": s13_far}
+
+
+DUMP_SPAN_MS = 29 * HOUR_MS  # from the pump's start to its dump's end: at most 40 buys 45 s
+# apart, the dump 25 hours after the last, three hours of sales
+
+
+def falls(market: Market, symbol: str, start: int, end: int) -> bool:
+    """Whether the token's real news (Market.real_news) cuts its value between `start` and
+    `end`."""
+    time, jump = market.real_news.get(symbol, (0, 0.0))
+    return jump < 0 and start <= time <= end
+
+
+def s7_25h(market: Market, variant: str = "25h", pump: type[Pump] = Pump) -> None:
+    """The pump on the first plant day and the dump 25 hours after its last buy, in the next
+    day's session (rt37 F6: past S7's old one-day window); `S7.decoy` the same by a
+    `DecoyPump` (above)."""
+    kit = Kit(market, "S7", variant)
+    (pumper,) = traders = kit.traders(1)
+    # apart from other movers (Market.take_time: seed 11's S7.25h and S7.decoy sharing one
+    # token both went unsold), then where the token's real news does not cut its value between
+    # the pump and the dump (bad news takes the pumped price away, and with no bid left above
+    # where the rise began there is no dump: seed 2's S7.25h never sold)
+    start, symbol, day = kit.start(
+        room_ms=4 * HOUR_MS + 1_800_000, day=market.first_day,
+        moves=((0, HOUR_MS), (25 * HOUR_MS, 27 * HOUR_MS)),  # the pump may take 30 min (seed 3)
+        worse=lambda token, at: falls(market, token, at, at + DUMP_SPAN_MS))
+    kit.record(symbol, traders, (day, day + 1))
+    market.at(start, pump(market, pumper, pumper, symbol, dump_after_ms=25 * HOUR_MS).pump)

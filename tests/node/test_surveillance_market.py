@@ -42,7 +42,7 @@ def replay(live: MarketWorld, restart_every: int | None) -> MarketWorld:
 
 
 def test_restarted_and_replaying_nodes_derive_the_same_alerts_past_every_bound():
-    market = build(GeneratorConfig(seed=6, honest_orders=900, honest_accounts=60, plant=BUSY,
+    market = build(GeneratorConfig(seed=7, honest_orders=900, honest_accounts=60, plant=BUSY,
                                    limits=TINY, keep_blocks=True))
     report = market.run()
     live = market.world
@@ -56,10 +56,11 @@ def test_restarted_and_replaying_nodes_derive_the_same_alerts_past_every_bound()
     assert len(memory.episodes.open) == TINY.episodes
     # the capped collections gave from their largest holders, so smaller ones kept theirs
     assert len(memory.trades.by_symbol) > 1 and len(memory.flows.holdings.counts) > 1
-    # of several rules (4 today, 5 before Market.take_time moved the plants' times apart).
+    # of several rules (8 today on seed 7; seed 6 was used until Market.take_time moved the
+    # plants' times apart and its episodes no longer reached their bound).
     # Under these tiny caps the washers hold the most trades and give their oldest first
     # (rt37 F11), so S1's and S7's plants go uncaught here: 10 before
-    assert report.alerts >= 4
+    assert report.alerts >= 8
     # ... and a node that restarted every 37 blocks, and one that replayed them all, agree
     expected = surveillance_keys(live.store)
     restarted = replay(live, restart_every=37)

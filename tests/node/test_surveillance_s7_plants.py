@@ -1,4 +1,4 @@
-"""Issue 30: S7's plants do what S7 defines (node.surveillance.plants.Pump, evasions.s7_25h).
+"""Issue 30: S7's plants do what S7 defines (node.surveillance.plants.Pump, shapes_plants.s7_25h).
 
 The pump stops when the price is 6% up by its own buys, not when honest buyers chasing it lifted
 it (S7 asks the owner's own rising buys for the rise: seed 20's S7.linked stopped at 4.93% of
