@@ -13,8 +13,8 @@ from node.surveillance.evasions (at its line cap); node.surveillance.runs lists 
   KRW 500,000 one way, one more than makes it a payer hub: the hub status the attacker
   declares must not cut the link its nominee then washes on.
 - S8.funded (rt38 F4): S8.nominee with the insider's money instead of its device: the insider
-  pays the nominee what its twelve bids cost, a tenth more, and the nominee buys before the
-  news.
+  pays the nominee what its twelve bids cost, a tenth more (in two days' parts, each within
+  the daily outflow limit: `fund`), and the nominee buys before the news.
 Their washes move the price, so each takes a token and time apart from the plants that move
 it (`moves`, Market.take_time): a wash on any token changed the close seed 8's S5.sweep marks
 (it was missed).
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from node.surveillance.evasions import make_insider, own_draws, share_device, washes
-from node.surveillance.generator import Market
+from node.surveillance.generator import DAY_MS, Market, Trader
 from node.surveillance.planting import Kit
 from node.surveillance.plants import (
     MINUTE_MS,
@@ -98,10 +98,27 @@ def s8_funded(market: Market) -> None:
         kit.record(symbol, [nominee], (day,))
         kit.add([insider])
         market.at(start - 30 * MINUTE_MS, lambda: make_insider(market, insider, symbol))
-        market.at(start - 20 * MINUTE_MS, lambda: transfer(
-            market, insider, nominee.account, int(market.last[symbol] * 12 * 700 * 1.1)))
+        fund(market, insider, nominee, symbol, start)
         buy_before_news(market, nominee, symbol, start, NEWS_LEAD_MS,
                         lambda: good_news(market, symbol))
+
+
+def fund(market: Market, insider: Trader, nominee: Trader, symbol: str, start: int) -> None:
+    """The insider pays the nominee what its twelve bids cost at the last price, a tenth more,
+    in two parts on two KST days (the day before, and 20 minutes before the first bid), each
+    within an individual's daily outflow limit (chaincode.fds, KRW 100M a KST day): at 11,870
+    won the whole, KRW 109.7M, was refused as one transfer (DAILY_LIMIT_EXCEEDED, seed 5), and
+    the nominee then bought with its own money: no nominee at all."""
+    def cost() -> int:
+        return int(market.last[symbol] * 12 * 700 * 1.1)
+    paid: list[int] = []
+
+    def first() -> None:
+        paid.append(cost() // 2)
+        transfer(market, insider, nominee.account, paid[0])
+    market.at(start - 20 * MINUTE_MS - DAY_MS, first)
+    market.at(start - 20 * MINUTE_MS, lambda: transfer(
+        market, insider, nominee.account, cost() - paid[0]))
 
 
 OWNER_EVASIONS: dict[str, Callable[[Market], Any]] = {
