@@ -81,7 +81,11 @@ def test_a_busy_honest_market_with_its_lookalikes_raises_no_alert():
 # "Market surveillance", has the table over seeds 1-20). The list is exact both ways: a plant
 # missed that is not here fails the test, and so does one listed here that is now caught
 # (take it off). It names known gaps; it is not a tolerance.
-KNOWN_MISSES: dict[tuple[int, str], set[tuple[str, str]]] = {}
+# Seed 8's S7.25h (a gap of the plant, not of S7): it pumped OFC3 from 10,670 won 33 minutes
+# after S14.sweep had lifted the open from 10,240; by the dump 25 hours later the token traded
+# at 10,410-10,480 (S7.four_sweeps had dumped it to 10,270 that morning), no bid stood above
+# where its rise began, and it sold nothing: no dump for S7 to judge.
+KNOWN_MISSES: dict[tuple[int, str], set[tuple[str, str]]] = {(8, "evasive"): {("S7", "25h")}}
 
 
 @pytest.mark.slow
