@@ -487,25 +487,23 @@ class Registry:
                 history: ChainHistory | None = None) -> Outcome:
         """Run one transaction in `block_overlay`: its writes stay there on success and are
         rolled back on refusal (Overlay.begin)."""
-        overlay = block_overlay
-        ctx = Context(self, overlay, contract, caller, tx_id, height, time, writable=True,
-                      chain_id=chain_id, history=history)
-        overlay.begin()
+        ctx = Context(self, block_overlay, contract, caller, tx_id, height, time,
+                      writable=True, chain_id=chain_id, history=history)
+        block_overlay.begin()
         try:
             entry = self._bind(contract, method, TRANSACTION, args)
             result = entry.call(ctx, **args)
             codec.check(result)
         except ChaincodeError as error:
-            overlay.rollback()
-            return Outcome(False, None, {"code": error.code, "message": error.message})
+            refused = {"code": error.code, "message": error.message}
         except RecursionError:
-            overlay.rollback()
-            return Outcome(False, None, {"code": "INTERNAL", "message": "recursion too deep"})
+            refused = {"code": "INTERNAL", "message": "recursion too deep"}
         except Exception as error:  # a contract bug: recorded, never fatal to the node
-            overlay.rollback()
-            return Outcome(False, None, {"code": "INTERNAL",
-                                         "message": f"{type(error).__name__}: {error}"})
-        return Outcome(True, result, None, ctx.events, overlay.commit())
+            refused = {"code": "INTERNAL", "message": f"{type(error).__name__}: {error}"}
+        else:
+            return Outcome(True, result, None, ctx.events, block_overlay.commit())
+        block_overlay.rollback()
+        return Outcome(False, None, refused)
 
     def begin_block(self, block_overlay: Overlay, height: int, time: int, chain_id: str = "",
                     history: ChainHistory | None = None) -> list[Outcome]:
@@ -516,23 +514,22 @@ class Registry:
         for (contract, method), entry in sorted(self._methods.items()):
             if entry.kind != BEGIN_BLOCK:
                 continue
-            overlay = Overlay(block_overlay)
-            ctx = Context(self, overlay, contract, "", "", height, time, writable=True,
+            ctx = Context(self, block_overlay, contract, "", "", height, time, writable=True,
                           chain_id=chain_id, history=history)
+            block_overlay.begin()
             try:
                 result = entry.fn(ctx)
                 codec.pack(result)
             except ChaincodeError as error:
-                outcomes.append(Outcome(False, None, {"code": error.code,
-                                                      "message": error.message}))
-                continue
+                refused = {"code": error.code, "message": error.message}
             except Exception as error:  # a contract bug: recorded, never fatal to the node
-                outcomes.append(Outcome(False, None, {
-                    "code": "INTERNAL", "message": f"{contract}.{method}: "
-                    f"{type(error).__name__}: {error}"}))
+                refused = {"code": "INTERNAL", "message": f"{contract}.{method}: "
+                           f"{type(error).__name__}: {error}"}
+            else:
+                outcomes.append(Outcome(True, result, None, ctx.events, block_overlay.commit()))
                 continue
-            overlay.merge_into(block_overlay)
-            outcomes.append(Outcome(True, result, None, ctx.events, overlay.writes))
+            block_overlay.rollback()
+            outcomes.append(Outcome(False, None, refused))
         return outcomes
 
     def query(self, state: StateReader, caller: str, height: int, time: int, contract: str,

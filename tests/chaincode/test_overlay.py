@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaincode.runtime import MemoryState, Overlay
+from chaincode.runtime import ChaincodeError, Contract, MemoryState, Overlay, Registry, begin_block
 
 
 class ReferenceOverlay:
@@ -149,3 +149,28 @@ def test_a_transaction_in_the_block_overlay_is_a_child_overlay_merged_or_dropped
         assert list(block.range("")) == list(old.range(""))
         assert block._live == sorted(k for k, v in block.writes.items() if v is not None)
         assert sorted(block._first.values()) == list(range(len(block.writes)))
+
+
+class _Hooks(Contract):
+    name = "hooks"
+
+    @begin_block
+    def a_kept(self, ctx):
+        ctx.state.put("kept", 1)
+
+    @begin_block
+    def b_refused(self, ctx):
+        ctx.state.put("dropped", 1)
+        ctx.state.delete("kept")
+        raise ChaincodeError("NO", "refused after writing")
+
+
+def test_a_refused_begin_block_hook_leaves_no_write_and_a_kept_one_stays():
+    """Hooks run in the block's overlay like transactions: a hook that raises after writing
+    has its writes rolled back (Overlay.rollback), the hook before it keeps its own."""
+    block = Overlay(MemoryState({}))
+    kept, refused = Registry([_Hooks()]).begin_block(block, height=1, time=1000)
+    assert kept.ok and len(kept.writes) == 1
+    assert not refused.ok and refused.error["code"] == "NO"
+    assert block.writes == kept.writes  # nothing of the refused hook: not "dropped", "kept" kept
+    assert all(value is not None for value in block.writes.values())
